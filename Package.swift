@@ -1,0 +1,131 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// One set of settings for every Swift target (see docs/conventions in ../shared/design/CONVENTIONS.md).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "branch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "branch", targets: ["branch"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // MARK: C libraries
+        .systemLibrary(name: "CBtrfsUtil", pkgConfig: "libbtrfsutil", providers: [.apt(["libbtrfsutil-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // Kernel calls Swift cannot make directly (variadic ioctl, renameat2) and libbtrfsutil does not offer.
+        .target(name: "CLinux"),
+
+        // MARK: Layers, bottom up
+        .target(
+            name: "BranchCore",
+            dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchStorage",
+            dependencies: ["BranchCore", "CBtrfsUtil", "CLinux", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchPostgres",
+            dependencies: [
+                "BranchCore", "CLibPQ",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchRuntime",
+            dependencies: ["BranchCore", "BranchPostgres", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchCatalog",
+            dependencies: ["BranchCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchAPI",
+            dependencies: ["BranchCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchEngine",
+            dependencies: [
+                "BranchCore", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchServer",
+            dependencies: [
+                "BranchCore", "BranchEngine", "BranchAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchCLI",
+            dependencies: [
+                "BranchCore", "BranchAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "branch",
+            dependencies: [
+                "BranchCLI", "BranchServer", "BranchEngine", "BranchCore", "BranchStorage", "BranchPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .target(
+            name: "BranchTesting",
+            dependencies: ["BranchCore", "BranchAPI", "BranchPostgres"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BranchUnitTests",
+            dependencies: [
+                "BranchCore", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
+                "BranchCatalog",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BranchIntegrationTests",
+            dependencies: ["BranchTesting", "BranchCore", "BranchAPI", "BranchPostgres", "BranchStorage"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

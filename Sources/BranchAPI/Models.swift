@@ -1,0 +1,426 @@
+public import Foundation
+
+// The JSON bodies of the /api/v1 API, shared by the server and the CLI. Field names are the
+// wire format: adding optional fields is fine, renaming or removing one is a breaking change.
+
+/// The body of every error response.
+public struct ErrorBody: Codable, Sendable {
+    public struct Detail: Codable, Sendable {
+        public var code: String
+        public var message: String
+        public var hint: String?
+        /// Correlation id of an unexpected error, to find it in the service log.
+        public var requestId: String?
+
+        public init(code: String, message: String, hint: String? = nil, requestId: String? = nil) {
+            self.code = code
+            self.message = message
+            self.hint = hint
+            self.requestId = requestId
+        }
+    }
+
+    public var error: Detail
+
+    public init(error: Detail) { self.error = error }
+}
+
+public struct HealthResponse: Codable, Sendable {
+    public var status: String
+    public var version: String
+
+    public init(status: String, version: String) {
+        self.status = status
+        self.version = version
+    }
+}
+
+/// The service at a glance: pool, Postgres, runtime, pooler.
+public struct StatusResponse: Codable, Sendable {
+    public struct Pool: Codable, Sendable {
+        public var path: String
+        public var mount: String
+        public var freeBytes: UInt64
+        public var totalBytes: UInt64
+        public var quotas: Bool
+
+        public init(path: String, mount: String, freeBytes: UInt64, totalBytes: UInt64, quotas: Bool) {
+            self.path = path
+            self.mount = mount
+            self.freeBytes = freeBytes
+            self.totalBytes = totalBytes
+            self.quotas = quotas
+        }
+    }
+
+    public struct Postgres: Codable, Sendable {
+        public var version: String
+        public var major: Int
+        public var binDirectory: String
+
+        public init(version: String, major: Int, binDirectory: String) {
+            self.version = version
+            self.major = major
+            self.binDirectory = binDirectory
+        }
+    }
+
+    public struct Pooler: Codable, Sendable {
+        public var port: Int
+        public var running: Bool
+
+        public init(port: Int, running: Bool) {
+            self.port = port
+            self.running = running
+        }
+    }
+
+    public var version: String
+    public var startedAt: Date
+    public var pool: Pool
+    public var postgres: Postgres
+    public var runtime: String
+    public var pooler: Pooler
+    public var projects: Int
+    public var branches: Int
+    public var branchesRunning: Int
+
+    public init(
+        version: String, startedAt: Date, pool: Pool, postgres: Postgres, runtime: String, pooler: Pooler, projects: Int,
+        branches: Int, branchesRunning: Int
+    ) {
+        self.version = version
+        self.startedAt = startedAt
+        self.pool = pool
+        self.postgres = postgres
+        self.runtime = runtime
+        self.pooler = pooler
+        self.projects = projects
+        self.branches = branches
+        self.branchesRunning = branchesRunning
+    }
+}
+
+/// How long an operation took, step by step.
+public struct OperationTiming: Codable, Sendable {
+    public struct Step: Codable, Sendable {
+        public var name: String
+        public var ms: Double
+
+        public init(name: String, ms: Double) {
+            self.name = name
+            self.ms = ms
+        }
+    }
+
+    public var id: String
+    public var durationMs: Double
+    public var steps: [Step]
+
+    public init(id: String, durationMs: Double, steps: [Step]) {
+        self.id = id
+        self.durationMs = durationMs
+        self.steps = steps
+    }
+}
+
+public struct ProjectInfo: Codable, Sendable {
+    public var name: String
+    public var createdAt: Date
+    public var postgresMajor: Int
+    /// Owner role; also the database name.
+    public var role: String
+    public var database: String
+    public var checkedOut: String
+    public var branches: Int
+    public var snapshots: Int
+    /// Bytes on disk exclusive to the project's branches and snapshots (nil without Btrfs quotas).
+    public var exclusiveBytes: UInt64?
+    /// The stable pooled endpoint, without the password (see `GET …/connection`).
+    public var poolerHost: String
+    public var poolerPort: Int
+
+    public init(
+        name: String, createdAt: Date, postgresMajor: Int, role: String, database: String, checkedOut: String, branches: Int,
+        snapshots: Int, exclusiveBytes: UInt64?, poolerHost: String, poolerPort: Int
+    ) {
+        self.name = name
+        self.createdAt = createdAt
+        self.postgresMajor = postgresMajor
+        self.role = role
+        self.database = database
+        self.checkedOut = checkedOut
+        self.branches = branches
+        self.snapshots = snapshots
+        self.exclusiveBytes = exclusiveBytes
+        self.poolerHost = poolerHost
+        self.poolerPort = poolerPort
+    }
+}
+
+public struct CreateProjectRequest: Codable, Sendable {
+    public var name: String
+
+    public init(name: String) { self.name = name }
+}
+
+public struct ProjectCreated: Codable, Sendable {
+    public var project: ProjectInfo
+    public var connection: ConnectionResponse
+    public var operation: OperationTiming
+
+    public init(project: ProjectInfo, connection: ConnectionResponse, operation: OperationTiming) {
+        self.project = project
+        self.connection = connection
+        self.operation = operation
+    }
+}
+
+public struct BranchInfo: Codable, Sendable {
+    public var project: String
+    public var name: String
+    public var parent: String?
+    public var baseSnapshot: String?
+    /// `creating`, `ready` or `deleting`.
+    public var state: String
+    /// `running` or `stopped`.
+    public var status: String
+    public var port: Int
+    /// Whether the project's pooled endpoint points here.
+    public var checkedOut: Bool
+    /// Bytes on disk only this branch holds (nil without Btrfs quotas).
+    public var exclusiveBytes: UInt64?
+    public var createdAt: Date
+
+    public init(
+        project: String, name: String, parent: String?, baseSnapshot: String?, state: String, status: String, port: Int,
+        checkedOut: Bool, exclusiveBytes: UInt64?, createdAt: Date
+    ) {
+        self.project = project
+        self.name = name
+        self.parent = parent
+        self.baseSnapshot = baseSnapshot
+        self.state = state
+        self.status = status
+        self.port = port
+        self.checkedOut = checkedOut
+        self.exclusiveBytes = exclusiveBytes
+        self.createdAt = createdAt
+    }
+}
+
+public struct CreateBranchRequest: Codable, Sendable {
+    public var name: String
+    /// Source branch (default `main`). Exclusive with `snapshot`.
+    public var from: String?
+    /// Source snapshot id or name. Exclusive with `from`.
+    public var snapshot: String?
+
+    public init(name: String, from: String? = nil, snapshot: String? = nil) {
+        self.name = name
+        self.from = from
+        self.snapshot = snapshot
+    }
+}
+
+public struct BranchResult: Codable, Sendable {
+    public var branch: BranchInfo
+    /// For an in-place restore or a reset: the snapshot of the data it replaced.
+    public var replacedStateSnapshot: SnapshotInfo?
+    public var operation: OperationTiming
+
+    public init(branch: BranchInfo, replacedStateSnapshot: SnapshotInfo? = nil, operation: OperationTiming) {
+        self.branch = branch
+        self.replacedStateSnapshot = replacedStateSnapshot
+        self.operation = operation
+    }
+}
+
+public struct DeleteResult: Codable, Sendable {
+    public var deleted: [String]
+    public var operation: OperationTiming
+
+    public init(deleted: [String], operation: OperationTiming) {
+        self.deleted = deleted
+        self.operation = operation
+    }
+}
+
+public struct SnapshotInfo: Codable, Sendable {
+    public var id: String
+    public var name: String?
+    public var project: String
+    public var sourceBranch: String
+    /// `manual`, `base` or `pre-restore`.
+    public var kind: String
+    public var createdAt: Date
+    public var exclusiveBytes: UInt64?
+    /// Branches that started from this snapshot (it cannot be deleted while they exist).
+    public var baseOf: [String]
+
+    public init(
+        id: String, name: String?, project: String, sourceBranch: String, kind: String, createdAt: Date, exclusiveBytes: UInt64?,
+        baseOf: [String]
+    ) {
+        self.id = id
+        self.name = name
+        self.project = project
+        self.sourceBranch = sourceBranch
+        self.kind = kind
+        self.createdAt = createdAt
+        self.exclusiveBytes = exclusiveBytes
+        self.baseOf = baseOf
+    }
+}
+
+public struct CreateSnapshotRequest: Codable, Sendable {
+    /// Default: the checked-out branch.
+    public var branch: String?
+    public var name: String?
+
+    public init(branch: String? = nil, name: String? = nil) {
+        self.branch = branch
+        self.name = name
+    }
+}
+
+public struct SnapshotResult: Codable, Sendable {
+    public var snapshot: SnapshotInfo
+    public var operation: OperationTiming
+
+    public init(snapshot: SnapshotInfo, operation: OperationTiming) {
+        self.snapshot = snapshot
+        self.operation = operation
+    }
+}
+
+public struct RestoreRequest: Codable, Sendable {
+    /// Restore as a new branch with this name.
+    public var `as`: String?
+    /// Restore into an existing branch, replacing its data (its current state is snapshotted first).
+    public var inPlace: Bool?
+    /// With `inPlace`: the branch to restore into (default: the snapshot's source branch).
+    public var branch: String?
+
+    public init(as name: String? = nil, inPlace: Bool? = nil, branch: String? = nil) {
+        self.as = name
+        self.inPlace = inPlace
+        self.branch = branch
+    }
+}
+
+public struct CheckoutRequest: Codable, Sendable {
+    public var branch: String
+
+    public init(branch: String) { self.branch = branch }
+}
+
+public struct CheckoutResult: Codable, Sendable {
+    public var project: String
+    public var previous: String
+    public var checkedOut: String
+    public var operation: OperationTiming
+
+    public init(project: String, previous: String, checkedOut: String, operation: OperationTiming) {
+        self.project = project
+        self.previous = previous
+        self.checkedOut = checkedOut
+        self.operation = operation
+    }
+}
+
+/// How to connect: the pooled project endpoint, or one branch directly.
+public struct ConnectionResponse: Codable, Sendable {
+    public var url: String
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String
+    public var database: String
+    public var pooled: Bool
+    /// For a direct connection, the branch it reaches; for the pooled one, the checked-out branch.
+    public var branch: String
+
+    public init(url: String, host: String, port: Int, user: String, password: String, database: String, pooled: Bool, branch: String) {
+        self.url = url
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.pooled = pooled
+        self.branch = branch
+    }
+}
+
+public struct OperationInfo: Codable, Sendable {
+    public var id: String
+    public var kind: String
+    public var project: String?
+    public var target: String?
+    /// `running`, `succeeded`, `failed` or `interrupted`.
+    public var state: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var durationMs: Double?
+    public var errorCode: String?
+    public var errorMessage: String?
+    public var recovery: String?
+
+    public init(
+        id: String, kind: String, project: String?, target: String?, state: String, startedAt: Date, finishedAt: Date?,
+        durationMs: Double?, errorCode: String?, errorMessage: String?, recovery: String?
+    ) {
+        self.id = id
+        self.kind = kind
+        self.project = project
+        self.target = target
+        self.state = state
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationMs = durationMs
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.recovery = recovery
+    }
+}
+
+/// List wrappers, so lists can grow pagination fields without breaking clients.
+public struct ProjectList: Codable, Sendable {
+    public var projects: [ProjectInfo]
+    public init(projects: [ProjectInfo]) { self.projects = projects }
+}
+
+public struct BranchList: Codable, Sendable {
+    public var branches: [BranchInfo]
+    public init(branches: [BranchInfo]) { self.branches = branches }
+}
+
+public struct SnapshotList: Codable, Sendable {
+    public var snapshots: [SnapshotInfo]
+    public init(snapshots: [SnapshotInfo]) { self.snapshots = snapshots }
+}
+
+public struct OperationList: Codable, Sendable {
+    public var operations: [OperationInfo]
+    public init(operations: [OperationInfo]) { self.operations = operations }
+}
+
+extension JSONEncoder {
+    /// The API's encoder: ISO 8601 dates, stable key order.
+    public static var api: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    /// The API's decoder: ISO 8601 dates.
+    public static var api: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,122 @@
+/// One endpoint of the management API. The server registers exactly these, and the OpenAPI
+/// document is generated from them, so the two cannot drift apart.
+public struct APIRoute: Sendable, Hashable {
+    public enum Method: String, Sendable, CaseIterable { case get = "GET", post = "POST", delete = "DELETE" }
+
+    public let method: Method
+    /// OpenAPI form, e.g. `/api/v1/projects/{project}`.
+    public let path: String
+    public let operationID: String
+    public let summary: String
+    public let requestSchema: String?
+    public let responseSchema: String
+    public let successStatus: Int
+    public let requiresAuth: Bool
+    /// Query parameters: name and description.
+    public let query: [QueryParameter]
+
+    public struct QueryParameter: Sendable, Hashable {
+        public let name: String
+        public let type: String
+        public let description: String
+    }
+
+    init(
+        _ method: Method, _ path: String, _ operationID: String, _ summary: String, request: String? = nil, response: String,
+        status: Int = 200, auth: Bool = true, query: [QueryParameter] = []
+    ) {
+        self.method = method
+        self.path = path
+        self.operationID = operationID
+        self.summary = summary
+        self.requestSchema = request
+        self.responseSchema = response
+        self.successStatus = status
+        self.requiresAuth = auth
+        self.query = query
+    }
+
+    /// Path parameters in order, e.g. `["project", "branch"]`.
+    public var pathParameters: [String] {
+        path.split(separator: "/").compactMap { part in
+            part.hasPrefix("{") && part.hasSuffix("}") ? String(part.dropFirst().dropLast()) : nil
+        }
+    }
+
+    /// The path with `{name}` replaced by `:name`, as Hummingbird's router writes it.
+    public var routerPath: String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { part in
+            part.hasPrefix("{") && part.hasSuffix("}") ? ":" + part.dropFirst().dropLast() : part
+        }.joined(separator: "/")
+    }
+}
+
+extension APIRoute {
+    static let force = QueryParameter(name: "force", type: "boolean", description: "Also delete what depends on it (see the endpoint).")
+
+    public static let health = APIRoute(.get, "/api/v1/health", "health", "Liveness check; the only endpoint without auth.", response: "HealthResponse", auth: false)
+    public static let openAPI = APIRoute(.get, "/api/v1/openapi.json", "openapi", "This document.", response: "OpenAPIDocument")
+    public static let status = APIRoute(.get, "/api/v1/status", "getStatus", "Service status: pool, Postgres, runtime, pooler.", response: "StatusResponse")
+    public static let listOperations = APIRoute(
+        .get, "/api/v1/operations", "listOperations", "The operations journal, newest first.", response: "OperationList",
+        query: [
+            QueryParameter(name: "project", type: "string", description: "Only this project's operations."),
+            QueryParameter(name: "limit", type: "integer", description: "At most this many (default 50, at most 1000)."),
+        ])
+
+    public static let listProjects = APIRoute(.get, "/api/v1/projects", "listProjects", "All projects.", response: "ProjectList")
+    public static let createProject = APIRoute(
+        .post, "/api/v1/projects", "createProject", "Create a project from the warm template: its owner role, database and main branch.",
+        request: "CreateProjectRequest", response: "ProjectCreated", status: 201)
+    public static let getProject = APIRoute(.get, "/api/v1/projects/{project}", "getProject", "One project.", response: "ProjectInfo")
+    public static let deleteProject = APIRoute(
+        .delete, "/api/v1/projects/{project}", "deleteProject",
+        "Delete a project with all its data. Needs force=true when it has branches besides main.", response: "DeleteResult",
+        query: [force])
+    public static let projectConnection = APIRoute(
+        .get, "/api/v1/projects/{project}/connection", "getProjectConnection",
+        "The project's stable pooled endpoint (reaches the checked-out branch).", response: "ConnectionResponse")
+    public static let checkout = APIRoute(
+        .post, "/api/v1/projects/{project}/checkout", "checkout", "Point the project's pooled endpoint at another branch.",
+        request: "CheckoutRequest", response: "CheckoutResult")
+
+    public static let listBranches = APIRoute(.get, "/api/v1/projects/{project}/branches", "listBranches", "The project's branches.", response: "BranchList")
+    public static let createBranch = APIRoute(
+        .post, "/api/v1/projects/{project}/branches", "createBranch",
+        "Create a copy-on-write branch of a branch (default main) or a snapshot, started and accepting connections.",
+        request: "CreateBranchRequest", response: "BranchResult", status: 201)
+    public static let getBranch = APIRoute(.get, "/api/v1/projects/{project}/branches/{branch}", "getBranch", "One branch.", response: "BranchInfo")
+    public static let deleteBranch = APIRoute(
+        .delete, "/api/v1/projects/{project}/branches/{branch}", "deleteBranch",
+        "Delete a branch. Needs force=true for main or a branch with children (children are re-parented).",
+        response: "DeleteResult", query: [force])
+    public static let resetBranch = APIRoute(
+        .post, "/api/v1/projects/{project}/branches/{branch}/reset", "resetBranch",
+        "Re-create the branch from its parent's current state (the old state is snapshotted first).", response: "BranchResult")
+    public static let startBranch = APIRoute(.post, "/api/v1/projects/{project}/branches/{branch}/start", "startBranch", "Start the branch's server.", response: "BranchResult")
+    public static let stopBranch = APIRoute(.post, "/api/v1/projects/{project}/branches/{branch}/stop", "stopBranch", "Stop the branch's server.", response: "BranchResult")
+    public static let branchConnection = APIRoute(
+        .get, "/api/v1/projects/{project}/branches/{branch}/connection", "getBranchConnection",
+        "A direct (unpooled) connection to one branch.", response: "ConnectionResponse")
+
+    public static let listSnapshots = APIRoute(.get, "/api/v1/projects/{project}/snapshots", "listSnapshots", "The project's snapshots.", response: "SnapshotList")
+    public static let createSnapshot = APIRoute(
+        .post, "/api/v1/projects/{project}/snapshots", "createSnapshot", "Take a read-only snapshot of a branch (default: the checked-out one).",
+        request: "CreateSnapshotRequest", response: "SnapshotResult", status: 201)
+    public static let getSnapshot = APIRoute(.get, "/api/v1/projects/{project}/snapshots/{snapshot}", "getSnapshot", "One snapshot, by id or name.", response: "SnapshotInfo")
+    public static let deleteSnapshot = APIRoute(
+        .delete, "/api/v1/projects/{project}/snapshots/{snapshot}", "deleteSnapshot",
+        "Delete a snapshot. Refused while it is a branch's base.", response: "DeleteResult")
+    public static let restoreSnapshot = APIRoute(
+        .post, "/api/v1/projects/{project}/snapshots/{snapshot}/restore", "restoreSnapshot",
+        "Restore a snapshot as a new branch (`as`), or into a branch in place (`inPlace`, the replaced state is snapshotted first).",
+        request: "RestoreRequest", response: "BranchResult")
+
+    /// Every route, in the order the document lists them.
+    public static let all: [APIRoute] = [
+        health, openAPI, status, listOperations,
+        listProjects, createProject, getProject, deleteProject, projectConnection, checkout,
+        listBranches, createBranch, getBranch, deleteBranch, resetBranch, startBranch, stopBranch, branchConnection,
+        listSnapshots, createSnapshot, getSnapshot, deleteSnapshot, restoreSnapshot,
+    ]
+}

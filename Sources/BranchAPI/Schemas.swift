@@ -1,0 +1,133 @@
+/// JSON Schemas of the API's bodies, for the OpenAPI document. A unit test encodes a sample of
+/// every model and checks it against these, so a field added to a model without its schema fails.
+public enum APISchemas {
+    public indirect enum Property: Sendable {
+        case string, dateTime, integer, number, boolean
+        case array(Property)
+        case ref(String)
+        /// May be absent or null.
+        case optional(Property)
+
+        var isOptional: Bool { if case .optional = self { true } else { false } }
+
+        var json: JSONValue {
+            switch self {
+            case .string: ["type": "string"]
+            case .dateTime: ["type": "string", "format": "date-time"]
+            case .integer: ["type": "integer"]
+            case .number: ["type": "number"]
+            case .boolean: ["type": "boolean"]
+            case .array(let items): ["type": "array", "items": items.json]
+            case .ref(let name): ["$ref": .string("#/components/schemas/\(name)")]
+            case .optional(let wrapped):
+                if case .ref = wrapped { ["oneOf": [wrapped.json, ["type": "null"]]] } else { nullable(wrapped.json) }
+            }
+        }
+
+        private func nullable(_ schema: JSONValue) -> JSONValue {
+            guard var object = schema.objectValue, let type = object["type"] else { return schema }
+            object["type"] = [type, "null"]
+            return .object(object)
+        }
+    }
+
+    public struct Object: Sendable {
+        public let description: String
+        public let properties: [(String, Property)]
+
+        init(_ description: String, _ properties: [(String, Property)]) {
+            self.description = description
+            self.properties = properties
+        }
+
+        public var propertyNames: Set<String> { Set(properties.map(\.0)) }
+        public var requiredNames: Set<String> { Set(properties.filter { !$0.1.isOptional }.map(\.0)) }
+
+        var json: JSONValue {
+            var props: [String: JSONValue] = [:]
+            for (name, property) in properties { props[name] = property.json }
+            let required = properties.filter { !$0.1.isOptional }.map { JSONValue.string($0.0) }
+            return ["type": "object", "description": .string(description), "properties": .object(props), "required": .array(required)]
+        }
+    }
+
+    public static let objects: [String: Object] = [
+        "ErrorBody": Object("Every error response.", [("error", .ref("ErrorDetail"))]),
+        "ErrorDetail": Object(
+            "What went wrong: a stable code, a message and what to do next.",
+            [("code", .string), ("message", .string), ("hint", .optional(.string)), ("requestId", .optional(.string))]),
+        "HealthResponse": Object("Liveness.", [("status", .string), ("version", .string)]),
+        "OpenAPIDocument": Object("An OpenAPI 3.1 document.", [("openapi", .string), ("info", .optional(.string)), ("paths", .optional(.string))]),
+        "StatusResponse": Object(
+            "The service at a glance.",
+            [
+                ("version", .string), ("startedAt", .dateTime), ("pool", .ref("PoolStatus")), ("postgres", .ref("PostgresStatus")),
+                ("runtime", .string), ("pooler", .ref("PoolerStatus")), ("projects", .integer), ("branches", .integer),
+                ("branchesRunning", .integer),
+            ]),
+        "PoolStatus": Object(
+            "The Btrfs pool.",
+            [("path", .string), ("mount", .string), ("freeBytes", .integer), ("totalBytes", .integer), ("quotas", .boolean)]),
+        "PostgresStatus": Object("The Postgres server binaries in use.", [("version", .string), ("major", .integer), ("binDirectory", .string)]),
+        "PoolerStatus": Object("The PgBouncer front door.", [("port", .integer), ("running", .boolean)]),
+        "OperationTiming": Object(
+            "How long an operation took, step by step.", [("id", .string), ("durationMs", .number), ("steps", .array(.ref("OperationStep")))]),
+        "OperationStep": Object("One step of an operation.", [("name", .string), ("ms", .number)]),
+        "ProjectInfo": Object(
+            "A project: one Postgres lineage with its owner role, database and branches.",
+            [
+                ("name", .string), ("createdAt", .dateTime), ("postgresMajor", .integer), ("role", .string), ("database", .string),
+                ("checkedOut", .string), ("branches", .integer), ("snapshots", .integer), ("exclusiveBytes", .optional(.integer)),
+                ("poolerHost", .string), ("poolerPort", .integer),
+            ]),
+        "ProjectList": Object("Projects.", [("projects", .array(.ref("ProjectInfo")))]),
+        "CreateProjectRequest": Object("A new project.", [("name", .string)]),
+        "ProjectCreated": Object(
+            "A created project and how to connect to it.",
+            [("project", .ref("ProjectInfo")), ("connection", .ref("ConnectionResponse")), ("operation", .ref("OperationTiming"))]),
+        "BranchInfo": Object(
+            "A branch: a copy-on-write copy with its own Postgres server.",
+            [
+                ("project", .string), ("name", .string), ("parent", .optional(.string)), ("baseSnapshot", .optional(.string)),
+                ("state", .string), ("status", .string), ("port", .integer), ("checkedOut", .boolean),
+                ("exclusiveBytes", .optional(.integer)), ("createdAt", .dateTime),
+            ]),
+        "BranchList": Object("Branches.", [("branches", .array(.ref("BranchInfo")))]),
+        "CreateBranchRequest": Object(
+            "A new branch, from a branch (default main) or a snapshot.",
+            [("name", .string), ("from", .optional(.string)), ("snapshot", .optional(.string))]),
+        "BranchResult": Object(
+            "A branch after an operation.",
+            [("branch", .ref("BranchInfo")), ("replacedStateSnapshot", .optional(.ref("SnapshotInfo"))), ("operation", .ref("OperationTiming"))]),
+        "DeleteResult": Object("What was deleted.", [("deleted", .array(.string)), ("operation", .ref("OperationTiming"))]),
+        "SnapshotInfo": Object(
+            "A read-only snapshot of a branch.",
+            [
+                ("id", .string), ("name", .optional(.string)), ("project", .string), ("sourceBranch", .string), ("kind", .string),
+                ("createdAt", .dateTime), ("exclusiveBytes", .optional(.integer)), ("baseOf", .array(.string)),
+            ]),
+        "SnapshotList": Object("Snapshots.", [("snapshots", .array(.ref("SnapshotInfo")))]),
+        "CreateSnapshotRequest": Object("A new snapshot.", [("branch", .optional(.string)), ("name", .optional(.string))]),
+        "SnapshotResult": Object("A created snapshot.", [("snapshot", .ref("SnapshotInfo")), ("operation", .ref("OperationTiming"))]),
+        "RestoreRequest": Object(
+            "Restore as a new branch (`as`) or in place (`inPlace`, optionally into `branch`).",
+            [("as", .optional(.string)), ("inPlace", .optional(.boolean)), ("branch", .optional(.string))]),
+        "CheckoutRequest": Object("The branch the pooled endpoint should reach.", [("branch", .string)]),
+        "CheckoutResult": Object(
+            "The endpoint moved.", [("project", .string), ("previous", .string), ("checkedOut", .string), ("operation", .ref("OperationTiming"))]),
+        "ConnectionResponse": Object(
+            "How to connect.",
+            [
+                ("url", .string), ("host", .string), ("port", .integer), ("user", .string), ("password", .string), ("database", .string),
+                ("pooled", .boolean), ("branch", .string),
+            ]),
+        "OperationInfo": Object(
+            "One entry of the operations journal.",
+            [
+                ("id", .string), ("kind", .string), ("project", .optional(.string)), ("target", .optional(.string)), ("state", .string),
+                ("startedAt", .dateTime), ("finishedAt", .optional(.dateTime)), ("durationMs", .optional(.number)),
+                ("errorCode", .optional(.string)), ("errorMessage", .optional(.string)), ("recovery", .optional(.string)),
+            ]),
+        "OperationList": Object("Operations.", [("operations", .array(.ref("OperationInfo")))]),
+    ]
+}

@@ -1,0 +1,87 @@
+import AsyncHTTPClient
+import BranchAPI
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A thin client of /api/v1: JSON in, JSON out, API errors turned into `CLIError`s.
+struct APIClient {
+    let configuration: ClientConfiguration
+
+    init(configuration: ClientConfiguration = .load()) {
+        self.configuration = configuration
+    }
+
+    func get<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws -> T {
+        try await send(.GET, path, body: Optional<Empty>.none)
+    }
+
+    func post<T: Decodable, B: Encodable>(_ path: String, _ body: B?, as type: T.Type = T.self) async throws -> T {
+        try await send(.POST, path, body: body)
+    }
+
+    func delete<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws -> T {
+        try await send(.DELETE, path, body: Optional<Empty>.none)
+    }
+
+    /// Raw bytes of a GET (the OpenAPI document).
+    func raw(_ path: String) async throws -> Data {
+        try await perform(.GET, path, body: nil)
+    }
+
+    private struct Empty: Encodable {}
+
+    private func send<T: Decodable, B: Encodable>(_ method: HTTPMethod, _ path: String, body: B?) async throws -> T {
+        let data = try await perform(method, path, body: try body.map { try JSONEncoder.api.encode($0) })
+        do {
+            return try JSONDecoder.api.decode(T.self, from: data)
+        } catch {
+            throw CLIError(code: "bad_response", message: "The service sent a response this CLI does not understand: \(error).",
+                           hint: "Are the CLI and the service the same version? (`branch status`)")
+        }
+    }
+
+    private func perform(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
+        var request = HTTPClientRequest(url: configuration.url + path)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .minutes(30))
+        } catch {
+            throw CLIError(
+                code: "service_unreachable", message: "Cannot reach the Branch service at \(configuration.url): \(error).",
+                hint: "Is `branch serve` running? Set BRANCH_URL or run `branch login URL --token KEY`.")
+        }
+        let buffer = try await response.body.collect(upTo: 256 << 20)
+        let data = Data(buffer.readableBytesView)
+        guard (200..<300).contains(response.status.code) else {
+            if let error = try? JSONDecoder.api.decode(ErrorBody.self, from: data) {
+                throw CLIError(code: error.error.code, message: error.error.message, hint: error.error.hint, httpStatus: Int(response.status.code))
+            }
+            throw CLIError(code: "http_\(response.status.code)", message: "The service answered \(response.status).", httpStatus: Int(response.status.code))
+        }
+        return data
+    }
+}
+
+/// Path building with each segment percent-encoded.
+enum APIPath {
+    static func projects(_ project: String? = nil) -> String {
+        project.map { "/api/v1/projects/\(encode($0))" } ?? "/api/v1/projects"
+    }
+    static func branches(_ project: String, _ branch: String? = nil) -> String {
+        projects(project) + (branch.map { "/branches/\(encode($0))" } ?? "/branches")
+    }
+    static func snapshots(_ project: String, _ snapshot: String? = nil) -> String {
+        projects(project) + (snapshot.map { "/snapshots/\(encode($0))" } ?? "/snapshots")
+    }
+    static func encode(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? segment
+    }
+}

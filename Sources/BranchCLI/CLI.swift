@@ -1,0 +1,12 @@
+public import ArgumentParser
+
+/// Every client subcommand of `branch`; the executable adds `serve`.
+public enum CLI {
+    public static let commands: [any ParsableCommand.Type] = [
+        ProjectCommand.self,
+        CreateBranch.self, ListBranches.self, DeleteBranch.self, ResetBranch.self, StartBranch.self, StopBranch.self,
+        Checkout.self, URLCommand.self, PSQL.self,
+        SnapshotCommand.self, Restore.self,
+        Status.self, Operations.self, Login.self, Link.self, OpenAPI.self,
+    ]
+}

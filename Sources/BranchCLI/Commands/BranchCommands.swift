@@ -1,0 +1,209 @@
+import ArgumentParser
+import BranchAPI
+import BranchCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct CreateBranch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Create a branch: a copy-on-write copy of a branch or snapshot, with its own Postgres.")
+
+    @Argument(help: "Name of the new branch.")
+    var name: String
+
+    @Option(help: "Branch to copy (default: main).")
+    var from: String?
+
+    @Option(help: "Snapshot (id or name) to start from instead of a branch.")
+    var snapshot: String?
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let result: BranchResult = try await APIClient().post(
+                APIPath.branches(try project.resolve()), CreateBranchRequest(name: name, from: from, snapshot: snapshot))
+            if output.json { return try Format.printJSON(result) }
+            let source = snapshot.map { "snapshot \($0)" } ?? (result.branch.parent ?? "main")
+            print("\(Style.green("✓")) Created branch \(Style.bold(result.branch.name)) from \(source) \(Format.timing(result.operation)); accepting connections on port \(result.branch.port).")
+            print("  `branch url \(result.branch.name)` prints its URL; `branch checkout \(result.branch.name)` points your app at it.")
+        }
+    }
+}
+
+struct ListBranches: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the project's branches as a tree.")
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let list: BranchList = try await APIClient().get(APIPath.branches(try project.resolve()))
+            if output.json { return try Format.printJSON(list) }
+            var table = Table("BRANCH", "STATE", "PORT", "SIZE", "AGE")
+            for (label, branch) in BranchTree.lines(list.branches) {
+                let state = branch.state == "ready" ? branch.status : branch.state
+                table.add(
+                    branch.checkedOut ? "\(label) \(Style.green("*"))" : label, Style.status(state), "\(branch.port)",
+                    Format.bytes(branch.exclusiveBytes), Format.age(branch.createdAt))
+            }
+            print(table.rendered)
+            print(Style.dim("* checked out: the project's pooled endpoint reaches it. SIZE: bytes on disk only this branch holds."))
+        }
+    }
+}
+
+struct DeleteBranch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a branch.")
+
+    @Argument(help: "The branch.")
+    var name: String
+
+    @Flag(help: "Also main, or a branch with children (they keep their data and move under its parent).")
+    var force = false
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let result: DeleteResult = try await APIClient().delete(
+                APIPath.branches(try project.resolve(), name) + (force ? "?force=true" : ""))
+            if output.json { return try Format.printJSON(result) }
+            print("\(Style.green("✓")) Deleted branch \(name) \(Format.timing(result.operation)).")
+        }
+    }
+}
+
+struct ResetBranch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset", abstract: "Re-create a branch from its parent's current state (the old state is kept as a snapshot).")
+
+    @Argument(help: "The branch.")
+    var name: String
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let result: BranchResult = try await APIClient().post(APIPath.branches(try project.resolve(), name) + "/reset", Optional<String>.none)
+            if output.json { return try Format.printJSON(result) }
+            print("\(Style.green("✓")) Reset \(name) to \(result.branch.parent ?? "its parent")'s current state \(Format.timing(result.operation)).")
+            if let previous = result.replacedStateSnapshot {
+                print("  The previous state is snapshot \(previous.id): `branch restore \(previous.id) --in-place` undoes this.")
+            }
+        }
+    }
+}
+
+struct StartBranch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a branch's server.")
+
+    @Argument(help: "The branch.")
+    var name: String
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let result: BranchResult = try await APIClient().post(APIPath.branches(try project.resolve(), name) + "/start", Optional<String>.none)
+            if output.json { return try Format.printJSON(result) }
+            print("\(Style.green("✓")) Started \(name) \(Format.timing(result.operation)).")
+        }
+    }
+}
+
+struct StopBranch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop a branch's server (it stays stopped across restarts).")
+
+    @Argument(help: "The branch.")
+    var name: String
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let result: BranchResult = try await APIClient().post(APIPath.branches(try project.resolve(), name) + "/stop", Optional<String>.none)
+            if output.json { return try Format.printJSON(result) }
+            print("\(Style.green("✓")) Stopped \(name) \(Format.timing(result.operation)).")
+        }
+    }
+}
+
+struct Checkout: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Point the project's pooled endpoint at a branch: your app's unchanged URL now reaches it.")
+
+    @Argument(help: "The branch.")
+    var name: String
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let result: CheckoutResult = try await APIClient().post(
+                APIPath.projects(try project.resolve()) + "/checkout", CheckoutRequest(branch: name))
+            if output.json { return try Format.printJSON(result) }
+            print("\(Style.green("✓")) \(result.project) now reaches \(Style.bold(result.checkedOut)) (was \(result.previous)) \(Format.timing(result.operation)). New connections go there.")
+        }
+    }
+}
+
+struct URLCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "url", abstract: "Print a postgres:// URL: the project's pooled endpoint, or one branch directly.")
+
+    @Argument(help: "A branch for its direct URL (default: the pooled project URL).")
+    var branch: String?
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let connection = try await Self.connection(project: try project.resolve(), branch: branch)
+            if output.json { return try Format.printJSON(connection) }
+            print(connection.url)
+        }
+    }
+
+    static func connection(project: String, branch: String?) async throws -> ConnectionResponse {
+        let path = branch.map { APIPath.branches(project, $0) + "/connection" } ?? APIPath.projects(project) + "/connection"
+        return try await APIClient().get(path)
+    }
+}
+
+struct PSQL: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "psql", abstract: "Open psql on the project's pooled endpoint, or on one branch directly.")
+
+    @Argument(help: "A branch (default: the pooled project endpoint).")
+    var branch: String?
+
+    @OptionGroup var project: ProjectOptions
+
+    @Argument(parsing: .postTerminator, help: "Arguments for psql, after --.")
+    var psqlArguments: [String] = []
+
+    func run() async throws {
+        try await reportingErrors {
+            let connection = try await URLCommand.connection(project: try project.resolve(), branch: branch)
+            guard let psql = Command.which("psql") else {
+                throw CLIError(code: "psql_missing", message: "psql is not installed.", hint: "apt-get install postgresql-client")
+            }
+            let arguments = [psql, connection.url] + psqlArguments
+            var cArguments = arguments.map { strdup($0) } + [nil]
+            execv(psql, &cArguments)
+            throw CLIError(code: "psql_failed", message: "Could not run psql: \(String(cString: strerror(errno))).")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import BranchCore
+import Foundation
+
+/// `--json`, on every command.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print the result as JSON.")
+    var json = false
+}
+
+/// `--project`, defaulting to the folder's `.branch` link.
+struct ProjectOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "The project (default: the one `branch link` recorded for this folder).")
+    var project: String?
+
+    func resolve() throws -> String {
+        if let project { return project }
+        if let found = ProjectLink.find() { return found.link.project }
+        throw CLIError.noProject()
+    }
+}
+
+/// Runs a command body; prints errors as `error: …` / `hint: …` on stderr and exits non-zero.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as any ReportableError {
+        printError(error.message, hint: error.hint)
+        throw ExitCode(error.code == "unauthorized" ? 3 : 1)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        printError("\(error)", hint: nil)
+        throw ExitCode.failure
+    }
+}
+
+func printError(_ message: String, hint: String?) {
+    let label = Style.errorsEnabled ? "\u{1B}[31merror:\u{1B}[0m" : "error:"
+    var text = "\(label) \(message)\n"
+    if let hint { text += (Style.errorsEnabled ? "\u{1B}[2mhint:\u{1B}[0m " : "hint: ") + hint + "\n" }
+    FileHandle.standardError.write(Data(text.utf8))
+}

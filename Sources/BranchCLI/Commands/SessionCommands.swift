@@ -1,0 +1,116 @@
+import ArgumentParser
+import BranchAPI
+import BranchCore
+import Foundation
+
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remember a service URL and its admin key (~/.config/branch/config.json, mode 0600).")
+
+    @Argument(help: "The service URL, e.g. http://203.0.113.7:8420.")
+    var url: String
+
+    @Option(help: "The admin key (printed at the service's first start; also in <pool>/admin.key).")
+    var token: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let configuration = ClientConfiguration(url: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
+            let status: StatusResponse = try await APIClient(configuration: configuration).get("/api/v1/status")
+            try configuration.save()
+            if output.json {
+                try Format.printJSON(status)
+            } else {
+                print("Logged in to \(configuration.url) (Branch \(status.version), \(status.projects) projects). Saved to \(ClientConfiguration.configPath).")
+            }
+        }
+    }
+}
+
+struct Link: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Link this folder to a project: writes .branch so --project can be left out here and below.")
+
+    @Argument(help: "The project.")
+    var project: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let info: ProjectInfo = try await APIClient().get(APIPath.projects(project))
+            let path = try ProjectLink(project: info.name).write(in: FileManager.default.currentDirectoryPath)
+            if output.json {
+                try Format.printJSON(info)
+            } else {
+                print("Linked \(FileManager.default.currentDirectoryPath) to project \(info.name) (\(path)).")
+            }
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the service: pool, Postgres, runtime, pooler.")
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let status: StatusResponse = try await APIClient().get("/api/v1/status")
+            if output.json { return try Format.printJSON(status) }
+            var table = Table("", "")
+            table.headers = ["SERVICE", APIClient().configuration.url]
+            table.add("version", status.version)
+            table.add("up since", "\(Format.age(status.startedAt)) ago")
+            table.add("pool", "\(status.pool.path) (\(status.pool.mount))")
+            table.add("pool space", "\(ByteCount.format(status.pool.freeBytes)) free of \(ByteCount.format(status.pool.totalBytes))")
+            table.add("sizes", status.pool.quotas ? "per branch (Btrfs simple quotas)" : "unavailable (no Btrfs quotas)")
+            table.add("postgres", "\(status.postgres.version) (\(status.postgres.binDirectory))")
+            table.add("runtime", status.runtime)
+            table.add("pooler", "port \(status.pooler.port), \(Style.status(status.pooler.running ? "running" : "stopped"))")
+            table.add("projects", "\(status.projects)")
+            table.add("branches", "\(status.branches) (\(status.branchesRunning) running)")
+            print(table.rendered)
+        }
+    }
+}
+
+struct Operations: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the operations journal, newest first.")
+
+    @Option(name: [.short, .long], help: "Only this project's operations.")
+    var project: String?
+
+    @Option(help: "How many.")
+    var limit = 20
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            var path = "/api/v1/operations?limit=\(limit)"
+            if let project { path += "&project=\(APIPath.encode(project))" }
+            let list: OperationList = try await APIClient().get(path)
+            if output.json { return try Format.printJSON(list) }
+            var table = Table("ID", "OPERATION", "PROJECT", "TARGET", "STATE", "TOOK", "AGE", "NOTE")
+            for operation in list.operations {
+                table.add(
+                    operation.id, operation.kind, operation.project ?? "-", operation.target ?? "-", Style.status(operation.state),
+                    operation.durationMs.map { Format.duration(ms: $0) } ?? "-", Format.age(operation.startedAt),
+                    operation.errorMessage ?? operation.recovery ?? "")
+            }
+            print(table.rendered)
+        }
+    }
+}
+
+struct OpenAPI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "openapi", abstract: "Print the API's OpenAPI document (what docs/openapi.json holds).")
+
+    func run() async throws {
+        print(OpenAPIDocument.text(), terminator: "")
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import BranchAPI
+import BranchCore
+import Foundation
+
+struct SnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot", abstract: "Create, list and delete read-only snapshots.",
+        subcommands: [Create.self, List.self, Delete.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Snapshot a branch (default: the checked-out one).")
+
+        @Argument(help: "The branch.")
+        var branch: String?
+
+        @Option(help: "A name to find it by later.")
+        var name: String?
+
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let result: SnapshotResult = try await APIClient().post(
+                    APIPath.snapshots(try project.resolve()), CreateSnapshotRequest(branch: branch, name: name))
+                if output.json { return try Format.printJSON(result) }
+                let label = result.snapshot.name.map { "\(result.snapshot.id) (\($0))" } ?? result.snapshot.id
+                print("\(Style.green("✓")) Snapshot \(Style.bold(label)) of \(result.snapshot.sourceBranch) \(Format.timing(result.operation)).")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the project's snapshots.")
+
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let list: SnapshotList = try await APIClient().get(APIPath.snapshots(try project.resolve()))
+                if output.json { return try Format.printJSON(list) }
+                var table = Table("ID", "NAME", "BRANCH", "KIND", "SIZE", "AGE", "BASE OF")
+                for snapshot in list.snapshots {
+                    table.add(
+                        snapshot.id, snapshot.name ?? "-", snapshot.sourceBranch, snapshot.kind, Format.bytes(snapshot.exclusiveBytes),
+                        Format.age(snapshot.createdAt), snapshot.baseOf.joined(separator: ", "))
+                }
+                print(table.rendered)
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a snapshot.")
+
+        @Argument(help: "Snapshot id or name.")
+        var snapshot: String
+
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let result: DeleteResult = try await APIClient().delete(APIPath.snapshots(try project.resolve(), snapshot))
+                if output.json { return try Format.printJSON(result) }
+                print("\(Style.green("✓")) Deleted snapshot \(snapshot) \(Format.timing(result.operation)).")
+            }
+        }
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore a snapshot as a new branch (--as), or into a branch in place (--in-place; undoable).")
+
+    @Argument(help: "Snapshot id or name.")
+    var snapshot: String
+
+    @Option(name: .customLong("as"), help: "Name of a new branch to restore into.")
+    var newBranch: String?
+
+    @Flag(help: "Replace a branch's data with the snapshot; its current state is snapshotted first.")
+    var inPlace = false
+
+    @Option(help: "With --in-place: the branch to restore into (default: the one the snapshot was taken from).")
+    var branch: String?
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let result: BranchResult = try await APIClient().post(
+                APIPath.snapshots(try project.resolve(), snapshot) + "/restore",
+                RestoreRequest(as: newBranch, inPlace: inPlace ? true : nil, branch: branch))
+            if output.json { return try Format.printJSON(result) }
+            if let previous = result.replacedStateSnapshot {
+                print("\(Style.green("✓")) Restored \(snapshot) into \(Style.bold(result.branch.name)) \(Format.timing(result.operation)).")
+                print("  Its previous state is snapshot \(previous.id): `branch restore \(previous.id) --in-place` undoes this.")
+            } else {
+                print("\(Style.green("✓")) Restored \(snapshot) as branch \(Style.bold(result.branch.name)) \(Format.timing(result.operation)); port \(result.branch.port).")
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+public import BranchCore
+import Foundation
+import GRDB
+
+/// The SQLite catalog inside the pool (WAL mode): projects, branches, snapshots, the operations
+/// journal and service settings. Every method is one transaction; `write` groups several.
+public final class Catalog: Sendable {
+    private let database: DatabasePool
+
+    /// Opens (creating if needed) the catalog at `path` and migrates it to the current schema.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw CatalogError(.unavailable, "Could not open the catalog at \(path): \(error)")
+        }
+        chmod(path, 0o600)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "project") { t in
+                t.column("name", .text).primaryKey()
+                t.column("state", .text).notNull()
+                t.column("pg_major", .integer).notNull()
+                t.column("role", .text).notNull()
+                t.column("database", .text).notNull()
+                t.column("password", .text).notNull()
+                t.column("verifier", .text).notNull()
+                t.column("checked_out", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("operation_id", .text)
+            }
+            try db.create(table: "branch") { t in
+                t.column("project", .text).notNull().references("project", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("parent", .text)
+                t.column("base_snapshot", .text)
+                t.column("port", .integer).notNull().unique()
+                t.column("state", .text).notNull()
+                t.column("desired", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("operation_id", .text)
+                t.primaryKey(["project", "name"])
+            }
+            try db.create(table: "snapshot") { t in
+                t.column("id", .text).primaryKey()
+                t.column("project", .text).notNull().references("project", onDelete: .cascade)
+                t.column("name", .text)
+                t.column("source_branch", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("operation_id", .text)
+                t.uniqueKey(["project", "name"])
+            }
+            try db.create(table: "operation") { t in
+                t.column("id", .text).primaryKey()
+                t.column("kind", .text).notNull()
+                t.column("project", .text)
+                t.column("target", .text)
+                t.column("state", .text).notNull()
+                t.column("started_at", .datetime).notNull()
+                t.column("finished_at", .datetime)
+                t.column("duration_ms", .double)
+                t.column("error_code", .text)
+                t.column("error_message", .text)
+                t.column("recovery", .text)
+            }
+            try db.create(index: "operation_started", on: "operation", columns: ["started_at"])
+            try db.create(table: "setting") { t in
+                t.column("key", .text).primaryKey()
+                t.column("value", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in one write transaction.
+    public func write<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
+        do {
+            return try await database.write { db in try body(CatalogTransaction(db: db)) }
+        } catch let error as any ReportableError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw CatalogError(.conflict, "The catalog refused a change: \(error.message ?? "constraint violated")")
+        } catch {
+            throw CatalogError(.failed, "Catalog write failed: \(error)")
+        }
+    }
+
+    /// Runs `body` on a consistent read snapshot.
+    public func read<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
+        do {
+            return try await database.read { db in try body(CatalogTransaction(db: db)) }
+        } catch let error as any ReportableError {
+            throw error
+        } catch {
+            throw CatalogError(.failed, "Catalog read failed: \(error)")
+        }
+    }
+
+    // MARK: Conveniences (each its own transaction)
+
+    public func projects() async throws -> [ProjectRecord] { try await read { try $0.projects() } }
+    public func project(_ name: ResourceName) async throws -> ProjectRecord? { try await read { try $0.project(name) } }
+    public func branches(_ project: ResourceName) async throws -> [BranchRecord] { try await read { try $0.branches(project) } }
+    public func allBranches() async throws -> [BranchRecord] { try await read { try $0.allBranches() } }
+    public func branch(_ project: ResourceName, _ name: ResourceName) async throws -> BranchRecord? {
+        try await read { try $0.branch(project, name) }
+    }
+    public func snapshots(_ project: ResourceName) async throws -> [SnapshotRecord] { try await read { try $0.snapshots(project) } }
+    public func setting(_ key: String) async throws -> String? { try await read { try $0.setting(key) } }
+    public func setSetting(_ key: String, _ value: String) async throws { try await write { try $0.setSetting(key, value) } }
+    public func operations(project: String? = nil, limit: Int = 50) async throws -> [OperationRecord] {
+        try await read { try $0.operations(project: project, limit: limit) }
+    }
+}
+
+/// Typed access to the catalog inside one transaction.
+public struct CatalogTransaction {
+    let db: Database
+
+    // MARK: Projects
+
+    public func projects() throws -> [ProjectRecord] {
+        try ProjectRecord.order(Column("name")).fetchAll(db)
+    }
+
+    public func project(_ name: ResourceName) throws -> ProjectRecord? {
+        try ProjectRecord.fetchOne(db, key: name.rawValue)
+    }
+
+    public func insert(_ project: ProjectRecord) throws { try project.insert(db) }
+    public func update(_ project: ProjectRecord) throws { try project.update(db) }
+    public func deleteProject(_ name: ResourceName) throws { _ = try ProjectRecord.deleteOne(db, key: name.rawValue) }
+
+    // MARK: Branches
+
+    public func allBranches() throws -> [BranchRecord] {
+        try BranchRecord.order(Column("project"), Column("created_at")).fetchAll(db)
+    }
+
+    public func branches(_ project: ResourceName) throws -> [BranchRecord] {
+        try BranchRecord.filter(Column("project") == project.rawValue).order(Column("created_at"), Column("name")).fetchAll(db)
+    }
+
+    public func branch(_ project: ResourceName, _ name: ResourceName) throws -> BranchRecord? {
+        try BranchRecord.fetchOne(db, key: ["project": project.rawValue, "name": name.rawValue])
+    }
+
+    public func children(_ project: ResourceName, of parent: ResourceName) throws -> [BranchRecord] {
+        try BranchRecord.filter(Column("project") == project.rawValue && Column("parent") == parent.rawValue).fetchAll(db)
+    }
+
+    public func usedPorts() throws -> Set<Int> {
+        Set(try Int.fetchAll(db, sql: "SELECT port FROM branch"))
+    }
+
+    public func insert(_ branch: BranchRecord) throws { try branch.insert(db) }
+    public func update(_ branch: BranchRecord) throws { try branch.update(db) }
+    public func deleteBranch(_ project: ResourceName, _ name: ResourceName) throws {
+        _ = try BranchRecord.deleteOne(db, key: ["project": project.rawValue, "name": name.rawValue])
+    }
+
+    // MARK: Snapshots
+
+    public func snapshots(_ project: ResourceName) throws -> [SnapshotRecord] {
+        try SnapshotRecord.filter(Column("project") == project.rawValue).order(Column("created_at"), Column("id")).fetchAll(db)
+    }
+
+    public func allSnapshots() throws -> [SnapshotRecord] { try SnapshotRecord.fetchAll(db) }
+
+    /// A snapshot of `project` by id or by name.
+    public func snapshot(_ project: ResourceName, idOrName: String) throws -> SnapshotRecord? {
+        try SnapshotRecord
+            .filter(Column("project") == project.rawValue && (Column("id") == idOrName || Column("name") == idOrName))
+            .fetchOne(db)
+    }
+
+    /// Branches whose base is this snapshot.
+    public func branches(basedOn snapshotID: String) throws -> [BranchRecord] {
+        try BranchRecord.filter(Column("base_snapshot") == snapshotID).fetchAll(db)
+    }
+
+    public func insert(_ snapshot: SnapshotRecord) throws { try snapshot.insert(db) }
+    public func update(_ snapshot: SnapshotRecord) throws { try snapshot.update(db) }
+    public func deleteSnapshot(_ id: String) throws { _ = try SnapshotRecord.deleteOne(db, key: id) }
+
+    // MARK: Operations journal
+
+    public func insert(_ operation: OperationRecord) throws { try operation.insert(db) }
+    public func update(_ operation: OperationRecord) throws { try operation.update(db) }
+    public func operation(_ id: String) throws -> OperationRecord? { try OperationRecord.fetchOne(db, key: id) }
+
+    public func runningOperations() throws -> [OperationRecord] {
+        try OperationRecord.filter(Column("state") == OperationState.running.rawValue).order(Column("started_at")).fetchAll(db)
+    }
+
+    public func operations(project: String?, limit: Int) throws -> [OperationRecord] {
+        var request = OperationRecord.order(Column("started_at").desc, Column("id"))
+        if let project { request = request.filter(Column("project") == project) }
+        return try request.limit(limit).fetchAll(db)
+    }
+
+    // MARK: Settings
+
+    public func setting(_ key: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key])
+    }
+
+    public func setSetting(_ key: String, _ value: String) throws {
+        try db.execute(sql: "INSERT INTO setting(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
+    }
+}
+

@@ -1,0 +1,70 @@
+// The records' table mappings. A conformance of a public type is public, so GRDB is imported
+// publicly here (and only here); the rest of the module keeps GRDB internal.
+public import BranchCore
+public import GRDB
+
+// MARK: GRDB mapping (snake_case columns)
+
+extension ProjectRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "project"
+    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+}
+
+extension BranchRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "branch"
+    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+}
+
+extension SnapshotRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "snapshot"
+    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+}
+
+extension OperationRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "operation"
+    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+}
+
+extension ResourceName: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue { rawValue.databaseValue }
+    public static func fromDatabaseValue(_ value: DatabaseValue) -> ResourceName? {
+        String.fromDatabaseValue(value).flatMap { try? ResourceName(validating: $0) }
+    }
+}
+
+extension ObjectState: DatabaseValueConvertible {}
+extension DesiredState: DatabaseValueConvertible {}
+extension SnapshotKind: DatabaseValueConvertible {}
+extension OperationState: DatabaseValueConvertible {}
+
+/// Column names are snake_case; properties are camelCase with `ID` spelled in capitals
+/// (`operation_id` ↔ `operationID`), which GRDB's built-in snake-case strategy would read as `operationId`.
+enum CatalogColumns {
+    static let decoding = DatabaseColumnDecodingStrategy.custom { column in ColumnKey(stringValue: property(for: column)) }
+
+    static func property(for column: String) -> String {
+        var result = ""
+        var upperNext = false
+        for character in column {
+            if character == "_" {
+                upperNext = true
+            } else {
+                result.append(upperNext ? Character(character.uppercased()) : character)
+                upperNext = false
+            }
+        }
+        if result.hasSuffix("Id") { result = String(result.dropLast(2)) + "ID" }
+        return result
+    }
+
+    struct ColumnKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}

@@ -1,0 +1,152 @@
+public import BranchCore
+public import Foundation
+
+/// Lifecycle of a catalog object. `creating` and `deleting` exist only while an operation runs;
+/// start-up reconciliation resolves any left behind by a crash.
+public enum ObjectState: String, Codable, Sendable {
+    case creating
+    case ready
+    case deleting
+}
+
+/// Whether the service keeps a branch's server running.
+public enum DesiredState: String, Codable, Sendable {
+    case running
+    case stopped
+}
+
+/// A project: one Postgres cluster lineage with its owner role, database and branches.
+public struct ProjectRecord: Codable, Sendable, Hashable {
+    public var name: ResourceName
+    public var state: ObjectState
+    public var pgMajor: Int
+    /// Owner role and database name (both the project's name).
+    public var role: String
+    public var database: String
+    /// Generated password of the owner role; the catalog lives in the root-only pool.
+    public var password: String
+    /// SCRAM verifier of `password`, as Postgres and PgBouncer store it.
+    public var verifier: String
+    /// The branch the project's pooled endpoint points at.
+    public var checkedOut: ResourceName
+    public var createdAt: Date
+    /// The operation that created the project (rolled back if it never finished).
+    public var operationID: String?
+
+    public init(
+        name: ResourceName, state: ObjectState, pgMajor: Int, role: String, database: String, password: String,
+        verifier: String, checkedOut: ResourceName, createdAt: Date, operationID: String?
+    ) {
+        self.name = name
+        self.state = state
+        self.pgMajor = pgMajor
+        self.role = role
+        self.database = database
+        self.password = password
+        self.verifier = verifier
+        self.checkedOut = checkedOut
+        self.createdAt = createdAt
+        self.operationID = operationID
+    }
+}
+
+/// A branch: a writable subvolume with its own Postgres server.
+public struct BranchRecord: Codable, Sendable, Hashable {
+    public var project: ResourceName
+    public var name: ResourceName
+    /// The branch it was made from; nil for `main` (and for branches whose parent was deleted with --force and had none).
+    public var parent: ResourceName?
+    /// The read-only snapshot this branch started from: the common ancestor for diff and merge.
+    public var baseSnapshot: String?
+    public var port: Int
+    public var state: ObjectState
+    public var desired: DesiredState
+    public var createdAt: Date
+    public var operationID: String?
+
+    public init(
+        project: ResourceName, name: ResourceName, parent: ResourceName?, baseSnapshot: String?, port: Int,
+        state: ObjectState, desired: DesiredState, createdAt: Date, operationID: String?
+    ) {
+        self.project = project
+        self.name = name
+        self.parent = parent
+        self.baseSnapshot = baseSnapshot
+        self.port = port
+        self.state = state
+        self.desired = desired
+        self.createdAt = createdAt
+        self.operationID = operationID
+    }
+}
+
+/// Why a snapshot exists.
+public enum SnapshotKind: String, Codable, Sendable {
+    /// Asked for by a user.
+    case manual
+    /// Taken automatically as a new branch's starting point.
+    case base
+    /// Taken automatically before an in-place restore or reset replaced a branch's data.
+    case preRestore = "pre-restore"
+}
+
+/// A read-only snapshot of a branch.
+public struct SnapshotRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var project: ResourceName
+    public var name: ResourceName?
+    /// The branch it was taken from (kept as text: the branch may be deleted later).
+    public var sourceBranch: ResourceName
+    public var kind: SnapshotKind
+    public var state: ObjectState
+    public var createdAt: Date
+    public var operationID: String?
+
+    public init(
+        id: String, project: ResourceName, name: ResourceName?, sourceBranch: ResourceName, kind: SnapshotKind,
+        state: ObjectState, createdAt: Date, operationID: String?
+    ) {
+        self.id = id
+        self.project = project
+        self.name = name
+        self.sourceBranch = sourceBranch
+        self.kind = kind
+        self.state = state
+        self.createdAt = createdAt
+        self.operationID = operationID
+    }
+}
+
+/// How a journaled operation ended.
+public enum OperationState: String, Codable, Sendable {
+    case running
+    case succeeded
+    case failed
+    /// The service died while it ran; reconciliation rolled it back or completed it.
+    case interrupted
+}
+
+/// One entry of the operations journal.
+public struct OperationRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var kind: String
+    public var project: String?
+    public var target: String?
+    public var state: OperationState
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var durationMs: Double?
+    public var errorCode: String?
+    public var errorMessage: String?
+    /// What reconciliation did, for interrupted operations.
+    public var recovery: String?
+
+    public init(id: String, kind: String, project: String?, target: String?, startedAt: Date) {
+        self.id = id
+        self.kind = kind
+        self.project = project
+        self.target = target
+        self.state = .running
+        self.startedAt = startedAt
+    }
+}

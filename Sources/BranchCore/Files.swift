@@ -1,0 +1,95 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed file-system call, with the path and errno.
+public struct FileError: ReportableError {
+    public let operation: String
+    public let path: String
+    public let errno: Int32
+
+    public init(_ operation: String, path: String, errno: Int32) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+
+    public var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+    public var code: String { isNoSpace ? "pool_full" : "file_error" }
+    public var httpStatus: Int { isNoSpace ? 507 : 500 }
+    public var message: String { "Could not \(operation) \(path): \(String(cString: strerror(errno)))." }
+    public var hint: String? { isNoSpace ? "Free space in the pool (delete branches or snapshots) or grow it." : nil }
+}
+
+/// Small file helpers with explicit modes and owners; every write is atomic (temp file + rename).
+public enum Files {
+    /// Writes `contents` to `path` atomically with `mode`, optionally owned by `owner`.
+    public static func writeAtomically(_ contents: String, to path: String, mode: mode_t = 0o644, owner: String? = nil) throws(FileError) {
+        let temp = "\(path).tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileError("create", path: temp, errno: errno) }
+        let bytes = Array(contents.utf8)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                let code = errno
+                close(fd)
+                unlink(temp)
+                throw FileError("write", path: temp, errno: code)
+            }
+            written += n
+        }
+        if fsync(fd) != 0 {
+            let code = errno
+            close(fd)
+            unlink(temp)
+            throw FileError("sync", path: temp, errno: code)
+        }
+        close(fd)
+        // open() applies the umask; set the exact mode we were asked for.
+        chmod(temp, mode)
+        if let owner { try chown(temp, to: owner) }
+        guard rename(temp, path) == 0 else {
+            let code = errno
+            unlink(temp)
+            throw FileError("rename", path: path, errno: code)
+        }
+    }
+
+    /// Creates `path` (and parents) if missing, then sets mode and owner.
+    public static func ensureDirectory(_ path: String, mode: mode_t = 0o755, owner: String? = nil) throws(FileError) {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw FileError("create directory", path: path, errno: (error as NSError).code == 640 ? ENOSPC : EIO)
+        }
+        guard chmod(path, mode) == 0 else { throw FileError("chmod", path: path, errno: errno) }
+        if let owner { try chown(path, to: owner) }
+    }
+
+    /// Changes the owner and group of `path` to `user` and that user's primary group.
+    public static func chown(_ path: String, to user: String) throws(FileError) {
+        guard let entry = getpwnam(user) else { throw FileError("find user \(user) for", path: path, errno: ENOENT) }
+        guard Glibc.chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else {
+            throw FileError("chown", path: path, errno: errno)
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    public static func read(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Removes a file; a missing file is not an error.
+    public static func remove(_ path: String) throws(FileError) {
+        if unlink(path) != 0 && errno != ENOENT { throw FileError("remove", path: path, errno: errno) }
+    }
+}

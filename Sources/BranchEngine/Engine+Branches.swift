@@ -1,0 +1,246 @@
+public import BranchAPI
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import Foundation
+import Logging
+
+extension Engine {
+    /// Creates a branch from a branch (CHECKPOINT, read-only base snapshot, writable snapshot of
+    /// it) or from an existing snapshot, starts it and waits until it accepts connections.
+    public func createBranch(project projectName: String, _ request: CreateBranchRequest) async throws -> BranchResult {
+        let name = try ResourceName(validating: request.name, kind: "branch name")
+        if request.from != nil && request.snapshot != nil {
+            throw EngineError.invalidRequest("Give either a source branch or a snapshot, not both.")
+        }
+        let projectKey = try ResourceName(validating: projectName, kind: "project name")
+        return try await withProjectLock(projectKey.rawValue) {
+            let (project, source) = try await catalog.read { tx -> (ProjectRecord, BranchSource) in
+                let project = try self.requireProject(projectName, in: tx)
+                if try tx.branch(project.name, name) != nil { throw EngineError.branchExists(project.name, name) }
+                if let snapshotID = request.snapshot {
+                    let snapshot = try self.requireSnapshot(project.name, snapshotID, in: tx)
+                    let parentExists = try tx.branch(project.name, snapshot.sourceBranch) != nil
+                    return (project, .snapshot(snapshot, parent: parentExists ? snapshot.sourceBranch : nil))
+                }
+                let parent = try self.requireBranch(project.name, request.from ?? Self.mainBranch.rawValue, in: tx)
+                return (project, .branch(parent))
+            }
+            try storage.requireFreeSpace(configuration.freeSpaceReserve)
+            let (branch, timing) = try await journal.run("branch.create", project: project.name, target: name.rawValue) { op in
+                try await self.makeBranch(name, in: project, from: source, op: op)
+            }
+            return BranchResult(branch: try await branchInfo(branch, project: project), operation: timing)
+        }
+    }
+
+    enum BranchSource {
+        case branch(BranchRecord)
+        case snapshot(SnapshotRecord, parent: ResourceName?)
+    }
+
+    /// The steps of branch creation, shared by `createBranch` and `restore --as`.
+    func makeBranch(_ name: ResourceName, in project: ProjectRecord, from source: BranchSource, op: OperationContext) async throws -> BranchRecord {
+        let port = try await allocatePort()
+        var branch = BranchRecord(
+            project: project.name, name: name, parent: nil, baseSnapshot: nil, port: port, state: .creating, desired: .running,
+            createdAt: Date(), operationID: op.id)
+        var baseSnapshot: SnapshotRecord?
+        let basePath: String
+        switch source {
+        case .branch(let parent):
+            let snapshot = SnapshotRecord(
+                id: try await unusedSnapshotID(), project: project.name, name: nil, sourceBranch: parent.name, kind: .base,
+                state: .creating, createdAt: Date(), operationID: op.id)
+            branch.parent = parent.name
+            branch.baseSnapshot = snapshot.id
+            baseSnapshot = snapshot
+            basePath = layout.snapshot(project.name, snapshot.id)
+        case .snapshot(let snapshot, let parent):
+            branch.parent = parent
+            branch.baseSnapshot = snapshot.id
+            basePath = layout.snapshot(project.name, snapshot.id)
+        }
+        try await op.step("catalog") {
+            try await self.catalog.write { [branch, baseSnapshot] tx in
+                if let baseSnapshot { try tx.insert(baseSnapshot) }
+                try tx.insert(branch)
+            }
+        }
+        op.onFailure("remove catalog rows") {
+            try await self.catalog.write { [branch, baseSnapshot] tx in
+                try tx.deleteBranch(branch.project, branch.name)
+                if let baseSnapshot { try tx.deleteSnapshot(baseSnapshot.id) }
+            }
+        }
+        FaultInjection.point("branch.create.after-catalog")
+
+        if case .branch(let parent) = source, var snapshot = baseSnapshot {
+            try await op.step("checkpoint") { try await self.checkpointIfRunning(parent) }
+            op.onFailure("delete base snapshot") { try self.storage.deleteSubvolume(at: basePath) }
+            try await op.step("base snapshot") {
+                try self.storage.snapshot(from: self.layout.branch(project.name, parent.name), to: basePath, readOnly: true)
+            }
+            snapshot.state = .ready
+            baseSnapshot = snapshot
+            FaultInjection.point("branch.create.after-base-snapshot")
+        }
+
+        let branchPath = layout.branch(project.name, name)
+        op.onFailure("delete branch subvolume") { try self.storage.deleteSubvolume(at: branchPath) }
+        try await op.step("snapshot") { try self.storage.snapshot(from: basePath, to: branchPath, readOnly: false) }
+        FaultInjection.point("branch.create.after-snapshot")
+
+        let spec = spec(branch)
+        op.onFailure("stop server") { try await self.runtime.stop(spec) }
+        try await op.step("start") {
+            try self.prepareClone(dataDirectory: spec.dataDirectory, project: project.name, branch: name, port: port)
+            try await self.startServer(branch)
+        }
+        FaultInjection.point("branch.create.after-start")
+
+        branch.state = .ready
+        try await op.step("catalog") {
+            try await self.catalog.write { [branch, baseSnapshot] tx in
+                if let baseSnapshot { try tx.update(baseSnapshot) }
+                try tx.update(branch)
+            }
+        }
+        FaultInjection.point("branch.create.after-ready")
+        try await op.step("pooler") { try await self.syncPooler() }
+        return branch
+    }
+
+    public func listBranches(project projectName: String) async throws -> BranchList {
+        let (project, branches) = try await catalog.read { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            return (project, try tx.branches(project.name))
+        }
+        let sizes = storage.exclusiveBytes(of: branches.map { layout.branch($0.project, $0.name) })
+        return BranchList(branches: branches.map { branchInfo($0, project: project, sizes: sizes) })
+    }
+
+    public func branch(project projectName: String, _ name: String) async throws -> BranchInfo {
+        let (project, branch) = try await catalog.read { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            return (project, try self.requireBranch(project.name, name, in: tx, ready: false))
+        }
+        return try await branchInfo(branch, project: project)
+    }
+
+    /// Deletes a branch. `main` and branches with children need `force` (children keep their data
+    /// and are re-parented to the deleted branch's parent); the checked-out branch is refused.
+    public func deleteBranch(project projectName: String, _ name: String, force: Bool) async throws -> DeleteResult {
+        let projectKey = try ResourceName(validating: projectName, kind: "project name")
+        return try await withProjectLock(projectKey.rawValue) {
+            let (project, branch, children) = try await catalog.read { tx in
+                let project = try self.requireProject(projectName, in: tx)
+                let branch = try self.requireBranch(project.name, name, in: tx)
+                return (project, branch, try tx.children(project.name, of: branch.name))
+            }
+            if project.checkedOut == branch.name {
+                throw EngineError(
+                    "branch_checked_out", 409, "Branch '\(name)' is checked out: the project's endpoint points at it.",
+                    hint: "Check out another branch first (`branch checkout OTHER`).")
+            }
+            if branch.name == Self.mainBranch && !force {
+                throw EngineError("branch_is_main", 409, "Refusing to delete main without --force.", hint: "Pass --force if you mean it.")
+            }
+            if !children.isEmpty && !force {
+                throw EngineError(
+                    "branch_has_children", 409,
+                    "Branch '\(name)' has child branches: \(children.map(\.name.rawValue).joined(separator: ", ")).",
+                    hint: "Delete them first, or pass --force (they keep their data and move under '\(branch.parent?.rawValue ?? "no parent")').")
+            }
+            let (_, timing) = try await journal.run("branch.delete", project: project.name, target: branch.name.rawValue) { op in
+                try await self.removeBranch(branch, reparentingChildrenTo: branch.parent, op: op)
+            }
+            return DeleteResult(deleted: [branch.name.rawValue], operation: timing)
+        }
+    }
+
+    /// Marks the branch deleting, takes it out of the pooler, stops it and deletes its subvolume,
+    /// its row, and its base snapshot when no other branch uses it. Reconciliation finishes a
+    /// deletion interrupted after the mark.
+    func removeBranch(_ branch: BranchRecord, reparentingChildrenTo newParent: ResourceName?, op: OperationContext) async throws {
+        try await op.step("mark deleting") {
+            try await self.catalog.write { tx in
+                var marked = branch
+                marked.state = .deleting
+                try tx.update(marked)
+                for var child in try tx.children(branch.project, of: branch.name) {
+                    child.parent = newParent
+                    try tx.update(child)
+                }
+            }
+        }
+        FaultInjection.point("branch.delete.after-mark")
+        try await op.step("pooler") { try await self.syncPooler() }
+        try await op.step("stop") { try await self.stopServer(branch) }
+        try await op.step("delete subvolume") {
+            try self.storage.deleteSubvolume(at: self.layout.branch(branch.project, branch.name))
+        }
+        FaultInjection.point("branch.delete.after-subvolume")
+        try await op.step("catalog") { try await self.finishBranchRemoval(branch) }
+    }
+
+    /// Deletes the branch row and its now-unused automatic base snapshot (subvolume first).
+    func finishBranchRemoval(_ branch: BranchRecord) async throws {
+        let orphanedBase = try await catalog.write { tx -> SnapshotRecord? in
+            try tx.deleteBranch(branch.project, branch.name)
+            guard let id = branch.baseSnapshot, let base = try tx.snapshot(branch.project, idOrName: id),
+                base.kind == .base, try tx.branches(basedOn: id).isEmpty
+            else { return nil }
+            return base
+        }
+        if let orphanedBase {
+            try storage.deleteSubvolume(at: layout.snapshot(orphanedBase.project, orphanedBase.id))
+            try await catalog.write { try $0.deleteSnapshot(orphanedBase.id) }
+        }
+        try? FileManager.default.removeItem(atPath: layout.log(branch.project, branch.name))
+    }
+
+    public func startBranch(project projectName: String, _ name: String) async throws -> BranchResult {
+        try await setRunning(projectName, name, true)
+    }
+
+    public func stopBranch(project projectName: String, _ name: String) async throws -> BranchResult {
+        try await setRunning(projectName, name, false)
+    }
+
+    private func setRunning(_ projectName: String, _ name: String, _ running: Bool) async throws -> BranchResult {
+        let projectKey = try ResourceName(validating: projectName, kind: "project name")
+        return try await withProjectLock(projectKey.rawValue) {
+            let (project, branch) = try await catalog.read { tx in
+                let project = try self.requireProject(projectName, in: tx)
+                return (project, try self.requireBranch(project.name, name, in: tx))
+            }
+            let (updated, timing) = try await journal.run(running ? "branch.start" : "branch.stop", project: project.name, target: name) { op in
+                var updated = branch
+                updated.desired = running ? .running : .stopped
+                try await op.step("catalog") { try await self.catalog.write { [updated] in try $0.update(updated) } }
+                if running {
+                    try await op.step("start") { try await self.startServer(updated) }
+                } else {
+                    try await op.step("stop") { try await self.stopServer(updated) }
+                }
+                return updated
+            }
+            return BranchResult(branch: try await branchInfo(updated, project: project), operation: timing)
+        }
+    }
+
+    public func branchConnection(project projectName: String, _ name: String) async throws -> ConnectionResponse {
+        let (project, branch) = try await catalog.read { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            return (project, try self.requireBranch(project.name, name, in: tx))
+        }
+        let info = ConnectionInfo(
+            host: configuration.publicHost, port: branch.port, user: project.role, database: project.database, password: project.password)
+        return ConnectionResponse(
+            url: info.url, host: info.host, port: info.port, user: info.user, password: project.password, database: info.database,
+            pooled: false, branch: branch.name.rawValue)
+    }
+}

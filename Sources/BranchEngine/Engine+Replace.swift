@@ -1,0 +1,78 @@
+import BranchAPI
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import Foundation
+import Logging
+
+/// The marker an in-place replacement leaves inside the new data until it is finished, so that
+/// reconciliation can tell whether the swap happened before a crash.
+struct ReplacementMarker: Codable, Equatable {
+    static let fileName = ".branch-replacement"
+    var operation: String
+    /// For a reset: the base snapshot the branch has after the swap.
+    var newBase: String?
+
+    static func read(in subvolume: String) -> ReplacementMarker? {
+        guard let text = Files.read("\(subvolume)/\(fileName)") else { return nil }
+        return try? JSONDecoder().decode(ReplacementMarker.self, from: Data(text.utf8))
+    }
+
+    func write(in subvolume: String) throws {
+        let data = try JSONEncoder().encode(self)
+        try Files.writeAtomically(String(decoding: data, as: UTF8.self), to: "\(subvolume)/\(Self.fileName)", mode: 0o600)
+    }
+
+    static func remove(in subvolume: String) throws { try Files.remove("\(subvolume)/\(fileName)") }
+}
+
+extension Engine {
+    /// Replaces a branch's data with a writable snapshot of `source`, keeping the branch's name,
+    /// port and endpoint. The current state is first kept as a `pre-restore` snapshot (so this can
+    /// be undone), then the two subvolumes are exchanged in one atomic rename.
+    func replaceData(
+        of branch: BranchRecord, withCopyOf source: String, newBase: String?, op: OperationContext
+    ) async throws -> SnapshotRecord {
+        let branchPath = layout.branch(branch.project, branch.name)
+        var previous = SnapshotRecord(
+            id: Identifiers.shortID(), project: branch.project, name: nil, sourceBranch: branch.name, kind: .preRestore,
+            state: .creating, createdAt: Date(), operationID: op.id)
+        let previousPath = layout.snapshot(branch.project, previous.id)
+        try await op.step("catalog") { try await self.catalog.write { [previous] in try $0.insert(previous) } }
+        op.onFailure("remove snapshot row") { try await self.catalog.write { [previous] in try $0.deleteSnapshot(previous.id) } }
+        try await op.step("checkpoint") { try await self.checkpointIfRunning(branch) }
+        op.onFailure("delete snapshot") { try self.storage.deleteSubvolume(at: previousPath) }
+        try await op.step("snapshot current state") {
+            try self.storage.snapshot(from: branchPath, to: previousPath, readOnly: true)
+        }
+        previous.state = .ready
+        try await op.step("catalog") { try await self.catalog.write { [previous] in try $0.update(previous) } }
+
+        let incoming = layout.work(op.id, "new")
+        op.onFailure("delete new data") { try self.storage.deleteSubvolume(at: incoming) }
+        try await op.step("snapshot source") { try self.storage.snapshot(from: source, to: incoming, readOnly: false) }
+        try ReplacementMarker(operation: op.id, newBase: newBase).write(in: incoming)
+        try prepareClone(
+            dataDirectory: PoolLayout.dataDirectory(in: incoming), project: branch.project, branch: branch.name, port: branch.port)
+        FaultInjection.point("replace.before-stop")
+
+        try await op.step("stop") { try await self.stopServer(branch) }
+        op.onFailure("restart previous data") { try await self.startServer(branch) }
+        FaultInjection.point("replace.before-exchange")
+        try await op.step("swap") { try self.storage.exchange(incoming, branchPath) }
+        // From here the branch holds the new data; undo means swapping back.
+        op.onFailure("swap back") {
+            try await self.stopServer(branch)
+            try self.storage.exchange(incoming, branchPath)
+        }
+        FaultInjection.point("replace.after-exchange")
+        try await op.step("start") { try await self.startServer(branch) }
+        try await op.step("clean up") {
+            try self.storage.deleteSubvolume(at: incoming)
+            try ReplacementMarker.remove(in: branchPath)
+        }
+        return previous
+    }
+}

@@ -1,0 +1,43 @@
+import BranchAPI
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import Foundation
+import Logging
+
+extension Engine {
+    /// Makes sure the warm template for this Postgres major exists: built in the work area, moved
+    /// into place in one rename (so a crash never leaves half a template), then made read-only.
+    func ensureTemplate() async throws {
+        let path = layout.template(major: installation.major)
+        if storage.isSubvolume(path) && Files.exists("\(PoolLayout.dataDirectory(in: path))/PG_VERSION") {
+            // A crash between the move and the flag leaves it writable; finish the job.
+            if try !storage.isReadOnly(path) { try storage.setReadOnly(path, true) }
+            return
+        }
+        try storage.requireFreeSpace(configuration.freeSpaceReserve)
+        let watch = Stopwatch()
+        let work = layout.work("template", "pg\(installation.major)")
+        try storage.deleteSubvolume(at: work)
+        try storage.deleteSubvolume(at: path)
+        try storage.createSubvolume(at: work)
+        do {
+            let logDirectory = "\(layout.logs)/templates"
+            try Files.ensureDirectory(logDirectory, mode: 0o700, owner: ClusterFiles.superuser)
+            try await TemplateBuilder.build(
+                dataDirectory: PoolLayout.dataDirectory(in: work), installation: installation,
+                socketDirectory: layout.socketDirectory, port: try await allocatePort(),
+                logFile: "\(logDirectory)/pg\(installation.major).log")
+            try storage.sync()
+            // A read-only subvolume cannot be moved (its parent link is inside it): move, then freeze.
+            try storage.move(work, to: path)
+            try storage.setReadOnly(path, true)
+        } catch {
+            try? storage.deleteSubvolume(at: work)
+            throw error
+        }
+        logger.info("template ready", metadata: ["major": "\(installation.major)", "ms": "\(watch.milliseconds)"])
+    }
+}

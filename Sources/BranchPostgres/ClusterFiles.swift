@@ -1,0 +1,83 @@
+public import BranchCore
+
+/// The configuration files Branch owns inside a data directory.
+///
+/// `postgresql.conf` gets a managed block once, in the template (so every clone has it);
+/// `branch.conf` holds what differs per branch (port, sockets, name) and is rewritten before
+/// every start; `pg_hba.conf` allows the service over the private socket and SCRAM for everyone else.
+public enum ClusterFiles {
+    /// Name of the role and database every template carries; a new project renames them.
+    public static let templateRole = "branch_template_owner"
+    public static let templateDatabase = "branch_template_db"
+    /// The superuser the service connects as, over the Unix socket only.
+    public static let superuser = "postgres"
+
+    public static let managedBlock = """
+
+        # ---- managed by Branch ----
+        password_encryption = 'scram-sha-256'
+        shared_buffers = '64MB'
+        max_connections = 100
+        wal_level = replica
+        log_line_prefix = '%m [%p] %q%u@%d '
+        log_timezone = 'UTC'
+        timezone = 'UTC'
+        # Per-branch settings (port, sockets, name), rewritten by Branch before each start.
+        include_if_exists = 'branch.conf'
+
+        """
+
+    public static let hba = """
+        # Managed by Branch. The service connects as postgres over a socket directory only root
+        # and postgres can reach; every other connection authenticates with SCRAM.
+        local   all   postgres                 trust
+        local   all   all                      scram-sha-256
+        host    all   all        0.0.0.0/0     scram-sha-256
+        host    all   all        ::/0          scram-sha-256
+
+        """
+
+    /// Settings for one branch's server.
+    public struct BranchSettings: Sendable, Hashable {
+        public var port: Int
+        public var listenAddresses: String
+        public var socketDirectory: String
+        public var clusterName: String
+        /// Extra `name = value` lines (limits and later features).
+        public var extra: [String: String]
+
+        public init(port: Int, listenAddresses: String, socketDirectory: String, clusterName: String, extra: [String: String] = [:]) {
+            self.port = port
+            self.listenAddresses = listenAddresses
+            self.socketDirectory = socketDirectory
+            self.clusterName = clusterName
+            self.extra = extra
+        }
+
+        public var rendered: String {
+            var lines = [
+                "# Written by Branch before every start; edits are overwritten.",
+                "port = \(port)",
+                "listen_addresses = \(SQL.literal(listenAddresses))",
+                "unix_socket_directories = \(SQL.literal(socketDirectory))",
+                "cluster_name = \(SQL.literal(clusterName))",
+            ]
+            for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
+                lines.append("\(key) = \(value)")
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+
+    /// Writes `branch.conf` into `dataDirectory` (owned by postgres).
+    public static func writeBranchSettings(_ settings: BranchSettings, dataDirectory: String) throws(FileError) {
+        try Files.writeAtomically(settings.rendered, to: "\(dataDirectory)/branch.conf", mode: 0o600, owner: superuser)
+    }
+
+    /// Removes what a copy of a running server carries over and must not keep: its pid file
+    /// (a clone would refuse to start, or worse, trust a stale one) and its recorded options.
+    public static func clearRuntimeFiles(dataDirectory: String) throws(FileError) {
+        try Files.remove("\(dataDirectory)/postmaster.pid")
+        try Files.remove("\(dataDirectory)/postmaster.opts")
+    }
+}

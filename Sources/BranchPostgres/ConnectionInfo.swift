@@ -1,0 +1,61 @@
+/// Where and as whom to connect; renders a libpq conninfo string or a `postgres://` URL.
+public struct ConnectionInfo: Sendable, Hashable {
+    /// A host name, an IP address, or a Unix socket directory (starts with `/`).
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var database: String
+    public var password: String?
+    public var connectTimeout: Int = 5
+    public var applicationName: String = "branch"
+
+    public init(host: String, port: Int, user: String, database: String, password: String? = nil) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+        self.password = password
+    }
+
+    /// `key='value'` pairs for PQconnectdb, each value escaped.
+    public var conninfo: String {
+        var pairs = [
+            ("host", host), ("port", String(port)), ("user", user), ("dbname", database),
+            ("connect_timeout", String(connectTimeout)), ("application_name", applicationName),
+        ]
+        if let password { pairs.append(("password", password)) }
+        return pairs.map { key, value in
+            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+            return "\(key)='\(escaped)'"
+        }.joined(separator: " ")
+    }
+
+    /// `postgres://user:password@host:port/database`, percent-encoded, for TCP hosts.
+    public var url: String {
+        let credentials = password.map { "\(Self.percentEncoded(user)):\(Self.percentEncoded($0))" } ?? Self.percentEncoded(user)
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        return "postgres://\(credentials)@\(hostPart):\(port)/\(Self.percentEncoded(database))"
+    }
+
+    /// The URL with the password replaced by `****`, for logs and messages.
+    public var redactedURL: String {
+        var copy = self
+        if copy.password != nil { copy.password = "****" }
+        return copy.url
+    }
+
+    static func percentEncoded(_ text: String) -> String {
+        var result = ""
+        for byte in text.utf8 {
+            let isUnreserved = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
+            if isUnreserved {
+                result.append(Character(Unicode.Scalar(byte)))
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                result += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return result
+    }
+}

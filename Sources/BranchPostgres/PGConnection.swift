@@ -1,0 +1,172 @@
+import CLibPQ
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Rows of a query result, every value in Postgres' text format (nil for NULL).
+public struct PGRows: Sendable {
+    public let columns: [String]
+    public let rows: [[String?]]
+
+    public var count: Int { rows.count }
+    /// The first column of the first row, the usual answer to `SELECT x`.
+    public var scalar: String? { rows.first?.first ?? nil }
+
+    /// The value of `column` in `row`.
+    public func value(_ row: Int, _ column: String) -> String? {
+        guard let index = columns.firstIndex(of: column) else { return nil }
+        return rows[row][index]
+    }
+}
+
+/// One libpq connection. Blocking libpq calls run on the connection's own serial queue so they
+/// never occupy Swift's cooperative threads.
+public final class PGConnection: @unchecked Sendable {
+    // Touched only on `queue`.
+    private let handle: OpaquePointer
+    private let queue: DispatchQueue
+
+    private init(handle: OpaquePointer, queue: DispatchQueue) {
+        self.handle = handle
+        self.queue = queue
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// Opens a connection; throws `postgres_connection_failed` with libpq's reason.
+    public static func connect(_ info: ConnectionInfo) async throws(PostgresError) -> PGConnection {
+        let queue = DispatchQueue(label: "branch.pg.\(info.host).\(info.port)")
+        let conninfo = info.conninfo
+        let result: Result<PGConnection, PostgresError> = await withCheckedContinuation { continuation in
+            queue.async {
+                guard let handle = PQconnectdb(conninfo) else {
+                    continuation.resume(returning: .failure(PostgresError(.connectionFailed, "libpq could not allocate a connection")))
+                    return
+                }
+                guard PQstatus(handle) == CONNECTION_OK else {
+                    let reason = Self.errorText(handle)
+                    PQfinish(handle)
+                    continuation.resume(returning: .failure(PostgresError(
+                        .connectionFailed, "Could not connect to Postgres on port \(info.port) as \(info.user): \(reason)")))
+                    return
+                }
+                continuation.resume(returning: .success(PGConnection(handle: handle, queue: queue)))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs one statement with `$1…` parameters (text format) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) async throws(PostgresError) -> PGRows {
+        try await onQueue { handle in
+            var cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
+            defer { cStrings.forEach { free($0) } }
+            let result = cStrings.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) { pointer in
+                    PQexecParams(handle, sql, Int32(parameters.count), nil, parameters.isEmpty ? nil : pointer, nil, nil, 0)
+                }
+            }
+            return try Self.rows(from: result, handle: handle)
+        }
+    }
+
+    /// Runs one or more statements without parameters (simple query protocol); returns the last result's rows.
+    @discardableResult
+    public func execute(_ sql: String) async throws(PostgresError) -> PGRows {
+        try await onQueue { handle in
+            try Self.rows(from: PQexec(handle, sql), handle: handle)
+        }
+    }
+
+    /// Whether the server is still there (a cheap status check, no round trip).
+    public var isHealthy: Bool {
+        queue.sync { PQstatus(handle) == CONNECTION_OK }
+    }
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws(PostgresError) -> T {
+        // The handle is only ever used on `queue`, one call at a time.
+        nonisolated(unsafe) let handle = self.handle
+        let result: Result<T, PostgresError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do {
+                    continuation.resume(returning: .success(try body(handle)))
+                } catch let error as PostgresError {
+                    continuation.resume(returning: .failure(error))
+                } catch {
+                    continuation.resume(returning: .failure(PostgresError(.queryFailed, "\(error)")))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    private static func rows(from result: OpaquePointer?, handle: OpaquePointer) throws(PostgresError) -> PGRows {
+        guard let result else { throw PostgresError(.queryFailed, errorText(handle)) }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PGRows(columns: [], rows: [])
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+            let fieldCount = Int(PQnfields(result))
+            let columns = (0..<fieldCount).map { String(cString: PQfname(result, Int32($0))) }
+            var rows: [[String?]] = []
+            rows.reserveCapacity(Int(PQntuples(result)))
+            for row in 0..<PQntuples(result) {
+                rows.append((0..<Int32(fieldCount)).map { column in
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                })
+            }
+            return PGRows(columns: columns, rows: rows)
+        default:
+            let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let text = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
+            throw PostgresError(.queryFailed, text.trimmingNewlines(), sqlState: sqlState)
+        }
+    }
+
+    static func errorText(_ handle: OpaquePointer) -> String {
+        (PQerrorMessage(handle).map { String(cString: $0) } ?? "unknown error").trimmingNewlines()
+    }
+}
+
+/// Opens a connection, runs `body`, and closes it whatever happens.
+public func withConnection<T: Sendable>(_ info: ConnectionInfo, _ body: (PGConnection) async throws -> T) async throws -> T {
+    let connection = try await PGConnection.connect(info)
+    return try await body(connection)
+}
+
+/// libpq's reachability check, without authenticating.
+public enum PGPing {
+    public enum Status: Sendable { case ready, rejecting, unreachable }
+
+    public static func check(_ info: ConnectionInfo) -> Status {
+        switch PQping(info.conninfo) {
+        case PQPING_OK: .ready
+        case PQPING_REJECT: .rejecting
+        default: .unreachable
+        }
+    }
+
+    /// Polls every `interval` until the server accepts connections; returns false on timeout.
+    public static func waitUntilReady(_ info: ConnectionInfo, timeout: Duration, interval: Duration = .milliseconds(5)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if check(info) == .ready { return true }
+            try? await Task.sleep(for: interval)
+        }
+        return check(info) == .ready
+    }
+}
+
+extension String {
+    func trimmingNewlines() -> String {
+        var result = Substring(self)
+        while let last = result.last, last.isNewline || last == " " { result.removeLast() }
+        return String(result)
+    }
+}

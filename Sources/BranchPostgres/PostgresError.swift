@@ -1,0 +1,43 @@
+public import BranchCore
+
+/// A failure talking to, starting or preparing a Postgres server.
+public struct PostgresError: ReportableError {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public static let connectionFailed = Code(rawValue: "postgres_connection_failed")
+        public static let queryFailed = Code(rawValue: "postgres_query_failed")
+        public static let startFailed = Code(rawValue: "postgres_start_failed")
+        public static let stopFailed = Code(rawValue: "postgres_stop_failed")
+        public static let notInstalled = Code(rawValue: "postgres_not_installed")
+        public static let templateFailed = Code(rawValue: "postgres_template_failed")
+        public var description: String { rawValue }
+    }
+
+    public let kind: Code
+    public let detail: String
+    /// SQLSTATE of a failed query, when Postgres sent one.
+    public let sqlState: String?
+
+    public init(_ kind: Code, _ detail: String, sqlState: String? = nil) {
+        self.kind = kind
+        self.detail = detail
+        self.sqlState = sqlState
+    }
+
+    public var code: String { kind.rawValue }
+    public var httpStatus: Int {
+        switch kind {
+        case .queryFailed: 400
+        case .connectionFailed, .startFailed: 503
+        default: 500
+        }
+    }
+    public var message: String { detail }
+    public var hint: String? {
+        switch kind {
+        case .notInstalled: "Install the Debian package 'postgresql' (scripts/install-deps.sh does), or pass --pg-bindir."
+        case .startFailed: "See the branch's log with `branch logs`."
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import BranchCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts, stops and inspects one Postgres server process by its data directory, running it as
+/// the `postgres` OS user. The server is detached from the service (pg_ctl daemonizes it), so a
+/// restart of the service does not take databases down; the pid file is the source of truth.
+public struct PostgresServer: Sendable {
+    public let installation: PostgresInstallation
+    public let dataDirectory: String
+    public let logFile: String
+
+    public init(installation: PostgresInstallation, dataDirectory: String, logFile: String) {
+        self.installation = installation
+        self.dataDirectory = dataDirectory
+        self.logFile = logFile
+    }
+
+    /// Launches the server without waiting for it to accept connections.
+    public func launch() async throws(PostgresError) {
+        do {
+            try await Command.run(
+                installation.tool("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-W", "-s"],
+                user: ClusterFiles.superuser)
+        } catch {
+            throw PostgresError(.startFailed, "pg_ctl could not start the server in \(dataDirectory): \(error.message)")
+        }
+    }
+
+    /// Launches the server and waits until it accepts connections on `probe`.
+    public func start(probe: ConnectionInfo, timeout: Duration = .seconds(60)) async throws(PostgresError) {
+        try await launch()
+        guard await waitUntilReady(probe: probe, timeout: timeout) else {
+            throw PostgresError(.startFailed, "Postgres did not accept connections within \(timeout): \(logTail())")
+        }
+    }
+
+    /// Polls until the server accepts connections; gives up early if the postmaster died.
+    public func waitUntilReady(probe: ConnectionInfo, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        var checks = 0
+        while ContinuousClock.now < deadline {
+            if PGPing.check(probe) == .ready { return true }
+            checks += 1
+            // The pid file appears within a few ms of launch; if it is gone later, start failed.
+            if checks > 40 && runningPID() == nil { return PGPing.check(probe) == .ready }
+            try? await Task.sleep(for: .milliseconds(checks < 100 ? 3 : 20))
+        }
+        return PGPing.check(probe) == .ready
+    }
+
+    /// Stops the server: a fast shutdown (a clean checkpoint, sessions disconnected); immediate
+    /// if that does not finish within `timeout`. No error when it is not running.
+    public func stop(timeout: Int = 60) async throws(PostgresError) {
+        guard runningPID() != nil else { return }
+        let pgctl = installation.tool("pg_ctl")
+        let fast = try? await Command.run(
+            pgctl, ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", String(timeout), "-s"],
+            user: ClusterFiles.superuser, check: false)
+        if fast?.succeeded == true || runningPID() == nil { return }
+        let immediate = try? await Command.run(
+            pgctl, ["stop", "-D", dataDirectory, "-m", "immediate", "-w", "-t", "30", "-s"],
+            user: ClusterFiles.superuser, check: false)
+        if immediate?.succeeded == true || runningPID() == nil { return }
+        throw PostgresError(.stopFailed, "Postgres in \(dataDirectory) did not stop: \(fast?.tail ?? "")")
+    }
+
+    /// The postmaster's pid if it is alive, from `postmaster.pid`.
+    public func runningPID() -> Int32? {
+        guard let text = Files.read("\(dataDirectory)/postmaster.pid"),
+            let first = text.split(separator: "\n").first, let pid = Int32(first)
+        else { return nil }
+        return Self.isAlivePostgres(pid) ? pid : nil
+    }
+
+    /// True for a live (not zombie) process whose command is postgres.
+    static func isAlivePostgres(_ pid: Int32) -> Bool {
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = Files.read("/proc/\(pid)/stat") else { return false }
+        // "pid (comm) S ..." — comm may hold spaces, so read after the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let comm = stat[stat.index(after: stat.firstIndex(of: "(")!)..<close]
+        let state = stat[stat.index(close, offsetBy: 2)...].first
+        return state != "Z" && state != "X" && (comm == "postgres" || comm == "postmaster")
+    }
+
+    /// The last lines of the server log, for error messages.
+    public func logTail(lines: Int = 5) -> String {
+        guard let text = Files.read(logFile) else { return "no log at \(logFile)" }
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,18 @@
+/// Quoting for the few statements Branch composes itself.
+public enum SQL {
+    /// `name` as a quoted identifier: `my-app` → `"my-app"`.
+    public static func identifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `text` as a string literal: `it's` → `'it''s'`. Backslashes are plain (standard_conforming_strings).
+    public static func literal(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

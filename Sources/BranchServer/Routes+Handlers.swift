@@ -1,0 +1,132 @@
+import BranchAPI
+import BranchCore
+import BranchEngine
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The handler of every `APIRoute`, by operation id.
+struct APIHandlers: Sendable {
+    typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
+
+    let engine: Engine
+
+    var all: [String: Handler] {
+        [
+            APIRoute.health.operationID: { _, _ in try JSONResponse.make(HealthResponse(status: "ok", version: Engine.version)) },
+            APIRoute.openAPI.operationID: { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.text())))
+            },
+            APIRoute.status.operationID: { _, _ in try JSONResponse.make(try await engine.status()) },
+            APIRoute.listOperations.operationID: { request, _ in
+                let project = request.uri.queryParameters.get("project")
+                let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 50
+                return try JSONResponse.make(try await engine.operations(project: project, limit: limit))
+            },
+
+            APIRoute.listProjects.operationID: { _, _ in try JSONResponse.make(try await engine.listProjects()) },
+            APIRoute.createProject.operationID: { request, _ in
+                let body = try await Self.decode(CreateProjectRequest.self, request)
+                return try JSONResponse.make(try await engine.createProject(body), status: 201)
+            },
+            APIRoute.getProject.operationID: { _, context in
+                try JSONResponse.make(try await engine.project(try context.parameters.require("project")))
+            },
+            APIRoute.deleteProject.operationID: { request, context in
+                try JSONResponse.make(try await engine.deleteProject(try context.parameters.require("project"), force: Self.flag("force", request)))
+            },
+            APIRoute.projectConnection.operationID: { _, context in
+                try JSONResponse.make(try await engine.projectConnection(try context.parameters.require("project")))
+            },
+            APIRoute.checkout.operationID: { request, context in
+                let body = try await Self.decode(CheckoutRequest.self, request)
+                return try JSONResponse.make(try await engine.checkout(project: try context.parameters.require("project"), body))
+            },
+
+            APIRoute.listBranches.operationID: { _, context in
+                try JSONResponse.make(try await engine.listBranches(project: try context.parameters.require("project")))
+            },
+            APIRoute.createBranch.operationID: { request, context in
+                let body = try await Self.decode(CreateBranchRequest.self, request)
+                return try JSONResponse.make(try await engine.createBranch(project: try context.parameters.require("project"), body), status: 201)
+            },
+            APIRoute.getBranch.operationID: { _, context in
+                try JSONResponse.make(try await engine.branch(project: try context.parameters.require("project"), try context.parameters.require("branch")))
+            },
+            APIRoute.deleteBranch.operationID: { request, context in
+                try JSONResponse.make(try await engine.deleteBranch(
+                    project: try context.parameters.require("project"), try context.parameters.require("branch"), force: Self.flag("force", request)))
+            },
+            APIRoute.resetBranch.operationID: { _, context in
+                try JSONResponse.make(try await engine.resetBranch(project: try context.parameters.require("project"), try context.parameters.require("branch")))
+            },
+            APIRoute.startBranch.operationID: { _, context in
+                try JSONResponse.make(try await engine.startBranch(project: try context.parameters.require("project"), try context.parameters.require("branch")))
+            },
+            APIRoute.stopBranch.operationID: { _, context in
+                try JSONResponse.make(try await engine.stopBranch(project: try context.parameters.require("project"), try context.parameters.require("branch")))
+            },
+            APIRoute.branchConnection.operationID: { _, context in
+                try JSONResponse.make(try await engine.branchConnection(
+                    project: try context.parameters.require("project"), try context.parameters.require("branch")))
+            },
+
+            APIRoute.listSnapshots.operationID: { _, context in
+                try JSONResponse.make(try await engine.listSnapshots(project: try context.parameters.require("project")))
+            },
+            APIRoute.createSnapshot.operationID: { request, context in
+                let body = try await Self.decode(CreateSnapshotRequest.self, request, emptyAllowed: true) ?? CreateSnapshotRequest()
+                return try JSONResponse.make(try await engine.createSnapshot(project: try context.parameters.require("project"), body), status: 201)
+            },
+            APIRoute.getSnapshot.operationID: { _, context in
+                try JSONResponse.make(try await engine.snapshot(project: try context.parameters.require("project"), try context.parameters.require("snapshot")))
+            },
+            APIRoute.deleteSnapshot.operationID: { _, context in
+                try JSONResponse.make(try await engine.deleteSnapshot(
+                    project: try context.parameters.require("project"), try context.parameters.require("snapshot")))
+            },
+            APIRoute.restoreSnapshot.operationID: { request, context in
+                let body = try await Self.decode(RestoreRequest.self, request)
+                let result = try await engine.restoreSnapshot(
+                    project: try context.parameters.require("project"), try context.parameters.require("snapshot"), body)
+                return try JSONResponse.make(result, status: body.inPlace == true ? 200 : 201)
+            },
+        ]
+    }
+
+    static func flag(_ name: String, _ request: Request) -> Bool {
+        guard let value = request.uri.queryParameters.get(name) else { return false }
+        return ["1", "true", "yes"].contains(value.lowercased())
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        guard let value = try await decode(type, request, emptyAllowed: false) else {
+            throw BadRequest(message: "The request needs a JSON body.")
+        }
+        return value
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, emptyAllowed: Bool) async throws -> T? {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 1 << 20)
+        if buffer.readableBytes == 0 && emptyAllowed { return nil }
+        do {
+            return try JSONDecoder.api.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw BadRequest(message: "The JSON body is missing '\(key.stringValue)'.")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw BadRequest(message: "A field of the JSON body has the wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'.")
+        } catch {
+            throw BadRequest(message: "The request body is not valid JSON for this endpoint.")
+        }
+    }
+
+    struct BadRequest: ReportableError {
+        let message: String
+        var code: String { "invalid_request" }
+        var httpStatus: Int { 400 }
+        var hint: String? { "See the OpenAPI document at /api/v1/openapi.json." }
+    }
+}

@@ -1,0 +1,47 @@
+public import BranchCore
+
+/// Where everything lives inside a pool. The one place pool paths are spelled out.
+///
+/// ```
+/// <pool>/catalog.sqlite   admin.key
+/// <pool>/templates/pg<major>/pgdata              warm template, read-only subvolume
+/// <pool>/projects/<project>/branches/<branch>/   writable subvolume, pgdata/ inside
+/// <pool>/projects/<project>/snapshots/<id>/      read-only subvolume
+/// <pool>/projects/<project>/wal/                 archived WAL
+/// <pool>/work/<operation>-*                      subvolumes of operations in flight
+/// <pool>/run/pg  run/pgbouncer                   sockets, pooler configuration, pid files
+/// <pool>/logs/<project>/<branch>.log             server logs (outside the subvolumes, so not cloned)
+/// ```
+public struct PoolLayout: Sendable, Hashable {
+    public let root: String
+
+    public init(root: String) {
+        var trimmed = root
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.root = trimmed
+    }
+
+    public var catalog: String { "\(root)/catalog.sqlite" }
+    public var adminKey: String { "\(root)/admin.key" }
+    public var templates: String { "\(root)/templates" }
+    public func template(major: Int) -> String { "\(templates)/pg\(major)" }
+    public var projects: String { "\(root)/projects" }
+    public func project(_ project: ResourceName) -> String { "\(projects)/\(project)" }
+    public func branches(_ project: ResourceName) -> String { "\(self.project(project))/branches" }
+    public func branch(_ project: ResourceName, _ branch: ResourceName) -> String { "\(branches(project))/\(branch)" }
+    public func snapshots(_ project: ResourceName) -> String { "\(self.project(project))/snapshots" }
+    public func snapshot(_ project: ResourceName, _ id: String) -> String { "\(snapshots(project))/\(id)" }
+    public func wal(_ project: ResourceName) -> String { "\(self.project(project))/wal" }
+    /// In-flight subvolumes of operations; anything here at start-up is debris of a crash.
+    public var work: String { "\(root)/work" }
+    public func work(_ operation: String, _ suffix: String) -> String { "\(work)/\(operation)-\(suffix)" }
+    public var run: String { "\(root)/run" }
+    public var socketDirectory: String { "\(run)/pg" }
+    public var poolerDirectory: String { "\(run)/pgbouncer" }
+    public var logs: String { "\(root)/logs" }
+    public func logs(_ project: ResourceName) -> String { "\(logs)/\(project)" }
+    public func log(_ project: ResourceName, _ branch: ResourceName) -> String { "\(logs(project))/\(branch).log" }
+
+    /// The data directory inside a branch, snapshot or template subvolume.
+    public static func dataDirectory(in subvolume: String) -> String { "\(subvolume)/pgdata" }
+}

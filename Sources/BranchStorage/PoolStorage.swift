@@ -1,0 +1,93 @@
+import BranchCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Subvolumes and snapshots inside a mounted pool.
+public struct PoolStorage: Sendable {
+    public let layout: PoolLayout
+
+    public init(layout: PoolLayout) {
+        self.layout = layout
+    }
+
+    /// A new, empty writable subvolume.
+    public func createSubvolume(at path: String) throws(StorageError) {
+        try Btrfs.createSubvolume(path)
+    }
+
+    /// A copy-on-write snapshot of `source` at `destination`.
+    public func snapshot(from source: String, to destination: String, readOnly: Bool) throws(StorageError) {
+        guard Btrfs.isSubvolume(source) else {
+            throw StorageError(.notFound, path: source, detail: "The source is not a subvolume")
+        }
+        try Btrfs.snapshot(from: source, to: destination, readOnly: readOnly)
+    }
+
+    /// Deletes a subvolume (and any nested one). A missing path is not an error.
+    public func deleteSubvolume(at path: String) throws(StorageError) {
+        guard Files.exists(path) else { return }
+        guard Btrfs.isSubvolume(path) else {
+            throw StorageError(.failed, path: path, detail: "Refusing to delete a directory that is not a subvolume")
+        }
+        try Btrfs.deleteSubvolume(path)
+    }
+
+    public func isSubvolume(_ path: String) -> Bool { Btrfs.isSubvolume(path) }
+
+    public func isReadOnly(_ path: String) throws(StorageError) -> Bool { try Btrfs.isReadOnly(path) }
+
+    public func setReadOnly(_ path: String, _ readOnly: Bool) throws(StorageError) { try Btrfs.setReadOnly(path, readOnly) }
+
+    /// Swaps two subvolumes' places in one atomic step.
+    public func exchange(_ a: String, _ b: String) throws(StorageError) { try Btrfs.exchange(a, b) }
+
+    /// Moves a subvolume to a new path on the same filesystem (atomic).
+    public func move(_ source: String, to destination: String) throws(StorageError) {
+        guard rename(source, destination) == 0 else {
+            throw StorageError(.failed, path: source, detail: "Moving to \(destination) failed: \(String(cString: strerror(errno)))", errno: errno)
+        }
+    }
+
+    /// Names of the subvolumes directly inside `directory` (empty when it does not exist).
+    public func subvolumes(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { Btrfs.isSubvolume("\(directory)/\($0)") }.sorted()
+    }
+
+    /// Bytes on disk exclusive to each subvolume path (from Btrfs quotas); nil values when
+    /// quotas are not available on this filesystem.
+    public func exclusiveBytes(of paths: [String]) -> [String: UInt64] {
+        guard let usage = Btrfs.qgroupUsage(layout.root) else { return [:] }
+        var result: [String: UInt64] = [:]
+        for path in paths {
+            if let id = try? Btrfs.subvolumeID(path), let entry = usage[id] {
+                result[path] = entry.exclusive
+            }
+        }
+        return result
+    }
+
+    /// Whether per-subvolume sizes can be reported.
+    public var quotasEnabled: Bool { Btrfs.qgroupUsage(layout.root) != nil }
+
+    /// Free and total bytes of the pool's filesystem.
+    public func space() -> (free: UInt64, total: UInt64) {
+        var info = statvfs()
+        guard statvfs(layout.root, &info) == 0 else { return (0, 0) }
+        return (UInt64(info.f_bavail) * UInt64(info.f_frsize), UInt64(info.f_blocks) * UInt64(info.f_frsize))
+    }
+
+    /// Throws `pool_full` when less than `reserve` bytes are free, before an operation that writes.
+    public func requireFreeSpace(_ reserve: UInt64) throws(StorageError) {
+        let free = space().free
+        guard free >= reserve else {
+            throw StorageError(.poolFull, path: layout.root, detail: "only \(ByteCount.format(free)) free, \(ByteCount.format(reserve)) needed")
+        }
+    }
+
+    /// Flushes the filesystem so a crash cannot lose subvolumes the catalog already records.
+    public func sync() throws(StorageError) { try Btrfs.sync(layout.root) }
+}

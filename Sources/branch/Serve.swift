@@ -1,0 +1,121 @@
+import ArgumentParser
+import BranchCore
+import BranchEngine
+import BranchPostgres
+import BranchServer
+import BranchStorage
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `branch serve`: the privileged service.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the service: mount the pool, start branch servers and the pooler, serve the API.")
+
+    @Option(help: "The pool directory: on Btrfs, or empty (a loop-mounted Btrfs image is then created).")
+    var pool = "/var/lib/branch"
+
+    @Option(help: "Size of the pool image when one has to be created (e.g. 20G).")
+    var poolSize = "20G"
+
+    @Option(help: "Path of the pool image (default: <pool>.img).")
+    var poolImage: String?
+
+    @Option(help: "Address and port of the HTTP API.")
+    var listen = "127.0.0.1:8420"
+
+    @Option(help: "Port of the pooled endpoint (PgBouncer).")
+    var poolerPort = 6432
+
+    @Option(help: "Addresses Postgres and PgBouncer listen on ('*' for all, or e.g. 127.0.0.1).")
+    var dbListen = "*"
+
+    @Option(help: "Host name put in connection URLs.")
+    var publicHost = "127.0.0.1"
+
+    @Option(help: "Ports for branch servers, as FIRST-LAST.")
+    var portRange = "54400-55399"
+
+    @Option(help: "Postgres bin directory (default: discovered with pg_config).")
+    var pgBindir: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard ByteCount.parse(poolSize) != nil else { throw ValidationError("--pool-size: use a size like 20G or 512M.") }
+        guard parseListen() != nil else { throw ValidationError("--listen: use HOST:PORT, e.g. 127.0.0.1:8420.") }
+        guard parsePortRange() != nil else { throw ValidationError("--port-range: use FIRST-LAST, e.g. 54400-55399.") }
+    }
+
+    func run() async throws {
+        guard geteuid() == 0 else {
+            printFatal("branch serve must run as root: it mounts the pool and runs Postgres as the postgres user.")
+            throw ExitCode.failure
+        }
+        var logger = Logger(label: "branch")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+
+        var configuration = EngineConfiguration()
+        configuration.pool = pool
+        configuration.poolImage = poolImage
+        configuration.poolSize = ByteCount.parse(poolSize)!
+        configuration.poolerPort = poolerPort
+        configuration.listenAddress = dbListen
+        configuration.publicHost = publicHost
+        configuration.portRange = parsePortRange()!
+        configuration.postgresBinDirectory = pgBindir
+
+        let engine: Engine
+        do {
+            engine = try await Engine.open(configuration, logger: logger)
+        } catch let error as any ReportableError {
+            printFatal(error.message + (error.hint.map { "\n\($0)" } ?? ""))
+            throw ExitCode.failure
+        }
+        let (host, port) = parseListen()!
+        let poolerPort = configuration.poolerPort
+        let app = APIServer.application(engine: engine, host: host, port: port, logger: logger) { boundPort in
+            var lines = [
+                "Branch \(Engine.version) is serving http://\(host):\(boundPort)",
+                "  pool      \(engine.layout.root) (\(engine.mountOutcome.summary))",
+                "  postgres  \(engine.installation.version)",
+                "  pooler    port \(poolerPort)",
+            ]
+            if engine.adminKeyCreated {
+                lines += [
+                    "  admin key \(engine.adminKey)",
+                    "            (shown once; also in \(engine.layout.adminKey), mode 0600)",
+                ]
+            }
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: EngineService(engine: engine)), .init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+
+    func parseListen() -> (String, Int)? {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else { return nil }
+        return (String(listen[..<colon]), port)
+    }
+
+    func parsePortRange() -> ClosedRange<Int>? {
+        let parts = portRange.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] > 1024, parts[0] <= parts[1], parts[1] < 65536 else { return nil }
+        return parts[0]...parts[1]
+    }
+
+    func printFatal(_ message: String) {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    }
+}
