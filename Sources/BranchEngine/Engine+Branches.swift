@@ -16,18 +16,17 @@ extension Engine {
             throw EngineError.invalidRequest("Give either a source branch or a snapshot, not both.")
         }
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
-        return try await withProjectLock(projectKey.rawValue) {
-            let (project, source) = try await catalog.read { tx -> (ProjectRecord, BranchSource) in
-                let project = try self.requireProject(projectName, in: tx)
-                if try tx.branch(project.name, name) != nil { throw EngineError.branchExists(project.name, name) }
-                if let snapshotID = request.snapshot {
-                    let snapshot = try self.requireSnapshot(project.name, snapshotID, in: tx)
-                    let parentExists = try tx.branch(project.name, snapshot.sourceBranch) != nil
-                    return (project, .snapshot(snapshot, parent: parentExists ? snapshot.sourceBranch : nil))
-                }
-                let parent = try self.requireBranch(project.name, request.from ?? Self.mainBranch.rawValue, in: tx)
-                return (project, .branch(parent))
+        return try await withProjectLock(projectKey.rawValue, checking: { tx -> (ProjectRecord, BranchSource) in
+            let project = try self.requireProject(projectName, in: tx)
+            if try tx.branch(project.name, name) != nil { throw EngineError.branchExists(project.name, name) }
+            if let snapshotID = request.snapshot {
+                let snapshot = try self.requireSnapshot(project.name, snapshotID, in: tx)
+                let parentExists = try tx.branch(project.name, snapshot.sourceBranch) != nil
+                return (project, .snapshot(snapshot, parent: parentExists ? snapshot.sourceBranch : nil))
             }
+            let parent = try self.requireBranch(project.name, request.from ?? Self.mainBranch.rawValue, in: tx)
+            return (project, .branch(parent))
+        }) { (project, source) in
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
             let (branch, timing) = try await journal.run("branch.create", project: project.name, target: name.rawValue) { op in
                 try await self.makeBranch(name, in: project, from: source, op: op)
@@ -134,12 +133,11 @@ extension Engine {
     /// and are re-parented to the deleted branch's parent); the checked-out branch is refused.
     public func deleteBranch(project projectName: String, _ name: String, force: Bool) async throws -> DeleteResult {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
-        return try await withProjectLock(projectKey.rawValue) {
-            let (project, branch, children) = try await catalog.read { tx in
-                let project = try self.requireProject(projectName, in: tx)
-                let branch = try self.requireBranch(project.name, name, in: tx)
-                return (project, branch, try tx.children(project.name, of: branch.name))
-            }
+        return try await withProjectLock(projectKey.rawValue, checking: { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            let branch = try self.requireBranch(project.name, name, in: tx)
+            return (project, branch, try tx.children(project.name, of: branch.name))
+        }) { (project, branch, children) in
             if project.checkedOut == branch.name {
                 throw EngineError(
                     "branch_checked_out", 409, "Branch '\(name)' is checked out: the project's endpoint points at it.",
@@ -212,11 +210,10 @@ extension Engine {
 
     private func setRunning(_ projectName: String, _ name: String, _ running: Bool) async throws -> BranchResult {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
-        return try await withProjectLock(projectKey.rawValue) {
-            let (project, branch) = try await catalog.read { tx in
-                let project = try self.requireProject(projectName, in: tx)
-                return (project, try self.requireBranch(project.name, name, in: tx))
-            }
+        return try await withProjectLock(projectKey.rawValue, checking: { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            return (project, try self.requireBranch(project.name, name, in: tx))
+        }) { (project, branch) in
             let (updated, timing) = try await journal.run(running ? "branch.start" : "branch.stop", project: project.name, target: name) { op in
                 var updated = branch
                 updated.desired = running ? .running : .stopped

@@ -12,11 +12,10 @@ extension Engine {
     /// app's unchanged URL reach it; PgBouncer recycles its server connections to the old one.
     public func checkout(project projectName: String, _ request: CheckoutRequest) async throws -> CheckoutResult {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
-        return try await withProjectLock(projectKey.rawValue) {
-            let (project, branch) = try await catalog.read { tx in
-                let project = try self.requireProject(projectName, in: tx)
-                return (project, try self.requireBranch(project.name, request.branch, in: tx))
-            }
+        return try await withProjectLock(projectKey.rawValue, checking: { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            return (project, try self.requireBranch(project.name, request.branch, in: tx))
+        }) { (project, branch) in
             let previous = project.checkedOut
             let (_, timing) = try await journal.run("checkout", project: project.name, target: branch.name.rawValue) { op in
                 if !self.runtime.state(self.spec(branch)).isRunning {

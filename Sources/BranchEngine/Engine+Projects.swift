@@ -95,12 +95,11 @@ extension Engine {
     /// exist, unless `force`. Once started it runs to completion, at the next start if need be.
     public func deleteProject(_ name: String, force: Bool) async throws -> DeleteResult {
         let validName = try ResourceName(validating: name, kind: "project name")
-        return try await withProjectLock(validName.rawValue) {
-            let (project, branches) = try await catalog.read { tx -> (ProjectRecord, [BranchRecord]) in
-                guard let project = try tx.project(validName) else { throw EngineError.projectNotFound(name) }
-                if project.state == .creating { throw EngineError.notReady("Project '\(name)'", state: "creating") }
-                return (project, try tx.branches(validName))
-            }
+        return try await withProjectLock(validName.rawValue, checking: { tx -> (ProjectRecord, [BranchRecord]) in
+            guard let project = try tx.project(validName) else { throw EngineError.projectNotFound(name) }
+            if project.state == .creating { throw EngineError.notReady("Project '\(name)'", state: "creating") }
+            return (project, try tx.branches(validName))
+        }) { (project, branches) in
             let others = branches.filter { $0.name != Self.mainBranch }
             if !others.isEmpty && !force {
                 throw EngineError(

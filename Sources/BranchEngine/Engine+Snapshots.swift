@@ -12,15 +12,14 @@ extension Engine {
     public func createSnapshot(project projectName: String, _ request: CreateSnapshotRequest) async throws -> SnapshotResult {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         let snapshotName = try request.name.map { try ResourceName(validating: $0, kind: "snapshot name") }
-        return try await withProjectLock(projectKey.rawValue) {
-            let (project, branch) = try await catalog.read { tx in
-                let project = try self.requireProject(projectName, in: tx)
-                let branch = try self.requireBranch(project.name, request.branch ?? project.checkedOut.rawValue, in: tx)
-                if let snapshotName, try tx.snapshot(project.name, idOrName: snapshotName.rawValue) != nil {
-                    throw EngineError.snapshotNameTaken(project.name, snapshotName)
-                }
-                return (project, branch)
+        return try await withProjectLock(projectKey.rawValue, checking: { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            let branch = try self.requireBranch(project.name, request.branch ?? project.checkedOut.rawValue, in: tx)
+            if let snapshotName, try tx.snapshot(project.name, idOrName: snapshotName.rawValue) != nil {
+                throw EngineError.snapshotNameTaken(project.name, snapshotName)
             }
+            return (project, branch)
+        }) { (project, branch) in
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
             let (snapshot, timing) = try await journal.run("snapshot.create", project: project.name, target: branch.name.rawValue) { op in
                 var snapshot = SnapshotRecord(
@@ -64,19 +63,18 @@ extension Engine {
     /// Deletes a snapshot; refused while a branch uses it as its base (diff and merge need it).
     public func deleteSnapshot(project projectName: String, _ idOrName: String) async throws -> DeleteResult {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
-        return try await withProjectLock(projectKey.rawValue) {
-            let snapshot = try await catalog.read { tx in
-                let project = try self.requireProject(projectName, in: tx)
-                let snapshot = try self.requireSnapshot(project.name, idOrName, in: tx)
-                let users = try tx.branches(basedOn: snapshot.id)
-                if !users.isEmpty {
-                    throw EngineError(
-                        "snapshot_in_use", 409,
-                        "Snapshot '\(idOrName)' is the base of branch\(users.count == 1 ? "" : "es") \(users.map(\.name.rawValue).joined(separator: ", ")).",
-                        hint: "Delete or reset those branches first; diff and merge need their base.")
-                }
-                return snapshot
+        return try await withProjectLock(projectKey.rawValue, checking: { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            let snapshot = try self.requireSnapshot(project.name, idOrName, in: tx)
+            let users = try tx.branches(basedOn: snapshot.id)
+            if !users.isEmpty {
+                throw EngineError(
+                    "snapshot_in_use", 409,
+                    "Snapshot '\(idOrName)' is the base of branch\(users.count == 1 ? "" : "es") \(users.map(\.name.rawValue).joined(separator: ", ")).",
+                    hint: "Delete or reset those branches first; diff and merge need their base.")
             }
+            return snapshot
+        }) { snapshot in
             let (_, timing) = try await journal.run("snapshot.delete", project: snapshot.project, target: snapshot.id) { op in
                 try await op.step("mark deleting") {
                     try await self.catalog.write { tx in
@@ -110,13 +108,12 @@ extension Engine {
                 "Say where to restore: as a new branch or in place.", hint: "Use --as NEW, or --in-place [--branch B].")
         }
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
-        return try await withProjectLock(projectKey.rawValue) {
-            let (project, snapshot, branch) = try await catalog.read { tx in
-                let project = try self.requireProject(projectName, in: tx)
-                let snapshot = try self.requireSnapshot(project.name, idOrName, in: tx)
-                let branch = try self.requireBranch(project.name, request.branch ?? snapshot.sourceBranch.rawValue, in: tx)
-                return (project, snapshot, branch)
-            }
+        return try await withProjectLock(projectKey.rawValue, checking: { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            let snapshot = try self.requireSnapshot(project.name, idOrName, in: tx)
+            let branch = try self.requireBranch(project.name, request.branch ?? snapshot.sourceBranch.rawValue, in: tx)
+            return (project, snapshot, branch)
+        }) { (project, snapshot, branch) in
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
             let (previous, timing) = try await journal.run("snapshot.restore", project: project.name, target: branch.name.rawValue) { op in
                 try await self.replaceData(
@@ -132,17 +129,16 @@ extension Engine {
     /// replaces the branch's data (the old state is kept as a `pre-restore` snapshot).
     public func resetBranch(project projectName: String, _ name: String) async throws -> BranchResult {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
-        return try await withProjectLock(projectKey.rawValue) {
-            let (project, branch, parent) = try await catalog.read { tx in
-                let project = try self.requireProject(projectName, in: tx)
-                let branch = try self.requireBranch(project.name, name, in: tx)
-                guard let parentName = branch.parent else {
-                    throw EngineError(
-                        "branch_has_no_parent", 409, "Branch '\(name)' has no parent to reset from.",
-                        hint: "Restore one of its snapshots in place instead (`branch restore SNAPSHOT --in-place`).")
-                }
-                return (project, branch, try self.requireBranch(project.name, parentName.rawValue, in: tx))
+        return try await withProjectLock(projectKey.rawValue, checking: { tx in
+            let project = try self.requireProject(projectName, in: tx)
+            let branch = try self.requireBranch(project.name, name, in: tx)
+            guard let parentName = branch.parent else {
+                throw EngineError(
+                    "branch_has_no_parent", 409, "Branch '\(name)' has no parent to reset from.",
+                    hint: "Restore one of its snapshots in place instead (`branch restore SNAPSHOT --in-place`).")
             }
+            return (project, branch, try self.requireBranch(project.name, parentName.rawValue, in: tx))
+        }) { (project, branch, parent) in
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
             let ((updated, previous), timing) = try await journal.run("branch.reset", project: project.name, target: branch.name.rawValue) { op in
                 var base = SnapshotRecord(

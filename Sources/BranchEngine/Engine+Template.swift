@@ -11,6 +11,10 @@ extension Engine {
     /// Makes sure the warm template for this Postgres major exists: built in the work area, moved
     /// into place in one rename (so a crash never leaves half a template), then made read-only.
     func ensureTemplate() async throws {
+        try await locks.withLock("template") { try await buildTemplateIfMissing() }
+    }
+
+    private func buildTemplateIfMissing() async throws {
         let path = layout.template(major: installation.major)
         if storage.isSubvolume(path) && Files.exists("\(PoolLayout.dataDirectory(in: path))/PG_VERSION") {
             // A crash between the move and the flag leaves it writable; finish the job.

@@ -58,7 +58,7 @@ public final class Engine: Sendable {
         try prepareDirectories(layout)
 
         let catalog = try Catalog(path: layout.catalog)
-        let (adminKey, created) = try loadOrCreateAdminKey(layout)
+        let (adminKey, created) = loadOrGenerateAdminKey(layout)
         let installation = try await PostgresInstallation.discover(binDirectory: configuration.postgresBinDirectory)
         logger.info("postgres found", metadata: ["version": "\(installation.version)", "bin": "\(installation.binDirectory)"])
 
@@ -81,6 +81,8 @@ public final class Engine: Sendable {
         try await engine.ensureTemplate()
         try await engine.syncPooler()
         await engine.startDesiredBranches()
+        // A new key is saved only by a start that got this far, so the one start that prints it works.
+        if created { try Files.writeAtomically(adminKey + "\n", to: layout.adminKey, mode: 0o600) }
         return engine
     }
 
@@ -97,13 +99,11 @@ public final class Engine: Sendable {
         chmod(layout.root, 0o711)
     }
 
-    static func loadOrCreateAdminKey(_ layout: PoolLayout) throws -> (String, Bool) {
+    static func loadOrGenerateAdminKey(_ layout: PoolLayout) -> (String, Bool) {
         if let key = Files.read(layout.adminKey)?.trimmingCharacters(in: .whitespacesAndNewlines), !key.isEmpty {
             return (key, false)
         }
-        let key = "bk_" + Identifiers.secret(length: 40)
-        try Files.writeAtomically(key + "\n", to: layout.adminKey, mode: 0o600)
-        return (key, true)
+        return ("bk_" + Identifiers.secret(length: 40), true)
     }
 
     /// Stops every branch server cleanly and the pooler, keeping each branch's desired state so the
@@ -217,6 +217,19 @@ public final class Engine: Sendable {
     /// Runs `body` with the project's operations serialized.
     func withProjectLock<T: Sendable>(_ project: String, _ body: () async throws -> T) async throws -> T {
         try await locks.withLock("project:\(project)", body)
+    }
+
+    /// Runs `check` (validation against the catalog) before queueing behind other operations of the
+    /// project, so a bad name or a branch still being created is refused at once; then again under
+    /// the lock, where its result is current, and hands that result to `body`.
+    func withProjectLock<Checked: Sendable, T: Sendable>(
+        _ project: String, checking check: @escaping @Sendable (CatalogTransaction) throws -> Checked,
+        _ body: (Checked) async throws -> T
+    ) async throws -> T {
+        _ = try await catalog.read(check)
+        return try await locks.withLock("project:\(project)") {
+            try await body(try await catalog.read(check))
+        }
     }
 
     /// A port in the configured range that no branch uses and nothing else listens on.
