@@ -84,6 +84,37 @@ public enum Command {
         return result
     }
 
+    /// Starts a long-running program in the background with stdout and stderr appended to
+    /// `logFile`; returns its pid. The caller reaps it with `waitForExit`.
+    public static func launch(_ executable: String, _ arguments: [String], environment: [String: String], logFile: String) throws(FileError) -> Int32 {
+        _ = ignoreBrokenPipes
+        let path = executable.hasPrefix("/") ? executable : (which(executable) ?? executable)
+        let log = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard log >= 0 else { throw FileError("open", path: logFile, errno: errno) }
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer {
+            close(log)
+            close(null)
+        }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = clinux_spawn(path, argv, envp, null, log, log, &pid)
+        guard result == 0 else { throw FileError("run", path: path, errno: result) }
+        return pid
+    }
+
+    /// Waits for a child started with `launch` to exit and returns its status (128+signal if killed).
+    public static func waitForExit(_ pid: Int32) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: clinux_wait(pid)) }
+        }
+    }
+
     /// Finds a program on the base PATH.
     public static func which(_ name: String) -> String? {
         for dir in baseEnvironment["PATH"]!.split(separator: ":") {

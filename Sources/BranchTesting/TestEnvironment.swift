@@ -1,0 +1,264 @@
+public import BranchAPI
+public import BranchCore
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a CLI invocation printed and returned.
+public struct CLIResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+
+    public var succeeded: Bool { status == 0 }
+    public var output: String { stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+}
+
+/// A fresh pool in a temporary directory and the real `branch serve` running on it, on free
+/// ports, driven through the real `branch` CLI. `TestEnvironment.with` removes everything it
+/// made (service, every Postgres and PgBouncer under the pool, the mount, the image) whatever
+/// the test did.
+public final class TestEnvironment: @unchecked Sendable {
+    public let root: String
+    public let apiPort: Int
+    public let poolerPort: Int
+    public let portRange: ClosedRange<Int>
+    public let poolSize: String
+    public private(set) var servicePID: Int32?
+    public var serviceLog: String { "\(root)/serve.log" }
+    public var pool: String { "\(root)/pool" }
+    public var image: String { "\(root)/pool.img" }
+    public var url: String { "http://127.0.0.1:\(apiPort)" }
+    /// A folder for the CLI's config and `.branch` link, like a user's home and app folder.
+    public var home: String { "\(root)/home" }
+    public var workingDirectory: String { "\(root)/app" }
+
+    public var token: String { Files.read("\(pool)/admin.key")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
+
+    /// The `branch` executable under test: `BRANCH_BIN`, else the package's debug build.
+    public static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["BRANCH_BIN"] { return path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/branch").path
+    }
+
+    init(poolSize: String) throws {
+        root = "/var/tmp/branch-tests/\(Identifiers.shortID(length: 10))"
+        try Files.ensureDirectory(root, mode: 0o755)
+        try Files.ensureDirectory("\(root)/home", mode: 0o700)
+        try Files.ensureDirectory("\(root)/app", mode: 0o755)
+        apiPort = try Self.freePort()
+        poolerPort = try Self.freePort()
+        let base = Int.random(in: 200...299) * 100
+        portRange = base...(base + 99)
+        self.poolSize = poolSize
+    }
+
+    /// Runs `body` with a started environment and always cleans up after it.
+    public static func with<T>(poolSize: String = "1G", start: Bool = true, _ body: (TestEnvironment) async throws -> T) async throws -> T {
+        let environment = try TestEnvironment(poolSize: poolSize)
+        do {
+            if start { try await environment.startService() }
+            let result = try await body(environment)
+            await environment.cleanUp()
+            return result
+        } catch {
+            if let log = Files.read(environment.serviceLog) {
+                print("---- service log (\(environment.root)) ----\n\(log.split(separator: "\n").suffix(40).joined(separator: "\n"))")
+            }
+            await environment.cleanUp()
+            throw error
+        }
+    }
+
+    // MARK: The service
+
+    public var serveArguments: [String] {
+        [
+            "serve", "--pool", pool, "--pool-size", poolSize, "--listen", "127.0.0.1:\(apiPort)", "--pooler-port", String(poolerPort),
+            "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)", "--db-listen", "127.0.0.1",
+        ]
+    }
+
+    /// Starts `branch serve` and waits until its API answers.
+    public func startService(environment extra: [String: String] = [:], arguments: [String] = []) async throws {
+        var environment = Command.baseEnvironment
+        environment.merge(extra) { _, new in new }
+        let pid = try Command.launch(Self.binary, serveArguments + arguments, environment: environment, logFile: serviceLog)
+        servicePID = pid
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if await healthy() { return }
+            if kill(pid, 0) != 0 || Self.isZombie(pid) {
+                _ = await Command.waitForExit(pid)
+                servicePID = nil
+                throw TestFailure("branch serve exited during start-up:\n\(Files.read(serviceLog) ?? "")")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("branch serve did not answer within 60 s")
+    }
+
+    /// Starts the service expecting it to fail; returns its exit status and log.
+    public func startServiceExpectingFailure(arguments: [String] = []) async throws -> (status: Int32, log: String) {
+        let pid = try Command.launch(Self.binary, serveArguments + arguments, environment: Command.baseEnvironment, logFile: serviceLog)
+        let status = await Command.waitForExit(pid)
+        return (status, Files.read(serviceLog) ?? "")
+    }
+
+    public func healthy() async -> Bool {
+        guard let result = try? await Command.run("curl", ["-fsS", "--max-time", "2", "\(url)/api/v1/health"], check: false) else { return false }
+        return result.succeeded
+    }
+
+    /// Stops the service with SIGTERM (graceful: it stops every branch server) and waits for it.
+    @discardableResult
+    public func stopService() async -> Int32? {
+        guard let pid = servicePID else { return nil }
+        kill(pid, SIGTERM)
+        let status = await Command.waitForExit(pid)
+        servicePID = nil
+        return status
+    }
+
+    /// Kills the service with SIGKILL, leaving whatever it was doing half done.
+    public func killService() async {
+        guard let pid = servicePID else { return }
+        kill(pid, SIGKILL)
+        _ = await Command.waitForExit(pid)
+        servicePID = nil
+    }
+
+    /// Waits for a service that kills itself (a crash point) to exit.
+    public func waitForServiceExit() async -> Int32? {
+        guard let pid = servicePID else { return nil }
+        let status = await Command.waitForExit(pid)
+        servicePID = nil
+        return status
+    }
+
+    // MARK: Clients
+
+    /// Runs the `branch` CLI as a user would, from the app folder, with this service's URL and key.
+    public func cli(_ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil) async throws -> CLIResult {
+        var environment = Command.baseEnvironment
+        environment["HOME"] = home
+        environment["BRANCH_URL"] = url
+        environment["BRANCH_TOKEN"] = token
+        environment.merge(extra) { _, new in new }
+        let result = try await Command.run(
+            "/usr/bin/env", ["-C", directory ?? workingDirectory, Self.binary] + arguments, environment: environment, check: false)
+        return CLIResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
+    }
+
+    public func cli(_ arguments: String...) async throws -> CLIResult { try await cli(arguments) }
+
+    /// Runs the CLI with `--json`, requires success and decodes the output.
+    public func json<T: Decodable>(_ type: T.Type, _ arguments: String...) async throws -> T {
+        let result = try await cli(arguments + ["--json"])
+        guard result.succeeded else {
+            throw TestFailure("`branch \(arguments.joined(separator: " "))` failed (\(result.status)): \(result.stderr)")
+        }
+        do {
+            return try JSONDecoder.api.decode(T.self, from: Data(result.stdout.utf8))
+        } catch {
+            throw TestFailure("`branch \(arguments.joined(separator: " "))` printed JSON that is not a \(T.self): \(error)\n\(result.stdout)")
+        }
+    }
+
+    /// Runs the CLI, requires it to fail, and decodes the API error code from `--json`-less stderr.
+    public func failure(_ arguments: String...) async throws -> CLIResult {
+        let result = try await cli(arguments)
+        guard !result.succeeded else {
+            throw TestFailure("`branch \(arguments.joined(separator: " "))` succeeded but should have failed: \(result.stdout)")
+        }
+        return result
+    }
+
+    /// Runs SQL with psql against a URL; returns unaligned, tuples-only output.
+    public func psql(_ url: String, _ sql: String) async throws -> String {
+        let result = try await Command.run("psql", [url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check: false)
+        guard result.succeeded else { throw TestFailure("psql failed: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    // MARK: What is on disk
+
+    /// Names of the subvolumes under a pool directory (e.g. `projects/app/branches`).
+    public func subvolumes(_ relative: String) async throws -> [String] {
+        let directory = "\(pool)/\(relative)"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var result: [String] = []
+        for name in names.sorted() {
+            let check = try await Command.run("btrfs", ["subvolume", "show", "\(directory)/\(name)"], check: false)
+            if check.succeeded { result.append(name) }
+        }
+        return result
+    }
+
+    /// Pids of Postgres postmasters and PgBouncers whose command line mentions this pool.
+    public func serverProcesses() -> [Int32] {
+        Self.processes(mentioning: root)
+    }
+
+    // MARK: Clean-up
+
+    public func cleanUp() async {
+        await stopService()
+        for pid in Self.processes(mentioning: root) { kill(pid, SIGKILL) }
+        for _ in 0..<100 where !Self.processes(mentioning: root).isEmpty {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if Self.isMounted(pool) {
+            if (try? await Command.run("umount", [pool]))?.succeeded != true {
+                _ = try? await Command.run("umount", ["-l", pool], check: false)
+            }
+        }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    // MARK: Helpers
+
+    static func isMounted(_ path: String) -> Bool {
+        (Files.read("/proc/mounts") ?? "").split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == Substring(path) }
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = Files.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(close, offsetBy: 2)...].first == "Z"
+    }
+
+    static func processes(mentioning text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard pid != getpid(), !isZombie(pid),
+                let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { return false }
+            let command = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return command.contains(text) && !command.contains(" serve ")
+        }
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// A test precondition that did not hold.
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

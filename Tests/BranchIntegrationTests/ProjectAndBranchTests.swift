@@ -1,0 +1,117 @@
+import BranchAPI
+import BranchTesting
+import Foundation
+import Testing
+
+@Suite("Projects and branches, end to end through the CLI", .serialized)
+struct ProjectAndBranchTests {
+    @Test("a project gets a working pooled URL, an owner role and a main branch")
+    func createProject() async throws {
+        try await TestEnvironment.with { env in
+            let created = try await env.json(ProjectCreated.self, "project", "create", "shop")
+            #expect(created.project.name == "shop")
+            #expect(created.project.checkedOut == "main")
+            #expect(created.connection.pooled)
+            #expect(created.connection.port == env.poolerPort)
+
+            // The pooled URL works with psql (SCRAM through PgBouncer) and reaches main as the owner.
+            let url = try await env.cli("url", "--project", "shop").output
+            #expect(url == created.connection.url)
+            #expect(url.split(separator: "\n").count == 1)
+            let row = try await env.psql(url, "select current_user, current_database(), current_setting('cluster_name')")
+            #expect(row == "shop|shop|shop/main")
+            try await env.psql(url, "create table t(id int primary key)")
+
+            // A wrong password is refused by the pooler.
+            let wrong = url.replacingOccurrences(of: created.connection.password, with: "wrong")
+            await #expect(throws: TestFailure.self) { try await env.psql(wrong, "select 1") }
+
+            let list = try await env.json(ProjectList.self, "project", "list")
+            #expect(list.projects.map(\.name) == ["shop"])
+            let shown = try await env.json(ProjectInfo.self, "project", "show", "shop")
+            #expect(shown.branches == 1)
+            #expect(try await env.subvolumes("projects/shop/branches") == ["main"])
+        }
+    }
+
+    @Test("a branch is a copy of its parent's data that then lives its own life")
+    func branchLifecycle() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, "create table items(id int primary key, note text); insert into items select g, 'n' || g from generate_series(1, 5000) g")
+
+            let created = try await env.json(BranchResult.self, "create", "feature")
+            #expect(created.branch.parent == "main")
+            #expect(created.branch.status == "running")
+            #expect(created.branch.baseSnapshot != nil)
+            let feature = try await env.cli("url", "feature").output
+            #expect(try await env.psql(feature, "select count(*) from items") == "5000")
+
+            // Writes on either side stay there.
+            try await env.psql(feature, "delete from items where id <= 1000")
+            try await env.psql(main, "insert into items values (9999, 'main only')")
+            #expect(try await env.psql(feature, "select count(*) from items") == "4000")
+            #expect(try await env.psql(main, "select count(*) from items") == "5001")
+
+            // A branch of a branch, and the tree.
+            _ = try await env.json(BranchResult.self, "create", "sub", "--from", "feature")
+            let branches = try await env.json(BranchList.self, "list")
+            let byName = Dictionary(uniqueKeysWithValues: branches.branches.map { ($0.name, $0) })
+            #expect(byName["sub"]?.parent == "feature")
+            #expect(byName["main"]?.checkedOut == true)
+            #expect(Set(branches.branches.map(\.port)).count == 3)
+            #expect(byName["main"]?.exclusiveBytes != nil)
+            let tree = try await env.cli("list").output
+            #expect(tree.contains("└─ feature"))
+            #expect(tree.contains("└─ sub"))
+
+            // Reset: feature gets main's current data back; its old state is kept as a snapshot.
+            let reset = try await env.json(BranchResult.self, "reset", "feature")
+            #expect(try await env.psql(feature, "select count(*) from items") == "5001")
+            let previous = try #require(reset.replacedStateSnapshot)
+            #expect(previous.kind == "pre-restore")
+
+            // Deleting: refusals first, then the real thing.
+            let withChildren = try await env.failure("delete", "feature")
+            #expect(withChildren.stderr.contains("has child branches"))
+            let mainRefused = try await env.failure("delete", "main")
+            #expect(mainRefused.stderr.contains("checked out"))
+            _ = try await env.json(DeleteResult.self, "delete", "sub")
+            _ = try await env.json(DeleteResult.self, "delete", "feature")
+            #expect(try await env.subvolumes("projects/app/branches") == ["main"])
+            // Base snapshots of deleted branches go with them; the kept pre-restore snapshot stays.
+            let snapshots = try await env.json(SnapshotList.self, "snapshot", "list")
+            #expect(snapshots.snapshots.map(\.id) == [previous.id])
+            #expect(try await env.subvolumes("projects/app/snapshots") == [previous.id])
+        }
+    }
+
+    @Test("deleting with --force: main (once not checked out), a parent whose children are re-parented, a project")
+    func forcedDeletes() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            _ = try await env.json(BranchResult.self, "create", "a")
+            _ = try await env.json(BranchResult.self, "create", "b", "--from", "a")
+            _ = try await env.json(DeleteResult.self, "delete", "a", "--force")
+            let branches = try await env.json(BranchList.self, "list")
+            #expect(branches.branches.first { $0.name == "b" }?.parent == "main")
+
+            _ = try await env.json(CheckoutResult.self, "checkout", "b")
+            let refused = try await env.failure("delete", "main")
+            #expect(refused.stderr.contains("--force"))
+            _ = try await env.json(DeleteResult.self, "delete", "main", "--force")
+            #expect(try await env.json(BranchList.self, "list").branches.map(\.name) == ["b"])
+
+            let projectRefused = try await env.failure("project", "delete", "app")
+            #expect(projectRefused.stderr.contains("besides main") || projectRefused.stderr.contains("branch"))
+            _ = try await env.json(DeleteResult.self, "project", "delete", "app", "--force")
+            #expect(try await env.json(ProjectList.self, "project", "list").projects.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: "\(env.pool)/projects/app"))
+            // The pooler no longer knows the project.
+            #expect(try await env.cli("url", "--project", "app").succeeded == false)
+        }
+    }
+}

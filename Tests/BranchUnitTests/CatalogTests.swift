@@ -1,0 +1,112 @@
+@testable import BranchCatalog
+import BranchCore
+import Foundation
+import Testing
+
+@Suite("Catalog")
+struct CatalogTests {
+    let directory: String
+    let catalog: Catalog
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("branch-catalog-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        catalog = try Catalog(path: "\(directory)/catalog.sqlite")
+    }
+
+    func name(_ raw: String) -> ResourceName { try! ResourceName(validating: raw) }
+
+    func project(_ raw: String) -> ProjectRecord {
+        ProjectRecord(
+            name: name(raw), state: .ready, pgMajor: 15, role: raw, database: raw, password: "pw", verifier: "v",
+            checkedOut: name("main"), createdAt: Date(timeIntervalSince1970: 1_800_000_000), operationID: "op-\(raw)")
+    }
+
+    func branch(_ project: String, _ raw: String, port: Int, parent: String? = nil) -> BranchRecord {
+        BranchRecord(
+            project: name(project), name: name(raw), parent: parent.map(name), baseSnapshot: parent.map { _ in "base1234" }, port: port,
+            state: .creating, desired: .running, createdAt: Date(timeIntervalSince1970: 1_800_000_002), operationID: "op-\(raw)")
+    }
+
+    @Test("records round-trip every field, IDs included")
+    func roundTrip() async throws {
+        let record = project("app")
+        let main = branch("app", "main", port: 54400)
+        let feat = branch("app", "feat", port: 54401, parent: "main")
+        let snapshot = SnapshotRecord(
+            id: "base1234", project: name("app"), name: name("before"), sourceBranch: name("main"), kind: .preRestore, state: .ready,
+            createdAt: Date(timeIntervalSince1970: 1_800_000_001), operationID: "op-snap")
+        try await catalog.write { tx in
+            try tx.insert(record)
+            try tx.insert(main)
+            try tx.insert(feat)
+            try tx.insert(snapshot)
+        }
+        #expect(try await catalog.project(name("app")) == record)
+        #expect(try await catalog.branch(name("app"), name("feat")) == feat)
+        #expect(try await catalog.snapshots(name("app")) == [snapshot])
+        #expect(try await catalog.read { try $0.snapshot(name("app"), idOrName: "before") } == snapshot)
+        #expect(try await catalog.read { try $0.branches(basedOn: "base1234") }.map(\.name) == [name("feat")])
+        #expect(try await catalog.read { try $0.children(name("app"), of: name("main")) }.map(\.name) == [name("feat")])
+        #expect(try await catalog.read { try $0.usedPorts() } == [54400, 54401])
+    }
+
+    @Test("deleting a project cascades to its branches and snapshots")
+    func cascade() async throws {
+        try await catalog.write { tx in
+            try tx.insert(project("app"))
+            try tx.insert(branch("app", "main", port: 1))
+        }
+        try await catalog.write { try $0.deleteProject(name("app")) }
+        #expect(try await catalog.allBranches().isEmpty)
+    }
+
+    @Test("a port is never given to two branches")
+    func uniquePorts() async throws {
+        try await catalog.write { tx in
+            try tx.insert(project("a"))
+            try tx.insert(project("b"))
+            try tx.insert(branch("a", "main", port: 7))
+        }
+        await #expect(throws: CatalogError.self) {
+            try await catalog.write { try $0.insert(branch("b", "main", port: 7)) }
+        }
+    }
+
+    @Test("the journal lists running operations and finished ones newest first")
+    func journal() async throws {
+        var first = OperationRecord(id: "1", kind: "branch.create", project: "app", target: "feat", startedAt: Date(timeIntervalSince1970: 1))
+        let second = OperationRecord(id: "2", kind: "checkout", project: "app", target: "feat", startedAt: Date(timeIntervalSince1970: 2))
+        try await catalog.write { [first] tx in
+            try tx.insert(first)
+            try tx.insert(second)
+        }
+        first.state = .succeeded
+        first.durationMs = 5
+        let finished = first
+        try await catalog.write { try $0.update(finished) }
+        #expect(try await catalog.read { try $0.runningOperations() }.map(\.id) == ["2"])
+        #expect(try await catalog.operations(project: "app").map(\.id) == ["2", "1"])
+        #expect(try await catalog.operations(project: "other").isEmpty)
+    }
+
+    @Test("settings upsert")
+    func settings() async throws {
+        try await catalog.setSetting("k", "1")
+        try await catalog.setSetting("k", "2")
+        #expect(try await catalog.setting("k") == "2")
+    }
+
+    @Test("column names map to property names")
+    func columns() {
+        #expect(CatalogColumns.property(for: "operation_id") == "operationID")
+        #expect(CatalogColumns.property(for: "base_snapshot") == "baseSnapshot")
+        #expect(CatalogColumns.property(for: "name") == "name")
+    }
+
+    @Test("the catalog file is private")
+    func mode() throws {
+        let attributes = try FileManager.default.attributesOfItem(atPath: "\(directory)/catalog.sqlite")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+}
