@@ -13,11 +13,14 @@ struct ProjectOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "The project (default: the one `branch link` recorded for this folder).")
     var project: String?
 
-    func resolve() throws -> String {
-        if let project { return project }
-        if let found = ProjectLink.find() { return found.link.project }
-        throw CLIError.noProject()
-    }
+    func resolve() throws -> String { try resolveProject(project) }
+}
+
+/// The project named on the command line, else the one linked to this folder.
+func resolveProject(_ explicit: String?) throws -> String {
+    if let explicit { return explicit }
+    if let found = ProjectLink.find() { return found.link.project }
+    throw CLIError.noProject()
 }
 
 /// Runs a command body; prints errors as `error: …` / `hint: …` on stderr and exits non-zero.

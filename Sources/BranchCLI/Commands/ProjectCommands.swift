@@ -63,7 +63,7 @@ struct ProjectCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let name = try self.name ?? ProjectOptions().resolve()
+                let name = try resolveProject(self.name)
                 let project: ProjectInfo = try await APIClient().get(APIPath.projects(name))
                 if output.json { return try Format.printJSON(project) }
                 var table = Table("PROJECT", project.name)

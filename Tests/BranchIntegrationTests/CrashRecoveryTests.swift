@@ -1,0 +1,157 @@
+import BranchAPI
+import BranchCore
+import BranchTesting
+import Foundation
+import Testing
+
+/// The service is killed (SIGKILL, by its own crash point) in the middle of every multi-step
+/// operation; the next start must leave catalog and disk in agreement, nothing half made, and the
+/// operation possible again.
+@Suite("Crash recovery: kill -9 mid-operation", .serialized)
+struct CrashRecoveryTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let point: String
+        let operation: [String]
+        /// What must be true after recovery.
+        let expectation: Expectation
+        var testDescription: String { point }
+    }
+
+    enum Expectation: Sendable {
+        case projectAbsent(String), projectPresent(String)
+        case branchAbsent(String), branchPresent(String)
+        case snapshotAbsent(String), snapshotCount(Int)
+        /// Rows in main's table t after recovery (100 = restored snapshot, 101 = untouched).
+        case mainRows(Int)
+        case featureRebased
+    }
+
+    static let cases: [Case] = [
+        Case(point: "project.create.after-catalog", operation: ["project", "create", "other"], expectation: .projectAbsent("other")),
+        Case(point: "project.create.after-snapshot", operation: ["project", "create", "other"], expectation: .projectAbsent("other")),
+        Case(point: "project.create.after-start", operation: ["project", "create", "other"], expectation: .projectAbsent("other")),
+        Case(point: "project.create.after-ready", operation: ["project", "create", "other"], expectation: .projectPresent("other")),
+        Case(point: "branch.create.after-catalog", operation: ["create", "newb"], expectation: .branchAbsent("newb")),
+        Case(point: "branch.create.after-base-snapshot", operation: ["create", "newb"], expectation: .branchAbsent("newb")),
+        Case(point: "branch.create.after-snapshot", operation: ["create", "newb"], expectation: .branchAbsent("newb")),
+        Case(point: "branch.create.after-start", operation: ["create", "newb"], expectation: .branchAbsent("newb")),
+        Case(point: "branch.create.after-ready", operation: ["create", "newb"], expectation: .branchPresent("newb")),
+        Case(point: "branch.delete.after-mark", operation: ["delete", "feat"], expectation: .branchAbsent("feat")),
+        Case(point: "branch.delete.after-subvolume", operation: ["delete", "feat"], expectation: .branchAbsent("feat")),
+        Case(point: "snapshot.create.after-catalog", operation: ["snapshot", "create", "--name", "s2"], expectation: .snapshotAbsent("s2")),
+        Case(point: "snapshot.create.after-snapshot", operation: ["snapshot", "create", "--name", "s2"], expectation: .snapshotAbsent("s2")),
+        Case(point: "snapshot.delete.after-mark", operation: ["snapshot", "delete", "snap"], expectation: .snapshotAbsent("snap")),
+        Case(point: "replace.before-stop", operation: ["restore", "snap", "--in-place"], expectation: .mainRows(101)),
+        Case(point: "replace.before-exchange", operation: ["restore", "snap", "--in-place"], expectation: .mainRows(101)),
+        Case(point: "replace.after-exchange", operation: ["restore", "snap", "--in-place"], expectation: .mainRows(100)),
+        Case(point: "replace.after-exchange", operation: ["reset", "feat"], expectation: .featureRebased),
+        Case(point: "project.delete.after-mark", operation: ["project", "delete", "app", "--force"], expectation: .projectAbsent("app")),
+        Case(point: "project.delete.after-stop", operation: ["project", "delete", "app", "--force"], expectation: .projectAbsent("app")),
+    ]
+
+    @Test("recovers", arguments: cases)
+    func recovers(_ crash: Case) async throws {
+        try await TestEnvironment.with { env in
+            // A project with data, a branch and a snapshot.
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, "create table t(v int); insert into t select generate_series(1, 100)")
+            let feature = try await env.json(BranchResult.self, "create", "feat").branch
+            _ = try await env.json(SnapshotResult.self, "snapshot", "create", "main", "--name", "snap")
+            try await env.psql(main, "insert into t values (101)")
+
+            // Run the operation on a service that dies at the crash point.
+            await env.stopService()
+            try await env.startService(environment: ["BRANCH_CRASH_AT": crash.point])
+            let interrupted = try await env.cli(crash.operation)
+            #expect(!interrupted.succeeded, "the operation should have been cut off")
+            let status = await env.waitForServiceExit()
+            #expect(status.map(Int.init) == 137, "the service should have died by SIGKILL (128 + 9) at \(crash.point)")
+
+            // Restart: reconciliation.
+            try await env.startService()
+            try await Self.checkConsistency(env)
+
+            let operations = try await env.json(OperationList.self, "operations")
+            #expect(operations.operations.contains { $0.state == "interrupted" && $0.recovery != nil })
+
+            switch crash.expectation {
+            case .projectAbsent(let name):
+                #expect(try await !env.json(ProjectList.self, "project", "list").projects.contains { $0.name == name })
+                #expect(!FileManager.default.fileExists(atPath: "\(env.pool)/projects/\(name)"))
+                if name == "other" {
+                    _ = try await env.json(ProjectCreated.self, "project", "create", "other")  // and it can be done again
+                }
+            case .projectPresent(let name):
+                let url = try await env.cli("url", "--project", name).output
+                #expect(try await env.psql(url, "select current_user") == name)
+            case .branchAbsent(let name):
+                #expect(try await !env.json(BranchList.self, "list").branches.contains { $0.name == name })
+                if name == "newb" {
+                    _ = try await env.json(BranchResult.self, "create", "newb")
+                    #expect(try await env.psql(try await env.cli("url", "newb").output, "select count(*) from t") == "101")
+                }
+            case .branchPresent(let name):
+                #expect(try await env.psql(try await env.cli("url", name).output, "select count(*) from t") == "101")
+            case .snapshotAbsent(let name):
+                #expect(try await !env.json(SnapshotList.self, "snapshot", "list").snapshots.contains { $0.name == name })
+                if name == "s2" { _ = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "s2") }
+            case .snapshotCount(let count):
+                #expect(try await env.json(SnapshotList.self, "snapshot", "list").snapshots.count == count)
+            case .mainRows(let rows):
+                #expect(try await env.psql(main, "select count(*) from t") == String(rows))
+                #expect(try await env.psql(try await env.cli("url").output, "select count(*) from t") == String(rows))
+            case .featureRebased:
+                let now = try #require(try await env.json(BranchList.self, "list").branches.first { $0.name == "feat" })
+                #expect(now.baseSnapshot != feature.baseSnapshot)
+                #expect(try await env.psql(try await env.cli("url", "feat").output, "select count(*) from t") == "101")
+                let snapshots = try await env.json(SnapshotList.self, "snapshot", "list").snapshots.map(\.id)
+                #expect(!snapshots.contains(try #require(feature.baseSnapshot)))
+            }
+            try await Self.checkConsistency(env)
+        }
+    }
+
+    @Test("the service killed with nothing in flight adopts the servers it left running")
+    func adoptsRunningServers() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            _ = try await env.json(BranchResult.self, "create", "feat")
+            let before = Set(env.serverProcesses())
+            await env.killService()
+            // Postgres and PgBouncer do not depend on the service process.
+            #expect(Set(env.serverProcesses()) == before)
+            try await env.startService()
+            #expect(Set(env.serverProcesses()) == before, "the same servers, adopted, not restarted")
+            #expect(try await env.psql(try await env.cli("url").output, "select 1") == "1")
+            try await Self.checkConsistency(env)
+        }
+    }
+
+    /// Catalog and disk agree; every branch is ready, its server answers; nothing in flight remains.
+    static func checkConsistency(_ env: TestEnvironment) async throws {
+        let projects = try await env.json(ProjectList.self, "project", "list").projects.map(\.name)
+        let onDisk = ((try? FileManager.default.contentsOfDirectory(atPath: "\(env.pool)/projects")) ?? []).sorted()
+        #expect(onDisk == projects.sorted(), "project directories vs catalog")
+        #expect(try await env.subvolumes("work").isEmpty, "no work subvolume left behind")
+        var runningBranches = 0
+        for project in projects {
+            let branches = try await env.json(BranchList.self, "list", "--project", project).branches
+            #expect(branches.allSatisfy { $0.state == "ready" }, "no branch left creating or deleting")
+            #expect(try await env.subvolumes("projects/\(project)/branches") == branches.map(\.name).sorted(), "branch subvolumes vs catalog")
+            let snapshots = try await env.json(SnapshotList.self, "snapshot", "list", "--project", project).snapshots
+            #expect(try await env.subvolumes("projects/\(project)/snapshots") == snapshots.map(\.id).sorted(), "snapshot subvolumes vs catalog")
+            for branch in branches {
+                #expect(branch.status == "running")
+                runningBranches += 1
+                let url = try await env.cli("url", branch.name, "--project", project).output
+                #expect(try await env.psql(url, "select 1") == "1")
+                if let base = branch.baseSnapshot { #expect(snapshots.contains { $0.id == base }, "base snapshot \(base) exists") }
+            }
+        }
+        // One postmaster per running branch plus one PgBouncer: nothing stray.
+        #expect(env.serverProcesses().count == runningBranches + 1)
+    }
+}
