@@ -22,7 +22,8 @@ struct ClientConfiguration: Codable, Equatable {
     }
 
     static func load() -> ClientConfiguration {
-        let environment = ProcessInfo.processInfo.environment
+        // An empty variable counts as unset, as in most shells' tools.
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         let stored = Files.read(configPath).flatMap { try? JSONDecoder().decode(ClientConfiguration.self, from: Data($0.utf8)) }
         let url = environment["BRANCH_URL"] ?? stored?.url ?? defaultURL
         var token = environment["BRANCH_TOKEN"] ?? stored?.token

@@ -2,21 +2,31 @@
 import Glibc
 #endif
 
-/// Named crash points for testing the operations journal.
+/// Named points in multi-step operations where tests can crash or slow down the service.
 ///
-/// When the environment variable `BRANCH_CRASH_AT` names a point, the process kills itself
-/// with SIGKILL the moment it reaches it, exactly as `kill -9` would. In production the variable
-/// is unset and `point(_:)` is a dictionary-free string comparison.
+/// `BRANCH_CRASH_AT=<point>` kills the process with SIGKILL when it reaches the point, exactly as
+/// `kill -9` would, to test the operations journal. `BRANCH_PAUSE_AT=<point>[:seconds]` holds the
+/// operation there (default 3 s), to test what others see meanwhile. Both unset in production:
+/// a point is then two nil checks.
 public enum FaultInjection {
-    private static let target: String? = {
-        guard let value = getenv("BRANCH_CRASH_AT") else { return nil }
-        return String(cString: value)
+    private static let crashTarget: String? = environment("BRANCH_CRASH_AT")
+    private static let pause: (point: String, seconds: Double)? = {
+        guard let value = environment("BRANCH_PAUSE_AT") else { return nil }
+        let parts = value.split(separator: ":")
+        return (String(parts[0]), parts.count > 1 ? Double(parts[1]) ?? 3 : 3)
     }()
 
-    /// Crashes here if this point was asked for.
-    public static func point(_ name: String) {
-        if let target, target == name {
+    /// Crashes or pauses here if this point was asked for.
+    public static func point(_ name: String) async {
+        if let crashTarget, crashTarget == name {
             kill(getpid(), SIGKILL)
         }
+        if let pause, pause.point == name {
+            try? await Task.sleep(for: .seconds(pause.seconds))
+        }
+    }
+
+    private static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 }

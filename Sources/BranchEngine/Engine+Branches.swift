@@ -74,7 +74,7 @@ extension Engine {
                 if let baseSnapshot { try tx.deleteSnapshot(baseSnapshot.id) }
             }
         }
-        FaultInjection.point("branch.create.after-catalog")
+        await FaultInjection.point("branch.create.after-catalog")
 
         if case .branch(let parent) = source, var snapshot = baseSnapshot {
             try await op.step("checkpoint") { try await self.checkpointIfRunning(parent) }
@@ -84,13 +84,13 @@ extension Engine {
             }
             snapshot.state = .ready
             baseSnapshot = snapshot
-            FaultInjection.point("branch.create.after-base-snapshot")
+            await FaultInjection.point("branch.create.after-base-snapshot")
         }
 
         let branchPath = layout.branch(project.name, name)
         op.onFailure("delete branch subvolume") { try self.storage.deleteSubvolume(at: branchPath) }
         try await op.step("snapshot") { try self.storage.snapshot(from: basePath, to: branchPath, readOnly: false) }
-        FaultInjection.point("branch.create.after-snapshot")
+        await FaultInjection.point("branch.create.after-snapshot")
 
         let spec = spec(branch)
         op.onFailure("stop server") { try await self.runtime.stop(spec) }
@@ -98,7 +98,7 @@ extension Engine {
             try self.prepareClone(dataDirectory: spec.dataDirectory, project: project.name, branch: name, port: port)
             try await self.startServer(branch)
         }
-        FaultInjection.point("branch.create.after-start")
+        await FaultInjection.point("branch.create.after-start")
 
         branch.state = .ready
         try await op.step("catalog") {
@@ -107,7 +107,7 @@ extension Engine {
                 try tx.update(branch)
             }
         }
-        FaultInjection.point("branch.create.after-ready")
+        await FaultInjection.point("branch.create.after-ready")
         try await op.step("pooler") { try await self.syncPooler() }
         return branch
     }
@@ -174,13 +174,13 @@ extension Engine {
                 }
             }
         }
-        FaultInjection.point("branch.delete.after-mark")
+        await FaultInjection.point("branch.delete.after-mark")
         try await op.step("pooler") { try await self.syncPooler() }
         try await op.step("stop") { try await self.stopServer(branch) }
         try await op.step("delete subvolume") {
             try self.storage.deleteSubvolume(at: self.layout.branch(branch.project, branch.name))
         }
-        FaultInjection.point("branch.delete.after-subvolume")
+        await FaultInjection.point("branch.delete.after-subvolume")
         try await op.step("catalog") { try await self.finishBranchRemoval(branch) }
     }
 

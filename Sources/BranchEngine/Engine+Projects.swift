@@ -36,7 +36,7 @@ extension Engine {
                     }
                 }
                 op.onFailure("remove catalog rows") { try await self.catalog.write { try $0.deleteProject(name) } }
-                FaultInjection.point("project.create.after-catalog")
+                await FaultInjection.point("project.create.after-catalog")
 
                 op.onFailure("remove project files") { try self.removeProjectFiles(name) }
                 try self.ensureProjectDirectories(name)
@@ -44,7 +44,7 @@ extension Engine {
                 try await op.step("snapshot template") {
                     try self.storage.snapshot(from: template, to: branchPath, readOnly: false)
                 }
-                FaultInjection.point("project.create.after-snapshot")
+                await FaultInjection.point("project.create.after-snapshot")
 
                 let spec = self.spec(main)
                 op.onFailure("stop server") { try await self.runtime.stop(spec) }
@@ -52,7 +52,7 @@ extension Engine {
                     try self.prepareClone(dataDirectory: spec.dataDirectory, project: name, branch: Self.mainBranch, port: port)
                     try await self.startServer(main)
                 }
-                FaultInjection.point("project.create.after-start")
+                await FaultInjection.point("project.create.after-start")
 
                 try await op.step("owner role") {
                     let connection = try await PGConnection.connect(spec.superuserConnection)
@@ -70,7 +70,7 @@ extension Engine {
                         try tx.update(main)
                     }
                 }
-                FaultInjection.point("project.create.after-ready")
+                await FaultInjection.point("project.create.after-ready")
                 try await op.step("pooler") { try await self.syncPooler() }
                 return project
             }
@@ -115,12 +115,12 @@ extension Engine {
                         try tx.update(marked)
                     }
                 }
-                FaultInjection.point("project.delete.after-mark")
+                await FaultInjection.point("project.delete.after-mark")
                 try await op.step("pooler") { try await self.syncPooler() }
                 try await op.step("stop servers") {
                     for branch in branches { try await self.stopServer(branch) }
                 }
-                FaultInjection.point("project.delete.after-stop")
+                await FaultInjection.point("project.delete.after-stop")
                 try await op.step("delete subvolumes") { try self.removeProjectFiles(validName) }
                 try await op.step("catalog") { try await self.catalog.write { try $0.deleteProject(validName) } }
             }

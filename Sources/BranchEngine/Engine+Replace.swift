@@ -56,18 +56,18 @@ extension Engine {
         try ReplacementMarker(operation: op.id, newBase: newBase).write(in: incoming)
         try prepareClone(
             dataDirectory: PoolLayout.dataDirectory(in: incoming), project: branch.project, branch: branch.name, port: branch.port)
-        FaultInjection.point("replace.before-stop")
+        await FaultInjection.point("replace.before-stop")
 
         try await op.step("stop") { try await self.stopServer(branch) }
         op.onFailure("restart previous data") { try await self.startServer(branch) }
-        FaultInjection.point("replace.before-exchange")
+        await FaultInjection.point("replace.before-exchange")
         try await op.step("swap") { try self.storage.exchange(incoming, branchPath) }
         // From here the branch holds the new data; undo means swapping back.
         op.onFailure("swap back") {
             try await self.stopServer(branch)
             try self.storage.exchange(incoming, branchPath)
         }
-        FaultInjection.point("replace.after-exchange")
+        await FaultInjection.point("replace.after-exchange")
         try await op.step("start") { try await self.startServer(branch) }
         try await op.step("clean up") {
             try self.storage.deleteSubvolume(at: incoming)

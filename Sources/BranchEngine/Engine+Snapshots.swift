@@ -28,13 +28,13 @@ extension Engine {
                 let path = self.layout.snapshot(project.name, snapshot.id)
                 try await op.step("catalog") { try await self.catalog.write { [snapshot] in try $0.insert(snapshot) } }
                 op.onFailure("remove snapshot row") { try await self.catalog.write { [snapshot] in try $0.deleteSnapshot(snapshot.id) } }
-                FaultInjection.point("snapshot.create.after-catalog")
+                await FaultInjection.point("snapshot.create.after-catalog")
                 try await op.step("checkpoint") { try await self.checkpointIfRunning(branch) }
                 op.onFailure("delete subvolume") { try self.storage.deleteSubvolume(at: path) }
                 try await op.step("snapshot") {
                     try self.storage.snapshot(from: self.layout.branch(project.name, branch.name), to: path, readOnly: true)
                 }
-                FaultInjection.point("snapshot.create.after-snapshot")
+                await FaultInjection.point("snapshot.create.after-snapshot")
                 snapshot.state = .ready
                 try await op.step("catalog") { try await self.catalog.write { [snapshot] in try $0.update(snapshot) } }
                 return snapshot
@@ -83,7 +83,7 @@ extension Engine {
                         try tx.update(marked)
                     }
                 }
-                FaultInjection.point("snapshot.delete.after-mark")
+                await FaultInjection.point("snapshot.delete.after-mark")
                 try await op.step("delete subvolume") {
                     try self.storage.deleteSubvolume(at: self.layout.snapshot(snapshot.project, snapshot.id))
                 }
