@@ -1,0 +1,29 @@
+# Branch: the two commands a fresh Debian 12 machine needs are `make run` and `make test`.
+SWIFT := scripts/swift.sh
+CONFIGURATION ?= debug
+
+.PHONY: run test build deps bench docs stop clean
+
+run: build ## Install what is needed, build, start `branch serve`, print the URL, key and first steps
+	CONFIGURATION=$(CONFIGURATION) scripts/run.sh
+
+test: ## Install what is needed and run the whole test suite (as root)
+	scripts/test.sh
+
+build: deps
+	$(SWIFT) build -c $(CONFIGURATION)
+
+deps:
+	scripts/install-deps.sh
+
+bench: build ## Run the benchmarks and write docs/benchmarks.md
+	CONFIGURATION=$(CONFIGURATION) scripts/bench.sh
+
+docs: build ## Regenerate docs/openapi.json from the routes
+	.build/$(CONFIGURATION)/branch openapi > docs/openapi.json
+
+stop: ## Stop the service started by `make run`
+	scripts/stop.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# `make run`: install the built binary, start `branch serve` (systemd unit where systemd runs,
+# else a background process), wait until it answers, then print where it is and what to do next.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+POOL=${BRANCH_POOL:-/var/lib/branch}
+POOL_SIZE=${BRANCH_POOL_SIZE:-20G}
+LISTEN=${BRANCH_LISTEN:-127.0.0.1:8420}
+POOLER_PORT=${BRANCH_POOLER_PORT:-6432}
+PUBLIC_HOST=${BRANCH_PUBLIC_HOST:-127.0.0.1}
+CONFIGURATION=${CONFIGURATION:-debug}
+LOG_DIR=/var/log/branch
+PID_FILE=/run/branch/serve.pid
+
+install -m 0755 ".build/$CONFIGURATION/branch" /usr/local/bin/branch.new
+mv -f /usr/local/bin/branch.new /usr/local/bin/branch
+
+args=(serve --pool "$POOL" --pool-size "$POOL_SIZE" --listen "$LISTEN" --pooler-port "$POOLER_PORT" --public-host "$PUBLIC_HOST")
+
+stop_background() {
+  if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
+    echo "Stopping the running service (its branches restart with it)..."
+    kill -TERM "$(cat "$PID_FILE")"
+    for _ in $(seq 1 600); do kill -0 "$(cat "$PID_FILE")" 2>/dev/null || break; sleep 0.1; done
+  fi
+}
+
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  mode=systemd
+  cat > /etc/systemd/system/branch.service <<UNIT
+[Unit]
+Description=Branch: instant Postgres branches on Btrfs
+After=network-online.target local-fs.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/usr/local/bin/branch ${args[*]}
+# SIGTERM to the service only: it stops every Postgres cleanly itself, and after a crash
+# the servers it leaves running are adopted by the next start.
+KillMode=process
+TimeoutStopSec=180
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  systemctl daemon-reload
+  systemctl enable branch.service >/dev/null 2>&1
+  systemctl restart branch.service
+  log_hint="journalctl -u branch -f"
+else
+  mode=background
+  stop_background
+  mkdir -p "$LOG_DIR" "$(dirname "$PID_FILE")"
+  setsid /usr/local/bin/branch "${args[@]}" >>"$LOG_DIR/serve.log" 2>&1 < /dev/null &
+  echo $! > "$PID_FILE"
+  log_hint="tail -f $LOG_DIR/serve.log"
+fi
+
+url="http://$LISTEN"
+for _ in $(seq 1 600); do
+  curl -fsS "$url/api/v1/health" >/dev/null 2>&1 && break
+  if [ "$mode" = background ] && ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
+    echo "error: branch serve exited; its log:" >&2
+    tail -n 20 "$LOG_DIR/serve.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+curl -fsS "$url/api/v1/health" >/dev/null || { echo "error: the service did not answer at $url ($log_hint)" >&2; exit 1; }
+
+cat <<INFO
+
+Branch is running ($mode).
+  API         $url   (OpenAPI: $url/api/v1/openapi.json)
+  admin key   $(cat "$POOL/admin.key")
+  pool        $POOL
+  pooler      postgres://…@$PUBLIC_HOST:$POOLER_PORT/<project>
+  logs        $log_hint
+
+First steps (as root on this machine the CLI finds the service and key by itself;
+elsewhere: branch login $url --token <admin key>):
+  branch project create myapp        # a Postgres with an owner role and a main branch
+  cd ~/code/myapp && branch link myapp
+  psql "\$(branch url)"               # the pooled URL your app uses
+  branch create feature-x            # a copy of main, ready in well under a second
+  branch checkout feature-x          # the app's unchanged URL now reaches feature-x
+  branch snapshot create --name before-migration
+  branch restore before-migration --in-place
+Stop it with: make stop
+INFO

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make test`: install what the tests need, build, run every test (unit and integration, as root),
+# and make sure nothing the tests started outlives them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+cleanup() {
+  # Safety net for a test process that died before its own clean-up ran.
+  for pid in $(pgrep -f /var/tmp/branch-tests/ 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+  grep ' /var/tmp/branch-tests/' /proc/mounts | awk '{print $2}' | while read -r mount; do umount -l "$mount" || true; done
+  rm -rf /var/tmp/branch-tests
+}
+trap cleanup EXIT
+
+scripts/swift.sh build --build-tests
+# Integration tests share the machine's CPU and loop devices: run them one at a time.
+scripts/swift.sh test --skip-build --no-parallel
