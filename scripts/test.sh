@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 cleanup() {
-  # Safety net for a test process that died before its own clean-up ran.
-  for pid in $(pgrep -f /var/tmp/branch-tests/ 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
-  grep ' /var/tmp/branch-tests/' /proc/mounts | awk '{print $2}' | while read -r mount; do umount -l "$mount" || true; done
+  # Safety net for a test process that died before its own clean-up ran; never changes the exit status.
+  set +e
+  for pid in $(pgrep -f /var/tmp/branch-tests/ 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+  awk '$2 ~ "^/var/tmp/branch-tests/" {print $2}' /proc/mounts | while read -r mount; do umount -l "$mount"; done
   rm -rf /var/tmp/branch-tests
 }
 trap cleanup EXIT

@@ -19,7 +19,7 @@ public enum OpenAPIDocument {
             "info": [
                 "title": "Branch API",
                 "version": .string(version),
-                "description": "Manage projects, copy-on-write branches, snapshots and the pooled endpoint of a Branch service. Authenticate with `Authorization: Bearer <admin key>`. Errors are `{\"error\":{\"code\",\"message\",\"hint\"}}`.",
+                "description": "Manage projects, copy-on-write branches, snapshots and the pooled endpoint of a Branch service. Authenticate with `Authorization: Bearer <admin key>`. Errors are `{\"error\":{\"code\",\"message\",\"hint\",\"requestId\"}}`.",
             ],
             "servers": [["url": "http://127.0.0.1:8420"]],
             "security": [["bearer": []]],
@@ -69,7 +69,7 @@ public enum OpenAPIDocument {
         if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
         if let request = route.requestSchema {
             operation["requestBody"] = [
-                "required": true,
+                "required": .bool(!route.requestOptional),
                 "content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(request)")]]],
             ]
         }

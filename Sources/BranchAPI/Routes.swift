@@ -9,6 +9,8 @@ public struct APIRoute: Sendable, Hashable {
     public let operationID: String
     public let summary: String
     public let requestSchema: String?
+    /// Whether the body may be left out (every field then takes its default).
+    public let requestOptional: Bool
     public let responseSchema: String
     public let successStatus: Int
     public let requiresAuth: Bool
@@ -22,14 +24,15 @@ public struct APIRoute: Sendable, Hashable {
     }
 
     init(
-        _ method: Method, _ path: String, _ operationID: String, _ summary: String, request: String? = nil, response: String,
-        status: Int = 200, auth: Bool = true, query: [QueryParameter] = []
+        _ method: Method, _ path: String, _ operationID: String, _ summary: String, request: String? = nil,
+        requestOptional: Bool = false, response: String, status: Int = 200, auth: Bool = true, query: [QueryParameter] = []
     ) {
         self.method = method
         self.path = path
         self.operationID = operationID
         self.summary = summary
         self.requestSchema = request
+        self.requestOptional = requestOptional
         self.responseSchema = response
         self.successStatus = status
         self.requiresAuth = auth
@@ -102,7 +105,7 @@ extension APIRoute {
     public static let listSnapshots = APIRoute(.get, "/api/v1/projects/{project}/snapshots", "listSnapshots", "The project's snapshots.", response: "SnapshotList")
     public static let createSnapshot = APIRoute(
         .post, "/api/v1/projects/{project}/snapshots", "createSnapshot", "Take a read-only snapshot of a branch (default: the checked-out one).",
-        request: "CreateSnapshotRequest", response: "SnapshotResult", status: 201)
+        request: "CreateSnapshotRequest", requestOptional: true, response: "SnapshotResult", status: 201)
     public static let getSnapshot = APIRoute(.get, "/api/v1/projects/{project}/snapshots/{snapshot}", "getSnapshot", "One snapshot, by id or name.", response: "SnapshotInfo")
     public static let deleteSnapshot = APIRoute(
         .delete, "/api/v1/projects/{project}/snapshots/{snapshot}", "deleteSnapshot",

@@ -2,7 +2,7 @@
 /// every model and checks it against these, so a field added to a model without its schema fails.
 public enum APISchemas {
     public indirect enum Property: Sendable {
-        case string, dateTime, integer, number, boolean
+        case string, dateTime, integer, number, boolean, object
         case array(Property)
         case ref(String)
         /// May be absent or null.
@@ -17,6 +17,7 @@ public enum APISchemas {
             case .integer: ["type": "integer"]
             case .number: ["type": "number"]
             case .boolean: ["type": "boolean"]
+            case .object: ["type": "object"]
             case .array(let items): ["type": "array", "items": items.json]
             case .ref(let name): ["$ref": .string("#/components/schemas/\(name)")]
             case .optional(let wrapped):
@@ -57,7 +58,7 @@ public enum APISchemas {
             "What went wrong: a stable code, a message and what to do next.",
             [("code", .string), ("message", .string), ("hint", .optional(.string)), ("requestId", .optional(.string))]),
         "HealthResponse": Object("Liveness.", [("status", .string), ("version", .string)]),
-        "OpenAPIDocument": Object("An OpenAPI 3.1 document.", [("openapi", .string), ("info", .optional(.string)), ("paths", .optional(.string))]),
+        "OpenAPIDocument": Object("An OpenAPI 3.1 document.", [("openapi", .string), ("info", .object), ("paths", .object)]),
         "StatusResponse": Object(
             "The service at a glance.",
             [

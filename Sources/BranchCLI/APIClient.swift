@@ -24,11 +24,6 @@ struct APIClient {
         try await send(.DELETE, path, body: Optional<Empty>.none)
     }
 
-    /// Raw bytes of a GET (the OpenAPI document).
-    func raw(_ path: String) async throws -> Data {
-        try await perform(.GET, path, body: nil)
-    }
-
     private struct Empty: Encodable {}
 
     private func send<T: Decodable, B: Encodable>(_ method: HTTPMethod, _ path: String, body: B?) async throws -> T {

@@ -16,8 +16,8 @@ struct ClientConfiguration: Codable, Equatable {
     var token: String?
 
     static var configPath: String {
-        let base = ProcessInfo.processInfo.environment["XDG_CONFIG_HOME"]
-            ?? "\(ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory())/.config"
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
+        let base = environment["XDG_CONFIG_HOME"] ?? "\(environment["HOME"] ?? NSHomeDirectory())/.config"
         return "\(base)/branch/config.json"
     }
 
@@ -25,12 +25,19 @@ struct ClientConfiguration: Codable, Equatable {
         // An empty variable counts as unset, as in most shells' tools.
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         let stored = Files.read(configPath).flatMap { try? JSONDecoder().decode(ClientConfiguration.self, from: Data($0.utf8)) }
-        let url = environment["BRANCH_URL"] ?? stored?.url ?? defaultURL
-        var token = environment["BRANCH_TOKEN"] ?? stored?.token
+        let url = normalized(environment["BRANCH_URL"] ?? stored?.url ?? defaultURL)
+        // A stored key goes only to the server it was stored for.
+        var token = environment["BRANCH_TOKEN"] ?? (stored.map { normalized($0.url) } == url ? stored?.token : nil)
         if token == nil, url == defaultURL {
             token = Files.read(defaultKeyFile)?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        return ClientConfiguration(url: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
+        return ClientConfiguration(url: url, token: token)
+    }
+
+    static func normalized(_ url: String) -> String {
+        var url = url
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
     }
 
     func save() throws {

@@ -14,7 +14,7 @@ extension Engine {
         let sizes = storage.exclusiveBytes(of: paths)
         return ProjectInfo(
             name: project.name.rawValue, createdAt: project.createdAt, postgresMajor: project.pgMajor, role: project.role,
-            database: project.database, checkedOut: project.checkedOut.rawValue, branches: branches.count,
+            database: project.database, checkedOut: project.checkedOut.rawValue, branches: branches.filter { $0.state == .ready }.count,
             snapshots: snapshots.filter { $0.state == .ready }.count,
             exclusiveBytes: sizes.isEmpty ? nil : sizes.values.reduce(0, +), poolerHost: configuration.publicHost,
             poolerPort: configuration.poolerPort)
@@ -59,7 +59,8 @@ extension Engine {
                 quotas: storage.quotasEnabled),
             postgres: .init(version: installation.version, major: installation.major, binDirectory: installation.binDirectory),
             runtime: runtime.name, pooler: .init(port: configuration.poolerPort, running: await pooler.isRunning),
-            projects: projects.filter { $0.state == .ready }.count, branches: branches.count, branchesRunning: running)
+            projects: projects.filter { $0.state == .ready }.count, branches: branches.filter { $0.state == .ready }.count,
+            branchesRunning: running)
     }
 
     public func operations(project: String?, limit: Int) async throws -> OperationList {

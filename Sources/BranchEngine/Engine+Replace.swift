@@ -36,8 +36,10 @@ extension Engine {
         of branch: BranchRecord, withCopyOf source: String, newBase: String?, op: OperationContext
     ) async throws -> SnapshotRecord {
         let branchPath = layout.branch(branch.project, branch.name)
+        // A branch someone stopped stays stopped; its data is replaced all the same.
+        let restart = branch.desired == .running
         var previous = SnapshotRecord(
-            id: Identifiers.shortID(), project: branch.project, name: nil, sourceBranch: branch.name, kind: .preRestore,
+            id: try await unusedSnapshotID(), project: branch.project, name: nil, sourceBranch: branch.name, kind: .preRestore,
             state: .creating, createdAt: Date(), operationID: op.id)
         let previousPath = layout.snapshot(branch.project, previous.id)
         try await op.step("catalog") { try await self.catalog.write { [previous] in try $0.insert(previous) } }
@@ -59,7 +61,7 @@ extension Engine {
         await FaultInjection.point("replace.before-stop")
 
         try await op.step("stop") { try await self.stopServer(branch) }
-        op.onFailure("restart previous data") { try await self.startServer(branch) }
+        op.onFailure("restart previous data") { if restart { try await self.startServer(branch) } }
         await FaultInjection.point("replace.before-exchange")
         try await op.step("swap") { try self.storage.exchange(incoming, branchPath) }
         // From here the branch holds the new data; undo means swapping back.
@@ -68,7 +70,7 @@ extension Engine {
             try self.storage.exchange(incoming, branchPath)
         }
         await FaultInjection.point("replace.after-exchange")
-        try await op.step("start") { try await self.startServer(branch) }
+        if restart { try await op.step("start") { try await self.startServer(branch) } }
         try await op.step("clean up") {
             try self.storage.deleteSubvolume(at: incoming)
             try ReplacementMarker.remove(in: branchPath)

@@ -71,7 +71,7 @@ extension Engine {
                 throw EngineError(
                     "snapshot_in_use", 409,
                     "Snapshot '\(idOrName)' is the base of branch\(users.count == 1 ? "" : "es") \(users.map(\.name.rawValue).joined(separator: ", ")).",
-                    hint: "Delete or reset those branches first; diff and merge need their base.")
+                    hint: "A branch's base is the state it was copied from and is kept while the branch exists; delete those branches first.")
             }
             return snapshot
         }) { snapshot in

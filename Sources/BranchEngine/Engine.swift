@@ -1,8 +1,8 @@
-public import BranchAPI
-public import BranchCatalog
-public import BranchCore
+import BranchAPI
+import BranchCatalog
+import BranchCore
 public import BranchPostgres
-public import BranchRuntime
+import BranchRuntime
 public import BranchStorage
 public import Foundation
 public import Logging

@@ -42,9 +42,6 @@ public struct EngineError: ReportableError {
     static func notReady(_ what: String, state: String) -> EngineError {
         EngineError("not_ready", 409, "\(what) is \(state), not ready.", hint: "Wait for the running operation to finish, then retry.")
     }
-    static func busy(_ project: ResourceName) -> EngineError {
-        EngineError("project_busy", 409, "Another operation on project '\(project)' is running.", hint: "Retry in a moment.")
-    }
     static func invalidRequest(_ message: String, hint: String? = nil) -> EngineError {
         EngineError("invalid_request", 400, message, hint: hint)
     }

@@ -27,7 +27,6 @@ public struct PostgresError: ReportableError {
     public var code: String { kind.rawValue }
     public var httpStatus: Int {
         switch kind {
-        case .queryFailed: 400
         case .connectionFailed, .startFailed: 503
         default: 500
         }
@@ -36,7 +35,7 @@ public struct PostgresError: ReportableError {
     public var hint: String? {
         switch kind {
         case .notInstalled: "Install the Debian package 'postgresql' (scripts/install-deps.sh does), or pass --pg-bindir."
-        case .startFailed: "See the branch's log with `branch logs`."
+        case .startFailed: "See the server's log in <pool>/logs/<project>/<branch>.log."
         default: nil
         }
     }

@@ -91,7 +91,7 @@ struct APIHandlers: Sendable {
                 let body = try await Self.decode(RestoreRequest.self, request)
                 let result = try await engine.restoreSnapshot(
                     project: try context.parameters.require("project"), try context.parameters.require("snapshot"), body)
-                return try JSONResponse.make(result, status: body.inPlace == true ? 200 : 201)
+                return try JSONResponse.make(result)
             },
         ]
     }
@@ -110,8 +110,16 @@ struct APIHandlers: Sendable {
 
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, emptyAllowed: Bool) async throws -> T? {
         var request = request
-        let buffer = try await request.collectBody(upTo: 1 << 20)
-        if buffer.readableBytes == 0 && emptyAllowed { return nil }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: 1 << 20)
+        } catch {
+            throw BadRequest(code: "payload_too_large", httpStatus: 413, message: "The request body is larger than 1 MiB.")
+        }
+        if buffer.readableBytes == 0 {
+            if emptyAllowed { return nil }
+            throw BadRequest(message: "The request needs a JSON body.")
+        }
         do {
             return try JSONDecoder.api.decode(T.self, from: Data(buffer.readableBytesView))
         } catch let DecodingError.keyNotFound(key, _) {
@@ -124,9 +132,9 @@ struct APIHandlers: Sendable {
     }
 
     struct BadRequest: ReportableError {
+        var code = "invalid_request"
+        var httpStatus = 400
         let message: String
-        var code: String { "invalid_request" }
-        var httpStatus: Int { 400 }
         var hint: String? { "See the OpenAPI document at /api/v1/openapi.json." }
     }
 }

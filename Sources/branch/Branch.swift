@@ -8,7 +8,7 @@ struct Branch: AsyncParsableCommand {
         commandName: "branch",
         abstract: "Instant copy-on-write Postgres branches on your own server.",
         discussion: """
-            Every command but `serve` talks to the service's HTTP API: set BRANCH_URL and BRANCH_TOKEN,
+            Every command but `serve` talks to the service's HTTP API. Set BRANCH_URL and BRANCH_TOKEN, \
             or run `branch login URL --token KEY`. On the server itself, as root, the defaults just work.
             """,
         version: "0.1.0",

@@ -52,6 +52,9 @@ struct Serve: AsyncParsableCommand {
         guard ByteCount.parse(poolSize) != nil else { throw ValidationError("--pool-size: use a size like 20G or 512M.") }
         guard parseListen() != nil else { throw ValidationError("--listen: use HOST:PORT, e.g. 127.0.0.1:8420.") }
         guard parsePortRange() != nil else { throw ValidationError("--port-range: use FIRST-LAST, e.g. 54400-55399.") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level: use trace, debug, info, notice, warning, error or critical.")
+        }
     }
 
     func run() async throws {
@@ -60,7 +63,7 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode.failure
         }
         var logger = Logger(label: "branch")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        logger.logLevel = Logger.Level(rawValue: logLevel)!
 
         var configuration = EngineConfiguration()
         configuration.pool = pool
@@ -76,7 +79,7 @@ struct Serve: AsyncParsableCommand {
         do {
             engine = try await Engine.open(configuration, logger: logger)
         } catch let error as any ReportableError {
-            printFatal(error.message + (error.hint.map { "\n\($0)" } ?? ""))
+            printFatal(error.message, hint: error.hint)
             throw ExitCode.failure
         }
         let (host, port) = parseListen()!
@@ -115,7 +118,7 @@ struct Serve: AsyncParsableCommand {
         return parts[0]...parts[1]
     }
 
-    func printFatal(_ message: String) {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    func printFatal(_ message: String, hint: String? = nil) {
+        FileHandle.standardError.write(Data(("error: \(message)\n" + (hint.map { "hint: \($0)\n" } ?? "")).utf8))
     }
 }

@@ -9,8 +9,8 @@ struct BadInputTests {
     /// The API error for a request, straight from the HTTP API.
     static func apiError(_ env: TestEnvironment, _ method: String, _ path: String, body: String? = nil) async throws -> (Int, ErrorBody) {
         var arguments = ["-sS", "-X", method, "-H", "Authorization: Bearer \(env.token)", "-w", "\n%{http_code}", env.url + path]
-        if let body { arguments += ["-H", "Content-Type: application/json", "--data", body] }
-        let result = try await Command.run("curl", arguments)
+        if body != nil { arguments += ["-H", "Content-Type: application/json", "--data-binary", "@-"] }
+        let result = try await Command.run("curl", arguments, input: body)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         let status = Int(lines.last ?? "") ?? 0
         let error = try JSONDecoder.api.decode(ErrorBody.self, from: Data(lines.dropLast().joined(separator: "\n").utf8))
@@ -54,6 +54,9 @@ struct BadInputTests {
             #expect(status == 400 && error.error.message.contains("name"))
             (status, error) = try await Self.apiError(env, "POST", "/api/v1/projects/app/branches/main/reset")
             #expect(status == 409 && error.error.code == "branch_has_no_parent")
+            let huge = #"{"name":""# + String(repeating: "x", count: 2 << 20) + #""}"#
+            (status, error) = try await Self.apiError(env, "POST", "/api/v1/projects", body: huge)
+            #expect(status == 413 && error.error.code == "payload_too_large")
             (status, error) = try await Self.apiError(env, "GET", "/api/v1/nowhere")
             #expect(status == 404 && error.error.code == "not_found")
 

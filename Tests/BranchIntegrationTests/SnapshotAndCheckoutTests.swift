@@ -43,6 +43,11 @@ struct SnapshotAndCheckoutTests {
             // The app's pooled URL kept working through both swaps.
             #expect(try await env.psql(try await env.cli("url").output, "select count(*) from t") == "2")
 
+            // A stopped branch gets the data but stays stopped.
+            _ = try await env.json(BranchResult.self, "stop", "then")
+            let quiet = try await env.json(BranchResult.self, "restore", undo.id, "--in-place", "--branch", "then")
+            #expect(quiet.branch.status == "stopped")
+
             // A snapshot that is some branch's base cannot be deleted; others can.
             let inUse = try await env.failure("snapshot", "delete", "one")
             #expect(inUse.stderr.contains("base of branch then"))

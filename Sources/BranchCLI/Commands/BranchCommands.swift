@@ -197,13 +197,20 @@ struct PSQL: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let connection = try await URLCommand.connection(project: try project.resolve(), branch: branch)
-            guard let psql = Command.which("psql") else {
+            guard let psql = Self.findOnPath("psql") else {
                 throw CLIError(code: "psql_missing", message: "psql is not installed.", hint: "apt-get install postgresql-client")
             }
-            let arguments = [psql, connection.url] + psqlArguments
-            var cArguments = arguments.map { strdup($0) } + [nil]
+            // The password goes through the environment, not the command line that `ps` shows.
+            setenv("PGPASSWORD", connection.password, 1)
+            let conninfo = "host=\(connection.host) port=\(connection.port) user=\(connection.user) dbname=\(connection.database)"
+            var cArguments = ([psql, conninfo] + psqlArguments).map { strdup($0) } + [nil]
             execv(psql, &cArguments)
             throw CLIError(code: "psql_failed", message: "Could not run psql: \(String(cString: strerror(errno))).")
         }
+    }
+
+    static func findOnPath(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }

@@ -17,7 +17,7 @@ struct Login: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let configuration = ClientConfiguration(url: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
+            let configuration = ClientConfiguration(url: ClientConfiguration.normalized(url), token: token)
             let status: StatusResponse = try await APIClient(configuration: configuration).get("/api/v1/status")
             try configuration.save()
             if output.json {

@@ -34,6 +34,9 @@ struct SnapshotCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the project's snapshots.")
 
+        @Flag(help: "Also the automatic base snapshots branches started from (always in --json).")
+        var all = false
+
         @OptionGroup var project: ProjectOptions
         @OptionGroup var output: OutputOptions
 
@@ -41,13 +44,16 @@ struct SnapshotCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let list: SnapshotList = try await APIClient().get(APIPath.snapshots(try project.resolve()))
                 if output.json { return try Format.printJSON(list) }
+                let shown = all ? list.snapshots : list.snapshots.filter { $0.kind != "base" }
                 var table = Table("ID", "NAME", "BRANCH", "KIND", "SIZE", "AGE", "BASE OF")
-                for snapshot in list.snapshots {
+                for snapshot in shown {
                     table.add(
                         snapshot.id, snapshot.name ?? "-", snapshot.sourceBranch, snapshot.kind, Format.bytes(snapshot.exclusiveBytes),
                         Format.age(snapshot.createdAt), snapshot.baseOf.joined(separator: ", "))
                 }
                 print(table.rendered)
+                let hidden = list.snapshots.count - shown.count
+                if hidden > 0 { print(Style.dim("\(hidden) automatic base snapshot\(hidden == 1 ? "" : "s") not shown (--all shows them).")) }
             }
         }
     }
