@@ -99,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "branch",
             dependencies: [
-                "BranchCLI", "BranchServer", "BranchEngine", "BranchCore", "BranchStorage", "BranchPostgres",
+                "BranchCLI", "BranchServer", "BranchEngine", "BranchCore", "BranchStorage", "BranchPostgres", "BranchRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -65,6 +65,21 @@ public struct StatusResponse: Codable, Sendable {
         }
     }
 
+    /// How branch servers run, and what start-up found out about the host.
+    public struct Runtime: Codable, Sendable {
+        public var name: String
+        public var cgroups: String
+        public var limitsEnforced: Bool
+        public var notes: [String]
+
+        public init(name: String, cgroups: String, limitsEnforced: Bool, notes: [String]) {
+            self.name = name
+            self.cgroups = cgroups
+            self.limitsEnforced = limitsEnforced
+            self.notes = notes
+        }
+    }
+
     public struct Pooler: Codable, Sendable {
         public var port: Int
         public var running: Bool
@@ -80,20 +95,22 @@ public struct StatusResponse: Codable, Sendable {
     public var pool: Pool
     public var postgres: Postgres
     public var runtime: String
+    public var runtimeDetails: Runtime
     public var pooler: Pooler
     public var projects: Int
     public var branches: Int
     public var branchesRunning: Int
 
     public init(
-        version: String, startedAt: Date, pool: Pool, postgres: Postgres, runtime: String, pooler: Pooler, projects: Int,
+        version: String, startedAt: Date, pool: Pool, postgres: Postgres, runtime: Runtime, pooler: Pooler, projects: Int,
         branches: Int, branchesRunning: Int
     ) {
         self.version = version
         self.startedAt = startedAt
         self.pool = pool
         self.postgres = postgres
-        self.runtime = runtime
+        self.runtime = runtime.name
+        self.runtimeDetails = runtime
         self.pooler = pooler
         self.projects = projects
         self.branches = branches
@@ -139,10 +156,18 @@ public struct ProjectInfo: Codable, Sendable {
     /// The stable pooled endpoint, without the password (see `GET …/connection`).
     public var poolerHost: String
     public var poolerPort: Int
+    /// Limits of every branch server of the project (absent: none).
+    public var memoryBytes: UInt64?
+    public var cpus: Double?
+    public var maxConnections: Int?
+    /// Idle seconds before a branch other than main is suspended, and before main is (0: never).
+    public var suspendAfterSeconds: Int
+    public var suspendMainAfterSeconds: Int
 
     public init(
         name: String, createdAt: Date, postgresMajor: Int, role: String, database: String, checkedOut: String, branches: Int,
-        snapshots: Int, exclusiveBytes: UInt64?, poolerHost: String, poolerPort: Int
+        snapshots: Int, exclusiveBytes: UInt64?, poolerHost: String, poolerPort: Int, memoryBytes: UInt64? = nil, cpus: Double? = nil,
+        maxConnections: Int? = nil, suspendAfterSeconds: Int = 0, suspendMainAfterSeconds: Int = 0
     ) {
         self.name = name
         self.createdAt = createdAt
@@ -155,13 +180,56 @@ public struct ProjectInfo: Codable, Sendable {
         self.exclusiveBytes = exclusiveBytes
         self.poolerHost = poolerHost
         self.poolerPort = poolerPort
+        self.memoryBytes = memoryBytes
+        self.cpus = cpus
+        self.maxConnections = maxConnections
+        self.suspendAfterSeconds = suspendAfterSeconds
+        self.suspendMainAfterSeconds = suspendMainAfterSeconds
+    }
+}
+
+/// Limits and scale-to-zero settings of a project. In an update, an absent field is left as it
+/// is and 0 removes a limit (or turns suspension off).
+public struct ProjectSettings: Codable, Sendable, Equatable {
+    public var memoryBytes: UInt64?
+    public var cpus: Double?
+    public var maxConnections: Int?
+    public var suspendAfterSeconds: Int?
+    public var suspendMainAfterSeconds: Int?
+
+    public init(
+        memoryBytes: UInt64? = nil, cpus: Double? = nil, maxConnections: Int? = nil, suspendAfterSeconds: Int? = nil,
+        suspendMainAfterSeconds: Int? = nil
+    ) {
+        self.memoryBytes = memoryBytes
+        self.cpus = cpus
+        self.maxConnections = maxConnections
+        self.suspendAfterSeconds = suspendAfterSeconds
+        self.suspendMainAfterSeconds = suspendMainAfterSeconds
     }
 }
 
 public struct CreateProjectRequest: Codable, Sendable {
     public var name: String
+    public var settings: ProjectSettings?
 
-    public init(name: String) { self.name = name }
+    public init(name: String, settings: ProjectSettings? = nil) {
+        self.name = name
+        self.settings = settings
+    }
+}
+
+public struct ProjectUpdated: Codable, Sendable {
+    public var project: ProjectInfo
+    /// Running branches restarted to apply a setting that needs it (max connections).
+    public var restarted: [String]
+    public var operation: OperationTiming
+
+    public init(project: ProjectInfo, restarted: [String], operation: OperationTiming) {
+        self.project = project
+        self.restarted = restarted
+        self.operation = operation
+    }
 }
 
 public struct ProjectCreated: Codable, Sendable {
@@ -183,7 +251,7 @@ public struct BranchInfo: Codable, Sendable {
     public var baseSnapshot: String?
     /// `creating`, `ready` or `deleting`.
     public var state: String
-    /// `running` or `stopped`.
+    /// `running`, `stopped`, or `suspended` (idle; resumes on the next connection or API use).
     public var status: String
     public var port: Int
     /// Whether the project's pooled endpoint points here.
@@ -191,10 +259,12 @@ public struct BranchInfo: Codable, Sendable {
     /// Bytes on disk only this branch holds (nil without Btrfs quotas).
     public var exclusiveBytes: UInt64?
     public var createdAt: Date
+    /// Times the supervisor restarted its server after it died.
+    public var restarts: Int
 
     public init(
         project: String, name: String, parent: String?, baseSnapshot: String?, state: String, status: String, port: Int,
-        checkedOut: Bool, exclusiveBytes: UInt64?, createdAt: Date
+        checkedOut: Bool, exclusiveBytes: UInt64?, createdAt: Date, restarts: Int = 0
     ) {
         self.project = project
         self.name = name
@@ -206,6 +276,7 @@ public struct BranchInfo: Codable, Sendable {
         self.checkedOut = checkedOut
         self.exclusiveBytes = exclusiveBytes
         self.createdAt = createdAt
+        self.restarts = restarts
     }
 }
 
@@ -382,6 +453,83 @@ public struct OperationInfo: Codable, Sendable {
         self.errorCode = errorCode
         self.errorMessage = errorMessage
         self.recovery = recovery
+    }
+}
+
+/// Something that happened to a branch server on its own: crashed, restarted, suspended, resumed.
+public struct EventInfo: Codable, Sendable {
+    public var id: Int64
+    public var at: Date
+    public var project: String
+    public var branch: String?
+    public var kind: String
+    public var detail: String
+
+    public init(id: Int64, at: Date, project: String, branch: String?, kind: String, detail: String) {
+        self.id = id
+        self.at = at
+        self.project = project
+        self.branch = branch
+        self.kind = kind
+        self.detail = detail
+    }
+}
+
+public struct EventList: Codable, Sendable {
+    public var events: [EventInfo]
+    public init(events: [EventInfo]) { self.events = events }
+}
+
+/// One sample of one branch server (rates over the preceding interval).
+public struct MetricSample: Codable, Sendable {
+    public var at: Date
+    /// `running`, `stopped` or `suspended`.
+    public var status: String
+    public var cpuPercent: Double?
+    public var memoryBytes: UInt64?
+    public var ioReadBytesPerSecond: Double?
+    public var ioWriteBytesPerSecond: Double?
+    public var connections: Int?
+    public var databaseBytes: UInt64?
+    public var exclusiveBytes: UInt64?
+    public var restarts: Int
+
+    public init(
+        at: Date, status: String, cpuPercent: Double?, memoryBytes: UInt64?, ioReadBytesPerSecond: Double?, ioWriteBytesPerSecond: Double?,
+        connections: Int?, databaseBytes: UInt64?, exclusiveBytes: UInt64?, restarts: Int
+    ) {
+        self.at = at
+        self.status = status
+        self.cpuPercent = cpuPercent
+        self.memoryBytes = memoryBytes
+        self.ioReadBytesPerSecond = ioReadBytesPerSecond
+        self.ioWriteBytesPerSecond = ioWriteBytesPerSecond
+        self.connections = connections
+        self.databaseBytes = databaseBytes
+        self.exclusiveBytes = exclusiveBytes
+        self.restarts = restarts
+    }
+}
+
+public struct MetricSeries: Codable, Sendable {
+    public var project: String
+    public var branch: String
+    public var samples: [MetricSample]
+
+    public init(project: String, branch: String, samples: [MetricSample]) {
+        self.project = project
+        self.branch = branch
+        self.samples = samples
+    }
+}
+
+public struct MetricsResponse: Codable, Sendable {
+    public var intervalSeconds: Double
+    public var series: [MetricSeries]
+
+    public init(intervalSeconds: Double, series: [MetricSeries]) {
+        self.intervalSeconds = intervalSeconds
+        self.series = series
     }
 }
 

@@ -53,11 +53,11 @@ public enum OpenAPIDocument {
             ["name": .string(parameter.name), "in": "query", "required": false, "description": .string(parameter.description),
              "schema": ["type": .string(parameter.type)]]
         }
+        let content: JSONValue = route.responseSchema == "Text"
+            ? ["text/plain": ["schema": ["type": "string"]]]
+            : ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(route.responseSchema)")]]]
         var responses: [String: JSONValue] = [
-            String(route.successStatus): [
-                "description": "Success.",
-                "content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(route.responseSchema)")]]],
-            ],
+            String(route.successStatus): ["description": "Success.", "content": content],
             "default": ["$ref": "#/components/responses/Error"],
         ]
         if route.requiresAuth { responses["401"] = ["$ref": "#/components/responses/Error"] }

@@ -1,7 +1,7 @@
 /// One endpoint of the management API. The server registers exactly these, and the OpenAPI
 /// document is generated from them, so the two cannot drift apart.
 public struct APIRoute: Sendable, Hashable {
-    public enum Method: String, Sendable, CaseIterable { case get = "GET", post = "POST", delete = "DELETE" }
+    public enum Method: String, Sendable, CaseIterable { case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE" }
 
     public let method: Method
     /// OpenAPI form, e.g. `/api/v1/projects/{project}`.
@@ -67,11 +67,34 @@ extension APIRoute {
             QueryParameter(name: "limit", type: "integer", description: "At most this many (default 50, at most 1000)."),
         ])
 
+    public static let prometheus = APIRoute(
+        .get, "/metrics", "prometheusMetrics", "Every branch's CPU, memory, IO, connections, sizes, state and restarts, in Prometheus text format.",
+        response: "Text")
+    public static let metrics = APIRoute(
+        .get, "/api/v1/metrics", "getMetrics", "Samples of every branch server (5 s apart, the last hour), for charts and `branch top`.",
+        response: "MetricsResponse",
+        query: [
+            QueryParameter(name: "project", type: "string", description: "Only this project's branches."),
+            QueryParameter(name: "branch", type: "string", description: "Only this branch (with project)."),
+            QueryParameter(name: "minutes", type: "integer", description: "How far back (default 60; 0: the latest sample only)."),
+        ])
+    public static let listEvents = APIRoute(
+        .get, "/api/v1/events", "listEvents", "What happened to branch servers on their own (crashes, restarts, suspensions), newest first.",
+        response: "EventList",
+        query: [
+            QueryParameter(name: "project", type: "string", description: "Only this project's events."),
+            QueryParameter(name: "limit", type: "integer", description: "At most this many (default 100)."),
+        ])
+
     public static let listProjects = APIRoute(.get, "/api/v1/projects", "listProjects", "All projects.", response: "ProjectList")
     public static let createProject = APIRoute(
         .post, "/api/v1/projects", "createProject", "Create a project from the warm template: its owner role, database and main branch.",
         request: "CreateProjectRequest", response: "ProjectCreated", status: 201)
     public static let getProject = APIRoute(.get, "/api/v1/projects/{project}", "getProject", "One project.", response: "ProjectInfo")
+    public static let updateProject = APIRoute(
+        .patch, "/api/v1/projects/{project}", "updateProject",
+        "Change a project's limits and scale-to-zero settings; memory and CPU apply at once, max connections restarts its running branches.",
+        request: "ProjectSettings", response: "ProjectUpdated")
     public static let deleteProject = APIRoute(
         .delete, "/api/v1/projects/{project}", "deleteProject",
         "Delete a project with all its data. Needs force=true when it has branches besides main.", response: "DeleteResult",
@@ -100,7 +123,17 @@ extension APIRoute {
     public static let stopBranch = APIRoute(.post, "/api/v1/projects/{project}/branches/{branch}/stop", "stopBranch", "Stop the branch's server.", response: "BranchResult")
     public static let branchConnection = APIRoute(
         .get, "/api/v1/projects/{project}/branches/{branch}/connection", "getBranchConnection",
-        "A direct (unpooled) connection to one branch.", response: "ConnectionResponse")
+        "A connection to one branch: direct, or through the pooler with pooled=true. Resumes a suspended branch.",
+        response: "ConnectionResponse",
+        query: [QueryParameter(name: "pooled", type: "boolean", description: "The branch's pooled entry (`project__branch`) instead of its own port.")])
+    public static let branchLogs = APIRoute(
+        .get, "/api/v1/projects/{project}/branches/{branch}/logs", "getBranchLogs",
+        "The branch server's log, newest lines last; with follow=true the response streams new lines as they are written.",
+        response: "Text",
+        query: [
+            QueryParameter(name: "lines", type: "integer", description: "How many of the last lines (default 100)."),
+            QueryParameter(name: "follow", type: "boolean", description: "Keep the response open and stream new lines."),
+        ])
 
     public static let listSnapshots = APIRoute(.get, "/api/v1/projects/{project}/snapshots", "listSnapshots", "The project's snapshots.", response: "SnapshotList")
     public static let createSnapshot = APIRoute(
@@ -117,9 +150,9 @@ extension APIRoute {
 
     /// Every route, in the order the document lists them.
     public static let all: [APIRoute] = [
-        health, openAPI, status, listOperations,
-        listProjects, createProject, getProject, deleteProject, projectConnection, checkout,
-        listBranches, createBranch, getBranch, deleteBranch, resetBranch, startBranch, stopBranch, branchConnection,
+        health, openAPI, status, listOperations, listEvents, metrics, prometheus,
+        listProjects, createProject, getProject, updateProject, deleteProject, projectConnection, checkout,
+        listBranches, createBranch, getBranch, deleteBranch, resetBranch, startBranch, stopBranch, branchConnection, branchLogs,
         listSnapshots, createSnapshot, getSnapshot, deleteSnapshot, restoreSnapshot,
     ]
 }

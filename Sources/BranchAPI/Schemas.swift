@@ -63,13 +63,16 @@ public enum APISchemas {
             "The service at a glance.",
             [
                 ("version", .string), ("startedAt", .dateTime), ("pool", .ref("PoolStatus")), ("postgres", .ref("PostgresStatus")),
-                ("runtime", .string), ("pooler", .ref("PoolerStatus")), ("projects", .integer), ("branches", .integer),
+                ("runtime", .string), ("runtimeDetails", .ref("RuntimeStatus")), ("pooler", .ref("PoolerStatus")), ("projects", .integer), ("branches", .integer),
                 ("branchesRunning", .integer),
             ]),
         "PoolStatus": Object(
             "The Btrfs pool.",
             [("path", .string), ("mount", .string), ("freeBytes", .integer), ("totalBytes", .integer), ("quotas", .boolean)]),
         "PostgresStatus": Object("The Postgres server binaries in use.", [("version", .string), ("major", .integer), ("binDirectory", .string)]),
+        "RuntimeStatus": Object(
+            "How branch servers run (podman, docker or process) and what start-up found out about the host.",
+            [("name", .string), ("cgroups", .string), ("limitsEnforced", .boolean), ("notes", .array(.string))]),
         "PoolerStatus": Object("The PgBouncer front door.", [("port", .integer), ("running", .boolean)]),
         "OperationTiming": Object(
             "How long an operation took, step by step.", [("id", .string), ("durationMs", .number), ("steps", .array(.ref("OperationStep")))]),
@@ -79,10 +82,34 @@ public enum APISchemas {
             [
                 ("name", .string), ("createdAt", .dateTime), ("postgresMajor", .integer), ("role", .string), ("database", .string),
                 ("checkedOut", .string), ("branches", .integer), ("snapshots", .integer), ("exclusiveBytes", .optional(.integer)),
-                ("poolerHost", .string), ("poolerPort", .integer),
+                ("poolerHost", .string), ("poolerPort", .integer), ("memoryBytes", .optional(.integer)), ("cpus", .optional(.number)),
+                ("maxConnections", .optional(.integer)), ("suspendAfterSeconds", .integer), ("suspendMainAfterSeconds", .integer),
             ]),
         "ProjectList": Object("Projects.", [("projects", .array(.ref("ProjectInfo")))]),
-        "CreateProjectRequest": Object("A new project.", [("name", .string)]),
+        "CreateProjectRequest": Object("A new project.", [("name", .string), ("settings", .optional(.ref("ProjectSettings")))]),
+        "ProjectSettings": Object(
+            "Limits and scale-to-zero settings. In an update, an absent field is unchanged and 0 removes a limit or turns suspension off.",
+            [
+                ("memoryBytes", .optional(.integer)), ("cpus", .optional(.number)), ("maxConnections", .optional(.integer)),
+                ("suspendAfterSeconds", .optional(.integer)), ("suspendMainAfterSeconds", .optional(.integer)),
+            ]),
+        "ProjectUpdated": Object(
+            "A project after a settings change.",
+            [("project", .ref("ProjectInfo")), ("restarted", .array(.string)), ("operation", .ref("OperationTiming"))]),
+        "EventInfo": Object(
+            "Something that happened to a branch server on its own.",
+            [("id", .integer), ("at", .dateTime), ("project", .string), ("branch", .optional(.string)), ("kind", .string), ("detail", .string)]),
+        "EventList": Object("Events.", [("events", .array(.ref("EventInfo")))]),
+        "MetricSample": Object(
+            "One sample of a branch server; rates cover the preceding interval.",
+            [
+                ("at", .dateTime), ("status", .string), ("cpuPercent", .optional(.number)), ("memoryBytes", .optional(.integer)),
+                ("ioReadBytesPerSecond", .optional(.number)), ("ioWriteBytesPerSecond", .optional(.number)),
+                ("connections", .optional(.integer)), ("databaseBytes", .optional(.integer)), ("exclusiveBytes", .optional(.integer)),
+                ("restarts", .integer),
+            ]),
+        "MetricSeries": Object("Samples of one branch.", [("project", .string), ("branch", .string), ("samples", .array(.ref("MetricSample")))]),
+        "MetricsResponse": Object("Samples of branch servers.", [("intervalSeconds", .number), ("series", .array(.ref("MetricSeries")))]),
         "ProjectCreated": Object(
             "A created project and how to connect to it.",
             [("project", .ref("ProjectInfo")), ("connection", .ref("ConnectionResponse")), ("operation", .ref("OperationTiming"))]),
@@ -91,7 +118,7 @@ public enum APISchemas {
             [
                 ("project", .string), ("name", .string), ("parent", .optional(.string)), ("baseSnapshot", .optional(.string)),
                 ("state", .string), ("status", .string), ("port", .integer), ("checkedOut", .boolean),
-                ("exclusiveBytes", .optional(.integer)), ("createdAt", .dateTime),
+                ("exclusiveBytes", .optional(.integer)), ("createdAt", .dateTime), ("restarts", .integer),
             ]),
         "BranchList": Object("Branches.", [("branches", .array(.ref("BranchInfo")))]),
         "CreateBranchRequest": Object(

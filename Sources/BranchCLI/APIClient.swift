@@ -20,6 +20,34 @@ struct APIClient {
         try await send(.POST, path, body: body)
     }
 
+    func patch<T: Decodable, B: Encodable>(_ path: String, _ body: B, as type: T.Type = T.self) async throws -> T {
+        try await send(.PATCH, path, body: body)
+    }
+
+    /// Streams a text response chunk by chunk to `handle` (for `branch logs --follow`).
+    func stream(_ path: String, _ handle: (String) -> Void) async throws {
+        var request = HTTPClientRequest(url: configuration.url + path)
+        if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .hours(24 * 365))
+        } catch {
+            throw CLIError(
+                code: "service_unreachable", message: "Cannot reach the Branch service at \(configuration.url): \(error).",
+                hint: "Is `branch serve` running? Set BRANCH_URL or run `branch login URL --token KEY`.")
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let data = Data((try await response.body.collect(upTo: 1 << 20)).readableBytesView)
+            if let error = try? JSONDecoder.api.decode(ErrorBody.self, from: data) {
+                throw CLIError(code: error.error.code, message: error.error.message, hint: error.error.hint, httpStatus: Int(response.status.code))
+            }
+            throw CLIError(code: "http_\(response.status.code)", message: "The service answered \(response.status).")
+        }
+        for try await chunk in response.body {
+            handle(String(buffer: chunk))
+        }
+    }
+
     func delete<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws -> T {
         try await send(.DELETE, path, body: Optional<Empty>.none)
     }

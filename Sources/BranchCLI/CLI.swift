@@ -7,6 +7,7 @@ public enum CLI {
         CreateBranch.self, ListBranches.self, DeleteBranch.self, ResetBranch.self, StartBranch.self, StopBranch.self,
         Checkout.self, URLCommand.self, PSQL.self,
         SnapshotCommand.self, Restore.self,
+        Top.self, Logs.self, Events.self,
         Status.self, Operations.self, Login.self, Link.self, OpenAPI.self,
     ]
 }

@@ -25,9 +25,10 @@ enum Style {
     static func status(_ text: String) -> String {
         switch text {
         case "running", "ready", "succeeded": green(text)
-        case "stopped": dim(text)
+        case "stopped", "suspended": dim(text)
         case "creating", "deleting", "running…": yellow(text)
-        case "failed", "interrupted": red(text)
+        case "failed", "interrupted", "crashed", "restart_failed": red(text)
+        case "restarted", "resumed": green(text)
         default: text
         }
     }

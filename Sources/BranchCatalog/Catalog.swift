@@ -78,6 +78,28 @@ public final class Catalog: Sendable {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: limits, scale to zero, events") { db in
+            try db.alter(table: "project") { t in
+                t.add(column: "memory_limit", .integer)
+                t.add(column: "cpu_limit", .double)
+                t.add(column: "max_connections", .integer)
+                t.add(column: "suspend_after", .integer)
+                t.add(column: "suspend_main_after", .integer)
+            }
+            try db.alter(table: "branch") { t in
+                t.add(column: "suspended", .boolean).notNull().defaults(to: false)
+                t.add(column: "restarts", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(table: "event") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull()
+                t.column("project", .text).notNull()
+                t.column("branch", .text)
+                t.column("kind", .text).notNull()
+                t.column("detail", .text).notNull()
+            }
+            try db.create(index: "event_at", on: "event", columns: ["at"])
+        }
         return migrator
     }
 
@@ -119,6 +141,10 @@ public final class Catalog: Sendable {
     public func snapshots(_ project: ResourceName) async throws -> [SnapshotRecord] { try await read { try $0.snapshots(project) } }
     public func setting(_ key: String) async throws -> String? { try await read { try $0.setting(key) } }
     public func setSetting(_ key: String, _ value: String) async throws { try await write { try $0.setSetting(key, value) } }
+    public func record(_ event: EventRecord) async throws { try await write { try $0.insert(event) } }
+    public func events(project: String? = nil, limit: Int = 100) async throws -> [EventRecord] {
+        try await read { try $0.events(project: project, limit: limit) }
+    }
     public func operations(project: String? = nil, limit: Int = 50) async throws -> [OperationRecord] {
         try await read { try $0.operations(project: project, limit: limit) }
     }
@@ -208,6 +234,24 @@ public struct CatalogTransaction {
         var request = OperationRecord.order(Column("started_at").desc, Column("id"))
         if let project { request = request.filter(Column("project") == project) }
         return try request.limit(limit).fetchAll(db)
+    }
+
+    // MARK: Events
+
+    public func insert(_ event: EventRecord) throws {
+        var event = event
+        try event.insert(db)
+    }
+
+    public func events(project: String?, limit: Int) throws -> [EventRecord] {
+        var request = EventRecord.order(Column("id").desc)
+        if let project { request = request.filter(Column("project") == project) }
+        return try request.limit(limit).fetchAll(db)
+    }
+
+    /// Keeps the newest `keep` events.
+    public func pruneEvents(keep: Int) throws {
+        try db.execute(sql: "DELETE FROM event WHERE id <= (SELECT MAX(id) FROM event) - ?", arguments: [keep])
     }
 
     // MARK: Settings

@@ -29,6 +29,14 @@ extension OperationRecord: FetchableRecord, PersistableRecord {
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
+extension EventRecord: FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "event"
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
 extension ResourceName: DatabaseValueConvertible {
     public var databaseValue: DatabaseValue { rawValue.databaseValue }
     public static func fromDatabaseValue(_ value: DatabaseValue) -> ResourceName? {

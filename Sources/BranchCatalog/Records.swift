@@ -32,10 +32,20 @@ public struct ProjectRecord: Codable, Sendable, Hashable {
     public var createdAt: Date
     /// The operation that created the project (rolled back if it never finished).
     public var operationID: String?
+    /// Limits applied to every branch server of the project (nil: none).
+    public var memoryLimit: UInt64?
+    public var cpuLimit: Double?
+    public var maxConnections: Int?
+    /// Seconds without client connections before a branch other than main is suspended
+    /// (nil: the service default; 0: never).
+    public var suspendAfter: Int?
+    /// The same for main (nil or 0: never).
+    public var suspendMainAfter: Int?
 
     public init(
         name: ResourceName, state: ObjectState, pgMajor: Int, role: String, database: String, password: String,
-        verifier: String, checkedOut: ResourceName, createdAt: Date, operationID: String?
+        verifier: String, checkedOut: ResourceName, createdAt: Date, operationID: String?, memoryLimit: UInt64? = nil,
+        cpuLimit: Double? = nil, maxConnections: Int? = nil, suspendAfter: Int? = nil, suspendMainAfter: Int? = nil
     ) {
         self.name = name
         self.state = state
@@ -47,6 +57,11 @@ public struct ProjectRecord: Codable, Sendable, Hashable {
         self.checkedOut = checkedOut
         self.createdAt = createdAt
         self.operationID = operationID
+        self.memoryLimit = memoryLimit
+        self.cpuLimit = cpuLimit
+        self.maxConnections = maxConnections
+        self.suspendAfter = suspendAfter
+        self.suspendMainAfter = suspendMainAfter
     }
 }
 
@@ -63,10 +78,14 @@ public struct BranchRecord: Codable, Sendable, Hashable {
     public var desired: DesiredState
     public var createdAt: Date
     public var operationID: String?
+    /// Stopped for being idle; resumes on the next client connection or API use.
+    public var suspended: Bool
+    /// Times the supervisor restarted the server after it died.
+    public var restarts: Int
 
     public init(
         project: ResourceName, name: ResourceName, parent: ResourceName?, baseSnapshot: String?, port: Int,
-        state: ObjectState, desired: DesiredState, createdAt: Date, operationID: String?
+        state: ObjectState, desired: DesiredState, createdAt: Date, operationID: String?, suspended: Bool = false, restarts: Int = 0
     ) {
         self.project = project
         self.name = name
@@ -77,6 +96,8 @@ public struct BranchRecord: Codable, Sendable, Hashable {
         self.desired = desired
         self.createdAt = createdAt
         self.operationID = operationID
+        self.suspended = suspended
+        self.restarts = restarts
     }
 }
 
@@ -148,5 +169,25 @@ public struct OperationRecord: Codable, Sendable, Hashable {
         self.target = target
         self.state = .running
         self.startedAt = startedAt
+    }
+}
+
+/// Something that happened to a branch server without anyone asking: a crash and restart, a
+/// suspension for idleness, a resume.
+public struct EventRecord: Codable, Sendable, Hashable {
+    public var id: Int64?
+    public var at: Date
+    public var project: String
+    public var branch: String?
+    /// `crashed`, `restarted`, `restart_failed`, `suspended`, `resumed`.
+    public var kind: String
+    public var detail: String
+
+    public init(at: Date, project: String, branch: String?, kind: String, detail: String) {
+        self.at = at
+        self.project = project
+        self.branch = branch
+        self.kind = kind
+        self.detail = detail
     }
 }

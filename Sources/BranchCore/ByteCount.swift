@@ -44,3 +44,27 @@ extension String {
         return String(result)
     }
 }
+
+/// Human durations for settings: `90s`, `15m`, `2h`, `1d`, a bare number of seconds, or `off` (0).
+public enum Seconds {
+    public static func parse(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: " ").lowercased()
+        if trimmed == "off" || trimmed == "never" { return 0 }
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let unit = trimmed.last, let multiplier = units[unit], let value = Int(trimmed.dropLast()), value >= 0 {
+            return value * multiplier
+        }
+        return Int(trimmed).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    /// `0` → `off`, `900` → `15m`, `5400` → `90m`, `7200` → `2h`.
+    public static func format(_ seconds: Int) -> String {
+        switch seconds {
+        case 0: "off"
+        case let s where s % 86400 == 0: "\(s / 86400)d"
+        case let s where s % 3600 == 0: "\(s / 3600)h"
+        case let s where s % 60 == 0: "\(s / 60)m"
+        default: "\(seconds)s"
+        }
+    }
+}

@@ -95,7 +95,7 @@ extension Engine {
         let spec = spec(branch)
         op.onFailure("stop server") { try await self.runtime.stop(spec) }
         try await op.step("start") {
-            try self.prepareClone(dataDirectory: spec.dataDirectory, project: project.name, branch: name, port: port)
+            try self.prepareClone(dataDirectory: spec.dataDirectory, branch: branch, project: project)
             try await self.startServer(branch)
         }
         await FaultInjection.point("branch.create.after-start")
@@ -182,6 +182,8 @@ extension Engine {
         }
         await FaultInjection.point("branch.delete.after-subvolume")
         try await op.step("catalog") { try await self.finishBranchRemoval(branch) }
+        await supervision.forget(SupervisorState.key(branch))
+        await metricsStore.forget(project: branch.project.rawValue, branch: branch.name.rawValue)
     }
 
     /// Deletes the branch row and its now-unused automatic base snapshot (subvolume first).
@@ -197,7 +199,7 @@ extension Engine {
             try storage.deleteSubvolume(at: layout.snapshot(orphanedBase.project, orphanedBase.id))
             try await catalog.write { try $0.deleteSnapshot(orphanedBase.id) }
         }
-        try? FileManager.default.removeItem(atPath: layout.log(branch.project, branch.name))
+        try? FileManager.default.removeItem(atPath: layout.logDirectory(branch.project, branch.name))
     }
 
     public func startBranch(project projectName: String, _ name: String) async throws -> BranchResult {
@@ -217,9 +219,16 @@ extension Engine {
             let (updated, timing) = try await journal.run(running ? "branch.start" : "branch.stop", project: project.name, target: name) { op in
                 var updated = branch
                 updated.desired = running ? .running : .stopped
+                if !running && branch.suspended {
+                    // Stopped on purpose: clients should be refused, not queue for a resume that never comes.
+                    updated.suspended = false
+                    let project = try await self.catalog.project(branch.project)
+                    for entry in self.poolerEntries(branch, project: project) { await self.pooler.resume(entry) }
+                    await self.supervision.setSuspended(SupervisorState.key(branch), false)
+                }
                 try await op.step("catalog") { try await self.catalog.write { [updated] in try $0.update(updated) } }
                 if running {
-                    try await op.step("start") { try await self.startServer(updated) }
+                    try await op.step("start") { try await self.startServer(updated, resumeCause: "started from the API") }
                 } else {
                     try await op.step("stop") { try await self.stopServer(updated) }
                 }
@@ -229,15 +238,19 @@ extension Engine {
         }
     }
 
-    public func branchConnection(project projectName: String, _ name: String) async throws -> ConnectionResponse {
+    /// How to reach one branch: its own port, or its pooler entry. A suspended branch is resumed,
+    /// since whoever asks is about to connect.
+    public func branchConnection(project projectName: String, _ name: String, pooled: Bool = false) async throws -> ConnectionResponse {
         let (project, branch) = try await catalog.read { tx in
             let project = try self.requireProject(projectName, in: tx)
             return (project, try self.requireBranch(project.name, name, in: tx))
         }
+        try await resumeIfSuspended(branch, cause: "its connection was asked for through the API")
         let info = ConnectionInfo(
-            host: configuration.publicHost, port: branch.port, user: project.role, database: project.database, password: project.password)
+            host: configuration.publicHost, port: pooled ? configuration.poolerPort : branch.port, user: project.role,
+            database: pooled ? Self.poolerName(project.name, branch.name) : project.database, password: project.password)
         return ConnectionResponse(
             url: info.url, host: info.host, port: info.port, user: info.user, password: project.password, database: info.database,
-            pooled: false, branch: branch.name.rawValue)
+            pooled: pooled, branch: branch.name.rawValue)
     }
 }

@@ -37,7 +37,11 @@ extension Engine {
                     try await self.catalog.write { tx in try tx.update(project) }
                     try await self.syncPooler()
                 }
-                try await op.step("pooler reload") { try await self.syncPooler() }
+                try await op.step("pooler reload") {
+                    try await self.syncPooler()
+                    // The project's entry may have been paused for the branch it pointed at before.
+                    await self.pooler.resume(project.name.rawValue)
+                }
             }
             return CheckoutResult(
                 project: project.name.rawValue, previous: previous.rawValue, checkedOut: branch.name.rawValue, operation: timing)

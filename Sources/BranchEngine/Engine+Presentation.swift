@@ -17,7 +17,9 @@ extension Engine {
             database: project.database, checkedOut: project.checkedOut.rawValue, branches: branches.filter { $0.state == .ready }.count,
             snapshots: snapshots.filter { $0.state == .ready }.count,
             exclusiveBytes: sizes.isEmpty ? nil : sizes.values.reduce(0, +), poolerHost: configuration.publicHost,
-            poolerPort: configuration.poolerPort)
+            poolerPort: configuration.poolerPort, memoryBytes: project.memoryLimit, cpus: project.cpuLimit,
+            maxConnections: project.maxConnections, suspendAfterSeconds: project.suspendAfter ?? configuration.suspendAfter,
+            suspendMainAfterSeconds: project.suspendMainAfter ?? 0)
     }
 
     func branchInfo(_ branch: BranchRecord, project: ProjectRecord) async throws -> BranchInfo {
@@ -29,9 +31,15 @@ extension Engine {
         BranchInfo(
             project: branch.project.rawValue, name: branch.name.rawValue, parent: branch.parent?.rawValue,
             baseSnapshot: branch.baseSnapshot, state: branch.state.rawValue,
-            status: runtime.state(spec(branch)).isRunning ? "running" : "stopped", port: branch.port,
+            status: status(of: branch), port: branch.port,
             checkedOut: project.checkedOut == branch.name, exclusiveBytes: sizes[layout.branch(branch.project, branch.name)],
-            createdAt: branch.createdAt)
+            createdAt: branch.createdAt, restarts: branch.restarts)
+    }
+
+    /// `running`, `suspended` or `stopped`.
+    func status(of branch: BranchRecord) -> String {
+        if runtime.state(spec(branch)).isRunning { return "running" }
+        return branch.suspended ? "suspended" : "stopped"
     }
 
     func snapshotInfo(_ snapshot: SnapshotRecord) async throws -> SnapshotInfo {
@@ -58,7 +66,10 @@ extension Engine {
                 path: layout.root, mount: mountOutcome.summary, freeBytes: space.free, totalBytes: space.total,
                 quotas: storage.quotasEnabled),
             postgres: .init(version: installation.version, major: installation.major, binDirectory: installation.binDirectory),
-            runtime: runtime.name, pooler: .init(port: configuration.poolerPort, running: await pooler.isRunning),
+            runtime: .init(
+                name: runtime.name, cgroups: runtime.report.cgroups, limitsEnforced: runtime.report.limitsEnforced,
+                notes: runtime.report.notes),
+            pooler: .init(port: configuration.poolerPort, running: await pooler.isRunning),
             projects: projects.filter { $0.state == .ready }.count, branches: branches.filter { $0.state == .ready }.count,
             branchesRunning: running)
     }

@@ -14,6 +14,7 @@ extension Engine {
     /// and database renamed to the project's name and a generated SCRAM password. No initdb.
     public func createProject(_ request: CreateProjectRequest) async throws -> ProjectCreated {
         let name = try ResourceName(validating: request.name, kind: "project name")
+        if let settings = request.settings { try validate(settings) }
         return try await withProjectLock(name.rawValue) {
             if try await catalog.project(name) != nil { throw EngineError.projectExists(name) }
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
@@ -26,6 +27,7 @@ extension Engine {
                     name: name, state: .creating, pgMajor: self.installation.major, role: name.rawValue, database: name.rawValue,
                     password: password, verifier: try Scram.verifier(password: password), checkedOut: Self.mainBranch,
                     createdAt: Date(), operationID: op.id)
+                if let settings = request.settings { Self.apply(settings, to: &project) }
                 var main = BranchRecord(
                     project: name, name: Self.mainBranch, parent: nil, baseSnapshot: nil, port: port, state: .creating,
                     desired: .running, createdAt: Date(), operationID: op.id)
@@ -49,7 +51,7 @@ extension Engine {
                 let spec = self.spec(main)
                 op.onFailure("stop server") { try await self.runtime.stop(spec) }
                 try await op.step("start") {
-                    try self.prepareClone(dataDirectory: spec.dataDirectory, project: name, branch: Self.mainBranch, port: port)
+                    try self.prepareClone(dataDirectory: spec.dataDirectory, branch: main, project: project)
                     try await self.startServer(main)
                 }
                 await FaultInjection.point("project.create.after-start")

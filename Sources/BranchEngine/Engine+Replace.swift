@@ -57,7 +57,7 @@ extension Engine {
         try await op.step("snapshot source") { try self.storage.snapshot(from: source, to: incoming, readOnly: false) }
         try ReplacementMarker(operation: op.id, newBase: newBase).write(in: incoming)
         try prepareClone(
-            dataDirectory: PoolLayout.dataDirectory(in: incoming), project: branch.project, branch: branch.name, port: branch.port)
+            dataDirectory: PoolLayout.dataDirectory(in: incoming), branch: branch, project: try await catalog.project(branch.project))
         await FaultInjection.point("replace.before-stop")
 
         try await op.step("stop") { try await self.stopServer(branch) }

@@ -2,7 +2,7 @@ import BranchAPI
 import BranchCatalog
 import BranchCore
 public import BranchPostgres
-import BranchRuntime
+public import BranchRuntime
 public import BranchStorage
 public import Foundation
 public import Logging
@@ -22,12 +22,20 @@ public final class Engine: Sendable {
     public let adminKey: String
     public let adminKeyCreated: Bool
 
+    /// How branch servers run here, and what start-up found out.
+    public var runtimeReport: RuntimeReport { runtime.report }
+
     let storage: PoolStorage
     let catalog: Catalog
     let runtime: any BranchServerRuntime
     let pooler: Pooler
     let journal: Journal
     let locks = KeyedLock()
+    let supervision = SupervisorState()
+    let streamsClosed = StreamGate()
+    /// When this service process started: idle times count from here at most.
+    let serviceStart = ContinuousClock.now
+    let metricsStore = MetricsStore(capacity: 720)
     let logger: Logger
 
     private init(
@@ -74,8 +82,14 @@ public final class Engine: Sendable {
             adminPassword: poolerPassword, logger: logger)
         let engine = Engine(
             configuration: configuration, layout: layout, installation: installation, mountOutcome: mount, adminKey: adminKey,
-            adminKeyCreated: created, catalog: catalog, runtime: ProcessRuntime(installation: installation), pooler: pooler,
-            logger: logger)
+            adminKeyCreated: created, catalog: catalog,
+            runtime: try await RuntimeDetector.detect(
+                configuration.runtime, installation: installation, prefix: configuration.containerPrefix, pool: layout.root),
+            pooler: pooler, logger: logger)
+        for note in engine.runtime.report.notes {
+            logger.info("runtime", metadata: ["runtime": "\(engine.runtime.name)", "note": "\(note)"])
+        }
+        await engine.runtime.adoptRunning()
 
         try await Reconciler(engine: engine).run()
         try await engine.ensureTemplate()
@@ -117,7 +131,7 @@ public final class Engine: Sendable {
                     do {
                         try await self.runtime.stop(spec)
                     } catch {
-                        self.logger.error("could not stop branch server", metadata: ["branch": "\(spec.displayName)", "error": "\(error)"])
+                        self.logger.error("could not stop branch server", metadata: ["branch": "\(self.runtime.displayName(spec))", "error": "\(error)"])
                     }
                 }
             }
@@ -128,34 +142,59 @@ public final class Engine: Sendable {
 
     // MARK: Shared helpers
 
-    func spec(_ branch: BranchRecord) -> ServerSpec {
-        ServerSpec(
-            project: branch.project, branch: branch.name,
-            dataDirectory: PoolLayout.dataDirectory(in: layout.branch(branch.project, branch.name)),
-            logFile: layout.log(branch.project, branch.name), port: branch.port, socketDirectory: layout.socketDirectory)
+    /// What the runtime needs to run `branch`, with its project's limits.
+    func spec(_ branch: BranchRecord, project: ProjectRecord? = nil) -> ServerSpec {
+        let subvolume = layout.branch(branch.project, branch.name)
+        return ServerSpec(
+            project: branch.project, branch: branch.name, subvolume: subvolume, dataDirectory: PoolLayout.dataDirectory(in: subvolume),
+            logDirectory: layout.logDirectory(branch.project, branch.name), port: branch.port, socketDirectory: layout.socketDirectory,
+            limits: ResourceLimits(memory: project?.memoryLimit, cpus: project?.cpuLimit))
     }
 
-    /// Rewrites the per-branch settings and clears runtime files copied from the source.
-    func prepareClone(dataDirectory: String, project: ResourceName, branch: ResourceName, port: Int) throws {
+    /// The server settings of a branch: the service's (port, sockets, logs) and its project's limits.
+    func settings(for branch: BranchRecord, project: ProjectRecord?) -> ClusterFiles.BranchSettings {
+        let paths = runtime.serverPaths(spec(branch, project: project))
+        var extra: [String: String] = [
+            // Logs rotate by size into the branch's log directory; the supervisor keeps the newest few.
+            "logging_collector": "on",
+            "log_directory": SQL.literal(paths.logDirectory),
+            "log_filename": SQL.literal("postgresql-%Y%m%d-%H%M%S.log"),
+            "log_rotation_size": SQL.literal("\(configuration.logRotationSize >> 10)kB"),
+            "log_rotation_age": "0",
+            "log_file_mode": "0640",
+        ]
+        if let maxConnections = project?.maxConnections { extra["max_connections"] = String(maxConnections) }
+        if let memory = project?.memoryLimit {
+            // A quarter of the memory limit, between 16 MB and the default 64 MB... up to 1 GB.
+            extra["shared_buffers"] = SQL.literal("\(min(1024, max(16, memory >> 22)))MB")
+        }
+        return ClusterFiles.BranchSettings(
+            port: branch.port, listenAddresses: configuration.listenAddress, socketDirectory: paths.socketDirectory,
+            clusterName: "\(branch.project)/\(branch.name)", extra: extra)
+    }
+
+    /// Clears runtime files copied from the source and writes the clone's own settings.
+    func prepareClone(dataDirectory: String, branch: BranchRecord, project: ProjectRecord?) throws {
         try ClusterFiles.clearRuntimeFiles(dataDirectory: dataDirectory)
-        try writeSettings(dataDirectory: dataDirectory, project: project, branch: branch, port: port)
+        try ClusterFiles.writeBranchSettings(settings(for: branch, project: project), dataDirectory: dataDirectory)
     }
 
-    func writeSettings(dataDirectory: String, project: ResourceName, branch: ResourceName, port: Int) throws {
-        try ClusterFiles.writeBranchSettings(
-            .init(
-                port: port, listenAddresses: configuration.listenAddress, socketDirectory: layout.socketDirectory,
-                clusterName: "\(project)/\(branch)"),
-            dataDirectory: dataDirectory)
-    }
-
-    /// Starts a branch's server (settings rewritten first) and waits until it accepts connections.
-    func startServer(_ branch: BranchRecord) async throws {
-        let spec = spec(branch)
-        if runtime.state(spec).isRunning { return }
-        try Files.ensureDirectory(layout.logs(branch.project), mode: 0o700, owner: ClusterFiles.superuser)
-        try writeSettings(dataDirectory: spec.dataDirectory, project: branch.project, branch: branch.name, port: branch.port)
-        try await runtime.start(spec, timeout: configuration.startTimeout)
+    /// Starts a branch's server (settings rewritten first, limits applied) and waits until it
+    /// accepts connections. A suspended branch is resumed: its pooler entries let clients through.
+    func startServer(_ branch: BranchRecord, resumeCause: String = "started") async throws {
+        let project = try await catalog.project(branch.project)
+        let spec = spec(branch, project: project)
+        let watch = Stopwatch()
+        if !runtime.state(spec).isRunning {
+            try Files.ensureDirectory(layout.logs(branch.project), mode: 0o711)
+            try Files.ensureDirectory(spec.logDirectory, mode: 0o750, owner: ClusterFiles.superuser)
+            try ClusterFiles.writeBranchSettings(settings(for: branch, project: project), dataDirectory: spec.dataDirectory)
+            try await runtime.start(spec, timeout: configuration.startTimeout)
+        }
+        await supervision.active(SupervisorState.key(branch))
+        if let current = try await catalog.branch(branch.project, branch.name), current.suspended {
+            try await finishResume(current, project: project, cause: resumeCause, startedIn: watch)
+        }
     }
 
     func stopServer(_ branch: BranchRecord) async throws {
@@ -175,17 +214,23 @@ public final class Engine: Sendable {
     /// the others down.
     func startDesiredBranches() async {
         let branches = (try? await catalog.allBranches()) ?? []
-        for branch in branches where branch.state == .ready && branch.desired == .running {
+        let projects = Dictionary(uniqueKeysWithValues: ((try? await catalog.projects()) ?? []).map { ($0.name, $0) })
+        for branch in branches where branch.state == .ready && branch.suspended {
+            // Still suspended: keep clients queueing at the pooler until one wakes it.
+            for entry in poolerEntries(branch, project: projects[branch.project]) { _ = await pooler.pause(entry) }
+            await supervision.setSuspended(SupervisorState.key(branch), true)
+        }
+        for branch in branches where branch.state == .ready && branch.desired == .running && !branch.suspended {
             let spec = spec(branch)
             if runtime.state(spec).isRunning {
-                logger.info("adopted running branch server", metadata: ["branch": "\(spec.displayName)"])
+                logger.info("adopted running branch server", metadata: ["branch": "\(runtime.displayName(spec))"])
                 continue
             }
             do {
                 try await startServer(branch)
-                logger.info("started branch server", metadata: ["branch": "\(spec.displayName)", "port": "\(branch.port)"])
+                logger.info("started branch server", metadata: ["branch": "\(runtime.displayName(spec))", "port": "\(branch.port)"])
             } catch {
-                logger.error("could not start branch server", metadata: ["branch": "\(spec.displayName)", "error": "\(error)"])
+                logger.error("could not start branch server", metadata: ["branch": "\(runtime.displayName(spec))", "error": "\(error)"])
             }
         }
     }

@@ -1,3 +1,12 @@
+import BranchAPI
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+public import BranchRuntime
+import BranchStorage
+import Foundation
+import Logging
+
 /// Everything `branch serve` can be told.
 public struct EngineConfiguration: Sendable {
     /// The pool directory (on Btrfs, or empty so an image can be mounted there).
@@ -20,6 +29,19 @@ public struct EngineConfiguration: Sendable {
     public var freeSpaceReserve: UInt64 = 64 << 20
     /// How long a branch server may take to accept connections after a start.
     public var startTimeout: Duration = .seconds(60)
+    /// How branch servers run: podman, docker or plain processes (`auto` tries them in that order).
+    public var runtime: RuntimePreference = .auto
+    /// Container names are `<prefix>-<project>-<branch>`.
+    public var containerPrefix: String = "branch"
+    /// Default idle time before a branch other than main is suspended, for projects that do not
+    /// set their own (0: never).
+    public var suspendAfter: Int = 15 * 60
+    /// Each branch server's log files are rotated at this size and at most `logFiles` are kept.
+    public var logRotationSize: UInt64 = 10 << 20
+    public var logFiles: Int = 5
+    /// How often the supervisor checks servers, and metrics are sampled.
+    public var supervisorInterval: Duration = .seconds(1)
+    public var metricsInterval: Duration = .seconds(5)
 
     public init() {}
 }

@@ -1,3 +1,12 @@
+import BranchAPI
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import Foundation
+import Logging
+
 /// Serializes work per key (one project at a time) without blocking threads; waiters are served
 /// in arrival order.
 actor KeyedLock {

@@ -73,6 +73,48 @@ actor Pooler {
         return try await connection.execute(command)
     }
 
+    /// Clients per pooler database: connected (active) and queued (waiting for a server).
+    func clients() async throws -> [String: (active: Int, waiting: Int)] {
+        let rows = try await admin("SHOW POOLS")
+        var result: [String: (active: Int, waiting: Int)] = [:]
+        for index in 0..<rows.count {
+            guard let database = rows.value(index, "database") else { continue }
+            let active = Int(rows.value(index, "cl_active") ?? "") ?? 0
+            let waiting = Int(rows.value(index, "cl_waiting") ?? "") ?? 0
+            let previous = result[database] ?? (0, 0)
+            result[database] = (previous.active + active, previous.waiting + waiting)
+        }
+        return result
+    }
+
+    /// Pauses a database entry: new clients queue instead of reaching its server. Gives up (and
+    /// resumes) if the pause does not complete within `timeout`, because a client still holds a
+    /// server connection; returns whether it is paused.
+    func pause(_ database: String, timeout: Duration = .seconds(2)) async -> Bool {
+        let command = "PAUSE \(Self.quoted(database))"
+        let paused = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await self.admin(command)) != nil }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !paused { _ = try? await admin("RESUME \(Self.quoted(database))") }
+        return paused
+    }
+
+    /// Lets queued and new clients through to the database's server again. A database that is
+    /// not paused is fine.
+    func resume(_ database: String) async {
+        _ = try? await admin("RESUME \(Self.quoted(database))")
+    }
+
+    /// Admin console commands take database names as identifiers; ours need quoting for `-`.
+    static func quoted(_ name: String) -> String { "\"" + name + "\"" }
+
     func runningPID() -> Int32? {
         guard let text = Files.read(pidPath), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
             kill(pid, 0) == 0, let comm = Files.read("/proc/\(pid)/comm"),
@@ -139,6 +181,9 @@ actor Pooler {
             "logfile = \(logPath)",
             "log_connections = 0",
             "log_disconnections = 0",
+            // A client's first connection to a paused (suspended) database can make PgBouncer try
+            // the stopped server once; retry quickly once it is resumed instead of after 15 s.
+            "server_login_retry = 0.25",
             "",
         ]
         return lines.joined(separator: "\n")

@@ -151,9 +151,10 @@ struct Reconciler {
 
     /// Stops a Postgres left running on a branch subvolume the catalog does not know.
     private func stopStrayServer(_ project: ResourceName, _ branch: ResourceName) async throws {
+        let subvolume = layout.branch(project, branch)
         let spec = ServerSpec(
-            project: project, branch: branch, dataDirectory: PoolLayout.dataDirectory(in: layout.branch(project, branch)),
-            logFile: "/dev/null", port: 0, socketDirectory: layout.socketDirectory)
+            project: project, branch: branch, subvolume: subvolume, dataDirectory: PoolLayout.dataDirectory(in: subvolume),
+            logDirectory: layout.logDirectory(project, branch), port: 0, socketDirectory: layout.socketDirectory)
         try await engine.runtime.stop(spec)
     }
 }

@@ -152,12 +152,20 @@ public enum PGPing {
         }
     }
 
-    /// Polls every `interval` until the server accepts connections; returns false on timeout.
-    public static func waitUntilReady(_ info: ConnectionInfo, timeout: Duration, interval: Duration = .milliseconds(5)) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
+    /// Polls (every 3 ms at first, then every 20 ms) until the server accepts connections;
+    /// returns false on timeout, or as soon as `isAlive` says the server process is gone (checked
+    /// after the first 150 ms, which a process needs to show up).
+    public static func waitUntilReady(
+        _ info: ConnectionInfo, timeout: Duration, isAlive: @Sendable () -> Bool = { true }
+    ) async -> Bool {
+        let start = ContinuousClock.now
+        let deadline = start + timeout
+        var checks = 0
         while ContinuousClock.now < deadline {
             if check(info) == .ready { return true }
-            try? await Task.sleep(for: interval)
+            checks += 1
+            if ContinuousClock.now - start > .milliseconds(150) && !isAlive() { return check(info) == .ready }
+            try? await Task.sleep(for: .milliseconds(checks < 100 ? 3 : 20))
         }
         return check(info) == .ready
     }

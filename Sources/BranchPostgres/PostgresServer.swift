@@ -40,16 +40,7 @@ public struct PostgresServer: Sendable {
 
     /// Polls until the server accepts connections; gives up early if the postmaster died.
     public func waitUntilReady(probe: ConnectionInfo, timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        var checks = 0
-        while ContinuousClock.now < deadline {
-            if PGPing.check(probe) == .ready { return true }
-            checks += 1
-            // The pid file appears within a few ms of launch; if it is gone later, start failed.
-            if checks > 40 && runningPID() == nil { return PGPing.check(probe) == .ready }
-            try? await Task.sleep(for: .milliseconds(checks < 100 ? 3 : 20))
-        }
-        return PGPing.check(probe) == .ready
+        await PGPing.waitUntilReady(probe, timeout: timeout) { runningPID() != nil }
     }
 
     /// Stops the server: a fast shutdown (a clean checkpoint, sessions disconnected); immediate

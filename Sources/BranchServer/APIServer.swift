@@ -20,6 +20,7 @@ public enum APIServer {
             let method: HTTPRequest.Method = switch route.method {
             case .get: .get
             case .post: .post
+            case .patch: .patch
             case .delete: .delete
             }
             router.on(RouterPath(route.routerPath), method: method, use: handler)

@@ -26,6 +26,22 @@ struct APIHandlers: Sendable {
                 return try JSONResponse.make(try await engine.operations(project: project, limit: limit))
             },
 
+            APIRoute.listEvents.operationID: { request, _ in
+                let project = request.uri.queryParameters.get("project")
+                let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
+                return try JSONResponse.make(try await engine.events(project: project, limit: limit))
+            },
+            APIRoute.metrics.operationID: { request, _ in
+                let query = request.uri.queryParameters
+                let minutes = query.get("minutes").flatMap { Int($0) } ?? 60
+                return try JSONResponse.make(await engine.metrics(project: query.get("project"), branch: query.get("branch"), minutes: minutes))
+            },
+            APIRoute.prometheus.operationID: { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: await engine.prometheusText())))
+            },
+
             APIRoute.listProjects.operationID: { _, _ in try JSONResponse.make(try await engine.listProjects()) },
             APIRoute.createProject.operationID: { request, _ in
                 let body = try await Self.decode(CreateProjectRequest.self, request)
@@ -33,6 +49,10 @@ struct APIHandlers: Sendable {
             },
             APIRoute.getProject.operationID: { _, context in
                 try JSONResponse.make(try await engine.project(try context.parameters.require("project")))
+            },
+            APIRoute.updateProject.operationID: { request, context in
+                let body = try await Self.decode(ProjectSettings.self, request)
+                return try JSONResponse.make(try await engine.updateProject(try context.parameters.require("project"), body))
             },
             APIRoute.deleteProject.operationID: { request, context in
                 try JSONResponse.make(try await engine.deleteProject(try context.parameters.require("project"), force: Self.flag("force", request)))
@@ -68,9 +88,19 @@ struct APIHandlers: Sendable {
             APIRoute.stopBranch.operationID: { _, context in
                 try JSONResponse.make(try await engine.stopBranch(project: try context.parameters.require("project"), try context.parameters.require("branch")))
             },
-            APIRoute.branchConnection.operationID: { _, context in
+            APIRoute.branchConnection.operationID: { request, context in
                 try JSONResponse.make(try await engine.branchConnection(
-                    project: try context.parameters.require("project"), try context.parameters.require("branch")))
+                    project: try context.parameters.require("project"), try context.parameters.require("branch"),
+                    pooled: Self.flag("pooled", request)))
+            },
+            APIRoute.branchLogs.operationID: { request, context in
+                let lines = request.uri.queryParameters.get("lines").flatMap { Int($0) } ?? 100
+                let stream = try await engine.logs(
+                    project: try context.parameters.require("project"), branch: try context.parameters.require("branch"), lines: lines,
+                    follow: Self.flag("follow", request))
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                    body: ResponseBody(asyncSequence: stream.map { ByteBuffer(string: $0) }))
             },
 
             APIRoute.listSnapshots.operationID: { _, context in

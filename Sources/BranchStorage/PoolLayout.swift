@@ -10,7 +10,7 @@ public import BranchCore
 /// <pool>/projects/<project>/wal/                 archived WAL
 /// <pool>/work/<operation>-*                      subvolumes of operations in flight
 /// <pool>/run/pg  run/pgbouncer                   sockets, pooler configuration, pid files
-/// <pool>/logs/<project>/<branch>.log             server logs (outside the subvolumes, so not cloned)
+/// <pool>/logs/<project>/<branch>/                server logs (outside the subvolumes, so not cloned)
 /// ```
 public struct PoolLayout: Sendable, Hashable {
     public let root: String
@@ -40,7 +40,8 @@ public struct PoolLayout: Sendable, Hashable {
     public var poolerDirectory: String { "\(run)/pgbouncer" }
     public var logs: String { "\(root)/logs" }
     public func logs(_ project: ResourceName) -> String { "\(logs)/\(project)" }
-    public func log(_ project: ResourceName, _ branch: ResourceName) -> String { "\(logs(project))/\(branch).log" }
+    /// A branch server's logs: rotated `postgresql-*.log` files and `startup.log`.
+    public func logDirectory(_ project: ResourceName, _ branch: ResourceName) -> String { "\(logs(project))/\(branch)" }
 
     /// The data directory inside a branch, snapshot or template subvolume.
     public static func dataDirectory(in subvolume: String) -> String { "\(subvolume)/pgdata" }

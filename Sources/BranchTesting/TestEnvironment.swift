@@ -57,8 +57,11 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Runs `body` with a started environment and always cleans up after it.
-    public static func with<T>(poolSize: String = "1G", start: Bool = true, _ body: (TestEnvironment) async throws -> T) async throws -> T {
+    public static func with<T>(
+        poolSize: String = "1G", start: Bool = true, serveArguments: [String] = [], _ body: (TestEnvironment) async throws -> T
+    ) async throws -> T {
         let environment = try TestEnvironment(poolSize: poolSize)
+        environment.extraServeArguments = serveArguments
         do {
             if start { try await environment.startService() }
             let result = try await body(environment)
@@ -75,12 +78,19 @@ public final class TestEnvironment: @unchecked Sendable {
 
     // MARK: The service
 
+    /// Container names of this environment start with this, so parallel pools never collide.
+    public var containerPrefix: String { "bt\(root.split(separator: "/").last!)" }
+
     public var serveArguments: [String] {
         [
             "serve", "--pool", pool, "--pool-size", poolSize, "--listen", "127.0.0.1:\(apiPort)", "--pooler-port", String(poolerPort),
             "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)", "--db-listen", "127.0.0.1",
-        ]
+            "--container-prefix", containerPrefix,
+        ] + extraServeArguments
     }
+
+    /// Added to every `branch serve` of this environment (e.g. `--runtime process`).
+    public var extraServeArguments: [String] = []
 
     /// Starts `branch serve` and waits until its API answers.
     public func startService(environment extra: [String: String] = [:], arguments: [String] = []) async throws {
@@ -198,15 +208,45 @@ public final class TestEnvironment: @unchecked Sendable {
         return result
     }
 
-    /// Pids of Postgres postmasters and PgBouncers whose command line mentions this pool.
-    public func serverProcesses() -> [Int32] {
-        Self.processes(mentioning: root)
+    /// Pids of this environment's servers: PgBouncer and plain-process postmasters (their command
+    /// lines name the pool) and the postmasters of its containers.
+    public func serverProcesses() async -> [Int32] {
+        var pids = Self.processes(mentioning: root)
+        for container in await containers() {
+            let inspected = try? await Command.run("podman", ["inspect", "--format", "{{.State.Pid}}", container], check: false)
+            if let pid = Int32((inspected?.stdout ?? "").trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 { pids.append(pid) }
+        }
+        return pids.sorted()
+    }
+
+    /// The host pid of a container's postmaster, or of a plain-process postmaster (from its pid file).
+    public func postmasterPID(project: String, branch: String) async -> Int32? {
+        let container = "\(containerPrefix)-\(project)-\(branch)"
+        if let inspected = try? await Command.run("podman", ["inspect", "--format", "{{.State.Pid}}", container], check: false),
+            inspected.succeeded, let pid = Int32(inspected.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        {
+            return pid
+        }
+        let pidFile = Files.read("\(pool)/projects/\(project)/branches/\(branch)/pgdata/postmaster.pid")
+        return pidFile?.split(separator: "\n").first.flatMap { Int32($0) }
     }
 
     // MARK: Clean-up
 
+    /// Names of this environment's containers that exist now.
+    public func containers() async -> [String] {
+        let result = try? await Command.run(
+            "podman", ["ps", "--all", "--filter", "label=branch.pool=\(pool)", "--format", "{{.Names}}"], check: false)
+        return (result?.stdout ?? "").split(separator: "\n").map(String.init).sorted()
+    }
+
     public func cleanUp() async {
         await stopService()
+        if Command.which("podman") != nil {
+            let ids = (try? await Command.run("podman", ["ps", "--all", "--quiet", "--filter", "label=branch.pool=\(pool)"], check: false))?.stdout ?? ""
+            let list = ids.split(separator: "\n").map(String.init)
+            if !list.isEmpty { _ = try? await Command.run("podman", ["rm", "--force", "--time", "5"] + list, check: false) }
+        }
         for pid in Self.processes(mentioning: root) { kill(pid, SIGKILL) }
         for _ in 0..<100 where !Self.processes(mentioning: root).isEmpty {
             try? await Task.sleep(for: .milliseconds(50))

@@ -2,6 +2,7 @@ import ArgumentParser
 import BranchCore
 import BranchEngine
 import BranchPostgres
+import BranchRuntime
 import BranchServer
 import BranchStorage
 import Foundation
@@ -45,6 +46,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Postgres bin directory (default: discovered with pg_config).")
     var pgBindir: String?
 
+    @Option(help: "How branch servers run: auto (podman, else docker, else plain processes), podman, docker, process.")
+    var runtime = "auto"
+
+    @Option(help: "Container names are PREFIX-<project>-<branch>.")
+    var containerPrefix = "branch"
+
+    @Option(help: "Idle time before a branch other than main is suspended, for projects without their own setting (e.g. 15m, 1h, off).")
+    var suspendAfter = "15m"
+
+    @Option(help: ArgumentHelp("How often branch servers are sampled (and idleness checked).", visibility: .hidden))
+    var metricsInterval = "5s"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -52,6 +65,11 @@ struct Serve: AsyncParsableCommand {
         guard ByteCount.parse(poolSize) != nil else { throw ValidationError("--pool-size: use a size like 20G or 512M.") }
         guard parseListen() != nil else { throw ValidationError("--listen: use HOST:PORT, e.g. 127.0.0.1:8420.") }
         guard parsePortRange() != nil else { throw ValidationError("--port-range: use FIRST-LAST, e.g. 54400-55399.") }
+        guard RuntimePreference(rawValue: runtime) != nil else { throw ValidationError("--runtime: use auto, podman, docker or process.") }
+        guard Seconds.parse(suspendAfter) != nil else { throw ValidationError("--suspend-after: use a duration like 15m, 1h, or off.") }
+        guard (try? ResourceName(validating: containerPrefix)) != nil else {
+            throw ValidationError("--container-prefix: use lowercase letters, digits and '-'.")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: use trace, debug, info, notice, warning, error or critical.")
         }
@@ -74,6 +92,10 @@ struct Serve: AsyncParsableCommand {
         configuration.publicHost = publicHost
         configuration.portRange = parsePortRange()!
         configuration.postgresBinDirectory = pgBindir
+        configuration.runtime = RuntimePreference(rawValue: runtime)!
+        configuration.containerPrefix = containerPrefix
+        configuration.suspendAfter = Seconds.parse(suspendAfter)!
+        configuration.metricsInterval = .seconds(max(1, Seconds.parse(metricsInterval) ?? 5))
 
         let engine: Engine
         do {
@@ -89,6 +111,7 @@ struct Serve: AsyncParsableCommand {
                 "Branch \(Engine.version) is serving http://\(host):\(boundPort)",
                 "  pool      \(engine.layout.root) (\(engine.mountOutcome.summary))",
                 "  postgres  \(engine.installation.version)",
+                "  runtime   \(engine.runtimeReport.runtime): \(engine.runtimeReport.notes.last ?? "")",
                 "  pooler    port \(poolerPort)",
             ]
             if engine.adminKeyCreated {
@@ -101,7 +124,11 @@ struct Serve: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: EngineService(engine: engine)), .init(service: app)],
+                // Shut down in reverse: end log streams, stop the API, the supervisor, then every branch server.
+                services: [
+                    .init(service: EngineService(engine: engine)), .init(service: SupervisorService(engine: engine)), .init(service: app),
+                    .init(service: StreamCloserService(engine: engine)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -119,12 +119,12 @@ struct CrashRecoveryTests {
             _ = try await env.json(ProjectCreated.self, "project", "create", "app")
             _ = try await env.cli("link", "app")
             _ = try await env.json(BranchResult.self, "create", "feat")
-            let before = Set(env.serverProcesses())
+            let before = Set(await env.serverProcesses())
             await env.killService()
             // Postgres and PgBouncer do not depend on the service process.
-            #expect(Set(env.serverProcesses()) == before)
+            #expect(Set(await env.serverProcesses()) == before)
             try await env.startService()
-            #expect(Set(env.serverProcesses()) == before, "the same servers, adopted, not restarted")
+            #expect(Set(await env.serverProcesses()) == before, "the same servers, adopted, not restarted")
             #expect(try await env.psql(try await env.cli("url").output, "select 1") == "1")
             try await Self.checkConsistency(env)
         }
@@ -152,6 +152,6 @@ struct CrashRecoveryTests {
             }
         }
         // One postmaster per running branch plus one PgBouncer: nothing stray.
-        #expect(env.serverProcesses().count == runningBranches + 1)
+        #expect(await env.serverProcesses().count == runningBranches + 1)
     }
 }

@@ -55,11 +55,11 @@ struct ServiceLifecycleTests {
             _ = try await env.json(BranchResult.self, "create", "up")
             _ = try await env.json(BranchResult.self, "create", "down")
             _ = try await env.json(BranchResult.self, "stop", "down")
-            #expect(env.serverProcesses().count == 3)  // main, up, pgbouncer
+            #expect(await env.serverProcesses().count == 3)  // main, up, pgbouncer
 
             let status = await env.stopService()
             #expect(status == 0)
-            #expect(env.serverProcesses().isEmpty, "no Postgres or PgBouncer left after SIGTERM")
+            #expect(await env.serverProcesses().isEmpty, "no Postgres or PgBouncer left after SIGTERM")
             // A clean shutdown: every data directory says so.
             for branch in ["main", "up", "down"] {
                 let control = try await Command.run(
@@ -73,7 +73,8 @@ struct ServiceLifecycleTests {
             #expect(status2 == ["main": "running", "up": "running", "down": "stopped"])
             #expect(try await env.psql(try await env.cli("url").output, "select 1") == "1")
             let serviceStatus = try await env.json(StatusResponse.self, "status")
-            #expect(serviceStatus.runtime == "process")
+            #expect(serviceStatus.runtime == "podman")
+            #expect(serviceStatus.runtimeDetails.limitsEnforced)
             #expect(serviceStatus.pooler.running)
             #expect(serviceStatus.branchesRunning == 2)
             #expect(serviceStatus.pool.quotas)

@@ -41,7 +41,7 @@ struct APIContractTests {
         }
         for name in names { #expect(APISchemas.objects[name] != nil, "missing schema \(name)") }
         for route in APIRoute.all {
-            #expect(APISchemas.objects[route.responseSchema] != nil)
+            #expect(route.responseSchema == "Text" || APISchemas.objects[route.responseSchema] != nil)
             if let request = route.requestSchema { #expect(APISchemas.objects[request] != nil) }
         }
     }
@@ -52,6 +52,7 @@ struct APIContractTests {
         #expect(APIRoute.getBranch.pathParameters == ["project", "branch"])
         #expect(APIRoute.health.requiresAuth == false)
         #expect(APIRoute.all.filter { !$0.requiresAuth }.map(\.operationID) == ["health"])
+        #expect(APIRoute.prometheus.path == "/metrics")
     }
 
     /// Encodes one sample of each model and checks its keys against the schema of the same name.
@@ -81,10 +82,15 @@ enum Samples {
     static let timing = OperationTiming(id: "op", durationMs: 12.5, steps: [.init(name: "snapshot", ms: 3)])
     static let project = ProjectInfo(
         name: "app", createdAt: date, postgresMajor: 15, role: "app", database: "app", checkedOut: "main", branches: 2, snapshots: 1,
-        exclusiveBytes: 10, poolerHost: "127.0.0.1", poolerPort: 6432)
+        exclusiveBytes: 10, poolerHost: "127.0.0.1", poolerPort: 6432, memoryBytes: 1 << 30, cpus: 1.5, maxConnections: 50,
+        suspendAfterSeconds: 900, suspendMainAfterSeconds: 0)
+    static let settings = ProjectSettings(memoryBytes: 1, cpus: 1, maxConnections: 1, suspendAfterSeconds: 1, suspendMainAfterSeconds: 1)
+    static let metric = MetricSample(
+        at: date, status: "running", cpuPercent: 1, memoryBytes: 1, ioReadBytesPerSecond: 1, ioWriteBytesPerSecond: 1, connections: 1,
+        databaseBytes: 1, exclusiveBytes: 1, restarts: 0)
     static let branch = BranchInfo(
         project: "app", name: "feat", parent: "main", baseSnapshot: "abcd1234", state: "ready", status: "running", port: 54400,
-        checkedOut: false, exclusiveBytes: 10, createdAt: date)
+        checkedOut: false, exclusiveBytes: 10, createdAt: date, restarts: 1)
     static let snapshot = SnapshotInfo(
         id: "abcd1234", name: "before", project: "app", sourceBranch: "main", kind: "manual", createdAt: date, exclusiveBytes: 1,
         baseOf: ["feat"])
@@ -103,16 +109,25 @@ enum Samples {
             "StatusResponse",
             StatusResponse(
                 version: "1", startedAt: date, pool: .init(path: "/p", mount: "m", freeBytes: 1, totalBytes: 2, quotas: true),
-                postgres: .init(version: "15.1", major: 15, binDirectory: "/b"), runtime: "process", pooler: .init(port: 6432, running: true),
+                postgres: .init(version: "15.1", major: 15, binDirectory: "/b"),
+                runtime: .init(name: "podman", cgroups: "v2", limitsEnforced: true, notes: ["n"]), pooler: .init(port: 6432, running: true),
                 projects: 1, branches: 2, branchesRunning: 2)),
         sample("PoolStatus", StatusResponse.Pool(path: "/p", mount: "m", freeBytes: 1, totalBytes: 2, quotas: true)),
         sample("PostgresStatus", StatusResponse.Postgres(version: "15.1", major: 15, binDirectory: "/b")),
         sample("PoolerStatus", StatusResponse.Pooler(port: 1, running: true)),
+        sample("RuntimeStatus", StatusResponse.Runtime(name: "podman", cgroups: "v2", limitsEnforced: true, notes: [])),
         sample("OperationTiming", timing),
         sample("OperationStep", OperationTiming.Step(name: "s", ms: 1)),
         sample("ProjectInfo", project),
         sample("ProjectList", ProjectList(projects: [project])),
-        sample("CreateProjectRequest", CreateProjectRequest(name: "app")),
+        sample("CreateProjectRequest", CreateProjectRequest(name: "app", settings: settings)),
+        sample("ProjectSettings", settings),
+        sample("ProjectUpdated", ProjectUpdated(project: project, restarted: ["main"], operation: timing)),
+        sample("EventInfo", EventInfo(id: 1, at: date, project: "app", branch: "main", kind: "crashed", detail: "d")),
+        sample("EventList", EventList(events: [EventInfo(id: 1, at: date, project: "app", branch: nil, kind: "k", detail: "d")])),
+        sample("MetricSample", metric),
+        sample("MetricSeries", MetricSeries(project: "app", branch: "main", samples: [metric])),
+        sample("MetricsResponse", MetricsResponse(intervalSeconds: 5, series: [MetricSeries(project: "app", branch: "main", samples: [metric])])),
         sample("ProjectCreated", ProjectCreated(project: project, connection: connection, operation: timing)),
         sample("BranchInfo", branch),
         sample("BranchList", BranchList(branches: [branch])),

@@ -165,19 +165,23 @@ struct URLCommand: AsyncParsableCommand {
     @Argument(help: "A branch for its direct URL (default: the pooled project URL).")
     var branch: String?
 
+    @Flag(help: "With a branch: its pooled entry (`project__branch` on the pooler port), which also wakes it when suspended.")
+    var pooled = false
+
     @OptionGroup var project: ProjectOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await reportingErrors {
-            let connection = try await Self.connection(project: try project.resolve(), branch: branch)
+            let connection = try await Self.connection(project: try project.resolve(), branch: branch, pooled: pooled)
             if output.json { return try Format.printJSON(connection) }
             print(connection.url)
         }
     }
 
-    static func connection(project: String, branch: String?) async throws -> ConnectionResponse {
-        let path = branch.map { APIPath.branches(project, $0) + "/connection" } ?? APIPath.projects(project) + "/connection"
+    static func connection(project: String, branch: String?, pooled: Bool = false) async throws -> ConnectionResponse {
+        let path = branch.map { APIPath.branches(project, $0) + "/connection" + (pooled ? "?pooled=true" : "") }
+            ?? APIPath.projects(project) + "/connection"
         return try await APIClient().get(path)
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project", abstract: "Create, list, show and delete projects.",
-        subcommands: [Create.self, List.self, Show.self, Delete.self])
+        subcommands: [Create.self, List.self, Show.self, Set.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a project: a Postgres cluster with an owner role and a main branch.")
@@ -14,11 +14,13 @@ struct ProjectCommand: AsyncParsableCommand {
         @Argument(help: "Name: lowercase letters, digits and '-', up to 63 characters.")
         var name: String
 
+        @OptionGroup var settings: SettingsOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             try await reportingErrors {
-                let created: ProjectCreated = try await APIClient().post(APIPath.projects(), CreateProjectRequest(name: name))
+                let request = CreateProjectRequest(name: name, settings: try settings.parsed())
+                let created: ProjectCreated = try await APIClient().post(APIPath.projects(), request)
                 if output.json { return try Format.printJSON(created) }
                 print("\(Style.green("✓")) Created project \(Style.bold(created.project.name)) \(Format.timing(created.operation)).")
                 print("  Postgres \(created.project.postgresMajor), role and database '\(created.project.role)', branch main running.")
@@ -73,9 +75,38 @@ struct ProjectCommand: AsyncParsableCommand {
                 table.add("branches", "\(project.branches)")
                 table.add("snapshots", "\(project.snapshots)")
                 table.add("size on disk", Format.bytes(project.exclusiveBytes))
+                table.add("memory limit", project.memoryBytes.map(ByteCount.format) ?? "none")
+                table.add("cpu limit", project.cpus.map { "\($0) CPU" } ?? "none")
+                table.add("max connections", project.maxConnections.map(String.init) ?? "default (100)")
+                table.add("suspend when idle", "\(Seconds.format(project.suspendAfterSeconds)) (main: \(Seconds.format(project.suspendMainAfterSeconds)))")
                 table.add("pooled endpoint", "\(project.poolerHost):\(project.poolerPort)/\(project.name)  (`branch url` prints the URL)")
                 table.add("created", "\(Format.age(project.createdAt)) ago")
                 print(table.rendered)
+            }
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a project's limits and scale-to-zero settings (memory and CPU apply at once; max connections restarts its running branches).")
+
+        @Argument(help: "The project (default: the linked one).")
+        var name: String?
+
+        @OptionGroup var settings: SettingsOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let settings = try self.settings.parsed()
+                guard let settings else {
+                    throw CLIError(code: "invalid_request", message: "Nothing to change.", hint: "Pass --memory, --cpus, --max-connections, --suspend-after or --suspend-main-after.")
+                }
+                let name = try resolveProject(self.name)
+                let updated: ProjectUpdated = try await APIClient().patch(APIPath.projects(name), settings)
+                if output.json { return try Format.printJSON(updated) }
+                print("\(Style.green("✓")) Updated \(name) \(Format.timing(updated.operation)).")
+                if !updated.restarted.isEmpty { print("  Restarted to apply max connections: \(updated.restarted.joined(separator: ", ")).") }
             }
         }
     }
@@ -98,5 +129,44 @@ struct ProjectCommand: AsyncParsableCommand {
                 print("\(Style.green("✓")) Deleted project \(name) \(Format.timing(result.operation)).")
             }
         }
+    }
+}
+
+/// Limit and scale-to-zero options shared by `project create` and `project set`.
+struct SettingsOptions: ParsableArguments {
+    @Option(help: "Memory limit of each branch server, e.g. 512M or 2G (none: no limit).")
+    var memory: String?
+
+    @Option(help: "CPU limit of each branch server, e.g. 0.5 or 2 (0: no limit).")
+    var cpus: Double?
+
+    @Option(help: "Postgres max_connections of each branch server (0: the default, 100).")
+    var maxConnections: Int?
+
+    @Option(help: "Suspend branches other than main after this long without clients, e.g. 15m, 1h, off.")
+    var suspendAfter: String?
+
+    @Option(help: "Suspend main after this long without clients (default off).")
+    var suspendMainAfter: String?
+
+    /// The settings given, or nil when none was.
+    func parsed() throws -> ProjectSettings? {
+        var settings = ProjectSettings()
+        if let memory {
+            guard let bytes = ["none", "0", "off"].contains(memory.lowercased()) ? 0 : ByteCount.parse(memory) else {
+                throw CLIError(code: "invalid_request", message: "--memory: '\(memory)' is not a size.", hint: "Use e.g. 512M or 2G, or none.")
+            }
+            settings.memoryBytes = bytes
+        }
+        settings.cpus = cpus
+        settings.maxConnections = maxConnections
+        for (flag, value, keyPath) in [("--suspend-after", suspendAfter, \ProjectSettings.suspendAfterSeconds), ("--suspend-main-after", suspendMainAfter, \ProjectSettings.suspendMainAfterSeconds)] {
+            guard let value else { continue }
+            guard let seconds = Seconds.parse(value) else {
+                throw CLIError(code: "invalid_request", message: "\(flag): '\(value)' is not a duration.", hint: "Use e.g. 90s, 15m, 2h or off.")
+            }
+            settings[keyPath: keyPath] = seconds
+        }
+        return settings == ProjectSettings() ? nil : settings
     }
 }

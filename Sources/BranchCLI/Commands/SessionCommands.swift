@@ -68,7 +68,9 @@ struct Status: AsyncParsableCommand {
             table.add("pool space", "\(ByteCount.format(status.pool.freeBytes)) free of \(ByteCount.format(status.pool.totalBytes))")
             table.add("sizes", status.pool.quotas ? "per branch (Btrfs simple quotas)" : "unavailable (no Btrfs quotas)")
             table.add("postgres", "\(status.postgres.version) (\(status.postgres.binDirectory))")
-            table.add("runtime", status.runtime)
+            table.add("runtime", status.runtime + (status.runtimeDetails.limitsEnforced ? " (limits enforced)" : " (no isolation, limits not enforced)"))
+            table.add("cgroups", status.runtimeDetails.cgroups)
+            for note in status.runtimeDetails.notes { table.add("", Style.dim(note)) }
             table.add("pooler", "port \(status.pooler.port), \(Style.status(status.pooler.running ? "running" : "stopped"))")
             table.add("projects", "\(status.projects)")
             table.add("branches", "\(status.branches) (\(status.branchesRunning) running)")

@@ -1,0 +1,157 @@
+import BranchAPI
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import Foundation
+import Logging
+public import ServiceLifecycle
+
+/// What the supervisor remembers between rounds: restart backoff per branch, when each branch
+/// last had a client, and which branches are suspended (so the pooler is watched only then).
+actor SupervisorState {
+    struct Backoff {
+        var failures = 0
+        var next = ContinuousClock.now
+        var crashRecorded = false
+    }
+
+    private var backoff: [String: Backoff] = [:]
+    private var lastActive: [String: ContinuousClock.Instant] = [:]
+    private(set) var suspended: Set<String> = []
+
+    static func key(_ branch: BranchRecord) -> String { "\(branch.project)/\(branch.name)" }
+
+    // MARK: Restarts
+
+    /// Whether a restart attempt is due now.
+    func restartDue(_ key: String) -> Bool { (backoff[key]?.next ?? .now) <= .now }
+
+    /// Returns true the first time a crash of this outage is noticed (so it is recorded once),
+    /// and holds the first restart back a second: the dead postmaster's children need a moment
+    /// to notice and exit before a new one can take over the data directory.
+    func noticeCrash(_ key: String) -> Bool {
+        var entry = backoff[key] ?? Backoff()
+        defer { backoff[key] = entry }
+        if entry.crashRecorded { return false }
+        entry.crashRecorded = true
+        entry.next = .now + .seconds(1)
+        return true
+    }
+
+    /// After a failed attempt: the delay before the next one (1 s, 2 s, 4 s … at most 60 s).
+    func restartFailed(_ key: String) -> Duration {
+        var entry = backoff[key] ?? Backoff()
+        entry.failures += 1
+        let delay = Duration.seconds(min(60, 1 << min(entry.failures - 1, 6)))
+        entry.next = .now + delay
+        backoff[key] = entry
+        return delay
+    }
+
+    func healthy(_ key: String) { backoff[key] = nil }
+
+    // MARK: Activity and suspension
+
+    func active(_ key: String) { lastActive[key] = .now }
+
+    /// How long the branch has had no client, counting from the service start at most.
+    func idle(_ key: String, since start: ContinuousClock.Instant) -> Duration {
+        .now - (lastActive[key] ?? start)
+    }
+
+    func setSuspended(_ key: String, _ value: Bool) {
+        if value { suspended.insert(key) } else { suspended.remove(key) }
+        if !value { lastActive[key] = .now }
+    }
+
+    func forget(_ key: String) {
+        backoff[key] = nil
+        lastActive[key] = nil
+        suspended.remove(key)
+    }
+}
+
+/// Keeps branch servers running: restarts those that died (with backoff, recording each event),
+/// resumes suspended branches when a client waits for them at the pooler, and prunes old logs.
+public struct SupervisorService: Service {
+    let engine: Engine
+
+    public init(engine: Engine) { self.engine = engine }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await engine.superviseServers() }
+                group.addTask { await engine.watchWaitingClients() }
+                group.addTask { await engine.collectMetrics() }
+            }
+        }
+    }
+}
+
+extension Engine {
+    func superviseServers() async {
+        var lastPrune = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            await superviseOnce()
+            if ContinuousClock.now - lastPrune > .seconds(60) {
+                pruneLogs()
+                lastPrune = .now
+            }
+            try? await Task.sleep(for: configuration.supervisorInterval)
+        }
+    }
+
+    /// One round: every ready branch that should run and is not suspended gets restarted if its
+    /// server is gone. Branches with an operation in flight are left to that operation.
+    func superviseOnce() async {
+        guard let branches = try? await catalog.allBranches() else { return }
+        for branch in branches where branch.state == .ready && branch.desired == .running && !branch.suspended {
+            let key = SupervisorState.key(branch)
+            if runtime.state(spec(branch)).isRunning {
+                await supervision.healthy(key)
+                continue
+            }
+            if await locks.isLocked("project:\(branch.project)") { continue }
+            if await supervision.noticeCrash(key) {
+                await record("crashed", branch, "its server stopped without being asked to")
+            }
+            guard await supervision.restartDue(key) else { continue }
+            do {
+                let restarted = try await withProjectLock(branch.project.rawValue) { () -> Bool in
+                    guard var current = try await catalog.branch(branch.project, branch.name), current.state == .ready,
+                        current.desired == .running, !current.suspended, !runtime.state(spec(current)).isRunning
+                    else { return false }
+                    try await startServer(current)
+                    current.restarts += 1
+                    try await catalog.write { [current] in try $0.update(current) }
+                    return true
+                }
+                await supervision.healthy(key)
+                if restarted { await record("restarted", branch, "the supervisor started it again") }
+            } catch {
+                let delay = await supervision.restartFailed(key)
+                await record("restart_failed", branch, "\(error); next attempt in \(delay)")
+            }
+        }
+    }
+
+    /// Keeps each branch's newest `logFiles` log files and a bounded startup log.
+    func pruneLogs() {
+        let root = layout.logs
+        for project in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where project != "templates" {
+            let projectDirectory = "\(root)/\(project)"
+            for branch in (try? FileManager.default.contentsOfDirectory(atPath: projectDirectory)) ?? [] {
+                let directory = "\(projectDirectory)/\(branch)"
+                let files = LogFiles.rotated(in: directory)
+                for old in files.dropLast(configuration.logFiles) { try? FileManager.default.removeItem(atPath: "\(directory)/\(old)") }
+                let startup = "\(directory)/startup.log"
+                if let size = (try? FileManager.default.attributesOfItem(atPath: startup))?[.size] as? UInt64, size > configuration.logRotationSize {
+                    truncate(startup, 0)
+                }
+            }
+        }
+    }
+}
