@@ -18,6 +18,15 @@ enum LogFiles {
             .sorted()
     }
 
+    /// Deletes all but the newest `keep` rotated files, and empties an oversized startup log.
+    static func prune(_ directory: String, keep: Int, maxStartupBytes: UInt64) {
+        for old in rotated(in: directory).dropLast(keep) { try? FileManager.default.removeItem(atPath: "\(directory)/\(old)") }
+        let startup = "\(directory)/startup.log"
+        if let size = (try? FileManager.default.attributesOfItem(atPath: startup))?[.size] as? UInt64, size > maxStartupBytes {
+            truncate(startup, 0)
+        }
+    }
+
     /// Every log file of the branch, oldest first.
     static func all(in directory: String) -> [String] {
         let startup = Files.exists("\(directory)/startup.log") ? ["startup.log"] : []

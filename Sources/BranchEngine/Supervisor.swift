@@ -144,13 +144,7 @@ extension Engine {
         for project in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where project != "templates" {
             let projectDirectory = "\(root)/\(project)"
             for branch in (try? FileManager.default.contentsOfDirectory(atPath: projectDirectory)) ?? [] {
-                let directory = "\(projectDirectory)/\(branch)"
-                let files = LogFiles.rotated(in: directory)
-                for old in files.dropLast(configuration.logFiles) { try? FileManager.default.removeItem(atPath: "\(directory)/\(old)") }
-                let startup = "\(directory)/startup.log"
-                if let size = (try? FileManager.default.attributesOfItem(atPath: startup))?[.size] as? UInt64, size > configuration.logRotationSize {
-                    truncate(startup, 0)
-                }
+                LogFiles.prune("\(projectDirectory)/\(branch)", keep: configuration.logFiles, maxStartupBytes: configuration.logRotationSize)
             }
         }
     }
