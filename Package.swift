@@ -63,6 +63,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BranchBackup",
+            dependencies: [
+                "BranchCore", "CZstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BranchAPI",
             dependencies: ["BranchCore"],
             swiftSettings: swiftSettings
@@ -70,7 +80,7 @@ let package = Package(
         .target(
             name: "BranchEngine",
             dependencies: [
-                "BranchCore", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchAPI",
+                "BranchCore", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchAPI", "BranchBackup",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -118,13 +128,13 @@ let package = Package(
             name: "BranchUnitTests",
             dependencies: [
                 "BranchCore", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
-                "BranchCatalog",
+                "BranchCatalog", "BranchBackup",
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BranchIntegrationTests",
-            dependencies: ["BranchTesting", "BranchCore", "BranchAPI", "BranchPostgres", "BranchStorage"],
+            dependencies: ["BranchTesting", "BranchCore", "BranchAPI", "BranchPostgres", "BranchStorage", "BranchBackup"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -12,7 +12,9 @@ packages=(
   btrfs-progs libbtrfsutil-dev              # the pool (mkfs.btrfs; libbtrfsutil for every subvolume call)
   libpq-dev libzstd-dev libsqlite3-dev      # C libraries the package links
   podman runc                               # container runtime (the containers issue)
-  util-linux curl ca-certificates python3   # setpriv, mount; tests and benchmarks
+  zstd                                      # archived WAL is zstd-compressed by Postgres' archive_command
+  util-linux curl ca-certificates           # setpriv, mount; the CLI's tests
+  python3 python3-venv                      # tests (an S3 server, moto) and benchmarks
 )
 
 missing=()

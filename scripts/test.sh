@@ -6,10 +6,20 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
+# The S3 protocol server the backup tests run against: moto (PyPI), in a virtualenv of the repo.
+if [ ! -x .venv/bin/moto_server ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
+export MOTO_SERVER="$PWD/.venv/bin/moto_server"
+
 cleanup() {
   # Safety net for a test process that died before its own clean-up ran; never changes the exit status.
   set +e
   for pid in $(pgrep -f /var/tmp/branch-tests/ 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+  for pid in $(pgrep -f moto_server 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+  ids=$(podman ps --all --format '{{.ID}} {{index .Labels "branch.pool"}}' 2>/dev/null | awk '$2 ~ "^/var/tmp/branch-tests/" {print $1}')
+  [ -n "$ids" ] && podman rm --force $ids >/dev/null 2>&1
   awk '$2 ~ "^/var/tmp/branch-tests/" {print $2}' /proc/mounts | while read -r mount; do umount -l "$mount"; done
   rm -rf /var/tmp/branch-tests
 }

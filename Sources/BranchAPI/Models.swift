@@ -163,11 +163,16 @@ public struct ProjectInfo: Codable, Sendable {
     /// Idle seconds before a branch other than main is suspended, and before main is (0: never).
     public var suspendAfterSeconds: Int
     public var suspendMainAfterSeconds: Int
+    /// Days of history kept for point-in-time branches, and the earliest instant the checked-out
+    /// branch can be re-created at (`branch create NAME --from BRANCH --at INSTANT`).
+    public var retentionDays: Int
+    public var earliestRestorableAt: Date?
 
     public init(
         name: String, createdAt: Date, postgresMajor: Int, role: String, database: String, checkedOut: String, branches: Int,
         snapshots: Int, exclusiveBytes: UInt64?, poolerHost: String, poolerPort: Int, memoryBytes: UInt64? = nil, cpus: Double? = nil,
-        maxConnections: Int? = nil, suspendAfterSeconds: Int = 0, suspendMainAfterSeconds: Int = 0
+        maxConnections: Int? = nil, suspendAfterSeconds: Int = 0, suspendMainAfterSeconds: Int = 0, retentionDays: Int = 7,
+        earliestRestorableAt: Date? = nil
     ) {
         self.name = name
         self.createdAt = createdAt
@@ -185,6 +190,8 @@ public struct ProjectInfo: Codable, Sendable {
         self.maxConnections = maxConnections
         self.suspendAfterSeconds = suspendAfterSeconds
         self.suspendMainAfterSeconds = suspendMainAfterSeconds
+        self.retentionDays = retentionDays
+        self.earliestRestorableAt = earliestRestorableAt
     }
 }
 
@@ -196,16 +203,19 @@ public struct ProjectSettings: Codable, Sendable, Equatable {
     public var maxConnections: Int?
     public var suspendAfterSeconds: Int?
     public var suspendMainAfterSeconds: Int?
+    /// Days of history kept for point-in-time branches (0: the service default, 7).
+    public var retentionDays: Int?
 
     public init(
         memoryBytes: UInt64? = nil, cpus: Double? = nil, maxConnections: Int? = nil, suspendAfterSeconds: Int? = nil,
-        suspendMainAfterSeconds: Int? = nil
+        suspendMainAfterSeconds: Int? = nil, retentionDays: Int? = nil
     ) {
         self.memoryBytes = memoryBytes
         self.cpus = cpus
         self.maxConnections = maxConnections
         self.suspendAfterSeconds = suspendAfterSeconds
         self.suspendMainAfterSeconds = suspendMainAfterSeconds
+        self.retentionDays = retentionDays
     }
 }
 
@@ -261,10 +271,12 @@ public struct BranchInfo: Codable, Sendable {
     public var createdAt: Date
     /// Times the supervisor restarted its server after it died.
     public var restarts: Int
+    /// The earliest instant this branch can be re-created at.
+    public var earliestRestorableAt: Date?
 
     public init(
         project: String, name: String, parent: String?, baseSnapshot: String?, state: String, status: String, port: Int,
-        checkedOut: Bool, exclusiveBytes: UInt64?, createdAt: Date, restarts: Int = 0
+        checkedOut: Bool, exclusiveBytes: UInt64?, createdAt: Date, restarts: Int = 0, earliestRestorableAt: Date? = nil
     ) {
         self.project = project
         self.name = name
@@ -277,6 +289,7 @@ public struct BranchInfo: Codable, Sendable {
         self.exclusiveBytes = exclusiveBytes
         self.createdAt = createdAt
         self.restarts = restarts
+        self.earliestRestorableAt = earliestRestorableAt
     }
 }
 
@@ -286,11 +299,14 @@ public struct CreateBranchRequest: Codable, Sendable {
     public var from: String?
     /// Source snapshot id or name. Exclusive with `from`.
     public var snapshot: String?
+    /// With `from`: re-create the source as it was at this instant (point-in-time recovery).
+    public var at: Date?
 
-    public init(name: String, from: String? = nil, snapshot: String? = nil) {
+    public init(name: String, from: String? = nil, snapshot: String? = nil, at: Date? = nil) {
         self.name = name
         self.from = from
         self.snapshot = snapshot
+        self.at = at
     }
 }
 
@@ -370,13 +386,16 @@ public struct RestoreRequest: Codable, Sendable {
     public var `as`: String?
     /// Restore into an existing branch, replacing its data (its current state is snapshotted first).
     public var inPlace: Bool?
-    /// With `inPlace`: the branch to restore into (default: the snapshot's source branch).
+    /// With `inPlace` or `table`: the branch to restore into (default: the snapshot's source branch).
     public var branch: String?
+    /// Restore only this table's rows (`schema.table`) into the branch, replacing its rows.
+    public var table: String?
 
-    public init(as name: String? = nil, inPlace: Bool? = nil, branch: String? = nil) {
+    public init(as name: String? = nil, inPlace: Bool? = nil, branch: String? = nil, table: String? = nil) {
         self.as = name
         self.inPlace = inPlace
         self.branch = branch
+        self.table = table
     }
 }
 
@@ -530,6 +549,204 @@ public struct MetricsResponse: Codable, Sendable {
     public init(intervalSeconds: Double, series: [MetricSeries]) {
         self.intervalSeconds = intervalSeconds
         self.series = series
+    }
+}
+
+/// A project's schedule of automatic snapshots or backups and its retention rules.
+public struct ScheduleInfo: Codable, Sendable {
+    /// `snapshot` or `backup`.
+    public var kind: String
+    /// Cron (`m h dom mon dow`, UTC), a macro (`@hourly`, `@daily`, …) or `@every <duration>`.
+    public var expression: String
+    public var enabled: Bool
+    public var keepLast: Int
+    public var hourly: Int
+    public var daily: Int
+    public var weekly: Int
+    public var monthly: Int
+    public var lastRunAt: Date?
+    public var nextRunAt: Date?
+    public var webhookURL: String?
+    public var webhookSlack: Bool
+
+    public init(
+        kind: String, expression: String, enabled: Bool, keepLast: Int, hourly: Int, daily: Int, weekly: Int, monthly: Int,
+        lastRunAt: Date?, nextRunAt: Date?, webhookURL: String?, webhookSlack: Bool
+    ) {
+        self.kind = kind
+        self.expression = expression
+        self.enabled = enabled
+        self.keepLast = keepLast
+        self.hourly = hourly
+        self.daily = daily
+        self.weekly = weekly
+        self.monthly = monthly
+        self.lastRunAt = lastRunAt
+        self.nextRunAt = nextRunAt
+        self.webhookURL = webhookURL
+        self.webhookSlack = webhookSlack
+    }
+}
+
+public struct ScheduleList: Codable, Sendable {
+    public var schedules: [ScheduleInfo]
+    public init(schedules: [ScheduleInfo]) { self.schedules = schedules }
+}
+
+/// A schedule to set; absent retention fields keep their current (or default) values.
+public struct ScheduleRequest: Codable, Sendable {
+    public var expression: String
+    public var enabled: Bool?
+    public var keepLast: Int?
+    public var hourly: Int?
+    public var daily: Int?
+    public var weekly: Int?
+    public var monthly: Int?
+    public var webhookURL: String?
+    public var webhookSlack: Bool?
+
+    public init(
+        expression: String, enabled: Bool? = nil, keepLast: Int? = nil, hourly: Int? = nil, daily: Int? = nil, weekly: Int? = nil,
+        monthly: Int? = nil, webhookURL: String? = nil, webhookSlack: Bool? = nil
+    ) {
+        self.expression = expression
+        self.enabled = enabled
+        self.keepLast = keepLast
+        self.hourly = hourly
+        self.daily = daily
+        self.weekly = weekly
+        self.monthly = monthly
+        self.webhookURL = webhookURL
+        self.webhookSlack = webhookSlack
+    }
+}
+
+/// A backup: one branch snapshot's send stream, compressed and encrypted in the target.
+public struct BackupInfo: Codable, Sendable {
+    public var id: String
+    public var project: String
+    public var branch: String
+    public var snapshotID: String
+    /// The backup this one is incremental to; nil for a full backup.
+    public var parentID: String?
+    /// `full` or `incremental`.
+    public var kind: String
+    public var target: String
+    /// `running`, `complete` or `failed`.
+    public var status: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    /// Bytes of the send stream, and stored after compression and encryption.
+    public var rawBytes: UInt64
+    public var storedBytes: UInt64
+    public var postgresVersion: String?
+    public var error: String?
+
+    public init(
+        id: String, project: String, branch: String, snapshotID: String, parentID: String?, kind: String, target: String, status: String,
+        startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, postgresVersion: String? = nil, error: String? = nil
+    ) {
+        self.id = id
+        self.project = project
+        self.branch = branch
+        self.snapshotID = snapshotID
+        self.parentID = parentID
+        self.kind = kind
+        self.target = target
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.rawBytes = rawBytes
+        self.storedBytes = storedBytes
+        self.postgresVersion = postgresVersion
+        self.error = error
+    }
+}
+
+public struct BackupList: Codable, Sendable {
+    public var backups: [BackupInfo]
+    public init(backups: [BackupInfo]) { self.backups = backups }
+}
+
+public struct CreateBackupRequest: Codable, Sendable {
+    /// Default: the checked-out branch.
+    public var branch: String?
+    public init(branch: String? = nil) { self.branch = branch }
+}
+
+public struct RestoreBackupRequest: Codable, Sendable {
+    /// The new branch.
+    public var `as`: String
+    /// The project to restore into (default: the backup's); created if this pool has no such project.
+    public var project: String?
+
+    public init(as name: String, project: String? = nil) {
+        self.as = name
+        self.project = project
+    }
+}
+
+/// What `backup verify` found.
+public struct VerifyReport: Codable, Sendable {
+    public var backup: String
+    /// The backups restored, full first.
+    public var chain: [String]
+    public var chunksVerified: Int
+    public var bytesVerified: UInt64
+    public var tables: Int
+    public var rows: UInt64
+    /// B-tree indexes checked with amcheck (nil when amcheck is not available).
+    public var indexesChecked: Int?
+    public var ok: Bool
+    public var durationMs: Double
+
+    public init(
+        backup: String, chain: [String], chunksVerified: Int, bytesVerified: UInt64, tables: Int, rows: UInt64, indexesChecked: Int?,
+        ok: Bool, durationMs: Double
+    ) {
+        self.backup = backup
+        self.chain = chain
+        self.chunksVerified = chunksVerified
+        self.bytesVerified = bytesVerified
+        self.tables = tables
+        self.rows = rows
+        self.indexesChecked = indexesChecked
+        self.ok = ok
+        self.durationMs = durationMs
+    }
+}
+
+/// A long operation running in the service (backup, restore, verify), polled for progress.
+public struct JobInfo: Codable, Sendable {
+    public var id: String
+    /// `backup.create`, `backup.restore`, `backup.verify`.
+    public var kind: String
+    public var project: String?
+    /// `running`, `succeeded` or `failed`.
+    public var status: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var durationMs: Double?
+    /// Bytes processed so far, and the rate over the job.
+    public var bytesDone: UInt64
+    public var bytesPerSecond: Double
+    /// What it is doing now, e.g. `sending snapshot`, `receiving 2 of 3`.
+    public var step: String?
+    public var errorCode: String?
+    public var errorMessage: String?
+    public var errorHint: String?
+    public var backup: BackupInfo?
+    public var branch: BranchInfo?
+    public var verify: VerifyReport?
+
+    public init(id: String, kind: String, project: String?, status: String, startedAt: Date) {
+        self.id = id
+        self.kind = kind
+        self.project = project
+        self.status = status
+        self.startedAt = startedAt
+        self.bytesDone = 0
+        self.bytesPerSecond = 0
     }
 }
 

@@ -1,7 +1,7 @@
 /// One endpoint of the management API. The server registers exactly these, and the OpenAPI
 /// document is generated from them, so the two cannot drift apart.
 public struct APIRoute: Sendable, Hashable {
-    public enum Method: String, Sendable, CaseIterable { case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE" }
+    public enum Method: String, Sendable, CaseIterable { case get = "GET", post = "POST", put = "PUT", patch = "PATCH", delete = "DELETE" }
 
     public let method: Method
     /// OpenAPI form, e.g. `/api/v1/projects/{project}`.
@@ -86,6 +86,27 @@ extension APIRoute {
             QueryParameter(name: "limit", type: "integer", description: "At most this many (default 100)."),
         ])
 
+    public static let listBackups = APIRoute(
+        .get, "/api/v1/backups", "listBackups", "Backups made by this pool, or (remote=true) every backup in the target, newest first.",
+        response: "BackupList",
+        query: [
+            QueryParameter(name: "project", type: "string", description: "Only this project's backups."),
+            QueryParameter(name: "remote", type: "boolean", description: "Read the target's manifests (what a fresh pool can restore)."),
+        ])
+    public static let getBackup = APIRoute(.get, "/api/v1/backups/{backup}", "getBackup", "One backup.", response: "BackupInfo")
+    public static let deleteBackup = APIRoute(
+        .delete, "/api/v1/backups/{backup}", "deleteBackup", "Delete a backup from the target; refused while a later backup builds on it.",
+        response: "DeleteResult")
+    public static let restoreBackup = APIRoute(
+        .post, "/api/v1/backups/{backup}/restore", "restoreBackup",
+        "Start restoring a backup chain as a new branch (a job: poll GET /api/v1/jobs/{job}).", request: "RestoreBackupRequest",
+        response: "JobInfo", status: 202)
+    public static let verifyBackup = APIRoute(
+        .post, "/api/v1/backups/{backup}/verify", "verifyBackup",
+        "Start verifying a backup: authenticate every chunk, restore it to a scratch copy, read every table (a job).", response: "JobInfo",
+        status: 202)
+    public static let getJob = APIRoute(.get, "/api/v1/jobs/{job}", "getJob", "A long operation's progress and result.", response: "JobInfo")
+
     public static let listProjects = APIRoute(.get, "/api/v1/projects", "listProjects", "All projects.", response: "ProjectList")
     public static let createProject = APIRoute(
         .post, "/api/v1/projects", "createProject", "Create a project from the warm template: its owner role, database and main branch.",
@@ -126,6 +147,13 @@ extension APIRoute {
         "A connection to one branch: direct, or through the pooler with pooled=true. Resumes a suspended branch.",
         response: "ConnectionResponse",
         query: [QueryParameter(name: "pooled", type: "boolean", description: "The branch's pooled entry (`project__branch`) instead of its own port.")])
+    public static let exportBranch = APIRoute(
+        .get, "/api/v1/projects/{project}/branches/{branch}/export", "exportBranch",
+        "A logical export, streamed: pg_dump SQL, or JSON Lines of {table, row}.", response: "Text",
+        query: [
+            QueryParameter(name: "format", type: "string", description: "sql (default) or json."),
+            QueryParameter(name: "table", type: "string", description: "Only this table (schema.table)."),
+        ])
     public static let branchLogs = APIRoute(
         .get, "/api/v1/projects/{project}/branches/{branch}/logs", "getBranchLogs",
         "The branch server's log, newest lines last; with follow=true the response streams new lines as they are written.",
@@ -134,6 +162,19 @@ extension APIRoute {
             QueryParameter(name: "lines", type: "integer", description: "How many of the last lines (default 100)."),
             QueryParameter(name: "follow", type: "boolean", description: "Keep the response open and stream new lines."),
         ])
+
+    public static let createBackup = APIRoute(
+        .post, "/api/v1/projects/{project}/backups", "createBackup",
+        "Start a backup of a branch: full, or incremental to its previous backup (a job: poll GET /api/v1/jobs/{job}).",
+        request: "CreateBackupRequest", requestOptional: true, response: "JobInfo", status: 202)
+
+    public static let listSchedules = APIRoute(
+        .get, "/api/v1/projects/{project}/schedules", "listSchedules", "The project's snapshot and backup schedules.", response: "ScheduleList")
+    public static let setSchedule = APIRoute(
+        .put, "/api/v1/projects/{project}/schedules/{kind}", "setSchedule",
+        "Set the project's `snapshot` or `backup` schedule and its retention rules.", request: "ScheduleRequest", response: "ScheduleInfo")
+    public static let deleteSchedule = APIRoute(
+        .delete, "/api/v1/projects/{project}/schedules/{kind}", "deleteSchedule", "Remove a schedule.", response: "ScheduleList")
 
     public static let listSnapshots = APIRoute(.get, "/api/v1/projects/{project}/snapshots", "listSnapshots", "The project's snapshots.", response: "SnapshotList")
     public static let createSnapshot = APIRoute(
@@ -151,8 +192,11 @@ extension APIRoute {
     /// Every route, in the order the document lists them.
     public static let all: [APIRoute] = [
         health, openAPI, status, listOperations, listEvents, metrics, prometheus,
+        listBackups, getBackup, deleteBackup, restoreBackup, verifyBackup, getJob,
         listProjects, createProject, getProject, updateProject, deleteProject, projectConnection, checkout,
         listBranches, createBranch, getBranch, deleteBranch, resetBranch, startBranch, stopBranch, branchConnection, branchLogs,
+        exportBranch,
         listSnapshots, createSnapshot, getSnapshot, deleteSnapshot, restoreSnapshot,
+        listSchedules, setSchedule, deleteSchedule, createBackup,
     ]
 }

@@ -84,18 +84,62 @@ public enum APISchemas {
                 ("checkedOut", .string), ("branches", .integer), ("snapshots", .integer), ("exclusiveBytes", .optional(.integer)),
                 ("poolerHost", .string), ("poolerPort", .integer), ("memoryBytes", .optional(.integer)), ("cpus", .optional(.number)),
                 ("maxConnections", .optional(.integer)), ("suspendAfterSeconds", .integer), ("suspendMainAfterSeconds", .integer),
+                ("retentionDays", .integer), ("earliestRestorableAt", .optional(.dateTime)),
             ]),
         "ProjectList": Object("Projects.", [("projects", .array(.ref("ProjectInfo")))]),
         "CreateProjectRequest": Object("A new project.", [("name", .string), ("settings", .optional(.ref("ProjectSettings")))]),
         "ProjectSettings": Object(
-            "Limits and scale-to-zero settings. In an update, an absent field is unchanged and 0 removes a limit or turns suspension off.",
+            "Limits and scale-to-zero settings. In an update, an absent field is unchanged, 0 removes a limit or turns suspension off, and -1 returns a suspension delay to the service default.",
             [
                 ("memoryBytes", .optional(.integer)), ("cpus", .optional(.number)), ("maxConnections", .optional(.integer)),
                 ("suspendAfterSeconds", .optional(.integer)), ("suspendMainAfterSeconds", .optional(.integer)),
+                ("retentionDays", .optional(.integer)),
             ]),
         "ProjectUpdated": Object(
             "A project after a settings change.",
             [("project", .ref("ProjectInfo")), ("restarted", .array(.string)), ("operation", .ref("OperationTiming"))]),
+        "ScheduleInfo": Object(
+            "A schedule of automatic snapshots or backups and its retention rules.",
+            [
+                ("kind", .string), ("expression", .string), ("enabled", .boolean), ("keepLast", .integer), ("hourly", .integer),
+                ("daily", .integer), ("weekly", .integer), ("monthly", .integer), ("lastRunAt", .optional(.dateTime)),
+                ("nextRunAt", .optional(.dateTime)), ("webhookURL", .optional(.string)), ("webhookSlack", .boolean),
+            ]),
+        "ScheduleList": Object("Schedules.", [("schedules", .array(.ref("ScheduleInfo")))]),
+        "ScheduleRequest": Object(
+            "A schedule to set; absent retention fields keep their values.",
+            [
+                ("expression", .string), ("enabled", .optional(.boolean)), ("keepLast", .optional(.integer)), ("hourly", .optional(.integer)),
+                ("daily", .optional(.integer)), ("weekly", .optional(.integer)), ("monthly", .optional(.integer)),
+                ("webhookURL", .optional(.string)), ("webhookSlack", .optional(.boolean)),
+            ]),
+        "BackupInfo": Object(
+            "A backup: one snapshot's send stream, compressed and encrypted in the target.",
+            [
+                ("id", .string), ("project", .string), ("branch", .string), ("snapshotID", .string), ("parentID", .optional(.string)),
+                ("kind", .string), ("target", .string), ("status", .string), ("startedAt", .dateTime), ("finishedAt", .optional(.dateTime)),
+                ("rawBytes", .integer), ("storedBytes", .integer), ("postgresVersion", .optional(.string)), ("error", .optional(.string)),
+            ]),
+        "BackupList": Object("Backups.", [("backups", .array(.ref("BackupInfo")))]),
+        "CreateBackupRequest": Object("A backup of a branch (default: the checked-out one).", [("branch", .optional(.string))]),
+        "RestoreBackupRequest": Object(
+            "Restore a backup (with its chain) as a new branch, in its project or another; a missing project is created.",
+            [("as", .string), ("project", .optional(.string))]),
+        "VerifyReport": Object(
+            "What verifying a backup found.",
+            [
+                ("backup", .string), ("chain", .array(.string)), ("chunksVerified", .integer), ("bytesVerified", .integer),
+                ("tables", .integer), ("rows", .integer), ("indexesChecked", .optional(.integer)), ("ok", .boolean), ("durationMs", .number),
+            ]),
+        "JobInfo": Object(
+            "A long operation (backup, restore, verify) and its progress.",
+            [
+                ("id", .string), ("kind", .string), ("project", .optional(.string)), ("status", .string), ("startedAt", .dateTime),
+                ("finishedAt", .optional(.dateTime)), ("durationMs", .optional(.number)), ("bytesDone", .integer),
+                ("bytesPerSecond", .number), ("step", .optional(.string)),
+                ("errorCode", .optional(.string)), ("errorMessage", .optional(.string)), ("errorHint", .optional(.string)),
+                ("backup", .optional(.ref("BackupInfo"))), ("branch", .optional(.ref("BranchInfo"))), ("verify", .optional(.ref("VerifyReport"))),
+            ]),
         "EventInfo": Object(
             "Something that happened to a branch server on its own.",
             [("id", .integer), ("at", .dateTime), ("project", .string), ("branch", .optional(.string)), ("kind", .string), ("detail", .string)]),
@@ -119,11 +163,12 @@ public enum APISchemas {
                 ("project", .string), ("name", .string), ("parent", .optional(.string)), ("baseSnapshot", .optional(.string)),
                 ("state", .string), ("status", .string), ("port", .integer), ("checkedOut", .boolean),
                 ("exclusiveBytes", .optional(.integer)), ("createdAt", .dateTime), ("restarts", .integer),
+                ("earliestRestorableAt", .optional(.dateTime)),
             ]),
         "BranchList": Object("Branches.", [("branches", .array(.ref("BranchInfo")))]),
         "CreateBranchRequest": Object(
             "A new branch, from a branch (default main) or a snapshot.",
-            [("name", .string), ("from", .optional(.string)), ("snapshot", .optional(.string))]),
+            [("name", .string), ("from", .optional(.string)), ("snapshot", .optional(.string)), ("at", .optional(.dateTime))]),
         "BranchResult": Object(
             "A branch after an operation.",
             [("branch", .ref("BranchInfo")), ("replacedStateSnapshot", .optional(.ref("SnapshotInfo"))), ("operation", .ref("OperationTiming"))]),
@@ -139,7 +184,7 @@ public enum APISchemas {
         "SnapshotResult": Object("A created snapshot.", [("snapshot", .ref("SnapshotInfo")), ("operation", .ref("OperationTiming"))]),
         "RestoreRequest": Object(
             "Restore as a new branch (`as`) or in place (`inPlace`, optionally into `branch`).",
-            [("as", .optional(.string)), ("inPlace", .optional(.boolean)), ("branch", .optional(.string))]),
+            [("as", .optional(.string)), ("inPlace", .optional(.boolean)), ("branch", .optional(.string)), ("table", .optional(.string))]),
         "CheckoutRequest": Object("The branch the pooled endpoint should reach.", [("branch", .string)]),
         "CheckoutResult": Object(
             "The endpoint moved.", [("project", .string), ("previous", .string), ("checkedOut", .string), ("operation", .ref("OperationTiming"))]),

@@ -20,12 +20,16 @@ struct APIClient {
         try await send(.POST, path, body: body)
     }
 
+    func put<T: Decodable, B: Encodable>(_ path: String, _ body: B, as type: T.Type = T.self) async throws -> T {
+        try await send(.PUT, path, body: body)
+    }
+
     func patch<T: Decodable, B: Encodable>(_ path: String, _ body: B, as type: T.Type = T.self) async throws -> T {
         try await send(.PATCH, path, body: body)
     }
 
-    /// Streams a text response chunk by chunk to `handle` (for `branch logs --follow`).
-    func stream(_ path: String, _ handle: (String) -> Void) async throws {
+    /// Streams a response chunk by chunk, as it arrives, to `handle` (logs, exports).
+    func stream(_ path: String, _ handle: (Data) -> Void) async throws {
         var request = HTTPClientRequest(url: configuration.url + path)
         if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
@@ -44,7 +48,7 @@ struct APIClient {
             throw CLIError(code: "http_\(response.status.code)", message: "The service answered \(response.status).")
         }
         for try await chunk in response.body {
-            handle(String(buffer: chunk))
+            handle(Data(chunk.readableBytesView))
         }
     }
 

@@ -131,3 +131,40 @@ enum BranchTree {
         return result
     }
 }
+
+/// Writes to stdout without Foundation's FileHandle, which traps on a closed pipe
+/// (`branch export | head`); a closed pipe ends the command quietly instead.
+enum Stdout {
+    static func write(_ data: Data) {
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EPIPE { exit(0) }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+}
+
+/// Instants given on the command line: ISO 8601, with or without fractional seconds, or a time
+/// ago as `15m-ago`, `"2h ago"`, or `-90s` (which needs `--at=-90s`, as it looks like an option).
+enum Instant {
+    static func parse(_ text: String, now: Date = Date()) -> Date? {
+        if text.hasPrefix("-"), let seconds = Seconds.parse(String(text.dropFirst())) {
+            return now.addingTimeInterval(-Double(seconds))
+        }
+        if text.hasSuffix(" ago") || text.hasSuffix("-ago"), let seconds = Seconds.parse(String(text.dropLast(4))) {
+            return now.addingTimeInterval(-Double(seconds))
+        }
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+}

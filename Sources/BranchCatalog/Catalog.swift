@@ -100,6 +100,52 @@ public final class Catalog: Sendable {
             }
             try db.create(index: "event_at", on: "event", columns: ["at"])
         }
+        migrator.registerMigration("v3: WAL lineages, schedules, backups") { db in
+            try db.alter(table: "project") { t in t.add(column: "retention_days", .integer) }
+            try db.alter(table: "branch") { t in t.add(column: "lineage", .text) }
+            try db.alter(table: "snapshot") { t in
+                t.add(column: "lineage", .text)
+                t.add(column: "wal_start", .text)
+            }
+            try db.create(table: "lineage") { t in
+                t.column("id", .text).primaryKey()
+                t.column("project", .text).notNull().references("project", onDelete: .cascade)
+                t.column("branch", .text).notNull()
+                t.column("started_at", .datetime).notNull()
+                t.column("ended_at", .datetime)
+                t.column("start_snapshot", .text)
+            }
+            try db.create(table: "schedule") { t in
+                t.column("project", .text).notNull().references("project", onDelete: .cascade)
+                t.column("kind", .text).notNull()
+                t.column("expression", .text).notNull()
+                t.column("enabled", .boolean).notNull()
+                t.column("keep_last", .integer).notNull()
+                t.column("hourly", .integer).notNull()
+                t.column("daily", .integer).notNull()
+                t.column("weekly", .integer).notNull()
+                t.column("monthly", .integer).notNull()
+                t.column("last_run_at", .datetime)
+                t.column("webhook_url", .text)
+                t.column("webhook_slack", .boolean).notNull().defaults(to: false)
+                t.primaryKey(["project", "kind"])
+            }
+            try db.create(table: "backup") { t in
+                t.column("id", .text).primaryKey()
+                t.column("project", .text).notNull()
+                t.column("branch", .text).notNull()
+                t.column("snapshot_id", .text).notNull()
+                t.column("parent_id", .text)
+                t.column("kind", .text).notNull()
+                t.column("target", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("started_at", .datetime).notNull()
+                t.column("finished_at", .datetime)
+                t.column("raw_bytes", .integer).notNull()
+                t.column("stored_bytes", .integer).notNull()
+                t.column("error", .text)
+            }
+        }
         return migrator
     }
 
@@ -235,6 +281,43 @@ public struct CatalogTransaction {
         if let project { request = request.filter(Column("project") == project) }
         return try request.limit(limit).fetchAll(db)
     }
+
+    // MARK: Lineages
+
+    public func insert(_ lineage: LineageRecord) throws { try lineage.insert(db) }
+    public func update(_ lineage: LineageRecord) throws { try lineage.update(db) }
+    public func lineage(_ id: String) throws -> LineageRecord? { try LineageRecord.fetchOne(db, key: id) }
+    public func lineages(_ project: ResourceName) throws -> [LineageRecord] {
+        try LineageRecord.filter(Column("project") == project.rawValue).order(Column("started_at")).fetchAll(db)
+    }
+    public func lineages(_ project: ResourceName, branch: ResourceName) throws -> [LineageRecord] {
+        try LineageRecord.filter(Column("project") == project.rawValue && Column("branch") == branch.rawValue)
+            .order(Column("started_at")).fetchAll(db)
+    }
+    public func deleteLineage(_ id: String) throws { _ = try LineageRecord.deleteOne(db, key: id) }
+
+    // MARK: Schedules
+
+    public func schedules() throws -> [ScheduleRecord] { try ScheduleRecord.fetchAll(db) }
+    public func schedule(_ project: ResourceName, _ kind: ScheduleKind) throws -> ScheduleRecord? {
+        try ScheduleRecord.fetchOne(db, key: ["project": project.rawValue, "kind": kind.rawValue])
+    }
+    public func save(_ schedule: ScheduleRecord) throws { try schedule.save(db) }
+    public func deleteSchedule(_ project: ResourceName, _ kind: ScheduleKind) throws {
+        _ = try ScheduleRecord.deleteOne(db, key: ["project": project.rawValue, "kind": kind.rawValue])
+    }
+
+    // MARK: Backups
+
+    public func insert(_ backup: BackupRecord) throws { try backup.insert(db) }
+    public func update(_ backup: BackupRecord) throws { try backup.update(db) }
+    public func backup(_ id: String) throws -> BackupRecord? { try BackupRecord.fetchOne(db, key: id) }
+    public func backups(_ project: ResourceName?) throws -> [BackupRecord] {
+        var request = BackupRecord.order(Column("started_at").desc)
+        if let project { request = request.filter(Column("project") == project.rawValue) }
+        return try request.fetchAll(db)
+    }
+    public func deleteBackup(_ id: String) throws { _ = try BackupRecord.deleteOne(db, key: id) }
 
     // MARK: Events
 

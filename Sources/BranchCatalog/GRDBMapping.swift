@@ -29,6 +29,26 @@ extension OperationRecord: FetchableRecord, PersistableRecord {
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
+extension LineageRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "lineage"
+    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+}
+
+extension ScheduleRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "schedule"
+    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+}
+
+extension BackupRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "backup"
+    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+}
+
+extension ScheduleKind: DatabaseValueConvertible {}
+
 extension EventRecord: FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "event"
 
@@ -50,7 +70,7 @@ extension SnapshotKind: DatabaseValueConvertible {}
 extension OperationState: DatabaseValueConvertible {}
 
 /// Column names are snake_case; properties are camelCase with `ID` spelled in capitals
-/// (`operation_id` ↔ `operationID`), which GRDB's built-in snake-case strategy would read as `operationId`.
+/// (`operation_id` ↔ `operationID`, `webhook_url` ↔ `webhookURL`), which GRDB's built-in snake-case strategy would read as `operationId`.
 enum CatalogColumns {
     static let decoding = DatabaseColumnDecodingStrategy.custom { column in ColumnKey(stringValue: property(for: column)) }
 
@@ -65,7 +85,9 @@ enum CatalogColumns {
                 upperNext = false
             }
         }
-        if result.hasSuffix("Id") { result = String(result.dropLast(2)) + "ID" }
+        for (word, acronym) in [("Id", "ID"), ("Url", "URL")] where result.hasSuffix(word) {
+            result = String(result.dropLast(word.count)) + acronym
+        }
         return result
     }
 

@@ -41,6 +41,8 @@ public struct ProjectRecord: Codable, Sendable, Hashable {
     public var suspendAfter: Int?
     /// The same for main (nil or 0: never).
     public var suspendMainAfter: Int?
+    /// Days of history kept for point-in-time recovery (nil: the default, 7).
+    public var retentionDays: Int?
 
     public init(
         name: ResourceName, state: ObjectState, pgMajor: Int, role: String, database: String, password: String,
@@ -82,6 +84,8 @@ public struct BranchRecord: Codable, Sendable, Hashable {
     public var suspended: Bool
     /// Times the supervisor restarted the server after it died.
     public var restarts: Int
+    /// The WAL history this branch's data currently continues (see `LineageRecord`).
+    public var lineage: String?
 
     public init(
         project: ResourceName, name: ResourceName, parent: ResourceName?, baseSnapshot: String?, port: Int,
@@ -109,6 +113,12 @@ public enum SnapshotKind: String, Codable, Sendable {
     case base
     /// Taken automatically before an in-place restore or reset replaced a branch's data.
     case preRestore = "pre-restore"
+    /// Taken by a schedule, or as the starting point of a WAL lineage; pruned by retention rules.
+    case automatic
+    /// Taken for a backup; the newest one per branch is the parent of the next incremental backup.
+    case backup
+    /// Received from a backup when it was restored.
+    case restored
 }
 
 /// A read-only snapshot of a branch.
@@ -122,6 +132,10 @@ public struct SnapshotRecord: Codable, Sendable, Hashable {
     public var state: ObjectState
     public var createdAt: Date
     public var operationID: String?
+    /// The WAL lineage of the source branch when it was taken, and the WAL file holding the redo
+    /// point of its checkpoint: replaying that lineage's archive from there reaches any later instant.
+    public var lineage: String?
+    public var walStart: String?
 
     public init(
         id: String, project: ResourceName, name: ResourceName?, sourceBranch: ResourceName, kind: SnapshotKind,
@@ -189,5 +203,107 @@ public struct EventRecord: Codable, Sendable, Hashable {
         self.branch = branch
         self.kind = kind
         self.detail = detail
+    }
+}
+
+/// One unbroken stretch of a branch's WAL history: it starts when the branch is created or its
+/// data is replaced (restore, reset) and ends when it is replaced again. Its WAL is archived in
+/// `<pool>/projects/<project>/wal/<id>/`; `startSnapshot` holds the data it started from.
+public struct LineageRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var project: ResourceName
+    public var branch: ResourceName
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var startSnapshot: String?
+
+    public init(id: String, project: ResourceName, branch: ResourceName, startedAt: Date, endedAt: Date?, startSnapshot: String?) {
+        self.id = id
+        self.project = project
+        self.branch = branch
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.startSnapshot = startSnapshot
+    }
+}
+
+/// What a schedule does.
+public enum ScheduleKind: String, Codable, Sendable {
+    case snapshot
+    case backup
+}
+
+/// A project's schedule of automatic snapshots or backups, with its retention rules.
+public struct ScheduleRecord: Codable, Sendable, Hashable {
+    public var project: ResourceName
+    public var kind: ScheduleKind
+    /// Cron (`m h dom mon dow`) or `@every <duration>`.
+    public var expression: String
+    public var enabled: Bool
+    public var keepLast: Int
+    public var hourly: Int
+    public var daily: Int
+    public var weekly: Int
+    public var monthly: Int
+    public var lastRunAt: Date?
+    /// For backups: where to POST a JSON report after each run, and whether it is Slack's format.
+    public var webhookURL: String?
+    public var webhookSlack: Bool
+
+    public init(
+        project: ResourceName, kind: ScheduleKind, expression: String, enabled: Bool, keepLast: Int, hourly: Int, daily: Int, weekly: Int,
+        monthly: Int, lastRunAt: Date?, webhookURL: String?, webhookSlack: Bool
+    ) {
+        self.project = project
+        self.kind = kind
+        self.expression = expression
+        self.enabled = enabled
+        self.keepLast = keepLast
+        self.hourly = hourly
+        self.daily = daily
+        self.weekly = weekly
+        self.monthly = monthly
+        self.lastRunAt = lastRunAt
+        self.webhookURL = webhookURL
+        self.webhookSlack = webhookSlack
+    }
+}
+
+/// A backup written by this pool: one snapshot's send stream (full, or incremental against the
+/// previous backup's snapshot), compressed and encrypted in the target.
+public struct BackupRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var project: ResourceName
+    public var branch: ResourceName
+    public var snapshotID: String
+    public var parentID: String?
+    /// `full` or `incremental`.
+    public var kind: String
+    public var target: String
+    /// `running`, `complete`, `failed`.
+    public var status: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var rawBytes: UInt64
+    public var storedBytes: UInt64
+    public var error: String?
+
+    public init(
+        id: String, project: ResourceName, branch: ResourceName, snapshotID: String, parentID: String?, kind: String, target: String,
+        status: String, startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, error: String?
+    ) {
+        self.id = id
+        self.project = project
+        self.branch = branch
+        self.snapshotID = snapshotID
+        self.parentID = parentID
+        self.kind = kind
+        self.target = target
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.rawBytes = rawBytes
+        self.storedBytes = storedBytes
+        self.error = error
     }
 }

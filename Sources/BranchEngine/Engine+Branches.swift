@@ -15,6 +15,9 @@ extension Engine {
         if request.from != nil && request.snapshot != nil {
             throw EngineError.invalidRequest("Give either a source branch or a snapshot, not both.")
         }
+        if request.at != nil && request.snapshot != nil {
+            throw EngineError.invalidRequest("A point in time goes with a source branch (--from), not a snapshot.")
+        }
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         return try await withProjectLock(projectKey.rawValue, checking: { tx -> (ProjectRecord, BranchSource) in
             let project = try self.requireProject(projectName, in: tx)
@@ -28,8 +31,17 @@ extension Engine {
             return (project, .branch(parent))
         }) { (project, source) in
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
-            let (branch, timing) = try await journal.run("branch.create", project: project.name, target: name.rawValue) { op in
-                try await self.makeBranch(name, in: project, from: source, op: op)
+            var source = source
+            var recovery: Recovery?
+            if let instant = request.at, case .branch(let parent) = source {
+                let (lineage, snapshot) = try await pointInTimeSource(parent, at: instant)
+                if lineage.id == parent.lineage { try await archiveCurrentWAL(of: parent) }
+                source = .snapshot(snapshot, parent: parent.name)
+                recovery = Recovery(restoreWal: layout.wal(project.name, lineage: lineage.id), target: instant)
+            }
+            let kind = recovery == nil ? "branch.create" : "branch.create-at"
+            let (branch, timing) = try await journal.run(kind, project: project.name, target: name.rawValue) { [source, recovery] op in
+                try await self.makeBranch(name, in: project, from: source, recovery: recovery, op: op)
             }
             return BranchResult(branch: try await branchInfo(branch, project: project), operation: timing)
         }
@@ -40,19 +52,25 @@ extension Engine {
         case snapshot(SnapshotRecord, parent: ResourceName?)
     }
 
-    /// The steps of branch creation, shared by `createBranch` and `restore --as`.
-    func makeBranch(_ name: ResourceName, in project: ProjectRecord, from source: BranchSource, op: OperationContext) async throws -> BranchRecord {
+    /// The steps of branch creation, shared by `createBranch`, `restore --as` and point-in-time
+    /// branches (with `recovery`: replay the source's archived WAL up to an instant, then promote).
+    func makeBranch(
+        _ name: ResourceName, in project: ProjectRecord, from source: BranchSource, recovery: Recovery? = nil, op: OperationContext
+    ) async throws -> BranchRecord {
         let port = try await allocatePort()
         var branch = BranchRecord(
             project: project.name, name: name, parent: nil, baseSnapshot: nil, port: port, state: .creating, desired: .running,
             createdAt: Date(), operationID: op.id)
+        var lineage = newLineage(project: project.name, branch: name, startSnapshot: nil)
+        branch.lineage = lineage.id
         var baseSnapshot: SnapshotRecord?
         let basePath: String
         switch source {
         case .branch(let parent):
-            let snapshot = SnapshotRecord(
+            var snapshot = SnapshotRecord(
                 id: try await unusedSnapshotID(), project: project.name, name: nil, sourceBranch: parent.name, kind: .base,
                 state: .creating, createdAt: Date(), operationID: op.id)
+            snapshot.lineage = parent.lineage
             branch.parent = parent.name
             branch.baseSnapshot = snapshot.id
             baseSnapshot = snapshot
@@ -62,17 +80,25 @@ extension Engine {
             branch.baseSnapshot = snapshot.id
             basePath = layout.snapshot(project.name, snapshot.id)
         }
+        // A point-in-time branch's lineage starts from the snapshot taken once it is promoted.
+        lineage.startSnapshot = recovery == nil ? branch.baseSnapshot : nil
         try await op.step("catalog") {
-            try await self.catalog.write { [branch, baseSnapshot] tx in
+            try await self.catalog.write { [branch, baseSnapshot, lineage] tx in
                 if let baseSnapshot { try tx.insert(baseSnapshot) }
                 try tx.insert(branch)
+                try tx.insert(lineage)
             }
         }
         op.onFailure("remove catalog rows") {
-            try await self.catalog.write { [branch, baseSnapshot] tx in
+            try await self.catalog.write { [branch, baseSnapshot, lineage] tx in
                 try tx.deleteBranch(branch.project, branch.name)
+                try tx.deleteLineage(lineage.id)
                 if let baseSnapshot { try tx.deleteSnapshot(baseSnapshot.id) }
             }
+        }
+        op.onFailure("remove archived WAL") {
+            let path = self.layout.wal(project.name, lineage: lineage.id)
+            if Files.exists(path) { try FileManager.default.removeItem(atPath: path) }
         }
         await FaultInjection.point("branch.create.after-catalog")
 
@@ -82,6 +108,7 @@ extension Engine {
             try await op.step("base snapshot") {
                 try self.storage.snapshot(from: self.layout.branch(project.name, parent.name), to: basePath, readOnly: true)
             }
+            snapshot.walStart = await walStart(of: parent)
             snapshot.state = .ready
             baseSnapshot = snapshot
             await FaultInjection.point("branch.create.after-base-snapshot")
@@ -94,9 +121,14 @@ extension Engine {
 
         let spec = spec(branch)
         op.onFailure("stop server") { try await self.runtime.stop(spec) }
-        try await op.step("start") {
-            try self.prepareClone(dataDirectory: spec.dataDirectory, branch: branch, project: project)
-            try await self.startServer(branch)
+        if let recovery {
+            try await recoverToPointInTime(&branch, project: project, recovery: recovery, replayFrom: basePath, op: op)
+            baseSnapshot = try await catalog.read { [branch] tx in try branch.baseSnapshot.flatMap { try tx.snapshot(project.name, idOrName: $0) } }
+        } else {
+            try await op.step("start") {
+                try self.prepareClone(dataDirectory: spec.dataDirectory, branch: branch, project: project)
+                try await self.startServer(branch)
+            }
         }
         await FaultInjection.point("branch.create.after-start")
 
@@ -118,7 +150,11 @@ extension Engine {
             return (project, try tx.branches(project.name))
         }
         let sizes = storage.exclusiveBytes(of: branches.map { layout.branch($0.project, $0.name) })
-        return BranchList(branches: branches.map { branchInfo($0, project: project, sizes: sizes) })
+        let (lineages, snapshots) = try await catalog.read { tx in (try tx.lineages(project.name), try tx.snapshots(project.name)) }
+        return BranchList(branches: branches.map { branch in
+            let earliest = earliestRestorable(branch, lineages: lineages.filter { $0.branch == branch.name }, snapshots: snapshots)
+            return branchInfo(branch, project: project, sizes: sizes, earliest: earliest)
+        })
     }
 
     public func branch(project projectName: String, _ name: String) async throws -> BranchInfo {
@@ -182,6 +218,7 @@ extension Engine {
         }
         await FaultInjection.point("branch.delete.after-subvolume")
         try await op.step("catalog") { try await self.finishBranchRemoval(branch) }
+        try await op.step("archived WAL") { try await self.removeLineages(of: branch) }
         await supervision.forget(SupervisorState.key(branch))
         await metricsStore.forget(project: branch.project.rawValue, branch: branch.name.rawValue)
     }

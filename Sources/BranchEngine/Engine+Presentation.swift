@@ -9,7 +9,13 @@ import Logging
 
 extension Engine {
     func projectInfo(_ project: ProjectRecord) async throws -> ProjectInfo {
-        let (branches, snapshots) = try await catalog.read { tx in (try tx.branches(project.name), try tx.snapshots(project.name)) }
+        let (branches, snapshots, lineages) = try await catalog.read { tx in
+            (try tx.branches(project.name), try tx.snapshots(project.name), try tx.lineages(project.name))
+        }
+        let checkedOut = branches.first { $0.name == project.checkedOut }
+        let earliest = checkedOut.flatMap { branch in
+            earliestRestorable(branch, lineages: lineages.filter { $0.branch == branch.name }, snapshots: snapshots)
+        }
         let paths = branches.map { layout.branch($0.project, $0.name) } + snapshots.map { layout.snapshot($0.project, $0.id) }
         let sizes = storage.exclusiveBytes(of: paths)
         return ProjectInfo(
@@ -19,21 +25,23 @@ extension Engine {
             exclusiveBytes: sizes.isEmpty ? nil : sizes.values.reduce(0, +), poolerHost: configuration.publicHost,
             poolerPort: configuration.poolerPort, memoryBytes: project.memoryLimit, cpus: project.cpuLimit,
             maxConnections: project.maxConnections, suspendAfterSeconds: project.suspendAfter ?? configuration.suspendAfter,
-            suspendMainAfterSeconds: project.suspendMainAfter ?? 0)
+            suspendMainAfterSeconds: project.suspendMainAfter ?? 0, retentionDays: project.retentionDays ?? configuration.retentionDays,
+            earliestRestorableAt: earliest)
     }
 
     func branchInfo(_ branch: BranchRecord, project: ProjectRecord) async throws -> BranchInfo {
         let sizes = storage.exclusiveBytes(of: [layout.branch(branch.project, branch.name)])
-        return branchInfo(branch, project: project, sizes: sizes)
+        let (lineages, snapshots) = try await catalog.read { tx in (try tx.lineages(branch.project, branch: branch.name), try tx.snapshots(branch.project)) }
+        return branchInfo(branch, project: project, sizes: sizes, earliest: earliestRestorable(branch, lineages: lineages, snapshots: snapshots))
     }
 
-    func branchInfo(_ branch: BranchRecord, project: ProjectRecord, sizes: [String: UInt64]) -> BranchInfo {
+    func branchInfo(_ branch: BranchRecord, project: ProjectRecord, sizes: [String: UInt64], earliest: Date? = nil) -> BranchInfo {
         BranchInfo(
             project: branch.project.rawValue, name: branch.name.rawValue, parent: branch.parent?.rawValue,
             baseSnapshot: branch.baseSnapshot, state: branch.state.rawValue,
             status: status(of: branch), port: branch.port,
             checkedOut: project.checkedOut == branch.name, exclusiveBytes: sizes[layout.branch(branch.project, branch.name)],
-            createdAt: branch.createdAt, restarts: branch.restarts)
+            createdAt: branch.createdAt, restarts: branch.restarts, earliestRestorableAt: earliest)
     }
 
     /// `running`, `suspended` or `stopped`.

@@ -31,10 +31,21 @@ extension Engine {
                 var main = BranchRecord(
                     project: name, name: Self.mainBranch, parent: nil, baseSnapshot: nil, port: port, state: .creating,
                     desired: .running, createdAt: Date(), operationID: op.id)
+                // main's WAL lineage starts from an "origin" snapshot of its fresh data, so it can
+                // be re-created at any point of its history.
+                var origin = SnapshotRecord(
+                    id: try await self.unusedSnapshotID(), project: name, name: nil, sourceBranch: Self.mainBranch, kind: .automatic,
+                    state: .creating, createdAt: Date(), operationID: op.id)
+                let lineage = self.newLineage(project: name, branch: Self.mainBranch, startSnapshot: origin.id)
+                main.lineage = lineage.id
+                origin.lineage = lineage.id
                 try await op.step("catalog") {
-                    try await self.catalog.write { [project, main] tx in
+                    try await self.catalog.write { [project, main, origin] tx in
                         try tx.insert(project)
                         try tx.insert(main)
+                        try tx.insert(lineage)
+                        try tx.insert(origin)
+                        try tx.save(Self.defaultSnapshotSchedule(name))
                     }
                 }
                 op.onFailure("remove catalog rows") { try await self.catalog.write { try $0.deleteProject(name) } }
@@ -47,6 +58,11 @@ extension Engine {
                     try self.storage.snapshot(from: template, to: branchPath, readOnly: false)
                 }
                 await FaultInjection.point("project.create.after-snapshot")
+                try await op.step("origin snapshot") {
+                    try self.storage.snapshot(from: branchPath, to: self.layout.snapshot(name, origin.id), readOnly: true)
+                    origin.walStart = await self.walStart(of: main)
+                    origin.state = .ready
+                }
 
                 let spec = self.spec(main)
                 op.onFailure("stop server") { try await self.runtime.stop(spec) }
@@ -67,9 +83,10 @@ extension Engine {
                 project.state = .ready
                 main.state = .ready
                 try await op.step("catalog") {
-                    try await self.catalog.write { [project, main] tx in
+                    try await self.catalog.write { [project, main, origin] tx in
                         try tx.update(project)
                         try tx.update(main)
+                        try tx.update(origin)
                     }
                 }
                 await FaultInjection.point("project.create.after-ready")
@@ -125,6 +142,10 @@ extension Engine {
                 await FaultInjection.point("project.delete.after-stop")
                 try await op.step("delete subvolumes") { try self.removeProjectFiles(validName) }
                 try await op.step("catalog") { try await self.catalog.write { try $0.deleteProject(validName) } }
+                for branch in branches {
+                    await self.supervision.forget(SupervisorState.key(branch))
+                    await self.metricsStore.forget(project: branch.project.rawValue, branch: branch.name.rawValue)
+                }
             }
             return DeleteResult(deleted: [validName.rawValue], operation: timing)
         }

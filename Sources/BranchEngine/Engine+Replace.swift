@@ -14,6 +14,9 @@ struct ReplacementMarker: Codable, Equatable {
     var operation: String
     /// For a reset: the base snapshot the branch has after the swap.
     var newBase: String?
+    /// The WAL lineage the new data starts, and the snapshot it starts from.
+    var newLineage: String?
+    var sourceSnapshot: String?
 
     static func read(in subvolume: String) -> ReplacementMarker? {
         guard let text = Files.read("\(subvolume)/\(fileName)") else { return nil }
@@ -33,8 +36,9 @@ extension Engine {
     /// port and endpoint. The current state is first kept as a `pre-restore` snapshot (so this can
     /// be undone), then the two subvolumes are exchanged in one atomic rename.
     func replaceData(
-        of branch: BranchRecord, withCopyOf source: String, newBase: String?, op: OperationContext
+        of branch: BranchRecord, withCopyOf sourceSnapshot: SnapshotRecord, newBase: String?, op: OperationContext
     ) async throws -> SnapshotRecord {
+        let source = layout.snapshot(sourceSnapshot.project, sourceSnapshot.id)
         let branchPath = layout.branch(branch.project, branch.name)
         // A branch someone stopped stays stopped; its data is replaced all the same.
         let restart = branch.desired == .running
@@ -49,13 +53,17 @@ extension Engine {
         try await op.step("snapshot current state") {
             try self.storage.snapshot(from: branchPath, to: previousPath, readOnly: true)
         }
+        previous.lineage = branch.lineage
+        previous.walStart = await walStart(of: branch)
         previous.state = .ready
         try await op.step("catalog") { try await self.catalog.write { [previous] in try $0.update(previous) } }
 
         let incoming = layout.work(op.id, "new")
         op.onFailure("delete new data") { try self.storage.deleteSubvolume(at: incoming) }
         try await op.step("snapshot source") { try self.storage.snapshot(from: source, to: incoming, readOnly: false) }
-        try ReplacementMarker(operation: op.id, newBase: newBase).write(in: incoming)
+        let marker = ReplacementMarker(
+            operation: op.id, newBase: newBase, newLineage: Identifiers.shortID(length: 12), sourceSnapshot: sourceSnapshot.id)
+        try marker.write(in: incoming)
         try prepareClone(
             dataDirectory: PoolLayout.dataDirectory(in: incoming), branch: branch, project: try await catalog.project(branch.project))
         await FaultInjection.point("replace.before-stop")
@@ -68,9 +76,11 @@ extension Engine {
         op.onFailure("swap back") {
             try await self.stopServer(branch)
             try self.storage.exchange(incoming, branchPath)
+            try await self.revertLineageSwitch(branch, marker)
         }
         await FaultInjection.point("replace.after-exchange")
-        if restart { try await op.step("start") { try await self.startServer(branch) } }
+        let switched = try await completeLineageSwitch(branch, marker)
+        if restart { try await op.step("start") { try await self.startServer(switched) } }
         try await op.step("clean up") {
             try self.storage.deleteSubvolume(at: incoming)
             try ReplacementMarker.remove(in: branchPath)

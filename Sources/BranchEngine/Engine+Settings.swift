@@ -19,8 +19,11 @@ extension Engine {
         if let connections = settings.maxConnections, connections != 0, !(5...10_000).contains(connections) {
             throw EngineError.invalidRequest("Max connections must be between 5 and 10000, or 0 for the default.")
         }
-        for seconds in [settings.suspendAfterSeconds, settings.suspendMainAfterSeconds].compactMap({ $0 }) where seconds < 0 {
-            throw EngineError.invalidRequest("A suspension delay cannot be negative; use 0 to turn suspension off.")
+        if let days = settings.retentionDays, !(0...3650).contains(days) {
+            throw EngineError.invalidRequest("Retention is between 1 and 3650 days (0: the default).")
+        }
+        for seconds in [settings.suspendAfterSeconds, settings.suspendMainAfterSeconds].compactMap({ $0 }) where seconds < -1 {
+            throw EngineError.invalidRequest("A suspension delay cannot be negative; use 0 to turn suspension off, -1 for the default.")
         }
     }
 
@@ -29,8 +32,9 @@ extension Engine {
         if let memory = settings.memoryBytes { project.memoryLimit = memory == 0 ? nil : memory }
         if let cpus = settings.cpus { project.cpuLimit = cpus == 0 ? nil : cpus }
         if let connections = settings.maxConnections { project.maxConnections = connections == 0 ? nil : connections }
-        if let seconds = settings.suspendAfterSeconds { project.suspendAfter = seconds }
-        if let seconds = settings.suspendMainAfterSeconds { project.suspendMainAfter = seconds }
+        if let seconds = settings.suspendAfterSeconds { project.suspendAfter = seconds < 0 ? nil : seconds }
+        if let seconds = settings.suspendMainAfterSeconds { project.suspendMainAfter = seconds < 0 ? nil : seconds }
+        if let days = settings.retentionDays { project.retentionDays = days == 0 ? nil : days }
     }
 
     /// Idle seconds after which `branch` is suspended (0: never).

@@ -22,25 +22,33 @@ extension Engine {
         }) { (project, branch) in
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
             let (snapshot, timing) = try await journal.run("snapshot.create", project: project.name, target: branch.name.rawValue) { op in
-                var snapshot = SnapshotRecord(
-                    id: try await self.unusedSnapshotID(), project: project.name, name: snapshotName, sourceBranch: branch.name,
-                    kind: .manual, state: .creating, createdAt: Date(), operationID: op.id)
-                let path = self.layout.snapshot(project.name, snapshot.id)
-                try await op.step("catalog") { try await self.catalog.write { [snapshot] in try $0.insert(snapshot) } }
-                op.onFailure("remove snapshot row") { try await self.catalog.write { [snapshot] in try $0.deleteSnapshot(snapshot.id) } }
-                await FaultInjection.point("snapshot.create.after-catalog")
-                try await op.step("checkpoint") { try await self.checkpointIfRunning(branch) }
-                op.onFailure("delete subvolume") { try self.storage.deleteSubvolume(at: path) }
-                try await op.step("snapshot") {
-                    try self.storage.snapshot(from: self.layout.branch(project.name, branch.name), to: path, readOnly: true)
-                }
-                await FaultInjection.point("snapshot.create.after-snapshot")
-                snapshot.state = .ready
-                try await op.step("catalog") { try await self.catalog.write { [snapshot] in try $0.update(snapshot) } }
-                return snapshot
+                try await self.takeSnapshot(of: branch, kind: .manual, name: snapshotName, op: op)
             }
             return SnapshotResult(snapshot: try await snapshotInfo(snapshot), operation: timing)
         }
+    }
+
+    /// A read-only snapshot of a branch after a CHECKPOINT, recorded with the WAL lineage and
+    /// redo position a point-in-time recovery would replay from. Journaled by the caller.
+    func takeSnapshot(of branch: BranchRecord, kind: SnapshotKind, name: ResourceName?, op: OperationContext) async throws -> SnapshotRecord {
+        var snapshot = SnapshotRecord(
+            id: try await unusedSnapshotID(), project: branch.project, name: name, sourceBranch: branch.name, kind: kind,
+            state: .creating, createdAt: Date(), operationID: op.id)
+        snapshot.lineage = branch.lineage
+        let path = layout.snapshot(branch.project, snapshot.id)
+        try await op.step("catalog") { try await self.catalog.write { [snapshot] in try $0.insert(snapshot) } }
+        op.onFailure("remove snapshot row") { try await self.catalog.write { [snapshot] in try $0.deleteSnapshot(snapshot.id) } }
+        await FaultInjection.point("snapshot.create.after-catalog")
+        try await op.step("checkpoint") { try await self.checkpointIfRunning(branch) }
+        op.onFailure("delete subvolume") { try self.storage.deleteSubvolume(at: path) }
+        try await op.step("snapshot") {
+            try self.storage.snapshot(from: self.layout.branch(branch.project, branch.name), to: path, readOnly: true)
+        }
+        await FaultInjection.point("snapshot.create.after-snapshot")
+        snapshot.walStart = await walStart(of: branch)
+        snapshot.state = .ready
+        try await op.step("catalog") { try await self.catalog.write { [snapshot] in try $0.update(snapshot) } }
+        return snapshot
     }
 
     public func listSnapshots(project projectName: String) async throws -> SnapshotList {
@@ -95,6 +103,12 @@ extension Engine {
 
     /// Restores a snapshot as a new branch (`as`) or into a branch in place (`inPlace`).
     public func restoreSnapshot(project projectName: String, _ idOrName: String, _ request: RestoreRequest) async throws -> BranchResult {
+        if let table = request.table {
+            guard request.as == nil, request.inPlace != true else {
+                throw EngineError.invalidRequest("A table restore goes into an existing branch (--branch), not --as or --in-place.")
+            }
+            return try await restoreTable(project: projectName, snapshot: idOrName, table: table, into: request.branch)
+        }
         let inPlace = request.inPlace ?? false
         switch (request.as, inPlace) {
         case (.some(let newName), false):
@@ -116,8 +130,7 @@ extension Engine {
         }) { (project, snapshot, branch) in
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
             let (previous, timing) = try await journal.run("snapshot.restore", project: project.name, target: branch.name.rawValue) { op in
-                try await self.replaceData(
-                    of: branch, withCopyOf: self.layout.snapshot(project.name, snapshot.id), newBase: nil, op: op)
+                try await self.replaceData(of: branch, withCopyOf: snapshot, newBase: nil, op: op)
             }
             return BranchResult(
                 branch: try await branchInfo(branch, project: project), replacedStateSnapshot: try await snapshotInfo(previous),
@@ -152,9 +165,11 @@ extension Engine {
                 try await op.step("base snapshot") {
                     try self.storage.snapshot(from: self.layout.branch(project.name, parent.name), to: basePath, readOnly: true)
                 }
+                base.lineage = parent.lineage
+                base.walStart = await self.walStart(of: parent)
                 base.state = .ready
                 try await op.step("catalog") { try await self.catalog.write { [base] in try $0.update(base) } }
-                let previous = try await self.replaceData(of: branch, withCopyOf: basePath, newBase: base.id, op: op)
+                let previous = try await self.replaceData(of: branch, withCopyOf: base, newBase: base.id, op: op)
                 let updated = try await self.adoptNewBase(branch, base.id)
                 return (updated, previous)
             }

@@ -28,11 +28,13 @@ extension Engine {
         try storage.deleteSubvolume(at: path)
         try storage.createSubvolume(at: work)
         do {
-            let logDirectory = "\(layout.logs)/templates"
+            let logDirectory = layout.templateLogs
             try Files.ensureDirectory(logDirectory, mode: 0o700, owner: ClusterFiles.superuser)
+            let port = try await allocatePort()
+            try Files.ensureDirectory(layout.socketDirectory(port: port), mode: 0o700, owner: ClusterFiles.superuser)
             try await TemplateBuilder.build(
                 dataDirectory: PoolLayout.dataDirectory(in: work), installation: installation,
-                socketDirectory: layout.socketDirectory, port: try await allocatePort(),
+                socketDirectory: layout.socketDirectory(port: port), port: port,
                 logFile: "\(logDirectory)/pg\(installation.major).log")
             try storage.sync()
             // A read-only subvolume cannot be moved (its parent link is inside it): move, then freeze.

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchBackup
 import BranchCatalog
 import BranchCore
 public import BranchPostgres
@@ -32,6 +33,10 @@ public final class Engine: Sendable {
     let journal: Journal
     let locks = KeyedLock()
     let supervision = SupervisorState()
+    let jobs = Jobs()
+    /// Where backups are stored and the key that seals them (nil: backups are refused with a hint).
+    let backupTarget: (any BackupTarget)?
+    let backupKey: BackupKey?
     let streamsClosed = StreamGate()
     /// When this service process started: idle times count from here at most.
     let serviceStart = ContinuousClock.now
@@ -40,8 +45,11 @@ public final class Engine: Sendable {
 
     private init(
         configuration: EngineConfiguration, layout: PoolLayout, installation: PostgresInstallation, mountOutcome: PoolMountOutcome,
-        adminKey: String, adminKeyCreated: Bool, catalog: Catalog, runtime: any BranchServerRuntime, pooler: Pooler, logger: Logger
+        adminKey: String, adminKeyCreated: Bool, catalog: Catalog, runtime: any BranchServerRuntime, pooler: Pooler, logger: Logger,
+        backupTarget: (any BackupTarget)?, backupKey: BackupKey?
     ) {
+        self.backupTarget = backupTarget
+        self.backupKey = backupKey
         self.configuration = configuration
         self.layout = layout
         self.installation = installation
@@ -85,7 +93,9 @@ public final class Engine: Sendable {
             adminKeyCreated: created, catalog: catalog,
             runtime: try await RuntimeDetector.detect(
                 configuration.runtime, installation: installation, prefix: configuration.containerPrefix, pool: layout.root),
-            pooler: pooler, logger: logger)
+            pooler: pooler, logger: logger,
+            backupTarget: try BackupTargets.parse(configuration.backupTarget ?? "dir:\(layout.root).backups", environment: configuration.environment),
+            backupKey: try loadBackupKey(configuration))
         for note in engine.runtime.report.notes {
             logger.info("runtime", metadata: ["runtime": "\(engine.runtime.name)", "note": "\(note)"])
         }
@@ -100,15 +110,25 @@ public final class Engine: Sendable {
         return engine
     }
 
+    /// The backup key from `--backup-key-file` or `BRANCH_BACKUP_KEY`; nil when neither is set
+    /// (backups are then refused with a hint, everything else works).
+    static func loadBackupKey(_ configuration: EngineConfiguration) throws -> BackupKey? {
+        guard configuration.backupKeyFile != nil || configuration.environment[BackupKey.environmentVariable] != nil else { return nil }
+        return try BackupKey.load(file: configuration.backupKeyFile, environment: configuration.environment)
+    }
+
     static func prepareDirectories(_ layout: PoolLayout) throws {
         try Files.ensureDirectory(layout.projects, mode: 0o711)
         try Files.ensureDirectory(layout.templates, mode: 0o711)
         try Files.ensureDirectory(layout.work, mode: 0o711)
         // Postgres (as postgres) must reach the pool's inner directories but nothing else may.
         try Files.ensureDirectory(layout.run, mode: 0o711)
-        try Files.ensureDirectory(layout.socketDirectory, mode: 0o700, owner: ClusterFiles.superuser)
+        try Files.ensureDirectory(layout.socketDirectories, mode: 0o711)
         try Files.ensureDirectory(layout.poolerDirectory, mode: 0o700, owner: ClusterFiles.superuser)
         try Files.ensureDirectory(layout.logs, mode: 0o711)
+        try Files.ensureDirectory(layout.scripts, mode: 0o755)
+        try Files.writeAtomically(WALArchive.archiveScript, to: "\(layout.scripts)/\(WALArchive.archiveScriptName)", mode: 0o755)
+        try Files.writeAtomically(WALArchive.restoreScript, to: "\(layout.scripts)/\(WALArchive.restoreScriptName)", mode: 0o755)
         // The pool root itself must be traversable by postgres to reach data directories.
         chmod(layout.root, 0o711)
     }
@@ -142,13 +162,17 @@ public final class Engine: Sendable {
 
     // MARK: Shared helpers
 
-    /// What the runtime needs to run `branch`, with its project's limits.
-    func spec(_ branch: BranchRecord, project: ProjectRecord? = nil) -> ServerSpec {
+    /// What the runtime needs to run `branch`, with its project's limits, its WAL archive and,
+    /// during a point-in-time recovery, the archive it replays from.
+    func spec(_ branch: BranchRecord, project: ProjectRecord? = nil, restoreWal: String? = nil) -> ServerSpec {
         let subvolume = layout.branch(branch.project, branch.name)
         return ServerSpec(
             project: branch.project, branch: branch.name, subvolume: subvolume, dataDirectory: PoolLayout.dataDirectory(in: subvolume),
-            logDirectory: layout.logDirectory(branch.project, branch.name), port: branch.port, socketDirectory: layout.socketDirectory,
-            limits: ResourceLimits(memory: project?.memoryLimit, cpus: project?.cpuLimit))
+            logDirectory: layout.logDirectory(branch.project, branch.name), port: branch.port,
+            socketDirectory: layout.socketDirectory(port: branch.port),
+            limits: ResourceLimits(memory: project?.memoryLimit, cpus: project?.cpuLimit),
+            walDirectory: branch.lineage.map { layout.wal(branch.project, lineage: $0) }, restoreWalDirectory: restoreWal,
+            scriptDirectory: layout.scripts)
     }
 
     /// The server settings of a branch: the service's (port, sockets, logs) and its project's limits.
@@ -163,9 +187,16 @@ public final class Engine: Sendable {
             "log_rotation_age": "0",
             "log_file_mode": "0640",
         ]
+        // On a copy-on-write filesystem, zero-filling and recycling WAL segments only rewrites
+        // blocks: with both off, snapshots and incremental backups carry just the WAL written.
+        extra["wal_init_zero"] = "off"
+        extra["wal_recycle"] = "off"
+        if let wal = paths.walDirectory, let scripts = paths.scriptDirectory {
+            extra.merge(WALArchive.archiveSettings(walDirectory: wal, scriptDirectory: scripts)) { _, new in new }
+        }
         if let maxConnections = project?.maxConnections { extra["max_connections"] = String(maxConnections) }
         if let memory = project?.memoryLimit {
-            // A quarter of the memory limit, between 16 MB and the default 64 MB... up to 1 GB.
+            // A quarter of the memory limit, at least 16 MB and at most 1 GB.
             extra["shared_buffers"] = SQL.literal("\(min(1024, max(16, memory >> 22)))MB")
         }
         return ClusterFiles.BranchSettings(
@@ -181,15 +212,19 @@ public final class Engine: Sendable {
 
     /// Starts a branch's server (settings rewritten first, limits applied) and waits until it
     /// accepts connections. A suspended branch is resumed: its pooler entries let clients through.
-    func startServer(_ branch: BranchRecord, resumeCause: String = "started") async throws {
+    func startServer(
+        _ branch: BranchRecord, resumeCause: String = "started", restoreWal: String? = nil, timeout: Duration? = nil
+    ) async throws {
         let project = try await catalog.project(branch.project)
-        let spec = spec(branch, project: project)
+        let spec = spec(branch, project: project, restoreWal: restoreWal)
         let watch = Stopwatch()
         if !runtime.state(spec).isRunning {
             try Files.ensureDirectory(layout.logs(branch.project), mode: 0o711)
             try Files.ensureDirectory(spec.logDirectory, mode: 0o750, owner: ClusterFiles.superuser)
+            if let wal = spec.walDirectory { try ensureWALDirectory(wal) }
+            try Files.ensureDirectory(spec.socketDirectory, mode: 0o700, owner: ClusterFiles.superuser)
             try ClusterFiles.writeBranchSettings(settings(for: branch, project: project), dataDirectory: spec.dataDirectory)
-            try await runtime.start(spec, timeout: configuration.startTimeout)
+            try await runtime.start(spec, timeout: timeout ?? configuration.startTimeout)
         }
         await supervision.active(SupervisorState.key(branch))
         if let current = try await catalog.branch(branch.project, branch.name), current.suspended {

@@ -29,6 +29,18 @@ public struct EngineConfiguration: Sendable {
     public var freeSpaceReserve: UInt64 = 64 << 20
     /// How long a branch server may take to accept connections after a start.
     public var startTimeout: Duration = .seconds(60)
+    /// How long a point-in-time recovery may replay WAL.
+    public var recoveryTimeout: Duration = .seconds(3600)
+    /// Days of history kept for point-in-time recovery when a project sets none.
+    public var retentionDays: Int = 7
+    /// Where backups go: `dir:/path` or `s3://bucket/prefix?…` (default: `<pool>.backups`).
+    public var backupTarget: String?
+    /// The backup key file (else `BRANCH_BACKUP_KEY` in `environment`).
+    public var backupKeyFile: String?
+    /// The service's environment, for the backup key and S3 credentials.
+    public var environment: [String: String] = [:]
+    /// Incremental backups in a chain before the next one is full again.
+    public var maxIncrementals: Int = 6
     /// How branch servers run: podman, docker or plain processes (`auto` tries them in that order).
     public var runtime: RuntimePreference = .auto
     /// Container names are `<prefix>-<project>-<branch>`.

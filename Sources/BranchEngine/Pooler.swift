@@ -30,6 +30,10 @@ actor Pooler {
     let socketDirectory: String
     private let adminPassword: String
     private let logger: Logger
+    /// Computed once: PBKDF2 with 4096 rounds is not free, and the password never changes.
+    private lazy var adminVerifier: String? = try? Scram.verifier(password: adminPassword)
+    /// Kept open between commands (RELOAD, SHOW POOLS run often); reopened after an error.
+    private var adminSession: PGConnection?
 
     init(layout: PoolLayout, port: Int, listenAddress: String, adminPassword: String, logger: Logger) {
         self.layout = layout
@@ -54,21 +58,35 @@ actor Pooler {
     /// not running (or adopts the one left by a previous service), else reloads it online.
     func apply(entries: [PoolerEntry], users: [(role: String, verifier: String)]) async throws {
         try Files.ensureDirectory(layout.poolerDirectory, mode: 0o700, owner: ClusterFiles.superuser)
-        let adminVerifier = try Scram.verifier(password: adminPassword)
+        guard let adminVerifier else { throw PoolerError(message: "Could not compute the pooler's admin verifier.") }
         try Files.writeAtomically(
             Self.renderAuthFile(users: users + [(Self.adminUser, adminVerifier)]), to: authFilePath, mode: 0o600,
             owner: ClusterFiles.superuser)
         try Files.writeAtomically(renderConfig(entries: entries), to: configPath, mode: 0o600, owner: ClusterFiles.superuser)
         if runningPID() == nil {
+            adminSession = nil
             try await start()
         } else {
             try await admin("RELOAD")
         }
     }
 
-    /// Runs one admin console command (`RELOAD`, `PAUSE db`, `SHOW POOLS`...).
+    /// Runs one admin console command (`RELOAD`, `SHOW POOLS`...) on the kept session.
     @discardableResult
     func admin(_ command: String) async throws -> PGRows {
+        if let session = adminSession, session.isHealthy, let rows = try? await session.execute(command) {
+            return rows
+        }
+        adminSession = nil
+        let session = try await PGConnection.connect(adminConnection)
+        let rows = try await session.execute(command)
+        adminSession = session
+        return rows
+    }
+
+    /// Runs a command that may block (PAUSE) on a connection of its own.
+    @discardableResult
+    func adminOnOwnConnection(_ command: String) async throws -> PGRows {
         let connection = try await PGConnection.connect(adminConnection)
         return try await connection.execute(command)
     }
@@ -93,7 +111,7 @@ actor Pooler {
     func pause(_ database: String, timeout: Duration = .seconds(2)) async -> Bool {
         let command = "PAUSE \(Self.quoted(database))"
         let paused = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await self.admin(command)) != nil }
+            group.addTask { (try? await self.adminOnOwnConnection(command)) != nil }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 return false
@@ -102,7 +120,7 @@ actor Pooler {
             group.cancelAll()
             return first
         }
-        if !paused { _ = try? await admin("RESUME \(Self.quoted(database))") }
+        if !paused { _ = try? await adminOnOwnConnection("RESUME \(Self.quoted(database))") }
         return paused
     }
 
@@ -145,6 +163,7 @@ actor Pooler {
 
     /// Stops PgBouncer (SIGTERM: immediate shutdown) and waits for it to exit.
     func stop() async {
+        adminSession = nil
         guard let pid = runningPID() else { return }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + .seconds(10)
@@ -161,7 +180,7 @@ actor Pooler {
     func renderConfig(entries: [PoolerEntry]) -> String {
         var lines = ["; Written by Branch; edits are overwritten.", "[databases]"]
         for entry in entries.sorted(by: { $0.name < $1.name }) {
-            lines.append("\(entry.name) = host=\(layout.socketDirectory) port=\(entry.port) dbname=\(entry.database)")
+            lines.append("\(entry.name) = host=\(layout.socketDirectory(port: entry.port)) port=\(entry.port) dbname=\(entry.database)")
         }
         lines += [
             "",

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchBackup
 import BranchCatalog
 import BranchCore
 import BranchPostgres
@@ -32,20 +33,38 @@ struct Reconciler {
         for branch in try await catalog.allBranches() {
             let path = layout.branch(branch.project, branch.name)
             guard let marker = ReplacementMarker.read(in: path) else { continue }
+            let switched = try await engine.completeLineageSwitch(branch, marker)
             if let newBase = marker.newBase,
                 try await catalog.read({ try $0.snapshot(branch.project, idOrName: newBase) })?.state == .ready
             {
-                _ = try await engine.adoptNewBase(branch, newBase)
+                _ = try await engine.adoptNewBase(switched, newBase)
             }
             try storage.deleteSubvolume(at: layout.work(marker.operation, "new"))
             try ReplacementMarker.remove(in: path)
             note(marker.operation, "completed the data swap of \(branch.project)/\(branch.name)")
         }
 
-        // 2. The work area only ever holds in-flight subvolumes.
-        for name in storage.subvolumes(in: layout.work) {
-            try storage.deleteSubvolume(at: "\(layout.work)/\(name)")
-            note(nil, "deleted unfinished work subvolume \(name)")
+        // 2. The work area only ever holds what operations in flight made (subvolumes, and
+        // directories of received backups): anything there now is debris.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.work)) ?? [] {
+            let path = "\(layout.work)/\(name)"
+            if storage.isSubvolume(path) {
+                try storage.deleteSubvolume(at: path)
+            } else {
+                engine.removeReceived(path)
+            }
+            note(nil, "deleted unfinished work \(name)")
+        }
+        // Backups that were being written did not finish.
+        for var backup in try await catalog.read({ try $0.backups(nil) }) where backup.status == "running" {
+            backup.status = "failed"
+            backup.error = "the service stopped while it ran"
+            backup.finishedAt = Date()
+            try await catalog.write { [backup] in try $0.update(backup) }
+            if let target = engine.backupTarget {
+                try? await target.delete(Engine.dataKey(backup.project.rawValue, backup.id))
+            }
+            note(nil, "marked interrupted backup \(backup.id) failed")
         }
 
         // 3. Projects half made or half deleted.
@@ -63,6 +82,7 @@ struct Reconciler {
             try await engine.stopServer(branch)
             try storage.deleteSubvolume(at: layout.branch(branch.project, branch.name))
             try await engine.finishBranchRemoval(branch)
+            try await engine.removeLineages(of: branch)
             note(branch.operationID, branch.state == .creating
                 ? "rolled back the creation of branch \(branch.project)/\(branch.name)"
                 : "finished deleting branch \(branch.project)/\(branch.name)")
@@ -135,7 +155,17 @@ struct Reconciler {
             }
         }
 
-        // 8. Close the journal entries of operations the crash interrupted.
+        // 8. Archived WAL of lineages the catalog does not know (their branch was deleted or never made).
+        for project in try await catalog.projects() {
+            let known = Set(try await catalog.read { try $0.lineages(project.name) }.map(\.id))
+            let directory = layout.wal(project.name)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !known.contains(name) {
+                try FileManager.default.removeItem(atPath: "\(directory)/\(name)")
+                note(nil, "deleted archived WAL of unknown lineage \(project.name)/\(name)")
+            }
+        }
+
+        // 9. Close the journal entries of operations the crash interrupted.
         let interrupted = try await catalog.read { try $0.runningOperations() }
         for operation in interrupted {
             let text = (notes[operation.id] ?? []) + (interrupted.count == 1 ? general : [])
@@ -154,7 +184,7 @@ struct Reconciler {
         let subvolume = layout.branch(project, branch)
         let spec = ServerSpec(
             project: project, branch: branch, subvolume: subvolume, dataDirectory: PoolLayout.dataDirectory(in: subvolume),
-            logDirectory: layout.logDirectory(project, branch), port: 0, socketDirectory: layout.socketDirectory)
+            logDirectory: layout.logDirectory(project, branch), port: 0, socketDirectory: layout.socketDirectory(port: 0))
         try await engine.runtime.stop(spec)
     }
 }

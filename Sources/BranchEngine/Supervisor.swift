@@ -95,9 +95,12 @@ extension Engine {
     func superviseServers() async {
         var lastPrune = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
+            await supervisePooler()
             await superviseOnce()
+            await runDueSchedules()
             if ContinuousClock.now - lastPrune > .seconds(60) {
                 pruneLogs()
+                await pruneArchivedWAL()
                 lastPrune = .now
             }
             try? await Task.sleep(for: configuration.supervisorInterval)
@@ -115,6 +118,10 @@ extension Engine {
                 continue
             }
             if await locks.isLocked("project:\(branch.project)") { continue }
+            // Read it again: it may have been stopped or suspended since this round began.
+            guard let fresh = try? await catalog.branch(branch.project, branch.name), fresh.state == .ready, fresh.desired == .running,
+                !fresh.suspended, !runtime.state(spec(fresh)).isRunning
+            else { continue }
             if await supervision.noticeCrash(key) {
                 await record("crashed", branch, "its server stopped without being asked to")
             }
@@ -138,10 +145,26 @@ extension Engine {
         }
     }
 
+    /// Starts PgBouncer again if it died, with the configuration from the catalog, and pauses the
+    /// entries of suspended branches again (a new PgBouncer knows nothing of earlier pauses).
+    func supervisePooler() async {
+        guard await !pooler.isRunning else { return }
+        logger.warning("the pooler is not running; starting it again")
+        do {
+            try await syncPooler()
+            let projects = Dictionary(uniqueKeysWithValues: try await catalog.projects().map { ($0.name, $0) })
+            for branch in try await catalog.allBranches() where branch.suspended {
+                for entry in poolerEntries(branch, project: projects[branch.project]) { _ = await pooler.pause(entry) }
+            }
+        } catch {
+            logger.error("could not start the pooler", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Keeps each branch's newest `logFiles` log files and a bounded startup log.
     func pruneLogs() {
         let root = layout.logs
-        for project in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where project != "templates" {
+        for project in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !project.hasPrefix("_") {
             let projectDirectory = "\(root)/\(project)"
             for branch in (try? FileManager.default.contentsOfDirectory(atPath: projectDirectory)) ?? [] {
                 LogFiles.prune("\(projectDirectory)/\(branch)", keep: configuration.logFiles, maxStartupBytes: configuration.logRotationSize)

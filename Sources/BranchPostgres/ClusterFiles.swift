@@ -31,6 +31,7 @@ public enum ClusterFiles {
         # Managed by Branch. The service connects as postgres over a socket directory only root
         # and postgres can reach; every other connection authenticates with SCRAM.
         local   all   postgres                 trust
+        local   replication   postgres         trust
         local   all   all                      scram-sha-256
         host    all   all        0.0.0.0/0     scram-sha-256
         host    all   all        ::/0          scram-sha-256
@@ -65,6 +66,8 @@ public enum ClusterFiles {
             for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
                 lines.append("\(key) = \(value)")
             }
+            // Present only while a point-in-time recovery runs.
+            lines.append("include_if_exists = \(SQL.literal(WALArchive.recoveryConfigName))")
             return lines.joined(separator: "\n") + "\n"
         }
     }

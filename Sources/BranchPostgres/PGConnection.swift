@@ -27,6 +27,7 @@ public final class PGConnection: @unchecked Sendable {
     // Touched only on `queue`.
     private let handle: OpaquePointer
     private let queue: DispatchQueue
+    private let copy = CopyState()
 
     private init(handle: OpaquePointer, queue: DispatchQueue) {
         self.handle = handle
@@ -81,6 +82,90 @@ public final class PGConnection: @unchecked Sendable {
         try await onQueue { handle in
             try Self.rows(from: PQexec(handle, sql), handle: handle)
         }
+    }
+
+    // MARK: COPY streaming (bounded memory: one piece at a time, pulled by the caller)
+
+    /// Starts `COPY … TO STDOUT`; then call `readCopy` until it returns nil.
+    public func beginCopyOut(_ sql: String) async throws(PostgresError) {
+        let copy = self.copy
+        try await onQueue { handle in
+            copy.outFinished = false
+            guard let result = PQexec(handle, sql) else { throw PostgresError(.queryFailed, Self.errorText(handle)) }
+            defer { PQclear(result) }
+            guard PQresultStatus(result) == PGRES_COPY_OUT else {
+                throw PostgresError(.queryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+            }
+        }
+    }
+
+    /// The next rows of a COPY OUT, up to about `maxBytes`; nil once the copy is complete.
+    public func readCopy(maxBytes: Int = 1 << 20) async throws(PostgresError) -> [UInt8]? {
+        let copy = self.copy
+        return try await onQueue { handle in
+            if copy.outFinished { return nil }
+            var collected: [UInt8] = []
+            while collected.count < maxBytes {
+                var buffer: UnsafeMutablePointer<CChar>?
+                let length = PQgetCopyData(handle, &buffer, 0)
+                if length > 0, let buffer {
+                    collected.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: Int(length)))
+                    PQfreemem(buffer)
+                } else if length == -1 {
+                    // Copy done: collect the command's final result.
+                    while let result = PQgetResult(handle) {
+                        defer { PQclear(result) }
+                        if PQresultStatus(result) != PGRES_COMMAND_OK {
+                            throw PostgresError(.queryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+                        }
+                    }
+                    copy.outFinished = true
+                    return collected.isEmpty ? nil : collected
+                } else {
+                    throw PostgresError(.queryFailed, Self.errorText(handle))
+                }
+            }
+            return collected
+        }
+    }
+
+    /// Starts `COPY … FROM STDIN`; then `writeCopy` the data and `endCopyIn`.
+    public func beginCopyIn(_ sql: String) async throws(PostgresError) {
+        try await onQueue { handle in
+            guard let result = PQexec(handle, sql) else { throw PostgresError(.queryFailed, Self.errorText(handle)) }
+            defer { PQclear(result) }
+            guard PQresultStatus(result) == PGRES_COPY_IN else {
+                throw PostgresError(.queryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+            }
+        }
+    }
+
+    public func writeCopy(_ bytes: [UInt8]) async throws(PostgresError) {
+        try await onQueue { handle in
+            let sent = bytes.withUnsafeBytes { PQputCopyData(handle, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count)) }
+            guard sent == 1 else { throw PostgresError(.queryFailed, Self.errorText(handle)) }
+        }
+    }
+
+    /// Ends a COPY IN (or aborts it with `error`) and returns once the server has taken it.
+    public func endCopyIn(error: String? = nil) async throws(PostgresError) {
+        try await onQueue { handle in
+            guard PQputCopyEnd(handle, error) == 1 else { throw PostgresError(.queryFailed, Self.errorText(handle)) }
+            while let result = PQgetResult(handle) {
+                defer { PQclear(result) }
+                if PQresultStatus(result) != PGRES_COMMAND_OK {
+                    throw PostgresError(.queryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+                }
+            }
+        }
+    }
+
+    static func resultError(_ result: OpaquePointer) -> String {
+        (PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error").trimmingNewlines()
+    }
+
+    static func sqlState(_ result: OpaquePointer) -> String? {
+        PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
     }
 
     /// Whether the server is still there (a cheap status check, no round trip).
@@ -177,4 +262,9 @@ extension String {
         while let last = result.last, last.isNewline || last == " " { result.removeLast() }
         return String(result)
     }
+}
+
+/// Whether the COPY OUT in progress has ended (read and written only on the connection's queue).
+private final class CopyState: @unchecked Sendable {
+    var outFinished = false
 }

@@ -26,10 +26,16 @@ public struct ServerSpec: Sendable, Hashable {
     public let port: Int
     public let socketDirectory: String
     public let limits: ResourceLimits
+    /// Where the server archives its WAL, and where it reads archived WAL from during a
+    /// point-in-time recovery; the scripts it runs for both are in `scriptDirectory`.
+    public let walDirectory: String?
+    public let restoreWalDirectory: String?
+    public let scriptDirectory: String?
 
     public init(
         project: ResourceName, branch: ResourceName, subvolume: String, dataDirectory: String, logDirectory: String, port: Int,
-        socketDirectory: String, limits: ResourceLimits = ResourceLimits()
+        socketDirectory: String, limits: ResourceLimits = ResourceLimits(), walDirectory: String? = nil,
+        restoreWalDirectory: String? = nil, scriptDirectory: String? = nil
     ) {
         self.project = project
         self.branch = branch
@@ -39,6 +45,9 @@ public struct ServerSpec: Sendable, Hashable {
         self.port = port
         self.socketDirectory = socketDirectory
         self.limits = limits
+        self.walDirectory = walDirectory
+        self.restoreWalDirectory = restoreWalDirectory
+        self.scriptDirectory = scriptDirectory
     }
 
     public var startupLog: String { "\(logDirectory)/startup.log" }
@@ -54,11 +63,20 @@ public struct ServerPaths: Sendable, Hashable {
     public var dataDirectory: String
     public var socketDirectory: String
     public var logDirectory: String
+    public var walDirectory: String?
+    public var restoreWalDirectory: String?
+    public var scriptDirectory: String?
 
-    public init(dataDirectory: String, socketDirectory: String, logDirectory: String) {
+    public init(
+        dataDirectory: String, socketDirectory: String, logDirectory: String, walDirectory: String? = nil,
+        restoreWalDirectory: String? = nil, scriptDirectory: String? = nil
+    ) {
         self.dataDirectory = dataDirectory
         self.socketDirectory = socketDirectory
         self.logDirectory = logDirectory
+        self.walDirectory = walDirectory
+        self.restoreWalDirectory = restoreWalDirectory
+        self.scriptDirectory = scriptDirectory
     }
 }
 

@@ -62,10 +62,16 @@ public struct ContainerRuntime: BranchServerRuntime {
     static let dataMount = "/branch/data"
     static let socketMount = "/branch/run"
     static let logMount = "/branch/logs"
+    static let walMount = "/branch/wal"
+    static let restoreWalMount = "/branch/restore-wal"
+    static let scriptMount = "/branch/bin"
 
     public func serverPaths(_ spec: ServerSpec) -> ServerPaths {
         let relativeData = spec.dataDirectory.hasPrefix(spec.subvolume + "/") ? String(spec.dataDirectory.dropFirst(spec.subvolume.count)) : "/pgdata"
-        return ServerPaths(dataDirectory: Self.dataMount + relativeData, socketDirectory: Self.socketMount, logDirectory: Self.logMount)
+        return ServerPaths(
+            dataDirectory: Self.dataMount + relativeData, socketDirectory: Self.socketMount, logDirectory: Self.logMount,
+            walDirectory: spec.walDirectory.map { _ in Self.walMount }, restoreWalDirectory: spec.restoreWalDirectory.map { _ in Self.restoreWalMount },
+            scriptDirectory: spec.scriptDirectory.map { _ in Self.scriptMount })
     }
 
     /// The `run` arguments for a spec (a pure function, unit-tested).
@@ -81,6 +87,14 @@ public struct ContainerRuntime: BranchServerRuntime {
             "--volume", "\(spec.socketDirectory):\(Self.socketMount)",
             "--volume", "\(spec.logDirectory):\(Self.logMount)",
         ]
+        if case .podman = flavor {
+            // The host root is the container's root; hide the pool in it, in case the pool is on
+            // the root filesystem and other projects' data would show through.
+            arguments += ["--tmpfs", "\(pool):size=64k,mode=0700"]
+        }
+        if let wal = spec.walDirectory { arguments += ["--volume", "\(wal):\(Self.walMount)"] }
+        if let restore = spec.restoreWalDirectory { arguments += ["--volume", "\(restore):\(Self.restoreWalMount):ro"] }
+        if let scripts = spec.scriptDirectory { arguments += ["--volume", "\(scripts):\(Self.scriptMount):ro"] }
         let dataDirectory = serverPaths(spec).dataDirectory
         if case .podman = flavor { arguments.insert("--replace", at: globalArguments.count + 3) }
         if let memory = spec.limits.memory { arguments += ["--memory", String(memory), "--memory-swap", String(memory)] }
@@ -96,6 +110,11 @@ public struct ContainerRuntime: BranchServerRuntime {
 
     public func start(_ spec: ServerSpec, timeout: Duration) async throws {
         if state(spec).isRunning { return }
+        // A postmaster started outside a container (an earlier service with the process runtime)
+        // may still hold this data directory; its lock is invisible from the container's pid
+        // namespace, so stop it first rather than run two servers on one directory.
+        let host = PostgresServer(installation: installation, dataDirectory: spec.dataDirectory, logFile: spec.startupLog)
+        if host.runningPID() != nil { try await host.stop() }
         guard let account = getpwnam(ClusterFiles.superuser) else {
             throw PostgresError(.startFailed, "There is no '\(ClusterFiles.superuser)' user on this host.")
         }
@@ -147,7 +166,7 @@ public struct ContainerRuntime: BranchServerRuntime {
         guard arguments.count > globalArguments.count + 1 else { return }
         let result = try await Command.run(executable, arguments + [displayName(spec)], check: false)
         guard result.succeeded else {
-            throw PostgresError(.startFailed, "\(name) could not update the limits of \(displayName(spec)): \(result.tail)")
+            throw RuntimeError("\(name) could not update the limits of \(displayName(spec)): \(result.tail)", code: "runtime_update_failed")
         }
     }
 

@@ -34,7 +34,9 @@ public struct ProcessRuntime: BranchServerRuntime {
     public func displayName(_ spec: ServerSpec) -> String { "\(spec.project)/\(spec.branch)" }
 
     public func serverPaths(_ spec: ServerSpec) -> ServerPaths {
-        ServerPaths(dataDirectory: spec.dataDirectory, socketDirectory: spec.socketDirectory, logDirectory: spec.logDirectory)
+        ServerPaths(
+            dataDirectory: spec.dataDirectory, socketDirectory: spec.socketDirectory, logDirectory: spec.logDirectory,
+            walDirectory: spec.walDirectory, restoreWalDirectory: spec.restoreWalDirectory, scriptDirectory: spec.scriptDirectory)
     }
 
     public func usage(_ spec: ServerSpec) -> ResourceUsage? {

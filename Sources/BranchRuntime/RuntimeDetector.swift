@@ -56,7 +56,22 @@ public enum RuntimeDetector {
         } else {
             notes.append("plain processes chosen with --runtime process: no isolation, limits not enforced")
         }
+        await stopContainers(ofPool: pool, notes: &notes)
         return ProcessRuntime(installation: installation, notes: notes)
+    }
+
+    /// Containers an earlier service with a container runtime left running on this pool would
+    /// hold data directories the plain-process runtime is about to use: stop them.
+    static func stopContainers(ofPool pool: String, notes: inout [String]) async {
+        guard Command.which("podman") != nil,
+            let listing = try? await Command.run("podman", ["ps", "--quiet", "--filter", "label=branch.pool=\(pool)"], check: false),
+            listing.succeeded
+        else { return }
+        let ids = listing.stdout.split(separator: "\n").map(String.init)
+        guard !ids.isEmpty else { return }
+        _ = try? await Command.run("podman", ["stop", "--time", "60"] + ids, check: false)
+        _ = try? await Command.run("podman", ["rm", "--force"] + ids, check: false)
+        notes.append("stopped \(ids.count) container(s) left by an earlier service so plain processes can take over")
     }
 
     struct Candidate {
@@ -98,8 +113,11 @@ public enum RuntimeDetector {
 /// No runtime of the kind asked for works on this host.
 public struct RuntimeError: ReportableError {
     public let message: String
-    public init(_ message: String) { self.message = message }
-    public var code: String { "runtime_unavailable" }
+    public let code: String
+    public init(_ message: String, code: String = "runtime_unavailable") {
+        self.message = message
+        self.code = code
+    }
     public var httpStatus: Int { 503 }
     public var hint: String? { "Run `branch serve --runtime auto` to use what works, or install podman and runc." }
 }

@@ -20,6 +20,7 @@ public enum APIServer {
             let method: HTTPRequest.Method = switch route.method {
             case .get: .get
             case .post: .post
+            case .put: .put
             case .patch: .patch
             case .delete: .delete
             }

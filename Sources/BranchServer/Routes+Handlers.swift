@@ -42,6 +42,27 @@ struct APIHandlers: Sendable {
                     body: ResponseBody(byteBuffer: ByteBuffer(string: await engine.prometheusText())))
             },
 
+            APIRoute.listBackups.operationID: { request, _ in
+                try JSONResponse.make(try await engine.listBackups(
+                    project: request.uri.queryParameters.get("project"), remote: Self.flag("remote", request)))
+            },
+            APIRoute.getBackup.operationID: { _, context in
+                try JSONResponse.make(try await engine.backup(try context.parameters.require("backup")))
+            },
+            APIRoute.deleteBackup.operationID: { _, context in
+                try JSONResponse.make(try await engine.deleteBackup(try context.parameters.require("backup")))
+            },
+            APIRoute.restoreBackup.operationID: { request, context in
+                let body = try await Self.decode(RestoreBackupRequest.self, request)
+                return try JSONResponse.make(try await engine.restoreBackup(try context.parameters.require("backup"), body), status: 202)
+            },
+            APIRoute.verifyBackup.operationID: { _, context in
+                try JSONResponse.make(try await engine.verifyBackup(try context.parameters.require("backup")), status: 202)
+            },
+            APIRoute.getJob.operationID: { _, context in
+                try JSONResponse.make(try await engine.job(try context.parameters.require("job")))
+            },
+
             APIRoute.listProjects.operationID: { _, _ in try JSONResponse.make(try await engine.listProjects()) },
             APIRoute.createProject.operationID: { request, _ in
                 let body = try await Self.decode(CreateProjectRequest.self, request)
@@ -93,6 +114,16 @@ struct APIHandlers: Sendable {
                     project: try context.parameters.require("project"), try context.parameters.require("branch"),
                     pooled: Self.flag("pooled", request)))
             },
+            APIRoute.exportBranch.operationID: { request, context in
+                let query = request.uri.queryParameters
+                let stream = try await engine.export(
+                    project: try context.parameters.require("project"), branch: try context.parameters.require("branch"),
+                    format: query.get("format") ?? "sql", table: query.get("table"))
+                let contentType = query.get("format") == "json" ? "application/x-ndjson" : "application/sql; charset=utf-8"
+                return Response(
+                    status: .ok, headers: [.contentType: contentType],
+                    body: ResponseBody(asyncSequence: stream.map { ByteBuffer(bytes: $0) }))
+            },
             APIRoute.branchLogs.operationID: { request, context in
                 let lines = request.uri.queryParameters.get("lines").flatMap { Int($0) } ?? 100
                 let stream = try await engine.logs(
@@ -103,6 +134,22 @@ struct APIHandlers: Sendable {
                     body: ResponseBody(asyncSequence: stream.map { ByteBuffer(string: $0) }))
             },
 
+            APIRoute.createBackup.operationID: { request, context in
+                let body = try await Self.decode(CreateBackupRequest.self, request, emptyAllowed: true) ?? CreateBackupRequest()
+                return try JSONResponse.make(try await engine.createBackup(project: try context.parameters.require("project"), body), status: 202)
+            },
+            APIRoute.listSchedules.operationID: { _, context in
+                try JSONResponse.make(try await engine.schedules(project: try context.parameters.require("project")))
+            },
+            APIRoute.setSchedule.operationID: { request, context in
+                let body = try await Self.decode(ScheduleRequest.self, request)
+                return try JSONResponse.make(try await engine.setSchedule(
+                    project: try context.parameters.require("project"), kind: try context.parameters.require("kind"), body))
+            },
+            APIRoute.deleteSchedule.operationID: { _, context in
+                try JSONResponse.make(try await engine.deleteSchedule(
+                    project: try context.parameters.require("project"), kind: try context.parameters.require("kind")))
+            },
             APIRoute.listSnapshots.operationID: { _, context in
                 try JSONResponse.make(try await engine.listSnapshots(project: try context.parameters.require("project")))
             },

@@ -7,9 +7,9 @@ public import BranchCore
 /// <pool>/templates/pg<major>/pgdata              warm template, read-only subvolume
 /// <pool>/projects/<project>/branches/<branch>/   writable subvolume, pgdata/ inside
 /// <pool>/projects/<project>/snapshots/<id>/      read-only subvolume
-/// <pool>/projects/<project>/wal/                 archived WAL
+/// <pool>/projects/<project>/wal/<lineage>/       archived WAL, one directory per lineage
 /// <pool>/work/<operation>-*                      subvolumes of operations in flight
-/// <pool>/run/pg  run/pgbouncer                   sockets, pooler configuration, pid files
+/// <pool>/run/pg/<port>  run/pgbouncer            sockets, pooler configuration, pid files
 /// <pool>/logs/<project>/<branch>/                server logs (outside the subvolumes, so not cloned)
 /// ```
 public struct PoolLayout: Sendable, Hashable {
@@ -32,13 +32,22 @@ public struct PoolLayout: Sendable, Hashable {
     public func snapshots(_ project: ResourceName) -> String { "\(self.project(project))/snapshots" }
     public func snapshot(_ project: ResourceName, _ id: String) -> String { "\(snapshots(project))/\(id)" }
     public func wal(_ project: ResourceName) -> String { "\(self.project(project))/wal" }
+    /// The archived WAL of one lineage (zstd-compressed segments and timeline history files).
+    public func wal(_ project: ResourceName, lineage: String) -> String { "\(wal(project))/\(lineage)" }
+    /// Scripts Postgres runs itself (archive_command, restore_command).
+    public var scripts: String { "\(run)/bin" }
     /// In-flight subvolumes of operations; anything here at start-up is debris of a crash.
     public var work: String { "\(root)/work" }
     public func work(_ operation: String, _ suffix: String) -> String { "\(work)/\(operation)-\(suffix)" }
     public var run: String { "\(root)/run" }
-    public var socketDirectory: String { "\(run)/pg" }
+    public var socketDirectories: String { "\(run)/pg" }
+    /// One branch server's Unix socket directory, named after its port (short enough for a
+    /// socket path, and only this one is mounted into the branch's container).
+    public func socketDirectory(port: Int) -> String { "\(socketDirectories)/\(port)" }
     public var poolerDirectory: String { "\(run)/pgbouncer" }
     public var logs: String { "\(root)/logs" }
+    /// Logs of template builds (`_` cannot start a project name, so no project collides).
+    public var templateLogs: String { "\(logs)/_templates" }
     public func logs(_ project: ResourceName) -> String { "\(logs)/\(project)" }
     /// A branch server's logs: rotated `postgresql-*.log` files and `startup.log`.
     public func logDirectory(_ project: ResourceName, _ branch: ResourceName) -> String { "\(logs(project))/\(branch)" }

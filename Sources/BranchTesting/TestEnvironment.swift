@@ -58,10 +58,12 @@ public final class TestEnvironment: @unchecked Sendable {
 
     /// Runs `body` with a started environment and always cleans up after it.
     public static func with<T>(
-        poolSize: String = "1G", start: Bool = true, serveArguments: [String] = [], _ body: (TestEnvironment) async throws -> T
+        poolSize: String = "1G", start: Bool = true, serveArguments: [String] = [], backups: Bool = false,
+        _ body: (TestEnvironment) async throws -> T
     ) async throws -> T {
         let environment = try TestEnvironment(poolSize: poolSize)
         environment.extraServeArguments = serveArguments
+        if backups { try environment.configureBackups() }
         do {
             if start { try await environment.startService() }
             let result = try await body(environment)
@@ -91,10 +93,32 @@ public final class TestEnvironment: @unchecked Sendable {
 
     /// Added to every `branch serve` of this environment (e.g. `--runtime process`).
     public var extraServeArguments: [String] = []
+    /// Added to the service's environment (e.g. S3 credentials).
+    public var serviceEnvironment: [String: String] = [:]
+    /// The backup key (base64) this environment's service uses, when backups are set up.
+    public private(set) var backupKey: String?
+    public var backupKeyFile: String { "\(root)/backup.key" }
+    public var defaultBackupDirectory: String { "\(root)/backups" }
+
+    /// Gives the service a backup key (a new one unless given) and a target (default: a
+    /// directory in this environment).
+    public func configureBackups(target: String? = nil, key: String? = nil, environment: [String: String] = [:]) throws {
+        let key = key ?? Self.newBackupKey()
+        try Files.writeAtomically(key + "\n", to: backupKeyFile, mode: 0o600)
+        backupKey = key
+        extraServeArguments += ["--backup-target", target ?? "dir:\(defaultBackupDirectory)", "--backup-key-file", backupKeyFile]
+        serviceEnvironment.merge(environment) { _, new in new }
+    }
+
+    public static func newBackupKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
+    }
 
     /// Starts `branch serve` and waits until its API answers.
     public func startService(environment extra: [String: String] = [:], arguments: [String] = []) async throws {
         var environment = Command.baseEnvironment
+        environment.merge(serviceEnvironment) { _, new in new }
         environment.merge(extra) { _, new in new }
         let pid = try Command.launch(Self.binary, serveArguments + arguments, environment: environment, logFile: serviceLog)
         servicePID = pid
@@ -281,7 +305,7 @@ public final class TestEnvironment: @unchecked Sendable {
         }
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()

@@ -55,6 +55,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Idle time before a branch other than main is suspended, for projects without their own setting (e.g. 15m, 1h, off).")
     var suspendAfter = "15m"
 
+    @Option(help: "Where backups go: a directory (dir:/path or /path) or s3://bucket/prefix?endpoint=…&region=…&path-style=true (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY). Default: <pool>.backups.")
+    var backupTarget: String?
+
+    @Option(help: "File holding the 32-byte backup key in base64 (mode 0600); else BRANCH_BACKUP_KEY. `branch backup keygen` makes one. Never kept beside the backups.")
+    var backupKeyFile: String?
+
+    @Option(help: "Days of history kept for point-in-time branches, for projects that set none.")
+    var retentionDays = 7
+
+    @Option(help: "Incremental backups in a chain before the next backup is full again.")
+    var backupChainLength = 6
+
     @Option(help: ArgumentHelp("How often branch servers are sampled (and idleness checked).", visibility: .hidden))
     var metricsInterval = "5s"
 
@@ -96,6 +108,11 @@ struct Serve: AsyncParsableCommand {
         configuration.containerPrefix = containerPrefix
         configuration.suspendAfter = Seconds.parse(suspendAfter)!
         configuration.metricsInterval = .seconds(max(1, Seconds.parse(metricsInterval) ?? 5))
+        configuration.backupTarget = backupTarget
+        configuration.backupKeyFile = backupKeyFile
+        configuration.retentionDays = retentionDays
+        configuration.maxIncrementals = max(0, backupChainLength)
+        configuration.environment = ProcessInfo.processInfo.environment
 
         let engine: Engine
         do {

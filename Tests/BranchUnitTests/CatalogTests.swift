@@ -102,6 +102,8 @@ struct CatalogTests {
         #expect(CatalogColumns.property(for: "operation_id") == "operationID")
         #expect(CatalogColumns.property(for: "base_snapshot") == "baseSnapshot")
         #expect(CatalogColumns.property(for: "name") == "name")
+        #expect(CatalogColumns.property(for: "webhook_url") == "webhookURL")
+        #expect(CatalogColumns.property(for: "snapshot_id") == "snapshotID")
     }
 
     @Test("the catalog file is private")

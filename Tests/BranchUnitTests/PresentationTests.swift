@@ -17,8 +17,8 @@ struct PoolerConfigurationTests {
             PoolerEntry(name: "app__main", port: 54400, database: "app"),
             PoolerEntry(name: "app", port: 54401, database: "app"),
         ])
-        #expect(text.contains("app = host=/pool/run/pg port=54401 dbname=app\n"))
-        #expect(text.contains("app__main = host=/pool/run/pg port=54400 dbname=app\n"))
+        #expect(text.contains("app = host=/pool/run/pg/54401 port=54401 dbname=app\n"))
+        #expect(text.contains("app__main = host=/pool/run/pg/54400 port=54400 dbname=app\n"))
         #expect(text.contains("auth_type = scram-sha-256"))
         #expect(text.contains("listen_port = 6432"))
         #expect(!text.contains("secret"))

@@ -20,15 +20,27 @@ struct CreateBranch: AsyncParsableCommand {
     @Option(help: "Snapshot (id or name) to start from instead of a branch.")
     var snapshot: String?
 
+    @Option(help: "Re-create the source branch as it was at this instant: ISO 8601 (2026-11-21T10:15:30Z) or a time ago (90s-ago, 15m-ago, 2h-ago).")
+    var at: String?
+
     @OptionGroup var project: ProjectOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await reportingErrors {
+            let instant = try at.map { text -> Date in
+                guard let date = Instant.parse(text) else {
+                    throw CLIError(
+                        code: "invalid_request", message: "--at: '\(text)' is not an instant.",
+                        hint: "Use ISO 8601 like 2026-11-21T10:15:30Z, or a time ago like -15m.")
+                }
+                return date
+            }
             let result: BranchResult = try await APIClient().post(
-                APIPath.branches(try project.resolve()), CreateBranchRequest(name: name, from: from, snapshot: snapshot))
+                APIPath.branches(try project.resolve()), CreateBranchRequest(name: name, from: from, snapshot: snapshot, at: instant))
             if output.json { return try Format.printJSON(result) }
-            let source = snapshot.map { "snapshot \($0)" } ?? (result.branch.parent ?? "main")
+            var source = snapshot.map { "snapshot \($0)" } ?? (result.branch.parent ?? "main")
+            if let instant { source += " as of \(ISO8601DateFormatter().string(from: instant))" }
             print("\(Style.green("✓")) Created branch \(Style.bold(result.branch.name)) from \(source) \(Format.timing(result.operation)); accepting connections on port \(result.branch.port).")
             print("  `branch url \(result.branch.name)` prints its URL; `branch checkout \(result.branch.name)` points your app at it.")
         }

@@ -67,7 +67,7 @@ struct Logs: AsyncParsableCommand {
     @Argument(help: "The branch (default: the checked-out one).")
     var branch: String?
 
-    @Option(name: [.short, .customLong("lines")], help: "How many of the last lines.")
+    @Option(name: [.customShort("n"), .customLong("lines")], help: "How many of the last lines.")
     var lines = 100
 
     @Flag(name: [.short, .long], help: "Keep streaming new lines until interrupted.")
@@ -86,9 +86,7 @@ struct Logs: AsyncParsableCommand {
                 branch = info.checkedOut
             }
             let path = APIPath.branches(project, branch) + "/logs?lines=\(lines)" + (follow ? "&follow=true" : "")
-            try await APIClient().stream(path) { text in
-                FileHandle.standardOutput.write(Data(text.utf8))
-            }
+            try await APIClient().stream(path) { Stdout.write($0) }
         }
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 
 struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "project", abstract: "Create, list, show and delete projects.",
+        commandName: "project", abstract: "Create, list, show, configure and delete projects.",
         subcommands: [Create.self, List.self, Show.self, Set.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
@@ -78,6 +78,7 @@ struct ProjectCommand: AsyncParsableCommand {
                 table.add("memory limit", project.memoryBytes.map(ByteCount.format) ?? "none")
                 table.add("cpu limit", project.cpus.map { "\($0) CPU" } ?? "none")
                 table.add("max connections", project.maxConnections.map(String.init) ?? "default (100)")
+                table.add("history kept", "\(project.retentionDays) days; earliest restorable point: " + (project.earliestRestorableAt.map { ISO8601DateFormatter().string(from: $0) } ?? "none yet"))
                 table.add("suspend when idle", "\(Seconds.format(project.suspendAfterSeconds)) (main: \(Seconds.format(project.suspendMainAfterSeconds)))")
                 table.add("pooled endpoint", "\(project.poolerHost):\(project.poolerPort)/\(project.name)  (`branch url` prints the URL)")
                 table.add("created", "\(Format.age(project.createdAt)) ago")
@@ -143,11 +144,14 @@ struct SettingsOptions: ParsableArguments {
     @Option(help: "Postgres max_connections of each branch server (0: the default, 100).")
     var maxConnections: Int?
 
-    @Option(help: "Suspend branches other than main after this long without clients, e.g. 15m, 1h, off.")
+    @Option(help: "Suspend branches other than main after this long without clients, e.g. 15m, 1h, off, or default (the service's).")
     var suspendAfter: String?
 
     @Option(help: "Suspend main after this long without clients (default off).")
     var suspendMainAfter: String?
+
+    @Option(help: "How far back point-in-time branches can go, e.g. 7d or 30d (default 7d).")
+    var retention: String?
 
     /// The settings given, or nil when none was.
     func parsed() throws -> ProjectSettings? {
@@ -160,8 +164,18 @@ struct SettingsOptions: ParsableArguments {
         }
         settings.cpus = cpus
         settings.maxConnections = maxConnections
+        if let retention {
+            guard let seconds = Seconds.parse(retention), seconds % 86400 == 0 else {
+                throw CLIError(code: "invalid_request", message: "--retention: '\(retention)' is not a number of days.", hint: "Use e.g. 7d or 30d.")
+            }
+            settings.retentionDays = seconds / 86400
+        }
         for (flag, value, keyPath) in [("--suspend-after", suspendAfter, \ProjectSettings.suspendAfterSeconds), ("--suspend-main-after", suspendMainAfter, \ProjectSettings.suspendMainAfterSeconds)] {
             guard let value else { continue }
+            if value.lowercased() == "default" {
+                settings[keyPath: keyPath] = -1
+                continue
+            }
             guard let seconds = Seconds.parse(value) else {
                 throw CLIError(code: "invalid_request", message: "\(flag): '\(value)' is not a duration.", hint: "Use e.g. 90s, 15m, 2h or off.")
             }

@@ -90,8 +90,11 @@ struct Restore: AsyncParsableCommand {
     @Flag(help: "Replace a branch's data with the snapshot; its current state is snapshotted first.")
     var inPlace = false
 
-    @Option(help: "With --in-place: the branch to restore into (default: the one the snapshot was taken from).")
+    @Option(help: "With --in-place or --table: the branch to restore into (default: the one the snapshot was taken from).")
     var branch: String?
+
+    @Option(help: "Restore only this table's rows into the branch (its current rows are replaced; the branch is snapshotted first).")
+    var table: String?
 
     @OptionGroup var project: ProjectOptions
     @OptionGroup var output: OutputOptions
@@ -100,9 +103,12 @@ struct Restore: AsyncParsableCommand {
         try await reportingErrors {
             let result: BranchResult = try await APIClient().post(
                 APIPath.snapshots(try project.resolve(), snapshot) + "/restore",
-                RestoreRequest(as: newBranch, inPlace: inPlace ? true : nil, branch: branch))
+                RestoreRequest(as: newBranch, inPlace: inPlace ? true : nil, branch: branch, table: table))
             if output.json { return try Format.printJSON(result) }
-            if let previous = result.replacedStateSnapshot {
+            if let table, let previous = result.replacedStateSnapshot {
+                print("\(Style.green("✓")) Restored table \(table) from \(snapshot) into \(Style.bold(result.branch.name)) \(Format.timing(result.operation)).")
+                print("  The branch's previous state is snapshot \(previous.id): `branch restore \(previous.id) --in-place` undoes this.")
+            } else if let previous = result.replacedStateSnapshot {
                 print("\(Style.green("✓")) Restored \(snapshot) into \(Style.bold(result.branch.name)) \(Format.timing(result.operation)).")
                 print("  Its previous state is snapshot \(previous.id): `branch restore \(previous.id) --in-place` undoes this.")
             } else {

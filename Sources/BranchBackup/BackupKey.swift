@@ -1,0 +1,106 @@
+import Crypto
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The 256-bit secret every backup is encrypted and authenticated with.
+///
+/// Only derived subkeys touch data (HKDF-SHA256): one encrypts chunks, one authenticates manifests,
+/// one seals manifest secrets. `id` is a fingerprint that is safe to store and show; `description`
+/// and errors never contain key material.
+public struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// Environment variable `load(file:environment:)` reads when no key file is given.
+    public static let environmentVariable = "BRANCH_BACKUP_KEY"
+
+    let key: SymmetricKey
+
+    init(key: SymmetricKey) {
+        precondition(key.bitCount == 256)
+        self.key = key
+    }
+
+    /// Parses standard base64 of exactly 32 bytes; surrounding whitespace is ignored.
+    public init(base64: String) throws(BackupError) {
+        let trimmed = base64.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let data = Data(base64Encoded: trimmed) else {
+            throw BackupError(.keyMissing, "The backup key is not valid base64.")
+        }
+        guard data.count == 32 else {
+            throw BackupError(.keyMissing, "The backup key must be 32 bytes; it decodes to \(data.count).")
+        }
+        self.init(key: SymmetricKey(data: data))
+    }
+
+    /// Reads the key from `file` if given, else from `BRANCH_BACKUP_KEY` in `environment`.
+    /// The file must not be readable or writable by group or others.
+    public static func load(file: String?, environment: [String: String]) throws(BackupError) -> BackupKey {
+        if let file {
+            return try BackupKey(base64: readKeyFile(file))
+        }
+        if let value = environment[environmentVariable], !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            return try BackupKey(base64: value)
+        }
+        throw BackupError(.keyMissing, "No backup key is configured.")
+    }
+
+    /// A new random key.
+    public static func generate() -> BackupKey {
+        BackupKey(key: SymmetricKey(size: .bits256))
+    }
+
+    /// The key as standard base64, for `branch backup keygen` to print once. Handle with care.
+    public var base64: String {
+        key.withUnsafeBytes { Data($0).base64EncodedString() }
+    }
+
+    /// A fingerprint of the key, safe to store in manifests and print: the first 16 hex digits of
+    /// HMAC-SHA256(key, "branch-backup-key-id"). It reveals nothing about the key but tells a
+    /// wrong key from a corrupt backup.
+    public var id: String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("branch-backup-key-id".utf8), using: key)
+        return String(ArchiveFormat.hex(mac).prefix(16))
+    }
+
+    public var description: String { "BackupKey(id: \(id))" }
+    public var debugDescription: String { description }
+    /// Keeps `dump` and reflection from printing the key bytes.
+    public var customMirror: Mirror { Mirror(self, children: ["id": id]) }
+
+    /// Subkey that authenticates manifests (HMAC-SHA256).
+    var manifestKey: SymmetricKey { derive(info: "branch-backup-manifest") }
+
+    /// Subkey that seals the confidential `secrets` of a manifest (AES-256-GCM, random nonces).
+    /// Separate from the chunk key so random nonces never share a key with counter nonces.
+    var secretsKey: SymmetricKey { derive(info: "branch-backup-secrets") }
+
+    /// Subkey that encrypts the chunks of backup `backupID` (AES-256-GCM). The backup id is the
+    /// HKDF salt, so every backup has its own key: chunk nonces (4 random bytes + chunk index)
+    /// could collide across many backups under one key, never within one.
+    func chunkKey(backupID: String) -> SymmetricKey {
+        derive(info: "branch-backup-chunks", salt: Array(backupID.utf8))
+    }
+
+    private func derive(info: String, salt: [UInt8] = []) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: salt, info: Array(info.utf8), outputByteCount: 32)
+    }
+
+    private static func readKeyFile(_ path: String) throws(BackupError) -> String {
+        // stat, not lstat: a key file is often a symlink (Kubernetes secrets); its target's mode matters.
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw BackupError(.keyMissing, "Cannot read the backup key file \(path): \(String(cString: strerror(errno))).")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw BackupError(
+                .keyMissing,
+                "The backup key file \(path) is accessible to group or others (mode \(String(mode, radix: 8))); run `chmod 600 \(path)`.")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw BackupError(.keyMissing, "Cannot read the backup key file \(path).")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,192 @@
+import ArgumentParser
+import BranchAPI
+import BranchCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup", abstract: "Encrypted, compressed backups to a directory or S3; restore anywhere; verify.",
+        subcommands: [Create.self, List.self, Show.self, Restore.self, Verify.self, Delete.self, Keygen.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Back up a branch (default: the checked-out one): full the first time, then incremental.")
+
+        @Argument(help: "The branch.")
+        var branch: String?
+
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let job: JobInfo = try await APIClient().post(
+                    APIPath.projects(try project.resolve()) + "/backups", CreateBackupRequest(branch: branch))
+                let done = try await JobWatcher.wait(for: job, quiet: output.json)
+                if output.json { return try Format.printJSON(done) }
+                guard let backup = done.backup else { return }
+                let ratio = backup.rawBytes > 0 ? String(format: "%.0f%%", Double(backup.storedBytes) / Double(backup.rawBytes) * 100) : "-"
+                print("\(Style.green("✓")) Backup \(Style.bold(backup.id)) of \(backup.branch): \(backup.kind), \(ByteCount.format(backup.rawBytes)) sent, \(ByteCount.format(backup.storedBytes)) stored (\(ratio)) in \(Format.duration(ms: done.durationMs ?? 0)).")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List backups.")
+
+        @Flag(help: "List what is in the target (what a fresh pool could restore), not what this pool made.")
+        var remote = false
+
+        @Option(name: [.short, .long], help: "Only this project's backups.")
+        var project: String?
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                var path = "/api/v1/backups?remote=\(remote)"
+                if let project = project ?? ProjectLink.find()?.link.project { path += "&project=\(APIPath.encode(project))" }
+                let list: BackupList = try await APIClient().get(path)
+                if output.json { return try Format.printJSON(list) }
+                if list.backups.isEmpty { return print("No backups.") }
+                var table = Table("ID", "PROJECT", "BRANCH", "KIND", "STATUS", "SENT", "STORED", "AGE", "PARENT")
+                for backup in list.backups {
+                    table.add(
+                        backup.id, backup.project, backup.branch, backup.kind, Style.status(backup.status == "complete" ? "succeeded" : backup.status),
+                        ByteCount.format(backup.rawBytes), ByteCount.format(backup.storedBytes), Format.age(backup.startedAt), backup.parentID ?? "-")
+                }
+                print(table.rendered)
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one backup.")
+
+        @Argument(help: "The backup id.")
+        var id: String
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let backup: BackupInfo = try await APIClient().get("/api/v1/backups/\(APIPath.encode(id))")
+                if output.json { return try Format.printJSON(backup) }
+                var table = Table("BACKUP", backup.id)
+                table.add("project / branch", "\(backup.project) / \(backup.branch)")
+                table.add("kind", backup.kind + (backup.parentID.map { " of \($0)" } ?? ""))
+                table.add("status", backup.status + (backup.error.map { ": \($0)" } ?? ""))
+                table.add("sent / stored", "\(ByteCount.format(backup.rawBytes)) / \(ByteCount.format(backup.storedBytes))")
+                table.add("target", backup.target)
+                table.add("started", ISO8601DateFormatter().string(from: backup.startedAt))
+                print(table.rendered)
+            }
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restore a backup (and the ones it builds on) as a new branch; in an empty pool this recreates the project.")
+
+        @Argument(help: "The backup id.")
+        var id: String
+
+        @Option(name: .customLong("as"), help: "Name of the new branch.")
+        var name: String
+
+        @Option(name: [.short, .long], help: "Project to restore into (default: the backup's).")
+        var project: String?
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let job: JobInfo = try await APIClient().post(
+                    "/api/v1/backups/\(APIPath.encode(id))/restore", RestoreBackupRequest(as: name, project: project))
+                let done = try await JobWatcher.wait(for: job, quiet: output.json)
+                if output.json { return try Format.printJSON(done) }
+                if let branch = done.branch {
+                    print("\(Style.green("✓")) Restored \(id) as branch \(Style.bold(branch.name)) of \(branch.project) in \(Format.duration(ms: done.durationMs ?? 0)); port \(branch.port).")
+                }
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a backup end to end: authenticate every chunk, restore it to a scratch copy, read every table, amcheck every index.")
+
+        @Argument(help: "The backup id.")
+        var id: String
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let job: JobInfo = try await APIClient().post("/api/v1/backups/\(APIPath.encode(id))/verify", Optional<String>.none)
+                let done = try await JobWatcher.wait(for: job, quiet: output.json)
+                if output.json { return try Format.printJSON(done) }
+                if let report = done.verify {
+                    print("\(Style.green("✓")) Backup \(report.backup) verified: \(report.chunksVerified) chunks (\(ByteCount.format(report.bytesVerified))) authenticated across \(report.chain.count) backup\(report.chain.count == 1 ? "" : "s"); \(report.tables) tables, \(report.rows) rows read; " + (report.indexesChecked.map { "\($0) indexes checked with amcheck" } ?? "amcheck not available") + " (\(Format.duration(ms: report.durationMs))).")
+                }
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a backup from the target.")
+
+        @Argument(help: "The backup id.")
+        var id: String
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let result: DeleteResult = try await APIClient().delete("/api/v1/backups/\(APIPath.encode(id))")
+                if output.json { return try Format.printJSON(result) }
+                print("\(Style.green("✓")) Deleted backup \(id).")
+            }
+        }
+    }
+
+    struct Keygen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a new random backup key (base64 of 32 bytes), for --backup-key-file or BRANCH_BACKUP_KEY. Keep a copy off the server.")
+
+        func run() async throws {
+            var bytes = [UInt8](repeating: 0, count: 32)
+            var generator = SystemRandomNumberGenerator()
+            for index in bytes.indices { bytes[index] = generator.next() }
+            print(Data(bytes).base64EncodedString())
+        }
+    }
+}
+
+/// Polls a job until it ends, drawing a progress bar with bytes and rate on a terminal.
+enum JobWatcher {
+    static func wait(for job: JobInfo, quiet: Bool) async throws -> JobInfo {
+        let live = !quiet && isatty(STDERR_FILENO) == 1
+        var current = job
+        while current.status == "running" {
+            try await Task.sleep(for: .milliseconds(250))
+            current = try await APIClient().get("/api/v1/jobs/\(APIPath.encode(job.id))")
+            if live { draw(current) }
+        }
+        if live { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        if current.status == "failed" {
+            throw CLIError(code: current.errorCode ?? "job_failed", message: current.errorMessage ?? "The job failed.", hint: current.errorHint)
+        }
+        return current
+    }
+
+    static func draw(_ job: JobInfo) {
+        let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][Int(Date().timeIntervalSince1970 * 8) % 10]
+        let line = "\r\u{1B}[2K\(spinner) \(job.step ?? job.kind)  \(ByteCount.format(job.bytesDone))  \(ByteCount.format(UInt64(job.bytesPerSecond)))/s"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}

@@ -1,0 +1,42 @@
+public import Foundation
+
+/// Which automatic snapshots (or backups) a retention policy keeps: the newest `keepLast`, and
+/// the newest one in each of the last `hourly` hours, `daily` days, `weekly` weeks and
+/// `monthly` months (UTC buckets), as grandfather-father-son rotations do.
+public struct RetentionPolicy: Sendable, Equatable, Codable {
+    public var keepLast: Int
+    public var hourly: Int
+    public var daily: Int
+    public var weekly: Int
+    public var monthly: Int
+
+    public init(keepLast: Int, hourly: Int, daily: Int, weekly: Int, monthly: Int) {
+        self.keepLast = keepLast
+        self.hourly = hourly
+        self.daily = daily
+        self.weekly = weekly
+        self.monthly = monthly
+    }
+
+    /// The ids to keep among `items` (id and time), as of `now`.
+    public func keep(_ items: [(id: String, at: Date)], now: Date) -> Set<String> {
+        let newestFirst = items.sorted { $0.at > $1.at }
+        var kept = Set(newestFirst.prefix(max(0, keepLast)).map(\.id))
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let buckets: [(count: Int, component: Calendar.Component, key: (Date) -> DateComponents)] = [
+            (hourly, .hour, { calendar.dateComponents([.year, .month, .day, .hour], from: $0) }),
+            (daily, .day, { calendar.dateComponents([.year, .month, .day], from: $0) }),
+            (weekly, .weekOfYear, { calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0) }),
+            (monthly, .month, { calendar.dateComponents([.year, .month], from: $0) }),
+        ]
+        for bucket in buckets where bucket.count > 0 {
+            guard let horizon = calendar.date(byAdding: bucket.component, value: -bucket.count, to: now) else { continue }
+            var seen = Set<DateComponents>()
+            for item in newestFirst where item.at > horizon {
+                if seen.insert(bucket.key(item.at)).inserted { kept.insert(item.id) }
+            }
+        }
+        return kept
+    }
+}

@@ -1,0 +1,76 @@
+/// The scripts Postgres runs to archive WAL into a lineage directory and to read it back during
+/// a point-in-time recovery, and the settings that wire them up.
+///
+/// Segments are stored zstd-compressed as `<name>.zst`, written to a temporary name, synced and
+/// renamed, so an archived file is always whole. Archiving a segment that is already there with
+/// the same content succeeds (Postgres retries after a crash); different content fails loudly.
+public enum WALArchive {
+    public static let archiveScriptName = "archive-wal"
+    public static let restoreScriptName = "restore-wal"
+
+    public static let archiveScript = """
+        #!/bin/sh
+        # Written by Branch. archive_command: archive-wal %p %f DIRECTORY
+        set -eu
+        source_file="$1"; name="$2"; directory="$3"
+        target="$directory/$name.zst"
+        if [ -f "$target" ]; then
+            if zstd -dcq "$target" | cmp -s - "$source_file"; then exit 0; fi
+            echo "archive-wal: $target already exists with other content" >&2
+            exit 1
+        fi
+        temporary="$directory/.$name.$$.tmp"
+        zstd -q -1 --no-progress -f "$source_file" -o "$temporary"
+        sync "$temporary"
+        mv "$temporary" "$target"
+        sync "$directory"
+
+        """
+
+    public static let restoreScript = """
+        #!/bin/sh
+        # Written by Branch. restore_command: restore-wal %f %p DIRECTORY
+        set -u
+        source_file="$3/$1.zst"
+        [ -f "$source_file" ] || exit 1
+        exec zstd -dcq "$source_file" -o "$2" -f
+
+        """
+
+    /// Settings that archive every completed WAL segment (and at least once a minute when there
+    /// were writes) into `walDirectory` with the script in `scriptDirectory`.
+    public static func archiveSettings(walDirectory: String, scriptDirectory: String) -> [String: String] {
+        [
+            "archive_mode": "on",
+            "archive_command": SQL.literal("\(scriptDirectory)/\(archiveScriptName) %p %f \(walDirectory)"),
+            "archive_timeout": "'60s'",
+        ]
+    }
+
+    /// Settings of a point-in-time recovery from `restoreDirectory`: replay up to `target`
+    /// (`yyyy-mm-dd hh:mm:ss+00`, inclusive) and promote; without a target, replay everything.
+    public static func recoverySettings(restoreDirectory: String, scriptDirectory: String, target: String?) -> String {
+        var lines = [
+            "# Written by Branch for a point-in-time recovery; removed once the branch is promoted.",
+            "restore_command = \(SQL.literal("\(scriptDirectory)/\(restoreScriptName) %f %p \(restoreDirectory)"))",
+            "recovery_target_timeline = 'current'",
+        ]
+        if let target {
+            lines += [
+                "recovery_target_time = \(SQL.literal(target))",
+                "recovery_target_inclusive = on",
+                "recovery_target_action = 'promote'",
+            ]
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Name of the file `branch.conf` includes for recovery settings.
+    public static let recoveryConfigName = "branch-recovery.conf"
+
+    /// Orders WAL segment file names by position (timeline aside): the last 16 hex digits.
+    public static func position(ofSegment name: String) -> String? {
+        guard name.count == 24, name.allSatisfy(\.isHexDigit) else { return nil }
+        return String(name.suffix(16))
+    }
+}

@@ -1,0 +1,123 @@
+import BranchAPI
+import BranchCore
+import BranchTesting
+import Foundation
+import Testing
+
+@Suite("Point-in-time branches, schedules and retention", .serialized)
+struct PointInTimeTests {
+    static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    /// The next whole second from now, so an instant in a test falls cleanly between writes.
+    static func waitForNextSecond() async throws -> Date {
+        let now = Date().timeIntervalSince1970
+        let next = floor(now) + 1
+        try await Task.sleep(for: .milliseconds(Int((next - now) * 1000) + 20))
+        return Date(timeIntervalSince1970: next)
+    }
+
+    @Test("a branch at an instant holds every transaction committed up to that second and none after")
+    func boundaryToTheSecond() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, "create table events(id int, note text)")
+
+            // Commits in three different seconds: s1 (≤ T), then T itself, then s3 (> T).
+            _ = try await Self.waitForNextSecond()
+            try await env.psql(main, "insert into events values (1, 'before')")
+            let instant = try await Self.waitForNextSecond()
+            try await env.psql(main, "insert into events values (2, 'in the second after the instant')")
+            _ = try await Self.waitForNextSecond()
+            try await env.psql(main, "insert into events values (3, 'later')")
+
+            let past = try await env.json(BranchResult.self, "create", "past", "--from", "main", "--at", Self.iso(instant))
+            #expect(past.branch.parent == "main")
+            let pastURL = try await env.cli("url", "past").output
+            #expect(try await env.psql(pastURL, "select string_agg(id::text, ',' order by id) from events") == "1")
+
+            // One second later includes the second row, not the third.
+            let later = try await env.json(BranchResult.self, "create", "later", "--from", "main", "--at", Self.iso(instant.addingTimeInterval(1)))
+            #expect(later.branch.status == "running")
+            #expect(try await env.psql(try await env.cli("url", "later").output, "select string_agg(id::text, ',' order by id) from events") == "1,2")
+
+            // Now (no commit after it): everything.
+            #expect(try await env.json(BranchResult.self, "create", "now", "--from", "main", "--at", Self.iso(Date())).branch.name == "now")
+            #expect(try await env.psql(try await env.cli("url", "now").output, "select count(*) from events") == "3")
+
+            // The point-in-time branch is a normal branch: writable, with its own history.
+            try await env.psql(pastURL, "insert into events values (9, 'only in past')")
+            let afterNine = try await Self.waitForNextSecond()
+            let twice = try await env.json(BranchResult.self, "create", "past2", "--from", "past", "--at", Self.iso(afterNine))
+            #expect(twice.branch.parent == "past")
+            #expect(try await env.psql(try await env.cli("url", "past2").output, "select string_agg(id::text, ',' order by id) from events") == "1,9")
+
+            // Before the project existed, and in the future: refused with the earliest point.
+            let tooEarly = try await env.failure("create", "x", "--from", "main", "--at", "2020-01-01T00:00:00Z")
+            #expect(tooEarly.stderr.contains("earliest point that can be restored"))
+            let future = try await env.failure("create", "y", "--from", "main", "--at", Self.iso(Date().addingTimeInterval(3600)))
+            #expect(future.stderr.contains("in the future"))
+            let project = try await env.json(ProjectInfo.self, "project", "show")
+            #expect(project.retentionDays == 7)
+            let earliest = try #require(project.earliestRestorableAt)
+            #expect(abs(earliest.timeIntervalSince(project.createdAt)) < 5, "main can be re-created from its creation on")
+            #expect(try await env.cli("project", "show").stdout.contains("earliest restorable point"))
+        }
+    }
+
+    @Test("after an in-place restore, instants before and after it come from the right history")
+    func acrossRestores() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, "create table t(v int); insert into t values (1)")
+            _ = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "one")
+            try await env.psql(main, "insert into t values (2)")
+            let beforeRestore = try await Self.waitForNextSecond()
+            _ = try await Self.waitForNextSecond()
+            _ = try await env.json(BranchResult.self, "restore", "one", "--in-place")
+            try await env.psql(main, "insert into t values (3)")
+            let afterRestore = try await Self.waitForNextSecond()
+            _ = try await Self.waitForNextSecond()
+            try await env.psql(main, "insert into t values (4)")
+
+            _ = try await env.json(BranchResult.self, "create", "a", "--from", "main", "--at", Self.iso(beforeRestore))
+            #expect(try await env.psql(try await env.cli("url", "a").output, "select string_agg(v::text, ',' order by v) from t") == "1,2")
+            _ = try await env.json(BranchResult.self, "create", "b", "--from", "main", "--at", Self.iso(afterRestore))
+            #expect(try await env.psql(try await env.cli("url", "b").output, "select string_agg(v::text, ',' order by v) from t") == "1,3")
+        }
+    }
+
+    @Test("schedules take automatic snapshots and prune them by their rules, never a branch's base")
+    func snapshotSchedule() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let defaults = try await env.json(ScheduleList.self, "schedule", "show")
+            #expect(defaults.schedules.first?.expression == "0 * * * *")
+            _ = try await env.json(BranchResult.self, "create", "feat")
+
+            let set = try await env.json(ScheduleInfo.self, "schedule", "set", "snapshot", "--cron", "@every 2s", "--keep-last", "2", "--hourly", "0", "--daily", "0", "--weekly", "0")
+            #expect(set.keepLast == 2)
+            let invalid = try await env.failure("schedule", "set", "snapshot", "--cron", "61 * * * *")
+            #expect(invalid.stderr.contains("Invalid schedule"))
+
+            // Several runs later: at most two automatic snapshots per branch are left.
+            try await Task.sleep(for: .seconds(9))
+            let snapshots = try await env.json(SnapshotList.self, "snapshot", "list").snapshots
+            let automatic = snapshots.filter { $0.kind == "automatic" }
+            let perBranch = Dictionary(grouping: automatic, by: \.sourceBranch)
+            #expect(perBranch["main"].map { (1...3).contains($0.count) } == true, "main: \(perBranch["main"]?.count ?? 0)")
+            #expect(perBranch["feat"].map { (1...3).contains($0.count) } == true)
+            // main's origin snapshot is protected (its lineage starts there) and feat's base too.
+            let branches = try await env.json(BranchList.self, "list").branches
+            for base in branches.compactMap(\.baseSnapshot) { #expect(snapshots.contains { $0.id == base }) }
+            #expect(try await env.subvolumes("projects/app/snapshots").count == snapshots.count)
+
+            _ = try await env.json(ScheduleList.self, "schedule", "off", "snapshot")
+            #expect(try await env.json(ScheduleList.self, "schedule", "show").schedules.isEmpty)
+        }
+    }
+}
