@@ -1,22 +1,37 @@
 #!/usr/bin/env python3
 """Branch benchmarks: `make bench` (through scripts/bench.sh). Python 3 standard library only.
 
-Starts a throw-away `branch serve` on a loop-mounted Btrfs image under BENCH_DIR, then measures:
+Starts a throw-away `branch serve` on a loop-mounted Btrfs image under BENCH_DIR, then measures
+the parts BENCH_PARTS names (default all four, in this order):
 
-* project create (on the empty service; each project deleted again, deletion not timed);
-* for each pgbench scale (default 68 ≈ 1 GB and 680 ≈ 10 GB), on a project loaded with
+* branch: project create (on the empty service; each project deleted again, deletion not timed);
+  for each pgbench scale (default 68 ≈ 1 GB and 680 ≈ 10 GB), on a project loaded with
   `pgbench -i`:
   - branch create until the branch accepts connections (client wall time of the POST, the
     server's durationMs and steps, then a first query with psql), branch deleted after each run;
   - snapshot create (snapshot deleted after each run);
   - a full copy with `createdb -T` (as postgres over the Unix socket), until createdb returns;
   - a full copy with `pg_basebackup` plus starting a Postgres on it, until it accepts connections.
+* pitr: point-in-time branches (`from main, at <instant>`) after increasing amounts of pgbench
+  WAL since a snapshot: creation time against the WAL replayed.
+* containers: branch ready with `--runtime podman` and `--runtime process` on the same pool (the
+  service restarted in between), the memory of idle branches under both, the service's and
+  PgBouncer's own memory with many projects, scale to zero (projects suspended after 5 s) and the
+  time a client connection takes to resume a suspended branch; how many projects fit in 8 GB is
+  computed from those measurements.
+* backup: at each scale, Branch's encrypted backups and restores against pgBackRest (the Debian
+  package) and `pg_basebackup | zstd`: time, throughput, stored size, peak memory; incremental
+  size after changing 1% of the rows (spread over the table and contiguous). Runs with
+  `--runtime process` (pgBackRest reads the data directory on the host and checks that the
+  server reports the same path).
 
 Then writes docs/benchmarks.md from scratch. Everything it starts is stopped and removed at the
 end, also on failure, Ctrl-C or SIGTERM (a run killed with SIGKILL is cleaned up by the next run).
 
 Settings (environment): CONFIGURATION, BENCH_SCALES, BENCH_RUNS, BENCH_COPY_RUNS, BENCH_DIR,
-BENCH_OUTPUT, BENCH_CREATEDB_STRATEGY, BENCH_RUNTIME (see scripts/bench.sh).
+BENCH_OUTPUT, BENCH_CREATEDB_STRATEGY, BENCH_RUNTIME, BENCH_PARTS, BENCH_BACKUP_RUNS,
+BENCH_BACKUP_RUNS_LARGE, BENCH_IDLE_PROJECTS, BENCH_SUSPEND_PROJECTS, BENCH_RESUMES,
+BENCH_PITR_SCALE, BENCH_PITR_STAGES, BENCH_PITR_RUNS (see scripts/bench.sh).
 """
 
 import datetime
@@ -25,6 +40,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import platform
 import pwd
 import random
@@ -33,9 +49,11 @@ import shlex
 import shutil
 import signal
 import socket
+import secrets
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -54,8 +72,13 @@ CONTAINER_PREFIX = "branch-bench"
 # Processes the clean-up may kill when they mention the bench directory (never anything else).
 KILLABLE = {
     "postgres", "postmaster", "pgbouncer", "branch", "pg_basebackup", "pg_ctl", "createdb", "dropdb",
-    "psql", "pgbench", "runuser",
+    "psql", "pgbench", "runuser", "pgbackrest", "zstd", "tar", "sync",
 }
+PARTS = ("branch", "pitr", "containers", "backup")
+# Databases at least this large (estimated from the scale) get BENCH_BACKUP_RUNS_LARGE repetitions.
+LARGE_BYTES = 4 * GIB
+# The memory budget the density figures are computed for.
+DENSITY_BUDGET = 8 * GIB
 
 
 class BenchError(Exception):
@@ -83,6 +106,28 @@ def env_int(name, default, minimum=1):
     if value < minimum:
         raise BenchError(f"{name} must be at least {minimum}")
     return value
+
+
+def parse_parts():
+    raw = os.environ.get("BENCH_PARTS", "").strip()
+    if not raw or raw == "all":
+        return list(PARTS)
+    parts = {part.strip() for part in raw.replace(" ", ",").split(",") if part.strip()}
+    unknown = parts - set(PARTS)
+    if unknown:
+        raise BenchError(f"BENCH_PARTS: unknown part(s) {sorted(unknown)}; use some of {', '.join(PARTS)}")
+    return [part for part in PARTS if part in parts]
+
+
+def parse_stages():
+    raw = os.environ.get("BENCH_PITR_STAGES", "").strip() or "10 30 60"
+    try:
+        stages = [int(part) for part in raw.replace(",", " ").split()]
+    except ValueError:
+        raise BenchError(f"BENCH_PITR_STAGES must be seconds of pgbench separated by spaces, not {raw!r}")
+    if not stages or min(stages) < 1:
+        raise BenchError("BENCH_PITR_STAGES must hold at least one stage of 1 s or more")
+    return stages
 
 
 def parse_scales():
@@ -146,9 +191,28 @@ def fmt_ratio(value):
 def fmt_bytes(value):
     if value is None:
         return "–"
+    if value < 0:
+        return "−" + fmt_bytes(-value)
     if value >= GIB:
         return f"{value / GIB:.2f} GiB"
-    return f"{value / MIB:.0f} MiB"
+    if value >= 100 * MIB:
+        return f"{value / MIB:.0f} MiB"
+    if value >= MIB:
+        return f"{value / MIB:.1f} MiB"
+    return f"{value / 1024:.0f} KiB"
+
+
+def fmt_rate(value):
+    """Bytes per second as MiB/s."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value / MIB:.0f} MiB/s" if value >= 10 * MIB else f"{value / MIB:.1f} MiB/s"
+
+
+def fmt_percent(value):
+    if value is None:
+        return "–"
+    return f"{value * 100:.1f}%" if value < 0.1 else f"{value * 100:.0f}%"
 
 
 # ---------------------------------------------------------------- processes and ports
@@ -225,6 +289,89 @@ def processes_under(directory):
     return found
 
 
+def status_kb(pid, field):
+    """A `Field:   N kB` line of /proc/<pid>/status, in bytes (None when the process is gone)."""
+    text = read_proc(pid, "status")
+    if not text:
+        return None
+    match = re.search(rb"^" + field.encode() + rb":\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else None
+
+
+def pss_of(pid):
+    text = read_proc(pid, "smaps_rollup")
+    if not text:
+        return None
+    match = re.search(rb"^Pss:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else None
+
+
+def find_pids(comms, mention=None, parent=None):
+    """Live processes whose comm is in `comms`, optionally whose command line contains `mention`
+    or whose parent is `parent`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        comm = (read_proc(pid, "comm") or b"").decode(errors="replace").strip()
+        if comm not in comms:
+            continue
+        if parent is not None:
+            stat = read_proc(pid, "stat") or b""
+            if b")" not in stat or int(stat[stat.rindex(b")") + 2:].split()[1]) != parent:
+                continue
+        if mention is not None:
+            cmdline = (read_proc(pid, "cmdline") or b"").replace(b"\0", b" ").decode(errors="replace")
+            if mention not in cmdline:
+                continue
+        found.append(pid)
+    return found
+
+
+class PeakSampler:
+    """Polls the summed VmRSS of the processes `pids()` returns, every `interval` seconds, in a
+    thread; `peak` is the largest sum seen. Used as `with PeakSampler(...) as sampler:`."""
+
+    def __init__(self, pids, interval=0.1, guard=None):
+        self.pids, self.interval, self.guard = pids, interval, guard
+        self.peak, self.samples = 0, 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        while not self.stopping.is_set():
+            try:
+                total = sum(status_kb(pid, "VmRSS") or 0 for pid in self.pids())
+            except Exception:  # noqa: BLE001 - a process vanishing mid-scan is normal
+                total = 0
+            self.peak = max(self.peak, total)
+            self.samples += 1
+            if self.guard:
+                self.guard(total)
+            self.stopping.wait(self.interval)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(timeout=10)
+        return False
+
+
+def mem_available():
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def is_mounted(path):
     with open("/proc/mounts") as handle:
         return any(line.split()[1] == path for line in handle if len(line.split()) > 1)
@@ -237,10 +384,21 @@ class Bench:
     def __init__(self):
         self.configuration = os.environ.get("CONFIGURATION", "").strip() or "debug"
         self.binary = os.path.join(REPO, ".build", self.configuration, "branch")
+        self.parts = parse_parts()
         self.scales = parse_scales()
         self.requested_scales = list(self.scales)
+        if "branch" not in self.parts and "backup" not in self.parts:
+            self.scales = self.scales[:1]  # the containers part needs only the smallest size
         self.runs = env_int("BENCH_RUNS", 10)
         self.copy_runs = env_int("BENCH_COPY_RUNS", 3)
+        self.backup_runs = env_int("BENCH_BACKUP_RUNS", 3)
+        self.backup_runs_large = env_int("BENCH_BACKUP_RUNS_LARGE", 1)
+        self.idle_projects = env_int("BENCH_IDLE_PROJECTS", 10)
+        self.suspend_projects = env_int("BENCH_SUSPEND_PROJECTS", 20)
+        self.resumes = env_int("BENCH_RESUMES", 10)
+        self.pitr_scale = env_int("BENCH_PITR_SCALE", 20)
+        self.pitr_stages = parse_stages()
+        self.pitr_runs = env_int("BENCH_PITR_RUNS", 2)
         self.createdb_strategy = os.environ.get("BENCH_CREATEDB_STRATEGY", "").strip()
         self.runtime = os.environ.get("BENCH_RUNTIME", "").strip()  # empty: Branch's default
         self.runtime_name, self.runtime_notes, self.binary_sha = "unknown", [], "?"
@@ -254,6 +412,10 @@ class Bench:
         self.serve_log = os.path.join(self.dir, "serve.log")
         self.copy_socket_dir = os.path.join(self.dir, "copy-sock")
         self.copies_dir = os.path.join(self.pool, "bench-copies")  # same Btrfs filesystem as the branches
+        self.backup_dir = os.path.join(self.dir, "backups")  # Branch's backup target (host disk, like the others' repos)
+        self.backup_key = os.path.join(self.dir, "backup.key")
+        self.pgbackrest_dir = os.path.join(self.dir, "pgbackrest")
+        self.basebackup_dir = os.path.join(self.dir, "basebackup")
         # The run uses a private copy of the binary, so a rebuild during the run cannot mix versions.
         self.binary_copy = os.path.join(self.dir, "branch")
         self.service = None
@@ -267,6 +429,14 @@ class Bench:
         self.lock_handle = None
         self.cleaning = False
         self.hba_restore = None  # (path, original text, port) while pg_basebackup needs a replication entry
+        self.hba_added = None  # whether the replication entry had to be added (older builds)
+        self.projects = {}  # scale -> loaded project info, kept for the later parts
+        self.service_config = None  # (runtime, metrics interval) the running service was started with
+        self.services = []  # every service start: arguments, runtime, parts it served
+        self.help_text = ""
+        self.tool_versions = {}
+        self.machine_info = None
+        self.memory_aborted = None
 
     # ------------------------------------------------------------ shell helpers
 
@@ -294,15 +464,46 @@ class Bench:
             raise BenchError(f"`{' '.join(shlex.quote(part) for part in args)}` failed ({result.returncode}): {detail}")
         return result
 
+    def environment(self, as_postgres=False):
+        environment = dict(os.environ)
+        for name in ("PGPASSWORD", "PGPASSFILE", "PGSERVICE", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"):
+            environment.pop(name, None)
+        environment["PGCONNECT_TIMEOUT"] = "10"
+        if as_postgres:
+            environment["HOME"] = pwd.getpwnam("postgres").pw_dir
+        return environment
+
+    def pipeline(self, first, second, timeout=4 * 3600):
+        """Runs `first | second` (argument lists); raises with both commands' errors on failure."""
+        started = time.monotonic()
+        with open(os.devnull, "rb") as devnull:
+            producer = subprocess.Popen(first, stdin=devnull, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/",
+                                        env=self.environment())
+            consumer = subprocess.Popen(second, stdin=producer.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        cwd="/", env=self.environment())
+            producer.stdout.close()  # the consumer holds the pipe now
+            try:
+                consumer_errors = consumer.communicate(timeout=timeout)[1]
+                producer_errors = producer.communicate(timeout=max(1, timeout - (time.monotonic() - started)))[1]
+            except subprocess.TimeoutExpired:
+                producer.kill()
+                consumer.kill()
+                producer.wait()
+                consumer.wait()
+                raise BenchError(f"`{' '.join(first)} | {' '.join(second)}` timed out")
+        if producer.returncode != 0 or consumer.returncode != 0:
+            raise BenchError(f"`{' '.join(first)} | {' '.join(second)}` failed ({producer.returncode}, {consumer.returncode}): "
+                             f"{producer_errors.decode(errors='replace')[-800:]} {consumer_errors.decode(errors='replace')[-800:]}")
+
     def tool(self, name):
         return os.path.join(self.bindir, name)
 
-    def su_sql(self, port, sql, database="postgres", socket_dir=None, check=True):
+    def su_sql(self, port, sql, database="postgres", socket_dir=None, check=True, timeout=600):
         """SQL as the postgres superuser over a Unix socket; unaligned, tuples only."""
         result = self.run(
-            [self.tool("psql"), "-h", socket_dir or self.socket_dir, "-p", str(port), "-U", "postgres", "-d", database,
+            [self.tool("psql"), "-h", socket_dir or self.socket_for(port), "-p", str(port), "-U", "postgres", "-d", database,
              "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
-            as_postgres=True, check=check, timeout=600)
+            as_postgres=True, check=check, timeout=timeout)
         return result.stdout.strip()
 
     def url_sql(self, url, sql):
@@ -312,6 +513,12 @@ class Bench:
     @property
     def socket_dir(self):
         return os.path.join(self.pool, "run", "pg")
+
+    def socket_for(self, port):
+        """A branch server's socket directory: `<pool>/run/pg/<port>` (one per port), or the shared
+        `<pool>/run/pg` of older builds."""
+        own = os.path.join(self.socket_dir, str(port))
+        return own if os.path.isdir(own) else self.socket_dir
 
     # ------------------------------------------------------------ API
 
@@ -377,50 +584,85 @@ class Bench:
         def pool_bytes(largest):
             return 3 * largest * BYTES_PER_SCALE + POOL_HEADROOM
 
+        # The backup part keeps its backups, pgBackRest's repository and the base backup outside the
+        # pool (compressed, pgbench data shrinks about tenfold; half the data size is generous).
+        outside = 0.5 if "backup" in self.parts else 0.0
+
+        def host_bytes(largest):
+            return pool_bytes(largest) + outside * largest * BYTES_PER_SCALE + HOST_MARGIN
+
         largest = self.scales[-1]
-        if pool_bytes(largest) + HOST_MARGIN > available:
-            fitting = int((available - HOST_MARGIN - POOL_HEADROOM) // (3 * BYTES_PER_SCALE))
+        if host_bytes(largest) > available:
+            fitting = int((available - HOST_MARGIN - POOL_HEADROOM) // ((3 + outside) * BYTES_PER_SCALE))
             if fitting < 1:
                 raise BenchError(f"only {fmt_bytes(available)} free under {parent}: not enough for any benchmark")
             old = list(self.scales)
             self.scales = sorted({min(scale, fitting) for scale in self.scales})
             note = (f"Not enough disk for the requested scales {old} ({fmt_bytes(available)} free under {parent}, "
-                    f"a pool of {fmt_bytes(pool_bytes(largest))} plus {fmt_bytes(HOST_MARGIN)} margin needed): "
-                    f"scaled down to {self.scales}.")
+                    f"{fmt_bytes(host_bytes(largest))} needed: a pool of {fmt_bytes(pool_bytes(largest))}, the backups "
+                    f"and {fmt_bytes(HOST_MARGIN)} margin): scaled down to {self.scales}.")
             self.notes.append(note)
             log("NOTE: " + note)
         size_gib = math.ceil(pool_bytes(self.scales[-1]) / GIB)
         self.pool_size = f"{size_gib}G"
         log(f"{fmt_bytes(available)} free under {parent}; pool image {self.pool_size} (sparse) for scales {self.scales}")
 
-    def start_service(self):
-        os.makedirs(self.dir, mode=0o711, exist_ok=True)
-        os.chmod(self.dir, 0o711)  # postgres must reach the pool and the copies' socket directory
-        shutil.copy2(self.binary, self.binary_copy)
-        with open(self.binary_copy, "rb") as handle:
-            self.binary_sha = hashlib.sha256(handle.read()).hexdigest()[:12]
-        help_text = subprocess.run([self.binary_copy, "serve", "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, timeout=60).stdout
-        api_port, pooler_port = free_port(), free_port()
-        first, last = free_port_range()
-        self.service_args = [
+    def start_service(self, runtime=None, metrics_interval=None, parts=()):
+        """Starts `branch serve` on the pool (created at the first start, reused after). `runtime`
+        None means BENCH_RUNTIME (or Branch's default); `metrics_interval` None, Branch's default."""
+        first = self.service_config is None
+        if first:
+            os.makedirs(self.dir, mode=0o711, exist_ok=True)
+            os.chmod(self.dir, 0o711)  # postgres must reach the pool and the copies' socket directory
+            shutil.copy2(self.binary, self.binary_copy)
+            with open(self.binary_copy, "rb") as handle:
+                self.binary_sha = hashlib.sha256(handle.read()).hexdigest()[:12]
+            self.help_text = subprocess.run(
+                [self.binary_copy, "serve", "--help-hidden"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                timeout=60).stdout
+            if "--pool" not in self.help_text:  # a build without --help-hidden
+                self.help_text = subprocess.run([self.binary_copy, "serve", "--help"], stdout=subprocess.PIPE,
+                                                stderr=subprocess.STDOUT, text=True, timeout=60).stdout
+            self.api_port, self.pooler_port = free_port(), free_port()
+            self.port_range = free_port_range()
+            if "--backup-target" in self.help_text:
+                key = subprocess.run([self.binary_copy, "backup", "keygen"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, timeout=60)
+                if key.returncode != 0 or not key.stdout.strip():
+                    raise BenchError(f"`branch backup keygen` failed: {key.stderr.strip()}")
+                descriptor = os.open(self.backup_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(descriptor, "w") as handle:
+                    handle.write(key.stdout.strip() + "\n")
+                os.chmod(self.backup_key, 0o600)
+                os.makedirs(self.backup_dir, mode=0o700, exist_ok=True)
+        runtime = runtime if runtime is not None else self.runtime
+        first_port, last_port = self.port_range
+        args = [
             "serve", "--pool", self.pool, "--pool-image", self.image, "--pool-size", self.pool_size,
-            "--listen", f"127.0.0.1:{api_port}", "--pooler-port", str(pooler_port), "--port-range", f"{first}-{last}",
-            "--db-listen", "127.0.0.1",
+            "--listen", f"127.0.0.1:{self.api_port}", "--pooler-port", str(self.pooler_port),
+            "--port-range", f"{first_port}-{last_port}", "--db-listen", "127.0.0.1",
         ]
-        if "--container-prefix" in help_text:
+        if "--container-prefix" in self.help_text:
             # Containers are started with --replace: a prefix of our own keeps us off anyone else's.
-            self.service_args += ["--container-prefix", CONTAINER_PREFIX]
-        if self.runtime:
-            if "--runtime" not in help_text:
-                raise BenchError(f"BENCH_RUNTIME={self.runtime} is set but this branch binary has no --runtime option")
-            self.service_args += ["--runtime", self.runtime]
-        self.base_url = f"http://127.0.0.1:{api_port}"
-        log(f"starting branch serve (copy of {self.binary}, sha256 {self.binary_sha}) on {self.base_url}, pool {self.pool}")
+            args += ["--container-prefix", CONTAINER_PREFIX]
+        if runtime:
+            if "--runtime" not in self.help_text:
+                raise BenchError(f"runtime {runtime} is asked for but this branch binary has no --runtime option")
+            args += ["--runtime", runtime]
+        if metrics_interval:
+            if "--metrics-interval" not in self.help_text:
+                raise BenchError("this branch binary has no (hidden) --metrics-interval option; rebuild it")
+            args += ["--metrics-interval", metrics_interval]
+        if "--backup-target" in self.help_text:
+            args += ["--backup-target", f"dir:{self.backup_dir}", "--backup-key-file", self.backup_key]
+        self.service_args = args
+        self.base_url = f"http://127.0.0.1:{self.api_port}"
+        log(f"starting branch serve (copy of {self.binary}, sha256 {self.binary_sha}) on {self.base_url}, pool {self.pool}"
+            + (f", runtime {runtime}" if runtime else "") + (f", metrics every {metrics_interval}" if metrics_interval else ""))
         with open(self.serve_log, "ab") as log_file:
             # A session of its own: Ctrl-C reaches only us, and we stop it in order.
             self.service = subprocess.Popen(
-                [self.binary_copy] + self.service_args, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [self.binary_copy] + args, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd="/", start_new_session=True)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -431,6 +673,7 @@ class Bench:
             time.sleep(0.1)
         else:
             raise BenchError(f"branch serve did not answer within 300 s:\n{self.log_tail()}")
+        self.service_config = (runtime, metrics_interval)
         with open(os.path.join(self.pool, "admin.key")) as handle:
             self.token = handle.read().strip()
         status, _ = self.api("GET", "/api/v1/status")
@@ -439,8 +682,33 @@ class Bench:
         details = status.get("runtimeDetails") or {}
         self.runtime_name = details.get("name") or status.get("runtime") or "unknown"
         self.runtime_notes = details.get("notes") or []
+        self.services.append({"args": list(args), "runtime": self.runtime_name, "notes": list(self.runtime_notes),
+                              "parts": list(parts)})
         log(f"service up: Postgres {status['postgres']['version']} ({self.bindir}), runtime {self.runtime_name}, "
             f"pool {status['pool']['mount']}")
+
+    def stop_service(self):
+        """SIGTERM: the service stops every branch server and the pooler; the pool stays mounted."""
+        if not self.service or self.service.poll() is not None:
+            self.service = None
+            return
+        log("stopping branch serve (SIGTERM)")
+        self.service.send_signal(signal.SIGTERM)
+        try:
+            self.service.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            raise BenchError("branch serve did not stop within 300 s")
+        self.service = None
+
+    def ensure_service(self, part, runtime=None, metrics_interval=None):
+        """The service as `part` needs it: restarted on the same pool when the runtime or the
+        metrics interval differ from the running one's."""
+        wanted = (runtime if runtime is not None else self.runtime, metrics_interval)
+        if self.service and self.service.poll() is None and self.service_config == wanted:
+            self.services[-1]["parts"].append(part)
+            return
+        self.stop_service()
+        self.start_service(runtime=runtime, metrics_interval=metrics_interval, parts=[part])
 
     def log_tail(self, lines=40):
         try:
@@ -538,7 +806,7 @@ class Bench:
         for index in range(self.copy_runs):
             copy = f"bench_copy_{index + 1}"
             self.su_sql(port, "CHECKPOINT")  # every run starts from the same clean state
-            command = [self.tool("createdb"), "-h", self.socket_dir, "-p", str(port), "-U", "postgres", "-T", database]
+            command = [self.tool("createdb"), "-h", self.socket_for(port), "-p", str(port), "-U", "postgres", "-T", database]
             if self.createdb_strategy:
                 command += ["-S", self.createdb_strategy]
             command.append(copy)
@@ -561,17 +829,22 @@ class Bench:
                 raise BenchError(f"the copy {copy} answered {count!r}, expected {scale}")
             wall.append(elapsed)
             first_query.append(elapsed + query)
-            self.run([self.tool("dropdb"), "-h", self.socket_dir, "-p", str(port), "-U", "postgres", copy], as_postgres=True)
+            self.run([self.tool("dropdb"), "-h", self.socket_for(port), "-p", str(port), "-U", "postgres", copy], as_postgres=True)
             log(f"  createdb {index + 1}/{self.copy_runs}: {fmt_ms(elapsed)} (first query +{query:.0f} ms)")
         self.su_sql(port, "CHECKPOINT")
         return {"wall": wall, "first_query": first_query}
 
     def allow_replication(self, info):
-        """pg_basebackup needs a replication entry in pg_hba.conf; Branch's has none (its `all` does
-        not cover replication). Added to main for the measurement and taken out again right after."""
+        """pg_basebackup needs a replication entry in pg_hba.conf. Branch's has one for postgres over
+        the socket since per-port socket directories; older builds had none (their `all` does not
+        cover replication): then it is added to main for the measurement and taken out right after."""
         hba = os.path.join(self.pool, "projects", info["name"], "branches", "main", "pgdata", "pg_hba.conf")
         with open(hba) as handle:
             original = handle.read()
+        if re.search(r"^local\s+replication\s+postgres\s+trust", original, re.MULTILINE):
+            self.hba_added = False
+            return
+        self.hba_added = True
         self.hba_restore = (hba, original, info["port"])
         with open(hba, "a") as handle:
             handle.write("\n# added by scripts/bench.py for pg_basebackup; removed when it is done\n"
@@ -613,7 +886,7 @@ class Bench:
                 port = free_port()
                 try:
                     started = time.perf_counter()
-                    self.run([self.tool("pg_basebackup"), "-h", self.socket_dir, "-p", str(info["port"]), "-U", "postgres",
+                    self.run([self.tool("pg_basebackup"), "-h", self.socket_for(info["port"]), "-p", str(info["port"]), "-U", "postgres",
                               "-D", data_dir, "-X", "stream", "-c", "fast"], as_postgres=True, timeout=4 * 3600)
                     copied = time.perf_counter()
                     # The copy carries main's branch.conf; command-line settings override it.
@@ -644,6 +917,644 @@ class Bench:
             shutil.rmtree(self.copies_dir, ignore_errors=True)
         return {"wall": total, "backup": backup, "start": start, "first_query": first_query}
 
+    # ------------------------------------------------------------ shared helpers of the later parts
+
+    def wait_job(self, job_id, timeout=4 * 3600):
+        """Polls a job (backup, restore) every 50 ms until it is no longer running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job, _ = self.api("GET", f"/api/v1/jobs/{job_id}")
+            if job.get("status") != "running":
+                return job
+            time.sleep(0.05)
+        raise BenchError(f"job {job_id} did not finish within {timeout} s")
+
+    def pgbouncer_pid(self):
+        try:
+            with open(os.path.join(self.pool, "run", "pgbouncer", "pgbouncer.pid")) as handle:
+                return int(handle.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def overhead(self):
+        """RSS of the service and of PgBouncer: the median of three readings half a second apart."""
+        readings = []
+        for index in range(3):
+            if index:
+                time.sleep(0.5)
+            pgbouncer = self.pgbouncer_pid()
+            readings.append((status_kb(self.service.pid, "VmRSS") or 0, (status_kb(pgbouncer, "VmRSS") or 0) if pgbouncer else 0))
+        return {"service": statistics.median(r[0] for r in readings), "pgbouncer": statistics.median(r[1] for r in readings)}
+
+    def create_project(self, name, settings=None):
+        body = {"name": name}
+        if settings:
+            body["settings"] = settings
+        created, elapsed = self.api("POST", "/api/v1/projects", body, expect=(201,))
+        return created["connection"]["url"], elapsed
+
+    @staticmethod
+    def with_database(url, database):
+        return url.rsplit("/", 1)[0] + "/" + database
+
+    def branch_status(self, project, branch="main"):
+        info, _ = self.api("GET", f"/api/v1/projects/{project}/branches/{branch}")
+        return info.get("status")
+
+    def wait_status(self, projects, status, timeout=180):
+        """Waits until the main branch of every project has `status`; returns seconds waited."""
+        started = time.monotonic()
+        pending = list(projects)
+        while pending:
+            pending = [name for name in pending if self.branch_status(name) != status]
+            if not pending:
+                break
+            if time.monotonic() - started > timeout:
+                raise BenchError(f"{len(pending)} project(s) did not become {status} within {timeout} s: {pending[:5]}")
+            time.sleep(0.25)
+        return time.monotonic() - started
+
+    def timed_psql(self, url, sql="select 1"):
+        started = time.perf_counter()
+        result = self.run([self.tool("psql"), url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], timeout=120)
+        elapsed = (time.perf_counter() - started) * 1000
+        return elapsed, result.stdout.strip()
+
+    # ------------------------------------------------------------ containers: runtimes, density, scale to zero
+
+    def container_pids(self, names):
+        """Host pid of each container's postmaster and of its conmon, by container name (podman)."""
+        if not names or not shutil.which("podman"):
+            return {}
+        result = subprocess.run(["podman", "inspect", "--format", "{{.Name}} {{.State.Pid}} {{.State.ConmonPid}}"] + names,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=120)
+        found = {}
+        for line in result.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) > 0:
+                found[parts[0].lstrip("/")] = (int(parts[1]), int(parts[2]))
+        return found
+
+    @staticmethod
+    def cgroup_breakdown(pid):
+        """The memory cgroup of `pid`: usage and its parts (anon, shmem, file pages, kernel)."""
+        text = (read_proc(pid, "cgroup") or b"").decode()
+        v1 = v2 = None
+        for line in text.splitlines():
+            fields = line.split(":", 2)
+            if len(fields) == 3 and "memory" in fields[1].split(","):
+                v1 = "/sys/fs/cgroup/memory" + fields[2]
+            elif len(fields) == 3 and fields[0] == "0" and fields[1] == "":
+                v2 = "/sys/fs/cgroup" + fields[2]
+
+        def read(path):
+            try:
+                with open(path) as handle:
+                    return handle.read()
+            except OSError:
+                return None
+
+        def stat(text):
+            values = {}
+            for line in (text or "").splitlines():
+                key, _, value = line.partition(" ")
+                if value.strip().isdigit():
+                    values[key] = int(value)
+            return values
+
+        if v1 and read(v1 + "/memory.usage_in_bytes"):
+            usage = int(read(v1 + "/memory.usage_in_bytes"))
+            values = stat(read(v1 + "/memory.stat"))
+            anon, shmem = values.get("total_rss", 0), values.get("total_shmem", 0)
+            active, inactive = values.get("total_active_file", 0), values.get("total_inactive_file", 0)
+            cache = values.get("total_cache", 0)
+            return {"usage": usage, "anon": anon, "shmem": shmem, "active_file": active, "inactive_file": inactive,
+                    "other": max(0, usage - anon - cache)}
+        if v2 and read(v2 + "/memory.current"):
+            usage = int(read(v2 + "/memory.current"))
+            values = stat(read(v2 + "/memory.stat"))
+            return {"usage": usage, "anon": values.get("anon", 0), "shmem": values.get("shmem", 0),
+                    "active_file": values.get("active_file", 0), "inactive_file": values.get("inactive_file", 0),
+                    "other": values.get("kernel", values.get("slab", 0))}
+        return None
+
+    def latest_metrics(self):
+        """The service's latest sample of every branch, by (project, branch)."""
+        metrics, _ = self.api("GET", "/api/v1/metrics?minutes=0")
+        latest = {}
+        for series in metrics.get("series", []):
+            if series.get("samples"):
+                latest[(series["project"], series["branch"])] = series["samples"][-1]
+        return latest
+
+    def create_idle_projects(self):
+        before = self.overhead()
+        names, urls = [], {}
+        for index in range(self.idle_projects):
+            name = f"bench-idle-{index + 1}"
+            urls[name], _ = self.create_project(name)
+            names.append(name)
+        self.idle_names, self.idle_urls = names, urls
+        after = self.overhead()
+        log(f"containers: {len(names)} idle projects created (default settings)")
+        return {"count": len(names), "before": before, "after": after}
+
+    def measure_idle(self, scale):
+        """Memory of the idle projects' main branches, sampled by the service after ≥ 10 s without
+        any client; with podman also each container's cgroup parts and its conmon."""
+        info = self.projects.get(scale)
+        if info:
+            # The loaded project's main does some reading first (its shared_buffers fill up), then idles too.
+            self.run([self.tool("pgbench"), "-n", "-S", "-T", "5", "-c", "2", "-j", "2", info["url"]], timeout=300)
+        time.sleep(12)
+        latest = self.latest_metrics()
+        time.sleep(2)  # a second sample: the figure must be stable, not a start-up transient
+        again = self.latest_metrics()
+        memory, second, connections, statuses = [], [], [], []
+        for name in self.idle_names:
+            sample = latest.get((name, "main")) or {}
+            statuses.append(sample.get("status"))
+            if sample.get("memoryBytes") is not None:
+                memory.append(sample["memoryBytes"])
+                connections.append(sample.get("connections"))
+            later = again.get((name, "main")) or {}
+            if later.get("memoryBytes") is not None:
+                second.append(later["memoryBytes"])
+        if not memory:
+            raise BenchError(f"the service reported no memory for the idle branches (statuses {statuses})")
+        warm = (again.get((f"bench-s{scale}", "main")) or {}).get("memoryBytes")
+        result = {"memory": memory, "memory_again": second, "connections": connections, "statuses": statuses,
+                  "warm": warm, "overhead": self.overhead(), "runtime": self.runtime_name}
+        if self.runtime_name == "podman":
+            containers = self.container_pids([f"{CONTAINER_PREFIX}-{name}-main" for name in self.idle_names])
+            conmon, parts = [], []
+            for pid, conmon_pid in containers.values():
+                value = pss_of(conmon_pid)
+                if value is not None:
+                    conmon.append(value)
+                breakdown = self.cgroup_breakdown(pid)
+                if breakdown:
+                    parts.append(breakdown)
+            result["conmon"] = conmon
+            result["cgroup"] = {key: statistics.median(part[key] for part in parts) for key in parts[0]} if parts else None
+        log(f"containers: idle branch memory with {self.runtime_name}: median {fmt_bytes(statistics.median(memory))} "
+            f"over {len(memory)} branches" + (f"; 1 GB project's main {fmt_bytes(warm)}" if warm else ""))
+        return result
+
+    def postgres_of(self, names):
+        """Running Postgres of these projects' main branches: (count, memory) of containers or processes."""
+        count, memory = 0, 0
+        containers = self.container_pids([f"{CONTAINER_PREFIX}-{name}-main" for name in names]) if self.runtime_name == "podman" else {}
+        for pid, _ in containers.values():
+            count += 1
+            breakdown = self.cgroup_breakdown(pid)
+            memory += (breakdown["usage"] - breakdown["inactive_file"]) if breakdown else 0
+        for name in names:
+            for pid in find_pids({"postgres", "postmaster"}, mention=f"/projects/{name}/branches/main/pgdata"):
+                count += 1
+                memory += pss_of(pid) or 0
+        return count, memory
+
+    def create_suspended_projects(self):
+        """Projects whose main is suspended after 5 s without clients: what each costs when asleep."""
+        before = self.overhead()
+        names, urls = [], {}
+        created_at = time.monotonic()
+        for index in range(self.suspend_projects):
+            name = f"bench-zero-{index + 1}"
+            urls[name], _ = self.create_project(name, {"suspendMainAfterSeconds": 5})
+            names.append(name)
+        self.zero_names, self.zero_urls = names, urls
+        created = time.monotonic() - created_at
+        waited = self.wait_status(names, "suspended", timeout=180)
+        time.sleep(2)
+        after = self.overhead()
+        count, memory = self.postgres_of(names)
+        latest = self.latest_metrics()
+        reported = [latest.get((name, "main"), {}).get("memoryBytes") for name in names]
+        per_project = ((after["service"] + after["pgbouncer"]) - (before["service"] + before["pgbouncer"])) / len(names)
+        log(f"containers: {len(names)} projects suspended {waited:.1f} s after the last was created; {count} Postgres "
+            f"still running ({fmt_bytes(memory)}); service + PgBouncer grew {fmt_bytes(per_project)} per project")
+        return {"count": len(names), "before": before, "after": after, "per_project": per_project,
+                "postgres_running": count, "postgres_memory": memory, "creating_seconds": created,
+                "suspended_after_seconds": waited, "reported_memory": [value for value in reported if value is not None]}
+
+    def bench_resume(self):
+        """Client connections to suspended branches through the pooler: psql wall time, and the
+        server's own `ready in` from its `resumed` event; a reference psql on running branches."""
+        wall, server, causes = [], [], []
+        for index in range(self.resumes):
+            name = self.zero_names[index % len(self.zero_names)]
+            self.wait_status([name], "suspended", timeout=120)
+            url = self.with_database(self.zero_urls[name], f"{name}__main")
+            elapsed, answer = self.timed_psql(url)
+            if answer != "1":
+                raise BenchError(f"select 1 through the pooler on suspended {name} answered {answer!r}")
+            wall.append(elapsed)
+            events, _ = self.api("GET", f"/api/v1/events?project={name}&limit=5")
+            resumed = [event for event in events.get("events", []) if event.get("kind") == "resumed"]
+            match = re.search(r"ready in (\d+) ms", resumed[0]["detail"]) if resumed else None
+            server.append(float(match.group(1)) if match else float("nan"))
+            causes.append(resumed[0]["detail"] if resumed else "")
+            log(f"  resume {index + 1}/{self.resumes} ({name}): psql {elapsed:.0f} ms, server "
+                f"{server[-1]:.0f} ms")
+        reference = []
+        for name in self.idle_names[:self.resumes]:
+            elapsed, answer = self.timed_psql(self.with_database(self.idle_urls[name], f"{name}__main"))
+            if answer == "1":
+                reference.append(elapsed)
+        return {"wall": wall, "server": [value for value in server if not math.isnan(value)], "reference": reference,
+                "causes": causes, "runtime": self.runtime_name}
+
+    def bench_containers(self):
+        results = self.results.setdefault("containers", {})
+        scale = self.scales[0]
+        results["scale"] = scale
+        try:
+            for runtime in ("podman", "process"):
+                if runtime == "podman" and not shutil.which("podman"):
+                    results[runtime] = {"error": "podman is not installed"}
+                    self.errors.append("containers: podman is not installed; only the process runtime was measured")
+                    continue
+                self.ensure_service("containers", runtime=runtime, metrics_interval="1s")
+                entry = results.setdefault(runtime, {})
+                entry["runtime"] = self.runtime_name
+                info = self.project(scale)
+                self.section(f"branch create with {runtime} at scale {scale}", entry, "branch", self.bench_branch_create,
+                             info, scale)
+                if not hasattr(self, "idle_names"):
+                    self.section("idle projects", results, "idle_setup", self.create_idle_projects)
+                if hasattr(self, "idle_names"):
+                    self.section(f"idle memory with {runtime}", entry, "idle", self.measure_idle, scale)
+                if not hasattr(self, "zero_names"):
+                    self.section("scale to zero", results, "suspend", self.create_suspended_projects)
+                if hasattr(self, "zero_names") and hasattr(self, "idle_names"):
+                    self.section(f"resume with {runtime}", entry, "resume", self.bench_resume)
+        finally:
+            for name in getattr(self, "idle_names", []) + getattr(self, "zero_names", []):
+                try:
+                    self.api("DELETE", f"/api/v1/projects/{name}?force=true", expect=(200, 404))
+                except Exception as error:  # noqa: BLE001
+                    log(f"could not delete project {name}: {error}")
+        return results
+
+    # ------------------------------------------------------------ point-in-time branches
+
+    def bench_pitr(self):
+        name = "bench-pitr"
+        url, _ = self.create_project(name)
+        main, _ = self.api("GET", f"/api/v1/projects/{name}/branches/main")
+        direct, _ = self.api("GET", f"/api/v1/projects/{name}/branches/main/connection")
+        port, database = main["port"], direct["database"]
+        log(f"pitr: pgbench -i -s {self.pitr_scale} into {name}")
+        self.run([self.tool("pgbench"), "-i", "-q", "-s", str(self.pitr_scale), direct["url"]], timeout=3600, stream=True)
+        # The hourly snapshot schedule would add snapshots (newer replay sources) in the middle.
+        self.api("DELETE", f"/api/v1/projects/{name}/schedules/snapshot", expect=(200, 404))
+        self.su_sql(port, "CHECKPOINT")
+        snapshot, _ = self.api("POST", f"/api/v1/projects/{name}/snapshots", {"branch": "main"}, expect=(201,))
+        start_lsn = self.su_sql(port, "select pg_current_wal_lsn()")
+        points = []
+
+        def mark(seconds):
+            lsn = self.su_sql(port, "select pg_current_wal_lsn()")
+            history = int(self.su_sql(port, "select count(*) from pgbench_history", database=database))
+            # Whole seconds (the API's instants have no fraction): the next second boundary is after
+            # every commit so far; the next stage starts only after it.
+            instant = math.floor(time.time()) + 1
+            time.sleep(max(0, instant - time.time()) + 0.3)
+            wal = int(self.su_sql(port, f"select pg_wal_lsn_diff('{lsn}', '{start_lsn}')"))
+            points.append({"instant": instant, "pgbench_seconds": seconds, "wal_bytes": wal, "history": history})
+            log(f"pitr: instant {len(points) - 1} after {seconds} s of pgbench: {fmt_bytes(wal)} of WAL since the snapshot")
+
+        mark(0)
+        total = 0
+        for seconds in self.pitr_stages:
+            self.run([self.tool("pgbench"), "-n", "-T", str(seconds), "-c", "2", "-j", "2", direct["url"]],
+                     timeout=seconds + 600)
+            total += seconds
+            mark(total)
+        # Recovery stops at the first commit after the target; without one it would replay to the
+        # end, fail to reach the target and start over. A few commits after the last instant:
+        self.run([self.tool("pgbench"), "-n", "-t", "20", "-c", "1", direct["url"]], timeout=600)
+        segment = self.su_sql(port, "select pg_walfile_name(pg_switch_wal())")
+        deadline = time.monotonic() + 1800
+        while self.su_sql(port, "select coalesce(last_archived_wal, '') from pg_stat_archiver") < segment:
+            if time.monotonic() > deadline:
+                raise BenchError(f"WAL segment {segment} was not archived within 30 min")
+            time.sleep(0.5)
+        for point in points:
+            point.update(wall=[], server=[], replay=[], steps=[])
+        for run in range(self.pitr_runs):
+            for index, point in enumerate(points):
+                branch = f"bench-pitr-{index}-{run + 1}"
+                at = datetime.datetime.fromtimestamp(point["instant"], datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                result, elapsed = self.api("POST", f"/api/v1/projects/{name}/branches",
+                                           {"name": branch, "from": "main", "at": at}, expect=(201,), timeout=4 * 3600)
+                connection, _ = self.api("GET", f"/api/v1/projects/{name}/branches/{branch}/connection")
+                history = int(self.url_sql(connection["url"], "select count(*) from pgbench_history"))
+                if history != point["history"]:
+                    raise BenchError(f"point-in-time branch at {at} holds {history} pgbench_history rows, expected {point['history']}")
+                steps = result["operation"]["steps"]
+                point["wall"].append(elapsed)
+                point["server"].append(result["operation"]["durationMs"])
+                point["replay"].append(sum(step["ms"] for step in steps if step["name"].startswith("replay")))
+                point["steps"].append(steps)
+                self.api("DELETE", f"/api/v1/projects/{name}/branches/{branch}")
+                log(f"  point-in-time branch at instant {index} ({fmt_bytes(point['wal_bytes'])} of WAL): "
+                    f"{fmt_ms(elapsed)}, replay {fmt_ms(point['replay'][-1])}")
+        self.api("DELETE", f"/api/v1/projects/{name}?force=true", expect=(200, 404))
+        return {"scale": self.pitr_scale, "stages": list(self.pitr_stages), "points": points, "snapshot": snapshot["snapshot"]["id"],
+                "runtime": self.runtime_name, "wall": [value for point in points for value in point["wall"]]}
+
+    # ------------------------------------------------------------ backups: Branch, pgBackRest, pg_basebackup | zstd
+
+    def branch_pids(self):
+        pid = self.service.pid
+        return [pid] + find_pids({"btrfs"}, parent=pid)
+
+    def memory_guard(self, what):
+        """For a PeakSampler: when the machine runs low on memory during one of Branch's backups (its
+        stream is read faster than it is compressed, and what is read waits in memory), the btrfs
+        process feeding it is stopped so the job fails instead of the machine (it is shared)."""
+        total = (self.machine_info or {}).get("memory") or 0
+        floor = max(2 * GIB, total // 10)
+
+        def check(_rss):
+            available = mem_available()
+            if available is not None and available < floor and not self.memory_aborted:
+                self.memory_aborted = (f"{what} stopped: only {fmt_bytes(available)} of memory left on the machine "
+                                       f"(service RSS {fmt_bytes(status_kb(self.service.pid, 'VmRSS'))})")
+                log("WARNING: " + self.memory_aborted)
+                for pid in find_pids({"btrfs"}, parent=self.service.pid):
+                    try:
+                        os.kill(pid, signal.SIGTERM)
+                    except OSError:
+                        pass
+        self.memory_aborted = None
+        return check
+
+    def branch_backup(self, project):
+        """One `POST …/backups` job, timed until the job reports done; peak RSS of the service (its
+        high-water mark, reset first) and of its btrfs children, above the RSS right before."""
+        pid = self.service.pid
+        baseline = status_kb(pid, "VmRSS") or 0
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as handle:
+                handle.write("5")  # resets VmHWM
+        except OSError:
+            pass
+        started = time.perf_counter()
+        with PeakSampler(self.branch_pids, guard=self.memory_guard("the backup")) as sampler:
+            job, _ = self.api("POST", f"/api/v1/projects/{project}/backups", {"branch": "main"}, expect=(202,))
+            job = self.wait_job(job["id"])
+        wall = (time.perf_counter() - started) * 1000
+        if self.memory_aborted:
+            raise BenchError(f"{self.memory_aborted}; the service's RSS grew by {fmt_bytes(sampler.peak - baseline)}")
+        if job.get("status") != "succeeded" or not job.get("backup"):
+            raise BenchError(f"backup job {job.get('id')} {job.get('status')}: {job.get('errorMessage')}")
+        backup = job["backup"]
+        peak = max(sampler.peak, status_kb(pid, "VmHWM") or 0)
+        return {"wall": wall, "server": job.get("durationMs"), "raw": backup["rawBytes"], "stored": backup["storedBytes"],
+                "id": backup["id"], "kind": backup["kind"], "peak": peak - baseline, "baseline": baseline}
+
+    def branch_restore(self, backup_id, project, name, scale):
+        pid = self.service.pid
+        baseline = status_kb(pid, "VmRSS") or 0
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as handle:
+                handle.write("5")
+        except OSError:
+            pass
+        started = time.perf_counter()
+        with PeakSampler(self.branch_pids, guard=self.memory_guard("the restore")) as sampler:
+            job, _ = self.api("POST", f"/api/v1/backups/{backup_id}/restore", {"as": name, "project": project}, expect=(202,))
+            job = self.wait_job(job["id"])
+        wall = (time.perf_counter() - started) * 1000
+        if self.memory_aborted:
+            raise BenchError(f"{self.memory_aborted}; the service's RSS grew by {fmt_bytes(sampler.peak - baseline)}")
+        if job.get("status") != "succeeded":
+            raise BenchError(f"restore job {job.get('id')} {job.get('status')}: {job.get('errorMessage')}")
+        peak = max(sampler.peak, status_kb(pid, "VmHWM") or 0)
+        connection, _ = self.api("GET", f"/api/v1/projects/{project}/branches/{name}/connection")
+        count = self.url_sql(connection["url"], "select count(*) from pgbench_branches")
+        self.api("DELETE", f"/api/v1/projects/{project}/branches/{name}")
+        if count != str(scale):
+            raise BenchError(f"the restored branch answered {count!r} for count(*) of pgbench_branches, expected {scale}")
+        return {"wall": wall, "server": job.get("durationMs"), "bytes": job.get("bytesDone"), "peak": peak - baseline,
+                "baseline": baseline}
+
+    def bench_branch_backups(self, info, scale, runs):
+        project = info["name"]
+        backups, restores = [], []
+        for index in range(runs):
+            backup = self.branch_backup(project)
+            if backup["kind"] != "full":
+                raise BenchError(f"backup {backup['id']} is {backup['kind']}, expected a full backup")
+            backups.append(backup)
+            log(f"  Branch backup {index + 1}/{runs}: {fmt_ms(backup['wall'])}, raw {fmt_bytes(backup['raw'])}, stored "
+                f"{fmt_bytes(backup['stored'])}, peak +{fmt_bytes(backup['peak'])}")
+            restore = self.branch_restore(backup["id"], project, f"bench-restore-{index + 1}", scale)
+            restores.append(restore)
+            log(f"  Branch restore {index + 1}/{runs}: {fmt_ms(restore['wall'])}, peak +{fmt_bytes(restore['peak'])}")
+            if index < runs - 1:
+                self.api("DELETE", f"/api/v1/backups/{backup['id']}")  # the next one is full again
+        return {"backup": backups, "restore": restores, "wall": [b["wall"] for b in backups]}
+
+    def pgbackrest_config(self, info, scale):
+        """pgBackRest's configuration in the bench directory: one repository, a stanza per size."""
+        if not shutil.which("pgbackrest"):
+            raise BenchError("pgbackrest is not installed (scripts/bench.sh installs the Debian package)")
+        postgres = pwd.getpwnam("postgres")
+        for sub in ("", "repo", "log", "lock", "spool"):
+            path = os.path.join(self.pgbackrest_dir, sub)
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            os.chown(path, postgres.pw_uid, postgres.pw_gid)
+        if not hasattr(self, "pgbackrest_stanzas"):
+            self.pgbackrest_stanzas = {}
+            self.pgbackrest_pass = secrets.token_urlsafe(32)
+        stanza = f"bench-s{scale}"
+        self.pgbackrest_stanzas[stanza] = info
+        lines = [
+            "# Written by scripts/bench.py; removed with the bench directory.",
+            "[global]",
+            f"repo1-path={self.pgbackrest_dir}/repo",
+            "repo1-cipher-type=aes-256-cbc",
+            f"repo1-cipher-pass={self.pgbackrest_pass}",
+            "repo1-retention-full=100",
+            "compress-type=zst",
+            "compress-level=3",
+            "process-max=1",
+            f"log-path={self.pgbackrest_dir}/log",
+            f"lock-path={self.pgbackrest_dir}/lock",
+            f"spool-path={self.pgbackrest_dir}/spool",
+            "log-level-console=warn",
+            "log-level-file=off",
+            "archive-check=n",
+            "archive-copy=n",
+            "start-fast=y",
+            "",
+        ]
+        for name, project in self.pgbackrest_stanzas.items():
+            lines += [f"[{name}]",
+                      f"pg1-path={self.pool}/projects/{project['name']}/branches/main/pgdata",
+                      f"pg1-socket-path={self.socket_for(project['port'])}",
+                      f"pg1-port={project['port']}",
+                      "pg1-user=postgres", ""]
+        self.pgbackrest_conf = os.path.join(self.pgbackrest_dir, "pgbackrest.conf")
+        descriptor = os.open(self.pgbackrest_conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write("\n".join(lines))
+        os.chown(self.pgbackrest_conf, postgres.pw_uid, postgres.pw_gid)
+        self.pgbackrest(stanza, "stanza-create")
+        return stanza
+
+    def pgbackrest(self, stanza, *args, timeout=4 * 3600):
+        return self.run(["pgbackrest", f"--config={self.pgbackrest_conf}", f"--stanza={stanza}"] + list(args),
+                        as_postgres=True, timeout=timeout)
+
+    def pgbackrest_last(self, stanza):
+        info = json.loads(self.pgbackrest(stanza, "info", "--output=json").stdout)
+        backups = info[0]["backup"]
+        return backups[-1]
+
+    def pgbackrest_backup(self, stanza, kind):
+        started = time.perf_counter()
+        with PeakSampler(lambda: find_pids({"pgbackrest"}, mention=self.pgbackrest_dir)) as sampler:
+            self.pgbackrest(stanza, "backup", f"--type={kind}")
+        wall = (time.perf_counter() - started) * 1000
+        last = self.pgbackrest_last(stanza)
+        return {"wall": wall, "label": last["label"], "kind": last["type"], "size": last["info"]["size"],
+                "delta": last["info"]["delta"], "stored": last["info"]["repository"]["delta"], "peak": sampler.peak}
+
+    def bench_pgbackrest(self, info, scale, runs):
+        stanza = self.pgbackrest_config(info, scale)
+        self.prepare_copy_dirs()
+        backups, restores = [], []
+        for index in range(runs):
+            backup = self.pgbackrest_backup(stanza, "full")
+            backups.append(backup)
+            log(f"  pgBackRest backup {index + 1}/{runs}: {fmt_ms(backup['wall'])}, stored {fmt_bytes(backup['stored'])}, "
+                f"peak {fmt_bytes(backup['peak'])}")
+            target = os.path.join(self.copies_dir, f"pgbackrest-s{scale}")
+            shutil.rmtree(target, ignore_errors=True)
+            started = time.perf_counter()
+            with PeakSampler(lambda: find_pids({"pgbackrest"}, mention=self.pgbackrest_dir)) as sampler:
+                self.pgbackrest(stanza, "restore", f"--pg1-path={target}", f"--set={backup['label']}")
+            wall = (time.perf_counter() - started) * 1000
+            if not os.path.exists(os.path.join(target, "PG_VERSION")):
+                raise BenchError(f"pgBackRest restored no cluster into {target}")
+            shutil.rmtree(target, ignore_errors=True)
+            restores.append({"wall": wall, "peak": sampler.peak})
+            log(f"  pgBackRest restore {index + 1}/{runs}: {fmt_ms(wall)}, peak {fmt_bytes(sampler.peak)}")
+        return {"stanza": stanza, "backup": backups, "restore": restores, "wall": [b["wall"] for b in backups]}
+
+    def bench_basebackup_zstd(self, info, scale, runs):
+        """`pg_basebackup -Ft -X fetch -D - | zstd -3 -T1` into a file; restore: `zstd -d | tar -x`
+        into a directory on the pool, then `sync -f` (the others' restores are durable too)."""
+        os.makedirs(self.basebackup_dir, mode=0o700, exist_ok=True)
+        self.prepare_copy_dirs()
+        self.allow_replication(info)
+        backups, restores = [], []
+        try:
+            for index in range(runs):
+                archive = os.path.join(self.basebackup_dir, f"s{scale}.tar.zst")
+                mention = self.dir
+                started = time.perf_counter()
+                with PeakSampler(lambda: find_pids({"pg_basebackup", "zstd"}, mention=mention)) as sampler:
+                    self.pipeline(
+                        ["runuser", "-u", "postgres", "--", self.tool("pg_basebackup"), "-h", self.socket_for(info["port"]),
+                         "-p", str(info["port"]), "-U", "postgres", "-D", "-", "-Ft", "-X", "fetch", "-c", "fast"],
+                        ["zstd", "-3", "-T1", "-q", "-f", "-o", archive])
+                wall = (time.perf_counter() - started) * 1000
+                backups.append({"wall": wall, "stored": os.path.getsize(archive), "peak": sampler.peak})
+                log(f"  pg_basebackup | zstd {index + 1}/{runs}: {fmt_ms(wall)}, {fmt_bytes(backups[-1]['stored'])}, "
+                    f"peak {fmt_bytes(sampler.peak)}")
+                target = os.path.join(self.copies_dir, f"basebackup-s{scale}")
+                shutil.rmtree(target, ignore_errors=True)
+                os.makedirs(target, mode=0o700)
+                started = time.perf_counter()
+                with PeakSampler(lambda: find_pids({"zstd", "tar"}, mention=mention)) as sampler:
+                    self.pipeline(["zstd", "-d", "-c", "-q", archive], ["tar", "-x", "-C", target])
+                    self.run(["sync", "-f", target])
+                wall = (time.perf_counter() - started) * 1000
+                if not os.path.exists(os.path.join(target, "PG_VERSION")):
+                    raise BenchError(f"the base backup restored no cluster into {target}")
+                shutil.rmtree(target, ignore_errors=True)
+                os.remove(archive)
+                restores.append({"wall": wall, "peak": sampler.peak})
+                log(f"  zstd -d | tar -x {index + 1}/{runs}: {fmt_ms(wall)}")
+        finally:
+            self.restore_hba()
+        return {"backup": backups, "restore": restores, "wall": [b["wall"] for b in backups]}
+
+    def bench_incremental(self, info, scale, stanza):
+        """Changes 1% of pgbench_accounts' rows (spread: every 100th; then contiguous: the first 1%),
+        CHECKPOINT, and takes an incremental backup with Branch and with pgBackRest after each."""
+        port, database, project = info["port"], info["database"], info["name"]
+        pages, tuples = self.su_sql(
+            port, "select relpages, reltuples::bigint from pg_class where relname = 'pgbench_accounts'", database=database).split("|")
+        pages, tuples = int(pages), int(tuples)
+        per_page = tuples / pages if pages else 1
+        rows = scale * 100000
+        changes = []
+        for label, condition, page_share in (
+                ("spread", "aid % 100 = 0", min(1.0, per_page / 100)),
+                ("contiguous", f"aid <= {rows // 100}", (rows // 100) / tuples if tuples else 0.01)):
+            before = self.su_sql(port, "select pg_current_wal_lsn()")
+            started = time.perf_counter()
+            updated = int(self.su_sql(
+                port, f"with changed as (UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE {condition} RETURNING 1) "
+                "select count(*) from changed", database=database, timeout=4 * 3600))
+            self.su_sql(port, "CHECKPOINT", timeout=3600)
+            update_ms = (time.perf_counter() - started) * 1000
+            wal = int(self.su_sql(port, f"select pg_wal_lsn_diff(pg_current_wal_lsn(), '{before}')"))
+            change = {"label": label, "condition": condition, "rows": updated, "page_share": page_share, "wal": wal,
+                      "update_ms": update_ms}
+            log(f"  {label} 1% change: {updated} rows in {fmt_ms(update_ms)} (with CHECKPOINT), {fmt_bytes(wal)} of WAL")
+            try:
+                change["branch"] = self.branch_backup(project)
+                log(f"    Branch {change['branch']['kind']}: stored {fmt_bytes(change['branch']['stored'])} "
+                    f"(raw {fmt_bytes(change['branch']['raw'])}) in {fmt_ms(change['branch']['wall'])}")
+            except Exception as error:  # noqa: BLE001
+                change["branch"] = {"error": str(error)}
+                self.errors.append(f"Branch incremental backup ({label}) at scale {scale}: {error}")
+            if stanza:
+                try:
+                    change["pgbackrest"] = self.pgbackrest_backup(stanza, "incr")
+                    log(f"    pgBackRest incr: stored {fmt_bytes(change['pgbackrest']['stored'])} in "
+                        f"{fmt_ms(change['pgbackrest']['wall'])}")
+                except Exception as error:  # noqa: BLE001
+                    change["pgbackrest"] = {"error": str(error)}
+                    self.errors.append(f"pgBackRest incremental backup ({label}) at scale {scale}: {error}")
+            changes.append(change)
+        return {"changes": changes, "pages": pages, "tuples": tuples}
+
+    def bench_backups(self, scale):
+        entry = self.results["scales"].setdefault(scale, {"scale": scale})
+        backup = entry.setdefault("backup", {})
+        try:
+            info = self.project(scale)
+            large = scale * BYTES_PER_SCALE >= LARGE_BYTES
+            runs = self.backup_runs_large if large else self.backup_runs
+            backup.update(runs=runs, large=large, database_bytes=info["database_bytes"])
+            log(f"scale {scale}: backups and restores, {runs} run(s) each")
+            self.su_sql(info["port"], "CHECKPOINT")
+            self.section(f"Branch backup at scale {scale}", backup, "branch", self.bench_branch_backups, info, scale, runs)
+            self.section(f"pgBackRest at scale {scale}", backup, "pgbackrest", self.bench_pgbackrest, info, scale, runs)
+            self.section(f"pg_basebackup | zstd at scale {scale}", backup, "basebackup_zstd", self.bench_basebackup_zstd,
+                         info, scale, runs)
+            stanza = backup.get("pgbackrest", {}).get("stanza")
+            self.section(f"incremental backups at scale {scale}", backup, "incremental", self.bench_incremental, info, scale,
+                         stanza)
+        except Exception as error:  # noqa: BLE001 - the next size still runs
+            message = f"backups at scale {scale}: {error}"
+            log("FAILED " + message)
+            self.errors.append(message)
+            if self.service and self.service.poll() is not None:
+                raise BenchError(f"branch serve died during the backups at scale {scale}:\n{self.log_tail()}")
+        finally:
+            self.drop_project(scale)
+
     def section(self, label, target, key, function, *args):
         """Runs one measurement; a failure is recorded and the others still run."""
         try:
@@ -656,12 +1567,27 @@ class Bench:
             if self.service and self.service.poll() is not None:
                 raise BenchError(f"branch serve died during {label}:\n{self.log_tail()}")
 
-    def bench_scale(self, scale):
-        entry = {"scale": scale}
-        self.results["scales"][scale] = entry
-        try:
+    def project(self, scale):
+        """The project loaded at `scale`, loaded now if no earlier part did."""
+        if scale not in self.projects:
+            entry = self.results["scales"].setdefault(scale, {"scale": scale})
             info = self.load_project(scale)
             entry["data"] = {key: info[key] for key in ("database_bytes", "load_seconds")}
+            self.projects[scale] = info
+        return self.projects[scale]
+
+    def drop_project(self, scale):
+        """Frees the space of a loaded project (the project may not exist if its creation failed)."""
+        self.projects.pop(scale, None)
+        try:
+            self.api("DELETE", f"/api/v1/projects/bench-s{scale}?force=true", expect=(200, 404))
+        except Exception as error:  # noqa: BLE001
+            log(f"could not delete project bench-s{scale}: {error}")
+
+    def bench_scale(self, scale):
+        entry = self.results["scales"].setdefault(scale, {"scale": scale})
+        try:
+            info = self.project(scale)
             self.section(f"branch create at scale {scale}", entry, "branch", self.bench_branch_create, info, scale)
             self.section(f"snapshot create at scale {scale}", entry, "snapshot", self.bench_snapshot_create, info, scale)
             self.section(f"createdb -T at scale {scale}", entry, "createdb", self.bench_createdb, info, scale)
@@ -673,11 +1599,10 @@ class Bench:
             if self.service and self.service.poll() is not None:
                 raise BenchError(f"branch serve died at scale {scale}:\n{self.log_tail()}")
         finally:
-            # Free the space before the next size (the project may not exist if its creation failed).
-            try:
-                self.api("DELETE", f"/api/v1/projects/bench-s{scale}?force=true", expect=(200, 404))
-            except Exception as error:  # noqa: BLE001
-                log(f"could not delete project bench-s{scale}: {error}")
+            # Later parts use the loaded data; without them, free the space before the next size.
+            needed = "backup" in self.parts or ("containers" in self.parts and scale == self.scales[0])
+            if not needed:
+                self.drop_project(scale)
 
     # ------------------------------------------------------------ clean-up
 
@@ -760,6 +1685,27 @@ class Bench:
 
     # ------------------------------------------------------------ machine facts
 
+    def versions(self):
+        def first_line(command):
+            try:
+                result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                return None
+            line = (result.stdout or "").strip().splitlines()
+            return line[0].strip() if result.returncode == 0 and line else None
+
+        found = {}
+        if "containers" in self.parts or not self.runtime:
+            found["podman"] = (first_line(["podman", "--version"]) or "").replace("podman version ", "") or None
+        if "backup" in self.parts:
+            found["pgbackrest"] = (first_line(["pgbackrest", "version"]) or "").replace("pgBackRest ", "") or None
+            zstd = first_line(["zstd", "--version"]) or ""
+            match = re.search(r"v(\d+\.\d+\.\d+)", zstd)
+            found["zstd"] = match.group(1) if match else None
+        found["btrfs-progs"] = ((first_line(["btrfs", "--version"]) or "").replace("btrfs-progs ", "") or None)
+        found["pgbouncer"] = ((first_line(["pgbouncer", "--version"]) or "").replace("PgBouncer ", "").replace("pgbouncer ", "") or None)
+        return found
+
     def machine(self):
         def first_match(path, pattern):
             try:
@@ -802,16 +1748,47 @@ class Bench:
             install_signal_handlers()
         self.plan_disk()
         self.machine_info = self.machine()
+        self.tool_versions = self.versions()
         try:
             self.start_service()
-            self.section("project create", self.results, "project_create", self.bench_project_create)
-            for scale in self.scales:
-                self.bench_scale(scale)
+            if "branch" in self.parts:
+                self.ensure_service("branch")
+                self.section("project create", self.results, "project_create", self.bench_project_create)
+                for scale in self.scales:
+                    self.bench_scale(scale)
+            if "pitr" in self.parts:
+                self.ensure_service("pitr")
+                self.section("point-in-time branches", self.results, "pitr", self.bench_pitr)
+            if "containers" in self.parts:
+                try:
+                    self.bench_containers()
+                except Exception as error:  # noqa: BLE001 - what was measured is kept
+                    message = f"containers: {error}"
+                    log("FAILED " + message)
+                    self.errors.append(message)
+                    if not self.service or self.service.poll() is not None:
+                        raise BenchError(f"branch serve is not running after the containers part:\n{self.log_tail()}")
+            if "backup" in self.parts:
+                if "--backup-target" not in self.help_text:
+                    raise BenchError("this branch binary has no backups (serve --backup-target); rebuild it")
+                # pgBackRest reads the data directory on the host and checks it against the path the
+                # server reports: inside a container that is /branch/data, so branch servers run as processes.
+                self.ensure_service("backup", runtime="process")
+                for scale in self.scales:
+                    self.bench_backups(scale)
             self.load_end = os.getloadavg()
         finally:
             self.cleanup()
         self.duration = time.perf_counter() - started
         self.verify_clean()
+        state = os.environ.get("BENCH_STATE", "").strip()
+        if state:
+            # Everything the document is made from, to re-render it: `scripts/bench.py --render FILE`.
+            keep = {key: value for key, value in vars(self).items()
+                    if key not in ("service", "lock_handle", "opener")}
+            with open(state, "wb") as handle:
+                pickle.dump(keep, handle)
+            log(f"saved the results to {state}")
         report = Report(self).render()
         os.makedirs(os.path.dirname(self.output), exist_ok=True)
         with open(self.output, "w") as handle:
@@ -876,59 +1853,132 @@ class Report:
     def targets(self):
         rows, b = [], self.b
         scales = b.results["scales"]
-        branch_medians = {}
-        for scale in b.scales:
-            series = scales.get(scale, {}).get("branch")
-            median = self.median(series)
-            branch_medians[scale] = median
-            rows.append((f"Branch ready, median, {self.size_label(scale)}", "≤ 300 ms", median, verdict(median, 300)))
-        valid = [value for value in branch_medians.values() if value]
-        if len(valid) >= 2:
-            spread = max(valid) / min(valid)
-            rows.append(("Branch ready, slower size / faster size (medians)", "within 25% (≤ 1.25×)", spread, spread <= 1.25))
-        else:
-            rows.append(("Branch ready, slower size / faster size (medians)", "within 25% (≤ 1.25×)", None, None))
-        median = self.median(b.results.get("project_create"))
-        rows.append(("Project create, median", "≤ 300 ms", median, verdict(median, 300)))
-        for scale in b.scales:
-            median = self.median(scales.get(scale, {}).get("snapshot"))
-            rows.append((f"Snapshot create, median, {self.size_label(scale)}", "≤ 50 ms", median, verdict(median, 50)))
+        if "branch" in b.parts:
+            branch_medians = {}
+            for scale in b.scales:
+                series = scales.get(scale, {}).get("branch")
+                median = self.median(series)
+                branch_medians[scale] = median
+                rows.append((f"Branch ready, median, {self.size_label(scale)}", "≤ 300 ms", median, verdict(median, 300), fmt_ms))
+            valid = [value for value in branch_medians.values() if value]
+            if len(valid) >= 2:
+                spread = max(valid) / min(valid)
+                rows.append(("Branch ready, slower size / faster size (medians)", "within 25% (≤ 1.25×)", spread,
+                             spread <= 1.25, fmt_ratio))
+            else:
+                rows.append(("Branch ready, slower size / faster size (medians)", "within 25% (≤ 1.25×)", None, None, fmt_ratio))
+            median = self.median(b.results.get("project_create"))
+            rows.append(("Project create, median", "≤ 300 ms", median, verdict(median, 300), fmt_ms))
+            for scale in b.scales:
+                median = self.median(scales.get(scale, {}).get("snapshot"))
+                rows.append((f"Snapshot create, median, {self.size_label(scale)}", "≤ 50 ms", median, verdict(median, 50), fmt_ms))
+        if "containers" in b.parts:
+            density = self.density()
+            fit = density.get("suspended", {}).get("fit") if density else None
+            rows.append(("Projects in 8 GB with scale to zero (computed from measured memory)", "≥ 50", fit,
+                         None if fit is None else fit >= 50, lambda value: f"{value:,}"))
+            containers = b.results.get("containers", {})
+            for runtime in ("podman", "process"):
+                resume = containers.get(runtime, {}).get("resume")
+                median = self.median(resume)
+                rows.append((f"Resume of a suspended branch on a client connection, median ({runtime})", "≤ 1 s", median,
+                             verdict(median, 1000), fmt_ms))
+        if "backup" in b.parts:
+            for scale in b.scales:
+                backup = scales.get(scale, {}).get("backup", {})
+                ratios = self.backup_ratios(backup)
+                for key, what in (("backup", "Backup"), ("restore", "Restore")):
+                    value = ratios.get(("pgbackrest", key))
+                    rows.append((f"{what} throughput, Branch ÷ pgBackRest, {self.size_label(scale)}", "≥ 1.00×", value,
+                                 None if value is None else value >= 1, fmt_ratio))
+                incremental = backup.get("incremental") if isinstance(backup.get("incremental"), dict) else {}
+                full = self.branch_full_stored(backup)
+                for change in sorted(incremental.get("changes", []), key=lambda change: change["label"] != "contiguous"):
+                    stored = change.get("branch", {}).get("stored")
+                    share = stored / full if stored is not None and full else None
+                    if change["label"] == "contiguous":
+                        rows.append((f"Incremental after changing 1% of the rows (contiguous), {self.size_label(scale)}: "
+                                     "stored ÷ full", "proportional to the change: ≤ 10%", share,
+                                     None if share is None else share <= 0.10, fmt_percent))
+                    else:
+                        rows.append((f"… the same, 1% of the rows spread (every 100th row), {self.size_label(scale)}",
+                                     f"follows the pages rewritten ({fmt_percent(change['page_share'])} of the table's)",
+                                     share, "info" if share is not None else None, fmt_percent))
         return rows
 
-    def render(self):
+    # ------------------------------------------------------------ derived figures
+
+    def density(self):
+        """How many projects fit in DENSITY_BUDGET, from the containers part's measurements."""
+        containers = self.b.results.get("containers", {})
+        setup, suspend = containers.get("idle_setup"), containers.get("suspend")
+        if not isinstance(setup, dict) or "before" not in setup:
+            return None
+        fixed = setup["before"]["service"] + setup["before"]["pgbouncer"]
+        budget = DENSITY_BUDGET - fixed
+        per_project = None
+        if isinstance(suspend, dict) and "per_project" in suspend:
+            # Service and PgBouncer growth per project; a negative or tiny reading (noise) counts as 64 KiB.
+            per_project = max(suspend["per_project"], 64 * 1024)
+        result = {"fixed": fixed, "budget": budget, "per_project": per_project}
+        for runtime in ("podman", "process"):
+            idle = containers.get(runtime, {}).get("idle")
+            if not isinstance(idle, dict) or not idle.get("memory"):
+                continue
+            branch = statistics.median(idle["memory"])
+            conmon = statistics.median(idle["conmon"]) if idle.get("conmon") else 0
+            each = branch + conmon + (per_project or 0)
+            result[runtime] = {"branch": branch, "conmon": conmon, "each": each, "fit": int(budget // each)}
+            if idle.get("warm"):
+                warm_each = idle["warm"] + conmon + (per_project or 0)
+                result[runtime]["warm"] = {"branch": idle["warm"], "each": warm_each, "fit": int(budget // warm_each)}
+        if per_project:
+            result["suspended"] = {"each": per_project, "fit": int(budget // per_project)}
+            awake_runtime = "podman" if "podman" in result else ("process" if "process" in result else None)
+            if awake_runtime:
+                spare = budget - 50 * per_project
+                awake = max(0, int(spare // (result[awake_runtime]["each"] - per_project)))
+                result["awake_of_50"] = {"runtime": awake_runtime, "count": min(50, awake)}
+        return result
+
+    @staticmethod
+    def backup_throughput(backup, method, key):
+        series = backup.get(method)
+        if not isinstance(series, dict) or "error" in series or not series.get(key):
+            return None
+        size = backup.get("database_bytes")
+        wall = statistics.median(run["wall"] for run in series[key])
+        return size / (wall / 1000) if size and wall else None
+
+    def backup_ratios(self, backup):
+        """Branch's throughput divided by each alternative's, for backup and restore."""
+        ratios = {}
+        for key in ("backup", "restore"):
+            own = self.backup_throughput(backup, "branch", key)
+            for method in ("pgbackrest", "basebackup_zstd"):
+                other = self.backup_throughput(backup, method, key)
+                if own and other:
+                    ratios[(method, key)] = own / other
+        return ratios
+
+    @staticmethod
+    def branch_full_stored(backup):
+        series = backup.get("branch")
+        if not isinstance(series, dict) or not series.get("backup"):
+            return None
+        return series["backup"][-1]["stored"]  # the full the first incremental builds on
+
+    @staticmethod
+    def pgbackrest_full_stored(backup):
+        series = backup.get("pgbackrest")
+        if not isinstance(series, dict) or not series.get("backup"):
+            return None
+        return series["backup"][-1]["stored"]
+
+    def render_branch(self):
         b = self.b
-        m = b.machine_info
         results = b.results
         scales = results["scales"]
-        self.add("# Benchmarks")
-        self.add()
-        self.add(f"Generated by `make bench` (`scripts/bench.sh` → `scripts/bench.py`) on "
-                 f"{b.started_at.strftime('%Y-%m-%d %H:%M UTC')}; the whole run took {b.duration / 60:.1f} minutes. "
-                 "This file is rewritten completely by every run: do not edit it by hand.")
-        self.add()
-        if b.errors:
-            self.add("**Some measurements failed in this run:**")
-            self.add()
-            for error in b.errors:
-                self.add(f"- {error.splitlines()[0][:400]}")
-            self.add()
-        for note in b.notes:
-            self.add(f"**Note:** {note}")
-            self.add()
-
-        # Targets.
-        self.add("## Targets")
-        self.add()
-        rows = []
-        for label, target, value, met in self.targets():
-            measured = "–" if value is None else (fmt_ratio(value) if "×" in target else fmt_ms(value))
-            verdict = "not measured" if met is None else ("**met**" if met else "**not met**")
-            rows.append([label, target, measured, verdict])
-        self.table(["Target", "Goal", "Measured", "Result"], rows)
-        self.add("Branch ready is the client's wall time of `POST /api/v1/projects/{p}/branches`, which returns only once "
-                 "the branch accepts connections. Project and snapshot create are client wall times of their POSTs.")
-        self.add()
-
         # Main table.
         self.add("## Branch ready versus full copies")
         self.add()
@@ -1043,6 +2093,394 @@ class Report:
                 self.add(f"- {label}: " + ", ".join(f"`{name}` {fmt_ms(medians[name])}" for name in names))
             self.add()
 
+    def render_containers(self):
+        b = self.b
+        containers = b.results.get("containers", {})
+        scale = containers.get("scale", b.scales[0])
+        self.add("## Containers: podman versus plain processes, density, scale to zero")
+        self.add()
+        self.add("The service was restarted on the same pool between the two runtimes (`--runtime podman`, then "
+                 "`--runtime process`), both times with the hidden `--metrics-interval 1s` so that idle branches are "
+                 "sampled, and suspended, within a second; the same projects served both.")
+        self.add()
+
+        # Branch ready, side by side.
+        self.add(f"### Branch ready with podman and with plain processes, {self.size_label(scale)}")
+        self.add()
+        podman_branch = containers.get("podman", {}).get("branch")
+        reference = self.median(podman_branch)
+        rows = []
+        for runtime in ("podman", "process"):
+            series = containers.get(runtime, {}).get("branch")
+            if self.ok(series):
+                rows.append(self.stats_row(f"**{runtime}**: POST wall time", series["wall"], reference))
+                _, steps = step_medians(series["steps"])
+                starts = [sum(step["ms"] for step in run if step["name"] == "start") for run in series["steps"]]
+                rows.append(self.stats_row(f"{runtime}: server step `start` (Postgres up, accepting connections)",
+                                           starts, reference))
+            else:
+                error = series.get("error", "not run") if isinstance(series, dict) else "not run"
+                rows.append([f"{runtime}", "failed", error[:80], "", "", "", ""])
+        self.table(["Runtime", "Runs", "Median", "p95", "Min", "Max", "× podman"], rows)
+        process_branch = containers.get("process", {}).get("branch")
+        if self.ok(podman_branch) and self.ok(process_branch):
+            ratio = statistics.median(podman_branch["wall"]) / statistics.median(process_branch["wall"])
+            self.add(f"podman ÷ process (medians of the POST wall time): **{fmt_ratio(ratio)}**; the difference is the "
+                     "container's start (`podman run` through conmon and runc, a fresh cgroup and mount namespace) "
+                     "against a `pg_ctl start` of a plain process.")
+            self.add()
+
+        # Idle memory.
+        self.add("### Memory of an idle branch (measured)")
+        self.add()
+        self.add(f"{containers.get('idle_setup', {}).get('count', b.idle_projects)} projects created with the default "
+                 "settings and left alone: no client connected to them. Their main branches' memory is the service's own "
+                 "metric (`GET /api/v1/metrics?minutes=0` → `memoryBytes`, also exported as `branch_memory_bytes`), read "
+                 "≥ 12 s after the last activity (project creation, or the restart that started them again) and once "
+                 "more 2 s later. With podman it is the container's memory cgroup without reclaimable page cache "
+                 "(`memory.usage_in_bytes − total_inactive_file`); with plain processes, the proportional set size (PSS) "
+                 "of the postmaster and its children, so shared memory is counted once. conmon, podman's per-container "
+                 "monitor, lives outside the container's cgroup: its PSS is shown apart.")
+        self.add()
+        rows = []
+        for runtime in ("podman", "process"):
+            idle = containers.get(runtime, {}).get("idle")
+            if not isinstance(idle, dict) or not idle.get("memory"):
+                error = idle.get("error", "not measured") if isinstance(idle, dict) else "not measured"
+                rows.append([runtime, "–", error[:80], "", "", "", "", ""])
+                continue
+            memory = idle["memory"]
+            again = statistics.median(idle["memory_again"]) if idle.get("memory_again") else None
+            conmon = fmt_bytes(statistics.median(idle["conmon"])) if idle.get("conmon") else "–"
+            rows.append([runtime, len(memory), f"**{fmt_bytes(statistics.median(memory))}**", fmt_bytes(min(memory)),
+                         fmt_bytes(max(memory)), fmt_bytes(again), conmon, fmt_bytes(idle.get("warm"))])
+        self.table(["Runtime", "Branches", "Median", "Min", "Max", "Median 2 s later", "conmon (PSS) per container",
+                    f"main of the {self.size_label(scale)} project, idle after 5 s of `pgbench -S`"], rows)
+        idle = containers.get("podman", {}).get("idle")
+        if isinstance(idle, dict) and idle.get("cgroup"):
+            parts = idle["cgroup"]
+            self.add(f"Inside a podman branch's memory cgroup (medians): usage {fmt_bytes(parts['usage'])} = anonymous "
+                     f"{fmt_bytes(parts['anon'])} + shared memory {fmt_bytes(parts['shmem'])} (the part of "
+                     f"`shared_buffers` touched so far) + file pages {fmt_bytes(parts['active_file'])} active and "
+                     f"{fmt_bytes(parts['inactive_file'])} inactive + kernel and other {fmt_bytes(parts['other'])}. "
+                     "The metric leaves out the inactive file pages only. The last column shows a branch whose "
+                     "`shared_buffers` (64 MB) have been filled by work: idle memory grows with what the branch did.")
+            self.add()
+
+        # Scale to zero.
+        self.add("### Scale to zero (measured)")
+        self.add()
+        suspend, setup = containers.get("suspend"), containers.get("idle_setup")
+        if isinstance(suspend, dict) and "per_project" in suspend:
+            rows = [
+                ["Projects created with `suspendMainAfterSeconds: 5` (`--suspend-main-after 5s`)", suspend["count"]],
+                ["Seconds until every one was suspended, after the last was created",
+                 f"{suspend['suspended_after_seconds']:.1f} s"],
+                ["Postgres servers (containers or processes) still running for them", suspend["postgres_running"]],
+                ["Their memory", fmt_bytes(suspend["postgres_memory"])],
+                ["Service RSS before → after creating them", f"{fmt_bytes(suspend['before']['service'])} → "
+                                                              f"{fmt_bytes(suspend['after']['service'])}"],
+                ["PgBouncer RSS before → after", f"{fmt_bytes(suspend['before']['pgbouncer'])} → "
+                                                 f"{fmt_bytes(suspend['after']['pgbouncer'])}"],
+                ["**Service + PgBouncer growth per suspended project**", f"**{fmt_bytes(suspend['per_project'])}**"],
+            ]
+            if isinstance(setup, dict) and "before" in setup:
+                rows.insert(0, [f"Service + PgBouncer RSS before any density project ({setup['count']} idle ones, then "
+                                f"these)", fmt_bytes(setup["before"]["service"] + setup["before"]["pgbouncer"])])
+            self.table(["What", "Value"], rows)
+            self.add("Suspended branches hold no Postgres memory: their server is stopped and their PgBouncer entry "
+                     "paused. What stays per project is the service's and PgBouncer's bookkeeping, measured as the "
+                     "growth of their resident memory (VmRSS, median of three readings) over the projects created; "
+                     "that also counts allocations made while creating them, so it is an upper bound.")
+            self.add()
+        else:
+            error = suspend.get("error", "not measured") if isinstance(suspend, dict) else "not measured"
+            self.add(f"Not measured: {error}")
+            self.add()
+
+        # Density.
+        self.add("### Projects in 8 GB (computed)")
+        self.add()
+        density = self.density()
+        if density:
+            self.add(f"Budget: 8 GiB minus the service's and PgBouncer's own RSS before the density projects "
+                     f"({fmt_bytes(density['fixed'])}) = {fmt_bytes(density['budget'])}. Each project costs the memory of "
+                     "its running main (plus conmon with podman) and its share of the service and PgBouncer "
+                     f"({fmt_bytes(density['per_project'])}, measured above); a suspended project costs only that share.")
+            self.add()
+            rows = []
+            for runtime in ("podman", "process"):
+                entry = density.get(runtime)
+                if not entry:
+                    continue
+                rows.append([f"Every project's main running and idle ({runtime})",
+                             f"{fmt_bytes(entry['branch'])} + {fmt_bytes(entry['conmon'])} + {fmt_bytes(density['per_project'])}",
+                             fmt_bytes(entry["each"]), f"**{entry['fit']:,}**"])
+                if entry.get("warm"):
+                    warm = entry["warm"]
+                    rows.append([f"… after work filled `shared_buffers` ({runtime})",
+                                 f"{fmt_bytes(warm['branch'])} + {fmt_bytes(entry['conmon'])} + {fmt_bytes(density['per_project'])}",
+                                 fmt_bytes(warm["each"]), f"{warm['fit']:,}"])
+            if density.get("suspended"):
+                rows.append(["Scale to zero: every project suspended", f"{fmt_bytes(density['per_project'])}",
+                             fmt_bytes(density["suspended"]["each"]), f"**{density['suspended']['fit']:,}**"])
+            self.table(["Scenario", "Per project (branch + conmon + service share)", "Per project", "Projects in 8 GB"], rows)
+            awake = density.get("awake_of_50")
+            if awake:
+                if awake["count"] >= 50:
+                    self.add(f"With 50 projects and scale to zero, all 50 could even be awake (idle, {awake['runtime']}) at "
+                             "the same time within the 8 GB.")
+                else:
+                    self.add(f"With 50 projects scaled to zero, the 8 GB leave room for **{awake['count']}** of them to "
+                             f"be awake at the same time (idle, {awake['runtime']}).")
+                self.add()
+            if density.get("suspended") and density["suspended"]["fit"] > 1000:
+                self.add("With every project asleep, memory stops being the limit long before that figure: the port "
+                         "range (`--port-range`, 1000 branch ports by default), disk, and the memory of the projects "
+                         "that wake up at the same time are.")
+                self.add()
+        else:
+            self.add("Not computed: the memory measurements failed.")
+            self.add()
+
+        # Resume.
+        self.add("### Resume of a suspended branch on a client connection")
+        self.add()
+        self.add("Each run waits until a project's main is `suspended` (`GET …/branches/main`, which does not wake it), "
+                 "then times `psql \"<pooled URL with database <project>__main>\" -c 'select 1'` (process start, TCP "
+                 "to PgBouncer, SCRAM, the wait while the service starts the server, the query). \"Server\" is the "
+                 "service's own `ready in` from its `resumed` event (starting Postgres until it accepts connections). "
+                 "The reference is the same psql through the pooler to branches that are running.")
+        self.add()
+        rows = []
+        podman_resume = self.median(containers.get("podman", {}).get("resume"))
+        for runtime in ("podman", "process"):
+            resume = containers.get(runtime, {}).get("resume")
+            if not self.ok(resume):
+                error = resume.get("error", "not measured") if isinstance(resume, dict) else "not measured"
+                rows.append([f"{runtime}", "failed", error[:80], "", "", "", ""])
+                continue
+            rows.append(self.stats_row(f"**{runtime}**: psql on a suspended branch", resume["wall"], podman_resume))
+            rows.append(self.stats_row(f"{runtime}: server, `ready in`", resume["server"], podman_resume))
+            rows.append(self.stats_row(f"{runtime}: reference, psql on a running branch", resume["reference"], podman_resume))
+        self.table(["Measurement", "Runs", "Median", "p95", "Min", "Max", "× podman resume"], rows)
+
+    def render_backups(self):
+        b = self.b
+        scales = b.results["scales"]
+        self.add("## Backups, restores and point-in-time branches")
+        self.add()
+        if "backup" in b.parts:
+            self.add("Branch servers ran as plain processes in this part (`--runtime process`): pgBackRest reads the data "
+                     "directory on the host and checks it against the path the server reports, which inside a container "
+                     "is `/branch/data`. Branch's own backup and restore (`btrfs send`/`receive`) do not depend on the "
+                     "runtime, except the start of the restored branch.")
+            self.add()
+            self.add("- **Branch**: `POST /api/v1/projects/{p}/backups` (a job, polled every 50 ms until done): a Btrfs "
+                     "snapshot of main streamed by `btrfs send` through zstd level 3 and AES-256-GCM into "
+                     "`dir:<bench>/backups`; restore: `POST /api/v1/backups/{id}/restore {\"as\": …}` until the job is "
+                     "done, which includes `btrfs receive` and starting the restored branch (then checked with a query "
+                     "and deleted). Before each further full backup the previous one is deleted, so every timed backup "
+                     "is full.")
+            self.add(f"- **pgBackRest {b.tool_versions.get('pgbackrest', '')}** (Debian package), as postgres with a "
+                     "configuration in the bench directory: `compress-type=zst`, `compress-level=3`, "
+                     "`repo1-cipher-type=aes-256-cbc`, `process-max=1` (Branch compresses on one thread too), "
+                     "`start-fast=y`, `archive-check=n` (Branch owns `archive_command`, so pgBackRest's backup carries no "
+                     "WAL archive of its own: it copies the files only, which favours it slightly); restore: "
+                     "`pgbackrest restore --pg1-path=<new directory on the pool> --set=<label>` (files only, not started).")
+            self.add("- **`pg_basebackup -D - -Ft -X fetch -c fast | zstd -3 -T1`** into a file (not encrypted); restore: "
+                     "`zstd -d | tar -x` into a new directory on the pool, then `sync -f` (pgBackRest and Branch write "
+                     "durably too); not started.")
+            self.add("- Throughput: the database's size (`pg_database_size`) divided by the wall time. Peak memory: for "
+                     "Branch, the service's resident memory (its VmHWM, reset through `/proc/<pid>/clear_refs` before, "
+                     "and VmRSS of it and its `btrfs` children polled every 100 ms) above its RSS right before; for the "
+                     "others, the summed VmRSS of their processes (pgbackrest; pg_basebackup + zstd; zstd + tar) polled "
+                     "every 100 ms. The Postgres backend that serves a backup is not counted for any of them.")
+            self.add()
+            ratio_rows = []
+            for scale in b.scales:
+                backup = scales.get(scale, {}).get("backup", {})
+                if not backup:
+                    continue
+                runs = backup.get("runs", "?")
+                large = " (one run: the large size is capped at BENCH_BACKUP_RUNS_LARGE)" if backup.get("large") else ""
+                self.add(f"### Full backup and restore, {self.size_label(scale)}: {runs} run(s) each{large}")
+                self.add()
+                rows = []
+                size = backup.get("database_bytes")
+                for method, label in (("branch", "**Branch**"), ("pgbackrest", "pgBackRest"),
+                                      ("basebackup_zstd", "`pg_basebackup \\| zstd`")):
+                    series = backup.get(method)
+                    if not isinstance(series, dict) or "error" in series or not series.get("backup"):
+                        error = series.get("error", "not run") if isinstance(series, dict) else "not run"
+                        rows.append([label, "failed", error[:100], "", "", "", "", "", ""])
+                        continue
+                    backups, restores = series["backup"], series.get("restore", [])
+                    wall = statistics.median(run["wall"] for run in backups)
+                    stored = statistics.median(run["stored"] for run in backups)
+                    restore_wall = statistics.median(run["wall"] for run in restores) if restores else None
+                    rows.append([
+                        label, len(backups), fmt_ms(wall),
+                        fmt_rate(self.backup_throughput(backup, method, "backup")),
+                        f"{fmt_bytes(stored)} ({size / stored:.1f}×)" if size and stored else fmt_bytes(stored),
+                        fmt_ms(restore_wall), fmt_rate(self.backup_throughput(backup, method, "restore")),
+                        fmt_bytes(max(run["peak"] for run in backups)),
+                        fmt_bytes(max(run["peak"] for run in restores)) if restores else "–"])
+                self.table(["Method", "Runs", "Backup (median)", "Backup throughput", "Stored (database ÷ stored)",
+                            "Restore (median)", "Restore throughput", "Peak memory, backup", "Peak memory, restore"], rows)
+                branch = backup.get("branch")
+                if isinstance(branch, dict) and branch.get("backup"):
+                    raw = statistics.median(run["raw"] for run in branch["backup"])
+                    stored = statistics.median(run["stored"] for run in branch["backup"])
+                    server = statistics.median(run["server"] for run in branch["backup"] if run.get("server") is not None)
+                    restore_server = [run["server"] for run in branch.get("restore", []) if run.get("server") is not None]
+                    self.add(f"Branch's send stream: {fmt_bytes(raw)} raw (the whole cluster: every database, the WAL "
+                             f"in `pg_wal`, Btrfs metadata) → {fmt_bytes(stored)} stored, compression {raw / stored:.1f}×. "
+                             f"Server job time (`durationMs`): backup {fmt_ms(server)}"
+                             + (f", restore {fmt_ms(statistics.median(restore_server))}" if restore_server else "")
+                             + f"; the database is {fmt_bytes(size)}.")
+                    first = branch["backup"][0]
+                    highest = max(run["baseline"] + run["peak"] for run in branch["backup"] + branch.get("restore", [])
+                                  if "baseline" in run)
+                    after = [run["baseline"] for run in branch.get("restore", []) if "baseline" in run]
+                    self.add(f"The service's resident memory: {fmt_bytes(first['baseline'])} before the first backup, "
+                             f"{fmt_bytes(highest)} at the highest during the backups and restores"
+                             + (f", {fmt_bytes(after[0])} right after the first backup (memory the service keeps)" if after else "")
+                             + ". \"Peak memory\" above is the largest rise over the RSS right before an operation.")
+                    self.add()
+                ratios = self.backup_ratios(backup)
+                ratio_rows.append([self.size_label(scale)] + [fmt_ratio(ratios[(method, key)]) if (method, key) in ratios else "–"
+                                  for method in ("pgbackrest", "basebackup_zstd") for key in ("backup", "restore")])
+            if ratio_rows:
+                self.add("### Throughput ratios (Branch ÷ the alternative; above 1 means Branch is faster)")
+                self.add()
+                self.table(["Size", "Backup ÷ pgBackRest", "Restore ÷ pgBackRest", "Backup ÷ `pg_basebackup \\| zstd`",
+                            "Restore ÷ `pg_basebackup \\| zstd`"], ratio_rows)
+
+            # Incremental.
+            self.add("### Incremental backup after changing 1% of the rows")
+            self.add()
+            self.add("After the full backups: `UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 100 = 0` "
+                     "(1% of the rows, spread over the whole table), `CHECKPOINT`, an incremental backup with Branch and "
+                     "with pgBackRest (`--type=incr`); then the same for a contiguous 1% (`WHERE aid <= rows/100`), each "
+                     "incremental to the one before. The share of table pages rewritten is computed from the rows per "
+                     "page (`reltuples / relpages`): every 100th row lands on a page with probability rows-per-page/100.")
+            self.add()
+            rows = []
+            for scale in b.scales:
+                backup = scales.get(scale, {}).get("backup", {})
+                incremental = backup.get("incremental")
+                if not isinstance(incremental, dict) or "changes" not in incremental:
+                    if backup:
+                        error = incremental.get("error", "not run") if isinstance(incremental, dict) else "not run"
+                        rows.append([self.size_label(scale), "failed", error[:80], "", "", "", "", "", ""])
+                    continue
+                branch_full, pgbackrest_full = self.branch_full_stored(backup), self.pgbackrest_full_stored(backup)
+                for change in incremental["changes"]:
+                    own, other = change.get("branch", {}), change.get("pgbackrest", {})
+                    rows.append([
+                        self.size_label(scale),
+                        "every 100th row" if change["label"] == "spread" else "contiguous 1%",
+                        f"{change['rows']:,}", fmt_percent(change["page_share"]), fmt_bytes(change["wal"]),
+                        f"{fmt_bytes(own.get('stored'))} (raw {fmt_bytes(own.get('raw'))})" if "stored" in own else "failed",
+                        f"**{fmt_percent(own['stored'] / branch_full)}**" if "stored" in own and branch_full else "–",
+                        fmt_bytes(other.get("stored")) if "stored" in other else "failed",
+                        fmt_percent(other["stored"] / pgbackrest_full) if "stored" in other and pgbackrest_full else "–"])
+            self.table(["Size", "Change", "Rows", "Table pages rewritten", "WAL of the change", "Branch incremental stored",
+                        "÷ Branch full", "pgBackRest incr stored", "÷ pgBackRest full"], rows)
+
+        if "pitr" in b.parts:
+            self.render_pitr()
+
+    def render_pitr(self):
+        b = self.b
+        pitr = b.results.get("pitr")
+        self.add("### Point-in-time branches against the WAL to replay")
+        self.add()
+        if not isinstance(pitr, dict) or "points" not in pitr:
+            error = pitr.get("error", "not run") if isinstance(pitr, dict) else "not run"
+            self.add(f"Failed: {error[:400]}")
+            self.add()
+            return
+        self.add(f"A project loaded with `pgbench -i -s {pitr['scale']}`, its hourly snapshot schedule removed, then "
+                 "`CHECKPOINT` and a snapshot (`POST …/snapshots`): the newest snapshot before every instant below, so "
+                 "the one every point-in-time branch replays from. Then `pgbench -n -c 2 -j 2 -T <s>` stages of "
+                 f"{', '.join(str(s) for s in pitr['stages'])} s; after each, the instant (the next whole second: the "
+                 "API takes whole seconds) and `pg_current_wal_lsn()`. After the last stage a few more transactions "
+                 "(recovery stops at the first commit after its target) and the archiver is waited for. Then "
+                 "`POST …/branches {\"from\": \"main\", \"at\": <instant>}` for each instant, "
+                 f"{b.pitr_runs} time(s), timed until the branch accepts connections, checked (its `pgbench_history` "
+                 f"holds exactly the rows committed by the instant) and deleted. Branch servers ran as {pitr['runtime']}.")
+        self.add()
+        rows, xs, ys = [], [], []
+        for index, point in enumerate(pitr["points"]):
+            if not point.get("wall"):
+                continue
+            wall, replay = statistics.median(point["wall"]), statistics.median(point["replay"])
+            rate = point["wal_bytes"] / (replay / 1000) if replay and point["wal_bytes"] > 16 * MIB else None
+            rows.append([index, f"{point['pgbench_seconds']} s", fmt_bytes(point["wal_bytes"]), len(point["wall"]),
+                         f"**{fmt_ms(wall)}**", fmt_ms(min(point["wall"])), fmt_ms(max(point["wall"])), fmt_ms(replay),
+                         fmt_rate(rate)])
+            for value in point["wall"]:
+                xs.append(point["wal_bytes"] / GIB)
+                ys.append(value)
+        self.table(["Instant", "pgbench before it", "WAL since the snapshot", "Runs", "Create (median)", "Min", "Max",
+                    "Server step `replay WAL` (median)", "Replay rate"], rows)
+        fit = linear_fit(xs, ys)
+        if fit:
+            intercept, slope = fit
+            self.add(f"Least-squares line over every run: create time ≈ {fmt_ms(intercept)} + {fmt_ms(slope)} per GiB "
+                     f"of WAL to replay ({fmt_rate(GIB / (slope / 1000)) if slope > 0 else '–'} effective).")
+            self.add()
+
+    def render(self):
+        b = self.b
+        m = b.machine_info
+        results = b.results
+        scales = results["scales"]
+        self.add("# Benchmarks")
+        self.add()
+        self.add(f"Generated by `make bench` (`scripts/bench.sh` → `scripts/bench.py`) on "
+                 f"{b.started_at.strftime('%Y-%m-%d %H:%M UTC')}; the whole run took {b.duration / 60:.1f} minutes. "
+                 "This file is rewritten completely by every run: do not edit it by hand.")
+        self.add()
+        if b.errors:
+            self.add("**Some measurements failed in this run:**")
+            self.add()
+            for error in b.errors:
+                self.add(f"- {error.splitlines()[0][:400]}")
+            self.add()
+        for note in b.notes:
+            self.add(f"**Note:** {note}")
+            self.add()
+
+        # Targets.
+        self.add("## Targets")
+        self.add()
+        rows = []
+        for label, target, value, met, formatter in self.targets():
+            measured = "–" if value is None else formatter(value)
+            verdict = ("not measured" if met is None else "informational (see Incremental)" if met == "info"
+                       else ("**met**" if met else "**not met**"))
+            rows.append([label, target, measured, verdict])
+        self.table(["Target", "Goal", "Measured", "Result"], rows)
+        if "branch" in b.parts:
+            self.add("Branch ready is the client's wall time of `POST /api/v1/projects/{p}/branches`, which returns only "
+                     "once the branch accepts connections. Project and snapshot create are client wall times of their POSTs.")
+            self.add()
+        if "containers" in b.parts or "backup" in b.parts:
+            self.add("The density figure is computed from measured memory (see its section); throughput is the database's "
+                     "size (`pg_database_size`) divided by the wall time; incremental sizes are stored bytes after "
+                     "compression and encryption.")
+            self.add()
+
+        if "branch" in b.parts:
+            self.render_branch()
+        if "containers" in b.parts:
+            self.render_containers()
+        if "backup" in b.parts or "pitr" in b.parts:
+            self.render_backups()
+
         # Interpretation.
         self.add("## Interpretation")
         self.add()
@@ -1069,10 +2507,19 @@ class Report:
                  + f", `{b.configuration}` build (`.build/{b.configuration}/branch`, built "
                  f"{m['binary_mtime'].strftime('%Y-%m-%d %H:%M UTC')}, sha256 `{b.binary_sha}`, run from a copy), "
                  f"version {status.get('version', '?')}")
-        notes = "; ".join(b.runtime_notes)
-        self.add(f"- Branch servers run as: **{b.runtime_name}**" + (f" ({notes})" if notes else "")
-                 + ("" if b.runtime else " — Branch's default choice; set BENCH_RUNTIME (e.g. `process`, `podman`) to pick one"))
-        self.add(f"- Service: `branch {' '.join(b.service_args)}` (ports picked free for the run)")
+        first = b.services[0] if b.services else {"runtime": b.runtime_name, "notes": b.runtime_notes}
+        notes = "; ".join(first.get("notes", []))
+        self.add(f"- Branch servers run as: **{first['runtime']}**" + (" at the start" if len(b.services) > 1 else "")
+                 + (f" ({notes})" if notes else "")
+                 + ("" if b.runtime else " — Branch's default choice; set BENCH_RUNTIME (e.g. `process`, `podman`) to pick one")
+                 + ("; later parts restarted the service on the same pool, as listed below" if len(b.services) > 1 else ""))
+        for index, service in enumerate(b.services):
+            parts = ", ".join(service["parts"]) or "no part (restarted right away)"
+            self.add(f"- Service {index + 1} ({service['runtime']}; parts: {parts}): `branch {' '.join(service['args'])}` "
+                     "(ports picked free for the run)")
+        versions = ", ".join(f"{name} {version}" for name, version in sorted(b.tool_versions.items()) if version)
+        if versions:
+            self.add(f"- Other programs: {versions}")
         for scale in b.scales:
             data = scales.get(scale, {}).get("data")
             if data:
@@ -1089,6 +2536,15 @@ class Report:
             env += f" BENCH_CREATEDB_STRATEGY={b.createdb_strategy}"
         if b.runtime:
             env += f" BENCH_RUNTIME={b.runtime}"
+        env += f" BENCH_PARTS={','.join(b.parts)}"
+        if "backup" in b.parts:
+            env += f" BENCH_BACKUP_RUNS={b.backup_runs} BENCH_BACKUP_RUNS_LARGE={b.backup_runs_large}"
+        if "containers" in b.parts:
+            env += (f" BENCH_IDLE_PROJECTS={b.idle_projects} BENCH_SUSPEND_PROJECTS={b.suspend_projects}"
+                    f" BENCH_RESUMES={b.resumes}")
+        if "pitr" in b.parts:
+            env += (f" BENCH_PITR_SCALE={b.pitr_scale} BENCH_PITR_STAGES=\"{' '.join(map(str, b.pitr_stages))}\""
+                    f" BENCH_PITR_RUNS={b.pitr_runs}")
         self.add(f"make bench {env}")
         self.add(f"# which builds, then runs: {env} scripts/bench.sh")
         self.add("```")
@@ -1107,6 +2563,7 @@ class Report:
         self.add("<details><summary>Every measured value, in run order</summary>")
         self.add()
         raw = []
+        project = results.get("project_create")
         if self.ok(project):
             raw.append(("project create, wall", project["wall"]))
         for scale in b.scales:
@@ -1116,8 +2573,48 @@ class Report:
                                       ("basebackup", "pg_basebackup + start", "wall")):
                 if self.ok(entry.get(key)):
                     raw.append((f"{label}, scale {scale}", entry[key][field]))
+        containers = b.results.get("containers", {})
+        for runtime in ("podman", "process"):
+            entry = containers.get(runtime, {})
+            if self.ok(entry.get("branch")):
+                raw.append((f"branch create ({runtime}), wall, scale {containers.get('scale')}", entry["branch"]["wall"]))
+            if self.ok(entry.get("resume")):
+                raw.append((f"resume psql ({runtime})", entry["resume"]["wall"]))
+                raw.append((f"resume, server ready in ({runtime})", entry["resume"]["server"]))
+                raw.append((f"psql through the pooler, running branch ({runtime})", entry["resume"]["reference"]))
+        for scale in b.scales:
+            backup = scales.get(scale, {}).get("backup", {})
+            for method in ("branch", "pgbackrest", "basebackup_zstd"):
+                series = backup.get(method)
+                if isinstance(series, dict) and series.get("backup"):
+                    raw.append((f"{method} backup, wall, scale {scale}", [run["wall"] for run in series["backup"]]))
+                    raw.append((f"{method} restore, wall, scale {scale}", [run["wall"] for run in series.get("restore", [])]))
+        pitr = b.results.get("pitr")
+        if isinstance(pitr, dict):
+            for index, point in enumerate(pitr.get("points", [])):
+                if point.get("wall"):
+                    raw.append((f"point-in-time branch, instant {index} ({fmt_bytes(point['wal_bytes'])} of WAL), wall",
+                                point["wall"]))
         for label, values in raw:
             self.add(f"- {label}: " + ", ".join(f"{value:.1f}" for value in values))
+        for runtime in ("podman", "process"):
+            idle = containers.get(runtime, {}).get("idle")
+            if isinstance(idle, dict) and idle.get("memory"):
+                self.add(f"- idle branch memory ({runtime}), bytes: " + ", ".join(str(value) for value in idle["memory"]))
+        for scale in b.scales:
+            backup = scales.get(scale, {}).get("backup", {})
+            for method in ("branch", "pgbackrest", "basebackup_zstd"):
+                series = backup.get(method)
+                if isinstance(series, dict) and series.get("backup"):
+                    self.add(f"- {method} backups, scale {scale}: " + "; ".join(
+                        ", ".join(f"{key} {value}" for key, value in run.items() if key not in ("wall",))
+                        for run in series["backup"]))
+            incremental = backup.get("incremental")
+            if isinstance(incremental, dict):
+                for change in incremental.get("changes", []):
+                    self.add(f"- incremental ({change['label']}), scale {scale}: rows {change['rows']}, WAL {change['wal']}, "
+                             f"update + CHECKPOINT {change['update_ms']:.0f} ms, Branch {change.get('branch')}, "
+                             f"pgBackRest {change.get('pgbackrest')}")
         for scale in b.scales:
             branch = scales.get(scale, {}).get("branch")
             if self.ok(branch):
@@ -1128,6 +2625,169 @@ class Report:
         self.add("</details>")
         self.add()
         return "\n".join(self.lines)
+
+    def interpretation_containers(self):
+        b = self.b
+        if "containers" not in b.parts:
+            return []
+        containers = b.results.get("containers", {})
+        paragraphs = []
+        podman, process = containers.get("podman", {}).get("branch"), containers.get("process", {}).get("branch")
+        if self.ok(podman) and self.ok(process):
+            a, c = statistics.median(podman["wall"]), statistics.median(process["wall"])
+            paragraphs.append(
+                f"Containers: with podman a branch of the {self.size_label(containers.get('scale', b.scales[0]))} "
+                f"project was ready in a median {fmt_ms(a)}, as a plain process in {fmt_ms(c)}: the container costs "
+                f"{fmt_ms(a - c)} ({fmt_ratio(a / c)}), almost all of it in the `start` step (creating the container "
+                "through conmon and runc). The other steps (checkpoint, snapshots, catalog, pooler) are the same.")
+        density = self.density()
+        if density:
+            text = []
+            for runtime in ("podman", "process"):
+                entry = density.get(runtime)
+                if entry:
+                    text.append(f"{fmt_bytes(entry['branch'])} with {runtime}"
+                                + (f" (+{fmt_bytes(entry['conmon'])} for its conmon)" if entry["conmon"] else ""))
+            sentence = "An idle branch with the default settings held " + " and ".join(text) + ". "
+            fits = [f"{density[r]['fit']:,} projects with every main running ({r})" for r in ("podman", "process") if r in density]
+            if fits:
+                sentence += "So 8 GB hold " + ", ".join(fits) + "; "
+            suspended = density.get("suspended")
+            if suspended:
+                met = suspended["fit"] >= 50
+                sentence += (f"with scale to zero a sleeping project costs only its share of the service and PgBouncer "
+                             f"(≤ {fmt_bytes(suspended['each'])}), which puts the limit at {suspended['fit']:,} projects: the "
+                             f"target of 50 is {'met' if met else 'not met'}. The memory then goes to the projects that are "
+                             "awake")
+                awake = density.get("awake_of_50")
+                if awake and awake["count"] >= 50:
+                    sentence += ": 50 projects fit even if all of them are awake at once"
+                elif awake:
+                    sentence += f": of 50 projects, {awake['count']} can be awake at once"
+                sentence += ". "
+            warm = (density.get("podman") or density.get("process") or {}).get("warm")
+            if warm:
+                sentence += (f"These are fresh branches: one whose `shared_buffers` have been used holds more "
+                             f"({fmt_bytes(warm['branch'])} here), which lowers the all-running figure to {warm['fit']:,}.")
+            paragraphs.append(sentence.strip())
+        for runtime in ("podman", "process"):
+            resume = containers.get(runtime, {}).get("resume")
+            if not self.ok(resume):
+                continue
+            wall = statistics.median(resume["wall"])
+            server = statistics.median(resume["server"]) if resume["server"] else None
+            reference = statistics.median(resume["reference"]) if resume["reference"] else None
+            text = (f"Resume ({runtime}): a client connecting to a suspended branch got its answer after a median "
+                    f"{fmt_ms(wall)} (target ≤ 1 s: {'met' if wall <= 1000 else 'not met'}; p95 "
+                    f"{fmt_ms(percentile(resume['wall'], 0.95))})")
+            if reference:
+                text += f", against {fmt_ms(reference)} for the same psql on a running branch"
+            if server is not None:
+                text += (f". Starting the server took {fmt_ms(server)} of that (the service's `ready in`); the rest "
+                         "is the client's own connection work, the service noticing the waiting client (it polls "
+                         "PgBouncer's `SHOW POOLS` every 50 ms) and PgBouncer reconnecting once the entry is resumed")
+            paragraphs.append(text + ".")
+        return paragraphs
+
+    def interpretation_backups(self):
+        b = self.b
+        paragraphs = []
+        scales = b.results["scales"]
+        if "backup" in b.parts:
+            for scale in b.scales:
+                backup = scales.get(scale, {}).get("backup", {})
+                if not backup:
+                    continue
+                own = self.backup_throughput(backup, "branch", "backup")
+                own_restore = self.backup_throughput(backup, "branch", "restore")
+                if not own:
+                    continue
+                ratios = self.backup_ratios(backup)
+                text = f"Backups at {self.size_label(scale)}: Branch backed up at {fmt_rate(own)}"
+                if ("pgbackrest", "backup") in ratios:
+                    text += (f", {fmt_ratio(ratios[('pgbackrest', 'backup')])} pgBackRest's throughput at the same "
+                             "compression (zstd 3) with encryption on both")
+                if ("basebackup_zstd", "backup") in ratios:
+                    text += f" and {fmt_ratio(ratios[('basebackup_zstd', 'backup')])} that of `pg_basebackup | zstd`"
+                if own_restore:
+                    text += f"; it restored at {fmt_rate(own_restore)}"
+                    if ("pgbackrest", "restore") in ratios:
+                        text += f" ({fmt_ratio(ratios[('pgbackrest', 'restore')])} pgBackRest's"
+                        if ("basebackup_zstd", "restore") in ratios:
+                            text += f", {fmt_ratio(ratios[('basebackup_zstd', 'restore')])} `zstd -d | tar -x`'s"
+                        text += "), and its restore includes starting the branch"
+                branch = backup.get("branch", {})
+                if isinstance(branch, dict) and branch.get("backup"):
+                    peak = max(run["peak"] for run in branch["backup"])
+                    restore_peak = max((run["peak"] for run in branch.get("restore", [])), default=None)
+                    text += (f". The service's memory rose by at most {fmt_bytes(peak)} during a backup"
+                             + (f" and {fmt_bytes(restore_peak)} during a restore" if restore_peak is not None else ""))
+                    other = backup.get("pgbackrest")
+                    if isinstance(other, dict) and other.get("backup"):
+                        text += f" (pgBackRest's processes peaked at {fmt_bytes(max(run['peak'] for run in other['backup']))})"
+                paragraphs.append(text + ".")
+            # Incremental, from the largest size that has it.
+            for scale in reversed(b.scales):
+                backup = scales.get(scale, {}).get("backup", {})
+                incremental = backup.get("incremental")
+                full = self.branch_full_stored(backup)
+                if not isinstance(incremental, dict) or not incremental.get("changes") or not full:
+                    continue
+                changes = {change["label"]: change for change in incremental["changes"]}
+                spread, contiguous = changes.get("spread", {}), changes.get("contiguous", {})
+                other_full = self.pgbackrest_full_stored(backup)
+                text = f"Incrementals ({self.size_label(scale)}): "
+                if "stored" in spread.get("branch", {}):
+                    per_page = incremental["tuples"] / incremental["pages"] if incremental.get("pages") else 0
+                    text += (f"changing every 100th row (1% of the rows) gave an incremental of "
+                             f"{fmt_percent(spread['branch']['stored'] / full)} of the full, because about {per_page:.0f} "
+                             f"rows share a page, so {fmt_percent(spread['page_share'])} of the table's pages hold a "
+                             "changed row; Postgres rewrites whole 8 kB pages (the new row versions also go to other pages "
+                             "and the index is updated), writes the WAL of the change with a full-page image of every "
+                             f"page it touches first after a checkpoint ({fmt_bytes(spread['wal'])} here), and `btrfs send` "
+                             "ships every extent that changed since the previous backup's snapshot: the rewritten table and "
+                             "index pages and whatever WAL segments are in `pg_wal` then. ")
+                    if "stored" in spread.get("pgbackrest", {}) and other_full:
+                        text += (f"pgBackRest's incremental was {fmt_percent(spread['pgbackrest']['stored'] / other_full)} "
+                                 "of its full: version 2.45 copies every file that changed, and every 1 GB segment of the "
+                                 "table did. ")
+                if "stored" in contiguous.get("branch", {}):
+                    text += (f"A contiguous 1% touches about 1% of the pages (plus the pages the new versions go to): "
+                             f"Branch's incremental was {fmt_percent(contiguous['branch']['stored'] / full)} of the full")
+                    if "stored" in contiguous.get("pgbackrest", {}) and other_full:
+                        text += f", pgBackRest's {fmt_percent(contiguous['pgbackrest']['stored'] / other_full)}"
+                    text += ". So Branch's incremental follows the pages changed, not the rows: proportional to the change "
+                    text += "as Postgres writes it."
+                paragraphs.append(text.strip())
+                break
+        pitr = b.results.get("pitr")
+        if "pitr" in b.parts and isinstance(pitr, dict) and pitr.get("points"):
+            xs, ys = [], []
+            for point in pitr["points"]:
+                for value in point.get("wall", []):
+                    xs.append(point["wal_bytes"] / GIB)
+                    ys.append(value)
+            fit = linear_fit(xs, ys)
+            first, last = pitr["points"][0], pitr["points"][-1]
+            if fit and first.get("wall") and last.get("wall"):
+                intercept, slope = fit
+                text = (f"Point in time: with nothing to replay a point-in-time branch took "
+                        f"{fmt_ms(statistics.median(first['wall']))}; with {fmt_bytes(last['wal_bytes'])} of WAL since the "
+                        f"snapshot, {fmt_ms(statistics.median(last['wall']))}.")
+                if slope > 0:
+                    text += (f" The time grows with the WAL to replay, about {fmt_ms(slope)} per GiB on a least-squares "
+                             "line: the replay (each archived segment decompressed by the restore command, then applied) "
+                             "is the cost, so the snapshot schedule bounds it (a point-in-time branch replays from the "
+                             "newest snapshot before its instant).")
+                paragraphs.append(text)
+        return paragraphs
+
+    def runtimes_by_part(self):
+        described = []
+        for service in self.b.services:
+            if service["parts"]:
+                described.append(f"{service['runtime']} ({', '.join(service['parts'])})")
+        return ", ".join(dict.fromkeys(described)) or self.b.runtime_name
 
     def interpretation(self):
         b, scales = self.b, self.b.results["scales"]
@@ -1181,8 +2841,9 @@ class Report:
                 text = (f"Of the server's {fmt_ms(total)} (median, {self.size_label(largest)}), the largest step is "
                         f"`{top}` with {fmt_ms(step_values[top])}")
                 if top == "start":
-                    where = "a container" if b.runtime_name in ("podman", "docker") else "a process"
-                    text += (f" (starting Postgres on the clone in {where} ({b.runtime_name}), including its short crash "
+                    runtime = b.services[0]["runtime"] if b.services else b.runtime_name
+                    where = "a container" if runtime in ("podman", "docker") else "a process"
+                    text += (f" (starting Postgres on the clone in {where} ({runtime}), including its short crash "
                              "recovery, and waiting until it accepts connections)")
                 text += f". The client saw {fmt_ms(gap)} more than the server's `durationMs` (HTTP and building the answer)."
                 paragraphs.append(text)
@@ -1205,10 +2866,12 @@ class Report:
                 text += (": the first Btrfs snapshot of main after the data load, which has to commit the freshly "
                          "written data; later snapshots are cheap")
             paragraphs.append(text + ".")
-        missed = [label for label, _, _, met in self.targets() if met is False]
+        paragraphs += self.interpretation_containers()
+        paragraphs += self.interpretation_backups()
+        missed = [label for label, _, _, met, _ in self.targets() if met is False]
         if missed:
             paragraphs.append("Targets not met in this run: " + "; ".join(missed) + ".")
-        elif all(met for _, _, _, met in self.targets()):
+        elif all(met is True or met == "info" for _, _, _, met, _ in self.targets()):
             paragraphs.append("Every target was met in this run.")
         sizes = [entry.get("data", {}).get("database_bytes") or 0 for entry in scales.values()]
         memory = b.machine_info.get("memory") or 0
@@ -1220,7 +2883,7 @@ class Report:
             cache = ("The largest data set is a sizeable part of this machine's memory, so the full copies partly read "
                      "from disk.")
         paragraphs.append(
-            f"Caveats: branch servers ran as {b.runtime_name}; this is a `{b.configuration}` build on a shared {b.machine_info['nproc']}-CPU machine, so absolute "
+            f"Caveats: branch servers ran as {self.runtimes_by_part()}; this is a `{b.configuration}` build on a shared {b.machine_info['nproc']}-CPU machine, so absolute "
             f"figures move from run to run; the ratios within one run are the robust part. {cache}")
         return paragraphs
 
@@ -1245,8 +2908,15 @@ METHOD = [
     "every file of the copy at the end, as by default; on this Btrfs-on-loop pool that costs seconds even for a "
     "small database, since a cluster has about a thousand files), then "
     "`pg_ctl start -w` of a plain Postgres process on the copy (own port and socket directory, logging collector off); timed from the start of the backup "
-    "until pg_ctl reports the server ready. Branch's `pg_hba.conf` has no replication entry, so "
-    "`local replication postgres trust` is added to main's for this measurement and removed right after.",
+    "until pg_ctl reports the server ready. Branch's `pg_hba.conf` allows `local replication postgres trust` "
+    "(builds before per-port socket directories did not: the entry is then added to main's for the measurement and "
+    "removed right after).",
+    "Branch servers' sockets: `<pool>/run/pg/<port>` (one directory per port); the superuser's SQL (CHECKPOINT, "
+    "sizes, the 1% updates) goes over it as postgres.",
+    "Parts: BENCH_PARTS picks some of `branch`, `pitr`, `containers`, `backup` (default all, in that order). Projects "
+    "loaded by the branch part are kept for the later parts, so each size is loaded once. The containers part "
+    "restarts the service on the same pool (SIGTERM, then `branch serve` again with other options); the backup part "
+    "runs with `--runtime process`.",
     "Statistics: median; p95 by linear interpolation between closest ranks (with 10 runs it lies between the two "
     "slowest); min; max.",
     "Clean-up: the service is stopped with SIGTERM (it stops every branch server), any postgres/pgbouncer still "
@@ -1282,6 +2952,15 @@ def verdict(value, limit):
     return None if value is None else value <= limit
 
 
+def linear_fit(xs, ys):
+    """Least squares y = a + b·x; None with fewer than two distinct x."""
+    if len(xs) < 2 or len(set(xs)) < 2:
+        return None
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    return mean_y - slope * mean_x, slope
+
+
 def fmt_load(load):
     return " / ".join(f"{value:.2f}" for value in load)
 
@@ -1293,7 +2972,25 @@ def install_signal_handlers():
         signal.signal(signum, handler)
 
 
+def render_saved(path):
+    """Re-renders the document from a BENCH_STATE file (for working on the report)."""
+    with open(path, "rb") as handle:
+        state = pickle.load(handle)
+    bench = Bench.__new__(Bench)
+    vars(bench).update(state)
+    output = os.environ.get("BENCH_OUTPUT", "").strip()
+    if output:
+        bench.output = output if os.path.isabs(output) else os.path.join(REPO, output)
+    report = Report(bench).render()
+    with open(bench.output, "w") as handle:
+        handle.write(report)
+    log(f"wrote {bench.output} from {path}")
+    return 0
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--render":
+        return render_saved(sys.argv[2])
     install_signal_handlers()
     try:
         bench = Bench()

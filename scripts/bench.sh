@@ -2,10 +2,25 @@
 # `make bench`: run the benchmarks against a throw-away `branch serve` and write docs/benchmarks.md.
 # The work is done by scripts/bench.py (Python 3 standard library only); this checks the basics.
 #
-# Settings (environment): CONFIGURATION (debug), BENCH_SCALES ("68 680": pgbench scales, about
-# 1 GB and 10 GB), BENCH_RUNS (10), BENCH_COPY_RUNS (3), BENCH_DIR (/var/tmp/branch-bench),
-# BENCH_OUTPUT (docs/benchmarks.md), BENCH_CREATEDB_STRATEGY (empty: Postgres's default),
-# BENCH_RUNTIME (empty: Branch's default; or process, podman, docker: `branch serve --runtime`).
+# Settings (environment):
+#   CONFIGURATION (debug)
+#   BENCH_PARTS ("branch,pitr,containers,backup", or "all"): which parts run, always in that order
+#     branch      branch ready vs createdb -T and pg_basebackup, project create, snapshot create
+#     pitr        point-in-time branches against the WAL to replay
+#     containers  branch ready with podman vs plain processes, idle memory, density in 8 GB,
+#                 scale to zero, resume time of a suspended branch
+#     backup      Branch's backups and restores vs pgBackRest and pg_basebackup | zstd, incrementals
+#   BENCH_SCALES ("68 680": pgbench scales, about 1 GB and 10 GB), BENCH_RUNS (10: branch, snapshot,
+#   project creates, and branch ready per runtime), BENCH_COPY_RUNS (3: createdb -T, pg_basebackup),
+#   BENCH_BACKUP_RUNS (3: full backup + restore per method), BENCH_BACKUP_RUNS_LARGE (1: the same for
+#   databases of 4 GB and more), BENCH_IDLE_PROJECTS (10), BENCH_SUSPEND_PROJECTS (20),
+#   BENCH_RESUMES (10), BENCH_PITR_SCALE (20), BENCH_PITR_STAGES ("10 30 60": seconds of pgbench
+#   between the instants), BENCH_PITR_RUNS (2), BENCH_DIR (/var/tmp/branch-bench), BENCH_OUTPUT
+#   (docs/benchmarks.md), BENCH_CREATEDB_STRATEGY (empty: Postgres's default), BENCH_RUNTIME (empty:
+#   Branch's default; or process, podman, docker: `branch serve --runtime` for the branch and pitr
+#   parts; the containers part uses both podman and process, the backup part process).
+#   BENCH_STATE=FILE also saves the results; `scripts/bench.py --render FILE` rewrites the document
+#   from them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +37,18 @@ fi
 if ! command -v python3 >/dev/null 2>&1; then
   echo "error: python3 is needed (scripts/install-deps.sh installs it)." >&2
   exit 1
+fi
+
+PARTS=${BENCH_PARTS:-all}
+if [ "$PARTS" = "all" ] || [[ ",${PARTS// /,}," == *",backup,"* ]]; then
+  # The backup part compares with pgBackRest (the Debian package) and pipes through zstd.
+  missing=()
+  command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
+  command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "bench.sh: installing ${missing[*]} (apt-get) for the backup comparison" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+  fi
 fi
 
 export CONFIGURATION

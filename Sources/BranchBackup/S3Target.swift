@@ -4,12 +4,16 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Backups in an S3 bucket (AWS, or anything that speaks the S3 API: MinIO, Ceph, R2, moto).
 ///
 /// Small objects are PutObject/GetObject; uploads are multipart (one part in flight at a time,
 /// so an upload holds at most one part in memory); reads are ranged GETs of `readPieceSize`.
 /// Every request is signed with SigV4 over the payload's SHA-256, and transient failures
-/// (connection errors, 5xx, 429) are retried with backoff.
+/// (dropped connections, 5xx, 429) are retried with backoff.
 public struct S3Target: BackupTarget {
     /// Where and how to reach the bucket.
     public struct Configuration: Sendable {
@@ -102,8 +106,7 @@ public struct S3Target: BackupTarget {
 
     public func get(_ key: String) async throws -> Data {
         let response = try await client.send(
-            S3Request(
-                .GET, "GetObject", key: try objectKey(key), responseLimit: BackupTargetDefaults.smallObjectLimit, timeout: S3Client.dataTimeout))
+            S3Request(.GET, "GetObject", key: try objectKey(key), responseLimit: BackupTargetDefaults.smallObjectLimit))
         return Data(response.body.readableBytesView)
     }
 
@@ -237,12 +240,9 @@ struct S3Client: Sendable {
             } catch let error as BackupError {
                 throw error
             } catch {
-                // A connection that broke mid-request is worth another try. One that could not
-                // be made is not: HTTPClient.shared keeps retrying the connection until the
-                // deadline, so an attempt that used its whole deadline was retried already.
                 if error is CancellationError || Task.isCancelled { throw error }
                 let timedOut = NIODeadline.now() - attemptStarted >= .nanoseconds(timeout.nanoseconds * 9 / 10)
-                guard attempt < configuration.retries, !timedOut else {
+                guard attempt < configuration.retries, !timedOut, Self.isTransient(error) else {
                     let seconds = timeout.nanoseconds / 1_000_000_000
                     throw BackupError(
                         .target,
@@ -263,6 +263,14 @@ struct S3Client: Sendable {
     static func nanoseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    /// A connection that broke mid-request is worth another try. One that could not be made is
+    /// not: HTTPClient.shared has already retried connecting, with backoff, until it gave up.
+    static func isTransient(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError { return error == .remoteConnectionClosed || error == .readTimeout }
+        if let error = error as? IOError { return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE }
+        return false
     }
 
     /// 5xx, 429 (SlowDown) and S3's own "try again" codes.

@@ -6,6 +6,15 @@ import NIOHTTP1
 
 /// A thin client of /api/v1: JSON in, JSON out, API errors turned into `CLIError`s.
 struct APIClient {
+    /// A service that is not there should be reported at once, not retried for minutes (the
+    /// shared client keeps retrying connection establishment until its connect timeout).
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(10)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     let configuration: ClientConfiguration
 
     init(configuration: ClientConfiguration = .load()) {
@@ -34,7 +43,7 @@ struct APIClient {
         if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .hours(24 * 365))
+            response = try await Self.http.execute(request, timeout: .hours(24 * 365))
         } catch {
             throw CLIError(
                 code: "service_unreachable", message: "Cannot reach the Branch service at \(configuration.url): \(error).",
@@ -79,7 +88,7 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .minutes(30))
+            response = try await Self.http.execute(request, timeout: .minutes(30))
         } catch {
             throw CLIError(
                 code: "service_unreachable", message: "Cannot reach the Branch service at \(configuration.url): \(error).",

@@ -2,10 +2,15 @@ public import BranchCore
 import Foundation
 import GRDB
 
-/// The SQLite catalog inside the pool (WAL mode): projects, branches, snapshots, the operations
-/// journal and service settings. Every method is one transaction; `write` groups several.
+/// The SQLite catalog inside the pool: projects, branches, snapshots, the operations journal
+/// and service settings. Every method is one transaction; `write` groups several.
+///
+/// One serialized connection with a rollback journal, not WAL: WAL's index is a memory-mapped
+/// file, and when the pool's filesystem is full, touching a page of it that cannot be allocated
+/// kills the process with SIGBUS. A rollback journal fails with SQLITE_FULL instead, which the
+/// operation in progress turns into a clean `pool_full` error.
 public final class Catalog: Sendable {
-    private let database: DatabasePool
+    private let database: DatabaseQueue
 
     /// Opens (creating if needed) the catalog at `path` and migrates it to the current schema.
     public init(path: String) throws {
@@ -13,7 +18,7 @@ public final class Catalog: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         do {
-            database = try DatabasePool(path: path, configuration: configuration)
+            database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
         } catch {
             throw CatalogError(.unavailable, "Could not open the catalog at \(path): \(error)")
@@ -159,6 +164,8 @@ public final class Catalog: Sendable {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw CatalogError(.conflict, "The catalog refused a change: \(error.message ?? "constraint violated")")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw CatalogError(.full, "The pool is full: the catalog could not record a change.")
         } catch {
             throw CatalogError(.failed, "Catalog write failed: \(error)")
         }

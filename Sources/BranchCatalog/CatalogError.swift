@@ -7,6 +7,7 @@ public struct CatalogError: ReportableError {
         public static let unavailable = Code(rawValue: "catalog_unavailable")
         public static let conflict = Code(rawValue: "catalog_conflict")
         public static let failed = Code(rawValue: "catalog_failed")
+        public static let full = Code(rawValue: "pool_full")
     }
 
     public let kind: Code
@@ -18,7 +19,13 @@ public struct CatalogError: ReportableError {
     }
 
     public var code: String { kind.rawValue }
-    public var httpStatus: Int { kind == .conflict ? 409 : 500 }
+    public var httpStatus: Int {
+        switch kind {
+        case .conflict: 409
+        case .full: 507
+        default: 500
+        }
+    }
     public var message: String { detail }
     public var hint: String? { nil }
 }

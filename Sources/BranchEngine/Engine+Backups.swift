@@ -97,6 +97,7 @@ extension Engine {
             var raw: UInt64 = 0
             do {
                 for try await piece in send.output() {
+                    if raw == 0 { await FaultInjection.point("backup.create.streaming") }
                     raw += UInt64(piece.count)
                     let framed = try writer.write(piece)
                     if !framed.isEmpty { try await upload.write(framed) }
@@ -346,6 +347,7 @@ extension Engine {
                 let directory = self.layout.work(op.id, "receive")
                 op.onFailure("remove received data") { self.removeReceived(directory) }
                 let received = try await self.receive(chain, key: key, into: directory, job: job)
+                await FaultInjection.point("backup.restore.after-receive")
                 await self.jobs.progress(job, step: "starting the branch")
                 let branch = try await self.makeRestoredBranch(
                     from: received, manifest: chain.last!, secrets: secrets, project: projectName, branch: name, op: op)

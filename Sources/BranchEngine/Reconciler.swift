@@ -55,8 +55,9 @@ struct Reconciler {
             }
             note(nil, "deleted unfinished work \(name)")
         }
-        // Backups that were being written did not finish.
-        for var backup in try await catalog.read({ try $0.backups(nil) }) where backup.status == "running" {
+        // Backups that were being written did not finish; their snapshots are not needed.
+        let backupRows = try await catalog.read { try $0.backups(nil) }
+        for var backup in backupRows where backup.status == "running" {
             backup.status = "failed"
             backup.error = "the service stopped while it ran"
             backup.finishedAt = Date()
@@ -65,6 +66,14 @@ struct Reconciler {
                 try? await target.delete(Engine.dataKey(backup.project.rawValue, backup.id))
             }
             note(nil, "marked interrupted backup \(backup.id) failed")
+        }
+        let neededForIncrementals = Set(backupRows.filter { $0.status == "complete" }.map(\.snapshotID))
+        for project in try await catalog.projects() {
+            for snapshot in try await catalog.snapshots(project.name) where snapshot.kind == .backup && !neededForIncrementals.contains(snapshot.id) {
+                try storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
+                try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
+                note(nil, "deleted snapshot \(snapshot.id) of a backup that did not finish")
+            }
         }
 
         // 3. Projects half made or half deleted.

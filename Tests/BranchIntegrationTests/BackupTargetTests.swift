@@ -291,8 +291,8 @@ struct BackupTargetTests {
 
     @Test("an endpoint that cannot be reached fails within the request timeout, saying where")
     func unreachable() async throws {
-        // Nothing listens on port 1. HTTPClient keeps retrying the connection until the
-        // deadline, so the request fails once, at the deadline, without further retries.
+        // Nothing listens on port 1. HTTPClient keeps retrying the connection itself until the
+        // deadline, so the target does not retry on top of that.
         let target = S3Target(
             configuration: try .init(
                 bucket: "bucket", prefix: "p", endpoint: "http://127.0.0.1:1", pathStyle: true,
@@ -300,7 +300,7 @@ struct BackupTargetTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: BackupError.self) { _ = try await target.get("app/b1/manifest.json") }
         #expect(error?.kind == .target)
-        #expect(error?.message.contains("GetObject of s3://bucket/p/app/b1/manifest.json failed after 1 attempt(s) (no answer within 2 s)") == true)
+        #expect(error?.message.contains("GetObject of s3://bucket/p/app/b1/manifest.json failed after 1 attempt(s)") == true)
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 }

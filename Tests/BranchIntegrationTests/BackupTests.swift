@@ -71,6 +71,37 @@ struct BackupTests {
         }
     }
 
+    @Test("a service killed during a backup or a restore leaves neither a half backup nor a half branch")
+    func crashes() async throws {
+        try await TestEnvironment.with(poolSize: "2G", backups: true) { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            try await env.psql(try await env.cli("url").output, "create table t as select generate_series(1, 50000) g")
+            let good = try #require(try await env.json(JobInfo.self, "backup", "create").backup)
+
+            await env.stopService()
+            try await env.startService(environment: ["BRANCH_CRASH_AT": "backup.create.streaming"])
+            _ = try await env.cli("backup", "create")
+            _ = await env.waitForServiceExit()
+            try await env.startService()
+            let backups = try await env.json(BackupList.self, "backup", "list").backups
+            #expect(backups.filter { $0.status == "complete" }.map(\.id) == [good.id])
+            #expect(backups.contains { $0.status == "failed" && $0.error?.contains("stopped") == true })
+            #expect(!(try await env.json(SnapshotList.self, "snapshot", "list").snapshots.contains { $0.kind == "backup" && $0.id != good.snapshotID }))
+
+            await env.stopService()
+            try await env.startService(environment: ["BRANCH_CRASH_AT": "backup.restore.after-receive"])
+            _ = try await env.cli("backup", "restore", good.id, "--as", "restored")
+            _ = await env.waitForServiceExit()
+            try await env.startService()
+            #expect(try await env.json(BranchList.self, "list").branches.map(\.name) == ["main"])
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(env.pool)/work")) ?? []).isEmpty)
+            // And it works once the service is whole again.
+            _ = try await env.json(JobInfo.self, "backup", "restore", good.id, "--as", "restored")
+            #expect(try await env.psql(try await env.cli("url", "restored").output, "select count(*) from t") == "50000")
+        }
+    }
+
     @Test("backups to S3 (moto), restored into a second, empty pool: the disaster-recovery path")
     func s3DisasterRecovery() async throws {
         try await MotoServer.with { s3 in
