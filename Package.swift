@@ -73,6 +73,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BranchDiff",
+            dependencies: ["BranchCore", "BranchPostgres", "BranchAPI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BranchAPI",
             dependencies: ["BranchCore"],
             swiftSettings: swiftSettings
@@ -80,7 +85,7 @@ let package = Package(
         .target(
             name: "BranchEngine",
             dependencies: [
-                "BranchCore", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchAPI", "BranchBackup",
+                "BranchCore", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchAPI", "BranchBackup", "BranchDiff",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -128,13 +133,13 @@ let package = Package(
             name: "BranchUnitTests",
             dependencies: [
                 "BranchCore", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
-                "BranchCatalog", "BranchBackup",
+                "BranchCatalog", "BranchBackup", "BranchDiff",
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BranchIntegrationTests",
-            dependencies: ["BranchTesting", "BranchCore", "BranchAPI", "BranchPostgres", "BranchStorage", "BranchBackup"],
+            dependencies: ["BranchTesting", "BranchCore", "BranchAPI", "BranchPostgres", "BranchStorage", "BranchBackup", "BranchDiff"],
             swiftSettings: swiftSettings
         ),
     ]

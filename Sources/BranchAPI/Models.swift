@@ -750,6 +750,295 @@ public struct JobInfo: Codable, Sendable {
     }
 }
 
+// MARK: Diff and merge
+
+/// What `POST …/diff` compares and how much of it to return.
+public struct DiffRequest: Codable, Sendable {
+    /// Each side: a branch (`main`), a snapshot (id or name), a branch at an instant
+    /// (`main@2026-11-21T10:00:00Z`), or a backup (`backup:<id>`).
+    public var from: String
+    public var to: String
+    /// Only these tables (`table` or `schema.table`), and only these schemas.
+    public var tables: [String]?
+    public var schemas: [String]?
+    public var schemaOnly: Bool?
+    /// Counts per table only, no rows.
+    public var summary: Bool?
+    /// At most this many row changes (the response then carries a cursor to continue).
+    public var limit: Int?
+    public var cursor: String?
+
+    public init(
+        from: String, to: String, tables: [String]? = nil, schemas: [String]? = nil, schemaOnly: Bool? = nil, summary: Bool? = nil,
+        limit: Int? = nil, cursor: String? = nil
+    ) {
+        self.from = from
+        self.to = to
+        self.tables = tables
+        self.schemas = schemas
+        self.schemaOnly = schemaOnly
+        self.summary = summary
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+/// A schema difference between the two sides, classified.
+public struct DiffSchemaChange: Codable, Sendable, Equatable {
+    public var objectType: String
+    public var name: String
+    /// `added`, `removed` or `changed` (from the first side to the second).
+    public var change: String
+    /// `additive` or `breaking`.
+    public var classification: String
+    public var from: String?
+    public var to: String?
+    public var reason: String?
+
+    public init(objectType: String, name: String, change: String, classification: String, from: String?, to: String?, reason: String?) {
+        self.objectType = objectType
+        self.name = name
+        self.change = change
+        self.classification = classification
+        self.from = from
+        self.to = to
+        self.reason = reason
+    }
+}
+
+/// One changed column of a changed row; values in Postgres' text form (nil: NULL).
+public struct DiffColumnChange: Codable, Sendable, Equatable {
+    public var column: String
+    public var old: String?
+    public var new: String?
+    /// For jsonb and json columns: the change as JSON-patch operations.
+    public var patch: [JSONValue]?
+
+    public init(column: String, old: String?, new: String?, patch: [JSONValue]? = nil) {
+        self.column = column
+        self.old = old
+        self.new = new
+        self.patch = patch
+    }
+}
+
+/// One row that differs: `added` (only in the second side), `removed` (only in the first), or
+/// `changed` (same key, other values). Values are Postgres' text form; nil is NULL.
+public struct DiffRowChange: Codable, Sendable, Equatable {
+    public var table: String
+    public var change: String
+    /// The primary key (column → value); empty for a table without one.
+    public var key: [String: String?]
+    /// The whole row, for added and removed rows.
+    public var row: [String: String?]?
+    public var columns: [DiffColumnChange]?
+    /// For tables without a primary key: how many copies of this row were added or removed.
+    public var count: Int?
+
+    public init(table: String, change: String, key: [String: String?], row: [String: String?]? = nil, columns: [DiffColumnChange]? = nil, count: Int? = nil) {
+        self.table = table
+        self.change = change
+        self.key = key
+        self.row = row
+        self.columns = columns
+        self.count = count
+    }
+}
+
+/// Counts of one table's row differences.
+public struct DiffTableSummary: Codable, Sendable, Equatable {
+    public var table: String
+    public var added: Int
+    public var removed: Int
+    public var changed: Int
+    /// `primary key` (rows matched by key) or `multiset` (no primary key: whole rows compared as a multiset).
+    public var method: String
+    /// Whether the counts are complete (false when `limit` stopped the diff inside this table).
+    public var complete: Bool
+
+    public init(table: String, added: Int, removed: Int, changed: Int, method: String, complete: Bool) {
+        self.table = table
+        self.added = added
+        self.removed = removed
+        self.changed = changed
+        self.method = method
+        self.complete = complete
+    }
+}
+
+/// One line of a streamed diff (`application/x-ndjson`), in this order: the schema changes,
+/// then per table its row changes and its summary, then one `end` line.
+public struct DiffLine: Codable, Sendable {
+    /// `schema`, `row`, `table`, `end`, or `error` (the diff failed after it started streaming;
+    /// nothing follows it).
+    public var type: String
+    public var schema: DiffSchemaChange?
+    public var row: DiffRowChange?
+    public var table: DiffTableSummary?
+    public var end: DiffEnd?
+    public var error: ErrorBody.Detail?
+
+    public init(
+        type: String, schema: DiffSchemaChange? = nil, row: DiffRowChange? = nil, table: DiffTableSummary? = nil, end: DiffEnd? = nil,
+        error: ErrorBody.Detail? = nil
+    ) {
+        self.type = type
+        self.schema = schema
+        self.row = row
+        self.table = table
+        self.end = end
+        self.error = error
+    }
+}
+
+public struct DiffEnd: Codable, Sendable, Equatable {
+    public var from: String
+    public var to: String
+    public var schemaChanges: Int
+    public var breakingChanges: Int
+    public var rowsAdded: Int
+    public var rowsRemoved: Int
+    public var rowsChanged: Int
+    /// Where to continue when `limit` cut the diff short; nil when it is complete.
+    public var nextCursor: String?
+    /// Bytes received from each side's server (checksums and rows).
+    public var bytesFromFirst: UInt64
+    public var bytesFromSecond: UInt64
+    public var durationMs: Double
+
+    public init(
+        from: String, to: String, schemaChanges: Int, breakingChanges: Int, rowsAdded: Int, rowsRemoved: Int, rowsChanged: Int,
+        nextCursor: String?, bytesFromFirst: UInt64, bytesFromSecond: UInt64, durationMs: Double
+    ) {
+        self.from = from
+        self.to = to
+        self.schemaChanges = schemaChanges
+        self.breakingChanges = breakingChanges
+        self.rowsAdded = rowsAdded
+        self.rowsRemoved = rowsRemoved
+        self.rowsChanged = rowsChanged
+        self.nextCursor = nextCursor
+        self.bytesFromFirst = bytesFromFirst
+        self.bytesFromSecond = bytesFromSecond
+        self.durationMs = durationMs
+    }
+}
+
+/// What `POST …/merge` does.
+public struct MergeRequest: Codable, Sendable {
+    public var source: String
+    /// Default: the source's parent.
+    public var into: String?
+    /// How to settle conflicts: `source` or `target`; without it, any conflict stops the merge.
+    public var prefer: String?
+    /// Per conflict: `table` + `key` → `source` or `target` (overrides `prefer`).
+    public var resolutions: [MergeResolution]?
+    public var allowDestructive: Bool?
+    public var dryRun: Bool?
+
+    public init(
+        source: String, into: String? = nil, prefer: String? = nil, resolutions: [MergeResolution]? = nil, allowDestructive: Bool? = nil,
+        dryRun: Bool? = nil
+    ) {
+        self.source = source
+        self.into = into
+        self.prefer = prefer
+        self.resolutions = resolutions
+        self.allowDestructive = allowDestructive
+        self.dryRun = dryRun
+    }
+}
+
+public struct MergeResolution: Codable, Sendable, Equatable {
+    public var table: String
+    public var key: [String: String?]
+    /// `source` or `target`.
+    public var take: String
+
+    public init(table: String, key: [String: String?], take: String) {
+        self.table = table
+        self.key = key
+        self.take = take
+    }
+}
+
+/// A row changed on both sides since the base, differently; all three versions.
+public struct MergeConflict: Codable, Sendable, Equatable {
+    public var table: String
+    public var key: [String: String?]
+    /// `changed on both`, `deleted in source, changed in target`, `changed in source, deleted in target`, `added on both`.
+    public var kind: String
+    public var base: [String: String?]?
+    public var source: [String: String?]?
+    public var target: [String: String?]?
+    /// How it was settled (`source`, `target`), nil when it was not.
+    public var resolution: String?
+
+    public init(
+        table: String, key: [String: String?], kind: String, base: [String: String?]?, source: [String: String?]?, target: [String: String?]?,
+        resolution: String?
+    ) {
+        self.table = table
+        self.key = key
+        self.kind = kind
+        self.base = base
+        self.source = source
+        self.target = target
+        self.resolution = resolution
+    }
+}
+
+public struct MergeTablePlan: Codable, Sendable, Equatable {
+    public var table: String
+    public var inserts: Int
+    public var updates: Int
+    public var deletes: Int
+    public var conflicts: Int
+
+    public init(table: String, inserts: Int, updates: Int, deletes: Int, conflicts: Int) {
+        self.table = table
+        self.inserts = inserts
+        self.updates = updates
+        self.deletes = deletes
+        self.conflicts = conflicts
+    }
+}
+
+/// The plan of a merge, and what happened when it was applied.
+public struct MergeResult: Codable, Sendable {
+    public var source: String
+    public var target: String
+    /// The common ancestor: the source's base snapshot.
+    public var base: String
+    public var dryRun: Bool
+    public var applied: Bool
+    /// The schema statements replayed on the target, in order.
+    public var schemaStatements: [String]
+    public var schemaChanges: [DiffSchemaChange]
+    public var tables: [MergeTablePlan]
+    public var conflicts: [MergeConflict]
+    /// The target's state before the merge (`branch restore ID --in-place` undoes it).
+    public var undoSnapshot: String?
+    public var operation: OperationTiming?
+
+    public init(
+        source: String, target: String, base: String, dryRun: Bool, applied: Bool, schemaStatements: [String], schemaChanges: [DiffSchemaChange],
+        tables: [MergeTablePlan], conflicts: [MergeConflict], undoSnapshot: String?, operation: OperationTiming?
+    ) {
+        self.source = source
+        self.target = target
+        self.base = base
+        self.dryRun = dryRun
+        self.applied = applied
+        self.schemaStatements = schemaStatements
+        self.schemaChanges = schemaChanges
+        self.tables = tables
+        self.conflicts = conflicts
+        self.undoSnapshot = undoSnapshot
+        self.operation = operation
+    }
+}
+
 /// List wrappers, so lists can grow pagination fields without breaking clients.
 public struct ProjectList: Codable, Sendable {
     public var projects: [ProjectInfo]

@@ -55,6 +55,8 @@ public enum OpenAPIDocument {
         }
         let content: JSONValue = route.responseSchema == "Text"
             ? ["text/plain": ["schema": ["type": "string"]]]
+            : route.streamsLines
+            ? ["application/x-ndjson": ["schema": ["$ref": .string("#/components/schemas/\(route.responseSchema)")]]]
             : ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(route.responseSchema)")]]]
         var responses: [String: JSONValue] = [
             String(route.successStatus): ["description": "Success.", "content": content],

@@ -16,6 +16,9 @@ public struct APIRoute: Sendable, Hashable {
     public let requiresAuth: Bool
     /// Query parameters: name and description.
     public let query: [QueryParameter]
+    /// The response is a stream of `responseSchema` objects, one JSON document per line
+    /// (`application/x-ndjson`).
+    public let streamsLines: Bool
 
     public struct QueryParameter: Sendable, Hashable {
         public let name: String
@@ -25,7 +28,8 @@ public struct APIRoute: Sendable, Hashable {
 
     init(
         _ method: Method, _ path: String, _ operationID: String, _ summary: String, request: String? = nil,
-        requestOptional: Bool = false, response: String, status: Int = 200, auth: Bool = true, query: [QueryParameter] = []
+        requestOptional: Bool = false, response: String, status: Int = 200, auth: Bool = true, query: [QueryParameter] = [],
+        streamsLines: Bool = false
     ) {
         self.method = method
         self.path = path
@@ -37,6 +41,7 @@ public struct APIRoute: Sendable, Hashable {
         self.successStatus = status
         self.requiresAuth = auth
         self.query = query
+        self.streamsLines = streamsLines
     }
 
     /// Path parameters in order, e.g. `["project", "branch"]`.
@@ -176,6 +181,15 @@ extension APIRoute {
     public static let deleteSchedule = APIRoute(
         .delete, "/api/v1/projects/{project}/schedules/{kind}", "deleteSchedule", "Remove a schedule.", response: "ScheduleList")
 
+    public static let diff = APIRoute(
+        .post, "/api/v1/projects/{project}/diff", "diff",
+        "Schema and row differences between two branches, snapshots, instants (`main@2026-11-21T10:00:00Z`) or backups (`backup:ID`), streamed as JSON Lines: schema changes, then per table its rows and a summary, then an `end` line (with `nextCursor` when `limit` cut it short). A failure after the stream started is an `error` line.",
+        request: "DiffRequest", response: "DiffLine", streamsLines: true)
+    public static let merge = APIRoute(
+        .post, "/api/v1/projects/{project}/merge", "merge",
+        "Three-way merge of a branch into another (default: its parent) since the source's base snapshot, in one transaction, after snapshotting the target. With unresolved conflicts nothing is applied and `applied` is false.",
+        request: "MergeRequest", response: "MergeResult")
+
     public static let listSnapshots = APIRoute(.get, "/api/v1/projects/{project}/snapshots", "listSnapshots", "The project's snapshots.", response: "SnapshotList")
     public static let createSnapshot = APIRoute(
         .post, "/api/v1/projects/{project}/snapshots", "createSnapshot", "Take a read-only snapshot of a branch (default: the checked-out one).",
@@ -198,5 +212,6 @@ extension APIRoute {
         exportBranch,
         listSnapshots, createSnapshot, getSnapshot, deleteSnapshot, restoreSnapshot,
         listSchedules, setSchedule, deleteSchedule, createBackup,
+        diff, merge,
     ]
 }

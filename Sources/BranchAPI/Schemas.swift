@@ -140,6 +140,68 @@ public enum APISchemas {
                 ("errorCode", .optional(.string)), ("errorMessage", .optional(.string)), ("errorHint", .optional(.string)),
                 ("backup", .optional(.ref("BackupInfo"))), ("branch", .optional(.ref("BranchInfo"))), ("verify", .optional(.ref("VerifyReport"))),
             ]),
+        "DiffRequest": Object(
+            "Two sides to compare, each a branch, a snapshot (id or name), BRANCH@INSTANT or backup:ID, and what to include.",
+            [
+                ("from", .string), ("to", .string), ("tables", .optional(.array(.string))), ("schemas", .optional(.array(.string))),
+                ("schemaOnly", .optional(.boolean)), ("summary", .optional(.boolean)), ("limit", .optional(.integer)), ("cursor", .optional(.string)),
+            ]),
+        "DiffLine": Object(
+            "One line of a diff stream; `type` says which field is set: schema, row, table, end or error.",
+            [
+                ("type", .string), ("schema", .optional(.ref("DiffSchemaChange"))), ("row", .optional(.ref("DiffRowChange"))),
+                ("table", .optional(.ref("DiffTableSummary"))), ("end", .optional(.ref("DiffEnd"))), ("error", .optional(.ref("ErrorDetail"))),
+            ]),
+        "DiffSchemaChange": Object(
+            "A schema object added, removed or changed from the first side to the second, classified additive or breaking.",
+            [
+                ("objectType", .string), ("name", .string), ("change", .string), ("classification", .string), ("from", .optional(.string)),
+                ("to", .optional(.string)), ("reason", .optional(.string)),
+            ]),
+        "DiffRowChange": Object(
+            "A row added, removed or changed; values in Postgres text form, null for NULL. `key` maps primary-key columns to values.",
+            [
+                ("table", .string), ("change", .string), ("key", .object), ("row", .optional(.object)),
+                ("columns", .optional(.array(.ref("DiffColumnChange")))), ("count", .optional(.integer)),
+            ]),
+        "DiffColumnChange": Object(
+            "One changed column: old and new text values; for json and jsonb, also RFC 6902 operations.",
+            [("column", .string), ("old", .optional(.string)), ("new", .optional(.string)), ("patch", .optional(.array(.object)))]),
+        "DiffTableSummary": Object(
+            "A table's counts; `method` is `primary key` or `multiset`; `complete` is false when the limit stopped inside it.",
+            [("table", .string), ("added", .integer), ("removed", .integer), ("changed", .integer), ("method", .string), ("complete", .boolean)]),
+        "DiffEnd": Object(
+            "The last line of a diff: totals, the cursor to continue from, bytes read from each server, duration.",
+            [
+                ("from", .string), ("to", .string), ("schemaChanges", .integer), ("breakingChanges", .integer), ("rowsAdded", .integer),
+                ("rowsRemoved", .integer), ("rowsChanged", .integer), ("nextCursor", .optional(.string)), ("bytesFromFirst", .integer),
+                ("bytesFromSecond", .integer), ("durationMs", .number),
+            ]),
+        "MergeRequest": Object(
+            "A merge of `source` into `into` (default: its parent). `prefer` (source or target) settles every conflict; `resolutions` settle single rows.",
+            [
+                ("source", .string), ("into", .optional(.string)), ("prefer", .optional(.string)),
+                ("resolutions", .optional(.array(.ref("MergeResolution")))), ("allowDestructive", .optional(.boolean)), ("dryRun", .optional(.boolean)),
+            ]),
+        "MergeResolution": Object(
+            "How to settle one conflicting row: `take` is source or target.", [("table", .string), ("key", .object), ("take", .string)]),
+        "MergeConflict": Object(
+            "A row both branches changed since the base, differently: all three versions, and how it was settled (null: not).",
+            [
+                ("table", .string), ("key", .object), ("kind", .string), ("base", .optional(.object)), ("source", .optional(.object)),
+                ("target", .optional(.object)), ("resolution", .optional(.string)),
+            ]),
+        "MergeTablePlan": Object(
+            "What a merge writes to one table.",
+            [("table", .string), ("inserts", .integer), ("updates", .integer), ("deletes", .integer), ("conflicts", .integer)]),
+        "MergeResult": Object(
+            "The plan of a merge and whether it was applied; `undoSnapshot` is the target's state before it.",
+            [
+                ("source", .string), ("target", .string), ("base", .string), ("dryRun", .boolean), ("applied", .boolean),
+                ("schemaStatements", .array(.string)), ("schemaChanges", .array(.ref("DiffSchemaChange"))),
+                ("tables", .array(.ref("MergeTablePlan"))), ("conflicts", .array(.ref("MergeConflict"))), ("undoSnapshot", .optional(.string)),
+                ("operation", .optional(.ref("OperationTiming"))),
+            ]),
         "EventInfo": Object(
             "Something that happened to a branch server on its own.",
             [("id", .integer), ("at", .dateTime), ("project", .string), ("branch", .optional(.string)), ("kind", .string), ("detail", .string)]),

@@ -38,9 +38,40 @@ struct APIClient {
     }
 
     /// Streams a response chunk by chunk, as it arrives, to `handle` (logs, exports).
-    func stream(_ path: String, _ handle: (Data) -> Void) async throws {
+    func stream(_ path: String, _ handle: (Data) throws -> Void) async throws {
+        try await stream(.GET, path, body: nil, handle)
+    }
+
+    /// POSTs `body` and hands each line of the JSON Lines response to `handle`, decoded, as it arrives.
+    func streamLines<T: Decodable, B: Encodable>(_ path: String, _ body: B, as type: T.Type = T.self, _ handle: (T) throws -> Void) async throws {
+        var pending = Data()
+        func drain(_ final: Bool) throws {
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) ?? (final && !pending.isEmpty ? pending.endIndex : nil) {
+                let line = pending[pending.startIndex..<newline]
+                pending = newline < pending.endIndex ? Data(pending[pending.index(after: newline)...]) : Data()
+                guard !line.isEmpty else { continue }
+                do {
+                    try handle(try JSONDecoder.api.decode(T.self, from: line))
+                } catch let error as DecodingError {
+                    throw CLIError(code: "bad_response", message: "The service sent a line this CLI does not understand: \(error).")
+                }
+            }
+        }
+        try await stream(.POST, path, body: try JSONEncoder.api.encode(body)) { chunk in
+            pending.append(chunk)
+            try drain(false)
+        }
+        try drain(true)
+    }
+
+    private func stream(_ method: HTTPMethod, _ path: String, body: Data?, _ handle: (Data) throws -> Void) async throws {
         var request = HTTPClientRequest(url: configuration.url + path)
+        request.method = method
         if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
         let response: HTTPClientResponse
         do {
             response = try await Self.http.execute(request, timeout: .hours(24 * 365))
@@ -57,7 +88,7 @@ struct APIClient {
             throw CLIError(code: "http_\(response.status.code)", message: "The service answered \(response.status).")
         }
         for try await chunk in response.body {
-            handle(Data(chunk.readableBytesView))
+            try handle(Data(chunk.readableBytesView))
         }
     }
 

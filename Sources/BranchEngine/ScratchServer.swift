@@ -14,8 +14,9 @@ struct ScratchServer {
     let port: Int
     let server: PostgresServer
 
-    /// Copies `source` (a read-only subvolume) and starts a server on the copy.
-    static func start(engine: Engine, from source: String, name: String) async throws -> ScratchServer {
+    /// Copies `source` (a read-only subvolume) and starts a server on the copy; with `recovery`,
+    /// the server replays the archived WAL up to the target and stays there, read-only.
+    static func start(engine: Engine, from source: String, name: String, recovery: Recovery? = nil) async throws -> ScratchServer {
         let subvolume = engine.layout.work(name, "scratch")
         let sockets = engine.layout.work(name, "sockets")
         try engine.storage.snapshot(from: source, to: subvolume, readOnly: false)
@@ -34,12 +35,57 @@ struct ScratchServer {
             try Files.writeAtomically("", to: log, mode: 0o600, owner: ClusterFiles.superuser)
             let server = PostgresServer(installation: engine.installation, dataDirectory: data, logFile: log)
             let scratch = ScratchServer(engine: engine, name: name, subvolume: subvolume, sockets: sockets, port: port, server: server)
-            try await server.start(probe: scratch.connection(database: "postgres"), timeout: engine.configuration.recoveryTimeout)
+            if let recovery {
+                try await scratch.recover(recovery, from: source)
+            } else {
+                try await server.start(probe: scratch.connection(database: "postgres"), timeout: engine.configuration.recoveryTimeout)
+            }
             return scratch
         } catch {
             try? engine.storage.deleteSubvolume(at: subvolume)
             try? FileManager.default.removeItem(atPath: sockets)
             throw error
+        }
+    }
+
+    /// Archive recovery up to the target, then paused there (a read-only view of that instant).
+    /// When no transaction follows the target, Postgres cannot stop at it: the whole archive is
+    /// replayed instead, which is the same state.
+    private func recover(_ recovery: Recovery, from source: String) async throws {
+        let data = PoolLayout.dataDirectory(in: subvolume)
+        var target = recovery.target
+        while true {
+            var settings = WALArchive.recoverySettings(
+                restoreDirectory: recovery.restoreWal, scriptDirectory: engine.layout.scripts, target: target.map(Engine.postgresTimestamp))
+            settings = settings.replacingOccurrences(of: "recovery_target_action = 'promote'", with: "recovery_target_action = 'pause'")
+            try Files.writeAtomically(settings, to: "\(data)/\(WALArchive.recoveryConfigName)", mode: 0o600, owner: ClusterFiles.superuser)
+            try Files.writeAtomically("", to: "\(data)/recovery.signal", mode: 0o600, owner: ClusterFiles.superuser)
+            let probe = connection(database: "postgres")
+            do {
+                try await server.start(probe: probe, timeout: engine.configuration.recoveryTimeout)
+                // Ready means consistent, not yet at the target: wait until replay paused there (or ended).
+                let deadline = ContinuousClock.now + engine.configuration.recoveryTimeout
+                while ContinuousClock.now < deadline {
+                    guard server.runningPID() != nil else { throw PostgresError(.startFailed, "the scratch server stopped during recovery") }
+                    let state = try? await PGConnection.connect(probe).query(
+                        "SELECT CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'promoted' END").scalar
+                    if state == "paused" || state == "promoted" { return }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                throw PostgresError(.startFailed, "Recovery did not reach its target within \(engine.configuration.recoveryTimeout).")
+            } catch {
+                let log = Files.read(server.logFile) ?? ""
+                guard target != nil, log.contains("recovery ended before configured recovery target was reached") else { throw error }
+                try? await server.stop()
+                try engine.storage.deleteSubvolume(at: subvolume)
+                try engine.storage.snapshot(from: source, to: subvolume, readOnly: false)
+                try ClusterFiles.clearRuntimeFiles(dataDirectory: data)
+                try ClusterFiles.writeBranchSettings(
+                    .init(port: port, listenAddresses: "", socketDirectory: sockets, clusterName: "scratch-\(name)",
+                          extra: ["logging_collector": "off", "archive_mode": "off"]),
+                    dataDirectory: data)
+                target = nil
+            }
         }
     }
 

@@ -11,6 +11,9 @@ public struct PGRows: Sendable {
     public let rows: [[String?]]
 
     public var count: Int { rows.count }
+    /// Bytes of all values (what crossed the wire, near enough).
+    public var byteCount: UInt64 { rows.reduce(0) { total, row in total + row.reduce(0) { $0 + UInt64($1?.utf8.count ?? 0) } } }
+
     /// The first column of the first row, the usual answer to `SELECT x`.
     public var scalar: String? { rows.first?.first ?? nil }
 
@@ -28,6 +31,10 @@ public final class PGConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private let queue: DispatchQueue
     private let copy = CopyState()
+    private let received = ByteCounter()
+
+    /// Bytes of result values received so far (what a diff reads from a server).
+    public var bytesReceived: UInt64 { queue.sync { received.bytes } }
 
     private init(handle: OpaquePointer, queue: DispatchQueue) {
         self.handle = handle
@@ -64,7 +71,8 @@ public final class PGConnection: @unchecked Sendable {
     /// Runs one statement with `$1…` parameters (text format) and returns its rows.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) async throws(PostgresError) -> PGRows {
-        try await onQueue { handle in
+        let received = self.received
+        return try await onQueue { handle in
             var cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
             defer { cStrings.forEach { free($0) } }
             let result = cStrings.withUnsafeMutableBufferPointer { buffer in
@@ -72,15 +80,20 @@ public final class PGConnection: @unchecked Sendable {
                     PQexecParams(handle, sql, Int32(parameters.count), nil, parameters.isEmpty ? nil : pointer, nil, nil, 0)
                 }
             }
-            return try Self.rows(from: result, handle: handle)
+            let rows = try Self.rows(from: result, handle: handle)
+            received.bytes += rows.byteCount
+            return rows
         }
     }
 
     /// Runs one or more statements without parameters (simple query protocol); returns the last result's rows.
     @discardableResult
     public func execute(_ sql: String) async throws(PostgresError) -> PGRows {
-        try await onQueue { handle in
-            try Self.rows(from: PQexec(handle, sql), handle: handle)
+        let received = self.received
+        return try await onQueue { handle in
+            let rows = try Self.rows(from: PQexec(handle, sql), handle: handle)
+            received.bytes += rows.byteCount
+            return rows
         }
     }
 
@@ -102,6 +115,7 @@ public final class PGConnection: @unchecked Sendable {
     /// The next rows of a COPY OUT, up to about `maxBytes`; nil once the copy is complete.
     public func readCopy(maxBytes: Int = 1 << 20) async throws(PostgresError) -> [UInt8]? {
         let copy = self.copy
+        let received = self.received
         return try await onQueue { handle in
             if copy.outFinished { return nil }
             var collected: [UInt8] = []
@@ -110,6 +124,7 @@ public final class PGConnection: @unchecked Sendable {
                 let length = PQgetCopyData(handle, &buffer, 0)
                 if length > 0, let buffer {
                     collected.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: Int(length)))
+                    received.bytes += UInt64(length)
                     PQfreemem(buffer)
                 } else if length == -1 {
                     // Copy done: collect the command's final result.
@@ -267,4 +282,9 @@ extension String {
 /// Whether the COPY OUT in progress has ended (read and written only on the connection's queue).
 private final class CopyState: @unchecked Sendable {
     var outFinished = false
+}
+
+/// Bytes received on a connection (updated only on the connection's queue).
+private final class ByteCounter: @unchecked Sendable {
+    var bytes: UInt64 = 0
 }

@@ -150,6 +150,27 @@ struct APIHandlers: Sendable {
                 try JSONResponse.make(try await engine.deleteSchedule(
                     project: try context.parameters.require("project"), kind: try context.parameters.require("kind")))
             },
+            APIRoute.diff.operationID: { request, context in
+                let body = try await Self.decode(DiffRequest.self, request)
+                let session = try await engine.openDiff(project: try context.parameters.require("project"), body)
+                return Response(
+                    status: .ok, headers: [.contentType: "application/x-ndjson"],
+                    body: ResponseBody { writer in
+                        // Each line is written before the next segment is read: a slow reader slows the diff, memory stays flat.
+                        do {
+                            try await session.run { line in try await writer.write(Self.ndjson(line)) }
+                        } catch let error as any ReportableError {
+                            try await writer.write(Self.ndjson(DiffLine(type: "error", error: .init(code: error.code, message: error.message, hint: error.hint))))
+                        } catch {
+                            try? await writer.write(Self.ndjson(DiffLine(type: "error", error: .init(code: "internal_error", message: "\(error)"))))
+                        }
+                        try await writer.finish(nil)
+                    })
+            },
+            APIRoute.merge.operationID: { request, context in
+                let body = try await Self.decode(MergeRequest.self, request)
+                return try JSONResponse.make(try await engine.merge(project: try context.parameters.require("project"), body))
+            },
             APIRoute.listSnapshots.operationID: { _, context in
                 try JSONResponse.make(try await engine.listSnapshots(project: try context.parameters.require("project")))
             },
@@ -171,6 +192,12 @@ struct APIHandlers: Sendable {
                 return try JSONResponse.make(result)
             },
         ]
+    }
+
+    static func ndjson<T: Encodable>(_ value: T) throws -> ByteBuffer {
+        var data = try JSONEncoder.api.encode(value)
+        data.append(UInt8(ascii: "\n"))
+        return ByteBuffer(bytes: data)
     }
 
     static func flag(_ name: String, _ request: Request) -> Bool {

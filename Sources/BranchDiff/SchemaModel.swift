@@ -1,0 +1,138 @@
+public import Foundation
+
+/// Everything the schema diff compares, read from one database: tables with their columns,
+/// keys, indexes and constraints, and views, functions, triggers, extensions, RLS policies and
+/// enum types. Lists are sorted by name so two snapshots compare position by position.
+public struct SchemaSnapshot: Codable, Sendable, Equatable {
+    public var tables: [TableSchema]
+    public var views: [NamedDefinition]
+    public var functions: [NamedDefinition]
+    public var triggers: [NamedDefinition]
+    public var extensions: [NamedDefinition]
+    public var policies: [NamedDefinition]
+    public var enums: [NamedDefinition]
+
+    public init(
+        tables: [TableSchema] = [], views: [NamedDefinition] = [], functions: [NamedDefinition] = [], triggers: [NamedDefinition] = [],
+        extensions: [NamedDefinition] = [], policies: [NamedDefinition] = [], enums: [NamedDefinition] = []
+    ) {
+        self.tables = tables
+        self.views = views
+        self.functions = functions
+        self.triggers = triggers
+        self.extensions = extensions
+        self.policies = policies
+        self.enums = enums
+    }
+
+    public func table(_ qualifiedName: String) -> TableSchema? { tables.first { $0.qualifiedName == qualifiedName } }
+}
+
+public struct TableSchema: Codable, Sendable, Equatable {
+    public var schema: String
+    public var name: String
+    /// In position order.
+    public var columns: [ColumnSchema]
+    /// Primary key column names in key order; nil without a primary key.
+    public var primaryKey: [String]?
+    /// Index name → `CREATE INDEX …` definition (primary key and constraint indexes included).
+    public var indexes: [NamedDefinition]
+    public var constraints: [ConstraintSchema]
+    public var rowLevelSecurity: Bool
+    /// `pg_get_partkeydef` of a partitioned table, e.g. `RANGE (at)`; nil for a plain table.
+    public var partitionKey: String?
+
+    public init(
+        schema: String, name: String, columns: [ColumnSchema], primaryKey: [String]?, indexes: [NamedDefinition] = [],
+        constraints: [ConstraintSchema] = [], rowLevelSecurity: Bool = false, partitionKey: String? = nil
+    ) {
+        self.schema = schema
+        self.name = name
+        self.columns = columns
+        self.primaryKey = primaryKey
+        self.indexes = indexes
+        self.constraints = constraints
+        self.rowLevelSecurity = rowLevelSecurity
+        self.partitionKey = partitionKey
+    }
+
+    /// `schema.name`, each part quoted only when it needs to be (as `format('%I.%I')` does).
+    public var qualifiedName: String { "\(SQLName.quote(schema)).\(SQLName.quote(name))" }
+
+    public func column(_ name: String) -> ColumnSchema? { columns.first { $0.name == name } }
+}
+
+public struct ColumnSchema: Codable, Sendable, Equatable {
+    public var name: String
+    /// `format_type(atttypid, atttypmod)`, e.g. `character varying(50)`, `numeric(10,2)`, `integer[]`.
+    public var type: String
+    public var nullable: Bool
+    /// `pg_get_expr` of the default, nil when there is none (generated columns: see `generated`).
+    public var defaultExpression: String?
+    /// The expression of a `GENERATED ALWAYS AS (…) STORED` column.
+    public var generated: String?
+    /// `GENERATED … AS IDENTITY`: `a` (always), `d` (by default), nil.
+    public var identity: String?
+
+    public init(name: String, type: String, nullable: Bool, defaultExpression: String? = nil, generated: String? = nil, identity: String? = nil) {
+        self.name = name
+        self.type = type
+        self.nullable = nullable
+        self.defaultExpression = defaultExpression
+        self.generated = generated
+        self.identity = identity
+    }
+}
+
+public struct ConstraintSchema: Codable, Sendable, Equatable {
+    public var name: String
+    /// `p` primary key, `u` unique, `f` foreign key, `c` check, `x` exclusion.
+    public var type: String
+    /// `pg_get_constraintdef`.
+    public var definition: String
+
+    public init(name: String, type: String, definition: String) {
+        self.name = name
+        self.type = type
+        self.definition = definition
+    }
+}
+
+public struct NamedDefinition: Codable, Sendable, Equatable {
+    public var name: String
+    public var definition: String
+    /// The parts of the object the diff and the DDL need apart from its definition (nil when there
+    /// are none): an enum's labels in order; a view's output columns as `name type`; a function's
+    /// kind (`function` or `procedure`), `pg_get_function_arguments` and `pg_get_function_result`;
+    /// a trigger's or policy's schema, table and own name; an extension's schema.
+    public var details: [String]?
+
+    public init(name: String, definition: String, details: [String]? = nil) {
+        self.name = name
+        self.definition = definition
+        self.details = details
+    }
+}
+
+/// Identifier quoting as Postgres' `quote_ident` does it.
+public enum SQLName {
+    public static func quote(_ name: String) -> String {
+        let plain = !name.isEmpty && name.first.map { $0 == "_" || ($0.isLetter && $0.isLowercase) } == true
+            && name.allSatisfy { $0 == "_" || $0 == "$" || ($0.isLetter && $0.isLowercase) || $0.isNumber }
+            && !reservedWords.contains(name)
+        return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Reserved key words that `quote_ident` quotes (a subset large enough for column names in practice).
+    static let reservedWords: Set<String> = [
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast", "check", "collate",
+        "column", "constraint", "create", "current_catalog", "current_date", "current_role", "current_time", "current_timestamp",
+        "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "false", "fetch", "for",
+        "foreign", "from", "grant", "group", "having", "in", "initially", "intersect", "into", "lateral", "leading", "limit",
+        "localtime", "localtimestamp", "not", "null", "offset", "on", "only", "or", "order", "placing", "primary", "references",
+        "returning", "select", "session_user", "some", "symmetric", "table", "then", "to", "trailing", "true", "union", "unique",
+        "user", "using", "variadic", "when", "where", "window", "with", "authorization", "binary", "collation", "concurrently",
+        "cross", "current_schema", "freeze", "full", "ilike", "inner", "is", "isnull", "join", "left", "like", "natural",
+        "notnull", "outer", "overlaps", "right", "similar", "tablesample", "verbose",
+    ]
+}

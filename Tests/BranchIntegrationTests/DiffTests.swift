@@ -1,0 +1,216 @@
+import BranchAPI
+import BranchCore
+import BranchTesting
+import Foundation
+import Testing
+
+/// The lines of `branch diff … --json`, decoded.
+struct DiffOutput {
+    var lines: [DiffLine]
+
+    init(_ text: String) throws {
+        lines = try text.split(separator: "\n").map { try JSONDecoder.api.decode(DiffLine.self, from: Data($0.utf8)) }
+    }
+
+    var schema: [DiffSchemaChange] { lines.compactMap(\.schema) }
+    var rows: [DiffRowChange] { lines.compactMap(\.row) }
+    var tables: [DiffTableSummary] { lines.compactMap(\.table) }
+    var end: DiffEnd? { lines.last?.end }
+
+    func row(_ table: String, _ key: [String: String?]) -> DiffRowChange? {
+        rows.first { $0.table == table && $0.key == key }
+    }
+
+    func column(_ table: String, id: String, _ column: String) -> DiffColumnChange? {
+        row(table, ["id": id])?.columns?.first { $0.column == column }
+    }
+}
+
+extension TestEnvironment {
+    func diff(_ arguments: String...) async throws -> DiffOutput {
+        let result = try await cli(["diff"] + arguments + ["--json"])
+        guard result.succeeded else { throw TestFailure("`branch diff \(arguments.joined(separator: " "))` failed: \(result.stderr)") }
+        return try DiffOutput(result.stdout)
+    }
+}
+
+@Suite("Row-level and schema diff", .serialized)
+struct DiffTests {
+    /// A table with every kind of value the issue names, large enough to be bisected.
+    static let setUp = """
+        create type mood as enum ('sad', 'ok', 'happy');
+        create table items(
+            id int primary key, name text, note text, data jsonb, tags text[], price numeric, at timestamptz,
+            blob bytea, m mood, big text, gone int);
+        insert into items
+            select i, 'item ' || i, case when i % 2 = 0 then null else 'n' end, jsonb_build_object('a', jsonb_build_object('b', i), 'list', jsonb_build_array(1, 2)),
+                   array['x', 'y'], 1.50, '2026-01-01 00:00:00+00'::timestamptz + i * interval '1 second',
+                   '\\x0102'::bytea, 'ok', case when i = 12 then repeat('x', 200000) else null end, i
+            from generate_series(1, 20000) i;
+        create table pairs(a int, b text, v int, primary key (a, b));
+        insert into pairs values (1, 'x', 1), (1, 'y', 2), (2, 'x', 3);
+        create table logs(msg text);
+        insert into logs values ('a'), ('a'), ('a'), ('b');
+        analyze;
+        """
+
+    static let changes = """
+        update items set note = '' where id = 4;
+        update items set data = jsonb_set(data, '{a,b}', '"changed"') || '{"new": true}' where id = 6;
+        update items set tags = array['x', 'y', 'z'] where id = 7;
+        update items set price = 1.500 where id = 8;
+        update items set at = at + interval '1 microsecond' where id = 9;
+        update items set blob = '\\x0103' where id = 10;
+        update items set m = 'happy' where id = 11;
+        update items set big = repeat('x', 199999) || 'y' where id = 12;
+        delete from items where id = 13;
+        insert into items (id, name) values (30000, 'new');
+        update items set name = 'same' where id = 14;
+        update items set name = 'item 14' where id = 14;
+        alter table items add column extra int default 0;
+        alter table items drop column gone;
+        update pairs set v = 20 where a = 1 and b = 'y';
+        insert into pairs values (3, 'z', 4);
+        delete from logs where ctid = (select min(ctid) from logs where msg = 'a');
+        insert into logs values ('c'), ('c');
+        create index items_name on items(name);
+        """
+
+    @Test("rows are matched by key and compared exactly: NULL vs '', jsonb, arrays, numeric, timestamptz, bytea, enums, TOAST, added and dropped columns")
+    func exactRowDiff() async throws {
+        try await TestEnvironment.with(poolSize: "2G") { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, Self.setUp)
+            _ = try await env.json(BranchResult.self, "create", "feat")
+            try await env.psql(try await env.cli("url", "feat").output, Self.changes)
+
+            let diff = try await env.diff("main", "feat")
+            let items = "public.items"
+            // Schema: an added column is additive, a dropped one breaking; the new index is additive.
+            let added = try #require(diff.schema.first { $0.objectType == "column" && $0.name.hasSuffix("items.extra") })
+            #expect(added.change == "added" && added.classification == "additive")
+            let dropped = try #require(diff.schema.first { $0.objectType == "column" && $0.name.hasSuffix("items.gone") })
+            #expect(dropped.change == "removed" && dropped.classification == "breaking")
+            #expect(diff.schema.contains { $0.objectType == "index" && $0.name.contains("items_name") && $0.classification == "additive" })
+
+            // NULL and '' differ.
+            let note = try #require(diff.column(items, id: "4", "note"))
+            #expect(note.old == nil && note.new == "")
+            // jsonb: the whole values and a JSON patch.
+            let data = try #require(diff.column(items, id: "6", "data"))
+            let patch = try #require(data.patch)
+            #expect(patch.contains { $0["op"]?.stringValue == "replace" && $0["path"]?.stringValue == "/a/b" && $0["value"]?.stringValue == "changed" })
+            #expect(patch.contains { $0["op"]?.stringValue == "add" && $0["path"]?.stringValue == "/new" })
+            #expect(diff.column(items, id: "7", "tags")?.new == "{x,y,z}")
+            // numeric keeps its scale: 1.50 and 1.500 are different values as stored.
+            #expect(diff.column(items, id: "8", "price")?.new == "1.500")
+            let at = try #require(diff.column(items, id: "9", "at"))
+            #expect(at.new?.hasSuffix(".000001+00") == true)
+            #expect(diff.column(items, id: "10", "blob")?.new == "\\x0103")
+            #expect(diff.column(items, id: "11", "m")?.old == "ok")
+            // A TOASTed value that differs in its last byte.
+            let big = try #require(diff.column(items, id: "12", "big"))
+            #expect(big.old?.count == 200_000 && big.new?.hasSuffix("xy") == true)
+            #expect(diff.row(items, ["id": "13"])?.change == "removed")
+            #expect(diff.row(items, ["id": "30000"])?.change == "added")
+            // Changed and changed back: no difference.
+            #expect(diff.row(items, ["id": "14"]) == nil)
+            // Only the shared columns: the dropped and added columns never make a row differ.
+            #expect(diff.rows.filter { $0.table == items }.count == 10)
+            #expect(diff.rows.filter { $0.table == items }.allSatisfy { change in change.columns?.allSatisfy { $0.column != "extra" && $0.column != "gone" } ?? true })
+            // Rows come in key order.
+            let keys = diff.rows.filter { $0.table == items }.compactMap { $0.key["id"] ?? nil }.compactMap(Int.init)
+            #expect(keys == keys.sorted())
+
+            // A composite key.
+            #expect(diff.row("public.pairs", ["a": "1", "b": "y"])?.columns?.first?.new == "20")
+            #expect(diff.row("public.pairs", ["a": "3", "b": "z"])?.change == "added")
+            // Without a key: a multiset, duplicates counted.
+            let logs = diff.rows.filter { $0.table == "public.logs" }
+            #expect(logs.contains { $0.change == "removed" && $0.row?["msg"] == "a" && $0.count == 1 })
+            #expect(logs.contains { $0.change == "added" && $0.row?["msg"] == "c" && $0.count == 2 })
+            #expect(diff.tables.first { $0.table == "public.logs" }?.method == "multiset")
+
+            let end = try #require(diff.end)
+            #expect(end.rowsChanged == 8 + 1 && end.rowsAdded == 1 + 1 + 2 && end.rowsRemoved == 1 + 1)
+            #expect(end.nextCursor == nil)
+
+            // The same sides the other way round mirror each other.
+            let reverse = try await env.diff("feat", "main", "--summary")
+            #expect(reverse.end?.rowsAdded == end.rowsRemoved && reverse.end?.rowsRemoved == end.rowsAdded)
+            #expect(reverse.rows.isEmpty)
+
+            // --table, --schema-only and the terminal rendering.
+            let onlyPairs = try await env.diff("main", "feat", "--table", "pairs")
+            #expect(Set(onlyPairs.tables.map(\.table)) == ["public.pairs"])
+            #expect(try await env.diff("main", "feat", "--schema-only").rows.isEmpty)
+            let text = try await env.cli("diff", "main", "feat")
+            #expect(text.succeeded)
+            #expect(text.stdout.contains("BREAKING"))
+            #expect(text.stdout.contains("note: NULL → ''"))
+            #expect(text.stdout.contains("public.items: 1 added, 1 removed, 8 changed"))
+        }
+    }
+
+    @Test("snapshots, instants and pagination: cursors continue exactly where the limit stopped")
+    func sidesAndPagination() async throws {
+        try await TestEnvironment.with(poolSize: "2G") { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, 'v' from generate_series(1, 50000) i; analyze t")
+            let snapshot = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "before")
+            try await env.psql(main, "update t set v = 'w' where id % 997 = 0")
+            try await Task.sleep(for: .seconds(1.1))
+            let instant = ISO8601DateFormatter().string(from: Date())
+            try await Task.sleep(for: .seconds(1.1))
+            try await env.psql(main, "delete from t where id <= 3")
+            let serversBefore = await env.serverProcesses().count
+
+            // A snapshot against the live branch.
+            let full = try await env.diff("before", "main")
+            #expect(full.end?.rowsChanged == 50 && full.end?.rowsRemoved == 3)
+            #expect(snapshot.snapshot.name == "before")
+            // An instant between the update and the delete.
+            let atInstant = try await env.diff("before", "main@\(instant)")
+            #expect(atInstant.end?.rowsChanged == 50 && atInstant.end?.rowsRemoved == 0)
+            // Only hashes crossed the wire for the unchanged segments: far less than the table.
+            let bytes = try #require(full.end).bytesFromSecond
+            #expect(bytes < 1_000_000, "read \(bytes) bytes from main")
+            // The temporary servers for the snapshot and the instant are gone.
+            #expect(await env.serverProcesses().count == serversBefore)
+
+            // Pages of 7: together exactly the full diff, in order, each with a cursor until the last.
+            var collected: [DiffRowChange] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                var arguments = ["before", "main", "--limit", "7"]
+                if let cursor { arguments += ["--cursor", cursor] }
+                let page = try await env.diff(arguments)
+                #expect(page.rows.count <= 7)
+                collected += page.rows
+                cursor = page.end?.nextCursor
+                pages += 1
+            } while cursor != nil && pages < 20
+            #expect(collected == full.rows)
+            #expect(pages == 8)
+
+            // Unknown sides and bad cursors are clear errors.
+            let unknown = try await env.failure("diff", "main", "nope")
+            #expect(unknown.stderr.contains("is not a branch, a snapshot"))
+            let badCursor = try await env.failure("diff", "main", "before", "--cursor", "garbage")
+            #expect(badCursor.stderr.contains("cursor"))
+        }
+    }
+}
+
+extension TestEnvironment {
+    func diff(_ arguments: [String]) async throws -> DiffOutput {
+        let result = try await cli(["diff"] + arguments + ["--json"])
+        guard result.succeeded else { throw TestFailure("`branch diff \(arguments.joined(separator: " "))` failed: \(result.stderr)") }
+        return try DiffOutput(result.stdout)
+    }
+}
