@@ -465,7 +465,7 @@ extension Engine {
         defer { removeReceived(work) }
         let received = try await receive(chain, key: key, into: work, job: job)
         await jobs.progress(job, step: "starting a scratch server")
-        let scratch = try await ScratchServer.start(engine: self, from: received, name: "\(job)-verify")
+        let scratch = try await ScratchServer.start(engine: self, from: received, name: "\(job)-verify", writable: true)
         defer { Task { await scratch.stop() } }
         let probe = scratch.connection(database: "postgres")
         await jobs.progress(job, step: "reading every table")

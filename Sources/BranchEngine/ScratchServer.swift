@@ -15,8 +15,9 @@ struct ScratchServer {
     let server: PostgresServer
 
     /// Copies `source` (a read-only subvolume) and starts a server on the copy; with `recovery`,
-    /// the server replays the archived WAL up to the target and stays there, read-only.
-    static func start(engine: Engine, from source: String, name: String, recovery: Recovery? = nil) async throws -> ScratchServer {
+    /// the server replays the archived WAL up to the target and stays there, read-only. Sessions
+    /// are read-only by default; `writable` is for checks that install an extension (verify).
+    static func start(engine: Engine, from source: String, name: String, recovery: Recovery? = nil, writable: Bool = false) async throws -> ScratchServer {
         let subvolume = engine.layout.work(name, "scratch")
         let sockets = engine.layout.work(name, "sockets")
         try engine.storage.snapshot(from: source, to: subvolume, readOnly: false)
@@ -29,7 +30,7 @@ struct ScratchServer {
             try Files.remove("\(data)/recovery.signal")
             try ClusterFiles.writeBranchSettings(
                 .init(port: port, listenAddresses: "", socketDirectory: sockets, clusterName: "scratch-\(name)",
-                      extra: ["logging_collector": "off", "archive_mode": "off"]),
+                      extra: ["logging_collector": "off", "archive_mode": "off", "default_transaction_read_only": writable ? "off" : "on"]),
                 dataDirectory: data)
             let log = "\(sockets)/postgres.log"
             try Files.writeAtomically("", to: log, mode: 0o600, owner: ClusterFiles.superuser)
@@ -82,7 +83,7 @@ struct ScratchServer {
                 try ClusterFiles.clearRuntimeFiles(dataDirectory: data)
                 try ClusterFiles.writeBranchSettings(
                     .init(port: port, listenAddresses: "", socketDirectory: sockets, clusterName: "scratch-\(name)",
-                          extra: ["logging_collector": "off", "archive_mode": "off"]),
+                          extra: ["logging_collector": "off", "archive_mode": "off", "default_transaction_read_only": "on"]),
                     dataDirectory: data)
                 target = nil
             }

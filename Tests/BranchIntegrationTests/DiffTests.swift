@@ -205,6 +205,24 @@ struct DiffTests {
             #expect(badCursor.stderr.contains("cursor"))
         }
     }
+
+    @Test("a backup is a side too: received into a scratch server, compared, then removed")
+    func backupSide() async throws {
+        try await TestEnvironment.with(poolSize: "2G", backups: true) { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, md5(i::text) from generate_series(1, 10000) i")
+            let backup = try #require(try await env.json(JobInfo.self, "backup", "create").backup)
+            try await env.psql(main, "update t set v = 'new' where id in (5, 500, 5000); insert into t values (10001, 'x')")
+
+            let diff = try await env.diff("backup:\(backup.id)", "main")
+            #expect(diff.end?.rowsChanged == 3 && diff.end?.rowsAdded == 1 && diff.end?.rowsRemoved == 0)
+            #expect(diff.column("public.t", id: "500", "v")?.new == "new")
+            // The scratch copy of the backup is gone again.
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(env.pool)/work")) ?? []).isEmpty)
+        }
+    }
 }
 
 extension TestEnvironment {
