@@ -21,7 +21,9 @@ public struct TableComparison: Sendable {
         let shared = from.columns.filter { column in to.column(column.name) != nil }
         columnNames = shared.map(\.name)
         columns = shared.map { SQLName.quote($0.name) }
-        jsonColumns = Set(shared.filter { $0.type == "jsonb" || $0.type == "json" }.map(\.name))
+        // A JSON patch only where both sides hold JSON (not where text became jsonb).
+        let isJSON: (String?) -> Bool = { $0 == "jsonb" || $0 == "json" }
+        jsonColumns = Set(shared.filter { isJSON($0.type) && isJSON(to.column($0.name)?.type) }.map(\.name))
         // Rows are matched by key only when both sides have the same primary key.
         if let key = from.primaryKey, key == to.primaryKey, !key.isEmpty {
             keyNames = key
@@ -422,8 +424,10 @@ public final class RowDiffer: Sendable {
         return result
     }
 
+    /// One string per key, unambiguous: each value is length-prefixed, so no value's content can
+    /// read as a separator or as the start of the next value.
     public static func keyString(_ key: [String?]) -> String {
-        key.map { $0.map { "v" + $0 } ?? "n" }.joined(separator: "\u{1F}")
+        key.map { $0.map { "v\($0.utf8.count):" + $0 } ?? "n" }.joined(separator: "\u{1F}")
     }
 
     /// The API's view of a delta: added and removed rows whole, changed rows as their changed

@@ -126,7 +126,11 @@ struct DDLBuilder {
         let entry = (new ?? old)!
         switch (old?.object, new?.object) {
         case (_, .table(let table)?): return createTable(table)
-        case (.table(let table)?, nil): return [DDLStep(.dropTable, "DROP TABLE \(table.qualifiedName)")]
+        case (.table(let table)?, nil):
+            // Its foreign keys go first, with the other foreign key drops: tables dropped together
+            // that reference each other then drop in any order (DROP TABLE does not cascade).
+            let foreignKeys = table.constraints.filter { $0.type == "f" }.flatMap { constraintSteps(table, $0, nil) }
+            return foreignKeys + [DDLStep(.dropTable, "DROP TABLE \(table.qualifiedName)")]
         case (.rowLevelSecurity?, .rowLevelSecurity(let enabled)?):
             return [DDLStep(.rowLevelSecurity, "ALTER TABLE \(entry.name) \(enabled ? "ENABLE" : "DISABLE") ROW LEVEL SECURITY")]
         case (let before, let after) where type == .column:
@@ -197,11 +201,12 @@ struct DDLBuilder {
         if let expression = new.defaultExpression, defaultChanged || typeChanged {
             statements += sequence.create.map(\.sql) + ["\(column) SET DEFAULT \(expression)"] + sequence.own.map(\.sql)
         }
+        // Before ADD GENERATED … AS IDENTITY, which Postgres refuses on a column that may hold NULL.
+        if old.nullable && !new.nullable { statements.append("\(column) SET NOT NULL") }
         if let identity = new.identity, identity != old.identity {
             let kind = identity == "a" ? "ALWAYS" : "BY DEFAULT"
             statements.append(old.identity == nil ? "\(column) ADD GENERATED \(kind) AS IDENTITY" : "\(column) SET GENERATED \(kind)")
         }
-        if old.nullable && !new.nullable && new.identity == nil { statements.append("\(column) SET NOT NULL") }
         if !old.nullable && new.nullable { statements.append("\(column) DROP NOT NULL") }
         return statements.map { DDLStep(.alterColumn, $0) }
     }
