@@ -820,6 +820,17 @@ public struct DiffColumnChange: Codable, Sendable, Equatable {
         self.new = new
         self.patch = patch
     }
+
+    /// NULL is written as `null`, never left out: a consumer must not have to guess.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(column, forKey: .column)
+        try container.encode(old, forKey: .old)
+        try container.encode(new, forKey: .new)
+        try container.encodeIfPresent(patch, forKey: .patch)
+    }
+
+    enum CodingKeys: String, CodingKey { case column, old, new, patch }
 }
 
 /// One row that differs: `added` (only in the second side), `removed` (only in the first), or

@@ -216,13 +216,3 @@ public struct DiffSession: Sendable {
         await second.close()
     }
 }
-
-/// Instants in side specifications: ISO 8601, with or without fractional seconds.
-enum Instant {
-    static func parse(_ text: String) -> Date? {
-        if let date = ISO8601DateFormatter().date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
-    }
-}

@@ -59,6 +59,10 @@ extension Engine {
         }) { (project, source, target, base) in
             try await resumeIfSuspended(source, cause: "a merge reads it")
             try await resumeIfSuspended(target, cause: "a merge writes it")
+            for branch in [source, target] where !runtime.state(spec(branch)).isRunning {
+                throw EngineError(
+                    "branch_stopped", 409, "Branch '\(branch.name)' is stopped.", hint: "Start it with `branch start \(branch.name)`.")
+            }
             let scratch = try await ScratchServer.start(
                 engine: self, from: layout.snapshot(project.name, base.id), name: "merge-\(Identifiers.shortID(length: 6))")
             do {
@@ -129,6 +133,12 @@ extension Engine {
             let comparison = TableComparison(from: baseTable.columns.isEmpty ? table : baseTable, to: table)
             var plan = TableMergePlan(table: table, comparison: comparison)
             var deltas: [RowDelta] = []
+            if baseSchema.table(table.qualifiedName) == nil, let theirs = targetSchema.table(table.qualifiedName) {
+                // Both created it: the source's rows are additions, checked against the target's.
+                try await planCreatedOnBoth(&plan, table, theirs, request: request, source: sourceConnection, target: targetReader)
+                if !plan.actions.isEmpty || !plan.conflicts.isEmpty { plans.append(plan) }
+                continue
+            }
             if baseSchema.table(table.qualifiedName) == nil {
                 // A table the source created: all its rows are new.
                 let rows = try await sourceConnection.query(
@@ -177,6 +187,8 @@ extension Engine {
                 if targetShared == baseRow {
                     let write: MergeAction.Write = delta.kind == .added ? .insert : delta.kind == .removed ? .delete : .update
                     plan.actions.append(MergeAction(write: write, key: delta.key, row: delta.new ?? delta.key))
+                } else if targetShared == nil && sourceRow == nil {
+                    continue  // deleted on both sides
                 } else if targetShared != nil && (targetShared == sourceRow || sourceRow == baseRow) {
                     // The shared columns already agree, or the source changed only columns it added:
                     // the target keeps its row and gets the values of those new columns.
@@ -218,6 +230,8 @@ extension Engine {
             schemaStatements: statements, schemaChanges: applied.map(Self.apiChange), tables: tablePlans, conflicts: conflicts,
             undoSnapshot: nil, operation: nil)
         if request.dryRun == true || !unresolved.isEmpty { return result }
+        // Nothing to write: no snapshot, no journal entry.
+        if statements.isEmpty && plans.allSatisfy({ $0.actions.isEmpty }) { return result }
 
         let targetInfo = connect(target)
         let finalPlans = plans
@@ -281,6 +295,15 @@ extension Engine {
     /// updates (parents first), then moves sequences past the ids the merge wrote.
     private func apply(statements: [String], plans: [TableMergePlan], to info: ConnectionInfo, role: String, schema: SchemaSnapshot) async throws {
         let connection = try await PGConnection.connect(info)
+        // A new enum label cannot be used in the transaction that adds it: labels go first, on
+        // their own (adding a label is harmless if the merge then fails).
+        let (labels, rest) = (statements.filter(Self.addsEnumLabel), statements.filter { !Self.addsEnumLabel($0) })
+        for statement in labels {
+            try await connection.execute("SET ROLE \(SQLName.quote(role))")
+            try await connection.execute(statement)
+            try await connection.execute("RESET ROLE")
+        }
+        let statements = rest
         try await connection.execute("BEGIN")
         do {
             try await connection.execute("SET CONSTRAINTS ALL DEFERRED")
@@ -311,6 +334,46 @@ extension Engine {
         } catch {
             _ = try? await connection.execute("ROLLBACK")
             throw error
+        }
+    }
+
+    static func addsEnumLabel(_ statement: String) -> Bool {
+        statement.hasPrefix("ALTER TYPE") && statement.contains(" ADD VALUE ")
+    }
+
+    /// A table both branches created since the base: each source row is an insert, nothing when
+    /// the target has the same row, a conflict ("added on both") when it has another.
+    private func planCreatedOnBoth(
+        _ plan: inout TableMergePlan, _ table: TableSchema, _ theirs: TableSchema, request: MergeRequest, source: PGConnection, target: PGConnection
+    ) async throws {
+        let comparison = TableComparison(from: table, to: theirs)
+        guard !comparison.keyNames.isEmpty else {
+            throw EngineError(
+                "merge_schema_conflict", 409, "Both branches created \(table.qualifiedName), which has no primary key to match its rows by.",
+                hint: "Merge that table's rows by hand (or give it a primary key), then merge again.")
+        }
+        let keys = try await source.query(
+            "SELECT \(comparison.keyColumns.map { "\($0)::text" }.joined(separator: ", ")) FROM \(table.qualifiedName)").rows
+        let whole = TableComparison(from: table, to: table)
+        let differ = RowDiffer(first: source, second: target)
+        for batch in stride(from: 0, to: keys.count, by: 1000).map({ Array(keys[$0..<min($0 + 1000, keys.count)]) }) {
+            let sourceRows = try await differ.rows(source, whole, keys: batch)
+            let targetRows = try await differ.rows(target, comparison, keys: batch)
+            for keyValues in batch {
+                let id = RowDiffer.keyString(keyValues)
+                guard let row = sourceRows[id] else { continue }
+                let key = Dictionary(uniqueKeysWithValues: zip(comparison.keyNames, keyValues))
+                let shared = row.filter { comparison.columnNames.contains($0.key) }
+                guard let existing = targetRows[id] else {
+                    plan.actions.append(MergeAction(write: .insert, key: key, row: row))
+                    continue
+                }
+                if existing == shared { continue }
+                let resolution = request.resolutions?.first { $0.table == table.qualifiedName && $0.key == key }?.take ?? request.prefer
+                plan.conflicts.append(MergeConflict(
+                    table: table.qualifiedName, key: key, kind: "added on both", base: nil, source: shared, target: existing, resolution: resolution))
+                if resolution == "source" { plan.actions.append(MergeAction(write: .update, key: key, row: row)) }
+            }
         }
     }
 

@@ -174,4 +174,37 @@ struct MergeTests {
             #expect(try await env.psql(main, "select name from users where id = 1") == "x")
         }
     }
+
+    @Test("deletes on both sides agree, tables created on both are matched by key, a second merge is a no-op, stopped branches are refused")
+    func edges() async throws {
+        try await TestEnvironment.with(poolSize: "2G") { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, Self.setUp)
+            _ = try await env.json(BranchResult.self, "create", "feat")
+            let feat = try await env.cli("url", "feat").output
+            try await env.psql(feat, "delete from orders where id = 50; create table notes(id int primary key, t text); insert into notes values (1, 'a'), (2, 'b')")
+            try await env.psql(main, "delete from orders where id = 50; create table notes(id int primary key, t text); insert into notes values (1, 'a'), (2, 'c')")
+
+            let plan = try await env.json(MergeResult.self, "merge", "feat", "--dry-run")
+            #expect(plan.conflicts.count == 1)
+            let conflict = try #require(plan.conflicts.first)
+            #expect(conflict.table == "public.notes" && conflict.kind == "added on both" && conflict.key == ["id": "2"])
+            #expect(conflict.source?["t"] == "b" && conflict.target?["t"] == "c")
+
+            let merged = try await env.json(MergeResult.self, "merge", "feat", "--prefer", "source")
+            #expect(merged.applied)
+            #expect(try await env.psql(main, "select string_agg(t, ',' order by id) from notes") == "a,b")
+
+            // Everything is already there: nothing is written, no snapshot is taken.
+            let again = try await env.json(MergeResult.self, "merge", "feat")
+            #expect(!again.applied && again.undoSnapshot == nil && again.conflicts.isEmpty)
+            #expect(try await env.cli("merge", "feat").stdout.contains("Nothing to merge"))
+
+            _ = try await env.json(BranchResult.self, "stop", "main")
+            let stopped = try await env.failure("merge", "feat")
+            #expect(stopped.stderr.contains("is stopped"))
+        }
+    }
 }

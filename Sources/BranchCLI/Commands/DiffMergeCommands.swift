@@ -61,6 +61,7 @@ struct Diff: AsyncParsableCommand {
                 for table in tables { command += " --table \(table)" }
                 for schema in schemas { command += " --schema \(schema)" }
                 if let limit { command += " --limit \(limit)" }
+                if let explicit = project.project { command += " --project \(explicit)" }
                 print(Style.dim("More changes: \(command) --cursor \(next)"))
             }
         }
@@ -255,7 +256,8 @@ struct Merge: AsyncParsableCommand {
     }
 
     static func printPlan(_ result: MergeResult) {
-        let verb = result.applied ? "Merged" : result.dryRun ? "Plan to merge" : "Not merged"
+        let nothing = result.schemaChanges.isEmpty && result.tables.allSatisfy { $0.inserts + $0.updates + $0.deletes == 0 } && result.conflicts.isEmpty
+        let verb = result.applied ? "Merged" : result.dryRun ? "Plan to merge" : nothing ? "Nothing to merge from" : "Not merged"
         print(Style.bold("\(verb) \(result.source) → \(result.target)") + Style.dim(" (base \(result.base))"))
         if !result.schemaChanges.isEmpty {
             print(Style.bold("Schema"))
