@@ -80,6 +80,9 @@ public struct RowDiffSettings: Sendable {
     public var fetchThreshold = 2_000
     /// Rows of one table below which it is fetched at once.
     public var smallTable = 4_000
+    /// With page access: at most this many differing heap pages (both sides together) are read
+    /// directly by their tuple ids; beyond that the table is compared by checksums.
+    public var pageLimit = 16_384
 
     public init() {}
 }
@@ -90,20 +93,48 @@ public final class RowDiffer: Sendable {
     let first: PGConnection
     let second: PGConnection
     let settings: RowDiffSettings
+    let pages: PageAccess?
 
-    public init(first: PGConnection, second: PGConnection, settings: RowDiffSettings = RowDiffSettings()) {
+    /// The data directories of both sides and their commit logs, when both servers were
+    /// checkpointed after their reading snapshot (`prepare(_:checkpoint: true)`) and neither is
+    /// in recovery: tables are then compared by their differing heap pages first.
+    public struct PageAccess: Sendable {
+        let firstDirectory: String
+        let secondDirectory: String
+        let firstLog: CommitLog
+        let secondLog: CommitLog
+
+        public init(firstDirectory: String, secondDirectory: String) throws {
+            self.firstDirectory = firstDirectory
+            self.secondDirectory = secondDirectory
+            firstLog = try CommitLog(dataDirectory: firstDirectory)
+            secondLog = try CommitLog(dataDirectory: secondDirectory)
+        }
+    }
+
+    public init(first: PGConnection, second: PGConnection, settings: RowDiffSettings = RowDiffSettings(), pages: PageAccess? = nil) {
         self.first = first
         self.second = second
         self.settings = settings
+        self.pages = pages
     }
 
-    /// Puts a connection in the state a diff reads in.
-    public static func prepare(_ connection: PGConnection) async throws {
+    /// Puts a connection in the state a diff reads in: one repeatable-read snapshot, and with
+    /// `checkpoint`, a checkpoint after it, so the data files hold everything the snapshot sees.
+    /// Returns whether the server can be read by pages (it is not replaying WAL).
+    @discardableResult
+    public static func prepare(_ connection: PGConnection, checkpoint: Bool = false) async throws -> Bool {
         try await connection.execute("""
             SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
             SET extra_float_digits = 1; SET bytea_output = 'hex';
             BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY
             """)
+        // The snapshot is taken by the first query, not by BEGIN.
+        let inRecovery = try await connection.query("SELECT pg_is_in_recovery()").scalar == "t"
+        // During recovery a CHECKPOINT is a restart point, which may flush nothing.
+        guard checkpoint, !inRecovery else { return false }
+        try await connection.execute("CHECKPOINT")
+        return true
     }
 
     /// What `compare` ended with.
@@ -173,6 +204,10 @@ public final class RowDiffer: Sendable {
 
     func compareByKey(_ state: inout State, after: [String?]?) async throws {
         let table = state.table
+        if let pages, let found = try await changedPages(table, pages) {
+            try await compareCandidates(&state, found, after: after)
+            return
+        }
         let whole = Range(lower: nil, upper: nil, after: after)
         let estimate = try await estimatedRows(table)
         if estimate <= Double(settings.smallTable) {
@@ -351,9 +386,24 @@ public final class RowDiffer: Sendable {
         }
 
         // The differing rows, in key order, from both sides.
-        let ordered = try await orderKeys(differing, table)
-        let firstFull = try await rows(first, table, keys: ordered)
-        let secondFull = try await rows(second, table, keys: ordered)
+        try await emitRows(&state, try await orderKeys(differing, table))
+    }
+
+    /// Fetches the rows of `ordered` keys from both sides, a batch at a time, and emits those that
+    /// differ, in that order, until the budget is spent.
+    func emitRows(_ state: inout State, _ ordered: [[String?]]) async throws {
+        for start in stride(from: 0, to: ordered.count, by: 1000) {
+            let batch = Array(ordered[start..<min(start + 1000, ordered.count)])
+            try await emitBatch(&state, batch)
+            if state.stopped { return }
+        }
+    }
+
+    private func emitBatch(_ state: inout State, _ ordered: [[String?]]) async throws {
+        let table = state.table
+        async let a = rows(first, table, keys: ordered)
+        async let b = rows(second, table, keys: ordered)
+        let (firstFull, secondFull) = try await (a, b)
         for key in ordered {
             if state.full {
                 state.stopped = true
@@ -376,6 +426,111 @@ public final class RowDiffer: Sendable {
                 continue
             }
         }
+    }
+
+    // MARK: By changed pages
+
+    /// The table's heap pages that may differ, per side, when both files can be read and not too
+    /// many differ; nil otherwise.
+    func changedPages(_ table: TableComparison, _ pages: PageAccess) async throws -> (first: [UInt32], second: [UInt32])? {
+        let sql = "SELECT pg_relation_filepath($1::regclass)"
+        async let a = first.query(sql, [table.table]).scalar
+        async let b = second.query(sql, [table.table]).scalar
+        guard let left = try await a ?? nil, let right = try await b ?? nil else { return nil }
+        let limit = settings.pageLimit
+        return HeapPages.candidates(
+            firstFile: "\(pages.firstDirectory)/\(left)", secondFile: "\(pages.secondDirectory)/\(right)",
+            firstLog: pages.firstLog, secondLog: pages.secondLog, limit: limit)
+    }
+
+    /// Compares the rows on the candidate pages: their keys and hashes on both sides (a key found
+    /// on one side's pages is looked up by key on the other), then the differing rows in key order.
+    func compareCandidates(_ state: inout State, _ candidates: (first: [UInt32], second: [UInt32]), after: [String?]?) async throws {
+        let table = state.table
+        async let a = hashesOnPages(first, table, candidates.first)
+        async let b = hashesOnPages(second, table, candidates.second)
+        var (left, right) = try await (a, b)
+        let missingRight = left.keys.filter { right[$0] == nil }.map { left[$0]!.key }
+        let missingLeft = right.keys.filter { left[$0] == nil }.map { right[$0]!.key }
+        async let c = hashesOfKeys(second, table, missingRight)
+        async let d = hashesOfKeys(first, table, missingLeft)
+        let (moreRight, moreLeft) = try await (c, d)
+        right.merge(moreRight) { old, _ in old }
+        left.merge(moreLeft) { old, _ in old }
+        var differing: [[String?]] = []
+        for (id, entry) in left where right[id]?.hash != entry.hash { differing.append(entry.key) }
+        for (id, entry) in right where left[id] == nil { differing.append(entry.key) }
+        guard !differing.isEmpty else { return }
+        if state.emit == nil && state.budget == nil && after == nil {
+            for (id, entry) in left {
+                if let other = right[id] { if other.hash != entry.hash { state.changed += 1 } } else { state.removed += 1 }
+            }
+            state.added += right.keys.filter { left[$0] == nil }.count
+            return
+        }
+        var ordered: [[String?]]
+        if let after {
+            // Sort the resume position in with the keys and keep what follows it.
+            let all = try await orderKeys(differing + [after], table)
+            let marker = Self.keyString(after)
+            let position = all.firstIndex { Self.keyString($0) == marker } ?? -1
+            ordered = all[(position + 1)...].filter { Self.keyString($0) != marker }
+        } else {
+            ordered = try await orderKeys(differing, table)
+        }
+        try await emitRows(&state, ordered)
+    }
+
+    /// Key and row hash of every visible row on the given pages, by key string.
+    func hashesOnPages(_ connection: PGConnection, _ table: TableComparison, _ blocks: [UInt32]) async throws
+        -> [String: (key: [String?], hash: String?)]
+    {
+        var ranges: [(UInt32, UInt32)] = []
+        for block in blocks {
+            if let last = ranges.last, last.1 == block { ranges[ranges.count - 1].1 = block + 1 } else { ranges.append((block, block + 1)) }
+        }
+        let keys = table.keyColumns.map { "\($0)::text" }.joined(separator: ", ")
+        var result: [String: (key: [String?], hash: String?)] = [:]
+        let width = table.keyColumns.count
+        for start in stride(from: 0, to: ranges.count, by: 200) {
+            // One TID range scan per run of pages (a join over an array of ranges would be a full scan).
+            let sql = ranges[start..<min(start + 200, ranges.count)].map { low, high in
+                "SELECT \(keys), \(table.rowHash) FROM \(table.table) WHERE ctid >= '(\(low),0)'::tid AND ctid < '(\(high),0)'::tid"
+            }.joined(separator: " UNION ALL ")
+            for row in try await connection.query(sql).rows {
+                let key = Array(row.prefix(width))
+                result[Self.keyString(key)] = (key, row[width])
+            }
+        }
+        return result
+    }
+
+    /// Key and row hash of the rows with these keys, by key string.
+    func hashesOfKeys(_ connection: PGConnection, _ table: TableComparison, _ keys: [[String?]]) async throws
+        -> [String: (key: [String?], hash: String?)]
+    {
+        var result: [String: (key: [String?], hash: String?)] = [:]
+        let width = table.keyColumns.count
+        for start in stride(from: 0, to: keys.count, by: 1000) {
+            let batch = Array(keys[start..<min(start + 1000, keys.count)])
+            var parameters: [String?] = []
+            var columns: [String] = []
+            for index in table.keyColumns.indices {
+                parameters.append("{" + batch.map { arrayElement($0[index]) }.joined(separator: ",") + "}")
+                columns.append("k\(index)")
+            }
+            let arrays = parameters.indices.map { "$\($0 + 1)::text[]" }.joined(separator: ", ")
+            let typed = columns.enumerated().map { "\($1)::\(table.keyTypes[$0])" }.joined(separator: ", ")
+            let sql = """
+                SELECT \(table.keyColumns.map { "\($0)::text" }.joined(separator: ", ")), \(table.rowHash) FROM \(table.table)
+                WHERE \(table.keyTuple) IN (SELECT \(typed) FROM unnest(\(arrays)) AS u(\(columns.joined(separator: ", "))))
+                """
+            for row in try await connection.query(sql, parameters).rows {
+                let key = Array(row.prefix(width))
+                result[Self.keyString(key)] = (key, row[width])
+            }
+        }
+        return result
     }
 
     func emit(_ state: inout State, _ change: RowDelta, position: [String?]) async throws {

@@ -13,6 +13,8 @@ import Logging
 struct DiffSide: Sendable {
     let label: String
     let connection: ConnectionInfo
+    /// The server's data directory, readable by the service (every side is on the pool).
+    let dataDirectory: String
     let close: @Sendable () async -> Void
 }
 
@@ -45,7 +47,7 @@ extension Engine {
                 let received = try await receive(chain, key: key, into: directory, job: operation)
                 let scratch = try await ScratchServer.start(engine: self, from: received, name: "\(operation)-\(Identifiers.shortID(length: 4))")
                 database = scratch.connection(database: project.database)
-                return DiffSide(label: spec, connection: database) {
+                return DiffSide(label: spec, connection: database, dataDirectory: scratch.dataDirectory) {
                     await scratch.stop()
                     self.removeReceived(directory)
                 }
@@ -65,7 +67,9 @@ extension Engine {
             let scratch = try await ScratchServer.start(
                 engine: self, from: layout.snapshot(project.name, snapshot.id), name: "\(operation)-\(Identifiers.shortID(length: 4))",
                 recovery: Recovery(restoreWal: layout.wal(project.name, lineage: lineage.id), target: instant))
-            return DiffSide(label: spec, connection: scratch.connection(database: project.database)) { await scratch.stop() }
+            return DiffSide(label: spec, connection: scratch.connection(database: project.database), dataDirectory: scratch.dataDirectory) {
+                await scratch.stop()
+            }
         }
         let (branch, snapshot) = try await catalog.read { tx -> (BranchRecord?, SnapshotRecord?) in
             let branch = (try? ResourceName(validating: spec)).flatMap { try? tx.branch(project.name, $0) }
@@ -80,12 +84,14 @@ extension Engine {
             }
             database = server.superuserConnection
             database.database = project.database
-            return DiffSide(label: spec, connection: database) {}
+            return DiffSide(label: spec, connection: database, dataDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, branch.name))) {}
         }
         if let snapshot, snapshot.state == .ready {
             let scratch = try await ScratchServer.start(
                 engine: self, from: layout.snapshot(project.name, snapshot.id), name: "\(operation)-\(Identifiers.shortID(length: 4))")
-            return DiffSide(label: spec, connection: scratch.connection(database: project.database)) { await scratch.stop() }
+            return DiffSide(label: spec, connection: scratch.connection(database: project.database), dataDirectory: scratch.dataDirectory) {
+                await scratch.stop()
+            }
         }
         throw EngineError(
             "diff_side_not_found", 404, "'\(spec)' is not a branch, a snapshot, a branch at an instant or a backup of project '\(project.name)'.",
@@ -116,8 +122,12 @@ extension Engine {
         let watch = Stopwatch()
         let left = try await PGConnection.connect(first.connection)
         let right = try await PGConnection.connect(second.connection)
-        try await RowDiffer.prepare(left)
-        try await RowDiffer.prepare(right)
+        // Checkpointed after their snapshots, both sides' files can be compared page by page.
+        async let leftReady = RowDiffer.prepare(left, checkpoint: true)
+        async let rightReady = RowDiffer.prepare(right, checkpoint: true)
+        let readable = try await (leftReady, rightReady)
+        let pages = readable.0 && readable.1
+            ? try? RowDiffer.PageAccess(firstDirectory: first.dataDirectory, secondDirectory: second.dataDirectory) : nil
         async let a = SchemaIntrospector.snapshot(left, schemas: request.schemas)
         async let b = SchemaIntrospector.snapshot(right, schemas: request.schemas)
         let (before, after) = try await (a, b)
@@ -139,7 +149,7 @@ extension Engine {
             }
         }
         if request.schemaOnly != true {
-            let differ = RowDiffer(first: left, second: right)
+            let differ = RowDiffer(first: left, second: right, pages: pages)
             var budget = request.limit
             let tables = before.tables.filter { table in after.table(table.qualifiedName) != nil && included(table.qualifiedName) }
             for table in tables {

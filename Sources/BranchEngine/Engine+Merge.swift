@@ -88,7 +88,14 @@ extension Engine {
         let baseConnection = try await PGConnection.connect(scratch.connection(database: project.database))
         let sourceConnection = try await PGConnection.connect(connect(source))
         let targetReader = try await PGConnection.connect(connect(target))
-        for connection in [baseConnection, sourceConnection, targetReader] { try await RowDiffer.prepare(connection) }
+        // Base and source are compared page by page where they can be (see RowDiffer.PageAccess).
+        let baseReadable = try await RowDiffer.prepare(baseConnection, checkpoint: true)
+        let sourceReadable = try await RowDiffer.prepare(sourceConnection, checkpoint: true)
+        try await RowDiffer.prepare(targetReader)
+        let pages = baseReadable && sourceReadable
+            ? try? RowDiffer.PageAccess(
+                firstDirectory: scratch.dataDirectory, secondDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, source.name)))
+            : nil
 
         // Schema: what the source changed since the base, against what the target changed.
         let baseSchema = try await SchemaIntrospector.snapshot(baseConnection)
@@ -127,7 +134,7 @@ extension Engine {
 
         // Rows: the source's changes since the base, checked against the target's current rows.
         var plans: [TableMergePlan] = []
-        let differ = RowDiffer(first: baseConnection, second: sourceConnection)
+        let differ = RowDiffer(first: baseConnection, second: sourceConnection, pages: pages)
         for table in sourceSchema.tables {
             let baseTable = baseSchema.table(table.qualifiedName) ?? TableSchema(schema: table.schema, name: table.name, columns: [], primaryKey: table.primaryKey)
             let comparison = TableComparison(from: baseTable.columns.isEmpty ? table : baseTable, to: table)

@@ -94,6 +94,8 @@ struct ScratchServer {
         ConnectionInfo(host: sockets, port: port, user: ClusterFiles.superuser, database: database)
     }
 
+    var dataDirectory: String { PoolLayout.dataDirectory(in: subvolume) }
+
     func stop() async {
         try? await server.stop()
         try? engine.storage.deleteSubvolume(at: subvolume)

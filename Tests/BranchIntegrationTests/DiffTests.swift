@@ -206,6 +206,37 @@ struct DiffTests {
         }
     }
 
+    @Test("a transaction in flight when the branch was taken, committed later on the parent only, shows up although its pages are unchanged")
+    func inFlightTransaction() async throws {
+        try await TestEnvironment.with(poolSize: "2G") { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, 'v' from generate_series(1, 1000) i")
+            // A session that inserts a row and keeps its transaction open across the branch's creation.
+            let session = Process()
+            session.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            session.arguments = [main, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+            let input = Pipe()
+            session.standardInput = input
+            session.standardOutput = FileHandle.nullDevice
+            try session.run()
+            input.fileHandleForWriting.write(Data("BEGIN; INSERT INTO t VALUES (5000, 'in flight'); SELECT pg_sleep(0);\n".utf8))
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try await env.json(BranchResult.self, "create", "feat")
+            input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
+            try input.fileHandleForWriting.close()
+            session.waitUntilExit()
+            #expect(session.terminationStatus == 0)
+            #expect(try await env.psql(main, "select count(*) from t where id = 5000") == "1")
+            #expect(try await env.psql(try await env.cli("url", "feat").output, "select count(*) from t where id = 5000") == "0")
+
+            let diff = try await env.diff("feat", "main")
+            #expect(diff.row("public.t", ["id": "5000"])?.change == "added")
+            #expect(diff.end?.rowsAdded == 1 && diff.end?.rowsChanged == 0 && diff.end?.rowsRemoved == 0)
+        }
+    }
+
     @Test("a backup is a side too: received into a scratch server, compared, then removed")
     func backupSide() async throws {
         try await TestEnvironment.with(poolSize: "2G", backups: true) { env in

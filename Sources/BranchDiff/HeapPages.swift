@@ -1,0 +1,221 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The commit status of transactions, read from a data directory's `pg_xact` (2 bits per
+/// transaction id, four per byte, 32 pages of 8 KB per segment file).
+public struct CommitLog: Sendable {
+    public enum Status: UInt8, Sendable { case inProgress = 0, committed = 1, aborted = 2, subcommitted = 3 }
+
+    static let transactionsPerSegment: UInt32 = 32 * 8192 * 4
+    var segments: [UInt32: [UInt8]]
+
+    public init(segments: [UInt32: [UInt8]]) { self.segments = segments }
+
+    /// Reads every segment of `<dataDirectory>/pg_xact` (a few hundred KB per million transactions).
+    public init(dataDirectory: String) throws {
+        let directory = "\(dataDirectory)/pg_xact"
+        var segments: [UInt32: [UInt8]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            guard let number = UInt32(name, radix: 16), let data = FileManager.default.contents(atPath: "\(directory)/\(name)") else { continue }
+            segments[number] = [UInt8](data)
+        }
+        self.segments = segments
+    }
+
+    public func status(_ xid: UInt32) -> Status {
+        let segment = xid / Self.transactionsPerSegment
+        let offset = Int(xid % Self.transactionsPerSegment)
+        guard let bytes = segments[segment], offset / 4 < bytes.count else { return .inProgress }
+        return Status(rawValue: (bytes[offset / 4] >> UInt8((offset % 4) * 2)) & 3)!
+    }
+}
+
+/// Finds the heap pages of one table that may hold different rows on two copies of a cluster that
+/// share an ancestor (a branch and its parent, a branch and a snapshot): pages whose bytes differ,
+/// pages only one side has, and byte-identical pages holding a tuple whose visibility could still
+/// differ because its inserting or deleting transaction has another commit status on each side
+/// (e.g. in flight when the branch was taken, committed later on the parent only).
+///
+/// Only meaningful after a `CHECKPOINT` that followed the reading transaction's snapshot on both
+/// servers, so every change that snapshot sees is in the files.
+public enum HeapPages {
+    public static let pageSize = 8192
+    static let pagesPerSegmentFile = 131_072  // 1 GB files
+
+    /// Block numbers to read on each side, or nil when more than `limit` pages in all differ
+    /// (then comparing by checksums is cheaper) or a file cannot be read.
+    public static func candidates(
+        firstFile: String, secondFile: String, firstLog: CommitLog, secondLog: CommitLog, limit: Int
+    ) -> (first: [UInt32], second: [UInt32])? {
+        guard let first = SegmentedFile(firstFile), let second = SegmentedFile(secondFile) else { return nil }
+        defer {
+            first.close()
+            second.close()
+        }
+        var onFirst: [UInt32] = []
+        var onSecond: [UInt32] = []
+        let chunkPages = 128
+        var left = [UInt8](repeating: 0, count: chunkPages * pageSize)
+        var right = [UInt8](repeating: 0, count: chunkPages * pageSize)
+        var block = 0
+        while true {
+            let leftPages = first.read(block, pages: chunkPages, into: &left)
+            let rightPages = second.read(block, pages: chunkPages, into: &right)
+            guard let leftPages, let rightPages else { return nil }
+            if leftPages == 0 && rightPages == 0 { break }
+            for index in 0..<max(leftPages, rightPages) {
+                let number = UInt32(block + index)
+                if index >= leftPages {
+                    onSecond.append(number)
+                } else if index >= rightPages {
+                    onFirst.append(number)
+                } else {
+                    let start = index * pageSize
+                    let same = left.withUnsafeBytes { l in
+                        right.withUnsafeBytes { r in
+                            sameRows(
+                                UnsafeRawBufferPointer(rebasing: l[start..<(start + pageSize)]),
+                                UnsafeRawBufferPointer(rebasing: r[start..<(start + pageSize)]), firstLog, secondLog)
+                        }
+                    }
+                    if !same {
+                        onFirst.append(number)
+                        onSecond.append(number)
+                    }
+                }
+            }
+            if onFirst.count + onSecond.count > limit { return nil }
+            block += chunkPages
+        }
+        return (onFirst, onSecond)
+    }
+
+    /// Whether two versions of a page hold the same rows with the same visibility. Bytes that do
+    /// not change what a reader sees may differ: the LSN, checksum, flags and prune hint of the
+    /// header, free space, and the hint bits of each tuple (set by whoever read it first on that
+    /// side). Visibility is compared per tuple: its inserting and deleting transactions must have
+    /// the same effective status on both sides, from hint bits where set, else from each side's
+    /// commit log (a transaction in flight when a branch was taken may have committed on one
+    /// side only, leaving the page's bytes unchanged).
+    static func sameRows(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ first: CommitLog, _ second: CommitLog) -> Bool {
+        guard a.count == pageSize, b.count == pageSize else { return false }
+        let lower = Int(a.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
+        // pd_lower, pd_upper, pd_special and the layout version.
+        guard memcmp(a.baseAddress! + 12, b.baseAddress! + 12, 8) == 0 else { return false }
+        // A new, all-zero page has pd_lower 0: nothing on it.
+        guard lower >= 24, lower <= pageSize else { return memcmp(a.baseAddress!, b.baseAddress!, pageSize) == 0 }
+        // Line pointers.
+        guard memcmp(a.baseAddress! + 24, b.baseAddress! + 24, lower - 24) == 0 else { return false }
+        var offset = 24
+        while offset + 4 <= lower {
+            let item = a.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+            offset += 4
+            guard (item >> 15) & 3 == 1 else { continue }  // redirects, dead and unused pointers hold no tuple
+            let position = Int(item & 0x7FFF)
+            let length = Int(item >> 17)
+            guard length >= 24, position + length <= pageSize else { return false }
+            let maskA = a.loadUnaligned(fromByteOffset: position + 20, as: UInt16.self)
+            let maskB = b.loadUnaligned(fromByteOffset: position + 20, as: UInt16.self)
+            // xmin, xmax, command id, ctid and infomask2; the infomask without its hint bits; the rest.
+            guard memcmp(a.baseAddress! + position, b.baseAddress! + position, 20) == 0,
+                maskA & ~hintBits == maskB & ~hintBits,
+                memcmp(a.baseAddress! + position + 22, b.baseAddress! + position + 22, length - 22) == 0
+            else { return false }
+            let xmin = a.loadUnaligned(fromByteOffset: position, as: UInt32.self)
+            let xmax = a.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)
+            guard let insertedA = inserter(xmin, maskA, first), let insertedB = inserter(xmin, maskB, second), insertedA == insertedB,
+                let deletedA = deleter(xmax, maskA, first), let deletedB = deleter(xmax, maskB, second), deletedA == deletedB
+            else { return false }
+        }
+        return true
+    }
+
+    /// HEAP_XMIN_COMMITTED, HEAP_XMIN_INVALID, HEAP_XMAX_COMMITTED, HEAP_XMAX_INVALID.
+    static let hintBits: UInt16 = 0x0F00
+
+    /// Whether the inserting transaction counts as committed; nil when that cannot be told here.
+    static func inserter(_ xid: UInt32, _ infomask: UInt16, _ log: CommitLog) -> Bool? {
+        if infomask & 0x0100 != 0 { return true }  // committed, or frozen (both bits)
+        if infomask & 0x0200 != 0 { return false }
+        if xid < 3 { return true }  // bootstrap and frozen ids
+        return committed(log.status(xid))
+    }
+
+    /// Whether the row counts as deleted by a committed transaction; nil when that cannot be told.
+    static func deleter(_ xid: UInt32, _ infomask: UInt16, _ log: CommitLog) -> Bool? {
+        if infomask & 0x0800 != 0 { return false }  // HEAP_XMAX_INVALID
+        if infomask & 0x1000 != 0 { return nil }  // a multixact: its members are not read here
+        // HEAP_XMAX_LOCK_ONLY, or an exclusive lock alone as servers before 9.3 wrote it: a lock, not a delete.
+        if infomask & 0x0080 != 0 || infomask & (0x1000 | 0x0050) == 0x0040 { return false }
+        if infomask & 0x0400 != 0 { return true }
+        if xid == 0 { return false }
+        return committed(log.status(xid))
+    }
+
+    /// In progress and aborted both leave a change invisible; a subtransaction's status depends on
+    /// its parent, which is not looked up.
+    static func committed(_ status: CommitLog.Status) -> Bool? {
+        switch status {
+        case .committed: true
+        case .aborted, .inProgress: false
+        case .subcommitted: nil
+        }
+    }
+}
+
+/// A relation's main fork: `path`, `path.1`, `path.2`… of 1 GB each, read by block number.
+final class SegmentedFile {
+    let path: String
+    private var descriptors: [Int: Int32] = [:]
+
+    init?(_ path: String) {
+        self.path = path
+        guard open(segment: 0) != nil else { return nil }
+    }
+
+    private func open(segment: Int) -> Int32? {
+        if let descriptor = descriptors[segment] { return descriptor }
+        let name = segment == 0 ? path : "\(path).\(segment)"
+        let descriptor = Glibc.open(name, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        descriptors[segment] = descriptor
+        return descriptor
+    }
+
+    /// Reads up to `pages` pages from `block` into `buffer`; the number of whole pages read (0 at
+    /// the end), or nil on a read error.
+    func read(_ block: Int, pages: Int, into buffer: inout [UInt8]) -> Int? {
+        var done = 0
+        while done < pages {
+            let current = block + done
+            let segment = current / HeapPages.pagesPerSegmentFile
+            guard let descriptor = open(segment: segment) else { return done }
+            let inSegment = min(pages - done, HeapPages.pagesPerSegmentFile - current % HeapPages.pagesPerSegmentFile)
+            let wanted = inSegment * HeapPages.pageSize
+            let offset = off_t((current % HeapPages.pagesPerSegmentFile) * HeapPages.pageSize)
+            var got = 0
+            while got < wanted {
+                let count = buffer.withUnsafeMutableBytes { bytes in
+                    pread(descriptor, bytes.baseAddress! + done * HeapPages.pageSize + got, wanted - got, offset + off_t(got))
+                }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return nil
+                }
+                if count == 0 { break }
+                got += count
+            }
+            done += got / HeapPages.pageSize
+            if got < wanted { return done }
+        }
+        return done
+    }
+
+    func close() {
+        for descriptor in descriptors.values { Glibc.close(descriptor) }
+        descriptors = [:]
+    }
+}
