@@ -103,26 +103,13 @@ public final class StreamingProcess: @unchecked Sendable {
         }
     }
 
-    /// The child's stdout in pieces of at most `pieceSize` bytes, until it closes it.
+    /// The child's stdout in pieces of at most `pieceSize` bytes, until it closes it. Read on
+    /// demand: the next piece is read only when the consumer asks for it, so a consumer slower
+    /// than the child (compressing, encrypting, uploading) holds one piece, never a backlog, and
+    /// the child waits on the full pipe.
     public func output(pieceSize: Int = 1 << 20) -> AsyncThrowingStream<[UInt8], any Error> {
-        let fd = stdoutFD
-        return AsyncThrowingStream { continuation in
-            DispatchQueue.global().async {
-                var buffer = [UInt8](repeating: 0, count: pieceSize)
-                while true {
-                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if count > 0 {
-                        continuation.yield(Array(buffer.prefix(count)))
-                    } else if count < 0 && errno == EINTR {
-                        continue
-                    } else {
-                        break
-                    }
-                }
-                close(fd)
-                continuation.finish()
-            }
-        }
+        let reader = PipeReader(fd: stdoutFD, pieceSize: pieceSize)
+        return AsyncThrowingStream(unfolding: { await reader.next() })
     }
 
     /// Waits for the child to exit; returns its status and the end of what it wrote to stderr.
@@ -141,6 +128,49 @@ public final class StreamingProcess: @unchecked Sendable {
     /// Kills the child (on an error elsewhere in the pipeline).
     public func terminate() {
         kill(pid, SIGKILL)
+    }
+}
+
+/// Reads a pipe a piece at a time on a global queue (a blocking read must not hold a thread of
+/// the cooperative pool); closes it at the end, or when dropped before the end.
+private final class PipeReader: @unchecked Sendable {
+    private let fd: Int32
+    private let pieceSize: Int
+    private let lock = NSLock()
+    private var closed = false
+
+    init(fd: Int32, pieceSize: Int) {
+        self.fd = fd
+        self.pieceSize = pieceSize
+    }
+
+    deinit { closeOnce() }
+
+    func next() async -> [UInt8]? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [self] in
+                var buffer = [UInt8](repeating: 0, count: pieceSize)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if count > 0 {
+                        buffer.removeSubrange(count...)
+                        return continuation.resume(returning: buffer)
+                    }
+                    if count < 0 && errno == EINTR { continue }
+                    closeOnce()
+                    return continuation.resume(returning: nil)
+                }
+            }
+        }
+    }
+
+    private func closeOnce() {
+        lock.lock()
+        defer { lock.unlock() }
+        if !closed {
+            closed = true
+            close(fd)
+        }
     }
 }
 

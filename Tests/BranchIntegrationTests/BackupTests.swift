@@ -200,6 +200,29 @@ struct BackupTests {
             #expect(try await env.psql(main, "select count(*) from other") == "1", "other tables untouched")
         }
     }
+    @Test("a backup's memory stays bounded whatever the database's size: the send stream is read only as fast as it is written out")
+    func boundedMemory() async throws {
+        try await TestEnvironment.with(poolSize: "3G", backups: true) { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            // About 400 MB: btrfs send reads it far faster than it can be compressed and encrypted.
+            try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, repeat('x', 1200) || i from generate_series(1, 300000) i")
+            let pid = try #require(env.servicePID)
+            func kilobytes(_ field: String) -> Int {
+                let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+                let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+                return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
+            }
+            try "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)  // resets VmHWM to the current RSS
+            let before = kilobytes("VmRSS")
+            let backup = try #require(try await env.json(JobInfo.self, "backup", "create").backup)
+            #expect(backup.rawBytes > 350_000_000)
+            let rise = kilobytes("VmHWM") - before
+            #expect(rise < 128 * 1024, "the service grew by \(rise / 1024) MB during a backup of \(backup.rawBytes / 1_000_000) MB")
+        }
+    }
+
 }
 
 /// A tiny HTTP server that records the bodies POSTed to it (the webhook's other end).
