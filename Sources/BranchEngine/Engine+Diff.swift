@@ -84,7 +84,12 @@ extension Engine {
             }
             database = server.superuserConnection
             database.database = project.database
-            return DiffSide(label: spec, connection: database, dataDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, branch.name))) {}
+            // Not idle while the diff reads it, so scale to zero leaves it running.
+            let key = SupervisorState.key(branch)
+            await supervision.use(key)
+            return DiffSide(label: spec, connection: database, dataDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, branch.name))) {
+                await self.supervision.release(key)
+            }
         }
         if let snapshot, snapshot.state == .ready {
             let scratch = try await ScratchServer.start(

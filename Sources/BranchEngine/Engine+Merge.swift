@@ -63,14 +63,25 @@ extension Engine {
                 throw EngineError(
                     "branch_stopped", 409, "Branch '\(branch.name)' is stopped.", hint: "Start it with `branch start \(branch.name)`.")
             }
-            let scratch = try await ScratchServer.start(
-                engine: self, from: layout.snapshot(project.name, base.id), name: "merge-\(Identifiers.shortID(length: 6))")
+            // Neither branch is idle while the merge uses it (scale to zero must not stop them).
+            let keys = [SupervisorState.key(source), SupervisorState.key(target)]
+            for key in keys { await supervision.use(key) }
+            let scratch: ScratchServer
+            do {
+                scratch = try await ScratchServer.start(
+                    engine: self, from: layout.snapshot(project.name, base.id), name: "merge-\(Identifiers.shortID(length: 6))")
+            } catch {
+                for key in keys { await supervision.release(key) }
+                throw error
+            }
             do {
                 let result = try await planAndApply(request, project: project, source: source, target: target, base: base, scratch: scratch)
                 await scratch.stop()
+                for key in keys { await supervision.release(key) }
                 return result
             } catch {
                 await scratch.stop()
+                for key in keys { await supervision.release(key) }
                 throw error
             }
         }

@@ -19,6 +19,9 @@ actor SupervisorState {
 
     private var backoff: [String: Backoff] = [:]
     private var lastActive: [String: ContinuousClock.Instant] = [:]
+    /// Branches the service itself is reading or writing (a diff, a merge), which are not idle
+    /// however long that takes, though its connections are not clients the metrics see.
+    private var inUse: [String: Int] = [:]
     private(set) var suspended: Set<String> = []
 
     static func key(_ branch: BranchRecord) -> String { "\(branch.project)/\(branch.name)" }
@@ -56,9 +59,19 @@ actor SupervisorState {
 
     func active(_ key: String) { lastActive[key] = .now }
 
-    /// How long the branch has had no client, counting from the service start at most.
+    func use(_ key: String) { inUse[key, default: 0] += 1 }
+
+    func release(_ key: String) {
+        inUse[key, default: 1] -= 1
+        if inUse[key] == 0 { inUse[key] = nil }
+        lastActive[key] = .now
+    }
+
+    /// How long the branch has had no client, counting from the service start at most; zero
+    /// while the service uses it.
     func idle(_ key: String, since start: ContinuousClock.Instant) -> Duration {
-        .now - (lastActive[key] ?? start)
+        if inUse[key] != nil { return .zero }
+        return .now - (lastActive[key] ?? start)
     }
 
     func setSuspended(_ key: String, _ value: Bool) {

@@ -82,6 +82,14 @@ struct HeapPagesTests {
         #expect(same(hinted, hinted, parent, branch))
     }
 
+    @Test("an all-visible page identical on both sides is the same without looking at commit statuses")
+    func allVisible() {
+        var page = Self.page([Tuple(xmin: 12)])
+        page[10] |= 0x04  // PD_ALL_VISIBLE
+        let disagree = same(page, page, Self.log([12: .committed]), Self.log([:]))
+        #expect(disagree)
+    }
+
     @Test("deleters are compared too; locks are not deletes; multixacts and subtransactions count as different")
     func deleters() {
         let deleted = Self.page([Tuple(xmin: 10, xmax: 20, infomask: 0)])
