@@ -4,9 +4,11 @@
 #
 # Settings (environment):
 #   CONFIGURATION (debug)
-#   BENCH_PARTS ("branch,pitr,containers,backup", or "all"): which parts run, always in that order
+#   BENCH_PARTS ("branch,pitr,diff,containers,backup", or "all"): which parts run, always in that order
 #     branch      branch ready vs createdb -T and pg_basebackup, project create, snapshot create
 #     pitr        point-in-time branches against the WAL to replay
+#     diff        row-level diff of two branches (0, 100, 100 000 changed rows of pgbench_accounts)
+#                 vs COPY of both tables compared line by line; summary diff; merges of 10 000 rows
 #     containers  branch ready with podman vs plain processes, idle memory, density in 8 GB,
 #                 scale to zero, resume time of a suspended branch
 #     backup      Branch's backups and restores vs pgBackRest and pg_basebackup | zstd, incrementals
@@ -15,10 +17,12 @@
 #   BENCH_BACKUP_RUNS (3: full backup + restore per method), BENCH_BACKUP_RUNS_LARGE (1: the same for
 #   databases of 4 GB and more), BENCH_IDLE_PROJECTS (10), BENCH_SUSPEND_PROJECTS (20),
 #   BENCH_RESUMES (10), BENCH_PITR_SCALE (20), BENCH_PITR_STAGES ("10 30 60": seconds of pgbench
-#   between the instants), BENCH_PITR_RUNS (2), BENCH_DIR (/var/tmp/branch-bench), BENCH_OUTPUT
+#   between the instants), BENCH_PITR_RUNS (2), BENCH_DIFF_SCALE (100: pgbench scale of the diff part's
+#   project, 10 M accounts), BENCH_DIFF_RUNS (2: Branch diffs per stage; the naive comparison runs once),
+#   BENCH_DIFF_MERGES (2: merges of 10 000 rows), BENCH_DIR (/var/tmp/branch-bench), BENCH_OUTPUT
 #   (docs/benchmarks.md), BENCH_CREATEDB_STRATEGY (empty: Postgres's default), BENCH_RUNTIME (empty:
-#   Branch's default; or process, podman, docker: `branch serve --runtime` for the branch and pitr
-#   parts; the containers part uses both podman and process, the backup part process).
+#   Branch's default; or process, podman, docker: `branch serve --runtime` for the branch, pitr and
+#   diff parts; the containers part uses both podman and process, the backup part process).
 #   BENCH_STATE=FILE also saves the results; `scripts/bench.py --render FILE` rewrites the document
 #   from them.
 set -euo pipefail
