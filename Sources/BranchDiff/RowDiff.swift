@@ -82,7 +82,10 @@ public struct RowDiffSettings: Sendable {
     public var smallTable = 4_000
     /// With page access: at most this many differing heap pages (both sides together) are read
     /// directly by their tuple ids; beyond that the table is compared by checksums.
-    public var pageLimit = 16_384
+    public var pageLimit = 4_000_000
+    /// With page access: when more rows than this moved between pages (looked up by key on the
+    /// other side), as in a rewrite of the whole table, checksums are cheaper.
+    public var movedRowLimit = 500_000
 
     public init() {}
 }
@@ -204,8 +207,7 @@ public final class RowDiffer: Sendable {
 
     func compareByKey(_ state: inout State, after: [String?]?) async throws {
         let table = state.table
-        if let pages, let found = try await changedPages(table, pages) {
-            try await compareCandidates(&state, found, after: after)
+        if let pages, let found = try await changedPages(table, pages), try await compareCandidates(&state, found, after: after) {
             return
         }
         let whole = Range(lower: nil, upper: nil, after: after)
@@ -443,42 +445,72 @@ public final class RowDiffer: Sendable {
             firstLog: pages.firstLog, secondLog: pages.secondLog, limit: limit)
     }
 
-    /// Compares the rows on the candidate pages: their keys and hashes on both sides (a key found
-    /// on one side's pages is looked up by key on the other), then the differing rows in key order.
-    func compareCandidates(_ state: inout State, _ candidates: (first: [UInt32], second: [UInt32]), after: [String?]?) async throws {
+    /// Compares the rows on the candidate pages, a run of blocks at a time (bounded memory): their
+    /// keys and hashes on both sides, where a key found on one side's pages but not on the other's
+    /// same pages (the row moved, or exists on one side only) is looked up by key. Then the
+    /// differing rows are emitted in key order. Returns false, having emitted nothing, when so
+    /// many rows moved that comparing by checksums is cheaper (a whole-table rewrite).
+    func compareCandidates(_ state: inout State, _ candidates: (first: [UInt32], second: [UInt32]), after: [String?]?) async throws -> Bool {
         let table = state.table
-        async let a = hashesOnPages(first, table, candidates.first)
-        async let b = hashesOnPages(second, table, candidates.second)
-        var (left, right) = try await (a, b)
-        let missingRight = left.keys.filter { right[$0] == nil }.map { left[$0]!.key }
-        let missingLeft = right.keys.filter { left[$0] == nil }.map { right[$0]!.key }
-        async let c = hashesOfKeys(second, table, missingRight)
-        async let d = hashesOfKeys(first, table, missingLeft)
-        let (moreRight, moreLeft) = try await (c, d)
-        right.merge(moreRight) { old, _ in old }
-        left.merge(moreLeft) { old, _ in old }
-        var differing: [[String?]] = []
-        for (id, entry) in left where right[id]?.hash != entry.hash { differing.append(entry.key) }
-        for (id, entry) in right where left[id] == nil { differing.append(entry.key) }
-        guard !differing.isEmpty else { return }
-        if state.emit == nil && state.budget == nil && after == nil {
+        var differing: [String: (key: [String?], kind: RowDelta.Kind)] = [:]
+        var lookups = 0
+        let chunk: UInt32 = 2048
+        let last = max(candidates.first.last ?? 0, candidates.second.last ?? 0)
+        var (i, j) = (0, 0)
+        var start: UInt32 = 0
+        while start <= last {
+            let end = start + chunk
+            var leftBlocks: [UInt32] = []
+            var rightBlocks: [UInt32] = []
+            while i < candidates.first.count, candidates.first[i] < end { leftBlocks.append(candidates.first[i]); i += 1 }
+            while j < candidates.second.count, candidates.second[j] < end { rightBlocks.append(candidates.second[j]); j += 1 }
+            start = end
+            if leftBlocks.isEmpty && rightBlocks.isEmpty { continue }
+            async let a = hashesOnPages(first, table, leftBlocks)
+            async let b = hashesOnPages(second, table, rightBlocks)
+            var (left, right) = try await (a, b)
+            let missingRight = left.keys.filter { right[$0] == nil }.map { left[$0]!.key }
+            let missingLeft = right.keys.filter { left[$0] == nil }.map { right[$0]!.key }
+            lookups += missingLeft.count + missingRight.count
+            if lookups > settings.movedRowLimit { return false }
+            async let c = hashesOfKeys(second, table, missingRight)
+            async let d = hashesOfKeys(first, table, missingLeft)
+            let (moreRight, moreLeft) = try await (c, d)
+            right.merge(moreRight) { old, _ in old }
+            left.merge(moreLeft) { old, _ in old }
             for (id, entry) in left {
-                if let other = right[id] { if other.hash != entry.hash { state.changed += 1 } } else { state.removed += 1 }
+                guard let other = right[id] else {
+                    differing[id] = (entry.key, .removed)
+                    continue
+                }
+                if other.hash != entry.hash { differing[id] = (entry.key, .changed) }
             }
-            state.added += right.keys.filter { left[$0] == nil }.count
-            return
+            for (id, entry) in right where left[id] == nil { differing[id] = (entry.key, .added) }
         }
+        guard !differing.isEmpty else { return true }
+        if state.emit == nil && state.budget == nil && after == nil {
+            for entry in differing.values {
+                switch entry.kind {
+                case .added: state.added += 1
+                case .removed: state.removed += 1
+                case .changed: state.changed += 1
+                }
+            }
+            return true
+        }
+        let keys = differing.values.map(\.key)
         var ordered: [[String?]]
         if let after {
             // Sort the resume position in with the keys and keep what follows it.
-            let all = try await orderKeys(differing + [after], table)
+            let all = try await orderKeys(keys + [after], table)
             let marker = Self.keyString(after)
             let position = all.firstIndex { Self.keyString($0) == marker } ?? -1
             ordered = all[(position + 1)...].filter { Self.keyString($0) != marker }
         } else {
-            ordered = try await orderKeys(differing, table)
+            ordered = try await orderKeys(keys, table)
         }
         try await emitRows(&state, ordered)
+        return true
     }
 
     /// Key and row hash of every visible row on the given pages, by key string.
