@@ -866,8 +866,16 @@ public struct DiffTableSummary: Codable, Sendable, Equatable {
     public var method: String
     /// Whether the counts are complete (false when `limit` stopped the diff inside this table).
     public var complete: Bool
+    /// When compared by heap pages: how many pages (both sides) the service read and compared,
+    /// and how many it skipped unread (the same disk extents on both sides, all-visible).
+    public var pagesRead: Int?
+    public var pagesSkipped: Int?
 
-    public init(table: String, added: Int, removed: Int, changed: Int, method: String, complete: Bool) {
+    public init(
+        table: String, added: Int, removed: Int, changed: Int, method: String, complete: Bool, pagesRead: Int? = nil, pagesSkipped: Int? = nil
+    ) {
+        self.pagesRead = pagesRead
+        self.pagesSkipped = pagesSkipped
         self.table = table
         self.added = added
         self.removed = removed

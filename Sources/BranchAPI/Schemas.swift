@@ -168,8 +168,11 @@ public enum APISchemas {
             "One changed column: old and new text values; for json and jsonb, also RFC 6902 operations.",
             [("column", .string), ("old", .optional(.string)), ("new", .optional(.string)), ("patch", .optional(.array(.object)))]),
         "DiffTableSummary": Object(
-            "A table's counts; `method` is `primary key` or `multiset`; `complete` is false when the limit stopped inside it.",
-            [("table", .string), ("added", .integer), ("removed", .integer), ("changed", .integer), ("method", .string), ("complete", .boolean)]),
+            "A table's counts; `method` is `primary key`, `primary key, changed pages` or `multiset`; `complete` is false when the limit stopped inside it; pages read and skipped when compared by heap pages.",
+            [
+                ("table", .string), ("added", .integer), ("removed", .integer), ("changed", .integer), ("method", .string), ("complete", .boolean),
+                ("pagesRead", .optional(.integer)), ("pagesSkipped", .optional(.integer)),
+            ]),
         "DiffEnd": Object(
             "The last line of a diff: totals, the cursor to continue from, bytes read from each server, duration.",
             [

@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 
 #if canImport(Glibc)
@@ -45,29 +46,55 @@ public enum HeapPages {
     public static let pageSize = 8192
     static let pagesPerSegmentFile = 131_072  // 1 GB files
 
+    /// What comparing two files found: the blocks to read on each side, and how many pages were
+    /// read and compared or skipped unread.
+    public struct Candidates: Sendable {
+        public var first: [UInt32]
+        public var second: [UInt32]
+        public var pagesRead: Int
+        public var pagesSkipped: Int
+    }
+
     /// Block numbers to read on each side, or nil when more than `limit` pages in all differ
     /// (then comparing by checksums is cheaper) or a file cannot be read.
     public static func candidates(
         firstFile: String, secondFile: String, firstLog: CommitLog, secondLog: CommitLog, limit: Int
-    ) -> (first: [UInt32], second: [UInt32])? {
+    ) -> Candidates? {
         guard let first = SegmentedFile(firstFile), let second = SegmentedFile(secondFile) else { return nil }
         defer {
             first.close()
             second.close()
         }
+        let total = max(first.blockCount, second.blockCount)
+        // Blocks stored in the same extents in both files were not written on either side since
+        // the snapshot that shares them; all-visible ones need not even be read.
+        let skipped = unchangedAllVisible(first, second, visibility: VisibilityMap(path: firstFile + "_vm"))
         var onFirst: [UInt32] = []
         var onSecond: [UInt32] = []
         let chunkPages = 128
         var left = [UInt8](repeating: 0, count: chunkPages * pageSize)
         var right = [UInt8](repeating: 0, count: chunkPages * pageSize)
         var block = 0
-        while true {
-            let leftPages = first.read(block, pages: chunkPages, into: &left)
-            let rightPages = second.read(block, pages: chunkPages, into: &right)
-            guard let leftPages, let rightPages else { return nil }
-            if leftPages == 0 && rightPages == 0 { break }
-            for index in 0..<max(leftPages, rightPages) {
+        var nextSkip = 0
+        var pagesRead = 0
+        var pagesSkipped = 0
+        while block < total {
+            // The next run of blocks to read: up to the next skipped range, at most a chunk.
+            while nextSkip < skipped.count, skipped[nextSkip].upperBound <= block { nextSkip += 1 }
+            if nextSkip < skipped.count, skipped[nextSkip].contains(block) {
+                pagesSkipped += min(skipped[nextSkip].upperBound, total) - block
+                block = skipped[nextSkip].upperBound
+                continue
+            }
+            var pages = min(chunkPages, total - block)
+            if nextSkip < skipped.count { pages = min(pages, skipped[nextSkip].lowerBound - block) }
+            guard let leftPages = first.read(block, pages: pages, into: &left),
+                let rightPages = second.read(block, pages: pages, into: &right)
+            else { return nil }
+            pagesRead += leftPages + rightPages
+            for index in 0..<pages {
                 let number = UInt32(block + index)
+                if index >= leftPages && index >= rightPages { break }
                 if index >= leftPages {
                     onSecond.append(number)
                 } else if index >= rightPages {
@@ -88,10 +115,55 @@ public enum HeapPages {
                 }
             }
             if onFirst.count + onSecond.count > limit { return nil }
-            block += chunkPages
+            block += pages
         }
-        return (onFirst, onSecond)
+        return Candidates(first: onFirst, second: onSecond, pagesRead: pagesRead, pagesSkipped: pagesSkipped * 2)
     }
+
+    /// Ranges of blocks whose 8 KB are the same physical bytes in both files (FIEMAP: the same
+    /// extent at the same offset, neither compressed, inline nor still in memory) and that the
+    /// visibility map marks all-visible: identical pages whose every tuple is visible to all.
+    static func unchangedAllVisible(_ first: SegmentedFile, _ second: SegmentedFile, visibility: VisibilityMap?) -> [Range<Int>] {
+        guard let visibility else { return [] }
+        var result: [Range<Int>] = []
+        for segment in 0..<min(first.segmentCount, second.segmentCount) {
+            guard let a = first.extents(segment: segment), let b = second.extents(segment: segment) else { continue }
+            let base = segment * pagesPerSegmentFile
+            var (i, j) = (0, 0)
+            while i < a.count && j < b.count {
+                let x = a[i]
+                let y = b[j]
+                let low = max(x.logical, y.logical)
+                let high = min(x.logical + x.length, y.logical + y.length)
+                if low < high && x.physical &- x.logical == y.physical &- y.logical && usable(x.flags) && usable(y.flags) {
+                    // Whole pages inside the shared bytes.
+                    let firstPage = Int((low + UInt64(pageSize) - 1) / UInt64(pageSize))
+                    let endPage = Int(high / UInt64(pageSize))
+                    var page = firstPage
+                    while page < endPage {
+                        let start = page
+                        while page < endPage && visibility.allVisible(base + page) { page += 1 }
+                        if page > start { append(base + start..<base + page, to: &result) }
+                        page += 1
+                    }
+                }
+                if x.logical + x.length <= y.logical + y.length { i += 1 } else { j += 1 }
+            }
+        }
+        return result
+    }
+
+    private static func append(_ range: Range<Int>, to ranges: inout [Range<Int>]) {
+        if let last = ranges.last, last.upperBound == range.lowerBound {
+            ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
+        } else {
+            ranges.append(range)
+        }
+    }
+
+    /// Not unknown (0x2), delayed (0x4), encoded (0x8), encrypted (0x80), unaligned (0x100),
+    /// inline (0x200), tail-packed (0x400) or unwritten (0x800): its physical address is its bytes.
+    static func usable(_ flags: UInt32) -> Bool { flags & 0xF8E == 0 }
 
     /// Whether two versions of a page hold the same rows with the same visibility. Bytes that do
     /// not change what a reader sees may differ: the LSN, checksum, flags and prune hint of the
@@ -221,5 +293,58 @@ final class SegmentedFile {
     func close() {
         for descriptor in descriptors.values { Glibc.close(descriptor) }
         descriptors = [:]
+    }
+
+    /// Segment files present: `path`, `path.1`, … without a gap.
+    var segmentCount: Int {
+        var count = 0
+        while open(segment: count) != nil { count += 1 }
+        return count
+    }
+
+    /// Whole pages in all segments.
+    var blockCount: Int {
+        var total = 0
+        for segment in 0..<segmentCount {
+            var info = stat()
+            guard let descriptor = open(segment: segment), fstat(descriptor, &info) == 0 else { break }
+            total += Int(info.st_size) / HeapPages.pageSize
+        }
+        return total
+    }
+
+    /// The extents of one segment file, or nil when the filesystem cannot say.
+    func extents(segment: Int) -> [clinux_extent]? {
+        guard let descriptor = open(segment: segment) else { return nil }
+        var result: [clinux_extent] = []
+        var start: UInt64 = 0
+        var buffer = [clinux_extent](repeating: clinux_extent(), count: 512)
+        while true {
+            var count: UInt32 = 0
+            var last: Int32 = 0
+            guard clinux_fiemap(descriptor, start, &buffer, UInt32(buffer.count), &count, &last) == 0 else { return nil }
+            result += buffer.prefix(Int(count))
+            guard last == 0, count > 0, let final = result.last else { return result }
+            start = final.logical + final.length
+        }
+    }
+}
+
+/// A relation's visibility map (`<file>_vm`): two bits per heap block, the first "all visible".
+struct VisibilityMap {
+    let bytes: [UInt8]
+    static let blocksPerPage = (HeapPages.pageSize - 24) * 4
+
+    init?(path: String) {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        bytes = [UInt8](data)
+    }
+
+    func allVisible(_ block: Int) -> Bool {
+        let page = block / Self.blocksPerPage
+        let inPage = block % Self.blocksPerPage
+        let offset = page * HeapPages.pageSize + 24 + inPage / 4
+        guard offset < bytes.count else { return false }
+        return (bytes[offset] >> UInt8((inPage % 4) * 2)) & 1 == 1
     }
 }

@@ -162,7 +162,8 @@ public final class RowDiffer: Sendable {
         return Outcome(
             summary: DiffTableSummary(
                 table: table.table, added: state.added, removed: state.removed, changed: state.changed,
-                method: table.hasKey ? "primary key" : "multiset", complete: !state.stopped),
+                method: !table.hasKey ? "multiset" : state.pages == nil ? "primary key" : "primary key, changed pages", complete: !state.stopped,
+                pagesRead: state.pages?.read, pagesSkipped: state.pages?.skipped),
             resumeAfter: state.stopped ? state.lastPosition : nil)
     }
 
@@ -176,6 +177,8 @@ public final class RowDiffer: Sendable {
         var emitted = 0
         var stopped = false
         var lastPosition: [String?]?
+        /// Heap pages read and skipped, when the table was compared by pages.
+        var pages: (read: Int, skipped: Int)?
 
         var full: Bool { budget.map { emitted >= $0 } ?? false }
     }
@@ -434,7 +437,7 @@ public final class RowDiffer: Sendable {
 
     /// The table's heap pages that may differ, per side, when both files can be read and not too
     /// many differ; nil otherwise.
-    func changedPages(_ table: TableComparison, _ pages: PageAccess) async throws -> (first: [UInt32], second: [UInt32])? {
+    func changedPages(_ table: TableComparison, _ pages: PageAccess) async throws -> HeapPages.Candidates? {
         let sql = "SELECT pg_relation_filepath($1::regclass)"
         async let a = first.query(sql, [table.table]).scalar
         async let b = second.query(sql, [table.table]).scalar
@@ -450,8 +453,9 @@ public final class RowDiffer: Sendable {
     /// same pages (the row moved, or exists on one side only) is looked up by key. Then the
     /// differing rows are emitted in key order. Returns false, having emitted nothing, when so
     /// many rows moved that comparing by checksums is cheaper (a whole-table rewrite).
-    func compareCandidates(_ state: inout State, _ candidates: (first: [UInt32], second: [UInt32]), after: [String?]?) async throws -> Bool {
+    func compareCandidates(_ state: inout State, _ candidates: HeapPages.Candidates, after: [String?]?) async throws -> Bool {
         let table = state.table
+        state.pages = (candidates.pagesRead, candidates.pagesSkipped)
         var differing: [String: (key: [String?], kind: RowDelta.Kind)] = [:]
         var lookups = 0
         let chunk: UInt32 = 2048
@@ -472,7 +476,10 @@ public final class RowDiffer: Sendable {
             let missingRight = left.keys.filter { right[$0] == nil }.map { left[$0]!.key }
             let missingLeft = right.keys.filter { left[$0] == nil }.map { right[$0]!.key }
             lookups += missingLeft.count + missingRight.count
-            if lookups > settings.movedRowLimit { return false }
+            if lookups > settings.movedRowLimit {
+                state.pages = nil
+                return false
+            }
             async let c = hashesOfKeys(second, table, missingRight)
             async let d = hashesOfKeys(first, table, missingLeft)
             let (moreRight, moreLeft) = try await (c, d)

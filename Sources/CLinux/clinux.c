@@ -2,6 +2,7 @@
 #include "CLinux.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,4 +136,33 @@ int clinux_wait(pid_t pid) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;
+}
+
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+
+int clinux_fiemap(int fd, uint64_t start, clinux_extent *out, uint32_t capacity, uint32_t *count, int *last) {
+    size_t size = sizeof(struct fiemap) + capacity * sizeof(struct fiemap_extent);
+    struct fiemap *map = calloc(1, size);
+    if (map == NULL) return -ENOMEM;
+    map->fm_start = start;
+    map->fm_length = FIEMAP_MAX_OFFSET - start;
+    map->fm_flags = FIEMAP_FLAG_SYNC;
+    map->fm_extent_count = capacity;
+    if (ioctl(fd, FS_IOC_FIEMAP, map) != 0) {
+        int error = errno;
+        free(map);
+        return -error;
+    }
+    *count = map->fm_mapped_extents;
+    *last = 0;
+    for (uint32_t i = 0; i < map->fm_mapped_extents; i++) {
+        out[i].logical = map->fm_extents[i].fe_logical;
+        out[i].physical = map->fm_extents[i].fe_physical;
+        out[i].length = map->fm_extents[i].fe_length;
+        out[i].flags = map->fm_extents[i].fe_flags;
+        if (map->fm_extents[i].fe_flags & FIEMAP_EXTENT_LAST) *last = 1;
+    }
+    free(map);
+    return 0;
 }

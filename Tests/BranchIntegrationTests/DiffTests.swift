@@ -132,6 +132,7 @@ struct DiffTests {
             #expect(logs.contains { $0.change == "removed" && $0.row?["msg"] == "a" && $0.count == 1 })
             #expect(logs.contains { $0.change == "added" && $0.row?["msg"] == "c" && $0.count == 2 })
             #expect(diff.tables.first { $0.table == "public.logs" }?.method == "multiset")
+            #expect(diff.tables.first { $0.table == items }?.method == "primary key, changed pages")
 
             let end = try #require(diff.end)
             #expect(end.rowsChanged == 8 + 1 && end.rowsAdded == 1 + 1 + 2 && end.rowsRemoved == 1 + 1)
@@ -234,6 +235,27 @@ struct DiffTests {
             let diff = try await env.diff("feat", "main")
             #expect(diff.row("public.t", ["id": "5000"])?.change == "added")
             #expect(diff.end?.rowsAdded == 1 && diff.end?.rowsChanged == 0 && diff.end?.rowsRemoved == 0)
+        }
+    }
+
+    @Test("pages a branch shares with its parent on disk, all-visible, are not even read")
+    func sharedPagesSkipped() async throws {
+        try await TestEnvironment.with(poolSize: "2G") { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let main = try await env.cli("url", "main").output
+            try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, 'value ' || i from generate_series(1, 100000) i")
+            try await env.psql(main, "vacuum (freeze, analyze) t")
+            _ = try await env.json(BranchResult.self, "create", "feat")
+            try await env.psql(try await env.cli("url", "feat").output, "update t set v = 'changed' where id = 50000")
+
+            let diff = try await env.diff("main", "feat")
+            #expect(diff.end?.rowsChanged == 1 && diff.column("public.t", id: "50000", "v")?.new == "changed")
+            let table = try #require(diff.tables.first { $0.table == "public.t" })
+            #expect(table.method == "primary key, changed pages")
+            let read = try #require(table.pagesRead)
+            let skipped = try #require(table.pagesSkipped)
+            #expect(skipped > 10 * read, "read \(read) pages, skipped \(skipped)")
         }
     }
 

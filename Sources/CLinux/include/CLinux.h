@@ -41,4 +41,17 @@ int clinux_pipe(int fds[2]);
 /// waitpid for one child, retried on EINTR. Returns the exit status (128+signal when killed), or -errno.
 int clinux_wait(pid_t pid);
 
+/// One extent of a file, as FIEMAP reports it: where its bytes are on disk.
+typedef struct {
+    uint64_t logical;
+    uint64_t physical;
+    uint64_t length;
+    uint32_t flags;
+} clinux_extent;
+
+/// The extents of the open file `fd` from `start` on (after syncing it), at most `capacity`;
+/// `count` gets how many, `last` is 1 when the file's last extent is among them.
+/// Returns 0, or -errno (e.g. -EOPNOTSUPP on a filesystem without FIEMAP).
+int clinux_fiemap(int fd, uint64_t start, clinux_extent *out, uint32_t capacity, uint32_t *count, int *last);
+
 #endif
