@@ -42,6 +42,17 @@ extension Engine {
             let id = String(spec.dropFirst("backup:".count))
             let key = try requireBackupKey()
             let chain = try await chain(for: id, key: key)
+            // Its database is named after its project, and its files must be this project's.
+            guard let last = chain.last, last.project == project.name.rawValue else {
+                throw EngineError(
+                    "diff_side_not_found", 404, "Backup \(id) is not a backup of project '\(project.name)'.",
+                    hint: "List this project's backups with `branch backup list`; restore another project's backup as a branch first.")
+            }
+            guard Int(last.postgresVersion.split(separator: ".").first ?? "") == installation.major else {
+                throw EngineError(
+                    "postgres_version_mismatch", 409, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
+                    hint: "Compare it on a service with the same Postgres major version.")
+            }
             let directory = layout.work("\(operation)-\(Identifiers.shortID(length: 4))", "receive")
             do {
                 let received = try await receive(chain, key: key, into: directory, job: operation)

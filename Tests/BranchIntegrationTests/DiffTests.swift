@@ -274,6 +274,12 @@ struct DiffTests {
             #expect(diff.column("public.t", id: "500", "v")?.new == "new")
             // The scratch copy of the backup is gone again.
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(env.pool)/work")) ?? []).isEmpty)
+
+            // Another project's backup is not a side of this project's diff.
+            _ = try await env.json(ProjectCreated.self, "project", "create", "other")
+            let theirs = try #require(try await env.json(JobInfo.self, "backup", "create", "--project", "other").backup)
+            let refused = try await env.failure("diff", "backup:\(theirs.id)", "main")
+            #expect(refused.stderr.contains("is not a backup of project 'app'"))
         }
     }
 }
