@@ -1338,7 +1338,7 @@ class Bench:
                 text = handle.read()
         except OSError:
             return found
-        for name in list(found) + ["pageLimit"]:  # pageLimit: builds that compare heap pages first
+        for name in list(found) + ["tupleLimit"]:  # tupleLimit: builds that compare heap tuples first
             match = re.search(r"\bvar " + name + r"\s*=\s*([\d_]+)", text)
             if match:
                 found[name] = int(match.group(1).replace("_", ""))
@@ -2934,18 +2934,20 @@ class Report:
                      "key and hash of each of its rows are read from both sides, and the differing rows whole (tables under "
                      f"{settings['smallTable']:,} rows are read that way at once). Identical ranges cost one checksum each; "
                      "changes spread over the table make more ranges differ, down to one fetched range per change.")
-        names = ", ".join(f"{name} {settings[name]:,}" for name in ("pageLimit", "firstSegments", "fanout", "fetchThreshold",
+        names = ", ".join(f"{name} {settings[name]:,}" for name in ("tupleLimit", "firstSegments", "fanout", "fetchThreshold",
                                                                     "smallTable") if name in settings)
-        if "pageLimit" in settings:
+        if "tupleLimit" in settings:
             how = ("both servers are read at once, each in one repeatable-read read-only transaction followed by a "
                    "`CHECKPOINT`, so its data files hold what that snapshot sees. For a table with a primary key the "
-                   "service first compares the two branches' heap files on the pool page by page and keeps the pages "
-                   "whose rows may differ (other bytes, a page only one side has, or the same bytes with a tuple whose "
-                   "transaction has another commit status on each side, from `pg_xact`); if at most "
-                   f"{settings['pageLimit']:,} pages differ, key and hash of the rows on them are read by tuple-id range "
-                   "scans (keys found on one side only are looked up on the other), then the differing rows whole. "
+                   "service first compares the two branches' heap files on the pool page by page, and on pages that "
+                   "differ tuple by tuple, and keeps the tuples whose rows may differ (other bytes, a tuple or a page "
+                   "only one side has, or the same bytes with an inserting or deleting transaction that has another "
+                   "commit status on each side, from `pg_xact`); if at most "
+                   f"{settings['tupleLimit']:,} tuples may differ, key and hash of the rows at those tuple ids are read "
+                   "by TID scans (keys found on one side only are looked up on the other), then the differing rows "
+                   "whole. "
                    "Those file reads are not part of `bytesFromFirst`/`bytesFromSecond`; the checks below give all the "
-                   "service read (`rchar` of `/proc/<pid>/io`: files and sockets). With more differing pages, or a side "
+                   "service read (`rchar` of `/proc/<pid>/io`: files and sockets). With more differing tuples, or a side "
                    "that is not a live server, the checksum bisection: " + bisection)
         else:
             how = ("both servers are read at once, each in one repeatable-read read-only transaction. " + bisection[0].upper()
@@ -3478,9 +3480,10 @@ class Report:
                          "further level of bisection scans the differing ranges again, so changes spread over the whole "
                          "table cost more passes than the same number of changes close together")
             settings = diff.get("settings") or {}
-            if "pageLimit" in settings:
-                how = (f"Branch compares the heap files page by page in the service and asks the servers only about the "
-                       f"pages that differ; with more than {settings['pageLimit']:,} differing pages it falls back to "
+            if "tupleLimit" in settings:
+                how = (f"Branch compares the heap files page by page and tuple by tuple in the service and asks the "
+                       f"servers only about the tuples that differ; with more than {settings['tupleLimit']:,} such "
+                       f"tuples it falls back to "
                        f"checksums, and {checksums}.")
             else:
                 how = f"In this build {checksums}."

@@ -870,12 +870,17 @@ public struct DiffTableSummary: Codable, Sendable, Equatable {
     /// and how many it skipped unread (the same disk extents on both sides, all-visible).
     public var pagesRead: Int?
     public var pagesSkipped: Int?
+    /// When compared by heap pages: the tuples (both sides) that could differ and were asked for
+    /// by tuple id; every other tuple is the same on both sides.
+    public var tuplesCompared: Int?
 
     public init(
-        table: String, added: Int, removed: Int, changed: Int, method: String, complete: Bool, pagesRead: Int? = nil, pagesSkipped: Int? = nil
+        table: String, added: Int, removed: Int, changed: Int, method: String, complete: Bool, pagesRead: Int? = nil, pagesSkipped: Int? = nil,
+        tuplesCompared: Int? = nil
     ) {
         self.pagesRead = pagesRead
         self.pagesSkipped = pagesSkipped
+        self.tuplesCompared = tuplesCompared
         self.table = table
         self.added = added
         self.removed = removed

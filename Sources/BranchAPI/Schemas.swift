@@ -168,10 +168,10 @@ public enum APISchemas {
             "One changed column: old and new text values; for json and jsonb, also RFC 6902 operations.",
             [("column", .string), ("old", .optional(.string)), ("new", .optional(.string)), ("patch", .optional(.array(.object)))]),
         "DiffTableSummary": Object(
-            "A table's counts; `method` is `primary key`, `primary key, changed pages` or `multiset`; `complete` is false when the limit stopped inside it; pages read and skipped when compared by heap pages.",
+            "A table's counts; `method` is `primary key`, `primary key, changed pages` or `multiset`; `complete` is false when the limit stopped inside it; pages read and skipped, and tuples asked for by tuple id, when compared by heap pages.",
             [
                 ("table", .string), ("added", .integer), ("removed", .integer), ("changed", .integer), ("method", .string), ("complete", .boolean),
-                ("pagesRead", .optional(.integer)), ("pagesSkipped", .optional(.integer)),
+                ("pagesRead", .optional(.integer)), ("pagesSkipped", .optional(.integer)), ("tuplesCompared", .optional(.integer)),
             ]),
         "DiffEnd": Object(
             "The last line of a diff: totals, the cursor to continue from, bytes read from each server, duration.",

@@ -34,11 +34,15 @@ public struct CommitLog: Sendable {
     }
 }
 
-/// Finds the heap pages of one table that may hold different rows on two copies of a cluster that
-/// share an ancestor (a branch and its parent, a branch and a snapshot): pages whose bytes differ,
-/// pages only one side has, and byte-identical pages holding a tuple whose visibility could still
-/// differ because its inserting or deleting transaction has another commit status on each side
-/// (e.g. in flight when the branch was taken, committed later on the parent only).
+/// Finds the heap tuples of one table that may hold different rows on two copies of a cluster that
+/// share an ancestor (a branch and its parent, a branch and a snapshot): on pages whose bytes
+/// differ, the tuples that differ or that one side has and the other has not; every tuple of a page
+/// only one side has; and identical tuples whose visibility could still differ because their
+/// inserting or deleting transaction has another commit status on each side (e.g. in flight when
+/// the branch was taken, committed later on the parent only). A tuple identical on both sides,
+/// with the same visibility, is the same row on both sides (or invisible on both), so only the
+/// candidates need to be asked for: an updated row is its old version on one side and its new
+/// version on the other, not the sixty rows sharing its page.
 ///
 /// Only meaningful after a `CHECKPOINT` that followed the reading transaction's snapshot on both
 /// servers, so every change that snapshot sees is in the files.
@@ -46,17 +50,32 @@ public enum HeapPages {
     public static let pageSize = 8192
     static let pagesPerSegmentFile = 131_072  // 1 GB files
 
-    /// What comparing two files found: the blocks to read on each side, and how many pages were
-    /// read and compared or skipped unread.
+    /// A tuple's address, as Postgres's `ctid`: block number and line pointer (from 1).
+    public struct TupleID: Hashable, Comparable, Sendable, CustomStringConvertible {
+        public var block: UInt32
+        public var offset: UInt16
+
+        public init(block: UInt32, offset: UInt16) {
+            self.block = block
+            self.offset = offset
+        }
+
+        public static func < (a: TupleID, b: TupleID) -> Bool { (a.block, a.offset) < (b.block, b.offset) }
+        /// The `tid` literal.
+        public var description: String { "(\(block),\(offset))" }
+    }
+
+    /// What comparing two files found: the tuples to read on each side (in order), and how many
+    /// pages were read and compared or skipped unread.
     public struct Candidates: Sendable {
-        public var first: [UInt32]
-        public var second: [UInt32]
+        public var first: [TupleID]
+        public var second: [TupleID]
         public var pagesRead: Int
         public var pagesSkipped: Int
     }
 
-    /// Block numbers to read on each side, or nil when more than `limit` pages in all differ
-    /// (then comparing by checksums is cheaper) or a file cannot be read.
+    /// Tuples to read on each side, or nil when more than `limit` tuples in all may differ (then
+    /// comparing by checksums is cheaper) or a file cannot be read.
     public static func candidates(
         firstFile: String, secondFile: String, firstLog: CommitLog, secondLog: CommitLog, limit: Int
     ) -> Candidates? {
@@ -69,11 +88,13 @@ public enum HeapPages {
         // Blocks stored in the same extents in both files were not written on either side since
         // the snapshot that shares them; all-visible ones need not even be read.
         let skipped = unchangedAllVisible(first, second, visibility: VisibilityMap(path: firstFile + "_vm"))
-        var onFirst: [UInt32] = []
-        var onSecond: [UInt32] = []
+        var onFirst: [TupleID] = []
+        var onSecond: [TupleID] = []
         let chunkPages = 128
         var left = [UInt8](repeating: 0, count: chunkPages * pageSize)
         var right = [UInt8](repeating: 0, count: chunkPages * pageSize)
+        // An all-zero page (Postgres's new page, no line pointers) for a page only one side has.
+        let empty = [UInt8](repeating: 0, count: pageSize)
         var block = 0
         var nextSkip = 0
         var pagesRead = 0
@@ -92,25 +113,19 @@ public enum HeapPages {
                 let rightPages = second.read(block, pages: pages, into: &right)
             else { return nil }
             pagesRead += leftPages + rightPages
-            for index in 0..<pages {
-                let number = UInt32(block + index)
-                if index >= leftPages && index >= rightPages { break }
-                if index >= leftPages {
-                    onSecond.append(number)
-                } else if index >= rightPages {
-                    onFirst.append(number)
-                } else {
-                    let start = index * pageSize
-                    let same = left.withUnsafeBytes { l in
-                        right.withUnsafeBytes { r in
-                            sameRows(
-                                UnsafeRawBufferPointer(rebasing: l[start..<(start + pageSize)]),
-                                UnsafeRawBufferPointer(rebasing: r[start..<(start + pageSize)]), firstLog, secondLog)
+            left.withUnsafeBytes { l in
+                right.withUnsafeBytes { r in
+                    empty.withUnsafeBytes { emptyPage in
+                        for index in 0..<min(pages, max(leftPages, rightPages)) {
+                            let number = UInt32(block + index)
+                            let range = (index * pageSize)..<((index + 1) * pageSize)
+                            // A page only one side has: as if the other side's were empty.
+                            let a = index < leftPages ? UnsafeRawBufferPointer(rebasing: l[range]) : emptyPage
+                            let b = index < rightPages ? UnsafeRawBufferPointer(rebasing: r[range]) : emptyPage
+                            let found = differingTuples(a, b, firstLog, secondLog)
+                            onFirst += found.first.map { TupleID(block: number, offset: $0) }
+                            onSecond += found.second.map { TupleID(block: number, offset: $0) }
                         }
-                    }
-                    if !same {
-                        onFirst.append(number)
-                        onSecond.append(number)
                     }
                 }
             }
@@ -165,47 +180,97 @@ public enum HeapPages {
     /// inline (0x200), tail-packed (0x400) or unwritten (0x800): its physical address is its bytes.
     static func usable(_ flags: UInt32) -> Bool { flags & 0xF8E == 0 }
 
-    /// Whether two versions of a page hold the same rows with the same visibility. Bytes that do
-    /// not change what a reader sees may differ: the LSN, checksum, flags and prune hint of the
-    /// header, free space, and the hint bits of each tuple (set by whoever read it first on that
-    /// side). Visibility is compared per tuple: its inserting and deleting transactions must have
-    /// the same effective status on both sides, from hint bits where set, else from each side's
-    /// commit log (a transaction in flight when a branch was taken may have committed on one
-    /// side only, leaving the page's bytes unchanged).
+    /// Whether two versions of a page hold the same rows with the same visibility.
     static func sameRows(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ first: CommitLog, _ second: CommitLog) -> Bool {
-        guard a.count == pageSize, b.count == pageSize else { return false }
+        let found = differingTuples(a, b, first, second)
+        return found.first.isEmpty && found.second.isEmpty
+    }
+
+    /// The line pointers (from 1) of the tuples on two versions of a page that may hold different
+    /// rows or the same row with another visibility, per side. Bytes that do not change what a
+    /// reader sees may differ: the page header's LSN, checksum, flags and prune hint, free space,
+    /// where on the page a tuple is stored, and the hint bits of each tuple (set by whoever read
+    /// it first on that side). A tuple's visibility is compared through its inserting and
+    /// deleting transactions, which must have the same effective status on both sides, from hint
+    /// bits where set, else from each side's commit log. A page that cannot be parsed gives every
+    /// line pointer it could have: Postgres then decides what is on it.
+    static func differingTuples(
+        _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ first: CommitLog, _ second: CommitLog
+    ) -> (first: [UInt16], second: [UInt16]) {
+        guard a.count == pageSize, b.count == pageSize else { return (everyLinePointer, everyLinePointer) }
         // Byte-identical and all-visible (PD_ALL_VISIBLE: every tuple visible to every
         // transaction, so no commit status to look up): the same rows, without a walk of its tuples.
         let flags = a.loadUnaligned(fromByteOffset: 10, as: UInt16.self)
-        if flags & 0x0004 != 0 && memcmp(a.baseAddress!, b.baseAddress!, pageSize) == 0 { return true }
-        let lower = Int(a.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
-        // pd_lower, pd_upper, pd_special and the layout version.
-        guard memcmp(a.baseAddress! + 12, b.baseAddress! + 12, 8) == 0 else { return false }
-        // A new, all-zero page has pd_lower 0: nothing on it.
-        guard lower >= 24, lower <= pageSize else { return memcmp(a.baseAddress!, b.baseAddress!, pageSize) == 0 }
-        // Line pointers.
-        guard memcmp(a.baseAddress! + 24, b.baseAddress! + 24, lower - 24) == 0 else { return false }
+        if flags & 0x0004 != 0 && memcmp(a.baseAddress!, b.baseAddress!, pageSize) == 0 { return ([], []) }
+        guard let left = linePointers(a) else { return (everyLinePointer, everyLinePointer) }
+        guard let right = linePointers(b) else { return (everyLinePointer, everyLinePointer) }
+        var onFirst: [UInt16] = []
+        var onSecond: [UInt16] = []
+        for index in 0..<max(left.count, right.count) {
+            let offset = UInt16(index + 1)
+            let x = index < left.count ? left[index] : nil
+            let y = index < right.count ? right[index] : nil
+            switch (x, y) {
+            case (nil, nil): continue
+            case (.some, nil): onFirst.append(offset)
+            case (nil, .some): onSecond.append(offset)
+            case let (.some(x), .some(y)):
+                if !sameTuple(a, x, b, y, first, second) {
+                    onFirst.append(offset)
+                    onSecond.append(offset)
+                }
+            }
+        }
+        return (onFirst, onSecond)
+    }
+
+    /// Every line pointer a heap page can have (MaxHeapTuplesPerPage for 8 KB pages).
+    static let everyLinePointer = (1...UInt16(291)).map { $0 }
+
+    /// Position and length of the tuple of each line pointer (nil for redirects, dead and unused
+    /// ones: they hold no tuple), or nil when the page is not a well-formed heap page. An all-zero
+    /// page (new) has none.
+    static func linePointers(_ page: UnsafeRawBufferPointer) -> [(position: Int, length: Int)?]? {
+        let lower = Int(page.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
+        let upper = Int(page.loadUnaligned(fromByteOffset: 14, as: UInt16.self))
+        if lower == 0 && upper == 0 { return [] }
+        guard lower >= 24, lower <= upper, upper <= pageSize, (lower - 24) % 4 == 0 else { return nil }
+        var result: [(position: Int, length: Int)?] = []
+        result.reserveCapacity((lower - 24) / 4)
         var offset = 24
-        while offset + 4 <= lower {
-            let item = a.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        while offset < lower {
+            let item = page.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
             offset += 4
-            guard (item >> 15) & 3 == 1 else { continue }  // redirects, dead and unused pointers hold no tuple
+            guard (item >> 15) & 3 == 1 else {
+                result.append(nil)
+                continue
+            }
             let position = Int(item & 0x7FFF)
             let length = Int(item >> 17)
-            guard length >= 24, position + length <= pageSize else { return false }
-            let maskA = a.loadUnaligned(fromByteOffset: position + 20, as: UInt16.self)
-            let maskB = b.loadUnaligned(fromByteOffset: position + 20, as: UInt16.self)
-            // xmin, xmax, command id, ctid and infomask2; the infomask without its hint bits; the rest.
-            guard memcmp(a.baseAddress! + position, b.baseAddress! + position, 20) == 0,
-                maskA & ~hintBits == maskB & ~hintBits,
-                memcmp(a.baseAddress! + position + 22, b.baseAddress! + position + 22, length - 22) == 0
-            else { return false }
-            let xmin = a.loadUnaligned(fromByteOffset: position, as: UInt32.self)
-            let xmax = a.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)
-            guard let insertedA = inserter(xmin, maskA, first), let insertedB = inserter(xmin, maskB, second), insertedA == insertedB,
-                let deletedA = deleter(xmax, maskA, first), let deletedB = deleter(xmax, maskB, second), deletedA == deletedB
-            else { return false }
+            guard length >= 24, position >= upper, position + length <= pageSize else { return nil }
+            result.append((position, length))
         }
+        return result
+    }
+
+    /// Whether two tuples are the same row with the same visibility on their sides.
+    static func sameTuple(
+        _ a: UnsafeRawBufferPointer, _ x: (position: Int, length: Int), _ b: UnsafeRawBufferPointer, _ y: (position: Int, length: Int),
+        _ first: CommitLog, _ second: CommitLog
+    ) -> Bool {
+        guard x.length == y.length else { return false }
+        let maskA = a.loadUnaligned(fromByteOffset: x.position + 20, as: UInt16.self)
+        let maskB = b.loadUnaligned(fromByteOffset: y.position + 20, as: UInt16.self)
+        // xmin, xmax, command id, ctid and infomask2; the infomask without its hint bits; the rest.
+        guard memcmp(a.baseAddress! + x.position, b.baseAddress! + y.position, 20) == 0,
+            maskA & ~hintBits == maskB & ~hintBits,
+            memcmp(a.baseAddress! + x.position + 22, b.baseAddress! + y.position + 22, x.length - 22) == 0
+        else { return false }
+        let xmin = a.loadUnaligned(fromByteOffset: x.position, as: UInt32.self)
+        let xmax = a.loadUnaligned(fromByteOffset: x.position + 4, as: UInt32.self)
+        guard let insertedA = inserter(xmin, maskA, first), let insertedB = inserter(xmin, maskB, second), insertedA == insertedB,
+            let deletedA = deleter(xmax, maskA, first), let deletedB = deleter(xmax, maskB, second), deletedA == deletedB
+        else { return false }
         return true
     }
 

@@ -80,9 +80,9 @@ public struct RowDiffSettings: Sendable {
     public var fetchThreshold = 2_000
     /// Rows of one table below which it is fetched at once.
     public var smallTable = 4_000
-    /// With page access: at most this many differing heap pages (both sides together) are read
-    /// directly by their tuple ids; beyond that the table is compared by checksums.
-    public var pageLimit = 4_000_000
+    /// With page access: at most this many heap tuples that may differ (both sides together) are
+    /// read directly by their tuple ids; beyond that the table is compared by checksums.
+    public var tupleLimit = 4_000_000
     /// With page access: when more rows than this moved between pages (looked up by key on the
     /// other side), as in a rewrite of the whole table, checksums are cheaper.
     public var movedRowLimit = 500_000
@@ -163,7 +163,7 @@ public final class RowDiffer: Sendable {
             summary: DiffTableSummary(
                 table: table.table, added: state.added, removed: state.removed, changed: state.changed,
                 method: !table.hasKey ? "multiset" : state.pages == nil ? "primary key" : "primary key, changed pages", complete: !state.stopped,
-                pagesRead: state.pages?.read, pagesSkipped: state.pages?.skipped),
+                pagesRead: state.pages?.read, pagesSkipped: state.pages?.skipped, tuplesCompared: state.pages?.tuples),
             resumeAfter: state.stopped ? state.lastPosition : nil)
     }
 
@@ -177,8 +177,8 @@ public final class RowDiffer: Sendable {
         var emitted = 0
         var stopped = false
         var lastPosition: [String?]?
-        /// Heap pages read and skipped, when the table was compared by pages.
-        var pages: (read: Int, skipped: Int)?
+        /// Heap pages read and skipped, and tuples asked for, when the table was compared by pages.
+        var pages: (read: Int, skipped: Int, tuples: Int)?
 
         var full: Bool { budget.map { emitted >= $0 } ?? false }
     }
@@ -435,43 +435,43 @@ public final class RowDiffer: Sendable {
 
     // MARK: By changed pages
 
-    /// The table's heap pages that may differ, per side, when both files can be read and not too
-    /// many differ; nil otherwise.
+    /// The table's heap tuples that may differ, per side, when both files can be read and not too
+    /// many may differ; nil otherwise.
     func changedPages(_ table: TableComparison, _ pages: PageAccess) async throws -> HeapPages.Candidates? {
         let sql = "SELECT pg_relation_filepath($1::regclass)"
         async let a = first.query(sql, [table.table]).scalar
         async let b = second.query(sql, [table.table]).scalar
         guard let left = try await a ?? nil, let right = try await b ?? nil else { return nil }
-        let limit = settings.pageLimit
+        let limit = settings.tupleLimit
         return HeapPages.candidates(
             firstFile: "\(pages.firstDirectory)/\(left)", secondFile: "\(pages.secondDirectory)/\(right)",
             firstLog: pages.firstLog, secondLog: pages.secondLog, limit: limit)
     }
 
-    /// Compares the rows on the candidate pages, a run of blocks at a time (bounded memory): their
-    /// keys and hashes on both sides, where a key found on one side's pages but not on the other's
-    /// same pages (the row moved, or exists on one side only) is looked up by key. Then the
+    /// Compares the rows of the candidate tuples, a run of blocks at a time (bounded memory): their
+    /// keys and hashes on both sides, where a key found among one side's candidates but not among
+    /// the other's in the same blocks (the row moved, or exists on one side only) is looked up by key. Then the
     /// differing rows are emitted in key order. Returns false, having emitted nothing, when so
     /// many rows moved that comparing by checksums is cheaper (a whole-table rewrite).
     func compareCandidates(_ state: inout State, _ candidates: HeapPages.Candidates, after: [String?]?) async throws -> Bool {
         let table = state.table
-        state.pages = (candidates.pagesRead, candidates.pagesSkipped)
+        state.pages = (candidates.pagesRead, candidates.pagesSkipped, candidates.first.count + candidates.second.count)
         var differing: [String: (key: [String?], kind: RowDelta.Kind)] = [:]
         var lookups = 0
         let chunk: UInt32 = 2048
-        let last = max(candidates.first.last ?? 0, candidates.second.last ?? 0)
+        let last = max(candidates.first.last?.block ?? 0, candidates.second.last?.block ?? 0)
         var (i, j) = (0, 0)
         var start: UInt32 = 0
         while start <= last {
             let end = start + chunk
-            var leftBlocks: [UInt32] = []
-            var rightBlocks: [UInt32] = []
-            while i < candidates.first.count, candidates.first[i] < end { leftBlocks.append(candidates.first[i]); i += 1 }
-            while j < candidates.second.count, candidates.second[j] < end { rightBlocks.append(candidates.second[j]); j += 1 }
+            var leftTuples: [HeapPages.TupleID] = []
+            var rightTuples: [HeapPages.TupleID] = []
+            while i < candidates.first.count, candidates.first[i].block < end { leftTuples.append(candidates.first[i]); i += 1 }
+            while j < candidates.second.count, candidates.second[j].block < end { rightTuples.append(candidates.second[j]); j += 1 }
             start = end
-            if leftBlocks.isEmpty && rightBlocks.isEmpty { continue }
-            async let a = hashesOnPages(first, table, leftBlocks)
-            async let b = hashesOnPages(second, table, rightBlocks)
+            if leftTuples.isEmpty && rightTuples.isEmpty { continue }
+            async let a = hashesOfTuples(first, table, leftTuples)
+            async let b = hashesOfTuples(second, table, rightTuples)
             var (left, right) = try await (a, b)
             let missingRight = left.keys.filter { right[$0] == nil }.map { left[$0]!.key }
             let missingLeft = right.keys.filter { left[$0] == nil }.map { right[$0]!.key }
@@ -520,23 +520,18 @@ public final class RowDiffer: Sendable {
         return true
     }
 
-    /// Key and row hash of every visible row on the given pages, by key string.
-    func hashesOnPages(_ connection: PGConnection, _ table: TableComparison, _ blocks: [UInt32]) async throws
+    /// Key and row hash of the rows at the given tuple ids that this side's snapshot sees, by key string.
+    func hashesOfTuples(_ connection: PGConnection, _ table: TableComparison, _ tuples: [HeapPages.TupleID]) async throws
         -> [String: (key: [String?], hash: String?)]
     {
-        var ranges: [(UInt32, UInt32)] = []
-        for block in blocks {
-            if let last = ranges.last, last.1 == block { ranges[ranges.count - 1].1 = block + 1 } else { ranges.append((block, block + 1)) }
-        }
         let keys = table.keyColumns.map { "\($0)::text" }.joined(separator: ", ")
+        // A TID scan: Postgres fetches exactly these tuples and applies the snapshot.
+        let sql = "SELECT \(keys), \(table.rowHash) FROM \(table.table) WHERE ctid = ANY($1::tid[])"
         var result: [String: (key: [String?], hash: String?)] = [:]
         let width = table.keyColumns.count
-        for start in stride(from: 0, to: ranges.count, by: 200) {
-            // One TID range scan per run of pages (a join over an array of ranges would be a full scan).
-            let sql = ranges[start..<min(start + 200, ranges.count)].map { low, high in
-                "SELECT \(keys), \(table.rowHash) FROM \(table.table) WHERE ctid >= '(\(low),0)'::tid AND ctid < '(\(high),0)'::tid"
-            }.joined(separator: " UNION ALL ")
-            for row in try await connection.query(sql).rows {
+        for start in stride(from: 0, to: tuples.count, by: 10_000) {
+            let array = "{" + tuples[start..<min(start + 10_000, tuples.count)].map { "\"\($0)\"" }.joined(separator: ",") + "}"
+            for row in try await connection.query(sql, [array]).rows {
                 let key = Array(row.prefix(width))
                 result[Self.keyString(key)] = (key, row[width])
             }

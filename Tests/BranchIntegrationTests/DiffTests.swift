@@ -238,7 +238,7 @@ struct DiffTests {
         }
     }
 
-    @Test("pages a branch shares with its parent on disk, all-visible, are not even read")
+    @Test("pages a branch shares with its parent on disk, all-visible, are not even read; of the others only the tuples that differ")
     func sharedPagesSkipped() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
             _ = try await env.json(ProjectCreated.self, "project", "create", "app")
@@ -256,6 +256,10 @@ struct DiffTests {
             let read = try #require(table.pagesRead)
             let skipped = try #require(table.pagesSkipped)
             #expect(skipped > 10 * read, "read \(read) pages, skipped \(skipped)")
+            // Of the rows on the pages read, only the changed one's versions are asked for: its
+            // old version on both sides, its new one on the branch.
+            let tuples = try #require(table.tuplesCompared)
+            #expect(tuples >= 2 && tuples <= 4, "asked for \(tuples) tuples")
         }
     }
 

@@ -12,13 +12,15 @@ struct HeapPagesTests {
         var payload: [UInt8] = [1, 2, 3, 4]
     }
 
-    static func page(_ tuples: [Tuple], lsn: UInt64 = 1) -> [UInt8] {
+    /// A page with these tuples at line pointers 1, 2, …, stored from the end of the page down,
+    /// after `gap` bytes of free space at the end (where a tuple sits does not change the row).
+    static func page(_ tuples: [Tuple], lsn: UInt64 = 1, gap: Int = 0) -> [UInt8] {
         var page = [UInt8](repeating: 0, count: HeapPages.pageSize)
         func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
             withUnsafeBytes(of: value.littleEndian) { bytes in for (index, byte) in bytes.enumerated() { page[offset + index] = byte } }
         }
         put(lsn, at: 0)
-        var upper = HeapPages.pageSize
+        var upper = HeapPages.pageSize - gap / 8 * 8
         for (index, tuple) in tuples.enumerated() {
             let length = 24 + tuple.payload.count
             upper -= (length + 7) / 8 * 8
@@ -102,7 +104,42 @@ struct HeapPagesTests {
         #expect(!same(sub, sub, Self.log([30: .subcommitted]), Self.log([30: .subcommitted])))
     }
 
-    @Test("pages only one side has, and pages that differ, are candidates on both sides; a limit gives up")
+    func differing(_ a: [UInt8], _ b: [UInt8], _ log: CommitLog) -> (first: [UInt16], second: [UInt16]) {
+        a.withUnsafeBytes { left in b.withUnsafeBytes { right in HeapPages.differingTuples(left, right, log, log) } }
+    }
+
+    @Test("on a page that differs only the tuples that differ are candidates, wherever on the page they are stored")
+    func differingTuples() {
+        let log = Self.log([10: .committed, 11: .committed, 12: .committed])
+        let before = Self.page([Tuple(xmin: 10), Tuple(xmin: 10, payload: [5, 6]), Tuple(xmin: 11)])
+        // The second row updated: its old version deleted in place, the new one appended.
+        let after = Self.page(
+            [Tuple(xmin: 10), Tuple(xmin: 10, xmax: 12, infomask: 0, payload: [5, 6]), Tuple(xmin: 11), Tuple(xmin: 12, payload: [5, 7])],
+            gap: 64)
+        let found = differing(before, after, log)
+        #expect(found.first == [2])
+        #expect(found.second == [2, 4])
+        // The same tuples stored elsewhere on the page (after a compaction): nothing differs.
+        let moved = differing(before, Self.page([Tuple(xmin: 10), Tuple(xmin: 10, payload: [5, 6]), Tuple(xmin: 11)], gap: 200), log)
+        #expect(moved.first.isEmpty && moved.second.isEmpty)
+        // A new page against a page with rows: every tuple of the page, on its side only.
+        let empty = [UInt8](repeating: 0, count: HeapPages.pageSize)
+        let fresh = differing(empty, before, log)
+        #expect(fresh.first.isEmpty && fresh.second == [1, 2, 3])
+    }
+
+    @Test("a page that is not a well-formed heap page makes every line pointer a candidate on both sides")
+    func malformed() {
+        let log = Self.log([10: .committed])
+        let good = Self.page([Tuple(xmin: 10)])
+        var bad = good
+        bad[12] = 3  // pd_lower below the header
+        bad[13] = 0
+        let found = differing(good, bad, log)
+        #expect(found.first.count == 291 && found.second.count == 291)
+    }
+
+    @Test("tuples of pages only one side has, and tuples that differ, are candidates; a limit gives up")
     func candidates() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("heap-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -113,8 +150,8 @@ struct HeapPagesTests {
         try Data(one + one + one).write(to: URL(fileURLWithPath: "\(directory)/a"))
         try Data(one + two + one + one).write(to: URL(fileURLWithPath: "\(directory)/b"))
         let found = try #require(HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/b", firstLog: log, secondLog: log, limit: 10))
-        #expect(found.first == [1])
-        #expect(found.second == [1, 3])
+        #expect(found.first == [HeapPages.TupleID(block: 1, offset: 1)])
+        #expect(found.second == [HeapPages.TupleID(block: 1, offset: 1), HeapPages.TupleID(block: 3, offset: 1)])
         #expect(HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/b", firstLog: log, secondLog: log, limit: 2) == nil)
         #expect(HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/missing", firstLog: log, secondLog: log, limit: 10) == nil)
     }
