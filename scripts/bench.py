@@ -1544,8 +1544,8 @@ class Bench:
         name = "bench-diff"
         scale = self.diff_scale
         try:
-            # Scale to zero off: the service's own diff connections do not count as activity, so a long
-            # diff would otherwise see its branch suspended under it after the idle delay.
+            # Scale to zero off: a diff keeps its sides awake, but between stages (loading, updating,
+            # the naive comparison over direct URLs) a branch must not be suspended and resumed.
             self.create_project(name, {"suspendAfterSeconds": 0, "suspendMainAfterSeconds": 0})
             main, _ = self.api("GET", f"/api/v1/projects/{name}/branches/main")
             direct, _ = self.api("GET", f"/api/v1/projects/{name}/branches/main/connection")
@@ -2907,9 +2907,9 @@ class Report:
         first, fanout = settings["firstSegments"], settings["fanout"]
         self.add(f"A project loaded with `pgbench -i -s {diff['scale']}` ({rows:,} rows in `pgbench_accounts`, "
                  f"{fmt_bytes(diff.get('table_bytes'))} with its primary key; database {fmt_bytes(diff.get('database_bytes'))}), "
-                 "its hourly snapshot schedule removed and scale to zero turned off (the service's own diff "
-                 "connections do not count as activity, so a long diff would otherwise see a branch suspended under "
-                 "it), and branch `b` made from main. On `b`, "
+                 "its hourly snapshot schedule removed and scale to zero turned off (a diff keeps its sides awake, "
+                 "but no branch should be suspended and resumed between the stages), and branch `b` made from main. "
+                 "On `b`, "
                  "`UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = ANY(<aids>)` of distinct aids drawn at "
                  "random (seeded) over the whole table, cumulative from stage to stage, then `CHECKPOINT`; before the first "
                  "stage both sides' heap and primary key were read once, so neither method starts from a cold cache. "
