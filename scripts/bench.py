@@ -98,6 +98,8 @@ MERGE_ROWS = 10000
 DIFF_SETTINGS = {"firstSegments": 64, "fanout": 16, "fetchThreshold": 2000, "smallTable": 4000}
 # How often the diff part samples VmRSS, in seconds.
 DIFF_SAMPLE_INTERVAL = 0.02
+# The kernel's ports kept out of ephemeral use; `branch serve` adds its branch port range.
+RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports"
 # A diff or merge that took longer than this (ms) is not repeated (BENCH_DIFF_RUNS, BENCH_DIFF_MERGES).
 DIFF_SLOW_MS = 120000
 # Databases at least this large (estimated from the scale) get BENCH_BACKUP_RUNS_LARGE repetitions.
@@ -481,6 +483,7 @@ class Bench:
         self.results = {"scales": {}}
         self.lock_handle = None
         self.cleaning = False
+        self.reserved_ports = None
         self.hba_restore = None  # (path, original text, port) while pg_basebackup needs a replication entry
         self.hba_added = None  # whether the replication entry had to be added (older builds)
         self.projects = {}  # scale -> loaded project info, kept for the later parts
@@ -2064,6 +2067,14 @@ class Bench:
                 self.service.kill()
                 self.service.wait()
         self.service = None
+        # A service stopped cleanly took its port range out of the kernel's reserved ports; one
+        # that was killed did not: put the setting back as it was before the run.
+        if self.reserved_ports is not None:
+            try:
+                with open(RESERVED_PORTS, "w") as handle:
+                    handle.write(self.reserved_ports)
+            except OSError:
+                pass
         self.remove_containers()
         leftovers = processes_under(self.dir)
         if leftovers:
@@ -2165,6 +2176,11 @@ class Bench:
     # ------------------------------------------------------------ main
 
     def main(self):
+        try:
+            with open(RESERVED_PORTS) as handle:
+                self.reserved_ports = handle.read()
+        except OSError:
+            self.reserved_ports = None
         self.started_at = datetime.datetime.now(datetime.timezone.utc)
         started = time.perf_counter()
         self.load_start = os.getloadavg()

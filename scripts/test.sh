@@ -13,9 +13,14 @@ if [ ! -x .venv/bin/moto_server ]; then
 fi
 export MOTO_SERVER="$PWD/.venv/bin/moto_server"
 
+# Each test service reserves its branch port range in the kernel while it runs (see
+# Sources/BranchCore/Ports.swift); whatever a crashed test left is put back as it was.
+reserved_ports=$(cat /proc/sys/net/ipv4/ip_local_reserved_ports 2>/dev/null || true)
+
 cleanup() {
   # Safety net for a test process that died before its own clean-up ran; never changes the exit status.
   set +e
+  [ -w /proc/sys/net/ipv4/ip_local_reserved_ports ] && echo "$reserved_ports" > /proc/sys/net/ipv4/ip_local_reserved_ports
   for pid in $(pgrep -f /var/tmp/branch-tests/ 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
   for pid in $(pgrep -f moto_server 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
   ids=$(podman ps --all --format '{{.ID}} {{index .Labels "branch.pool"}}' 2>/dev/null | awk '$2 ~ "^/var/tmp/branch-tests/" {print $1}')

@@ -104,6 +104,11 @@ public final class Engine: Sendable {
         try await Reconciler(engine: engine).run()
         try await engine.ensureTemplate()
         try await engine.syncPooler()
+        if ReservedPorts.reserve(configuration.portRange, marker: layout.reservedPortsMarker) {
+            logger.info("branch ports reserved from ephemeral use", metadata: [
+                "range": "\(configuration.portRange.lowerBound)-\(configuration.portRange.upperBound)", "setting": "\(ReservedPorts.setting)",
+            ])
+        }
         await engine.startDesiredBranches()
         // A new key is saved only by a start that got this far, so the one start that prints it works.
         if created { try Files.writeAtomically(adminKey + "\n", to: layout.adminKey, mode: 0o600) }
@@ -157,6 +162,7 @@ public final class Engine: Sendable {
             }
         }
         await pooler.stop()
+        ReservedPorts.release(marker: layout.reservedPortsMarker)
         logger.info("all branch servers and the pooler stopped")
     }
 

@@ -34,6 +34,7 @@ public struct PostgresServer: Sendable {
     public func start(probe: ConnectionInfo, timeout: Duration = .seconds(60)) async throws(PostgresError) {
         try await launch()
         guard await waitUntilReady(probe: probe, timeout: timeout) else {
+            if let taken = PostgresError.portTaken(probe.port, running: runningPID() != nil) { throw taken }
             throw PostgresError(.startFailed, "Postgres did not accept connections within \(timeout): \(logTail())")
         }
     }

@@ -142,6 +142,7 @@ public struct ContainerRuntime: BranchServerRuntime {
         guard ready else {
             let logs = (try? await Command.run(executable, globalArguments + ["logs", "--tail", "5", displayName(spec)], check: false))?.tail ?? ""
             try? await stop(spec)
+            if let taken = PostgresError.portTaken(spec.superuserConnection.port, running: false) { throw taken }
             throw PostgresError(.startFailed, "Postgres in \(displayName(spec)) did not accept connections within \(timeout): \(logs)")
         }
     }

@@ -23,6 +23,8 @@ public struct PoolLayout: Sendable, Hashable {
 
     public var catalog: String { "\(root)/catalog.sqlite" }
     public var adminKey: String { "\(root)/admin.key" }
+    /// Present while the service holds the branch port range in the kernel's reserved ports.
+    public var reservedPortsMarker: String { "\(root)/reserved-ports" }
     public var templates: String { "\(root)/templates" }
     public func template(major: Int) -> String { "\(templates)/pg\(major)" }
     public var projects: String { "\(root)/projects" }

@@ -275,6 +275,8 @@ public final class TestEnvironment: @unchecked Sendable {
         for _ in 0..<100 where !Self.processes(mentioning: root).isEmpty {
             try? await Task.sleep(for: .milliseconds(50))
         }
+        // A service killed without a clean stop left its port range reserved in the kernel.
+        ReservedPorts.release(marker: "\(pool)/reserved-ports")
         if Self.isMounted(pool) {
             if (try? await Command.run("umount", [pool]))?.succeeded != true {
                 _ = try? await Command.run("umount", ["-l", pool], check: false)

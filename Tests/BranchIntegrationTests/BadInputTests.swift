@@ -4,6 +4,10 @@ import BranchTesting
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Bad input: clear errors with stable codes, nothing half made", .serialized)
 struct BadInputTests {
     /// The API error for a request, straight from the HTTP API.
@@ -94,6 +98,40 @@ struct BadInputTests {
             #expect(try await creation.succeeded)
             #expect(try await env.json(BranchList.self, "list", "--project", "app").branches.count == 2)
         }
+    }
+
+    @Test("a branch whose port another program holds does not start, with postgres_port_taken; it starts once the port is free")
+    func portTaken() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            let port = try await env.json(BranchResult.self, "create", "b").branch.port
+            _ = try await env.json(BranchResult.self, "stop", "b")
+
+            let holder = try #require(Self.listen(on: port), "could not take port \(port) for the test")
+            let refused = try await env.failure("start", "b")
+            close(holder)
+            #expect(refused.stderr.contains("could not listen on port \(port): another program holds it"), "\(refused.stderr)")
+            #expect(try await env.json(BranchResult.self, "start", "b").branch.status == "running")
+        }
+    }
+
+    /// A listening socket on 127.0.0.1:`port`, as another program would hold it.
+    static func listen(on port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, Glibc.listen(fd, 1) == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     @Test("a full pool: a clear pool_full error and no half-made branch")

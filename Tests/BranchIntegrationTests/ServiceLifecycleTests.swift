@@ -47,7 +47,11 @@ struct ServiceLifecycleTests {
         }
     }
 
-    @Test("SIGTERM stops every server cleanly; the next start brings back exactly those that were running")
+    static func reservedPorts() -> [ClosedRange<Int>] {
+        ReservedPorts.parse(Files.read(ReservedPorts.setting) ?? "")
+    }
+
+    @Test("SIGTERM stops every server cleanly; the next start brings back exactly those that were running; the port range is reserved meanwhile")
     func restart() async throws {
         try await TestEnvironment.with { env in
             _ = try await env.json(ProjectCreated.self, "project", "create", "app")
@@ -56,9 +60,13 @@ struct ServiceLifecycleTests {
             _ = try await env.json(BranchResult.self, "create", "down")
             _ = try await env.json(BranchResult.self, "stop", "down")
             #expect(await env.serverProcesses().count == 3)  // main, up, pgbouncer
+            // While it runs, the kernel hands out no branch port as an ephemeral port (a suspended
+            // branch's port must still be free when it resumes).
+            #expect(Self.reservedPorts().contains(env.portRange))
 
             let status = await env.stopService()
             #expect(status == 0)
+            #expect(!Self.reservedPorts().contains(env.portRange), "the range is released by a clean stop")
             #expect(await env.serverProcesses().isEmpty, "no Postgres or PgBouncer left after SIGTERM")
             // A clean shutdown: every data directory says so.
             for branch in ["main", "up", "down"] {

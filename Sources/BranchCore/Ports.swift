@@ -1,0 +1,113 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks whether a TCP port can be bound, so a new branch does not collide with some other
+/// program on the host.
+public enum PortProbe {
+    public static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = INADDR_ANY
+        let result = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+}
+
+/// Keeps the kernel from handing out the branch port range as ephemeral ports: a suspended
+/// branch's port is free, and any outgoing connection on the host (a CLI call, PgBouncer's server
+/// connections) may otherwise get it as its local port and hold it, in TIME_WAIT too, so that the
+/// branch cannot listen on it when it resumes. The range goes into
+/// `net.ipv4.ip_local_reserved_ports` while the service runs; `marker` (a file in the pool)
+/// records that this service added it, so a clean stop, or the stop after a crash, takes out
+/// exactly that and never a reservation the administrator made.
+public enum ReservedPorts {
+    public static let setting = "/proc/sys/net/ipv4/ip_local_reserved_ports"
+
+    /// Reserves `range` unless it is reserved already by someone else; returns whether this call
+    /// reserved it (or it was left reserved by this pool's previous run).
+    @discardableResult
+    public static func reserve(_ range: ClosedRange<Int>, marker: String, setting: String = setting) -> Bool {
+        guard let current = Files.read(setting).map(parse) else { return false }
+        if covers(current, range) && Files.read(marker) == nil { return false }
+        guard (try? Files.writeAtomically(format(range) + "\n", to: marker, mode: 0o644)) != nil else { return false }
+        if covers(current, range) { return true }
+        guard write(adding(range, to: current), to: setting) else {
+            unlink(marker)
+            return false
+        }
+        return true
+    }
+
+    /// Takes out the range `marker` records, and the marker.
+    public static func release(marker: String, setting: String = setting) {
+        guard let recorded = Files.read(marker).map(parse), let current = Files.read(setting).map(parse) else { return }
+        var remaining = current
+        for range in recorded { remaining = removing(range, from: remaining) }
+        if remaining != current && !write(remaining, to: setting) { return }
+        unlink(marker)
+    }
+
+    /// "1000,2000-2010" → [1000...1000, 2000...2010]; what does not parse is left out.
+    public static func parse(_ text: String) -> [ClosedRange<Int>] {
+        text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).compactMap { part in
+            let bounds = part.split(separator: "-").compactMap { Int($0) }
+            switch bounds.count {
+            case 1: return bounds[0]...bounds[0]
+            case 2 where bounds[0] <= bounds[1]: return bounds[0]...bounds[1]
+            default: return nil
+            }
+        }
+    }
+
+    public static func format(_ ranges: [ClosedRange<Int>]) -> String {
+        ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",")
+    }
+
+    static func format(_ range: ClosedRange<Int>) -> String { format([range]) }
+
+    static func covers(_ ranges: [ClosedRange<Int>], _ range: ClosedRange<Int>) -> Bool {
+        range.allSatisfy { port in ranges.contains { $0.contains(port) } }
+    }
+
+    /// The ranges with `range` added, sorted and merged.
+    public static func adding(_ range: ClosedRange<Int>, to ranges: [ClosedRange<Int>]) -> [ClosedRange<Int>] {
+        var merged: [ClosedRange<Int>] = []
+        for next in (ranges + [range]).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, next.lowerBound <= last.upperBound + 1 {
+                merged[merged.count - 1] = last.lowerBound...max(last.upperBound, next.upperBound)
+            } else {
+                merged.append(next)
+            }
+        }
+        return merged
+    }
+
+    /// The ranges without the ports of `range`.
+    public static func removing(_ range: ClosedRange<Int>, from ranges: [ClosedRange<Int>]) -> [ClosedRange<Int>] {
+        ranges.flatMap { existing -> [ClosedRange<Int>] in
+            guard existing.overlaps(range) else { return [existing] }
+            var parts: [ClosedRange<Int>] = []
+            if existing.lowerBound < range.lowerBound { parts.append(existing.lowerBound...(range.lowerBound - 1)) }
+            if existing.upperBound > range.upperBound { parts.append((range.upperBound + 1)...existing.upperBound) }
+            return parts
+        }
+    }
+
+    static func write(_ ranges: [ClosedRange<Int>], to setting: String) -> Bool {
+        // A sysctl file takes the whole value in one write (not a rename).
+        let descriptor = open(setting, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        let bytes = Array((format(ranges) + "\n").utf8)
+        return bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) } == bytes.count
+    }
+}
