@@ -1735,6 +1735,7 @@ class Bench:
                 handle.write("5")  # resets VmHWM
         except OSError:
             pass
+        self.cold_cache()
         started = time.perf_counter()
         with PeakSampler(self.branch_pids, guard=self.memory_guard("the backup")) as sampler:
             job, _ = self.api("POST", f"/api/v1/projects/{project}/backups", {"branch": "main"}, expect=(202,))
@@ -1757,6 +1758,7 @@ class Bench:
                 handle.write("5")
         except OSError:
             pass
+        self.cold_cache()
         started = time.perf_counter()
         with PeakSampler(self.branch_pids, guard=self.memory_guard("the restore")) as sampler:
             job, _ = self.api("POST", f"/api/v1/backups/{backup_id}/restore", {"as": name, "project": project}, expect=(202,))
@@ -1774,6 +1776,18 @@ class Bench:
             raise BenchError(f"the restored branch answered {count!r} for count(*) of pgbench_branches, expected {scale}")
         return {"wall": wall, "server": job.get("durationMs"), "bytes": job.get("bytesDone"), "peak": peak - baseline,
                 "baseline": baseline}
+
+    @staticmethod
+    def cold_cache():
+        """Every backup and restore starts from a cold page cache: a Btrfs snapshot's files do not
+        share the page cache of the files they were taken from, so Branch's `btrfs send` reads from
+        disk, while with a warm cache the others would read the live files from memory."""
+        os.sync()
+        try:
+            with open("/proc/sys/vm/drop_caches", "w") as handle:
+                handle.write("3\n")
+        except OSError as error:
+            log(f"  could not drop the page cache: {error}")
 
     def bench_branch_backups(self, info, scale, runs):
         project = info["name"]
@@ -1850,6 +1864,7 @@ class Bench:
         return backups[-1]
 
     def pgbackrest_backup(self, stanza, kind):
+        self.cold_cache()
         started = time.perf_counter()
         with PeakSampler(lambda: find_pids({"pgbackrest"}, mention=self.pgbackrest_dir)) as sampler:
             self.pgbackrest(stanza, "backup", f"--type={kind}")
@@ -1869,6 +1884,7 @@ class Bench:
                 f"peak {fmt_bytes(backup['peak'])}")
             target = os.path.join(self.copies_dir, f"pgbackrest-s{scale}")
             shutil.rmtree(target, ignore_errors=True)
+            self.cold_cache()
             started = time.perf_counter()
             with PeakSampler(lambda: find_pids({"pgbackrest"}, mention=self.pgbackrest_dir)) as sampler:
                 self.pgbackrest(stanza, "restore", f"--pg1-path={target}", f"--set={backup['label']}")
@@ -1891,6 +1907,7 @@ class Bench:
             for index in range(runs):
                 archive = os.path.join(self.basebackup_dir, f"s{scale}.tar.zst")
                 mention = self.dir
+                self.cold_cache()
                 started = time.perf_counter()
                 with PeakSampler(lambda: find_pids({"pg_basebackup", "zstd"}, mention=mention)) as sampler:
                     self.pipeline(
@@ -1904,6 +1921,7 @@ class Bench:
                 target = os.path.join(self.copies_dir, f"basebackup-s{scale}")
                 shutil.rmtree(target, ignore_errors=True)
                 os.makedirs(target, mode=0o700)
+                self.cold_cache()
                 started = time.perf_counter()
                 with PeakSampler(lambda: find_pids({"zstd", "tar"}, mention=mention)) as sampler:
                     self.pipeline(["zstd", "-d", "-c", "-q", archive], ["tar", "-x", "-C", target])
@@ -2771,6 +2789,11 @@ class Report:
                      "and VmRSS of it and its `btrfs` children polled every 100 ms) above its RSS right before; for the "
                      "others, the summed VmRSS of their processes (pgbackrest; pg_basebackup + zstd; zstd + tar) polled "
                      "every 100 ms. The Postgres backend that serves a backup is not counted for any of them.")
+            self.add("- Cold page cache: right before every timed backup and restore (incrementals included), `sync` "
+                     "and `echo 3 > /proc/sys/vm/drop_caches`. A Btrfs snapshot's files do not share the page cache of "
+                     "the live files they were taken from, so Branch's `btrfs send` reads from disk in any case; with a "
+                     "warm cache the others would read the live data directory from memory. Backing up a database "
+                     "that is not in memory is also the common case.")
             self.add()
             ratio_rows = []
             for scale in b.scales:
