@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: install what the tests need, build, run every test (unit and integration, as root),
-# and make sure nothing the tests started outlives them.
+# and make sure nothing the tests started outlives them. Arguments go to `swift test`, e.g.
+# `scripts/test.sh --filter BackupTests` runs one suite with the same set-up and clean-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +33,4 @@ trap cleanup EXIT
 
 scripts/swift.sh build --build-tests
 # Integration tests share the machine's CPU and loop devices: run them one at a time.
-scripts/swift.sh test --skip-build --no-parallel
+scripts/swift.sh test --skip-build --no-parallel "$@"

@@ -8,7 +8,8 @@ import Glibc
 
 /// A child process whose standard input and output are streamed, for data too large to hold:
 /// `btrfs send` into a backup, a backup into `btrfs receive`, `pg_dump` into an HTTP response.
-/// Blocking reads and writes run on Dispatch threads, never on Swift's cooperative pool.
+/// Blocking reads and writes run on their own threads (Dispatch or a reader thread), never on
+/// Swift's cooperative pool.
 public final class StreamingProcess: @unchecked Sendable {
     public let pid: Int32
     public let executable: String
@@ -19,6 +20,9 @@ public final class StreamingProcess: @unchecked Sendable {
     private let stderrBox = ErrorBox()
     private let stderrDone = DispatchGroup()
     private var inputClosed = false
+
+    /// The capacity asked for the stdin pipe: the default pipe-max-size.
+    static let inputPipeSize: Int32 = 1 << 20
 
     /// Starts `executable` with a pipe on each of stdin, stdout and stderr.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = Command.baseEnvironment) throws {
@@ -49,6 +53,9 @@ public final class StreamingProcess: @unchecked Sendable {
             throw FileError("run", path: path, errno: spawned)
         }
         signal(SIGPIPE, SIG_IGN)
+        // A wider stdin pipe lets a write return while the child is still busy with the one
+        // before (btrfs receive writing to disk while the next piece is decrypted); best effort.
+        _ = clinux_pipe_resize(input[1], Self.inputPipeSize)
         self.pid = pid
         self.stdinFD = input[1]
         self.stdoutFD = output[0]
@@ -103,12 +110,15 @@ public final class StreamingProcess: @unchecked Sendable {
         }
     }
 
-    /// The child's stdout in pieces of at most `pieceSize` bytes, until it closes it. Read on
-    /// demand: the next piece is read only when the consumer asks for it, so a consumer slower
-    /// than the child (compressing, encrypting, uploading) holds one piece, never a backlog, and
-    /// the child waits on the full pipe.
-    public func output(pieceSize: Int = 1 << 20) -> AsyncThrowingStream<[UInt8], any Error> {
-        let reader = PipeReader(fd: stdoutFD, pieceSize: pieceSize)
+    /// The child's stdout in pieces of at most `pieceSize` bytes, until it closes it. A reader
+    /// thread stays at most `readAhead` pieces ahead of the consumer: the child's disk reads
+    /// overlap the consumer's work (compressing, encrypting, uploading) instead of alternating
+    /// with it, and a slower consumer still holds a bounded backlog while the child waits on the
+    /// full pipe. The pipe is widened to one piece (within pipe-max-size), so a read returns a
+    /// whole piece rather than the default 64 KiB.
+    public func output(pieceSize: Int = 1 << 20, readAhead: Int = 4) -> AsyncThrowingStream<[UInt8], any Error> {
+        _ = clinux_pipe_resize(stdoutFD, Int32(clamping: pieceSize))
+        let reader = PipeReader(fd: stdoutFD, pieceSize: pieceSize, readAhead: readAhead)
         return AsyncThrowingStream(unfolding: { await reader.next() })
     }
 
@@ -131,46 +141,110 @@ public final class StreamingProcess: @unchecked Sendable {
     }
 }
 
-/// Reads a pipe a piece at a time on a global queue (a blocking read must not hold a thread of
-/// the cooperative pool); closes it at the end, or when dropped before the end.
-private final class PipeReader: @unchecked Sendable {
-    private let fd: Int32
-    private let pieceSize: Int
-    private let lock = NSLock()
-    private var closed = false
+/// The consumer's handle on a `PipeAhead`: dropping it (the stream was abandoned) stops the
+/// reader thread, which then closes the pipe so the child's next write fails instead of blocking.
+private final class PipeReader: Sendable {
+    private let ahead: PipeAhead
 
-    init(fd: Int32, pieceSize: Int) {
-        self.fd = fd
-        self.pieceSize = pieceSize
+    init(fd: Int32, pieceSize: Int, readAhead: Int) {
+        ahead = PipeAhead(fd: fd, pieceSize: pieceSize, depth: max(1, readAhead))
+        let ahead = self.ahead
+        // Its own thread, not a Dispatch worker: it blocks in read(2) for the whole stream.
+        Thread.detachNewThread { ahead.run() }
     }
 
-    deinit { closeOnce() }
+    deinit { ahead.cancel() }
 
-    func next() async -> [UInt8]? {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { [self] in
-                var buffer = [UInt8](repeating: 0, count: pieceSize)
-                while true {
-                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if count > 0 {
-                        buffer.removeSubrange(count...)
-                        return continuation.resume(returning: buffer)
-                    }
-                    if count < 0 && errno == EINTR { continue }
-                    closeOnce()
-                    return continuation.resume(returning: nil)
-                }
+    func next() async -> [UInt8]? { await ahead.next() }
+}
+
+/// Pieces read from a pipe ahead of one consumer, at most `depth` of them; owned by the reader
+/// thread, which alone reads and closes the descriptor.
+private final class PipeAhead: @unchecked Sendable {
+    private let fd: Int32
+    private let pieceSize: Int
+    private let depth: Int
+    private let condition = NSCondition()
+    private var ready: [[UInt8]] = []
+    private var waiting: CheckedContinuation<[UInt8]?, Never>?
+    private var ended = false
+    private var cancelled = false
+
+    init(fd: Int32, pieceSize: Int, depth: Int) {
+        self.fd = fd
+        self.pieceSize = pieceSize
+        self.depth = depth
+    }
+
+    /// The reader thread's loop: read while fewer than `depth` pieces wait, hand each piece to a
+    /// waiting consumer directly, close the pipe at its end or on cancel.
+    func run() {
+        defer { close(fd) }
+        while true {
+            condition.lock()
+            while ready.count >= depth && !cancelled { condition.wait() }
+            let stop = cancelled
+            condition.unlock()
+            if stop { return }
+            let piece = readPiece()
+            condition.lock()
+            guard let piece, !cancelled else {
+                ended = true
+                let consumer = waiting
+                waiting = nil
+                condition.unlock()
+                consumer?.resume(returning: nil)
+                return
+            }
+            if let consumer = waiting {
+                waiting = nil
+                condition.unlock()
+                consumer.resume(returning: piece)
+            } else {
+                ready.append(piece)
+                condition.unlock()
             }
         }
     }
 
-    private func closeOnce() {
-        lock.lock()
-        defer { lock.unlock() }
-        if !closed {
-            closed = true
-            close(fd)
+    /// One read(2) of up to a piece into a buffer that is not zero-filled first; nil at the end.
+    private func readPiece() -> [UInt8]? {
+        while true {
+            var failure: Int32 = 0
+            let piece = [UInt8](unsafeUninitializedCapacity: pieceSize) { buffer, initialized in
+                let count = read(fd, buffer.baseAddress, buffer.count)
+                initialized = max(count, 0)
+                if count < 0 { failure = errno }
+            }
+            if !piece.isEmpty { return piece }
+            if failure == EINTR { continue }
+            return nil
         }
+    }
+
+    func next() async -> [UInt8]? {
+        await withCheckedContinuation { continuation in
+            condition.lock()
+            if !ready.isEmpty {
+                let piece = ready.removeFirst()
+                condition.signal()
+                condition.unlock()
+                continuation.resume(returning: piece)
+            } else if ended {
+                condition.unlock()
+                continuation.resume(returning: nil)
+            } else {
+                waiting = continuation
+                condition.unlock()
+            }
+        }
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.signal()
+        condition.unlock()
     }
 }
 

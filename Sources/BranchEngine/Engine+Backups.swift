@@ -66,8 +66,8 @@ extension Engine {
 
     /// Snapshots the branch, streams `btrfs send` (incremental to the branch's previous backup
     /// while its snapshot is still here and the chain is short) through compression and
-    /// encryption to the target, then stores the signed manifest. Memory stays bounded: one
-    /// piece of the stream, one chunk, one upload part at a time.
+    /// encryption to the target, then stores the signed manifest. Memory stays bounded: a few
+    /// pieces of the stream read ahead, one chunk, one upload part at a time.
     func runBackup(id: String, project: ProjectRecord, branch: BranchRecord) async throws -> BackupRecord {
         let key = try requireBackupKey()
         guard let target = backupTarget else { throw BackupError(.target, "No backup target is configured.") }

@@ -125,6 +125,11 @@ int clinux_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) < 0 ? errno : 0;
 }
 
+int clinux_pipe_resize(int fd, int bytes) {
+    int result = fcntl(fd, F_SETPIPE_SZ, bytes);
+    return result < 0 ? -errno : result;
+}
+
 int clinux_wait(pid_t pid) {
     int status = 0;
     for (;;) {

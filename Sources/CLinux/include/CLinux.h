@@ -38,6 +38,10 @@ int clinux_spawn(const char *path, char *const argv[], char *const envp[], int s
 /// pipe2 with O_CLOEXEC. Returns 0 or an errno value.
 int clinux_pipe(int fds[2]);
 
+/// Sets a pipe's capacity (F_SETPIPE_SZ; unprivileged callers are capped at
+/// /proc/sys/fs/pipe-max-size). Returns the capacity granted, or -errno.
+int clinux_pipe_resize(int fd, int bytes);
+
 /// waitpid for one child, retried on EINTR. Returns the exit status (128+signal when killed), or -errno.
 int clinux_wait(pid_t pid);
 
