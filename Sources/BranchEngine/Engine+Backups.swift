@@ -256,13 +256,20 @@ extension Engine {
 
     // MARK: Receiving
 
+    /// Received bytes between two background flushes of the pool during a restore (see WriteBack).
+    static let writeBackInterval: UInt64 = 64 << 20
+
     /// Streams each backup of `chain` from the target, authenticated and decrypted chunk by
     /// chunk, into `btrfs receive` in `directory`; returns the path of the last received subvolume.
-    func receive(_ chain: [BackupManifest], key: BackupKey, into directory: String, job: String) async throws -> String {
+    /// `durable` (a restore, which becomes a branch) flushes to disk as it goes and before it
+    /// returns; a throw-away copy (verify, a diff side) is left to the kernel.
+    func receive(_ chain: [BackupManifest], key: BackupKey, into directory: String, job: String, durable: Bool = false) async throws -> String {
         guard let target = backupTarget else { throw BackupError(.target, "No backup target is configured.") }
         // Traversable: verify runs Postgres (as postgres) on a copy of what is received here.
         try Files.ensureDirectory(directory, mode: 0o711)
         var done: UInt64 = 0
+        let writeBack = WriteBack(storage)
+        var unflushed: UInt64 = 0
         for (index, manifest) in chain.enumerated() {
             await jobs.progress(job, step: "receiving \(index + 1) of \(chain.count) (\(manifest.id))")
             let reader = try ArchiveReader(manifest: manifest, key: key)
@@ -273,6 +280,11 @@ extension Engine {
                     while let plaintext = try reader.read() {
                         try await receive.write(plaintext)
                         done += UInt64(plaintext.count)
+                        unflushed += UInt64(plaintext.count)
+                        if durable && unflushed >= Self.writeBackInterval {
+                            writeBack.kick()
+                            unflushed = 0
+                        }
                         await jobs.progress(job, bytes: done)
                     }
                 }
@@ -285,6 +297,8 @@ extension Engine {
             let (status, errors) = await receive.wait()
             guard status == 0 else { throw BackupError(.failed, "btrfs receive failed (status \(status)): \(errors)") }
         }
+        // On disk before a branch is made of it: the catalog will record it as restored.
+        if durable { try await writeBack.finish() }
         let last = "\(directory)/\(chain.last!.snapshotID)"
         guard storage.isSubvolume(last) else { throw BackupError(.integrity, "The backup stream did not contain snapshot \(chain.last!.snapshotID).") }
         return last
@@ -346,7 +360,7 @@ extension Engine {
             let (branch, _) = try await journal.run("backup.restore", project: projectName, target: name.rawValue) { op in
                 let directory = self.layout.work(op.id, "receive")
                 op.onFailure("remove received data") { self.removeReceived(directory) }
-                let received = try await self.receive(chain, key: key, into: directory, job: job)
+                let received = try await self.receive(chain, key: key, into: directory, job: job, durable: true)
                 await FaultInjection.point("backup.restore.after-receive")
                 await self.jobs.progress(job, step: "starting the branch")
                 let branch = try await self.makeRestoredBranch(

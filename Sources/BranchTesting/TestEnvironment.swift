@@ -212,6 +212,7 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Runs SQL with psql against a URL; returns unaligned, tuples-only output.
+    @discardableResult
     public func psql(_ url: String, _ sql: String) async throws -> String {
         let result = try await Command.run("psql", [url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check: false)
         guard result.succeeded else { throw TestFailure("psql failed: \(result.stderr)") }

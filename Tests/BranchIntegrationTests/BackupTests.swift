@@ -193,21 +193,21 @@ struct BackupTests {
             #expect(missing.stderr.contains("no table 'nope'"))
 
             _ = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "good")
-            _ = try await env.psql(main, "delete from t; insert into other values (7)")
+            try await env.psql(main, "delete from t; insert into other values (7)")
             let restored = try await env.json(BranchResult.self, "restore", "good", "--table", "public.t")
             #expect(restored.replacedStateSnapshot?.kind == "pre-restore")
             #expect(try await env.psql(main, "select count(*) from t") == "2")
             #expect(try await env.psql(main, "select count(*) from other") == "1", "other tables untouched")
         }
     }
-    @Test("a backup's memory stays bounded whatever the database's size: the send stream is read at most a few pieces ahead of what is written out")
+    @Test("a backup's and a restore's memory stay bounded whatever the database's size: the send stream is read at most a few pieces ahead of what is written out")
     func boundedMemory() async throws {
         try await TestEnvironment.with(poolSize: "3G", backups: true) { env in
             _ = try await env.json(ProjectCreated.self, "project", "create", "app")
             _ = try await env.cli("link", "app")
             let main = try await env.cli("url", "main").output
             // About 400 MB: btrfs send reads it far faster than it can be compressed and encrypted.
-            _ = try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, repeat('x', 1200) || i from generate_series(1, 300000) i")
+            try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, repeat('x', 1200) || i from generate_series(1, 300000) i")
             let pid = try #require(env.servicePID)
             func kilobytes(_ field: String) -> Int {
                 let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -220,6 +220,15 @@ struct BackupTests {
             #expect(backup.rawBytes > 350_000_000)
             let rise = kilobytes("VmHWM") - before
             #expect(rise < 128 * 1024, "the service grew by \(rise / 1024) MB during a backup of \(backup.rawBytes / 1_000_000) MB")
+
+            // The way back: streamed into btrfs receive, flushed to disk as it goes (every 64 MiB).
+            try "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)
+            let beforeRestore = kilobytes("VmRSS")
+            _ = try await env.json(JobInfo.self, "backup", "restore", backup.id, "--as", "restored")
+            let restoreRise = kilobytes("VmHWM") - beforeRestore
+            #expect(restoreRise < 128 * 1024, "the service grew by \(restoreRise / 1024) MB during a restore of \(backup.rawBytes / 1_000_000) MB")
+            let restored = try await env.cli("url", "restored").output
+            #expect(try await env.psql(restored, "select count(*), sum(length(v)) from t") == "300000|361688895")
         }
     }
 
