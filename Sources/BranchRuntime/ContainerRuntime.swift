@@ -1,4 +1,4 @@
-public import BranchCore
+import BranchCore
 public import BranchPostgres
 import Foundation
 import Synchronization
@@ -90,7 +90,7 @@ public struct ContainerRuntime: BranchServerRuntime {
         if case .podman = flavor {
             // The host root is the container's root; hide the pool in it, in case the pool is on
             // the root filesystem and other projects' data would show through.
-            arguments += ["--tmpfs", "\(pool):size=64k,mode=0700"]
+            arguments += ["--tmpfs", "\(pool):size=64k,mode=0700", "--pidfile", pidFile(spec)]
         }
         if let wal = spec.walDirectory { arguments += ["--volume", "\(wal):\(Self.walMount)"] }
         if let restore = spec.restoreWalDirectory { arguments += ["--volume", "\(restore):\(Self.restoreWalMount):ro"] }
@@ -119,26 +119,33 @@ public struct ContainerRuntime: BranchServerRuntime {
             throw PostgresError(.startFailed, "There is no '\(ClusterFiles.superuser)' user on this host.")
         }
         let user = (account.pointee.pw_uid, account.pointee.pw_gid)
+        unlink(pidFile(spec))
         let run = try await Command.run(executable, runArguments(spec, user: user, limits: Self.rlimits), check: false)
         guard run.succeeded else {
             throw PostgresError(.startFailed, "\(name) could not start \(displayName(spec)): \(run.tail)")
         }
-        // Learn the postmaster's host pid while Postgres starts, instead of before.
+        // The postmaster's host pid: from podman's pid file, or (docker) learnt while Postgres
+        // starts rather than before.
         let container = displayName(spec)
-        let inspection = Task { [pids] in
-            do {
-                let pid = try await inspectPID(container)
-                pids.set(container, pid)
-                return pid
-            } catch {
-                pids.set(container, -1)  // exited already: stop waiting
-                throw error
+        var inspection: Task<Int32, any Error>?
+        if let pid = writtenPID(spec) {
+            pids.set(container, pid)
+        } else {
+            inspection = Task { [pids] in
+                do {
+                    let pid = try await inspectPID(container)
+                    pids.set(container, pid)
+                    return pid
+                } catch {
+                    pids.set(container, -1)  // exited already: stop waiting
+                    throw error
+                }
             }
         }
         let ready = await PGPing.waitUntilReady(spec.superuserConnection, timeout: timeout) { [pids] in
             pids.get(container).map { $0 > 0 && Self.isAlive($0) } ?? true
         }
-        _ = try? await inspection.value
+        _ = try? await inspection?.value
         guard ready else {
             let logs = (try? await Command.run(executable, globalArguments + ["logs", "--tail", "5", displayName(spec)], check: false))?.tail ?? ""
             try? await stop(spec)
@@ -189,6 +196,18 @@ public struct ContainerRuntime: BranchServerRuntime {
 
     public func usage(_ spec: ServerSpec) -> ResourceUsage? {
         state(spec).pid.flatMap { CgroupInfo.usage(ofCgroupOf: $0) }
+    }
+
+    /// Where podman writes the postmaster's host pid as the container starts (`--pidfile`), in the
+    /// branch's own socket directory: read when `run` returns, where a `podman inspect` would
+    /// compete with Postgres's start for the CPU.
+    func pidFile(_ spec: ServerSpec) -> String { "\(spec.socketDirectory)/container.pid" }
+
+    private func writtenPID(_ spec: ServerSpec) -> Int32? {
+        guard case .podman = flavor, let text = Files.read(pidFile(spec)),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        else { return nil }
+        return pid
     }
 
     private func inspectPID(_ container: String) async throws -> Int32 {

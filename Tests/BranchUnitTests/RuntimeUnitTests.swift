@@ -36,6 +36,7 @@ struct RuntimeUnitTests {
         #expect(text.contains("--ulimit nofile=20000:20000 --ulimit nproc=32768:32768"))
         #expect(text.contains("--user 105:110"))
         #expect(text.contains("--label branch.pool=/pool"))
+        #expect(text.contains("--pidfile /pool/run/pg/container.pid"), "the host pid without a podman inspect")
         #expect(text.hasSuffix("--rootfs /:O /usr/lib/postgresql/15/bin/postgres -D /branch/data/pgdata"))
         #expect(podman.serverPaths(spec) == ServerPaths(dataDirectory: "/branch/data/pgdata", socketDirectory: "/branch/run", logDirectory: "/branch/logs"))
     }
@@ -48,6 +49,7 @@ struct RuntimeUnitTests {
         #expect(arguments.first == "run")
         #expect(!text.contains("--replace"))
         #expect(!text.contains("--rootfs"))
+        #expect(!text.contains("--pidfile"))
         #expect(text.hasSuffix("--env PGDATA=/branch/data/pgdata postgres:15 postgres -D /branch/data/pgdata"))
     }
 
