@@ -236,7 +236,9 @@ public final class TestEnvironment: @unchecked Sendable {
     /// Pids of this environment's servers: PgBouncer and plain-process postmasters (their command
     /// lines name the pool) and the postmasters of its containers.
     public func serverProcesses() async -> [Int32] {
-        var pids = Self.processes(mentioning: root)
+        // podman's conmon mentions the pool too (the container's pid file is in the branch's
+        // socket directory); it is a container's monitor, not a server.
+        var pids = Self.processes(mentioning: root).filter { Files.read("/proc/\($0)/comm")?.hasPrefix("conmon") != true }
         for container in await containers() {
             let inspected = try? await Command.run("podman", ["inspect", "--format", "{{.State.Pid}}", container], check: false)
             if let pid = Int32((inspected?.stdout ?? "").trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 { pids.append(pid) }
