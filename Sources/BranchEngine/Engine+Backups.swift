@@ -257,7 +257,7 @@ extension Engine {
     // MARK: Receiving
 
     /// Received bytes between two background flushes of the pool during a restore (see WriteBack).
-    static let writeBackInterval: UInt64 = 64 << 20
+    static let writeBackInterval = 64 << 20
 
     /// Streams each backup of `chain` from the target, authenticated and decrypted chunk by
     /// chunk, into `btrfs receive` in `directory`; returns the path of the last received subvolume.
@@ -268,8 +268,7 @@ extension Engine {
         // Traversable: verify runs Postgres (as postgres) on a copy of what is received here.
         try Files.ensureDirectory(directory, mode: 0o711)
         var done: UInt64 = 0
-        let writeBack = WriteBack(storage)
-        var unflushed: UInt64 = 0
+        let writeBack = durable ? WriteBack(storage, every: Self.writeBackInterval) : nil
         for (index, manifest) in chain.enumerated() {
             await jobs.progress(job, step: "receiving \(index + 1) of \(chain.count) (\(manifest.id))")
             let reader = try ArchiveReader(manifest: manifest, key: key)
@@ -280,11 +279,7 @@ extension Engine {
                     while let plaintext = try reader.read() {
                         try await receive.write(plaintext)
                         done += UInt64(plaintext.count)
-                        unflushed += UInt64(plaintext.count)
-                        if durable && unflushed >= Self.writeBackInterval {
-                            writeBack.kick()
-                            unflushed = 0
-                        }
+                        writeBack?.wrote(plaintext.count)
                         await jobs.progress(job, bytes: done)
                     }
                 }
@@ -298,7 +293,7 @@ extension Engine {
             guard status == 0 else { throw BackupError(.failed, "btrfs receive failed (status \(status)): \(errors)") }
         }
         // On disk before a branch is made of it: the catalog will record it as restored.
-        if durable { try await writeBack.finish() }
+        try await writeBack?.finish()
         let last = "\(directory)/\(chain.last!.snapshotID)"
         guard storage.isSubvolume(last) else { throw BackupError(.integrity, "The backup stream did not contain snapshot \(chain.last!.snapshotID).") }
         return last

@@ -1,28 +1,41 @@
 import Dispatch
-import Foundation
+import Synchronization
 
 /// Flushes the pool in the background while a large write goes on (a restore's `btrfs receive`).
 ///
 /// The kernel starts writing dirty pages back only past `dirty_background_ratio` of memory (gigabytes
 /// on a VPS) or after 30 s, so without this a restore of a few GB lands entirely in the page cache and
 /// the whole flush falls on whatever syncs next (the restored Postgres's start-up sync), after the
-/// stream instead of during it. One flush runs at a time; `kick` while one runs does nothing.
+/// stream instead of during it. A flush starts every `interval` bytes written; one runs at a time, and
+/// a flush due while one runs is skipped.
 public final class WriteBack: Sendable {
     private let storage: PoolStorage
-    private let state = Mutex()
+    private let interval: Int
+    /// Bytes written since the last flush started, and whether one is running.
+    private let state = Mutex((unflushed: 0, running: false))
     private let group = DispatchGroup()
 
-    public init(_ storage: PoolStorage) {
+    public init(_ storage: PoolStorage, every interval: Int) {
         self.storage = storage
+        self.interval = interval
     }
 
-    /// Starts a flush on a Dispatch thread unless one is already running.
-    public func kick() {
-        guard state.begin() else { return }
+    /// Counts `count` more bytes written; starts a flush on a Dispatch thread when `interval`
+    /// bytes have accumulated and none is running.
+    public func wrote(_ count: Int) {
+        let start = state.withLock { state in
+            state.unflushed += count
+            guard state.unflushed >= interval else { return false }
+            state.unflushed = 0
+            if state.running { return false }
+            state.running = true
+            return true
+        }
+        guard start else { return }
         group.enter()
-        DispatchQueue.global().async { [storage, state, group] in
+        DispatchQueue.global().async { [self] in
             try? storage.sync()
-            state.end()
+            state.withLock { $0.running = false }
             group.leave()
         }
     }
@@ -34,25 +47,5 @@ public final class WriteBack: Sendable {
             group.notify(queue: .global()) { continuation.resume() }
         }
         try storage.sync()
-    }
-
-    /// Whether a flush is running.
-    private final class Mutex: @unchecked Sendable {
-        private let lock = NSLock()
-        private var running = false
-
-        func begin() -> Bool {
-            lock.lock()
-            defer { lock.unlock() }
-            if running { return false }
-            running = true
-            return true
-        }
-
-        func end() {
-            lock.lock()
-            running = false
-            lock.unlock()
-        }
     }
 }
