@@ -42,7 +42,9 @@ public struct CronSchedule: Sendable, Equatable {
         case .fields(let minutes, let hours, let days, let months, let weekdays, let daysRestricted, let weekdaysRestricted):
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = TimeZone(identifier: "UTC")!
-            let start = calendar.date(bySetting: .second, value: 0, of: date.addingTimeInterval(60)) ?? date
+            // The next whole minute. (Not `date(bySetting: .second, value: 0, of:)`: it searches forward
+            // for the next such date, which skipped the minute right after `date`.)
+            let start = Date(timeIntervalSince1970: (floor(date.timeIntervalSince1970 / 60) + 1) * 60)
             var day = calendar.startOfDay(for: start)
             // Four years covers every valid expression (February 29 included).
             for _ in 0..<(366 * 4 + 1) {

@@ -31,10 +31,15 @@ public struct RetentionPolicy: Sendable, Equatable, Codable {
             (monthly, .month, { calendar.dateComponents([.year, .month], from: $0) }),
         ]
         for bucket in buckets where bucket.count > 0 {
-            guard let horizon = calendar.date(byAdding: bucket.component, value: -bucket.count, to: now) else { continue }
+            // The last `count` buckets: now's and the `count - 1` before it (a window of `count`
+            // days back from now would touch `count + 1` calendar days).
+            let recent = Set((0..<bucket.count).compactMap { back in
+                calendar.date(byAdding: bucket.component, value: -back, to: now).map(bucket.key)
+            })
             var seen = Set<DateComponents>()
-            for item in newestFirst where item.at > horizon {
-                if seen.insert(bucket.key(item.at)).inserted { kept.insert(item.id) }
+            for item in newestFirst {
+                let key = bucket.key(item.at)
+                if recent.contains(key) && seen.insert(key).inserted { kept.insert(item.id) }
             }
         }
         return kept
