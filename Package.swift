@@ -34,18 +34,22 @@ let package = Package(
         // MARK: Layers, bottom up
         .target(
             name: "BranchCore",
-            dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchSystem",
+            dependencies: ["BranchCore", "CLinux"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "BranchStorage",
-            dependencies: ["BranchCore", "CBtrfsUtil", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BranchCore", "BranchSystem", "CBtrfsUtil", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "BranchPostgres",
             dependencies: [
-                "BranchCore", "CLibPQ",
+                "BranchCore", "BranchSystem", "CLibPQ",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -54,7 +58,7 @@ let package = Package(
         ),
         .target(
             name: "BranchRuntime",
-            dependencies: ["BranchCore", "BranchPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BranchCore", "BranchSystem", "BranchPostgres", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -85,7 +89,7 @@ let package = Package(
         .target(
             name: "BranchEngine",
             dependencies: [
-                "BranchCore", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchAPI", "BranchBackup", "BranchDiff",
+                "BranchCore", "BranchSystem", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchAPI", "BranchBackup", "BranchDiff",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -105,7 +109,7 @@ let package = Package(
         .target(
             name: "BranchCLI",
             dependencies: [
-                "BranchCore", "BranchAPI",
+                "BranchCore", "BranchSystem", "BranchAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -114,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "branch",
             dependencies: [
-                "BranchCLI", "BranchServer", "BranchEngine", "BranchCore", "BranchStorage", "BranchPostgres", "BranchRuntime",
+                "BranchCLI", "BranchServer", "BranchEngine", "BranchCore", "BranchSystem", "BranchStorage", "BranchPostgres", "BranchRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -126,20 +130,20 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "BranchTesting",
-            dependencies: ["BranchCore", "BranchAPI", "BranchPostgres"],
+            dependencies: ["BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BranchUnitTests",
             dependencies: [
-                "BranchCore", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
+                "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
                 "BranchCatalog", "BranchBackup", "BranchDiff",
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BranchIntegrationTests",
-            dependencies: ["BranchTesting", "BranchCore", "BranchAPI", "BranchPostgres", "BranchStorage", "BranchBackup", "BranchDiff"],
+            dependencies: ["BranchTesting", "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchStorage", "BranchBackup", "BranchDiff"],
             swiftSettings: swiftSettings
         ),
     ]

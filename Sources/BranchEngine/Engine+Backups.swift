@@ -2,6 +2,7 @@ public import BranchAPI
 import BranchBackup
 import BranchCatalog
 import BranchCore
+import BranchSystem
 import BranchPostgres
 import BranchRuntime
 import BranchStorage

@@ -1,6 +1,7 @@
 public import BranchAPI
 import BranchCatalog
 import BranchCore
+import BranchSystem
 import BranchPostgres
 import BranchRuntime
 import BranchStorage

@@ -1,5 +1,6 @@
 import BranchCatalog
 import BranchCore
+import BranchSystem
 import BranchPostgres
 import BranchRuntime
 import BranchStorage

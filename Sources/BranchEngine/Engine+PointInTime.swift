@@ -1,6 +1,7 @@
 import BranchAPI
 import BranchCatalog
 import BranchCore
+import BranchSystem
 import BranchPostgres
 import BranchRuntime
 import BranchStorage

@@ -2,6 +2,7 @@ import BranchAPI
 import BranchBackup
 import BranchCatalog
 import BranchCore
+import BranchSystem
 public import BranchPostgres
 public import BranchRuntime
 public import BranchStorage

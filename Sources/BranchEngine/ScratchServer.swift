@@ -1,4 +1,5 @@
 import BranchCore
+import BranchSystem
 import BranchPostgres
 import BranchStorage
 import Foundation

@@ -1,4 +1,5 @@
 public import BranchCore
+public import BranchSystem
 
 /// The configuration files Branch owns inside a data directory.
 ///

@@ -1,4 +1,5 @@
 public import BranchCore
+public import BranchSystem
 
 /// A failure talking to, starting or preparing a Postgres server.
 public struct PostgresError: ReportableError {

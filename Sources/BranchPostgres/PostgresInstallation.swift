@@ -1,4 +1,5 @@
 import BranchCore
+import BranchSystem
 import Foundation
 
 /// The Postgres server binaries Branch runs: where they are and which major version.

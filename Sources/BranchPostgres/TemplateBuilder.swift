@@ -1,4 +1,5 @@
 import BranchCore
+import BranchSystem
 import Foundation
 
 /// Builds a warm cluster template: initdb once per Postgres major version, configure it, create

@@ -1,4 +1,5 @@
 import BranchCore
+import BranchSystem
 public import BranchPostgres
 import Foundation
 import Synchronization

@@ -1,4 +1,5 @@
 public import BranchCore
+public import BranchSystem
 import Foundation
 
 /// Cumulative resource use of one branch server at one moment.

@@ -1,4 +1,5 @@
 public import BranchCore
+public import BranchSystem
 public import BranchPostgres
 import Foundation
 

@@ -1,4 +1,5 @@
 import BranchCore
+import BranchSystem
 import Foundation
 
 #if canImport(Glibc)

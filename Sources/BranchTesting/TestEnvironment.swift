@@ -1,5 +1,6 @@
 public import BranchAPI
 public import BranchCore
+public import BranchSystem
 public import Foundation
 
 #if canImport(Glibc)

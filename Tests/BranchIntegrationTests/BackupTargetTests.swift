@@ -1,5 +1,6 @@
 @testable import BranchBackup
 import BranchCore
+import BranchSystem
 import BranchTesting
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import BranchAPI
 import BranchCore
+import BranchSystem
 import BranchTesting
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import BranchCore
+import BranchSystem
 @testable import BranchEngine
 import BranchPostgres
 @testable import BranchRuntime

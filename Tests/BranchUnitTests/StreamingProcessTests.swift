@@ -1,4 +1,5 @@
 import BranchCore
+import BranchSystem
 import Crypto
 import Foundation
 import Testing

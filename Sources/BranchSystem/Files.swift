@@ -1,3 +1,4 @@
+public import BranchCore
 public import Foundation
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+public import BranchCore
 import CLinux
 import Dispatch
 import Foundation
