@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -82,10 +86,15 @@ let package = Package(
             dependencies: ["BranchCore", "BranchPostgres", "BranchAPI", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The HTTP contract: Sources/BranchAPI/openapi.json generates its types, server protocol and
+        // client at build time, and is embedded to be served as is.
         .target(
             name: "BranchAPI",
-            dependencies: ["BranchCore"],
-            swiftSettings: swiftSettings
+            dependencies: ["BranchCore", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            // Only generated code is compiled with warnings off: swift-openapi-generator 1.14 writes a
+            // `public import` per file that Swift 6.3 reports as unused, about 260 times per build.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-suppress-warnings"])],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator"), "EmbedOpenAPIDocument"]
         ),
         .target(
             name: "BranchEngine",
@@ -127,6 +136,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+
+        // MARK: Build tools
+        .executableTarget(name: "EmbedText", path: "Sources/BuildTools/EmbedText"),
+        .plugin(
+            name: "EmbedOpenAPIDocument", capability: .buildTool(), dependencies: ["EmbedText"],
+            path: "Sources/BuildTools/EmbedOpenAPIDocument"),
 
         // MARK: Tests
         .target(
