@@ -1,3 +1,4 @@
+import BranchCore
 import Crypto
 import Foundation
 
@@ -52,17 +53,17 @@ public final class ArchiveReader {
     public init(manifest: BackupManifest, key: BackupKey, outputPieceSize: Int = 1 << 20) throws(BackupError) {
         let id = manifest.id
         guard manifest.keyID == key.id else {
-            throw BackupError(.wrongKey, "Backup \(id) was made with key \(manifest.keyID); the configured key is \(key.id).")
+            throw BackupError(.backupWrongKey, "Backup \(id) was made with key \(manifest.keyID); the configured key is \(key.id).")
         }
         try manifest.checkSupported()
         guard let salt = ArchiveFormat.bytes(hex: manifest.nonceSalt), salt.count == ArchiveFormat.nonceSaltBytes else {
-            throw BackupError(.integrity, "Backup \(id): the manifest's nonce salt is malformed.")
+            throw BackupError(.backupIntegrityFailed, "Backup \(id): the manifest's nonce salt is malformed.")
         }
         guard (1...ArchiveFormat.maxChunkSize).contains(manifest.chunkSize) else {
-            throw BackupError(.integrity, "Backup \(id): the manifest's chunk size \(manifest.chunkSize) is out of range.")
+            throw BackupError(.backupIntegrityFailed, "Backup \(id): the manifest's chunk size \(manifest.chunkSize) is out of range.")
         }
         guard !manifest.chunks.isEmpty else {
-            throw BackupError(.integrity, "Backup \(id): the manifest lists no chunks.")
+            throw BackupError(.backupIntegrityFailed, "Backup \(id): the manifest lists no chunks.")
         }
         for (position, chunk) in manifest.chunks.enumerated() {
             let isLast = position == manifest.chunks.count - 1
@@ -71,10 +72,10 @@ public final class ArchiveReader {
                 chunk.frameBytes == chunk.compressedBytes + ArchiveFormat.frameOverhead,
                 ArchiveFormat.bytes(hex: chunk.sha256)?.count == SHA256.byteCount
             else {
-                throw BackupError(.integrity, "Backup \(id): the manifest's entry for chunk \(position) is inconsistent.")
+                throw BackupError(.backupIntegrityFailed, "Backup \(id): the manifest's entry for chunk \(position) is inconsistent.")
             }
         }
-        guard outputPieceSize > 0 else { throw BackupError(.failed, "outputPieceSize must be positive.") }
+        guard outputPieceSize > 0 else { throw BackupError(.backupFailed, "outputPieceSize must be positive.") }
         backupID = id
         chunks = manifest.chunks
         chunkSize = manifest.chunkSize
@@ -117,7 +118,7 @@ public final class ArchiveReader {
     /// Throws `.failed` if plaintext is still waiting to be `read()`.
     public func finish() throws(BackupError) {
         if try read() != nil {
-            throw BackupError(.failed, "Backup \(backupID): finish() was called before all plaintext was read.")
+            throw BackupError(.backupFailed, "Backup \(backupID): finish() was called before all plaintext was read.")
         }
         let left = inbox.count - inboxStart
         if nextChunk < chunks.count {
@@ -147,7 +148,7 @@ public final class ArchiveReader {
         let output: [UInt8], consumed: Int
         switch result {
         case .success(let step): (output, consumed) = step
-        case .failure(let error): throw BackupError(.integrity, "Backup \(backupID): chunk \(currentIndex): \(error.detail)")
+        case .failure(let error): throw BackupError(.backupIntegrityFailed, "Backup \(backupID): chunk \(currentIndex): \(error.detail)")
         }
         currentOffset += consumed
         if currentOffset == current.count && !decompressor.mayHaveOutput {
@@ -161,7 +162,7 @@ public final class ArchiveReader {
         if !output.isEmpty { return output }
         // zstd always takes input or produces output when it has both; guard against looping forever.
         if consumed == 0 && currentOffset < current.count && !decompressor.frameEnded {
-            throw BackupError(.failed, "Backup \(backupID): zstd made no progress in chunk \(currentIndex).")
+            throw BackupError(.backupFailed, "Backup \(backupID): zstd made no progress in chunk \(currentIndex).")
         }
         return nil
     }
@@ -216,7 +217,7 @@ public final class ArchiveReader {
     }
 
     private func integrity(_ what: String) -> BackupError {
-        BackupError(.integrity, "Backup \(backupID): \(what).")
+        BackupError(.backupIntegrityFailed, "Backup \(backupID): \(what).")
     }
 
     private func notePeak() {

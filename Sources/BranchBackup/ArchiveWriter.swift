@@ -1,3 +1,4 @@
+import BranchCore
 import Crypto
 import Foundation
 
@@ -46,13 +47,13 @@ public final class ArchiveWriter {
 
     /// Fixed nonce salt, so tests can produce the same archive twice.
     init(backupID: String, key: BackupKey, chunkSize: Int, compressionLevel: Int, nonceSalt: [UInt8]) throws(BackupError) {
-        guard !backupID.isEmpty else { throw BackupError(.failed, "A backup archive needs a backup id.") }
+        guard !backupID.isEmpty else { throw BackupError(.backupFailed, "A backup archive needs a backup id.") }
         guard (1...ArchiveFormat.maxChunkSize).contains(chunkSize) else {
-            throw BackupError(.failed, "Chunk size \(chunkSize) is out of range (1…\(ArchiveFormat.maxChunkSize) bytes).")
+            throw BackupError(.backupFailed, "Chunk size \(chunkSize) is out of range (1…\(ArchiveFormat.maxChunkSize) bytes).")
         }
         precondition(nonceSalt.count == ArchiveFormat.nonceSaltBytes)
         guard let level = Int32(exactly: compressionLevel) else {
-            throw BackupError(.failed, "zstd compression level \(compressionLevel) is not supported.")
+            throw BackupError(.backupFailed, "zstd compression level \(compressionLevel) is not supported.")
         }
         self.backupID = backupID
         self.chunkSize = chunkSize
@@ -65,7 +66,7 @@ public final class ArchiveWriter {
     /// Takes the next piece of plaintext; returns the frames completed by it (often none),
     /// to be stored after the ones returned before.
     public func write(_ bytes: some Collection<UInt8>) throws(BackupError) -> [UInt8] {
-        guard !finished else { throw BackupError(.failed, "Backup \(backupID): write after the archive was finished.") }
+        guard !finished else { throw BackupError(.backupFailed, "Backup \(backupID): write after the archive was finished.") }
         rawBytes += bytes.count
         let compressed = try compressor.compress(bytes)
         return try take(compressed, final: false)
@@ -73,7 +74,7 @@ public final class ArchiveWriter {
 
     /// Ends the stream; returns the last frames. `summary` is available afterwards.
     public func finish() throws(BackupError) -> [UInt8] {
-        guard !finished else { throw BackupError(.failed, "Backup \(backupID): the archive was already finished.") }
+        guard !finished else { throw BackupError(.backupFailed, "Backup \(backupID): the archive was already finished.") }
         let tail = try compressor.finish()
         finished = true
         return try take(tail, final: true)
@@ -117,7 +118,7 @@ public final class ArchiveWriter {
                 chunk, using: chunkKey, nonce: nonce,
                 authenticating: ArchiveFormat.additionalData(backupID: backupID, index: index, isFinal: isFinal))
         } catch {
-            throw BackupError(.failed, "Backup \(backupID): could not encrypt chunk \(index) (\(error)).")
+            throw BackupError(.backupFailed, "Backup \(backupID): could not encrypt chunk \(index) (\(error)).")
         }
         // `combined` is nonce ‖ ciphertext ‖ tag; it is nil only for non-standard nonce sizes.
         let sealed = box.combined!

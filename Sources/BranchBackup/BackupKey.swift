@@ -1,3 +1,4 @@
+import BranchCore
 import Crypto
 import Foundation
 
@@ -25,10 +26,10 @@ public struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringCon
     public init(base64: String) throws(BackupError) {
         let trimmed = base64.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let data = Data(base64Encoded: trimmed) else {
-            throw BackupError(.keyMissing, "The backup key is not valid base64.")
+            throw BackupError(.backupKeyMissing, "The backup key is not valid base64.")
         }
         guard data.count == 32 else {
-            throw BackupError(.keyMissing, "The backup key must be 32 bytes; it decodes to \(data.count).")
+            throw BackupError(.backupKeyMissing, "The backup key must be 32 bytes; it decodes to \(data.count).")
         }
         self.init(key: SymmetricKey(data: data))
     }
@@ -42,7 +43,7 @@ public struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringCon
         if let value = environment[environmentVariable], !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             return try BackupKey(base64: value)
         }
-        throw BackupError(.keyMissing, "No backup key is configured.")
+        throw BackupError(.backupKeyMissing, "No backup key is configured.")
     }
 
     /// A new random key.
@@ -90,16 +91,16 @@ public struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringCon
         // stat, not lstat: a key file is often a symlink (Kubernetes secrets); its target's mode matters.
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw BackupError(.keyMissing, "Cannot read the backup key file \(path): \(String(cString: strerror(errno))).")
+            throw BackupError(.backupKeyMissing, "Cannot read the backup key file \(path): \(String(cString: strerror(errno))).")
         }
         let mode = info.st_mode & 0o777
         guard mode & 0o077 == 0 else {
             throw BackupError(
-                .keyMissing,
+                .backupKeyMissing,
                 "The backup key file \(path) is accessible to group or others (mode \(String(mode, radix: 8))); run `chmod 600 \(path)`.")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw BackupError(.keyMissing, "Cannot read the backup key file \(path).")
+            throw BackupError(.backupKeyMissing, "Cannot read the backup key file \(path).")
         }
         return String(decoding: data, as: UTF8.self)
     }

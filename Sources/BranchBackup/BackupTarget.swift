@@ -1,3 +1,4 @@
+import BranchCore
 public import Foundation
 
 /// Where backups are stored: a directory or an S3 bucket.
@@ -18,11 +19,11 @@ public protocol BackupTarget: Sendable, CustomStringConvertible {
     /// `complete()` succeeds.
     func openUpload(_ key: String) async throws -> any BackupUpload
 
-    /// Reads a small object whole; throws `BackupError(.notFound)` when it does not exist.
+    /// Reads a small object whole; throws `BackupError(.backupNotFound)` when it does not exist.
     func get(_ key: String) async throws -> Data
 
     /// Reads an object in pieces of a few MiB, fetched as the stream is consumed (so at most one
-    /// piece is held at a time); throws `BackupError(.notFound)` when it does not exist.
+    /// piece is held at a time); throws `BackupError(.backupNotFound)` when it does not exist.
     func read(_ key: String) async throws -> AsyncThrowingStream<[UInt8], any Error>
 
     /// Every key that starts with `prefix` (plain string prefix, `""` for all), sorted.
@@ -83,19 +84,19 @@ public enum BackupTargets {
         // Only the scheme is echoed: the rest might hold something secret, such as a password.
         let scheme = spec.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
         throw BackupError(
-            .target,
+            .backupTargetFailed,
             "Unknown backup target \(scheme.isEmpty || scheme == spec ? "'\(spec.prefix(40))'" : "scheme '\(scheme):'"); "
                 + "use dir:/path, an absolute path, or s3://bucket/prefix.")
     }
 
     static func parseS3(_ spec: String, environment: [String: String]) throws(BackupError) -> S3Target.Configuration {
         guard let components = URLComponents(string: spec), let bucket = components.host, !bucket.isEmpty else {
-            throw BackupError(.target, "Backup target \(spec) is not a valid s3://bucket/prefix URL.")
+            throw BackupError(.backupTargetFailed, "Backup target \(spec) is not a valid s3://bucket/prefix URL.")
         }
         guard components.user == nil, components.password == nil else {
             // Never echo the spec here: it holds credentials.
             throw BackupError(
-                .target,
+                .backupTargetFailed,
                 "The s3:// backup target must not contain credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead.")
         }
         var region = "us-east-1"
@@ -108,19 +109,19 @@ public enum BackupTargets {
             case "endpoint": endpoint = value
             case "path-style":
                 guard let flag = ["true": true, "1": true, "false": false, "0": false][value.lowercased()] else {
-                    throw BackupError(.target, "Backup target \(bucket): path-style must be true or false, not '\(value)'.")
+                    throw BackupError(.backupTargetFailed, "Backup target \(bucket): path-style must be true or false, not '\(value)'.")
                 }
                 pathStyle = flag
             default:
                 throw BackupError(
-                    .target, "Backup target s3://\(bucket): unknown parameter '\(item.name)' (known: endpoint, region, path-style).")
+                    .backupTargetFailed, "Backup target s3://\(bucket): unknown parameter '\(item.name)' (known: endpoint, region, path-style).")
             }
         }
         guard let accessKey = environment["AWS_ACCESS_KEY_ID"], !accessKey.isEmpty,
             let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty
         else {
             throw BackupError(
-                .target, "Backup target s3://\(bucket) needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment.")
+                .backupTargetFailed, "Backup target s3://\(bucket) needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment.")
         }
         let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         return try S3Target.Configuration(
@@ -142,7 +143,7 @@ enum ObjectKeys {
         guard !key.isEmpty, !key.hasPrefix("/"), !key.contains("\0"),
             segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." })
         else {
-            throw BackupError(.target, "Invalid backup key '\(key)' for \(target): keys are relative paths without '.', '..' or empty parts.")
+            throw BackupError(.backupTargetFailed, "Invalid backup key '\(key)' for \(target): keys are relative paths without '.', '..' or empty parts.")
         }
     }
 

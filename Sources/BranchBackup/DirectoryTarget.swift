@@ -1,3 +1,4 @@
+import BranchCore
 import Dispatch
 public import Foundation
 
@@ -18,12 +19,12 @@ public struct DirectoryTarget: BackupTarget {
     /// Size of the pieces `read` yields.
     public let readPieceSize: Int
 
-    /// - Throws: `BackupError(.target)` when `root` is not an absolute path.
+    /// - Throws: `BackupError(.backupTargetFailed)` when `root` is not an absolute path.
     public init(
         root: String, partSize: Int = BackupTargetDefaults.partSize, readPieceSize: Int = BackupTargetDefaults.readPieceSize
     ) throws(BackupError) {
         guard root.hasPrefix("/") else {
-            throw BackupError(.target, "Backup directory '\(root)' must be an absolute path.")
+            throw BackupError(.backupTargetFailed, "Backup directory '\(root)' must be an absolute path.")
         }
         var root = root
         while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
@@ -68,7 +69,7 @@ public struct DirectoryTarget: BackupTarget {
             var info = stat()
             guard fstat(fd, &info) == 0 else { throw Self.failure("stat", path) }
             guard Int(info.st_size) <= BackupTargetDefaults.smallObjectLimit else {
-                throw BackupError(.target, "\(path) is \(info.st_size) bytes, too large to read whole; it must be streamed.")
+                throw BackupError(.backupTargetFailed, "\(path) is \(info.st_size) bytes, too large to read whole; it must be streamed.")
             }
             var data = Data()
             while let piece = try FileReader.readPiece(from: fd, path: path, pieceSize: 1 << 20) { data.append(contentsOf: piece) }
@@ -134,7 +135,7 @@ public struct DirectoryTarget: BackupTarget {
     func file(for key: String) throws(BackupError) -> String {
         try ObjectKeys.validate(key, in: description)
         guard !PartialFile.isPartial(key) else {
-            throw BackupError(.target, "Invalid backup key '\(key)' for \(description): names ending in .partial are reserved for uploads.")
+            throw BackupError(.backupTargetFailed, "Invalid backup key '\(key)' for \(description): names ending in .partial are reserved for uploads.")
         }
         return root == "/" ? "/\(key)" : "\(root)/\(key)"
     }
@@ -147,7 +148,7 @@ public struct DirectoryTarget: BackupTarget {
     // MARK: File-system calls (run on Dispatch threads through BlockingIO)
 
     static func failure(_ operation: String, _ path: String, errno code: Int32 = errno) -> BackupError {
-        BackupError(.target, "Could not \(operation) \(path): \(String(cString: strerror(code))).")
+        BackupError(.backupTargetFailed, "Could not \(operation) \(path): \(String(cString: strerror(code))).")
     }
 
     /// `mkdir -p` with mode 0700 for what it creates; existing directories keep their mode.
@@ -164,7 +165,7 @@ public struct DirectoryTarget: BackupTarget {
     static func openForReading(_ path: String, key: String) throws(BackupError) -> Int32 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            if errno == ENOENT || errno == ENOTDIR { throw BackupError(.notFound, "No backup object \(key) in \(parent(of: path)).") }
+            if errno == ENOENT || errno == ENOTDIR { throw BackupError(.backupNotFound, "No backup object \(key) in \(parent(of: path)).") }
             throw failure("open", path)
         }
         return fd
@@ -308,9 +309,9 @@ actor DirectoryUpload: BackupUpload {
 
     /// Checks the upload is open and no other call is running; returns the descriptor.
     private func begin(_ operation: String) throws(BackupError) -> Int32 {
-        guard !busy else { throw BackupError(.failed, "Overlapping calls on the upload of \(file.path); use it from one task.") }
+        guard !busy else { throw BackupError(.backupFailed, "Overlapping calls on the upload of \(file.path); use it from one task.") }
         guard case .open(let fd) = state else {
-            throw BackupError(.failed, "Cannot \(operation) the upload of \(file.path): it was already completed or aborted.")
+            throw BackupError(.backupFailed, "Cannot \(operation) the upload of \(file.path): it was already completed or aborted.")
         }
         busy = true
         return fd

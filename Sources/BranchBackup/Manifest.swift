@@ -1,3 +1,4 @@
+import BranchCore
 import Crypto
 public import Foundation
 
@@ -95,7 +96,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
             let box = try AES.GCM.seal(data, using: key.secretsKey, authenticating: secretsAAD)
             secrets = box.combined!.base64EncodedString()
         } catch {
-            throw BackupError(.failed, "Backup \(id): could not seal the manifest secrets (\(error)).")
+            throw BackupError(.backupFailed, "Backup \(id): could not seal the manifest secrets (\(error)).")
         }
     }
 
@@ -104,13 +105,13 @@ public struct BackupManifest: Codable, Sendable, Hashable {
     public func openSecrets(key: BackupKey) throws(BackupError) -> Data? {
         guard let secrets else { return nil }
         guard keyID == key.id else {
-            throw BackupError(.wrongKey, "Backup \(id) was made with key \(keyID); the configured key is \(key.id).")
+            throw BackupError(.backupWrongKey, "Backup \(id) was made with key \(keyID); the configured key is \(key.id).")
         }
         do {
-            guard let combined = Data(base64Encoded: secrets) else { throw BackupError(.integrity, "") }
+            guard let combined = Data(base64Encoded: secrets) else { throw BackupError(.backupIntegrityFailed, "") }
             return try AES.GCM.open(AES.GCM.SealedBox(combined: combined), using: key.secretsKey, authenticating: secretsAAD)
         } catch {
-            throw BackupError(.integrity, "Backup \(id): the manifest secrets failed authentication.")
+            throw BackupError(.backupIntegrityFailed, "Backup \(id): the manifest secrets failed authentication.")
         }
     }
 
@@ -125,16 +126,16 @@ public struct BackupManifest: Codable, Sendable, Hashable {
     /// HMAC-SHA256 (manifest subkey) of the canonical JSON of every other member.
     public func signed(with key: BackupKey) throws(BackupError) -> Data {
         guard keyID == key.id else {
-            throw BackupError(.wrongKey, "Backup \(id) was written with key \(keyID); it cannot be signed with key \(key.id).")
+            throw BackupError(.backupWrongKey, "Backup \(id) was written with key \(keyID); it cannot be signed with key \(key.id).")
         }
         let encoded: Data
         do {
             encoded = try Self.encoder.encode(self)
         } catch {
-            throw BackupError(.failed, "Backup \(id): could not encode the manifest (\(error)).")
+            throw BackupError(.backupFailed, "Backup \(id): could not encode the manifest (\(error)).")
         }
         guard case .object(var members) = try CanonicalJSON.parse(encoded) else {
-            throw BackupError(.failed, "Backup \(id): the manifest did not encode as a JSON object.")
+            throw BackupError(.backupFailed, "Backup \(id): the manifest did not encode as a JSON object.")
         }
         let mac = HMAC<SHA256>.authenticationCode(for: CanonicalJSON.serialize(.object(members)), using: key.manifestKey)
         members[Self.signatureKey] = .string(ArchiveFormat.hex(mac))
@@ -147,20 +148,20 @@ public struct BackupManifest: Codable, Sendable, Hashable {
     ///   `.failed` for a format version this code does not know.
     public static func verified(_ data: Data, key: BackupKey) throws(BackupError) -> BackupManifest {
         guard case .object(var members) = try? CanonicalJSON.parse(data) else {
-            throw BackupError(.integrity, "The backup manifest is not a JSON object.")
+            throw BackupError(.backupIntegrityFailed, "The backup manifest is not a JSON object.")
         }
         let label = members["id"]?.stringValue.map { "Backup \($0)" } ?? "A backup"
         guard let keyID = members["keyID"]?.stringValue else {
-            throw BackupError(.integrity, "\(label): the manifest has no key id.")
+            throw BackupError(.backupIntegrityFailed, "\(label): the manifest has no key id.")
         }
         guard keyID == key.id else {
-            throw BackupError(.wrongKey, "\(label) was made with key \(keyID); the configured key is \(key.id).")
+            throw BackupError(.backupWrongKey, "\(label) was made with key \(keyID); the configured key is \(key.id).")
         }
         guard let signature = members.removeValue(forKey: signatureKey)?.stringValue,
             let mac = ArchiveFormat.bytes(hex: signature),
             HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: CanonicalJSON.serialize(.object(members)), using: key.manifestKey)
         else {
-            throw BackupError(.integrity, "\(label): the manifest failed authentication; it was modified after it was written.")
+            throw BackupError(.backupIntegrityFailed, "\(label): the manifest failed authentication; it was modified after it was written.")
         }
         // Decode what the signature covers, not `data`: a parser that resolved a duplicated key
         // differently from `CanonicalJSON.parse` could otherwise read unsigned values.
@@ -179,7 +180,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
     func checkSupported() throws(BackupError) {
         guard formatVersion == Self.currentFormatVersion, compression == "zstd", encryption == "AES-256-GCM" else {
             throw BackupError(
-                .failed,
+                .backupFailed,
                 "Backup \(id) uses format \(formatVersion) (\(compression), \(encryption)); this version of Branch reads format \(Self.currentFormatVersion) (zstd, AES-256-GCM).")
         }
     }
@@ -188,7 +189,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
         do {
             return try decoder.decode(BackupManifest.self, from: data)
         } catch {
-            throw BackupError(.integrity, "\(label): the manifest is malformed (\(error)).")
+            throw BackupError(.backupIntegrityFailed, "\(label): the manifest is malformed (\(error)).")
         }
     }
 
@@ -261,7 +262,7 @@ private enum CanonicalJSON {
         do {
             return try JSONDecoder().decode(Value.self, from: data)
         } catch {
-            throw BackupError(.integrity, "The backup manifest is not valid JSON.")
+            throw BackupError(.backupIntegrityFailed, "The backup manifest is not valid JSON.")
         }
     }
 

@@ -1,3 +1,4 @@
+import BranchCore
 import AsyncHTTPClient
 public import Foundation
 public import Logging
@@ -38,7 +39,7 @@ public struct S3Target: BackupTarget {
 
         /// - Parameters:
         ///   - endpoint: default `https://s3.<region>.amazonaws.com`.
-        /// - Throws: `BackupError(.target)` for an invalid bucket, prefix, region or endpoint.
+        /// - Throws: `BackupError(.backupTargetFailed)` for an invalid bucket, prefix, region or endpoint.
         public init(
             bucket: String,
             prefix: String = "",
@@ -53,21 +54,21 @@ public struct S3Target: BackupTarget {
         ) throws(BackupError) {
             let dnsCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
             guard !bucket.isEmpty, bucket.allSatisfy({ dnsCharacters.contains($0) }) else {
-                throw BackupError(.target, "Invalid S3 bucket name '\(bucket)': use lower-case letters, digits, '.' and '-'.")
+                throw BackupError(.backupTargetFailed, "Invalid S3 bucket name '\(bucket)': use lower-case letters, digits, '.' and '-'.")
             }
             guard !region.isEmpty, region.allSatisfy({ dnsCharacters.contains($0) }) else {
-                throw BackupError(.target, "Invalid S3 region '\(region)' for bucket \(bucket).")
+                throw BackupError(.backupTargetFailed, "Invalid S3 region '\(region)' for bucket \(bucket).")
             }
             let endpointString = endpoint ?? "https://s3.\(region).amazonaws.com"
             guard let url = URL(string: endpointString), url.scheme == "http" || url.scheme == "https", url.host != nil,
                 url.user == nil, url.query == nil
             else {
-                throw BackupError(.target, "Invalid S3 endpoint for bucket \(bucket): expected http(s)://host[:port].")
+                throw BackupError(.backupTargetFailed, "Invalid S3 endpoint for bucket \(bucket): expected http(s)://host[:port].")
             }
             let trimmed = prefix.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
             if !trimmed.isEmpty { try ObjectKeys.validate(trimmed, in: "s3://\(bucket)") }
             guard (5 << 20)...(5 << 30) ~= partSize else {
-                throw BackupError(.target, "S3 part size \(partSize) is outside 5 MiB…5 GiB.")
+                throw BackupError(.backupTargetFailed, "S3 part size \(partSize) is outside 5 MiB…5 GiB.")
             }
             self.bucket = bucket
             self.prefix = trimmed
@@ -140,7 +141,7 @@ public struct S3Target: BackupTarget {
         let objectKey = try objectKey(key)
         let response = try await client.send(S3Request(.HEAD, "HeadObject", key: objectKey))
         guard let size = response.headers.first(name: "content-length").flatMap(UInt64.init) else {
-            throw BackupError(.target, "S3 HeadObject of \(client.location(objectKey)) returned no Content-Length.")
+            throw BackupError(.backupTargetFailed, "S3 HeadObject of \(client.location(objectKey)) returned no Content-Length.")
         }
         return (size, response.headers.first(name: "etag"))
     }
@@ -245,7 +246,7 @@ struct S3Client: Sendable {
                 guard attempt < configuration.retries, !timedOut, Self.isTransient(error) else {
                     let seconds = timeout.nanoseconds / 1_000_000_000
                     throw BackupError(
-                        .target,
+                        .backupTargetFailed,
                         "S3 \(request.operation) of \(location(request.key)) failed after \(attempt + 1) attempt(s)"
                             + "\(timedOut ? " (no answer within \(seconds) s)" : ""): \(error)")
                 }
@@ -284,11 +285,11 @@ struct S3Client: Sendable {
         let code = s3Error?.code ?? response.status.reasonPhrase
         // A missing object is `.notFound`; a missing bucket or upload is a target problem.
         if response.status == .notFound && (s3Error == nil || code == "NoSuchKey") {
-            return BackupError(.notFound, "No backup object \(location(request.key)) (S3 \(request.operation): \(code)).")
+            return BackupError(.backupNotFound, "No backup object \(location(request.key)) (S3 \(request.operation): \(code)).")
         }
         let message = s3Error?.message.map { ": \($0)" } ?? ""
         return BackupError(
-            .target, "S3 \(request.operation) of \(location(request.key)) failed with HTTP \(response.status.code) \(code)\(message)")
+            .backupTargetFailed, "S3 \(request.operation) of \(location(request.key)) failed with HTTP \(response.status.code) \(code)\(message)")
     }
 
     private func sendOnce(_ request: S3Request, timeout: TimeAmount) async throws -> S3Response {
@@ -316,7 +317,7 @@ struct S3Client: Sendable {
             body = try await response.body.collect(upTo: isSuccess ? request.responseLimit : 1 << 20)
         } catch is NIOTooManyBytesError {
             throw BackupError(
-                .target, "S3 \(request.operation) of \(location(request.key)) returned more than \(request.responseLimit) bytes.")
+                .backupTargetFailed, "S3 \(request.operation) of \(location(request.key)) returned more than \(request.responseLimit) bytes.")
         }
         if request.method == .HEAD { body.clear() }
         return S3Response(status: response.status, headers: response.headers, body: body)
@@ -359,7 +360,7 @@ extension S3Client {
     func createMultipartUpload(_ key: String) async throws -> String {
         let response = try await send(S3Request(.POST, "CreateMultipartUpload", key: key, query: [("uploads", "")]))
         guard let id = S3XML.values(of: "UploadId", in: response.body).first, !id.isEmpty else {
-            throw BackupError(.target, "S3 CreateMultipartUpload of \(location(key)) returned no UploadId.")
+            throw BackupError(.backupTargetFailed, "S3 CreateMultipartUpload of \(location(key)) returned no UploadId.")
         }
         return id
     }
@@ -371,7 +372,7 @@ extension S3Client {
                 .PUT, "UploadPart", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], body: body,
                 timeout: Self.dataTimeout))
         guard let etag = response.headers.first(name: "etag") else {
-            throw BackupError(.target, "S3 UploadPart \(number) of \(location(key)) returned no ETag.")
+            throw BackupError(.backupTargetFailed, "S3 UploadPart \(number) of \(location(key)) returned no ETag.")
         }
         return etag
     }
@@ -406,7 +407,7 @@ extension S3Client {
             let truncated = S3XML.values(of: "IsTruncated", in: response.body).first == "true"
             token = truncated ? S3XML.values(of: "NextContinuationToken", in: response.body).first : nil
             if truncated && token == nil {
-                throw BackupError(.target, "S3 ListObjectsV2 of \(location(prefix)) said there is more but gave no continuation token.")
+                throw BackupError(.backupTargetFailed, "S3 ListObjectsV2 of \(location(prefix)) said there is more but gave no continuation token.")
             }
         } while token != nil
         return keys
@@ -518,11 +519,11 @@ actor S3Upload: BackupUpload {
     }
 
     private func begin(_ operation: String) throws(BackupError) {
-        guard !busy else { throw BackupError(.failed, "Overlapping calls on the upload of \(client.location(key)); use it from one task.") }
+        guard !busy else { throw BackupError(.backupFailed, "Overlapping calls on the upload of \(client.location(key)); use it from one task.") }
         switch state {
         case .buffering, .multipart: busy = true
         case .completed, .aborted:
-            throw BackupError(.failed, "Cannot \(operation) the upload of \(client.location(key)): it was already completed or aborted.")
+            throw BackupError(.backupFailed, "Cannot \(operation) the upload of \(client.location(key)): it was already completed or aborted.")
         }
     }
 
@@ -538,7 +539,7 @@ actor S3Upload: BackupUpload {
             }
             guard etags.count < Self.maxParts else {
                 throw BackupError(
-                    .target, "Upload of \(client.location(key)) exceeds S3's \(Self.maxParts) parts of \(partSize) bytes.")
+                    .backupTargetFailed, "Upload of \(client.location(key)) exceeds S3's \(Self.maxParts) parts of \(partSize) bytes.")
             }
             etags.append(try await client.uploadPart(key, uploadID: uploadID, number: etags.count + 1, body: buffer))
             uploaded += UInt64(buffer.readableBytes)
@@ -574,7 +575,7 @@ actor S3RangeReader {
         let body = try await client.getRange(key, offset...last, etag: etag, limit: expected)
         guard body.readableBytes == expected else {
             throw BackupError(
-                .target, "S3 GetObject of \(client.location(key)) bytes \(offset)-\(last) returned \(body.readableBytes) bytes.")
+                .backupTargetFailed, "S3 GetObject of \(client.location(key)) bytes \(offset)-\(last) returned \(body.readableBytes) bytes.")
         }
         offset = last + 1
         return Array(body.readableBytesView)

@@ -1,3 +1,4 @@
+import BranchCore
 import CZstd
 
 // The only place BranchBackup calls libzstd. Both wrappers are single-owner classes (they own a C
@@ -16,10 +17,10 @@ final class ZstdCompressor {
 
     init(level: Int32 = 3) throws(BackupError) {
         guard (Self.minLevel...Self.maxLevel).contains(level), level != 0 else {
-            throw BackupError(.failed, "zstd compression level \(level) is not supported; use \(Self.minLevel)…-1 or 1…\(Self.maxLevel).")
+            throw BackupError(.backupFailed, "zstd compression level \(level) is not supported; use \(Self.minLevel)…-1 or 1…\(Self.maxLevel).")
         }
         guard let stream = ZSTD_createCStream() else {
-            throw BackupError(.failed, "Could not create a zstd compression context (out of memory).")
+            throw BackupError(.backupFailed, "Could not create a zstd compression context (out of memory).")
         }
         self.stream = stream
         output = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
@@ -33,7 +34,7 @@ final class ZstdCompressor {
     /// Compresses `input` and returns whatever compressed output zstd has ready (often nothing:
     /// zstd collects a block before emitting it).
     func compress(_ input: some Collection<UInt8>) throws(BackupError) -> [UInt8] {
-        guard !finished else { throw BackupError(.failed, "zstd: compress called after the frame was finished.") }
+        guard !finished else { throw BackupError(.backupFailed, "zstd: compress called after the frame was finished.") }
         // The buffer APIs are `rethrows` (untyped), so the typed error travels out in a Result.
         let result =
             input.withContiguousStorageIfAvailable { buffer in
@@ -72,7 +73,7 @@ final class ZstdCompressor {
 
     private static func check(_ code: Int, _ what: String) throws(BackupError) {
         if ZSTD_isError(code) != 0 {
-            throw BackupError(.failed, "zstd could not \(what): \(String(cString: ZSTD_getErrorName(code))).")
+            throw BackupError(.backupFailed, "zstd could not \(what): \(String(cString: ZSTD_getErrorName(code))).")
         }
     }
 }
@@ -92,12 +93,12 @@ final class ZstdDecompressor {
 
     init() throws(BackupError) {
         guard let stream = ZSTD_createDStream() else {
-            throw BackupError(.failed, "Could not create a zstd decompression context (out of memory).")
+            throw BackupError(.backupFailed, "Could not create a zstd decompression context (out of memory).")
         }
         self.stream = stream
         let code = ZSTD_DCtx_setParameter(stream, ZSTD_d_windowLogMax, Self.windowLogMax)
         if ZSTD_isError(code) != 0 {
-            throw BackupError(.failed, "zstd could not limit the window size: \(String(cString: ZSTD_getErrorName(code))).")
+            throw BackupError(.backupFailed, "zstd could not limit the window size: \(String(cString: ZSTD_getErrorName(code))).")
         }
     }
 
@@ -138,7 +139,7 @@ final class ZstdDecompressor {
             }
         }
         if let failure {
-            throw BackupError(.integrity, "the compressed stream is corrupt (zstd: \(String(cString: ZSTD_getErrorName(failure)))).")
+            throw BackupError(.backupIntegrityFailed, "the compressed stream is corrupt (zstd: \(String(cString: ZSTD_getErrorName(failure)))).")
         }
         return (output, inBuffer.pos)
     }
@@ -159,7 +160,7 @@ final class ZstdDecompressor {
             offset += consumed
             result += output
             if frameEnded && offset < bytes.count {
-                throw BackupError(.integrity, "\(bytes.count - offset) bytes follow the end of the compressed stream.")
+                throw BackupError(.backupIntegrityFailed, "\(bytes.count - offset) bytes follow the end of the compressed stream.")
             }
         } while offset < bytes.count || mayHaveOutput
         return result

@@ -1,7 +1,6 @@
-public import BranchCore
-
-/// An error the CLI reports: from the API (its code, message and hint) or from the CLI itself.
-public struct CLIError: ReportableError {
+/// An error the CLI reports: from the API (its code, message and hint; the code is a string, as a
+/// newer service may send codes this CLI does not know) or from the CLI itself.
+public struct CLIError: Error, CustomStringConvertible {
     public let code: String
     public let httpStatus: Int
     public let message: String
@@ -13,6 +12,8 @@ public struct CLIError: ReportableError {
         self.message = message
         self.hint = hint
     }
+
+    public var description: String { hint.map { "\(message) (\($0))" } ?? message }
 
     static func noProject() -> CLIError {
         CLIError(

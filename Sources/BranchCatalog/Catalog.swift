@@ -21,7 +21,7 @@ public final class Catalog: Sendable {
             database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
         } catch {
-            throw CatalogError(.unavailable, "Could not open the catalog at \(path): \(error)")
+            throw CatalogError(.catalogUnavailable, "Could not open the catalog at \(path): \(error)")
         }
         chmod(path, 0o600)
     }
@@ -163,11 +163,11 @@ public final class Catalog: Sendable {
         } catch let error as any ReportableError {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-            throw CatalogError(.conflict, "The catalog refused a change: \(error.message ?? "constraint violated")")
+            throw CatalogError(.catalogConflict, "The catalog refused a change: \(error.message ?? "constraint violated")")
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
-            throw CatalogError(.full, "The pool is full: the catalog could not record a change.")
+            throw CatalogError(.poolFull, "The pool is full: the catalog could not record a change.")
         } catch {
-            throw CatalogError(.failed, "Catalog write failed: \(error)")
+            throw CatalogError(.catalogFailed, "Catalog write failed: \(error)")
         }
     }
 
@@ -178,7 +178,7 @@ public final class Catalog: Sendable {
         } catch let error as any ReportableError {
             throw error
         } catch {
-            throw CatalogError(.failed, "Catalog read failed: \(error)")
+            throw CatalogError(.catalogFailed, "Catalog read failed: \(error)")
         }
     }
 

@@ -49,8 +49,7 @@ public struct NameError: ReportableError {
     public let name: String
     public let reason: String
 
-    public var code: String { "invalid_name" }
-    public var httpStatus: Int { 400 }
+    public var code: ErrorCode { .invalidName }
     public var message: String {
         // Show at most 80 characters of what was given, escaped, so the message stays readable.
         let shown = String(name.unicodeScalars.prefix(80).map { $0.escaped(asASCII: true) }.joined())

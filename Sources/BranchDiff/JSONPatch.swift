@@ -44,8 +44,7 @@ public struct JSONPatchError: ReportableError, Equatable {
         self.problem = problem
     }
 
-    public var code: String { "json_patch_invalid" }
-    public var httpStatus: Int { 422 }
+    public var code: ErrorCode { .jsonPatchInvalid }
     public var message: String { "The JSON patch cannot be applied at \"\(path)\": \(problem)." }
     public var hint: String? { nil }
 }

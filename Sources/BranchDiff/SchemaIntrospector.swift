@@ -1,3 +1,4 @@
+import BranchCore
 public import BranchPostgres
 import Foundation
 
@@ -232,7 +233,7 @@ enum CatalogQuery {
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))
         } catch {
-            throw PostgresError(.queryFailed, "Unexpected catalog value \(text): \(error)")
+            throw PostgresError(.postgresQueryFailed, "Unexpected catalog value \(text): \(error)")
         }
     }
 }

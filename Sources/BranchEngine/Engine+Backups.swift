@@ -27,7 +27,7 @@ extension Engine {
     /// The configured key, or why there is none.
     func requireBackupKey() throws -> BackupKey {
         if let backupKey { return backupKey }
-        throw BackupError(.keyMissing, "No backup key is configured for this service.")
+        throw BackupError(.backupKeyMissing, "No backup key is configured for this service.")
     }
 
     static func manifestKey(_ project: String, _ id: String) -> String { "\(project)/\(id)/manifest.json" }
@@ -71,7 +71,7 @@ extension Engine {
     /// pieces of the stream read ahead, one chunk, one upload part at a time.
     func runBackup(id: String, project: ProjectRecord, branch: BranchRecord) async throws -> BackupRecord {
         let key = try requireBackupKey()
-        guard let target = backupTarget else { throw BackupError(.target, "No backup target is configured.") }
+        guard let target = backupTarget else { throw BackupError(.backupTargetFailed, "No backup target is configured.") }
         try storage.requireFreeSpace(configuration.freeSpaceReserve)
         let startedAt = Date()
         await jobs.progress(id, step: "snapshot")
@@ -105,7 +105,7 @@ extension Engine {
                     await jobs.progress(id, bytes: raw)
                 }
                 let (status, errors) = await send.wait()
-                guard status == 0 else { throw BackupError(.failed, "btrfs send failed (status \(status)): \(errors)") }
+                guard status == 0 else { throw BackupError(.backupFailed, "btrfs send failed (status \(status)): \(errors)") }
                 try await upload.write(try writer.finish())
                 record.storedBytes = try await upload.complete()
             } catch {
@@ -113,7 +113,7 @@ extension Engine {
                 await upload.abort()
                 throw error
             }
-            guard let summary = writer.summary else { throw BackupError(.failed, "The archive of backup \(id) did not finish.") }
+            guard let summary = writer.summary else { throw BackupError(.backupFailed, "The archive of backup \(id) did not finish.") }
             var manifest = BackupManifest(
                 id: id, project: project.name.rawValue, branch: branch.name.rawValue, snapshotID: snapshot.id, parentID: parent?.id,
                 postgresVersion: installation.version, createdAt: snapshot.createdAt, startedAt: startedAt, finishedAt: Date(), archive: summary)
@@ -178,7 +178,7 @@ extension Engine {
     public func listBackups(project: String?, remote: Bool) async throws -> BackupList {
         if remote {
             let key = try requireBackupKey()
-            guard let target = backupTarget else { throw BackupError(.target, "No backup target is configured.") }
+            guard let target = backupTarget else { throw BackupError(.backupTargetFailed, "No backup target is configured.") }
             let prefix = project.map { "\($0)/" } ?? ""
             var infos: [BackupInfo] = []
             for manifestKey in try await target.list(prefix: prefix) where manifestKey.hasSuffix("/manifest.json") {
@@ -209,13 +209,13 @@ extension Engine {
     /// Deletes a backup from the target (and the catalog); refused while another builds on it.
     public func deleteBackup(_ id: String) async throws -> DeleteResult {
         let watch = Stopwatch()
-        guard let target = backupTarget else { throw BackupError(.target, "No backup target is configured.") }
+        guard let target = backupTarget else { throw BackupError(.backupTargetFailed, "No backup target is configured.") }
         let key = try requireBackupKey()
         let (manifest, _) = try await locateManifest(id, key: key)
         let children = try await listBackups(project: manifest.project, remote: true).backups.filter { $0.parentID == id }
         if !children.isEmpty {
             throw EngineError(
-                "backup_in_use", 409, "Backup \(id) is the parent of \(children.map(\.id).joined(separator: ", ")).",
+                .backupInUse, "Backup \(id) is the parent of \(children.map(\.id).joined(separator: ", ")).",
                 hint: "Delete the backups that build on it first (newest first).")
         }
         try await target.delete(Self.dataKey(manifest.project, id))
@@ -226,7 +226,7 @@ extension Engine {
 
     /// Finds and verifies a backup's manifest in the target.
     func locateManifest(_ id: String, key: BackupKey) async throws -> (BackupManifest, String) {
-        guard let target = backupTarget else { throw BackupError(.target, "No backup target is configured.") }
+        guard let target = backupTarget else { throw BackupError(.backupTargetFailed, "No backup target is configured.") }
         var candidates: [String] = []
         if let record = try await catalog.read({ try $0.backup(id) }) {
             candidates.append(Self.manifestKey(record.project.rawValue, id))
@@ -234,10 +234,10 @@ extension Engine {
             candidates = try await target.list(prefix: "").filter { $0.hasSuffix("/\(id)/manifest.json") }
         }
         guard let manifestKey = candidates.first, try await target.exists(manifestKey) else {
-            throw BackupError(.notFound, "There is no backup '\(id)' in \(target.description).")
+            throw BackupError(.backupNotFound, "There is no backup '\(id)' in \(target.description).")
         }
         let manifest = try BackupManifest.verified(try await target.get(manifestKey), key: key)
-        guard manifest.id == id else { throw BackupError(.integrity, "The manifest at \(manifestKey) is for backup \(manifest.id), not \(id).") }
+        guard manifest.id == id else { throw BackupError(.backupIntegrityFailed, "The manifest at \(manifestKey) is for backup \(manifest.id), not \(id).") }
         return (manifest, manifestKey)
     }
 
@@ -249,9 +249,9 @@ extension Engine {
             let (manifest, _) = try await locateManifest(current, key: key)
             chain.insert(manifest, at: 0)
             next = manifest.parentID
-            guard chain.count <= 1000 else { throw BackupError(.integrity, "The chain of backup \(id) does not end in a full backup.") }
+            guard chain.count <= 1000 else { throw BackupError(.backupIntegrityFailed, "The chain of backup \(id) does not end in a full backup.") }
         }
-        guard chain.first?.kind == .full else { throw BackupError(.integrity, "The chain of backup \(id) does not start with a full backup.") }
+        guard chain.first?.kind == .full else { throw BackupError(.backupIntegrityFailed, "The chain of backup \(id) does not start with a full backup.") }
         return chain
     }
 
@@ -265,7 +265,7 @@ extension Engine {
     /// `durable` (a restore, which becomes a branch) flushes to disk as it goes and before it
     /// returns; a throw-away copy (verify, a diff side) is left to the kernel.
     func receive(_ chain: [BackupManifest], key: BackupKey, into directory: String, job: String, durable: Bool = false) async throws -> String {
-        guard let target = backupTarget else { throw BackupError(.target, "No backup target is configured.") }
+        guard let target = backupTarget else { throw BackupError(.backupTargetFailed, "No backup target is configured.") }
         // Traversable: verify runs Postgres (as postgres) on a copy of what is received here.
         try Files.ensureDirectory(directory, mode: 0o711)
         var done: UInt64 = 0
@@ -291,12 +291,12 @@ extension Engine {
                 throw error
             }
             let (status, errors) = await receive.wait()
-            guard status == 0 else { throw BackupError(.failed, "btrfs receive failed (status \(status)): \(errors)") }
+            guard status == 0 else { throw BackupError(.backupFailed, "btrfs receive failed (status \(status)): \(errors)") }
         }
         // On disk before a branch is made of it: the catalog will record it as restored.
         try await writeBack?.finish()
         let last = "\(directory)/\(chain.last!.snapshotID)"
-        guard storage.isSubvolume(last) else { throw BackupError(.integrity, "The backup stream did not contain snapshot \(chain.last!.snapshotID).") }
+        guard storage.isSubvolume(last) else { throw BackupError(.backupIntegrityFailed, "The backup stream did not contain snapshot \(chain.last!.snapshotID).") }
         return last
     }
 
@@ -318,15 +318,15 @@ extension Engine {
         let projectName = try projectOverride ?? ResourceName(validating: last.project, kind: "project name")
         guard let major = Int(last.postgresVersion.split(separator: ".").first ?? ""), major == installation.major else {
             throw EngineError(
-                "postgres_version_mismatch", 409, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
+                .postgresVersionMismatch, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
                 hint: "Restore it on a service with Postgres \(last.postgresVersion.split(separator: ".").first ?? "").")
         }
-        guard let sealed = try last.openSecrets(key: key) else { throw BackupError(.integrity, "Backup \(id) carries no project metadata.") }
+        guard let sealed = try last.openSecrets(key: key) else { throw BackupError(.backupIntegrityFailed, "Backup \(id) carries no project metadata.") }
         let secrets = try JSONDecoder().decode(BackupSecrets.self, from: sealed)
         if let existing = try await catalog.project(projectName) {
             guard existing.role == secrets.role else {
                 throw EngineError(
-                    "backup_project_mismatch", 409,
+                    .backupProjectMismatch,
                     "Project '\(projectName)' has the role '\(existing.role)', the backup's data has '\(secrets.role)'.",
                     hint: "Restore into a new project: --project NEW.")
             }
@@ -458,7 +458,7 @@ extension Engine {
             do {
                 let report = try await self.runVerify(chain: chain, key: key, job: job.id)
                 await self.jobs.update(job.id) { $0.verify = report }
-                await self.jobs.finish(job.id, error: report.ok ? nil : BackupError(.integrity, "Backup \(id) restored, but its data did not check out."))
+                await self.jobs.finish(job.id, error: report.ok ? nil : BackupError(.backupIntegrityFailed, "Backup \(id) restored, but its data did not check out."))
             } catch {
                 await self.jobs.finish(job.id, error: error)
             }
@@ -596,7 +596,7 @@ extension Engine {
 
     public func job(_ id: String) async throws -> JobInfo {
         guard let job = await jobs.get(id) else {
-            throw EngineError("job_not_found", 404, "There is no job '\(id)' (finished jobs are kept an hour).")
+            throw EngineError(.jobNotFound, "There is no job '\(id)' (finished jobs are kept an hour).")
         }
         return job
     }

@@ -177,15 +177,15 @@ extension Engine {
         }) { (project, branch, children) in
             if project.checkedOut == branch.name {
                 throw EngineError(
-                    "branch_checked_out", 409, "Branch '\(name)' is checked out: the project's endpoint points at it.",
+                    .branchCheckedOut, "Branch '\(name)' is checked out: the project's endpoint points at it.",
                     hint: "Check out another branch first (`branch checkout OTHER`).")
             }
             if branch.name == Self.mainBranch && !force {
-                throw EngineError("branch_is_main", 409, "Refusing to delete main without --force.", hint: "Pass --force if you mean it.")
+                throw EngineError(.branchIsMain, "Refusing to delete main without --force.", hint: "Pass --force if you mean it.")
             }
             if !children.isEmpty && !force {
                 throw EngineError(
-                    "branch_has_children", 409,
+                    .branchHasChildren,
                     "Branch '\(name)' has child branches: \(children.map(\.name.rawValue).joined(separator: ", ")).",
                     hint: "Delete them first, or pass --force (they keep their data and move under '\(branch.parent?.rawValue ?? "no parent")').")
             }

@@ -45,12 +45,12 @@ extension Engine {
             // Its database is named after its project, and its files must be this project's.
             guard let last = chain.last, last.project == project.name.rawValue else {
                 throw EngineError(
-                    "diff_side_not_found", 404, "Backup \(id) is not a backup of project '\(project.name)'.",
+                    .diffSideNotFound, "Backup \(id) is not a backup of project '\(project.name)'.",
                     hint: "List this project's backups with `branch backup list`; restore another project's backup as a branch first.")
             }
             guard Int(last.postgresVersion.split(separator: ".").first ?? "") == installation.major else {
                 throw EngineError(
-                    "postgres_version_mismatch", 409, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
+                    .postgresVersionMismatch, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
                     hint: "Compare it on a service with the same Postgres major version.")
             }
             let directory = layout.work("\(operation)-\(Identifiers.shortID(length: 4))", "receive")
@@ -91,7 +91,7 @@ extension Engine {
             try await resumeIfSuspended(branch, cause: "a diff reads it")
             let server = self.spec(branch)
             guard runtime.state(server).isRunning else {
-                throw EngineError("branch_stopped", 409, "Branch '\(spec)' is stopped.", hint: "Start it with `branch start \(spec)`.")
+                throw EngineError(.branchStopped, "Branch '\(spec)' is stopped.", hint: "Start it with `branch start \(spec)`.")
             }
             database = server.superuserConnection
             database.database = project.database
@@ -110,7 +110,7 @@ extension Engine {
             }
         }
         throw EngineError(
-            "diff_side_not_found", 404, "'\(spec)' is not a branch, a snapshot, a branch at an instant or a backup of project '\(project.name)'.",
+            .diffSideNotFound, "'\(spec)' is not a branch, a snapshot, a branch at an instant or a backup of project '\(project.name)'.",
             hint: "Use a branch (main), a snapshot id or name, main@2026-11-21T10:00:00Z, or backup:ID.")
     }
 

@@ -23,14 +23,14 @@ extension Engine {
         try await resumeIfSuspended(branch, cause: "an export was asked for")
         let spec = spec(branch)
         guard runtime.state(spec).isRunning else {
-            throw EngineError("branch_stopped", 409, "Branch '\(name)' is stopped.", hint: "Start it with `branch start \(name)`.")
+            throw EngineError(.branchStopped, "Branch '\(name)' is stopped.", hint: "Start it with `branch start \(name)`.")
         }
         var database = spec.superuserConnection
         database.database = project.database
         if let table {
             let connection = try await PGConnection.connect(database)
             guard try await connection.query("SELECT to_regclass($1)", [table]).scalar != nil else {
-                throw EngineError("table_not_found", 404, "Branch '\(name)' has no table '\(table)'.")
+                throw EngineError(.tableNotFound, "Branch '\(name)' has no table '\(table)'.")
             }
         }
         return format == "sql" ? try sqlDump(database, table: table) : jsonLines(database, table: table)
@@ -45,7 +45,7 @@ extension Engine {
                 do {
                     for try await piece in dump.output(pieceSize: 256 << 10) { continuation.yield(piece) }
                     let (status, errors) = await dump.wait()
-                    if status != 0 { throw PostgresError(.queryFailed, "pg_dump failed: \(errors)") }
+                    if status != 0 { throw PostgresError(.postgresQueryFailed, "pg_dump failed: \(errors)") }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -140,7 +140,7 @@ extension Engine {
             WHERE c.oid = to_regclass($1)
             """, [table])
         guard let qualified = named.scalar else {
-            throw EngineError("table_not_found", 404, "The snapshot has no table '\(table)'.")
+            throw EngineError(.tableNotFound, "The snapshot has no table '\(table)'.")
         }
         let columns = try await source.query("""
             SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute

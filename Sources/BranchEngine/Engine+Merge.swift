@@ -46,13 +46,13 @@ extension Engine {
             let source = try self.requireBranch(project.name, request.source, in: tx)
             guard let targetName = request.into ?? source.parent?.rawValue else {
                 throw EngineError(
-                    "merge_no_target", 409, "Branch '\(request.source)' has no parent to merge into.", hint: "Name the target: --into BRANCH.")
+                    .mergeNoTarget, "Branch '\(request.source)' has no parent to merge into.", hint: "Name the target: --into BRANCH.")
             }
             let target = try self.requireBranch(project.name, targetName, in: tx)
             guard target.name != source.name else { throw EngineError.invalidRequest("A branch cannot be merged into itself.") }
             guard let baseID = source.baseSnapshot, let base = try tx.snapshot(project.name, idOrName: baseID), base.state == .ready else {
                 throw EngineError(
-                    "merge_no_base", 409, "Branch '\(request.source)' has no base snapshot to merge from.",
+                    .mergeNoBase, "Branch '\(request.source)' has no base snapshot to merge from.",
                     hint: "Only branches made from another branch or a snapshot have one.")
             }
             return (project, source, target, base)
@@ -61,7 +61,7 @@ extension Engine {
             try await resumeIfSuspended(target, cause: "a merge writes it")
             for branch in [source, target] where !runtime.state(spec(branch)).isRunning {
                 throw EngineError(
-                    "branch_stopped", 409, "Branch '\(branch.name)' is stopped.", hint: "Start it with `branch start \(branch.name)`.")
+                    .branchStopped, "Branch '\(branch.name)' is stopped.", hint: "Start it with `branch start \(branch.name)`.")
             }
             // Neither branch is idle while the merge uses it (scale to zero must not stop them).
             let keys = [SupervisorState.key(source), SupervisorState.key(target)]
@@ -120,14 +120,14 @@ extension Engine {
                 if theirs.to == change.to { continue }  // the same change on both sides
                 if request.prefer != "source" {
                     throw EngineError(
-                        "merge_schema_conflict", 409,
+                        .mergeSchemaConflict,
                         "Both branches changed \(change.objectType) \(change.name) since the base, differently.",
                         hint: "Pass --prefer source to replay the source's version, or make the two agree first.")
                 }
             }
             if change.classification == "breaking" && request.allowDestructive != true {
                 throw EngineError(
-                    "merge_destructive", 409,
+                    .mergeDestructive,
                     "The source's schema change to \(change.objectType) \(change.name) is destructive (\(change.reason ?? change.change)).",
                     hint: "Review it with `branch diff`, then pass --allow-destructive.")
             }
@@ -137,7 +137,7 @@ extension Engine {
         let script = SchemaDDL.script(for: applied, from: baseSchema, to: sourceSchema)
         if let skipped = script.skipped.first {
             throw EngineError(
-                "merge_unsupported_change", 409,
+                .mergeUnsupportedChange,
                 "Branch cannot generate DDL for \(skipped.change.objectType) \(skipped.change.name): \(skipped.reason).",
                 hint: "Apply that change to the target by hand, then merge again.")
         }
@@ -367,7 +367,7 @@ extension Engine {
         let comparison = TableComparison(from: table, to: theirs)
         guard !comparison.keyNames.isEmpty else {
             throw EngineError(
-                "merge_schema_conflict", 409, "Both branches created \(table.qualifiedName), which has no primary key to match its rows by.",
+                .mergeSchemaConflict, "Both branches created \(table.qualifiedName), which has no primary key to match its rows by.",
                 hint: "Merge that table's rows by hand (or give it a primary key), then merge again.")
         }
         let keys = try await source.query(

@@ -39,7 +39,7 @@ extension Engine {
 
     static func notRestorable(_ branch: BranchRecord, _ instant: Date, earliest: Date?) -> EngineError {
         EngineError(
-            "point_not_restorable", 409, "Branch '\(branch.name)' cannot be re-created at \(format(instant)).",
+            .pointNotRestorable, "Branch '\(branch.name)' cannot be re-created at \(format(instant)).",
             hint: earliest.map { "The earliest point that can be restored is \(format($0)); the latest is now." }
                 ?? "It has no snapshot to replay from yet.")
     }
@@ -72,7 +72,7 @@ extension Engine {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw EngineError(
-            "wal_archiving_behind", 503, "WAL segment \(segment) of '\(branch.name)' was not archived within 30 s.",
+            .walArchivingBehind, "WAL segment \(segment) of '\(branch.name)' was not archived within 30 s.",
             hint: "See the branch's log (`branch logs \(branch.name)`) for archive_command errors.")
     }
 
@@ -138,7 +138,7 @@ extension Engine {
         let deadline = ContinuousClock.now + configuration.recoveryTimeout
         while ContinuousClock.now < deadline {
             if !runtime.state(spec).isRunning {
-                throw PostgresError(.startFailed, "Postgres stopped during recovery: \(LogFiles.tail(in: spec.logDirectory, lines: 5))")
+                throw PostgresError(.postgresStartFailed, "Postgres stopped during recovery: \(LogFiles.tail(in: spec.logDirectory, lines: 5))")
             }
             if let connection = try? await PGConnection.connect(spec.superuserConnection),
                 let inRecovery = try? await connection.query("SELECT pg_is_in_recovery()").scalar, inRecovery == "f"
@@ -147,7 +147,7 @@ extension Engine {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw PostgresError(.startFailed, "Recovery did not finish within \(configuration.recoveryTimeout).")
+        throw PostgresError(.postgresStartFailed, "Recovery did not finish within \(configuration.recoveryTimeout).")
     }
 
     /// `2026-11-21 10:15:30.000000+00`, what recovery_target_time expects.

@@ -123,7 +123,7 @@ extension Engine {
             let others = branches.filter { $0.name != Self.mainBranch }
             if !others.isEmpty && !force {
                 throw EngineError(
-                    "project_has_branches", 409,
+                    .projectHasBranches,
                     "Project '\(name)' has \(others.count) branch\(others.count == 1 ? "" : "es") besides main (\(others.map(\.name.rawValue).joined(separator: ", "))).",
                     hint: "Delete them first, or pass --force to delete the project with all its branches.")
             }

@@ -78,7 +78,7 @@ extension Engine {
             let users = try tx.branches(basedOn: snapshot.id)
             if !users.isEmpty {
                 throw EngineError(
-                    "snapshot_in_use", 409,
+                    .snapshotInUse,
                     "Snapshot '\(idOrName)' is the base of branch\(users.count == 1 ? "" : "es") \(users.map(\.name.rawValue).joined(separator: ", ")).",
                     hint: "A branch's base is the state it was copied from and is kept while the branch exists; delete those branches first.")
             }
@@ -148,7 +148,7 @@ extension Engine {
             let branch = try self.requireBranch(project.name, name, in: tx)
             guard let parentName = branch.parent else {
                 throw EngineError(
-                    "branch_has_no_parent", 409, "Branch '\(name)' has no parent to reset from.",
+                    .branchHasNoParent, "Branch '\(name)' has no parent to reset from.",
                     hint: "Restore one of its snapshots in place instead (`branch restore SNAPSHOT --in-place`).")
             }
             return (project, branch, try self.requireBranch(project.name, parentName.rawValue, in: tx))

@@ -9,46 +9,44 @@ import Logging
 
 /// Why a use case refused or failed. Codes are stable: clients and tests match on them.
 public struct EngineError: ReportableError {
-    public let code: String
-    public let httpStatus: Int
+    public let code: ErrorCode
     public let message: String
     public let hint: String?
 
-    init(_ code: String, _ status: Int, _ message: String, hint: String? = nil) {
+    init(_ code: ErrorCode, _ message: String, hint: String? = nil) {
         self.code = code
-        self.httpStatus = status
         self.message = message
         self.hint = hint
     }
 
     static func projectNotFound(_ name: String) -> EngineError {
-        EngineError("project_not_found", 404, "There is no project '\(name)'.", hint: "List projects with `branch project list`.")
+        EngineError(.projectNotFound, "There is no project '\(name)'.", hint: "List projects with `branch project list`.")
     }
     static func branchNotFound(_ project: ResourceName, _ name: String) -> EngineError {
-        EngineError("branch_not_found", 404, "Project '\(project)' has no branch '\(name)'.", hint: "List branches with `branch list --project \(project)`.")
+        EngineError(.branchNotFound, "Project '\(project)' has no branch '\(name)'.", hint: "List branches with `branch list --project \(project)`.")
     }
     static func snapshotNotFound(_ project: ResourceName, _ id: String) -> EngineError {
-        EngineError("snapshot_not_found", 404, "Project '\(project)' has no snapshot '\(id)'.", hint: "List snapshots with `branch snapshot list --project \(project)`.")
+        EngineError(.snapshotNotFound, "Project '\(project)' has no snapshot '\(id)'.", hint: "List snapshots with `branch snapshot list --project \(project)`.")
     }
     static func projectExists(_ name: ResourceName) -> EngineError {
-        EngineError("project_exists", 409, "A project named '\(name)' already exists.", hint: "Pick another name.")
+        EngineError(.projectExists, "A project named '\(name)' already exists.", hint: "Pick another name.")
     }
     static func branchExists(_ project: ResourceName, _ name: ResourceName) -> EngineError {
-        EngineError("branch_exists", 409, "Project '\(project)' already has a branch '\(name)'.", hint: "Pick another name, or delete the branch first.")
+        EngineError(.branchExists, "Project '\(project)' already has a branch '\(name)'.", hint: "Pick another name, or delete the branch first.")
     }
     static func snapshotNameTaken(_ project: ResourceName, _ name: ResourceName) -> EngineError {
-        EngineError("snapshot_exists", 409, "Project '\(project)' already has a snapshot named '\(name)'.", hint: "Pick another name.")
+        EngineError(.snapshotExists, "Project '\(project)' already has a snapshot named '\(name)'.", hint: "Pick another name.")
     }
     static func notReady(_ what: String, state: String) -> EngineError {
-        EngineError("not_ready", 409, "\(what) is \(state), not ready.", hint: "Wait for the running operation to finish, then retry.")
+        EngineError(.notReady, "\(what) is \(state), not ready.", hint: "Wait for the running operation to finish, then retry.")
     }
     static func invalidRequest(_ message: String, hint: String? = nil) -> EngineError {
-        EngineError("invalid_request", 400, message, hint: hint)
+        EngineError(.invalidRequest, message, hint: hint)
     }
     static func noFreePort(_ range: ClosedRange<Int>) -> EngineError {
-        EngineError("no_free_port", 503, "No free port is left in \(range.lowerBound)-\(range.upperBound).", hint: "Delete branches, or restart the service with a wider --port-range.")
+        EngineError(.noFreePort, "No free port is left in \(range.lowerBound)-\(range.upperBound).", hint: "Delete branches, or restart the service with a wider --port-range.")
     }
     static func internalError(_ message: String) -> EngineError {
-        EngineError("internal_error", 500, message)
+        EngineError(.internalError, message)
     }
 }

@@ -41,7 +41,7 @@ actor Jobs {
         if let error {
             job.status = "failed"
             let reportable = error as? any ReportableError
-            job.errorCode = reportable?.code ?? "internal_error"
+            job.errorCode = (reportable?.code ?? .internalError).rawValue
             job.errorMessage = reportable?.message ?? "\(error)"
             job.errorHint = reportable?.hint
         } else {

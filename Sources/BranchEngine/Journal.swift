@@ -88,7 +88,7 @@ struct Journal {
                     entry.state = .failed
                     entry.finishedAt = Date()
                     entry.durationMs = timing.durationMs
-                    entry.errorCode = reportable?.code ?? "internal_error"
+                    entry.errorCode = (reportable?.code ?? .internalError).rawValue
                     entry.errorMessage = reportable?.message ?? "\(error)"
                     try tx.update(entry)
                 }

@@ -217,7 +217,6 @@ actor Pooler {
 /// PgBouncer failed to start or to take a new configuration.
 struct PoolerError: ReportableError {
     let message: String
-    var code: String { "pooler_failed" }
-    var httpStatus: Int { 503 }
+    var code: ErrorCode { .poolerFailed }
     var hint: String? { "See <pool>/run/pgbouncer/pgbouncer.log." }
 }

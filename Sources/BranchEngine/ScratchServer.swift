@@ -68,13 +68,13 @@ struct ScratchServer {
                 // Ready means consistent, not yet at the target: wait until replay paused there (or ended).
                 let deadline = ContinuousClock.now + engine.configuration.recoveryTimeout
                 while ContinuousClock.now < deadline {
-                    guard server.runningPID() != nil else { throw PostgresError(.startFailed, "the scratch server stopped during recovery") }
+                    guard server.runningPID() != nil else { throw PostgresError(.postgresStartFailed, "the scratch server stopped during recovery") }
                     let state = try? await PGConnection.connect(probe).query(
                         "SELECT CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'promoted' END").scalar
                     if state == "paused" || state == "promoted" { return }
                     try await Task.sleep(for: .milliseconds(50))
                 }
-                throw PostgresError(.startFailed, "Recovery did not reach its target within \(engine.configuration.recoveryTimeout).")
+                throw PostgresError(.postgresStartFailed, "Recovery did not reach its target within \(engine.configuration.recoveryTimeout).")
             } catch {
                 let log = Files.read(server.logFile) ?? ""
                 guard target != nil, log.contains("recovery ended before configured recovery target was reached") else { throw error }

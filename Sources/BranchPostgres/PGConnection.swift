@@ -1,3 +1,4 @@
+import BranchCore
 import CLibPQ
 import Dispatch
 
@@ -52,14 +53,14 @@ public final class PGConnection: @unchecked Sendable {
         let result: Result<PGConnection, PostgresError> = await withCheckedContinuation { continuation in
             queue.async {
                 guard let handle = PQconnectdb(conninfo) else {
-                    continuation.resume(returning: .failure(PostgresError(.connectionFailed, "libpq could not allocate a connection")))
+                    continuation.resume(returning: .failure(PostgresError(.postgresConnectionFailed, "libpq could not allocate a connection")))
                     return
                 }
                 guard PQstatus(handle) == CONNECTION_OK else {
                     let reason = Self.errorText(handle)
                     PQfinish(handle)
                     continuation.resume(returning: .failure(PostgresError(
-                        .connectionFailed, "Could not connect to Postgres on port \(info.port) as \(info.user): \(reason)")))
+                        .postgresConnectionFailed, "Could not connect to Postgres on port \(info.port) as \(info.user): \(reason)")))
                     return
                 }
                 continuation.resume(returning: .success(PGConnection(handle: handle, queue: queue)))
@@ -104,10 +105,10 @@ public final class PGConnection: @unchecked Sendable {
         let copy = self.copy
         try await onQueue { handle in
             copy.outFinished = false
-            guard let result = PQexec(handle, sql) else { throw PostgresError(.queryFailed, Self.errorText(handle)) }
+            guard let result = PQexec(handle, sql) else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { PQclear(result) }
             guard PQresultStatus(result) == PGRES_COPY_OUT else {
-                throw PostgresError(.queryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+                throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
             }
         }
     }
@@ -131,13 +132,13 @@ public final class PGConnection: @unchecked Sendable {
                     while let result = PQgetResult(handle) {
                         defer { PQclear(result) }
                         if PQresultStatus(result) != PGRES_COMMAND_OK {
-                            throw PostgresError(.queryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+                            throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
                         }
                     }
                     copy.outFinished = true
                     return collected.isEmpty ? nil : collected
                 } else {
-                    throw PostgresError(.queryFailed, Self.errorText(handle))
+                    throw PostgresError(.postgresQueryFailed, Self.errorText(handle))
                 }
             }
             return collected
@@ -147,10 +148,10 @@ public final class PGConnection: @unchecked Sendable {
     /// Starts `COPY … FROM STDIN`; then `writeCopy` the data and `endCopyIn`.
     public func beginCopyIn(_ sql: String) async throws(PostgresError) {
         try await onQueue { handle in
-            guard let result = PQexec(handle, sql) else { throw PostgresError(.queryFailed, Self.errorText(handle)) }
+            guard let result = PQexec(handle, sql) else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { PQclear(result) }
             guard PQresultStatus(result) == PGRES_COPY_IN else {
-                throw PostgresError(.queryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+                throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
             }
         }
     }
@@ -158,18 +159,18 @@ public final class PGConnection: @unchecked Sendable {
     public func writeCopy(_ bytes: [UInt8]) async throws(PostgresError) {
         try await onQueue { handle in
             let sent = bytes.withUnsafeBytes { PQputCopyData(handle, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count)) }
-            guard sent == 1 else { throw PostgresError(.queryFailed, Self.errorText(handle)) }
+            guard sent == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
         }
     }
 
     /// Ends a COPY IN (or aborts it with `error`) and returns once the server has taken it.
     public func endCopyIn(error: String? = nil) async throws(PostgresError) {
         try await onQueue { handle in
-            guard PQputCopyEnd(handle, error) == 1 else { throw PostgresError(.queryFailed, Self.errorText(handle)) }
+            guard PQputCopyEnd(handle, error) == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             while let result = PQgetResult(handle) {
                 defer { PQclear(result) }
                 if PQresultStatus(result) != PGRES_COMMAND_OK {
-                    throw PostgresError(.queryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+                    throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
                 }
             }
         }
@@ -198,7 +199,7 @@ public final class PGConnection: @unchecked Sendable {
                 } catch let error as PostgresError {
                     continuation.resume(returning: .failure(error))
                 } catch {
-                    continuation.resume(returning: .failure(PostgresError(.queryFailed, "\(error)")))
+                    continuation.resume(returning: .failure(PostgresError(.postgresQueryFailed, "\(error)")))
                 }
             }
         }
@@ -206,7 +207,7 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     private static func rows(from result: OpaquePointer?, handle: OpaquePointer) throws(PostgresError) -> PGRows {
-        guard let result else { throw PostgresError(.queryFailed, errorText(handle)) }
+        guard let result else { throw PostgresError(.postgresQueryFailed, errorText(handle)) }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
@@ -225,7 +226,7 @@ public final class PGConnection: @unchecked Sendable {
         default:
             let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
             let text = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
-            throw PostgresError(.queryFailed, text.trimmingNewlines(), sqlState: sqlState)
+            throw PostgresError(.postgresQueryFailed, text.trimmingNewlines(), sqlState: sqlState)
         }
     }
 

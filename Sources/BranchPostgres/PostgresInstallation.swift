@@ -41,6 +41,6 @@ public struct PostgresInstallation: Sendable, Hashable {
             return PostgresInstallation(binDirectory: bin, major: major, version: version)
         }
         let looked = candidates.isEmpty ? "pg_config and /usr/lib/postgresql" : candidates.joined(separator: ", ")
-        throw PostgresError(.notInstalled, "No Postgres server found (looked in \(looked)).")
+        throw PostgresError(.postgresNotInstalled, "No Postgres server found (looked in \(looked)).")
     }
 }

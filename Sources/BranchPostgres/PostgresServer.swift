@@ -27,7 +27,7 @@ public struct PostgresServer: Sendable {
                 installation.tool("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-W", "-s"],
                 user: ClusterFiles.superuser)
         } catch {
-            throw PostgresError(.startFailed, "pg_ctl could not start the server in \(dataDirectory): \(error.message)")
+            throw PostgresError(.postgresStartFailed, "pg_ctl could not start the server in \(dataDirectory): \(error.message)")
         }
     }
 
@@ -36,7 +36,7 @@ public struct PostgresServer: Sendable {
         try await launch()
         guard await waitUntilReady(probe: probe, timeout: timeout) else {
             if let taken = PostgresError.portTaken(probe.port, running: runningPID() != nil) { throw taken }
-            throw PostgresError(.startFailed, "Postgres did not accept connections within \(timeout): \(logTail())")
+            throw PostgresError(.postgresStartFailed, "Postgres did not accept connections within \(timeout): \(logTail())")
         }
     }
 
@@ -58,7 +58,7 @@ public struct PostgresServer: Sendable {
             pgctl, ["stop", "-D", dataDirectory, "-m", "immediate", "-w", "-t", "30", "-s"],
             user: ClusterFiles.superuser, check: false)
         if immediate?.succeeded == true || runningPID() == nil { return }
-        throw PostgresError(.stopFailed, "Postgres in \(dataDirectory) did not stop: \(fast?.tail ?? "")")
+        throw PostgresError(.postgresStopFailed, "Postgres in \(dataDirectory) did not stop: \(fast?.tail ?? "")")
     }
 
     /// The postmaster's pid if it is alive, from `postmaster.pid`.

@@ -31,7 +31,7 @@ public enum TemplateBuilder {
         } catch let error as PostgresError {
             throw error
         } catch {
-            throw PostgresError(.templateFailed, "Preparing the template failed: \(error)")
+            throw PostgresError(.postgresTemplateFailed, "Preparing the template failed: \(error)")
         }
 
         let server = PostgresServer(installation: installation, dataDirectory: dataDirectory, logFile: logFile)
@@ -46,7 +46,7 @@ public enum TemplateBuilder {
             try ClusterFiles.clearRuntimeFiles(dataDirectory: dataDirectory)
         } catch {
             try? await server.stop()
-            throw PostgresError(.templateFailed, "Preparing the template failed: \(error)")
+            throw PostgresError(.postgresTemplateFailed, "Preparing the template failed: \(error)")
         }
     }
 

@@ -117,13 +117,13 @@ public struct ContainerRuntime: BranchServerRuntime {
         let host = PostgresServer(installation: installation, dataDirectory: spec.dataDirectory, logFile: spec.startupLog)
         if host.runningPID() != nil { try await host.stop() }
         guard let account = getpwnam(ClusterFiles.superuser) else {
-            throw PostgresError(.startFailed, "There is no '\(ClusterFiles.superuser)' user on this host.")
+            throw PostgresError(.postgresStartFailed, "There is no '\(ClusterFiles.superuser)' user on this host.")
         }
         let user = (account.pointee.pw_uid, account.pointee.pw_gid)
         unlink(pidFile(spec))
         let run = try await Command.run(executable, runArguments(spec, user: user, limits: Self.rlimits), check: false)
         guard run.succeeded else {
-            throw PostgresError(.startFailed, "\(name) could not start \(displayName(spec)): \(run.tail)")
+            throw PostgresError(.postgresStartFailed, "\(name) could not start \(displayName(spec)): \(run.tail)")
         }
         // The postmaster's host pid: from podman's pid file, or (docker) learnt while Postgres
         // starts rather than before.
@@ -151,7 +151,7 @@ public struct ContainerRuntime: BranchServerRuntime {
             let logs = (try? await Command.run(executable, globalArguments + ["logs", "--tail", "5", displayName(spec)], check: false))?.tail ?? ""
             try? await stop(spec)
             if let taken = PostgresError.portTaken(spec.superuserConnection.port, running: false) { throw taken }
-            throw PostgresError(.startFailed, "Postgres in \(displayName(spec)) did not accept connections within \(timeout): \(logs)")
+            throw PostgresError(.postgresStartFailed, "Postgres in \(displayName(spec)) did not accept connections within \(timeout): \(logs)")
         }
     }
 
@@ -175,7 +175,7 @@ public struct ContainerRuntime: BranchServerRuntime {
         guard arguments.count > globalArguments.count + 1 else { return }
         let result = try await Command.run(executable, arguments + [displayName(spec)], check: false)
         guard result.succeeded else {
-            throw RuntimeError("\(name) could not update the limits of \(displayName(spec)): \(result.tail)", code: "runtime_update_failed")
+            throw RuntimeError("\(name) could not update the limits of \(displayName(spec)): \(result.tail)", code: .runtimeUpdateFailed)
         }
     }
 
@@ -214,7 +214,7 @@ public struct ContainerRuntime: BranchServerRuntime {
     private func inspectPID(_ container: String) async throws -> Int32 {
         let result = try await Command.run(executable, globalArguments + ["inspect", "--format", "{{.State.Pid}}", container], check: false)
         guard result.succeeded, let pid = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
-            throw PostgresError(.startFailed, "\(container) exited right after it started: \(result.tail)")
+            throw PostgresError(.postgresStartFailed, "\(container) exited right after it started: \(result.tail)")
         }
         return pid
     }

@@ -114,11 +114,10 @@ public enum RuntimeDetector {
 /// No runtime of the kind asked for works on this host.
 public struct RuntimeError: ReportableError {
     public let message: String
-    public let code: String
-    public init(_ message: String, code: String = "runtime_unavailable") {
+    public let code: ErrorCode
+    public init(_ message: String, code: ErrorCode = .runtimeUnavailable) {
         self.message = message
         self.code = code
     }
-    public var httpStatus: Int { 503 }
     public var hint: String? { "Run `branch serve --runtime auto` to use what works, or install podman and runc." }
 }

@@ -15,11 +15,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as any ReportableError {
-            if error.httpStatus >= 500 {
+            let status = error.category.httpStatus
+            if status >= 500 {
                 context.logger.error("request failed", metadata: ["code": "\(error.code)", "error": "\(error.message)"])
             }
             return JSONResponse.error(
-                status: error.httpStatus, ErrorBody.Detail(code: error.code, message: error.message, hint: error.hint))
+                status: status, ErrorBody.Detail(code: error.code.rawValue, message: error.message, hint: error.hint))
         } catch let error as HTTPError {
             let code = error.status == .notFound ? "not_found" : error.status == .unauthorized ? "unauthorized" : "bad_request"
             let message = error.body ?? (error.status == .notFound ? "No such endpoint: \(request.method) \(request.uri.path)." : error.status.reasonPhrase)
@@ -60,8 +61,7 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
 
     struct Unauthorized: ReportableError {
         let message: String
-        var code: String { "unauthorized" }
-        var httpStatus: Int { 401 }
+        var code: ErrorCode { .unauthorized }
         var hint: String? { "Send `Authorization: Bearer <key>`; the key is in <pool>/admin.key (`branch login URL --token KEY`)." }
     }
 }

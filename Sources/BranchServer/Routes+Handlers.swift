@@ -174,7 +174,7 @@ struct APIHandlers: Sendable {
                                 }
                             }
                         } catch let error as any ReportableError {
-                            try append(DiffLine(type: "error", error: .init(code: error.code, message: error.message, hint: error.hint)))
+                            try append(DiffLine(type: "error", error: .init(code: error.code.rawValue, message: error.message, hint: error.hint)))
                         } catch {
                             try append(DiffLine(type: "error", error: .init(code: "internal_error", message: "\(error)")))
                         }
@@ -236,7 +236,7 @@ struct APIHandlers: Sendable {
         do {
             buffer = try await request.collectBody(upTo: 1 << 20)
         } catch {
-            throw BadRequest(code: "payload_too_large", httpStatus: 413, message: "The request body is larger than 1 MiB.")
+            throw BadRequest(code: .payloadTooLarge, message: "The request body is larger than 1 MiB.")
         }
         if buffer.readableBytes == 0 {
             if emptyAllowed { return nil }
@@ -254,8 +254,7 @@ struct APIHandlers: Sendable {
     }
 
     struct BadRequest: ReportableError {
-        var code = "invalid_request"
-        var httpStatus = 400
+        var code = ErrorCode.invalidRequest
         let message: String
         var hint: String? { "See the OpenAPI document at /api/v1/openapi.json." }
     }

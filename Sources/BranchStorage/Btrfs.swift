@@ -13,11 +13,11 @@ enum Btrfs {
         guard result != BTRFS_UTIL_OK else { return }
         let code = errno
         let text = String(cString: btrfs_util_strerror(result))
-        let kind: StorageError.Code
+        let kind: ErrorCode
         switch code {
-        case EEXIST: kind = .alreadyExists
-        case ENOENT: kind = .notFound
-        default: kind = .failed
+        case EEXIST: kind = .subvolumeExists
+        case ENOENT: kind = .subvolumeNotFound
+        default: kind = .storageFailed
         }
         throw StorageError(kind, path: path, detail: "\(what) failed: \(text): \(String(cString: strerror(code)))", errno: code)
     }
@@ -85,7 +85,7 @@ enum Btrfs {
     static func exchange(_ a: String, _ b: String) throws(StorageError) {
         let result = clinux_rename_exchange(a, b)
         guard result == 0 else {
-            throw StorageError(.failed, path: a, detail: "Exchanging \(a) and \(b) failed: \(String(cString: strerror(-result)))", errno: -result)
+            throw StorageError(.storageFailed, path: a, detail: "Exchanging \(a) and \(b) failed: \(String(cString: strerror(-result)))", errno: -result)
         }
     }
 }

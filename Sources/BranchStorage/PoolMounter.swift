@@ -34,7 +34,7 @@ public enum PoolMounter {
         do {
             try Files.ensureDirectory(layout.root, mode: 0o700)
         } catch {
-            throw StorageError(.mountFailed, path: layout.root, detail: error.message, errno: error.errno)
+            throw StorageError(.poolMountFailed, path: layout.root, detail: error.message, errno: error.errno)
         }
         let outcome: PoolMountOutcome
         if Btrfs.isOnBtrfs(layout.root) {
@@ -54,7 +54,7 @@ public enum PoolMounter {
                 outcome = .createdImage(path: imagePath, size: size)
             }
             guard Btrfs.isOnBtrfs(layout.root) else {
-                throw StorageError(.notBtrfs, path: layout.root, detail: "The pool is still not on Btrfs after mounting \(imagePath)")
+                throw StorageError(.poolNotBtrfs, path: layout.root, detail: "The pool is still not on Btrfs after mounting \(imagePath)")
             }
         }
         // The root directory of a fresh filesystem is 0755: the pool holds keys, keep it private.
@@ -66,24 +66,24 @@ public enum PoolMounter {
 
     static func createImage(at path: String, size: UInt64) async throws(StorageError) {
         guard size >= 256 << 20 else {
-            throw StorageError(.mountFailed, path: path, detail: "A pool image must be at least 256 MB")
+            throw StorageError(.poolMountFailed, path: path, detail: "A pool image must be at least 256 MB")
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw StorageError(.mountFailed, path: path, detail: "Creating the pool image failed: \(String(cString: strerror(errno)))", errno: errno)
+            throw StorageError(.poolMountFailed, path: path, detail: "Creating the pool image failed: \(String(cString: strerror(errno)))", errno: errno)
         }
         let truncated = ftruncate(fd, off_t(size))
         let truncateErrno = errno
         close(fd)
         guard truncated == 0 else {
             unlink(path)
-            throw StorageError(.mountFailed, path: path, detail: "Sizing the pool image failed: \(String(cString: strerror(truncateErrno)))", errno: truncateErrno)
+            throw StorageError(.poolMountFailed, path: path, detail: "Sizing the pool image failed: \(String(cString: strerror(truncateErrno)))", errno: truncateErrno)
         }
         do {
             try await Command.run("mkfs.btrfs", ["-q", "-L", "branch-pool", path])
         } catch {
             unlink(path)
-            throw StorageError(.mountFailed, path: path, detail: "mkfs.btrfs failed: \(error.message)")
+            throw StorageError(.poolMountFailed, path: path, detail: "mkfs.btrfs failed: \(error.message)")
         }
     }
 
@@ -91,7 +91,7 @@ public enum PoolMounter {
         do {
             try await Command.run("mount", ["-o", "loop,noatime", image, root])
         } catch {
-            throw StorageError(.mountFailed, path: root, detail: "Mounting \(image) failed: \(error.message)")
+            throw StorageError(.poolMountFailed, path: root, detail: "Mounting \(image) failed: \(error.message)")
         }
     }
 }

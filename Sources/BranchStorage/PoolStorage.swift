@@ -22,7 +22,7 @@ public struct PoolStorage: Sendable {
     /// A copy-on-write snapshot of `source` at `destination`.
     public func snapshot(from source: String, to destination: String, readOnly: Bool) throws(StorageError) {
         guard Btrfs.isSubvolume(source) else {
-            throw StorageError(.notFound, path: source, detail: "The source is not a subvolume")
+            throw StorageError(.subvolumeNotFound, path: source, detail: "The source is not a subvolume")
         }
         try Btrfs.snapshot(from: source, to: destination, readOnly: readOnly)
     }
@@ -31,7 +31,7 @@ public struct PoolStorage: Sendable {
     public func deleteSubvolume(at path: String) throws(StorageError) {
         guard Files.exists(path) else { return }
         guard Btrfs.isSubvolume(path) else {
-            throw StorageError(.failed, path: path, detail: "Refusing to delete a directory that is not a subvolume")
+            throw StorageError(.storageFailed, path: path, detail: "Refusing to delete a directory that is not a subvolume")
         }
         try Btrfs.deleteSubvolume(path)
     }
@@ -48,7 +48,7 @@ public struct PoolStorage: Sendable {
     /// Moves a subvolume to a new path on the same filesystem (atomic).
     public func move(_ source: String, to destination: String) throws(StorageError) {
         guard rename(source, destination) == 0 else {
-            throw StorageError(.failed, path: source, detail: "Moving to \(destination) failed: \(String(cString: strerror(errno)))", errno: errno)
+            throw StorageError(.storageFailed, path: source, detail: "Moving to \(destination) failed: \(String(cString: strerror(errno)))", errno: errno)
         }
     }
 

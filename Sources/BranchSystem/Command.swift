@@ -27,8 +27,7 @@ public struct CommandError: ReportableError {
     public let result: CommandResult?
     public let underlying: String?
 
-    public var code: String { "command_failed" }
-    public var httpStatus: Int { 500 }
+    public var code: ErrorCode { .commandFailed }
     public var message: String {
         if let result {
             return "\(executable) exited with status \(result.status): \(result.tail)"

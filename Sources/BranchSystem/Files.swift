@@ -18,8 +18,7 @@ public struct FileError: ReportableError {
     }
 
     public var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
-    public var code: String { isNoSpace ? "pool_full" : "file_error" }
-    public var httpStatus: Int { isNoSpace ? 507 : 500 }
+    public var code: ErrorCode { isNoSpace ? .poolFull : .fileError }
     public var message: String { "Could not \(operation) \(path): \(String(cString: strerror(errno)))." }
     public var hint: String? { isNoSpace ? "Free space in the pool (delete branches or snapshots) or grow it." : nil }
 }

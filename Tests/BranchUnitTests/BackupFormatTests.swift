@@ -98,7 +98,7 @@ private func repeated(_ pattern: [UInt8], count: Int) -> [UInt8] {
 }
 
 private func expectBackupError(
-    _ kind: BackupError.Code, mentioning words: [String] = [], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    _ kind: ErrorCode, mentioning words: [String] = [], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
 ) {
     do {
         try body()
@@ -172,8 +172,8 @@ struct BackupArchiveRoundTripTests {
 
         var corrupt = compressed
         corrupt[corrupt.count / 2] ^= 0xff
-        expectBackupError(.integrity) { _ = try ZstdDecompressor().decompress(corrupt) }
-        expectBackupError(.failed) { _ = try ZstdCompressor(level: 22) }
+        expectBackupError(.backupIntegrityFailed) { _ = try ZstdDecompressor().decompress(corrupt) }
+        expectBackupError(.backupFailed) { _ = try ZstdCompressor(level: 22) }
     }
 }
 
@@ -196,24 +196,24 @@ struct BackupArchiveTamperTests {
         var (stored, manifest) = try sample()
         let frame = frames(stored, manifest)[chunk]
         stored[frame.startIndex + 100] ^= 0x01
-        expectBackupError(.integrity, mentioning: ["chunk \(chunk)", "SHA-256"]) { _ = try restore(stored, manifest: manifest, key: testKey) }
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk \(chunk)", "SHA-256"]) { _ = try restore(stored, manifest: manifest, key: testKey) }
     }
 
     @Test("a corrupt length prefix is caught before buffering")
     func corruptLength() throws {
         var (stored, manifest) = try sample()
         stored[0] = 0x7f
-        expectBackupError(.integrity, mentioning: ["chunk 0", "long"]) { _ = try restore(stored, manifest: manifest, key: testKey) }
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk 0", "long"]) { _ = try restore(stored, manifest: manifest, key: testKey) }
     }
 
     @Test("a truncated last frame or a missing last chunk")
     func truncation() throws {
         let (stored, manifest) = try sample()
-        expectBackupError(.integrity, mentioning: ["chunk 4", "cut short"]) {
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk 4", "cut short"]) {
             _ = try restore(Array(stored.dropLast(10)), manifest: manifest, key: testKey)
         }
         let withoutLast = Array(stored.dropLast(manifest.chunks[4].frameBytes))
-        expectBackupError(.integrity, mentioning: ["chunk 4", "missing"]) {
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk 4", "missing"]) {
             _ = try restore(withoutLast, manifest: manifest, key: testKey)
         }
     }
@@ -221,10 +221,10 @@ struct BackupArchiveTamperTests {
     @Test("bytes after the last chunk")
     func trailingBytes() throws {
         let (stored, manifest) = try sample()
-        expectBackupError(.integrity, mentioning: ["the last chunk (4)"]) {
+        expectBackupError(.backupIntegrityFailed, mentioning: ["the last chunk (4)"]) {
             _ = try restore(stored + [1, 2, 3], manifest: manifest, key: testKey)
         }
-        expectBackupError(.integrity, mentioning: ["the last chunk (4)"]) {
+        expectBackupError(.backupIntegrityFailed, mentioning: ["the last chunk (4)"]) {
             _ = try restore(stored + [1, 2, 3, 4, 5, 6], manifest: manifest, key: testKey, pieces: [stored.count])
         }
     }
@@ -234,7 +234,7 @@ struct BackupArchiveTamperTests {
         let (stored, manifest) = try sample()
         let parts = frames(stored, manifest)
         let swappedStored = Array(parts[0] + parts[2] + parts[1] + parts[3] + parts[4])
-        expectBackupError(.integrity, mentioning: ["chunk 1"]) { _ = try restore(swappedStored, manifest: manifest, key: testKey) }
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk 1"]) { _ = try restore(swappedStored, manifest: manifest, key: testKey) }
     }
 
     @Test("a frame from another backup")
@@ -244,7 +244,7 @@ struct BackupArchiveTamperTests {
         let parts = frames(stored, manifest)
         let other = frames(otherStored, otherManifest)
         let mixed = Array(parts[0] + other[1] + parts[2] + parts[3] + parts[4])
-        expectBackupError(.integrity, mentioning: ["chunk 1"]) { _ = try restore(mixed, manifest: manifest, key: testKey) }
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk 1"]) { _ = try restore(mixed, manifest: manifest, key: testKey) }
     }
 
     /// The manifest hashes catch the above first; these forge the hashes too (as with an
@@ -259,14 +259,14 @@ struct BackupArchiveTamperTests {
         var forged = manifest
         forged.chunks[1].sha256 = hash(parts[2])
         forged.chunks[2].sha256 = hash(parts[1])
-        expectBackupError(.integrity, mentioning: ["chunk 1"]) {
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk 1"]) {
             _ = try restore(Array(parts[0] + parts[2] + parts[1] + parts[3] + parts[4]), manifest: forged, key: testKey)
         }
 
         // Drop the last chunk from data and manifest: chunk 3 was not sealed as final.
         var truncated = manifest
         truncated.chunks.removeLast()
-        expectBackupError(.integrity, mentioning: ["chunk 3", "authentication"]) {
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk 3", "authentication"]) {
             _ = try restore(Array(parts[0] + parts[1] + parts[2] + parts[3]), manifest: truncated, key: testKey)
         }
 
@@ -277,7 +277,7 @@ struct BackupArchiveTamperTests {
         let salt = try #require(ArchiveFormat.bytes(hex: manifest.nonceSalt))
         otherFrame.replaceSubrange(otherFrame.startIndex + 4..<otherFrame.startIndex + 8, with: salt)
         foreign.chunks[1].sha256 = hash(otherFrame)
-        expectBackupError(.integrity, mentioning: ["chunk 1", "authentication"]) {
+        expectBackupError(.backupIntegrityFailed, mentioning: ["chunk 1", "authentication"]) {
             _ = try restore(Array(parts[0] + otherFrame + parts[2] + parts[3] + parts[4]), manifest: foreign, key: testKey)
         }
     }
@@ -286,9 +286,9 @@ struct BackupArchiveTamperTests {
     func wrongKey() throws {
         let (stored, manifest) = try sample()
         let other = BackupKey.generate()
-        expectBackupError(.wrongKey, mentioning: [testKey.id, other.id]) { _ = try restore(stored, manifest: manifest, key: other) }
+        expectBackupError(.backupWrongKey, mentioning: [testKey.id, other.id]) { _ = try restore(stored, manifest: manifest, key: other) }
         let signed = try manifest.signed(with: testKey)
-        expectBackupError(.wrongKey) { _ = try BackupManifest.verified(signed, key: other) }
+        expectBackupError(.backupWrongKey) { _ = try BackupManifest.verified(signed, key: other) }
     }
 
     @Test("finish before all plaintext was read is a usage error")
@@ -296,7 +296,7 @@ struct BackupArchiveTamperTests {
         let (stored, manifest) = try sample()
         let reader = try ArchiveReader(manifest: manifest, key: testKey)
         reader.write(stored)
-        expectBackupError(.failed, mentioning: ["read"]) { try reader.finish() }
+        expectBackupError(.backupFailed, mentioning: ["read"]) { try reader.finish() }
     }
 }
 
@@ -337,18 +337,18 @@ struct BackupManifestTests {
         ]
         for edited in edits {
             #expect(edited != json)
-            expectBackupError(.integrity, mentioning: ["failed authentication"]) {
+            expectBackupError(.backupIntegrityFailed, mentioning: ["failed authentication"]) {
                 _ = try BackupManifest.verified(Data(edited.utf8), key: testKey)
             }
         }
-        expectBackupError(.integrity) { _ = try BackupManifest.verified(Data("not json".utf8), key: testKey) }
+        expectBackupError(.backupIntegrityFailed) { _ = try BackupManifest.verified(Data("not json".utf8), key: testKey) }
 
         // A duplicated member is refused, or ignored in favour of the signed value: never read unsigned.
         let duplicated = json.replacingOccurrences(of: #""rawBytes":200000"#, with: #""rawBytes":200000,"rawBytes":1"#)
         do {
             #expect(try BackupManifest.verified(Data(duplicated.utf8), key: testKey) == manifest)
         } catch {
-            #expect(error.kind == .integrity)
+            #expect(error.kind == .backupIntegrityFailed)
         }
     }
 
@@ -367,14 +367,14 @@ struct BackupManifestTests {
         var sealed = try #require(Data(base64Encoded: sealedText))
         sealed[20] ^= 1
         tampered.secrets = sealed.base64EncodedString()
-        expectBackupError(.integrity, mentioning: ["secrets"]) { _ = try tampered.openSecrets(key: testKey) }
+        expectBackupError(.backupIntegrityFailed, mentioning: ["secrets"]) { _ = try tampered.openSecrets(key: testKey) }
 
         // Secrets are bound to their backup.
         var moved = try sample()
         moved.id = "bk-other"
         moved.secrets = manifest.secrets
-        expectBackupError(.integrity) { _ = try moved.openSecrets(key: testKey) }
-        expectBackupError(.wrongKey) { _ = try manifest.openSecrets(key: .generate()) }
+        expectBackupError(.backupIntegrityFailed) { _ = try moved.openSecrets(key: testKey) }
+        expectBackupError(.backupWrongKey) { _ = try manifest.openSecrets(key: .generate()) }
     }
 
     @Test("an unknown format version is refused after authentication")
@@ -382,7 +382,7 @@ struct BackupManifestTests {
         var manifest = try sample()
         manifest.formatVersion = 2
         let signed = try manifest.signed(with: testKey)
-        expectBackupError(.failed, mentioning: ["format 2"]) { _ = try BackupManifest.verified(signed, key: testKey) }
+        expectBackupError(.backupFailed, mentioning: ["format 2"]) { _ = try BackupManifest.verified(signed, key: testKey) }
     }
 }
 
@@ -396,8 +396,8 @@ struct BackupKeyTests {
     func parse() throws {
         let key = try BackupKey(base64: "  \(Self.base64)\n")
         #expect(key.base64 == Self.base64)
-        expectBackupError(.keyMissing) { _ = try BackupKey(base64: "not base64!") }
-        expectBackupError(.keyMissing, mentioning: ["32 bytes"]) {
+        expectBackupError(.backupKeyMissing) { _ = try BackupKey(base64: "not base64!") }
+        expectBackupError(.backupKeyMissing, mentioning: ["32 bytes"]) {
             _ = try BackupKey(base64: Data(repeating: 1, count: 31).base64EncodedString())
         }
         // Errors never echo the key.
@@ -412,7 +412,7 @@ struct BackupKeyTests {
     func load() throws {
         let fromEnv = try BackupKey.load(file: nil, environment: ["BRANCH_BACKUP_KEY": Self.base64])
         #expect(fromEnv.base64 == Self.base64)
-        expectBackupError(.keyMissing, mentioning: ["No backup key"]) { _ = try BackupKey.load(file: nil, environment: [:]) }
+        expectBackupError(.backupKeyMissing, mentioning: ["No backup key"]) { _ = try BackupKey.load(file: nil, environment: [:]) }
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("branch-key-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -425,12 +425,12 @@ struct BackupKeyTests {
         #expect(fromFile.id == fromEnv.id)
 
         chmod(path, 0o644)
-        expectBackupError(.keyMissing, mentioning: [path, "644", "chmod 600"]) {
+        expectBackupError(.backupKeyMissing, mentioning: [path, "644", "chmod 600"]) {
             _ = try BackupKey.load(file: path, environment: [:])
         }
         chmod(path, 0o640)
-        expectBackupError(.keyMissing) { _ = try BackupKey.load(file: path, environment: [:]) }
-        expectBackupError(.keyMissing, mentioning: ["missing.key"]) {
+        expectBackupError(.backupKeyMissing) { _ = try BackupKey.load(file: path, environment: [:]) }
+        expectBackupError(.backupKeyMissing, mentioning: ["missing.key"]) {
             _ = try BackupKey.load(file: directory + "/missing.key", environment: [:])
         }
     }

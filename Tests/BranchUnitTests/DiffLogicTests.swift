@@ -1,3 +1,4 @@
+import BranchCore
 import BranchAPI
 @testable import BranchDiff
 import Foundation
@@ -219,8 +220,8 @@ struct JSONPatchLogicTests {
         expectFailure(JSONPatchOperation(op: .replace, path: "", value: .null), on: nil, "the document is absent")
         expectFailure(JSONPatchOperation(op: .remove, path: ""), on: nil, "the document is absent")
         expectFailure(JSONPatchOperation(op: .add, path: "/a", value: .null), on: nil, "the document is absent")
-        #expect(JSONPatchError(path: "/x", problem: "p").code == "json_patch_invalid")
-        #expect(JSONPatchError(path: "/x", problem: "p").httpStatus == 422)
+        #expect(JSONPatchError(path: "/x", problem: "p").code == .jsonPatchInvalid)
+        #expect(JSONPatchError(path: "/x", problem: "p").category == .unprocessable)
     }
 
     @Test("a failing operation fails the whole patch")

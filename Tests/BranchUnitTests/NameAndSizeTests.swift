@@ -24,8 +24,8 @@ struct ResourceNameTests {
             _ = try ResourceName(validating: "Bad_Name", kind: "branch name")
             Issue.record("expected an error")
         } catch {
-            #expect(error.code == "invalid_name")
-            #expect(error.httpStatus == 400)
+            #expect(error.code == .invalidName)
+            #expect(error.category == .invalidInput)
             #expect(error.message.contains("branch name"))
             #expect(error.hint != nil)
         }

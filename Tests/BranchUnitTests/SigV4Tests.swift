@@ -1,3 +1,4 @@
+import BranchCore
 @testable import BranchBackup
 import Foundation
 import Testing
@@ -202,7 +203,7 @@ struct BackupTargetSpecTests {
                 _ = try BackupTargets.parse(spec, environment: environment)
                 return nil
             } catch {
-                #expect(error.kind == .target)
+                #expect(error.kind == .backupTargetFailed)
                 return error.message
             }
         }

@@ -27,9 +27,12 @@ func resolveProject(_ explicit: String?) throws -> String {
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
+    } catch let error as CLIError {
+        printError(error.message, hint: error.hint)
+        throw ExitCode(error.code == ErrorCode.unauthorized.rawValue ? 3 : 1)
     } catch let error as any ReportableError {
         printError(error.message, hint: error.hint)
-        throw ExitCode(error.code == "unauthorized" ? 3 : 1)
+        throw ExitCode.failure
     } catch let error as ExitCode {
         throw error
     } catch {

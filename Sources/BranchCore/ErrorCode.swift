@@ -1,0 +1,107 @@
+/// Every error code the service reports: one list, documented in docs/api.md (a test checks the
+/// two agree). Codes are stable: clients and scripts match on them, so a code is never renamed
+/// or reused once shipped; new ones are added.
+public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
+    // Requests
+    case invalidRequest = "invalid_request"
+    case invalidName = "invalid_name"
+    case payloadTooLarge = "payload_too_large"
+    case unauthorized
+    case notFound = "not_found"
+    case badRequest = "bad_request"
+    case backupKeyMissing = "backup_key_missing"
+
+    // Things that do not exist
+    case projectNotFound = "project_not_found"
+    case branchNotFound = "branch_not_found"
+    case snapshotNotFound = "snapshot_not_found"
+    case tableNotFound = "table_not_found"
+    case diffSideNotFound = "diff_side_not_found"
+    case backupNotFound = "backup_not_found"
+    case jobNotFound = "job_not_found"
+    case subvolumeNotFound = "subvolume_not_found"
+
+    // States that do not allow the request
+    case projectExists = "project_exists"
+    case branchExists = "branch_exists"
+    case snapshotExists = "snapshot_exists"
+    case notReady = "not_ready"
+    case projectHasBranches = "project_has_branches"
+    case branchIsMain = "branch_is_main"
+    case branchHasChildren = "branch_has_children"
+    case branchCheckedOut = "branch_checked_out"
+    case branchHasNoParent = "branch_has_no_parent"
+    case snapshotInUse = "snapshot_in_use"
+    case pointNotRestorable = "point_not_restorable"
+    case branchStopped = "branch_stopped"
+    case mergeNoTarget = "merge_no_target"
+    case mergeNoBase = "merge_no_base"
+    case mergeSchemaConflict = "merge_schema_conflict"
+    case mergeDestructive = "merge_destructive"
+    case mergeUnsupportedChange = "merge_unsupported_change"
+    case backupInUse = "backup_in_use"
+    case backupProjectMismatch = "backup_project_mismatch"
+    case postgresVersionMismatch = "postgres_version_mismatch"
+    case subvolumeExists = "subvolume_exists"
+    case catalogConflict = "catalog_conflict"
+
+    // Data that does not check out
+    case backupWrongKey = "backup_wrong_key"
+    case backupIntegrityFailed = "backup_integrity_failed"
+    case jsonPatchInvalid = "json_patch_invalid"
+
+    // Dependencies and resources not available now
+    case backupTargetFailed = "backup_target_failed"
+    case noFreePort = "no_free_port"
+    case postgresConnectionFailed = "postgres_connection_failed"
+    case postgresPortTaken = "postgres_port_taken"
+    case postgresStartFailed = "postgres_start_failed"
+    case runtimeUpdateFailed = "runtime_update_failed"
+    case runtimeUnavailable = "runtime_unavailable"
+    case walArchivingBehind = "wal_archiving_behind"
+    case poolerFailed = "pooler_failed"
+    case poolFull = "pool_full"
+
+    // Failures inside the service
+    case postgresQueryFailed = "postgres_query_failed"
+    case postgresStopFailed = "postgres_stop_failed"
+    case postgresTemplateFailed = "postgres_template_failed"
+    case postgresNotInstalled = "postgres_not_installed"
+    case poolMountFailed = "pool_mount_failed"
+    case poolNotEmpty = "pool_not_empty"
+    case poolNotBtrfs = "pool_not_btrfs"
+    case storageFailed = "storage_failed"
+    case catalogUnavailable = "catalog_unavailable"
+    case catalogFailed = "catalog_failed"
+    case fileError = "file_error"
+    case commandFailed = "command_failed"
+    case backupFailed = "backup_failed"
+    case internalError = "internal_error"
+
+    public var description: String { rawValue }
+
+    public var category: ErrorCategory {
+        switch self {
+        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing: .invalidInput
+        case .payloadTooLarge: .tooLarge
+        case .unauthorized: .unauthorized
+        case .notFound, .projectNotFound, .branchNotFound, .snapshotNotFound, .tableNotFound, .diffSideNotFound, .backupNotFound,
+            .jobNotFound, .subvolumeNotFound:
+            .notFound
+        case .projectExists, .branchExists, .snapshotExists, .notReady, .projectHasBranches, .branchIsMain, .branchHasChildren,
+            .branchCheckedOut, .branchHasNoParent, .snapshotInUse, .pointNotRestorable, .branchStopped, .mergeNoTarget, .mergeNoBase,
+            .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
+            .postgresVersionMismatch, .subvolumeExists, .catalogConflict:
+            .conflict
+        case .backupWrongKey, .backupIntegrityFailed, .jsonPatchInvalid: .unprocessable
+        case .backupTargetFailed: .upstreamFailed
+        case .noFreePort, .postgresConnectionFailed, .postgresPortTaken, .postgresStartFailed, .runtimeUpdateFailed, .runtimeUnavailable,
+            .walArchivingBehind, .poolerFailed:
+            .unavailable
+        case .poolFull: .insufficientStorage
+        case .postgresQueryFailed, .postgresStopFailed, .postgresTemplateFailed, .postgresNotInstalled, .poolMountFailed, .poolNotEmpty,
+            .poolNotBtrfs, .storageFailed, .catalogUnavailable, .catalogFailed, .fileError, .commandFailed, .backupFailed, .internalError:
+            .internal
+        }
+    }
+}
