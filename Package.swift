@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -83,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "BranchDiff",
-            dependencies: ["BranchCore", "BranchPostgres", "BranchAPI", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BranchCore", "BranchPostgres", "CLinux"],
             swiftSettings: swiftSettings
         ),
         // The HTTP contract: Sources/BranchAPI/openapi.json generates its types, server protocol and
@@ -99,7 +100,8 @@ let package = Package(
         .target(
             name: "BranchEngine",
             dependencies: [
-                "BranchCore", "BranchSystem", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchAPI", "BranchBackup", "BranchDiff",
+                "BranchCore", "BranchSystem", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchBackup", "BranchDiff",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -108,8 +110,10 @@ let package = Package(
         .target(
             name: "BranchServer",
             dependencies: [
-                "BranchCore", "BranchEngine", "BranchAPI",
+                "BranchCore", "BranchEngine", "BranchAPI", "BranchCatalog", "BranchDiff",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

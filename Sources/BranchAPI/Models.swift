@@ -1,3 +1,4 @@
+public import BranchCore
 public import Foundation
 
 // The JSON bodies of the /api/v1 API, shared by the server and the CLI. Field names are the

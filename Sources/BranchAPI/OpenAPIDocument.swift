@@ -1,3 +1,4 @@
+public import BranchCore
 import Foundation
 
 /// Builds the OpenAPI 3.1 document of /api/v1 from `APIRoute.all` and `APISchemas`.

@@ -1,3 +1,4 @@
+public import BranchCore
 /// JSON Schemas of the API's bodies, for the OpenAPI document. A unit test encodes a sample of
 /// every model and checks it against these, so a field added to a model without its schema fails.
 public enum APISchemas {

@@ -64,6 +64,8 @@ public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
 
     // Failures inside the service
     case postgresQueryFailed = "postgres_query_failed"
+    case postgresQueryCancelled = "postgres_query_cancelled"
+    case postgresQueryTimeout = "postgres_query_timeout"
     case postgresStopFailed = "postgres_stop_failed"
     case postgresTemplateFailed = "postgres_template_failed"
     case postgresNotInstalled = "postgres_not_installed"
@@ -99,6 +101,8 @@ public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
             .walArchivingBehind, .poolerFailed:
             .unavailable
         case .poolFull: .insufficientStorage
+        case .postgresQueryTimeout: .timeout
+        case .postgresQueryCancelled: .cancelled
         case .postgresQueryFailed, .postgresStopFailed, .postgresTemplateFailed, .postgresNotInstalled, .poolMountFailed, .poolNotEmpty,
             .poolNotBtrfs, .storageFailed, .catalogUnavailable, .catalogFailed, .fileError, .commandFailed, .backupFailed, .internalError:
             .internal

@@ -19,6 +19,10 @@ public enum ErrorCategory: String, Sendable, CaseIterable {
     case unavailable
     /// The pool has no room left.
     case insufficientStorage
+    /// It did not finish within its time limit.
+    case timeout
+    /// Whoever asked for it went away.
+    case cancelled
     /// Something went wrong inside the service.
     case `internal`
 }

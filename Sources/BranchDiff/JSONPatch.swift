@@ -1,4 +1,3 @@
-public import BranchAPI
 public import BranchCore
 
 /// One RFC 6902 operation: `add`, `remove` or `replace` at an RFC 6901 pointer.

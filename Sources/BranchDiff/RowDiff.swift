@@ -1,4 +1,4 @@
-public import BranchAPI
+public import BranchCore
 public import BranchPostgres
 import Foundation
 
@@ -44,6 +44,89 @@ public struct TableComparison: Sendable {
         columns.isEmpty ? "0::bigint" : "hashtextextended(row(\(columns.joined(separator: ", ")))::text, 0)"
     }
     var isIntegerKey: Bool { keyTypes.count == 1 && ["integer", "bigint", "smallint"].contains(keyTypes[0]) }
+}
+
+/// One row that differs, as users see it: added (only in the second side), removed (only in the
+/// first), or changed (same key, other values, as the changed columns). Values are Postgres' text
+/// form; nil is NULL.
+public struct RowChange: Sendable, Equatable {
+    public var table: String
+    public var kind: RowDelta.Kind
+    /// The primary key (column → value); empty for a table without one.
+    public var key: [String: String?]
+    /// The whole row, for added and removed rows.
+    public var row: [String: String?]?
+    public var columns: [ColumnChange]?
+    /// For tables without a primary key: how many copies of this row were added or removed.
+    public var count: Int?
+
+    public init(
+        table: String, kind: RowDelta.Kind, key: [String: String?], row: [String: String?]? = nil, columns: [ColumnChange]? = nil,
+        count: Int? = nil
+    ) {
+        self.table = table
+        self.kind = kind
+        self.key = key
+        self.row = row
+        self.columns = columns
+        self.count = count
+    }
+}
+
+/// One changed column of a changed row; for json and jsonb columns also as JSON-patch operations.
+public struct ColumnChange: Sendable, Equatable {
+    public var column: String
+    public var old: String?
+    public var new: String?
+    public var patch: [JSONPatchOperation]?
+
+    public init(column: String, old: String?, new: String?, patch: [JSONPatchOperation]? = nil) {
+        self.column = column
+        self.old = old
+        self.new = new
+        self.patch = patch
+    }
+}
+
+/// How a table's rows were compared.
+public enum TableDiffMethod: String, Sendable {
+    /// Rows matched by primary key, by checksums of key ranges.
+    case primaryKey = "primary key"
+    /// Rows matched by primary key, reading only the heap pages that differ.
+    case changedPages = "primary key, changed pages"
+    /// No primary key: whole rows compared as a multiset.
+    case multiset
+}
+
+/// Counts of one table's row differences.
+public struct TableDiffSummary: Sendable, Equatable {
+    public var table: String
+    public var added: Int
+    public var removed: Int
+    public var changed: Int
+    public var method: TableDiffMethod
+    /// Whether the counts are complete (false when the budget stopped the diff inside this table).
+    public var complete: Bool
+    /// When compared by heap pages: pages (both sides) read and compared, and skipped unread
+    /// (the same extents on both sides, all-visible); tuples asked for by tuple id.
+    public var pagesRead: Int?
+    public var pagesSkipped: Int?
+    public var tuplesCompared: Int?
+
+    public init(
+        table: String, added: Int, removed: Int, changed: Int, method: TableDiffMethod, complete: Bool, pagesRead: Int? = nil,
+        pagesSkipped: Int? = nil, tuplesCompared: Int? = nil
+    ) {
+        self.table = table
+        self.added = added
+        self.removed = removed
+        self.changed = changed
+        self.method = method
+        self.complete = complete
+        self.pagesRead = pagesRead
+        self.pagesSkipped = pagesSkipped
+        self.tuplesCompared = tuplesCompared
+    }
 }
 
 /// One differing row as the differ found it: the full rows (shared columns, text form) on each side.
@@ -142,7 +225,7 @@ public final class RowDiffer: Sendable {
 
     /// What `compare` ended with.
     public struct Outcome: Sendable {
-        public var summary: DiffTableSummary
+        public var summary: TableDiffSummary
         /// The position to resume from when `budget` ran out (key values, or the bucket for a multiset).
         public var resumeAfter: [String?]?
     }
@@ -160,9 +243,9 @@ public final class RowDiffer: Sendable {
             try await compareAsMultiset(&state, afterBucket: resumeAfter?.first.flatMap { $0 }.flatMap(Int.init))
         }
         return Outcome(
-            summary: DiffTableSummary(
+            summary: TableDiffSummary(
                 table: table.table, added: state.added, removed: state.removed, changed: state.changed,
-                method: !table.hasKey ? "multiset" : state.pages == nil ? "primary key" : "primary key, changed pages", complete: !state.stopped,
+                method: !table.hasKey ? .multiset : state.pages == nil ? .primaryKey : .changedPages, complete: !state.stopped,
                 pagesRead: state.pages?.read, pagesSkipped: state.pages?.skipped, tuplesCompared: state.pages?.tuples),
             resumeAfter: state.stopped ? state.lastPosition : nil)
     }
@@ -621,33 +704,27 @@ public final class RowDiffer: Sendable {
 
     /// The API's view of a delta: added and removed rows whole, changed rows as their changed
     /// columns (json and jsonb ones also as a JSON patch).
-    public static func change(_ delta: RowDelta, table: TableComparison) -> DiffRowChange {
+    public static func change(_ delta: RowDelta, table: TableComparison) -> RowChange {
         switch delta.kind {
         case .added:
-            return DiffRowChange(table: table.table, change: "added", key: delta.key, row: delta.new, count: table.hasKey ? nil : delta.count)
+            return RowChange(table: table.table, kind: .added, key: delta.key, row: delta.new, count: table.hasKey ? nil : delta.count)
         case .removed:
-            return DiffRowChange(table: table.table, change: "removed", key: delta.key, row: delta.old, count: table.hasKey ? nil : delta.count)
+            return RowChange(table: table.table, kind: .removed, key: delta.key, row: delta.old, count: table.hasKey ? nil : delta.count)
         case .changed:
-            let columns = table.columnNames.compactMap { name -> DiffColumnChange? in
+            let columns = table.columnNames.compactMap { name -> ColumnChange? in
                 let before = delta.old?[name] ?? nil
                 let after = delta.new?[name] ?? nil
                 guard before != after else { return nil }
-                let patch = table.jsonColumns.contains(name) ? JSONPatch.diff(json(before), json(after)).map(jsonValue) : nil
-                return DiffColumnChange(column: name, old: before, new: after, patch: patch)
+                let patch = table.jsonColumns.contains(name) ? JSONPatch.diff(json(before), json(after)) : nil
+                return ColumnChange(column: name, old: before, new: after, patch: patch)
             }
-            return DiffRowChange(table: table.table, change: "changed", key: delta.key, columns: columns)
+            return RowChange(table: table.table, kind: .changed, key: delta.key, columns: columns)
         }
     }
 
     static func json(_ text: String?) -> JSONValue? {
         guard let text, let data = text.data(using: .utf8) else { return nil }
         return try? JSONDecoder().decode(JSONValue.self, from: data)
-    }
-
-    static func jsonValue(_ operation: JSONPatchOperation) -> JSONValue {
-        var object: [String: JSONValue] = ["op": .string(operation.op.rawValue), "path": .string(operation.path)]
-        if let value = operation.value { object["value"] = value }
-        return .object(object)
     }
 
     // MARK: Tables without a primary key

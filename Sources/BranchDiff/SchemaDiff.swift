@@ -8,10 +8,9 @@ public struct SchemaChange: Codable, Sendable, Equatable {
     /// Qualified, each part quoted as needed: `schema.table`, `schema.table.column`,
     /// `schema.table.index`, `schema.view`, `schema.function(args)`, `schema.table.trigger`, `extension`.
     public var name: String
-    /// `added`, `removed` or `changed`.
-    public var change: String
-    /// `additive` or `breaking` (can break existing clients or existing data).
-    public var classification: String
+    public var change: SchemaChangeKind
+    /// Additive, or breaking (can break existing clients or existing data).
+    public var classification: SchemaChangeClass
     /// The object's definition before and after (nil on the side where it does not exist).
     public var from: String?
     public var to: String?
@@ -19,7 +18,7 @@ public struct SchemaChange: Codable, Sendable, Equatable {
     public var reason: String?
 
     public init(
-        objectType: String, name: String, change: String, classification: String, from: String? = nil, to: String? = nil,
+        objectType: String, name: String, change: SchemaChangeKind, classification: SchemaChangeClass, from: String? = nil, to: String? = nil,
         reason: String? = nil
     ) {
         self.objectType = objectType
@@ -31,19 +30,17 @@ public struct SchemaChange: Codable, Sendable, Equatable {
         self.reason = reason
     }
 
-    public var isBreaking: Bool { classification == SchemaChangeClass.breaking }
+    public var isBreaking: Bool { classification == .breaking }
 }
 
-/// The values of `SchemaChange.change` and `SchemaChange.classification`.
-public enum SchemaChangeKind {
-    public static let added = "added"
-    public static let removed = "removed"
-    public static let changed = "changed"
+/// What happened to a schema object from the first side to the second.
+public enum SchemaChangeKind: String, Codable, Sendable {
+    case added, removed, changed
 }
 
-public enum SchemaChangeClass {
-    public static let additive = "additive"
-    public static let breaking = "breaking"
+/// Whether a schema change can break existing clients or data.
+public enum SchemaChangeClass: String, Codable, Sendable {
+    case additive, breaking
 }
 
 /// Counts of a list of schema changes, for a one-line summary.
@@ -55,9 +52,9 @@ public struct SchemaChangeSummary: Codable, Sendable, Equatable {
     public var breaking: Int
 
     public init(_ changes: [SchemaChange]) {
-        added = changes.count { $0.change == SchemaChangeKind.added }
-        removed = changes.count { $0.change == SchemaChangeKind.removed }
-        changed = changes.count { $0.change == SchemaChangeKind.changed }
+        added = changes.count { $0.change == .added }
+        removed = changes.count { $0.change == .removed }
+        changed = changes.count { $0.change == .changed }
         breaking = changes.count(where: \.isBreaking)
         additive = changes.count - breaking
     }
@@ -84,18 +81,18 @@ public enum SchemaDiff {
             guard let entry = new ?? old else { continue }
             // Children of a table that only one side has come with the table.
             if entry.type.isTablePart, let table = entry.table, before.tables[table] == nil || after.tables[table] == nil { continue }
-            let kind: String
+            let kind: SchemaChangeKind
             switch (old, new) {
-            case (nil, _): kind = SchemaChangeKind.added
-            case (_, nil): kind = SchemaChangeKind.removed
+            case (nil, _): kind = .added
+            case (_, nil): kind = .removed
             case (let old?, let new?):
                 guard !old.object.sameAs(new.object) else { continue }
-                kind = SchemaChangeKind.changed
+                kind = .changed
             }
             let reason = ChangeClassifier(from: before, to: after).breakingReason(kind: kind, old: old, new: new)
             changes.append((entry.sortKey, SchemaChange(
                 objectType: entry.type.rawValue, name: entry.name, change: kind,
-                classification: reason == nil ? SchemaChangeClass.additive : SchemaChangeClass.breaking,
+                classification: reason == nil ? .additive : .breaking,
                 from: old?.text, to: new?.text, reason: reason)))
         }
         return changes.sorted { $0.key < $1.key }.map(\.change)
@@ -238,7 +235,7 @@ struct ChangeClassifier {
     let to: SchemaCatalog
 
     /// A few words on why the change is breaking; nil when it is additive.
-    func breakingReason(kind: String, old: SchemaCatalog.Entry?, new: SchemaCatalog.Entry?) -> String? {
+    func breakingReason(kind: SchemaChangeKind, old: SchemaCatalog.Entry?, new: SchemaCatalog.Entry?) -> String? {
         switch (old?.object, new?.object) {
         case (nil, .some(let object)): added(object, new!)
         case (.some(let object), nil): removed(object, old!)

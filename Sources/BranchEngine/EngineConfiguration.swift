@@ -1,4 +1,3 @@
-import BranchAPI
 import BranchCatalog
 import BranchCore
 import BranchPostgres

@@ -1,4 +1,3 @@
-import BranchAPI
 import BranchCatalog
 public import BranchCore
 import BranchPostgres

@@ -59,3 +59,22 @@ public struct ConnectionInfo: Sendable, Hashable {
         return result
     }
 }
+
+/// Interpolated, printed or dumped, a connection shows its redacted URL: never the password
+/// (`conninfo` and `url` still carry it, for connecting).
+extension ConnectionInfo: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { redactedURL }
+
+    public var debugDescription: String { "ConnectionInfo(\(redactedURL))" }
+
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "host": host, "port": port, "user": user, "database": database,
+                "password": password == nil ? "nil" : "****",
+                "connectTimeout": connectTimeout, "applicationName": applicationName,
+            ],
+            displayStyle: .struct)
+    }
+}

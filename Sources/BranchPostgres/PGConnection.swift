@@ -1,6 +1,8 @@
+import BranchSystem
 import BranchCore
 import CLibPQ
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -25,55 +27,139 @@ public struct PGRows: Sendable {
     }
 }
 
-/// One libpq connection. Blocking libpq calls run on the connection's own serial queue so they
-/// never occupy Swift's cooperative threads.
+/// One libpq connection.
+///
+/// Blocking libpq calls run on the connection's own serial queue (a Dispatch thread, never one
+/// of Swift's cooperative threads), one call at a time. Every call can be stopped: cancelling
+/// the awaiting task, or its `timeout` elapsing, sends a cancel request to the server
+/// (`PQcancel`, from the connection's cancel queue) for exactly that statement, which then
+/// fails with `postgres_query_cancelled` or `postgres_query_timeout`; whatever the server still
+/// had to say is consumed, so the connection stays usable. A call stopped before it started
+/// does not run. `isHealthy` and `bytesReceived` read state kept up to date by each call and
+/// never wait for the queue.
 public final class PGConnection: @unchecked Sendable {
-    // Touched only on `queue`.
-    private let handle: OpaquePointer
+    /// The libpq connection, nil once closed. Touched only on `queue` (and in deinit).
+    private var handle: OpaquePointer?
+    /// Whether a COPY OUT has delivered its end (touched only on `queue`).
+    private var copyOutFinished = true
     private let queue: DispatchQueue
-    private let copy = CopyState()
-    private let received = ByteCounter()
+    private let canceller: Canceller
+    private let healthy = Atomic<Bool>(true)
+    private let closed = Atomic<Bool>(false)
+    private let received = Atomic<UInt64>(0)
 
     /// Bytes of result values received so far (what a diff reads from a server).
-    public var bytesReceived: UInt64 { queue.sync { received.bytes } }
+    public var bytesReceived: UInt64 { received.load(ordering: .relaxed) }
 
-    private init(handle: OpaquePointer, queue: DispatchQueue) {
+    /// Whether the connection was fine after its last call and is not closed (no round trip,
+    /// never waits for a running call).
+    public var isHealthy: Bool { !closed.load(ordering: .relaxed) && healthy.load(ordering: .relaxed) }
+
+    private init(handle: OpaquePointer, queue: DispatchQueue, label: String) {
         self.handle = handle
         self.queue = queue
+        self.canceller = Canceller(handle: handle, label: label)
     }
 
     deinit {
-        PQfinish(handle)
+        if let handle { PQfinish(handle) }
     }
 
-    /// Opens a connection; throws `postgres_connection_failed` with libpq's reason.
-    public static func connect(_ info: ConnectionInfo) async throws(PostgresError) -> PGConnection {
-        let queue = DispatchQueue(label: "branch.pg.\(info.host).\(info.port)")
+    // MARK: Opening and closing
+
+    /// Opens a connection; throws `postgres_connection_failed` with libpq's reason (also when
+    /// `info.connectTimeout` passes), `postgres_query_cancelled` when the task is cancelled, and
+    /// `postgres_query_timeout` when `timeout` passes first.
+    public static func connect(_ info: ConnectionInfo, timeout: Duration? = nil) async throws(PostgresError) -> PGConnection {
+        let label = "branch.pg.\(info.host).\(info.port)"
+        let queue = DispatchQueue(label: label)
         let conninfo = info.conninfo
-        let result: Result<PGConnection, PostgresError> = await withCheckedContinuation { continuation in
-            queue.async {
-                guard let handle = PQconnectdb(conninfo) else {
-                    continuation.resume(returning: .failure(PostgresError(.postgresConnectionFailed, "libpq could not allocate a connection")))
-                    return
+        let what = "Connecting to Postgres on port \(info.port) as \(info.user)"
+        // libpq leaves connect_timeout to the application once it polls (at least 2 s, as libpq does).
+        let connectTimeout: Duration? = info.connectTimeout > 0 ? .seconds(max(info.connectTimeout, 2)) : nil
+        let call = Call(canceller: nil)
+        let timer = timeout.map { call.stop(after: $0, on: .global()) }
+        defer { timer?.cancel() }
+        let result: Result<PGConnection, PostgresError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                queue.async {
+                    if let stop = call.begin() {
+                        continuation.resume(returning: .failure(stop.error(what)))
+                        return
+                    }
+                    let opened = startConnection(conninfo, call: call, connectTimeout: connectTimeout)
+                    let stop = call.end()
+                    switch opened {
+                    case .success(let handle):
+                        continuation.resume(returning: .success(PGConnection(handle: handle, queue: queue, label: label)))
+                    case .failure(let failure):
+                        continuation.resume(returning: .failure(stop?.error(what, after: failure) ?? PostgresError(
+                            .postgresConnectionFailed, "Could not connect to Postgres on port \(info.port) as \(info.user): \(failure.reason)")))
+                    }
                 }
-                guard PQstatus(handle) == CONNECTION_OK else {
-                    let reason = Self.errorText(handle)
-                    PQfinish(handle)
-                    continuation.resume(returning: .failure(PostgresError(
-                        .postgresConnectionFailed, "Could not connect to Postgres on port \(info.port) as \(info.user): \(reason)")))
-                    return
-                }
-                continuation.resume(returning: .success(PGConnection(handle: handle, queue: queue)))
             }
+        } onCancel: {
+            call.requestStop(.cancelled)
         }
         return try result.get()
     }
 
+    private struct ConnectFailure: Error { let reason: String }
+
+    /// `PQconnectStart` and `PQconnectPoll`, waiting on the socket in short slices so a stop
+    /// request (or the connect timeout) ends the attempt within about 20 ms. Runs on the queue.
+    private static func startConnection(_ conninfo: String, call: Call, connectTimeout: Duration?) -> Result<OpaquePointer, ConnectFailure> {
+        guard let handle = PQconnectStart(conninfo) else { return .failure(ConnectFailure(reason: "libpq could not allocate a connection")) }
+        func fail(_ reason: String) -> Result<OpaquePointer, ConnectFailure> {
+            PQfinish(handle)
+            return .failure(ConnectFailure(reason: reason))
+        }
+        guard PQstatus(handle) != CONNECTION_BAD else { return fail(errorText(handle)) }
+        let deadline = connectTimeout.map { ContinuousClock.now + $0 }
+        var polling = PGRES_POLLING_WRITING
+        while true {
+            let events: Int16
+            switch polling {
+            case PGRES_POLLING_OK: return .success(handle)
+            case PGRES_POLLING_READING: events = Int16(POLLIN)
+            case PGRES_POLLING_WRITING: events = Int16(POLLOUT)
+            default: return fail(errorText(handle))
+            }
+            while true {
+                if call.isStopRequested { return fail("stopped") }
+                var slice = 20
+                if let deadline {
+                    let left = deadline - ContinuousClock.now
+                    if left <= .zero { return fail("timeout expired") }
+                    slice = min(slice, max(1, Int(left / .milliseconds(1))))
+                }
+                var descriptor = pollfd(fd: PQsocket(handle), events: events, revents: 0)
+                let ready = poll(&descriptor, 1, Int32(slice))
+                if ready > 0 || (ready < 0 && errno != EINTR) { break }
+            }
+            polling = PQconnectPoll(handle)
+        }
+    }
+
+    /// Closes the connection: `PQfinish` runs on its queue, after any call in progress, and the
+    /// caller does not wait for it (so `defer { connection.close() }` works). Calling it again
+    /// does nothing; calls after it fail with `postgres_connection_failed`.
+    public func close() {
+        closed.store(true, ordering: .relaxed)
+        queue.async {
+            if let handle = self.handle {
+                PQfinish(handle)
+                self.handle = nil
+            }
+        }
+    }
+
+    // MARK: Statements
+
     /// Runs one statement with `$1…` parameters (text format) and returns its rows.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [String?] = []) async throws(PostgresError) -> PGRows {
-        let received = self.received
-        return try await onQueue { handle in
+    public func query(_ sql: String, _ parameters: [String?] = [], timeout: Duration? = nil) async throws(PostgresError) -> PGRows {
+        try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             var cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
             defer { cStrings.forEach { free($0) } }
             let result = cStrings.withUnsafeMutableBufferPointer { buffer in
@@ -82,18 +168,17 @@ public final class PGConnection: @unchecked Sendable {
                 }
             }
             let rows = try Self.rows(from: result, handle: handle)
-            received.bytes += rows.byteCount
+            self.received.add(rows.byteCount, ordering: .relaxed)
             return rows
         }
     }
 
     /// Runs one or more statements without parameters (simple query protocol); returns the last result's rows.
     @discardableResult
-    public func execute(_ sql: String) async throws(PostgresError) -> PGRows {
-        let received = self.received
-        return try await onQueue { handle in
+    public func execute(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) -> PGRows {
+        try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             let rows = try Self.rows(from: PQexec(handle, sql), handle: handle)
-            received.bytes += rows.byteCount
+            self.received.add(rows.byteCount, ordering: .relaxed)
             return rows
         }
     }
@@ -101,41 +186,36 @@ public final class PGConnection: @unchecked Sendable {
     // MARK: COPY streaming (bounded memory: one piece at a time, pulled by the caller)
 
     /// Starts `COPY … TO STDOUT`; then call `readCopy` until it returns nil.
-    public func beginCopyOut(_ sql: String) async throws(PostgresError) {
-        let copy = self.copy
-        try await onQueue { handle in
-            copy.outFinished = false
+    public func beginCopyOut(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) {
+        try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             guard let result = PQexec(handle, sql) else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { PQclear(result) }
             guard PQresultStatus(result) == PGRES_COPY_OUT else {
                 throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
             }
+            self.copyOutFinished = false
         }
     }
 
-    /// The next rows of a COPY OUT, up to about `maxBytes`; nil once the copy is complete.
-    public func readCopy(maxBytes: Int = 1 << 20) async throws(PostgresError) -> [UInt8]? {
-        let copy = self.copy
-        let received = self.received
-        return try await onQueue { handle in
-            if copy.outFinished { return nil }
+    /// The next rows of a COPY OUT, up to about `maxBytes`; nil once the copy is complete. If the
+    /// call is stopped (task cancelled, `timeout`), the whole COPY is cancelled on the server.
+    public func readCopy(maxBytes: Int = 1 << 20, timeout: Duration? = nil) async throws(PostgresError) -> [UInt8]? {
+        try await run(timeout: timeout, withinCopy: true) { handle, call throws(PostgresError) in
+            if self.copyOutFinished { return nil }
             var collected: [UInt8] = []
             while collected.count < maxBytes {
                 var buffer: UnsafeMutablePointer<CChar>?
                 let length = PQgetCopyData(handle, &buffer, 0)
                 if length > 0, let buffer {
                     collected.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: Int(length)))
-                    received.bytes += UInt64(length)
+                    self.received.add(UInt64(length), ordering: .relaxed)
                     PQfreemem(buffer)
+                    // Asked to stop: the COPY is given up (settled below), not returned in part.
+                    if call.isStopRequested { throw PostgresError(.postgresQueryFailed, "COPY stopped") }
                 } else if length == -1 {
                     // Copy done: collect the command's final result.
-                    while let result = PQgetResult(handle) {
-                        defer { PQclear(result) }
-                        if PQresultStatus(result) != PGRES_COMMAND_OK {
-                            throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
-                        }
-                    }
-                    copy.outFinished = true
+                    self.copyOutFinished = true
+                    if let error = Self.remainingResultsError(handle) { throw error }
                     return collected.isEmpty ? nil : collected
                 } else {
                     throw PostgresError(.postgresQueryFailed, Self.errorText(handle))
@@ -146,8 +226,8 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     /// Starts `COPY … FROM STDIN`; then `writeCopy` the data and `endCopyIn`.
-    public func beginCopyIn(_ sql: String) async throws(PostgresError) {
-        try await onQueue { handle in
+    public func beginCopyIn(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) {
+        try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             guard let result = PQexec(handle, sql) else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { PQclear(result) }
             guard PQresultStatus(result) == PGRES_COPY_IN else {
@@ -156,24 +236,121 @@ public final class PGConnection: @unchecked Sendable {
         }
     }
 
-    public func writeCopy(_ bytes: [UInt8]) async throws(PostgresError) {
-        try await onQueue { handle in
+    /// Sends a piece of COPY IN data. If the call is stopped, the COPY is aborted.
+    public func writeCopy(_ bytes: [UInt8], timeout: Duration? = nil) async throws(PostgresError) {
+        try await run(timeout: timeout, withinCopy: true) { handle, call throws(PostgresError) in
             let sent = bytes.withUnsafeBytes { PQputCopyData(handle, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count)) }
             guard sent == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
+            if call.isStopRequested { throw PostgresError(.postgresQueryFailed, "COPY stopped") }
         }
     }
 
     /// Ends a COPY IN (or aborts it with `error`) and returns once the server has taken it.
-    public func endCopyIn(error: String? = nil) async throws(PostgresError) {
-        try await onQueue { handle in
+    public func endCopyIn(error: String? = nil, timeout: Duration? = nil) async throws(PostgresError) {
+        try await run(timeout: timeout, withinCopy: true) { handle, _ throws(PostgresError) in
             guard PQputCopyEnd(handle, error) == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
-            while let result = PQgetResult(handle) {
-                defer { PQclear(result) }
-                if PQresultStatus(result) != PGRES_COMMAND_OK {
-                    throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+            if let error = Self.remainingResultsError(handle) { throw error }
+        }
+    }
+
+    // MARK: Running calls on the queue
+
+    /// Runs `body` on the queue as one stoppable call. Before a statement (`withinCopy` false),
+    /// anything an abandoned COPY left is settled; after a failure or a stop, so is the call's own.
+    private func run<T: Sendable>(
+        timeout: Duration?, withinCopy: Bool = false,
+        _ body: @escaping @Sendable (OpaquePointer, Call) throws(PostgresError) -> T
+    ) async throws(PostgresError) -> T {
+        let call = Call(canceller: canceller)
+        let timer = timeout.map { call.stop(after: $0, on: canceller.queue) }
+        defer { timer?.cancel() }
+        let result: Result<T, PostgresError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                queue.async {
+                    continuation.resume(returning: self.perform(call, withinCopy: withinCopy, body))
                 }
             }
+        } onCancel: {
+            call.requestStop(.cancelled)
         }
+        return try result.get()
+    }
+
+    /// On the queue: one call from start to end.
+    private func perform<T>(
+        _ call: Call, withinCopy: Bool, _ body: (OpaquePointer, Call) throws(PostgresError) -> T
+    ) -> Result<T, PostgresError> {
+        let what = withinCopy ? "The COPY" : "The statement"
+        guard let handle else {
+            _ = call.begin()
+            _ = call.end()
+            return .failure(PostgresError(.postgresConnectionFailed, "The connection is closed."))
+        }
+        defer { healthy.store(PQstatus(handle) == CONNECTION_OK, ordering: .relaxed) }
+        if let stop = call.begin() {
+            // Never started; a COPY it was part of is given up.
+            if withinCopy { settle(handle) }
+            return .failure(stop.error(what))
+        }
+        if !withinCopy { settle(handle) }
+        let outcome: Result<T, PostgresError>
+        do {
+            outcome = .success(try body(handle, call))
+        } catch {
+            settle(handle)
+            outcome = .failure(error)
+        }
+        // After `end` no cancel request for this call can reach the server any more.
+        let stop = call.end()
+        if case .failure(let error) = outcome, let stop { return .failure(stop.error(what, after: error)) }
+        return outcome
+    }
+
+    /// Brings the connection back to idle when a command is still in progress (an abandoned or
+    /// failed COPY): a COPY IN is ended with an error, a COPY OUT is cancelled on the server and
+    /// read to its end, and every pending result is consumed. Runs on the queue.
+    private func settle(_ handle: OpaquePointer) {
+        guard PQtransactionStatus(handle) == PQTRANS_ACTIVE else { return }
+        var cancelled = false
+        // Bounded, in case libpq kept answering with the same COPY state.
+        for _ in 0..<1000 {
+            guard PQstatus(handle) == CONNECTION_OK, let result = PQgetResult(handle) else { break }
+            let status = PQresultStatus(result)
+            PQclear(result)
+            if status == PGRES_COPY_IN {
+                _ = PQputCopyEnd(handle, "COPY abandoned by the client")
+            } else if status == PGRES_COPY_OUT {
+                if !cancelled {
+                    canceller.send()
+                    cancelled = true
+                }
+                var buffer: UnsafeMutablePointer<CChar>?
+                while PQgetCopyData(handle, &buffer, 0) > 0 {
+                    PQfreemem(buffer)
+                    buffer = nil
+                }
+            } else if status == PGRES_COPY_BOTH {
+                break
+            }
+        }
+        copyOutFinished = true
+    }
+
+    // MARK: Results
+
+    /// Consumes the pending results of a command; the first error among them, if any.
+    private static func remainingResultsError(_ handle: OpaquePointer) -> PostgresError? {
+        var first: PostgresError?
+        while let result = PQgetResult(handle) {
+            let status = PQresultStatus(result)
+            if first == nil, status != PGRES_COMMAND_OK {
+                first = PostgresError(.postgresQueryFailed, resultError(result), sqlState: sqlState(result))
+            }
+            PQclear(result)
+            // Another COPY state: left to `settle`, which knows how to end it.
+            if status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH { break }
+        }
+        return first
     }
 
     static func resultError(_ result: OpaquePointer) -> String {
@@ -182,28 +359,6 @@ public final class PGConnection: @unchecked Sendable {
 
     static func sqlState(_ result: OpaquePointer) -> String? {
         PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-    }
-
-    /// Whether the server is still there (a cheap status check, no round trip).
-    public var isHealthy: Bool {
-        queue.sync { PQstatus(handle) == CONNECTION_OK }
-    }
-
-    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws(PostgresError) -> T {
-        // The handle is only ever used on `queue`, one call at a time.
-        nonisolated(unsafe) let handle = self.handle
-        let result: Result<T, PostgresError> = await withCheckedContinuation { continuation in
-            queue.async {
-                do {
-                    continuation.resume(returning: .success(try body(handle)))
-                } catch let error as PostgresError {
-                    continuation.resume(returning: .failure(error))
-                } catch {
-                    continuation.resume(returning: .failure(PostgresError(.postgresQueryFailed, "\(error)")))
-                }
-            }
-        }
-        return try result.get()
     }
 
     private static func rows(from result: OpaquePointer?, handle: OpaquePointer) throws(PostgresError) -> PGRows {
@@ -224,9 +379,7 @@ public final class PGConnection: @unchecked Sendable {
             }
             return PGRows(columns: columns, rows: rows)
         default:
-            let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let text = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
-            throw PostgresError(.postgresQueryFailed, text.trimmingNewlines(), sqlState: sqlState)
+            throw PostgresError(.postgresQueryFailed, resultError(result), sqlState: sqlState(result))
         }
     }
 
@@ -235,22 +388,150 @@ public final class PGConnection: @unchecked Sendable {
     }
 }
 
+// MARK: Cancellation
+
+/// Why a call was asked to stop.
+enum CallStop: Sendable {
+    case cancelled
+    case timedOut(Duration)
+
+    /// The error a call stopped this way ends with; `after` is what the call itself failed with.
+    func error(_ what: String, after underlying: (any Error)? = nil) -> PostgresError {
+        let sqlState = (underlying as? PostgresError)?.sqlState
+        switch self {
+        case .cancelled:
+            return PostgresError(.postgresQueryCancelled, "\(what) was cancelled: the task waiting for it was cancelled.", sqlState: sqlState)
+        case .timedOut(let limit):
+            let milliseconds = Int((limit / .milliseconds(1)).rounded())
+            return PostgresError(.postgresQueryTimeout, "\(what) did not finish within \(milliseconds) ms and was cancelled.", sqlState: sqlState)
+        }
+    }
+}
+
+/// Sends cancel requests for one connection's statements. `PQcancel` is thread-safe and opens
+/// a short connection of its own to the server, so it runs on a queue of its own (never a
+/// cooperative thread), or on the connection's queue while settling.
+final class Canceller: @unchecked Sendable {
+    /// `PGcancel`, read-only after init; nil if libpq could not make one.
+    private let cancel: OpaquePointer?
+    let queue: DispatchQueue
+
+    init(handle: OpaquePointer, label: String) {
+        cancel = PQgetCancel(handle)
+        queue = DispatchQueue(label: label + ".cancel")
+    }
+
+    deinit {
+        if let cancel { PQfreeCancel(cancel) }
+    }
+
+    /// Asks the server to cancel whatever the connection's backend is running (blocks until the
+    /// server has taken the request, a few milliseconds on a local server).
+    func send() {
+        guard let cancel else { return }
+        var reason = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &reason, Int32(reason.count))
+    }
+}
+
+/// One call on a connection, seen from the caller (a stop request: cancellation, timeout) and
+/// from the queue (waiting, running, finished). A cancel request is only ever sent while the
+/// call runs, under the call's lock, and the queue takes that lock to finish the call, so a
+/// cancel can never reach the next statement.
+final class Call: Sendable {
+    private enum Phase { case waiting, running, finished }
+    private struct State {
+        var phase = Phase.waiting
+        var stop: CallStop?
+    }
+
+    private let state = Mutex(State())
+    private let canceller: Canceller?
+
+    /// `canceller` nil: there is no statement to cancel (a connect polls `isStopRequested`).
+    init(canceller: Canceller?) {
+        self.canceller = canceller
+    }
+
+    var isStopRequested: Bool { state.withLock { $0.stop != nil } }
+
+    /// Asks the call to stop; never blocks. Before it runs: it will not run. While it runs: the
+    /// server is asked (from the cancel queue) to cancel it. The first reason given wins.
+    func requestStop(_ stop: CallStop) {
+        let sendCancel: Bool = state.withLock { state in
+            guard state.stop == nil, state.phase != .finished else { return false }
+            state.stop = stop
+            return state.phase == .running
+        }
+        guard sendCancel, let canceller else { return }
+        canceller.queue.async {
+            self.state.withLock { state in
+                if state.phase == .running { canceller.send() }
+            }
+        }
+    }
+
+    /// Schedules a `.timedOut` stop request after `limit`; cancel the item when the call is done.
+    func stop(after limit: Duration, on queue: DispatchQueue) -> DispatchWorkItem {
+        let item = DispatchWorkItem { [weak self] in self?.requestStop(.timedOut(limit)) }
+        let (seconds, attoseconds) = limit.components
+        let nanoseconds = max(0, Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds), execute: item)
+        return item
+    }
+
+    /// On the queue, before the work: nil to go on, or why the call must not run.
+    func begin() -> CallStop? {
+        state.withLock { state in
+            if let stop = state.stop {
+                state.phase = .finished
+                return stop
+            }
+            state.phase = .running
+            return nil
+        }
+    }
+
+    /// On the queue, after the work (waits for a cancel request being sent): why the call was
+    /// asked to stop, if it was.
+    func end() -> CallStop? {
+        state.withLock { state in
+            state.phase = .finished
+            return state.stop
+        }
+    }
+}
+
+// MARK: Scopes and reachability
+
 /// Opens a connection, runs `body`, and closes it whatever happens.
 public func withConnection<T: Sendable>(_ info: ConnectionInfo, _ body: (PGConnection) async throws -> T) async throws -> T {
     let connection = try await PGConnection.connect(info)
-    return try await body(connection)
+    do {
+        let result = try await body(connection)
+        connection.close()
+        return result
+    } catch {
+        connection.close()
+        throw error
+    }
 }
 
 /// libpq's reachability check, without authenticating.
 public enum PGPing {
     public enum Status: Sendable { case ready, rejecting, unreachable }
 
-    public static func check(_ info: ConnectionInfo) -> Status {
-        switch PQping(info.conninfo) {
-        case PQPING_OK: .ready
-        case PQPING_REJECT: .rejecting
-        default: .unreachable
+    /// `PQping`, which blocks up to the connect timeout, on a `BlockingWork` thread.
+    public static func check(_ info: ConnectionInfo) async -> Status {
+        let conninfo = info.conninfo
+        let status = try? await BlockingWork.run { () -> Status in
+            switch PQping(conninfo) {
+            case PQPING_OK: .ready
+            case PQPING_REJECT: .rejecting
+            default: .unreachable
+            }
         }
+        return status ?? .unreachable
     }
 
     /// Polls (every 3 ms at first, then every 20 ms) until the server accepts connections;
@@ -263,12 +544,12 @@ public enum PGPing {
         let deadline = start + timeout
         var checks = 0
         while ContinuousClock.now < deadline {
-            if check(info) == .ready { return true }
+            if await check(info) == .ready { return true }
             checks += 1
-            if ContinuousClock.now - start > .milliseconds(150) && !isAlive() { return check(info) == .ready }
+            if ContinuousClock.now - start > .milliseconds(150) && !isAlive() { return await check(info) == .ready }
             try? await Task.sleep(for: .milliseconds(checks < 100 ? 3 : 20))
         }
-        return check(info) == .ready
+        return await check(info) == .ready
     }
 }
 
@@ -278,14 +559,4 @@ extension String {
         while let last = result.last, last.isNewline || last == " " { result.removeLast() }
         return String(result)
     }
-}
-
-/// Whether the COPY OUT in progress has ended (read and written only on the connection's queue).
-private final class CopyState: @unchecked Sendable {
-    var outFinished = false
-}
-
-/// Bytes received on a connection (updated only on the connection's queue).
-private final class ByteCounter: @unchecked Sendable {
-    var bytes: UInt64 = 0
 }

@@ -28,6 +28,8 @@ public struct PostgresError: ReportableError {
         case .postgresNotInstalled: "Install the Debian package 'postgresql' (scripts/install-deps.sh does), or pass --pg-bindir."
         case .postgresStartFailed: "See the server's log in <pool>/logs/<project>/<branch>.log."
         case .postgresPortTaken: "The branch starts once the port is free again; `ss -tanp` shows who holds it."
+        case .postgresQueryCancelled: "Whoever waited for it went away (for example, the HTTP client hung up); nothing to do."
+        case .postgresQueryTimeout: "The statement took longer than its time limit; try again, or with a smaller scope."
         default: nil
         }
     }

@@ -139,6 +139,14 @@ public final class StreamingProcess: @unchecked Sendable {
     public func terminate() {
         kill(pid, SIGKILL)
     }
+
+    /// Kills the child and reaps it on a thread of its own, for a consumer that stops reading
+    /// early and will not `wait()`.
+    public func abandon() {
+        terminate()
+        let pid = self.pid
+        DispatchQueue.global().async { _ = clinux_wait(pid) }
+    }
 }
 
 /// The consumer's handle on a `PipeAhead`: dropping it (the stream was abandoned) stops the

@@ -123,7 +123,7 @@ struct Serve: AsyncParsableCommand {
         }
         let (host, port) = parseListen()!
         let poolerPort = configuration.poolerPort
-        let app = APIServer.application(engine: engine, host: host, port: port, logger: logger) { boundPort in
+        let app = try APIServer.application(engine: engine, host: host, port: port, logger: logger) { boundPort in
             var lines = [
                 "Branch \(Engine.version) is serving http://\(host):\(boundPort)",
                 "  pool      \(engine.layout.root) (\(engine.mountOutcome.summary))",
@@ -141,11 +141,10 @@ struct Serve: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: .init(
-                // Shut down in reverse: end log streams, stop the API, the supervisor, then every branch server.
-                services: [
-                    .init(service: EngineService(engine: engine)), .init(service: SupervisorService(engine: engine)), .init(service: app),
-                    .init(service: StreamCloserService(engine: engine)),
-                ],
+                // Shut down in reverse: end log streams and jobs, stop the API, the background services, then
+                // every branch server and the pooler.
+                services: [.init(service: EngineService(engine: engine))] + engine.background.map { .init(service: $0) }
+                    + [.init(service: app)] + engine.streamClosers.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -273,12 +273,12 @@ struct SchemaDiffLogicTests {
         let withOrders = SchemaSnapshot(tables: [orders, users])
         let added = try only(base, withOrders)
         #expect(added == SchemaChange(
-            objectType: "table", name: "public.orders", change: "added", classification: "additive",
+            objectType: "table", name: "public.orders", change: .added, classification: .additive,
             from: nil, to: "(id integer NOT NULL, user_id bigint NOT NULL)", reason: nil))
         #expect(!added.isBreaking)
         let dropped = try only(withOrders, base)
         #expect(dropped == SchemaChange(
-            objectType: "table", name: "public.orders", change: "removed", classification: "breaking",
+            objectType: "table", name: "public.orders", change: .removed, classification: .breaking,
             from: "(id integer NOT NULL, user_id bigint NOT NULL)", to: nil, reason: "table dropped"))
         #expect(dropped.isBreaking)
     }
@@ -301,8 +301,8 @@ struct SchemaDiffLogicTests {
             column("n", "bigint", null: false, generated: "(id * 2)"),
         ] {
             let change = try only(base, SchemaSnapshot(tables: [usersWith(filled)]))
-            #expect(change.classification == "additive", "\(filled)")
-            #expect(change.change == "added")
+            #expect(change.classification == .additive, "\(filled)")
+            #expect(change.change == .added)
         }
         let withDefault = try only(base, SchemaSnapshot(tables: [usersWith(column("status", "text", null: false, default: "'new'::text"))]))
         #expect(withDefault.to == "text DEFAULT 'new'::text NOT NULL")
@@ -312,7 +312,7 @@ struct SchemaDiffLogicTests {
     func droppedColumn() throws {
         let change = try only(base, SchemaSnapshot(tables: [edited(users) { $0.columns.removeLast() }]))
         #expect(change == SchemaChange(
-            objectType: "column", name: "public.users.email", change: "removed", classification: "breaking", from: "text", to: nil,
+            objectType: "column", name: "public.users.email", change: .removed, classification: .breaking, from: "text", to: nil,
             reason: "column dropped"))
     }
 
@@ -327,7 +327,7 @@ struct SchemaDiffLogicTests {
     func typeChanges(_ from: String, _ to: String, _ breaking: Bool) throws {
         let change = try only(
             SchemaSnapshot(tables: [usersWithEmail(column("email", from))]), SchemaSnapshot(tables: [usersWithEmail(column("email", to))]))
-        #expect(change.objectType == "column" && change.name == "public.users.email" && change.change == "changed")
+        #expect(change.objectType == "column" && change.name == "public.users.email" && change.change == .changed)
         #expect(change.from == from && change.to == to)
         #expect(change.isBreaking == breaking)
         #expect(change.reason == (breaking ? "type \(from) → \(to) is not a widening" : nil))
@@ -382,9 +382,9 @@ struct SchemaDiffLogicTests {
         func snapshot(_ expression: String?, null: Bool) -> SchemaSnapshot {
             SchemaSnapshot(tables: [usersWithEmail(column("email", "text", null: null, default: expression))])
         }
-        #expect(try only(snapshot(nil, null: false), snapshot("'a'::text", null: false)).classification == "additive")
-        #expect(try only(snapshot("'a'::text", null: false), snapshot("'b'::text", null: false)).classification == "additive")
-        #expect(try only(snapshot("'a'::text", null: true), snapshot(nil, null: true)).classification == "additive")
+        #expect(try only(snapshot(nil, null: false), snapshot("'a'::text", null: false)).classification == .additive)
+        #expect(try only(snapshot("'a'::text", null: false), snapshot("'b'::text", null: false)).classification == .additive)
+        #expect(try only(snapshot("'a'::text", null: true), snapshot(nil, null: true)).classification == .additive)
         let removed = try only(snapshot("'a'::text", null: false), snapshot(nil, null: false))
         #expect(removed.isBreaking && removed.reason == "default removed from a NOT NULL column")
         #expect(removed.from == "text DEFAULT 'a'::text NOT NULL" && removed.to == "text NOT NULL")
@@ -397,11 +397,11 @@ struct SchemaDiffLogicTests {
         let byDefault = SchemaSnapshot(tables: [usersWith(column("n", "integer", null: false, identity: "d"))])
         let generated = SchemaSnapshot(tables: [usersWith(column("n", "integer", null: false, generated: "(id * 2)"))])
         #expect(try only(plain, always).reason == "GENERATED ALWAYS identity rejects written values")
-        #expect(try only(plain, byDefault).classification == "additive")
+        #expect(try only(plain, byDefault).classification == .additive)
         #expect(try only(byDefault, always).reason == "GENERATED ALWAYS identity rejects written values")
-        #expect(try only(always, byDefault).classification == "additive")
+        #expect(try only(always, byDefault).classification == .additive)
         #expect(try only(plain, generated).reason == "column becomes generated: writes to it fail")
-        #expect(try only(generated, plain).classification == "additive")
+        #expect(try only(generated, plain).classification == .additive)
 
         let loose = SchemaSnapshot(tables: [usersWith(column("n", "text"))])
         #expect(try only(loose, always).reason == "type text → integer is not a widening; column becomes NOT NULL; GENERATED ALWAYS identity rejects written values")
@@ -412,7 +412,7 @@ struct SchemaDiffLogicTests {
         let keyless = SchemaSnapshot(tables: [edited(users) { $0.primaryKey = nil; $0.constraints = []; $0.indexes = [] }])
         let added = try only(keyless, base)
         #expect(added == SchemaChange(
-            objectType: "primary key", name: "public.users", change: "added", classification: "breaking", from: nil, to: "PRIMARY KEY (id)",
+            objectType: "primary key", name: "public.users", change: .added, classification: .breaking, from: nil, to: "PRIMARY KEY (id)",
             reason: "new primary key restricts writes"))
         let dropped = try only(base, keyless)
         #expect(lines([dropped]) == ["primary key public.users removed breaking"])
@@ -449,7 +449,7 @@ struct SchemaDiffLogicTests {
         // The index behind a unique constraint is not listed on its own.
         let addedUnique = try only(base, with(unique, index: uniqueIndex))
         #expect(addedUnique == SchemaChange(
-            objectType: "constraint", name: "public.users.users_email_key", change: "added", classification: "breaking", from: nil,
+            objectType: "constraint", name: "public.users.users_email_key", change: .added, classification: .breaking, from: nil,
             to: "UNIQUE (email)", reason: "new unique constraint restricts writes"))
         #expect(try only(with(unique, index: uniqueIndex), base).reason == "unique constraint dropped: ON CONFLICT on it fails")
         #expect(try only(base, with(exclusion)).reason == "new exclusion constraint restricts writes")
@@ -577,7 +577,7 @@ struct SchemaDiffLogicTests {
         let enabled = SchemaSnapshot(tables: [edited(users) { $0.rowLevelSecurity = true }])
         let on = try only(base, enabled)
         #expect(on == SchemaChange(
-            objectType: "row level security", name: "public.users", change: "changed", classification: "breaking", from: "disabled", to: "enabled",
+            objectType: "row level security", name: "public.users", change: .changed, classification: .breaking, from: "disabled", to: "enabled",
             reason: "row level security enabled: rows without a matching policy are hidden"))
         #expect(lines([try only(enabled, base)]) == ["row level security public.users changed additive"])
     }
@@ -971,8 +971,8 @@ struct SchemaDDLLogicTests {
         let from = SchemaSnapshot(tables: [users], enums: [mood(["a", "b"])])
         let to = SchemaSnapshot(tables: [usersWith(column("note", "text"))], enums: [mood(["a"])])
         let changes = SchemaDiff.compare(from, to)
-        let stray = SchemaChange(objectType: "column", name: "public.users.nope", change: "removed", classification: "breaking")
-        let unknown = SchemaChange(objectType: "sequence", name: "public.s", change: "added", classification: "additive")
+        let stray = SchemaChange(objectType: "column", name: "public.users.nope", change: .removed, classification: .breaking)
+        let unknown = SchemaChange(objectType: "sequence", name: "public.s", change: .added, classification: .additive)
         let result = SchemaDDL.script(for: changes + [stray, unknown], from: from, to: to)
         #expect(result.statements == ["ALTER TABLE public.users ADD COLUMN note text"])
         #expect(result.skipped.map(\.reason) == [
@@ -1102,23 +1102,23 @@ struct RowDiffLogicTests {
         let new: [String: String?] = ["id": "1", "Name": "b", "doc": #"{"a": 2, "b": [1]}"#, "meta": #"{"x": null}"#]
         let delta = RowDelta(kind: .changed, key: ["id": "1"], keyValues: ["1"], old: old, new: new)
         let result = RowDiffer.change(delta, table: comparison)
-        #expect(result.table == "public.\"Docs\"" && result.change == "changed" && result.key == ["id": "1"] && result.row == nil)
+        #expect(result.table == "public.\"Docs\"" && result.kind == .changed && result.key == ["id": "1"] && result.row == nil)
         #expect(result.columns == [
-            DiffColumnChange(column: "Name", old: "a", new: "b"),
-            DiffColumnChange(
+            ColumnChange(column: "Name", old: "a", new: "b"),
+            ColumnChange(
                 column: "doc", old: #"{"a": 1, "b": [1, 2]}"#, new: #"{"a": 2, "b": [1]}"#,
                 patch: [
-                    jsonObject(["op": .string("replace"), "path": .string("/a"), "value": .integer(2)]),
-                    jsonObject(["op": .string("remove"), "path": .string("/b/1")]),
+                    JSONPatchOperation(op: .replace, path: "/a", value: .integer(2)),
+                    JSONPatchOperation(op: .remove, path: "/b/1"),
                 ]),
-            DiffColumnChange(
+            ColumnChange(
                 column: "meta", old: nil, new: #"{"x": null}"#,
-                patch: [jsonObject(["op": .string("add"), "path": .string(""), "value": jsonObject(["x": .null])])]),
+                patch: [JSONPatchOperation(op: .add, path: "", value: jsonObject(["x": .null]))]),
         ])
         let added = RowDiffer.change(RowDelta(kind: .added, key: ["id": "2"], keyValues: ["2"], old: nil, new: new), table: comparison)
-        #expect(added == DiffRowChange(table: "public.\"Docs\"", change: "added", key: ["id": "2"], row: new))
+        #expect(added == RowChange(table: "public.\"Docs\"", kind: .added, key: ["id": "2"], row: new))
         let keyless = TableComparison(from: edited(Self.from) { $0.primaryKey = nil }, to: Self.to)
         let removed = RowDiffer.change(RowDelta(kind: .removed, key: [:], keyValues: [], old: old, new: nil, count: 3), table: keyless)
-        #expect(removed == DiffRowChange(table: "public.\"Docs\"", change: "removed", key: [:], row: old, count: 3))
+        #expect(removed == RowChange(table: "public.\"Docs\"", kind: .removed, key: [:], row: old, count: 3))
     }
 }

@@ -36,7 +36,7 @@ struct PoolerConfigurationTests {
     func poolerNames() throws {
         let project = try ResourceName(validating: "app")
         let branch = try ResourceName(validating: "feature-x")
-        #expect(Engine.poolerName(project, branch) == "app__feature-x")
+        #expect(FrontDoor.entryName(project, branch) == "app__feature-x")
     }
 }
 
@@ -73,9 +73,9 @@ struct TerminalOutputTests {
         let now = Date()
         #expect(Format.age(now.addingTimeInterval(-5), now: now) == "5s")
         #expect(Format.age(now.addingTimeInterval(-7200), now: now) == "2h")
-        let slow = OperationTiming(id: "x", durationMs: 1500, steps: [.init(name: "start", ms: 1200), .init(name: "catalog", ms: 2)])
+        let slow = BranchAPI.OperationTiming(id: "x", durationMs: 1500, steps: [.init(name: "start", ms: 1200), .init(name: "catalog", ms: 2)])
         #expect(Format.timing(slow) == "in 1.5 s (start 1.2 s)")
-        #expect(Format.timing(OperationTiming(id: "x", durationMs: 120, steps: [])) == "in 120 ms")
+        #expect(Format.timing(BranchAPI.OperationTiming(id: "x", durationMs: 120, steps: [])) == "in 120 ms")
     }
 
     @Test("API paths escape their segments")

@@ -69,29 +69,6 @@ struct RuntimeUnitTests {
         #expect(CgroupInfo.stat("Pss:  1234 kB\n", "Pss:") == 1234)
     }
 
-    @Test("the supervisor waits a second after a crash, then backs off 1, 2, 4 … 60 s between failed restarts")
-    func backoff() async {
-        let state = SupervisorState()
-        #expect(await state.noticeCrash("a/b"))
-        #expect(await !state.noticeCrash("a/b"), "one crash is recorded once")
-        #expect(await !state.restartDue("a/b"))
-        var delays: [Duration] = []
-        for _ in 0..<8 { delays.append(await state.restartFailed("a/b")) }
-        #expect(delays == [1, 2, 4, 8, 16, 32, 60, 60].map { Duration.seconds($0) })
-        await state.healthy("a/b")
-        #expect(await state.restartDue("a/b"))
-    }
-
-    @Test("suspension bookkeeping")
-    func suspension() async {
-        let state = SupervisorState()
-        await state.setSuspended("a/b", true)
-        #expect(await state.suspended == ["a/b"])
-        await state.setSuspended("a/b", false)
-        #expect(await state.suspended.isEmpty)
-        #expect(await state.idle("a/b", since: .now - .seconds(100)) < .seconds(1), "resuming counts as activity")
-    }
-
     @Test("log pruning keeps the newest files and bounds the startup log")
     func logPruning() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("branch-logs-\(UUID().uuidString)").path
@@ -122,7 +99,7 @@ struct RuntimeUnitTests {
 
     @Test("Prometheus numbers: integers plain, fractions with three decimals")
     func prometheusNumbers() {
-        #expect(Engine.prometheusNumber(20_033_536) == "20033536")
-        #expect(Engine.prometheusNumber(0.7035) == "0.704")
+        #expect(Observability.prometheusNumber(20_033_536) == "20033536")
+        #expect(Observability.prometheusNumber(0.7035) == "0.704")
     }
 }

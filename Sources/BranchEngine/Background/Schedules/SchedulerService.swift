@@ -1,0 +1,62 @@
+import BranchStorage
+import BranchCatalog
+import Foundation
+import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Runs the schedules that are due (checked every second), each as a child task of its own, so a
+/// long backup delays no other schedule, restart or request; a schedule still running is not
+/// started again. Once a minute it also prunes old server logs and archived WAL nothing needs.
+public struct SchedulerService: Service {
+    let context: EngineContext
+
+    public func run() async throws {
+        let scheduler = Scheduler(context: context)
+        let running = RunningSchedules()
+        await withDiscardingTaskGroup { group in
+            var lastHousekeeping = ContinuousClock.now - .seconds(3600)
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                for schedule in await scheduler.claimDue(now: Date()) {
+                    let key = "\(schedule.project)/\(schedule.kind.rawValue)"
+                    guard running.claim(key) else { continue }
+                    group.addTask {
+                        await scheduler.run(schedule)
+                        running.release(key)
+                    }
+                }
+                if ContinuousClock.now - lastHousekeeping > .seconds(60) {
+                    lastHousekeeping = .now
+                    group.addTask {
+                        scheduler.pruneLogs()
+                        await PointInTime(context: context).pruneArchivedWAL()
+                    }
+                }
+                try? await Task.sleep(for: context.configuration.supervisorInterval)
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// Schedules with a run in progress.
+private final class RunningSchedules: Sendable {
+    private let keys = Mutex<Set<String>>([])
+
+    /// Whether `key` was free (and is now taken).
+    func claim(_ key: String) -> Bool { keys.withLock { $0.insert(key).inserted } }
+    func release(_ key: String) { keys.withLock { _ = $0.remove(key) } }
+}
+
+extension Scheduler {
+    /// Keeps each branch's newest `logFiles` log files and a bounded startup log.
+    func pruneLogs() {
+        let root = layout.logs
+        for project in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !project.hasPrefix("_") {
+            let projectDirectory = "\(root)/\(project)"
+            for branch in (try? FileManager.default.contentsOfDirectory(atPath: projectDirectory)) ?? [] {
+                LogFiles.prune("\(projectDirectory)/\(branch)", keep: configuration.logFiles, maxStartupBytes: configuration.logRotationSize)
+            }
+        }
+    }
+}

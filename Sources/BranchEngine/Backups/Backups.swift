@@ -1,0 +1,302 @@
+import BranchPostgres
+import BranchBackup
+import BranchCatalog
+import BranchCore
+import BranchStorage
+import BranchSystem
+public import Foundation
+import Logging
+
+/// What a backup carries besides the data, sealed in its manifest: enough to recreate the
+/// project in an empty pool (its role and password, its database, its limits).
+struct BackupSecrets: Codable, CustomStringConvertible, CustomDebugStringConvertible {
+    var role: String
+    var password: String
+    var verifier: String
+    var database: String
+    var memoryLimit: UInt64?
+    var cpuLimit: Double?
+    var maxConnections: Int?
+
+    /// Never the password or its verifier, whoever interpolates it.
+    var description: String { "BackupSecrets(role: \(role), database: \(database))" }
+    var debugDescription: String { description }
+}
+
+/// A backup as users see it: from this pool's catalog, or from a manifest in the target.
+public struct BackupSummary: Sendable {
+    public var id: String
+    public var project: String
+    public var branch: String
+    public var snapshotID: String
+    /// The backup this one is incremental to; nil for a full backup.
+    public var parentID: String?
+    /// `full` or `incremental`.
+    public var kind: String
+    public var target: String
+    /// `running`, `complete` or `failed`.
+    public var status: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    /// Bytes of the send stream, and stored after compression and encryption.
+    public var rawBytes: UInt64
+    public var storedBytes: UInt64
+    public var postgresVersion: String?
+    public var error: String?
+
+    init(_ record: BackupRecord) {
+        self.init(
+            id: record.id, project: record.project.rawValue, branch: record.branch.rawValue, snapshotID: record.snapshotID,
+            parentID: record.parentID, kind: record.kind, target: record.target, status: record.status, startedAt: record.startedAt,
+            finishedAt: record.finishedAt, rawBytes: record.rawBytes, storedBytes: record.storedBytes, error: record.error)
+    }
+
+    init(_ manifest: BackupManifest, target: String) {
+        self.init(
+            id: manifest.id, project: manifest.project, branch: manifest.branch, snapshotID: manifest.snapshotID, parentID: manifest.parentID,
+            kind: manifest.kind.rawValue, target: target, status: manifest.status.rawValue, startedAt: manifest.startedAt,
+            finishedAt: manifest.finishedAt, rawBytes: UInt64(manifest.rawBytes), storedBytes: UInt64(manifest.storedBytes),
+            postgresVersion: manifest.postgresVersion)
+    }
+
+    init(
+        id: String, project: String, branch: String, snapshotID: String, parentID: String?, kind: String, target: String, status: String,
+        startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, postgresVersion: String? = nil, error: String? = nil
+    ) {
+        self.id = id
+        self.project = project
+        self.branch = branch
+        self.snapshotID = snapshotID
+        self.parentID = parentID
+        self.kind = kind
+        self.target = target
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.rawBytes = rawBytes
+        self.storedBytes = storedBytes
+        self.postgresVersion = postgresVersion
+        self.error = error
+    }
+}
+
+/// Backups: encrypted, compressed, incremental Btrfs send streams of a branch's snapshots in a
+/// directory or S3 (see docs/architecture.md, Backups).
+public struct Backups: EnginePart {
+    let context: EngineContext
+
+    static func manifestKey(_ project: String, _ id: String) -> String { "\(project)/\(id)/manifest.json" }
+    static func dataKey(_ project: String, _ id: String) -> String { "\(project)/\(id)/data" }
+
+    /// `20261122T015630-3f9a`: sorts by time, unique enough, safe as a path component.
+    static func newBackupID() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        return "\(formatter.string(from: Date()))-\(Identifiers.shortID(length: 4))"
+    }
+
+    // MARK: Create
+
+    /// Starts a backup of a branch (default: the checked-out one) and returns its job at once.
+    public func create(project projectName: String, branch branchName: String? = nil) async throws -> Job {
+        _ = try context.requireBackupKey()
+        let (project, branch) = try await catalog.read { tx in
+            let project = try tx.requireProject(projectName)
+            return (project, try tx.requireBranch(project.name, branchName ?? project.checkedOut.rawValue))
+        }
+        let id = Self.newBackupID()
+        return context.jobs.start(id: id, kind: "backup.create", project: project.name.rawValue) { progress in
+            .backup(BackupSummary(try await run(id: id, project: project, branch: branch, progress: progress)))
+        }
+    }
+
+    /// Snapshots the branch, streams `btrfs send` (incremental to the branch's previous backup
+    /// while its snapshot is still here and the chain is short) through compression and
+    /// encryption to the target, then stores the signed manifest. Memory stays bounded: a few
+    /// pieces of the stream read ahead, one chunk, one upload part at a time.
+    func run(id: String, project: ProjectRecord, branch: BranchRecord, progress: JobProgress) async throws -> BackupRecord {
+        let key = try context.requireBackupKey()
+        let target = try context.requireBackupTarget()
+        try storage.requireFreeSpace(configuration.freeSpaceReserve)
+        let startedAt = Date()
+        progress.step("snapshot")
+        let (snapshot, parent) = try await context.withProjectLock(project.name.rawValue) { () -> (SnapshotRecord, BackupRecord?) in
+            let (snapshot, _) = try await journal.run("backup.snapshot", project: project.name, target: branch.name.rawValue) { op in
+                try await snapshots.take(of: branch, kind: .backup, name: nil, op: op)
+            }
+            return (snapshot, try await incrementalParent(for: branch))
+        }
+        var record = BackupRecord(
+            id: id, project: project.name, branch: branch.name, snapshotID: snapshot.id, parentID: parent?.id,
+            kind: parent == nil ? "full" : "incremental", target: target.description, status: "running", startedAt: startedAt,
+            finishedAt: nil, rawBytes: 0, storedBytes: 0, error: nil)
+        try await catalog.write { [record] in try $0.insert(record) }
+        progress.outcome(.backup(BackupSummary(record)))
+        do {
+            let writer = try ArchiveWriter(backupID: id, key: key)
+            let upload = try await target.openUpload(Self.dataKey(project.name.rawValue, id))
+            var arguments = ["send", "-q"]
+            if let parent { arguments += ["-p", layout.snapshot(project.name, parent.snapshotID)] }
+            arguments.append(layout.snapshot(project.name, snapshot.id))
+            let send = try StreamingProcess("btrfs", arguments)
+            progress.step(parent == nil ? "sending a full backup" : "sending an incremental backup")
+            var raw: UInt64 = 0
+            do {
+                for try await piece in send.output() {
+                    if raw == 0 { await FaultInjection.point("backup.create.streaming") }
+                    raw += UInt64(piece.count)
+                    let framed = try writer.write(piece)
+                    if !framed.isEmpty { try await upload.write(framed) }
+                    progress.bytes(raw)
+                }
+                let (status, errors) = await send.wait()
+                guard status == 0 else { throw BackupError(.backupFailed, "btrfs send failed (status \(status)): \(errors)") }
+                try await upload.write(try writer.finish())
+                record.storedBytes = try await upload.complete()
+            } catch {
+                send.terminate()
+                await upload.abort()
+                throw error
+            }
+            guard let summary = writer.summary else { throw BackupError(.backupFailed, "The archive of backup \(id) did not finish.") }
+            var manifest = BackupManifest(
+                id: id, project: project.name.rawValue, branch: branch.name.rawValue, snapshotID: snapshot.id, parentID: parent?.id,
+                postgresVersion: installation.version, createdAt: snapshot.createdAt, startedAt: startedAt, finishedAt: Date(), archive: summary)
+            let secrets = BackupSecrets(
+                role: project.role, password: project.password, verifier: project.verifier, database: project.database,
+                memoryLimit: project.memoryLimit, cpuLimit: project.cpuLimit, maxConnections: project.maxConnections)
+            try manifest.sealSecrets(try JSONEncoder().encode(secrets), key: key)
+            try await target.put(Self.manifestKey(project.name.rawValue, id), data: try manifest.signed(with: key))
+            record.status = "complete"
+            record.finishedAt = Date()
+            record.rawBytes = raw
+            try await catalog.write { [record] in try $0.update(record) }
+            await pruneBackupSnapshots(branch, keeping: snapshot.id)
+            logger.info("backup complete", metadata: [
+                "backup": "\(id)", "kind": "\(record.kind)", "raw": "\(raw)", "stored": "\(record.storedBytes)",
+            ])
+            return record
+        } catch {
+            record.status = "failed"
+            record.finishedAt = Date()
+            record.error = (error as? any ReportableError)?.message ?? "\(error)"
+            try? await catalog.write { [record] in try $0.update(record) }
+            try? await context.withProjectLock(project.name.rawValue) {
+                try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
+                try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
+            }
+            throw error
+        }
+    }
+
+    /// The backup a new one of `branch` can be incremental to: its newest complete backup whose
+    /// snapshot is still in the pool, unless the chain behind it is already long (a restore
+    /// replays the whole chain, so a full backup starts a new one every `maxIncrementals`).
+    func incrementalParent(for branch: BranchRecord) async throws -> BackupRecord? {
+        let backups = try await catalog.read { try $0.backups(branch.project) }
+            .filter { $0.branch == branch.name && $0.status == "complete" }
+        guard let newest = backups.max(by: { $0.startedAt < $1.startedAt }),
+            storage.isSubvolume(layout.snapshot(branch.project, newest.snapshotID))
+        else { return nil }
+        var length = 0
+        var cursor: BackupRecord? = newest
+        while let current = cursor, let parentID = current.parentID {
+            length += 1
+            cursor = backups.first { $0.id == parentID }
+        }
+        return length < configuration.maxIncrementals ? newest : nil
+    }
+
+    /// Local backup snapshots are only needed as the parent of the next incremental: keep the newest.
+    func pruneBackupSnapshots(_ branch: BranchRecord, keeping newest: String) async {
+        guard let snapshots = try? await catalog.snapshots(branch.project) else { return }
+        for snapshot in snapshots where snapshot.kind == .backup && snapshot.sourceBranch == branch.name && snapshot.id != newest {
+            try? await context.withProjectLock(branch.project.rawValue) {
+                try await storage.deleteSubvolume(at: layout.snapshot(snapshot.project, snapshot.id))
+                try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
+            }
+        }
+    }
+
+    // MARK: List, show, delete
+
+    public func list(project: String?, remote: Bool) async throws -> [BackupSummary] {
+        if remote {
+            let key = try context.requireBackupKey()
+            let target = try context.requireBackupTarget()
+            let prefix = project.map { "\($0)/" } ?? ""
+            var infos: [BackupSummary] = []
+            for manifestKey in try await target.list(prefix: prefix) where manifestKey.hasSuffix("/manifest.json") {
+                guard let data = try? await target.get(manifestKey) else { continue }
+                let manifest: BackupManifest
+                do {
+                    manifest = try BackupManifest.verified(data, key: key)
+                } catch {
+                    logger.warning("skipping a manifest that does not verify", metadata: ["key": "\(manifestKey)", "error": "\(error)"])
+                    continue
+                }
+                infos.append(BackupSummary(manifest, target: target.description))
+            }
+            return infos.sorted { $0.startedAt > $1.startedAt }
+        }
+        let projectName = try project.map { try ResourceName(validating: $0, kind: "project name") }
+        return try await catalog.read { try $0.backups(projectName) }.map(BackupSummary.init)
+    }
+
+    public func get(_ id: String) async throws -> BackupSummary {
+        if let record = try await catalog.read({ try $0.backup(id) }) { return BackupSummary(record) }
+        let (manifest, _) = try await locateManifest(id, key: try context.requireBackupKey())
+        return BackupSummary(manifest, target: context.backupTarget?.description ?? "")
+    }
+
+    /// Deletes a backup from the target (and the catalog); refused while another builds on it.
+    public func delete(_ id: String) async throws -> Deletion {
+        let watch = Stopwatch()
+        let target = try context.requireBackupTarget()
+        let key = try context.requireBackupKey()
+        let (manifest, _) = try await locateManifest(id, key: key)
+        let children = try await list(project: manifest.project, remote: true).filter { $0.parentID == id }
+        if !children.isEmpty {
+            throw EngineError(
+                .backupInUse, "Backup \(id) is the parent of \(children.map(\.id).joined(separator: ", ")).",
+                hint: "Delete the backups that build on it first (newest first).")
+        }
+        try await target.delete(Self.dataKey(manifest.project, id))
+        try await target.delete(Self.manifestKey(manifest.project, id))
+        try await catalog.write { try $0.deleteBackup(id) }
+        return Deletion(deleted: [id], operation: OperationTiming(id: id, durationMs: watch.milliseconds, steps: []))
+    }
+
+    /// Finds and verifies a backup's manifest in the target.
+    func locateManifest(_ id: String, key: BackupKey) async throws -> (BackupManifest, String) {
+        let target = try context.requireBackupTarget()
+        var candidates: [String] = []
+        if let record = try await catalog.read({ try $0.backup(id) }) {
+            candidates.append(Self.manifestKey(record.project.rawValue, id))
+        } else {
+            candidates = try await target.list(prefix: "").filter { $0.hasSuffix("/\(id)/manifest.json") }
+        }
+        guard let manifestKey = candidates.first, try await target.exists(manifestKey) else {
+            throw BackupError(.backupNotFound, "There is no backup '\(id)' in \(target.description).")
+        }
+        let manifest = try BackupManifest.verified(try await target.get(manifestKey), key: key)
+        guard manifest.id == id else { throw BackupError(.backupIntegrityFailed, "The manifest at \(manifestKey) is for backup \(manifest.id), not \(id).") }
+        return (manifest, manifestKey)
+    }
+
+    /// A backup and the ones it builds on, full backup first; every manifest verified.
+    func chain(for id: String, key: BackupKey) async throws -> [BackupManifest] {
+        var chain: [BackupManifest] = []
+        var next: String? = id
+        while let current = next {
+            let (manifest, _) = try await locateManifest(current, key: key)
+            chain.insert(manifest, at: 0)
+            next = manifest.parentID
+            guard chain.count <= 1000 else { throw BackupError(.backupIntegrityFailed, "The chain of backup \(id) does not end in a full backup.") }
+        }
+        guard chain.first?.kind == .full else { throw BackupError(.backupIntegrityFailed, "The chain of backup \(id) does not start with a full backup.") }
+        return chain
+    }
+}

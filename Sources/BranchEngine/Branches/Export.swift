@@ -1,0 +1,165 @@
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchSystem
+import Foundation
+
+/// What `branch export` writes.
+public enum ExportFormat: String, Sendable {
+    /// pg_dump's plain SQL.
+    case sql
+    /// JSON Lines, one `{"table": "schema.name", "row": {…}}` per row.
+    case json
+}
+
+extension Branches {
+    /// A logical export of a branch, pulled by the consumer piece by piece: nothing is read from
+    /// the server before the consumer asks for it (a slow client slows pg_dump, the service holds
+    /// a few pieces at most), and a consumer that stops early (a client hanging up) ends the dump.
+    public func export(project projectName: String, branch name: String, format: ExportFormat, table: String?) async throws -> ExportStream {
+        let (project, branch) = try await catalog.read { tx in
+            let project = try tx.requireProject(projectName)
+            return (project, try tx.requireBranch(project.name, name))
+        }
+        try await servers.resumeIfSuspended(branch, cause: "an export was asked for")
+        guard servers.isRunning(branch) else {
+            throw EngineError(.branchStopped, "Branch '\(name)' is stopped.", hint: "Start it with `branch start \(name)`.")
+        }
+        let database = servers.databaseConnection(branch, database: project.database)
+        if let table {
+            let found = try await withConnection(database) { try await $0.query("SELECT to_regclass($1)", [table]).scalar }
+            guard found != nil else { throw EngineError(.tableNotFound, "Branch '\(name)' has no table '\(table)'.") }
+        }
+        switch format {
+        case .sql:
+            var arguments = ["--no-password", "-h", database.host, "-p", String(database.port), "-U", database.user, "-d", database.database]
+            if let table { arguments += ["-t", table] }
+            return ExportStream(source: .dump(try StreamingProcess(installation.tool("pg_dump"), arguments)))
+        case .json:
+            return ExportStream(source: .rows(RowExport(connection: database, table: table)))
+        }
+    }
+}
+
+/// An export's bytes, read on demand. Dropping it before the end stops pg_dump or closes the
+/// connection.
+public struct ExportStream: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+
+    enum Source: Sendable {
+        case dump(StreamingProcess)
+        case rows(RowExport)
+    }
+
+    let source: Source
+
+    public func makeAsyncIterator() -> Iterator { Iterator(source: source) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let state: ExportState
+
+        init(source: Source) { state = ExportState(source: source) }
+
+        public mutating func next() async throws -> [UInt8]? { try await state.next() }
+    }
+}
+
+/// The reading end of one export; ends the dump when it is dropped before the end.
+final class ExportState: @unchecked Sendable {
+    private let source: ExportStream.Source
+    private var pieces: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator?
+    private var finished = false
+
+    init(source: ExportStream.Source) {
+        self.source = source
+        if case .dump(let dump) = source { pieces = dump.output(pieceSize: 256 << 10).makeAsyncIterator() }
+    }
+
+    deinit {
+        guard !finished, case .dump(let dump) = source else { return }
+        dump.abandon()
+    }
+
+    func next() async throws -> [UInt8]? {
+        if finished { return nil }
+        switch source {
+        case .dump(let dump):
+            if let piece = try await pieces?.next() { return piece }
+            finished = true
+            let (status, errors) = await dump.wait()
+            if status != 0 { throw PostgresError(.postgresQueryFailed, "pg_dump failed: \(errors)") }
+            return nil
+        case .rows(let rows):
+            guard let piece = try await rows.next() else {
+                finished = true
+                return nil
+            }
+            return piece
+        }
+    }
+}
+
+/// JSON Lines of every row of every table (or one), read in one repeatable-read transaction
+/// through a cursor, 1000 rows per piece.
+final class RowExport: @unchecked Sendable {
+    private let info: ConnectionInfo
+    private let table: String?
+    private var connection: PGConnection?
+    private var tables: [String] = []
+    private var cursorOpen = false
+
+    init(connection info: ConnectionInfo, table: String?) {
+        self.info = info
+        self.table = table
+    }
+
+    deinit { connection?.close() }
+
+    func next() async throws -> [UInt8]? {
+        let connection = try await open()
+        while true {
+            if !cursorOpen {
+                guard let name = tables.first else {
+                    try await connection.execute("COMMIT")
+                    connection.close()
+                    return nil
+                }
+                try await connection.execute("""
+                    DECLARE export_rows NO SCROLL CURSOR FOR
+                    SELECT json_build_object('table', \(SQL.literal(name)), 'row', to_jsonb(t))::text FROM \(name) t
+                    """)
+                cursorOpen = true
+            }
+            let batch = try await connection.execute("FETCH 1000 FROM export_rows")
+            if batch.rows.isEmpty {
+                try await connection.execute("CLOSE export_rows")
+                cursorOpen = false
+                tables.removeFirst()
+                continue
+            }
+            var piece: [UInt8] = []
+            for row in batch.rows {
+                piece.append(contentsOf: (row.first.flatMap { $0 } ?? "null").utf8)
+                piece.append(0x0A)
+            }
+            return piece
+        }
+    }
+
+    private func open() async throws -> PGConnection {
+        if let connection { return connection }
+        let opened = try await PGConnection.connect(info)
+        connection = opened
+        try await opened.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if let table {
+            tables = [try await opened.query("SELECT to_regclass($1)::text", [table]).scalar ?? table]
+        } else {
+            tables = try await opened.query("""
+                SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+                ORDER BY 1
+                """).rows.compactMap { $0.first ?? nil }
+        }
+        return opened
+    }
+}

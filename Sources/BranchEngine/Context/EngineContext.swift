@@ -1,0 +1,107 @@
+import BranchBackup
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import BranchSystem
+import Foundation
+import Logging
+
+/// What every part of the engine shares: the pool, the catalog, how servers run, the pooler, the
+/// journal, the per-project locks and the in-memory state of the background services. Parts are
+/// views over one context; they hold no state of their own.
+final class EngineContext: Sendable {
+    let configuration: EngineConfiguration
+    let layout: PoolLayout
+    let installation: PostgresInstallation
+    let mountOutcome: PoolMountOutcome
+    let storage: PoolStorage
+    let catalog: Catalog
+    let runtime: any BranchServerRuntime
+    let pooler: Pooler
+    let journal: Journal
+    let logger: Logger
+    /// Where backups are stored and the key that seals them (nil: backups are refused with a hint).
+    let backupTarget: (any BackupTarget)?
+    let backupKey: BackupKey?
+
+    let locks = KeyedLock()
+    let jobs: JobRunner
+    let notifications: Notifier
+    let metricsStore = MetricsStore(capacity: 720)
+    let streamsClosed = StreamGate()
+    /// When this service process started.
+    let startedAt = Date()
+    /// Clients and uses of each branch, for scale to zero; idle times count from the start at most.
+    let activity = Activity(serviceStart: .now)
+
+    init(
+        configuration: EngineConfiguration, layout: PoolLayout, installation: PostgresInstallation, mountOutcome: PoolMountOutcome,
+        catalog: Catalog, runtime: any BranchServerRuntime, pooler: Pooler, logger: Logger, backupTarget: (any BackupTarget)?,
+        backupKey: BackupKey?
+    ) {
+        self.configuration = configuration
+        self.layout = layout
+        self.installation = installation
+        self.mountOutcome = mountOutcome
+        self.storage = PoolStorage(layout: layout)
+        self.catalog = catalog
+        self.runtime = runtime
+        self.pooler = pooler
+        self.journal = Journal(catalog: catalog, logger: logger)
+        self.logger = logger
+        self.backupTarget = backupTarget
+        self.backupKey = backupKey
+        self.jobs = JobRunner(logger: logger)
+        self.notifications = Notifier(logger: logger)
+    }
+
+    /// Runs `body` with the project's operations serialized.
+    func withProjectLock<T: Sendable>(_ project: String, _ body: () async throws -> T) async throws -> T {
+        try await locks.withLock("project:\(project)", body)
+    }
+
+    /// Runs `check` (validation against the catalog) before queueing behind other operations of the
+    /// project, so a bad name or a branch still being created is refused at once; then again under
+    /// the lock, where its result is current, and hands that result to `body`.
+    func withProjectLock<Checked: Sendable, T: Sendable>(
+        _ project: String, checking check: @escaping @Sendable (CatalogTransaction) throws -> Checked,
+        _ body: (Checked) async throws -> T
+    ) async throws -> T {
+        _ = try await catalog.read(check)
+        return try await locks.withLock("project:\(project)") {
+            try await body(try await catalog.read(check))
+        }
+    }
+
+    /// A port in the configured range that no branch uses and nothing else listens on.
+    func allocatePort(excluding reserved: Set<Int> = []) async throws -> Int {
+        let used = try await catalog.read { try $0.usedPorts() }.union(reserved)
+        for port in configuration.portRange where !used.contains(port) {
+            if PortProbe.isFree(port) { return port }
+        }
+        throw EngineError.noFreePort(configuration.portRange)
+    }
+
+    /// Records something a branch server did on its own (crashed, restarted, suspended, resumed).
+    func record(_ kind: String, _ branch: BranchRecord, _ detail: String) async {
+        logger.notice("branch event", metadata: ["branch": "\(branch.project)/\(branch.name)", "event": "\(kind)", "detail": "\(detail)"])
+        try? await catalog.write { tx in
+            try tx.insert(EventRecord(at: Date(), project: branch.project.rawValue, branch: branch.name.rawValue, kind: kind, detail: detail))
+            try tx.pruneEvents(keep: 10_000)
+        }
+    }
+
+    /// The configured backup key, or why there is none.
+    func requireBackupKey() throws -> BackupKey {
+        if let backupKey { return backupKey }
+        throw BackupError(.backupKeyMissing, "No backup key is configured for this service.")
+    }
+
+    /// The configured backup target, or why there is none.
+    func requireBackupTarget() throws -> any BackupTarget {
+        if let backupTarget { return backupTarget }
+        throw BackupError(.backupTargetFailed, "No backup target is configured.")
+    }
+}

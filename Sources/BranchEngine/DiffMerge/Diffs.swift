@@ -1,0 +1,338 @@
+import AsyncAlgorithms
+import BranchBackup
+import BranchCatalog
+import BranchCore
+public import BranchDiff
+import BranchPostgres
+import BranchStorage
+import BranchSystem
+public import Foundation
+import Logging
+
+/// What to compare and what to include.
+public struct DiffOptions: Sendable {
+    /// Each side: a branch, a snapshot (id or name), `BRANCH@INSTANT` or `backup:ID`.
+    public var from: String
+    public var to: String
+    /// Only these tables (`name` or `schema.name`), these schemas.
+    public var tables: [String]?
+    public var schemas: [String]?
+    public var schemaOnly: Bool
+    /// Counts per table, no rows.
+    public var summary: Bool
+    /// At most this many row changes; the end names a cursor to continue from.
+    public var limit: Int?
+    public var cursor: String?
+
+    public init(
+        from: String, to: String, tables: [String]? = nil, schemas: [String]? = nil, schemaOnly: Bool = false, summary: Bool = false,
+        limit: Int? = nil, cursor: String? = nil
+    ) {
+        self.from = from
+        self.to = to
+        self.tables = tables
+        self.schemas = schemas
+        self.schemaOnly = schemaOnly
+        self.summary = summary
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+/// The totals at the end of a diff.
+public struct DiffTotals: Sendable, Equatable {
+    public var from: String
+    public var to: String
+    public var schemaChanges = 0
+    public var breakingChanges = 0
+    public var rowsAdded = 0
+    public var rowsRemoved = 0
+    public var rowsChanged = 0
+    /// Where to continue when `limit` cut the diff short; nil when it is complete.
+    public var nextCursor: String?
+    /// Bytes received from each side's server.
+    public var bytesFromFirst: UInt64 = 0
+    public var bytesFromSecond: UInt64 = 0
+    public var durationMs: Double = 0
+}
+
+/// One result of a diff, in order: the schema changes, then per table its row changes and its
+/// summary, then the totals.
+public enum DiffEvent: Sendable {
+    case schema(SchemaChange)
+    case row(RowChange)
+    case table(TableDiffSummary)
+    case end(DiffTotals)
+}
+
+/// One side of a diff: where to read it; what was started for it is put away by whoever opened it.
+struct DiffSide: Sendable {
+    let label: String
+    let connection: ConnectionInfo
+    /// The server's data directory, readable by the service (every side is on the pool).
+    let dataDirectory: String
+}
+
+/// Where a paginated diff resumes: the table and the position inside it.
+struct DiffCursor: Codable {
+    var table: String
+    var position: [String?]
+
+    var encoded: String { (try? JSONEncoder().encode(self))?.base64EncodedString() ?? "" }
+
+    static func decode(_ text: String) throws -> DiffCursor {
+        guard let data = Data(base64Encoded: text), let cursor = try? JSONDecoder().decode(DiffCursor.self, from: data) else {
+            throw EngineError.invalidRequest("The cursor is not one this service gave out.", hint: "Use the nextCursor of a previous diff.")
+        }
+        return cursor
+    }
+}
+
+/// Schema and row-level differences between two branches, snapshots, instants or backups.
+public struct Diffs: EnginePart {
+    let context: EngineContext
+
+    /// Starts a diff and returns once both sides are open, so a side that does not exist or cannot
+    /// be opened is an error here, before any result. The results are produced as the consumer
+    /// reads them (a slow reader slows the diff; a few hundred results wait at most); dropping the
+    /// stream cancels the diff, and whatever was started for its sides is removed in every case.
+    public func start(project projectName: String, _ options: DiffOptions) async throws -> DiffStream {
+        let project = try await catalog.read { try $0.requireProject(projectName) }
+        if let limit = options.limit, limit < 1 { throw EngineError.invalidRequest("The limit must be at least 1.") }
+        let cursor = try options.cursor.map(DiffCursor.decode)
+        let channel = AsyncThrowingChannel<[DiffEvent], any Error>()
+        let opened = AsyncThrowingChannel<Void, any Error>()
+        let producer = Task {
+            do {
+                try await withSides(options, project: project) { first, second in
+                    await opened.send(())
+                    opened.finish()
+                    try await compare(options, first: first, second: second, cursor: cursor, into: channel)
+                }
+                channel.finish()
+            } catch {
+                opened.fail(error)
+                channel.fail(error)
+            }
+        }
+        let stream = DiffStream(channel: channel, producer: producer)
+        // The first signal is "both sides open" or the error opening them.
+        for try await _ in opened { break }
+        return stream
+    }
+
+    /// Opens both sides of a diff, runs `body` with them, and puts away what was started for them.
+    private func withSides<T: Sendable>(
+        _ options: DiffOptions, project: ProjectRecord, _ body: (DiffSide, DiffSide) async throws -> T
+    ) async throws -> T {
+        let operation = "diff-" + Identifiers.shortID(length: 6)
+        return try await withSide(options.from, project: project, operation: operation) { first in
+            try await withSide(options.to, project: project, operation: operation) { second in
+                try await body(first, second)
+            }
+        }
+    }
+
+    /// Opens a side of a diff: a live branch as it is; a snapshot, a branch at an instant or a
+    /// backup through a throw-away read-only Postgres started for the diff.
+    private func withSide<T: Sendable>(
+        _ spec: String, project: ProjectRecord, operation: String, _ body: (DiffSide) async throws -> T
+    ) async throws -> T {
+        let scratchName = "\(operation)-\(Identifiers.shortID(length: 4))"
+        if spec.hasPrefix("backup:") {
+            let id = String(spec.dropFirst("backup:".count))
+            let key = try context.requireBackupKey()
+            let chain = try await backups.chain(for: id, key: key)
+            // Its database is named after its project, and its files must be this project's.
+            guard let last = chain.last, last.project == project.name.rawValue else {
+                throw EngineError(
+                    .diffSideNotFound, "Backup \(id) is not a backup of project '\(project.name)'.",
+                    hint: "List this project's backups with `branch backup list`; restore another project's backup as a branch first.")
+            }
+            guard Int(last.postgresVersion.split(separator: ".").first ?? "") == installation.major else {
+                throw EngineError(
+                    .postgresVersionMismatch, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
+                    hint: "Compare it on a service with the same Postgres major version.")
+            }
+            let directory = layout.work(scratchName, "receive")
+            do {
+                let received = try await backups.receive(chain, key: key, into: directory, progress: nil)
+                let result = try await withScratchServer(context, from: received, name: scratchName) { scratch in
+                    try await body(DiffSide(label: spec, connection: scratch.connection(database: project.database), dataDirectory: scratch.dataDirectory))
+                }
+                await backups.removeReceived(directory)
+                return result
+            } catch {
+                await backups.removeReceived(directory)
+                throw error
+            }
+        }
+        if let at = spec.lastIndex(of: "@") {
+            let name = String(spec[..<at])
+            guard let instant = Instant.parse(String(spec[spec.index(after: at)...])) else {
+                throw EngineError.invalidRequest("'\(spec[spec.index(after: at)...])' is not an instant.", hint: "Use BRANCH@2026-11-21T10:00:00Z.")
+            }
+            let branch = try await catalog.read { try $0.requireBranch(project.name, name) }
+            let (lineage, snapshot) = try await pointInTime.source(branch, at: instant)
+            if lineage.id == branch.lineage { try await pointInTime.archiveCurrentWAL(of: branch) }
+            return try await withScratchServer(
+                context, from: layout.snapshot(project.name, snapshot.id), name: scratchName,
+                recovery: Recovery(restoreWal: layout.wal(project.name, lineage: lineage.id), target: instant)
+            ) { scratch in
+                try await body(DiffSide(label: spec, connection: scratch.connection(database: project.database), dataDirectory: scratch.dataDirectory))
+            }
+        }
+        let (branch, snapshot) = try await catalog.read { tx -> (BranchRecord?, SnapshotRecord?) in
+            let branch = (try? ResourceName(validating: spec)).flatMap { try? tx.branch(project.name, $0) }
+            return (branch, branch == nil ? try tx.snapshot(project.name, idOrName: spec) : nil)
+        }
+        if let branch {
+            guard branch.state == .ready else { throw EngineError.notReady("Branch '\(spec)'", state: branch.state.rawValue) }
+            try await servers.resumeIfSuspended(branch, cause: "a diff reads it")
+            guard servers.isRunning(branch) else {
+                throw EngineError(.branchStopped, "Branch '\(spec)' is stopped.", hint: "Start it with `branch start \(spec)`.")
+            }
+            let side = DiffSide(
+                label: spec, connection: servers.databaseConnection(branch, database: project.database),
+                dataDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, branch.name)))
+            return try await servers.keepingAwake([branch]) { try await body(side) }
+        }
+        if let snapshot, snapshot.state == .ready {
+            return try await withScratchServer(context, from: layout.snapshot(project.name, snapshot.id), name: scratchName) { scratch in
+                try await body(DiffSide(label: spec, connection: scratch.connection(database: project.database), dataDirectory: scratch.dataDirectory))
+            }
+        }
+        throw EngineError(
+            .diffSideNotFound, "'\(spec)' is not a branch, a snapshot, a branch at an instant or a backup of project '\(project.name)'.",
+            hint: "Use a branch (main), a snapshot id or name, main@2026-11-21T10:00:00Z, or backup:ID.")
+    }
+
+    /// Compares the two open sides and sends the results in batches.
+    private func compare(
+        _ options: DiffOptions, first: DiffSide, second: DiffSide, cursor: DiffCursor?, into channel: AsyncThrowingChannel<[DiffEvent], any Error>
+    ) async throws {
+        let watch = Stopwatch()
+        var batch = EventBatch(channel: channel)
+        let left = try await PGConnection.connect(first.connection)
+        defer { left.close() }
+        let right = try await PGConnection.connect(second.connection)
+        defer { right.close() }
+        // Checkpointed after their snapshots, both sides' files can be compared page by page.
+        async let leftReady = RowDiffer.prepare(left, checkpoint: true)
+        async let rightReady = RowDiffer.prepare(right, checkpoint: true)
+        let readable = try await (leftReady, rightReady)
+        let pages = readable.0 && readable.1
+            ? try? await RowDiffer.PageAccess(firstDirectory: first.dataDirectory, secondDirectory: second.dataDirectory) : nil
+        async let a = SchemaIntrospector.snapshot(left, schemas: options.schemas)
+        async let b = SchemaIntrospector.snapshot(right, schemas: options.schemas)
+        let (before, after) = try await (a, b)
+        let wanted = options.tables.map { names in Set(names.flatMap { name in [name, "public.\(name)"] }) }
+        func included(_ table: String) -> Bool {
+            guard let wanted else { return true }
+            return wanted.contains(table) || wanted.contains(table.replacingOccurrences(of: "\"", with: ""))
+        }
+        var totals = DiffTotals(from: first.label, to: second.label)
+        if cursor == nil {
+            for change in SchemaDiff.compare(before, after) where included(Self.tableOf(change.name)) {
+                totals.schemaChanges += 1
+                if change.classification == .breaking { totals.breakingChanges += 1 }
+                try await batch.add(.schema(change))
+            }
+        }
+        if !options.schemaOnly {
+            let differ = RowDiffer(first: left, second: right, pages: pages)
+            var budget = options.limit
+            let tables = before.tables.filter { table in after.table(table.qualifiedName) != nil && included(table.qualifiedName) }
+            for table in tables {
+                if let cursor, table.qualifiedName < cursor.table { continue }
+                try Task.checkCancellation()
+                let comparison = TableComparison(from: table, to: after.table(table.qualifiedName)!)
+                let resume = cursor.flatMap { $0.table == table.qualifiedName && !$0.position.isEmpty ? $0.position : nil }
+                // A summary needs counts only: rows in differing segments are then hashed, not fetched.
+                let outcome: RowDiffer.Outcome
+                if options.summary {
+                    outcome = try await differ.compare(comparison, resumeAfter: resume, budget: nil, emit: nil)
+                } else {
+                    outcome = try await differ.compare(comparison, resumeAfter: resume, budget: budget) { delta in
+                        try await batch.add(.row(RowDiffer.change(delta, table: comparison)))
+                    }
+                }
+                totals.rowsAdded += outcome.summary.added
+                totals.rowsRemoved += outcome.summary.removed
+                totals.rowsChanged += outcome.summary.changed
+                try await batch.add(.table(outcome.summary))
+                try await batch.flush()
+                if let position = outcome.resumeAfter {
+                    totals.nextCursor = DiffCursor(table: table.qualifiedName, position: position).encoded
+                    break
+                }
+                if let remaining = budget {
+                    budget = remaining - (outcome.summary.added + outcome.summary.removed + outcome.summary.changed)
+                    if budget! <= 0 {
+                        if let next = tables.first(where: { $0.qualifiedName > table.qualifiedName }) {
+                            totals.nextCursor = DiffCursor(table: next.qualifiedName, position: []).encoded
+                        }
+                        break
+                    }
+                }
+            }
+        }
+        totals.bytesFromFirst = left.bytesReceived
+        totals.bytesFromSecond = right.bytesReceived
+        totals.durationMs = watch.milliseconds
+        try await batch.add(.end(totals))
+        try await batch.flush()
+    }
+
+    /// The table a schema change belongs to (`schema.table` of `schema.table.column`).
+    static func tableOf(_ name: String) -> String {
+        let parts = name.split(separator: ".")
+        return parts.count >= 2 ? "\(parts[0]).\(parts[1])" : name
+    }
+}
+
+/// Results gathered into batches before they cross to the consumer, so a diff of millions of
+/// rows is not millions of handovers.
+private struct EventBatch {
+    let channel: AsyncThrowingChannel<[DiffEvent], any Error>
+    var events: [DiffEvent] = []
+
+    mutating func add(_ event: DiffEvent) async throws {
+        events.append(event)
+        if events.count >= 256 { try await flush() }
+    }
+
+    mutating func flush() async throws {
+        guard !events.isEmpty else { return }
+        let full = events
+        events.removeAll(keepingCapacity: true)
+        await channel.send(full)
+        // `send` returns without delivering once the consumer has gone.
+        try Task.checkCancellation()
+    }
+}
+
+/// A running diff's results, in order. Dropping it (a client hanging up) cancels the diff.
+public final class DiffStream: AsyncSequence, Sendable {
+    public typealias Element = [DiffEvent]
+
+    private let channel: AsyncThrowingChannel<[DiffEvent], any Error>
+    private let producer: Task<Void, Never>
+
+    init(channel: AsyncThrowingChannel<[DiffEvent], any Error>, producer: Task<Void, Never>) {
+        self.channel = channel
+        self.producer = producer
+    }
+
+    deinit { producer.cancel() }
+
+    public func makeAsyncIterator() -> Iterator { Iterator(owner: self, base: channel.makeAsyncIterator()) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        /// Keeps the diff running while it is being read.
+        let owner: DiffStream
+        var base: AsyncThrowingChannel<[DiffEvent], any Error>.Iterator
+
+        public mutating func next() async throws -> [DiffEvent]? { try await base.next() }
+    }
+}

@@ -1,0 +1,179 @@
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+public import Foundation
+import Logging
+public import ServiceLifecycle
+
+/// One sample of one branch server (rates over the preceding interval).
+public struct MetricSample: Sendable {
+    public var at: Date
+    public var status: BranchStatus
+    public var cpuPercent: Double?
+    public var memoryBytes: UInt64?
+    public var ioReadBytesPerSecond: Double?
+    public var ioWriteBytesPerSecond: Double?
+    public var connections: Int?
+    public var databaseBytes: UInt64?
+    public var exclusiveBytes: UInt64?
+    public var restarts: Int
+}
+
+/// The samples of one branch.
+public struct MetricSeries: Sendable {
+    public var project: String
+    public var branch: String
+    public var samples: [MetricSample]
+}
+
+/// The last hour of samples per branch, in memory (720 × 5 s), and the previous cumulative
+/// counters to turn them into rates.
+actor MetricsStore {
+    struct Key: Hashable {
+        let project: String
+        let branch: String
+    }
+
+    let capacity: Int
+    private var series: [Key: [MetricSample]] = [:]
+    private var previous: [Key: (at: ContinuousClock.Instant, usage: ResourceUsage)] = [:]
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Adds a sample built from cumulative `usage`; CPU and IO become rates over the time since the last one.
+    func record(_ key: Key, at date: Date, status: BranchStatus, usage: ResourceUsage?, connections: Int?, databaseBytes: UInt64?,
+                exclusiveBytes: UInt64?, restarts: Int) {
+        var sample = MetricSample(
+            at: date, status: status, cpuPercent: nil, memoryBytes: usage?.memoryBytes, ioReadBytesPerSecond: nil,
+            ioWriteBytesPerSecond: nil, connections: connections, databaseBytes: databaseBytes, exclusiveBytes: exclusiveBytes,
+            restarts: restarts)
+        let now = ContinuousClock.now
+        if let usage, let last = previous[key] {
+            let elapsed = max(0.001, (now - last.at).seconds)
+            sample.cpuPercent = max(0, (usage.cpuSeconds - last.usage.cpuSeconds) / elapsed * 100)
+            sample.ioReadBytesPerSecond = Double(usage.ioReadBytes &- min(usage.ioReadBytes, last.usage.ioReadBytes)) / elapsed
+            sample.ioWriteBytesPerSecond = Double(usage.ioWriteBytes &- min(usage.ioWriteBytes, last.usage.ioWriteBytes)) / elapsed
+        }
+        if let usage { previous[key] = (now, usage) } else { previous[key] = nil }
+        var samples = series[key] ?? []
+        samples.append(sample)
+        if samples.count > capacity { samples.removeFirst(samples.count - capacity) }
+        series[key] = samples
+    }
+
+    func forget(project: String, branch: String) {
+        let key = Key(project: project, branch: branch)
+        series[key] = nil
+        previous[key] = nil
+    }
+
+    /// Series matching the filters; `since` nil means only the latest sample of each.
+    func query(project: String?, branch: String?, since: Date?) -> [MetricSeries] {
+        series.filter { key, _ in (project == nil || key.project == project) && (branch == nil || key.branch == branch) }
+            .sorted { ($0.key.project, $0.key.branch) < ($1.key.project, $1.key.branch) }
+            .map { key, samples in
+                let chosen = since.map { date in samples.filter { $0.at >= date } } ?? samples.suffix(1)
+                return MetricSeries(project: key.project, branch: key.branch, samples: Array(chosen))
+            }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// Samples every branch server every `metricsInterval`: state, CPU, memory, IO, connections,
+/// sizes, restarts; a branch with clients counts as active for scale to zero.
+public struct MetricsService: Service {
+    let context: EngineContext
+
+    public func run() async throws {
+        let sampler = MetricsSampler(context: context)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await sampler.sampleOnce()
+            try? await Task.sleep(for: context.configuration.metricsInterval)
+        }
+    }
+}
+
+struct MetricsSampler: EnginePart {
+    let context: EngineContext
+
+    func sampleOnce() async {
+        guard let (projects, branches) = try? await catalog.read({ tx in (try tx.projects(), try tx.allBranches()) }) else { return }
+        let byName = Dictionary(uniqueKeysWithValues: projects.map { ($0.name, $0) })
+        let ready = branches.filter { $0.state == .ready && byName[$0.project]?.state == .ready }
+        let sizes = await storage.exclusiveBytes(of: ready.map { layout.branch($0.project, $0.name) })
+        let poolerClients = (try? await pooler.clients()) ?? [:]
+        let now = Date()
+        for branch in ready {
+            guard let project = byName[branch.project] else { continue }
+            let spec = servers.spec(branch, project: project)
+            let running = runtime.state(spec).isRunning
+            var connections: Int?
+            var databaseBytes: UInt64?
+            var active = false
+            if running, let stats = try? await servers.statistics(branch, database: project.database) {
+                connections = stats.connections
+                databaseBytes = stats.databaseBytes
+                active = stats.remoteClients > 0
+            }
+            active = active || frontDoor.entries(of: branch, project: project).contains { (poolerClients[$0]?.active ?? 0) + (poolerClients[$0]?.waiting ?? 0) > 0 }
+            await context.metricsStore.record(
+                .init(project: branch.project.rawValue, branch: branch.name.rawValue), at: now,
+                status: running ? .running : branch.suspended ? .suspended : .stopped, usage: running ? runtime.usage(spec) : nil,
+                connections: connections, databaseBytes: databaseBytes, exclusiveBytes: sizes[spec.subvolume], restarts: branch.restarts)
+
+            if active { await context.activity.active(Activity.key(branch)) }
+        }
+    }
+
+}
+
+extension Observability {
+    /// Samples of matching branches over the last `minutes` (0: only the latest of each).
+    public func metrics(project: String?, branch: String?, minutes: Int) async -> (intervalSeconds: Double, series: [MetricSeries]) {
+        let since = minutes > 0 ? Date().addingTimeInterval(-Double(minutes) * 60) : nil
+        let series = await context.metricsStore.query(project: project, branch: branch, since: since)
+        return (configuration.metricsInterval.seconds, series)
+    }
+
+    /// The latest sample of every branch in Prometheus' text format.
+    public func prometheusText() async -> String {
+        let latest = await context.metricsStore.query(project: nil, branch: nil, since: nil)
+        var families: [(name: String, help: String, type: String, value: (MetricSample) -> Double?)] = [
+            ("branch_up", "1 if the branch's server is running.", "gauge", { $0.status == .running ? 1 : 0 }),
+            ("branch_suspended", "1 if the branch is suspended for being idle.", "gauge", { $0.status == .suspended ? 1 : 0 }),
+            ("branch_cpu_percent", "CPU use over the last interval, in percent of one core.", "gauge", { $0.cpuPercent }),
+            ("branch_memory_bytes", "Memory in use, without reclaimable page cache.", "gauge", { $0.memoryBytes.map { Double($0) } }),
+            ("branch_io_read_bytes_per_second", "Disk reads over the last interval.", "gauge", { $0.ioReadBytesPerSecond }),
+            ("branch_io_write_bytes_per_second", "Disk writes over the last interval.", "gauge", { $0.ioWriteBytesPerSecond }),
+            ("branch_connections", "Client connections to the server.", "gauge", { $0.connections.map { Double($0) } }),
+            ("branch_database_bytes", "Size of the project's database on this branch.", "gauge", { $0.databaseBytes.map { Double($0) } }),
+            ("branch_exclusive_bytes", "Bytes on disk only this branch holds.", "gauge", { $0.exclusiveBytes.map { Double($0) } }),
+            ("branch_restarts_total", "Times the supervisor restarted the server.", "counter", { Double($0.restarts) }),
+        ]
+        let space = storage.space()
+        var lines: [String] = [
+            "# HELP branch_pool_free_bytes Free space in the pool.", "# TYPE branch_pool_free_bytes gauge",
+            "branch_pool_free_bytes \(space.free)",
+            "# HELP branch_pool_size_bytes Size of the pool.", "# TYPE branch_pool_size_bytes gauge", "branch_pool_size_bytes \(space.total)",
+        ]
+        families.sort { $0.name < $1.name }
+        for family in families {
+            lines.append("# HELP \(family.name) \(family.help)")
+            lines.append("# TYPE \(family.name) \(family.type)")
+            for series in latest {
+                guard let sample = series.samples.last, let value = family.value(sample) else { continue }
+                lines.append("\(family.name){project=\"\(series.project)\",branch=\"\(series.branch)\"} \(Self.prometheusNumber(value))")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func prometheusNumber(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.3f", value)
+    }
+}

@@ -1,0 +1,170 @@
+import BranchCatalog
+import BranchCore
+import BranchSystem
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import Foundation
+
+/// How a point-in-time branch is made: replay this archive, up to this instant.
+struct Recovery: Sendable {
+    /// Host path of the source lineage's WAL archive.
+    let restoreWal: String
+    /// The instant to stop at (inclusive); nil replays the whole archive.
+    let target: Date?
+}
+
+/// Point in time: branches re-created at an instant by replaying a lineage's archived WAL from
+/// the newest snapshot before it.
+struct PointInTime: EnginePart {
+    let context: EngineContext
+
+    /// Where a point-in-time branch of `source` at `instant` starts: the lineage that held the
+    /// branch's history then, and the newest snapshot of that history at or before the instant.
+    func source(_ source: BranchRecord, at instant: Date) async throws -> (LineageRecord, SnapshotRecord) {
+        guard instant <= Date() else { throw EngineError.invalidRequest("\(Self.format(instant)) is in the future.") }
+        let (lineages, snapshots) = try await catalog.read { tx in
+            (try tx.lineages(source.project, branch: source.name), try tx.snapshots(source.project))
+        }
+        let earliest = earliestRestorable(source, lineages: lineages, snapshots: snapshots)
+        guard let lineage = lineages.first(where: { $0.startedAt <= instant && ($0.endedAt.map { instant < $0 } ?? true) }) else {
+            throw Self.notRestorable(source, instant, earliest: earliest)
+        }
+        let candidates = snapshots.filter { snapshot in
+            snapshot.state == .ready && snapshot.walStart != nil && snapshot.createdAt <= instant
+                && (snapshot.lineage == lineage.id || snapshot.id == lineage.startSnapshot)
+        }
+        guard let snapshot = candidates.max(by: { $0.createdAt < $1.createdAt }) else {
+            throw Self.notRestorable(source, instant, earliest: earliest)
+        }
+        return (lineage, snapshot)
+    }
+
+    static func notRestorable(_ branch: BranchRecord, _ instant: Date, earliest: Date?) -> EngineError {
+        EngineError(
+            .pointNotRestorable, "Branch '\(branch.name)' cannot be re-created at \(format(instant)).",
+            hint: earliest.map { "The earliest point that can be restored is \(format($0)); the latest is now." }
+                ?? "It has no snapshot to replay from yet.")
+    }
+
+    /// The earliest instant a branch can be re-created at: the oldest snapshot still available
+    /// (with its WAL) in each lineage, the earliest of those.
+    func earliestRestorable(_ branch: BranchRecord, lineages: [LineageRecord], snapshots: [SnapshotRecord]) -> Date? {
+        var earliest: Date?
+        for lineage in lineages {
+            let usable = snapshots.filter {
+                $0.state == .ready && $0.walStart != nil && ($0.lineage == lineage.id || $0.id == lineage.startSnapshot)
+            }
+            guard let oldest = usable.map(\.createdAt).min() else { continue }
+            let from = max(oldest, lineage.startedAt)
+            if lineage.endedAt.map({ from < $0 }) ?? true { earliest = min(earliest ?? from, from) }
+        }
+        return earliest
+    }
+
+    /// Makes sure every WAL record written so far is in the archive: switch to a new segment and
+    /// wait until the one just completed has been archived.
+    func archiveCurrentWAL(of branch: BranchRecord) async throws {
+        let spec = servers.spec(branch)
+        guard runtime.state(spec).isRunning, let wal = spec.walDirectory else { return }
+        let switched = try await withConnection(spec.superuserConnection) {
+            try await $0.query("SELECT pg_walfile_name(pg_switch_wal())").scalar
+        }
+        guard let segment = switched else { return }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if Files.exists("\(wal)/\(segment).zst") { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw EngineError(
+            .walArchivingBehind, "WAL segment \(segment) of '\(branch.name)' was not archived within 30 s.",
+            hint: "See the branch's log (`branch logs \(branch.name)`) for archive_command errors.")
+    }
+
+    /// Starts a new branch's server in archive recovery from `recovery`, waits for it to reach
+    /// the target and promote, then snapshots the result as the branch's base and its lineage's
+    /// start. When no transaction follows the target in the archive, Postgres refuses to stop
+    /// there; replaying the whole archive then gives the same state, so that is done instead.
+    func recover(
+        _ branch: inout BranchRecord, project: ProjectRecord, recovery: Recovery, replayFrom basePath: String, op: OperationContext
+    ) async throws {
+        let spec = servers.spec(branch, project: project, restoreWal: recovery.restoreWal)
+        let paths = runtime.serverPaths(spec)
+        var target = recovery.target
+        while true {
+            try servers.prepareClone(dataDirectory: spec.dataDirectory, branch: branch, project: project)
+            let settings = WALArchive.recoverySettings(
+                restoreDirectory: paths.restoreWalDirectory ?? recovery.restoreWal, scriptDirectory: paths.scriptDirectory ?? layout.scripts,
+                target: target.map(Self.postgresTimestamp))
+            try Files.writeAtomically(settings, to: "\(spec.dataDirectory)/\(WALArchive.recoveryConfigName)", mode: 0o600, owner: ClusterFiles.superuser)
+            try Files.writeAtomically("", to: "\(spec.dataDirectory)/recovery.signal", mode: 0o600, owner: ClusterFiles.superuser)
+            do {
+                try await op.step(target == nil ? "replay all WAL" : "replay WAL") {
+                    try await servers.start(branch, restoreWal: recovery.restoreWal, timeout: configuration.recoveryTimeout)
+                    await FaultInjection.point("branch.create-at.after-start")
+                    try await waitForPromotion(spec)
+                }
+                break
+            } catch {
+                let log = LogFiles.tail(in: spec.logDirectory, lines: 80)
+                guard target != nil, log.contains("recovery ended before configured recovery target was reached") else { throw error }
+                try? await runtime.stop(spec)
+                try await storage.deleteSubvolume(at: spec.subvolume)
+                try await storage.snapshot(from: basePath, to: spec.subvolume, readOnly: false)
+                target = nil
+            }
+        }
+        try Files.remove("\(spec.dataDirectory)/\(WALArchive.recoveryConfigName)")
+
+        // The state at the target becomes the branch's base and its lineage's starting point.
+        var base = SnapshotRecord(
+            id: try await snapshots.unusedID(), project: branch.project, name: nil, sourceBranch: branch.name, kind: .base,
+            state: .ready, createdAt: Date(), operationID: op.id)
+        base.lineage = branch.lineage
+        let basePathAfter = layout.snapshot(branch.project, base.id)
+        try await servers.checkpointIfRunning(branch)
+        op.onFailure("delete base snapshot") { try await storage.deleteSubvolume(at: basePathAfter) }
+        try await storage.snapshot(from: spec.subvolume, to: basePathAfter, readOnly: true)
+        await FaultInjection.point("branch.create-at.after-base-snapshot")
+        base.walStart = await lineages.walStart(of: branch)
+        branch.baseSnapshot = base.id
+        let lineageID = branch.lineage
+        try await catalog.write { [branch, base] tx in
+            try tx.insert(base)
+            try tx.update(branch)
+            if let lineageID, var lineage = try tx.lineage(lineageID) {
+                lineage.startSnapshot = base.id
+                try tx.update(lineage)
+            }
+        }
+        op.onFailure("remove base row") { try await catalog.write { [base] tx in try tx.deleteSnapshot(base.id) } }
+    }
+
+    /// Polls until the server has left recovery; fails if it stopped instead.
+    func waitForPromotion(_ spec: ServerSpec) async throws {
+        let deadline = ContinuousClock.now + configuration.recoveryTimeout
+        while ContinuousClock.now < deadline {
+            if !runtime.state(spec).isRunning {
+                throw PostgresError(.postgresStartFailed, "Postgres stopped during recovery: \(LogFiles.tail(in: spec.logDirectory, lines: 5))")
+            }
+            let inRecovery = try? await withConnection(spec.superuserConnection) { try await $0.query("SELECT pg_is_in_recovery()").scalar }
+            if inRecovery == "f" { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw PostgresError(.postgresStartFailed, "Recovery did not finish within \(configuration.recoveryTimeout).")
+    }
+
+    /// `2026-11-21 10:15:30.000000+00`, what recovery_target_time expects.
+    static func postgresTimestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+        return formatter.string(from: date) + "+00"
+    }
+
+    /// `2026-11-21T10:15:30Z`, for messages.
+    static func format(_ date: Date) -> String {
+        ISO8601DateFormatter().string(from: date)
+    }
+}

@@ -1,0 +1,176 @@
+import BranchCatalog
+import BranchCore
+import BranchSystem
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import Foundation
+import Logging
+
+/// Projects: each a Postgres cluster on its own subvolume, with an owner role, a database and a
+/// `main` branch, made from the warm template.
+public struct Projects: EnginePart {
+    let context: EngineContext
+
+    /// Creates a project: a writable snapshot of the warm template, started, with its owner role
+    /// and database renamed to the project's name and a generated SCRAM password. No initdb.
+    public func create(name rawName: String, settings: ProjectSettings? = nil) async throws -> ProjectCreation {
+        let name = try ResourceName(validating: rawName, kind: "project name")
+        if let settings { try settings.validate() }
+        return try await context.withProjectLock(name.rawValue) {
+            if try await catalog.project(name) != nil { throw EngineError.projectExists(name) }
+            try storage.requireFreeSpace(configuration.freeSpaceReserve)
+            try await Template(context: context).ensure()
+            let template = layout.template(major: installation.major)
+            let (project, timing) = try await journal.run("project.create", project: name, target: name.rawValue) { op in
+                let port = try await context.allocatePort()
+                let password = Identifiers.secret()
+                var project = ProjectRecord(
+                    name: name, state: .creating, pgMajor: installation.major, role: name.rawValue, database: name.rawValue,
+                    password: password, verifier: try Scram.verifier(password: password), checkedOut: .main,
+                    createdAt: Date(), operationID: op.id)
+                settings?.apply(to: &project)
+                var main = BranchRecord(
+                    project: name, name: .main, parent: nil, baseSnapshot: nil, port: port, state: .creating,
+                    desired: .running, createdAt: Date(), operationID: op.id)
+                // main's WAL lineage starts from an "origin" snapshot of its fresh data, so it can
+                // be re-created at any point of its history.
+                var origin = SnapshotRecord(
+                    id: try await snapshots.unusedID(), project: name, name: nil, sourceBranch: .main, kind: .automatic,
+                    state: .creating, createdAt: Date(), operationID: op.id)
+                let lineage = lineages.new(project: name, branch: .main, startSnapshot: origin.id)
+                main.lineage = lineage.id
+                origin.lineage = lineage.id
+                try await op.step("catalog") {
+                    try await catalog.write { [project, main, origin] tx in
+                        try tx.insert(project)
+                        try tx.insert(main)
+                        try tx.insert(lineage)
+                        try tx.insert(origin)
+                        try tx.save(Scheduler.defaultSnapshotSchedule(name))
+                    }
+                }
+                op.onFailure("remove catalog rows") { try await catalog.write { try $0.deleteProject(name) } }
+                await FaultInjection.point("project.create.after-catalog")
+
+                op.onFailure("remove project files") { try await removeFiles(name) }
+                try self.ensureDirectories(name)
+                let branchPath = layout.branch(name, .main)
+                try await op.step("snapshot template") {
+                    try await storage.snapshot(from: template, to: branchPath, readOnly: false)
+                }
+                await FaultInjection.point("project.create.after-snapshot")
+                try await op.step("origin snapshot") {
+                    try await storage.snapshot(from: branchPath, to: layout.snapshot(name, origin.id), readOnly: true)
+                    origin.walStart = await lineages.walStart(of: main)
+                    origin.state = .ready
+                }
+
+                let spec = servers.spec(main)
+                op.onFailure("stop server") { try await runtime.stop(spec) }
+                try await op.step("start") {
+                    try servers.prepareClone(dataDirectory: spec.dataDirectory, branch: main, project: project)
+                    try await servers.start(main)
+                }
+                await FaultInjection.point("project.create.after-start")
+
+                try await op.step("owner role") {
+                    try await withConnection(spec.superuserConnection) { try await $0.execute("""
+                        ALTER ROLE \(SQL.identifier(ClusterFiles.templateRole)) RENAME TO \(SQL.identifier(project.role));
+                        ALTER ROLE \(SQL.identifier(project.role)) PASSWORD \(SQL.literal(project.verifier));
+                        ALTER DATABASE \(SQL.identifier(ClusterFiles.templateDatabase)) RENAME TO \(SQL.identifier(project.database));
+                        """) }
+                }
+                project.state = .ready
+                main.state = .ready
+                try await op.step("catalog") {
+                    try await catalog.write { [project, main, origin] tx in
+                        try tx.update(project)
+                        try tx.update(main)
+                        try tx.update(origin)
+                    }
+                }
+                await FaultInjection.point("project.create.after-ready")
+                try await op.step("pooler") { try await frontDoor.sync() }
+                return project
+            }
+            return ProjectCreation(project: try await presenter.project(project), connection: frontDoor.pooledConnection(project), operation: timing)
+        }
+    }
+
+    public func list() async throws -> [ProjectView] {
+        var views: [ProjectView] = []
+        for project in try await catalog.projects() where project.state == .ready { views.append(try await presenter.project(project)) }
+        return views
+    }
+
+    public func get(_ name: String) async throws -> ProjectView {
+        try await presenter.project(try await catalog.read { try $0.requireProject(name) })
+    }
+
+    /// Deletes a project with every branch and snapshot. Refuses when branches other than main
+    /// exist, unless `force`. Once started it runs to completion, at the next start if need be.
+    public func delete(_ name: String, force: Bool) async throws -> Deletion {
+        let validName = try ResourceName(validating: name, kind: "project name")
+        return try await context.withProjectLock(validName.rawValue, checking: { tx -> (ProjectRecord, [BranchRecord]) in
+            guard let project = try tx.project(validName) else { throw EngineError.projectNotFound(name) }
+            if project.state == .creating { throw EngineError.notReady("Project '\(name)'", state: "creating") }
+            return (project, try tx.branches(validName))
+        }) { (project, branches) in
+            let others = branches.filter { $0.name != .main }
+            if !others.isEmpty && !force {
+                throw EngineError(
+                    .projectHasBranches,
+                    "Project '\(name)' has \(others.count) branch\(others.count == 1 ? "" : "es") besides main (\(others.map(\.name.rawValue).joined(separator: ", "))).",
+                    hint: "Delete them first, or pass --force to delete the project with all its branches.")
+            }
+            let (_, timing) = try await journal.run("project.delete", project: validName, target: validName.rawValue) { op in
+                try await op.step("mark deleting") {
+                    try await catalog.write { tx in
+                        var marked = project
+                        marked.state = .deleting
+                        try tx.update(marked)
+                    }
+                }
+                await FaultInjection.point("project.delete.after-mark")
+                try await op.step("pooler") { try await frontDoor.sync() }
+                try await op.step("stop servers") {
+                    for branch in branches { try await servers.stop(branch) }
+                }
+                await FaultInjection.point("project.delete.after-stop")
+                try await op.step("delete subvolumes") { try await removeFiles(validName) }
+                try await op.step("catalog") { try await catalog.write { try $0.deleteProject(validName) } }
+                for branch in branches {
+                    await context.activity.forget(Activity.key(branch))
+                    await context.metricsStore.forget(project: branch.project.rawValue, branch: branch.name.rawValue)
+                }
+            }
+            return Deletion(deleted: [validName.rawValue], operation: timing)
+        }
+    }
+
+    /// The project's stable pooled endpoint (it reaches the checked-out branch).
+    public func connection(_ name: String) async throws -> ConnectionDetails {
+        frontDoor.pooledConnection(try await catalog.read { try $0.requireProject(name) })
+    }
+
+    // MARK: Files
+
+    func ensureDirectories(_ name: ResourceName) throws {
+        try Files.ensureDirectory(layout.project(name), mode: 0o711)
+        try Files.ensureDirectory(layout.branches(name), mode: 0o711)
+        try Files.ensureDirectory(layout.snapshots(name), mode: 0o711)
+    }
+
+    /// Deletes every subvolume of a project, its directories and its logs.
+    func removeFiles(_ name: ResourceName) async throws {
+        for directory in [layout.branches(name), layout.snapshots(name)] {
+            for subvolume in storage.subvolumes(in: directory) {
+                try await storage.deleteSubvolume(at: "\(directory)/\(subvolume)")
+            }
+        }
+        for path in [layout.project(name), layout.logs(name)] where Files.exists(path) {
+            try FileManager.default.removeItem(atPath: path)
+        }
+    }
+}

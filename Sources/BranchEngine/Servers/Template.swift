@@ -1,0 +1,53 @@
+import BranchCatalog
+import BranchCore
+import BranchSystem
+import BranchPostgres
+import BranchRuntime
+import BranchStorage
+import Foundation
+import Logging
+
+/// The warm template of the running Postgres major: an initdb'd, configured, read-only
+/// subvolume every new project is a snapshot of, so no initdb runs on the hot path.
+struct Template: EnginePart {
+    let context: EngineContext
+
+    /// Makes sure the template exists: built in the work area, moved into place in one rename (so
+    /// a crash never leaves half a template), then made read-only.
+    func ensure() async throws {
+        try await context.locks.withLock("template") { try await buildIfMissing() }
+    }
+
+    private func buildIfMissing() async throws {
+        let path = layout.template(major: installation.major)
+        if storage.isSubvolume(path) && Files.exists("\(PoolLayout.dataDirectory(in: path))/PG_VERSION") {
+            // A crash between the move and the flag leaves it writable; finish the job.
+            if try !storage.isReadOnly(path) { try storage.setReadOnly(path, true) }
+            return
+        }
+        try storage.requireFreeSpace(configuration.freeSpaceReserve)
+        let watch = Stopwatch()
+        let work = layout.work("template", "pg\(installation.major)")
+        try await storage.deleteSubvolume(at: work)
+        try await storage.deleteSubvolume(at: path)
+        try await storage.createSubvolume(at: work)
+        do {
+            let logDirectory = layout.templateLogs
+            try Files.ensureDirectory(logDirectory, mode: 0o700, owner: ClusterFiles.superuser)
+            let port = try await context.allocatePort()
+            try Files.ensureDirectory(layout.socketDirectory(port: port), mode: 0o700, owner: ClusterFiles.superuser)
+            try await TemplateBuilder.build(
+                dataDirectory: PoolLayout.dataDirectory(in: work), installation: installation,
+                socketDirectory: layout.socketDirectory(port: port), port: port,
+                logFile: "\(logDirectory)/pg\(installation.major).log")
+            try await storage.sync()
+            // A read-only subvolume cannot be moved (its parent link is inside it): move, then freeze.
+            try storage.move(work, to: path)
+            try storage.setReadOnly(path, true)
+        } catch {
+            try? await storage.deleteSubvolume(at: work)
+            throw error
+        }
+        logger.info("template ready", metadata: ["major": "\(installation.major)", "ms": "\(watch.milliseconds)"])
+    }
+}

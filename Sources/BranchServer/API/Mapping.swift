@@ -1,0 +1,204 @@
+import BranchAPI
+import BranchCatalog
+import BranchCore
+import BranchDiff
+import BranchEngine
+import Foundation
+
+// The engine's domain results as the API's wire types (Components.Schemas, generated from
+// Sources/BranchAPI/openapi.json). The only place the two meet.
+
+typealias Schemas = Components.Schemas
+
+extension Schemas.OperationTiming {
+    init(_ timing: BranchEngine.OperationTiming) {
+        self.init(durationMs: timing.durationMs, id: timing.id, steps: timing.steps.map { .init(ms: $0.ms, name: $0.name) })
+    }
+}
+
+extension Schemas.ProjectInfo {
+    init(_ view: ProjectView) {
+        let record = view.record
+        self.init(
+            branches: view.branchCount, checkedOut: record.checkedOut.rawValue, cpus: record.cpuLimit, createdAt: record.createdAt,
+            database: record.database, earliestRestorableAt: view.earliestRestorableAt, exclusiveBytes: view.exclusiveBytes.map(Int.init),
+            maxConnections: record.maxConnections, memoryBytes: record.memoryLimit.map(Int.init), name: record.name.rawValue,
+            poolerHost: view.poolerHost, poolerPort: view.poolerPort, postgresMajor: record.pgMajor, retentionDays: view.retentionDays,
+            role: record.role, snapshots: view.snapshotCount, suspendAfterSeconds: view.suspendAfterSeconds,
+            suspendMainAfterSeconds: view.suspendMainAfterSeconds)
+    }
+}
+
+extension Schemas.BranchInfo {
+    init(_ view: BranchView) {
+        let record = view.record
+        self.init(
+            baseSnapshot: record.baseSnapshot, checkedOut: view.checkedOut, createdAt: record.createdAt,
+            earliestRestorableAt: view.earliestRestorableAt, exclusiveBytes: view.exclusiveBytes.map(Int.init), name: record.name.rawValue,
+            parent: record.parent?.rawValue, port: record.port, project: record.project.rawValue, restarts: record.restarts,
+            state: record.state.rawValue, status: view.status.rawValue)
+    }
+}
+
+extension Schemas.SnapshotInfo {
+    init(_ view: SnapshotView) {
+        let record = view.record
+        self.init(
+            baseOf: view.baseOf, createdAt: record.createdAt, exclusiveBytes: view.exclusiveBytes.map(Int.init), id: record.id,
+            kind: record.kind.rawValue, name: record.name?.rawValue, project: record.project.rawValue, sourceBranch: record.sourceBranch.rawValue)
+    }
+}
+
+extension Schemas.ConnectionResponse {
+    init(_ details: ConnectionDetails) {
+        self.init(
+            branch: details.branch, database: details.database, host: details.host, password: details.password, pooled: details.pooled,
+            port: details.port, url: details.url, user: details.user)
+    }
+}
+
+extension Schemas.BranchResult {
+    init(_ change: BranchChange) {
+        self.init(
+            branch: Schemas.BranchInfo(change.branch), operation: Schemas.OperationTiming(change.operation),
+            replacedStateSnapshot: change.replacedState.map { Schemas.SnapshotInfo($0) })
+    }
+}
+
+extension Schemas.DeleteResult {
+    init(_ deletion: Deletion) { self.init(deleted: deletion.deleted, operation: Schemas.OperationTiming(deletion.operation)) }
+}
+
+extension BranchEngine.ProjectSettings {
+    init(_ settings: Schemas.ProjectSettings) {
+        self.init(
+            memoryBytes: settings.memoryBytes.map { UInt64(max(0, $0)) }, cpus: settings.cpus, maxConnections: settings.maxConnections,
+            suspendAfterSeconds: settings.suspendAfterSeconds, suspendMainAfterSeconds: settings.suspendMainAfterSeconds,
+            retentionDays: settings.retentionDays)
+    }
+}
+
+extension Schemas.ScheduleInfo {
+    init(_ view: ScheduleView) {
+        let record = view.record
+        self.init(
+            daily: record.daily, enabled: record.enabled, expression: record.expression, hourly: record.hourly, keepLast: record.keepLast,
+            kind: record.kind.rawValue, lastRunAt: record.lastRunAt, monthly: record.monthly, nextRunAt: view.nextRunAt,
+            webhookSlack: record.webhookSlack, webhookURL: record.webhookURL, weekly: record.weekly)
+    }
+}
+
+extension Schemas.BackupInfo {
+    init(_ backup: BackupSummary) {
+        self.init(
+            branch: backup.branch, error: backup.error, finishedAt: backup.finishedAt, id: backup.id, kind: backup.kind,
+            parentID: backup.parentID, postgresVersion: backup.postgresVersion, project: backup.project, rawBytes: Int(backup.rawBytes),
+            snapshotID: backup.snapshotID, startedAt: backup.startedAt, status: backup.status, storedBytes: Int(backup.storedBytes),
+            target: backup.target)
+    }
+}
+
+extension Schemas.VerifyReport {
+    init(_ report: BranchEngine.VerifyReport) {
+        self.init(
+            backup: report.backup, bytesVerified: Int(report.bytesVerified), chain: report.chain, chunksVerified: report.chunksVerified,
+            durationMs: report.durationMs, indexesChecked: report.indexesChecked, ok: report.ok, rows: Int(report.rows), tables: report.tables)
+    }
+}
+
+extension Schemas.JobInfo {
+    init(_ job: Job) {
+        var backup: Schemas.BackupInfo?
+        var branch: Schemas.BranchInfo?
+        var verify: Schemas.VerifyReport?
+        switch job.outcome {
+        case .backup(let summary)?: backup = .init(summary)
+        case .branch(let view)?: branch = .init(view)
+        case .verify(let report)?: verify = .init(report)
+        case nil: break
+        }
+        self.init(
+            backup: backup, branch: branch, bytesDone: Int(job.bytesDone), bytesPerSecond: job.bytesPerSecond, durationMs: job.durationMs,
+            errorCode: job.error?.code, errorHint: job.error?.hint, errorMessage: job.error?.message, finishedAt: job.finishedAt, id: job.id,
+            kind: job.kind, project: job.project, startedAt: job.startedAt, status: job.status.rawValue, step: job.step, verify: verify)
+    }
+}
+
+extension Schemas.OperationInfo {
+    init(_ record: OperationRecord) {
+        self.init(
+            durationMs: record.durationMs, errorCode: record.errorCode, errorMessage: record.errorMessage, finishedAt: record.finishedAt,
+            id: record.id, kind: record.kind, project: record.project, recovery: record.recovery, startedAt: record.startedAt,
+            state: record.state.rawValue, target: record.target)
+    }
+}
+
+extension Schemas.EventInfo {
+    init(_ record: EventRecord) {
+        self.init(at: record.at, branch: record.branch, detail: record.detail, id: Int(record.id ?? 0), kind: record.kind, project: record.project)
+    }
+}
+
+extension Schemas.MetricSeries {
+    init(_ series: BranchEngine.MetricSeries) {
+        self.init(branch: series.branch, project: series.project, samples: series.samples.map { sample -> Schemas.MetricSample in
+            Schemas.MetricSample(
+                at: sample.at, connections: sample.connections, cpuPercent: sample.cpuPercent, databaseBytes: sample.databaseBytes.map(Int.init),
+                exclusiveBytes: sample.exclusiveBytes.map(Int.init), ioReadBytesPerSecond: sample.ioReadBytesPerSecond,
+                ioWriteBytesPerSecond: sample.ioWriteBytesPerSecond, memoryBytes: sample.memoryBytes.map(Int.init), restarts: sample.restarts,
+                status: sample.status.rawValue)
+        })
+    }
+}
+
+extension Schemas.StatusResponse {
+    init(_ status: ServiceStatus) {
+        self.init(
+            branches: status.branches, branchesRunning: status.branchesRunning,
+            pool: .init(
+                freeBytes: Int(status.pool.freeBytes), mount: status.pool.mount, path: status.pool.path, quotas: status.pool.quotas,
+                totalBytes: Int(status.pool.totalBytes)),
+            pooler: .init(port: status.poolerPort, running: status.poolerRunning),
+            postgres: .init(binDirectory: status.postgres.binDirectory, major: status.postgres.major, version: status.postgres.version),
+            projects: status.projects, runtime: status.runtime.name,
+            runtimeDetails: .init(
+                cgroups: status.runtime.cgroups, limitsEnforced: status.runtime.limitsEnforced, name: status.runtime.name,
+                notes: status.runtime.notes),
+            startedAt: status.startedAt, version: status.version)
+    }
+}
+
+extension Schemas.DiffSchemaChange {
+    init(_ change: SchemaChange) {
+        self.init(
+            change: change.change.rawValue, classification: change.classification.rawValue, from: change.from, name: change.name,
+            objectType: change.objectType, reason: change.reason, to: change.to)
+    }
+}
+
+extension Schemas.MergeResult {
+    init(_ outcome: MergeOutcome) {
+        let conflicts: [Schemas.MergeConflict] = outcome.conflicts.map { Schemas.MergeConflict($0) }
+        let tables: [Schemas.MergeTablePlan] = outcome.tables.map { plan in
+            Schemas.MergeTablePlan(conflicts: plan.conflicts, deletes: plan.deletes, inserts: plan.inserts, table: plan.table, updates: plan.updates)
+        }
+        let changes: [Schemas.DiffSchemaChange] = outcome.schemaChanges.map { Schemas.DiffSchemaChange($0) }
+        self.init(
+            applied: outcome.applied, base: outcome.base, conflicts: conflicts, dryRun: outcome.dryRun,
+            operation: outcome.operation.map { Schemas.OperationTiming($0) }, schemaChanges: changes, schemaStatements: outcome.schemaStatements,
+            source: outcome.source, tables: tables, target: outcome.target, undoSnapshot: outcome.undoSnapshot)
+    }
+}
+
+extension Schemas.MergeConflict {
+    init(_ conflict: BranchEngine.MergeConflict) {
+        self.init(
+            base: conflict.base.map { Schemas.RowValues($0) }, key: Schemas.RowValues(conflict.key), kind: conflict.kind,
+            resolution: conflict.resolution?.rawValue, source: conflict.source.map { Schemas.RowValues($0) }, table: conflict.table,
+            target: conflict.target.map { Schemas.RowValues($0) })
+    }
+}
+
+extension Schemas.RowValues {
+    init(_ values: [String: String?]) { self.init(additionalProperties: values) }
+}

@@ -1,0 +1,49 @@
+import BranchAPI
+import BranchCore
+public import BranchEngine
+import Foundation
+import Hummingbird
+public import Logging
+import NIOCore
+import OpenAPIHummingbird
+import OpenAPIRuntime
+public import ServiceLifecycle
+
+/// The HTTP face of the service: `/api/v1` (every operation of Sources/BranchAPI/openapi.json)
+/// and `/metrics`, authenticated with the admin key.
+public enum APIServer {
+    /// The router with every operation registered; exposed for tests.
+    static func router(engine: Engine) throws -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthMiddleware(adminKey: engine.adminKey, openPaths: ["/api/v1/health"]))
+        router.add(middleware: BodyLimitMiddleware())
+        try APIHandlers(engine: engine).registerHandlers(
+            on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests()])
+        return router
+    }
+
+    /// The application serving the API on `host:port`; `onRunning` is called once it listens.
+    public static func application(
+        engine: Engine, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
+    ) throws -> some Service {
+        Application(
+            router: try router(engine: engine),
+            configuration: .init(address: .hostname(host, port: port), serverName: "branch"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
+
+/// Keeps the engine for the life of the service group; on graceful shutdown (SIGTERM/SIGINT),
+/// after the HTTP server has stopped, it stops every branch server and the pooler.
+public struct EngineService: Service {
+    let engine: Engine
+
+    public init(engine: Engine) { self.engine = engine }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await engine.shutdown()
+    }
+}
