@@ -16,7 +16,7 @@ public enum DesiredState: String, Codable, Sendable {
 }
 
 /// A project: one Postgres cluster lineage with its owner role, database and branches.
-public struct ProjectRecord: Codable, Sendable, Hashable {
+public struct ProjectRecord: Codable, Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var name: ResourceName
     public var state: ObjectState
     public var pgMajor: Int
@@ -43,6 +43,14 @@ public struct ProjectRecord: Codable, Sendable, Hashable {
     public var suspendMainAfter: Int?
     /// Days of history kept for point-in-time recovery (nil: the default, 7).
     public var retentionDays: Int?
+
+    /// Names and state only: a record interpolated into a log line or an error never shows the
+    /// password or its verifier.
+    public var description: String { "ProjectRecord(name: \(name), state: \(state.rawValue), role: \(role), database: \(database))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror {
+        Mirror(self, children: ["name": name, "state": state, "role": role, "database": database, "checkedOut": checkedOut], displayStyle: .struct)
+    }
 
     public init(
         name: ResourceName, state: ObjectState, pgMajor: Int, role: String, database: String, password: String,

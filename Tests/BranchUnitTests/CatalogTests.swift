@@ -1,4 +1,5 @@
 @testable import BranchCatalog
+@testable import BranchEngine
 import BranchCore
 import Foundation
 import Testing
@@ -110,5 +111,34 @@ struct CatalogTests {
     func mode() throws {
         let attributes = try FileManager.default.attributesOfItem(atPath: "\(directory)/catalog.sqlite")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+}
+
+@Suite("Secrets in text")
+struct SecretsInTextTests {
+    @Test("a project record printed, interpolated or dumped shows no password or verifier")
+    func projectRecord() throws {
+        let record = ProjectRecord(
+            name: try ResourceName(validating: "app"), state: .ready, pgMajor: 15, role: "app", database: "app", password: "hunter2-secret",
+            verifier: "SCRAM-SHA-256$4096:salt$stored:server", checkedOut: try ResourceName(validating: "main"), createdAt: Date(),
+            operationID: nil)
+        var dumped = ""
+        dump(record, to: &dumped)
+        for text in ["\(record)", String(describing: record), String(reflecting: record), dumped] {
+            #expect(!text.contains("hunter2-secret"))
+            #expect(!text.contains("SCRAM-SHA-256"))
+        }
+    }
+
+    @Test("the secrets a backup carries never show in text either")
+    func backupSecrets() {
+        let secrets = BackupSecrets(
+            role: "app", password: "hunter2-secret", verifier: "SCRAM-SHA-256$4096:salt$stored:server", database: "app", memoryLimit: nil,
+            cpuLimit: nil, maxConnections: nil)
+        var dumped = ""
+        dump(secrets, to: &dumped)
+        for text in ["\(secrets)", String(reflecting: secrets), dumped] {
+            #expect(!text.contains("hunter2-secret") && !text.contains("SCRAM-SHA-256"))
+        }
     }
 }

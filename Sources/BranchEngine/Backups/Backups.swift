@@ -9,7 +9,7 @@ import Logging
 
 /// What a backup carries besides the data, sealed in its manifest: enough to recreate the
 /// project in an empty pool (its role and password, its database, its limits).
-struct BackupSecrets: Codable, CustomStringConvertible, CustomDebugStringConvertible {
+struct BackupSecrets: Codable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     var role: String
     var password: String
     var verifier: String
@@ -21,6 +21,7 @@ struct BackupSecrets: Codable, CustomStringConvertible, CustomDebugStringConvert
     /// Never the password or its verifier, whoever interpolates it.
     var description: String { "BackupSecrets(role: \(role), database: \(database))" }
     var debugDescription: String { description }
+    var customMirror: Mirror { Mirror(self, children: ["role": role, "database": database], displayStyle: .struct) }
 }
 
 /// A backup as users see it: from this pool's catalog, or from a manifest in the target.
