@@ -158,6 +158,8 @@ let package = Package(
             dependencies: [
                 "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
                 "BranchCatalog", "BranchBackup", "BranchDiff",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,11 +1,3 @@
-import BranchCatalog
-import BranchCore
-import BranchPostgres
-import BranchRuntime
-import BranchStorage
-import Foundation
-import Logging
-
 /// Serializes work per key (one project at a time) without blocking threads; waiters are served
 /// in arrival order.
 actor KeyedLock {
@@ -31,6 +23,9 @@ actor KeyedLock {
     }
 
     func isLocked(_ key: String) -> Bool { waiters[key] != nil }
+
+    /// How many wait for `key` behind its holder.
+    func waiting(_ key: String) -> Int { waiters[key]?.count ?? 0 }
 
     /// Runs `body` holding the lock for `key`.
     nonisolated func withLock<T: Sendable>(_ key: String, _ body: () async throws -> T) async throws -> T {

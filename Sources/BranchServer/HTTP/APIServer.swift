@@ -12,14 +12,14 @@ public import ServiceLifecycle
 /// The HTTP face of the service: `/api/v1` (every operation of Sources/BranchAPI/openapi.json)
 /// and `/metrics`, authenticated with the admin key.
 public enum APIServer {
-    /// The router with every operation registered; exposed for tests.
-    static func router(engine: Engine) throws -> Router<BasicRequestContext> {
+    /// The router serving `api` behind the service's middleware (errors, the admin key, the body
+    /// limit); any implementation of the document, so tests can serve a stub without a pool.
+    static func router(api: some APIProtocol, adminKey: String) throws -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware())
-        router.add(middleware: AuthMiddleware(adminKey: engine.adminKey, openPaths: ["/api/v1/health"]))
+        router.add(middleware: AuthMiddleware(adminKey: adminKey, openPaths: ["/api/v1/health"]))
         router.add(middleware: BodyLimitMiddleware())
-        try APIHandlers(engine: engine).registerHandlers(
-            on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests()])
+        try api.registerHandlers(on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests()])
         return router
     }
 
@@ -28,7 +28,7 @@ public enum APIServer {
         engine: Engine, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some Service {
         Application(
-            router: try router(engine: engine),
+            router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey),
             configuration: .init(address: .hostname(host, port: port), serverName: "branch"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
