@@ -137,7 +137,7 @@ extension Engine {
             record.error = (error as? any ReportableError)?.message ?? "\(error)"
             try? await catalog.write { [record] in try $0.update(record) }
             try? await withProjectLock(project.name.rawValue) {
-                try storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
+                try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
             }
             throw error
@@ -167,7 +167,7 @@ extension Engine {
         guard let snapshots = try? await catalog.snapshots(branch.project) else { return }
         for snapshot in snapshots where snapshot.kind == .backup && snapshot.sourceBranch == branch.name && snapshot.id != newest {
             try? await withProjectLock(branch.project.rawValue) {
-                try storage.deleteSubvolume(at: layout.snapshot(snapshot.project, snapshot.id))
+                try await storage.deleteSubvolume(at: layout.snapshot(snapshot.project, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
             }
         }
@@ -301,8 +301,8 @@ extension Engine {
     }
 
     /// Deletes whatever subvolumes a receive left in `directory`, then the directory.
-    func removeReceived(_ directory: String) {
-        for name in storage.subvolumes(in: directory) { try? storage.deleteSubvolume(at: "\(directory)/\(name)") }
+    func removeReceived(_ directory: String) async {
+        for name in storage.subvolumes(in: directory) { try? await storage.deleteSubvolume(at: "\(directory)/\(name)") }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -355,13 +355,13 @@ extension Engine {
         return try await withProjectLock(projectName.rawValue) {
             let (branch, _) = try await journal.run("backup.restore", project: projectName, target: name.rawValue) { op in
                 let directory = self.layout.work(op.id, "receive")
-                op.onFailure("remove received data") { self.removeReceived(directory) }
+                op.onFailure("remove received data") { await self.removeReceived(directory) }
                 let received = try await self.receive(chain, key: key, into: directory, job: job, durable: true)
                 await FaultInjection.point("backup.restore.after-receive")
                 await self.jobs.progress(job, step: "starting the branch")
                 let branch = try await self.makeRestoredBranch(
                     from: received, manifest: chain.last!, secrets: secrets, project: projectName, branch: name, op: op)
-                self.removeReceived(directory)
+                await self.removeReceived(directory)
                 return branch
             }
             let project = try await catalog.project(projectName)!
@@ -416,14 +416,14 @@ extension Engine {
                 }
             }
         }
-        if isNewProject { op.onFailure("remove project files") { try self.removeProjectFiles(projectName) } }
+        if isNewProject { op.onFailure("remove project files") { try await self.removeProjectFiles(projectName) } }
         try ensureProjectDirectories(projectName)
         let snapshotPath = layout.snapshot(projectName, snapshot.id)
-        op.onFailure("delete restored snapshot") { try self.storage.deleteSubvolume(at: snapshotPath) }
-        try await op.step("keep restored snapshot") { try self.storage.snapshot(from: received, to: snapshotPath, readOnly: true) }
+        op.onFailure("delete restored snapshot") { try await self.storage.deleteSubvolume(at: snapshotPath) }
+        try await op.step("keep restored snapshot") { try await self.storage.snapshot(from: received, to: snapshotPath, readOnly: true) }
         let branchPath = layout.branch(projectName, name)
-        op.onFailure("delete branch subvolume") { try self.storage.deleteSubvolume(at: branchPath) }
-        try await op.step("snapshot") { try self.storage.snapshot(from: snapshotPath, to: branchPath, readOnly: false) }
+        op.onFailure("delete branch subvolume") { try await self.storage.deleteSubvolume(at: branchPath) }
+        try await op.step("snapshot") { try await self.storage.snapshot(from: snapshotPath, to: branchPath, readOnly: false) }
         let spec = spec(branch)
         op.onFailure("stop server") { try await self.runtime.stop(spec) }
         try await op.step("start") {
@@ -470,9 +470,20 @@ extension Engine {
     /// Postgres on a copy, reads every table and checks every B-tree index with amcheck, then
     /// removes it all.
     func runVerify(chain: [BackupManifest], key: BackupKey, job: String) async throws -> VerifyReport {
-        let watch = Stopwatch()
         let work = layout.work(job, "verify")
-        defer { removeReceived(work) }
+        // Removed whatever happens (a `defer` cannot await the subvolume deletions).
+        do {
+            let report = try await verify(chain: chain, key: key, job: job, work: work)
+            await removeReceived(work)
+            return report
+        } catch {
+            await removeReceived(work)
+            throw error
+        }
+    }
+
+    private func verify(chain: [BackupManifest], key: BackupKey, job: String, work: String) async throws -> VerifyReport {
+        let watch = Stopwatch()
         let received = try await receive(chain, key: key, into: work, job: job)
         await jobs.progress(job, step: "starting a scratch server")
         let scratch = try await ScratchServer.start(engine: self, from: received, name: "\(job)-verify", writable: true)

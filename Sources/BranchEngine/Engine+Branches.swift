@@ -105,9 +105,9 @@ extension Engine {
 
         if case .branch(let parent) = source, var snapshot = baseSnapshot {
             try await op.step("checkpoint") { try await self.checkpointIfRunning(parent) }
-            op.onFailure("delete base snapshot") { try self.storage.deleteSubvolume(at: basePath) }
+            op.onFailure("delete base snapshot") { try await self.storage.deleteSubvolume(at: basePath) }
             try await op.step("base snapshot") {
-                try self.storage.snapshot(from: self.layout.branch(project.name, parent.name), to: basePath, readOnly: true)
+                try await self.storage.snapshot(from: self.layout.branch(project.name, parent.name), to: basePath, readOnly: true)
             }
             snapshot.walStart = await walStart(of: parent)
             snapshot.state = .ready
@@ -116,8 +116,8 @@ extension Engine {
         }
 
         let branchPath = layout.branch(project.name, name)
-        op.onFailure("delete branch subvolume") { try self.storage.deleteSubvolume(at: branchPath) }
-        try await op.step("snapshot") { try self.storage.snapshot(from: basePath, to: branchPath, readOnly: false) }
+        op.onFailure("delete branch subvolume") { try await self.storage.deleteSubvolume(at: branchPath) }
+        try await op.step("snapshot") { try await self.storage.snapshot(from: basePath, to: branchPath, readOnly: false) }
         await FaultInjection.point("branch.create.after-snapshot")
 
         let spec = spec(branch)
@@ -150,7 +150,7 @@ extension Engine {
             let project = try self.requireProject(projectName, in: tx)
             return (project, try tx.branches(project.name))
         }
-        let sizes = storage.exclusiveBytes(of: branches.map { layout.branch($0.project, $0.name) })
+        let sizes = await storage.exclusiveBytes(of: branches.map { layout.branch($0.project, $0.name) })
         let (lineages, snapshots) = try await catalog.read { tx in (try tx.lineages(project.name), try tx.snapshots(project.name)) }
         return BranchList(branches: branches.map { branch in
             let earliest = earliestRestorable(branch, lineages: lineages.filter { $0.branch == branch.name }, snapshots: snapshots)
@@ -215,7 +215,7 @@ extension Engine {
         try await op.step("pooler") { try await self.syncPooler() }
         try await op.step("stop") { try await self.stopServer(branch) }
         try await op.step("delete subvolume") {
-            try self.storage.deleteSubvolume(at: self.layout.branch(branch.project, branch.name))
+            try await self.storage.deleteSubvolume(at: self.layout.branch(branch.project, branch.name))
         }
         await FaultInjection.point("branch.delete.after-subvolume")
         try await op.step("catalog") { try await self.finishBranchRemoval(branch) }
@@ -234,7 +234,7 @@ extension Engine {
             return base
         }
         if let orphanedBase {
-            try storage.deleteSubvolume(at: layout.snapshot(orphanedBase.project, orphanedBase.id))
+            try await storage.deleteSubvolume(at: layout.snapshot(orphanedBase.project, orphanedBase.id))
             try await catalog.write { try $0.deleteSnapshot(orphanedBase.id) }
         }
         try? FileManager.default.removeItem(atPath: layout.logDirectory(branch.project, branch.name))

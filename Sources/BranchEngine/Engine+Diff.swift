@@ -60,10 +60,10 @@ extension Engine {
                 database = scratch.connection(database: project.database)
                 return DiffSide(label: spec, connection: database, dataDirectory: scratch.dataDirectory) {
                     await scratch.stop()
-                    self.removeReceived(directory)
+                    await self.removeReceived(directory)
                 }
             } catch {
-                removeReceived(directory)
+                await removeReceived(directory)
                 throw error
             }
         }

@@ -103,8 +103,8 @@ extension Engine {
                 let log = LogFiles.tail(in: spec.logDirectory, lines: 80)
                 guard target != nil, log.contains("recovery ended before configured recovery target was reached") else { throw error }
                 try? await runtime.stop(spec)
-                try storage.deleteSubvolume(at: spec.subvolume)
-                try storage.snapshot(from: basePath, to: spec.subvolume, readOnly: false)
+                try await storage.deleteSubvolume(at: spec.subvolume)
+                try await storage.snapshot(from: basePath, to: spec.subvolume, readOnly: false)
                 target = nil
             }
         }
@@ -117,8 +117,8 @@ extension Engine {
         base.lineage = branch.lineage
         let basePathAfter = layout.snapshot(branch.project, base.id)
         try await checkpointIfRunning(branch)
-        op.onFailure("delete base snapshot") { try self.storage.deleteSubvolume(at: basePathAfter) }
-        try storage.snapshot(from: spec.subvolume, to: basePathAfter, readOnly: true)
+        op.onFailure("delete base snapshot") { try await self.storage.deleteSubvolume(at: basePathAfter) }
+        try await storage.snapshot(from: spec.subvolume, to: basePathAfter, readOnly: true)
         base.walStart = await walStart(of: branch)
         branch.baseSnapshot = base.id
         let lineageID = branch.lineage

@@ -17,7 +17,7 @@ extension Engine {
             earliestRestorable(branch, lineages: lineages.filter { $0.branch == branch.name }, snapshots: snapshots)
         }
         let paths = branches.map { layout.branch($0.project, $0.name) } + snapshots.map { layout.snapshot($0.project, $0.id) }
-        let sizes = storage.exclusiveBytes(of: paths)
+        let sizes = await storage.exclusiveBytes(of: paths)
         return ProjectInfo(
             name: project.name.rawValue, createdAt: project.createdAt, postgresMajor: project.pgMajor, role: project.role,
             database: project.database, checkedOut: project.checkedOut.rawValue, branches: branches.filter { $0.state == .ready }.count,
@@ -30,7 +30,7 @@ extension Engine {
     }
 
     func branchInfo(_ branch: BranchRecord, project: ProjectRecord) async throws -> BranchInfo {
-        let sizes = storage.exclusiveBytes(of: [layout.branch(branch.project, branch.name)])
+        let sizes = await storage.exclusiveBytes(of: [layout.branch(branch.project, branch.name)])
         let (lineages, snapshots) = try await catalog.read { tx in (try tx.lineages(branch.project, branch: branch.name), try tx.snapshots(branch.project)) }
         return branchInfo(branch, project: project, sizes: sizes, earliest: earliestRestorable(branch, lineages: lineages, snapshots: snapshots))
     }
@@ -52,7 +52,7 @@ extension Engine {
 
     func snapshotInfo(_ snapshot: SnapshotRecord) async throws -> SnapshotInfo {
         let branches = try await catalog.branches(snapshot.project)
-        let sizes = storage.exclusiveBytes(of: [layout.snapshot(snapshot.project, snapshot.id)])
+        let sizes = await storage.exclusiveBytes(of: [layout.snapshot(snapshot.project, snapshot.id)])
         return snapshotInfo(snapshot, branches: branches, sizes: sizes)
     }
 
@@ -72,7 +72,7 @@ extension Engine {
             version: Self.version, startedAt: startedAt,
             pool: .init(
                 path: layout.root, mount: mountOutcome.summary, freeBytes: space.free, totalBytes: space.total,
-                quotas: storage.quotasEnabled),
+                quotas: await storage.quotasEnabled),
             postgres: .init(version: installation.version, major: installation.major, binDirectory: installation.binDirectory),
             runtime: .init(
                 name: runtime.name, cgroups: runtime.report.cgroups, limitsEnforced: runtime.report.limitsEnforced,

@@ -52,15 +52,15 @@ extension Engine {
                 op.onFailure("remove catalog rows") { try await self.catalog.write { try $0.deleteProject(name) } }
                 await FaultInjection.point("project.create.after-catalog")
 
-                op.onFailure("remove project files") { try self.removeProjectFiles(name) }
+                op.onFailure("remove project files") { try await self.removeProjectFiles(name) }
                 try self.ensureProjectDirectories(name)
                 let branchPath = self.layout.branch(name, Self.mainBranch)
                 try await op.step("snapshot template") {
-                    try self.storage.snapshot(from: template, to: branchPath, readOnly: false)
+                    try await self.storage.snapshot(from: template, to: branchPath, readOnly: false)
                 }
                 await FaultInjection.point("project.create.after-snapshot")
                 try await op.step("origin snapshot") {
-                    try self.storage.snapshot(from: branchPath, to: self.layout.snapshot(name, origin.id), readOnly: true)
+                    try await self.storage.snapshot(from: branchPath, to: self.layout.snapshot(name, origin.id), readOnly: true)
                     origin.walStart = await self.walStart(of: main)
                     origin.state = .ready
                 }
@@ -141,7 +141,7 @@ extension Engine {
                     for branch in branches { try await self.stopServer(branch) }
                 }
                 await FaultInjection.point("project.delete.after-stop")
-                try await op.step("delete subvolumes") { try self.removeProjectFiles(validName) }
+                try await op.step("delete subvolumes") { try await self.removeProjectFiles(validName) }
                 try await op.step("catalog") { try await self.catalog.write { try $0.deleteProject(validName) } }
                 for branch in branches {
                     await self.supervision.forget(SupervisorState.key(branch))
@@ -175,10 +175,10 @@ extension Engine {
     }
 
     /// Deletes every subvolume of a project, its directories and its logs.
-    func removeProjectFiles(_ name: ResourceName) throws {
+    func removeProjectFiles(_ name: ResourceName) async throws {
         for directory in [layout.branches(name), layout.snapshots(name)] {
             for subvolume in storage.subvolumes(in: directory) {
-                try storage.deleteSubvolume(at: "\(directory)/\(subvolume)")
+                try await storage.deleteSubvolume(at: "\(directory)/\(subvolume)")
             }
         }
         for path in [layout.project(name), layout.logs(name)] where Files.exists(path) {

@@ -50,9 +50,9 @@ extension Engine {
         try await op.step("catalog") { try await self.catalog.write { [previous] in try $0.insert(previous) } }
         op.onFailure("remove snapshot row") { try await self.catalog.write { [previous] in try $0.deleteSnapshot(previous.id) } }
         try await op.step("checkpoint") { try await self.checkpointIfRunning(branch) }
-        op.onFailure("delete snapshot") { try self.storage.deleteSubvolume(at: previousPath) }
+        op.onFailure("delete snapshot") { try await self.storage.deleteSubvolume(at: previousPath) }
         try await op.step("snapshot current state") {
-            try self.storage.snapshot(from: branchPath, to: previousPath, readOnly: true)
+            try await self.storage.snapshot(from: branchPath, to: previousPath, readOnly: true)
         }
         previous.lineage = branch.lineage
         previous.walStart = await walStart(of: branch)
@@ -60,8 +60,8 @@ extension Engine {
         try await op.step("catalog") { try await self.catalog.write { [previous] in try $0.update(previous) } }
 
         let incoming = layout.work(op.id, "new")
-        op.onFailure("delete new data") { try self.storage.deleteSubvolume(at: incoming) }
-        try await op.step("snapshot source") { try self.storage.snapshot(from: source, to: incoming, readOnly: false) }
+        op.onFailure("delete new data") { try await self.storage.deleteSubvolume(at: incoming) }
+        try await op.step("snapshot source") { try await self.storage.snapshot(from: source, to: incoming, readOnly: false) }
         let marker = ReplacementMarker(
             operation: op.id, newBase: newBase, newLineage: Identifiers.shortID(length: 12), sourceSnapshot: sourceSnapshot.id)
         try marker.write(in: incoming)
@@ -72,18 +72,18 @@ extension Engine {
         try await op.step("stop") { try await self.stopServer(branch) }
         op.onFailure("restart previous data") { if restart { try await self.startServer(branch) } }
         await FaultInjection.point("replace.before-exchange")
-        try await op.step("swap") { try self.storage.exchange(incoming, branchPath) }
+        try await op.step("swap") { try await self.storage.exchange(incoming, branchPath) }
         // From here the branch holds the new data; undo means swapping back.
         op.onFailure("swap back") {
             try await self.stopServer(branch)
-            try self.storage.exchange(incoming, branchPath)
+            try await self.storage.exchange(incoming, branchPath)
             try await self.revertLineageSwitch(branch, marker)
         }
         await FaultInjection.point("replace.after-exchange")
         let switched = try await completeLineageSwitch(branch, marker)
         if restart { try await op.step("start") { try await self.startServer(switched) } }
         try await op.step("clean up") {
-            try self.storage.deleteSubvolume(at: incoming)
+            try await self.storage.deleteSubvolume(at: incoming)
             try ReplacementMarker.remove(in: branchPath)
         }
         return previous

@@ -127,7 +127,7 @@ extension Engine {
             for snapshot in own where !keep.contains(snapshot.id) && !protected.contains(snapshot.id) {
                 do {
                     try await withProjectLock(schedule.project.rawValue) {
-                        try storage.deleteSubvolume(at: layout.snapshot(snapshot.project, snapshot.id))
+                        try await storage.deleteSubvolume(at: layout.snapshot(snapshot.project, snapshot.id))
                         try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
                     }
                 } catch {

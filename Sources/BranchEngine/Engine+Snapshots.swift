@@ -41,9 +41,9 @@ extension Engine {
         op.onFailure("remove snapshot row") { try await self.catalog.write { [snapshot] in try $0.deleteSnapshot(snapshot.id) } }
         await FaultInjection.point("snapshot.create.after-catalog")
         try await op.step("checkpoint") { try await self.checkpointIfRunning(branch) }
-        op.onFailure("delete subvolume") { try self.storage.deleteSubvolume(at: path) }
+        op.onFailure("delete subvolume") { try await self.storage.deleteSubvolume(at: path) }
         try await op.step("snapshot") {
-            try self.storage.snapshot(from: self.layout.branch(branch.project, branch.name), to: path, readOnly: true)
+            try await self.storage.snapshot(from: self.layout.branch(branch.project, branch.name), to: path, readOnly: true)
         }
         await FaultInjection.point("snapshot.create.after-snapshot")
         snapshot.walStart = await walStart(of: branch)
@@ -57,7 +57,7 @@ extension Engine {
             let project = try self.requireProject(projectName, in: tx)
             return (try tx.snapshots(project.name).filter { $0.state == .ready }, try tx.branches(project.name))
         }
-        let sizes = storage.exclusiveBytes(of: snapshots.map { layout.snapshot($0.project, $0.id) })
+        let sizes = await storage.exclusiveBytes(of: snapshots.map { layout.snapshot($0.project, $0.id) })
         return SnapshotList(snapshots: snapshots.map { snapshotInfo($0, branches: branches, sizes: sizes) })
     }
 
@@ -94,7 +94,7 @@ extension Engine {
                 }
                 await FaultInjection.point("snapshot.delete.after-mark")
                 try await op.step("delete subvolume") {
-                    try self.storage.deleteSubvolume(at: self.layout.snapshot(snapshot.project, snapshot.id))
+                    try await self.storage.deleteSubvolume(at: self.layout.snapshot(snapshot.project, snapshot.id))
                 }
                 try await op.step("catalog") { try await self.catalog.write { try $0.deleteSnapshot(snapshot.id) } }
             }
@@ -162,9 +162,9 @@ extension Engine {
                 try await op.step("catalog") { try await self.catalog.write { [base] in try $0.insert(base) } }
                 op.onFailure("remove base row") { try await self.catalog.write { [base] in try $0.deleteSnapshot(base.id) } }
                 try await op.step("checkpoint parent") { try await self.checkpointIfRunning(parent) }
-                op.onFailure("delete base") { try self.storage.deleteSubvolume(at: basePath) }
+                op.onFailure("delete base") { try await self.storage.deleteSubvolume(at: basePath) }
                 try await op.step("base snapshot") {
-                    try self.storage.snapshot(from: self.layout.branch(project.name, parent.name), to: basePath, readOnly: true)
+                    try await self.storage.snapshot(from: self.layout.branch(project.name, parent.name), to: basePath, readOnly: true)
                 }
                 base.lineage = parent.lineage
                 base.walStart = await self.walStart(of: parent)
@@ -192,7 +192,7 @@ extension Engine {
             return old
         }
         if let oldBase {
-            try storage.deleteSubvolume(at: layout.snapshot(oldBase.project, oldBase.id))
+            try await storage.deleteSubvolume(at: layout.snapshot(oldBase.project, oldBase.id))
             try await catalog.write { try $0.deleteSnapshot(oldBase.id) }
         }
         return updated

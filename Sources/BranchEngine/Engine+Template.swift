@@ -19,15 +19,15 @@ extension Engine {
         let path = layout.template(major: installation.major)
         if storage.isSubvolume(path) && Files.exists("\(PoolLayout.dataDirectory(in: path))/PG_VERSION") {
             // A crash between the move and the flag leaves it writable; finish the job.
-            if try !storage.isReadOnly(path) { try storage.setReadOnly(path, true) }
+            if try await !storage.isReadOnly(path) { try await storage.setReadOnly(path, true) }
             return
         }
         try storage.requireFreeSpace(configuration.freeSpaceReserve)
         let watch = Stopwatch()
         let work = layout.work("template", "pg\(installation.major)")
-        try storage.deleteSubvolume(at: work)
-        try storage.deleteSubvolume(at: path)
-        try storage.createSubvolume(at: work)
+        try await storage.deleteSubvolume(at: work)
+        try await storage.deleteSubvolume(at: path)
+        try await storage.createSubvolume(at: work)
         do {
             let logDirectory = layout.templateLogs
             try Files.ensureDirectory(logDirectory, mode: 0o700, owner: ClusterFiles.superuser)
@@ -37,12 +37,12 @@ extension Engine {
                 dataDirectory: PoolLayout.dataDirectory(in: work), installation: installation,
                 socketDirectory: layout.socketDirectory(port: port), port: port,
                 logFile: "\(logDirectory)/pg\(installation.major).log")
-            try storage.sync()
+            try await storage.sync()
             // A read-only subvolume cannot be moved (its parent link is inside it): move, then freeze.
-            try storage.move(work, to: path)
-            try storage.setReadOnly(path, true)
+            try await storage.move(work, to: path)
+            try await storage.setReadOnly(path, true)
         } catch {
-            try? storage.deleteSubvolume(at: work)
+            try? await storage.deleteSubvolume(at: work)
             throw error
         }
         logger.info("template ready", metadata: ["major": "\(installation.major)", "ms": "\(watch.milliseconds)"])

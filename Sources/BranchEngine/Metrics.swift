@@ -76,7 +76,7 @@ extension Engine {
         guard let (projects, branches) = try? await catalog.read({ tx in (try tx.projects(), try tx.allBranches()) }) else { return }
         let byName = Dictionary(uniqueKeysWithValues: projects.map { ($0.name, $0) })
         let ready = branches.filter { $0.state == .ready && byName[$0.project]?.state == .ready }
-        let sizes = storage.exclusiveBytes(of: ready.map { layout.branch($0.project, $0.name) })
+        let sizes = await storage.exclusiveBytes(of: ready.map { layout.branch($0.project, $0.name) })
         let poolerClients = (try? await pooler.clients()) ?? [:]
         let now = Date()
         for branch in ready {

@@ -39,7 +39,7 @@ struct Reconciler {
             {
                 _ = try await engine.adoptNewBase(switched, newBase)
             }
-            try storage.deleteSubvolume(at: layout.work(marker.operation, "new"))
+            try await storage.deleteSubvolume(at: layout.work(marker.operation, "new"))
             try ReplacementMarker.remove(in: path)
             note(marker.operation, "completed the data swap of \(branch.project)/\(branch.name)")
         }
@@ -49,9 +49,9 @@ struct Reconciler {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.work)) ?? [] {
             let path = "\(layout.work)/\(name)"
             if storage.isSubvolume(path) {
-                try storage.deleteSubvolume(at: path)
+                try await storage.deleteSubvolume(at: path)
             } else {
-                engine.removeReceived(path)
+                await engine.removeReceived(path)
             }
             note(nil, "deleted unfinished work \(name)")
         }
@@ -70,7 +70,7 @@ struct Reconciler {
         let neededForIncrementals = Set(backupRows.filter { $0.status == "complete" }.map(\.snapshotID))
         for project in try await catalog.projects() {
             for snapshot in try await catalog.snapshots(project.name) where snapshot.kind == .backup && !neededForIncrementals.contains(snapshot.id) {
-                try storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
+                try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
                 note(nil, "deleted snapshot \(snapshot.id) of a backup that did not finish")
             }
@@ -80,7 +80,7 @@ struct Reconciler {
         for project in try await catalog.projects() where project.state != .ready {
             let branches = try await catalog.branches(project.name)
             for branch in branches { try await engine.stopServer(branch) }
-            try engine.removeProjectFiles(project.name)
+            try await engine.removeProjectFiles(project.name)
             try await catalog.write { try $0.deleteProject(project.name) }
             note(project.operationID, project.state == .creating
                 ? "rolled back the creation of project \(project.name)" : "finished deleting project \(project.name)")
@@ -89,7 +89,7 @@ struct Reconciler {
         // 4. Branches half made or half deleted.
         for branch in try await catalog.allBranches() where branch.state != .ready {
             try await engine.stopServer(branch)
-            try storage.deleteSubvolume(at: layout.branch(branch.project, branch.name))
+            try await storage.deleteSubvolume(at: layout.branch(branch.project, branch.name))
             try await engine.finishBranchRemoval(branch)
             try await engine.removeLineages(of: branch)
             note(branch.operationID, branch.state == .creating
@@ -101,7 +101,7 @@ struct Reconciler {
         let projects = try await catalog.projects()
         for project in projects {
             for snapshot in try await catalog.snapshots(project.name) where snapshot.state != .ready {
-                try storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
+                try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
                 note(snapshot.operationID, snapshot.state == .creating
                     ? "rolled back snapshot \(snapshot.id)" : "finished deleting snapshot \(snapshot.id)")
@@ -115,7 +115,7 @@ struct Reconciler {
                 for branch in storage.subvolumes(in: layout.branches(name)) {
                     if let branchName = try? ResourceName(validating: branch) { try await stopStrayServer(name, branchName) }
                 }
-                try engine.removeProjectFiles(name)
+                try await engine.removeProjectFiles(name)
             } else {
                 try FileManager.default.removeItem(atPath: "\(layout.projects)/\(directory)")
             }
@@ -126,12 +126,12 @@ struct Reconciler {
             for name in storage.subvolumes(in: layout.branches(project.name)) where !branches.contains(name) {
                 let path = "\(layout.branches(project.name))/\(name)"
                 if let branchName = try? ResourceName(validating: name) { try await stopStrayServer(project.name, branchName) }
-                try storage.deleteSubvolume(at: path)
+                try await storage.deleteSubvolume(at: path)
                 note(nil, "deleted branch subvolume \(project.name)/\(name) that the catalog does not know")
             }
             let snapshots = Set(try await catalog.snapshots(project.name).map(\.id))
             for id in storage.subvolumes(in: layout.snapshots(project.name)) where !snapshots.contains(id) {
-                try storage.deleteSubvolume(at: layout.snapshot(project.name, id))
+                try await storage.deleteSubvolume(at: layout.snapshot(project.name, id))
                 note(nil, "deleted snapshot subvolume \(project.name)/\(id) that the catalog does not know")
             }
         }
@@ -157,7 +157,7 @@ struct Reconciler {
                 let missing = !storage.isSubvolume(layout.snapshot(project.name, snapshot.id))
                 let unusedBase = snapshot.kind == .base && !branches.contains { $0.baseSnapshot == snapshot.id }
                 guard missing || unusedBase else { continue }
-                try storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
+                try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
                 note(snapshot.operationID, missing
                     ? "removed snapshot \(snapshot.id): its subvolume is missing" : "deleted unused base snapshot \(snapshot.id)")

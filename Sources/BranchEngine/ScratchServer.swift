@@ -21,7 +21,7 @@ struct ScratchServer {
     static func start(engine: Engine, from source: String, name: String, recovery: Recovery? = nil, writable: Bool = false) async throws -> ScratchServer {
         let subvolume = engine.layout.work(name, "scratch")
         let sockets = engine.layout.work(name, "sockets")
-        try engine.storage.snapshot(from: source, to: subvolume, readOnly: false)
+        try await engine.storage.snapshot(from: source, to: subvolume, readOnly: false)
         do {
             let data = PoolLayout.dataDirectory(in: subvolume)
             let port = try await engine.allocatePort()
@@ -44,7 +44,7 @@ struct ScratchServer {
             }
             return scratch
         } catch {
-            try? engine.storage.deleteSubvolume(at: subvolume)
+            try? await engine.storage.deleteSubvolume(at: subvolume)
             try? FileManager.default.removeItem(atPath: sockets)
             throw error
         }
@@ -79,8 +79,8 @@ struct ScratchServer {
                 let log = Files.read(server.logFile) ?? ""
                 guard target != nil, log.contains("recovery ended before configured recovery target was reached") else { throw error }
                 try? await server.stop()
-                try engine.storage.deleteSubvolume(at: subvolume)
-                try engine.storage.snapshot(from: source, to: subvolume, readOnly: false)
+                try await engine.storage.deleteSubvolume(at: subvolume)
+                try await engine.storage.snapshot(from: source, to: subvolume, readOnly: false)
                 try ClusterFiles.clearRuntimeFiles(dataDirectory: data)
                 try ClusterFiles.writeBranchSettings(
                     .init(port: port, listenAddresses: "", socketDirectory: sockets, clusterName: "scratch-\(name)",
@@ -99,7 +99,7 @@ struct ScratchServer {
 
     func stop() async {
         try? await server.stop()
-        try? engine.storage.deleteSubvolume(at: subvolume)
+        try? await engine.storage.deleteSubvolume(at: subvolume)
         try? FileManager.default.removeItem(atPath: sockets)
     }
 }
