@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -44,7 +45,11 @@ let package = Package(
         ),
         .target(
             name: "BranchStorage",
-            dependencies: ["BranchCore", "BranchSystem", "CBtrfsUtil", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BranchCore", "BranchSystem", "CBtrfsUtil", "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
