@@ -84,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "BranchDiff",
-            dependencies: ["BranchCore", "BranchPostgres", "BranchAPI", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BranchCore", "BranchPostgres", "BranchStorage", "BranchAPI", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -143,7 +143,7 @@ extension Engine {
         async let rightReady = RowDiffer.prepare(right, checkpoint: true)
         let readable = try await (leftReady, rightReady)
         let pages = readable.0 && readable.1
-            ? try? RowDiffer.PageAccess(firstDirectory: first.dataDirectory, secondDirectory: second.dataDirectory) : nil
+            ? try? await RowDiffer.PageAccess(firstDirectory: first.dataDirectory, secondDirectory: second.dataDirectory) : nil
         async let a = SchemaIntrospector.snapshot(left, schemas: request.schemas)
         async let b = SchemaIntrospector.snapshot(right, schemas: request.schemas)
         let (before, after) = try await (a, b)

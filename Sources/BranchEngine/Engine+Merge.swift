@@ -104,7 +104,7 @@ extension Engine {
         let sourceReadable = try await RowDiffer.prepare(sourceConnection, checkpoint: true)
         try await RowDiffer.prepare(targetReader)
         let pages = baseReadable && sourceReadable
-            ? try? RowDiffer.PageAccess(
+            ? try? await RowDiffer.PageAccess(
                 firstDirectory: scratch.dataDirectory, secondDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, source.name)))
             : nil
 
