@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -49,7 +50,11 @@ let package = Package(
         ),
         .target(
             name: "BranchStorage",
-            dependencies: ["BranchCore", "BranchSystem", "CBtrfsUtil", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BranchCore", "BranchSystem", "CBtrfsUtil", "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -84,7 +89,7 @@ let package = Package(
         ),
         .target(
             name: "BranchDiff",
-            dependencies: ["BranchCore", "BranchPostgres", "CLinux"],
+            dependencies: ["BranchCore", "BranchPostgres", "BranchStorage"],
             swiftSettings: swiftSettings
         ),
         // The HTTP contract: Sources/BranchAPI/openapi.json generates its types, server protocol and

@@ -1,4 +1,4 @@
-import CLinux
+import BranchStorage
 import Foundation
 
 #if canImport(Glibc)
@@ -16,12 +16,11 @@ public struct CommitLog: Sendable {
     public init(segments: [UInt32: [UInt8]]) { self.segments = segments }
 
     /// Reads every segment of `<dataDirectory>/pg_xact` (a few hundred KB per million transactions).
-    public init(dataDirectory: String) throws {
-        let directory = "\(dataDirectory)/pg_xact"
+    public init(dataDirectory: String) async throws {
+        let files = try await SmallFiles.readAll(in: "\(dataDirectory)/pg_xact") { UInt32($0, radix: 16) != nil }
         var segments: [UInt32: [UInt8]] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
-            guard let number = UInt32(name, radix: 16), let data = FileManager.default.contents(atPath: "\(directory)/\(name)") else { continue }
-            segments[number] = [UInt8](data)
+        for (name, bytes) in files {
+            if let number = UInt32(name, radix: 16) { segments[number] = bytes }
         }
         self.segments = segments
     }
@@ -47,8 +46,8 @@ public struct CommitLog: Sendable {
 /// Only meaningful after a `CHECKPOINT` that followed the reading transaction's snapshot on both
 /// servers, so every change that snapshot sees is in the files.
 public enum HeapPages {
-    public static let pageSize = 8192
-    static let pagesPerSegmentFile = 131_072  // 1 GB files
+    public static let pageSize = RelationFile.pageSize
+    static let pagesPerSegmentFile = RelationFile.pagesPerSegment
 
     /// A tuple's address, as Postgres's `ctid`: block number and line pointer (from 1).
     public struct TupleID: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -75,24 +74,33 @@ public enum HeapPages {
     }
 
     /// Tuples to read on each side, or nil when more than `limit` tuples in all may differ (then
-    /// comparing by checksums is cheaper) or a file cannot be read.
+    /// comparing by checksums is cheaper) or a file cannot be read. The files are read a run of
+    /// pages at a time off the cooperative threads; a cancelled task stops between runs
+    /// (`CancellationError`).
     public static func candidates(
         firstFile: String, secondFile: String, firstLog: CommitLog, secondLog: CommitLog, limit: Int
-    ) -> Candidates? {
-        guard let first = SegmentedFile(firstFile), let second = SegmentedFile(secondFile) else { return nil }
-        defer {
-            first.close()
-            second.close()
+    ) async throws -> Candidates? {
+        do {
+            return try await RelationFile.withOpened(firstFile) { first in
+                try await RelationFile.withOpened(secondFile) { second in
+                    try await candidates(first, second, firstLog: firstLog, secondLog: secondLog, limit: limit)
+                }
+            }
+        } catch is StorageError {
+            return nil
         }
+    }
+
+    static func candidates(
+        _ first: RelationFile, _ second: RelationFile, firstLog: CommitLog, secondLog: CommitLog, limit: Int
+    ) async throws -> Candidates? {
         let total = max(first.blockCount, second.blockCount)
         // Blocks stored in the same extents in both files were not written on either side since
         // the snapshot that shares them; all-visible ones need not even be read.
-        let skipped = unchangedAllVisible(first, second, visibility: VisibilityMap(path: firstFile + "_vm"))
+        let skipped = await unchangedAllVisible(first, second, visibility: VisibilityMap(path: first.path + "_vm"))
         var onFirst: [TupleID] = []
         var onSecond: [TupleID] = []
         let chunkPages = 128
-        var left = [UInt8](repeating: 0, count: chunkPages * pageSize)
-        var right = [UInt8](repeating: 0, count: chunkPages * pageSize)
         // An all-zero page (Postgres's new page, no line pointers) for a page only one side has.
         let empty = [UInt8](repeating: 0, count: pageSize)
         var block = 0
@@ -107,11 +115,16 @@ public enum HeapPages {
                 block = skipped[nextSkip].upperBound
                 continue
             }
+            try Task.checkCancellation()
             var pages = min(chunkPages, total - block)
             if nextSkip < skipped.count { pages = min(pages, skipped[nextSkip].lowerBound - block) }
-            guard let leftPages = first.read(block, pages: pages, into: &left),
-                let rightPages = second.read(block, pages: pages, into: &right)
-            else { return nil }
+            // Both sides at once, each on a thread of its own.
+            let run = (block: block, pages: pages)
+            async let leftRead = first.readPages(at: run.block, count: run.pages)
+            async let rightRead = second.readPages(at: run.block, count: run.pages)
+            let (left, right) = try await (leftRead, rightRead)
+            let leftPages = left.count / pageSize
+            let rightPages = right.count / pageSize
             pagesRead += leftPages + rightPages
             left.withUnsafeBytes { l in
                 right.withUnsafeBytes { r in
@@ -138,31 +151,23 @@ public enum HeapPages {
     /// Ranges of blocks whose 8 KB are the same physical bytes in both files (FIEMAP: the same
     /// extent at the same offset, neither compressed, inline nor still in memory) and that the
     /// visibility map marks all-visible: identical pages whose every tuple is visible to all.
-    static func unchangedAllVisible(_ first: SegmentedFile, _ second: SegmentedFile, visibility: VisibilityMap?) -> [Range<Int>] {
+    static func unchangedAllVisible(_ first: RelationFile, _ second: RelationFile, visibility: VisibilityMap?) async -> [Range<Int>] {
         guard let visibility else { return [] }
         var result: [Range<Int>] = []
         for segment in 0..<min(first.segmentCount, second.segmentCount) {
-            guard let a = first.extents(segment: segment), let b = second.extents(segment: segment) else { continue }
+            guard let a = try? await first.extentMap(segment: segment), let b = try? await second.extentMap(segment: segment) else { continue }
             let base = segment * pagesPerSegmentFile
-            var (i, j) = (0, 0)
-            while i < a.count && j < b.count {
-                let x = a[i]
-                let y = b[j]
-                let low = max(x.logical, y.logical)
-                let high = min(x.logical + x.length, y.logical + y.length)
-                if low < high && x.physical &- x.logical == y.physical &- y.logical && usable(x.flags) && usable(y.flags) {
-                    // Whole pages inside the shared bytes.
-                    let firstPage = Int((low + UInt64(pageSize) - 1) / UInt64(pageSize))
-                    let endPage = Int(high / UInt64(pageSize))
-                    var page = firstPage
-                    while page < endPage {
-                        let start = page
-                        while page < endPage && visibility.allVisible(base + page) { page += 1 }
-                        if page > start { append(base + start..<base + page, to: &result) }
-                        page += 1
-                    }
+            for shared in a.sharedRanges(with: b) {
+                // Whole pages inside the shared bytes.
+                let firstPage = Int((shared.lowerBound + UInt64(pageSize) - 1) / UInt64(pageSize))
+                let endPage = Int(shared.upperBound / UInt64(pageSize))
+                var page = firstPage
+                while page < endPage {
+                    let start = page
+                    while page < endPage && visibility.allVisible(base + page) { page += 1 }
+                    if page > start { append(base + start..<base + page, to: &result) }
+                    page += 1
                 }
-                if x.logical + x.length <= y.logical + y.length { i += 1 } else { j += 1 }
             }
         }
         return result
@@ -175,10 +180,6 @@ public enum HeapPages {
             ranges.append(range)
         }
     }
-
-    /// Not unknown (0x2), delayed (0x4), encoded (0x8), encrypted (0x80), unaligned (0x100),
-    /// inline (0x200), tail-packed (0x400) or unwritten (0x800): its physical address is its bytes.
-    static func usable(_ flags: UInt32) -> Bool { flags & 0xF8E == 0 }
 
     /// Whether two versions of a page hold the same rows with the same visibility.
     static func sameRows(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ first: CommitLog, _ second: CommitLog) -> Bool {
@@ -307,102 +308,17 @@ public enum HeapPages {
     }
 }
 
-/// A relation's main fork: `path`, `path.1`, `path.2`… of 1 GB each, read by block number.
-final class SegmentedFile {
-    let path: String
-    private var descriptors: [Int: Int32] = [:]
-
-    init?(_ path: String) {
-        self.path = path
-        guard open(segment: 0) != nil else { return nil }
-    }
-
-    private func open(segment: Int) -> Int32? {
-        if let descriptor = descriptors[segment] { return descriptor }
-        let name = segment == 0 ? path : "\(path).\(segment)"
-        let descriptor = Glibc.open(name, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        descriptors[segment] = descriptor
-        return descriptor
-    }
-
-    /// Reads up to `pages` pages from `block` into `buffer`; the number of whole pages read (0 at
-    /// the end), or nil on a read error.
-    func read(_ block: Int, pages: Int, into buffer: inout [UInt8]) -> Int? {
-        var done = 0
-        while done < pages {
-            let current = block + done
-            let segment = current / HeapPages.pagesPerSegmentFile
-            guard let descriptor = open(segment: segment) else { return done }
-            let inSegment = min(pages - done, HeapPages.pagesPerSegmentFile - current % HeapPages.pagesPerSegmentFile)
-            let wanted = inSegment * HeapPages.pageSize
-            let offset = off_t((current % HeapPages.pagesPerSegmentFile) * HeapPages.pageSize)
-            var got = 0
-            while got < wanted {
-                let count = buffer.withUnsafeMutableBytes { bytes in
-                    pread(descriptor, bytes.baseAddress! + done * HeapPages.pageSize + got, wanted - got, offset + off_t(got))
-                }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    return nil
-                }
-                if count == 0 { break }
-                got += count
-            }
-            done += got / HeapPages.pageSize
-            if got < wanted { return done }
-        }
-        return done
-    }
-
-    func close() {
-        for descriptor in descriptors.values { Glibc.close(descriptor) }
-        descriptors = [:]
-    }
-
-    /// Segment files present: `path`, `path.1`, … without a gap.
-    var segmentCount: Int {
-        var count = 0
-        while open(segment: count) != nil { count += 1 }
-        return count
-    }
-
-    /// Whole pages in all segments.
-    var blockCount: Int {
-        var total = 0
-        for segment in 0..<segmentCount {
-            var info = stat()
-            guard let descriptor = open(segment: segment), fstat(descriptor, &info) == 0 else { break }
-            total += Int(info.st_size) / HeapPages.pageSize
-        }
-        return total
-    }
-
-    /// The extents of one segment file, or nil when the filesystem cannot say.
-    func extents(segment: Int) -> [clinux_extent]? {
-        guard let descriptor = open(segment: segment) else { return nil }
-        var result: [clinux_extent] = []
-        var start: UInt64 = 0
-        var buffer = [clinux_extent](repeating: clinux_extent(), count: 512)
-        while true {
-            var count: UInt32 = 0
-            var last: Int32 = 0
-            guard clinux_fiemap(descriptor, start, &buffer, UInt32(buffer.count), &count, &last) == 0 else { return nil }
-            result += buffer.prefix(Int(count))
-            guard last == 0, count > 0, let final = result.last else { return result }
-            start = final.logical + final.length
-        }
-    }
-}
-
 /// A relation's visibility map (`<file>_vm`): two bits per heap block, the first "all visible".
 struct VisibilityMap {
     let bytes: [UInt8]
     static let blocksPerPage = (HeapPages.pageSize - 24) * 4
 
-    init?(path: String) {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        bytes = [UInt8](data)
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The map at `path`, nil when it cannot be read (a relation without one yet).
+    init?(path: String) async {
+        guard let bytes = try? await SmallFiles.read(path) else { return nil }
+        self.bytes = bytes
     }
 
     func allVisible(_ block: Int) -> Bool {

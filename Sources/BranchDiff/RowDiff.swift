@@ -190,11 +190,12 @@ public final class RowDiffer: Sendable {
         let firstLog: CommitLog
         let secondLog: CommitLog
 
-        public init(firstDirectory: String, secondDirectory: String) throws {
+        public init(firstDirectory: String, secondDirectory: String) async throws {
             self.firstDirectory = firstDirectory
             self.secondDirectory = secondDirectory
-            firstLog = try CommitLog(dataDirectory: firstDirectory)
-            secondLog = try CommitLog(dataDirectory: secondDirectory)
+            async let first = CommitLog(dataDirectory: firstDirectory)
+            async let second = CommitLog(dataDirectory: secondDirectory)
+            (firstLog, secondLog) = try await (first, second)
         }
     }
 
@@ -526,7 +527,7 @@ public final class RowDiffer: Sendable {
         async let b = second.query(sql, [table.table]).scalar
         guard let left = try await a ?? nil, let right = try await b ?? nil else { return nil }
         let limit = settings.tupleLimit
-        return HeapPages.candidates(
+        return try await HeapPages.candidates(
             firstFile: "\(pages.firstDirectory)/\(left)", secondFile: "\(pages.secondDirectory)/\(right)",
             firstLog: pages.firstLog, secondLog: pages.secondLog, limit: limit)
     }
@@ -546,6 +547,7 @@ public final class RowDiffer: Sendable {
         var (i, j) = (0, 0)
         var start: UInt32 = 0
         while start <= last {
+            try Task.checkCancellation()
             let end = start + chunk
             var leftTuples: [HeapPages.TupleID] = []
             var rightTuples: [HeapPages.TupleID] = []

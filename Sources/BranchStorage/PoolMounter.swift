@@ -60,7 +60,9 @@ public enum PoolMounter {
         // The root directory of a fresh filesystem is 0755: the pool holds keys, keep it private.
         chmod(layout.root, 0o700)
         // Simple quotas make per-branch sizes cheap to read; an older kernel just has no sizes.
-        _ = Btrfs.enableSimpleQuotas(layout.root)
+        // Enabling them commits a transaction: off the cooperative threads.
+        let root = layout.root
+        _ = try? await blocking(path: root) { () -> Int32 in Btrfs.enableSimpleQuotas(root) }
         return outcome
     }
 
@@ -68,16 +70,18 @@ public enum PoolMounter {
         guard size >= 256 << 20 else {
             throw StorageError(.poolMountFailed, path: path, detail: "A pool image must be at least 256 MB")
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw StorageError(.poolMountFailed, path: path, detail: "Creating the pool image failed: \(String(cString: strerror(errno)))", errno: errno)
-        }
-        let truncated = ftruncate(fd, off_t(size))
-        let truncateErrno = errno
-        close(fd)
-        guard truncated == 0 else {
-            unlink(path)
-            throw StorageError(.poolMountFailed, path: path, detail: "Sizing the pool image failed: \(String(cString: strerror(truncateErrno)))", errno: truncateErrno)
+        try await blocking(path: path) { () throws(StorageError) in
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw StorageError(.poolMountFailed, path: path, detail: "Creating the pool image failed: \(String(cString: strerror(errno)))", errno: errno)
+            }
+            let truncated = ftruncate(fd, off_t(size))
+            let truncateErrno = errno
+            close(fd)
+            guard truncated == 0 else {
+                unlink(path)
+                throw StorageError(.poolMountFailed, path: path, detail: "Sizing the pool image failed: \(String(cString: strerror(truncateErrno)))", errno: truncateErrno)
+            }
         }
         do {
             try await Command.run("mkfs.btrfs", ["-q", "-L", "branch-pool", path])

@@ -7,6 +7,11 @@ import Glibc
 #endif
 
 /// Subvolumes and snapshots inside a mounted pool.
+///
+/// What can wait on the disk or on a Btrfs transaction (creating, snapshotting and deleting
+/// subvolumes, read-only flags, renames, quota reads, syncs) is `async` and runs on `BlockingWork`'s
+/// threads, never on Swift's cooperative ones. `isSubvolume`, `subvolumes(in:)`, `space` and
+/// `requireFreeSpace` stay synchronous: they only stat paths of small directories and read statfs.
 public struct PoolStorage: Sendable {
     public let layout: PoolLayout
 
@@ -15,40 +20,52 @@ public struct PoolStorage: Sendable {
     }
 
     /// A new, empty writable subvolume.
-    public func createSubvolume(at path: String) throws(StorageError) {
-        try Btrfs.createSubvolume(path)
+    public func createSubvolume(at path: String) async throws(StorageError) {
+        try await blocking(path: path) { () throws(StorageError) in try Btrfs.createSubvolume(path) }
     }
 
     /// A copy-on-write snapshot of `source` at `destination`.
-    public func snapshot(from source: String, to destination: String, readOnly: Bool) throws(StorageError) {
-        guard Btrfs.isSubvolume(source) else {
-            throw StorageError(.subvolumeNotFound, path: source, detail: "The source is not a subvolume")
+    public func snapshot(from source: String, to destination: String, readOnly: Bool) async throws(StorageError) {
+        try await blocking(path: destination) { () throws(StorageError) in
+            guard Btrfs.isSubvolume(source) else {
+                throw StorageError(.subvolumeNotFound, path: source, detail: "The source is not a subvolume")
+            }
+            try Btrfs.snapshot(from: source, to: destination, readOnly: readOnly)
         }
-        try Btrfs.snapshot(from: source, to: destination, readOnly: readOnly)
     }
 
     /// Deletes a subvolume (and any nested one). A missing path is not an error.
-    public func deleteSubvolume(at path: String) throws(StorageError) {
-        guard Files.exists(path) else { return }
-        guard Btrfs.isSubvolume(path) else {
-            throw StorageError(.storageFailed, path: path, detail: "Refusing to delete a directory that is not a subvolume")
+    public func deleteSubvolume(at path: String) async throws(StorageError) {
+        try await blocking(path: path) { () throws(StorageError) in
+            guard Files.exists(path) else { return }
+            guard Btrfs.isSubvolume(path) else {
+                throw StorageError(.storageFailed, path: path, detail: "Refusing to delete a directory that is not a subvolume")
+            }
+            try Btrfs.deleteSubvolume(path)
         }
-        try Btrfs.deleteSubvolume(path)
     }
 
     public func isSubvolume(_ path: String) -> Bool { Btrfs.isSubvolume(path) }
 
-    public func isReadOnly(_ path: String) throws(StorageError) -> Bool { try Btrfs.isReadOnly(path) }
+    public func isReadOnly(_ path: String) async throws(StorageError) -> Bool {
+        try await blocking(path: path) { () throws(StorageError) -> Bool in try Btrfs.isReadOnly(path) }
+    }
 
-    public func setReadOnly(_ path: String, _ readOnly: Bool) throws(StorageError) { try Btrfs.setReadOnly(path, readOnly) }
+    public func setReadOnly(_ path: String, _ readOnly: Bool) async throws(StorageError) {
+        try await blocking(path: path) { () throws(StorageError) in try Btrfs.setReadOnly(path, readOnly) }
+    }
 
     /// Swaps two subvolumes' places in one atomic step.
-    public func exchange(_ a: String, _ b: String) throws(StorageError) { try Btrfs.exchange(a, b) }
+    public func exchange(_ a: String, _ b: String) async throws(StorageError) {
+        try await blocking(path: a) { () throws(StorageError) in try Btrfs.exchange(a, b) }
+    }
 
     /// Moves a subvolume to a new path on the same filesystem (atomic).
-    public func move(_ source: String, to destination: String) throws(StorageError) {
-        guard rename(source, destination) == 0 else {
-            throw StorageError(.storageFailed, path: source, detail: "Moving to \(destination) failed: \(String(cString: strerror(errno)))", errno: errno)
+    public func move(_ source: String, to destination: String) async throws(StorageError) {
+        try await blocking(path: source) { () throws(StorageError) in
+            guard rename(source, destination) == 0 else {
+                throw StorageError(.storageFailed, path: source, detail: "Moving to \(destination) failed: \(String(cString: strerror(errno)))", errno: errno)
+            }
         }
     }
 
@@ -60,19 +77,28 @@ public struct PoolStorage: Sendable {
 
     /// Bytes on disk exclusive to each subvolume path (from Btrfs quotas); nil values when
     /// quotas are not available on this filesystem.
-    public func exclusiveBytes(of paths: [String]) -> [String: UInt64] {
-        guard let usage = Btrfs.qgroupUsage(layout.root) else { return [:] }
-        var result: [String: UInt64] = [:]
-        for path in paths {
-            if let id = try? Btrfs.subvolumeID(path), let entry = usage[id] {
-                result[path] = entry.exclusive
+    public func exclusiveBytes(of paths: [String]) async -> [String: UInt64] {
+        let root = layout.root
+        let result = try? await blocking(path: root) { () -> [String: UInt64] in
+            guard let usage = Btrfs.qgroupUsage(root) else { return [:] }
+            var result: [String: UInt64] = [:]
+            for path in paths {
+                if let id = try? Btrfs.subvolumeID(path), let entry = usage[id] {
+                    result[path] = entry.exclusive
+                }
             }
+            return result
         }
-        return result
+        return result ?? [:]
     }
 
     /// Whether per-subvolume sizes can be reported.
-    public var quotasEnabled: Bool { Btrfs.qgroupUsage(layout.root) != nil }
+    public var quotasEnabled: Bool {
+        get async {
+            let root = layout.root
+            return (try? await blocking(path: root) { () -> Bool in Btrfs.qgroupUsage(root) != nil }) ?? false
+        }
+    }
 
     /// Free and total bytes of the pool's filesystem.
     public func space() -> (free: UInt64, total: UInt64) {
@@ -90,5 +116,11 @@ public struct PoolStorage: Sendable {
     }
 
     /// Flushes the filesystem so a crash cannot lose subvolumes the catalog already records.
-    public func sync() throws(StorageError) { try Btrfs.sync(layout.root) }
+    public func sync() async throws(StorageError) {
+        let root = layout.root
+        try await blocking(path: root) { () throws(StorageError) in try Btrfs.sync(root) }
+    }
+
+    /// `sync` for a caller already on a thread of its own (WriteBack's background flush).
+    func syncOnThisThread() throws(StorageError) { try Btrfs.sync(layout.root) }
 }

@@ -21,7 +21,8 @@ public final class WriteBack: Sendable {
     }
 
     /// Counts `count` more bytes written; starts a flush on a Dispatch thread when `interval`
-    /// bytes have accumulated and none is running.
+    /// bytes have accumulated and none is running (a global queue's thread, not one of Swift's
+    /// cooperative threads: the flush blocks it for as long as the disk takes).
     public func wrote(_ count: Int) {
         let start = state.withLock { state in
             state.unflushed += count
@@ -34,7 +35,7 @@ public final class WriteBack: Sendable {
         guard start else { return }
         group.enter()
         DispatchQueue.global().async { [self] in
-            try? storage.sync()
+            try? storage.syncOnThisThread()
             state.withLock { $0.running = false }
             group.leave()
         }
@@ -46,6 +47,6 @@ public final class WriteBack: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             group.notify(queue: .global()) { continuation.resume() }
         }
-        try storage.sync()
+        try await storage.sync()
     }
 }

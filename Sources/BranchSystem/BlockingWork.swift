@@ -14,8 +14,17 @@ public enum BlockingWork {
 
     /// Runs `body` on a pool thread and returns its result. Cancelling the calling task does not
     /// interrupt `body` (a syscall cannot be); work not yet started when the task is cancelled
-    /// still runs.
+    /// still runs, so clean-up (deleting what an undone step made) happens in cancelled tasks too.
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await pool.runIfActive(body)
+        // Not `runIfActive`: it drops work whose task was cancelled before a thread took it.
+        try await withCheckedThrowingContinuation { continuation in
+            pool.submit { state in
+                guard case .active = state else {
+                    continuation.resume(throwing: NIOThreadPoolError.ThreadPoolInactive())
+                    return
+                }
+                continuation.resume(with: Result(catching: body))
+            }
+        }
     }
 }

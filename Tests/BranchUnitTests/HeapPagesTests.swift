@@ -140,7 +140,7 @@ struct HeapPagesTests {
     }
 
     @Test("tuples of pages only one side has, and tuples that differ, are candidates; a limit gives up")
-    func candidates() throws {
+    func candidates() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("heap-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -149,10 +149,50 @@ struct HeapPagesTests {
         let two = Self.page([Tuple(xmin: 11)])
         try Data(one + one + one).write(to: URL(fileURLWithPath: "\(directory)/a"))
         try Data(one + two + one + one).write(to: URL(fileURLWithPath: "\(directory)/b"))
-        let found = try #require(HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/b", firstLog: log, secondLog: log, limit: 10))
+        let found = try #require(
+            try await HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/b", firstLog: log, secondLog: log, limit: 10))
         #expect(found.first == [HeapPages.TupleID(block: 1, offset: 1)])
         #expect(found.second == [HeapPages.TupleID(block: 1, offset: 1), HeapPages.TupleID(block: 3, offset: 1)])
-        #expect(HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/b", firstLog: log, secondLog: log, limit: 2) == nil)
-        #expect(HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/missing", firstLog: log, secondLog: log, limit: 10) == nil)
+        #expect(found.pagesRead == 7 && found.pagesSkipped == 0)
+        let limited = try await HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/b", firstLog: log, secondLog: log, limit: 2)
+        #expect(limited == nil)
+        let missing = try await HeapPages.candidates(
+            firstFile: "\(directory)/a", secondFile: "\(directory)/missing", firstLog: log, secondLog: log, limit: 10)
+        #expect(missing == nil)
+    }
+
+    @Test("a cancelled comparison stops with CancellationError instead of reading on")
+    func cancelled() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("heap-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = Self.log([10: .committed])
+        let page = Self.page([Tuple(xmin: 10)])
+        try Data(page + page).write(to: URL(fileURLWithPath: "\(directory)/a"))
+        try Data(page + page).write(to: URL(fileURLWithPath: "\(directory)/b"))
+        let comparison = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await HeapPages.candidates(firstFile: "\(directory)/a", secondFile: "\(directory)/b", firstLog: log, secondLog: log, limit: 10)
+        }
+        await #expect(throws: CancellationError.self) { try await comparison.value }
+    }
+
+    @Test("the commit log is read from pg_xact's segment files")
+    func commitLogFiles() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("xact-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: "\(directory)/pg_xact", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var first = [UInt8](repeating: 0, count: 8192)
+        first[1] = 0b01_00_00_10  // xid 4 aborted, xid 7 committed
+        var second = [UInt8](repeating: 0, count: 8192)
+        second[0] = 0b01  // the first xid of segment 1 committed
+        try Data(first).write(to: URL(fileURLWithPath: "\(directory)/pg_xact/0000"))
+        try Data(second).write(to: URL(fileURLWithPath: "\(directory)/pg_xact/0001"))
+        try Data([0xFF]).write(to: URL(fileURLWithPath: "\(directory)/pg_xact/not-a-segment"))
+        let log = try await CommitLog(dataDirectory: directory)
+        #expect(log.status(4) == .aborted && log.status(7) == .committed && log.status(5) == .inProgress)
+        #expect(log.status(CommitLog.transactionsPerSegment) == .committed)
+        #expect(log.segments.count == 2)
+        await #expect(throws: (any Error).self) { try await CommitLog(dataDirectory: "\(directory)/none") }
     }
 }

@@ -14,7 +14,7 @@ public struct Observability: EnginePart {
         let (projects, branches) = try await catalog.read { tx in (try tx.projects(), try tx.allBranches()) }
         let space = storage.space()
         let running = branches.filter { $0.state == .ready && servers.isRunning($0) }.count
-        return ServiceStatus(
+        return await ServiceStatus(
             version: Engine.version, startedAt: context.startedAt,
             pool: .init(
                 path: layout.root, mount: context.mountOutcome.summary, freeBytes: space.free, totalBytes: space.total,

@@ -40,7 +40,7 @@ struct ScratchServer {
     static func start(context: EngineContext, from source: String, name: String, recovery: Recovery? = nil, writable: Bool = false) async throws -> ScratchServer {
         let subvolume = context.layout.work(name, "scratch")
         let sockets = context.layout.work(name, "sockets")
-        try context.storage.snapshot(from: source, to: subvolume, readOnly: false)
+        try await context.storage.snapshot(from: source, to: subvolume, readOnly: false)
         do {
             let data = PoolLayout.dataDirectory(in: subvolume)
             let port = try await context.allocatePort()
@@ -63,7 +63,7 @@ struct ScratchServer {
             }
             return scratch
         } catch {
-            try? context.storage.deleteSubvolume(at: subvolume)
+            try? await context.storage.deleteSubvolume(at: subvolume)
             try? FileManager.default.removeItem(atPath: sockets)
             throw error
         }
@@ -98,8 +98,8 @@ struct ScratchServer {
                 let log = Files.read(server.logFile) ?? ""
                 guard target != nil, log.contains("recovery ended before configured recovery target was reached") else { throw error }
                 try? await server.stop()
-                try context.storage.deleteSubvolume(at: subvolume)
-                try context.storage.snapshot(from: source, to: subvolume, readOnly: false)
+                try await context.storage.deleteSubvolume(at: subvolume)
+                try await context.storage.snapshot(from: source, to: subvolume, readOnly: false)
                 try ClusterFiles.clearRuntimeFiles(dataDirectory: data)
                 try ClusterFiles.writeBranchSettings(
                     .init(port: port, listenAddresses: "", socketDirectory: sockets, clusterName: "scratch-\(name)",
@@ -118,7 +118,7 @@ struct ScratchServer {
 
     func stop() async {
         try? await server.stop()
-        try? context.storage.deleteSubvolume(at: subvolume)
+        try? await context.storage.deleteSubvolume(at: subvolume)
         try? FileManager.default.removeItem(atPath: sockets)
     }
 }

@@ -22,7 +22,7 @@ struct Template: EnginePart {
         let path = layout.template(major: installation.major)
         if storage.isSubvolume(path) && Files.exists("\(PoolLayout.dataDirectory(in: path))/PG_VERSION") {
             // A crash between the move and the flag leaves it writable; finish the job.
-            if try !storage.isReadOnly(path) { try storage.setReadOnly(path, true) }
+            if try await !storage.isReadOnly(path) { try await storage.setReadOnly(path, true) }
             return
         }
         try storage.requireFreeSpace(configuration.freeSpaceReserve)
@@ -42,8 +42,8 @@ struct Template: EnginePart {
                 logFile: "\(logDirectory)/pg\(installation.major).log")
             try await storage.sync()
             // A read-only subvolume cannot be moved (its parent link is inside it): move, then freeze.
-            try storage.move(work, to: path)
-            try storage.setReadOnly(path, true)
+            try await storage.move(work, to: path)
+            try await storage.setReadOnly(path, true)
         } catch {
             try? await storage.deleteSubvolume(at: work)
             throw error
