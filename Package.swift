@@ -148,7 +148,7 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "BranchTesting",
-            dependencies: ["BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres"],
+            dependencies: ["BranchCore", "BranchSystem", "BranchPostgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
