@@ -36,8 +36,9 @@ enum APIClient {
         middlewares += [ErrorBodies(), LenientExportContentType(), Reachability(url: configuration.url)]
         return Client(
             serverURL: url,
-            // Dates are ISO 8601 without fractional seconds, as the service writes them.
-            configuration: Configuration(dateTranscoder: .iso8601),
+            // Dates are ISO 8601 without fractional seconds, as the service writes them; request
+            // bodies are compact JSON with sorted keys (the generated default pretty-prints them).
+            configuration: Configuration(dateTranscoder: .iso8601, jsonEncodingOptions: [.sortedKeys]),
             transport: AsyncHTTPClientTransport(
                 configuration: .init(client: http, timeout: streaming ? .hours(24 * 365) : .minutes(30))),
             middlewares: middlewares)
