@@ -2,7 +2,7 @@
 SWIFT := scripts/swift.sh
 CONFIGURATION ?= debug
 
-.PHONY: run test build deps bench docs stop clean
+.PHONY: run test build deps bench stop clean
 
 run: build ## Install what is needed, build, start `branch serve`, print the URL, key and first steps
 	CONFIGURATION=$(CONFIGURATION) scripts/run.sh
@@ -18,9 +18,6 @@ deps:
 
 bench: build ## Run the benchmarks and write docs/benchmarks.md
 	CONFIGURATION=$(CONFIGURATION) scripts/bench.sh
-
-docs: build ## Regenerate docs/openapi.json from the routes
-	.build/$(CONFIGURATION)/branch openapi > docs/openapi.json
 
 stop: ## Stop the service started by `make run`
 	scripts/stop.sh

@@ -96,7 +96,7 @@ let package = Package(
         // client at build time, and is embedded to be served as is.
         .target(
             name: "BranchAPI",
-            dependencies: ["BranchCore", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
             // Only generated code is compiled with warnings off: swift-openapi-generator 1.14 writes a
             // `public import` per file that Swift 6.3 reports as unused, about 260 times per build.
             swiftSettings: swiftSettings + [.unsafeFlags(["-suppress-warnings"])],
@@ -131,6 +131,8 @@ let package = Package(
                 "BranchCore", "BranchSystem", "BranchAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -155,7 +157,7 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "BranchTesting",
-            dependencies: ["BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres"],
+            dependencies: ["BranchCore", "BranchSystem", "BranchPostgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

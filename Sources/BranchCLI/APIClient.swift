@@ -1,11 +1,17 @@
 import AsyncHTTPClient
 import BranchAPI
 import Foundation
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
+import OpenAPIAsyncHTTPClient
+import OpenAPIRuntime
 
-/// A thin client of /api/v1: JSON in, JSON out, API errors turned into `CLIError`s.
-struct APIClient {
+/// The CLI's client of /api/v1: the `Client` generated from Sources/BranchAPI/openapi.json, over
+/// async-http-client, with the admin key added and every API error turned into a `CLIError`
+/// before the generated code sees the response, so a call reads
+/// `try await APIClient.make().getProject(path: .init(project: name)).ok.body.json`.
+enum APIClient {
     /// A service that is not there should be reported at once, not retried for minutes (the
     /// shared client keeps retrying connection establishment until its connect timeout).
     static let http: HTTPClient = {
@@ -15,140 +21,123 @@ struct APIClient {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    let configuration: ClientConfiguration
-
-    init(configuration: ClientConfiguration = .load()) {
-        self.configuration = configuration
-    }
-
-    func get<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws -> T {
-        try await send(.GET, path, body: Optional<Empty>.none)
-    }
-
-    func post<T: Decodable, B: Encodable>(_ path: String, _ body: B?, as type: T.Type = T.self) async throws -> T {
-        try await send(.POST, path, body: body)
-    }
-
-    func put<T: Decodable, B: Encodable>(_ path: String, _ body: B, as type: T.Type = T.self) async throws -> T {
-        try await send(.PUT, path, body: body)
-    }
-
-    func patch<T: Decodable, B: Encodable>(_ path: String, _ body: B, as type: T.Type = T.self) async throws -> T {
-        try await send(.PATCH, path, body: body)
-    }
-
-    /// Streams a response chunk by chunk, as it arrives, to `handle` (logs, exports).
-    func stream(_ path: String, _ handle: (Data) throws -> Void) async throws {
-        try await stream(.GET, path, body: nil, handle)
-    }
-
-    /// POSTs `body` and hands each line of the JSON Lines response to `handle`, decoded, as it arrives.
-    func streamLines<T: Decodable, B: Encodable>(_ path: String, _ body: B, as type: T.Type = T.self, _ handle: (T) throws -> Void) async throws {
-        var pending = Data()
-        func drain(_ final: Bool) throws {
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) ?? (final && !pending.isEmpty ? pending.endIndex : nil) {
-                let line = pending[pending.startIndex..<newline]
-                pending = newline < pending.endIndex ? Data(pending[pending.index(after: newline)...]) : Data()
-                guard !line.isEmpty else { continue }
-                do {
-                    try handle(try JSONDecoder.api.decode(T.self, from: line))
-                } catch let error as DecodingError {
-                    throw CLIError(code: "bad_response", message: "The service sent a line this CLI does not understand: \(error).")
-                }
-            }
-        }
-        try await stream(.POST, path, body: try JSONEncoder.api.encode(body)) { chunk in
-            pending.append(chunk)
-            try drain(false)
-        }
-        try drain(true)
-    }
-
-    private func stream(_ method: HTTPMethod, _ path: String, body: Data?, _ handle: (Data) throws -> Void) async throws {
-        var request = HTTPClientRequest(url: configuration.url + path)
-        request.method = method
-        if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let response: HTTPClientResponse
-        do {
-            response = try await Self.http.execute(request, timeout: .hours(24 * 365))
-        } catch {
+    /// A client of the service `configuration` names. The timeout is for the response to start:
+    /// 30 minutes for calls that answer when their work is done (a merge, a restore), and no
+    /// practical limit for `streaming` ones (`logs --follow`, `export`, `diff`), whose body then
+    /// arrives piece by piece for as long as it takes.
+    static func make(_ configuration: ClientConfiguration = .load(), streaming: Bool = false) throws -> Client {
+        guard let url = URL(string: configuration.url) else {
             throw CLIError(
-                code: "service_unreachable", message: "Cannot reach the Branch service at \(configuration.url): \(error).",
-                hint: "Is `branch serve` running? Set BRANCH_URL or run `branch login URL --token KEY`.")
+                code: "service_unreachable", message: "Cannot reach the Branch service at \(configuration.url): \(HTTPClientError.invalidURL).",
+                hint: unreachableHint)
         }
-        guard (200..<300).contains(response.status.code) else {
-            let data = Data((try await response.body.collect(upTo: 1 << 20)).readableBytesView)
-            if let error = try? JSONDecoder.api.decode(ErrorBody.self, from: data) {
-                throw CLIError(code: error.error.code, message: error.error.message, hint: error.error.hint, httpStatus: Int(response.status.code))
-            }
-            throw CLIError(code: "http_\(response.status.code)", message: "The service answered \(response.status).")
-        }
-        for try await chunk in response.body {
-            try handle(Data(chunk.readableBytesView))
-        }
+        var middlewares: [any ClientMiddleware] = []
+        if let token = configuration.token { middlewares.append(BearerToken(token: token)) }
+        middlewares += [ErrorBodies(), Reachability(url: configuration.url)]
+        return Client(
+            serverURL: url,
+            // Dates are ISO 8601 without fractional seconds, as the service writes them; request
+            // bodies are compact JSON with sorted keys (the generated default pretty-prints them).
+            configuration: Configuration(dateTranscoder: .iso8601, jsonEncodingOptions: [.sortedKeys]),
+            transport: AsyncHTTPClientTransport(
+                configuration: .init(client: http, timeout: streaming ? .hours(24 * 365) : .minutes(30))),
+            middlewares: middlewares)
     }
 
-    func delete<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws -> T {
-        try await send(.DELETE, path, body: Optional<Empty>.none)
-    }
+    static let unreachableHint = "Is `branch serve` running? Set BRANCH_URL or run `branch login URL --token KEY`."
 
-    private struct Empty: Encodable {}
-
-    private func send<T: Decodable, B: Encodable>(_ method: HTTPMethod, _ path: String, body: B?) async throws -> T {
-        let data = try await perform(method, path, body: try body.map { try JSONEncoder.api.encode($0) })
-        do {
-            return try JSONDecoder.api.decode(T.self, from: data)
-        } catch {
-            throw CLIError(code: "bad_response", message: "The service sent a response this CLI does not understand: \(error).",
-                           hint: "Are the CLI and the service the same version? (`branch status`)")
+    /// What a failed call means to the user. The generated client wraps whatever a middleware or
+    /// the decoding of a response threw in a `ClientError`, whose description holds the whole
+    /// request (the admin key too), so it is never shown: its underlying error is.
+    static func unwrapped(_ error: any Error) -> any Error {
+        guard let clientError = error as? ClientError else { return error }
+        switch clientError.underlyingError {
+        case let error as CLIError: return error
+        case let error as DecodingError:
+            return CLIError(
+                code: "bad_response", message: "The service sent a response this CLI does not understand: \(error).",
+                hint: "Are the CLI and the service the same version? (`branch status`)")
+        case let error: return error
         }
-    }
-
-    private func perform(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
-        var request = HTTPClientRequest(url: configuration.url + path)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
-        if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let response: HTTPClientResponse
-        do {
-            response = try await Self.http.execute(request, timeout: .minutes(30))
-        } catch {
-            throw CLIError(
-                code: "service_unreachable", message: "Cannot reach the Branch service at \(configuration.url): \(error).",
-                hint: "Is `branch serve` running? Set BRANCH_URL or run `branch login URL --token KEY`.")
-        }
-        let buffer = try await response.body.collect(upTo: 256 << 20)
-        let data = Data(buffer.readableBytesView)
-        guard (200..<300).contains(response.status.code) else {
-            if let error = try? JSONDecoder.api.decode(ErrorBody.self, from: data) {
-                throw CLIError(code: error.error.code, message: error.error.message, hint: error.error.hint, httpStatus: Int(response.status.code))
-            }
-            throw CLIError(code: "http_\(response.status.code)", message: "The service answered \(response.status).", httpStatus: Int(response.status.code))
-        }
-        return data
     }
 }
 
-/// Path building with each segment percent-encoded.
-enum APIPath {
-    static func projects(_ project: String? = nil) -> String {
-        project.map { "/api/v1/projects/\(encode($0))" } ?? "/api/v1/projects"
+// MARK: Middlewares, outermost first
+
+/// `Authorization: Bearer <admin key>` on every request.
+struct BearerToken: ClientMiddleware {
+    let token: String
+
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        var request = request
+        request.headerFields[.authorization] = "Bearer \(token)"
+        return try await next(request, body, baseURL)
     }
-    static func branches(_ project: String, _ branch: String? = nil) -> String {
-        projects(project) + (branch.map { "/branches/\(encode($0))" } ?? "/branches")
+}
+
+/// Any answer that is not 2xx becomes the `CLIError` of its `{"error":{code,message,hint}}`
+/// body, or `http_<status>` when the body is not one.
+struct ErrorBodies: ClientMiddleware {
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        let (response, responseBody) = try await next(request, body, baseURL)
+        guard response.status.kind != .successful else { return (response, responseBody) }
+        var data = Data()
+        if let responseBody { data = (try? await Data(collecting: responseBody, upTo: 1 << 20)) ?? Data() }
+        if let error = try? JSONDecoder().decode(Components.Schemas.ErrorBody.self, from: data) {
+            throw CLIError(code: error.error.code, message: error.error.message, hint: error.error.hint, httpStatus: response.status.code)
+        }
+        // NIO's wording of the status ("413 Payload Too Large"), as before.
+        let status = HTTPResponseStatus(statusCode: response.status.code)
+        throw CLIError(code: "http_\(response.status.code)", message: "The service answered \(status).", httpStatus: response.status.code)
     }
-    static func snapshots(_ project: String, _ snapshot: String? = nil) -> String {
-        projects(project) + (snapshot.map { "/snapshots/\(encode($0))" } ?? "/snapshots")
+}
+
+/// No answer at all (nothing listening, a wrong host, the connect timeout): reported at once as
+/// `service_unreachable`, with how to point the CLI at the service.
+struct Reachability: ClientMiddleware {
+    let url: String
+
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        do {
+            return try await next(request, body, baseURL)
+        } catch {
+            // What the transport threw, not the generated client's wrapper around it (it holds the request).
+            let cause = (error as? ClientError)?.underlyingError ?? error
+            throw CLIError(code: "service_unreachable", message: "Cannot reach the Branch service at \(url): \(cause).", hint: APIClient.unreachableHint)
+        }
     }
-    static func encode(_ segment: String) -> String {
-        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? segment
+}
+
+// MARK: Streamed bodies
+
+extension HTTPBody {
+    /// Hands each line (without its `\n`) to `handle` as it arrives, skipping empty lines; a last
+    /// line without `\n` counts too. Only the line being received is held in memory.
+    func forEachLine(_ handle: (ArraySlice<UInt8>) throws -> Void) async throws {
+        var pending: [UInt8] = []
+        for try await chunk in self {
+            var start = chunk.startIndex
+            while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                if pending.isEmpty {
+                    if newline > start { try handle(chunk[start..<newline]) }
+                } else {
+                    pending += chunk[start..<newline]
+                    try handle(pending[...])
+                    pending.removeAll(keepingCapacity: true)
+                }
+                start = chunk.index(after: newline)
+            }
+            pending += chunk[start...]
+        }
+        if !pending.isEmpty { try handle(pending[...]) }
     }
 }

@@ -102,6 +102,7 @@ enum Format {
     }
 
     static func bytes(_ value: UInt64?) -> String { value.map(ByteCount.format) ?? "-" }
+    static func bytes(_ value: Int?) -> String { value.map(ByteCount.format) ?? "-" }
 
     /// Pretty JSON on stdout, the `--json` output of every command.
     static func printJSON<T: Encodable>(_ value: T) throws {
@@ -109,6 +110,11 @@ enum Format {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
+}
+
+extension ByteCount {
+    /// The API's byte counts are JSON integers, `Int` in the generated types.
+    static func format(_ bytes: Int) -> String { format(UInt64(clamping: bytes)) }
 }
 
 /// Branches drawn as a tree: each child under its parent, in creation order.
@@ -135,8 +141,8 @@ enum BranchTree {
 /// Writes to stdout without Foundation's FileHandle, which traps on a closed pipe
 /// (`branch export | head`); a closed pipe ends the command quietly instead.
 enum Stdout {
-    static func write(_ data: Data) {
-        data.withUnsafeBytes { buffer in
+    static func write(_ bytes: some ContiguousBytes) {
+        bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let written = Glibc.write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)

@@ -1,4 +1,3 @@
-public import BranchAPI
 public import BranchCore
 public import BranchSystem
 public import Foundation
@@ -324,6 +323,15 @@ public final class TestEnvironment: @unchecked Sendable {
         }
         guard bound else { throw TestFailure("no free port") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+extension JSONDecoder {
+    /// How the API's JSON reads: ISO 8601 dates (without fractional seconds).
+    static var api: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }
 }
 

@@ -12,13 +12,13 @@ import Glibc
 @Suite("Bad input: clear errors with stable codes, nothing half made", .serialized)
 struct BadInputTests {
     /// The API error for a request, straight from the HTTP API.
-    static func apiError(_ env: TestEnvironment, _ method: String, _ path: String, body: String? = nil) async throws -> (Int, ErrorBody) {
+    static func apiError(_ env: TestEnvironment, _ method: String, _ path: String, body: String? = nil) async throws -> (Int, Components.Schemas.ErrorBody) {
         var arguments = ["-sS", "-X", method, "-H", "Authorization: Bearer \(env.token)", "-w", "\n%{http_code}", env.url + path]
         if body != nil { arguments += ["-H", "Content-Type: application/json", "--data-binary", "@-"] }
         let result = try await Command.run("curl", arguments, input: body)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         let status = Int(lines.last ?? "") ?? 0
-        let error = try JSONDecoder.api.decode(ErrorBody.self, from: Data(lines.dropLast().joined(separator: "\n").utf8))
+        let error = try JSONDecoder.api.decode(Components.Schemas.ErrorBody.self, from: Data(lines.dropLast().joined(separator: "\n").utf8))
         return (status, error)
     }
 
@@ -83,7 +83,7 @@ struct BadInputTests {
             // Hold branch creation right after its catalog rows exist.
             try await env.startService(environment: ["BRANCH_PAUSE_AT": "branch.create.after-catalog"])
             async let creation = env.cli("create", "slow", "--project", "app")
-            var refusal: (Int, ErrorBody)?
+            var refusal: (Int, Components.Schemas.ErrorBody)?
             for _ in 0..<100 {
                 let attempt = try await Self.apiError(env, "DELETE", "/api/v1/projects/app/branches/slow")
                 if attempt.1.error.code == "not_ready" {

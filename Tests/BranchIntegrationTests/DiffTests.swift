@@ -2,6 +2,7 @@ import BranchAPI
 import BranchCore
 import BranchTesting
 import Foundation
+import OpenAPIRuntime
 import Testing
 
 /// The lines of `branch diff … --json`, decoded.
@@ -18,7 +19,7 @@ struct DiffOutput {
     var end: DiffEnd? { lines.last?.end }
 
     func row(_ table: String, _ key: [String: String?]) -> DiffRowChange? {
-        rows.first { $0.table == table && $0.key == key }
+        rows.first { $0.table == table && $0.key.additionalProperties == key }
     }
 
     func column(_ table: String, id: String, _ column: String) -> DiffColumnChange? {
@@ -101,8 +102,8 @@ struct DiffTests {
             // jsonb: the whole values and a JSON patch.
             let data = try #require(diff.column(items, id: "6", "data"))
             let patch = try #require(data.patch)
-            #expect(patch.contains { $0["op"]?.stringValue == "replace" && $0["path"]?.stringValue == "/a/b" && $0["value"]?.stringValue == "changed" })
-            #expect(patch.contains { $0["op"]?.stringValue == "add" && $0["path"]?.stringValue == "/new" })
+            #expect(patch.contains { $0.op == "replace" && $0.path == "/a/b" && $0.value?.value as? String == "changed" })
+            #expect(patch.contains { $0.op == "add" && $0.path == "/new" })
             #expect(diff.column(items, id: "7", "tags")?.new == "{x,y,z}")
             // numeric keeps its scale: 1.50 and 1.500 are different values as stored.
             #expect(diff.column(items, id: "8", "price")?.new == "1.500")
@@ -121,7 +122,7 @@ struct DiffTests {
             #expect(diff.rows.filter { $0.table == items }.count == 10)
             #expect(diff.rows.filter { $0.table == items }.allSatisfy { change in change.columns?.allSatisfy { $0.column != "extra" && $0.column != "gone" } ?? true })
             // Rows come in key order.
-            let keys = diff.rows.filter { $0.table == items }.compactMap { $0.key["id"] ?? nil }.compactMap(Int.init)
+            let keys = diff.rows.filter { $0.table == items }.compactMap { $0.key.additionalProperties["id"] ?? nil }.compactMap(Int.init)
             #expect(keys == keys.sorted())
 
             // A composite key.
@@ -129,8 +130,8 @@ struct DiffTests {
             #expect(diff.row("public.pairs", ["a": "3", "b": "z"])?.change == "added")
             // Without a key: a multiset, duplicates counted.
             let logs = diff.rows.filter { $0.table == "public.logs" }
-            #expect(logs.contains { $0.change == "removed" && $0.row?["msg"] == "a" && $0.count == 1 })
-            #expect(logs.contains { $0.change == "added" && $0.row?["msg"] == "c" && $0.count == 2 })
+            #expect(logs.contains { $0.change == "removed" && $0.row?.additionalProperties["msg"] == "a" && $0.count == 1 })
+            #expect(logs.contains { $0.change == "added" && $0.row?.additionalProperties["msg"] == "c" && $0.count == 2 })
             #expect(diff.tables.first { $0.table == "public.logs" }?.method == "multiset")
             #expect(diff.tables.first { $0.table == items }?.method == "primary key, changed pages")
 

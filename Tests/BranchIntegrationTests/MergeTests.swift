@@ -109,12 +109,14 @@ struct MergeTests {
             let plan = try await env.json(MergeResult.self, "merge", "feat", "--dry-run")
             #expect(plan.conflicts.count == 2)
             let both = try #require(plan.conflicts.first { $0.table == "public.users" })
-            #expect(both.kind == "changed on both" && both.key == ["id": "1"])
-            #expect(both.base?["name"] == "user 1" && both.source?["name"] == "from feat" && both.target?["name"] == "from main")
+            #expect(both.kind == "changed on both" && both.key.additionalProperties == ["id": "1"])
+            #expect(
+                both.base?.additionalProperties["name"] == "user 1" && both.source?.additionalProperties["name"] == "from feat"
+                    && both.target?.additionalProperties["name"] == "from main")
             let deleted = try #require(plan.conflicts.first { $0.table == "public.orders" })
-            #expect(deleted.kind == "deleted in source, changed in target" && deleted.source == nil && deleted.target?["total"] == "1000.00")
+            #expect(deleted.kind == "deleted in source, changed in target" && deleted.source == nil && deleted.target?.additionalProperties["total"] == "1000.00")
             // The same change on both sides is no conflict.
-            #expect(!plan.conflicts.contains { $0.key == ["id": "4"] })
+            #expect(!plan.conflicts.contains { $0.key.additionalProperties == ["id": "4"] })
 
             // A resolution file: the source wins user 1, the target keeps order 3.
             let file = "\(env.root)/resolutions.json"
@@ -191,8 +193,8 @@ struct MergeTests {
             let plan = try await env.json(MergeResult.self, "merge", "feat", "--dry-run")
             #expect(plan.conflicts.count == 1)
             let conflict = try #require(plan.conflicts.first)
-            #expect(conflict.table == "public.notes" && conflict.kind == "added on both" && conflict.key == ["id": "2"])
-            #expect(conflict.source?["t"] == "b" && conflict.target?["t"] == "c")
+            #expect(conflict.table == "public.notes" && conflict.kind == "added on both" && conflict.key.additionalProperties == ["id": "2"])
+            #expect(conflict.source?.additionalProperties["t"] == "b" && conflict.target?.additionalProperties["t"] == "c")
 
             let merged = try await env.json(MergeResult.self, "merge", "feat", "--prefer", "source")
             #expect(merged.applied)

@@ -4,7 +4,10 @@ import BranchAPI
 import BranchCore
 import BranchStorage
 import Foundation
+import HTTPTypes
 import Logging
+import OpenAPIRuntime
+import Synchronization
 import Testing
 
 @Suite("Pooler configuration")
@@ -42,10 +45,10 @@ struct PoolerConfigurationTests {
 
 @Suite("Terminal output")
 struct TerminalOutputTests {
-    func branch(_ name: String, parent: String?) -> BranchInfo {
-        BranchInfo(
-            project: "app", name: name, parent: parent, baseSnapshot: nil, state: "ready", status: "running", port: 1, checkedOut: false,
-            exclusiveBytes: nil, createdAt: Date())
+    func branch(_ name: String, parent: String?) -> Components.Schemas.BranchInfo {
+        Components.Schemas.BranchInfo(
+            baseSnapshot: nil, checkedOut: false, createdAt: Date(), exclusiveBytes: nil, name: name, parent: parent, port: 1, project: "app",
+            restarts: 0, state: "ready", status: "running")
     }
 
     @Test("branches render as a tree under their parents")
@@ -73,14 +76,28 @@ struct TerminalOutputTests {
         let now = Date()
         #expect(Format.age(now.addingTimeInterval(-5), now: now) == "5s")
         #expect(Format.age(now.addingTimeInterval(-7200), now: now) == "2h")
-        let slow = BranchAPI.OperationTiming(id: "x", durationMs: 1500, steps: [.init(name: "start", ms: 1200), .init(name: "catalog", ms: 2)])
+        let slow = Components.Schemas.OperationTiming(durationMs: 1500, id: "x", steps: [.init(ms: 1200, name: "start"), .init(ms: 2, name: "catalog")])
         #expect(Format.timing(slow) == "in 1.5 s (start 1.2 s)")
-        #expect(Format.timing(BranchAPI.OperationTiming(id: "x", durationMs: 120, steps: [])) == "in 120 ms")
+        #expect(Format.timing(Components.Schemas.OperationTiming(durationMs: 120, id: "x", steps: [])) == "in 120 ms")
+    }
+
+    /// Records the path of each request the generated client would send, and sends none.
+    final class PathRecorder: ClientTransport {
+        let paths = Mutex<[String]>([])
+        struct NotSent: Error {}
+
+        func send(_ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String) async throws -> (HTTPResponse, HTTPBody?) {
+            paths.withLock { $0.append(request.path ?? "") }
+            throw NotSent()
+        }
     }
 
     @Test("API paths escape their segments")
-    func paths() {
-        #expect(APIPath.branches("app", "feat") == "/api/v1/projects/app/branches/feat")
-        #expect(APIPath.snapshots("app", "a/b") == "/api/v1/projects/app/snapshots/a%2Fb")
+    func paths() async throws {
+        let recorder = PathRecorder()
+        let client = Client(serverURL: try #require(URL(string: "http://127.0.0.1:8420")), transport: recorder)
+        _ = try? await client.getBranch(path: .init(project: "app", branch: "feat"))
+        _ = try? await client.deleteSnapshot(path: .init(project: "app", snapshot: "a/b"))
+        #expect(recorder.paths.withLock { $0 } == ["/api/v1/projects/app/branches/feat", "/api/v1/projects/app/snapshots/a%2Fb"])
     }
 }

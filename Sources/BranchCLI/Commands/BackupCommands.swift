@@ -24,8 +24,9 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let job: JobInfo = try await APIClient().post(
-                    APIPath.projects(try project.resolve()) + "/backups", CreateBackupRequest(branch: branch))
+                let job = try await APIClient.make().createBackup(
+                    path: .init(project: try project.resolve()), body: .json(.init(branch: branch))
+                ).accepted.body.json
                 let done = try await JobWatcher.wait(for: job, quiet: output.json)
                 if output.json { return try Format.printJSON(done) }
                 guard let backup = done.backup else { return }
@@ -48,9 +49,9 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                var path = "/api/v1/backups?remote=\(remote)"
-                if let project = project ?? ProjectLink.find()?.link.project { path += "&project=\(APIPath.encode(project))" }
-                let list: BackupList = try await APIClient().get(path)
+                let list = try await APIClient.make().listBackups(
+                    query: .init(project: project ?? ProjectLink.find()?.link.project, remote: remote)
+                ).ok.body.json
                 if output.json { return try Format.printJSON(list) }
                 if list.backups.isEmpty { return print("No backups.") }
                 var table = Table("ID", "PROJECT", "BRANCH", "KIND", "STATUS", "SENT", "STORED", "AGE", "PARENT")
@@ -74,7 +75,7 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let backup: BackupInfo = try await APIClient().get("/api/v1/backups/\(APIPath.encode(id))")
+                let backup = try await APIClient.make().getBackup(path: .init(backup: id)).ok.body.json
                 if output.json { return try Format.printJSON(backup) }
                 var table = Table("BACKUP", backup.id)
                 table.add("project / branch", "\(backup.project) / \(backup.branch)")
@@ -105,8 +106,9 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let job: JobInfo = try await APIClient().post(
-                    "/api/v1/backups/\(APIPath.encode(id))/restore", RestoreBackupRequest(as: name, project: project))
+                let job = try await APIClient.make().restoreBackup(
+                    path: .init(backup: id), body: .json(.init(_as: name, project: project))
+                ).accepted.body.json
                 let done = try await JobWatcher.wait(for: job, quiet: output.json)
                 if output.json { return try Format.printJSON(done) }
                 if let branch = done.branch {
@@ -127,7 +129,7 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let job: JobInfo = try await APIClient().post("/api/v1/backups/\(APIPath.encode(id))/verify", Optional<String>.none)
+                let job = try await APIClient.make().verifyBackup(path: .init(backup: id)).accepted.body.json
                 let done = try await JobWatcher.wait(for: job, quiet: output.json)
                 if output.json { return try Format.printJSON(done) }
                 if let report = done.verify {
@@ -147,7 +149,7 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let result: DeleteResult = try await APIClient().delete("/api/v1/backups/\(APIPath.encode(id))")
+                let result = try await APIClient.make().deleteBackup(path: .init(backup: id)).ok.body.json
                 if output.json { return try Format.printJSON(result) }
                 print("\(Style.green("✓")) Deleted backup \(id).")
             }
@@ -171,10 +173,11 @@ struct BackupCommand: AsyncParsableCommand {
 enum JobWatcher {
     static func wait(for job: JobInfo, quiet: Bool) async throws -> JobInfo {
         let live = !quiet && isatty(STDERR_FILENO) == 1
+        let client = try APIClient.make()
         var current = job
         while current.status == "running" {
             try await Task.sleep(for: .milliseconds(250))
-            current = try await APIClient().get("/api/v1/jobs/\(APIPath.encode(job.id))")
+            current = try await client.getJob(path: .init(job: job.id)).ok.body.json
             if live { draw(current) }
         }
         if live { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }

@@ -36,8 +36,9 @@ struct CreateBranch: AsyncParsableCommand {
                 }
                 return date
             }
-            let result: BranchResult = try await APIClient().post(
-                APIPath.branches(try project.resolve()), CreateBranchRequest(name: name, from: from, snapshot: snapshot, at: instant))
+            let result = try await APIClient.make().createBranch(
+                path: .init(project: try project.resolve()), body: .json(.init(at: instant, from: from, name: name, snapshot: snapshot))
+            ).created.body.json
             if output.json { return try Format.printJSON(result) }
             var source = snapshot.map { "snapshot \($0)" } ?? (result.branch.parent ?? "main")
             if let instant { source += " as of \(ISO8601DateFormatter().string(from: instant))" }
@@ -55,7 +56,7 @@ struct ListBranches: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let list: BranchList = try await APIClient().get(APIPath.branches(try project.resolve()))
+            let list = try await APIClient.make().listBranches(path: .init(project: try project.resolve())).ok.body.json
             if output.json { return try Format.printJSON(list) }
             var table = Table("BRANCH", "STATE", "PORT", "SIZE", "AGE")
             for (label, branch) in BranchTree.lines(list.branches) {
@@ -84,8 +85,9 @@ struct DeleteBranch: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let result: DeleteResult = try await APIClient().delete(
-                APIPath.branches(try project.resolve(), name) + (force ? "?force=true" : ""))
+            let result = try await APIClient.make().deleteBranch(
+                path: .init(project: try project.resolve(), branch: name), query: .init(force: force)
+            ).ok.body.json
             if output.json { return try Format.printJSON(result) }
             print("\(Style.green("✓")) Deleted branch \(name) \(Format.timing(result.operation)).")
         }
@@ -104,7 +106,7 @@ struct ResetBranch: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let result: BranchResult = try await APIClient().post(APIPath.branches(try project.resolve(), name) + "/reset", Optional<String>.none)
+            let result = try await APIClient.make().resetBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json
             if output.json { return try Format.printJSON(result) }
             print("\(Style.green("✓")) Reset \(name) to \(result.branch.parent ?? "its parent")'s current state \(Format.timing(result.operation)).")
             if let previous = result.replacedStateSnapshot {
@@ -125,7 +127,7 @@ struct StartBranch: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let result: BranchResult = try await APIClient().post(APIPath.branches(try project.resolve(), name) + "/start", Optional<String>.none)
+            let result = try await APIClient.make().startBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json
             if output.json { return try Format.printJSON(result) }
             print("\(Style.green("✓")) Started \(name) \(Format.timing(result.operation)).")
         }
@@ -143,7 +145,7 @@ struct StopBranch: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let result: BranchResult = try await APIClient().post(APIPath.branches(try project.resolve(), name) + "/stop", Optional<String>.none)
+            let result = try await APIClient.make().stopBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json
             if output.json { return try Format.printJSON(result) }
             print("\(Style.green("✓")) Stopped \(name) \(Format.timing(result.operation)).")
         }
@@ -162,8 +164,9 @@ struct Checkout: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let result: CheckoutResult = try await APIClient().post(
-                APIPath.projects(try project.resolve()) + "/checkout", CheckoutRequest(branch: name))
+            let result = try await APIClient.make().checkout(
+                path: .init(project: try project.resolve()), body: .json(.init(branch: name))
+            ).ok.body.json
             if output.json { return try Format.printJSON(result) }
             print("\(Style.green("✓")) \(result.project) now reaches \(Style.bold(result.checkedOut)) (was \(result.previous)) \(Format.timing(result.operation)). New connections go there.")
         }
@@ -192,9 +195,11 @@ struct URLCommand: AsyncParsableCommand {
     }
 
     static func connection(project: String, branch: String?, pooled: Bool = false) async throws -> ConnectionResponse {
-        let path = branch.map { APIPath.branches(project, $0) + "/connection" + (pooled ? "?pooled=true" : "") }
-            ?? APIPath.projects(project) + "/connection"
-        return try await APIClient().get(path)
+        let client = try APIClient.make()
+        if let branch {
+            return try await client.getBranchConnection(path: .init(project: project, branch: branch), query: .init(pooled: pooled)).ok.body.json
+        }
+        return try await client.getProjectConnection(path: .init(project: project)).ok.body.json
     }
 }
 

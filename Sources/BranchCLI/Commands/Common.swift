@@ -27,17 +27,20 @@ func resolveProject(_ explicit: String?) throws -> String {
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
-    } catch let error as CLIError {
-        printError(error.message, hint: error.hint)
-        throw ExitCode(error.code == ErrorCode.unauthorized.rawValue ? 3 : 1)
-    } catch let error as any ReportableError {
-        printError(error.message, hint: error.hint)
-        throw ExitCode.failure
-    } catch let error as ExitCode {
-        throw error
     } catch {
-        printError("\(error)", hint: nil)
-        throw ExitCode.failure
+        switch APIClient.unwrapped(error) {
+        case let error as CLIError:
+            printError(error.message, hint: error.hint)
+            throw ExitCode(error.code == ErrorCode.unauthorized.rawValue ? 3 : 1)
+        case let error as any ReportableError:
+            printError(error.message, hint: error.hint)
+            throw ExitCode.failure
+        case let error as ExitCode:
+            throw error
+        case let error:
+            printError("\(error)", hint: nil)
+            throw ExitCode.failure
+        }
     }
 }
 

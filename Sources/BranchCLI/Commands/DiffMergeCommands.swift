@@ -2,6 +2,7 @@ import ArgumentParser
 import BranchAPI
 import BranchCore
 import Foundation
+import OpenAPIRuntime
 
 struct Diff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,14 +47,26 @@ struct Diff: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let effectiveLimit = limit.map { $0 == 0 ? nil : $0 } ?? (output.json ? nil : 500)
-            let request = DiffRequest(
-                from: from, to: to, tables: tables.isEmpty ? nil : tables, schemas: schemas.isEmpty ? nil : schemas,
-                schemaOnly: schemaOnly ? true : nil, summary: summary ? true : nil, limit: effectiveLimit, cursor: cursor)
+            let request = Components.Schemas.DiffRequest(
+                cursor: cursor, from: from, limit: effectiveLimit, schemaOnly: schemaOnly ? true : nil, schemas: schemas.isEmpty ? nil : schemas,
+                summary: summary ? true : nil, tables: tables.isEmpty ? nil : tables, to: to)
+            let lines = try await APIClient.make(streaming: true).diff(
+                path: .init(project: try project.resolve()), body: .json(request)
+            ).ok.body.applicationXNdjson
             var printer = DiffPrinter(json: output.json)
-            var failure: ErrorBody.Detail?
-            try await APIClient().streamLines(APIPath.projects(try project.resolve()) + "/diff", request, as: DiffLine.self) { line in
+            var failure: ErrorDetail?
+            // Each line is decoded and printed as it arrives.
+            try await lines.forEachLine { text in
+                let line: DiffLine
+                let patches: [Int: [DiffPrinter.PatchOperation]]
+                do {
+                    line = try JSONDecoder.api.decode(DiffLine.self, from: Data(text))
+                    patches = try DiffPrinter.patches(of: line, in: text)
+                } catch let error as DecodingError {
+                    throw CLIError(code: "bad_response", message: "The service sent a line this CLI does not understand: \(error).")
+                }
                 if let error = line.error { failure = error }
-                printer.print(line)
+                printer.print(line, patches: patches)
             }
             if let failure { throw CLIError(code: failure.code, message: failure.message, hint: failure.hint) }
             if let next = printer.nextCursor, !output.json {
@@ -70,6 +83,9 @@ struct Diff: AsyncParsableCommand {
 
 /// Renders diff lines for a terminal (or passes them through as JSON Lines), line by line.
 struct DiffPrinter {
+    /// A JSON-patch operation as the service sent it (see `patches(of:in:)`).
+    typealias PatchOperation = [String: OpenAPIValueContainer]
+
     let json: Bool
     var nextCursor: String?
     private var schemaHeaderShown = false
@@ -77,15 +93,33 @@ struct DiffPrinter {
 
     init(json: Bool) { self.json = json }
 
-    mutating func print(_ line: DiffLine) {
+    /// The JSON-patch operations of a changed row's columns, by column index, as the service sent
+    /// them: the generated `JSONPatchOperation.value` is optional, so `"value": null` (set a JSON
+    /// null) and no value (`remove`) would both decode to nil. Empty when no column has a patch.
+    static func patches(of line: DiffLine, in text: ArraySlice<UInt8>) throws -> [Int: [PatchOperation]] {
+        guard line.row?.columns?.contains(where: { $0.patch != nil }) == true else { return [:] }
+        struct Line: Decodable {
+            struct Row: Decodable {
+                struct Column: Decodable { var patch: [PatchOperation]? }
+                var columns: [Column]?
+            }
+            var row: Row?
+        }
+        let columns = try JSONDecoder().decode(Line.self, from: Data(text)).row?.columns ?? []
+        var patches: [Int: [PatchOperation]] = [:]
+        for (index, column) in columns.enumerated() where column.patch != nil { patches[index] = column.patch }
+        return patches
+    }
+
+    mutating func print(_ line: DiffLine, patches: [Int: [PatchOperation]] = [:]) {
         if json {
             let encoder = JSONEncoder.api
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(line) { Stdout.write(data + Data("\n".utf8)) }
+            if let data = try? encoder.encode(DiffLineOutput(line: line, patches: patches)) { Stdout.write(data + Data("\n".utf8)) }
             if let end = line.end { nextCursor = end.nextCursor }
             return
         }
-        switch line.type {
+        switch line._type {
         case "schema":
             guard let change = line.schema else { return }
             if !schemaHeaderShown {
@@ -99,7 +133,7 @@ struct DiffPrinter {
                 Swift.print(Style.bold(row.table))
                 currentTable = row.table
             }
-            for text in Self.rowLines(row) { Swift.print("  " + text) }
+            for text in Self.rowLines(row, patches: patches) { Swift.print("  " + text) }
         case "table":
             guard let table = line.table else { return }
             let total = table.added + table.removed + table.changed
@@ -137,19 +171,19 @@ struct DiffPrinter {
         return text
     }
 
-    static func rowLines(_ row: DiffRowChange) -> [String] {
-        let key = row.key.isEmpty
+    static func rowLines(_ row: DiffRowChange, patches: [Int: [PatchOperation]]) -> [String] {
+        let key = row.key.additionalProperties.isEmpty
             ? (row.count.map { "×\($0)" } ?? "")
-            : row.key.sorted { $0.key < $1.key }.map { "\($0.key)=\(value($0.value))" }.joined(separator: ", ")
+            : row.key.additionalProperties.sorted { $0.key < $1.key }.map { "\($0.key)=\(value($0.value))" }.joined(separator: ", ")
         switch row.change {
         case "added":
-            return [Style.green("+ \(key)  \(values(row.row))")]
+            return [Style.green("+ \(key)  \(values(row.row?.additionalProperties))")]
         case "removed":
-            return [Style.red("- \(key)  \(values(row.row))")]
+            return [Style.red("- \(key)  \(values(row.row?.additionalProperties))")]
         default:
             var lines = [Style.yellow("~ \(key)")]
-            for column in row.columns ?? [] {
-                if let patch = column.patch, !patch.isEmpty {
+            for (index, column) in (row.columns ?? []).enumerated() {
+                if let patch = patches[index], !patch.isEmpty {
                     lines.append("    \(column.column): " + patch.map(patchText).joined(separator: "; "))
                 } else {
                     lines.append("    \(column.column): \(Style.red(value(column.old))) → \(Style.green(value(column.new)))")
@@ -176,14 +210,69 @@ struct DiffPrinter {
         return String(text.prefix(width - 1)) + "…" + Style.dim("(\(ByteCount.format(UInt64(text.utf8.count))))")
     }
 
-    static func patchText(_ operation: JSONValue) -> String {
-        let op = operation["op"]?.stringValue ?? "?"
-        let path = operation["path"]?.stringValue ?? ""
+    static func patchText(_ operation: PatchOperation) -> String {
+        let op = operation["op"]?.value as? String ?? "?"
+        let path = operation["path"]?.value as? String ?? ""
         guard let value = operation["value"] else { return "\(op) \(path)" }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let text = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
         return "\(op) \(path.isEmpty ? "/" : path) = \(shorten(text, to: 60))"
+    }
+}
+
+/// A diff line as `--json` prints it: as decoded, except that a changed column's `old` and `new`
+/// are written as `null` when NULL, never left out (a consumer must not have to guess), and its
+/// patch operations are the ones the service sent (see `DiffPrinter.patches(of:in:)`). Mirrors
+/// `DiffLine` and `DiffRowChange` field by field: a field added to them in the document needs a
+/// line here.
+private struct DiffLineOutput: Encodable {
+    let line: DiffLine
+    let patches: [Int: [DiffPrinter.PatchOperation]]
+
+    enum CodingKeys: String, CodingKey { case type, schema, row, table, end, error }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(line._type, forKey: .type)
+        try container.encodeIfPresent(line.schema, forKey: .schema)
+        try container.encodeIfPresent(line.row.map { Row(row: $0, patches: patches) }, forKey: .row)
+        try container.encodeIfPresent(line.table, forKey: .table)
+        try container.encodeIfPresent(line.end, forKey: .end)
+        try container.encodeIfPresent(line.error, forKey: .error)
+    }
+
+    struct Row: Encodable {
+        let row: DiffRowChange
+        let patches: [Int: [DiffPrinter.PatchOperation]]
+
+        enum CodingKeys: String, CodingKey { case table, change, key, row, columns, count }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(row.table, forKey: .table)
+            try container.encode(row.change, forKey: .change)
+            try container.encode(row.key, forKey: .key)
+            try container.encodeIfPresent(row.row, forKey: .row)
+            try container.encodeIfPresent(
+                row.columns.map { $0.enumerated().map { Column(column: $1, patch: patches[$0]) } }, forKey: .columns)
+            try container.encodeIfPresent(row.count, forKey: .count)
+        }
+    }
+
+    struct Column: Encodable {
+        let column: DiffColumnChange
+        let patch: [DiffPrinter.PatchOperation]?
+
+        enum CodingKeys: String, CodingKey { case column, old, new, patch }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(column.column, forKey: .column)
+            try container.encode(column.old, forKey: .old)
+            try container.encode(column.new, forKey: .new)
+            try container.encodeIfPresent(patch, forKey: .patch)
+        }
     }
 }
 
@@ -224,10 +313,10 @@ struct Merge: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let resolved = try resolutions.map(Self.readResolutions)
-            let request = MergeRequest(
-                source: source, into: into, prefer: prefer, resolutions: resolved, allowDestructive: allowDestructive ? true : nil,
-                dryRun: dryRun ? true : nil)
-            let result: MergeResult = try await APIClient().post(APIPath.projects(try project.resolve()) + "/merge", request)
+            let request = Components.Schemas.MergeRequest(
+                allowDestructive: allowDestructive ? true : nil, dryRun: dryRun ? true : nil, into: into, prefer: prefer, resolutions: resolved,
+                source: source)
+            let result = try await APIClient.make().merge(path: .init(project: try project.resolve()), body: .json(request)).ok.body.json
             let unresolved = result.conflicts.filter { $0.resolution == nil }
             if output.json {
                 try Format.printJSON(result)
@@ -276,12 +365,13 @@ struct Merge: AsyncParsableCommand {
             print(Style.dim("Nothing to merge: the source has not changed since its base."))
         }
         for conflict in result.conflicts {
-            let key = conflict.key.sorted { $0.key < $1.key }.map { "\($0.key)=\(DiffPrinter.value($0.value))" }.joined(separator: ", ")
+            let key = conflict.key.additionalProperties.sorted { $0.key < $1.key }.map { "\($0.key)=\(DiffPrinter.value($0.value))" }.joined(separator: ", ")
             let settled = conflict.resolution.map { Style.dim(" → \($0)") } ?? Style.red(" unresolved")
             print("\(Style.red("!")) \(conflict.table) \(key): \(conflict.kind)\(settled)")
-            print("    base:   \(DiffPrinter.values(conflict.base).isEmpty ? "(absent)" : DiffPrinter.values(conflict.base))")
-            print("    source: \(conflict.source == nil ? "(deleted)" : DiffPrinter.values(conflict.source))")
-            print("    target: \(conflict.target == nil ? "(deleted)" : DiffPrinter.values(conflict.target))")
+            let base = DiffPrinter.values(conflict.base?.additionalProperties)
+            print("    base:   \(base.isEmpty ? "(absent)" : base)")
+            print("    source: \(conflict.source == nil ? "(deleted)" : DiffPrinter.values(conflict.source?.additionalProperties))")
+            print("    target: \(conflict.target == nil ? "(deleted)" : DiffPrinter.values(conflict.target?.additionalProperties))")
         }
         if result.applied, let undo = result.undoSnapshot {
             let timing = result.operation.map { " " + Format.timing($0) } ?? ""

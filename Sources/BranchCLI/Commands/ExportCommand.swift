@@ -2,6 +2,7 @@ import ArgumentParser
 import BranchAPI
 import BranchCore
 import Foundation
+import OpenAPIRuntime
 
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,12 +24,17 @@ struct Export: AsyncParsableCommand {
             let project = try project.resolve()
             let name: String
             if let branch { name = branch } else {
-                let info: ProjectInfo = try await APIClient().get(APIPath.projects(project))
-                name = info.checkedOut
+                name = try await APIClient.make().getProject(path: .init(project: project)).ok.body.json.checkedOut
             }
-            var path = APIPath.branches(project, name) + "/export?format=\(APIPath.encode(format))"
-            if let table { path += "&table=\(table.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? table)" }
-            try await APIClient().stream(path) { Stdout.write($0) }
+            // Written to stdout piece by piece as it arrives: memory stays flat whatever the size.
+            let body = try await APIClient.make(streaming: true).exportBranch(
+                path: .init(project: project, branch: name), query: .init(format: format, table: table)
+            ).ok.body
+            let export: HTTPBody = switch body {
+            case .applicationSql(let sql): sql
+            case .applicationXNdjson(let lines): lines
+            }
+            for try await chunk in export { Stdout.write(chunk) }
         }
     }
 }

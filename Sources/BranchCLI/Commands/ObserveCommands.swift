@@ -2,6 +2,7 @@ import ArgumentParser
 import BranchAPI
 import BranchCore
 import Foundation
+import OpenAPIRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -26,9 +27,7 @@ struct Top: AsyncParsableCommand {
         try await reportingErrors {
             let live = !once && !output.json && isatty(STDOUT_FILENO) == 1
             repeat {
-                var path = "/api/v1/metrics?minutes=0"
-                if let project { path += "&project=\(APIPath.encode(project))" }
-                let metrics: MetricsResponse = try await APIClient().get(path)
+                let metrics = try await APIClient.make().getMetrics(query: .init(project: project, minutes: 0)).ok.body.json
                 if output.json { return try Format.printJSON(metrics) }
                 if live { print("\u{1B}[H\u{1B}[2J", terminator: "") }
                 print(Self.render(metrics))
@@ -46,7 +45,7 @@ struct Top: AsyncParsableCommand {
         var totalCPU = 0.0
         for series in metrics.series {
             guard let sample = series.samples.last else { continue }
-            totalMemory += sample.memoryBytes ?? 0
+            totalMemory += UInt64(clamping: sample.memoryBytes ?? 0)
             totalCPU += sample.cpuPercent ?? 0
             table.add(
                 series.project, series.branch, Style.status(sample.status),
@@ -82,11 +81,12 @@ struct Logs: AsyncParsableCommand {
             if let given = self.branch {
                 branch = given
             } else {
-                let info: ProjectInfo = try await APIClient().get(APIPath.projects(project))
-                branch = info.checkedOut
+                branch = try await APIClient.make().getProject(path: .init(project: project)).ok.body.json.checkedOut
             }
-            let path = APIPath.branches(project, branch) + "/logs?lines=\(lines)" + (follow ? "&follow=true" : "")
-            try await APIClient().stream(path) { Stdout.write($0) }
+            let log = try await APIClient.make(streaming: true).getBranchLogs(
+                path: .init(project: project, branch: branch), query: .init(lines: lines, follow: follow)
+            ).ok.body.plainText
+            for try await chunk in log { Stdout.write(chunk) }
         }
     }
 }
@@ -105,9 +105,7 @@ struct Events: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            var path = "/api/v1/events?limit=\(limit)"
-            if let project { path += "&project=\(APIPath.encode(project))" }
-            let list: EventList = try await APIClient().get(path)
+            let list = try await APIClient.make().listEvents(query: .init(project: project, limit: limit)).ok.body.json
             if output.json { return try Format.printJSON(list) }
             var table = Table("AGE", "PROJECT", "BRANCH", "EVENT", "DETAIL")
             for event in list.events {

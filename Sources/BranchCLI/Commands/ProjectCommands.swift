@@ -19,8 +19,9 @@ struct ProjectCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let request = CreateProjectRequest(name: name, settings: try settings.parsed())
-                let created: ProjectCreated = try await APIClient().post(APIPath.projects(), request)
+                let created = try await APIClient.make().createProject(
+                    body: .json(.init(name: name, settings: try settings.parsed()))
+                ).created.body.json
                 if output.json { return try Format.printJSON(created) }
                 print("\(Style.green("✓")) Created project \(Style.bold(created.project.name)) \(Format.timing(created.operation)).")
                 print("  Postgres \(created.project.postgresMajor), role and database '\(created.project.role)', branch main running.")
@@ -38,7 +39,7 @@ struct ProjectCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let list: ProjectList = try await APIClient().get(APIPath.projects())
+                let list = try await APIClient.make().listProjects().ok.body.json
                 if output.json { return try Format.printJSON(list) }
                 if list.projects.isEmpty {
                     print("No projects yet. Create one with `branch project create NAME`.")
@@ -66,7 +67,7 @@ struct ProjectCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let name = try resolveProject(self.name)
-                let project: ProjectInfo = try await APIClient().get(APIPath.projects(name))
+                let project = try await APIClient.make().getProject(path: .init(project: name)).ok.body.json
                 if output.json { return try Format.printJSON(project) }
                 var table = Table("PROJECT", project.name)
                 table.add("postgres", "\(project.postgresMajor)")
@@ -104,7 +105,7 @@ struct ProjectCommand: AsyncParsableCommand {
                     throw CLIError(code: "invalid_request", message: "Nothing to change.", hint: "Pass --memory, --cpus, --max-connections, --suspend-after or --suspend-main-after.")
                 }
                 let name = try resolveProject(self.name)
-                let updated: ProjectUpdated = try await APIClient().patch(APIPath.projects(name), settings)
+                let updated = try await APIClient.make().updateProject(path: .init(project: name), body: .json(settings)).ok.body.json
                 if output.json { return try Format.printJSON(updated) }
                 print("\(Style.green("✓")) Updated \(name) \(Format.timing(updated.operation)).")
                 if !updated.restarted.isEmpty { print("  Restarted to apply max connections: \(updated.restarted.joined(separator: ", ")).") }
@@ -125,7 +126,7 @@ struct ProjectCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let result: DeleteResult = try await APIClient().delete(APIPath.projects(name) + (force ? "?force=true" : ""))
+                let result = try await APIClient.make().deleteProject(path: .init(project: name), query: .init(force: force)).ok.body.json
                 if output.json { return try Format.printJSON(result) }
                 print("\(Style.green("✓")) Deleted project \(name) \(Format.timing(result.operation)).")
             }
@@ -160,7 +161,7 @@ struct SettingsOptions: ParsableArguments {
             guard let bytes = ["none", "0", "off"].contains(memory.lowercased()) ? 0 : ByteCount.parse(memory) else {
                 throw CLIError(code: "invalid_request", message: "--memory: '\(memory)' is not a size.", hint: "Use e.g. 512M or 2G, or none.")
             }
-            settings.memoryBytes = bytes
+            settings.memoryBytes = Int(clamping: bytes)
         }
         settings.cpus = cpus
         settings.maxConnections = maxConnections

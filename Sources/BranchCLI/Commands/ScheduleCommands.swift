@@ -16,7 +16,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let list: ScheduleList = try await APIClient().get(APIPath.projects(try project.resolve()) + "/schedules")
+                let list = try await APIClient.make().listSchedules(path: .init(project: try project.resolve())).ok.body.json
                 if output.json { return try Format.printJSON(list) }
                 if list.schedules.isEmpty { return print("No schedules. Set one with `branch schedule set snapshot --cron '0 * * * *'`.") }
                 var table = Table("KIND", "WHEN (UTC)", "KEEP", "NEXT", "WEBHOOK")
@@ -53,11 +53,12 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let request = ScheduleRequest(
-                    expression: cron, enabled: true, keepLast: keepLast, hourly: hourly, daily: daily, weekly: weekly, monthly: monthly,
-                    webhookURL: webhook, webhookSlack: webhook == nil ? nil : slack)
-                let path = APIPath.projects(try project.resolve()) + "/schedules/\(APIPath.encode(kind))"
-                let schedule: ScheduleInfo = try await APIClient().put(path, request)
+                let request = Components.Schemas.ScheduleRequest(
+                    daily: daily, enabled: true, expression: cron, hourly: hourly, keepLast: keepLast, monthly: monthly,
+                    webhookSlack: webhook == nil ? nil : slack, webhookURL: webhook, weekly: weekly)
+                let schedule = try await APIClient.make().setSchedule(
+                    path: .init(project: try project.resolve(), kind: kind), body: .json(request)
+                ).ok.body.json
                 if output.json { return try Format.printJSON(schedule) }
                 let next = schedule.nextRunAt.map { ISO8601DateFormatter().string(from: $0) } ?? "-"
                 print("\(Style.green("✓")) \(schedule.kind.capitalized) schedule: \(schedule.expression); next run \(next).")
@@ -76,7 +77,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let list: ScheduleList = try await APIClient().delete(APIPath.projects(try project.resolve()) + "/schedules/\(APIPath.encode(kind))")
+                let list = try await APIClient.make().deleteSchedule(path: .init(project: try project.resolve(), kind: kind)).ok.body.json
                 if output.json { return try Format.printJSON(list) }
                 print("\(Style.green("✓")) Removed the \(kind) schedule.")
             }

@@ -18,7 +18,7 @@ struct Login: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let configuration = ClientConfiguration(url: ClientConfiguration.normalized(url), token: token)
-            let status: StatusResponse = try await APIClient(configuration: configuration).get("/api/v1/status")
+            let status = try await APIClient.make(configuration).getStatus().ok.body.json
             try configuration.save()
             if output.json {
                 try Format.printJSON(status)
@@ -40,7 +40,7 @@ struct Link: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let info: ProjectInfo = try await APIClient().get(APIPath.projects(project))
+            let info = try await APIClient.make().getProject(path: .init(project: project)).ok.body.json
             let path = try ProjectLink(project: info.name).write(in: FileManager.default.currentDirectoryPath)
             if output.json {
                 try Format.printJSON(info)
@@ -58,10 +58,11 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let status: StatusResponse = try await APIClient().get("/api/v1/status")
+            let configuration = ClientConfiguration.load()
+            let status = try await APIClient.make(configuration).getStatus().ok.body.json
             if output.json { return try Format.printJSON(status) }
             var table = Table("", "")
-            table.headers = ["SERVICE", APIClient().configuration.url]
+            table.headers = ["SERVICE", configuration.url]
             table.add("version", status.version)
             table.add("up since", "\(Format.age(status.startedAt)) ago")
             table.add("pool", "\(status.pool.path) (\(status.pool.mount))")
@@ -92,9 +93,7 @@ struct Operations: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            var path = "/api/v1/operations?limit=\(limit)"
-            if let project { path += "&project=\(APIPath.encode(project))" }
-            let list: OperationList = try await APIClient().get(path)
+            let list = try await APIClient.make().listOperations(query: .init(project: project, limit: limit)).ok.body.json
             if output.json { return try Format.printJSON(list) }
             var table = Table("ID", "OPERATION", "PROJECT", "TARGET", "STATE", "TOOK", "AGE", "NOTE")
             for operation in list.operations {
@@ -113,6 +112,7 @@ struct OpenAPI: AsyncParsableCommand {
         commandName: "openapi", abstract: "Print the API's OpenAPI document (what docs/openapi.json holds).")
 
     func run() async throws {
-        print(OpenAPIDocument.text(), terminator: "")
+        // The document this CLI's client was generated from, embedded at build time.
+        print(APIDocument.text, terminator: "")
     }
 }

@@ -22,8 +22,9 @@ struct SnapshotCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let result: SnapshotResult = try await APIClient().post(
-                    APIPath.snapshots(try project.resolve()), CreateSnapshotRequest(branch: branch, name: name))
+                let result = try await APIClient.make().createSnapshot(
+                    path: .init(project: try project.resolve()), body: .json(.init(branch: branch, name: name))
+                ).created.body.json
                 if output.json { return try Format.printJSON(result) }
                 let label = result.snapshot.name.map { "\(result.snapshot.id) (\($0))" } ?? result.snapshot.id
                 print("\(Style.green("✓")) Snapshot \(Style.bold(label)) of \(result.snapshot.sourceBranch) \(Format.timing(result.operation)).")
@@ -42,7 +43,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let list: SnapshotList = try await APIClient().get(APIPath.snapshots(try project.resolve()))
+                let list = try await APIClient.make().listSnapshots(path: .init(project: try project.resolve())).ok.body.json
                 if output.json { return try Format.printJSON(list) }
                 let shown = all ? list.snapshots : list.snapshots.filter { $0.kind != "base" }
                 var table = Table("ID", "NAME", "BRANCH", "KIND", "SIZE", "AGE", "BASE OF")
@@ -69,7 +70,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let result: DeleteResult = try await APIClient().delete(APIPath.snapshots(try project.resolve(), snapshot))
+                let result = try await APIClient.make().deleteSnapshot(path: .init(project: try project.resolve(), snapshot: snapshot)).ok.body.json
                 if output.json { return try Format.printJSON(result) }
                 print("\(Style.green("✓")) Deleted snapshot \(snapshot) \(Format.timing(result.operation)).")
             }
@@ -101,9 +102,10 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let result: BranchResult = try await APIClient().post(
-                APIPath.snapshots(try project.resolve(), snapshot) + "/restore",
-                RestoreRequest(as: newBranch, inPlace: inPlace ? true : nil, branch: branch, table: table))
+            let result = try await APIClient.make().restoreSnapshot(
+                path: .init(project: try project.resolve(), snapshot: snapshot),
+                body: .json(.init(_as: newBranch, branch: branch, inPlace: inPlace ? true : nil, table: table))
+            ).ok.body.json
             if output.json { return try Format.printJSON(result) }
             if let table, let previous = result.replacedStateSnapshot {
                 print("\(Style.green("✓")) Restored table \(table) from \(snapshot) into \(Style.bold(result.branch.name)) \(Format.timing(result.operation)).")

@@ -315,6 +315,6 @@ enum OpenAPIText {
     }
 
     private static let parsed: Result<Schemas.OpenAPIDocument, any Error> = Result {
-        try JSONDecoder().decode(Schemas.OpenAPIDocument.self, from: Data(openAPIDocumentText.utf8))
+        try JSONDecoder().decode(Schemas.OpenAPIDocument.self, from: Data(APIDocument.text.utf8))
     }
 }

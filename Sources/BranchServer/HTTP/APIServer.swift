@@ -19,6 +19,7 @@ public enum APIServer {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(adminKey: adminKey, openPaths: ["/api/v1/health"]))
         router.add(middleware: BodyLimitMiddleware())
+        router.add(middleware: DocumentMiddleware())
         try api.registerHandlers(on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests()])
         return router
     }
@@ -45,5 +46,16 @@ public struct EngineService: Service {
     public func run() async throws {
         try? await gracefulShutdown()
         await engine.shutdown()
+    }
+}
+
+/// Serves `GET /api/v1/openapi.json` as the very text the service was built from (the generated
+/// handler would decode and re-encode it).
+struct DocumentMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .get, request.uri.path == "/api/v1/openapi.json" else { return try await next(request, context) }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: APIDocument.text)))
     }
 }
