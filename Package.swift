@@ -52,7 +52,6 @@ let package = Package(
             name: "BranchStorage",
             dependencies: [
                 "BranchCore", "BranchSystem", "CBtrfsUtil", "CLinux",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
@@ -63,13 +62,12 @@ let package = Package(
                 "BranchCore", "BranchSystem", "CLibPQ",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "BranchRuntime",
-            dependencies: ["BranchCore", "BranchSystem", "BranchPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BranchCore", "BranchSystem", "BranchPostgres"],
             swiftSettings: swiftSettings
         ),
         .target(

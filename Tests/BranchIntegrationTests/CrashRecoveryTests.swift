@@ -45,6 +45,15 @@ struct CrashRecoveryTests {
         Case(point: "replace.before-exchange", operation: ["restore", "snap", "--in-place"], expectation: .mainRows(101)),
         Case(point: "replace.after-exchange", operation: ["restore", "snap", "--in-place"], expectation: .mainRows(100)),
         Case(point: "replace.after-exchange", operation: ["reset", "feat"], expectation: .featureRebased),
+        // Merge (feat has a row main lacks), table restore, point in time: nothing of a half-done
+        // change stays; the target keeps its rows.
+        Case(point: "merge.after-snapshot", operation: ["merge", "feat"], expectation: .mainRows(101)),
+        Case(point: "merge.before-commit", operation: ["merge", "feat"], expectation: .mainRows(101)),
+        Case(point: "table.restore.after-snapshot", operation: ["restore", "snap", "--table", "t"], expectation: .mainRows(101)),
+        Case(point: "table.restore.after-truncate", operation: ["restore", "snap", "--table", "t"], expectation: .mainRows(101)),
+        Case(point: "branch.create-at.after-start", operation: ["create", "newb", "--at", "1s-ago"], expectation: .branchAbsent("newb")),
+        Case(
+            point: "branch.create-at.after-base-snapshot", operation: ["create", "newb", "--at", "1s-ago"], expectation: .branchAbsent("newb")),
         Case(point: "project.delete.after-mark", operation: ["project", "delete", "app", "--force"], expectation: .projectAbsent("app")),
         Case(point: "project.delete.after-stop", operation: ["project", "delete", "app", "--force"], expectation: .projectAbsent("app")),
     ]
@@ -58,6 +67,7 @@ struct CrashRecoveryTests {
             let main = try await env.cli("url", "main").output
             try await env.psql(main, "create table t(v int); insert into t select generate_series(1, 100)")
             let feature = try await env.json(BranchResult.self, "create", "feat").branch
+            try await env.psql(try await env.cli("url", "feat").output, "insert into t values (500)")
             _ = try await env.json(SnapshotResult.self, "snapshot", "create", "main", "--name", "snap")
             try await env.psql(main, "insert into t values (101)")
 

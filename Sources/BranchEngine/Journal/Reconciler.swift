@@ -43,6 +43,12 @@ struct Reconciler: EnginePart {
         // directories of received backups): anything there now is debris.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.work)) ?? [] {
             let path = "\(layout.work)/\(name)"
+            // A scratch server (a diff's, a merge's, a verification's) may still run on it.
+            let scratch = PostgresServer(installation: installation, dataDirectory: PoolLayout.dataDirectory(in: path), logFile: "/dev/null")
+            if scratch.runningPID() != nil {
+                try? await scratch.stop()
+                note(nil, "stopped the throw-away server of \(name)")
+            }
             if storage.isSubvolume(path) {
                 try await storage.deleteSubvolume(at: path)
             } else {
@@ -52,7 +58,7 @@ struct Reconciler: EnginePart {
         }
         // Backups that were being written did not finish; their snapshots are not needed.
         let backupRows = try await catalog.read { try $0.backups(nil) }
-        for var backup in backupRows where backup.status == "running" {
+        for var backup in ReconcileDecisions.interruptedBackups(backupRows) {
             backup.status = "failed"
             backup.error = "the service stopped while it ran"
             backup.finishedAt = Date()
@@ -62,9 +68,9 @@ struct Reconciler: EnginePart {
             }
             note(nil, "marked interrupted backup \(backup.id) failed")
         }
-        let neededForIncrementals = Set(backupRows.filter { $0.status == "complete" }.map(\.snapshotID))
         for project in try await catalog.projects() {
-            for snapshot in try await catalog.snapshots(project.name) where snapshot.kind == .backup && !neededForIncrementals.contains(snapshot.id) {
+            let snapshots = try await catalog.snapshots(project.name)
+            for snapshot in ReconcileDecisions.unneededBackupSnapshots(snapshots, backups: backupRows) {
                 try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
                 note(nil, "deleted snapshot \(snapshot.id) of a backup that did not finish")
@@ -72,7 +78,7 @@ struct Reconciler: EnginePart {
         }
 
         // 3. Projects half made or half deleted.
-        for project in try await catalog.projects() where project.state != .ready {
+        for project in ReconcileDecisions.unfinished(try await catalog.projects(), state: \.state) {
             let branches = try await catalog.branches(project.name)
             for branch in branches { try await servers.stop(branch) }
             try await projects.removeFiles(project.name)
@@ -82,7 +88,7 @@ struct Reconciler: EnginePart {
         }
 
         // 4. Branches half made or half deleted.
-        for branch in try await catalog.allBranches() where branch.state != .ready {
+        for branch in ReconcileDecisions.unfinished(try await catalog.allBranches(), state: \.state) {
             try await servers.stop(branch)
             try await storage.deleteSubvolume(at: layout.branch(branch.project, branch.name))
             try await branches.finishRemoval(branch)
@@ -95,7 +101,7 @@ struct Reconciler: EnginePart {
         // 5. Snapshots half made or half deleted.
         let projects = try await catalog.projects()
         for project in projects {
-            for snapshot in try await catalog.snapshots(project.name) where snapshot.state != .ready {
+            for snapshot in ReconcileDecisions.unfinished(try await catalog.snapshots(project.name), state: \.state) {
                 try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
                 note(snapshot.operationID, snapshot.state == .creating
@@ -104,8 +110,8 @@ struct Reconciler: EnginePart {
         }
 
         // 6. Subvolumes the catalog does not know.
-        let known = Set(projects.map(\.name.rawValue))
-        for directory in (try? FileManager.default.contentsOfDirectory(atPath: layout.projects)) ?? [] where !known.contains(directory) {
+        let onDisk = (try? FileManager.default.contentsOfDirectory(atPath: layout.projects)) ?? []
+        for directory in ReconcileDecisions.unknown(onDisk: onDisk, known: Set(projects.map(\.name.rawValue))) {
             if let name = try? ResourceName(validating: directory) {
                 for branch in storage.subvolumes(in: layout.branches(name)) {
                     if let branchName = try? ResourceName(validating: branch) { try await stopStrayServer(name, branchName) }
@@ -117,15 +123,15 @@ struct Reconciler: EnginePart {
             note(nil, "deleted project directory \(directory) that the catalog does not know")
         }
         for project in projects {
-            let branches = Set(try await catalog.branches(project.name).map(\.name.rawValue))
-            for name in storage.subvolumes(in: layout.branches(project.name)) where !branches.contains(name) {
+            let branchNames = Set(try await catalog.branches(project.name).map(\.name.rawValue))
+            for name in ReconcileDecisions.unknown(onDisk: storage.subvolumes(in: layout.branches(project.name)), known: branchNames) {
                 let path = "\(layout.branches(project.name))/\(name)"
                 if let branchName = try? ResourceName(validating: name) { try await stopStrayServer(project.name, branchName) }
                 try await storage.deleteSubvolume(at: path)
                 note(nil, "deleted branch subvolume \(project.name)/\(name) that the catalog does not know")
             }
-            let snapshots = Set(try await catalog.snapshots(project.name).map(\.id))
-            for id in storage.subvolumes(in: layout.snapshots(project.name)) where !snapshots.contains(id) {
+            let snapshotIDs = Set(try await catalog.snapshots(project.name).map(\.id))
+            for id in ReconcileDecisions.unknown(onDisk: storage.subvolumes(in: layout.snapshots(project.name)), known: snapshotIDs) {
                 try await storage.deleteSubvolume(at: layout.snapshot(project.name, id))
                 note(nil, "deleted snapshot subvolume \(project.name)/\(id) that the catalog does not know")
             }
@@ -133,28 +139,25 @@ struct Reconciler: EnginePart {
 
         // 7. Rows whose subvolume is gone, and automatic bases nothing uses any more.
         for project in projects {
-            for branch in try await catalog.branches(project.name) where !storage.isSubvolume(layout.branch(project.name, branch.name)) {
+            let present = Set(storage.subvolumes(in: layout.branches(project.name)))
+            for branch in ReconcileDecisions.branchesWithoutData(try await catalog.branches(project.name), subvolumes: present) {
                 try await catalog.write { tx in
-                    for var child in try tx.children(project.name, of: branch.name) {
-                        child.parent = branch.parent
-                        try tx.update(child)
-                    }
+                    guard let current = try tx.project(project.name) else { return }
+                    let (children, updated) = ReconcileDecisions.afterRemoving(
+                        branch, children: try tx.children(project.name, of: branch.name), project: current, remaining: try tx.branches(project.name))
+                    for child in children { try tx.update(child) }
                     try tx.deleteBranch(project.name, branch.name)
-                    if var current = try tx.project(project.name), current.checkedOut == branch.name {
-                        current.checkedOut = try tx.branches(project.name).first?.name ?? .main
-                        try tx.update(current)
-                    }
+                    if updated != current { try tx.update(updated) }
                 }
                 note(nil, "removed branch \(project.name)/\(branch.name): its subvolume is missing")
             }
             let branches = try await catalog.branches(project.name)
             for snapshot in try await catalog.snapshots(project.name) {
-                let missing = !storage.isSubvolume(layout.snapshot(project.name, snapshot.id))
-                let unusedBase = snapshot.kind == .base && !branches.contains { $0.baseSnapshot == snapshot.id }
-                guard missing || unusedBase else { continue }
+                let hasSubvolume = storage.isSubvolume(layout.snapshot(project.name, snapshot.id))
+                guard let removal = ReconcileDecisions.snapshotRemoval(snapshot, hasSubvolume: hasSubvolume, branches: branches) else { continue }
                 try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
-                note(snapshot.operationID, missing
+                note(snapshot.operationID, removal == .missing
                     ? "removed snapshot \(snapshot.id): its subvolume is missing" : "deleted unused base snapshot \(snapshot.id)")
             }
         }
@@ -163,7 +166,7 @@ struct Reconciler: EnginePart {
         for project in try await catalog.projects() {
             let known = Set(try await catalog.read { try $0.lineages(project.name) }.map(\.id))
             let directory = layout.wal(project.name)
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !known.contains(name) {
+            for name in ReconcileDecisions.unknown(onDisk: (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [], known: known) {
                 try FileManager.default.removeItem(atPath: "\(directory)/\(name)")
                 note(nil, "deleted archived WAL of unknown lineage \(project.name)/\(name)")
             }
@@ -172,12 +175,12 @@ struct Reconciler: EnginePart {
         // 9. Close the journal entries of operations the crash interrupted.
         let interrupted = try await catalog.read { try $0.runningOperations() }
         for operation in interrupted {
-            let text = (notes[operation.id] ?? []) + (interrupted.count == 1 ? general : [])
+            let text = ReconcileDecisions.recoveryText(own: notes[operation.id] ?? [], general: general, interruptedCount: interrupted.count)
             try await catalog.write { tx in
                 var entry = operation
                 entry.state = .interrupted
                 entry.finishedAt = Date()
-                entry.recovery = text.isEmpty ? "nothing to repair" : text.joined(separator: "; ")
+                entry.recovery = text
                 try tx.update(entry)
             }
         }
