@@ -2,6 +2,8 @@ public import BranchCore
 import CLinux
 import Dispatch
 import Foundation
+import Subprocess
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -38,7 +40,7 @@ public struct CommandError: ReportableError {
 }
 
 /// Runs external programs (initdb, pg_ctl, mkfs.btrfs, mount, pgbouncer) without blocking
-/// Swift's cooperative threads: pipes are drained and the exit awaited on Dispatch threads.
+/// Swift's cooperative threads; a cancelled caller kills what it started.
 public enum Command {
     /// The environment every child gets: predictable locale, no inherited secrets.
     public static let baseEnvironment: [String: String] = [
@@ -132,92 +134,24 @@ public enum Command {
     /// Writing to a child that exited must be an EPIPE error, not a SIGPIPE that ends the service.
     private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
+    /// One command to its end, through swift-subprocess: posix_spawn in a new session, every
+    /// inherited descriptor closed, signals reset; the exit is watched through a pidfd, so a
+    /// program that daemonizes (`pg_ctl start`, `pgbouncer -d`) returns as soon as it exits even
+    /// when its daemon keeps the output pipes. Cancelling the calling task kills the child.
     private static func spawn(
         path: String, arguments: [String], environment: [String: String], input: String?
     ) async throws -> CommandResult {
         _ = ignoreBrokenPipes
-        var stdinPipe: [Int32] = [0, 0]
-        var stdoutPipe: [Int32] = [0, 0]
-        var stderrPipe: [Int32] = [0, 0]
-        for index in 0..<3 {
-            let result = index == 0 ? clinux_pipe(&stdinPipe) : index == 1 ? clinux_pipe(&stdoutPipe) : clinux_pipe(&stderrPipe)
-            guard result == 0 else { throw FileError("create a pipe for", path: path, errno: result) }
+        var options = PlatformOptions()
+        options.createSession = true
+        let variables = Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })
+        let result = try await Subprocess.run(
+            .path(FilePath(path)), arguments: Arguments(arguments), environment: .custom(variables), platformOptions: options,
+            input: .string(input ?? ""), output: .string(limit: .max), error: .string(limit: .max))
+        let status: Int32 = switch result.terminationStatus {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
         }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = clinux_spawn(path, argv, envp, stdinPipe[0], stdoutPipe[1], stderrPipe[1], &pid)
-        // The child has its copies; ours of its ends must go so EOF arrives when it exits.
-        close(stdinPipe[0])
-        close(stdoutPipe[1])
-        close(stderrPipe[1])
-        guard spawned == 0 else {
-            close(stdinPipe[1])
-            close(stdoutPipe[0])
-            close(stderrPipe[0])
-            throw FileError("run", path: path, errno: spawned)
-        }
-        let (stdinWriter, stdoutReader, stderrReader) = (stdinPipe[1], stdoutPipe[0], stderrPipe[0])
-        let childPID = pid
-        return await withCheckedContinuation { continuation in
-            let group = DispatchGroup()
-            let box = OutputBox()
-            DispatchQueue.global().async(group: group) {
-                if let input { _ = Self.writeAll(stdinWriter, Array(input.utf8)) }
-                close(stdinWriter)
-            }
-            DispatchQueue.global().async(group: group) { box.stdout = Self.readAll(stdoutReader) }
-            DispatchQueue.global().async(group: group) { box.stderr = Self.readAll(stderrReader) }
-            DispatchQueue.global().async(group: group) { box.status = clinux_wait(childPID) }
-            group.notify(queue: .global()) {
-                continuation.resume(returning: CommandResult(
-                    status: box.status,
-                    stdout: String(decoding: box.stdout, as: UTF8.self),
-                    stderr: String(decoding: box.stderr, as: UTF8.self)))
-            }
-        }
+        return CommandResult(status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
     }
-
-    /// Reads until EOF, then closes the descriptor.
-    private static func readAll(_ fd: Int32) -> [UInt8] {
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count > 0 {
-                output.append(contentsOf: buffer.prefix(count))
-            } else if count < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
-        close(fd)
-        return output
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += count
-        }
-        return true
-    }
-}
-
-/// Collects a child's output and status from the threads that wait for them; each field is
-/// written by one thread and read only after all have finished (DispatchGroup gives the ordering).
-private final class OutputBox: @unchecked Sendable {
-    var stdout: [UInt8] = []
-    var stderr: [UInt8] = []
-    var status: Int32 = -1
 }

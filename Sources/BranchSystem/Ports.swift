@@ -36,6 +36,10 @@ public enum ReservedPorts {
     /// reserved it (or it was left reserved by this pool's previous run).
     @discardableResult
     public static func reserve(_ range: ClosedRange<Int>, marker: String, setting: String = setting) -> Bool {
+        withSettingLocked { reserveLocked(range, marker: marker, setting: setting) }
+    }
+
+    private static func reserveLocked(_ range: ClosedRange<Int>, marker: String, setting: String) -> Bool {
         guard let current = Files.read(setting).map(parse) else { return false }
         if covers(current, range) && Files.read(marker) == nil { return false }
         guard (try? Files.writeAtomically(format(range) + "\n", to: marker, mode: 0o644)) != nil else { return false }
@@ -49,11 +53,24 @@ public enum ReservedPorts {
 
     /// Takes out the range `marker` records, and the marker.
     public static func release(marker: String, setting: String = setting) {
+        withSettingLocked { releaseLocked(marker: marker, setting: setting) }
+    }
+
+    private static func releaseLocked(marker: String, setting: String) {
         guard let recorded = Files.read(marker).map(parse), let current = Files.read(setting).map(parse) else { return }
         var remaining = current
         for range in recorded { remaining = removing(range, from: remaining) }
         if remaining != current && !write(remaining, to: setting) { return }
         unlink(marker)
+    }
+
+    /// Several services on one host (tests run them side by side) read, change and write the one
+    /// setting: an exclusive lock on a file beside the pools serializes them, so none loses another's range.
+    static func withSettingLocked<T>(_ body: () -> T) -> T {
+        let descriptor = open("/run/branch-reserved-ports.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { _ = flock(descriptor, LOCK_EX) }
+        defer { if descriptor >= 0 { close(descriptor) } }
+        return body()
     }
 
     /// "1000,2000-2010" → [1000...1000, 2000...2010]; what does not parse is left out.

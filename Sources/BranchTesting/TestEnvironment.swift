@@ -51,7 +51,10 @@ public final class TestEnvironment: @unchecked Sendable {
         try Files.ensureDirectory("\(root)/app", mode: 0o755)
         apiPort = try Self.freePort()
         poolerPort = try Self.freePort()
-        let base = Int.random(in: 200...299) * 100
+        // Test processes run side by side (scripts/test.sh shards the suites): each shard draws its
+        // branch port ranges from its own part of 20000-29999.
+        let shard = Int(ProcessInfo.processInfo.environment["BRANCH_TEST_SHARD"] ?? "") ?? 0
+        let base = (shard == 0 ? Int.random(in: 200...249) : Int.random(in: 250...299)) * 100
         portRange = base...(base + 99)
         self.poolSize = poolSize
     }
