@@ -16,8 +16,9 @@ build: deps
 deps:
 	scripts/install-deps.sh
 
-bench: build ## Run the benchmarks and write docs/benchmarks.md
-	CONFIGURATION=$(CONFIGURATION) scripts/bench.sh
+bench: deps ## Build optimized (release) and run the benchmarks; writes docs/benchmarks.md
+	$(SWIFT) build -c release
+	CONFIGURATION=release scripts/bench.sh
 
 stop: ## Stop the service started by `make run`
 	scripts/stop.sh

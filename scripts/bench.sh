@@ -3,7 +3,7 @@
 # The work is done by scripts/bench.py (Python 3 standard library only); this checks the basics.
 #
 # Settings (environment):
-#   CONFIGURATION (debug)
+#   CONFIGURATION (release with `make bench`; debug when bench.sh is run by hand)
 #   BENCH_PARTS ("branch,pitr,diff,containers,backup", or "all"): which parts run, always in that order
 #     branch      branch ready vs createdb -T and pg_basebackup, project create, snapshot create
 #     pitr        point-in-time branches against the WAL to replay

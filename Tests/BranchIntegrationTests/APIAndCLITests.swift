@@ -22,7 +22,7 @@ struct APIAndCLITests {
         var requiresAuth: Bool
 
         static func all() throws -> [DocumentedRoute] {
-            let document = try JSONSerialization.jsonObject(with: Data(openAPIDocumentText.utf8)) as? [String: Any]
+            let document = try JSONSerialization.jsonObject(with: Data(APIDocument.text.utf8)) as? [String: Any]
             guard let paths = document?["paths"] as? [String: [String: Any]] else { throw TestFailure("the OpenAPI document has no paths") }
             return paths.flatMap { path, item in
                 item.compactMap { method, operation -> DocumentedRoute? in

@@ -1,5 +1,6 @@
 import BranchAPI
 import BranchCore
+import BranchSystem
 import BranchTesting
 import Foundation
 import OpenAPIRuntime
@@ -285,6 +286,40 @@ struct DiffTests {
             let theirs = try #require(try await env.json(JobInfo.self, "backup", "create", "--project", "other").backup)
             let refused = try await env.failure("diff", "backup:\(theirs.id)", "main")
             #expect(refused.stderr.contains("is not a backup of project 'app'"))
+        }
+    }
+
+    @Test("the API answers within 100 ms while a diff of many changed rows streams")
+    func responsiveDuringDiff() async throws {
+        try await TestEnvironment.with(poolSize: "2G") { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            _ = try await env.cli("link", "app")
+            try await env.psql(try await env.cli("url", "main").output, """
+                create table big(id int primary key, v int); insert into big select i, 0 from generate_series(1, 300000) i
+                """)
+            _ = try await env.json(BranchResult.self, "create", "changed")
+            try await env.psql(try await env.cli("url", "changed").output, "update big set v = 1")
+
+            // The diff runs while the API is asked, again and again, for the branches.
+            let diff = Task { try await env.cli("diff", "main", "changed", "--json") }
+            var latencies: [Double] = []
+            let deadline = ContinuousClock.now + .seconds(60)
+            while latencies.count < 40 && ContinuousClock.now < deadline {
+                let timed = try await Command.run("curl", [
+                    "-sS", "-o", "/dev/null", "-w", "%{time_total}", "-m", "30", "-H", "Authorization: Bearer \(env.token)",
+                    env.url + "/api/v1/projects/app/branches",
+                ])
+                latencies.append((Double(timed.stdout) ?? 99) * 1000)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let result = try await diff.value
+            #expect(result.succeeded)
+            let output = try DiffOutput(result.stdout)
+            #expect(output.end?.rowsChanged == 300_000)
+            let sorted = latencies.sorted()
+            let median = sorted[sorted.count / 2]
+            #expect(median < 100, "median \(median) ms of \(sorted)")
+            #expect(sorted.last! < 1000, "slowest \(sorted.last!) ms")
         }
     }
 }

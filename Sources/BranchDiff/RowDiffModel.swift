@@ -1,0 +1,174 @@
+public import BranchCore
+public import BranchPostgres
+import Foundation
+
+/// How a table is compared: which columns, which key.
+public struct TableComparison: Sendable {
+    /// `schema.table`, quoted where needed.
+    public let table: String
+    /// Quoted key column names and their types; empty for a table without a primary key.
+    public let keyColumns: [String]
+    public let keyNames: [String]
+    public let keyTypes: [String]
+    /// Quoted names of the columns both sides have, and their plain names, in the first side's order.
+    public let columns: [String]
+    public let columnNames: [String]
+    /// Plain names of json and jsonb columns (their changes also come as JSON patches).
+    public let jsonColumns: Set<String>
+
+    public init(from: TableSchema, to: TableSchema) {
+        table = from.qualifiedName
+        let shared = from.columns.filter { column in to.column(column.name) != nil }
+        columnNames = shared.map(\.name)
+        columns = shared.map { SQLName.quote($0.name) }
+        // A JSON patch only where both sides hold JSON (not where text became jsonb).
+        let isJSON: (String?) -> Bool = { $0 == "jsonb" || $0 == "json" }
+        jsonColumns = Set(shared.filter { isJSON($0.type) && isJSON(to.column($0.name)?.type) }.map(\.name))
+        // Rows are matched by key only when both sides have the same primary key.
+        if let key = from.primaryKey, key == to.primaryKey, !key.isEmpty {
+            keyNames = key
+            keyColumns = key.map(SQLName.quote)
+            keyTypes = key.map { name in from.column(name)?.type ?? "text" }
+        } else {
+            keyNames = []
+            keyColumns = []
+            keyTypes = []
+        }
+    }
+
+    var hasKey: Bool { !keyColumns.isEmpty }
+    var keyTuple: String { keyColumns.count == 1 ? keyColumns[0] : "(\(keyColumns.joined(separator: ", ")))" }
+    var keyOrder: String { keyColumns.joined(separator: ", ") }
+    /// A 64-bit hash of the shared columns' text forms (exact: NULL and '' differ, jsonb is normalized).
+    var rowHash: String {
+        columns.isEmpty ? "0::bigint" : "hashtextextended(row(\(columns.joined(separator: ", ")))::text, 0)"
+    }
+    var isIntegerKey: Bool { keyTypes.count == 1 && ["integer", "bigint", "smallint"].contains(keyTypes[0]) }
+}
+
+/// One row that differs, as users see it: added (only in the second side), removed (only in the
+/// first), or changed (same key, other values, as the changed columns). Values are Postgres' text
+/// form; nil is NULL.
+public struct RowChange: Sendable, Equatable {
+    public var table: String
+    public var kind: RowDelta.Kind
+    /// The primary key (column → value); empty for a table without one.
+    public var key: [String: String?]
+    /// The whole row, for added and removed rows.
+    public var row: [String: String?]?
+    public var columns: [ColumnChange]?
+    /// For tables without a primary key: how many copies of this row were added or removed.
+    public var count: Int?
+
+    public init(
+        table: String, kind: RowDelta.Kind, key: [String: String?], row: [String: String?]? = nil, columns: [ColumnChange]? = nil,
+        count: Int? = nil
+    ) {
+        self.table = table
+        self.kind = kind
+        self.key = key
+        self.row = row
+        self.columns = columns
+        self.count = count
+    }
+}
+
+/// One changed column of a changed row; for json and jsonb columns also as JSON-patch operations.
+public struct ColumnChange: Sendable, Equatable {
+    public var column: String
+    public var old: String?
+    public var new: String?
+    public var patch: [JSONPatchOperation]?
+
+    public init(column: String, old: String?, new: String?, patch: [JSONPatchOperation]? = nil) {
+        self.column = column
+        self.old = old
+        self.new = new
+        self.patch = patch
+    }
+}
+
+/// How a table's rows were compared.
+public enum TableDiffMethod: String, Sendable {
+    /// Rows matched by primary key, by checksums of key ranges.
+    case primaryKey = "primary key"
+    /// Rows matched by primary key, reading only the heap pages that differ.
+    case changedPages = "primary key, changed pages"
+    /// No primary key: whole rows compared as a multiset.
+    case multiset
+}
+
+/// Counts of one table's row differences.
+public struct TableDiffSummary: Sendable, Equatable {
+    public var table: String
+    public var added: Int
+    public var removed: Int
+    public var changed: Int
+    public var method: TableDiffMethod
+    /// Whether the counts are complete (false when the budget stopped the diff inside this table).
+    public var complete: Bool
+    /// When compared by heap pages: pages (both sides) read and compared, and skipped unread
+    /// (the same extents on both sides, all-visible); tuples asked for by tuple id.
+    public var pagesRead: Int?
+    public var pagesSkipped: Int?
+    public var tuplesCompared: Int?
+
+    public init(
+        table: String, added: Int, removed: Int, changed: Int, method: TableDiffMethod, complete: Bool, pagesRead: Int? = nil,
+        pagesSkipped: Int? = nil, tuplesCompared: Int? = nil
+    ) {
+        self.table = table
+        self.added = added
+        self.removed = removed
+        self.changed = changed
+        self.method = method
+        self.complete = complete
+        self.pagesRead = pagesRead
+        self.pagesSkipped = pagesSkipped
+        self.tuplesCompared = tuplesCompared
+    }
+}
+
+/// One differing row as the differ found it: the full rows (shared columns, text form) on each side.
+public struct RowDelta: Sendable {
+    public enum Kind: String, Sendable { case added, removed, changed }
+    public var kind: Kind
+    /// Key column → value (empty for a table without a primary key).
+    public var key: [String: String?]
+    public var keyValues: [String?]
+    public var old: [String: String?]?
+    public var new: [String: String?]?
+    /// Copies added or removed (tables without a primary key); 1 otherwise.
+    public var count: Int
+
+    public init(kind: Kind, key: [String: String?], keyValues: [String?], old: [String: String?]?, new: [String: String?]?, count: Int = 1) {
+        self.kind = kind
+        self.key = key
+        self.keyValues = keyValues
+        self.old = old
+        self.new = new
+        self.count = count
+    }
+}
+
+/// The sizes the bisection works with (data-diff's approach): checksum the table in segments on
+/// both servers, split the segments that differ, and fetch rows only from segments small enough.
+public struct RowDiffSettings: Sendable {
+    /// Segments of the first pass over a table.
+    public var firstSegments = 64
+    /// Sub-segments a differing segment is split into.
+    public var fanout = 16
+    /// A differing segment with at most this many rows on either side is fetched (key and hash per
+    /// row), not split further.
+    public var fetchThreshold = 2_000
+    /// Rows of one table below which it is fetched at once.
+    public var smallTable = 4_000
+    /// With page access: at most this many heap tuples that may differ (both sides together) are
+    /// read directly by their tuple ids; beyond that the table is compared by checksums.
+    public var tupleLimit = 4_000_000
+    /// With page access: when more rows than this moved between pages (looked up by key on the
+    /// other side), as in a rewrite of the whole table, checksums are cheaper.
+    public var movedRowLimit = 500_000
+
+    public init() {}
+}
