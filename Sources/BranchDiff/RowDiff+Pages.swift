@@ -18,16 +18,15 @@ extension RowDiffer {
             firstLog: pages.firstLog, secondLog: pages.secondLog, limit: limit)
     }
 
-    /// Compares the rows of the candidate tuples, a run of blocks at a time (bounded memory): their
-    /// keys and hashes on both sides, where a key found among one side's candidates but not among
-    /// the other's in the same blocks (the row moved, or exists on one side only) is looked up by key. Then the
-    /// differing rows are emitted in key order. Returns false, having emitted nothing, when so
+    /// Compares the rows of the candidate tuples, a run of blocks at a time: their keys and hashes
+    /// on both sides, matched by key (`CandidateMatching`); a row found among one side's candidates
+    /// only (it exists on one side only, or its other version is in an identical page) is looked
+    /// up by key on the other. Then the differing rows are emitted in key order. Returns false, having emitted nothing, when so
     /// many rows moved that comparing by checksums is cheaper (a whole-table rewrite).
     func compareCandidates(_ state: inout State, _ candidates: HeapPages.Candidates, after: [String?]?) async throws -> Bool {
         let table = state.table
         state.pages = (candidates.pagesRead, candidates.pagesSkipped, candidates.first.count + candidates.second.count)
-        var differing: [String: (key: [String?], kind: RowDelta.Kind)] = [:]
-        var lookups = 0
+        var matching = CandidateMatching()
         let chunk: UInt32 = 2048
         let last = max(candidates.first.last?.block ?? 0, candidates.second.last?.block ?? 0)
         var (i, j) = (0, 0)
@@ -43,28 +42,21 @@ extension RowDiffer {
             if leftTuples.isEmpty && rightTuples.isEmpty { continue }
             async let a = hashesOfTuples(first, table, leftTuples)
             async let b = hashesOfTuples(second, table, rightTuples)
-            var (left, right) = try await (a, b)
-            let missingRight = left.keys.filter { right[$0] == nil }.map { left[$0]!.key }
-            let missingLeft = right.keys.filter { left[$0] == nil }.map { right[$0]!.key }
-            lookups += missingLeft.count + missingRight.count
-            if lookups > settings.movedRowLimit {
+            let (left, right) = try await (a, b)
+            matching.add(left: left, right: right)
+            // An updated row's new version usually lands in another block (often at the table's
+            // end): unmatched rows wait for later blocks, and are looked up by key only when too
+            // many wait or at the end.
+            if matching.waiting > settings.waitingRowLimit, try await !lookUpWaiting(&matching, table) {
                 state.pages = nil
                 return false
             }
-            async let c = hashesOfKeys(second, table, missingRight)
-            async let d = hashesOfKeys(first, table, missingLeft)
-            let (moreRight, moreLeft) = try await (c, d)
-            right.merge(moreRight) { old, _ in old }
-            left.merge(moreLeft) { old, _ in old }
-            for (id, entry) in left {
-                guard let other = right[id] else {
-                    differing[id] = (entry.key, .removed)
-                    continue
-                }
-                if other.hash != entry.hash { differing[id] = (entry.key, .changed) }
-            }
-            for (id, entry) in right where left[id] == nil { differing[id] = (entry.key, .added) }
         }
+        if try await !lookUpWaiting(&matching, table) {
+            state.pages = nil
+            return false
+        }
+        let differing = matching.differing
         guard !differing.isEmpty else { return true }
         if state.emit == nil && state.budget == nil && after == nil {
             for entry in differing.values {
@@ -88,6 +80,19 @@ extension RowDiffer {
             ordered = try await orderKeys(keys, table)
         }
         try await emitRows(&state, ordered)
+        return true
+    }
+
+    /// Looks up by key the rows still waiting for their other side; false (comparing by checksums
+    /// is cheaper) when more than `movedRowLimit` lookups were needed in all.
+    private func lookUpWaiting(_ matching: inout CandidateMatching, _ table: TableComparison) async throws -> Bool {
+        guard matching.waiting > 0 else { return true }
+        matching.lookups += matching.waiting
+        guard matching.lookups <= settings.movedRowLimit else { return false }
+        async let c = hashesOfKeys(second, table, matching.leftOnly.values.map(\.key))
+        async let d = hashesOfKeys(first, table, matching.rightOnly.values.map(\.key))
+        let (moreRight, moreLeft) = try await (c, d)
+        matching.settle(foundRight: moreRight, foundLeft: moreLeft)
         return true
     }
 
@@ -136,5 +141,51 @@ extension RowDiffer {
             }
         }
         return result
+    }
+}
+
+/// The rows of candidate tuples of both sides, matched by key as their blocks are read: a row
+/// whose two versions are both candidates is compared when the second turns up; the others wait.
+struct CandidateMatching {
+    typealias Entry = (key: [String?], hash: String?)
+    var leftOnly: [String: Entry] = [:]
+    var rightOnly: [String: Entry] = [:]
+    var differing: [String: (key: [String?], kind: RowDelta.Kind)] = [:]
+    var lookups = 0
+
+    var waiting: Int { leftOnly.count + rightOnly.count }
+
+    mutating func add(left: [String: Entry], right: [String: Entry]) {
+        var right = right
+        for (id, entry) in left {
+            if let other = right.removeValue(forKey: id) ?? rightOnly.removeValue(forKey: id) {
+                compare(id, entry, other)
+            } else {
+                leftOnly[id] = entry
+            }
+        }
+        for (id, entry) in right {
+            if let other = leftOnly.removeValue(forKey: id) {
+                compare(id, other, entry)
+            } else {
+                rightOnly[id] = entry
+            }
+        }
+    }
+
+    /// The waiting rows, given what a lookup by key found on the other side (absent: the row is not there).
+    mutating func settle(foundRight: [String: Entry], foundLeft: [String: Entry]) {
+        for (id, entry) in leftOnly {
+            if let other = foundRight[id] { compare(id, entry, other) } else { differing[id] = (entry.key, .removed) }
+        }
+        for (id, entry) in rightOnly {
+            if let other = foundLeft[id] { compare(id, other, entry) } else { differing[id] = (entry.key, .added) }
+        }
+        leftOnly = [:]
+        rightOnly = [:]
+    }
+
+    private mutating func compare(_ id: String, _ left: Entry, _ right: Entry) {
+        if left.hash != right.hash { differing[id] = (left.key, .changed) }
     }
 }

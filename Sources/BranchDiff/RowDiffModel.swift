@@ -1,5 +1,5 @@
-public import BranchCore
-public import BranchPostgres
+import BranchCore
+import BranchPostgres
 import Foundation
 
 /// How a table is compared: which columns, which key.
@@ -59,18 +59,6 @@ public struct RowChange: Sendable, Equatable {
     public var columns: [ColumnChange]?
     /// For tables without a primary key: how many copies of this row were added or removed.
     public var count: Int?
-
-    public init(
-        table: String, kind: RowDelta.Kind, key: [String: String?], row: [String: String?]? = nil, columns: [ColumnChange]? = nil,
-        count: Int? = nil
-    ) {
-        self.table = table
-        self.kind = kind
-        self.key = key
-        self.row = row
-        self.columns = columns
-        self.count = count
-    }
 }
 
 /// One changed column of a changed row; for json and jsonb columns also as JSON-patch operations.
@@ -112,21 +100,6 @@ public struct TableDiffSummary: Sendable, Equatable {
     public var pagesRead: Int?
     public var pagesSkipped: Int?
     public var tuplesCompared: Int?
-
-    public init(
-        table: String, added: Int, removed: Int, changed: Int, method: TableDiffMethod, complete: Bool, pagesRead: Int? = nil,
-        pagesSkipped: Int? = nil, tuplesCompared: Int? = nil
-    ) {
-        self.table = table
-        self.added = added
-        self.removed = removed
-        self.changed = changed
-        self.method = method
-        self.complete = complete
-        self.pagesRead = pagesRead
-        self.pagesSkipped = pagesSkipped
-        self.tuplesCompared = tuplesCompared
-    }
 }
 
 /// One differing row as the differ found it: the full rows (shared columns, text form) on each side.
@@ -169,6 +142,9 @@ public struct RowDiffSettings: Sendable {
     /// With page access: when more rows than this moved between pages (looked up by key on the
     /// other side), as in a rewrite of the whole table, checksums are cheaper.
     public var movedRowLimit = 500_000
+    /// With page access: rows of one side's candidates kept while their other side may still turn
+    /// up in later blocks (bounded memory); beyond that they are looked up by key at once.
+    public var waitingRowLimit = 200_000
 
     public init() {}
 }
