@@ -15,7 +15,7 @@ the parts BENCH_PARTS names (default all five, in this order):
 * pitr: point-in-time branches (`from main, at <instant>`) after increasing amounts of pgbench
   WAL since a snapshot: creation time against the WAL replayed.
 * diff: row-level diff of two branches of one project loaded with `pgbench -i -s BENCH_DIFF_SCALE`
-  (default 100: 10 M rows in pgbench_accounts): branch `b` from main, then 0, 100 and 100 000
+  (default 100: 10 M rows in pgbench_accounts): branch `b` from main, then 0, 100, 100 000 and 3 000 000
   rows of pgbench_accounts changed on `b` (cumulative, random distinct aids over the whole table).
   For each stage `POST …/diff {"from":"main","to":"b"}` read to the end of its NDJSON stream
   (BENCH_DIFF_RUNS times): wall time, the `end` line's durationMs, bytes from each server and

@@ -13,6 +13,7 @@ import socket
 import statistics
 import sys
 import threading
+import time
 
 # scripts/benchlib/common.py: the repository is three levels up.
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -320,6 +321,44 @@ class PeakSampler:
     def __exit__(self, *exc):
         self.stopping.set()
         self.thread.join(timeout=10)
+        return False
+
+
+class ApiProbe:
+    """While heavy work runs, asks the service a cheap question (`call()`) every `interval` seconds
+    in a thread and keeps how long each answer took, in ms: the API must stay responsive whatever
+    the engine does (the slowest answer is a target). Used as `with ApiProbe(...) as probe:`;
+    `probe.summary()` gives n, median and max."""
+
+    def __init__(self, call, interval=0.1):
+        self.call, self.interval = call, interval
+        self.latencies, self.failures = [], 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        while not self.stopping.is_set():
+            started = time.perf_counter()
+            try:
+                self.call()
+                self.latencies.append((time.perf_counter() - started) * 1000)
+            except Exception:  # noqa: BLE001 - counted; a failed answer is reported, not fatal
+                self.failures += 1
+            self.stopping.wait(self.interval)
+
+    def summary(self):
+        values = sorted(self.latencies)
+        if not values:
+            return {"n": 0, "failures": self.failures}
+        return {"n": len(values), "median": values[len(values) // 2], "max": values[-1], "failures": self.failures}
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(timeout=30)
         return False
 
 

@@ -13,8 +13,9 @@ import statistics
 import time
 
 from .common import (
+    ApiProbe,
     BYTES_PER_SCALE, GIB, MEASURED_NOTE, BenchError, Part, PeakSampler, ReportBase, find_pids, fmt_bytes, fmt_ms,
-    fmt_percent, fmt_rate, fmt_ratio, log, mem_available, status_kb,
+    fmt_percent, fmt_rate, fmt_ratio, log, mem_available, status_kb, verdict,
 )
 from .service import Service
 
@@ -52,11 +53,7 @@ class BackupBench(Service):
             self.section(f"incremental backups at scale {scale}", backup, "incremental", self.bench_incremental, info, scale,
                          stanza)
         except Exception as error:  # noqa: BLE001 - the next size still runs
-            message = f"backups at scale {scale}: {error}"
-            log("FAILED " + message)
-            self.errors.append(message)
-            if self.service and self.service.poll() is not None:
-                raise BenchError(f"branch serve died during the backups at scale {scale}:\n{self.log_tail()}")
+            self.failed(f"backups at scale {scale}: {error}", during=f"the backups at scale {scale}")
         finally:
             self.drop_project(scale)
 
@@ -69,10 +66,12 @@ class BackupBench(Service):
                 raise BenchError(f"backup {backup['id']} is {backup['kind']}, expected a full backup")
             backups.append(backup)
             log(f"  Branch backup {index + 1}/{runs}: {fmt_ms(backup['wall'])}, raw {fmt_bytes(backup['raw'])}, stored "
-                f"{fmt_bytes(backup['stored'])}, peak +{fmt_bytes(backup['peak'])}")
+                f"{fmt_bytes(backup['stored'])}, peak +{fmt_bytes(backup['peak'])}, "
+                f"slowest API answer meanwhile {fmt_ms(backup['api'].get('max'))}")
             restore = self.branch_restore(backup["id"], project, f"bench-restore-{index + 1}", scale)
             restores.append(restore)
-            log(f"  Branch restore {index + 1}/{runs}: {fmt_ms(restore['wall'])}, peak +{fmt_bytes(restore['peak'])}")
+            log(f"  Branch restore {index + 1}/{runs}: {fmt_ms(restore['wall'])}, peak +{fmt_bytes(restore['peak'])}, "
+                f"slowest API answer meanwhile {fmt_ms(restore['api'].get('max'))}")
             if index < runs - 1:
                 self.api("DELETE", f"/api/v1/backups/{backup['id']}")  # the next one is full again
         return {"backup": backups, "restore": restores, "wall": [b["wall"] for b in backups]}
@@ -89,7 +88,8 @@ class BackupBench(Service):
             pass
         self.cold_cache()
         started = time.perf_counter()
-        with PeakSampler(self.branch_pids, guard=self.memory_guard("the backup")) as sampler:
+        with PeakSampler(self.branch_pids, guard=self.memory_guard("the backup")) as sampler, \
+                ApiProbe(self.probe_call(project)) as probe:
             job, _ = self.api("POST", f"/api/v1/projects/{project}/backups", {"branch": "main"}, expect=(202,))
             job = self.wait_job(job["id"])
         wall = (time.perf_counter() - started) * 1000
@@ -100,7 +100,8 @@ class BackupBench(Service):
         backup = job["backup"]
         peak = max(sampler.peak, status_kb(pid, "VmHWM") or 0)
         return {"wall": wall, "server": job.get("durationMs"), "raw": backup["rawBytes"], "stored": backup["storedBytes"],
-                "id": backup["id"], "kind": backup["kind"], "peak": peak - baseline, "baseline": baseline}
+                "id": backup["id"], "kind": backup["kind"], "peak": peak - baseline, "baseline": baseline,
+                "api": probe.summary()}
 
     def branch_restore(self, backup_id, project, name, scale):
         pid = self.service.pid
@@ -112,7 +113,8 @@ class BackupBench(Service):
             pass
         self.cold_cache()
         started = time.perf_counter()
-        with PeakSampler(self.branch_pids, guard=self.memory_guard("the restore")) as sampler:
+        with PeakSampler(self.branch_pids, guard=self.memory_guard("the restore")) as sampler, \
+                ApiProbe(self.probe_call(project)) as probe:
             job, _ = self.api("POST", f"/api/v1/backups/{backup_id}/restore", {"as": name, "project": project}, expect=(202,))
             job = self.wait_job(job["id"])
         wall = (time.perf_counter() - started) * 1000
@@ -127,7 +129,7 @@ class BackupBench(Service):
         if count != str(scale):
             raise BenchError(f"the restored branch answered {count!r} for count(*) of pgbench_branches, expected {scale}")
         return {"wall": wall, "server": job.get("durationMs"), "bytes": job.get("bytesDone"), "peak": peak - baseline,
-                "baseline": baseline}
+                "baseline": baseline, "api": probe.summary()}
 
     def branch_pids(self):
         pid = self.service.pid
@@ -387,6 +389,12 @@ class BackupReport(ReportBase):
                 value = ratios.get(("pgbackrest", key))
                 rows.append((f"{what} throughput, Branch ÷ pgBackRest, {self.size_label(scale)}", "≥ 1.00×", value,
                              None if value is None else value >= 1, fmt_ratio))
+            branch = backup.get("branch") if isinstance(backup.get("branch"), dict) else {}
+            for key, what in (("backup", "a Branch backup"), ("restore", "a Branch restore")):
+                values = [run["api"]["max"] for run in branch.get(key, []) if run.get("api", {}).get("n")]
+                slowest = max(values) if values else None
+                rows.append((f"Slowest API answer during {what}, {self.size_label(scale)}", "< 300 ms", slowest,
+                             verdict(slowest, 300), fmt_ms))
             incremental = backup.get("incremental") if isinstance(backup.get("incremental"), dict) else {}
             full = self.branch_full_stored(backup)
             for change in sorted(incremental.get("changes", []), key=lambda change: change["label"] != "contiguous"):
@@ -607,29 +615,32 @@ class BackupReport(ReportBase):
         b = self.b
         return f" BENCH_BACKUP_RUNS={b.backup_runs} BENCH_BACKUP_RUNS_LARGE={b.backup_runs_large}"
 
-    def raw_values_backup(self):
-        b, raw = self.b, []
-        scales = b.results["scales"]
-        for scale in b.scales:
+    def measured_backup_series(self):
+        """(scale, its results, method, the method's series) for every method with backups measured."""
+        scales = self.b.results["scales"]
+        for scale in self.b.scales:
             backup = scales.get(scale, {}).get("backup", {})
             for method in ("branch", "pgbackrest", "basebackup_zstd"):
                 series = backup.get(method)
                 if isinstance(series, dict) and series.get("backup"):
-                    raw.append((f"{method} backup, wall, scale {scale}", [run["wall"] for run in series["backup"]]))
-                    raw.append((f"{method} restore, wall, scale {scale}", [run["wall"] for run in series.get("restore", [])]))
+                    yield scale, backup, method, series
+
+    def raw_values_backup(self):
+        raw = []
+        for scale, _, method, series in self.measured_backup_series():
+            raw.append((f"{method} backup, wall, scale {scale}", [run["wall"] for run in series["backup"]]))
+            raw.append((f"{method} restore, wall, scale {scale}", [run["wall"] for run in series.get("restore", [])]))
         return raw
 
     def raw_details_backup(self):
         b, lines = self.b, []
+        for scale, _, method, series in self.measured_backup_series():
+            lines.append(f"- {method} backups, scale {scale}: " + "; ".join(
+                ", ".join(f"{key} {value}" for key, value in run.items() if key not in ("wall",))
+                for run in series["backup"]))
         scales = b.results["scales"]
         for scale in b.scales:
             backup = scales.get(scale, {}).get("backup", {})
-            for method in ("branch", "pgbackrest", "basebackup_zstd"):
-                series = backup.get(method)
-                if isinstance(series, dict) and series.get("backup"):
-                    lines.append(f"- {method} backups, scale {scale}: " + "; ".join(
-                        ", ".join(f"{key} {value}" for key, value in run.items() if key not in ("wall",))
-                        for run in series["backup"]))
             incremental = backup.get("incremental")
             if isinstance(incremental, dict):
                 for change in incremental.get("changes", []):

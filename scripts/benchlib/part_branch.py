@@ -33,11 +33,7 @@ class BranchBench(Service):
             self.section(f"createdb -T at scale {scale}", entry, "createdb", self.bench_createdb, info, scale)
             self.section(f"pg_basebackup at scale {scale}", entry, "basebackup", self.bench_basebackup, info, scale)
         except Exception as error:  # noqa: BLE001 - the next size still runs
-            message = f"scale {scale}: {error}"
-            log("FAILED " + message)
-            self.errors.append(message)
-            if self.service and self.service.poll() is not None:
-                raise BenchError(f"branch serve died at scale {scale}:\n{self.log_tail()}")
+            self.failed(f"scale {scale}: {error}", during=f"the measurements at scale {scale}")
         finally:
             # Later parts use the loaded data; without them, free the space before the next size.
             needed = "backup" in self.parts or ("containers" in self.parts and scale == self.scales[0])

@@ -30,11 +30,7 @@ class ContainersBench(Service):
         try:
             self.bench_containers()
         except Exception as error:  # noqa: BLE001 - what was measured is kept
-            message = f"containers: {error}"
-            log("FAILED " + message)
-            self.errors.append(message)
-            if not self.service or self.service.poll() is not None:
-                raise BenchError(f"branch serve is not running after the containers part:\n{self.log_tail()}")
+            self.failed(f"containers: {error}", during="the containers part")
 
     def bench_containers(self):
         results = self.results.setdefault("containers", {})

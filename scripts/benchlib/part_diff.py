@@ -1,5 +1,5 @@
 """The diff part: row-level diff of two branches of one project loaded with `pgbench -i -s
-BENCH_DIFF_SCALE`, after 0, 100 and 100 000 rows of pgbench_accounts changed on one of them, against
+BENCH_DIFF_SCALE`, after 0, 100, 100 000 and 3 000 000 rows of pgbench_accounts changed on one of them, against
 the naive comparison (COPY of both tables, compared line by line); the summary diff; merges of
 10 000 non-conflicting row changes. Its measurements, and its sections of the document."""
 
@@ -17,13 +17,18 @@ import urllib.error
 import urllib.request
 
 from .common import (
+    ApiProbe,
     REPO, BenchError, CountingPipe, Part, PeakSampler, ReportBase, fmt_bytes, fmt_ms, fmt_ratio, io_field, log,
     status_kb, step_medians, verdict,
 )
 from .service import Service
 
 # Rows of pgbench_accounts changed on the diff part's branch `b`, cumulative stages.
-DIFF_STAGES = (0, 100, 100000)
+DIFF_STAGES = (0, 100, 100000, 3000000)
+# The stage whose summary diff is measured too.
+SUMMARY_STAGE = 100000
+# The slowest API answer allowed while a diff, a backup or a restore runs (ms).
+API_LATENCY_LIMIT_MS = 300
 # Rows changed on the merged branch per merge.
 MERGE_ROWS = 10000
 # RowDiffSettings' defaults (Sources/BranchDiff/RowDiff.swift), read from the source at run time when it is there.
@@ -42,12 +47,8 @@ class DiffBench(Service):
         try:
             self.bench_diff()
         except Exception as error:  # noqa: BLE001 - what was measured is kept
-            message = f"diff: {error}"
-            log("FAILED " + message)
-            self.errors.append(message)
             self.results.setdefault("diff", {})["error"] = str(error)
-            if not self.service or self.service.poll() is not None:
-                raise BenchError(f"branch serve is not running after the diff part:\n{self.log_tail()}")
+            self.failed(f"diff: {error}", during="the diff part")
 
     def bench_diff(self):
         result = self.results["diff"] = {
@@ -111,7 +112,7 @@ class DiffBench(Service):
                     log(f"  Branch diff {run + 1}/{self.diff_runs} ({count:,} changed): {fmt_ms(outcome['wall'])} "
                         f"(server {fmt_ms(outcome['server'])}), rowsChanged {outcome['rows_changed']}, "
                         f"{fmt_bytes(outcome['bytes_first'])} from main, {fmt_bytes(outcome['bytes_second'])} from b, "
-                        f"peak +{fmt_bytes(outcome['peak'])}")
+                        f"peak +{fmt_bytes(outcome['peak'])}, slowest API answer meanwhile {fmt_ms(outcome['api'].get('max'))}")
                     return outcome
 
                 def summary(run, count=count):
@@ -127,7 +128,7 @@ class DiffBench(Service):
                 stage["branch"] = [run for run in runs if "error" not in run]
                 if len(stage["branch"]) < len(runs):
                     stage["error"] = runs[-1]["error"]
-                if count == stages[-1]:
+                if count == min(SUMMARY_STAGE, rows):
                     runs = self.diff_repeated(f"{count} changed rows, summary", summary)
                     stage["summary"] = [run for run in runs if "error" not in run]
                     if len(stage["summary"]) < len(runs):
@@ -140,8 +141,7 @@ class DiffBench(Service):
                     message = (f"diff, {count} changed rows: the naive comparison found {naive['differing']} differing "
                                f"lines of {naive['lines']}, expected {count} of {rows}")
                     naive["problems"] = [message]
-                    log("FAILED " + message)
-                    self.errors.append(message)
+                    self.failed(message)
                 log(f"  naive COPY + compare ({count:,} changed): {fmt_ms(naive['wall'])}, {naive['differing']:,} differing "
                     f"lines, {fmt_bytes(naive['bytes_first'])} + {fmt_bytes(naive['bytes_second'])}, "
                     f"peak {fmt_bytes(naive['peak'])}")
@@ -200,9 +200,7 @@ class DiffBench(Service):
                 problems.append(f"main has {moved} changed accounts after the merge, expected {per_merge * (index + 1)}")
         if problems:
             entry["problems"] = problems
-            message = f"merge {index + 1}: " + "; ".join(problems)
-            log("FAILED " + message)
-            self.errors.append(message)
+            self.failed(f"merge {index + 1}: " + "; ".join(problems))
         log(f"  merge {index + 1}/{self.diff_merges} ({per_merge:,} rows): {fmt_ms(wall)} (server {fmt_ms(entry['server'])}), "
             f"applied {entry['applied']}, plan {plan}, peak +{fmt_bytes(entry['peak'])}")
         return entry
@@ -271,7 +269,7 @@ class DiffBench(Service):
         rchar_before = io_field(self.service.pid, "rchar")
         lines, rows, received, first_byte = 0, 0, 0, None
         others = []
-        with self.service_peak() as sampler:
+        with self.service_peak() as sampler, ApiProbe(self.probe_call(project)) as probe:
             started = time.perf_counter()
             try:
                 with self.opener.open(request, timeout=timeout) as response:
@@ -317,7 +315,7 @@ class DiffBench(Service):
                "rows_added": end.get("rowsAdded"), "rows_removed": end.get("rowsRemoved"), "schema_changes": end.get("schemaChanges"),
                "response_bytes": received, "lines": lines, "row_lines": rows,
                "service_read": rchar_after - rchar_before if rchar_before is not None and rchar_after is not None else None,
-               "tables": [entry["table"] for entry in parsed if entry.get("type") == "table"]}
+               "tables": [entry["table"] for entry in parsed if entry.get("type") == "table"], "api": probe.summary()}
         run.update(self.peak_of(sampler, baseline))
         return run
 
@@ -335,9 +333,7 @@ class DiffBench(Service):
             problems.append(f"{run['row_lines']} row lines, expected {expected}")
         if problems:
             run["problems"] = problems
-            message = f"diff, {what}: " + "; ".join(problems)
-            log("FAILED " + message)
-            self.errors.append(message)
+            self.failed(f"diff, {what}: " + "; ".join(problems))
 
     def naive_compare(self, first_url, second_url):
         """Both tables out with `COPY (… ORDER BY aid) TO STDOUT` through psql at once, read here in
@@ -393,12 +389,8 @@ class DiffBench(Service):
         try:
             return function(*args)
         except Exception as error:  # noqa: BLE001 - reported in the document and the exit status
-            message = f"diff, {label}: {error}"
-            log("FAILED " + message)
             log("service log, last lines:\n" + self.log_tail(20))
-            self.errors.append(message)
-            if not self.service or self.service.poll() is not None:
-                raise BenchError(f"branch serve died during the diff part ({label}):\n{self.log_tail()}")
+            self.failed(f"diff, {label}: {error}", during=f"the diff part ({label})")
             return {"error": str(error)}
 
     def diff_repeated(self, label, measure):
@@ -432,14 +424,30 @@ class DiffReport(ReportBase):
         rows, b = [], self.b
         diff = b.results.get("diff") if isinstance(b.results.get("diff"), dict) else {}
         stages = {stage["changes"]: stage for stage in diff.get("stages", [])}
+        scale = diff.get('scale', b.diff_scale)
         for count in DIFF_STAGES[:2]:
-            label = f"Diff, {count:,} changed rows, scale {diff.get('scale', b.diff_scale)}"
+            label = f"Diff, {count:,} changed rows, scale {scale}"
             branch, naive = self.diff_times(stages.get(count))
             rows.append((f"{label}: Branch diff time (median)", "≤ 15 s", branch, verdict(branch, 15000), fmt_ms))
             ratio = naive / branch if naive and branch else None
             rows.append((f"{label}: naive time ÷ Branch diff time", "≥ 10× (faster than the naive comparison)", ratio,
                          None if ratio is None else ratio >= 10, fmt_ratio))
+        branch, naive = self.diff_times(stages.get(SUMMARY_STAGE))
+        ratio = naive / branch if naive and branch else None
+        rows.append((f"Diff, {SUMMARY_STAGE:,} changed rows, scale {scale}: naive time ÷ Branch diff time",
+                     "≥ 1.00× (at least as fast as the naive comparison)", ratio, None if ratio is None else ratio >= 1,
+                     fmt_ratio))
+        for count in DIFF_STAGES[2:]:
+            slowest = self.slowest_api(stages.get(count, {}).get("branch"))
+            rows.append((f"Slowest API answer during a diff of {count:,} changed rows", f"< {API_LATENCY_LIMIT_MS} ms",
+                         slowest, verdict(slowest, API_LATENCY_LIMIT_MS), fmt_ms))
         return rows
+
+    @staticmethod
+    def slowest_api(runs):
+        """The slowest `GET …/branches` ApiProbe saw during the given runs (ms), or None."""
+        values = [run["api"]["max"] for run in runs or [] if isinstance(run, dict) and run.get("api", {}).get("n")]
+        return max(values) if values else None
 
     def notes_diff(self):
         return ["A diff's time is the client's wall time of `POST /api/v1/projects/{p}/diff` until its NDJSON stream "

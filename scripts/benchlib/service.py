@@ -148,6 +148,11 @@ class Service:
             raise BenchError(f"{method} {path} answered {status}: {detail}")
         return payload, elapsed
 
+    def probe_call(self, project):
+        """What ApiProbe asks while heavy work runs: the project's branch list, the console's most
+        frequent question."""
+        return lambda: self.api("GET", f"/api/v1/projects/{project}/branches", timeout=120)
+
     def healthy(self):
         try:
             with self.opener.open(self.base_url + "/api/v1/health", timeout=2) as response:
@@ -386,17 +391,21 @@ class Service:
         except Exception as error:  # noqa: BLE001
             log(f"could not delete project bench-s{scale}: {error}")
 
+    def failed(self, message, during=None):
+        """Records a failed measurement (in the document and the exit status); with `during`, what
+        was running, raises when the service is no longer running: nothing after it can be measured."""
+        log("FAILED " + message)
+        self.errors.append(message)
+        if during and (not self.service or self.service.poll() is not None):
+            raise BenchError(f"branch serve is not running after {during}:\n{self.log_tail()}")
+
     def section(self, label, target, key, function, *args):
         """Runs one measurement; a failure is recorded and the others still run."""
         try:
             target[key] = function(*args)
         except Exception as error:  # noqa: BLE001 - reported in the document and the exit status
-            message = f"{label}: {error}"
-            log("FAILED " + message)
-            self.errors.append(message)
             target[key] = {"error": str(error)}
-            if self.service and self.service.poll() is not None:
-                raise BenchError(f"branch serve died during {label}:\n{self.log_tail()}")
+            self.failed(f"{label}: {error}", during=label)
 
     # ------------------------------------------------------------ full copies (pg_basebackup) on the pool
 
