@@ -21,13 +21,6 @@ public struct ArchiveChunk: Codable, Sendable, Hashable {
     public var frameBytes: Int
     /// SHA-256 of the stored frame, lowercase hex.
     public var sha256: String
-
-    public init(index: Int, compressedBytes: Int, frameBytes: Int, sha256: String) {
-        self.index = index
-        self.compressedBytes = compressedBytes
-        self.frameBytes = frameBytes
-        self.sha256 = sha256
-    }
 }
 
 /// What an `ArchiveWriter` wrote: everything the manifest must record for a reader to verify the archive.

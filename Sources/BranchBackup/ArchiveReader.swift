@@ -148,7 +148,7 @@ public final class ArchiveReader {
         let output: [UInt8], consumed: Int
         switch result {
         case .success(let step): (output, consumed) = step
-        case .failure(let error): throw BackupError(.backupIntegrityFailed, "Backup \(backupID): chunk \(currentIndex): \(error.detail)")
+        case .failure(let error): throw BackupError(.backupIntegrityFailed, "Backup \(backupID): chunk \(currentIndex): \(error.message)")
         }
         currentOffset += consumed
         if currentOffset == current.count && !decompressor.mayHaveOutput {

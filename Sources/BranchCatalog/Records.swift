@@ -285,11 +285,9 @@ public struct BackupRecord: Codable, Sendable, Hashable {
     public var branch: ResourceName
     public var snapshotID: String
     public var parentID: String?
-    /// `full` or `incremental`.
-    public var kind: String
+    public var kind: BackupKind
     public var target: String
-    /// `running`, `complete`, `failed`.
-    public var status: String
+    public var status: BackupStatus
     public var startedAt: Date
     public var finishedAt: Date?
     public var rawBytes: UInt64
@@ -297,8 +295,8 @@ public struct BackupRecord: Codable, Sendable, Hashable {
     public var error: String?
 
     public init(
-        id: String, project: ResourceName, branch: ResourceName, snapshotID: String, parentID: String?, kind: String, target: String,
-        status: String, startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, error: String?
+        id: String, project: ResourceName, branch: ResourceName, snapshotID: String, parentID: String?, kind: BackupKind, target: String,
+        status: BackupStatus, startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, error: String?
     ) {
         self.id = id
         self.project = project

@@ -54,11 +54,6 @@ public enum HeapPages {
         public var block: UInt32
         public var offset: UInt16
 
-        public init(block: UInt32, offset: UInt16) {
-            self.block = block
-            self.offset = offset
-        }
-
         public static func < (a: TupleID, b: TupleID) -> Bool { (a.block, a.offset) < (b.block, b.offset) }
         /// The `tid` literal.
         public var description: String { "(\(block),\(offset))" }

@@ -1,4 +1,4 @@
-public import BranchCore
+import BranchCore
 public import BranchPostgres
 import Foundation
 

@@ -17,19 +17,6 @@ public struct SchemaChange: Codable, Sendable, Equatable {
     /// Why a breaking change is breaking, in a few words; nil for additive changes.
     public var reason: String?
 
-    public init(
-        objectType: String, name: String, change: SchemaChangeKind, classification: SchemaChangeClass, from: String? = nil, to: String? = nil,
-        reason: String? = nil
-    ) {
-        self.objectType = objectType
-        self.name = name
-        self.change = change
-        self.classification = classification
-        self.from = from
-        self.to = to
-        self.reason = reason
-    }
-
     public var isBreaking: Bool { classification == .breaking }
 }
 
@@ -385,7 +372,9 @@ public enum ColumnTypeWidening {
             guard old.modifiers.count == 2, new.modifiers.count == 2 else { return false }
             let (p, s, p2, s2) = (old.modifiers[0], old.modifiers[1], new.modifiers[0], new.modifiers[1])
             return s2 >= s && p2 - s2 >= p - s
-        case ("character varying", "text"), ("text", "character varying") where new.modifiers.isEmpty:
+        case ("character varying", "text"):
+            return true
+        case ("text", "character varying") where new.modifiers.isEmpty:
             return true
         case ("character varying", "character varying"), ("bit varying", "bit varying"):
             return hasRoom(old, new)

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Everything the schema diff compares, read from one database: tables with their columns,
 /// keys, indexes and constraints, and views, functions, triggers, extensions, RLS policies and
@@ -73,15 +73,6 @@ public struct ColumnSchema: Codable, Sendable, Equatable {
     public var generated: String?
     /// `GENERATED … AS IDENTITY`: `a` (always), `d` (by default), nil.
     public var identity: String?
-
-    public init(name: String, type: String, nullable: Bool, defaultExpression: String? = nil, generated: String? = nil, identity: String? = nil) {
-        self.name = name
-        self.type = type
-        self.nullable = nullable
-        self.defaultExpression = defaultExpression
-        self.generated = generated
-        self.identity = identity
-    }
 }
 
 public struct ConstraintSchema: Codable, Sendable, Equatable {
@@ -90,12 +81,6 @@ public struct ConstraintSchema: Codable, Sendable, Equatable {
     public var type: String
     /// `pg_get_constraintdef`.
     public var definition: String
-
-    public init(name: String, type: String, definition: String) {
-        self.name = name
-        self.type = type
-        self.definition = definition
-    }
 }
 
 public struct NamedDefinition: Codable, Sendable, Equatable {
@@ -106,12 +91,6 @@ public struct NamedDefinition: Codable, Sendable, Equatable {
     /// kind (`function` or `procedure`), `pg_get_function_arguments` and `pg_get_function_result`;
     /// a trigger's or policy's schema, table and own name; an extension's schema.
     public var details: [String]?
-
-    public init(name: String, definition: String, details: [String]? = nil) {
-        self.name = name
-        self.definition = definition
-        self.details = details
-    }
 }
 
 /// Identifier quoting as Postgres' `quote_ident` does it.

@@ -5,7 +5,7 @@ public import BranchPostgres
 public import BranchRuntime
 public import BranchStorage
 import BranchSystem
-public import Foundation
+import Foundation
 public import Logging
 public import ServiceLifecycle
 

@@ -1,4 +1,4 @@
-public import BranchCore
+import BranchCore
 public import BranchSystem
 
 /// The configuration files Branch owns inside a data directory.

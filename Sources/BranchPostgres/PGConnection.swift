@@ -505,6 +505,7 @@ final class Call: Sendable {
 // MARK: Scopes and reachability
 
 /// Opens a connection, runs `body`, and closes it whatever happens.
+@discardableResult
 public func withConnection<T: Sendable>(_ info: ConnectionInfo, _ body: (PGConnection) async throws -> T) async throws -> T {
     let connection = try await PGConnection.connect(info)
     do {

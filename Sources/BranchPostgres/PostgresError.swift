@@ -1,5 +1,5 @@
 public import BranchCore
-public import BranchSystem
+import BranchSystem
 
 /// A failure talking to, starting or preparing a Postgres server.
 public struct PostgresError: ReportableError {

@@ -9,12 +9,6 @@ public struct PostgresInstallation: Sendable, Hashable {
     /// Full version string, e.g. `15.18`.
     public let version: String
 
-    public init(binDirectory: String, major: Int, version: String) {
-        self.binDirectory = binDirectory
-        self.major = major
-        self.version = version
-    }
-
     public func tool(_ name: String) -> String { "\(binDirectory)/\(name)" }
 
     /// Finds the server: `binDirectory` when given, else `pg_config --bindir` (Debian's

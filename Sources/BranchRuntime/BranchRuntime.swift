@@ -66,18 +66,6 @@ public struct ServerPaths: Sendable, Hashable {
     public var walDirectory: String?
     public var restoreWalDirectory: String?
     public var scriptDirectory: String?
-
-    public init(
-        dataDirectory: String, socketDirectory: String, logDirectory: String, walDirectory: String? = nil,
-        restoreWalDirectory: String? = nil, scriptDirectory: String? = nil
-    ) {
-        self.dataDirectory = dataDirectory
-        self.socketDirectory = socketDirectory
-        self.logDirectory = logDirectory
-        self.walDirectory = walDirectory
-        self.restoreWalDirectory = restoreWalDirectory
-        self.scriptDirectory = scriptDirectory
-    }
 }
 
 /// Whether a branch's server is up.
@@ -98,13 +86,6 @@ public struct RuntimeReport: Sendable, Hashable, Codable {
     public var limitsEnforced: Bool
     /// What was tried and what happened, one line each.
     public var notes: [String]
-
-    public init(runtime: String, cgroups: String, limitsEnforced: Bool, notes: [String]) {
-        self.runtime = runtime
-        self.cgroups = cgroups
-        self.limitsEnforced = limitsEnforced
-        self.notes = notes
-    }
 }
 
 /// How branch servers are run: an OCI container (podman, docker) or a plain process.

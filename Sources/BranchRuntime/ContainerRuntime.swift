@@ -30,14 +30,6 @@ public struct ContainerRuntime: BranchServerRuntime {
     public let report: RuntimeReport
     private let pids = PIDTable()
 
-    public init(flavor: Flavor, installation: PostgresInstallation, prefix: String, pool: String, report: RuntimeReport) {
-        self.flavor = flavor
-        self.installation = installation
-        self.prefix = prefix
-        self.pool = pool
-        self.report = report
-    }
-
     public var name: String {
         switch flavor {
         case .podman: "podman"

@@ -1,4 +1,4 @@
-public import BranchCore
+import BranchCore
 public import BranchPostgres
 
 /// Runs each branch's Postgres as a plain process owned by the `postgres` OS user: no isolation

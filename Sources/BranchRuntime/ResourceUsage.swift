@@ -1,5 +1,5 @@
-public import BranchCore
-public import BranchSystem
+import BranchCore
+import BranchSystem
 import Foundation
 
 /// Cumulative resource use of one branch server at one moment.
@@ -10,13 +10,6 @@ public struct ResourceUsage: Sendable, Hashable, Codable {
     public var cpuSeconds: Double
     public var ioReadBytes: UInt64
     public var ioWriteBytes: UInt64
-
-    public init(memoryBytes: UInt64, cpuSeconds: Double, ioReadBytes: UInt64, ioWriteBytes: UInt64) {
-        self.memoryBytes = memoryBytes
-        self.cpuSeconds = cpuSeconds
-        self.ioReadBytes = ioReadBytes
-        self.ioWriteBytes = ioWriteBytes
-    }
 }
 
 /// Reads cgroup v1 and v2 accounting, and /proc for processes outside any container.

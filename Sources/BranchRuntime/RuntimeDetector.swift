@@ -1,5 +1,5 @@
 public import BranchCore
-public import BranchSystem
+import BranchSystem
 public import BranchPostgres
 import Foundation
 

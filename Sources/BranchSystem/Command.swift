@@ -98,14 +98,7 @@ public enum Command {
             close(log)
             close(null)
         }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let result = clinux_spawn(path, argv, envp, null, log, log, &pid)
+        let (pid, result) = spawnProcess(path, arguments, environment, stdin: null, stdout: log, stderr: log)
         guard result == 0 else { throw FileError("run", path: path, errno: result) }
         return pid
     }
@@ -152,6 +145,22 @@ public enum Command {
         case .exited(let code): code
         case .signaled(let signal): 128 + signal
         }
-        return CommandResult(status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+        return CommandResult(status: status, stdout: result.standardOutput, stderr: result.standardError)
     }
+}
+
+/// Starts `path` with `arguments` (argv[0] is the path) and exactly `environment`, its standard
+/// streams on the given descriptors; the pid, and 0 or the errno of the failed start.
+func spawnProcess(_ path: String, _ arguments: [String], _ environment: [String: String], stdin: Int32, stdout: Int32, stderr: Int32)
+    -> (pid: pid_t, result: Int32)
+{
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let result = clinux_spawn(path, argv, envp, stdin, stdout, stderr, &pid)
+    return (pid, result)
 }

@@ -1,8 +1,8 @@
 public import BranchCore
-public import Foundation
+import Foundation
 
 #if canImport(Glibc)
-import Glibc
+public import Glibc  // mode_t in public signatures
 #endif
 
 /// A failed file-system call, with the path and errno.

@@ -20,6 +20,27 @@ public enum PortProbe {
         }
         return result == 0
     }
+
+    /// A port on 127.0.0.1 that nothing listens on right now (the kernel's pick), or nil.
+    public static func freeLoopbackPort() -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return bindLoopback(fd)
+    }
+
+    /// Binds `fd` to a port of the kernel's choice on 127.0.0.1; that port, or nil.
+    public static func bindLoopback(_ fd: Int32) -> Int? {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
+    }
 }
 
 /// Keeps the kernel from handing out the branch port range as ephemeral ports: a suspended

@@ -35,14 +35,7 @@ public final class StreamingProcess: @unchecked Sendable {
             let result = index == 0 ? clinux_pipe(&input) : index == 1 ? clinux_pipe(&output) : clinux_pipe(&errors)
             guard result == 0 else { throw FileError("create a pipe for", path: path, errno: result) }
         }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = clinux_spawn(path, argv, envp, input[0], output[1], errors[1], &pid)
+        let (pid, spawned) = spawnProcess(path, arguments, environment, stdin: input[0], stdout: output[1], stderr: errors[1])
         close(input[0])
         close(output[1])
         close(errors[1])

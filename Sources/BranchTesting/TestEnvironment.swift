@@ -1,6 +1,6 @@
-public import BranchCore
-public import BranchSystem
-public import Foundation
+import BranchCore
+import BranchSystem
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -314,18 +314,8 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestFailure("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard let port = PortProbe.freeLoopbackPort() else { throw TestFailure("no free port") }
+        return port
     }
 }
 

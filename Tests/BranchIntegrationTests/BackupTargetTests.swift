@@ -57,9 +57,9 @@ struct BackupTargetTests {
     func missing(kind: TargetKind) async throws {
         try await withTarget(kind) { target in
             let getError = await #expect(throws: BackupError.self) { try await target.get("app/none/manifest.json") }
-            #expect(getError?.kind == .backupNotFound)
+            #expect(getError?.code == .backupNotFound)
             let readError = await #expect(throws: BackupError.self) { _ = try await target.read("app/none/data") }
-            #expect(readError?.kind == .backupNotFound)
+            #expect(readError?.code == .backupNotFound)
             let exists = try await target.exists("app/none/data")
             #expect(!exists)
         }
@@ -70,7 +70,7 @@ struct BackupTargetTests {
         try await withTarget(kind) { target in
             for key in ["../escape", "/etc/passwd", "app/../../escape", "app//x", ""] {
                 let error = await #expect(throws: BackupError.self, "\(key)") { try await target.put(key, data: Data("x".utf8)) }
-                #expect(error?.kind == .backupTargetFailed)
+                #expect(error?.code == .backupTargetFailed)
                 await #expect(throws: BackupError.self, "\(key)") { _ = try await target.openUpload(key) }
             }
         }
@@ -237,18 +237,18 @@ struct BackupTargetTests {
             let unknownKey = try BackupTargets.parse(
                 server.targetSpec(prefix: ""), environment: ["AWS_ACCESS_KEY_ID": "AKIAUNKNOWN", "AWS_SECRET_ACCESS_KEY": "not-the-secret"])
             let unknown = await #expect(throws: BackupError.self) { try await unknownKey.put("app/b1/manifest.json", data: Data("x".utf8)) }
-            #expect(unknown?.kind == .backupTargetFailed)
+            #expect(unknown?.code == .backupTargetFailed)
             #expect(unknown?.message.contains("InvalidAccessKeyId") == true)
             #expect(unknown?.message.contains("not-the-secret") == false)
 
             let wrongSecret = try BackupTargets.parse(
                 server.targetSpec(prefix: ""), environment: ["AWS_ACCESS_KEY_ID": server.accessKeyID, "AWS_SECRET_ACCESS_KEY": "not-the-secret"])
             let mismatch = await #expect(throws: BackupError.self) { _ = try await wrongSecret.get("app/b1/manifest.json") }
-            #expect(mismatch?.kind == .backupTargetFailed)
+            #expect(mismatch?.code == .backupTargetFailed)
             #expect(mismatch?.message.contains("SignatureDoesNotMatch") == true)
             #expect(mismatch?.message.contains("s3://\(server.bucket)/app/b1/manifest.json") == true)
             let listing = await #expect(throws: BackupError.self) { _ = try await wrongSecret.list(prefix: "") }
-            #expect(listing?.kind == .backupTargetFailed)
+            #expect(listing?.code == .backupTargetFailed)
             let multipart = await #expect(throws: BackupError.self) {
                 let upload = try await wrongSecret.openUpload("app/b3/data")
                 try await upload.write(pattern.bytes(at: 0, count: 17_000_000))
@@ -263,7 +263,7 @@ struct BackupTargetTests {
             let target = try BackupTargets.parse(
                 "s3://no-such-bucket/p?endpoint=\(server.endpoint)&path-style=true", environment: server.environment)
             let error = await #expect(throws: BackupError.self) { _ = try await target.get("app/b1/manifest.json") }
-            #expect(error?.kind == .backupTargetFailed)
+            #expect(error?.code == .backupTargetFailed)
             #expect(error?.message.contains("NoSuchBucket") == true)
         }
     }
@@ -283,7 +283,7 @@ struct BackupTargetTests {
             #expect(try await target.get("reset") == Data("ok".utf8))
             // Always 500: given up after the first try and three retries.
             let error = await #expect(throws: BackupError.self) { _ = try await target.get("broken") }
-            #expect(error?.kind == .backupTargetFailed)
+            #expect(error?.code == .backupTargetFailed)
             #expect(error?.message.contains("s3://bucket/p/broken failed with HTTP 500 InternalError: We encountered an internal error") == true)
             let hits = try await target.get("hits")
             #expect(String(decoding: hits, as: UTF8.self) == "slow=3 reset=2 broken=4")
@@ -300,7 +300,7 @@ struct BackupTargetTests {
                 credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"), requestTimeout: .seconds(2)))
         let started = ContinuousClock.now
         let error = await #expect(throws: BackupError.self) { _ = try await target.get("app/b1/manifest.json") }
-        #expect(error?.kind == .backupTargetFailed)
+        #expect(error?.code == .backupTargetFailed)
         #expect(error?.message.contains("GetObject of s3://bucket/p/app/b1/manifest.json failed after 1 attempt(s)") == true)
         #expect(ContinuousClock.now - started < .seconds(10))
     }

@@ -104,9 +104,9 @@ private func expectBackupError(
         try body()
         Issue.record("expected a \(kind) error", sourceLocation: sourceLocation)
     } catch let error as BackupError {
-        #expect(error.kind == kind, "\(error.detail)", sourceLocation: sourceLocation)
+        #expect(error.code == kind, "\(error.message)", sourceLocation: sourceLocation)
         for word in words {
-            #expect(error.detail.contains(word), "\"\(error.detail)\" does not mention \(word)", sourceLocation: sourceLocation)
+            #expect(error.message.contains(word), "\"\(error.message)\" does not mention \(word)", sourceLocation: sourceLocation)
         }
     } catch {
         Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
@@ -348,7 +348,7 @@ struct BackupManifestTests {
         do {
             #expect(try BackupManifest.verified(Data(duplicated.utf8), key: testKey) == manifest)
         } catch {
-            #expect(error.kind == .backupIntegrityFailed)
+            #expect(error.code == .backupIntegrityFailed)
         }
     }
 
@@ -404,7 +404,7 @@ struct BackupKeyTests {
         do {
             _ = try BackupKey(base64: "c2VjcmV0LWtleS1tYXRlcmlhbA==")
         } catch {
-            #expect(!error.detail.contains("c2VjcmV0"))
+            #expect(!error.message.contains("c2VjcmV0"))
         }
     }
 

@@ -299,23 +299,13 @@ private func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condit
 
 /// A free TCP port on 127.0.0.1 (nothing listens on it once this returns).
 private func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EMFILE) }
-    defer { close(fd) }
-    return try bindLoopback(fd)
+    guard let port = PortProbe.freeLoopbackPort() else { throw POSIXError(.EADDRINUSE) }
+    return port
 }
 
 private func bindLoopback(_ fd: Int32) throws -> Int {
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard let port = PortProbe.bindLoopback(fd) else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    return port
 }
 
 /// A TCP listener on 127.0.0.1 that never accepts (backlog 0): a client connects, or waits to,

@@ -18,9 +18,9 @@ struct ReconcileDecisionsTests {
         SnapshotRecord(id: id, project: name("app"), name: nil, sourceBranch: name("main"), kind: kind, state: state, createdAt: Date(), operationID: "op")
     }
 
-    func backup(_ id: String, snapshot: String, status: String) -> BackupRecord {
+    func backup(_ id: String, snapshot: String, status: BackupStatus) -> BackupRecord {
         BackupRecord(
-            id: id, project: name("app"), branch: name("main"), snapshotID: snapshot, parentID: nil, kind: "full", target: "dir", status: status,
+            id: id, project: name("app"), branch: name("main"), snapshotID: snapshot, parentID: nil, kind: .full, target: "dir", status: status,
             startedAt: Date(), finishedAt: nil, rawBytes: 0, storedBytes: 0, error: nil)
     }
 
@@ -32,7 +32,7 @@ struct ReconcileDecisionsTests {
 
     @Test("a backup still running failed; only the snapshot of the newest complete backup is kept")
     func backups() {
-        let rows = [backup("b1", snapshot: "s1", status: "complete"), backup("b2", snapshot: "s2", status: "running")]
+        let rows = [backup("b1", snapshot: "s1", status: .complete), backup("b2", snapshot: "s2", status: .running)]
         #expect(ReconcileDecisions.interruptedBackups(rows).map(\.id) == ["b2"])
         let snapshots = [snapshot("s1", kind: .backup), snapshot("s2", kind: .backup), snapshot("m", kind: .manual)]
         #expect(ReconcileDecisions.unneededBackupSnapshots(snapshots, backups: rows).map(\.id) == ["s2"])

@@ -1,7 +1,7 @@
 import BranchCore
 import BranchSystem
 @testable import BranchEngine
-import BranchPostgres
+@testable import BranchPostgres
 @testable import BranchRuntime
 import Foundation
 import Testing

@@ -203,7 +203,7 @@ struct BackupTargetSpecTests {
                 _ = try BackupTargets.parse(spec, environment: environment)
                 return nil
             } catch {
-                #expect(error.kind == .backupTargetFailed)
+                #expect(error.code == .backupTargetFailed)
                 return error.message
             }
         }

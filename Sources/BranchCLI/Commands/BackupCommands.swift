@@ -48,11 +48,11 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let list = try await APIClient.make().listBackups(
+            try await output.report(
+                await APIClient.make().listBackups(
                     query: .init(project: project ?? ProjectLink.find()?.link.project, remote: remote)
                 ).ok.body.json
-                if output.json { return try Format.printJSON(list) }
+            ) { list in
                 if list.backups.isEmpty { return print("No backups.") }
                 var table = Table("ID", "PROJECT", "BRANCH", "KIND", "STATUS", "SENT", "STORED", "AGE", "PARENT")
                 for backup in list.backups {
@@ -74,9 +74,7 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let backup = try await APIClient.make().getBackup(path: .init(backup: id)).ok.body.json
-                if output.json { return try Format.printJSON(backup) }
+            try await output.report(await APIClient.make().getBackup(path: .init(backup: id)).ok.body.json) { backup in
                 var table = Table("BACKUP", backup.id)
                 table.add("project / branch", "\(backup.project) / \(backup.branch)")
                 table.add("kind", backup.kind + (backup.parentID.map { " of \($0)" } ?? ""))
@@ -148,9 +146,7 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let result = try await APIClient.make().deleteBackup(path: .init(backup: id)).ok.body.json
-                if output.json { return try Format.printJSON(result) }
+            try await output.report(await APIClient.make().deleteBackup(path: .init(backup: id)).ok.body.json) { result in
                 print("\(Style.green("✓")) Deleted backup \(id).")
             }
         }

@@ -55,9 +55,7 @@ struct ListBranches: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let list = try await APIClient.make().listBranches(path: .init(project: try project.resolve())).ok.body.json
-            if output.json { return try Format.printJSON(list) }
+        try await output.report(await APIClient.make().listBranches(path: .init(project: try project.resolve())).ok.body.json) { list in
             var table = Table("BRANCH", "STATE", "PORT", "SIZE", "AGE")
             for (label, branch) in BranchTree.lines(list.branches) {
                 let state = branch.state == "ready" ? branch.status : branch.state
@@ -84,11 +82,11 @@ struct DeleteBranch: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let result = try await APIClient.make().deleteBranch(
+        try await output.report(
+            await APIClient.make().deleteBranch(
                 path: .init(project: try project.resolve(), branch: name), query: .init(force: force)
             ).ok.body.json
-            if output.json { return try Format.printJSON(result) }
+        ) { result in
             print("\(Style.green("✓")) Deleted branch \(name) \(Format.timing(result.operation)).")
         }
     }
@@ -105,9 +103,7 @@ struct ResetBranch: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let result = try await APIClient.make().resetBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json
-            if output.json { return try Format.printJSON(result) }
+        try await output.report(await APIClient.make().resetBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json) { result in
             print("\(Style.green("✓")) Reset \(name) to \(result.branch.parent ?? "its parent")'s current state \(Format.timing(result.operation)).")
             if let previous = result.replacedStateSnapshot {
                 print("  The previous state is snapshot \(previous.id): `branch restore \(previous.id) --in-place` undoes this.")
@@ -126,9 +122,7 @@ struct StartBranch: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let result = try await APIClient.make().startBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json
-            if output.json { return try Format.printJSON(result) }
+        try await output.report(await APIClient.make().startBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json) { result in
             print("\(Style.green("✓")) Started \(name) \(Format.timing(result.operation)).")
         }
     }
@@ -144,9 +138,7 @@ struct StopBranch: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let result = try await APIClient.make().stopBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json
-            if output.json { return try Format.printJSON(result) }
+        try await output.report(await APIClient.make().stopBranch(path: .init(project: try project.resolve(), branch: name)).ok.body.json) { result in
             print("\(Style.green("✓")) Stopped \(name) \(Format.timing(result.operation)).")
         }
     }
@@ -163,11 +155,11 @@ struct Checkout: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let result = try await APIClient.make().checkout(
+        try await output.report(
+            await APIClient.make().checkout(
                 path: .init(project: try project.resolve()), body: .json(.init(branch: name))
             ).ok.body.json
-            if output.json { return try Format.printJSON(result) }
+        ) { result in
             print("\(Style.green("✓")) \(result.project) now reaches \(Style.bold(result.checkedOut)) (was \(result.previous)) \(Format.timing(result.operation)). New connections go there.")
         }
     }
@@ -187,9 +179,7 @@ struct URLCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let connection = try await Self.connection(project: try project.resolve(), branch: branch, pooled: pooled)
-            if output.json { return try Format.printJSON(connection) }
+        try await output.report(await Self.connection(project: try project.resolve(), branch: branch, pooled: pooled)) { connection in
             print(connection.url)
         }
     }

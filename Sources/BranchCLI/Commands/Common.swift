@@ -50,3 +50,15 @@ func printError(_ message: String, hint: String?) {
     if let hint { text += (Style.errorsEnabled ? "\u{1B}[2mhint:\u{1B}[0m " : "hint: ") + hint + "\n" }
     FileHandle.standardError.write(Data(text.utf8))
 }
+
+extension OutputOptions {
+    /// A command's one call and its answer: printed as JSON with `--json`, else by `human`; errors
+    /// reported as `reportingErrors` does.
+    func report<Result: Encodable>(_ call: @autoclosure () async throws -> Result, human: (Result) throws -> Void) async throws {
+        try await reportingErrors {
+            let result = try await call()
+            if json { return try Format.printJSON(result) }
+            try human(result)
+        }
+    }
+}

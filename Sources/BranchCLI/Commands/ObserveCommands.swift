@@ -104,9 +104,7 @@ struct Events: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let list = try await APIClient.make().listEvents(query: .init(project: project, limit: limit)).ok.body.json
-            if output.json { return try Format.printJSON(list) }
+        try await output.report(await APIClient.make().listEvents(query: .init(project: project, limit: limit)).ok.body.json) { list in
             var table = Table("AGE", "PROJECT", "BRANCH", "EVENT", "DETAIL")
             for event in list.events {
                 table.add(Format.age(event.at), event.project, event.branch ?? "-", Style.status(event.kind), event.detail)

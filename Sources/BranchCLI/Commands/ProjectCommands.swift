@@ -18,11 +18,11 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let created = try await APIClient.make().createProject(
+            try await output.report(
+                await APIClient.make().createProject(
                     body: .json(.init(name: name, settings: try settings.parsed()))
                 ).created.body.json
-                if output.json { return try Format.printJSON(created) }
+            ) { created in
                 print("\(Style.green("✓")) Created project \(Style.bold(created.project.name)) \(Format.timing(created.operation)).")
                 print("  Postgres \(created.project.postgresMajor), role and database '\(created.project.role)', branch main running.")
                 print("  Connection (pooled, follows `branch checkout`):")
@@ -38,9 +38,7 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let list = try await APIClient.make().listProjects().ok.body.json
-                if output.json { return try Format.printJSON(list) }
+            try await output.report(await APIClient.make().listProjects().ok.body.json) { list in
                 if list.projects.isEmpty {
                     print("No projects yet. Create one with `branch project create NAME`.")
                     return
@@ -125,9 +123,7 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let result = try await APIClient.make().deleteProject(path: .init(project: name), query: .init(force: force)).ok.body.json
-                if output.json { return try Format.printJSON(result) }
+            try await output.report(await APIClient.make().deleteProject(path: .init(project: name), query: .init(force: force)).ok.body.json) { result in
                 print("\(Style.green("✓")) Deleted project \(name) \(Format.timing(result.operation)).")
             }
         }

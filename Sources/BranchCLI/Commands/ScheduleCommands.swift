@@ -15,9 +15,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let list = try await APIClient.make().listSchedules(path: .init(project: try project.resolve())).ok.body.json
-                if output.json { return try Format.printJSON(list) }
+            try await output.report(await APIClient.make().listSchedules(path: .init(project: try project.resolve())).ok.body.json) { list in
                 if list.schedules.isEmpty { return print("No schedules. Set one with `branch schedule set snapshot --cron '0 * * * *'`.") }
                 var table = Table("KIND", "WHEN (UTC)", "KEEP", "NEXT", "WEBHOOK")
                 for schedule in list.schedules {
@@ -76,9 +74,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let list = try await APIClient.make().deleteSchedule(path: .init(project: try project.resolve(), kind: kind)).ok.body.json
-                if output.json { return try Format.printJSON(list) }
+            try await output.report(await APIClient.make().deleteSchedule(path: .init(project: try project.resolve(), kind: kind)).ok.body.json) { list in
                 print("\(Style.green("✓")) Removed the \(kind) schedule.")
             }
         }

@@ -92,9 +92,7 @@ struct Operations: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let list = try await APIClient.make().listOperations(query: .init(project: project, limit: limit)).ok.body.json
-            if output.json { return try Format.printJSON(list) }
+        try await output.report(await APIClient.make().listOperations(query: .init(project: project, limit: limit)).ok.body.json) { list in
             var table = Table("ID", "OPERATION", "PROJECT", "TARGET", "STATE", "TOOK", "AGE", "NOTE")
             for operation in list.operations {
                 table.add(

@@ -21,11 +21,11 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let result = try await APIClient.make().createSnapshot(
+            try await output.report(
+                await APIClient.make().createSnapshot(
                     path: .init(project: try project.resolve()), body: .json(.init(branch: branch, name: name))
                 ).created.body.json
-                if output.json { return try Format.printJSON(result) }
+            ) { result in
                 let label = result.snapshot.name.map { "\(result.snapshot.id) (\($0))" } ?? result.snapshot.id
                 print("\(Style.green("✓")) Snapshot \(Style.bold(label)) of \(result.snapshot.sourceBranch) \(Format.timing(result.operation)).")
             }
@@ -42,9 +42,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let list = try await APIClient.make().listSnapshots(path: .init(project: try project.resolve())).ok.body.json
-                if output.json { return try Format.printJSON(list) }
+            try await output.report(await APIClient.make().listSnapshots(path: .init(project: try project.resolve())).ok.body.json) { list in
                 let shown = all ? list.snapshots : list.snapshots.filter { $0.kind != "base" }
                 var table = Table("ID", "NAME", "BRANCH", "KIND", "SIZE", "AGE", "BASE OF")
                 for snapshot in shown {
@@ -69,9 +67,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let result = try await APIClient.make().deleteSnapshot(path: .init(project: try project.resolve(), snapshot: snapshot)).ok.body.json
-                if output.json { return try Format.printJSON(result) }
+            try await output.report(await APIClient.make().deleteSnapshot(path: .init(project: try project.resolve(), snapshot: snapshot)).ok.body.json) { result in
                 print("\(Style.green("✓")) Deleted snapshot \(snapshot) \(Format.timing(result.operation)).")
             }
         }
@@ -101,12 +97,12 @@ struct Restore: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let result = try await APIClient.make().restoreSnapshot(
+        try await output.report(
+            await APIClient.make().restoreSnapshot(
                 path: .init(project: try project.resolve(), snapshot: snapshot),
                 body: .json(.init(_as: newBranch, branch: branch, inPlace: inPlace ? true : nil, table: table))
             ).ok.body.json
-            if output.json { return try Format.printJSON(result) }
+        ) { result in
             if let table, let previous = result.replacedStateSnapshot {
                 print("\(Style.green("✓")) Restored table \(table) from \(snapshot) into \(Style.bold(result.branch.name)) \(Format.timing(result.operation)).")
                 print("  The branch's previous state is snapshot \(previous.id): `branch restore \(previous.id) --in-place` undoes this.")

@@ -15,8 +15,15 @@ public struct Job: Sendable {
         case verify(VerifyReport)
     }
 
+    /// What a job does; the raw value is the API's `kind`.
+    public enum Kind: String, Sendable {
+        case backupCreate = "backup.create"
+        case backupRestore = "backup.restore"
+        case backupVerify = "backup.verify"
+    }
+
     public var id: String
-    public var kind: String
+    public var kind: Kind
     public var project: String?
     public var status: Status
     public var startedAt: Date
@@ -73,7 +80,7 @@ public final class JobRunner: Service, Sendable {
     /// Registers a job and hands its work to the runner; returns the job as it starts.
     @discardableResult
     func start(
-        id: String = Identifiers.shortID(length: 12), kind: String, project: String?,
+        id: String = Identifiers.shortID(length: 12), kind: Job.Kind, project: String?,
         _ work: @escaping @Sendable (JobProgress) async throws -> Job.Outcome?
     ) -> Job {
         submitJob(Submission(id: id, work: work), kind: kind, project: project)
@@ -82,7 +89,7 @@ public final class JobRunner: Service, Sendable {
     /// Runs `work` as a job and waits until it ended (a scheduled backup: the scheduler waits, and
     /// clients can poll it meanwhile).
     func run(
-        id: String = Identifiers.shortID(length: 12), kind: String, project: String?,
+        id: String = Identifiers.shortID(length: 12), kind: Job.Kind, project: String?,
         _ work: @escaping @Sendable (JobProgress) async throws -> Job.Outcome?
     ) async -> Job {
         let ended = AsyncStream<Void>.makeStream()
@@ -91,7 +98,7 @@ public final class JobRunner: Service, Sendable {
         return get(id) ?? job
     }
 
-    private func submitJob(_ submission: Submission, kind: String, project: String?) -> Job {
+    private func submitJob(_ submission: Submission, kind: Job.Kind, project: String?) -> Job {
         let job = Job(id: submission.id, kind: kind, project: project, status: .running, startedAt: Date())
         jobs.withLock { jobs in
             let cutoff = Date().addingTimeInterval(-3600)

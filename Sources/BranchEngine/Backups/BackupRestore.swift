@@ -33,7 +33,7 @@ extension Backups {
             }
             if try await catalog.branch(projectName, name) != nil { throw EngineError.branchExists(projectName, name) }
         }
-        return context.jobs.start(kind: "backup.restore", project: projectName.rawValue) { progress in
+        return context.jobs.start(kind: .backupRestore, project: projectName.rawValue) { progress in
             .branch(try await runRestore(chain: chain, key: key, secrets: secrets, project: projectName, branch: name, progress: progress))
         }
     }

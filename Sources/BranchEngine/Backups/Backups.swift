@@ -1,7 +1,7 @@
 import BranchPostgres
 import BranchBackup
 import BranchCatalog
-import BranchCore
+public import BranchCore
 import BranchStorage
 import BranchSystem
 public import Foundation
@@ -32,11 +32,9 @@ public struct BackupSummary: Sendable {
     public var snapshotID: String
     /// The backup this one is incremental to; nil for a full backup.
     public var parentID: String?
-    /// `full` or `incremental`.
-    public var kind: String
+    public var kind: BackupKind
     public var target: String
-    /// `running`, `complete` or `failed`.
-    public var status: String
+    public var status: BackupStatus
     public var startedAt: Date
     public var finishedAt: Date?
     /// Bytes of the send stream, and stored after compression and encryption.
@@ -44,7 +42,9 @@ public struct BackupSummary: Sendable {
     public var storedBytes: UInt64
     public var postgresVersion: String?
     public var error: String?
+}
 
+extension BackupSummary {
     init(_ record: BackupRecord) {
         self.init(
             id: record.id, project: record.project.rawValue, branch: record.branch.rawValue, snapshotID: record.snapshotID,
@@ -55,29 +55,9 @@ public struct BackupSummary: Sendable {
     init(_ manifest: BackupManifest, target: String) {
         self.init(
             id: manifest.id, project: manifest.project, branch: manifest.branch, snapshotID: manifest.snapshotID, parentID: manifest.parentID,
-            kind: manifest.kind.rawValue, target: target, status: manifest.status.rawValue, startedAt: manifest.startedAt,
+            kind: manifest.kind == .full ? .full : .incremental, target: target, status: .complete, startedAt: manifest.startedAt,
             finishedAt: manifest.finishedAt, rawBytes: UInt64(manifest.rawBytes), storedBytes: UInt64(manifest.storedBytes),
             postgresVersion: manifest.postgresVersion)
-    }
-
-    init(
-        id: String, project: String, branch: String, snapshotID: String, parentID: String?, kind: String, target: String, status: String,
-        startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, postgresVersion: String? = nil, error: String? = nil
-    ) {
-        self.id = id
-        self.project = project
-        self.branch = branch
-        self.snapshotID = snapshotID
-        self.parentID = parentID
-        self.kind = kind
-        self.target = target
-        self.status = status
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.rawBytes = rawBytes
-        self.storedBytes = storedBytes
-        self.postgresVersion = postgresVersion
-        self.error = error
     }
 }
 
@@ -108,7 +88,7 @@ public struct Backups: EnginePart {
             return (project, try tx.requireBranch(project.name, branchName ?? project.checkedOut.rawValue))
         }
         let id = Self.newBackupID()
-        return context.jobs.start(id: id, kind: "backup.create", project: project.name.rawValue) { progress in
+        return context.jobs.start(id: id, kind: .backupCreate, project: project.name.rawValue) { progress in
             .backup(BackupSummary(try await run(id: id, project: project, branch: branch, progress: progress)))
         }
     }
@@ -131,7 +111,7 @@ public struct Backups: EnginePart {
         }
         var record = BackupRecord(
             id: id, project: project.name, branch: branch.name, snapshotID: snapshot.id, parentID: parent?.id,
-            kind: parent == nil ? "full" : "incremental", target: target.description, status: "running", startedAt: startedAt,
+            kind: parent == nil ? .full : .incremental, target: target.description, status: .running, startedAt: startedAt,
             finishedAt: nil, rawBytes: 0, storedBytes: 0, error: nil)
         try await catalog.write { [record] in try $0.insert(record) }
         progress.outcome(.backup(BackupSummary(record)))
@@ -170,7 +150,7 @@ public struct Backups: EnginePart {
                 memoryLimit: project.memoryLimit, cpuLimit: project.cpuLimit, maxConnections: project.maxConnections)
             try manifest.sealSecrets(try JSONEncoder().encode(secrets), key: key)
             try await target.put(Self.manifestKey(project.name.rawValue, id), data: try manifest.signed(with: key))
-            record.status = "complete"
+            record.status = .complete
             record.finishedAt = Date()
             record.rawBytes = raw
             try await catalog.write { [record] in try $0.update(record) }
@@ -180,7 +160,7 @@ public struct Backups: EnginePart {
             ])
             return record
         } catch {
-            record.status = "failed"
+            record.status = .failed
             record.finishedAt = Date()
             record.error = (error as? any ReportableError)?.message ?? "\(error)"
             try? await catalog.write { [record] in try $0.update(record) }
@@ -197,7 +177,7 @@ public struct Backups: EnginePart {
     /// replays the whole chain, so a full backup starts a new one every `maxIncrementals`).
     func incrementalParent(for branch: BranchRecord) async throws -> BackupRecord? {
         let backups = try await catalog.read { try $0.backups(branch.project) }
-            .filter { $0.branch == branch.name && $0.status == "complete" }
+            .filter { $0.branch == branch.name && $0.status == .complete }
         guard let newest = backups.max(by: { $0.startedAt < $1.startedAt }),
             storage.isSubvolume(layout.snapshot(branch.project, newest.snapshotID))
         else { return nil }

@@ -6,7 +6,7 @@ public import BranchDiff
 import BranchPostgres
 import BranchStorage
 import BranchSystem
-public import Foundation
+import Foundation
 import Logging
 
 /// What to compare and what to include.

@@ -52,9 +52,17 @@ public struct MergeOptions: Sendable {
 /// A row both branches changed since the base, differently: all three versions, and how it was
 /// settled (nil: not).
 public struct MergeConflict: Sendable, Equatable {
+    /// How the two sides disagree; the raw value is the API's `kind`.
+    public enum Kind: String, Sendable {
+        case addedOnBoth = "added on both"
+        case deletedInSource = "deleted in source, changed in target"
+        case deletedInTarget = "changed in source, deleted in target"
+        case changedOnBoth = "changed on both"
+    }
+
     public var table: String
     public var key: [String: String?]
-    public var kind: String
+    public var kind: Kind
     public var base: [String: String?]?
     public var source: [String: String?]?
     public var target: [String: String?]?
@@ -272,11 +280,11 @@ public struct Merges: EnginePart {
                         plan.actions.append(MergeAction(write: .update, key: delta.key, row: added.merging(delta.key) { value, _ in value }))
                     }
                 } else {
-                    let kind: String = switch (baseRow == nil, sourceRow == nil, targetShared == nil) {
-                    case (true, _, _): "added on both"
-                    case (false, true, _): "deleted in source, changed in target"
-                    case (false, false, true): "changed in source, deleted in target"
-                    default: "changed on both"
+                    let kind: MergeConflict.Kind = switch (baseRow == nil, sourceRow == nil, targetShared == nil) {
+                    case (true, _, _): .addedOnBoth
+                    case (false, true, _): .deletedInSource
+                    case (false, false, true): .deletedInTarget
+                    default: .changedOnBoth
                     }
                     let resolution = request.resolutions.first { $0.table == table.qualifiedName && $0.key == delta.key }?.take ?? request.prefer
                     plan.conflicts.append(MergeConflict(
@@ -449,7 +457,7 @@ public struct Merges: EnginePart {
                 if existing == shared { continue }
                 let resolution = request.resolutions.first { $0.table == table.qualifiedName && $0.key == key }?.take ?? request.prefer
                 plan.conflicts.append(MergeConflict(
-                    table: table.qualifiedName, key: key, kind: "added on both", base: nil, source: shared, target: existing, resolution: resolution))
+                    table: table.qualifiedName, key: key, kind: .addedOnBoth, base: nil, source: shared, target: existing, resolution: resolution))
                 if resolution == .source { plan.actions.append(MergeAction(write: .update, key: key, row: row)) }
             }
         }

@@ -22,6 +22,7 @@ final class OperationContext {
     }
 
     /// Runs and times one named step.
+    @discardableResult
     func step<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
         let watch = Stopwatch()
         defer { steps.append(.init(name: name, ms: watch.milliseconds)) }

@@ -8,12 +8,12 @@ import Foundation
 enum ReconcileDecisions {
     /// Backups that were still being written when the service stopped.
     static func interruptedBackups(_ backups: [BackupRecord]) -> [BackupRecord] {
-        backups.filter { $0.status == "running" }
+        backups.filter { $0.status == .running }
     }
 
     /// `backup` snapshots no complete backup's next incremental needs.
     static func unneededBackupSnapshots(_ snapshots: [SnapshotRecord], backups: [BackupRecord]) -> [SnapshotRecord] {
-        let needed = Set(backups.filter { $0.status == "complete" }.map(\.snapshotID))
+        let needed = Set(backups.filter { $0.status == .complete }.map(\.snapshotID))
         return snapshots.filter { $0.kind == .backup && !needed.contains($0.id) }
     }
 

@@ -59,7 +59,7 @@ struct Reconciler: EnginePart {
         // Backups that were being written did not finish; their snapshots are not needed.
         let backupRows = try await catalog.read { try $0.backups(nil) }
         for var backup in ReconcileDecisions.interruptedBackups(backupRows) {
-            backup.status = "failed"
+            backup.status = .failed
             backup.error = "the service stopped while it ran"
             backup.finishedAt = Date()
             try await catalog.write { [backup] in try $0.update(backup) }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A project made, with how to reach it.
 public struct ProjectCreation: Sendable {

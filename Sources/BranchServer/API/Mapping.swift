@@ -91,9 +91,9 @@ extension Schemas.ScheduleInfo {
 extension Schemas.BackupInfo {
     init(_ backup: BackupSummary) {
         self.init(
-            branch: backup.branch, error: backup.error, finishedAt: backup.finishedAt, id: backup.id, kind: backup.kind,
+            branch: backup.branch, error: backup.error, finishedAt: backup.finishedAt, id: backup.id, kind: backup.kind.rawValue,
             parentID: backup.parentID, postgresVersion: backup.postgresVersion, project: backup.project, rawBytes: Int(backup.rawBytes),
-            snapshotID: backup.snapshotID, startedAt: backup.startedAt, status: backup.status, storedBytes: Int(backup.storedBytes),
+            snapshotID: backup.snapshotID, startedAt: backup.startedAt, status: backup.status.rawValue, storedBytes: Int(backup.storedBytes),
             target: backup.target)
     }
 }
@@ -120,7 +120,7 @@ extension Schemas.JobInfo {
         self.init(
             backup: backup, branch: branch, bytesDone: Int(job.bytesDone), bytesPerSecond: job.bytesPerSecond, durationMs: job.durationMs,
             errorCode: job.error?.code, errorHint: job.error?.hint, errorMessage: job.error?.message, finishedAt: job.finishedAt, id: job.id,
-            kind: job.kind, project: job.project, startedAt: job.startedAt, status: job.status.rawValue, step: job.step, verify: verify)
+            kind: job.kind.rawValue, project: job.project, startedAt: job.startedAt, status: job.status.rawValue, step: job.step, verify: verify)
     }
 }
 
@@ -193,7 +193,7 @@ extension Schemas.MergeResult {
 extension Schemas.MergeConflict {
     init(_ conflict: BranchEngine.MergeConflict) {
         self.init(
-            base: conflict.base.map { Schemas.RowValues($0) }, key: Schemas.RowValues(conflict.key), kind: conflict.kind,
+            base: conflict.base.map { Schemas.RowValues($0) }, key: Schemas.RowValues(conflict.key), kind: conflict.kind.rawValue,
             resolution: conflict.resolution?.rawValue, source: conflict.source.map { Schemas.RowValues($0) }, table: conflict.table,
             target: conflict.target.map { Schemas.RowValues($0) })
     }

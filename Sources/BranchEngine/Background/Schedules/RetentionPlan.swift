@@ -10,14 +10,6 @@ public struct RetentionPolicy: Sendable, Equatable, Codable {
     public var weekly: Int
     public var monthly: Int
 
-    public init(keepLast: Int, hourly: Int, daily: Int, weekly: Int, monthly: Int) {
-        self.keepLast = keepLast
-        self.hourly = hourly
-        self.daily = daily
-        self.weekly = weekly
-        self.monthly = monthly
-    }
-
     /// The ids to keep among `items` (id and time), as of `now`.
     public func keep(_ items: [(id: String, at: Date)], now: Date) -> Set<String> {
         let newestFirst = items.sorted { $0.at > $1.at }

@@ -11,7 +11,7 @@ extension Scheduler {
             let branch = try? await catalog.branch(project.name, project.checkedOut)
         else { return }
         let id = Backups.newBackupID()
-        let job = await context.jobs.run(id: id, kind: "backup.create", project: project.name.rawValue) { progress in
+        let job = await context.jobs.run(id: id, kind: .backupCreate, project: project.name.rawValue) { progress in
             .backup(BackupSummary(try await backups.run(id: id, project: project, branch: branch, progress: progress)))
         }
         if case .backup(let backup)? = job.outcome, job.status == .succeeded {
@@ -25,7 +25,7 @@ extension Scheduler {
 
     /// Deletes backups the schedule's policy no longer keeps, never one a kept backup builds on.
     func pruneBackups(_ schedule: ScheduleRecord, now: Date = Date()) async {
-        guard let backups = try? await catalog.read({ try $0.backups(schedule.project) }).filter({ $0.status == "complete" }) else { return }
+        guard let backups = try? await catalog.read({ try $0.backups(schedule.project) }).filter({ $0.status == .complete }) else { return }
         let policy = RetentionPolicy(
             keepLast: schedule.keepLast, hourly: schedule.hourly, daily: schedule.daily, weekly: schedule.weekly, monthly: schedule.monthly)
         for branch in Set(backups.map(\.branch)) {
@@ -55,7 +55,7 @@ extension Scheduler {
         if let backup {
             json["backup"] = backup.id
             json["branch"] = backup.branch
-            json["kind"] = backup.kind
+            json["kind"] = backup.kind.rawValue
             json["rawBytes"] = String(backup.rawBytes)
             json["storedBytes"] = String(backup.storedBytes)
             json["durationSeconds"] = String(format: "%.1f", (backup.finishedAt ?? Date()).timeIntervalSince(backup.startedAt))

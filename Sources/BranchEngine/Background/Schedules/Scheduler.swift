@@ -158,7 +158,7 @@ public struct Scheduler: EnginePart {
             if let anchor = PointInTime.anchor(lineage, snapshots: snapshots, horizon: horizon) { protected.insert(anchor.id) }
         }
         for branch in branches {
-            if let newest = backups.filter({ $0.branch == branch.name && $0.status == "complete" }).max(by: { $0.startedAt < $1.startedAt }) {
+            if let newest = backups.filter({ $0.branch == branch.name && $0.status == .complete }).max(by: { $0.startedAt < $1.startedAt }) {
                 protected.insert(newest.snapshotID)
             }
         }
