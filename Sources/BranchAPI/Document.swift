@@ -1,5 +1,5 @@
 /// The OpenAPI document this build was generated from, as text (the build embeds
 /// openapi.json beside this file): what the service serves and `branch openapi` prints.
-public enum APIDocument {
-    public static var text: String { openAPIDocumentText }
+package enum APIDocument {
+    package static var text: String { openAPIDocumentText }
 }

@@ -12,32 +12,32 @@
 // the SHA-256 per frame in the signed manifest catches the same earlier, and names the chunk.
 
 /// One chunk of an archive, as the manifest records it.
-public struct ArchiveChunk: Codable, Sendable, Hashable {
+package struct ArchiveChunk: Codable, Sendable, Hashable {
     /// Position of the chunk in the archive, from 0.
-    public var index: Int
+    package var index: Int
     /// Bytes of the compressed stream the chunk carries (its plaintext).
-    public var compressedBytes: Int
+    package var compressedBytes: Int
     /// Bytes of the stored frame: length prefix, nonce, ciphertext and tag.
-    public var frameBytes: Int
+    package var frameBytes: Int
     /// SHA-256 of the stored frame, lowercase hex.
-    public var sha256: String
+    package var sha256: String
 }
 
 /// What an `ArchiveWriter` wrote: everything the manifest must record for a reader to verify the archive.
-public struct ArchiveSummary: Sendable, Hashable {
+package struct ArchiveSummary: Sendable, Hashable {
     /// Fingerprint of the key the archive is encrypted with (`BackupKey.id`).
-    public var keyID: String
+    package var keyID: String
     /// The 4 random bytes that start every nonce of this archive, lowercase hex.
-    public var nonceSalt: String
+    package var nonceSalt: String
     /// Compressed bytes per chunk; the last chunk may be shorter.
-    public var chunkSize: Int
-    public var chunks: [ArchiveChunk]
+    package var chunkSize: Int
+    package var chunks: [ArchiveChunk]
     /// Bytes given to the writer.
-    public var rawBytes: Int
+    package var rawBytes: Int
     /// Bytes of the zstd stream.
-    public var compressedBytes: Int
+    package var compressedBytes: Int
     /// Bytes of the archive as stored: the sum of the frames.
-    public var storedBytes: Int
+    package var storedBytes: Int
 }
 
 /// Constants and small helpers of the archive format, shared by writer and reader.

@@ -18,8 +18,8 @@ import Foundation
 ///
 /// Any mismatch throws `BackupError` `.integrity` naming the chunk; plaintext already handed out
 /// must then be discarded (a restore fails as a whole). One task owns a reader; it is not Sendable.
-public final class ArchiveReader {
-    public let backupID: String
+package final class ArchiveReader {
+    package let backupID: String
     private let chunks: [ArchiveChunk]
     private let chunkSize: Int
     private let nonceSalt: [UInt8]
@@ -38,7 +38,7 @@ public final class ArchiveReader {
     private var currentIndex = -1
     private var currentOffset = 0
     /// Plaintext handed out so far.
-    public private(set) var plaintextBytes = 0
+    package private(set) var plaintextBytes = 0
 
     /// Most bytes held at once (stored backlog plus decrypted chunk), for tests of the memory bound.
     private(set) var peakBufferedBytes = 0
@@ -50,7 +50,7 @@ public final class ArchiveReader {
     ///   - outputPieceSize: most plaintext bytes `read()` returns at once.
     /// - Throws: `.wrongKey` if the manifest names another key; `.integrity` if it is malformed;
     ///   `.failed` for a format this version cannot read.
-    public init(manifest: BackupManifest, key: BackupKey, outputPieceSize: Int = 1 << 20) throws(BackupError) {
+    package init(manifest: BackupManifest, key: BackupKey, outputPieceSize: Int = 1 << 20) throws(BackupError) {
         let id = manifest.id
         guard manifest.keyID == key.id else {
             throw BackupError(.backupWrongKey, "Backup \(id) was made with key \(manifest.keyID); the configured key is \(key.id).")
@@ -88,7 +88,7 @@ public final class ArchiveReader {
 
     /// Takes the next piece of the stored archive, of any size. Call `read()` until it returns nil
     /// before writing more, or the backlog grows.
-    public func write(_ bytes: some Collection<UInt8>) {
+    package func write(_ bytes: some Collection<UInt8>) {
         if inboxStart > 0 {
             inbox.removeSubrange(0..<inboxStart)
             inboxStart = 0
@@ -99,7 +99,7 @@ public final class ArchiveReader {
 
     /// Returns the next piece of plaintext (at most `outputPieceSize` bytes), or nil when the
     /// reader needs more input, or has handed out everything.
-    public func read() throws(BackupError) -> [UInt8]? {
+    package func read() throws(BackupError) -> [UInt8]? {
         while true {
             if currentOffset < current.count || decompressor.mayHaveOutput {
                 if let output = try decompressCurrent() { return output }
@@ -116,7 +116,7 @@ public final class ArchiveReader {
     /// Checks that the archive was complete: every chunk present, nothing after the last, the
     /// compressed stream ended, and the plaintext as long as the manifest says.
     /// Throws `.failed` if plaintext is still waiting to be `read()`.
-    public func finish() throws(BackupError) {
+    package func finish() throws(BackupError) {
         if try read() != nil {
             throw BackupError(.backupFailed, "Backup \(backupID): finish() was called before all plaintext was read.")
         }

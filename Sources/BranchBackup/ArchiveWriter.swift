@@ -9,13 +9,13 @@ import Foundation
 /// Feed plaintext in pieces of any size with `write`, store what it returns in order, then store
 /// what `finish` returns and record `summary` in the manifest. Memory stays around one chunk plus
 /// one piece, whatever the size of the stream. One task owns a writer; it is not Sendable.
-public final class ArchiveWriter {
+package final class ArchiveWriter {
     /// The default chunk size: 4 MiB of compressed stream per frame.
-    public static let defaultChunkSize = ArchiveFormat.defaultChunkSize
+    package static let defaultChunkSize = ArchiveFormat.defaultChunkSize
 
     /// The backup the archive belongs to; bound into every chunk.
-    public let backupID: String
-    public let chunkSize: Int
+    package let backupID: String
+    package let chunkSize: Int
     private let keyID: String
     private let chunkKey: SymmetricKey
     private let nonceSalt: [UInt8]
@@ -38,7 +38,7 @@ public final class ArchiveWriter {
     ///   - backupID: unique id of the backup; the reader must be given the same.
     ///   - chunkSize: compressed bytes per chunk, 1 byte to 16 MiB.
     ///   - compressionLevel: zstd level, 1…19 (or negative for faster, larger output).
-    public convenience init(backupID: String, key: BackupKey, chunkSize: Int = defaultChunkSize, compressionLevel: Int = 3) throws(BackupError) {
+    package convenience init(backupID: String, key: BackupKey, chunkSize: Int = defaultChunkSize, compressionLevel: Int = 3) throws(BackupError) {
         var salt = [UInt8](repeating: 0, count: ArchiveFormat.nonceSaltBytes)
         var random = SystemRandomNumberGenerator()
         for i in salt.indices { salt[i] = random.next() }
@@ -65,7 +65,7 @@ public final class ArchiveWriter {
 
     /// Takes the next piece of plaintext; returns the frames completed by it (often none),
     /// to be stored after the ones returned before.
-    public func write(_ bytes: some Collection<UInt8>) throws(BackupError) -> [UInt8] {
+    package func write(_ bytes: some Collection<UInt8>) throws(BackupError) -> [UInt8] {
         guard !finished else { throw BackupError(.backupFailed, "Backup \(backupID): write after the archive was finished.") }
         rawBytes += bytes.count
         let compressed = try compressor.compress(bytes)
@@ -73,7 +73,7 @@ public final class ArchiveWriter {
     }
 
     /// Ends the stream; returns the last frames. `summary` is available afterwards.
-    public func finish() throws(BackupError) -> [UInt8] {
+    package func finish() throws(BackupError) -> [UInt8] {
         guard !finished else { throw BackupError(.backupFailed, "Backup \(backupID): the archive was already finished.") }
         let tail = try compressor.finish()
         finished = true
@@ -81,7 +81,7 @@ public final class ArchiveWriter {
     }
 
     /// What the manifest must record; nil until `finish` has returned.
-    public var summary: ArchiveSummary? {
+    package var summary: ArchiveSummary? {
         guard finished else { return nil }
         return ArchiveSummary(
             keyID: keyID, nonceSalt: ArchiveFormat.hex(nonceSalt), chunkSize: chunkSize, chunks: chunks,

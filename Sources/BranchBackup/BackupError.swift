@@ -1,13 +1,13 @@
-public import BranchCore
+package import BranchCore
 
 /// A backup that could not be written, read, authenticated or restored.
-public struct BackupError: ReportableError {
-    public let code: ErrorCode
-    public let message: String
+package struct BackupError: ReportableError {
+    package let code: ErrorCode
+    package let message: String
 
-    public init(_ code: ErrorCode, _ message: String) { (self.code, self.message) = (code, message) }
+    package init(_ code: ErrorCode, _ message: String) { (self.code, self.message) = (code, message) }
 
-    public var hint: String? {
+    package var hint: String? {
         switch code {
         case .backupIntegrityFailed: "The backup does not match what was written. Restore an earlier backup, and check the target for tampering."
         case .backupWrongKey: "Use the key the backup was made with (--backup-key-file or BRANCH_BACKUP_KEY)."

@@ -11,9 +11,9 @@ import Glibc
 /// Only derived subkeys touch data (HKDF-SHA256): one encrypts chunks, one authenticates manifests,
 /// one seals manifest secrets. `id` is a fingerprint that is safe to store and show; `description`
 /// and errors never contain key material.
-public struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+package struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// Environment variable `load(file:environment:)` reads when no key file is given.
-    public static let environmentVariable = "BRANCH_BACKUP_KEY"
+    package static let environmentVariable = "BRANCH_BACKUP_KEY"
 
     let key: SymmetricKey
 
@@ -23,7 +23,7 @@ public struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringCon
     }
 
     /// Parses standard base64 of exactly 32 bytes; surrounding whitespace is ignored.
-    public init(base64: String) throws(BackupError) {
+    package init(base64: String) throws(BackupError) {
         let trimmed = base64.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let data = Data(base64Encoded: trimmed) else {
             throw BackupError(.backupKeyMissing, "The backup key is not valid base64.")
@@ -36,7 +36,7 @@ public struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringCon
 
     /// Reads the key from `file` if given, else from `BRANCH_BACKUP_KEY` in `environment`.
     /// The file must not be readable or writable by group or others.
-    public static func load(file: String?, environment: [String: String]) throws(BackupError) -> BackupKey {
+    package static func load(file: String?, environment: [String: String]) throws(BackupError) -> BackupKey {
         if let file {
             return try BackupKey(base64: readKeyFile(file))
         }
@@ -47,27 +47,27 @@ public struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringCon
     }
 
     /// A new random key.
-    public static func generate() -> BackupKey {
+    package static func generate() -> BackupKey {
         BackupKey(key: SymmetricKey(size: .bits256))
     }
 
     /// The key as standard base64, for `branch backup keygen` to print once. Handle with care.
-    public var base64: String {
+    package var base64: String {
         key.withUnsafeBytes { Data($0).base64EncodedString() }
     }
 
     /// A fingerprint of the key, safe to store in manifests and print: the first 16 hex digits of
     /// HMAC-SHA256(key, "branch-backup-key-id"). It reveals nothing about the key but tells a
     /// wrong key from a corrupt backup.
-    public var id: String {
+    package var id: String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("branch-backup-key-id".utf8), using: key)
         return String(ArchiveFormat.hex(mac).prefix(16))
     }
 
-    public var description: String { "BackupKey(id: \(id))" }
-    public var debugDescription: String { description }
+    package var description: String { "BackupKey(id: \(id))" }
+    package var debugDescription: String { description }
     /// Keeps `dump` and reflection from printing the key bytes.
-    public var customMirror: Mirror { Mirror(self, children: ["id": id]) }
+    package var customMirror: Mirror { Mirror(self, children: ["id": id]) }
 
     /// Subkey that authenticates manifests (HMAC-SHA256).
     var manifestKey: SymmetricKey { derive(info: "branch-backup-manifest") }

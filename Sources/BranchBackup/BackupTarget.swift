@@ -1,5 +1,5 @@
 import BranchCore
-public import Foundation
+package import Foundation
 
 /// Where backups are stored: a directory or an S3 bucket.
 ///
@@ -7,7 +7,7 @@ public import Foundation
 /// own root or prefix. Small objects (manifests) go through `put`/`get`; the data of a backup,
 /// which can be tens of GB, goes through `openUpload`/`read` in pieces so memory stays bounded
 /// whatever its size.
-public protocol BackupTarget: Sendable, CustomStringConvertible {
+package protocol BackupTarget: Sendable, CustomStringConvertible {
     /// Where the target points, for messages (`dir:/var/backups`, `s3://bucket/prefix`); never
     /// contains credentials.
     var description: String { get }
@@ -41,7 +41,7 @@ public protocol BackupTarget: Sendable, CustomStringConvertible {
 ///
 /// End every upload with `complete()` or `abort()`. If a write or `complete()` fails, what was
 /// stored so far is removed before the error is thrown.
-public protocol BackupUpload: Sendable {
+package protocol BackupUpload: Sendable {
     /// Appends bytes to the object.
     func write(_ bytes: [UInt8]) async throws
     /// Makes the object visible under its key and returns how many bytes it holds.
@@ -51,18 +51,18 @@ public protocol BackupUpload: Sendable {
 }
 
 /// Sizes shared by the targets.
-public enum BackupTargetDefaults {
+package enum BackupTargetDefaults {
     /// Upload part size: the most an upload buffers. S3 needs at least 5 MiB per part and allows
     /// 10,000 parts, so 16 MiB parts allow objects up to 156 GiB.
-    public static let partSize = 16 << 20
+    package static let partSize = 16 << 20
     /// Size of the pieces `read` yields.
-    public static let readPieceSize = 4 << 20
+    package static let readPieceSize = 4 << 20
     /// The largest object `get` returns; bigger ones must be streamed with `read`.
-    public static let smallObjectLimit = 64 << 20
+    package static let smallObjectLimit = 64 << 20
 }
 
 /// Turns the `--backup-target` setting into a target.
-public enum BackupTargets {
+package enum BackupTargets {
     /// Parses a target specification:
     ///
     /// - `dir:/path` or a bare absolute path `/path`: a directory;
@@ -71,7 +71,7 @@ public enum BackupTargets {
     ///   `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optionally `AWS_SESSION_TOKEN` in
     ///   `environment`; the region defaults to us-east-1 and the endpoint to
     ///   `https://s3.<region>.amazonaws.com`, addressed virtual-host style unless `path-style=true`.
-    public static func parse(_ spec: String, environment: [String: String]) throws(BackupError) -> any BackupTarget {
+    package static func parse(_ spec: String, environment: [String: String]) throws(BackupError) -> any BackupTarget {
         if spec.hasPrefix("dir:") {
             return try DirectoryTarget(root: String(spec.dropFirst(4)))
         }

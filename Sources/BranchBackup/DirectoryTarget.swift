@@ -1,6 +1,6 @@
 import BranchCore
 import Dispatch
-public import Foundation
+package import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -11,16 +11,16 @@ import Glibc
 /// Directories are created mode 0700 and files 0600. Every object is written to
 /// `<file>.partial`, synced, then renamed into place, so a crash never leaves a file that looks
 /// complete; `.partial` files are invisible to `list`, `exists` and `get`.
-public struct DirectoryTarget: BackupTarget {
+package struct DirectoryTarget: BackupTarget {
     /// Absolute path of the root directory (created on the first write).
-    public let root: String
+    package let root: String
     /// How much an upload buffers before writing to the file.
-    public let partSize: Int
+    package let partSize: Int
     /// Size of the pieces `read` yields.
-    public let readPieceSize: Int
+    package let readPieceSize: Int
 
     /// - Throws: `BackupError(.backupTargetFailed)` when `root` is not an absolute path.
-    public init(
+    package init(
         root: String, partSize: Int = BackupTargetDefaults.partSize, readPieceSize: Int = BackupTargetDefaults.readPieceSize
     ) throws(BackupError) {
         guard root.hasPrefix("/") else {
@@ -33,9 +33,9 @@ public struct DirectoryTarget: BackupTarget {
         self.readPieceSize = max(readPieceSize, 1)
     }
 
-    public var description: String { "dir:\(root)" }
+    package var description: String { "dir:\(root)" }
 
-    public func put(_ key: String, data: Data) async throws {
+    package func put(_ key: String, data: Data) async throws {
         let path = try file(for: key)
         try await BlockingIO.run {
             try Self.makeDirectories(Self.parent(of: path))
@@ -52,7 +52,7 @@ public struct DirectoryTarget: BackupTarget {
         }
     }
 
-    public func openUpload(_ key: String) async throws -> any BackupUpload {
+    package func openUpload(_ key: String) async throws -> any BackupUpload {
         let path = try file(for: key)
         let fd = try await BlockingIO.run {
             try Self.makeDirectories(Self.parent(of: path))
@@ -61,7 +61,7 @@ public struct DirectoryTarget: BackupTarget {
         return DirectoryUpload(file: PartialFile(path: path), fd: fd, partSize: partSize)
     }
 
-    public func get(_ key: String) async throws -> Data {
+    package func get(_ key: String) async throws -> Data {
         let path = try file(for: key)
         return try await BlockingIO.run {
             let fd = try Self.openForReading(path, key: key)
@@ -77,7 +77,7 @@ public struct DirectoryTarget: BackupTarget {
         }
     }
 
-    public func read(_ key: String) async throws -> AsyncThrowingStream<[UInt8], any Error> {
+    package func read(_ key: String) async throws -> AsyncThrowingStream<[UInt8], any Error> {
         let path = try file(for: key)
         let pieceSize = readPieceSize
         let reader = try await BlockingIO.run {
@@ -87,7 +87,7 @@ public struct DirectoryTarget: BackupTarget {
         return AsyncThrowingStream(unfolding: { try await BlockingIO.run { try reader.next() } })
     }
 
-    public func list(prefix: String) async throws -> [String] {
+    package func list(prefix: String) async throws -> [String] {
         try ObjectKeys.validatePrefix(prefix, in: description)
         let root = root
         return try await BlockingIO.run {
@@ -103,7 +103,7 @@ public struct DirectoryTarget: BackupTarget {
         }
     }
 
-    public func delete(_ key: String) async throws {
+    package func delete(_ key: String) async throws {
         let path = try file(for: key)
         let root = root
         try await BlockingIO.run {
@@ -117,7 +117,7 @@ public struct DirectoryTarget: BackupTarget {
         }
     }
 
-    public func exists(_ key: String) async throws -> Bool {
+    package func exists(_ key: String) async throws -> Bool {
         let path = try file(for: key)
         return try await BlockingIO.run {
             var info = stat()

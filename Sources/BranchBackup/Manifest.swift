@@ -1,65 +1,65 @@
 import BranchCore
 import Crypto
-public import Foundation
+package import Foundation
 
 /// The record stored next to a backup's data object: what the backup is, and everything needed
 /// to verify and read its archive. Stored signed (`signed(with:)`) and read back verified
 /// (`verified(_:key:)`).
-public struct BackupManifest: Codable, Sendable, Hashable {
+package struct BackupManifest: Codable, Sendable, Hashable {
     /// `full`: the whole snapshot. `incremental`: the difference from the parent backup's snapshot.
-    public enum Kind: String, Codable, Sendable {
+    package enum Kind: String, Codable, Sendable {
         case full, incremental
     }
 
     /// Only complete backups get a manifest.
-    public enum Status: String, Codable, Sendable {
+    package enum Status: String, Codable, Sendable {
         case complete
     }
 
     /// The manifest and archive format version this code writes and reads.
-    public static let currentFormatVersion = 1
+    package static let currentFormatVersion = 1
 
-    public var formatVersion: Int
+    package var formatVersion: Int
     /// Backup id; bound into every chunk of the archive.
-    public var id: String
-    public var project: String
-    public var branch: String
+    package var id: String
+    package var project: String
+    package var branch: String
     /// The snapshot whose send stream the archive holds.
-    public var snapshotID: String
+    package var snapshotID: String
     /// The backup this one is incremental to; nil for a full backup.
-    public var parentID: String?
-    public var kind: Kind
+    package var parentID: String?
+    package var kind: Kind
     /// Postgres major version of the data, e.g. "17": a restore needs the same.
-    public var postgresVersion: String
+    package var postgresVersion: String
     /// When the snapshot was taken: the point in time the backup restores.
-    public var createdAt: Date
-    public var startedAt: Date
-    public var finishedAt: Date
-    public var durationSeconds: Double
-    public var status: Status
+    package var createdAt: Date
+    package var startedAt: Date
+    package var finishedAt: Date
+    package var durationSeconds: Double
+    package var status: Status
     /// `BackupKey.id` of the key the archive and secrets are encrypted with.
-    public var keyID: String
+    package var keyID: String
     /// Hex of the 4 random bytes that start every chunk nonce.
-    public var nonceSalt: String
-    public var chunkSize: Int
-    public var chunks: [ArchiveChunk]
+    package var nonceSalt: String
+    package var chunkSize: Int
+    package var chunks: [ArchiveChunk]
     /// Size of the plaintext (send stream).
-    public var rawBytes: Int
+    package var rawBytes: Int
     /// Size of the zstd stream.
-    public var compressedBytes: Int
+    package var compressedBytes: Int
     /// Size of the stored data object.
-    public var storedBytes: Int
+    package var storedBytes: Int
     /// Always "zstd".
-    public var compression: String
+    package var compression: String
     /// Always "AES-256-GCM".
-    public var encryption: String
+    package var encryption: String
     /// Small confidential metadata (e.g. the project's role password), sealed with the key's
     /// secrets subkey: base64 of nonce ‖ ciphertext ‖ tag, authenticated with the backup id.
     /// Set with `sealSecrets(_:key:)`, read with `openSecrets(key:)`.
-    public var secrets: String?
+    package var secrets: String?
 
     /// A manifest for a finished archive.
-    public init(
+    package init(
         id: String, project: String, branch: String, snapshotID: String, parentID: String?, postgresVersion: String,
         createdAt: Date, startedAt: Date, finishedAt: Date, archive: ArchiveSummary
     ) {
@@ -91,7 +91,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
     // MARK: Secrets
 
     /// Seals `data` into `secrets`, replacing what was there. Sign the manifest afterwards.
-    public mutating func sealSecrets(_ data: Data, key: BackupKey) throws(BackupError) {
+    package mutating func sealSecrets(_ data: Data, key: BackupKey) throws(BackupError) {
         do {
             let box = try AES.GCM.seal(data, using: key.secretsKey, authenticating: secretsAAD)
             secrets = box.combined!.base64EncodedString()
@@ -102,7 +102,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
 
     /// The data sealed by `sealSecrets`, or nil if there is none.
     /// - Throws: `.wrongKey` for another key, `.integrity` if the secrets were altered.
-    public func openSecrets(key: BackupKey) throws(BackupError) -> Data? {
+    package func openSecrets(key: BackupKey) throws(BackupError) -> Data? {
         guard let secrets else { return nil }
         guard keyID == key.id else {
             throw BackupError(.backupWrongKey, "Backup \(id) was made with key \(keyID); the configured key is \(key.id).")
@@ -124,7 +124,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
 
     /// The manifest as stored: JSON with sorted keys and a `signature` member, the lowercase hex
     /// HMAC-SHA256 (manifest subkey) of the canonical JSON of every other member.
-    public func signed(with key: BackupKey) throws(BackupError) -> Data {
+    package func signed(with key: BackupKey) throws(BackupError) -> Data {
         guard keyID == key.id else {
             throw BackupError(.backupWrongKey, "Backup \(id) was written with key \(keyID); it cannot be signed with key \(key.id).")
         }
@@ -146,7 +146,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
     /// - Throws: `.wrongKey` if it names another key (checked first, so a wrong key is not reported
     ///   as tampering), `.integrity` if it is malformed or its signature does not match,
     ///   `.failed` for a format version this code does not know.
-    public static func verified(_ data: Data, key: BackupKey) throws(BackupError) -> BackupManifest {
+    package static func verified(_ data: Data, key: BackupKey) throws(BackupError) -> BackupManifest {
         guard case .object(var members) = try? CanonicalJSON.parse(data) else {
             throw BackupError(.backupIntegrityFailed, "The backup manifest is not a JSON object.")
         }
@@ -172,7 +172,7 @@ public struct BackupManifest: Codable, Sendable, Hashable {
 
     /// Parses a stored manifest WITHOUT checking its signature, for listing backups without the
     /// key. Nothing in it can be trusted: restores and verification use `verified(_:key:)`.
-    public static func unverifiedPeek(_ data: Data) throws(BackupError) -> BackupManifest {
+    package static func unverifiedPeek(_ data: Data) throws(BackupError) -> BackupManifest {
         try decode(data, label: "A backup")
     }
 

@@ -6,8 +6,8 @@ import NIOHTTP1
 /// Reports sent to a URL after scheduled backups: a JSON document, or Slack's incoming-webhook
 /// format (`{"text": …}`). Delivery is retried three times (after 1, 4 and 16 s) on a network
 /// error or a non-2xx answer.
-public enum Webhook {
-    public static func send(to url: String, json: [String: String], slackText: String?, delays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)]) async -> Bool {
+package enum Webhook {
+    package static func send(to url: String, json: [String: String], slackText: String?, delays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)]) async -> Bool {
         let body: [String: String] = slackText.map { ["text": $0] } ?? json
         guard let data = try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]) else { return false }
         var request = HTTPClientRequest(url: url)

@@ -1,8 +1,8 @@
-public import ArgumentParser
+package import ArgumentParser
 
 /// Every client subcommand of `branch`; the executable adds `serve`.
-public enum CLI {
-    public static let commands: [any ParsableCommand.Type] = [
+package enum CLI {
+    package static let commands: [any ParsableCommand.Type] = [
         ProjectCommand.self,
         CreateBranch.self, ListBranches.self, DeleteBranch.self, ResetBranch.self, StartBranch.self, StopBranch.self,
         Checkout.self, URLCommand.self, PSQL.self,

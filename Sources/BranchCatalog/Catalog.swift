@@ -1,4 +1,4 @@
-public import BranchCore
+package import BranchCore
 import Foundation
 import GRDB
 
@@ -9,11 +9,11 @@ import GRDB
 /// file, and when the pool's filesystem is full, touching a page of it that cannot be allocated
 /// kills the process with SIGBUS. A rollback journal fails with SQLITE_FULL instead, which the
 /// operation in progress turns into a clean `pool_full` error.
-public final class Catalog: Sendable {
+package final class Catalog: Sendable {
     private let database: DatabaseQueue
 
     /// Opens (creating if needed) the catalog at `path` and migrates it to the current schema.
-    public init(path: String) throws {
+    package init(path: String) throws {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
@@ -157,7 +157,7 @@ public final class Catalog: Sendable {
     // MARK: Transactions
 
     /// Runs `body` in one write transaction.
-    public func write<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
+    package func write<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
         do {
             return try await database.write { db in try body(CatalogTransaction(db: db)) }
         } catch let error as any ReportableError {
@@ -172,7 +172,7 @@ public final class Catalog: Sendable {
     }
 
     /// Runs `body` on a consistent read snapshot.
-    public func read<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
+    package func read<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
         do {
             return try await database.read { db in try body(CatalogTransaction(db: db)) }
         } catch let error as any ReportableError {
@@ -184,106 +184,106 @@ public final class Catalog: Sendable {
 
     // MARK: Conveniences (each its own transaction)
 
-    public func projects() async throws -> [ProjectRecord] { try await read { try $0.projects() } }
-    public func project(_ name: ResourceName) async throws -> ProjectRecord? { try await read { try $0.project(name) } }
-    public func branches(_ project: ResourceName) async throws -> [BranchRecord] { try await read { try $0.branches(project) } }
-    public func allBranches() async throws -> [BranchRecord] { try await read { try $0.allBranches() } }
-    public func branch(_ project: ResourceName, _ name: ResourceName) async throws -> BranchRecord? {
+    package func projects() async throws -> [ProjectRecord] { try await read { try $0.projects() } }
+    package func project(_ name: ResourceName) async throws -> ProjectRecord? { try await read { try $0.project(name) } }
+    package func branches(_ project: ResourceName) async throws -> [BranchRecord] { try await read { try $0.branches(project) } }
+    package func allBranches() async throws -> [BranchRecord] { try await read { try $0.allBranches() } }
+    package func branch(_ project: ResourceName, _ name: ResourceName) async throws -> BranchRecord? {
         try await read { try $0.branch(project, name) }
     }
-    public func snapshots(_ project: ResourceName) async throws -> [SnapshotRecord] { try await read { try $0.snapshots(project) } }
-    public func setting(_ key: String) async throws -> String? { try await read { try $0.setting(key) } }
-    public func setSetting(_ key: String, _ value: String) async throws { try await write { try $0.setSetting(key, value) } }
-    public func record(_ event: EventRecord) async throws { try await write { try $0.insert(event) } }
-    public func events(project: String? = nil, limit: Int = 100) async throws -> [EventRecord] {
+    package func snapshots(_ project: ResourceName) async throws -> [SnapshotRecord] { try await read { try $0.snapshots(project) } }
+    package func setting(_ key: String) async throws -> String? { try await read { try $0.setting(key) } }
+    package func setSetting(_ key: String, _ value: String) async throws { try await write { try $0.setSetting(key, value) } }
+    package func record(_ event: EventRecord) async throws { try await write { try $0.insert(event) } }
+    package func events(project: String? = nil, limit: Int = 100) async throws -> [EventRecord] {
         try await read { try $0.events(project: project, limit: limit) }
     }
-    public func operations(project: String? = nil, limit: Int = 50) async throws -> [OperationRecord] {
+    package func operations(project: String? = nil, limit: Int = 50) async throws -> [OperationRecord] {
         try await read { try $0.operations(project: project, limit: limit) }
     }
 }
 
 /// Typed access to the catalog inside one transaction.
-public struct CatalogTransaction {
+package struct CatalogTransaction {
     let db: Database
 
     // MARK: Projects
 
-    public func projects() throws -> [ProjectRecord] {
+    package func projects() throws -> [ProjectRecord] {
         try ProjectRecord.order(Column("name")).fetchAll(db)
     }
 
-    public func project(_ name: ResourceName) throws -> ProjectRecord? {
+    package func project(_ name: ResourceName) throws -> ProjectRecord? {
         try ProjectRecord.fetchOne(db, key: name.rawValue)
     }
 
-    public func insert(_ project: ProjectRecord) throws { try project.insert(db) }
-    public func update(_ project: ProjectRecord) throws { try project.update(db) }
-    public func deleteProject(_ name: ResourceName) throws { _ = try ProjectRecord.deleteOne(db, key: name.rawValue) }
+    package func insert(_ project: ProjectRecord) throws { try project.insert(db) }
+    package func update(_ project: ProjectRecord) throws { try project.update(db) }
+    package func deleteProject(_ name: ResourceName) throws { _ = try ProjectRecord.deleteOne(db, key: name.rawValue) }
 
     // MARK: Branches
 
-    public func allBranches() throws -> [BranchRecord] {
+    package func allBranches() throws -> [BranchRecord] {
         try BranchRecord.order(Column("project"), Column("created_at")).fetchAll(db)
     }
 
-    public func branches(_ project: ResourceName) throws -> [BranchRecord] {
+    package func branches(_ project: ResourceName) throws -> [BranchRecord] {
         try BranchRecord.filter(Column("project") == project.rawValue).order(Column("created_at"), Column("name")).fetchAll(db)
     }
 
-    public func branch(_ project: ResourceName, _ name: ResourceName) throws -> BranchRecord? {
+    package func branch(_ project: ResourceName, _ name: ResourceName) throws -> BranchRecord? {
         try BranchRecord.fetchOne(db, key: ["project": project.rawValue, "name": name.rawValue])
     }
 
-    public func children(_ project: ResourceName, of parent: ResourceName) throws -> [BranchRecord] {
+    package func children(_ project: ResourceName, of parent: ResourceName) throws -> [BranchRecord] {
         try BranchRecord.filter(Column("project") == project.rawValue && Column("parent") == parent.rawValue).fetchAll(db)
     }
 
-    public func usedPorts() throws -> Set<Int> {
+    package func usedPorts() throws -> Set<Int> {
         Set(try Int.fetchAll(db, sql: "SELECT port FROM branch"))
     }
 
-    public func insert(_ branch: BranchRecord) throws { try branch.insert(db) }
-    public func update(_ branch: BranchRecord) throws { try branch.update(db) }
-    public func deleteBranch(_ project: ResourceName, _ name: ResourceName) throws {
+    package func insert(_ branch: BranchRecord) throws { try branch.insert(db) }
+    package func update(_ branch: BranchRecord) throws { try branch.update(db) }
+    package func deleteBranch(_ project: ResourceName, _ name: ResourceName) throws {
         _ = try BranchRecord.deleteOne(db, key: ["project": project.rawValue, "name": name.rawValue])
     }
 
     // MARK: Snapshots
 
-    public func snapshots(_ project: ResourceName) throws -> [SnapshotRecord] {
+    package func snapshots(_ project: ResourceName) throws -> [SnapshotRecord] {
         try SnapshotRecord.filter(Column("project") == project.rawValue).order(Column("created_at"), Column("id")).fetchAll(db)
     }
 
-    public func allSnapshots() throws -> [SnapshotRecord] { try SnapshotRecord.fetchAll(db) }
+    package func allSnapshots() throws -> [SnapshotRecord] { try SnapshotRecord.fetchAll(db) }
 
     /// A snapshot of `project` by id or by name.
-    public func snapshot(_ project: ResourceName, idOrName: String) throws -> SnapshotRecord? {
+    package func snapshot(_ project: ResourceName, idOrName: String) throws -> SnapshotRecord? {
         try SnapshotRecord
             .filter(Column("project") == project.rawValue && (Column("id") == idOrName || Column("name") == idOrName))
             .fetchOne(db)
     }
 
     /// Branches whose base is this snapshot.
-    public func branches(basedOn snapshotID: String) throws -> [BranchRecord] {
+    package func branches(basedOn snapshotID: String) throws -> [BranchRecord] {
         try BranchRecord.filter(Column("base_snapshot") == snapshotID).fetchAll(db)
     }
 
-    public func insert(_ snapshot: SnapshotRecord) throws { try snapshot.insert(db) }
-    public func update(_ snapshot: SnapshotRecord) throws { try snapshot.update(db) }
-    public func deleteSnapshot(_ id: String) throws { _ = try SnapshotRecord.deleteOne(db, key: id) }
+    package func insert(_ snapshot: SnapshotRecord) throws { try snapshot.insert(db) }
+    package func update(_ snapshot: SnapshotRecord) throws { try snapshot.update(db) }
+    package func deleteSnapshot(_ id: String) throws { _ = try SnapshotRecord.deleteOne(db, key: id) }
 
     // MARK: Operations journal
 
-    public func insert(_ operation: OperationRecord) throws { try operation.insert(db) }
-    public func update(_ operation: OperationRecord) throws { try operation.update(db) }
-    public func operation(_ id: String) throws -> OperationRecord? { try OperationRecord.fetchOne(db, key: id) }
+    package func insert(_ operation: OperationRecord) throws { try operation.insert(db) }
+    package func update(_ operation: OperationRecord) throws { try operation.update(db) }
+    package func operation(_ id: String) throws -> OperationRecord? { try OperationRecord.fetchOne(db, key: id) }
 
-    public func runningOperations() throws -> [OperationRecord] {
+    package func runningOperations() throws -> [OperationRecord] {
         try OperationRecord.filter(Column("state") == OperationState.running.rawValue).order(Column("started_at")).fetchAll(db)
     }
 
-    public func operations(project: String?, limit: Int) throws -> [OperationRecord] {
+    package func operations(project: String?, limit: Int) throws -> [OperationRecord] {
         var request = OperationRecord.order(Column("started_at").desc, Column("id"))
         if let project { request = request.filter(Column("project") == project) }
         return try request.limit(limit).fetchAll(db)
@@ -291,66 +291,66 @@ public struct CatalogTransaction {
 
     // MARK: Lineages
 
-    public func insert(_ lineage: LineageRecord) throws { try lineage.insert(db) }
-    public func update(_ lineage: LineageRecord) throws { try lineage.update(db) }
-    public func lineage(_ id: String) throws -> LineageRecord? { try LineageRecord.fetchOne(db, key: id) }
-    public func lineages(_ project: ResourceName) throws -> [LineageRecord] {
+    package func insert(_ lineage: LineageRecord) throws { try lineage.insert(db) }
+    package func update(_ lineage: LineageRecord) throws { try lineage.update(db) }
+    package func lineage(_ id: String) throws -> LineageRecord? { try LineageRecord.fetchOne(db, key: id) }
+    package func lineages(_ project: ResourceName) throws -> [LineageRecord] {
         try LineageRecord.filter(Column("project") == project.rawValue).order(Column("started_at")).fetchAll(db)
     }
-    public func lineages(_ project: ResourceName, branch: ResourceName) throws -> [LineageRecord] {
+    package func lineages(_ project: ResourceName, branch: ResourceName) throws -> [LineageRecord] {
         try LineageRecord.filter(Column("project") == project.rawValue && Column("branch") == branch.rawValue)
             .order(Column("started_at")).fetchAll(db)
     }
-    public func deleteLineage(_ id: String) throws { _ = try LineageRecord.deleteOne(db, key: id) }
+    package func deleteLineage(_ id: String) throws { _ = try LineageRecord.deleteOne(db, key: id) }
 
     // MARK: Schedules
 
-    public func schedules() throws -> [ScheduleRecord] { try ScheduleRecord.fetchAll(db) }
-    public func schedule(_ project: ResourceName, _ kind: ScheduleKind) throws -> ScheduleRecord? {
+    package func schedules() throws -> [ScheduleRecord] { try ScheduleRecord.fetchAll(db) }
+    package func schedule(_ project: ResourceName, _ kind: ScheduleKind) throws -> ScheduleRecord? {
         try ScheduleRecord.fetchOne(db, key: ["project": project.rawValue, "kind": kind.rawValue])
     }
-    public func save(_ schedule: ScheduleRecord) throws { try schedule.save(db) }
-    public func deleteSchedule(_ project: ResourceName, _ kind: ScheduleKind) throws {
+    package func save(_ schedule: ScheduleRecord) throws { try schedule.save(db) }
+    package func deleteSchedule(_ project: ResourceName, _ kind: ScheduleKind) throws {
         _ = try ScheduleRecord.deleteOne(db, key: ["project": project.rawValue, "kind": kind.rawValue])
     }
 
     // MARK: Backups
 
-    public func insert(_ backup: BackupRecord) throws { try backup.insert(db) }
-    public func update(_ backup: BackupRecord) throws { try backup.update(db) }
-    public func backup(_ id: String) throws -> BackupRecord? { try BackupRecord.fetchOne(db, key: id) }
-    public func backups(_ project: ResourceName?) throws -> [BackupRecord] {
+    package func insert(_ backup: BackupRecord) throws { try backup.insert(db) }
+    package func update(_ backup: BackupRecord) throws { try backup.update(db) }
+    package func backup(_ id: String) throws -> BackupRecord? { try BackupRecord.fetchOne(db, key: id) }
+    package func backups(_ project: ResourceName?) throws -> [BackupRecord] {
         var request = BackupRecord.order(Column("started_at").desc)
         if let project { request = request.filter(Column("project") == project.rawValue) }
         return try request.fetchAll(db)
     }
-    public func deleteBackup(_ id: String) throws { _ = try BackupRecord.deleteOne(db, key: id) }
+    package func deleteBackup(_ id: String) throws { _ = try BackupRecord.deleteOne(db, key: id) }
 
     // MARK: Events
 
-    public func insert(_ event: EventRecord) throws {
+    package func insert(_ event: EventRecord) throws {
         var event = event
         try event.insert(db)
     }
 
-    public func events(project: String?, limit: Int) throws -> [EventRecord] {
+    package func events(project: String?, limit: Int) throws -> [EventRecord] {
         var request = EventRecord.order(Column("id").desc)
         if let project { request = request.filter(Column("project") == project) }
         return try request.limit(limit).fetchAll(db)
     }
 
     /// Keeps the newest `keep` events.
-    public func pruneEvents(keep: Int) throws {
+    package func pruneEvents(keep: Int) throws {
         try db.execute(sql: "DELETE FROM event WHERE id <= (SELECT MAX(id) FROM event) - ?", arguments: [keep])
     }
 
     // MARK: Settings
 
-    public func setting(_ key: String) throws -> String? {
+    package func setting(_ key: String) throws -> String? {
         try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key])
     }
 
-    public func setSetting(_ key: String, _ value: String) throws {
+    package func setSetting(_ key: String, _ value: String) throws {
         try db.execute(sql: "INSERT INTO setting(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
     }
 }

@@ -1,11 +1,11 @@
-public import BranchCore
+package import BranchCore
 
 /// A catalog failure, or a lookup that found nothing.
-public struct CatalogError: ReportableError {
-    public let code: ErrorCode
-    public let message: String
+package struct CatalogError: ReportableError {
+    package let code: ErrorCode
+    package let message: String
 
     init(_ code: ErrorCode, _ message: String) { (self.code, self.message) = (code, message) }
 
-    public var hint: String? { nil }
+    package var hint: String? { nil }
 }

@@ -1,65 +1,65 @@
 // The records' table mappings. A conformance of a public type is public, so GRDB is imported
 // publicly here (and only here); the rest of the module keeps GRDB internal.
-public import BranchCore
-public import GRDB
+package import BranchCore
+package import GRDB
 
 // MARK: GRDB mapping (snake_case columns)
 
 extension ProjectRecord: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "project"
-    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    package static let databaseTableName = "project"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
 extension BranchRecord: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "branch"
-    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    package static let databaseTableName = "branch"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
 extension SnapshotRecord: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "snapshot"
-    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    package static let databaseTableName = "snapshot"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
 extension OperationRecord: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "operation"
-    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    package static let databaseTableName = "operation"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
 extension LineageRecord: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "lineage"
-    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    package static let databaseTableName = "lineage"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
 extension ScheduleRecord: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "schedule"
-    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    package static let databaseTableName = "schedule"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
 extension BackupRecord: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "backup"
-    public static let databaseColumnDecodingStrategy = CatalogColumns.decoding
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    package static let databaseTableName = "backup"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 }
 
 extension ScheduleKind: DatabaseValueConvertible {}
 
 extension EventRecord: FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "event"
+    package static let databaseTableName = "event"
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
+    package mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
 }
 
 extension ResourceName: DatabaseValueConvertible {
-    public var databaseValue: DatabaseValue { rawValue.databaseValue }
-    public static func fromDatabaseValue(_ value: DatabaseValue) -> ResourceName? {
+    package var databaseValue: DatabaseValue { rawValue.databaseValue }
+    package static func fromDatabaseValue(_ value: DatabaseValue) -> ResourceName? {
         String.fromDatabaseValue(value).flatMap { try? ResourceName(validating: $0) }
     }
 }

@@ -1,58 +1,58 @@
-public import BranchCore
-public import Foundation
+package import BranchCore
+package import Foundation
 
 /// Lifecycle of a catalog object. `creating` and `deleting` exist only while an operation runs;
 /// start-up reconciliation resolves any left behind by a crash.
-public enum ObjectState: String, Codable, Sendable {
+package enum ObjectState: String, Codable, Sendable {
     case creating
     case ready
     case deleting
 }
 
 /// Whether the service keeps a branch's server running.
-public enum DesiredState: String, Codable, Sendable {
+package enum DesiredState: String, Codable, Sendable {
     case running
     case stopped
 }
 
 /// A project: one Postgres cluster lineage with its owner role, database and branches.
-public struct ProjectRecord: Codable, Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    public var name: ResourceName
-    public var state: ObjectState
-    public var pgMajor: Int
+package struct ProjectRecord: Codable, Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    package var name: ResourceName
+    package var state: ObjectState
+    package var pgMajor: Int
     /// Owner role and database name (both the project's name).
-    public var role: String
-    public var database: String
+    package var role: String
+    package var database: String
     /// Generated password of the owner role; the catalog lives in the root-only pool.
-    public var password: String
+    package var password: String
     /// SCRAM verifier of `password`, as Postgres and PgBouncer store it.
-    public var verifier: String
+    package var verifier: String
     /// The branch the project's pooled endpoint points at.
-    public var checkedOut: ResourceName
-    public var createdAt: Date
+    package var checkedOut: ResourceName
+    package var createdAt: Date
     /// The operation that created the project (rolled back if it never finished).
-    public var operationID: String?
+    package var operationID: String?
     /// Limits applied to every branch server of the project (nil: none).
-    public var memoryLimit: UInt64?
-    public var cpuLimit: Double?
-    public var maxConnections: Int?
+    package var memoryLimit: UInt64?
+    package var cpuLimit: Double?
+    package var maxConnections: Int?
     /// Seconds without client connections before a branch other than main is suspended
     /// (nil: the service default; 0: never).
-    public var suspendAfter: Int?
+    package var suspendAfter: Int?
     /// The same for main (nil or 0: never).
-    public var suspendMainAfter: Int?
+    package var suspendMainAfter: Int?
     /// Days of history kept for point-in-time recovery (nil: the default, 7).
-    public var retentionDays: Int?
+    package var retentionDays: Int?
 
     /// Names and state only: a record interpolated into a log line or an error never shows the
     /// password or its verifier.
-    public var description: String { "ProjectRecord(name: \(name), state: \(state.rawValue), role: \(role), database: \(database))" }
-    public var debugDescription: String { description }
-    public var customMirror: Mirror {
+    package var description: String { "ProjectRecord(name: \(name), state: \(state.rawValue), role: \(role), database: \(database))" }
+    package var debugDescription: String { description }
+    package var customMirror: Mirror {
         Mirror(self, children: ["name": name, "state": state, "role": role, "database": database, "checkedOut": checkedOut], displayStyle: .struct)
     }
 
-    public init(
+    package init(
         name: ResourceName, state: ObjectState, pgMajor: Int, role: String, database: String, password: String,
         verifier: String, checkedOut: ResourceName, createdAt: Date, operationID: String?, memoryLimit: UInt64? = nil,
         cpuLimit: Double? = nil, maxConnections: Int? = nil, suspendAfter: Int? = nil, suspendMainAfter: Int? = nil
@@ -76,26 +76,26 @@ public struct ProjectRecord: Codable, Sendable, Hashable, CustomStringConvertibl
 }
 
 /// A branch: a writable subvolume with its own Postgres server.
-public struct BranchRecord: Codable, Sendable, Hashable {
-    public var project: ResourceName
-    public var name: ResourceName
+package struct BranchRecord: Codable, Sendable, Hashable {
+    package var project: ResourceName
+    package var name: ResourceName
     /// The branch it was made from; nil for `main` (and for branches whose parent was deleted with --force and had none).
-    public var parent: ResourceName?
+    package var parent: ResourceName?
     /// The read-only snapshot this branch started from: the common ancestor for diff and merge.
-    public var baseSnapshot: String?
-    public var port: Int
-    public var state: ObjectState
-    public var desired: DesiredState
-    public var createdAt: Date
-    public var operationID: String?
+    package var baseSnapshot: String?
+    package var port: Int
+    package var state: ObjectState
+    package var desired: DesiredState
+    package var createdAt: Date
+    package var operationID: String?
     /// Stopped for being idle; resumes on the next client connection or API use.
-    public var suspended: Bool
+    package var suspended: Bool
     /// Times the supervisor restarted the server after it died.
-    public var restarts: Int
+    package var restarts: Int
     /// The WAL history this branch's data currently continues (see `LineageRecord`).
-    public var lineage: String?
+    package var lineage: String?
 
-    public init(
+    package init(
         project: ResourceName, name: ResourceName, parent: ResourceName?, baseSnapshot: String?, port: Int,
         state: ObjectState, desired: DesiredState, createdAt: Date, operationID: String?, suspended: Bool = false, restarts: Int = 0
     ) {
@@ -114,7 +114,7 @@ public struct BranchRecord: Codable, Sendable, Hashable {
 }
 
 /// Why a snapshot exists.
-public enum SnapshotKind: String, Codable, Sendable {
+package enum SnapshotKind: String, Codable, Sendable {
     /// Asked for by a user.
     case manual
     /// Taken automatically as a new branch's starting point.
@@ -130,22 +130,22 @@ public enum SnapshotKind: String, Codable, Sendable {
 }
 
 /// A read-only snapshot of a branch.
-public struct SnapshotRecord: Codable, Sendable, Hashable {
-    public var id: String
-    public var project: ResourceName
-    public var name: ResourceName?
+package struct SnapshotRecord: Codable, Sendable, Hashable {
+    package var id: String
+    package var project: ResourceName
+    package var name: ResourceName?
     /// The branch it was taken from (kept as text: the branch may be deleted later).
-    public var sourceBranch: ResourceName
-    public var kind: SnapshotKind
-    public var state: ObjectState
-    public var createdAt: Date
-    public var operationID: String?
+    package var sourceBranch: ResourceName
+    package var kind: SnapshotKind
+    package var state: ObjectState
+    package var createdAt: Date
+    package var operationID: String?
     /// The WAL lineage of the source branch when it was taken, and the WAL file holding the redo
     /// point of its checkpoint: replaying that lineage's archive from there reaches any later instant.
-    public var lineage: String?
-    public var walStart: String?
+    package var lineage: String?
+    package var walStart: String?
 
-    public init(
+    package init(
         id: String, project: ResourceName, name: ResourceName?, sourceBranch: ResourceName, kind: SnapshotKind,
         state: ObjectState, createdAt: Date, operationID: String?
     ) {
@@ -161,7 +161,7 @@ public struct SnapshotRecord: Codable, Sendable, Hashable {
 }
 
 /// How a journaled operation ended.
-public enum OperationState: String, Codable, Sendable {
+package enum OperationState: String, Codable, Sendable {
     case running
     case succeeded
     case failed
@@ -170,21 +170,21 @@ public enum OperationState: String, Codable, Sendable {
 }
 
 /// One entry of the operations journal.
-public struct OperationRecord: Codable, Sendable, Hashable {
-    public var id: String
-    public var kind: String
-    public var project: String?
-    public var target: String?
-    public var state: OperationState
-    public var startedAt: Date
-    public var finishedAt: Date?
-    public var durationMs: Double?
-    public var errorCode: String?
-    public var errorMessage: String?
+package struct OperationRecord: Codable, Sendable, Hashable {
+    package var id: String
+    package var kind: String
+    package var project: String?
+    package var target: String?
+    package var state: OperationState
+    package var startedAt: Date
+    package var finishedAt: Date?
+    package var durationMs: Double?
+    package var errorCode: String?
+    package var errorMessage: String?
     /// What reconciliation did, for interrupted operations.
-    public var recovery: String?
+    package var recovery: String?
 
-    public init(id: String, kind: String, project: String?, target: String?, startedAt: Date) {
+    package init(id: String, kind: String, project: String?, target: String?, startedAt: Date) {
         self.id = id
         self.kind = kind
         self.project = project
@@ -196,16 +196,16 @@ public struct OperationRecord: Codable, Sendable, Hashable {
 
 /// Something that happened to a branch server without anyone asking: a crash and restart, a
 /// suspension for idleness, a resume.
-public struct EventRecord: Codable, Sendable, Hashable {
-    public var id: Int64?
-    public var at: Date
-    public var project: String
-    public var branch: String?
+package struct EventRecord: Codable, Sendable, Hashable {
+    package var id: Int64?
+    package var at: Date
+    package var project: String
+    package var branch: String?
     /// `crashed`, `restarted`, `restart_failed`, `suspended`, `resumed`.
-    public var kind: String
-    public var detail: String
+    package var kind: String
+    package var detail: String
 
-    public init(at: Date, project: String, branch: String?, kind: String, detail: String) {
+    package init(at: Date, project: String, branch: String?, kind: String, detail: String) {
         self.at = at
         self.project = project
         self.branch = branch
@@ -217,15 +217,15 @@ public struct EventRecord: Codable, Sendable, Hashable {
 /// One unbroken stretch of a branch's WAL history: it starts when the branch is created or its
 /// data is replaced (restore, reset) and ends when it is replaced again. Its WAL is archived in
 /// `<pool>/projects/<project>/wal/<id>/`; `startSnapshot` holds the data it started from.
-public struct LineageRecord: Codable, Sendable, Hashable {
-    public var id: String
-    public var project: ResourceName
-    public var branch: ResourceName
-    public var startedAt: Date
-    public var endedAt: Date?
-    public var startSnapshot: String?
+package struct LineageRecord: Codable, Sendable, Hashable {
+    package var id: String
+    package var project: ResourceName
+    package var branch: ResourceName
+    package var startedAt: Date
+    package var endedAt: Date?
+    package var startSnapshot: String?
 
-    public init(id: String, project: ResourceName, branch: ResourceName, startedAt: Date, endedAt: Date?, startSnapshot: String?) {
+    package init(id: String, project: ResourceName, branch: ResourceName, startedAt: Date, endedAt: Date?, startSnapshot: String?) {
         self.id = id
         self.project = project
         self.branch = branch
@@ -236,29 +236,29 @@ public struct LineageRecord: Codable, Sendable, Hashable {
 }
 
 /// What a schedule does.
-public enum ScheduleKind: String, Codable, Sendable {
+package enum ScheduleKind: String, Codable, Sendable {
     case snapshot
     case backup
 }
 
 /// A project's schedule of automatic snapshots or backups, with its retention rules.
-public struct ScheduleRecord: Codable, Sendable, Hashable {
-    public var project: ResourceName
-    public var kind: ScheduleKind
+package struct ScheduleRecord: Codable, Sendable, Hashable {
+    package var project: ResourceName
+    package var kind: ScheduleKind
     /// Cron (`m h dom mon dow`) or `@every <duration>`.
-    public var expression: String
-    public var enabled: Bool
-    public var keepLast: Int
-    public var hourly: Int
-    public var daily: Int
-    public var weekly: Int
-    public var monthly: Int
-    public var lastRunAt: Date?
+    package var expression: String
+    package var enabled: Bool
+    package var keepLast: Int
+    package var hourly: Int
+    package var daily: Int
+    package var weekly: Int
+    package var monthly: Int
+    package var lastRunAt: Date?
     /// For backups: where to POST a JSON report after each run, and whether it is Slack's format.
-    public var webhookURL: String?
-    public var webhookSlack: Bool
+    package var webhookURL: String?
+    package var webhookSlack: Bool
 
-    public init(
+    package init(
         project: ResourceName, kind: ScheduleKind, expression: String, enabled: Bool, keepLast: Int, hourly: Int, daily: Int, weekly: Int,
         monthly: Int, lastRunAt: Date?, webhookURL: String?, webhookSlack: Bool
     ) {
@@ -279,22 +279,22 @@ public struct ScheduleRecord: Codable, Sendable, Hashable {
 
 /// A backup written by this pool: one snapshot's send stream (full, or incremental against the
 /// previous backup's snapshot), compressed and encrypted in the target.
-public struct BackupRecord: Codable, Sendable, Hashable {
-    public var id: String
-    public var project: ResourceName
-    public var branch: ResourceName
-    public var snapshotID: String
-    public var parentID: String?
-    public var kind: BackupKind
-    public var target: String
-    public var status: BackupStatus
-    public var startedAt: Date
-    public var finishedAt: Date?
-    public var rawBytes: UInt64
-    public var storedBytes: UInt64
-    public var error: String?
+package struct BackupRecord: Codable, Sendable, Hashable {
+    package var id: String
+    package var project: ResourceName
+    package var branch: ResourceName
+    package var snapshotID: String
+    package var parentID: String?
+    package var kind: BackupKind
+    package var target: String
+    package var status: BackupStatus
+    package var startedAt: Date
+    package var finishedAt: Date?
+    package var rawBytes: UInt64
+    package var storedBytes: UInt64
+    package var error: String?
 
-    public init(
+    package init(
         id: String, project: ResourceName, branch: ResourceName, snapshotID: String, parentID: String?, kind: BackupKind, target: String,
         status: BackupStatus, startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, error: String?
     ) {

@@ -1,9 +1,9 @@
 /// Human-readable byte counts and their parsing (`20G`, `512M`, `1.5GiB`).
-public enum ByteCount {
+package enum ByteCount {
     private static let units = ["B", "KB", "MB", "GB", "TB", "PB"]
 
     /// `1536` → `1.5 KB` (binary multiples, as `df -h` shows them).
-    public static func format(_ bytes: UInt64) -> String {
+    package static func format(_ bytes: UInt64) -> String {
         var value = Double(bytes)
         var unit = 0
         while value >= 1024 && unit < units.count - 1 {
@@ -16,7 +16,7 @@ public enum ByteCount {
     }
 
     /// Parses `20G`, `20GiB`, `512M`, `1024` (bytes). Returns nil for anything else.
-    public static func parse(_ text: String) -> UInt64? {
+    package static func parse(_ text: String) -> UInt64? {
         let trimmed = text.trimmingCharacters(in: " ").uppercased()
         var number = ""
         var suffix = ""
@@ -46,8 +46,8 @@ extension String {
 }
 
 /// Human durations for settings: `90s`, `15m`, `2h`, `1d`, a bare number of seconds, or `off` (0).
-public enum Seconds {
-    public static func parse(_ text: String) -> Int? {
+package enum Seconds {
+    package static func parse(_ text: String) -> Int? {
         let trimmed = text.trimmingCharacters(in: " ").lowercased()
         if trimmed == "off" || trimmed == "never" { return 0 }
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
@@ -58,7 +58,7 @@ public enum Seconds {
     }
 
     /// `0` → `off`, `900` → `15m`, `5400` → `90m`, `7200` → `2h`.
-    public static func format(_ seconds: Int) -> String {
+    package static func format(_ seconds: Int) -> String {
         switch seconds {
         case 0: "off"
         case let s where s % 86400 == 0: "\(s / 86400)d"

@@ -1,7 +1,7 @@
 /// Every error code the service reports: one list, documented in docs/api.md (a test checks the
 /// two agree). Codes are stable: clients and scripts match on them, so a code is never renamed
 /// or reused once shipped; new ones are added.
-public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
+package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
     // Requests
     case invalidRequest = "invalid_request"
     case invalidName = "invalid_name"
@@ -80,9 +80,9 @@ public enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible {
     case backupFailed = "backup_failed"
     case internalError = "internal_error"
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 
-    public var category: ErrorCategory {
+    package var category: ErrorCategory {
         switch self {
         case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing: .invalidInput
         case .payloadTooLarge: .tooLarge

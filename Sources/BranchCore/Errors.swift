@@ -1,6 +1,6 @@
 /// What kind of failure an error is, independent of any protocol: the server maps each category
 /// to an HTTP status in one place, the CLI to its exit status.
-public enum ErrorCategory: String, Sendable, CaseIterable {
+package enum ErrorCategory: String, Sendable, CaseIterable {
     /// The request itself is wrong: a bad name, a malformed value, contradictory fields.
     case invalidInput
     /// No credentials, or wrong ones.
@@ -31,7 +31,7 @@ public enum ErrorCategory: String, Sendable, CaseIterable {
 ///
 /// Every module has one public error type that conforms. `message` and `hint` never contain
 /// secrets (passwords, keys, connection strings with passwords).
-public protocol ReportableError: Error, CustomStringConvertible {
+package protocol ReportableError: Error, CustomStringConvertible {
     var code: ErrorCode { get }
     /// One sentence saying what went wrong.
     var message: String { get }
@@ -40,6 +40,6 @@ public protocol ReportableError: Error, CustomStringConvertible {
 }
 
 extension ReportableError {
-    public var category: ErrorCategory { code.category }
-    public var description: String { hint.map { "\(message) (\($0))" } ?? message }
+    package var category: ErrorCategory { code.category }
+    package var description: String { hint.map { "\(message) (\($0))" } ?? message }
 }

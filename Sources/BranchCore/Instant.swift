@@ -1,9 +1,9 @@
-public import Foundation
+package import Foundation
 
 /// Instants as users write them (CLI flags, `BRANCH@INSTANT` diff sides): ISO 8601, with or without fractional seconds, or a time
 /// ago as `15m-ago`, `"2h ago"`, or `-90s` (which needs `--at=-90s`, as it looks like an option).
-public enum Instant {
-    public static func parse(_ text: String, now: Date = Date()) -> Date? {
+package enum Instant {
+    package static func parse(_ text: String, now: Date = Date()) -> Date? {
         if text.hasPrefix("-"), let seconds = Seconds.parse(String(text.dropFirst())) {
             return now.addingTimeInterval(-Double(seconds))
         }

@@ -1,5 +1,5 @@
 /// A JSON value: compared and patched (JSON patches of json and jsonb columns), encoded with sorted keys so its text is stable.
-public indirect enum JSONValue: Codable, Sendable, Equatable {
+package indirect enum JSONValue: Codable, Sendable, Equatable {
     case string(String)
     case number(Double)
     case integer(Int)
@@ -8,7 +8,7 @@ public indirect enum JSONValue: Codable, Sendable, Equatable {
     case object([String: JSONValue])
     case null
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .string(let value): try container.encode(value)
@@ -21,7 +21,7 @@ public indirect enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -40,23 +40,23 @@ public indirect enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { object[key] } else { nil }
     }
 
-    public var objectValue: [String: JSONValue]? { if case .object(let object) = self { object } else { nil } }
-    public var arrayValue: [JSONValue]? { if case .array(let array) = self { array } else { nil } }
-    public var stringValue: String? { if case .string(let string) = self { string } else { nil } }
+    package var objectValue: [String: JSONValue]? { if case .object(let object) = self { object } else { nil } }
+    package var arrayValue: [JSONValue]? { if case .array(let array) = self { array } else { nil } }
+    package var stringValue: String? { if case .string(let string) = self { string } else { nil } }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral
 {
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(integerLiteral value: Int) { self = .integer(value) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(integerLiteral value: Int) { self = .integer(value) }
 }

@@ -4,13 +4,13 @@
 /// or digit. Such a name is safe as a path component, a PgBouncer database name, a Postgres role
 /// and database name, and a container name, and `__` (the pooler's project/branch separator)
 /// cannot occur in it.
-public struct ResourceName: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
-    public let rawValue: String
+package struct ResourceName: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
+    package let rawValue: String
 
     /// Names that would collide with Postgres or PgBouncer built-ins.
-    public static let reserved: Set<String> = ["postgres", "pgbouncer", "template0", "template1"]
+    package static let reserved: Set<String> = ["postgres", "pgbouncer", "template0", "template1"]
 
-    public init(validating raw: String, kind: String = "name") throws(NameError) {
+    package init(validating raw: String, kind: String = "name") throws(NameError) {
         guard !raw.isEmpty, raw.utf8.count <= 63 else {
             throw NameError(kind: kind, name: raw, reason: "must be 1 to 63 characters long")
         }
@@ -29,31 +29,31 @@ public struct ResourceName: Hashable, Sendable, Codable, CustomStringConvertible
         self.rawValue = raw
     }
 
-    public var description: String { rawValue }
-    public static func < (lhs: ResourceName, rhs: ResourceName) -> Bool { lhs.rawValue < rhs.rawValue }
+    package var description: String { rawValue }
+    package static func < (lhs: ResourceName, rhs: ResourceName) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let raw = try decoder.singleValueContainer().decode(String.self)
         self = try ResourceName(validating: raw)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
     }
 }
 
 /// A name that failed validation.
-public struct NameError: ReportableError {
-    public let kind: String
-    public let name: String
-    public let reason: String
+package struct NameError: ReportableError {
+    package let kind: String
+    package let name: String
+    package let reason: String
 
-    public var code: ErrorCode { .invalidName }
-    public var message: String {
+    package var code: ErrorCode { .invalidName }
+    package var message: String {
         // Show at most 80 characters of what was given, escaped, so the message stays readable.
         let shown = String(name.unicodeScalars.prefix(80).map { $0.escaped(asASCII: true) }.joined())
         return "Invalid \(kind) '\(shown)': it \(reason)."
     }
-    public var hint: String? { "Use 1 to 63 lowercase letters, digits or '-', starting with a letter or digit." }
+    package var hint: String? { "Use 1 to 63 lowercase letters, digits or '-', starting with a letter or digit." }
 }

@@ -7,16 +7,16 @@ import Glibc
 
 /// The commit status of transactions, read from a data directory's `pg_xact` (2 bits per
 /// transaction id, four per byte, 32 pages of 8 KB per segment file).
-public struct CommitLog: Sendable {
-    public enum Status: UInt8, Sendable { case inProgress = 0, committed = 1, aborted = 2, subcommitted = 3 }
+package struct CommitLog: Sendable {
+    package enum Status: UInt8, Sendable { case inProgress = 0, committed = 1, aborted = 2, subcommitted = 3 }
 
     static let transactionsPerSegment: UInt32 = 32 * 8192 * 4
     var segments: [UInt32: [UInt8]]
 
-    public init(segments: [UInt32: [UInt8]]) { self.segments = segments }
+    package init(segments: [UInt32: [UInt8]]) { self.segments = segments }
 
     /// Reads every segment of `<dataDirectory>/pg_xact` (a few hundred KB per million transactions).
-    public init(dataDirectory: String) async throws {
+    package init(dataDirectory: String) async throws {
         let files = try await SmallFiles.readAll(in: "\(dataDirectory)/pg_xact") { UInt32($0, radix: 16) != nil }
         var segments: [UInt32: [UInt8]] = [:]
         for (name, bytes) in files {
@@ -25,7 +25,7 @@ public struct CommitLog: Sendable {
         self.segments = segments
     }
 
-    public func status(_ xid: UInt32) -> Status {
+    package func status(_ xid: UInt32) -> Status {
         let segment = xid / Self.transactionsPerSegment
         let offset = Int(xid % Self.transactionsPerSegment)
         guard let bytes = segments[segment], offset / 4 < bytes.count else { return .inProgress }
@@ -45,34 +45,34 @@ public struct CommitLog: Sendable {
 ///
 /// Only meaningful after a `CHECKPOINT` that followed the reading transaction's snapshot on both
 /// servers, so every change that snapshot sees is in the files.
-public enum HeapPages {
-    public static let pageSize = RelationFile.pageSize
+package enum HeapPages {
+    package static let pageSize = RelationFile.pageSize
     static let pagesPerSegmentFile = RelationFile.pagesPerSegment
 
     /// A tuple's address, as Postgres's `ctid`: block number and line pointer (from 1).
-    public struct TupleID: Hashable, Comparable, Sendable, CustomStringConvertible {
-        public var block: UInt32
-        public var offset: UInt16
+    package struct TupleID: Hashable, Comparable, Sendable, CustomStringConvertible {
+        package var block: UInt32
+        package var offset: UInt16
 
-        public static func < (a: TupleID, b: TupleID) -> Bool { (a.block, a.offset) < (b.block, b.offset) }
+        package static func < (a: TupleID, b: TupleID) -> Bool { (a.block, a.offset) < (b.block, b.offset) }
         /// The `tid` literal.
-        public var description: String { "(\(block),\(offset))" }
+        package var description: String { "(\(block),\(offset))" }
     }
 
     /// What comparing two files found: the tuples to read on each side (in order), and how many
     /// pages were read and compared or skipped unread.
-    public struct Candidates: Sendable {
-        public var first: [TupleID]
-        public var second: [TupleID]
-        public var pagesRead: Int
-        public var pagesSkipped: Int
+    package struct Candidates: Sendable {
+        package var first: [TupleID]
+        package var second: [TupleID]
+        package var pagesRead: Int
+        package var pagesSkipped: Int
     }
 
     /// Tuples to read on each side, or nil when more than `limit` tuples in all may differ (then
     /// comparing by checksums is cheaper) or a file cannot be read. The files are read a run of
     /// pages at a time off the cooperative threads; a cancelled task stops between runs
     /// (`CancellationError`).
-    public static func candidates(
+    package static func candidates(
         firstFile: String, secondFile: String, firstLog: CommitLog, secondLog: CommitLog, limit: Int
     ) async throws -> Candidates? {
         do {

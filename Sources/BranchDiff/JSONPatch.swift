@@ -1,19 +1,19 @@
-public import BranchCore
+package import BranchCore
 
 /// One RFC 6902 operation: `add`, `remove` or `replace` at an RFC 6901 pointer.
-public struct JSONPatchOperation: Codable, Sendable, Equatable {
-    public enum Op: String, Codable, Sendable {
+package struct JSONPatchOperation: Codable, Sendable, Equatable {
+    package enum Op: String, Codable, Sendable {
         case add, remove, replace
     }
 
-    public var op: Op
+    package var op: Op
     /// An RFC 6901 JSON pointer: `""` is the whole document, `/a/0/b~1c` is key `b/c` of the
     /// first element of `a` (`~` is written `~0`, `/` is written `~1`).
-    public var path: String
+    package var path: String
     /// The new value for `add` and `replace` (`.null` is a JSON null); nil for `remove`.
-    public var value: JSONValue?
+    package var value: JSONValue?
 
-    public init(op: Op, path: String, value: JSONValue? = nil) {
+    package init(op: Op, path: String, value: JSONValue? = nil) {
         self.op = op
         self.path = path
         self.value = value
@@ -23,7 +23,7 @@ public struct JSONPatchOperation: Codable, Sendable, Equatable {
         case op, path, value
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         op = try container.decode(Op.self, forKey: .op)
         path = try container.decode(String.self, forKey: .path)
@@ -34,22 +34,22 @@ public struct JSONPatchOperation: Codable, Sendable, Equatable {
 
 /// A patch that cannot be applied to a document: the path is malformed or does not lead to a
 /// value the operation can act on.
-public struct JSONPatchError: ReportableError, Equatable {
-    public let path: String
-    public let problem: String
+package struct JSONPatchError: ReportableError, Equatable {
+    package let path: String
+    package let problem: String
 
-    public init(path: String, problem: String) {
+    package init(path: String, problem: String) {
         self.path = path
         self.problem = problem
     }
 
-    public var code: ErrorCode { .jsonPatchInvalid }
-    public var message: String { "The JSON patch cannot be applied at \"\(path)\": \(problem)." }
-    public var hint: String? { nil }
+    package var code: ErrorCode { .jsonPatchInvalid }
+    package var message: String { "The JSON patch cannot be applied at \"\(path)\": \(problem)." }
+    package var hint: String? { nil }
 }
 
 /// Differences between two JSON documents as RFC 6902 patches, and applying them.
-public enum JSONPatch {
+package enum JSONPatch {
     /// The operations that turn `old` into `new`: objects are compared key by key (keys in sorted
     /// order), arrays index by index (common indices compared, then the tail added in order or
     /// removed from the end), anything else replaced whole. A nil document is an absent one
@@ -57,7 +57,7 @@ public enum JSONPatch {
     ///
     /// Values compare as `JSONValue` does: `.integer(1)` and `.number(1.0)` differ, so that
     /// `apply(diff(a, b), to: a) == b` always holds.
-    public static func diff(_ old: JSONValue?, _ new: JSONValue?) -> [JSONPatchOperation] {
+    package static func diff(_ old: JSONValue?, _ new: JSONValue?) -> [JSONPatchOperation] {
         switch (old, new) {
         case (nil, nil): return []
         case (nil, let new?): return [JSONPatchOperation(op: .add, path: "", value: new)]
@@ -100,7 +100,7 @@ public enum JSONPatch {
 
     /// Applies `operations` in order to `document` (nil when absent), as RFC 6902 says for
     /// `add`, `remove` and `replace`; `remove` at `""` makes the document absent.
-    public static func apply(_ operations: [JSONPatchOperation], to document: JSONValue?) throws(JSONPatchError) -> JSONValue? {
+    package static func apply(_ operations: [JSONPatchOperation], to document: JSONValue?) throws(JSONPatchError) -> JSONValue? {
         var document = document
         for operation in operations {
             document = try apply(operation, to: document)
@@ -167,7 +167,7 @@ public enum JSONPatch {
     }
 
     /// A pointer's reference tokens, unescaped (`~1` → `/`, then `~0` → `~`).
-    public static func referenceTokens(_ pointer: String) throws(JSONPatchError) -> [String] {
+    package static func referenceTokens(_ pointer: String) throws(JSONPatchError) -> [String] {
         guard !pointer.isEmpty else { return [] }
         guard pointer.hasPrefix("/") else { throw JSONPatchError(path: pointer, problem: "a pointer starts with /") }
         return pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map { token in
@@ -176,7 +176,7 @@ public enum JSONPatch {
     }
 
     /// One reference token escaped for a pointer (`~` → `~0` first, then `/` → `~1`).
-    public static func escape(_ token: String) -> String {
+    package static func escape(_ token: String) -> String {
         token.replacing("~", with: "~0").replacing("/", with: "~1")
     }
 }

@@ -1,10 +1,10 @@
 import BranchCore
-public import BranchPostgres
+package import BranchPostgres
 import Foundation
 
 /// Compares one table on two servers. Each side is a connection already inside a repeatable-read,
 /// read-only transaction with UTC and ISO settings, so every value has one text form.
-public final class RowDiffer: Sendable {
+package final class RowDiffer: Sendable {
     let first: PGConnection
     let second: PGConnection
     let settings: RowDiffSettings
@@ -13,13 +13,13 @@ public final class RowDiffer: Sendable {
     /// The data directories of both sides and their commit logs, when both servers were
     /// checkpointed after their reading snapshot (`prepare(_:checkpoint: true)`) and neither is
     /// in recovery: tables are then compared by their differing heap pages first.
-    public struct PageAccess: Sendable {
+    package struct PageAccess: Sendable {
         let firstDirectory: String
         let secondDirectory: String
         let firstLog: CommitLog
         let secondLog: CommitLog
 
-        public init(firstDirectory: String, secondDirectory: String) async throws {
+        package init(firstDirectory: String, secondDirectory: String) async throws {
             self.firstDirectory = firstDirectory
             self.secondDirectory = secondDirectory
             async let first = CommitLog(dataDirectory: firstDirectory)
@@ -28,7 +28,7 @@ public final class RowDiffer: Sendable {
         }
     }
 
-    public init(first: PGConnection, second: PGConnection, settings: RowDiffSettings = RowDiffSettings(), pages: PageAccess? = nil) {
+    package init(first: PGConnection, second: PGConnection, settings: RowDiffSettings = RowDiffSettings(), pages: PageAccess? = nil) {
         self.first = first
         self.second = second
         self.settings = settings
@@ -39,7 +39,7 @@ public final class RowDiffer: Sendable {
     /// `checkpoint`, a checkpoint after it, so the data files hold everything the snapshot sees.
     /// Returns whether the server can be read by pages (it is not replaying WAL).
     @discardableResult
-    public static func prepare(_ connection: PGConnection, checkpoint: Bool = false) async throws -> Bool {
+    package static func prepare(_ connection: PGConnection, checkpoint: Bool = false) async throws -> Bool {
         try await connection.execute("""
             SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
             SET extra_float_digits = 1; SET bytea_output = 'hex';
@@ -54,15 +54,15 @@ public final class RowDiffer: Sendable {
     }
 
     /// What `compare` ended with.
-    public struct Outcome: Sendable {
-        public var summary: TableDiffSummary
+    package struct Outcome: Sendable {
+        package var summary: TableDiffSummary
         /// The position to resume from when `budget` ran out (key values, or the bucket for a multiset).
-        public var resumeAfter: [String?]?
+        package var resumeAfter: [String?]?
     }
 
     /// Emits every differing row of `table` in key order (after `resumeAfter`), at most `budget`
     /// of them (nil: all); with `emit` nil, only counts.
-    public func compare(
+    package func compare(
         _ table: TableComparison, resumeAfter: [String?]? = nil, budget: Int? = nil,
         emit: ((RowDelta) async throws -> Void)?
     ) async throws -> Outcome {
@@ -117,7 +117,7 @@ public final class RowDiffer: Sendable {
     }
 
     /// Whole rows (shared columns, text form) for the given keys, by key string.
-    public func rows(_ connection: PGConnection, _ table: TableComparison, keys: [[String?]]) async throws -> [String: [String: String?]] {
+    package func rows(_ connection: PGConnection, _ table: TableComparison, keys: [[String?]]) async throws -> [String: [String: String?]] {
         var parameters: [String?] = []
         var columns: [String] = []
         for index in table.keyColumns.indices {
@@ -144,13 +144,13 @@ public final class RowDiffer: Sendable {
 
     /// One string per key, unambiguous: each value is length-prefixed, so no value's content can
     /// read as a separator or as the start of the next value.
-    public static func keyString(_ key: [String?]) -> String {
+    package static func keyString(_ key: [String?]) -> String {
         key.map { $0.map { "v\($0.utf8.count):" + $0 } ?? "n" }.joined(separator: "\u{1F}")
     }
 
     /// The API's view of a delta: added and removed rows whole, changed rows as their changed
     /// columns (json and jsonb ones also as a JSON patch).
-    public static func change(_ delta: RowDelta, table: TableComparison) -> RowChange {
+    package static func change(_ delta: RowDelta, table: TableComparison) -> RowChange {
         switch delta.kind {
         case .added:
             return RowChange(table: table.table, kind: .added, key: delta.key, row: delta.new, count: table.hasKey ? nil : delta.count)

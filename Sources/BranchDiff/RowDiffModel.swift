@@ -3,20 +3,20 @@ import BranchPostgres
 import Foundation
 
 /// How a table is compared: which columns, which key.
-public struct TableComparison: Sendable {
+package struct TableComparison: Sendable {
     /// `schema.table`, quoted where needed.
-    public let table: String
+    package let table: String
     /// Quoted key column names and their types; empty for a table without a primary key.
-    public let keyColumns: [String]
-    public let keyNames: [String]
-    public let keyTypes: [String]
+    package let keyColumns: [String]
+    package let keyNames: [String]
+    package let keyTypes: [String]
     /// Quoted names of the columns both sides have, and their plain names, in the first side's order.
-    public let columns: [String]
-    public let columnNames: [String]
+    package let columns: [String]
+    package let columnNames: [String]
     /// Plain names of json and jsonb columns (their changes also come as JSON patches).
-    public let jsonColumns: Set<String>
+    package let jsonColumns: Set<String>
 
-    public init(from: TableSchema, to: TableSchema) {
+    package init(from: TableSchema, to: TableSchema) {
         table = from.qualifiedName
         let shared = from.columns.filter { column in to.column(column.name) != nil }
         columnNames = shared.map(\.name)
@@ -49,26 +49,26 @@ public struct TableComparison: Sendable {
 /// One row that differs, as users see it: added (only in the second side), removed (only in the
 /// first), or changed (same key, other values, as the changed columns). Values are Postgres' text
 /// form; nil is NULL.
-public struct RowChange: Sendable, Equatable {
-    public var table: String
-    public var kind: RowDelta.Kind
+package struct RowChange: Sendable, Equatable {
+    package var table: String
+    package var kind: RowDelta.Kind
     /// The primary key (column → value); empty for a table without one.
-    public var key: [String: String?]
+    package var key: [String: String?]
     /// The whole row, for added and removed rows.
-    public var row: [String: String?]?
-    public var columns: [ColumnChange]?
+    package var row: [String: String?]?
+    package var columns: [ColumnChange]?
     /// For tables without a primary key: how many copies of this row were added or removed.
-    public var count: Int?
+    package var count: Int?
 }
 
 /// One changed column of a changed row; for json and jsonb columns also as JSON-patch operations.
-public struct ColumnChange: Sendable, Equatable {
-    public var column: String
-    public var old: String?
-    public var new: String?
-    public var patch: [JSONPatchOperation]?
+package struct ColumnChange: Sendable, Equatable {
+    package var column: String
+    package var old: String?
+    package var new: String?
+    package var patch: [JSONPatchOperation]?
 
-    public init(column: String, old: String?, new: String?, patch: [JSONPatchOperation]? = nil) {
+    package init(column: String, old: String?, new: String?, patch: [JSONPatchOperation]? = nil) {
         self.column = column
         self.old = old
         self.new = new
@@ -77,7 +77,7 @@ public struct ColumnChange: Sendable, Equatable {
 }
 
 /// How a table's rows were compared.
-public enum TableDiffMethod: String, Sendable {
+package enum TableDiffMethod: String, Sendable {
     /// Rows matched by primary key, by checksums of key ranges.
     case primaryKey = "primary key"
     /// Rows matched by primary key, reading only the heap pages that differ.
@@ -87,34 +87,34 @@ public enum TableDiffMethod: String, Sendable {
 }
 
 /// Counts of one table's row differences.
-public struct TableDiffSummary: Sendable, Equatable {
-    public var table: String
-    public var added: Int
-    public var removed: Int
-    public var changed: Int
-    public var method: TableDiffMethod
+package struct TableDiffSummary: Sendable, Equatable {
+    package var table: String
+    package var added: Int
+    package var removed: Int
+    package var changed: Int
+    package var method: TableDiffMethod
     /// Whether the counts are complete (false when the budget stopped the diff inside this table).
-    public var complete: Bool
+    package var complete: Bool
     /// When compared by heap pages: pages (both sides) read and compared, and skipped unread
     /// (the same extents on both sides, all-visible); tuples asked for by tuple id.
-    public var pagesRead: Int?
-    public var pagesSkipped: Int?
-    public var tuplesCompared: Int?
+    package var pagesRead: Int?
+    package var pagesSkipped: Int?
+    package var tuplesCompared: Int?
 }
 
 /// One differing row as the differ found it: the full rows (shared columns, text form) on each side.
-public struct RowDelta: Sendable {
-    public enum Kind: String, Sendable { case added, removed, changed }
-    public var kind: Kind
+package struct RowDelta: Sendable {
+    package enum Kind: String, Sendable { case added, removed, changed }
+    package var kind: Kind
     /// Key column → value (empty for a table without a primary key).
-    public var key: [String: String?]
-    public var keyValues: [String?]
-    public var old: [String: String?]?
-    public var new: [String: String?]?
+    package var key: [String: String?]
+    package var keyValues: [String?]
+    package var old: [String: String?]?
+    package var new: [String: String?]?
     /// Copies added or removed (tables without a primary key); 1 otherwise.
-    public var count: Int
+    package var count: Int
 
-    public init(kind: Kind, key: [String: String?], keyValues: [String?], old: [String: String?]?, new: [String: String?]?, count: Int = 1) {
+    package init(kind: Kind, key: [String: String?], keyValues: [String?], old: [String: String?]?, new: [String: String?]?, count: Int = 1) {
         self.kind = kind
         self.key = key
         self.keyValues = keyValues
@@ -126,25 +126,25 @@ public struct RowDelta: Sendable {
 
 /// The sizes the bisection works with (data-diff's approach): checksum the table in segments on
 /// both servers, split the segments that differ, and fetch rows only from segments small enough.
-public struct RowDiffSettings: Sendable {
+package struct RowDiffSettings: Sendable {
     /// Segments of the first pass over a table.
-    public var firstSegments = 64
+    package var firstSegments = 64
     /// Sub-segments a differing segment is split into.
-    public var fanout = 16
+    package var fanout = 16
     /// A differing segment with at most this many rows on either side is fetched (key and hash per
     /// row), not split further.
-    public var fetchThreshold = 2_000
+    package var fetchThreshold = 2_000
     /// Rows of one table below which it is fetched at once.
-    public var smallTable = 4_000
+    package var smallTable = 4_000
     /// With page access: at most this many heap tuples that may differ (both sides together) are
     /// read directly by their tuple ids; beyond that the table is compared by checksums.
-    public var tupleLimit = 4_000_000
+    package var tupleLimit = 4_000_000
     /// With page access: when more rows than this moved between pages (looked up by key on the
     /// other side), as in a rewrite of the whole table, checksums are cheaper.
-    public var movedRowLimit = 500_000
+    package var movedRowLimit = 500_000
     /// With page access: rows of one side's candidates kept while their other side may still turn
     /// up in later blocks (bounded memory); beyond that they are looked up by key at once.
-    public var waitingRowLimit = 200_000
+    package var waitingRowLimit = 200_000
 
-    public init() {}
+    package init() {}
 }

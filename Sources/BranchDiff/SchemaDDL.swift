@@ -7,19 +7,19 @@ import Foundation
 ///
 /// Statements never cascade: a drop that something else still depends on fails on the target
 /// rather than taking the dependent object with it.
-public enum SchemaDDL {
+package enum SchemaDDL {
     /// The statements for one change, or why there are none.
-    public enum Plan: Sendable, Equatable {
+    package enum Plan: Sendable, Equatable {
         case statements([String])
         case unsupported(reason: String)
 
-        public var statements: [String]? { if case .statements(let list) = self { list } else { nil } }
-        public var reason: String? { if case .unsupported(let reason) = self { reason } else { nil } }
+        package var statements: [String]? { if case .statements(let list) = self { list } else { nil } }
+        package var reason: String? { if case .unsupported(let reason) = self { reason } else { nil } }
     }
 
     /// The statements that apply `change` (found by `SchemaDiff.compare(from, to)`), in the order
     /// they must run; a table's foreign keys come after its other statements.
-    public static func statements(for change: SchemaChange, from: SchemaSnapshot, to: SchemaSnapshot) -> Plan {
+    package static func statements(for change: SchemaChange, from: SchemaSnapshot, to: SchemaSnapshot) -> Plan {
         switch DDLBuilder(from: SchemaCatalog(from), to: SchemaCatalog(to)).steps(for: change) {
         case .success(let steps): .statements(DDLStep.ordered(steps))
         case .failure(let failure): .unsupported(reason: failure.reason)
@@ -31,7 +31,7 @@ public enum SchemaDDL {
     /// the keys they reference), then extensions, enums, tables, columns, keys, constraints,
     /// indexes, foreign keys (so new tables can reference each other), functions, views,
     /// triggers, row level security and policies. Changes without SQL are listed in `skipped`.
-    public static func script(for changes: [SchemaChange], from: SchemaSnapshot, to: SchemaSnapshot) -> SchemaScript {
+    package static func script(for changes: [SchemaChange], from: SchemaSnapshot, to: SchemaSnapshot) -> SchemaScript {
         let builder = DDLBuilder(from: SchemaCatalog(from), to: SchemaCatalog(to))
         var steps: [DDLStep] = []
         var skipped: [SchemaScript.Skipped] = []
@@ -45,7 +45,7 @@ public enum SchemaDDL {
     }
 
     /// A column as in `CREATE TABLE`, without its name: `type [DEFAULT …] [GENERATED …] [NOT NULL]`.
-    public static func columnDefinition(_ column: ColumnSchema) -> String {
+    package static func columnDefinition(_ column: ColumnSchema) -> String {
         var parts = [column.type]
         if let expression = column.defaultExpression { parts.append("DEFAULT \(expression)") }
         if let expression = column.generated { parts.append("GENERATED ALWAYS AS (\(expression)) STORED") }
@@ -64,14 +64,14 @@ public enum SchemaDDL {
 }
 
 /// A script of statements for many schema changes, and the changes it leaves out.
-public struct SchemaScript: Codable, Sendable, Equatable {
-    public struct Skipped: Codable, Sendable, Equatable {
-        public var change: SchemaChange
-        public var reason: String
+package struct SchemaScript: Codable, Sendable, Equatable {
+    package struct Skipped: Codable, Sendable, Equatable {
+        package var change: SchemaChange
+        package var reason: String
     }
 
-    public var statements: [String]
-    public var skipped: [Skipped]
+    package var statements: [String]
+    package var skipped: [Skipped]
 }
 
 /// When a statement runs within a script; the cases are in running order.

@@ -1,44 +1,44 @@
 import Foundation
 
 /// One difference between two schema snapshots, and whether it can break what already works.
-public struct SchemaChange: Codable, Sendable, Equatable {
+package struct SchemaChange: Codable, Sendable, Equatable {
     /// `table`, `column`, `primary key`, `index`, `constraint`, `view`, `function`, `trigger`,
     /// `extension`, `policy`, `enum` or `row level security`.
-    public var objectType: String
+    package var objectType: String
     /// Qualified, each part quoted as needed: `schema.table`, `schema.table.column`,
     /// `schema.table.index`, `schema.view`, `schema.function(args)`, `schema.table.trigger`, `extension`.
-    public var name: String
-    public var change: SchemaChangeKind
+    package var name: String
+    package var change: SchemaChangeKind
     /// Additive, or breaking (can break existing clients or existing data).
-    public var classification: SchemaChangeClass
+    package var classification: SchemaChangeClass
     /// The object's definition before and after (nil on the side where it does not exist).
-    public var from: String?
-    public var to: String?
+    package var from: String?
+    package var to: String?
     /// Why a breaking change is breaking, in a few words; nil for additive changes.
-    public var reason: String?
+    package var reason: String?
 
-    public var isBreaking: Bool { classification == .breaking }
+    package var isBreaking: Bool { classification == .breaking }
 }
 
 /// What happened to a schema object from the first side to the second.
-public enum SchemaChangeKind: String, Codable, Sendable {
+package enum SchemaChangeKind: String, Codable, Sendable {
     case added, removed, changed
 }
 
 /// Whether a schema change can break existing clients or data.
-public enum SchemaChangeClass: String, Codable, Sendable {
+package enum SchemaChangeClass: String, Codable, Sendable {
     case additive, breaking
 }
 
 /// Counts of a list of schema changes, for a one-line summary.
-public struct SchemaChangeSummary: Codable, Sendable, Equatable {
-    public var added: Int
-    public var removed: Int
-    public var changed: Int
-    public var additive: Int
-    public var breaking: Int
+package struct SchemaChangeSummary: Codable, Sendable, Equatable {
+    package var added: Int
+    package var removed: Int
+    package var changed: Int
+    package var additive: Int
+    package var breaking: Int
 
-    public init(_ changes: [SchemaChange]) {
+    package init(_ changes: [SchemaChange]) {
         added = changes.count { $0.change == .added }
         removed = changes.count { $0.change == .removed }
         changed = changes.count { $0.change == .changed }
@@ -46,11 +46,11 @@ public struct SchemaChangeSummary: Codable, Sendable, Equatable {
         additive = changes.count - breaking
     }
 
-    public var total: Int { added + removed + changed }
+    package var total: Int { added + removed + changed }
 }
 
 /// Compares two schema snapshots object by object.
-public enum SchemaDiff {
+package enum SchemaDiff {
     /// The changes that turn `from` into `to`, ordered by table (objects outside tables first),
     /// then object type, then name. A renamed object shows as removed plus added. The columns,
     /// keys, indexes and constraints of a table that is added or removed are not listed
@@ -58,7 +58,7 @@ public enum SchemaDiff {
     ///
     /// Indexes that back a primary key, unique or exclusion constraint are not compared (the
     /// constraint is), and neither is column order.
-    public static func compare(_ from: SchemaSnapshot, _ to: SchemaSnapshot) -> [SchemaChange] {
+    package static func compare(_ from: SchemaSnapshot, _ to: SchemaSnapshot) -> [SchemaChange] {
         let before = SchemaCatalog(from)
         let after = SchemaCatalog(to)
         var changes: [(key: SchemaCatalog.SortKey, change: SchemaChange)] = []
@@ -339,9 +339,9 @@ struct ChangeClassifier {
 /// Not widenings: `timestamp` → `timestamptz` (values are reinterpreted in the session's time
 /// zone), `json` → `jsonb` (key order and duplicate keys are lost), integer → `real`, text →
 /// `citext`, anything narrowing.
-public enum ColumnTypeWidening {
+package enum ColumnTypeWidening {
     /// Whether changing a column from `from` to `to` (both as `format_type` prints them) is a widening.
-    public static func isWidening(from: String, to: String) -> Bool {
+    package static func isWidening(from: String, to: String) -> Bool {
         if from == to { return true }
         let (oldBase, oldDepth) = stripArray(from)
         let (newBase, newDepth) = stripArray(to)

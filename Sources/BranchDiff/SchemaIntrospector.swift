@@ -1,5 +1,5 @@
 import BranchCore
-public import BranchPostgres
+package import BranchPostgres
 import Foundation
 
 /// Reads a `SchemaSnapshot` from a database's catalogs: one query per kind of object, every list
@@ -13,9 +13,9 @@ import Foundation
 ///
 /// Definitions come from `pg_get_*def` and `format_type`, which qualify names that are not on
 /// the connection's `search_path`; compare snapshots read with the same `search_path`.
-public enum SchemaIntrospector {
+package enum SchemaIntrospector {
     /// A snapshot of `connection`'s database, limited to `schemas` when given.
-    public static func snapshot(_ connection: PGConnection, schemas: [String]? = nil) async throws(PostgresError) -> SchemaSnapshot {
+    package static func snapshot(_ connection: PGConnection, schemas: [String]? = nil) async throws(PostgresError) -> SchemaSnapshot {
         let filter: [String?] = [schemas.map(CatalogQuery.textArray)]
         var tables = try await CatalogQuery.tables(connection, filter)
         try await CatalogQuery.addColumns(to: &tables, connection, filter)

@@ -3,16 +3,16 @@ import Foundation
 /// Everything the schema diff compares, read from one database: tables with their columns,
 /// keys, indexes and constraints, and views, functions, triggers, extensions, RLS policies and
 /// enum types. Lists are sorted by name so two snapshots compare position by position.
-public struct SchemaSnapshot: Codable, Sendable, Equatable {
-    public var tables: [TableSchema]
-    public var views: [NamedDefinition]
-    public var functions: [NamedDefinition]
-    public var triggers: [NamedDefinition]
-    public var extensions: [NamedDefinition]
-    public var policies: [NamedDefinition]
-    public var enums: [NamedDefinition]
+package struct SchemaSnapshot: Codable, Sendable, Equatable {
+    package var tables: [TableSchema]
+    package var views: [NamedDefinition]
+    package var functions: [NamedDefinition]
+    package var triggers: [NamedDefinition]
+    package var extensions: [NamedDefinition]
+    package var policies: [NamedDefinition]
+    package var enums: [NamedDefinition]
 
-    public init(
+    package init(
         tables: [TableSchema] = [], views: [NamedDefinition] = [], functions: [NamedDefinition] = [], triggers: [NamedDefinition] = [],
         extensions: [NamedDefinition] = [], policies: [NamedDefinition] = [], enums: [NamedDefinition] = []
     ) {
@@ -25,24 +25,24 @@ public struct SchemaSnapshot: Codable, Sendable, Equatable {
         self.enums = enums
     }
 
-    public func table(_ qualifiedName: String) -> TableSchema? { tables.first { $0.qualifiedName == qualifiedName } }
+    package func table(_ qualifiedName: String) -> TableSchema? { tables.first { $0.qualifiedName == qualifiedName } }
 }
 
-public struct TableSchema: Codable, Sendable, Equatable {
-    public var schema: String
-    public var name: String
+package struct TableSchema: Codable, Sendable, Equatable {
+    package var schema: String
+    package var name: String
     /// In position order.
-    public var columns: [ColumnSchema]
+    package var columns: [ColumnSchema]
     /// Primary key column names in key order; nil without a primary key.
-    public var primaryKey: [String]?
+    package var primaryKey: [String]?
     /// Index name → `CREATE INDEX …` definition (primary key and constraint indexes included).
-    public var indexes: [NamedDefinition]
-    public var constraints: [ConstraintSchema]
-    public var rowLevelSecurity: Bool
+    package var indexes: [NamedDefinition]
+    package var constraints: [ConstraintSchema]
+    package var rowLevelSecurity: Bool
     /// `pg_get_partkeydef` of a partitioned table, e.g. `RANGE (at)`; nil for a plain table.
-    public var partitionKey: String?
+    package var partitionKey: String?
 
-    public init(
+    package init(
         schema: String, name: String, columns: [ColumnSchema], primaryKey: [String]?, indexes: [NamedDefinition] = [],
         constraints: [ConstraintSchema] = [], rowLevelSecurity: Bool = false, partitionKey: String? = nil
     ) {
@@ -57,45 +57,45 @@ public struct TableSchema: Codable, Sendable, Equatable {
     }
 
     /// `schema.name`, each part quoted only when it needs to be (as `format('%I.%I')` does).
-    public var qualifiedName: String { "\(SQLName.quote(schema)).\(SQLName.quote(name))" }
+    package var qualifiedName: String { "\(SQLName.quote(schema)).\(SQLName.quote(name))" }
 
-    public func column(_ name: String) -> ColumnSchema? { columns.first { $0.name == name } }
+    package func column(_ name: String) -> ColumnSchema? { columns.first { $0.name == name } }
 }
 
-public struct ColumnSchema: Codable, Sendable, Equatable {
-    public var name: String
+package struct ColumnSchema: Codable, Sendable, Equatable {
+    package var name: String
     /// `format_type(atttypid, atttypmod)`, e.g. `character varying(50)`, `numeric(10,2)`, `integer[]`.
-    public var type: String
-    public var nullable: Bool
+    package var type: String
+    package var nullable: Bool
     /// `pg_get_expr` of the default, nil when there is none (generated columns: see `generated`).
-    public var defaultExpression: String?
+    package var defaultExpression: String?
     /// The expression of a `GENERATED ALWAYS AS (…) STORED` column.
-    public var generated: String?
+    package var generated: String?
     /// `GENERATED … AS IDENTITY`: `a` (always), `d` (by default), nil.
-    public var identity: String?
+    package var identity: String?
 }
 
-public struct ConstraintSchema: Codable, Sendable, Equatable {
-    public var name: String
+package struct ConstraintSchema: Codable, Sendable, Equatable {
+    package var name: String
     /// `p` primary key, `u` unique, `f` foreign key, `c` check, `x` exclusion.
-    public var type: String
+    package var type: String
     /// `pg_get_constraintdef`.
-    public var definition: String
+    package var definition: String
 }
 
-public struct NamedDefinition: Codable, Sendable, Equatable {
-    public var name: String
-    public var definition: String
+package struct NamedDefinition: Codable, Sendable, Equatable {
+    package var name: String
+    package var definition: String
     /// The parts of the object the diff and the DDL need apart from its definition (nil when there
     /// are none): an enum's labels in order; a view's output columns as `name type`; a function's
     /// kind (`function` or `procedure`), `pg_get_function_arguments` and `pg_get_function_result`;
     /// a trigger's or policy's schema, table and own name; an extension's schema.
-    public var details: [String]?
+    package var details: [String]?
 }
 
 /// Identifier quoting as Postgres' `quote_ident` does it.
-public enum SQLName {
-    public static func quote(_ name: String) -> String {
+package enum SQLName {
+    package static func quote(_ name: String) -> String {
         let plain = !name.isEmpty && name.first.map { $0 == "_" || ($0.isLetter && $0.isLowercase) } == true
             && name.allSatisfy { $0 == "_" || $0 == "$" || ($0.isLetter && $0.isLowercase) || $0.isNumber }
             && !reservedWords.contains(name)

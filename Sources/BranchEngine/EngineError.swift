@@ -1,5 +1,5 @@
 import BranchCatalog
-public import BranchCore
+package import BranchCore
 import BranchPostgres
 import BranchRuntime
 import BranchStorage
@@ -7,10 +7,10 @@ import Foundation
 import Logging
 
 /// Why a use case refused or failed. Codes are stable: clients and tests match on them.
-public struct EngineError: ReportableError {
-    public let code: ErrorCode
-    public let message: String
-    public let hint: String?
+package struct EngineError: ReportableError {
+    package let code: ErrorCode
+    package let message: String
+    package let hint: String?
 
     init(_ code: ErrorCode, _ message: String, hint: String? = nil) {
         self.code = code

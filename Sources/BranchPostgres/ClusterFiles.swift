@@ -1,19 +1,19 @@
 import BranchCore
-public import BranchSystem
+package import BranchSystem
 
 /// The configuration files Branch owns inside a data directory.
 ///
 /// `postgresql.conf` gets a managed block once, in the template (so every clone has it);
 /// `branch.conf` holds what differs per branch (port, sockets, name) and is rewritten before
 /// every start; `pg_hba.conf` allows the service over the private socket and SCRAM for everyone else.
-public enum ClusterFiles {
+package enum ClusterFiles {
     /// Name of the role and database every template carries; a new project renames them.
-    public static let templateRole = "branch_template_owner"
-    public static let templateDatabase = "branch_template_db"
+    package static let templateRole = "branch_template_owner"
+    package static let templateDatabase = "branch_template_db"
     /// The superuser the service connects as, over the Unix socket only.
-    public static let superuser = "postgres"
+    package static let superuser = "postgres"
 
-    public static let managedBlock = """
+    package static let managedBlock = """
 
         # ---- managed by Branch ----
         password_encryption = 'scram-sha-256'
@@ -28,7 +28,7 @@ public enum ClusterFiles {
 
         """
 
-    public static let hba = """
+    package static let hba = """
         # Managed by Branch. The service connects as postgres over a socket directory only root
         # and postgres can reach; every other connection authenticates with SCRAM.
         local   all   postgres                 trust
@@ -40,15 +40,15 @@ public enum ClusterFiles {
         """
 
     /// Settings for one branch's server.
-    public struct BranchSettings: Sendable, Hashable {
-        public var port: Int
-        public var listenAddresses: String
-        public var socketDirectory: String
-        public var clusterName: String
+    package struct BranchSettings: Sendable, Hashable {
+        package var port: Int
+        package var listenAddresses: String
+        package var socketDirectory: String
+        package var clusterName: String
         /// Extra `name = value` lines (limits and later features).
-        public var extra: [String: String]
+        package var extra: [String: String]
 
-        public init(port: Int, listenAddresses: String, socketDirectory: String, clusterName: String, extra: [String: String] = [:]) {
+        package init(port: Int, listenAddresses: String, socketDirectory: String, clusterName: String, extra: [String: String] = [:]) {
             self.port = port
             self.listenAddresses = listenAddresses
             self.socketDirectory = socketDirectory
@@ -56,7 +56,7 @@ public enum ClusterFiles {
             self.extra = extra
         }
 
-        public var rendered: String {
+        package var rendered: String {
             var lines = [
                 "# Written by Branch before every start; edits are overwritten.",
                 "port = \(port)",
@@ -74,13 +74,13 @@ public enum ClusterFiles {
     }
 
     /// Writes `branch.conf` into `dataDirectory` (owned by postgres).
-    public static func writeBranchSettings(_ settings: BranchSettings, dataDirectory: String) throws(FileError) {
+    package static func writeBranchSettings(_ settings: BranchSettings, dataDirectory: String) throws(FileError) {
         try Files.writeAtomically(settings.rendered, to: "\(dataDirectory)/branch.conf", mode: 0o600, owner: superuser)
     }
 
     /// Removes what a copy of a running server carries over and must not keep: its pid file
     /// (a clone would refuse to start, or worse, trust a stale one) and its recorded options.
-    public static func clearRuntimeFiles(dataDirectory: String) throws(FileError) {
+    package static func clearRuntimeFiles(dataDirectory: String) throws(FileError) {
         try Files.remove("\(dataDirectory)/postmaster.pid")
         try Files.remove("\(dataDirectory)/postmaster.opts")
     }

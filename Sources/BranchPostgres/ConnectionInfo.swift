@@ -1,15 +1,15 @@
 /// Where and as whom to connect; renders a libpq conninfo string or a `postgres://` URL.
-public struct ConnectionInfo: Sendable, Hashable {
+package struct ConnectionInfo: Sendable, Hashable {
     /// A host name, an IP address, or a Unix socket directory (starts with `/`).
-    public var host: String
-    public var port: Int
-    public var user: String
-    public var database: String
-    public var password: String?
-    public var connectTimeout: Int = 5
-    public var applicationName: String = "branch"
+    package var host: String
+    package var port: Int
+    package var user: String
+    package var database: String
+    package var password: String?
+    package var connectTimeout: Int = 5
+    package var applicationName: String = "branch"
 
-    public init(host: String, port: Int, user: String, database: String, password: String? = nil) {
+    package init(host: String, port: Int, user: String, database: String, password: String? = nil) {
         self.host = host
         self.port = port
         self.user = user
@@ -18,7 +18,7 @@ public struct ConnectionInfo: Sendable, Hashable {
     }
 
     /// `key='value'` pairs for PQconnectdb, each value escaped.
-    public var conninfo: String {
+    package var conninfo: String {
         var pairs = [
             ("host", host), ("port", String(port)), ("user", user), ("dbname", database),
             ("connect_timeout", String(connectTimeout)), ("application_name", applicationName),
@@ -31,14 +31,14 @@ public struct ConnectionInfo: Sendable, Hashable {
     }
 
     /// `postgres://user:password@host:port/database`, percent-encoded, for TCP hosts.
-    public var url: String {
+    package var url: String {
         let credentials = password.map { "\(Self.percentEncoded(user)):\(Self.percentEncoded($0))" } ?? Self.percentEncoded(user)
         let hostPart = host.contains(":") ? "[\(host)]" : host
         return "postgres://\(credentials)@\(hostPart):\(port)/\(Self.percentEncoded(database))"
     }
 
     /// The URL with the password replaced by `****`, for logs and messages.
-    public var redactedURL: String {
+    package var redactedURL: String {
         var copy = self
         if copy.password != nil { copy.password = "****" }
         return copy.url
@@ -63,11 +63,11 @@ public struct ConnectionInfo: Sendable, Hashable {
 /// Interpolated, printed or dumped, a connection shows its redacted URL: never the password
 /// (`conninfo` and `url` still carry it, for connecting).
 extension ConnectionInfo: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    public var description: String { redactedURL }
+    package var description: String { redactedURL }
 
-    public var debugDescription: String { "ConnectionInfo(\(redactedURL))" }
+    package var debugDescription: String { "ConnectionInfo(\(redactedURL))" }
 
-    public var customMirror: Mirror {
+    package var customMirror: Mirror {
         Mirror(
             self,
             children: [

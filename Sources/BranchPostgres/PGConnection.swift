@@ -9,19 +9,19 @@ import Glibc
 #endif
 
 /// Rows of a query result, every value in Postgres' text format (nil for NULL).
-public struct PGRows: Sendable {
-    public let columns: [String]
-    public let rows: [[String?]]
+package struct PGRows: Sendable {
+    package let columns: [String]
+    package let rows: [[String?]]
 
-    public var count: Int { rows.count }
+    package var count: Int { rows.count }
     /// Bytes of all values (what crossed the wire, near enough).
-    public var byteCount: UInt64 { rows.reduce(0) { total, row in total + row.reduce(0) { $0 + UInt64($1?.utf8.count ?? 0) } } }
+    package var byteCount: UInt64 { rows.reduce(0) { total, row in total + row.reduce(0) { $0 + UInt64($1?.utf8.count ?? 0) } } }
 
     /// The first column of the first row, the usual answer to `SELECT x`.
-    public var scalar: String? { rows.first?.first ?? nil }
+    package var scalar: String? { rows.first?.first ?? nil }
 
     /// The value of `column` in `row`.
-    public func value(_ row: Int, _ column: String) -> String? {
+    package func value(_ row: Int, _ column: String) -> String? {
         guard let index = columns.firstIndex(of: column) else { return nil }
         return rows[row][index]
     }
@@ -37,7 +37,7 @@ public struct PGRows: Sendable {
 /// had to say is consumed, so the connection stays usable. A call stopped before it started
 /// does not run. `isHealthy` and `bytesReceived` read state kept up to date by each call and
 /// never wait for the queue.
-public final class PGConnection: @unchecked Sendable {
+package final class PGConnection: @unchecked Sendable {
     /// The libpq connection, nil once closed. Touched only on `queue` (and in deinit).
     private var handle: OpaquePointer?
     /// Whether a COPY OUT has delivered its end (touched only on `queue`).
@@ -49,11 +49,11 @@ public final class PGConnection: @unchecked Sendable {
     private let received = Atomic<UInt64>(0)
 
     /// Bytes of result values received so far (what a diff reads from a server).
-    public var bytesReceived: UInt64 { received.load(ordering: .relaxed) }
+    package var bytesReceived: UInt64 { received.load(ordering: .relaxed) }
 
     /// Whether the connection was fine after its last call and is not closed (no round trip,
     /// never waits for a running call).
-    public var isHealthy: Bool { !closed.load(ordering: .relaxed) && healthy.load(ordering: .relaxed) }
+    package var isHealthy: Bool { !closed.load(ordering: .relaxed) && healthy.load(ordering: .relaxed) }
 
     private init(handle: OpaquePointer, queue: DispatchQueue, label: String) {
         self.handle = handle
@@ -70,7 +70,7 @@ public final class PGConnection: @unchecked Sendable {
     /// Opens a connection; throws `postgres_connection_failed` with libpq's reason (also when
     /// `info.connectTimeout` passes), `postgres_query_cancelled` when the task is cancelled, and
     /// `postgres_query_timeout` when `timeout` passes first.
-    public static func connect(_ info: ConnectionInfo, timeout: Duration? = nil) async throws(PostgresError) -> PGConnection {
+    package static func connect(_ info: ConnectionInfo, timeout: Duration? = nil) async throws(PostgresError) -> PGConnection {
         let label = "branch.pg.\(info.host).\(info.port)"
         let queue = DispatchQueue(label: label)
         let conninfo = info.conninfo
@@ -144,7 +144,7 @@ public final class PGConnection: @unchecked Sendable {
     /// Closes the connection: `PQfinish` runs on its queue, after any call in progress, and the
     /// caller does not wait for it (so `defer { connection.close() }` works). Calling it again
     /// does nothing; calls after it fail with `postgres_connection_failed`.
-    public func close() {
+    package func close() {
         closed.store(true, ordering: .relaxed)
         queue.async {
             if let handle = self.handle {
@@ -158,7 +158,7 @@ public final class PGConnection: @unchecked Sendable {
 
     /// Runs one statement with `$1…` parameters (text format) and returns its rows.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [String?] = [], timeout: Duration? = nil) async throws(PostgresError) -> PGRows {
+    package func query(_ sql: String, _ parameters: [String?] = [], timeout: Duration? = nil) async throws(PostgresError) -> PGRows {
         try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             var cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
             defer { cStrings.forEach { free($0) } }
@@ -175,7 +175,7 @@ public final class PGConnection: @unchecked Sendable {
 
     /// Runs one or more statements without parameters (simple query protocol); returns the last result's rows.
     @discardableResult
-    public func execute(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) -> PGRows {
+    package func execute(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) -> PGRows {
         try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             let rows = try Self.rows(from: PQexec(handle, sql), handle: handle)
             self.received.add(rows.byteCount, ordering: .relaxed)
@@ -186,7 +186,7 @@ public final class PGConnection: @unchecked Sendable {
     // MARK: COPY streaming (bounded memory: one piece at a time, pulled by the caller)
 
     /// Starts `COPY … TO STDOUT`; then call `readCopy` until it returns nil.
-    public func beginCopyOut(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) {
+    package func beginCopyOut(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) {
         try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             guard let result = PQexec(handle, sql) else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { PQclear(result) }
@@ -199,7 +199,7 @@ public final class PGConnection: @unchecked Sendable {
 
     /// The next rows of a COPY OUT, up to about `maxBytes`; nil once the copy is complete. If the
     /// call is stopped (task cancelled, `timeout`), the whole COPY is cancelled on the server.
-    public func readCopy(maxBytes: Int = 1 << 20, timeout: Duration? = nil) async throws(PostgresError) -> [UInt8]? {
+    package func readCopy(maxBytes: Int = 1 << 20, timeout: Duration? = nil) async throws(PostgresError) -> [UInt8]? {
         try await run(timeout: timeout, withinCopy: true) { handle, call throws(PostgresError) in
             if self.copyOutFinished { return nil }
             var collected: [UInt8] = []
@@ -226,7 +226,7 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     /// Starts `COPY … FROM STDIN`; then `writeCopy` the data and `endCopyIn`.
-    public func beginCopyIn(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) {
+    package func beginCopyIn(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) {
         try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             guard let result = PQexec(handle, sql) else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { PQclear(result) }
@@ -237,7 +237,7 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     /// Sends a piece of COPY IN data. If the call is stopped, the COPY is aborted.
-    public func writeCopy(_ bytes: [UInt8], timeout: Duration? = nil) async throws(PostgresError) {
+    package func writeCopy(_ bytes: [UInt8], timeout: Duration? = nil) async throws(PostgresError) {
         try await run(timeout: timeout, withinCopy: true) { handle, call throws(PostgresError) in
             let sent = bytes.withUnsafeBytes { PQputCopyData(handle, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count)) }
             guard sent == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
@@ -246,7 +246,7 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     /// Ends a COPY IN (or aborts it with `error`) and returns once the server has taken it.
-    public func endCopyIn(error: String? = nil, timeout: Duration? = nil) async throws(PostgresError) {
+    package func endCopyIn(error: String? = nil, timeout: Duration? = nil) async throws(PostgresError) {
         try await run(timeout: timeout, withinCopy: true) { handle, _ throws(PostgresError) in
             guard PQputCopyEnd(handle, error) == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             if let error = Self.remainingResultsError(handle) { throw error }
@@ -506,7 +506,7 @@ final class Call: Sendable {
 
 /// Opens a connection, runs `body`, and closes it whatever happens.
 @discardableResult
-public func withConnection<T: Sendable>(_ info: ConnectionInfo, _ body: (PGConnection) async throws -> T) async throws -> T {
+package func withConnection<T: Sendable>(_ info: ConnectionInfo, _ body: (PGConnection) async throws -> T) async throws -> T {
     let connection = try await PGConnection.connect(info)
     do {
         let result = try await body(connection)
@@ -519,11 +519,11 @@ public func withConnection<T: Sendable>(_ info: ConnectionInfo, _ body: (PGConne
 }
 
 /// libpq's reachability check, without authenticating.
-public enum PGPing {
-    public enum Status: Sendable { case ready, rejecting, unreachable }
+package enum PGPing {
+    package enum Status: Sendable { case ready, rejecting, unreachable }
 
     /// `PQping`, which blocks up to the connect timeout, on a `BlockingWork` thread.
-    public static func check(_ info: ConnectionInfo) async -> Status {
+    package static func check(_ info: ConnectionInfo) async -> Status {
         let conninfo = info.conninfo
         let status = try? await BlockingWork.run { () -> Status in
             switch PQping(conninfo) {
@@ -538,7 +538,7 @@ public enum PGPing {
     /// Polls (every 3 ms at first, then every 20 ms) until the server accepts connections;
     /// returns false on timeout, or as soon as `isAlive` says the server process is gone (checked
     /// after the first 150 ms, which a process needs to show up).
-    public static func waitUntilReady(
+    package static func waitUntilReady(
         _ info: ConnectionInfo, timeout: Duration, isAlive: @Sendable () -> Bool = { true }
     ) async -> Bool {
         let start = ContinuousClock.now

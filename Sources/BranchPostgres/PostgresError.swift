@@ -1,14 +1,14 @@
-public import BranchCore
+package import BranchCore
 import BranchSystem
 
 /// A failure talking to, starting or preparing a Postgres server.
-public struct PostgresError: ReportableError {
-    public let kind: ErrorCode
-    public let detail: String
+package struct PostgresError: ReportableError {
+    package let kind: ErrorCode
+    package let detail: String
     /// SQLSTATE of a failed query, when Postgres sent one.
-    public let sqlState: String?
+    package let sqlState: String?
 
-    public init(_ kind: ErrorCode, _ detail: String, sqlState: String? = nil) {
+    package init(_ kind: ErrorCode, _ detail: String, sqlState: String? = nil) {
         self.kind = kind
         self.detail = detail
         self.sqlState = sqlState
@@ -16,14 +16,14 @@ public struct PostgresError: ReportableError {
 
     /// The error for a server that could not start because something else holds its port, or
     /// nil when the port is free (or the server itself is up on it).
-    public static func portTaken(_ port: Int, running: Bool) -> PostgresError? {
+    package static func portTaken(_ port: Int, running: Bool) -> PostgresError? {
         guard !running, !PortProbe.isFree(port) else { return nil }
         return PostgresError(.postgresPortTaken, "Postgres could not listen on port \(port): another program holds it.")
     }
 
-    public var code: ErrorCode { kind }
-    public var message: String { detail }
-    public var hint: String? {
+    package var code: ErrorCode { kind }
+    package var message: String { detail }
+    package var hint: String? {
         switch kind {
         case .postgresNotInstalled: "Install the Debian package 'postgresql' (scripts/install-deps.sh does), or pass --pg-bindir."
         case .postgresStartFailed: "See the server's log in <pool>/logs/<project>/<branch>.log."

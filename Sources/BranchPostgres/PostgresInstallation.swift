@@ -3,17 +3,17 @@ import BranchSystem
 import Foundation
 
 /// The Postgres server binaries Branch runs: where they are and which major version.
-public struct PostgresInstallation: Sendable, Hashable {
-    public let binDirectory: String
-    public let major: Int
+package struct PostgresInstallation: Sendable, Hashable {
+    package let binDirectory: String
+    package let major: Int
     /// Full version string, e.g. `15.18`.
-    public let version: String
+    package let version: String
 
-    public func tool(_ name: String) -> String { "\(binDirectory)/\(name)" }
+    package func tool(_ name: String) -> String { "\(binDirectory)/\(name)" }
 
     /// Finds the server: `binDirectory` when given, else `pg_config --bindir` (Debian's
     /// /usr/bin/pg_config reports the newest installed server), else /usr/lib/postgresql/<newest>/bin.
-    public static func discover(binDirectory override: String? = nil) async throws(PostgresError) -> PostgresInstallation {
+    package static func discover(binDirectory override: String? = nil) async throws(PostgresError) -> PostgresInstallation {
         var candidates: [String] = []
         if let override {
             candidates = [override]

@@ -9,19 +9,19 @@ import Glibc
 /// Starts, stops and inspects one Postgres server process by its data directory, running it as
 /// the `postgres` OS user. The server is detached from the service (pg_ctl daemonizes it), so a
 /// restart of the service does not take databases down; the pid file is the source of truth.
-public struct PostgresServer: Sendable {
-    public let installation: PostgresInstallation
-    public let dataDirectory: String
-    public let logFile: String
+package struct PostgresServer: Sendable {
+    package let installation: PostgresInstallation
+    package let dataDirectory: String
+    package let logFile: String
 
-    public init(installation: PostgresInstallation, dataDirectory: String, logFile: String) {
+    package init(installation: PostgresInstallation, dataDirectory: String, logFile: String) {
         self.installation = installation
         self.dataDirectory = dataDirectory
         self.logFile = logFile
     }
 
     /// Launches the server without waiting for it to accept connections.
-    public func launch() async throws(PostgresError) {
+    package func launch() async throws(PostgresError) {
         do {
             try await Command.run(
                 installation.tool("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-W", "-s"],
@@ -32,7 +32,7 @@ public struct PostgresServer: Sendable {
     }
 
     /// Launches the server and waits until it accepts connections on `probe`.
-    public func start(probe: ConnectionInfo, timeout: Duration = .seconds(60)) async throws(PostgresError) {
+    package func start(probe: ConnectionInfo, timeout: Duration = .seconds(60)) async throws(PostgresError) {
         try await launch()
         guard await waitUntilReady(probe: probe, timeout: timeout) else {
             if let taken = PostgresError.portTaken(probe.port, running: runningPID() != nil) { throw taken }
@@ -41,13 +41,13 @@ public struct PostgresServer: Sendable {
     }
 
     /// Polls until the server accepts connections; gives up early if the postmaster died.
-    public func waitUntilReady(probe: ConnectionInfo, timeout: Duration) async -> Bool {
+    package func waitUntilReady(probe: ConnectionInfo, timeout: Duration) async -> Bool {
         await PGPing.waitUntilReady(probe, timeout: timeout) { runningPID() != nil }
     }
 
     /// Stops the server: a fast shutdown (a clean checkpoint, sessions disconnected); immediate
     /// if that does not finish within `timeout`. No error when it is not running.
-    public func stop(timeout: Int = 60) async throws(PostgresError) {
+    package func stop(timeout: Int = 60) async throws(PostgresError) {
         guard runningPID() != nil else { return }
         let pgctl = installation.tool("pg_ctl")
         let fast = try? await Command.run(
@@ -62,7 +62,7 @@ public struct PostgresServer: Sendable {
     }
 
     /// The postmaster's pid if it is alive, from `postmaster.pid`.
-    public func runningPID() -> Int32? {
+    package func runningPID() -> Int32? {
         guard let text = Files.read("\(dataDirectory)/postmaster.pid"),
             let first = text.split(separator: "\n").first, let pid = Int32(first)
         else { return nil }
@@ -81,7 +81,7 @@ public struct PostgresServer: Sendable {
     }
 
     /// The last lines of the server log, for error messages.
-    public func logTail(lines: Int = 5) -> String {
+    package func logTail(lines: Int = 5) -> String {
         guard let text = Files.read(logFile) else { return "no log at \(logFile)" }
         return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }

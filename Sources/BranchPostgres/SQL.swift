@@ -1,12 +1,12 @@
 /// Quoting for the few statements Branch composes itself.
-public enum SQL {
+package enum SQL {
     /// `name` as a quoted identifier: `my-app` → `"my-app"`.
-    public static func identifier(_ name: String) -> String {
+    package static func identifier(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// `text` as a string literal: `it's` → `'it''s'`. Backslashes are plain (standard_conforming_strings).
-    public static func literal(_ text: String) -> String {
+    package static func literal(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 }

@@ -4,13 +4,13 @@ import Foundation
 
 /// SCRAM-SHA-256 password verifiers in the form Postgres stores in `pg_authid` and PgBouncer
 /// reads from its auth file, so neither ever sees the plain password in a file.
-public enum Scram {
-    public static let iterations = 4096
+package enum Scram {
+    package static let iterations = 4096
 
     /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` for `password`.
     ///
     /// The password is used as given (no SASLprep): Branch generates ASCII passwords.
-    public static func verifier(password: String, salt: [UInt8]? = nil, iterations: Int = iterations) throws -> String {
+    package static func verifier(password: String, salt: [UInt8]? = nil, iterations: Int = iterations) throws -> String {
         let salt = salt ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
         let salted = try KDF.Insecure.PBKDF2.deriveKey(
             from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: iterations)

@@ -5,8 +5,8 @@ import Foundation
 /// Builds a warm cluster template: initdb once per Postgres major version, configure it, create
 /// the placeholder owner role and database, and shut it down cleanly. New projects snapshot it,
 /// so no initdb ever runs on the hot path.
-public enum TemplateBuilder {
-    public static func build(
+package enum TemplateBuilder {
+    package static func build(
         dataDirectory: String,
         installation: PostgresInstallation,
         socketDirectory: String,

@@ -4,11 +4,11 @@
 /// Segments are stored zstd-compressed as `<name>.zst`, written to a temporary name, synced and
 /// renamed, so an archived file is always whole. Archiving a segment that is already there with
 /// the same content succeeds (Postgres retries after a crash); different content fails loudly.
-public enum WALArchive {
-    public static let archiveScriptName = "archive-wal"
-    public static let restoreScriptName = "restore-wal"
+package enum WALArchive {
+    package static let archiveScriptName = "archive-wal"
+    package static let restoreScriptName = "restore-wal"
 
-    public static let archiveScript = """
+    package static let archiveScript = """
         #!/bin/sh
         # Written by Branch. archive_command: archive-wal %p %f DIRECTORY
         set -eu
@@ -27,7 +27,7 @@ public enum WALArchive {
 
         """
 
-    public static let restoreScript = """
+    package static let restoreScript = """
         #!/bin/sh
         # Written by Branch. restore_command: restore-wal %f %p DIRECTORY
         set -u
@@ -39,7 +39,7 @@ public enum WALArchive {
 
     /// Settings that archive every completed WAL segment (and at least once a minute when there
     /// were writes) into `walDirectory` with the script in `scriptDirectory`.
-    public static func archiveSettings(walDirectory: String, scriptDirectory: String) -> [String: String] {
+    package static func archiveSettings(walDirectory: String, scriptDirectory: String) -> [String: String] {
         [
             "archive_mode": "on",
             "archive_command": SQL.literal("\(scriptDirectory)/\(archiveScriptName) %p %f \(walDirectory)"),
@@ -49,7 +49,7 @@ public enum WALArchive {
 
     /// Settings of a point-in-time recovery from `restoreDirectory`: replay up to `target`
     /// (`yyyy-mm-dd hh:mm:ss+00`, inclusive) and promote; without a target, replay everything.
-    public static func recoverySettings(restoreDirectory: String, scriptDirectory: String, target: String?) -> String {
+    package static func recoverySettings(restoreDirectory: String, scriptDirectory: String, target: String?) -> String {
         var lines = [
             "# Written by Branch for a point-in-time recovery; removed once the branch is promoted.",
             "restore_command = \(SQL.literal("\(scriptDirectory)/\(restoreScriptName) %f %p \(restoreDirectory)"))",
@@ -66,10 +66,10 @@ public enum WALArchive {
     }
 
     /// Name of the file `branch.conf` includes for recovery settings.
-    public static let recoveryConfigName = "branch-recovery.conf"
+    package static let recoveryConfigName = "branch-recovery.conf"
 
     /// Orders WAL segment file names by position (timeline aside): the last 16 hex digits.
-    public static func position(ofSegment name: String) -> String? {
+    package static func position(ofSegment name: String) -> String? {
         guard name.count == 24, name.allSatisfy(\.isHexDigit) else { return nil }
         return String(name.suffix(16))
     }

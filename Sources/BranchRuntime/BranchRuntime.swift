@@ -1,38 +1,38 @@
-public import BranchCore
-public import BranchPostgres
+package import BranchCore
+package import BranchPostgres
 
 /// Resource limits of one branch server (a project's limits apply to all its branches).
-public struct ResourceLimits: Sendable, Hashable, Codable {
+package struct ResourceLimits: Sendable, Hashable, Codable {
     /// Memory in bytes (RAM; swap is not allowed on top).
-    public var memory: UInt64?
+    package var memory: UInt64?
     /// CPUs, fractional (1.5 = one and a half cores).
-    public var cpus: Double?
+    package var cpus: Double?
 
-    public init(memory: UInt64? = nil, cpus: Double? = nil) {
+    package init(memory: UInt64? = nil, cpus: Double? = nil) {
         self.memory = memory
         self.cpus = cpus
     }
 }
 
 /// Everything a runtime needs to run one branch's Postgres.
-public struct ServerSpec: Sendable, Hashable {
-    public let project: ResourceName
-    public let branch: ResourceName
+package struct ServerSpec: Sendable, Hashable {
+    package let project: ResourceName
+    package let branch: ResourceName
     /// The branch's subvolume (bind-mounted into a container) and its data directory inside.
-    public let subvolume: String
-    public let dataDirectory: String
+    package let subvolume: String
+    package let dataDirectory: String
     /// Directory for the server's logs; `startupLog` catches what is printed before the log collector starts.
-    public let logDirectory: String
-    public let port: Int
-    public let socketDirectory: String
-    public let limits: ResourceLimits
+    package let logDirectory: String
+    package let port: Int
+    package let socketDirectory: String
+    package let limits: ResourceLimits
     /// Where the server archives its WAL, and where it reads archived WAL from during a
     /// point-in-time recovery; the scripts it runs for both are in `scriptDirectory`.
-    public let walDirectory: String?
-    public let restoreWalDirectory: String?
-    public let scriptDirectory: String?
+    package let walDirectory: String?
+    package let restoreWalDirectory: String?
+    package let scriptDirectory: String?
 
-    public init(
+    package init(
         project: ResourceName, branch: ResourceName, subvolume: String, dataDirectory: String, logDirectory: String, port: Int,
         socketDirectory: String, limits: ResourceLimits = ResourceLimits(), walDirectory: String? = nil,
         restoreWalDirectory: String? = nil, scriptDirectory: String? = nil
@@ -50,46 +50,46 @@ public struct ServerSpec: Sendable, Hashable {
         self.scriptDirectory = scriptDirectory
     }
 
-    public var startupLog: String { "\(logDirectory)/startup.log" }
+    package var startupLog: String { "\(logDirectory)/startup.log" }
 
     /// How the service itself connects: as the superuser over the private socket.
-    public var superuserConnection: ConnectionInfo {
+    package var superuserConnection: ConnectionInfo {
         ConnectionInfo(host: socketDirectory, port: port, user: ClusterFiles.superuser, database: "postgres")
     }
 }
 
 /// The paths the server itself sees: the host's for a plain process, fixed ones inside a container.
-public struct ServerPaths: Sendable, Hashable {
-    public var dataDirectory: String
-    public var socketDirectory: String
-    public var logDirectory: String
-    public var walDirectory: String?
-    public var restoreWalDirectory: String?
-    public var scriptDirectory: String?
+package struct ServerPaths: Sendable, Hashable {
+    package var dataDirectory: String
+    package var socketDirectory: String
+    package var logDirectory: String
+    package var walDirectory: String?
+    package var restoreWalDirectory: String?
+    package var scriptDirectory: String?
 }
 
 /// Whether a branch's server is up.
-public enum RunState: Sendable, Equatable {
+package enum RunState: Sendable, Equatable {
     case running(pid: Int32)
     case stopped
 
-    public var isRunning: Bool { if case .running = self { true } else { false } }
+    package var isRunning: Bool { if case .running = self { true } else { false } }
     /// The host pid of the postmaster, for metrics.
-    public var pid: Int32? { if case .running(let pid) = self { pid } else { nil } }
+    package var pid: Int32? { if case .running(let pid) = self { pid } else { nil } }
 }
 
 /// What was found about the host's container support at start-up, for `branch status`.
-public struct RuntimeReport: Sendable, Hashable, Codable {
-    public var runtime: String
+package struct RuntimeReport: Sendable, Hashable, Codable {
+    package var runtime: String
     /// `v1 (hybrid)`, `v1`, `v2` or `none`.
-    public var cgroups: String
-    public var limitsEnforced: Bool
+    package var cgroups: String
+    package var limitsEnforced: Bool
     /// What was tried and what happened, one line each.
-    public var notes: [String]
+    package var notes: [String]
 }
 
 /// How branch servers are run: an OCI container (podman, docker) or a plain process.
-public protocol BranchServerRuntime: Sendable {
+package protocol BranchServerRuntime: Sendable {
     /// Short name shown in `branch status` and the API (`podman`, `docker`, `process`).
     var name: String { get }
     var report: RuntimeReport { get }

@@ -1,6 +1,6 @@
 import BranchCore
 import BranchSystem
-public import BranchPostgres
+package import BranchPostgres
 import Foundation
 import Synchronization
 
@@ -15,22 +15,22 @@ import Glibc
 /// other project's data is); the container uses the host network, so the branch's port is the host's. Containers
 /// are named `<prefix>-<project>-<branch>` and labelled with the pool, so `podman ps` tells an
 /// operator what is what and the service can adopt them after a restart.
-public struct ContainerRuntime: BranchServerRuntime {
-    public enum Flavor: Sendable, Hashable {
+package struct ContainerRuntime: BranchServerRuntime {
+    package enum Flavor: Sendable, Hashable {
         /// podman with global arguments such as `--runtime runc --cgroup-manager cgroupfs`.
         case podman(globalArguments: [String])
         /// docker with the image to run.
         case docker(image: String)
     }
 
-    public let flavor: Flavor
-    public let installation: PostgresInstallation
-    public let prefix: String
-    public let pool: String
-    public let report: RuntimeReport
+    package let flavor: Flavor
+    package let installation: PostgresInstallation
+    package let prefix: String
+    package let pool: String
+    package let report: RuntimeReport
     private let pids = PIDTable()
 
-    public var name: String {
+    package var name: String {
         switch flavor {
         case .podman: "podman"
         case .docker: "docker"
@@ -49,7 +49,7 @@ public struct ContainerRuntime: BranchServerRuntime {
         return []
     }
 
-    public func displayName(_ spec: ServerSpec) -> String { "\(prefix)-\(spec.project)-\(spec.branch)" }
+    package func displayName(_ spec: ServerSpec) -> String { "\(prefix)-\(spec.project)-\(spec.branch)" }
 
     /// Mount points inside every container.
     static let dataMount = "/branch/data"
@@ -59,7 +59,7 @@ public struct ContainerRuntime: BranchServerRuntime {
     static let restoreWalMount = "/branch/restore-wal"
     static let scriptMount = "/branch/bin"
 
-    public func serverPaths(_ spec: ServerSpec) -> ServerPaths {
+    package func serverPaths(_ spec: ServerSpec) -> ServerPaths {
         let relativeData = spec.dataDirectory.hasPrefix(spec.subvolume + "/") ? String(spec.dataDirectory.dropFirst(spec.subvolume.count)) : "/pgdata"
         return ServerPaths(
             dataDirectory: Self.dataMount + relativeData, socketDirectory: Self.socketMount, logDirectory: Self.logMount,
@@ -68,7 +68,7 @@ public struct ContainerRuntime: BranchServerRuntime {
     }
 
     /// The `run` arguments for a spec (a pure function, unit-tested).
-    public func runArguments(_ spec: ServerSpec, user: (uid: UInt32, gid: UInt32), limits: (nofile: UInt64, nproc: UInt64)) -> [String] {
+    package func runArguments(_ spec: ServerSpec, user: (uid: UInt32, gid: UInt32), limits: (nofile: UInt64, nproc: UInt64)) -> [String] {
         var arguments = globalArguments + [
             "run", "--detach", "--rm", "--name", displayName(spec),
             "--label", "branch.pool=\(pool)", "--label", "branch.project=\(spec.project)", "--label", "branch.branch=\(spec.branch)",
@@ -101,7 +101,7 @@ public struct ContainerRuntime: BranchServerRuntime {
         return arguments
     }
 
-    public func start(_ spec: ServerSpec, timeout: Duration) async throws {
+    package func start(_ spec: ServerSpec, timeout: Duration) async throws {
         if state(spec).isRunning { return }
         // A postmaster started outside a container (an earlier service with the process runtime)
         // may still hold this data directory; its lock is invisible from the container's pid
@@ -147,19 +147,19 @@ public struct ContainerRuntime: BranchServerRuntime {
         }
     }
 
-    public func stop(_ spec: ServerSpec) async throws {
+    package func stop(_ spec: ServerSpec) async throws {
         let container = displayName(spec)
         _ = try await Command.run(executable, globalArguments + ["stop", "--time", "60", container], check: false)
         _ = try await Command.run(executable, globalArguments + ["rm", "--force", container], check: false)
         pids.remove(container)
     }
 
-    public func state(_ spec: ServerSpec) -> RunState {
+    package func state(_ spec: ServerSpec) -> RunState {
         guard let pid = pids.get(displayName(spec)), pid > 0, Self.isAlive(pid) else { return .stopped }
         return .running(pid: pid)
     }
 
-    public func update(_ spec: ServerSpec) async throws {
+    package func update(_ spec: ServerSpec) async throws {
         guard state(spec).isRunning else { return }
         var arguments = globalArguments + ["update"]
         if let memory = spec.limits.memory { arguments += ["--memory", String(memory), "--memory-swap", String(memory)] }
@@ -171,7 +171,7 @@ public struct ContainerRuntime: BranchServerRuntime {
         }
     }
 
-    public func adoptRunning() async {
+    package func adoptRunning() async {
         guard let listing = try? await Command.run(
             executable, globalArguments + ["ps", "--quiet", "--filter", "label=branch.pool=\(pool)"], check: false),
             listing.succeeded
@@ -187,7 +187,7 @@ public struct ContainerRuntime: BranchServerRuntime {
         }
     }
 
-    public func usage(_ spec: ServerSpec) -> ResourceUsage? {
+    package func usage(_ spec: ServerSpec) -> ResourceUsage? {
         state(spec).pid.flatMap { CgroupInfo.usage(ofCgroupOf: $0) }
     }
 

@@ -3,19 +3,19 @@ import BranchSystem
 import Foundation
 
 /// Cumulative resource use of one branch server at one moment.
-public struct ResourceUsage: Sendable, Hashable, Codable {
+package struct ResourceUsage: Sendable, Hashable, Codable {
     /// Memory in use, without reclaimable page cache.
-    public var memoryBytes: UInt64
+    package var memoryBytes: UInt64
     /// CPU time consumed since the server started.
-    public var cpuSeconds: Double
-    public var ioReadBytes: UInt64
-    public var ioWriteBytes: UInt64
+    package var cpuSeconds: Double
+    package var ioReadBytes: UInt64
+    package var ioWriteBytes: UInt64
 }
 
 /// Reads cgroup v1 and v2 accounting, and /proc for processes outside any container.
-public enum CgroupInfo {
+package enum CgroupInfo {
     /// `v2`, `v1 (hybrid)`, `v1`, or `none`.
-    public static let version: String = {
+    package static let version: String = {
         if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") { return "v2" }
         if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory") {
             return FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified") || hasUnifiedLine ? "v1 (hybrid)" : "v1"
@@ -28,7 +28,7 @@ public enum CgroupInfo {
     }
 
     /// Usage of the cgroup `pid` lives in, when that is a cgroup of its own (a container).
-    public static func usage(ofCgroupOf pid: Int32) -> ResourceUsage? {
+    package static func usage(ofCgroupOf pid: Int32) -> ResourceUsage? {
         guard let text = Files.read("/proc/\(pid)/cgroup") else { return nil }
         var paths: [String: String] = [:]
         for line in text.split(separator: "\n") {
@@ -83,7 +83,7 @@ public enum CgroupInfo {
 
     /// Usage of a process and its children, from /proc: PSS (shared memory split between the
     /// processes that map it, so shared_buffers is not counted once per backend), CPU, IO.
-    public static func usage(ofProcessTree root: Int32) -> ResourceUsage? {
+    package static func usage(ofProcessTree root: Int32) -> ResourceUsage? {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         var parents: [Int32: Int32] = [:]
         for pid in entries.compactMap(Int32.init) {

@@ -1,16 +1,16 @@
-public import BranchCore
+package import BranchCore
 import BranchSystem
-public import BranchPostgres
+package import BranchPostgres
 import Foundation
 
 /// Which runtime to use: `auto` picks podman, then docker, then plain processes, by trying them.
-public enum RuntimePreference: String, Sendable, CaseIterable {
+package enum RuntimePreference: String, Sendable, CaseIterable {
     case auto, podman, docker, process
 }
 
 /// Finds, at start-up, a way to run branch servers that works on this host, and says what it tried.
-public enum RuntimeDetector {
-    public static func detect(
+package enum RuntimeDetector {
+    package static func detect(
         _ preference: RuntimePreference, installation: PostgresInstallation, prefix: String, pool: String
     ) async throws -> any BranchServerRuntime {
         var notes: [String] = []
@@ -112,12 +112,12 @@ public enum RuntimeDetector {
 }
 
 /// No runtime of the kind asked for works on this host.
-public struct RuntimeError: ReportableError {
-    public let message: String
-    public let code: ErrorCode
-    public init(_ message: String, code: ErrorCode = .runtimeUnavailable) {
+package struct RuntimeError: ReportableError {
+    package let message: String
+    package let code: ErrorCode
+    package init(_ message: String, code: ErrorCode = .runtimeUnavailable) {
         self.message = message
         self.code = code
     }
-    public var hint: String? { "Run `branch serve --runtime auto` to use what works, or install podman and runc." }
+    package var hint: String? { "Run `branch serve --runtime auto` to use what works, or install podman and runc." }
 }

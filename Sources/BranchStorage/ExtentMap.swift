@@ -4,16 +4,16 @@ import SystemPackage
 
 /// Where a file's bytes are stored on disk, as FIEMAP reports it: the one place `FS_IOC_FIEMAP`
 /// is called. Two snapshots of one Btrfs subvolume share the extents neither has written since.
-public struct ExtentMap: Sendable, Equatable {
+package struct ExtentMap: Sendable, Equatable {
     /// One extent: `length` bytes of the file from `logical` stored on disk from `physical`.
-    public struct Extent: Sendable, Hashable {
-        public var logical: UInt64
-        public var physical: UInt64
-        public var length: UInt64
+    package struct Extent: Sendable, Hashable {
+        package var logical: UInt64
+        package var physical: UInt64
+        package var length: UInt64
         /// FIEMAP's `FIEMAP_EXTENT_*` flags.
-        public var flags: UInt32
+        package var flags: UInt32
 
-        public init(logical: UInt64, physical: UInt64, length: UInt64, flags: UInt32 = 0) {
+        package init(logical: UInt64, physical: UInt64, length: UInt64, flags: UInt32 = 0) {
             self.logical = logical
             self.physical = physical
             self.length = length
@@ -23,13 +23,13 @@ public struct ExtentMap: Sendable, Equatable {
         /// Whether its physical address is its bytes: not unknown (0x2), delayed (0x4), encoded
         /// (0x8), encrypted (0x80), unaligned (0x100), inline (0x200), tail-packed (0x400) or
         /// unwritten (0x800).
-        public var isPlain: Bool { flags & 0xF8E == 0 }
+        package var isPlain: Bool { flags & 0xF8E == 0 }
     }
 
     /// In the file's order.
-    public var extents: [Extent]
+    package var extents: [Extent]
 
-    public init(extents: [Extent]) { self.extents = extents }
+    package init(extents: [Extent]) { self.extents = extents }
 
     /// The extents of an open file (after the kernel flushed it: FIEMAP_FLAG_SYNC). Blocking: call
     /// it on a thread of its own (`RelationFile.extentMap(segment:)` does). Throws with the errno,
@@ -55,7 +55,7 @@ public struct ExtentMap: Sendable, Equatable {
     /// offset: for each pair of overlapping extents (in file order) whose physical address is
     /// shifted from its logical one by the same amount, both plain, their overlap. Ranges are not
     /// merged, so a page across two of them is in neither.
-    public func sharedRanges(with other: ExtentMap) -> [Range<UInt64>] {
+    package func sharedRanges(with other: ExtentMap) -> [Range<UInt64>] {
         let a = extents
         let b = other.extents
         var result: [Range<UInt64>] = []

@@ -1,4 +1,4 @@
-public import BranchCore
+package import BranchCore
 
 /// Where everything lives inside a pool. The one place pool paths are spelled out.
 ///
@@ -12,48 +12,48 @@ public import BranchCore
 /// <pool>/run/pg/<port>  run/pgbouncer            sockets, pooler configuration, pid files
 /// <pool>/logs/<project>/<branch>/                server logs (outside the subvolumes, so not cloned)
 /// ```
-public struct PoolLayout: Sendable, Hashable {
-    public let root: String
+package struct PoolLayout: Sendable, Hashable {
+    package let root: String
 
-    public init(root: String) {
+    package init(root: String) {
         var trimmed = root
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         self.root = trimmed
     }
 
-    public var catalog: String { "\(root)/catalog.sqlite" }
-    public var adminKey: String { "\(root)/admin.key" }
+    package var catalog: String { "\(root)/catalog.sqlite" }
+    package var adminKey: String { "\(root)/admin.key" }
     /// Present while the service holds the branch port range in the kernel's reserved ports.
-    public var reservedPortsMarker: String { "\(root)/reserved-ports" }
-    public var templates: String { "\(root)/templates" }
-    public func template(major: Int) -> String { "\(templates)/pg\(major)" }
-    public var projects: String { "\(root)/projects" }
-    public func project(_ project: ResourceName) -> String { "\(projects)/\(project)" }
-    public func branches(_ project: ResourceName) -> String { "\(self.project(project))/branches" }
-    public func branch(_ project: ResourceName, _ branch: ResourceName) -> String { "\(branches(project))/\(branch)" }
-    public func snapshots(_ project: ResourceName) -> String { "\(self.project(project))/snapshots" }
-    public func snapshot(_ project: ResourceName, _ id: String) -> String { "\(snapshots(project))/\(id)" }
-    public func wal(_ project: ResourceName) -> String { "\(self.project(project))/wal" }
+    package var reservedPortsMarker: String { "\(root)/reserved-ports" }
+    package var templates: String { "\(root)/templates" }
+    package func template(major: Int) -> String { "\(templates)/pg\(major)" }
+    package var projects: String { "\(root)/projects" }
+    package func project(_ project: ResourceName) -> String { "\(projects)/\(project)" }
+    package func branches(_ project: ResourceName) -> String { "\(self.project(project))/branches" }
+    package func branch(_ project: ResourceName, _ branch: ResourceName) -> String { "\(branches(project))/\(branch)" }
+    package func snapshots(_ project: ResourceName) -> String { "\(self.project(project))/snapshots" }
+    package func snapshot(_ project: ResourceName, _ id: String) -> String { "\(snapshots(project))/\(id)" }
+    package func wal(_ project: ResourceName) -> String { "\(self.project(project))/wal" }
     /// The archived WAL of one lineage (zstd-compressed segments and timeline history files).
-    public func wal(_ project: ResourceName, lineage: String) -> String { "\(wal(project))/\(lineage)" }
+    package func wal(_ project: ResourceName, lineage: String) -> String { "\(wal(project))/\(lineage)" }
     /// Scripts Postgres runs itself (archive_command, restore_command).
-    public var scripts: String { "\(run)/bin" }
+    package var scripts: String { "\(run)/bin" }
     /// In-flight subvolumes of operations; anything here at start-up is debris of a crash.
-    public var work: String { "\(root)/work" }
-    public func work(_ operation: String, _ suffix: String) -> String { "\(work)/\(operation)-\(suffix)" }
-    public var run: String { "\(root)/run" }
-    public var socketDirectories: String { "\(run)/pg" }
+    package var work: String { "\(root)/work" }
+    package func work(_ operation: String, _ suffix: String) -> String { "\(work)/\(operation)-\(suffix)" }
+    package var run: String { "\(root)/run" }
+    package var socketDirectories: String { "\(run)/pg" }
     /// One branch server's Unix socket directory, named after its port (short enough for a
     /// socket path, and only this one is mounted into the branch's container).
-    public func socketDirectory(port: Int) -> String { "\(socketDirectories)/\(port)" }
-    public var poolerDirectory: String { "\(run)/pgbouncer" }
-    public var logs: String { "\(root)/logs" }
+    package func socketDirectory(port: Int) -> String { "\(socketDirectories)/\(port)" }
+    package var poolerDirectory: String { "\(run)/pgbouncer" }
+    package var logs: String { "\(root)/logs" }
     /// Logs of template builds (`_` cannot start a project name, so no project collides).
-    public var templateLogs: String { "\(logs)/_templates" }
-    public func logs(_ project: ResourceName) -> String { "\(logs)/\(project)" }
+    package var templateLogs: String { "\(logs)/_templates" }
+    package func logs(_ project: ResourceName) -> String { "\(logs)/\(project)" }
     /// A branch server's logs: rotated `postgresql-*.log` files and `startup.log`.
-    public func logDirectory(_ project: ResourceName, _ branch: ResourceName) -> String { "\(logs(project))/\(branch)" }
+    package func logDirectory(_ project: ResourceName, _ branch: ResourceName) -> String { "\(logs(project))/\(branch)" }
 
     /// The data directory inside a branch, snapshot or template subvolume.
-    public static func dataDirectory(in subvolume: String) -> String { "\(subvolume)/pgdata" }
+    package static func dataDirectory(in subvolume: String) -> String { "\(subvolume)/pgdata" }
 }

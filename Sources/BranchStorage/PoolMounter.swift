@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// How the pool came to be on Btrfs at start-up.
-public enum PoolMountOutcome: Sendable, Equatable {
+package enum PoolMountOutcome: Sendable, Equatable {
     /// The directory was already on Btrfs.
     case alreadyOnBtrfs
     /// An image made earlier was mounted again (after a reboot or an unmount).
@@ -15,7 +15,7 @@ public enum PoolMountOutcome: Sendable, Equatable {
     /// A new sparse image was created, formatted and mounted.
     case createdImage(path: String, size: UInt64)
 
-    public var summary: String {
+    package var summary: String {
         switch self {
         case .alreadyOnBtrfs: "pool is on Btrfs"
         case .remountedImage(let path): "re-mounted the pool image \(path)"
@@ -25,11 +25,11 @@ public enum PoolMountOutcome: Sendable, Equatable {
 }
 
 /// Makes sure the pool directory is on Btrfs: use it as it is, or create/re-mount a loop image.
-public enum PoolMounter {
+package enum PoolMounter {
     /// The image path used when none is given: beside the pool, `<pool>.img`.
-    public static func defaultImage(for root: String) -> String { "\(PoolLayout(root: root).root).img" }
+    package static func defaultImage(for root: String) -> String { "\(PoolLayout(root: root).root).img" }
 
-    public static func ensureMounted(root: String, image: String? = nil, size: UInt64) async throws(StorageError) -> PoolMountOutcome {
+    package static func ensureMounted(root: String, image: String? = nil, size: UInt64) async throws(StorageError) -> PoolMountOutcome {
         let layout = PoolLayout(root: root)
         do {
             try Files.ensureDirectory(layout.root, mode: 0o700)

@@ -12,20 +12,20 @@ import Glibc
 /// subvolumes, read-only flags, renames, quota reads, syncs) is `async` and runs on `BlockingWork`'s
 /// threads, never on Swift's cooperative ones. `isSubvolume`, `subvolumes(in:)`, `space` and
 /// `requireFreeSpace` stay synchronous: they only stat paths of small directories and read statfs.
-public struct PoolStorage: Sendable {
-    public let layout: PoolLayout
+package struct PoolStorage: Sendable {
+    package let layout: PoolLayout
 
-    public init(layout: PoolLayout) {
+    package init(layout: PoolLayout) {
         self.layout = layout
     }
 
     /// A new, empty writable subvolume.
-    public func createSubvolume(at path: String) async throws(StorageError) {
+    package func createSubvolume(at path: String) async throws(StorageError) {
         try await blocking(path: path) { () throws(StorageError) in try Btrfs.createSubvolume(path) }
     }
 
     /// A copy-on-write snapshot of `source` at `destination`.
-    public func snapshot(from source: String, to destination: String, readOnly: Bool) async throws(StorageError) {
+    package func snapshot(from source: String, to destination: String, readOnly: Bool) async throws(StorageError) {
         try await blocking(path: destination) { () throws(StorageError) in
             guard Btrfs.isSubvolume(source) else {
                 throw StorageError(.subvolumeNotFound, path: source, detail: "The source is not a subvolume")
@@ -35,7 +35,7 @@ public struct PoolStorage: Sendable {
     }
 
     /// Deletes a subvolume (and any nested one). A missing path is not an error.
-    public func deleteSubvolume(at path: String) async throws(StorageError) {
+    package func deleteSubvolume(at path: String) async throws(StorageError) {
         try await blocking(path: path) { () throws(StorageError) in
             guard Files.exists(path) else { return }
             guard Btrfs.isSubvolume(path) else {
@@ -45,23 +45,23 @@ public struct PoolStorage: Sendable {
         }
     }
 
-    public func isSubvolume(_ path: String) -> Bool { Btrfs.isSubvolume(path) }
+    package func isSubvolume(_ path: String) -> Bool { Btrfs.isSubvolume(path) }
 
-    public func isReadOnly(_ path: String) async throws(StorageError) -> Bool {
+    package func isReadOnly(_ path: String) async throws(StorageError) -> Bool {
         try await blocking(path: path) { () throws(StorageError) -> Bool in try Btrfs.isReadOnly(path) }
     }
 
-    public func setReadOnly(_ path: String, _ readOnly: Bool) async throws(StorageError) {
+    package func setReadOnly(_ path: String, _ readOnly: Bool) async throws(StorageError) {
         try await blocking(path: path) { () throws(StorageError) in try Btrfs.setReadOnly(path, readOnly) }
     }
 
     /// Swaps two subvolumes' places in one atomic step.
-    public func exchange(_ a: String, _ b: String) async throws(StorageError) {
+    package func exchange(_ a: String, _ b: String) async throws(StorageError) {
         try await blocking(path: a) { () throws(StorageError) in try Btrfs.exchange(a, b) }
     }
 
     /// Moves a subvolume to a new path on the same filesystem (atomic).
-    public func move(_ source: String, to destination: String) async throws(StorageError) {
+    package func move(_ source: String, to destination: String) async throws(StorageError) {
         try await blocking(path: source) { () throws(StorageError) in
             guard rename(source, destination) == 0 else {
                 throw StorageError(.storageFailed, path: source, detail: "Moving to \(destination) failed: \(String(cString: strerror(errno)))", errno: errno)
@@ -70,14 +70,14 @@ public struct PoolStorage: Sendable {
     }
 
     /// Names of the subvolumes directly inside `directory` (empty when it does not exist).
-    public func subvolumes(in directory: String) -> [String] {
+    package func subvolumes(in directory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.filter { Btrfs.isSubvolume("\(directory)/\($0)") }.sorted()
     }
 
     /// Bytes on disk exclusive to each subvolume path (from Btrfs quotas); nil values when
     /// quotas are not available on this filesystem.
-    public func exclusiveBytes(of paths: [String]) async -> [String: UInt64] {
+    package func exclusiveBytes(of paths: [String]) async -> [String: UInt64] {
         let root = layout.root
         let result = try? await blocking(path: root) { () -> [String: UInt64] in
             guard let usage = Btrfs.qgroupUsage(root) else { return [:] }
@@ -93,7 +93,7 @@ public struct PoolStorage: Sendable {
     }
 
     /// Whether per-subvolume sizes can be reported.
-    public var quotasEnabled: Bool {
+    package var quotasEnabled: Bool {
         get async {
             let root = layout.root
             return (try? await blocking(path: root) { () -> Bool in Btrfs.qgroupUsage(root) != nil }) ?? false
@@ -101,14 +101,14 @@ public struct PoolStorage: Sendable {
     }
 
     /// Free and total bytes of the pool's filesystem.
-    public func space() -> (free: UInt64, total: UInt64) {
+    package func space() -> (free: UInt64, total: UInt64) {
         var info = statvfs()
         guard statvfs(layout.root, &info) == 0 else { return (0, 0) }
         return (UInt64(info.f_bavail) * UInt64(info.f_frsize), UInt64(info.f_blocks) * UInt64(info.f_frsize))
     }
 
     /// Throws `pool_full` when less than `reserve` bytes are free, before an operation that writes.
-    public func requireFreeSpace(_ reserve: UInt64) throws(StorageError) {
+    package func requireFreeSpace(_ reserve: UInt64) throws(StorageError) {
         let free = space().free
         guard free >= reserve else {
             throw StorageError(.poolFull, path: layout.root, detail: "only \(ByteCount.format(free)) free, \(ByteCount.format(reserve)) needed")
@@ -116,7 +116,7 @@ public struct PoolStorage: Sendable {
     }
 
     /// Flushes the filesystem so a crash cannot lose subvolumes the catalog already records.
-    public func sync() async throws(StorageError) {
+    package func sync() async throws(StorageError) {
         let root = layout.root
         try await blocking(path: root) { () throws(StorageError) in try Btrfs.sync(root) }
     }

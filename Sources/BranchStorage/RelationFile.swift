@@ -6,20 +6,20 @@ import SystemPackage
 /// (Postgres's segment files). Every segment present when it is opened (up to the first gap) stays
 /// open until `withOpened` returns, and its size is the size then. Reads run on `BlockingWork`'s
 /// threads, a bounded run of pages at a time: never the whole relation in memory.
-public final class RelationFile: Sendable {
+package final class RelationFile: Sendable {
     /// Postgres's block size.
-    public static let pageSize = 8192
+    package static let pageSize = 8192
     /// Blocks per segment file (1 GB files).
-    public static let pagesPerSegment = 131_072
+    package static let pagesPerSegment = 131_072
 
-    public let path: String
+    package let path: String
     /// One descriptor per segment file, in order.
     private let segments: [FileDescriptor]
     /// Whole pages in all segments when opened.
-    public let blockCount: Int
+    package let blockCount: Int
 
     /// The number of segment files: `path`, `path.1`, … without a gap.
-    public var segmentCount: Int { segments.count }
+    package var segmentCount: Int { segments.count }
 
     private init(path: String, segments: [FileDescriptor], blockCount: Int) {
         self.path = path
@@ -30,7 +30,7 @@ public final class RelationFile: Sendable {
     /// Opens `path` and its further segments, runs `body` with them, and closes them. Throws
     /// `subvolume_not_found`-coded `StorageError` when `path` does not exist, `storage_failed`
     /// when it cannot be opened.
-    public static func withOpened<T>(
+    package static func withOpened<T>(
         _ path: String, isolation: isolated (any Actor)? = #isolation, _ body: (RelationFile) async throws -> T
     ) async throws -> T {
         let file = try await open(path)
@@ -69,7 +69,7 @@ public final class RelationFile: Sendable {
 
     /// The bytes of up to `count` whole pages from `block` on, across segment files: fewer at the
     /// end of the relation, none past it.
-    public func readPages(at block: Int, count: Int) async throws(StorageError) -> [UInt8] {
+    package func readPages(at block: Int, count: Int) async throws(StorageError) -> [UInt8] {
         try await blocking(path: path) { () throws(StorageError) -> [UInt8] in try self.readPagesOnThisThread(at: block, count: count) }
     }
 
@@ -111,7 +111,7 @@ public final class RelationFile: Sendable {
 
     /// Where one segment file's bytes are on disk (FIEMAP, after the kernel flushed the file).
     /// Throws with `EOPNOTSUPP` on a filesystem that cannot say.
-    public func extentMap(segment: Int) async throws(StorageError) -> ExtentMap {
+    package func extentMap(segment: Int) async throws(StorageError) -> ExtentMap {
         guard segment < segments.count else {
             throw StorageError(.subvolumeNotFound, path: path, detail: "The relation has no segment \(segment)")
         }
@@ -122,16 +122,16 @@ public final class RelationFile: Sendable {
 }
 
 /// Small files read whole (a commit log segment, a visibility map), off the cooperative threads.
-public enum SmallFiles {
+package enum SmallFiles {
     /// The bytes of `path`.
-    public static func read(_ path: String) async throws(StorageError) -> [UInt8] {
+    package static func read(_ path: String) async throws(StorageError) -> [UInt8] {
         try await blocking(path: path) { () throws(StorageError) -> [UInt8] in try readOnThisThread(path) }
     }
 
     /// The regular files directly inside `directory` whose names `include` accepts, read whole, by
     /// name; a file that cannot be read (gone meanwhile) is left out. Throws when the directory
     /// cannot be listed.
-    public static func readAll(in directory: String, where include: @escaping @Sendable (String) -> Bool) async throws(StorageError)
+    package static func readAll(in directory: String, where include: @escaping @Sendable (String) -> Bool) async throws(StorageError)
         -> [String: [UInt8]]
     {
         try await blocking(path: directory) { () throws(StorageError) -> [String: [UInt8]] in

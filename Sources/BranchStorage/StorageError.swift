@@ -1,18 +1,18 @@
-public import BranchCore
+package import BranchCore
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A failed pool or subvolume operation.
-public struct StorageError: ReportableError {
-    public let kind: ErrorCode
-    public let path: String
-    public let detail: String
+package struct StorageError: ReportableError {
+    package let kind: ErrorCode
+    package let path: String
+    package let detail: String
     /// errno of the failed call, when there was one.
-    public let errno: Int32?
+    package let errno: Int32?
 
-    public init(_ kind: ErrorCode, path: String, detail: String, errno: Int32? = nil) {
+    package init(_ kind: ErrorCode, path: String, detail: String, errno: Int32? = nil) {
         // ENOSPC and EDQUOT mean the pool is full whatever the call was.
         if let errno, errno == ENOSPC || errno == EDQUOT {
             self.kind = .poolFull
@@ -24,14 +24,14 @@ public struct StorageError: ReportableError {
         self.errno = errno
     }
 
-    public var code: ErrorCode { kind }
-    public var message: String {
+    package var code: ErrorCode { kind }
+    package var message: String {
         switch kind {
         case .poolFull: "The pool is full: \(detail)."
         default: "\(detail) (\(path))."
         }
     }
-    public var hint: String? {
+    package var hint: String? {
         switch kind {
         case .poolFull: "Delete branches or snapshots you no longer need, or restart the service with a larger --pool-size."
         case .poolNotEmpty: "Point --pool at an empty directory or at a directory on Btrfs."

@@ -8,14 +8,14 @@ import Synchronization
 /// the whole flush falls on whatever syncs next (the restored Postgres's start-up sync), after the
 /// stream instead of during it. A flush starts every `interval` bytes written; one runs at a time, and
 /// a flush due while one runs is skipped.
-public final class WriteBack: Sendable {
+package final class WriteBack: Sendable {
     private let storage: PoolStorage
     private let interval: Int
     /// Bytes written since the last flush started, and whether one is running.
     private let state = Mutex((unflushed: 0, running: false))
     private let group = DispatchGroup()
 
-    public init(_ storage: PoolStorage, every interval: Int) {
+    package init(_ storage: PoolStorage, every interval: Int) {
         self.storage = storage
         self.interval = interval
     }
@@ -23,7 +23,7 @@ public final class WriteBack: Sendable {
     /// Counts `count` more bytes written; starts a flush on a Dispatch thread when `interval`
     /// bytes have accumulated and none is running (a global queue's thread, not one of Swift's
     /// cooperative threads: the flush blocks it for as long as the disk takes).
-    public func wrote(_ count: Int) {
+    package func wrote(_ count: Int) {
         let start = state.withLock { state in
             state.unflushed += count
             guard state.unflushed >= interval else { return false }
@@ -43,7 +43,7 @@ public final class WriteBack: Sendable {
 
     /// Waits for the running flush, then flushes what is left: everything written before the call
     /// is on disk when it returns.
-    public func finish() async throws(StorageError) {
+    package func finish() async throws(StorageError) {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             group.notify(queue: .global()) { continuation.resume() }
         }

@@ -1,4 +1,4 @@
-public import BranchCore
+package import BranchCore
 import CLinux
 import Dispatch
 import Foundation
@@ -10,40 +10,40 @@ import Glibc
 #endif
 
 /// What a finished command printed and returned.
-public struct CommandResult: Sendable {
-    public let status: Int32
-    public let stdout: String
-    public let stderr: String
+package struct CommandResult: Sendable {
+    package let status: Int32
+    package let stdout: String
+    package let stderr: String
 
-    public var succeeded: Bool { status == 0 }
+    package var succeeded: Bool { status == 0 }
     /// The last lines of stderr (or stdout when stderr is empty), for error messages.
-    public var tail: String {
+    package var tail: String {
         let text = stderr.isEmpty ? stdout : stderr
         return text.split(separator: "\n").suffix(5).joined(separator: "\n")
     }
 }
 
 /// A failed command.
-public struct CommandError: ReportableError {
-    public let executable: String
-    public let result: CommandResult?
-    public let underlying: String?
+package struct CommandError: ReportableError {
+    package let executable: String
+    package let result: CommandResult?
+    package let underlying: String?
 
-    public var code: ErrorCode { .commandFailed }
-    public var message: String {
+    package var code: ErrorCode { .commandFailed }
+    package var message: String {
         if let result {
             return "\(executable) exited with status \(result.status): \(result.tail)"
         }
         return "\(executable) could not be run: \(underlying ?? "unknown error")"
     }
-    public var hint: String? { nil }
+    package var hint: String? { nil }
 }
 
 /// Runs external programs (initdb, pg_ctl, mkfs.btrfs, mount, pgbouncer) without blocking
 /// Swift's cooperative threads; a cancelled caller kills what it started.
-public enum Command {
+package enum Command {
     /// The environment every child gets: predictable locale, no inherited secrets.
-    public static let baseEnvironment: [String: String] = [
+    package static let baseEnvironment: [String: String] = [
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
@@ -56,7 +56,7 @@ public enum Command {
     ///   - environment: added to `baseEnvironment`.
     ///   - check: throw `CommandError` when the exit status is not 0.
     @discardableResult
-    public static func run(
+    package static func run(
         _ executable: String,
         _ arguments: [String] = [],
         user: String? = nil,
@@ -88,7 +88,7 @@ public enum Command {
 
     /// Starts a long-running program in the background with stdout and stderr appended to
     /// `logFile`; returns its pid. The caller reaps it with `waitForExit`.
-    public static func launch(_ executable: String, _ arguments: [String], environment: [String: String], logFile: String) throws(FileError) -> Int32 {
+    package static func launch(_ executable: String, _ arguments: [String], environment: [String: String], logFile: String) throws(FileError) -> Int32 {
         _ = ignoreBrokenPipes
         let path = executable.hasPrefix("/") ? executable : (which(executable) ?? executable)
         let log = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -104,14 +104,14 @@ public enum Command {
     }
 
     /// Waits for a child started with `launch` to exit and returns its status (128+signal if killed).
-    public static func waitForExit(_ pid: Int32) async -> Int32 {
+    package static func waitForExit(_ pid: Int32) async -> Int32 {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: clinux_wait(pid)) }
         }
     }
 
     /// Finds a program on the base PATH.
-    public static func which(_ name: String) -> String? {
+    package static func which(_ name: String) -> String? {
         for dir in baseEnvironment["PATH"]!.split(separator: ":") {
             let candidate = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }

@@ -8,7 +8,7 @@ import Glibc
 /// `kill -9` would, to test the operations journal. `BRANCH_PAUSE_AT=<point>[:seconds]` holds the
 /// operation there (default 3 s), to test what others see meanwhile. Both unset in production:
 /// a point is then two nil checks.
-public enum FaultInjection {
+package enum FaultInjection {
     private static let crashTarget: String? = environment("BRANCH_CRASH_AT")
     private static let pause: (point: String, seconds: Double)? = {
         guard let value = environment("BRANCH_PAUSE_AT") else { return nil }
@@ -17,7 +17,7 @@ public enum FaultInjection {
     }()
 
     /// Crashes or pauses here if this point was asked for.
-    public static func point(_ name: String) async {
+    package static func point(_ name: String) async {
         if let crashTarget, crashTarget == name {
             kill(getpid(), SIGKILL)
         }

@@ -1,32 +1,32 @@
-public import BranchCore
+package import BranchCore
 import Foundation
 
 #if canImport(Glibc)
-public import Glibc  // mode_t in public signatures
+package import Glibc  // mode_t in public signatures
 #endif
 
 /// A failed file-system call, with the path and errno.
-public struct FileError: ReportableError {
-    public let operation: String
-    public let path: String
-    public let errno: Int32
+package struct FileError: ReportableError {
+    package let operation: String
+    package let path: String
+    package let errno: Int32
 
-    public init(_ operation: String, path: String, errno: Int32) {
+    package init(_ operation: String, path: String, errno: Int32) {
         self.operation = operation
         self.path = path
         self.errno = errno
     }
 
-    public var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
-    public var code: ErrorCode { isNoSpace ? .poolFull : .fileError }
-    public var message: String { "Could not \(operation) \(path): \(String(cString: strerror(errno)))." }
-    public var hint: String? { isNoSpace ? "Free space in the pool (delete branches or snapshots) or grow it." : nil }
+    package var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+    package var code: ErrorCode { isNoSpace ? .poolFull : .fileError }
+    package var message: String { "Could not \(operation) \(path): \(String(cString: strerror(errno)))." }
+    package var hint: String? { isNoSpace ? "Free space in the pool (delete branches or snapshots) or grow it." : nil }
 }
 
 /// Small file helpers with explicit modes and owners; every write is atomic (temp file + rename).
-public enum Files {
+package enum Files {
     /// Writes `contents` to `path` atomically with `mode`, optionally owned by `owner`.
-    public static func writeAtomically(_ contents: String, to path: String, mode: mode_t = 0o644, owner: String? = nil) throws(FileError) {
+    package static func writeAtomically(_ contents: String, to path: String, mode: mode_t = 0o644, owner: String? = nil) throws(FileError) {
         let temp = "\(path).tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileError("create", path: temp, errno: errno) }
@@ -60,7 +60,7 @@ public enum Files {
     }
 
     /// Creates `path` (and parents) if missing, then sets mode and owner.
-    public static func ensureDirectory(_ path: String, mode: mode_t = 0o755, owner: String? = nil) throws(FileError) {
+    package static func ensureDirectory(_ path: String, mode: mode_t = 0o755, owner: String? = nil) throws(FileError) {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -71,25 +71,25 @@ public enum Files {
     }
 
     /// Changes the owner and group of `path` to `user` and that user's primary group.
-    public static func chown(_ path: String, to user: String) throws(FileError) {
+    package static func chown(_ path: String, to user: String) throws(FileError) {
         guard let entry = getpwnam(user) else { throw FileError("find user \(user) for", path: path, errno: ENOENT) }
         guard Glibc.chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else {
             throw FileError("chown", path: path, errno: errno)
         }
     }
 
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
     }
 
-    public static func read(_ path: String) -> String? {
+    package static func read(_ path: String) -> String? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
 
     /// Removes a file; a missing file is not an error.
-    public static func remove(_ path: String) throws(FileError) {
+    package static func remove(_ path: String) throws(FileError) {
         if unlink(path) != 0 && errno != ENOENT { throw FileError("remove", path: path, errno: errno) }
     }
 }

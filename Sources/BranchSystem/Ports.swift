@@ -6,8 +6,8 @@ import Glibc
 
 /// Checks whether a TCP port can be bound, so a new branch does not collide with some other
 /// program on the host.
-public enum PortProbe {
-    public static func isFree(_ port: Int) -> Bool {
+package enum PortProbe {
+    package static func isFree(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -22,7 +22,7 @@ public enum PortProbe {
     }
 
     /// A port on 127.0.0.1 that nothing listens on right now (the kernel's pick), or nil.
-    public static func freeLoopbackPort() -> Int? {
+    package static func freeLoopbackPort() -> Int? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -30,7 +30,7 @@ public enum PortProbe {
     }
 
     /// Binds `fd` to a port of the kernel's choice on 127.0.0.1; that port, or nil.
-    public static func bindLoopback(_ fd: Int32) -> Int? {
+    package static func bindLoopback(_ fd: Int32) -> Int? {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -50,13 +50,13 @@ public enum PortProbe {
 /// `net.ipv4.ip_local_reserved_ports` while the service runs; `marker` (a file in the pool)
 /// records that this service added it, so a clean stop, or the stop after a crash, takes out
 /// exactly that and never a reservation the administrator made.
-public enum ReservedPorts {
-    public static let setting = "/proc/sys/net/ipv4/ip_local_reserved_ports"
+package enum ReservedPorts {
+    package static let setting = "/proc/sys/net/ipv4/ip_local_reserved_ports"
 
     /// Reserves `range` unless it is reserved already by someone else; returns whether this call
     /// reserved it (or it was left reserved by this pool's previous run).
     @discardableResult
-    public static func reserve(_ range: ClosedRange<Int>, marker: String, setting: String = setting) -> Bool {
+    package static func reserve(_ range: ClosedRange<Int>, marker: String, setting: String = setting) -> Bool {
         withSettingLocked { reserveLocked(range, marker: marker, setting: setting) }
     }
 
@@ -73,7 +73,7 @@ public enum ReservedPorts {
     }
 
     /// Takes out the range `marker` records, and the marker.
-    public static func release(marker: String, setting: String = setting) {
+    package static func release(marker: String, setting: String = setting) {
         withSettingLocked { releaseLocked(marker: marker, setting: setting) }
     }
 
@@ -95,7 +95,7 @@ public enum ReservedPorts {
     }
 
     /// "1000,2000-2010" → [1000...1000, 2000...2010]; what does not parse is left out.
-    public static func parse(_ text: String) -> [ClosedRange<Int>] {
+    package static func parse(_ text: String) -> [ClosedRange<Int>] {
         text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).compactMap { part in
             let bounds = part.split(separator: "-").compactMap { Int($0) }
             switch bounds.count {
@@ -106,7 +106,7 @@ public enum ReservedPorts {
         }
     }
 
-    public static func format(_ ranges: [ClosedRange<Int>]) -> String {
+    package static func format(_ ranges: [ClosedRange<Int>]) -> String {
         ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",")
     }
 
@@ -117,7 +117,7 @@ public enum ReservedPorts {
     }
 
     /// The ranges with `range` added, sorted and merged.
-    public static func adding(_ range: ClosedRange<Int>, to ranges: [ClosedRange<Int>]) -> [ClosedRange<Int>] {
+    package static func adding(_ range: ClosedRange<Int>, to ranges: [ClosedRange<Int>]) -> [ClosedRange<Int>] {
         var merged: [ClosedRange<Int>] = []
         for next in (ranges + [range]).sorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = merged.last, next.lowerBound <= last.upperBound + 1 {
@@ -130,7 +130,7 @@ public enum ReservedPorts {
     }
 
     /// The ranges without the ports of `range`.
-    public static func removing(_ range: ClosedRange<Int>, from ranges: [ClosedRange<Int>]) -> [ClosedRange<Int>] {
+    package static func removing(_ range: ClosedRange<Int>, from ranges: [ClosedRange<Int>]) -> [ClosedRange<Int>] {
         ranges.flatMap { existing -> [ClosedRange<Int>] in
             guard existing.overlaps(range) else { return [existing] }
             var parts: [ClosedRange<Int>] = []

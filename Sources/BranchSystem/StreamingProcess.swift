@@ -10,9 +10,9 @@ import Glibc
 /// `btrfs send` into a backup, a backup into `btrfs receive`, `pg_dump` into an HTTP response.
 /// Blocking reads and writes run on their own threads (Dispatch or a reader thread), never on
 /// Swift's cooperative pool.
-public final class StreamingProcess: @unchecked Sendable {
-    public let pid: Int32
-    public let executable: String
+package final class StreamingProcess: @unchecked Sendable {
+    package let pid: Int32
+    package let executable: String
     private let stdinFD: Int32
     private let stdoutFD: Int32
     private let stderrFD: Int32
@@ -25,7 +25,7 @@ public final class StreamingProcess: @unchecked Sendable {
     static let inputPipeSize: Int32 = 1 << 20
 
     /// Starts `executable` with a pipe on each of stdin, stdout and stderr.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = Command.baseEnvironment) throws {
+    package init(_ executable: String, _ arguments: [String], environment: [String: String] = Command.baseEnvironment) throws {
         let path = executable.hasPrefix("/") ? executable : (Command.which(executable) ?? executable)
         self.executable = (path as NSString).lastPathComponent
         var input: [Int32] = [0, 0]
@@ -68,7 +68,7 @@ public final class StreamingProcess: @unchecked Sendable {
     }
 
     /// Writes all of `bytes` to the child's stdin.
-    public func write(_ bytes: [UInt8]) async throws {
+    package func write(_ bytes: [UInt8]) async throws {
         guard !bytes.isEmpty else { return }
         let fd = stdinFD
         let name = executable
@@ -90,7 +90,7 @@ public final class StreamingProcess: @unchecked Sendable {
     }
 
     /// Closes the child's stdin (end of input).
-    public func closeInput() async {
+    package func closeInput() async {
         let fd = stdinFD
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async { [self] in
@@ -109,14 +109,14 @@ public final class StreamingProcess: @unchecked Sendable {
     /// with it, and a slower consumer still holds a bounded backlog while the child waits on the
     /// full pipe. The pipe is widened to one piece (within pipe-max-size), so a read returns a
     /// whole piece rather than the default 64 KiB.
-    public func output(pieceSize: Int = 1 << 20, readAhead: Int = 4) -> AsyncThrowingStream<[UInt8], any Error> {
+    package func output(pieceSize: Int = 1 << 20, readAhead: Int = 4) -> AsyncThrowingStream<[UInt8], any Error> {
         _ = clinux_pipe_resize(stdoutFD, Int32(clamping: pieceSize))
         let reader = PipeReader(fd: stdoutFD, pieceSize: pieceSize, readAhead: readAhead)
         return AsyncThrowingStream(unfolding: { await reader.next() })
     }
 
     /// Waits for the child to exit; returns its status and the end of what it wrote to stderr.
-    public func wait() async -> (status: Int32, stderr: String) {
+    package func wait() async -> (status: Int32, stderr: String) {
         await closeInput()
         let pid = self.pid
         let status = await withCheckedContinuation { continuation in
@@ -129,13 +129,13 @@ public final class StreamingProcess: @unchecked Sendable {
     }
 
     /// Kills the child (on an error elsewhere in the pipeline).
-    public func terminate() {
+    package func terminate() {
         kill(pid, SIGKILL)
     }
 
     /// Kills the child and reaps it on a thread of its own, for a consumer that stops reading
     /// early and will not `wait()`.
-    public func abandon() {
+    package func abandon() {
         terminate()
         let pid = self.pid
         DispatchQueue.global().async { _ = clinux_wait(pid) }

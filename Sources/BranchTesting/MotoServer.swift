@@ -14,31 +14,31 @@ import Glibc
 /// percent-*decoded* URL, so correctly signed requests whose path or query holds encoded
 /// characters (a `/` in a list prefix, a space in a key) are refused; boto3's are too. Tests of
 /// anything beyond signing therefore use the default, which accepts any signature.
-public struct MotoServer: Sendable {
-    public let port: Int
-    public let bucket: String
-    public let region = "us-east-1"
+package struct MotoServer: Sendable {
+    package let port: Int
+    package let bucket: String
+    package let region = "us-east-1"
     /// Credentials of an IAM user allowed everything (the only ones accepted when authenticated).
-    public let accessKeyID: String
-    public let secretAccessKey: String
+    package let accessKeyID: String
+    package let secretAccessKey: String
     let pid: Int32
     let root: String
 
-    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    package var endpoint: String { "http://127.0.0.1:\(port)" }
 
     /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` for this server.
-    public var environment: [String: String] {
+    package var environment: [String: String] {
         ["AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": secretAccessKey]
     }
 
     /// A `--backup-target` for this server's bucket under `prefix` (`""` for the bucket's root).
-    public func targetSpec(prefix: String = "backups") -> String {
+    package func targetSpec(prefix: String = "backups") -> String {
         "s3://\(bucket)\(prefix.isEmpty ? "" : "/\(prefix)")?endpoint=\(endpoint)&region=\(region)&path-style=true"
     }
 
     /// The `moto_server` to run: `MOTO_SERVER`, else the repository's `.venv/bin/moto_server`
     /// (where the install script puts it), else the first on PATH.
-    public static var executable: String? {
+    package static var executable: String? {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["MOTO_SERVER"], !path.isEmpty { return path }
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -55,7 +55,7 @@ public struct MotoServer: Sendable {
     /// (SIGTERM, then SIGKILL if it lingers) and removes its files, also when `body` throws.
     ///
     /// - Parameter authenticated: check credentials and signatures (see the type's notes).
-    public static func with<T>(
+    package static func with<T>(
         bucket: String = "branch-backups", authenticated: Bool = false, _ body: (MotoServer) async throws -> T
     ) async throws -> T {
         guard let executable else {

@@ -7,38 +7,38 @@ import Glibc
 #endif
 
 /// What a CLI invocation printed and returned.
-public struct CLIResult: Sendable {
-    public let status: Int32
-    public let stdout: String
-    public let stderr: String
+package struct CLIResult: Sendable {
+    package let status: Int32
+    package let stdout: String
+    package let stderr: String
 
-    public var succeeded: Bool { status == 0 }
-    public var output: String { stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+    package var succeeded: Bool { status == 0 }
+    package var output: String { stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
 }
 
 /// A fresh pool in a temporary directory and the real `branch serve` running on it, on free
 /// ports, driven through the real `branch` CLI. `TestEnvironment.with` removes everything it
 /// made (service, every Postgres and PgBouncer under the pool, the mount, the image) whatever
 /// the test did.
-public final class TestEnvironment: @unchecked Sendable {
-    public let root: String
-    public let apiPort: Int
-    public let poolerPort: Int
-    public let portRange: ClosedRange<Int>
-    public let poolSize: String
-    public private(set) var servicePID: Int32?
-    public var serviceLog: String { "\(root)/serve.log" }
-    public var pool: String { "\(root)/pool" }
-    public var image: String { "\(root)/pool.img" }
-    public var url: String { "http://127.0.0.1:\(apiPort)" }
+package final class TestEnvironment: @unchecked Sendable {
+    package let root: String
+    package let apiPort: Int
+    package let poolerPort: Int
+    package let portRange: ClosedRange<Int>
+    package let poolSize: String
+    package private(set) var servicePID: Int32?
+    package var serviceLog: String { "\(root)/serve.log" }
+    package var pool: String { "\(root)/pool" }
+    package var image: String { "\(root)/pool.img" }
+    package var url: String { "http://127.0.0.1:\(apiPort)" }
     /// A folder for the CLI's config and `.branch` link, like a user's home and app folder.
-    public var home: String { "\(root)/home" }
-    public var workingDirectory: String { "\(root)/app" }
+    package var home: String { "\(root)/home" }
+    package var workingDirectory: String { "\(root)/app" }
 
-    public var token: String { Files.read("\(pool)/admin.key")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
+    package var token: String { Files.read("\(pool)/admin.key")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
 
     /// The `branch` executable under test: `BRANCH_BIN`, else the package's debug build.
-    public static var binary: String {
+    package static var binary: String {
         if let path = ProcessInfo.processInfo.environment["BRANCH_BIN"] { return path }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/branch").path
@@ -60,7 +60,7 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Runs `body` with a started environment and always cleans up after it.
-    public static func with<T>(
+    package static func with<T>(
         poolSize: String = "1G", start: Bool = true, serveArguments: [String] = [], backups: Bool = false,
         _ body: (TestEnvironment) async throws -> T
     ) async throws -> T {
@@ -84,9 +84,9 @@ public final class TestEnvironment: @unchecked Sendable {
     // MARK: The service
 
     /// Container names of this environment start with this, so parallel pools never collide.
-    public var containerPrefix: String { "bt\(root.split(separator: "/").last!)" }
+    package var containerPrefix: String { "bt\(root.split(separator: "/").last!)" }
 
-    public var serveArguments: [String] {
+    package var serveArguments: [String] {
         [
             "serve", "--pool", pool, "--pool-size", poolSize, "--listen", "127.0.0.1:\(apiPort)", "--pooler-port", String(poolerPort),
             "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)", "--db-listen", "127.0.0.1",
@@ -95,17 +95,17 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Added to every `branch serve` of this environment (e.g. `--runtime process`).
-    public var extraServeArguments: [String] = []
+    package var extraServeArguments: [String] = []
     /// Added to the service's environment (e.g. S3 credentials).
-    public var serviceEnvironment: [String: String] = [:]
+    package var serviceEnvironment: [String: String] = [:]
     /// The backup key (base64) this environment's service uses, when backups are set up.
-    public private(set) var backupKey: String?
-    public var backupKeyFile: String { "\(root)/backup.key" }
-    public var defaultBackupDirectory: String { "\(root)/backups" }
+    package private(set) var backupKey: String?
+    package var backupKeyFile: String { "\(root)/backup.key" }
+    package var defaultBackupDirectory: String { "\(root)/backups" }
 
     /// Gives the service a backup key (a new one unless given) and a target (default: a
     /// directory in this environment).
-    public func configureBackups(target: String? = nil, key: String? = nil, environment: [String: String] = [:]) throws {
+    package func configureBackups(target: String? = nil, key: String? = nil, environment: [String: String] = [:]) throws {
         let key = key ?? Self.newBackupKey()
         try Files.writeAtomically(key + "\n", to: backupKeyFile, mode: 0o600)
         backupKey = key
@@ -113,13 +113,13 @@ public final class TestEnvironment: @unchecked Sendable {
         serviceEnvironment.merge(environment) { _, new in new }
     }
 
-    public static func newBackupKey() -> String {
+    package static func newBackupKey() -> String {
         var generator = SystemRandomNumberGenerator()
         return Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
     }
 
     /// Starts `branch serve` and waits until its API answers.
-    public func startService(environment extra: [String: String] = [:], arguments: [String] = []) async throws {
+    package func startService(environment extra: [String: String] = [:], arguments: [String] = []) async throws {
         var environment = Command.baseEnvironment
         environment.merge(serviceEnvironment) { _, new in new }
         environment.merge(extra) { _, new in new }
@@ -139,20 +139,20 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Starts the service expecting it to fail; returns its exit status and log.
-    public func startServiceExpectingFailure(arguments: [String] = []) async throws -> (status: Int32, log: String) {
+    package func startServiceExpectingFailure(arguments: [String] = []) async throws -> (status: Int32, log: String) {
         let pid = try Command.launch(Self.binary, serveArguments + arguments, environment: Command.baseEnvironment, logFile: serviceLog)
         let status = await Command.waitForExit(pid)
         return (status, Files.read(serviceLog) ?? "")
     }
 
-    public func healthy() async -> Bool {
+    package func healthy() async -> Bool {
         guard let result = try? await Command.run("curl", ["-fsS", "--max-time", "2", "\(url)/api/v1/health"], check: false) else { return false }
         return result.succeeded
     }
 
     /// Stops the service with SIGTERM (graceful: it stops every branch server) and waits for it.
     @discardableResult
-    public func stopService() async -> Int32? {
+    package func stopService() async -> Int32? {
         guard let pid = servicePID else { return nil }
         kill(pid, SIGTERM)
         let status = await Command.waitForExit(pid)
@@ -161,7 +161,7 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Kills the service with SIGKILL, leaving whatever it was doing half done.
-    public func killService() async {
+    package func killService() async {
         guard let pid = servicePID else { return }
         kill(pid, SIGKILL)
         _ = await Command.waitForExit(pid)
@@ -169,7 +169,7 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Waits for a service that kills itself (a crash point) to exit.
-    public func waitForServiceExit() async -> Int32? {
+    package func waitForServiceExit() async -> Int32? {
         guard let pid = servicePID else { return nil }
         let status = await Command.waitForExit(pid)
         servicePID = nil
@@ -179,7 +179,7 @@ public final class TestEnvironment: @unchecked Sendable {
     // MARK: Clients
 
     /// Runs the `branch` CLI as a user would, from the app folder, with this service's URL and key.
-    public func cli(_ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil) async throws -> CLIResult {
+    package func cli(_ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil) async throws -> CLIResult {
         var environment = Command.baseEnvironment
         environment["HOME"] = home
         environment["BRANCH_URL"] = url
@@ -190,10 +190,10 @@ public final class TestEnvironment: @unchecked Sendable {
         return CLIResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
-    public func cli(_ arguments: String...) async throws -> CLIResult { try await cli(arguments) }
+    package func cli(_ arguments: String...) async throws -> CLIResult { try await cli(arguments) }
 
     /// Runs the CLI with `--json`, requires success and decodes the output.
-    public func json<T: Decodable>(_ type: T.Type, _ arguments: String...) async throws -> T {
+    package func json<T: Decodable>(_ type: T.Type, _ arguments: String...) async throws -> T {
         let result = try await cli(arguments + ["--json"])
         guard result.succeeded else {
             throw TestFailure("`branch \(arguments.joined(separator: " "))` failed (\(result.status)): \(result.stderr)")
@@ -206,7 +206,7 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Runs the CLI, requires it to fail, and decodes the API error code from `--json`-less stderr.
-    public func failure(_ arguments: String...) async throws -> CLIResult {
+    package func failure(_ arguments: String...) async throws -> CLIResult {
         let result = try await cli(arguments)
         guard !result.succeeded else {
             throw TestFailure("`branch \(arguments.joined(separator: " "))` succeeded but should have failed: \(result.stdout)")
@@ -216,7 +216,7 @@ public final class TestEnvironment: @unchecked Sendable {
 
     /// Runs SQL with psql against a URL; returns unaligned, tuples-only output.
     @discardableResult
-    public func psql(_ url: String, _ sql: String) async throws -> String {
+    package func psql(_ url: String, _ sql: String) async throws -> String {
         let result = try await Command.run("psql", [url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check: false)
         guard result.succeeded else { throw TestFailure("psql failed: \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -225,7 +225,7 @@ public final class TestEnvironment: @unchecked Sendable {
     // MARK: What is on disk
 
     /// Names of the subvolumes under a pool directory (e.g. `projects/app/branches`).
-    public func subvolumes(_ relative: String) async throws -> [String] {
+    package func subvolumes(_ relative: String) async throws -> [String] {
         let directory = "\(pool)/\(relative)"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var result: [String] = []
@@ -238,7 +238,7 @@ public final class TestEnvironment: @unchecked Sendable {
 
     /// Pids of this environment's servers: PgBouncer and plain-process postmasters (their command
     /// lines name the pool) and the postmasters of its containers.
-    public func serverProcesses() async -> [Int32] {
+    package func serverProcesses() async -> [Int32] {
         // podman's conmon mentions the pool too (the container's pid file is in the branch's
         // socket directory); it is a container's monitor, not a server.
         var pids = Self.processes(mentioning: root).filter { Files.read("/proc/\($0)/comm")?.hasPrefix("conmon") != true }
@@ -250,7 +250,7 @@ public final class TestEnvironment: @unchecked Sendable {
     }
 
     /// The host pid of a container's postmaster, or of a plain-process postmaster (from its pid file).
-    public func postmasterPID(project: String, branch: String) async -> Int32? {
+    package func postmasterPID(project: String, branch: String) async -> Int32? {
         let container = "\(containerPrefix)-\(project)-\(branch)"
         if let inspected = try? await Command.run("podman", ["inspect", "--format", "{{.State.Pid}}", container], check: false),
             inspected.succeeded, let pid = Int32(inspected.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
@@ -264,13 +264,13 @@ public final class TestEnvironment: @unchecked Sendable {
     // MARK: Clean-up
 
     /// Names of this environment's containers that exist now.
-    public func containers() async -> [String] {
+    package func containers() async -> [String] {
         let result = try? await Command.run(
             "podman", ["ps", "--all", "--filter", "label=branch.pool=\(pool)", "--format", "{{.Names}}"], check: false)
         return (result?.stdout ?? "").split(separator: "\n").map(String.init).sorted()
     }
 
-    public func cleanUp() async {
+    package func cleanUp() async {
         await stopService()
         if Command.which("podman") != nil {
             let ids = (try? await Command.run("podman", ["ps", "--all", "--quiet", "--filter", "label=branch.pool=\(pool)"], check: false))?.stdout ?? ""
@@ -313,7 +313,7 @@ public final class TestEnvironment: @unchecked Sendable {
         }
     }
 
-    public static func freePort() throws -> Int {
+    package static func freePort() throws -> Int {
         guard let port = PortProbe.freeLoopbackPort() else { throw TestFailure("no free port") }
         return port
     }
@@ -329,7 +329,7 @@ extension JSONDecoder {
 }
 
 /// A test precondition that did not hold.
-public struct TestFailure: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct TestFailure: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -1,7 +1,7 @@
 import BranchCore
 import AsyncHTTPClient
-public import Foundation
-public import Logging
+package import Foundation
+package import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -15,32 +15,32 @@ import Glibc
 /// so an upload holds at most one part in memory); reads are ranged GETs of `readPieceSize`.
 /// Every request is signed with SigV4 over the payload's SHA-256, and transient failures
 /// (dropped connections, 5xx, 429) are retried with backoff.
-public struct S3Target: BackupTarget {
+package struct S3Target: BackupTarget {
     /// Where and how to reach the bucket.
-    public struct Configuration: Sendable {
-        public let bucket: String
+    package struct Configuration: Sendable {
+        package let bucket: String
         /// Prepended to every key (`<prefix>/<key>`); empty for the bucket's root.
-        public let prefix: String
-        public let region: String
+        package let prefix: String
+        package let region: String
         /// Scheme, host, optional port and base path of the S3 API.
-        public let endpoint: URL
+        package let endpoint: URL
         /// `https://host/bucket/key` instead of `https://bucket.host/key` (MinIO, moto, Ceph).
-        public let pathStyle: Bool
-        public let credentials: AWSCredentials
+        package let pathStyle: Bool
+        package let credentials: AWSCredentials
         /// Multipart part size: 5 MiB (S3's minimum) to 5 GiB.
-        public let partSize: Int
+        package let partSize: Int
         /// Size of the ranged GETs `read` makes (and of the pieces it yields).
-        public let readPieceSize: Int
+        package let readPieceSize: Int
         /// How often a transiently failed request is retried.
-        public let retries: Int
+        package let retries: Int
         /// How long a request without data (list, head, delete, small objects) may take,
         /// connecting included; requests carrying parts or pieces get 10 minutes.
-        public let requestTimeout: Duration
+        package let requestTimeout: Duration
 
         /// - Parameters:
         ///   - endpoint: default `https://s3.<region>.amazonaws.com`.
         /// - Throws: `BackupError(.backupTargetFailed)` for an invalid bucket, prefix, region or endpoint.
-        public init(
+        package init(
             bucket: String,
             prefix: String = "",
             region: String = "us-east-1",
@@ -83,42 +83,42 @@ public struct S3Target: BackupTarget {
         }
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     let client: S3Client
 
-    public init(configuration: Configuration, logger: Logger = Logger(label: "branch.backup.s3")) {
+    package init(configuration: Configuration, logger: Logger = Logger(label: "branch.backup.s3")) {
         self.configuration = configuration
         self.client = S3Client(configuration: configuration, logger: logger)
     }
 
-    public var description: String {
+    package var description: String {
         let location = "s3://\(configuration.bucket)\(configuration.prefix.isEmpty ? "" : "/\(configuration.prefix)")"
         let isDefault = configuration.endpoint.absoluteString == "https://s3.\(configuration.region).amazonaws.com"
         return isDefault ? location : "\(location) at \(configuration.endpoint.absoluteString)"
     }
 
-    public func put(_ key: String, data: Data) async throws {
+    package func put(_ key: String, data: Data) async throws {
         try await client.putObject(try objectKey(key), body: ByteBuffer(bytes: data))
     }
 
-    public func openUpload(_ key: String) async throws -> any BackupUpload {
+    package func openUpload(_ key: String) async throws -> any BackupUpload {
         S3Upload(client: client, key: try objectKey(key), partSize: configuration.partSize)
     }
 
-    public func get(_ key: String) async throws -> Data {
+    package func get(_ key: String) async throws -> Data {
         let response = try await client.send(
             S3Request(.GET, "GetObject", key: try objectKey(key), responseLimit: BackupTargetDefaults.smallObjectLimit))
         return Data(response.body.readableBytesView)
     }
 
-    public func read(_ key: String) async throws -> AsyncThrowingStream<[UInt8], any Error> {
+    package func read(_ key: String) async throws -> AsyncThrowingStream<[UInt8], any Error> {
         let (size, etag) = try await head(key)
         let reader = S3RangeReader(client: client, key: try objectKey(key), size: size, etag: etag, pieceSize: configuration.readPieceSize)
         // Pull-based: each piece is fetched when the consumer asks for it, so one piece is held at a time.
         return AsyncThrowingStream(unfolding: { try await reader.next() })
     }
 
-    public func list(prefix: String) async throws -> [String] {
+    package func list(prefix: String) async throws -> [String] {
         try ObjectKeys.validatePrefix(prefix, in: description)
         let base = configuration.prefix.isEmpty ? "" : configuration.prefix + "/"
         return try await client.listObjects(prefix: base + prefix).compactMap { key in
@@ -126,12 +126,12 @@ public struct S3Target: BackupTarget {
         }
     }
 
-    public func delete(_ key: String) async throws {
+    package func delete(_ key: String) async throws {
         // S3 answers 204 whether or not the object existed; some implementations say 404.
         _ = try await client.send(S3Request(.DELETE, "DeleteObject", key: try objectKey(key), accept: [404]))
     }
 
-    public func exists(_ key: String) async throws -> Bool {
+    package func exists(_ key: String) async throws -> Bool {
         let response = try await client.send(S3Request(.HEAD, "HeadObject", key: try objectKey(key), accept: [404]))
         return response.status == .ok
     }

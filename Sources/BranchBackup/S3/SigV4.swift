@@ -2,19 +2,19 @@ import Crypto
 import Foundation
 
 /// AWS credentials for S3. `description` shows the access key id only, never the secret or token.
-public struct AWSCredentials: Sendable, CustomStringConvertible {
-    public let accessKeyID: String
-    public let secretAccessKey: String
+package struct AWSCredentials: Sendable, CustomStringConvertible {
+    package let accessKeyID: String
+    package let secretAccessKey: String
     /// Set for temporary credentials (STS); sent as `x-amz-security-token`.
-    public let sessionToken: String?
+    package let sessionToken: String?
 
-    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
+    package init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
     }
 
-    public var description: String { "AWS access key \(accessKeyID)" }
+    package var description: String { "AWS access key \(accessKeyID)" }
 }
 
 /// AWS Signature Version 4, header-based, with the payload hash signed (never UNSIGNED-PAYLOAD),

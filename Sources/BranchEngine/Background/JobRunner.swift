@@ -1,41 +1,41 @@
-public import Foundation
+package import Foundation
 import Logging
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 import BranchCore
 
 /// A long operation the API starts and clients poll (a backup, a restore, a verification).
-public struct Job: Sendable {
-    public enum Status: String, Sendable { case running, succeeded, failed }
+package struct Job: Sendable {
+    package enum Status: String, Sendable { case running, succeeded, failed }
 
     /// What a finished job produced.
-    public enum Outcome: Sendable {
+    package enum Outcome: Sendable {
         case backup(BackupSummary)
         case branch(BranchView)
         case verify(VerifyReport)
     }
 
     /// What a job does; the raw value is the API's `kind`.
-    public enum Kind: String, Sendable {
+    package enum Kind: String, Sendable {
         case backupCreate = "backup.create"
         case backupRestore = "backup.restore"
         case backupVerify = "backup.verify"
     }
 
-    public var id: String
-    public var kind: Kind
-    public var project: String?
-    public var status: Status
-    public var startedAt: Date
-    public var finishedAt: Date?
-    public var durationMs: Double?
-    public var bytesDone: UInt64 = 0
-    public var bytesPerSecond: Double = 0
-    public var step: String?
+    package var id: String
+    package var kind: Kind
+    package var project: String?
+    package var status: Status
+    package var startedAt: Date
+    package var finishedAt: Date?
+    package var durationMs: Double?
+    package var bytesDone: UInt64 = 0
+    package var bytesPerSecond: Double = 0
+    package var step: String?
     /// Why it failed.
-    public var error: (code: String, message: String, hint: String?)?
+    package var error: (code: String, message: String, hint: String?)?
     /// What it produced, also while running (a backup's record as it is written).
-    public var outcome: Outcome?
+    package var outcome: Outcome?
 }
 
 /// What a job's work reports as it goes.
@@ -59,7 +59,7 @@ struct JobProgress: Sendable {
 /// Owns every job: each runs as a child task of this service's task group, so none outlives the
 /// service; on graceful shutdown running jobs are cancelled (journaled ones roll back) and waited
 /// for. Finished jobs are kept an hour for clients that poll them.
-public final class JobRunner: Service, Sendable {
+package final class JobRunner: Service, Sendable {
     struct Submission: Sendable {
         let id: String
         let work: @Sendable (JobProgress) async throws -> Job.Outcome?
@@ -109,7 +109,7 @@ public final class JobRunner: Service, Sendable {
         return job
     }
 
-    public func get(_ id: String) -> Job? { jobs.withLock { $0[id] } }
+    package func get(_ id: String) -> Job? { jobs.withLock { $0[id] } }
 
     fileprivate func update(_ id: String, _ change: (inout Job) -> Void) {
         jobs.withLock { jobs in
@@ -119,7 +119,7 @@ public final class JobRunner: Service, Sendable {
         }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         await withDiscardingTaskGroup { group in
             for await submission in submissions.cancelOnGracefulShutdown() {
                 group.addTask { await self.execute(submission) }

@@ -1,10 +1,10 @@
 import BranchBackup
 import Logging
-public import ServiceLifecycle
+import ServiceLifecycle
 
 /// Delivers webhooks (backup reports) in the background: each delivery, with its retries, is a
 /// child task of this service, so a dead endpoint delays no schedule, restart or request.
-public final class Notifier: Service, Sendable {
+package final class Notifier: Service, Sendable {
     private struct Delivery: Sendable {
         let url: String
         let json: [String: String]
@@ -26,7 +26,7 @@ public final class Notifier: Service, Sendable {
         queue.yield(Delivery(url: url, json: json, slackText: slackText, event: event))
     }
 
-    public func run() async throws {
+    package func run() async throws {
         await withDiscardingTaskGroup { group in
             for await delivery in deliveries.cancelOnGracefulShutdown() {
                 group.addTask {

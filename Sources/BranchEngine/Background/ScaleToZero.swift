@@ -2,7 +2,7 @@ import BranchCatalog
 import BranchCore
 import Foundation
 import Logging
-public import ServiceLifecycle
+import ServiceLifecycle
 
 /// Scale-to-zero decisions as a pure state machine: when each branch last had a client, which
 /// branches the service itself is using (a diff or merge reads them; they are not idle however
@@ -77,10 +77,10 @@ actor Activity {
 /// Scale to zero: suspends branches idle for their project's delay (checked at every metrics
 /// round), and while any branch is suspended, watches PgBouncer every 50 ms for clients queued
 /// on one, and resumes it.
-public struct ScaleToZeroService: Service {
+package struct ScaleToZeroService: Service {
     let context: EngineContext
 
-    public func run() async throws {
+    package func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await suspendIdle() }

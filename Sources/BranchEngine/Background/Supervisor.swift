@@ -2,7 +2,7 @@ import BranchCatalog
 import BranchCore
 import Foundation
 import Logging
-public import ServiceLifecycle
+import ServiceLifecycle
 
 /// Restart decisions for one branch server that should run, as a pure state machine: given what
 /// was observed and when, what to do. A dead server is recorded once as crashed, restarted after
@@ -48,10 +48,10 @@ struct RestartMachine: Equatable {
 /// Keeps branch servers running: every second, restarts those that died (with backoff,
 /// recording each event), and starts PgBouncer again if it died. Branches whose project has an
 /// operation in flight are left to that operation.
-public struct SupervisorService: Service {
+package struct SupervisorService: Service {
     let context: EngineContext
 
-    public func run() async throws {
+    package func run() async throws {
         var machines: [String: RestartMachine] = [:]
         let servers = BranchServers(context: context)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {

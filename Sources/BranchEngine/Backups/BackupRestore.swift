@@ -10,7 +10,7 @@ import Logging
 
 extension Backups {
     /// Starts restoring a backup chain as a new branch; returns its job at once.
-    public func restore(_ id: String, as newName: String, project: String? = nil) async throws -> Job {
+    package func restore(_ id: String, as newName: String, project: String? = nil) async throws -> Job {
         let key = try context.requireBackupKey()
         let name = try ResourceName(validating: newName, kind: "branch name")
         let projectOverride = try project.map { try ResourceName(validating: $0, kind: "project name") }

@@ -8,21 +8,21 @@ import Foundation
 import Logging
 
 /// What verifying a backup found.
-public struct VerifyReport: Sendable {
-    public var backup: String
-    public var chain: [String]
-    public var chunksVerified: Int
-    public var bytesVerified: UInt64
-    public var tables: Int
-    public var rows: UInt64
-    public var indexesChecked: Int?
-    public var ok: Bool
-    public var durationMs: Double
+package struct VerifyReport: Sendable {
+    package var backup: String
+    package var chain: [String]
+    package var chunksVerified: Int
+    package var bytesVerified: UInt64
+    package var tables: Int
+    package var rows: UInt64
+    package var indexesChecked: Int?
+    package var ok: Bool
+    package var durationMs: Double
 }
 
 extension Backups {
     /// Starts verifying a backup; returns its job at once.
-    public func verify(_ id: String) async throws -> Job {
+    package func verify(_ id: String) async throws -> Job {
         let key = try context.requireBackupKey()
         let chain = try await chain(for: id, key: key)
         return context.jobs.start(kind: .backupVerify, project: chain.last?.project) { progress in

@@ -1,10 +1,10 @@
 import BranchPostgres
 import BranchBackup
 import BranchCatalog
-public import BranchCore
+package import BranchCore
 import BranchStorage
 import BranchSystem
-public import Foundation
+package import Foundation
 import Logging
 
 /// What a backup carries besides the data, sealed in its manifest: enough to recreate the
@@ -25,23 +25,23 @@ struct BackupSecrets: Codable, CustomStringConvertible, CustomDebugStringConvert
 }
 
 /// A backup as users see it: from this pool's catalog, or from a manifest in the target.
-public struct BackupSummary: Sendable {
-    public var id: String
-    public var project: String
-    public var branch: String
-    public var snapshotID: String
+package struct BackupSummary: Sendable {
+    package var id: String
+    package var project: String
+    package var branch: String
+    package var snapshotID: String
     /// The backup this one is incremental to; nil for a full backup.
-    public var parentID: String?
-    public var kind: BackupKind
-    public var target: String
-    public var status: BackupStatus
-    public var startedAt: Date
-    public var finishedAt: Date?
+    package var parentID: String?
+    package var kind: BackupKind
+    package var target: String
+    package var status: BackupStatus
+    package var startedAt: Date
+    package var finishedAt: Date?
     /// Bytes of the send stream, and stored after compression and encryption.
-    public var rawBytes: UInt64
-    public var storedBytes: UInt64
-    public var postgresVersion: String?
-    public var error: String?
+    package var rawBytes: UInt64
+    package var storedBytes: UInt64
+    package var postgresVersion: String?
+    package var error: String?
 }
 
 extension BackupSummary {
@@ -63,7 +63,7 @@ extension BackupSummary {
 
 /// Backups: encrypted, compressed, incremental Btrfs send streams of a branch's snapshots in a
 /// directory or S3 (see docs/architecture.md, Backups).
-public struct Backups: EnginePart {
+package struct Backups: EnginePart {
     let context: EngineContext
 
     static func manifestKey(_ project: String, _ id: String) -> String { "\(project)/\(id)/manifest.json" }
@@ -81,7 +81,7 @@ public struct Backups: EnginePart {
     // MARK: Create
 
     /// Starts a backup of a branch (default: the checked-out one) and returns its job at once.
-    public func create(project projectName: String, branch branchName: String? = nil) async throws -> Job {
+    package func create(project projectName: String, branch branchName: String? = nil) async throws -> Job {
         _ = try context.requireBackupKey()
         let (project, branch) = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
@@ -203,7 +203,7 @@ public struct Backups: EnginePart {
 
     // MARK: List, show, delete
 
-    public func list(project: String?, remote: Bool) async throws -> [BackupSummary] {
+    package func list(project: String?, remote: Bool) async throws -> [BackupSummary] {
         if remote {
             let key = try context.requireBackupKey()
             let target = try context.requireBackupTarget()
@@ -226,14 +226,14 @@ public struct Backups: EnginePart {
         return try await catalog.read { try $0.backups(projectName) }.map(BackupSummary.init)
     }
 
-    public func get(_ id: String) async throws -> BackupSummary {
+    package func get(_ id: String) async throws -> BackupSummary {
         if let record = try await catalog.read({ try $0.backup(id) }) { return BackupSummary(record) }
         let (manifest, _) = try await locateManifest(id, key: try context.requireBackupKey())
         return BackupSummary(manifest, target: context.backupTarget?.description ?? "")
     }
 
     /// Deletes a backup from the target (and the catalog); refused while another builds on it.
-    public func delete(_ id: String) async throws -> Deletion {
+    package func delete(_ id: String) async throws -> Deletion {
         let watch = Stopwatch()
         let target = try context.requireBackupTarget()
         let key = try context.requireBackupKey()

@@ -4,16 +4,16 @@ import BranchSystem
 import BranchPostgres
 import BranchRuntime
 import BranchStorage
-public import Foundation
+package import Foundation
 import Logging
 
 /// Branches: copy-on-write copies of another branch or a snapshot, each with its own server.
-public struct Branches: EnginePart {
+package struct Branches: EnginePart {
     let context: EngineContext
 
     /// Creates a branch from a branch (CHECKPOINT, read-only base snapshot, writable snapshot of
     /// it) or from an existing snapshot, starts it and waits until it accepts connections.
-    public func create(
+    package func create(
         project projectName: String, name rawName: String, from: String? = nil, snapshot: String? = nil, at: Date? = nil
     ) async throws -> BranchChange {
         let name = try ResourceName(validating: rawName, kind: "branch name")
@@ -149,7 +149,7 @@ public struct Branches: EnginePart {
         return branch
     }
 
-    public func list(project projectName: String) async throws -> [BranchView] {
+    package func list(project projectName: String) async throws -> [BranchView] {
         let (project, records, lineageRecords, snapshotRecords) = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return (project, try tx.branches(project.name), try tx.lineages(project.name), try tx.snapshots(project.name))
@@ -162,7 +162,7 @@ public struct Branches: EnginePart {
         }
     }
 
-    public func get(project projectName: String, _ name: String) async throws -> BranchView {
+    package func get(project projectName: String, _ name: String) async throws -> BranchView {
         let (project, branch) = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return (project, try tx.requireBranch(project.name, name, ready: false))
@@ -172,7 +172,7 @@ public struct Branches: EnginePart {
 
     /// Deletes a branch. `main` and branches with children need `force` (children keep their data
     /// and are re-parented to the deleted branch's parent); the checked-out branch is refused.
-    public func delete(project projectName: String, _ name: String, force: Bool) async throws -> Deletion {
+    package func delete(project projectName: String, _ name: String, force: Bool) async throws -> Deletion {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx in
             let project = try tx.requireProject(projectName)
@@ -244,11 +244,11 @@ public struct Branches: EnginePart {
         try? FileManager.default.removeItem(atPath: layout.logDirectory(branch.project, branch.name))
     }
 
-    public func start(project projectName: String, _ name: String) async throws -> BranchChange {
+    package func start(project projectName: String, _ name: String) async throws -> BranchChange {
         try await setRunning(projectName, name, true)
     }
 
-    public func stop(project projectName: String, _ name: String) async throws -> BranchChange {
+    package func stop(project projectName: String, _ name: String) async throws -> BranchChange {
         try await setRunning(projectName, name, false)
     }
 
@@ -282,7 +282,7 @@ public struct Branches: EnginePart {
 
     /// How to reach one branch: its own port, or its pooler entry. A suspended branch is resumed,
     /// since whoever asks is about to connect.
-    public func connection(project projectName: String, _ name: String, pooled: Bool = false) async throws -> ConnectionDetails {
+    package func connection(project projectName: String, _ name: String, pooled: Bool = false) async throws -> ConnectionDetails {
         let (project, branch) = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return (project, try tx.requireBranch(project.name, name))

@@ -5,7 +5,7 @@ import BranchSystem
 import Foundation
 
 /// What `branch export` writes.
-public enum ExportFormat: String, Sendable {
+package enum ExportFormat: String, Sendable {
     /// pg_dump's plain SQL.
     case sql
     /// JSON Lines, one `{"table": "schema.name", "row": {…}}` per row.
@@ -16,7 +16,7 @@ extension Branches {
     /// A logical export of a branch, pulled by the consumer piece by piece: nothing is read from
     /// the server before the consumer asks for it (a slow client slows pg_dump, the service holds
     /// a few pieces at most), and a consumer that stops early (a client hanging up) ends the dump.
-    public func export(project projectName: String, branch name: String, format: ExportFormat, table: String?) async throws -> ExportStream {
+    package func export(project projectName: String, branch name: String, format: ExportFormat, table: String?) async throws -> ExportStream {
         let (project, branch) = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return (project, try tx.requireBranch(project.name, name))
@@ -43,8 +43,8 @@ extension Branches {
 
 /// An export's bytes, read on demand. Dropping it before the end stops pg_dump or closes the
 /// connection.
-public struct ExportStream: AsyncSequence, Sendable {
-    public typealias Element = [UInt8]
+package struct ExportStream: AsyncSequence, Sendable {
+    package typealias Element = [UInt8]
 
     enum Source: Sendable {
         case dump(StreamingProcess)
@@ -53,14 +53,14 @@ public struct ExportStream: AsyncSequence, Sendable {
 
     let source: Source
 
-    public func makeAsyncIterator() -> Iterator { Iterator(source: source) }
+    package func makeAsyncIterator() -> Iterator { Iterator(source: source) }
 
-    public struct Iterator: AsyncIteratorProtocol {
+    package struct Iterator: AsyncIteratorProtocol {
         let state: ExportState
 
         init(source: Source) { state = ExportState(source: source) }
 
-        public mutating func next() async throws -> [UInt8]? { try await state.next() }
+        package mutating func next() async throws -> [UInt8]? { try await state.next() }
     }
 }
 

@@ -2,7 +2,7 @@ import AsyncAlgorithms
 import BranchBackup
 import BranchCatalog
 import BranchCore
-public import BranchDiff
+package import BranchDiff
 import BranchPostgres
 import BranchStorage
 import BranchSystem
@@ -10,21 +10,21 @@ import Foundation
 import Logging
 
 /// What to compare and what to include.
-public struct DiffOptions: Sendable {
+package struct DiffOptions: Sendable {
     /// Each side: a branch, a snapshot (id or name), `BRANCH@INSTANT` or `backup:ID`.
-    public var from: String
-    public var to: String
+    package var from: String
+    package var to: String
     /// Only these tables (`name` or `schema.name`), these schemas.
-    public var tables: [String]?
-    public var schemas: [String]?
-    public var schemaOnly: Bool
+    package var tables: [String]?
+    package var schemas: [String]?
+    package var schemaOnly: Bool
     /// Counts per table, no rows.
-    public var summary: Bool
+    package var summary: Bool
     /// At most this many row changes; the end names a cursor to continue from.
-    public var limit: Int?
-    public var cursor: String?
+    package var limit: Int?
+    package var cursor: String?
 
-    public init(
+    package init(
         from: String, to: String, tables: [String]? = nil, schemas: [String]? = nil, schemaOnly: Bool = false, summary: Bool = false,
         limit: Int? = nil, cursor: String? = nil
     ) {
@@ -40,25 +40,25 @@ public struct DiffOptions: Sendable {
 }
 
 /// The totals at the end of a diff.
-public struct DiffTotals: Sendable, Equatable {
-    public var from: String
-    public var to: String
-    public var schemaChanges = 0
-    public var breakingChanges = 0
-    public var rowsAdded = 0
-    public var rowsRemoved = 0
-    public var rowsChanged = 0
+package struct DiffTotals: Sendable, Equatable {
+    package var from: String
+    package var to: String
+    package var schemaChanges = 0
+    package var breakingChanges = 0
+    package var rowsAdded = 0
+    package var rowsRemoved = 0
+    package var rowsChanged = 0
     /// Where to continue when `limit` cut the diff short; nil when it is complete.
-    public var nextCursor: String?
+    package var nextCursor: String?
     /// Bytes received from each side's server.
-    public var bytesFromFirst: UInt64 = 0
-    public var bytesFromSecond: UInt64 = 0
-    public var durationMs: Double = 0
+    package var bytesFromFirst: UInt64 = 0
+    package var bytesFromSecond: UInt64 = 0
+    package var durationMs: Double = 0
 }
 
 /// One result of a diff, in order: the schema changes, then per table its row changes and its
 /// summary, then the totals.
-public enum DiffEvent: Sendable {
+package enum DiffEvent: Sendable {
     case schema(SchemaChange)
     case row(RowChange)
     case table(TableDiffSummary)
@@ -89,14 +89,14 @@ struct DiffCursor: Codable {
 }
 
 /// Schema and row-level differences between two branches, snapshots, instants or backups.
-public struct Diffs: EnginePart {
+package struct Diffs: EnginePart {
     let context: EngineContext
 
     /// Starts a diff and returns once both sides are open, so a side that does not exist or cannot
     /// be opened is an error here, before any result. The results are produced as the consumer
     /// reads them (a slow reader slows the diff; a few hundred results wait at most); dropping the
     /// stream cancels the diff, and whatever was started for its sides is removed in every case.
-    public func start(project projectName: String, _ options: DiffOptions) async throws -> DiffStream {
+    package func start(project projectName: String, _ options: DiffOptions) async throws -> DiffStream {
         let project = try await catalog.read { try $0.requireProject(projectName) }
         if let limit = options.limit, limit < 1 { throw EngineError.invalidRequest("The limit must be at least 1.") }
         let cursor = try options.cursor.map(DiffCursor.decode)
@@ -313,8 +313,8 @@ private struct EventBatch {
 }
 
 /// A running diff's results, in order. Dropping it (a client hanging up) cancels the diff.
-public final class DiffStream: AsyncSequence, Sendable {
-    public typealias Element = [DiffEvent]
+package final class DiffStream: AsyncSequence, Sendable {
+    package typealias Element = [DiffEvent]
 
     private let channel: AsyncThrowingChannel<[DiffEvent], any Error>
     private let producer: Task<Void, Never>
@@ -326,13 +326,13 @@ public final class DiffStream: AsyncSequence, Sendable {
 
     deinit { producer.cancel() }
 
-    public func makeAsyncIterator() -> Iterator { Iterator(owner: self, base: channel.makeAsyncIterator()) }
+    package func makeAsyncIterator() -> Iterator { Iterator(owner: self, base: channel.makeAsyncIterator()) }
 
-    public struct Iterator: AsyncIteratorProtocol {
+    package struct Iterator: AsyncIteratorProtocol {
         /// Keeps the diff running while it is being read.
         let owner: DiffStream
         var base: AsyncThrowingChannel<[DiffEvent], any Error>.Iterator
 
-        public mutating func next() async throws -> [DiffEvent]? { try await base.next() }
+        package mutating func next() async throws -> [DiffEvent]? { try await base.next() }
     }
 }

@@ -1,7 +1,7 @@
 import BranchCatalog
 import BranchSystem
 import BranchCore
-public import BranchDiff
+package import BranchDiff
 import BranchPostgres
 import BranchRuntime
 import BranchStorage
@@ -9,34 +9,34 @@ import Foundation
 import Logging
 
 /// What a merge does, and how conflicts are settled.
-public struct MergeOptions: Sendable {
+package struct MergeOptions: Sendable {
     /// Which side wins a conflict.
-    public enum Side: String, Sendable { case source, target }
+    package enum Side: String, Sendable { case source, target }
 
     /// How to settle one conflicting row.
-    public struct Resolution: Sendable, Equatable {
-        public var table: String
-        public var key: [String: String?]
-        public var take: Side
+    package struct Resolution: Sendable, Equatable {
+        package var table: String
+        package var key: [String: String?]
+        package var take: Side
 
-        public init(table: String, key: [String: String?], take: Side) {
+        package init(table: String, key: [String: String?], take: Side) {
             self.table = table
             self.key = key
             self.take = take
         }
     }
 
-    public var source: String
+    package var source: String
     /// Default: the source's parent.
-    public var into: String?
+    package var into: String?
     /// Settles every conflict; without it (and a resolution), any conflict stops the merge.
-    public var prefer: Side?
+    package var prefer: Side?
     /// Per conflict (table and key), overriding `prefer`.
-    public var resolutions: [Resolution]
-    public var allowDestructive: Bool
-    public var dryRun: Bool
+    package var resolutions: [Resolution]
+    package var allowDestructive: Bool
+    package var dryRun: Bool
 
-    public init(
+    package init(
         source: String, into: String? = nil, prefer: Side? = nil, resolutions: [Resolution] = [], allowDestructive: Bool = false,
         dryRun: Bool = false
     ) {
@@ -51,46 +51,46 @@ public struct MergeOptions: Sendable {
 
 /// A row both branches changed since the base, differently: all three versions, and how it was
 /// settled (nil: not).
-public struct MergeConflict: Sendable, Equatable {
+package struct MergeConflict: Sendable, Equatable {
     /// How the two sides disagree; the raw value is the API's `kind`.
-    public enum Kind: String, Sendable {
+    package enum Kind: String, Sendable {
         case addedOnBoth = "added on both"
         case deletedInSource = "deleted in source, changed in target"
         case deletedInTarget = "changed in source, deleted in target"
         case changedOnBoth = "changed on both"
     }
 
-    public var table: String
-    public var key: [String: String?]
-    public var kind: Kind
-    public var base: [String: String?]?
-    public var source: [String: String?]?
-    public var target: [String: String?]?
-    public var resolution: MergeOptions.Side?
+    package var table: String
+    package var key: [String: String?]
+    package var kind: Kind
+    package var base: [String: String?]?
+    package var source: [String: String?]?
+    package var target: [String: String?]?
+    package var resolution: MergeOptions.Side?
 }
 
 /// What a merge writes to one table.
-public struct MergeTablePlan: Sendable, Equatable {
-    public var table: String
-    public var inserts: Int
-    public var updates: Int
-    public var deletes: Int
-    public var conflicts: Int
+package struct MergeTablePlan: Sendable, Equatable {
+    package var table: String
+    package var inserts: Int
+    package var updates: Int
+    package var deletes: Int
+    package var conflicts: Int
 }
 
 /// The plan of a merge and whether it was applied; `undoSnapshot` is the target's state before it.
-public struct MergeOutcome: Sendable {
-    public var source: String
-    public var target: String
-    public var base: String
-    public var dryRun: Bool
-    public var applied: Bool
-    public var schemaStatements: [String]
-    public var schemaChanges: [SchemaChange]
-    public var tables: [MergeTablePlan]
-    public var conflicts: [MergeConflict]
-    public var undoSnapshot: String?
-    public var operation: OperationTiming?
+package struct MergeOutcome: Sendable {
+    package var source: String
+    package var target: String
+    package var base: String
+    package var dryRun: Bool
+    package var applied: Bool
+    package var schemaStatements: [String]
+    package var schemaChanges: [SchemaChange]
+    package var tables: [MergeTablePlan]
+    package var conflicts: [MergeConflict]
+    package var undoSnapshot: String?
+    package var operation: OperationTiming?
 }
 
 /// One row to write into the target, or a conflict about it.
@@ -113,7 +113,7 @@ struct TableMergeWork: Sendable {
 }
 
 /// Three-way merge of one branch into another.
-public struct Merges: EnginePart {
+package struct Merges: EnginePart {
     let context: EngineContext
 
     /// Three-way merge: what the source changed since its base snapshot (the common ancestor),
@@ -121,7 +121,7 @@ public struct Merges: EnginePart {
     /// (generated DDL), then rows. Rows the target also changed, differently, are conflicts,
     /// settled by `prefer` or per-row resolutions; destructive schema changes need
     /// `allowDestructive`. The target is snapshotted first, so `branch restore` undoes a merge.
-    public func merge(project projectName: String, _ request: MergeOptions) async throws -> MergeOutcome {
+    package func merge(project projectName: String, _ request: MergeOptions) async throws -> MergeOutcome {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx -> (ProjectRecord, BranchRecord, BranchRecord, SnapshotRecord) in
             let project = try tx.requireProject(projectName)

@@ -5,7 +5,7 @@ import Foundation
 
 /// The pooled endpoint of every project (PgBouncer): which branch each entry reaches, and
 /// checkout, which moves a project's entry to another branch.
-public struct FrontDoor: EnginePart {
+package struct FrontDoor: EnginePart {
     let context: EngineContext
 
     /// Rewrites the pooler's configuration from the catalog and applies it online: an entry per
@@ -37,7 +37,7 @@ public struct FrontDoor: EnginePart {
 
     /// Points the project's pooled endpoint at another branch: new connections made with the
     /// app's unchanged URL reach it; PgBouncer recycles its server connections to the old one.
-    public func checkout(project projectName: String, branch branchName: String) async throws -> CheckoutChange {
+    package func checkout(project projectName: String, branch branchName: String) async throws -> CheckoutChange {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx in
             let project = try tx.requireProject(projectName)

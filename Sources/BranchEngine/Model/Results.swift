@@ -1,58 +1,58 @@
 import Foundation
 
 /// A project made, with how to reach it.
-public struct ProjectCreation: Sendable {
-    public var project: ProjectView
-    public var connection: ConnectionDetails
-    public var operation: OperationTiming
+package struct ProjectCreation: Sendable {
+    package var project: ProjectView
+    package var connection: ConnectionDetails
+    package var operation: OperationTiming
 }
 
 /// A project's settings changed, and the running branches restarted to apply them.
-public struct ProjectUpdate: Sendable {
-    public var project: ProjectView
-    public var restarted: [String]
-    public var operation: OperationTiming
+package struct ProjectUpdate: Sendable {
+    package var project: ProjectView
+    package var restarted: [String]
+    package var operation: OperationTiming
 }
 
 /// A branch after an operation; `replacedState` is the snapshot an in-place change kept of what it replaced.
-public struct BranchChange: Sendable {
-    public var branch: BranchView
-    public var replacedState: SnapshotView?
-    public var operation: OperationTiming
+package struct BranchChange: Sendable {
+    package var branch: BranchView
+    package var replacedState: SnapshotView?
+    package var operation: OperationTiming
 }
 
 /// A snapshot taken.
-public struct SnapshotCreation: Sendable {
-    public var snapshot: SnapshotView
-    public var operation: OperationTiming
+package struct SnapshotCreation: Sendable {
+    package var snapshot: SnapshotView
+    package var operation: OperationTiming
 }
 
 /// What was deleted.
-public struct Deletion: Sendable {
-    public var deleted: [String]
-    public var operation: OperationTiming
+package struct Deletion: Sendable {
+    package var deleted: [String]
+    package var operation: OperationTiming
 }
 
 /// The pooled endpoint moved.
-public struct CheckoutChange: Sendable {
-    public var project: String
-    public var previous: String
-    public var checkedOut: String
-    public var operation: OperationTiming
+package struct CheckoutChange: Sendable {
+    package var project: String
+    package var previous: String
+    package var checkedOut: String
+    package var operation: OperationTiming
 }
 
 /// What a project's limits and scale-to-zero settings become. In an update, an absent value is
 /// left as it is and 0 removes a limit (or turns suspension off); -1 returns a suspension delay
 /// to the service default.
-public struct ProjectSettings: Sendable, Equatable {
-    public var memoryBytes: UInt64?
-    public var cpus: Double?
-    public var maxConnections: Int?
-    public var suspendAfterSeconds: Int?
-    public var suspendMainAfterSeconds: Int?
-    public var retentionDays: Int?
+package struct ProjectSettings: Sendable, Equatable {
+    package var memoryBytes: UInt64?
+    package var cpus: Double?
+    package var maxConnections: Int?
+    package var suspendAfterSeconds: Int?
+    package var suspendMainAfterSeconds: Int?
+    package var retentionDays: Int?
 
-    public init(
+    package init(
         memoryBytes: UInt64? = nil, cpus: Double? = nil, maxConnections: Int? = nil, suspendAfterSeconds: Int? = nil,
         suspendMainAfterSeconds: Int? = nil, retentionDays: Int? = nil
     ) {
@@ -66,18 +66,18 @@ public struct ProjectSettings: Sendable, Equatable {
 }
 
 /// A schedule to set; absent retention values keep their current (or default) values.
-public struct ScheduleChange: Sendable {
-    public var expression: String
-    public var enabled: Bool?
-    public var keepLast: Int?
-    public var hourly: Int?
-    public var daily: Int?
-    public var weekly: Int?
-    public var monthly: Int?
-    public var webhookURL: String?
-    public var webhookSlack: Bool?
+package struct ScheduleChange: Sendable {
+    package var expression: String
+    package var enabled: Bool?
+    package var keepLast: Int?
+    package var hourly: Int?
+    package var daily: Int?
+    package var weekly: Int?
+    package var monthly: Int?
+    package var webhookURL: String?
+    package var webhookSlack: Bool?
 
-    public init(
+    package init(
         expression: String, enabled: Bool? = nil, keepLast: Int? = nil, hourly: Int? = nil, daily: Int? = nil, weekly: Int? = nil,
         monthly: Int? = nil, webhookURL: String? = nil, webhookSlack: Bool? = nil
     ) {

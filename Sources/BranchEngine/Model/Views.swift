@@ -1,109 +1,109 @@
-public import BranchCatalog
-public import Foundation
+package import BranchCatalog
+package import Foundation
 
 /// How long an operation took, step by step (what the journal measured).
-public struct OperationTiming: Sendable, Equatable {
-    public struct Step: Sendable, Equatable {
-        public var name: String
-        public var ms: Double
+package struct OperationTiming: Sendable, Equatable {
+    package struct Step: Sendable, Equatable {
+        package var name: String
+        package var ms: Double
     }
 
-    public var id: String
-    public var durationMs: Double
-    public var steps: [Step]
+    package var id: String
+    package var durationMs: Double
+    package var steps: [Step]
 }
 
 /// A project as users see it: its record and what is derived from its branches and snapshots.
-public struct ProjectView: Sendable {
-    public var record: ProjectRecord
+package struct ProjectView: Sendable {
+    package var record: ProjectRecord
     /// Ready branches and snapshots.
-    public var branchCount: Int
-    public var snapshotCount: Int
+    package var branchCount: Int
+    package var snapshotCount: Int
     /// Bytes on disk only the project's branches and snapshots hold (nil without Btrfs quotas).
-    public var exclusiveBytes: UInt64?
+    package var exclusiveBytes: UInt64?
     /// The stable pooled endpoint (without the password).
-    public var poolerHost: String
-    public var poolerPort: Int
+    package var poolerHost: String
+    package var poolerPort: Int
     /// The settings in effect: the project's own or the service's defaults.
-    public var suspendAfterSeconds: Int
-    public var suspendMainAfterSeconds: Int
-    public var retentionDays: Int
+    package var suspendAfterSeconds: Int
+    package var suspendMainAfterSeconds: Int
+    package var retentionDays: Int
     /// The earliest instant the checked-out branch can be re-created at.
-    public var earliestRestorableAt: Date?
+    package var earliestRestorableAt: Date?
 }
 
 /// Whether a ready branch's server runs.
-public enum BranchStatus: String, Sendable {
+package enum BranchStatus: String, Sendable {
     case running, suspended, stopped
 }
 
 /// A branch as users see it.
-public struct BranchView: Sendable {
-    public var record: BranchRecord
-    public var status: BranchStatus
-    public var checkedOut: Bool
+package struct BranchView: Sendable {
+    package var record: BranchRecord
+    package var status: BranchStatus
+    package var checkedOut: Bool
     /// Bytes on disk only this branch holds (nil without Btrfs quotas).
-    public var exclusiveBytes: UInt64?
-    public var earliestRestorableAt: Date?
+    package var exclusiveBytes: UInt64?
+    package var earliestRestorableAt: Date?
 }
 
 /// A snapshot as users see it.
-public struct SnapshotView: Sendable {
-    public var record: SnapshotRecord
-    public var exclusiveBytes: UInt64?
+package struct SnapshotView: Sendable {
+    package var record: SnapshotRecord
+    package var exclusiveBytes: UInt64?
     /// Branches whose base this snapshot is.
-    public var baseOf: [String]
+    package var baseOf: [String]
 }
 
 /// How to connect to a project's endpoint or one branch.
-public struct ConnectionDetails: Sendable {
-    public var url: String
-    public var host: String
-    public var port: Int
-    public var user: String
-    public var password: String
-    public var database: String
-    public var pooled: Bool
-    public var branch: String
+package struct ConnectionDetails: Sendable {
+    package var url: String
+    package var host: String
+    package var port: Int
+    package var user: String
+    package var password: String
+    package var database: String
+    package var pooled: Bool
+    package var branch: String
 }
 
 /// A schedule and when it fires next.
-public struct ScheduleView: Sendable {
-    public var record: ScheduleRecord
-    public var nextRunAt: Date?
+package struct ScheduleView: Sendable {
+    package var record: ScheduleRecord
+    package var nextRunAt: Date?
 }
 
 /// The service at a glance.
-public struct ServiceStatus: Sendable {
-    public struct Pool: Sendable {
-        public var path: String
-        public var mount: String
-        public var freeBytes: UInt64
-        public var totalBytes: UInt64
-        public var quotas: Bool
+package struct ServiceStatus: Sendable {
+    package struct Pool: Sendable {
+        package var path: String
+        package var mount: String
+        package var freeBytes: UInt64
+        package var totalBytes: UInt64
+        package var quotas: Bool
     }
 
-    public struct Postgres: Sendable {
-        public var version: String
-        public var major: Int
-        public var binDirectory: String
+    package struct Postgres: Sendable {
+        package var version: String
+        package var major: Int
+        package var binDirectory: String
     }
 
-    public struct Runtime: Sendable {
-        public var name: String
-        public var cgroups: String
-        public var limitsEnforced: Bool
-        public var notes: [String]
+    package struct Runtime: Sendable {
+        package var name: String
+        package var cgroups: String
+        package var limitsEnforced: Bool
+        package var notes: [String]
     }
 
-    public var version: String
-    public var startedAt: Date
-    public var pool: Pool
-    public var postgres: Postgres
-    public var runtime: Runtime
-    public var poolerPort: Int
-    public var poolerRunning: Bool
-    public var projects: Int
-    public var branches: Int
-    public var branchesRunning: Int
+    package var version: String
+    package var startedAt: Date
+    package var pool: Pool
+    package var postgres: Postgres
+    package var runtime: Runtime
+    package var poolerPort: Int
+    package var poolerRunning: Bool
+    package var projects: Int
+    package var branches: Int
+    package var branchesRunning: Int
 }

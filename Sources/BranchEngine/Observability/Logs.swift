@@ -5,7 +5,7 @@ import BranchPostgres
 import BranchRuntime
 import BranchStorage
 import Foundation
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 import Logging
 
@@ -60,7 +60,7 @@ extension Observability {
     /// The last lines of a branch server's log, and, with `follow`, what is written next (polled
     /// every 250 ms, across rotations), read as the consumer asks for it, until it goes away or
     /// the service shuts down.
-    public func logs(project projectName: String, branch name: String, lines: Int, follow: Bool) async throws -> LogStream {
+    package func logs(project projectName: String, branch name: String, lines: Int, follow: Bool) async throws -> LogStream {
         let branch = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return try tx.requireBranch(project.name, name, ready: false)
@@ -71,21 +71,21 @@ extension Observability {
 }
 
 /// A branch server's log: its last lines, then (when following) what is appended.
-public struct LogStream: AsyncSequence, Sendable {
-    public typealias Element = String
+package struct LogStream: AsyncSequence, Sendable {
+    package typealias Element = String
     let directory: String
     let lines: Int
     let follow: Bool
     let closed: StreamGate
 
-    public func makeAsyncIterator() -> Iterator { Iterator(stream: self) }
+    package func makeAsyncIterator() -> Iterator { Iterator(stream: self) }
 
-    public struct Iterator: AsyncIteratorProtocol {
+    package struct Iterator: AsyncIteratorProtocol {
         let stream: LogStream
         var started = false
         var offsets: [String: UInt64] = [:]
 
-        public mutating func next() async -> String? {
+        package mutating func next() async -> String? {
             if !started {
                 started = true
                 for file in LogFiles.all(in: stream.directory) { offsets[file] = LogFiles.size(of: file) }
@@ -123,10 +123,10 @@ final class StreamGate: Sendable {
 
 /// Closes log streams at the start of a graceful shutdown (it is listed after the HTTP server,
 /// so it is told first).
-public struct StreamCloserService: Service {
+package struct StreamCloserService: Service {
     let context: EngineContext
 
-    public func run() async throws {
+    package func run() async throws {
         try? await gracefulShutdown()
         context.streamsClosed.close()
     }

@@ -3,29 +3,29 @@ import BranchCore
 import BranchPostgres
 import BranchRuntime
 import BranchStorage
-public import Foundation
+package import Foundation
 import Logging
-public import ServiceLifecycle
+import ServiceLifecycle
 
 /// One sample of one branch server (rates over the preceding interval).
-public struct MetricSample: Sendable {
-    public var at: Date
-    public var status: BranchStatus
-    public var cpuPercent: Double?
-    public var memoryBytes: UInt64?
-    public var ioReadBytesPerSecond: Double?
-    public var ioWriteBytesPerSecond: Double?
-    public var connections: Int?
-    public var databaseBytes: UInt64?
-    public var exclusiveBytes: UInt64?
-    public var restarts: Int
+package struct MetricSample: Sendable {
+    package var at: Date
+    package var status: BranchStatus
+    package var cpuPercent: Double?
+    package var memoryBytes: UInt64?
+    package var ioReadBytesPerSecond: Double?
+    package var ioWriteBytesPerSecond: Double?
+    package var connections: Int?
+    package var databaseBytes: UInt64?
+    package var exclusiveBytes: UInt64?
+    package var restarts: Int
 }
 
 /// The samples of one branch.
-public struct MetricSeries: Sendable {
-    public var project: String
-    public var branch: String
-    public var samples: [MetricSample]
+package struct MetricSeries: Sendable {
+    package var project: String
+    package var branch: String
+    package var samples: [MetricSample]
 }
 
 /// The last hour of samples per branch, in memory (720 × 5 s), and the previous cumulative
@@ -86,10 +86,10 @@ extension Duration {
 
 /// Samples every branch server every `metricsInterval`: state, CPU, memory, IO, connections,
 /// sizes, restarts; a branch with clients counts as active for scale to zero.
-public struct MetricsService: Service {
+package struct MetricsService: Service {
     let context: EngineContext
 
-    public func run() async throws {
+    package func run() async throws {
         let sampler = MetricsSampler(context: context)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await sampler.sampleOnce()
@@ -134,14 +134,14 @@ struct MetricsSampler: EnginePart {
 
 extension Observability {
     /// Samples of matching branches over the last `minutes` (0: only the latest of each).
-    public func metrics(project: String?, branch: String?, minutes: Int) async -> (intervalSeconds: Double, series: [MetricSeries]) {
+    package func metrics(project: String?, branch: String?, minutes: Int) async -> (intervalSeconds: Double, series: [MetricSeries]) {
         let since = minutes > 0 ? Date().addingTimeInterval(-Double(minutes) * 60) : nil
         let series = await context.metricsStore.query(project: project, branch: branch, since: since)
         return (configuration.metricsInterval.seconds, series)
     }
 
     /// The latest sample of every branch in Prometheus' text format.
-    public func prometheusText() async -> String {
+    package func prometheusText() async -> String {
         let latest = await context.metricsStore.query(project: nil, branch: nil, since: nil)
         var families: [(name: String, help: String, type: String, value: (MetricSample) -> Double?)] = [
             ("branch_up", "1 if the branch's server is running.", "gauge", { $0.status == .running ? 1 : 0 }),

@@ -1,16 +1,16 @@
 import BranchRuntime
 import BranchPostgres
 import BranchStorage
-public import BranchCatalog
+package import BranchCatalog
 import BranchCore
 import Foundation
 
 /// What the service reports about itself: its status, the operations journal, branch events,
 /// metrics and logs.
-public struct Observability: EnginePart {
+package struct Observability: EnginePart {
     let context: EngineContext
 
-    public func status() async throws -> ServiceStatus {
+    package func status() async throws -> ServiceStatus {
         let (projects, branches) = try await catalog.read { tx in (try tx.projects(), try tx.allBranches()) }
         let space = storage.space()
         let running = branches.filter { $0.state == .ready && servers.isRunning($0) }.count
@@ -29,17 +29,17 @@ public struct Observability: EnginePart {
     }
 
     /// The operations journal, newest first.
-    public func operations(project: String?, limit: Int) async throws -> [OperationRecord] {
+    package func operations(project: String?, limit: Int) async throws -> [OperationRecord] {
         try await catalog.operations(project: project, limit: max(1, min(limit, 1000)))
     }
 
     /// What branch servers did on their own (crashes, restarts, suspensions), newest first.
-    public func events(project: String?, limit: Int) async throws -> [EventRecord] {
+    package func events(project: String?, limit: Int) async throws -> [EventRecord] {
         try await catalog.events(project: project, limit: max(1, min(limit, 1000)))
     }
 
     /// A long operation's progress and result.
-    public func job(_ id: String) throws -> Job {
+    package func job(_ id: String) throws -> Job {
         guard let job = context.jobs.get(id) else {
             throw EngineError(.jobNotFound, "There is no job '\(id)' (finished jobs are kept an hour).")
         }

@@ -38,7 +38,7 @@ extension Projects {
     /// Changes a project's limits and scale-to-zero settings. Memory and CPU limits are applied to
     /// running containers at once; a new max_connections needs a restart of the running branches,
     /// which this does; a new memory limit resizes shared_buffers at their next start.
-    public func update(_ name: String, _ settings: ProjectSettings) async throws -> ProjectUpdate {
+    package func update(_ name: String, _ settings: ProjectSettings) async throws -> ProjectUpdate {
         try settings.validate()
         let projectKey = try ResourceName(validating: name, kind: "project name")
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx in try tx.requireProject(name) }) { project in

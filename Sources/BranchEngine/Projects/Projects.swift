@@ -9,12 +9,12 @@ import Logging
 
 /// Projects: each a Postgres cluster on its own subvolume, with an owner role, a database and a
 /// `main` branch, made from the warm template.
-public struct Projects: EnginePart {
+package struct Projects: EnginePart {
     let context: EngineContext
 
     /// Creates a project: a writable snapshot of the warm template, started, with its owner role
     /// and database renamed to the project's name and a generated SCRAM password. No initdb.
-    public func create(name rawName: String, settings: ProjectSettings? = nil) async throws -> ProjectCreation {
+    package func create(name rawName: String, settings: ProjectSettings? = nil) async throws -> ProjectCreation {
         let name = try ResourceName(validating: rawName, kind: "project name")
         if let settings { try settings.validate() }
         return try await context.withProjectLock(name.rawValue) {
@@ -98,19 +98,19 @@ public struct Projects: EnginePart {
         }
     }
 
-    public func list() async throws -> [ProjectView] {
+    package func list() async throws -> [ProjectView] {
         var views: [ProjectView] = []
         for project in try await catalog.projects() where project.state == .ready { views.append(try await presenter.project(project)) }
         return views
     }
 
-    public func get(_ name: String) async throws -> ProjectView {
+    package func get(_ name: String) async throws -> ProjectView {
         try await presenter.project(try await catalog.read { try $0.requireProject(name) })
     }
 
     /// Deletes a project with every branch and snapshot. Refuses when branches other than main
     /// exist, unless `force`. Once started it runs to completion, at the next start if need be.
-    public func delete(_ name: String, force: Bool) async throws -> Deletion {
+    package func delete(_ name: String, force: Bool) async throws -> Deletion {
         let validName = try ResourceName(validating: name, kind: "project name")
         return try await context.withProjectLock(validName.rawValue, checking: { tx -> (ProjectRecord, [BranchRecord]) in
             guard let project = try tx.project(validName) else { throw EngineError.projectNotFound(name) }
@@ -150,7 +150,7 @@ public struct Projects: EnginePart {
     }
 
     /// The project's stable pooled endpoint (it reaches the checked-out branch).
-    public func connection(_ name: String) async throws -> ConnectionDetails {
+    package func connection(_ name: String) async throws -> ConnectionDetails {
         frontDoor.pooledConnection(try await catalog.read { try $0.requireProject(name) })
     }
 

@@ -7,11 +7,11 @@ import Foundation
 
 /// Restores: a snapshot as a new branch, into a branch in place (undoable: the replaced state is
 /// kept as a snapshot), one table of it, and resetting a branch to its parent's current state.
-public struct Restores: EnginePart {
+package struct Restores: EnginePart {
     let context: EngineContext
 
     /// Restores a snapshot as a new branch (`as`) or into a branch in place (`inPlace`).
-    public func restore(
+    package func restore(
         project projectName: String, snapshot idOrName: String, as newName: String? = nil, inPlace: Bool = false, branch: String? = nil,
         table: String? = nil
     ) async throws -> BranchChange {
@@ -50,7 +50,7 @@ public struct Restores: EnginePart {
 
     /// Re-creates a branch from its parent's current state: a new base snapshot of the parent
     /// replaces the branch's data (the old state is kept as a `pre-restore` snapshot).
-    public func reset(project projectName: String, branch name: String) async throws -> BranchChange {
+    package func reset(project projectName: String, branch name: String) async throws -> BranchChange {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx in
             let project = try tx.requireProject(projectName)

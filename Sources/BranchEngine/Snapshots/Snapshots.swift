@@ -9,11 +9,11 @@ import Logging
 
 /// Snapshots: read-only copies of a branch at an instant, taken on demand, on a schedule, as
 /// branches' bases, before in-place restores and for backups.
-public struct Snapshots: EnginePart {
+package struct Snapshots: EnginePart {
     let context: EngineContext
 
     /// A read-only snapshot of a branch (default: the checked-out one), after a CHECKPOINT.
-    public func create(project projectName: String, branch branchName: String? = nil, name: String? = nil) async throws -> SnapshotCreation {
+    package func create(project projectName: String, branch branchName: String? = nil, name: String? = nil) async throws -> SnapshotCreation {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         let snapshotName = try name.map { try ResourceName(validating: $0, kind: "snapshot name") }
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx in
@@ -55,7 +55,7 @@ public struct Snapshots: EnginePart {
         return snapshot
     }
 
-    public func list(project projectName: String) async throws -> [SnapshotView] {
+    package func list(project projectName: String) async throws -> [SnapshotView] {
         let (records, branchRecords) = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return (try tx.snapshots(project.name).filter { $0.state == .ready }, try tx.branches(project.name))
@@ -64,7 +64,7 @@ public struct Snapshots: EnginePart {
         return records.map { presenter.snapshot($0, branches: branchRecords, sizes: sizes) }
     }
 
-    public func get(project projectName: String, _ idOrName: String) async throws -> SnapshotView {
+    package func get(project projectName: String, _ idOrName: String) async throws -> SnapshotView {
         let snapshot = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return try tx.requireSnapshot(project.name, idOrName)
@@ -73,7 +73,7 @@ public struct Snapshots: EnginePart {
     }
 
     /// Deletes a snapshot; refused while a branch uses it as its base (diff and merge need it).
-    public func delete(project projectName: String, _ idOrName: String) async throws -> Deletion {
+    package func delete(project projectName: String, _ idOrName: String) async throws -> Deletion {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx in
             let project = try tx.requireProject(projectName)

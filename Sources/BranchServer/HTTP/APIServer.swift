@@ -1,17 +1,17 @@
 import BranchAPI
 import BranchCore
-public import BranchEngine
+package import BranchEngine
 import Foundation
 import Hummingbird
-public import Logging
+package import Logging
 import NIOCore
 import OpenAPIHummingbird
 import OpenAPIRuntime
-public import ServiceLifecycle
+package import ServiceLifecycle
 
 /// The HTTP face of the service: `/api/v1` (every operation of Sources/BranchAPI/openapi.json)
 /// and `/metrics`, authenticated with the admin key.
-public enum APIServer {
+package enum APIServer {
     /// The router serving `api` behind the service's middleware (errors, the admin key, the body
     /// limit); any implementation of the document, so tests can serve a stub without a pool.
     static func router(api: some APIProtocol, adminKey: String) throws -> Router<BasicRequestContext> {
@@ -25,7 +25,7 @@ public enum APIServer {
     }
 
     /// The application serving the API on `host:port`; `onRunning` is called once it listens.
-    public static func application(
+    package static func application(
         engine: Engine, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some Service {
         Application(
@@ -38,12 +38,12 @@ public enum APIServer {
 
 /// Keeps the engine for the life of the service group; on graceful shutdown (SIGTERM/SIGINT),
 /// after the HTTP server has stopped, it stops every branch server and the pooler.
-public struct EngineService: Service {
+package struct EngineService: Service {
     let engine: Engine
 
-    public init(engine: Engine) { self.engine = engine }
+    package init(engine: Engine) { self.engine = engine }
 
-    public func run() async throws {
+    package func run() async throws {
         try? await gracefulShutdown()
         await engine.shutdown()
     }

@@ -1,18 +1,18 @@
-public import Foundation
+package import Foundation
 
 /// When a schedule fires: a cron expression (`minute hour day-of-month month day-of-week`, in
 /// UTC, with `*`, lists, ranges and steps; both day fields restricted means either matches, as in
 /// Vixie cron), a macro (`@hourly`, `@daily`, `@weekly`, `@monthly`), or `@every <duration>`.
-public struct CronSchedule: Sendable, Equatable {
+package struct CronSchedule: Sendable, Equatable {
     enum Rule: Sendable, Equatable {
         case every(seconds: Int)
         case fields(minutes: Set<Int>, hours: Set<Int>, days: Set<Int>, months: Set<Int>, weekdays: Set<Int>, daysRestricted: Bool, weekdaysRestricted: Bool)
     }
 
     let rule: Rule
-    public let expression: String
+    package let expression: String
 
-    public init(parsing expression: String) throws(CronError) {
+    package init(parsing expression: String) throws(CronError) {
         let text = expression.trimmingCharacters(in: .whitespaces)
         self.expression = text
         switch text {
@@ -33,7 +33,7 @@ public struct CronSchedule: Sendable, Equatable {
     }
 
     /// The first firing time strictly after `date`.
-    public func next(after date: Date) -> Date {
+    package func next(after date: Date) -> Date {
         switch rule {
         case .every(let seconds):
             // Aligned to multiples of the period since the epoch, so restarts do not shift it.
@@ -115,8 +115,8 @@ public struct CronSchedule: Sendable, Equatable {
 }
 
 /// A schedule expression that does not parse.
-public struct CronError: Error, CustomStringConvertible {
-    public let expression: String
-    public let reason: String
-    public var description: String { "Invalid schedule '\(expression)': \(reason)." }
+package struct CronError: Error, CustomStringConvertible {
+    package let expression: String
+    package let reason: String
+    package var description: String { "Invalid schedule '\(expression)': \(reason)." }
 }

@@ -1,17 +1,17 @@
-public import Foundation
+package import Foundation
 
 /// Which automatic snapshots (or backups) a retention policy keeps: the newest `keepLast`, and
 /// the newest one in each of the last `hourly` hours, `daily` days, `weekly` weeks and
 /// `monthly` months (UTC buckets), as grandfather-father-son rotations do.
-public struct RetentionPolicy: Sendable, Equatable, Codable {
-    public var keepLast: Int
-    public var hourly: Int
-    public var daily: Int
-    public var weekly: Int
-    public var monthly: Int
+package struct RetentionPolicy: Sendable, Equatable, Codable {
+    package var keepLast: Int
+    package var hourly: Int
+    package var daily: Int
+    package var weekly: Int
+    package var monthly: Int
 
     /// The ids to keep among `items` (id and time), as of `now`.
-    public func keep(_ items: [(id: String, at: Date)], now: Date) -> Set<String> {
+    package func keep(_ items: [(id: String, at: Date)], now: Date) -> Set<String> {
         let newestFirst = items.sorted { $0.at > $1.at }
         var kept = Set(newestFirst.prefix(max(0, keepLast)).map(\.id))
         var calendar = Calendar(identifier: .iso8601)

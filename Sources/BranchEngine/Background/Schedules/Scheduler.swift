@@ -8,7 +8,7 @@ import Foundation
 import Logging
 
 /// Snapshot and backup schedules: cron expressions with GFS retention, per project.
-public struct Scheduler: EnginePart {
+package struct Scheduler: EnginePart {
     let context: EngineContext
 
     /// The schedule every new project gets: a snapshot of each running branch every hour, kept
@@ -19,7 +19,7 @@ public struct Scheduler: EnginePart {
             monthly: 0, lastRunAt: nil, webhookURL: nil, webhookSlack: false)
     }
 
-    public func list(project projectName: String) async throws -> [ScheduleView] {
+    package func list(project projectName: String) async throws -> [ScheduleView] {
         let records = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return [try tx.schedule(project.name, .snapshot), try tx.schedule(project.name, .backup)].compactMap { $0 }
@@ -28,7 +28,7 @@ public struct Scheduler: EnginePart {
     }
 
     /// Creates or replaces a project's snapshot or backup schedule.
-    public func set(project projectName: String, kind rawKind: String, _ request: ScheduleChange) async throws -> ScheduleView {
+    package func set(project projectName: String, kind rawKind: String, _ request: ScheduleChange) async throws -> ScheduleView {
         guard let kind = ScheduleKind(rawValue: rawKind) ?? ScheduleKind(rawValue: String(rawKind.dropLast())) else {
             throw EngineError.invalidRequest("There are snapshot and backup schedules, not '\(rawKind)'.")
         }
@@ -60,7 +60,7 @@ public struct Scheduler: EnginePart {
         }
     }
 
-    public func delete(project projectName: String, kind rawKind: String) async throws -> [ScheduleView] {
+    package func delete(project projectName: String, kind rawKind: String) async throws -> [ScheduleView] {
         guard let kind = ScheduleKind(rawValue: rawKind) ?? ScheduleKind(rawValue: String(rawKind.dropLast())) else {
             throw EngineError.invalidRequest("There are snapshot and backup schedules, not '\(rawKind)'.")
         }

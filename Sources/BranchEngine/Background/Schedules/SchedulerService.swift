@@ -2,16 +2,16 @@ import BranchStorage
 import BranchCatalog
 import Foundation
 import Logging
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// Runs the schedules that are due (checked every second), each as a child task of its own, so a
 /// long backup delays no other schedule, restart or request; a schedule still running is not
 /// started again. Once a minute it also prunes old server logs and archived WAL nothing needs.
-public struct SchedulerService: Service {
+package struct SchedulerService: Service {
     let context: EngineContext
 
-    public func run() async throws {
+    package func run() async throws {
         let scheduler = Scheduler(context: context)
         let running = RunningSchedules()
         await withDiscardingTaskGroup { group in
