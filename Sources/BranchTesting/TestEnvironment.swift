@@ -205,7 +205,21 @@ package final class TestEnvironment: @unchecked Sendable {
         }
     }
 
-    /// Runs the CLI, requires it to fail, and decodes the API error code from `--json`-less stderr.
+    /// Runs the CLI with `--json`, requires it to fail, and returns the error's stable code (what
+    /// tests assert: messages and hints are for people and may be reworded).
+    package func errorCode(_ arguments: String...) async throws -> String {
+        let result = try await cli(arguments + ["--json"])
+        guard !result.succeeded else {
+            throw TestFailure("`branch \(arguments.joined(separator: " "))` succeeded but should have failed: \(result.stdout)")
+        }
+        struct Printed: Decodable { struct Error: Decodable { let code: String }; let error: Error }
+        guard let printed = try? JSONDecoder().decode(Printed.self, from: Data(result.stdout.utf8)) else {
+            throw TestFailure("`branch \(arguments.joined(separator: " "))` printed no JSON error: \(result.stdout)\n\(result.stderr)")
+        }
+        return printed.error.code
+    }
+
+    /// Runs the CLI, requires it to fail, and returns what it printed.
     package func failure(_ arguments: String...) async throws -> CLIResult {
         let result = try await cli(arguments)
         guard !result.succeeded else {

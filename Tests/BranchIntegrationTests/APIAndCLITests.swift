@@ -67,8 +67,7 @@ struct APIAndCLITests {
             // Without the environment variables, as on a laptop.
             let clean = ["BRANCH_URL": "", "BRANCH_TOKEN": ""]
             let badLogin = try await env.cli(["login", env.url, "--token", "wrong"], environment: clean)
-            #expect(badLogin.status == 3)
-            #expect(badLogin.stderr.contains("admin key is not valid"))
+            #expect(badLogin.status == 3)  // exit status 3: unauthorized
             #expect(!FileManager.default.fileExists(atPath: "\(env.home)/.config/branch/config.json"))
 
             let login = try await env.cli(["login", env.url, "--token", env.token], environment: clean)

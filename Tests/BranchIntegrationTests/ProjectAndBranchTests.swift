@@ -74,10 +74,8 @@ struct ProjectAndBranchTests {
             #expect(previous.kind == "pre-restore")
 
             // Deleting: refusals first, then the real thing.
-            let withChildren = try await env.failure("delete", "feature")
-            #expect(withChildren.stderr.contains("has child branches"))
-            let mainRefused = try await env.failure("delete", "main")
-            #expect(mainRefused.stderr.contains("checked out"))
+            #expect(try await env.errorCode("delete", "feature") == "branch_has_children")
+            #expect(try await env.errorCode("delete", "main") == "branch_checked_out")
             _ = try await env.json(DeleteResult.self, "delete", "sub")
             _ = try await env.json(DeleteResult.self, "delete", "feature")
             #expect(try await env.subvolumes("projects/app/branches") == ["main"])
@@ -102,13 +100,11 @@ struct ProjectAndBranchTests {
             #expect(branches.branches.first { $0.name == "b" }?.parent == "main")
 
             _ = try await env.json(CheckoutResult.self, "checkout", "b")
-            let refused = try await env.failure("delete", "main")
-            #expect(refused.stderr.contains("--force"))
+            #expect(try await env.errorCode("delete", "main") == "branch_is_main")
             _ = try await env.json(DeleteResult.self, "delete", "main", "--force")
             #expect(try await env.json(BranchList.self, "list").branches.map(\.name) == ["b"])
 
-            let projectRefused = try await env.failure("project", "delete", "app")
-            #expect(projectRefused.stderr.contains("besides main") || projectRefused.stderr.contains("branch"))
+            #expect(try await env.errorCode("project", "delete", "app") == "project_has_branches")
             _ = try await env.json(DeleteResult.self, "project", "delete", "app", "--force")
             #expect(try await env.json(ProjectList.self, "project", "list").projects.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: "\(env.pool)/projects/app"))

@@ -50,18 +50,15 @@ struct SnapshotAndCheckoutTests {
             #expect(quiet.branch.status == "stopped")
 
             // A snapshot that is some branch's base cannot be deleted; others can.
-            let inUse = try await env.failure("snapshot", "delete", "one")
-            #expect(inUse.stderr.contains("base of branch then"))
+            #expect(try await env.errorCode("snapshot", "delete", "one") == "snapshot_in_use")
             _ = try await env.json(DeleteResult.self, "delete", "then")
             _ = try await env.json(DeleteResult.self, "snapshot", "delete", "one")
             #expect(try await !env.subvolumes("projects/app/snapshots").contains(snapshot.id))
-            let gone = try await env.failure("snapshot", "delete", "one")
-            #expect(gone.stderr.contains("no snapshot"))
+            #expect(try await env.errorCode("snapshot", "delete", "one") == "snapshot_not_found")
 
             // Names are unique per project.
             _ = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "two")
-            let duplicate = try await env.failure("snapshot", "create", "--name", "two")
-            #expect(duplicate.stderr.contains("already has a snapshot named"))
+            #expect(try await env.errorCode("snapshot", "create", "--name", "two") == "snapshot_exists")
         }
     }
 

@@ -23,7 +23,7 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
+            try await reportingErrors(json: output.json) {
                 let job = try await APIClient.make().createBackup(
                     path: .init(project: try project.resolve()), body: .json(.init(branch: branch))
                 ).accepted.body.json
@@ -103,7 +103,7 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
+            try await reportingErrors(json: output.json) {
                 let job = try await APIClient.make().restoreBackup(
                     path: .init(backup: id), body: .json(.init(_as: name, project: project))
                 ).accepted.body.json
@@ -126,7 +126,7 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
+            try await reportingErrors(json: output.json) {
                 let job = try await APIClient.make().verifyBackup(path: .init(backup: id)).accepted.body.json
                 let done = try await JobWatcher.wait(for: job, quiet: output.json)
                 if output.json { return try Format.printJSON(done) }

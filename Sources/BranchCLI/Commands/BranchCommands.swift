@@ -27,7 +27,7 @@ struct CreateBranch: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let instant = try at.map { text -> Date in
                 guard let date = Instant.parse(text) else {
                     throw CLIError(

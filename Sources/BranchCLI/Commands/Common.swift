@@ -23,23 +23,33 @@ func resolveProject(_ explicit: String?) throws -> String {
     throw CLIError.noProject()
 }
 
-/// Runs a command body; prints errors as `error: …` / `hint: …` on stderr and exits non-zero.
-func reportingErrors(_ body: () async throws -> Void) async throws {
+/// Runs a command body; prints errors as `error: …` / `hint: …` on stderr and exits non-zero (3 when
+/// the admin key was refused). With `json` (a command's `--json`), the error also goes to stdout as
+/// `{"error": {"code": …, "message": …, "hint": …}}`, so scripts and agents can act on its stable code.
+func reportingErrors(json: Bool = false, _ body: () async throws -> Void) async throws {
     do {
         try await body()
+    } catch let exit as ExitCode {
+        throw exit
     } catch {
-        switch APIClient.unwrapped(error) {
-        case let error as CLIError:
-            printError(error.message, hint: error.hint)
-            throw ExitCode(error.code == ErrorCode.unauthorized.rawValue ? 3 : 1)
-        case let error as any ReportableError:
-            printError(error.message, hint: error.hint)
-            throw ExitCode.failure
-        case let error as ExitCode:
-            throw error
-        case let error:
-            printError("\(error)", hint: nil)
-            throw ExitCode.failure
+        let reported = ReportedError(APIClient.unwrapped(error))
+        printError(reported.message, hint: reported.hint)
+        if json { try? Format.printJSON(["error": reported]) }
+        throw ExitCode(reported.code == ErrorCode.unauthorized.rawValue ? 3 : 1)
+    }
+}
+
+/// A failed command's error as `--json` prints it.
+struct ReportedError: Encodable {
+    let code: String
+    let message: String
+    let hint: String?
+
+    init(_ error: any Error) {
+        switch error {
+        case let error as CLIError: (code, message, hint) = (error.code, error.message, error.hint)
+        case let error as any ReportableError: (code, message, hint) = (error.code.rawValue, error.message, error.hint)
+        case let error: (code, message, hint) = (ErrorCode.internalError.rawValue, "\(error)", nil)
         }
     }
 }
@@ -55,7 +65,7 @@ extension OutputOptions {
     /// A command's one call and its answer: printed as JSON with `--json`, else by `human`; errors
     /// reported as `reportingErrors` does.
     func report<Result: Encodable>(_ call: @autoclosure () async throws -> Result, human: (Result) throws -> Void) async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: json) {
             let result = try await call()
             if json { return try Format.printJSON(result) }
             try human(result)

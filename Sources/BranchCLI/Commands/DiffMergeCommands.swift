@@ -45,7 +45,7 @@ struct Diff: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let effectiveLimit = limit.map { $0 == 0 ? nil : $0 } ?? (output.json ? nil : 500)
             let request = Components.Schemas.DiffRequest(
                 cursor: cursor, from: from, limit: effectiveLimit, schemaOnly: schemaOnly ? true : nil, schemas: schemas.isEmpty ? nil : schemas,
@@ -311,7 +311,7 @@ struct Merge: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let resolved = try resolutions.map(Self.readResolutions)
             let request = Components.Schemas.MergeRequest(
                 allowDestructive: allowDestructive ? true : nil, dryRun: dryRun ? true : nil, into: into, prefer: prefer, resolutions: resolved,

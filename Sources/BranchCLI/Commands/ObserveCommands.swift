@@ -24,7 +24,7 @@ struct Top: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let live = !once && !output.json && isatty(STDOUT_FILENO) == 1
             repeat {
                 let metrics = try await APIClient.make().getMetrics(query: .init(project: project, minutes: 0)).ok.body.json

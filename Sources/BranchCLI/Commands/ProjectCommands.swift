@@ -63,7 +63,7 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
+            try await reportingErrors(json: output.json) {
                 let name = try resolveProject(self.name)
                 let project = try await APIClient.make().getProject(path: .init(project: name)).ok.body.json
                 if output.json { return try Format.printJSON(project) }
@@ -97,7 +97,7 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
+            try await reportingErrors(json: output.json) {
                 let settings = try self.settings.parsed()
                 guard let settings else {
                     throw CLIError(code: "invalid_request", message: "Nothing to change.", hint: "Pass --memory, --cpus, --max-connections, --suspend-after or --suspend-main-after.")

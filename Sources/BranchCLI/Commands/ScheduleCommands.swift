@@ -50,7 +50,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await reportingErrors {
+            try await reportingErrors(json: output.json) {
                 let request = Components.Schemas.ScheduleRequest(
                     daily: daily, enabled: true, expression: cron, hourly: hourly, keepLast: keepLast, monthly: monthly,
                     webhookSlack: webhook == nil ? nil : slack, webhookURL: webhook, weekly: weekly)

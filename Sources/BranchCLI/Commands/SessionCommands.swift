@@ -16,7 +16,7 @@ struct Login: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let configuration = ClientConfiguration(url: ClientConfiguration.normalized(url), token: token)
             let status = try await APIClient.make(configuration).getStatus().ok.body.json
             try configuration.save()
@@ -39,7 +39,7 @@ struct Link: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let info = try await APIClient.make().getProject(path: .init(project: project)).ok.body.json
             let path = try ProjectLink(project: info.name).write(in: FileManager.default.currentDirectoryPath)
             if output.json {
@@ -57,7 +57,7 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let configuration = ClientConfiguration.load()
             let status = try await APIClient.make(configuration).getStatus().ok.body.json
             if output.json { return try Format.printJSON(status) }
