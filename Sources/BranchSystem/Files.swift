@@ -2,8 +2,11 @@ package import BranchCore
 import Foundation
 
 #if canImport(Glibc)
-package import Glibc  // mode_t in public signatures
+import Glibc
 #endif
+
+/// Permission bits, as `mode_t` is on Linux.
+package typealias FileMode = UInt32
 
 /// A failed file-system call, with the path and errno.
 package struct FileError: ReportableError {
@@ -26,7 +29,7 @@ package struct FileError: ReportableError {
 /// Small file helpers with explicit modes and owners; every write is atomic (temp file + rename).
 package enum Files {
     /// Writes `contents` to `path` atomically with `mode`, optionally owned by `owner`.
-    package static func writeAtomically(_ contents: String, to path: String, mode: mode_t = 0o644, owner: String? = nil) throws(FileError) {
+    package static func writeAtomically(_ contents: String, to path: String, mode: FileMode = 0o644, owner: String? = nil) throws(FileError) {
         let temp = "\(path).tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileError("create", path: temp, errno: errno) }
@@ -60,7 +63,7 @@ package enum Files {
     }
 
     /// Creates `path` (and parents) if missing, then sets mode and owner.
-    package static func ensureDirectory(_ path: String, mode: mode_t = 0o755, owner: String? = nil) throws(FileError) {
+    package static func ensureDirectory(_ path: String, mode: FileMode = 0o755, owner: String? = nil) throws(FileError) {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
