@@ -292,65 +292,21 @@ def find_pids(comms, mention=None, parent=None):
     return found
 
 
-class PeakSampler:
-    """Polls the summed VmRSS of the processes `pids()` returns, every `interval` seconds, in a
-    thread; `peak` is the largest sum seen. Used as `with PeakSampler(...) as sampler:`."""
+class Sampler:
+    """Calls `sample()` every `interval` seconds in a thread while a `with` block runs."""
 
-    def __init__(self, pids, interval=0.1, guard=None):
-        self.pids, self.interval, self.guard = pids, interval, guard
-        self.peak, self.samples = 0, 0
+    def __init__(self, interval):
+        self.interval = interval
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
     def loop(self):
         while not self.stopping.is_set():
-            try:
-                total = sum(status_kb(pid, "VmRSS") or 0 for pid in self.pids())
-            except Exception:  # noqa: BLE001 - a process vanishing mid-scan is normal
-                total = 0
-            self.peak = max(self.peak, total)
-            self.samples += 1
-            if self.guard:
-                self.guard(total)
+            self.sample()
             self.stopping.wait(self.interval)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join(timeout=10)
-        return False
-
-
-class ApiProbe:
-    """While heavy work runs, asks the service a cheap question (`call()`) every `interval` seconds
-    in a thread and keeps how long each answer took, in ms: the API must stay responsive whatever
-    the engine does (the slowest answer is a target). Used as `with ApiProbe(...) as probe:`;
-    `probe.summary()` gives n, median and max."""
-
-    def __init__(self, call, interval=0.1):
-        self.call, self.interval = call, interval
-        self.latencies, self.failures = [], 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-
-    def loop(self):
-        while not self.stopping.is_set():
-            started = time.perf_counter()
-            try:
-                self.call()
-                self.latencies.append((time.perf_counter() - started) * 1000)
-            except Exception:  # noqa: BLE001 - counted; a failed answer is reported, not fatal
-                self.failures += 1
-            self.stopping.wait(self.interval)
-
-    def summary(self):
-        values = sorted(self.latencies)
-        if not values:
-            return {"n": 0, "failures": self.failures}
-        return {"n": len(values), "median": values[len(values) // 2], "max": values[-1], "failures": self.failures}
+    def sample(self):
+        raise NotImplementedError
 
     def __enter__(self):
         self.thread.start()
@@ -360,6 +316,52 @@ class ApiProbe:
         self.stopping.set()
         self.thread.join(timeout=30)
         return False
+
+
+class PeakSampler(Sampler):
+    """Polls the summed VmRSS of the processes `pids()` returns, every `interval` seconds, in a
+    thread; `peak` is the largest sum seen. Used as `with PeakSampler(...) as sampler:`."""
+
+    def __init__(self, pids, interval=0.1, guard=None):
+        super().__init__(interval)
+        self.pids, self.guard = pids, guard
+        self.peak, self.samples = 0, 0
+
+    def sample(self):
+        try:
+            total = sum(status_kb(pid, "VmRSS") or 0 for pid in self.pids())
+        except Exception:  # noqa: BLE001 - a process vanishing mid-scan is normal
+            total = 0
+        self.peak = max(self.peak, total)
+        self.samples += 1
+        if self.guard:
+            self.guard(total)
+
+
+class ApiProbe(Sampler):
+    """While heavy work runs, asks the service a cheap question (`call()`) every `interval` seconds
+    in a thread and keeps how long each answer took, in ms: the API must stay responsive whatever
+    the engine does (the slowest answer is a target). Used as `with ApiProbe(...) as probe:`;
+    `probe.summary()` gives n, median and max."""
+
+    def __init__(self, call, interval=0.1):
+        super().__init__(interval)
+        self.call = call
+        self.latencies, self.failures = [], 0
+
+    def sample(self):
+        started = time.perf_counter()
+        try:
+            self.call()
+            self.latencies.append((time.perf_counter() - started) * 1000)
+        except Exception:  # noqa: BLE001 - counted; a failed answer is reported, not fatal
+            self.failures += 1
+
+    def summary(self):
+        values = sorted(self.latencies)
+        if not values:
+            return {"n": 0, "failures": self.failures}
+        return {"n": len(values), "median": values[len(values) // 2], "max": values[-1], "failures": self.failures}
 
 
 class CountingPipe(io.RawIOBase):

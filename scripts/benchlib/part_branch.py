@@ -131,6 +131,7 @@ class BranchBench(Service):
             self.run([self.tool("dropdb"), "-h", self.socket_for(port), "-p", str(port), "-U", "postgres", copy], as_postgres=True)
             log(f"  createdb {index + 1}/{self.copy_runs}: {fmt_ms(elapsed)} (first query +{query:.0f} ms)")
         self.su_sql(port, "CHECKPOINT")
+        self.run(["btrfs", "filesystem", "sync", self.pool], check=False)  # the dropped copies' space back now
         return {"wall": wall, "first_query": first_query}
 
     def bench_basebackup(self, info, scale):
@@ -175,6 +176,9 @@ class BranchBench(Service):
         finally:
             self.restore_hba()
             shutil.rmtree(self.copies_dir, ignore_errors=True)
+            # Btrfs gives the space of deleted files back when its transaction commits (every 30 s):
+            # commit now, or the next part's writes may find the pool full (seen at scale 680).
+            self.run(["btrfs", "filesystem", "sync", self.pool], check=False)
         return {"wall": total, "backup": backup, "start": start, "first_query": first_query}
 
 
