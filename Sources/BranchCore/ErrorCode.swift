@@ -60,6 +60,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case runtimeUnavailable = "runtime_unavailable"
     case walArchivingBehind = "wal_archiving_behind"
     case poolerFailed = "pooler_failed"
+    case serviceStopping = "service_stopping"
     case poolFull = "pool_full"
 
     // Failures inside the service
@@ -98,7 +99,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
         case .backupWrongKey, .backupIntegrityFailed, .jsonPatchInvalid: .unprocessable
         case .backupTargetFailed: .upstreamFailed
         case .noFreePort, .postgresConnectionFailed, .postgresPortTaken, .postgresStartFailed, .runtimeUpdateFailed, .runtimeUnavailable,
-            .walArchivingBehind, .poolerFailed:
+            .walArchivingBehind, .poolerFailed, .serviceStopping:
             .unavailable
         case .poolFull: .insufficientStorage
         case .postgresQueryTimeout: .timeout

@@ -229,43 +229,36 @@ extension RowDiffer {
         try await emitRows(&state, try await orderKeys(differing, table))
     }
 
-    /// Fetches the rows of `ordered` keys from both sides, a batch at a time, and emits those that
-    /// differ, in that order, until the budget is spent.
-    /// Emits the rows of `ordered` (keys in key order) a batch at a time; the next batch's rows
-    /// are read from both servers while this batch's are emitted, so neither waits for the other.
+    /// Fetches the rows of `ordered` keys (in key order) from both sides, a batch at a time, and
+    /// emits those that differ, in that order, until the budget is spent. The next batch's rows
+    /// are read from both servers (a child task) while this batch's are emitted, so neither waits
+    /// for the other. Stopped by the budget, the read ahead still finishes: cancelling it would
+    /// abort both sides' transactions, which the rest of the diff reads in.
     func emitRows(_ state: inout State, _ ordered: [[String?]]) async throws {
         let batches = stride(from: 0, to: ordered.count, by: 1000).map { Array(ordered[$0..<min($0 + 1000, ordered.count)]) }
         guard !batches.isEmpty else { return }
         let table = state.table
-        let fetch = { @Sendable (keys: [[String?]]) in
-            Task { [self] in
-                async let a = rows(first, table, keys: keys)
-                async let b = rows(second, table, keys: keys)
+        try await withThrowingTaskGroup(of: (Rows, Rows).self) { group in
+            let fetch = { @Sendable (keys: [[String?]]) async throws -> (Rows, Rows) in
+                async let a = self.rows(self.first, table, keys: keys)
+                async let b = self.rows(self.second, table, keys: keys)
                 return try await (a, b)
             }
-        }
-        var next: Task<([String: [String: String?]], [String: [String: String?]]), any Error>? = fetch(batches[0])
-        defer { next?.cancel() }
-        for index in batches.indices {
-            let fetched = try await withTaskCancellationHandler {
-                try await next!.value
-            } onCancel: { [next] in
-                next?.cancel()
-            }
-            next = index + 1 < batches.count ? fetch(batches[index + 1]) : nil
-            try await emitBatch(&state, batches[index], fetched)
-            if state.stopped {
-                // Let the read ahead finish: cancelling it would abort both sides' transactions,
-                // which the rest of the diff still reads in.
-                _ = try? await next?.value
-                return
+            group.addTask { try await fetch(batches[0]) }
+            for index in batches.indices {
+                guard let fetched = try await group.next() else { return }
+                // Read ahead: the next batch while this one is emitted.
+                if index + 1 < batches.count { group.addTask { try await fetch(batches[index + 1]) } }
+                try await emitBatch(&state, batches[index], fetched)
+                if state.stopped { return }
             }
         }
     }
 
-    private func emitBatch(
-        _ state: inout State, _ ordered: [[String?]], _ fetched: ([String: [String: String?]], [String: [String: String?]])
-    ) async throws {
+    /// Whole rows by key string (`rows(_:_:keys:)`).
+    typealias Rows = [String: [String: String?]]
+
+    private func emitBatch(_ state: inout State, _ ordered: [[String?]], _ fetched: (Rows, Rows)) async throws {
         let table = state.table
         let (firstFull, secondFull) = fetched
         for key in ordered {

@@ -39,6 +39,9 @@ package struct EngineError: ReportableError {
     static func notReady(_ what: String, state: String) -> EngineError {
         EngineError(.notReady, "\(what) is \(state), not ready.", hint: "Wait for the running operation to finish, then retry.")
     }
+    static func serviceStopping(_ what: String) -> EngineError {
+        EngineError(.serviceStopping, "The service is shutting down; \(what) ended before its end.", hint: "Ask again once the service is back.")
+    }
     static func invalidRequest(_ message: String, hint: String? = nil) -> EngineError {
         EngineError(.invalidRequest, message, hint: hint)
     }

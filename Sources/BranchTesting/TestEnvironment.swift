@@ -160,6 +160,27 @@ package final class TestEnvironment: @unchecked Sendable {
         return status
     }
 
+    /// Stops the service with SIGTERM like `stopService`, but kills it (SIGKILL, returning nil) when
+    /// it has not exited within `limit`: for tests of what holds a shutdown up.
+    package func stopService(within limit: Duration) async -> Int32? {
+        guard let pid = servicePID else { return nil }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + limit
+        let exited = Task { await Command.waitForExit(pid) }
+        while ContinuousClock.now < deadline {
+            if !Self.isRunning(pid) { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        let late = Self.isRunning(pid)
+        if late { kill(pid, SIGKILL) }
+        let status = await exited.value
+        servicePID = nil
+        return late ? nil : status
+    }
+
+    /// Whether `pid` is alive and not a zombie waiting to be reaped.
+    static func isRunning(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !isZombie(pid) }
+
     /// Kills the service with SIGKILL, leaving whatever it was doing half done.
     package func killService() async {
         guard let pid = servicePID else { return }
@@ -191,6 +212,17 @@ package final class TestEnvironment: @unchecked Sendable {
     }
 
     package func cli(_ arguments: String...) async throws -> CLIResult { try await cli(arguments) }
+
+    /// Creates project `name`, links the environment's folder to it (commands then need no
+    /// `--project`), and returns the direct URL of its main branch.
+    @discardableResult
+    package func linkedProject(_ name: String = "app") async throws -> String {
+        for arguments in [["project", "create", name], ["link", name]] {
+            let result = try await cli(arguments)
+            guard result.succeeded else { throw TestFailure("`branch \(arguments.joined(separator: " "))` failed: \(result.stderr)") }
+        }
+        return try await cli("url", "main").output
+    }
 
     /// Runs the CLI with `--json`, requires success and decodes the output.
     package func json<T: Decodable>(_ type: T.Type, _ arguments: String...) async throws -> T {

@@ -93,8 +93,7 @@ struct APIAndCLITests {
     @Test("every command speaks --json; human output is plain text when not on a terminal")
     func outputs() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             _ = try await env.json(StatusResponse.self, "status")
             _ = try await env.json(ProjectInfo.self, "project", "show")
             _ = try await env.json(ConnectionResponse.self, "url", "main")

@@ -14,9 +14,7 @@ struct BackupTests {
     @Test("full then incremental to a directory; restore the chain; verify; tampering and a wrong key are refused, leaving nothing")
     func directoryTarget() async throws {
         try await TestEnvironment.with(poolSize: "2G", backups: true) { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(g int primary key, h text); insert into t select g, md5(g::text) from generate_series(1, 100000) g")
             let full = try await env.json(JobInfo.self, "backup", "create")
             let fullBackup = try #require(full.backup)
@@ -72,8 +70,7 @@ struct BackupTests {
     @Test("a service killed during a backup or a restore leaves neither a half backup nor a half branch")
     func crashes() async throws {
         try await TestEnvironment.with(poolSize: "2G", backups: true) { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             try await env.psql(try await env.cli("url").output, "create table t as select generate_series(1, 50000) g")
             let good = try #require(try await env.json(JobInfo.self, "backup", "create").backup)
 
@@ -143,8 +140,7 @@ struct BackupTests {
         defer { receiver.stop() }
         // A chain of at most one incremental, so retention has whole chains to drop.
         try await TestEnvironment.with(poolSize: "2G", serveArguments: ["--backup-chain-length", "1"], backups: true) { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             try await env.psql(try await env.cli("url").output, "create table t as select generate_series(1, 1000) g")
             _ = try await env.json(ScheduleInfo.self, "schedule", "set", "backup", "--cron", "@every 3s", "--keep-last", "2",
                                    "--hourly", "0", "--daily", "0", "--weekly", "0", "--webhook", receiver.url)
@@ -174,9 +170,7 @@ struct BackupTests {
     @Test("logical export as SQL and JSON Lines, and a single table restored from a snapshot")
     func exportAndTableRestore() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(id int primary key, doc jsonb, note text); insert into t values (1, '{\"a\": [1, 2]}', 'x\\y'), (2, null, E'line\\nbreak')")
             try await env.psql(main, "create table other(id int)")
             let sql = try await env.cli("export", "--format", "sql")
@@ -201,9 +195,7 @@ struct BackupTests {
     @Test("a backup's and a restore's memory stay bounded whatever the database's size: the send stream is read at most a few pieces ahead of what is written out")
     func boundedMemory() async throws {
         try await TestEnvironment.with(poolSize: "3G", backups: true) { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             // About 400 MB: btrfs send reads it far faster than it can be compressed and encrypted.
             try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, repeat('x', 1200) || i from generate_series(1, 300000) i")
             let pid = try #require(env.servicePID)

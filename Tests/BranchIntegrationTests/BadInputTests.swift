@@ -103,8 +103,7 @@ struct BadInputTests {
     @Test("a branch whose port another program holds does not start, with postgres_port_taken; it starts once the port is free")
     func portTaken() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             let port = try await env.json(BranchResult.self, "create", "b").branch.port
             _ = try await env.json(BranchResult.self, "stop", "b")
 
@@ -137,8 +136,7 @@ struct BadInputTests {
     @Test("a full pool: a clear pool_full error and no half-made branch")
     func fullPool() async throws {
         try await TestEnvironment.with(poolSize: "512M") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             let snapshotsBefore = try await env.subvolumes("projects/app/snapshots")
             // Fill the pool with a file outside any subvolume.
             _ = try await Command.run("dd", ["if=/dev/zero", "of=\(env.pool)/filler", "bs=1M", "count=2000"], check: false)

@@ -62,9 +62,7 @@ struct CrashRecoveryTests {
     func recovers(_ crash: Case) async throws {
         try await TestEnvironment.with { env in
             // A project with data, a branch and a snapshot.
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(v int); insert into t select generate_series(1, 100)")
             let feature = try await env.json(BranchResult.self, "create", "feat").branch
             try await env.psql(try await env.cli("url", "feat").output, "insert into t values (500)")
@@ -126,8 +124,7 @@ struct CrashRecoveryTests {
     @Test("the service killed with nothing in flight adopts the servers it left running")
     func adoptsRunningServers() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             _ = try await env.json(BranchResult.self, "create", "feat")
             let before = Set(await env.serverProcesses())
             await env.killService()

@@ -81,9 +81,7 @@ struct DiffTests {
     @Test("rows are matched by key and compared exactly: NULL vs '', jsonb, arrays, numeric, timestamptz, bytea, enums, TOAST, added and dropped columns")
     func exactRowDiff() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, Self.setUp)
             _ = try await env.json(BranchResult.self, "create", "feat")
             try await env.psql(try await env.cli("url", "feat").output, Self.changes)
@@ -160,9 +158,7 @@ struct DiffTests {
     @Test("snapshots, instants and pagination: cursors continue exactly where the limit stopped")
     func sidesAndPagination() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, 'v' from generate_series(1, 50000) i; analyze t")
             let snapshot = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "before")
             try await env.psql(main, "update t set v = 'w' where id % 997 = 0")
@@ -210,9 +206,7 @@ struct DiffTests {
     @Test("a transaction in flight when the branch was taken, committed later on the parent only, shows up although its pages are unchanged")
     func inFlightTransaction() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, 'v' from generate_series(1, 1000) i")
             // A session that inserts a row and keeps its transaction open across the branch's creation.
             let session = Process()
@@ -241,9 +235,7 @@ struct DiffTests {
     @Test("pages a branch shares with its parent on disk, all-visible, are not even read; of the others only the tuples that differ")
     func sharedPagesSkipped() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, 'value ' || i from generate_series(1, 100000) i")
             try await env.psql(main, "vacuum (freeze, analyze) t")
             _ = try await env.json(BranchResult.self, "create", "feat")
@@ -266,9 +258,7 @@ struct DiffTests {
     @Test("a backup is a side too: received into a scratch server, compared, then removed")
     func backupSide() async throws {
         try await TestEnvironment.with(poolSize: "2G", backups: true) { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, md5(i::text) from generate_series(1, 10000) i")
             let backup = try #require(try await env.json(JobInfo.self, "backup", "create").backup)
             try await env.psql(main, "update t set v = 'new' where id in (5, 500, 5000); insert into t values (10001, 'x')")
@@ -289,8 +279,7 @@ struct DiffTests {
     @Test("the API answers within 100 ms while a diff of many changed rows streams")
     func responsiveDuringDiff() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             try await env.psql(try await env.cli("url", "main").output, """
                 create table big(id int primary key, v int); insert into big select i, 0 from generate_series(1, 300000) i
                 """)

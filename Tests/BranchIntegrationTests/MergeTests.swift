@@ -20,9 +20,7 @@ struct MergeTests {
     @Test("a merge replays the source's schema and row changes since its base, keeps the target's own changes, and can be undone")
     func nonConflicting() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, Self.setUp)
             _ = try await env.json(BranchResult.self, "create", "feat")
             let feat = try await env.cli("url", "feat").output
@@ -81,9 +79,7 @@ struct MergeTests {
     @Test("rows changed on both sides are conflicts with all three values, settled by --prefer or a resolution file")
     func conflicts() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, Self.setUp)
             _ = try await env.json(BranchResult.self, "create", "feat")
             let feat = try await env.cli("url", "feat").output
@@ -148,9 +144,7 @@ struct MergeTests {
     @Test("destructive schema changes need --allow-destructive; a failing merge leaves the target untouched")
     func destructive() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, Self.setUp)
             _ = try await env.json(BranchResult.self, "create", "feat")
             let feat = try await env.cli("url", "feat").output
@@ -177,9 +171,7 @@ struct MergeTests {
     @Test("deletes on both sides agree, tables created on both are matched by key, a second merge is a no-op, stopped branches are refused")
     func edges() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, Self.setUp)
             _ = try await env.json(BranchResult.self, "create", "feat")
             let feat = try await env.cli("url", "feat").output

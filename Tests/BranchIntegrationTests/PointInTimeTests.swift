@@ -19,9 +19,7 @@ struct PointInTimeTests {
     @Test("a branch at an instant holds every transaction committed up to that second and none after")
     func boundaryToTheSecond() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table events(id int, note text)")
 
             // Commits in three different seconds: s1 (≤ T), then T itself, then s3 (> T).
@@ -67,9 +65,7 @@ struct PointInTimeTests {
     @Test("after an in-place restore, instants before and after it come from the right history")
     func acrossRestores() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(v int); insert into t values (1)")
             _ = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "one")
             try await env.psql(main, "insert into t values (2)")
@@ -91,8 +87,7 @@ struct PointInTimeTests {
     @Test("schedules take automatic snapshots and prune them by their rules, never a branch's base")
     func snapshotSchedule() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             let defaults = try await env.json(ScheduleList.self, "schedule", "show")
             #expect(defaults.schedules.first?.expression == "0 * * * *")
             _ = try await env.json(BranchResult.self, "create", "feat")

@@ -37,9 +37,7 @@ struct ProjectAndBranchTests {
     @Test("a branch is a copy of its parent's data that then lives its own life")
     func branchLifecycle() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table items(id int primary key, note text); insert into items select g, 'n' || g from generate_series(1, 5000) g")
 
             let created = try await env.json(BranchResult.self, "create", "feature")
@@ -91,8 +89,7 @@ struct ProjectAndBranchTests {
     @Test("deleting with --force: main (once not checked out), a parent whose children are re-parented, a project")
     func forcedDeletes() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             _ = try await env.json(BranchResult.self, "create", "a")
             _ = try await env.json(BranchResult.self, "create", "b", "--from", "a")
             _ = try await env.json(DeleteResult.self, "delete", "a", "--force")

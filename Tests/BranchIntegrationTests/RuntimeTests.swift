@@ -97,8 +97,7 @@ struct RuntimeTests {
     @Test("the supervisor restarts a server killed with -9 and records it", arguments: ["podman", "process"])
     func supervisorRestarts(_ runtime: String) async throws {
         try await TestEnvironment.with(serveArguments: ["--runtime", runtime]) { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             let url = try await env.cli("url").output
             try await env.psql(url, "create table t(v int); insert into t values (1)")
             let pid = try #require(await env.postmasterPID(project: "app", branch: "main"))
@@ -151,8 +150,7 @@ struct RuntimeTests {
     @Test("metrics: Prometheus text, JSON samples, and `branch top`")
     func metrics() async throws {
         try await TestEnvironment.with(serveArguments: ["--metrics-interval", "1s"]) { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             try await env.psql(try await env.cli("url").output, "create table t as select g from generate_series(1, 100000) g")
             try await Task.sleep(for: .seconds(3))
 
@@ -184,8 +182,7 @@ struct RuntimeTests {
     @Test("logs: the last lines, and --follow streams new ones")
     func logs() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             let last = try await env.cli("logs", "--lines", "50")
             #expect(last.succeeded)
             #expect(last.stdout.contains("database system is ready to accept connections"))

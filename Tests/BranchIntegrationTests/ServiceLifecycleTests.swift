@@ -19,8 +19,7 @@ struct ServiceLifecycleTests {
             let imageSize = try FileManager.default.attributesOfItem(atPath: env.image)[.size] as? Int
             #expect(imageSize == 768 << 20)
 
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             try await env.psql(try await env.cli("url").output, "create table kept(v int); insert into kept values (42)")
 
             // Stop, unmount (as after a reboot), start again.
@@ -33,6 +32,44 @@ struct ServiceLifecycleTests {
             #expect((Files.read(env.serviceLog) ?? "").components(separatedBy: "admin key bk_").count == 2)
             #expect(try await env.psql(try await env.cli("url").output, "select v from kept") == "42")
         }
+    }
+
+    @Test("SIGTERM while clients read a diff and an export slowly: the streams end and the service stops within seconds")
+    func shutdownEndsStreams() async throws {
+        try await TestEnvironment.with { env in
+            let main = try await env.linkedProject()
+            try await env.psql(main, "create table t(id int primary key, v text); insert into t select i, repeat('x', 100) from generate_series(1, 100000) i")
+            _ = try await env.json(BranchResult.self, "create", "b")
+            try await env.psql(try await env.cli("url", "b").output, "update t set v = repeat('y', 100)")
+
+            // Two clients that read 1 KB a second: the diff (20 MB of lines) and the export would take hours.
+            let auth = "Authorization: Bearer \(env.token)"
+            let diff = try Self.slowClient(["-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
+                "-d", #"{"from":"main","to":"b"}"#, "\(env.url)/api/v1/projects/app/diff"])
+            let export = try Self.slowClient(["-H", auth, "\(env.url)/api/v1/projects/app/branches/main/export?format=sql"])
+            defer { diff.terminate(); export.terminate() }
+            try await Task.sleep(for: .seconds(2))
+            #expect(diff.isRunning && export.isRunning, "both streams are still being read")
+
+            let pid = try #require(env.servicePID)
+            let started = ContinuousClock.now
+            let status = await env.stopService(within: .seconds(30))
+            #expect(status == 0, "the service stopped by itself, cleanly")
+            #expect(ContinuousClock.now - started < .seconds(20), "stopping took \(ContinuousClock.now - started)")
+            #expect(kill(pid, 0) != 0)
+        }
+    }
+
+    /// curl reading a response at 1 KB/s into /dev/null, in the background.
+    static func slowClient(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-sS", "-N", "--limit-rate", "1k", "-o", "/dev/null"] + arguments
+        // Not the test's own output: a child holding it open would keep the test runner waiting.
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 
     @Test("a non-empty directory that is not on Btrfs is refused, untouched")
@@ -55,8 +92,7 @@ struct ServiceLifecycleTests {
     @Test("SIGTERM stops every server cleanly; the next start brings back exactly those that were running; the port range is reserved meanwhile")
     func restart() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             _ = try await env.json(BranchResult.self, "create", "up")
             _ = try await env.json(BranchResult.self, "create", "down")
             _ = try await env.json(BranchResult.self, "stop", "down")

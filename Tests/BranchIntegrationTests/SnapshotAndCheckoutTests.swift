@@ -10,9 +10,7 @@ struct SnapshotAndCheckoutTests {
     @Test("snapshots are read-only, restorable as a new branch or in place, and an in-place restore can be undone")
     func snapshotsAndRestore() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
-            let main = try await env.cli("url", "main").output
+            let main = try await env.linkedProject()
             try await env.psql(main, "create table t(v int); insert into t values (1)")
             let mainPort = try await env.json(BranchList.self, "list").branches.first { $0.name == "main" }?.port
 
@@ -65,8 +63,7 @@ struct SnapshotAndCheckoutTests {
     @Test("checkout moves the app's unchanged URL to another branch; pooled server connections to the old one are recycled")
     func checkout() async throws {
         try await TestEnvironment.with { env in
-            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
-            _ = try await env.cli("link", "app")
+            try await env.linkedProject()
             let appURL = try await env.cli("url").output
             let mainURL = try await env.cli("url", "main").output
             try await env.psql(mainURL, "create table which(name text); insert into which values ('main')")

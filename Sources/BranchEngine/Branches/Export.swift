@@ -34,15 +34,16 @@ extension Branches {
         case .sql:
             var arguments = ["--no-password", "-h", database.host, "-p", String(database.port), "-U", database.user, "-d", database.database]
             if let table { arguments += ["-t", table] }
-            return ExportStream(source: .dump(try StreamingProcess(installation.tool("pg_dump"), arguments)))
+            return ExportStream(source: .dump(try StreamingProcess(installation.tool("pg_dump"), arguments)), gate: context.streamsClosed)
         case .json:
-            return ExportStream(source: .rows(RowExport(connection: database, table: table)))
+            return ExportStream(source: .rows(RowExport(connection: database, table: table)), gate: context.streamsClosed)
         }
     }
 }
 
 /// An export's bytes, read on demand. Dropping it before the end stops pg_dump or closes the
-/// connection.
+/// connection; so does the service beginning to shut down (the stream then ends with
+/// `service_stopping`).
 package struct ExportStream: AsyncSequence, Sendable {
     package typealias Element = [UInt8]
 
@@ -52,13 +53,14 @@ package struct ExportStream: AsyncSequence, Sendable {
     }
 
     let source: Source
+    let gate: StreamGate
 
-    package func makeAsyncIterator() -> Iterator { Iterator(source: source) }
+    package func makeAsyncIterator() -> Iterator { Iterator(source: source, gate: gate) }
 
     package struct Iterator: AsyncIteratorProtocol {
         let state: ExportState
 
-        init(source: Source) { state = ExportState(source: source) }
+        init(source: Source, gate: StreamGate) { state = ExportState(source: source, gate: gate) }
 
         package mutating func next() async throws -> [UInt8]? { try await state.next() }
     }
@@ -67,11 +69,13 @@ package struct ExportStream: AsyncSequence, Sendable {
 /// The reading end of one export; ends the dump when it is dropped before the end.
 final class ExportState: @unchecked Sendable {
     private let source: ExportStream.Source
+    private let gate: StreamGate
     private var pieces: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator?
     private var finished = false
 
-    init(source: ExportStream.Source) {
+    init(source: ExportStream.Source, gate: StreamGate) {
         self.source = source
+        self.gate = gate
         if case .dump(let dump) = source { pieces = dump.output(pieceSize: 256 << 10).makeAsyncIterator() }
     }
 
@@ -82,6 +86,8 @@ final class ExportState: @unchecked Sendable {
 
     func next() async throws -> [UInt8]? {
         if finished { return nil }
+        // Between pieces: a shutdown ends the export (deinit stops pg_dump or closes the cursor).
+        if gate.isClosed { throw EngineError.serviceStopping("the export") }
         switch source {
         case .dump(let dump):
             if let piece = try await pieces?.next() { return piece }

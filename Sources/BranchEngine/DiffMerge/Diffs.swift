@@ -102,6 +102,7 @@ package struct Diffs: EnginePart {
         let cursor = try options.cursor.map(DiffCursor.decode)
         let channel = AsyncThrowingChannel<[DiffEvent], any Error>()
         let opened = AsyncThrowingChannel<Void, any Error>()
+        let gate = context.streamsClosed
         let producer = Task {
             do {
                 try await withSides(options, project: project) { first, second in
@@ -111,11 +112,12 @@ package struct Diffs: EnginePart {
                 }
                 channel.finish()
             } catch {
+                let error = gate.isClosed ? EngineError.serviceStopping("the diff") : error
                 opened.fail(error)
                 channel.fail(error)
             }
         }
-        let stream = DiffStream(channel: channel, producer: producer)
+        let stream = DiffStream(channel: channel, producer: producer, gate: gate)
         // The first signal is "both sides open" or the error opening them.
         for try await _ in opened { break }
         return stream
@@ -312,19 +314,27 @@ private struct EventBatch {
     }
 }
 
-/// A running diff's results, in order. Dropping it (a client hanging up) cancels the diff.
+/// A running diff's results, in order. Dropping it (a client hanging up) cancels the diff, and so
+/// does the service beginning to shut down (the stream then ends with `service_stopping`).
 package final class DiffStream: AsyncSequence, Sendable {
     package typealias Element = [DiffEvent]
 
     private let channel: AsyncThrowingChannel<[DiffEvent], any Error>
     private let producer: Task<Void, Never>
+    private let gate: StreamGate
+    private let closing: Int?
 
-    init(channel: AsyncThrowingChannel<[DiffEvent], any Error>, producer: Task<Void, Never>) {
+    init(channel: AsyncThrowingChannel<[DiffEvent], any Error>, producer: Task<Void, Never>, gate: StreamGate) {
         self.channel = channel
         self.producer = producer
+        self.gate = gate
+        closing = gate.onClose { producer.cancel() }
     }
 
-    deinit { producer.cancel() }
+    deinit {
+        producer.cancel()
+        gate.remove(closing)
+    }
 
     package func makeAsyncIterator() -> Iterator { Iterator(owner: self, base: channel.makeAsyncIterator()) }
 

@@ -113,16 +113,8 @@ package struct LogStream: AsyncSequence, Sendable {
     }
 }
 
-/// Ends every open log stream when the service begins to shut down, so the HTTP server is not
-/// kept waiting by clients following logs.
-final class StreamGate: Sendable {
-    private let closed = Mutex(false)
-    var isClosed: Bool { closed.withLock { $0 } }
-    func close() { closed.withLock { $0 = true } }
-}
-
-/// Closes log streams at the start of a graceful shutdown (it is listed after the HTTP server,
-/// so it is told first).
+/// Closes the open streams (log follows, diffs, exports) at the start of a graceful shutdown (it
+/// is listed after the HTTP server, so it is told first).
 package struct StreamCloserService: Service {
     let context: EngineContext
 

@@ -28,12 +28,16 @@ package enum APIServer {
     package static func application(
         engine: Engine, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some Service {
-        Application(
+        let application = Application(
             router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey),
             configuration: .init(address: .hostname(host, port: port), serverName: "branch"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
+        return BoundedShutdown(base: application, limit: shutdownGrace)
     }
+
+    /// How long a stop waits for responses still being written (a slow client's diff or export).
+    static let shutdownGrace: Duration = .seconds(5)
 }
 
 /// Keeps the engine for the life of the service group; on graceful shutdown (SIGTERM/SIGINT),
