@@ -47,7 +47,13 @@ struct ServiceLifecycleTests {
             let diff = try Self.slowClient(["-X", "POST", "-H", auth, "-H", "Content-Type: application/json",
                 "-d", #"{"from":"main","to":"b"}"#, "\(env.url)/api/v1/projects/app/diff"])
             let export = try Self.slowClient(["-H", auth, "\(env.url)/api/v1/projects/app/branches/main/export?format=sql"])
-            defer { diff.terminate(); export.terminate() }
+            defer {
+                // SIGKILL: the service's closed sockets still drain to them at 1 KB/s.
+                for client in [diff, export] {
+                    kill(client.processIdentifier, SIGKILL)
+                    client.waitUntilExit()
+                }
+            }
             try await Task.sleep(for: .seconds(2))
             #expect(diff.isRunning && export.isRunning, "both streams are still being read")
 
