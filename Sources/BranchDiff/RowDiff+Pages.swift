@@ -122,20 +122,12 @@ extension RowDiffer {
         var result: [String: (key: [String?], hash: String?)] = [:]
         let width = table.keyColumns.count
         for start in stride(from: 0, to: keys.count, by: 1000) {
-            let batch = Array(keys[start..<min(start + 1000, keys.count)])
-            var parameters: [String?] = []
-            var columns: [String] = []
-            for index in table.keyColumns.indices {
-                parameters.append("{" + batch.map { arrayElement($0[index]) }.joined(separator: ",") + "}")
-                columns.append("k\(index)")
-            }
-            let arrays = parameters.indices.map { "$\($0 + 1)::text[]" }.joined(separator: ", ")
-            let typed = columns.enumerated().map { "\($1)::\(table.keyTypes[$0])" }.joined(separator: ", ")
+            let set = keySet(Array(keys[start..<min(start + 1000, keys.count)]), table)
             let sql = """
                 SELECT \(table.keyColumns.map { "\($0)::text" }.joined(separator: ", ")), \(table.rowHash) FROM \(table.table)
-                WHERE \(table.keyTuple) IN (SELECT \(typed) FROM unnest(\(arrays)) AS u(\(columns.joined(separator: ", "))))
+                WHERE \(table.keyTuple) IN (SELECT \(set.typed) FROM \(set.source))
                 """
-            for row in try await connection.query(sql, parameters).rows {
+            for row in try await connection.query(sql, set.parameters).rows {
                 let key = Array(row.prefix(width))
                 result[Self.keyString(key)] = (key, row[width])
             }

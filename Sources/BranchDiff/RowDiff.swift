@@ -102,39 +102,43 @@ package final class RowDiffer: Sendable {
         if let emit = state.emit { try await emit(change) }
     }
 
+    /// Keys sent as one text array per key column (`parameters`, $1…), read back as a row source:
+    /// `source` is `unnest($1::text[], …) AS u(k0, …)`, `columns` its columns as text and `typed`
+    /// the same cast to the key columns' types.
+    struct KeySet {
+        let parameters: [String?]
+        let source: String
+        let columns: String
+        let typed: String
+    }
+
+    func keySet(_ keys: [[String?]], _ table: TableComparison) -> KeySet {
+        let names = table.keyColumns.indices.map { "k\($0)" }
+        return KeySet(
+            parameters: table.keyColumns.indices.map { index in "{" + keys.map { arrayElement($0[index]) }.joined(separator: ",") + "}" },
+            source: "unnest(\(names.indices.map { "$\($0 + 1)::text[]" }.joined(separator: ", "))) AS u(\(names.joined(separator: ", ")))",
+            columns: names.joined(separator: ", "),
+            typed: names.enumerated().map { "\($1)::\(table.keyTypes[$0])" }.joined(separator: ", "))
+    }
+
     /// Sorts keys the way Postgres orders them (collations and types included).
     func orderKeys(_ keys: [[String?]], _ table: TableComparison) async throws -> [[String?]] {
-        var parameters: [String?] = []
-        var columns: [String] = []
-        for index in table.keyColumns.indices {
-            parameters.append("{" + keys.map { arrayElement($0[index]) }.joined(separator: ",") + "}")
-            columns.append("k\(index)")
-        }
-        let casts = columns.enumerated().map { "\($1)::\(table.keyTypes[$0])" }.joined(separator: ", ")
-        let arrays = parameters.indices.map { "$\($0 + 1)::text[]" }.joined(separator: ", ")
-        let sql = "SELECT \(columns.joined(separator: ", ")) FROM unnest(\(arrays)) AS u(\(columns.joined(separator: ", "))) ORDER BY \(casts)"
-        return try await first.query(sql, parameters).rows
+        let set = keySet(keys, table)
+        return try await first.query("SELECT \(set.columns) FROM \(set.source) ORDER BY \(set.typed)", set.parameters).rows
     }
 
     /// Whole rows (shared columns, text form) for the given keys, by key string.
     package func rows(_ connection: PGConnection, _ table: TableComparison, keys: [[String?]]) async throws -> [String: [String: String?]] {
-        var parameters: [String?] = []
-        var columns: [String] = []
-        for index in table.keyColumns.indices {
-            parameters.append("{" + keys.map { arrayElement($0[index]) }.joined(separator: ",") + "}")
-            columns.append("k\(index)")
-        }
-        let arrays = parameters.indices.map { "$\($0 + 1)::text[]" }.joined(separator: ", ")
-        let typed = columns.enumerated().map { "\($1)::\(table.keyTypes[$0])" }.joined(separator: ", ")
+        let set = keySet(keys, table)
         let keyList = table.keyColumns.map { "\($0)::text" }.joined(separator: ", ")
         let valueList = table.columns.map { "\($0)::text" }.joined(separator: ", ")
         let sql = """
             SELECT \(keyList)\(valueList.isEmpty ? "" : ", " + valueList) FROM \(table.table)
-            WHERE \(table.keyTuple) IN (SELECT \(typed) FROM unnest(\(arrays)) AS u(\(columns.joined(separator: ", "))))
+            WHERE \(table.keyTuple) IN (SELECT \(set.typed) FROM \(set.source))
             """
         var result: [String: [String: String?]] = [:]
         let width = table.keyColumns.count
-        for row in try await connection.query(sql, parameters).rows {
+        for row in try await connection.query(sql, set.parameters).rows {
             var values: [String: String?] = [:]
             for (index, name) in table.columnNames.enumerated() { values[name] = row[width + index] }
             result[Self.keyString(Array(row.prefix(width)))] = values
