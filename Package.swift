@@ -94,6 +94,21 @@ let package = Package(
             dependencies: ["BranchCore", "BranchPostgres", "BranchStorage"],
             swiftSettings: swiftSettings
         ),
+        // The data API's protocols, HTTP-shaped but server-agnostic: PostgREST's query language to SQL,
+        // the schema cache and its Swagger document (BranchREST); JWTs, keys and GoTrue (BranchAuth).
+        .target(
+            name: "BranchREST",
+            dependencies: ["BranchCore", "BranchPostgres"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BranchAuth",
+            dependencies: [
+                "BranchCore", "BranchPostgres", "BranchREST",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP contract: Sources/BranchAPI/openapi.json generates its types, server protocol and
         // client at build time, and is embedded to be served as is.
         .target(
@@ -108,6 +123,7 @@ let package = Package(
             name: "BranchEngine",
             dependencies: [
                 "BranchCore", "BranchSystem", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchBackup", "BranchDiff",
+                "BranchREST", "BranchAuth",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -117,7 +133,7 @@ let package = Package(
         .target(
             name: "BranchServer",
             dependencies: [
-                "BranchCore", "BranchEngine", "BranchAPI", "BranchCatalog", "BranchDiff",
+                "BranchCore", "BranchEngine", "BranchAPI", "BranchCatalog", "BranchDiff", "BranchREST", "BranchAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
@@ -166,7 +182,7 @@ let package = Package(
             name: "BranchUnitTests",
             dependencies: [
                 "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
-                "BranchCatalog", "BranchBackup", "BranchDiff",
+                "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],

@@ -191,7 +191,7 @@ package final class PGConnection: @unchecked Sendable {
             guard let result = PQexec(handle, sql) else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { PQclear(result) }
             guard PQresultStatus(result) == PGRES_COPY_OUT else {
-                throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+                throw Self.failure(result)
             }
             self.copyOutFinished = false
         }
@@ -231,7 +231,7 @@ package final class PGConnection: @unchecked Sendable {
             guard let result = PQexec(handle, sql) else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { PQclear(result) }
             guard PQresultStatus(result) == PGRES_COPY_IN else {
-                throw PostgresError(.postgresQueryFailed, Self.resultError(result), sqlState: Self.sqlState(result))
+                throw Self.failure(result)
             }
         }
     }
@@ -344,7 +344,7 @@ package final class PGConnection: @unchecked Sendable {
         while let result = PQgetResult(handle) {
             let status = PQresultStatus(result)
             if first == nil, status != PGRES_COMMAND_OK {
-                first = PostgresError(.postgresQueryFailed, resultError(result), sqlState: sqlState(result))
+                first = failure(result)
             }
             PQclear(result)
             // Another COPY state: left to `settle`, which knows how to end it.
@@ -358,7 +358,17 @@ package final class PGConnection: @unchecked Sendable {
     }
 
     static func sqlState(_ result: OpaquePointer) -> String? {
-        PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        field(result, "C")
+    }
+
+    private static func field(_ result: OpaquePointer, _ code: Unicode.Scalar) -> String? {
+        PQresultErrorField(result, Int32(code.value)).map { String(cString: $0) }
+    }
+
+    /// The error of a failed result, with the server's message, DETAIL and HINT kept apart.
+    static func failure(_ result: OpaquePointer) -> PostgresError {
+        let server = field(result, "M").map { PostgresError.ServerFields(message: $0, detail: field(result, "D"), hint: field(result, "H")) }
+        return PostgresError(.postgresQueryFailed, resultError(result), sqlState: sqlState(result), server: server)
     }
 
     private static func rows(from result: OpaquePointer?, handle: OpaquePointer) throws(PostgresError) -> PGRows {
@@ -379,7 +389,7 @@ package final class PGConnection: @unchecked Sendable {
             }
             return PGRows(columns: columns, rows: rows)
         default:
-            throw PostgresError(.postgresQueryFailed, resultError(result), sqlState: sqlState(result))
+            throw failure(result)
         }
     }
 

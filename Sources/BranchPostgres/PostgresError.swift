@@ -7,11 +7,27 @@ package struct PostgresError: ReportableError {
     package let detail: String
     /// SQLSTATE of a failed query, when Postgres sent one.
     package let sqlState: String?
+    /// The server's own fields of a failed query (primary message, DETAIL, HINT), for clients that
+    /// show them apart, as the data API does.
+    package let server: ServerFields?
 
-    package init(_ kind: ErrorCode, _ detail: String, sqlState: String? = nil) {
+    package struct ServerFields: Sendable, Equatable {
+        package var message: String
+        package var detail: String?
+        package var hint: String?
+
+        package init(message: String, detail: String? = nil, hint: String? = nil) {
+            self.message = message
+            self.detail = detail
+            self.hint = hint
+        }
+    }
+
+    package init(_ kind: ErrorCode, _ detail: String, sqlState: String? = nil, server: ServerFields? = nil) {
         self.kind = kind
         self.detail = detail
         self.sqlState = sqlState
+        self.server = server
     }
 
     /// The error for a server that could not start because something else holds its port, or
