@@ -7,6 +7,8 @@ package struct SchemaCache: Sendable {
     package var foreignKeys: [ForeignKey]
     /// Overloads share a name; PostgREST picks the one whose argument names match the request's.
     package var functions: [QualifiedName: [Function]]
+    /// `COMMENT ON SCHEMA`, by schema: the schema document's title (first line) and description.
+    package var schemaComments: [String: String] = [:]
 
     package init(version: String, relations: [QualifiedName: Relation], foreignKeys: [ForeignKey], functions: [QualifiedName: [Function]]) {
         self.version = version
@@ -97,8 +99,8 @@ package struct Column: Sendable {
 }
 
 /// A foreign key `table(columns) references referencedTable(referencedColumns)`, column pairs in order.
-/// Views over a single table also get the table's keys (PostgREST's view dependency analysis) when
-/// their columns are kept under the same names.
+/// Views also get the keys of the table columns they read, on either end and under the view's own
+/// column names (PostgREST's view dependency analysis, through chains of views too).
 package struct ForeignKey: Sendable, Hashable {
     package var constraintName: String
     package var table: QualifiedName
