@@ -1,0 +1,43 @@
+package import BranchPostgres
+package import Foundation
+
+/// The database the auth endpoints work on: the branch's own, where `auth.users` lives.
+package protocol AuthDatabase: Sendable {
+    /// Runs `body` in one transaction on the branch's database as supabase_auth_admin (COMMIT on success, ROLLBACK on throw).
+    func transaction<T: Sendable>(_ body: @Sendable (PGConnection) async throws -> T) async throws -> T
+}
+
+/// Everything one `/auth/v1` request needs besides the request itself.
+package struct AuthContext: Sendable {
+    /// The project's name (rate limits are kept per project).
+    package var project: String
+    /// The bytes the project's tokens are signed with (`ProjectKeys.secretBytes`).
+    package var jwtSecret: [UInt8]
+    /// The access tokens' `iss`, the auth base URL: `http://host:port/p/proj/auth/v1`.
+    package var issuer: String
+    /// Role claim of the verified apikey: anon or service_role. The admin endpoints verify the bearer
+    /// themselves, as GoTrue does.
+    package var apiKeyRole: String
+    /// Whether sign-ups are confirmed at once (there is no mailer): GoTrue's MAILER_AUTOCONFIRM.
+    package var autoConfirm: Bool
+    /// Where the users are: the branch's database, as supabase_auth_admin.
+    package var database: any AuthDatabase
+    /// Failed sign-in counting, shared by the project's requests.
+    package var limiter: SignInLimiter
+    /// The clock tokens are issued and checked with.
+    package var now: @Sendable () -> Date
+
+    package init(
+        project: String, jwtSecret: [UInt8], issuer: String, apiKeyRole: String, autoConfirm: Bool = true,
+        database: any AuthDatabase, limiter: SignInLimiter, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.project = project
+        self.jwtSecret = jwtSecret
+        self.issuer = issuer
+        self.apiKeyRole = apiKeyRole
+        self.autoConfirm = autoConfirm
+        self.database = database
+        self.limiter = limiter
+        self.now = now
+    }
+}
