@@ -11,6 +11,8 @@ import GRDB
 /// operation in progress turns into a clean `pool_full` error.
 package final class Catalog: Sendable {
     private let database: DatabaseQueue
+    /// Ready projects' JWT secrets, which the data API needs on every request; every write empties it.
+    let jwtSecrets = JWTSecretCache()
 
     /// Opens (creating if needed) the catalog at `path` and migrates it to the current schema.
     package init(path: String) throws {
@@ -151,6 +153,13 @@ package final class Catalog: Sendable {
                 t.column("error", .text)
             }
         }
+        migrator.registerMigration("v4: project JWT secrets") { db in
+            // Both NULL for projects made before: the engine gives each a secret at start (`ensureJWTSecrets`).
+            try db.alter(table: "project") { t in
+                t.add(column: "jwt_secret", .text)
+                t.add(column: "jwt_issued_at", .datetime)
+            }
+        }
         return migrator
     }
 
@@ -158,6 +167,8 @@ package final class Catalog: Sendable {
 
     /// Runs `body` in one write transaction.
     package func write<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
+        // After the commit (or the rollback): a secret read before it is not kept (see JWTSecretCache).
+        defer { jwtSecrets.invalidate() }
         do {
             return try await database.write { db in try body(CatalogTransaction(db: db)) }
         } catch let error as any ReportableError {

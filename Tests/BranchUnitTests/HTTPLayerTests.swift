@@ -35,6 +35,7 @@ extension StubAPI {
     func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output { throw StubError.notServed }
     func getProject(_ input: Operations.GetProject.Input) async throws -> Operations.GetProject.Output { throw StubError.notServed }
     func getProjectConnection(_ input: Operations.GetProjectConnection.Input) async throws -> Operations.GetProjectConnection.Output { throw StubError.notServed }
+    func getProjectKeys(_ input: Operations.GetProjectKeys.Input) async throws -> Operations.GetProjectKeys.Output { throw StubError.notServed }
     func getSnapshot(_ input: Operations.GetSnapshot.Input) async throws -> Operations.GetSnapshot.Output { throw StubError.notServed }
     func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output { throw StubError.notServed }
     func health(_ input: Operations.Health.Input) async throws -> Operations.Health.Output { throw StubError.notServed }
@@ -51,6 +52,7 @@ extension StubAPI {
     func resetBranch(_ input: Operations.ResetBranch.Input) async throws -> Operations.ResetBranch.Output { throw StubError.notServed }
     func restoreBackup(_ input: Operations.RestoreBackup.Input) async throws -> Operations.RestoreBackup.Output { throw StubError.notServed }
     func restoreSnapshot(_ input: Operations.RestoreSnapshot.Input) async throws -> Operations.RestoreSnapshot.Output { throw StubError.notServed }
+    func rotateProjectKeys(_ input: Operations.RotateProjectKeys.Input) async throws -> Operations.RotateProjectKeys.Output { throw StubError.notServed }
     func setSchedule(_ input: Operations.SetSchedule.Input) async throws -> Operations.SetSchedule.Output { throw StubError.notServed }
     func startBranch(_ input: Operations.StartBranch.Input) async throws -> Operations.StartBranch.Output { throw StubError.notServed }
     func stopBranch(_ input: Operations.StopBranch.Input) async throws -> Operations.StopBranch.Output { throw StubError.notServed }

@@ -23,11 +23,16 @@ struct ProjectCommand: AsyncParsableCommand {
                     body: .json(.init(name: name, settings: try settings.parsed()))
                 ).created.body.json
             ) { created in
+                let keys = DataAPIKeys(created.keys)
                 print("\(Style.green("✓")) Created project \(Style.bold(created.project.name)) \(Format.timing(created.operation)).")
                 print("  Postgres \(created.project.postgresMajor), role and database '\(created.project.role)', branch main running.")
                 print("  Connection (pooled, follows `branch checkout`):")
                 print("    \(created.connection.url)")
-                print("Next: `branch link \(created.project.name)` in your app's folder, then `branch create my-feature`.")
+                print("  Data API (Supabase clients):")
+                print("    URL               \(keys.url)")
+                print("    anon key          \(keys.anonKey)")
+                print("    service_role key  \(keys.serviceRoleKey)")
+                print("Next: `branch link \(created.project.name)` in your app's folder, then `branch create my-feature`; `branch env` prints the .env lines.")
             }
         }
     }

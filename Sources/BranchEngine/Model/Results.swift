@@ -1,9 +1,27 @@
-import Foundation
+package import Foundation
 
 /// A project made, with how to reach it.
 package struct ProjectCreation: Sendable {
     package var project: ProjectView
     package var connection: ConnectionDetails
+    package var keys: ProjectAPIKeys
+    package var operation: OperationTiming
+}
+
+/// A project's data API keys: the long-lived anon and service_role JWTs signed with its secret,
+/// and the path of its data API under the service's address (`/p/<project>`).
+package struct ProjectAPIKeys: Sendable, Equatable {
+    package var project: String
+    package var path: String
+    package var anonKey: String
+    package var serviceRoleKey: String
+    /// When the keys were signed (their `iat`): the project's creation or its last rotation.
+    package var issuedAt: Date
+}
+
+/// A project's JWT secret replaced, and the keys signed with the new one.
+package struct KeyRotation: Sendable {
+    package var keys: ProjectAPIKeys
     package var operation: OperationTiming
 }
 

@@ -13,7 +13,8 @@ package struct Projects: EnginePart {
     let context: EngineContext
 
     /// Creates a project: a writable snapshot of the warm template, started, with its owner role
-    /// and database renamed to the project's name and a generated SCRAM password. No initdb.
+    /// and database renamed to the project's name, a generated SCRAM password and a JWT secret
+    /// for its data API keys. No initdb.
     package func create(name rawName: String, settings: ProjectSettings? = nil) async throws -> ProjectCreation {
         let name = try ResourceName(validating: rawName, kind: "project name")
         if let settings { try settings.validate() }
@@ -22,6 +23,7 @@ package struct Projects: EnginePart {
             try storage.requireFreeSpace(configuration.freeSpaceReserve)
             try await Template(context: context).ensure()
             let template = layout.template(major: installation.major)
+            let jwtSecret = ProjectKeys.newSecret()
             let (project, timing) = try await journal.run("project.create", project: name, target: name.rawValue) { op in
                 let port = try await context.allocatePort()
                 let password = Identifiers.secret()
@@ -44,6 +46,7 @@ package struct Projects: EnginePart {
                 try await op.step("catalog") {
                     try await catalog.write { [project, main, origin] tx in
                         try tx.insert(project)
+                        try tx.setJWTSecret(jwtSecret, of: name)
                         try tx.insert(main)
                         try tx.insert(lineage)
                         try tx.insert(origin)
@@ -94,7 +97,9 @@ package struct Projects: EnginePart {
                 try await op.step("pooler") { try await frontDoor.sync() }
                 return project
             }
-            return ProjectCreation(project: try await presenter.project(project), connection: frontDoor.pooledConnection(project), operation: timing)
+            return ProjectCreation(
+                project: try await presenter.project(project), connection: frontDoor.pooledConnection(project),
+                keys: ProjectKeys.apiKeys(name, jwtSecret), operation: timing)
         }
     }
 

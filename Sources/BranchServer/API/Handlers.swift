@@ -59,7 +59,8 @@ struct APIHandlers: APIProtocol {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         let created = try await engine.projects.create(name: body.name, settings: body.settings.map(BranchEngine.ProjectSettings.init))
         return .created(.init(body: .json(.init(
-            connection: Schemas.ConnectionResponse(created.connection), operation: Schemas.OperationTiming(created.operation), project: Schemas.ProjectInfo(created.project)))))
+            connection: Schemas.ConnectionResponse(created.connection), keys: Schemas.ProjectKeys(created.keys),
+            operation: Schemas.OperationTiming(created.operation), project: Schemas.ProjectInfo(created.project)))))
     }
 
     func getProject(_ input: Operations.GetProject.Input) async throws -> Operations.GetProject.Output {
@@ -78,6 +79,15 @@ struct APIHandlers: APIProtocol {
 
     func getProjectConnection(_ input: Operations.GetProjectConnection.Input) async throws -> Operations.GetProjectConnection.Output {
         .ok(.init(body: .json(.init(try await engine.projects.connection(input.path.project)))))
+    }
+
+    func getProjectKeys(_ input: Operations.GetProjectKeys.Input) async throws -> Operations.GetProjectKeys.Output {
+        .ok(.init(body: .json(.init(try await engine.projectKeys.keys(input.path.project)))))
+    }
+
+    func rotateProjectKeys(_ input: Operations.RotateProjectKeys.Input) async throws -> Operations.RotateProjectKeys.Output {
+        let rotated = try await engine.projectKeys.rotate(input.path.project)
+        return .ok(.init(body: .json(.init(keys: Schemas.ProjectKeys(rotated.keys), operation: Schemas.OperationTiming(rotated.operation)))))
     }
 
     func checkout(_ input: Operations.Checkout.Input) async throws -> Operations.Checkout.Output {

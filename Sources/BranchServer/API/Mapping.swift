@@ -57,6 +57,14 @@ extension Schemas.ConnectionResponse {
     }
 }
 
+extension Schemas.ProjectKeys {
+    init(_ keys: ProjectAPIKeys) {
+        self.init(
+            anonKey: keys.anonKey, issuedAt: keys.issuedAt, path: keys.path, serviceRoleKey: keys.serviceRoleKey,
+            url: (RequestOrigin.current ?? "") + keys.path)
+    }
+}
+
 extension Schemas.BranchResult {
     init(_ change: BranchChange) {
         self.init(

@@ -1,0 +1,87 @@
+import BranchAuth
+package import BranchCatalog
+import BranchCore
+import Foundation
+import Logging
+
+/// Every project's JWT secret and the two long-lived keys signed with it (`anon`, `service_role`),
+/// which apps give Supabase's client libraries along with the project's data API URL. The data
+/// API verifies keys and tokens with `signingSecret(project:)`. (`BranchAuth.ProjectKeys` signs;
+/// this part stores, serves and rotates.)
+package struct ProjectKeys: EnginePart {
+    let context: EngineContext
+
+    /// The project's anon and service_role keys: the same on every call until `rotate`.
+    package func keys(_ name: String) async throws -> ProjectAPIKeys {
+        let project = try await catalog.read { try $0.requireProject(name) }
+        return Self.apiKeys(project.name, try await secret(of: project.name))
+    }
+
+    /// Gives the project a new JWT secret. Its old keys, and every access token signed with the old
+    /// secret, stop working at once: the data API reads the secret through `jwtSecret(project:)`,
+    /// whose cache the catalog empties when this write ends.
+    package func rotate(_ name: String) async throws -> KeyRotation {
+        let projectKey = try ResourceName(validating: name, kind: "project name")
+        return try await context.withProjectLock(projectKey.rawValue, checking: { tx in try tx.requireProject(name) }) { project in
+            let (secret, timing) = try await journal.run("project.keys.rotate", project: project.name, target: project.name.rawValue) { op in
+                let secret = Self.newSecret()
+                try await op.step("catalog") { try await catalog.write { try $0.setJWTSecret(secret, of: project.name) } }
+                return secret
+            }
+            return KeyRotation(keys: Self.apiKeys(project.name, secret), operation: timing)
+        }
+    }
+
+    /// The secret that verifies a ready project's keys and tokens. Cheap: served from memory after
+    /// the first call, and current from the moment a rotation is written. Throws
+    /// `project_not_found`, `not_ready` or `invalid_name`.
+    package func jwtSecret(project name: String) async throws -> ProjectJWTSecret {
+        let validName = try ResourceName(validating: name, kind: "project name")
+        if let secret = try await catalog.jwtSecret(ofReady: validName) { return secret }
+        // Unknown or not ready (these throw), or restored from a backup since the service started.
+        let project = try await catalog.read { try $0.requireProject(name) }
+        return try await secret(of: project.name)
+    }
+
+    /// The bytes `JWT.sign` and `JWT.verify` take for the project: `jwtSecret(project:)`'s secret
+    /// as `BranchAuth.ProjectKeys.secretBytes` reads it.
+    package func signingSecret(project name: String) async throws -> [UInt8] {
+        BranchAuth.ProjectKeys.secretBytes(try await jwtSecret(project: name).secret)
+    }
+
+    /// Gives a secret to every project without one (made before projects had them). Run at start.
+    func ensureSecrets() async throws {
+        for name in try await catalog.read({ try $0.projectsWithoutJWTSecret() }) {
+            if try await catalog.write({ try $0.setJWTSecretIfMissing(Self.newSecret(), of: name) }) {
+                logger.info("project JWT secret generated", metadata: ["project": "\(name)"])
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The project's secret; one is made when it has none (a project restored from a backup).
+    func secret(of project: ResourceName) async throws -> ProjectJWTSecret {
+        if let existing = try await catalog.read({ try $0.jwtSecret(of: project) }) { return existing }
+        let fresh = Self.newSecret()
+        return try await catalog.write { tx in
+            _ = try tx.setJWTSecretIfMissing(fresh, of: project)
+            guard let secret = try tx.jwtSecret(of: project) else { throw EngineError.projectNotFound(project.rawValue) }
+            return secret
+        }
+    }
+
+    /// A new random secret, issued now (whole seconds: the keys' `iat` is an integer).
+    static func newSecret() -> ProjectJWTSecret {
+        ProjectJWTSecret(
+            secret: BranchAuth.ProjectKeys.newSecret(), issuedAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+    }
+
+    /// The keys `secret` signs for `project`; the same inputs always give the same keys.
+    static func apiKeys(_ project: ResourceName, _ secret: ProjectJWTSecret) -> ProjectAPIKeys {
+        let keys = BranchAuth.ProjectKeys.keys(project: project.rawValue, secret: secret.secret, issuedAt: secret.issuedAt)
+        return ProjectAPIKeys(
+            project: project.rawValue, path: "/p/\(project.rawValue)", anonKey: keys.anon, serviceRoleKey: keys.serviceRole,
+            issuedAt: secret.issuedAt)
+    }
+}
