@@ -29,6 +29,7 @@ package final class Engine: Sendable {
     package var runtimeReport: RuntimeReport { context.runtime.report }
 
     package var projects: Projects { Projects(context: context) }
+    package var projectKeys: ProjectKeys { ProjectKeys(context: context) }
     package var branches: Branches { Branches(context: context) }
     package var snapshots: Snapshots { Snapshots(context: context) }
     package var restores: Restores { Restores(context: context) }
@@ -38,6 +39,7 @@ package final class Engine: Sendable {
     package var merges: Merges { Merges(context: context) }
     package var frontDoor: FrontDoor { FrontDoor(context: context) }
     package var observability: Observability { Observability(context: context) }
+    package var dataAPI: DataAPI { DataAPI(context: context) }
 
     /// The background work of a running service, each a Service for the one ServiceGroup:
     /// restarts, scale to zero, metrics, schedules and housekeeping, webhooks.
@@ -95,6 +97,7 @@ package final class Engine: Sendable {
         await context.runtime.adoptRunning()
 
         try await Reconciler(context: context).run()
+        try await ProjectKeys(context: context).ensureSecrets()
         try await Template(context: context).ensure()
         try await FrontDoor(context: context).sync()
         if ReservedPorts.reserve(configuration.portRange, marker: layout.reservedPortsMarker) {
@@ -103,6 +106,7 @@ package final class Engine: Sendable {
             ])
         }
         await BranchServers(context: context).startDesired()
+        await DataAPIBootstrapping(context: context).runningBranches()
         // A new key is saved only by a start that got this far, so the one start that prints it works.
         if created { try Files.writeAtomically(adminKey + "\n", to: layout.adminKey, mode: 0o600) }
         return engine

@@ -30,9 +30,12 @@ package enum ClusterFiles {
 
     package static let hba = """
         # Managed by Branch. The service connects as postgres over a socket directory only root
-        # and postgres can reach; every other connection authenticates with SCRAM.
+        # and postgres can reach, and its data API as authenticator and supabase_auth_admin;
+        # every other connection authenticates with SCRAM.
         local   all   postgres                 trust
         local   replication   postgres         trust
+        local   all   authenticator            trust
+        local   all   supabase_auth_admin      trust
         local   all   all                      scram-sha-256
         host    all   all        0.0.0.0/0     scram-sha-256
         host    all   all        ::/0          scram-sha-256
@@ -74,8 +77,11 @@ package enum ClusterFiles {
     }
 
     /// Writes `branch.conf` into `dataDirectory` (owned by postgres).
+    /// Writes the server settings and the current `pg_hba.conf`, before every start (so clusters
+    /// made by an older version get today's rules too).
     package static func writeBranchSettings(_ settings: BranchSettings, dataDirectory: String) throws(FileError) {
         try Files.writeAtomically(settings.rendered, to: "\(dataDirectory)/branch.conf", mode: 0o600, owner: superuser)
+        try Files.writeAtomically(hba, to: "\(dataDirectory)/pg_hba.conf", mode: 0o600, owner: superuser)
     }
 
     /// Removes what a copy of a running server carries over and must not keep: its pid file

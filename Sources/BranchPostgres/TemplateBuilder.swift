@@ -3,7 +3,7 @@ import BranchSystem
 import Foundation
 
 /// Builds a warm cluster template: initdb once per Postgres major version, configure it, create
-/// the placeholder owner role and database, and shut it down cleanly. New projects snapshot it,
+/// the placeholder owner role and database (with `databaseSetup` run in it), and shut it down cleanly. New projects snapshot it,
 /// so no initdb ever runs on the hot path.
 package enum TemplateBuilder {
     package static func build(
@@ -11,7 +11,8 @@ package enum TemplateBuilder {
         installation: PostgresInstallation,
         socketDirectory: String,
         port: Int,
-        logFile: String
+        logFile: String,
+        databaseSetup: String? = nil
     ) async throws(PostgresError) {
         do {
             try Files.ensureDirectory(dataDirectory, mode: 0o700, owner: ClusterFiles.superuser)
@@ -24,7 +25,6 @@ package enum TemplateBuilder {
                 ],
                 user: ClusterFiles.superuser)
             try appendManagedBlock(dataDirectory: dataDirectory)
-            try Files.writeAtomically(ClusterFiles.hba, to: "\(dataDirectory)/pg_hba.conf", mode: 0o600, owner: ClusterFiles.superuser)
             try ClusterFiles.writeBranchSettings(
                 .init(port: port, listenAddresses: "", socketDirectory: socketDirectory, clusterName: "branch-template"),
                 dataDirectory: dataDirectory)
@@ -42,6 +42,12 @@ package enum TemplateBuilder {
             try await connection.execute("CREATE ROLE \(SQL.identifier(ClusterFiles.templateRole)) LOGIN")
             try await connection.execute(
                 "CREATE DATABASE \(SQL.identifier(ClusterFiles.templateDatabase)) OWNER \(SQL.identifier(ClusterFiles.templateRole))")
+            connection.close()
+            if let databaseSetup {
+                var database = superuser
+                database.database = ClusterFiles.templateDatabase
+                try await withConnection(database) { try await $0.execute("BEGIN;\n\(databaseSetup)\nCOMMIT;") }
+            }
             try await server.stop()
             try ClusterFiles.clearRuntimeFiles(dataDirectory: dataDirectory)
         } catch {

@@ -35,6 +35,8 @@ final class EngineContext: Sendable {
     let startedAt = Date()
     /// Clients and uses of each branch, for scale to zero; idle times count from the start at most.
     let activity = Activity(serviceStart: .now)
+    /// The data API's pools, schema caches and limiters.
+    let dataAPI = DataAPIState()
 
     init(
         configuration: EngineConfiguration, layout: PoolLayout, installation: PostgresInstallation, mountOutcome: PoolMountOutcome,

@@ -81,6 +81,7 @@ struct BranchServers: EnginePart {
             try Files.ensureDirectory(spec.socketDirectory, mode: 0o700, owner: ClusterFiles.superuser)
             try ClusterFiles.writeBranchSettings(settings(for: branch, project: project), dataDirectory: spec.dataDirectory)
             try await runtime.start(spec, timeout: timeout ?? configuration.startTimeout)
+            await context.dataAPI.serverChanged(Activity.key(branch))
         }
         await context.activity.active(Activity.key(branch))
         if let current = try await catalog.branch(branch.project, branch.name), current.suspended {
@@ -90,6 +91,7 @@ struct BranchServers: EnginePart {
 
     func stop(_ branch: BranchRecord) async throws {
         try await runtime.stop(spec(branch))
+        await context.dataAPI.serverChanged(Activity.key(branch))
     }
 
     /// A CHECKPOINT on a running server, so a snapshot of it starts with almost no WAL to replay.

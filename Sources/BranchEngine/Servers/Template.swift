@@ -1,3 +1,4 @@
+import BranchAuth
 import BranchCatalog
 import BranchCore
 import BranchSystem
@@ -12,6 +13,11 @@ import Logging
 struct Template: EnginePart {
     let context: EngineContext
 
+    /// A file in the template naming what its database holds beyond initdb's; a template whose
+    /// marker differs is rebuilt.
+    static let contentsMarker = "branch-template"
+    static var contents: String { "data-api \(DataAPIBootstrap.version)\n" }
+
     /// Makes sure the template exists: built in the work area, moved into place in one rename (so
     /// a crash never leaves half a template), then made read-only.
     func ensure() async throws {
@@ -20,10 +26,14 @@ struct Template: EnginePart {
 
     private func buildIfMissing() async throws {
         let path = layout.template(major: installation.major)
+        let marker = "\(path)/\(Self.contentsMarker)"
         if storage.isSubvolume(path) && Files.exists("\(PoolLayout.dataDirectory(in: path))/PG_VERSION") {
             // A crash between the move and the flag leaves it writable; finish the job.
             if try await !storage.isReadOnly(path) { try await storage.setReadOnly(path, true) }
-            return
+            // A template from an older version lacks what new projects now start with: rebuild it.
+            if Files.read(marker) == Self.contents { return }
+            logger.info("rebuilding the template", metadata: ["reason": "made by an older version"])
+            try await storage.setReadOnly(path, false)
         }
         try storage.requireFreeSpace(configuration.freeSpaceReserve)
         let watch = Stopwatch()
@@ -39,7 +49,9 @@ struct Template: EnginePart {
             try await TemplateBuilder.build(
                 dataDirectory: PoolLayout.dataDirectory(in: work), installation: installation,
                 socketDirectory: layout.socketDirectory(port: port), port: port,
-                logFile: "\(logDirectory)/pg\(installation.major).log")
+                logFile: "\(logDirectory)/pg\(installation.major).log",
+                databaseSetup: DataAPIBootstrap.sql(databaseOwner: ClusterFiles.templateRole))
+            try Files.writeAtomically(Self.contents, to: "\(work)/\(Self.contentsMarker)", mode: 0o644)
             try await storage.sync()
             // A read-only subvolume cannot be moved (its parent link is inside it): move, then freeze.
             try await storage.move(work, to: path)

@@ -10,16 +10,19 @@ import OpenAPIRuntime
 package import ServiceLifecycle
 
 /// The HTTP face of the service: `/api/v1` (every operation of Sources/BranchAPI/openapi.json)
-/// and `/metrics`, authenticated with the admin key.
+/// and `/metrics`, authenticated with the admin key, and each project's data API under `/p/`.
 package enum APIServer {
     /// The router serving `api` behind the service's middleware (errors, the admin key, the body
     /// limit); any implementation of the document, so tests can serve a stub without a pool.
-    static func router(api: some APIProtocol, adminKey: String) throws -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    /// `engine`, when given, also serves every project's data API under `/p/`.
+    static func router(api: some APIProtocol, adminKey: String, dataAPI engine: Engine? = nil) throws -> Router<ServiceRequestContext> {
+        let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: ErrorMiddleware())
+        if let engine { router.add(middleware: DataAPIMiddleware(engine: engine)) }
         router.add(middleware: AuthMiddleware(adminKey: adminKey, openPaths: ["/api/v1/health"]))
         router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: DocumentMiddleware())
+        router.add(middleware: RequestOriginMiddleware())
         try api.registerHandlers(on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests()])
         return router
     }
@@ -29,7 +32,7 @@ package enum APIServer {
         engine: Engine, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some Service {
         let application = Application(
-            router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey),
+            router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey, dataAPI: engine),
             configuration: .init(address: .hostname(host, port: port), serverName: "branch"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)

@@ -1,0 +1,36 @@
+import Foundation
+
+/// Where a data API request goes: `/p/{project}[/b/{branch}]/{rest|auth}/v1{path}`.
+struct DataAPIRoute: Equatable {
+    var project: String
+    var branch: String?
+    var service: Service
+    /// The rest of the path, from its `/` (`/` when empty).
+    var path: String
+    /// The part before the service, `/p/{project}[/b/{branch}]`, for the base URL.
+    var prefix: String
+
+    enum Service: String, Equatable { case rest, auth }
+
+    /// Nil for any path outside `/p/`; a path under `/p/` that names no service is not a data API route either.
+    init?(path: String) {
+        guard path.hasPrefix("/p/") else { return nil }
+        var segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).map(String.init)
+        guard let project = segments.first, !project.isEmpty else { return nil }
+        segments.removeFirst()
+        var prefix = "/p/\(project)"
+        var branch: String?
+        if segments.count >= 2, segments[0] == "b" {
+            guard !segments[1].isEmpty else { return nil }
+            branch = segments[1]
+            prefix += "/b/\(segments[1])"
+            segments.removeFirst(2)
+        }
+        guard segments.count >= 2, let service = Service(rawValue: segments[0]), segments[1] == "v1" else { return nil }
+        self.project = project.removingPercentEncoding ?? project
+        self.branch = branch.map { $0.removingPercentEncoding ?? $0 }
+        self.service = service
+        self.path = "/" + segments.dropFirst(2).joined(separator: "/")
+        self.prefix = prefix
+    }
+}
