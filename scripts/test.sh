@@ -7,12 +7,20 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
-# The S3 protocol server the backup tests run against: moto (PyPI), in a virtualenv of the repo.
-if [ ! -x .venv/bin/moto_server ]; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]'
+# From PyPI, in a virtualenv of the repo: the S3 protocol server the backup tests run against
+# (moto), and what the data API tests drive it with (Tests/DataAPIClients: Supabase's Python
+# client, schemathesis, openapi-spec-validator, PyJWT). Installed when missing; the data API's
+# clients at their latest versions, as apps get them.
+[ -x .venv/bin/python ] || python3 -m venv .venv
+python_packages=()
+[ -x .venv/bin/moto_server ] || python_packages+=('moto[server]')
+.venv/bin/python -c 'import supabase, schemathesis, openapi_spec_validator, jwt' 2>/dev/null \
+  || python_packages+=(supabase schemathesis openapi-spec-validator PyJWT)
+if [ ${#python_packages[@]} -gt 0 ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi
 export MOTO_SERVER="$PWD/.venv/bin/moto_server"
+export BRANCH_TEST_PYTHON="$PWD/.venv/bin/python"
 
 # Each test service reserves its branch port range in the kernel while it runs (see
 # Sources/BranchCore/Ports.swift); whatever a crashed test left is put back as it was.
