@@ -115,4 +115,25 @@ struct DataAPIEngineTests {
             #expect(try await slow.stdout == "1")
         }
     }
+
+    @Test("a database made before the data API gets its roles, auth schema and helpers when the service starts")
+    func bootstrapAtStart() async throws {
+        try await TestEnvironment.with { env in
+            let main = try await env.linkedProject()
+            let port = try #require(try await env.json(BranchList.self, "list").branches.first { $0.name == "main" }).port
+            let superuser = "host=\(env.pool)/run/pg/\(port) port=\(port) user=postgres dbname=app"
+            try await env.psql(main, "create table t(id int primary key); insert into t values (7)")
+            try await env.psql(superuser, "drop schema _branch cascade; drop schema auth cascade")
+            #expect(try await env.psql(superuser, "select to_regnamespace('auth') is null and to_regnamespace('_branch') is null") == "t")
+
+            _ = await env.stopService()
+            try await env.startService()
+            #expect(try await env.psql(superuser, """
+                select to_regprocedure('auth.uid()') is not null and to_regclass('auth.users') is not null
+                   and to_regclass('_branch.schema_version') is not null
+                """) == "t")
+            let key = try await env.json(KeysOutput.self, "keys").anonKey
+            #expect(try await Self.get(env, "/p/app/rest/v1/t", key: key).body == #"[{"id":7}]"#)
+        }
+    }
 }
