@@ -173,6 +173,57 @@ package final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs statements back to back in one round trip (libpq's pipeline mode), each with its own
+    /// `$1…` parameters. Statements run in order; after one fails the server skips the rest (their
+    /// entry is nil). The first failure's error is in its entry; the call itself throws only when
+    /// the pipeline could not be sent or read.
+    package func pipeline(
+        _ statements: [(sql: String, parameters: [String?])], timeout: Duration? = nil
+    ) async throws(PostgresError) -> [Result<PGRows, PostgresError>?] {
+        try await run(timeout: timeout) { handle, _ throws(PostgresError) in
+            guard PQenterPipelineMode(handle) == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
+            defer { _ = PQexitPipelineMode(handle) }
+            for statement in statements {
+                var cStrings: [UnsafeMutablePointer<CChar>?] = statement.parameters.map { $0.flatMap { strdup($0) } }
+                defer { cStrings.forEach { free($0) } }
+                let sent = cStrings.withUnsafeMutableBufferPointer { buffer in
+                    buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) { pointer in
+                        PQsendQueryParams(
+                            handle, statement.sql, Int32(statement.parameters.count), nil, statement.parameters.isEmpty ? nil : pointer, nil, nil, 0)
+                    }
+                }
+                guard sent == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
+            }
+            guard PQpipelineSync(handle) == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
+            var outcomes: [Result<PGRows, PostgresError>?] = []
+            for _ in statements {
+                // One result per statement, then a NULL that ends it.
+                var outcome: Result<PGRows, PostgresError>?
+                while let result = PQgetResult(handle) {
+                    if outcome != nil || PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                        PQclear(result)
+                        continue
+                    }
+                    do throws(PostgresError) {
+                        let rows = try Self.rows(from: result, handle: handle)
+                        self.received.add(rows.byteCount, ordering: .relaxed)
+                        outcome = .success(rows)
+                    } catch {
+                        outcome = .failure(error)
+                    }
+                }
+                outcomes.append(outcome)
+            }
+            // The sync point's own result.
+            while let result = PQgetResult(handle) {
+                let status = PQresultStatus(result)
+                PQclear(result)
+                if status == PGRES_PIPELINE_SYNC { break }
+            }
+            return outcomes
+        }
+    }
+
     /// Runs one or more statements without parameters (simple query protocol); returns the last result's rows.
     @discardableResult
     package func execute(_ sql: String, timeout: Duration? = nil) async throws(PostgresError) -> PGRows {

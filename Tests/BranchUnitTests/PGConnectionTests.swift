@@ -41,6 +41,26 @@ struct PGConnectionTests {
         }
     }
 
+    @Test("a pipeline runs its statements in order in one round trip; after a failure the rest are skipped, and the connection stays usable")
+    func pipeline() async throws {
+        try await withConnection(try pg.connection()) { connection in
+            let results = try await connection.pipeline([
+                ("BEGIN", []), ("SELECT set_config('app.x', $1, true)", ["it's"]), ("SELECT current_setting('app.x') || $1", ["!"]), ("COMMIT", []),
+            ])
+            #expect(results.count == 4)
+            #expect(try results[2]?.get().scalar == "it's!")
+
+            let failed = try await connection.pipeline([("BEGIN", []), ("SELECT 1/0", []), ("SELECT 2", [])])
+            guard case .failure(let error)? = failed[1] else { Issue.record("the division should fail"); return }
+            #expect(error.sqlState == "22012")
+            #expect(error.server?.message == "division by zero")
+            #expect(failed[2] == nil, "skipped after the failure")
+            try await connection.execute("ROLLBACK")
+            #expect(try await connection.query("SELECT 3").scalar == "3")
+            #expect(connection.isHealthy)
+        }
+    }
+
     @Test("a timeout of 200 ms on pg_sleep(5) throws postgres_query_timeout within 1 s")
     func queryTimeout() async throws {
         try await withConnection(try pg.connection()) { connection in

@@ -640,7 +640,7 @@ struct RESTExecutionTests {
             try await connection.execute(Self.schemaSQL)
             let cache = try await SchemaLoader.load(connection: connection, schemas: ["public"])
             try await body({ request in
-                await RESTHandler.handle(request, identity: Self.identity, schema: cache, settings: RESTSettings(), connection: connection)
+                (await RESTHandler.handle(request, identity: Self.identity, schema: cache, settings: RESTSettings(), connection: connection)).response
             }, connection)
         }
     }
@@ -767,7 +767,7 @@ struct RESTExecutionTests {
             let cache = try await SchemaLoader.load(connection: connection, schemas: ["public"])
             let anon = RequestIdentity(role: "anon", claimsJSON: #"{"role":"anon","sub":"u1"}"#)
             func send(_ request: DataRequest) async -> DataResponse {
-                await RESTHandler.handle(request, identity: anon, schema: cache, settings: RESTSettings(), connection: connection)
+                (await RESTHandler.handle(request, identity: anon, schema: cache, settings: RESTSettings(), connection: connection)).response
             }
             var response = await send(DataRequest(method: "POST", path: "/notes", body: Array(#"{"body":"hi"}"#.utf8)))
             #expect(response.status == 201, "\(text(response))")
@@ -799,7 +799,7 @@ struct RESTExecutionTests {
             let cache = try await SchemaLoader.load(connection: connection, schemas: ["public"])
             func call(_ method: String, _ path: String, _ query: String = "", _ headers: [(String, String)] = [], body: String = "") async -> DataResponse {
                 let request = DataRequest(method: method, path: path, rawQuery: query, headers: headers.map { (name: $0.0, value: $0.1) }, body: Array(body.utf8))
-                return await RESTHandler.handle(request, identity: Self.identity, schema: cache, settings: RESTSettings(maxRows: 2), connection: connection)
+                return (await RESTHandler.handle(request, identity: Self.identity, schema: cache, settings: RESTSettings(maxRows: 2), connection: connection)).response
             }
             func json(_ response: DataResponse) -> JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: Data(response.body)) }
             var response = await call("GET", "/rpc/pairs", "b=eq.y")
@@ -951,7 +951,7 @@ struct RESTClientCasesTests {
             let cache = try await SchemaLoader.load(connection: connection, schemas: ["public"])
             for (method, path, query, headers, body, status, expected) in Self.cases {
                 let request = DataRequest(method: method, path: path, rawQuery: query, headers: headers.map { (name: $0.0, value: $0.1) }, body: Array(body.utf8))
-                let response = await RESTHandler.handle(request, identity: Self.identity, schema: cache, settings: RESTSettings(), connection: connection)
+                let response = (await RESTHandler.handle(request, identity: Self.identity, schema: cache, settings: RESTSettings(), connection: connection)).response
                 let text = String(decoding: response.body, as: UTF8.self)
                 #expect(response.status == status, "\(method) \(path)?\(query): \(text)")
                 let decoder = JSONDecoder()

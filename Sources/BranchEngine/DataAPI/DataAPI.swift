@@ -68,34 +68,18 @@ package struct DataAPI: EnginePart {
         }
     }
 
-    /// A REST request on a pooled `authenticator` connection, with a schema cache no older than
-    /// the database's last committed DDL.
+    /// A REST request on a pooled `authenticator` connection, with the branch's schema cache (the
+    /// handler checks its version in the request's own round trip and reloads it after DDL).
     private func rest(_ request: DataRequest, identity: RequestIdentity, branch: BranchRecord, project: ProjectRecord) async throws -> DataResponse {
         let key = Activity.key(branch)
         let pool = await pool(branch, project: project, role: DataAPIBootstrap.requestRole)
         let state = self.state
         return try await pool.withConnection(generation: await state.generation(key)) { connection in
-            let schema: SchemaCache
-            do {
-                schema = try await currentSchema(key, connection: connection)
-            } catch let error as PostgresError {
-                return (RESTError(error, identity: identity).response, !connection.isHealthy)
-            } catch {
-                return (RESTError(status: 500, code: "internal_error", message: "\(error)").response, false)
-            }
-            let response = await RESTHandler.handle(request, identity: identity, schema: schema, settings: Self.restSettings, connection: connection)
-            return (response, !connection.isHealthy && response.status >= 500)
+            let cached = await state.schema(key)
+            let outcome = await RESTHandler.handle(request, identity: identity, schema: cached, settings: Self.restSettings, connection: connection)
+            if outcome.schema.version != cached?.version, !outcome.schema.version.isEmpty { await state.setSchema(outcome.schema, for: key) }
+            return (outcome.response, !connection.isHealthy && outcome.response.status >= 500)
         }
-    }
-
-    /// The branch's schema cache, reloaded when the version the event trigger keeps has moved.
-    private func currentSchema(_ key: String, connection: PGConnection) async throws(PostgresError) -> SchemaCache {
-        let version = try await connection.query(SchemaLoader.versionQuery).scalar ?? ""
-        if let cached = await state.schema(key), cached.version == version { return cached }
-        var schema = try await SchemaLoader.load(connection: connection, schemas: Self.restSettings.exposedSchemas)
-        schema.version = version
-        await state.setSchema(schema, for: key)
-        return schema
     }
 
     private func pool(_ branch: BranchRecord, project: ProjectRecord, role: String) async -> ConnectionPool {

@@ -18,6 +18,11 @@ package struct SchemaCache: Sendable {
     }
 }
 
+extension SchemaCache {
+    /// Nothing known yet (a cache that could not be read).
+    package static var empty: SchemaCache { SchemaCache(version: "", relations: [:], foreignKeys: [], functions: [:]) }
+}
+
 /// `schema.name`.
 package struct QualifiedName: Sendable, Hashable, Comparable, CustomStringConvertible {
     package var schema: String
