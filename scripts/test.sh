@@ -49,7 +49,8 @@ fi
 # The whole suite in two shards side by side: much of an integration test is waiting (for
 # Postgres, fsync, a crash), so two make better use of the two cores. Within a shard tests run
 # one at a time; each shard takes its branch ports from its own range (BRANCH_TEST_SHARD). The
-# first shard is the suites that kill and restart services (about 7 minutes), the second all others.
+# first shard is the suites that kill and restart services (about 7 minutes) and the data API's
+# client suites, the second all others.
 bundle=$(scripts/swift.sh build --show-bin-path)/branchPackageTests.xctest
 run_shard() {
   local shard=$1 log=$2; shift 2
@@ -57,10 +58,10 @@ run_shard() {
 }
 logs=$(mktemp -d)
 started=$(date +%s)
-restarts='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests)'
-run_shard 0 "$logs/crash.log" --filter "$restarts" &
+first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests)'
+run_shard 0 "$logs/crash.log" --filter "$first_shard" &
 first=$!
-run_shard 1 "$logs/rest.log" --skip "$restarts" &
+run_shard 1 "$logs/rest.log" --skip "$first_shard" &
 second=$!
 status=0
 wait $first || status=1
