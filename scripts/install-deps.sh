@@ -15,6 +15,7 @@ packages=(
   zstd                                      # archived WAL is zstd-compressed by Postgres' archive_command
   util-linux curl ca-certificates           # setpriv, mount; the CLI's tests
   python3 python3-venv                      # tests (an S3 server, moto) and benchmarks
+  wrk                                       # benchmarks: HTTP load on the data API
 )
 
 missing=()

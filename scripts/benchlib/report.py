@@ -46,9 +46,10 @@ METHOD = [
     "removed right after).",
     "Branch servers' sockets: `<pool>/run/pg/<port>` (one directory per port); the superuser's SQL (CHECKPOINT, "
     "sizes, the 1% updates) goes over it as postgres.",
-    "Parts: BENCH_PARTS picks some of `branch`, `pitr`, `diff`, `containers`, `backup` (default all, in that order). "
-    "Projects loaded by the branch part are kept for the later parts, so each size is loaded once; the pitr and diff "
-    "parts load projects of their own (BENCH_PITR_SCALE, BENCH_DIFF_SCALE) and delete them when done. The containers "
+    "Parts: BENCH_PARTS picks some of `branch`, `pitr`, `diff`, `rest`, `containers`, `backup` (default all, in that "
+    "order). Projects loaded by the branch part are kept for the later parts, so each size is loaded once; the pitr, "
+    "diff and rest parts load projects of their own (BENCH_PITR_SCALE, BENCH_DIFF_SCALE, BENCH_REST_ROWS) and delete "
+    "them when done. The containers "
     "part restarts the service on the same pool (SIGTERM, then `branch serve` again with other options); the backup "
     "part runs with `--runtime process`.",
     "Statistics: median; p95 by linear interpolation between closest ranks (with 10 runs it lies between the two "
@@ -100,7 +101,9 @@ class Report(*(part.report for part in PARTS)):
         if "diff" in b.parts and isinstance(b.results.get("diff"), dict) and b.results["diff"].get("database_bytes"):
             sizes.append(b.results["diff"]["database_bytes"])
         memory = b.machine_info.get("memory") or 0
-        if sizes and memory and max(sizes) < 0.6 * memory:
+        if not sizes:
+            cache = ""  # no full copies were made (only parts without a pgbench load ran)
+        elif memory and max(sizes) < 0.6 * memory:
             cache = ("Every data set fits in this machine's memory, so the full copies mostly read from the page cache; "
                      "on a cold cache or a database larger than memory they would be slower still, while Branch copies "
                      "no data.")
@@ -109,7 +112,7 @@ class Report(*(part.report for part in PARTS)):
                      "from disk.")
         paragraphs.append(
             f"Caveats: branch servers ran as {self.runtimes_by_part()}; this is a `{b.configuration}` build on a shared {b.machine_info['nproc']}-CPU machine, so absolute "
-            f"figures move from run to run; the ratios within one run are the robust part. {cache}")
+            f"figures move from run to run; the ratios within one run are the robust part. {cache}".strip())
         return paragraphs
 
     def render(self):
