@@ -11,7 +11,7 @@ import BranchPostgres
 /// already answers `version`.
 package enum DataAPIBootstrap {
     /// The script's version; raise it whenever `sql` changes.
-    package static let version = 1
+    package static let version = 2
 
     /// The role the auth endpoints' connections log in as (it owns schema `auth`).
     package static let authRole = "supabase_auth_admin"

@@ -165,6 +165,10 @@ package final class Catalog: Sendable {
 
     // MARK: Transactions
 
+    /// Bumped when each write ends: what was read before it may be stale. Readers that keep what
+    /// they read (the data API's routes) compare it before trusting their copy.
+    package var writeGeneration: UInt64 { jwtSecrets.generation }
+
     /// Runs `body` in one write transaction.
     package func write<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
         // After the commit (or the rollback): a secret read before it is not kept (see JWTSecretCache).

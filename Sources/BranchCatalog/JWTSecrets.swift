@@ -79,6 +79,9 @@ final class JWTSecretCache: Sendable {
 
     private let state = Mutex(State())
 
+    /// How many writes have ended since the catalog was opened.
+    var generation: UInt64 { state.withLock { $0.generation } }
+
     /// The cached secret, if any, and the generation to pass to `store` after reading the catalog.
     func lookup(_ project: String) -> (secret: ProjectJWTSecret?, generation: UInt64) {
         state.withLock { ($0.secrets[project], $0.generation) }

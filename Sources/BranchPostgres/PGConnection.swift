@@ -42,6 +42,11 @@ package final class PGConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     /// Whether a COPY OUT has delivered its end (touched only on `queue`).
     private var copyOutFinished = true
+    /// Statements prepared on this connection by `pipeline(_:preparing:)`: SQL text → name
+    /// (touched only on `queue`). Bounded: past the limit, statements run unprepared.
+    private var preparedNames: [String: String] = [:]
+    private var preparedCount = 0
+    private static let preparedLimit = 256
     private let queue: DispatchQueue
     private let canceller: Canceller
     private let healthy = Atomic<Bool>(true)
@@ -176,43 +181,61 @@ package final class PGConnection: @unchecked Sendable {
     /// Runs statements back to back in one round trip (libpq's pipeline mode), each with its own
     /// `$1…` parameters. Statements run in order; after one fails the server skips the rest (their
     /// entry is nil). The first failure's error is in its entry; the call itself throws only when
-    /// the pipeline could not be sent or read.
+    /// the pipeline could not be sent or read. With `preparing`, each statement is prepared on the
+    /// connection the first time it is seen (in the same round trip) and executed by name after,
+    /// so Postgres parses and plans it once per connection, not once per call.
     package func pipeline(
-        _ statements: [(sql: String, parameters: [String?])], timeout: Duration? = nil
+        _ statements: [(sql: String, parameters: [String?])], preparing: Bool = false, timeout: Duration? = nil
     ) async throws(PostgresError) -> [Result<PGRows, PostgresError>?] {
         try await run(timeout: timeout) { handle, _ throws(PostgresError) in
             guard PQenterPipelineMode(handle) == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             defer { _ = PQexitPipelineMode(handle) }
-            for statement in statements {
+            // Statements prepared by this pipeline: their Prepare answers first, and is kept only if it worked.
+            var preparedHere: [Int: (sql: String, name: String)] = [:]
+            for (index, statement) in statements.enumerated() {
                 var cStrings: [UnsafeMutablePointer<CChar>?] = statement.parameters.map { $0.flatMap { strdup($0) } }
                 defer { cStrings.forEach { free($0) } }
+                var name = preparing ? self.preparedNames[statement.sql] : nil
+                if preparing, name == nil, self.preparedNames.count < Self.preparedLimit {
+                    self.preparedCount += 1
+                    let newName = "branch_\(self.preparedCount)"
+                    guard PQsendPrepare(handle, newName, statement.sql, Int32(statement.parameters.count), nil) == 1 else {
+                        throw PostgresError(.postgresQueryFailed, Self.errorText(handle))
+                    }
+                    self.preparedNames[statement.sql] = newName
+                    preparedHere[index] = (statement.sql, newName)
+                    name = newName
+                }
+                let count = Int32(statement.parameters.count)
                 let sent = cStrings.withUnsafeMutableBufferPointer { buffer in
                     buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) { pointer in
-                        PQsendQueryParams(
-                            handle, statement.sql, Int32(statement.parameters.count), nil, statement.parameters.isEmpty ? nil : pointer, nil, nil, 0)
+                        let values = statement.parameters.isEmpty ? nil : pointer
+                        if let name { return PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) }
+                        return PQsendQueryParams(handle, statement.sql, count, nil, values, nil, nil, 0)
                     }
                 }
                 guard sent == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             }
             guard PQpipelineSync(handle) == 1 else { throw PostgresError(.postgresQueryFailed, Self.errorText(handle)) }
             var outcomes: [Result<PGRows, PostgresError>?] = []
-            for _ in statements {
-                // One result per statement, then a NULL that ends it.
-                var outcome: Result<PGRows, PostgresError>?
-                while let result = PQgetResult(handle) {
-                    if outcome != nil || PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
-                        PQclear(result)
-                        continue
-                    }
-                    do throws(PostgresError) {
-                        let rows = try Self.rows(from: result, handle: handle)
-                        self.received.add(rows.byteCount, ordering: .relaxed)
-                        outcome = .success(rows)
-                    } catch {
-                        outcome = .failure(error)
+            for index in statements.indices {
+                // A statement Postgres cannot prepare (an unknown column, a type mismatch) fails
+                // there: that is its error, and its execution is skipped.
+                var prepareFailure: Result<PGRows, PostgresError>?
+                if let prepared = preparedHere[index] {
+                    switch self.nextOutcome(handle) {
+                    case .success?:
+                        break
+                    case .failure(let error)?:
+                        self.preparedNames[prepared.sql] = nil
+                        prepareFailure = .failure(error)
+                    case nil:
+                        // Skipped after an earlier failure: never prepared.
+                        self.preparedNames[prepared.sql] = nil
                     }
                 }
-                outcomes.append(outcome)
+                let outcome = self.nextOutcome(handle)
+                outcomes.append(prepareFailure ?? outcome)
             }
             // The sync point's own result.
             while let result = PQgetResult(handle) {
@@ -222,6 +245,28 @@ package final class PGConnection: @unchecked Sendable {
             }
             return outcomes
         }
+    }
+
+    /// In a pipeline: the next command's result (then the NULL that ends it); nil when the server
+    /// skipped it after an earlier failure. On the queue.
+    private func nextOutcome(_ handle: OpaquePointer) -> Result<PGRows, PostgresError>? {
+        var outcome: Result<PGRows, PostgresError>?
+        var ended = false
+        while let result = PQgetResult(handle) {
+            if ended || PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+                continue
+            }
+            ended = true
+            do throws(PostgresError) {
+                let rows = try Self.rows(from: result, handle: handle)
+                received.add(rows.byteCount, ordering: .relaxed)
+                outcome = .success(rows)
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        return outcome
     }
 
     /// Runs one or more statements without parameters (simple query protocol); returns the last result's rows.

@@ -64,6 +64,10 @@ struct DataAPIEngineTests {
             #expect(try await Self.get(env, "/p/app/b/main/rest/v1/tags", key: key).body == "[]")
             try await env.psql(main, "alter table tags add column color text; insert into tags values ('x', 'red')")
             #expect(try await Self.get(env, "/p/app/b/main/rest/v1/tags?select=color", key: key).body == #"[{"color":"red"}]"#)
+            // The same request before and after DDL (its statement is prepared on the pooled connection).
+            #expect(try await Self.get(env, "/p/app/b/main/rest/v1/tags", key: key).body == #"[{"name":"x","color":"red"}]"#)
+            try await env.psql(main, "alter table tags add column size int default 3")
+            #expect(try await Self.get(env, "/p/app/b/main/rest/v1/tags", key: key).body == #"[{"name":"x","color":"red","size":3}]"#)
 
             // An in-place restore replaces main's server: the pool reconnects, the cache reloads.
             _ = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "before")

@@ -58,6 +58,16 @@ struct PGConnectionTests {
             try await connection.execute("ROLLBACK")
             #expect(try await connection.query("SELECT 3").scalar == "3")
             #expect(connection.isHealthy)
+
+            // Prepared: the same statements again run by name; one that cannot be prepared reports
+            // its own error, and is not remembered as prepared.
+            for round in 0..<3 {
+                let prepared = try await connection.pipeline([("SELECT $1::int + 1", ["\(round)"]), ("SELECT no_such_column", [])], preparing: true)
+                #expect(try prepared[0]?.get().scalar == "\(round + 1)")
+                guard case .failure(let error)? = prepared[1] else { Issue.record("an unknown column must fail"); return }
+                #expect(error.sqlState == "42703")
+            }
+            #expect(try await connection.query("SELECT count(*) FROM pg_prepared_statements").scalar == "1")
         }
     }
 

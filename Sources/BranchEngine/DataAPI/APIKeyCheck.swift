@@ -8,7 +8,7 @@ import Foundation
 /// request runs as (`Authorization: Bearer`, else the API key itself).
 enum APIKeyCheck {
     /// The API key's verified claims; 401 when there is none or it is not this project's.
-    static func verifyAPIKey(in request: DataRequest, secret: [UInt8]) throws(RESTError) -> [String: JSONValue] {
+    static func verifyAPIKey(in request: DataRequest, secret: [UInt8], tokens: VerifiedTokens) throws(RESTError) -> VerifiedTokens.Verified {
         let key = request.header("apikey") ?? FormQuery.pairs(request.rawQuery).first { $0.key == "apikey" }?.value
         guard let key, !key.isEmpty else {
             throw RESTError(
@@ -16,7 +16,7 @@ enum APIKeyCheck {
                 hint: "No `apikey` request header or url param was found.")
         }
         do {
-            return try JWT.verify(key, secret: secret)
+            return try tokens.verify(key, secret: secret)
         } catch {
             throw RESTError(
                 status: 401, code: "invalid_api_key", message: "Invalid API key",
@@ -26,15 +26,15 @@ enum APIKeyCheck {
 
     /// The role and claims a REST request runs with: the bearer token's when there is one, else
     /// the API key's. A bad token is PostgREST's PGRST301, an expired one PGRST303.
-    static func identity(of request: DataRequest, apiKeyClaims: [String: JSONValue], secret: [UInt8]) throws(RESTError) -> RequestIdentity {
-        var claims = apiKeyClaims
+    static func identity(of request: DataRequest, apiKey: VerifiedTokens.Verified, secret: [UInt8], tokens: VerifiedTokens) throws(RESTError) -> RequestIdentity {
+        var verified = apiKey
         if let authorization = request.header("authorization") {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
                 throw RESTError(status: 401, code: "PGRST301", message: "Expected a Bearer token in the Authorization header")
             }
             do {
-                claims = try JWT.verify(String(parts[1]), secret: secret)
+                verified = try tokens.verify(String(parts[1]), secret: secret)
             } catch .expired {
                 var error = RESTError(status: 401, code: "PGRST303", message: "JWT expired")
                 error.headers = [("WWW-Authenticate", #"Bearer error="invalid_token", error_description="JWT expired""#)]
@@ -45,14 +45,6 @@ enum APIKeyCheck {
                 throw failure
             }
         }
-        let role = claims["role"]?.stringValue ?? "anon"
-        return RequestIdentity(role: role, claimsJSON: Self.jsonText(claims))
-    }
-
-    /// Claims as JSON text for `request.jwt.claims` (keys sorted, so the same token gives the same text).
-    static func jsonText(_ claims: [String: JSONValue]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(JSONValue.object(claims))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return RequestIdentity(role: verified.claims["role"]?.stringValue ?? "anon", claimsJSON: verified.claimsJSON)
     }
 }

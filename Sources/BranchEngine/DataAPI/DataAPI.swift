@@ -20,7 +20,8 @@ package struct DataAPI: EnginePart {
     package enum Service: Sendable { case rest, auth }
 
     /// The protocols' settings for every project (one exposed schema, PostgREST's 1000-row cap).
-    static let restSettings = RESTSettings(exposedSchemas: ["public"], maxRows: 1000)
+    /// The version check is the bootstrap's counter: every served database has it.
+    static let restSettings = RESTSettings(exposedSchemas: ["public"], maxRows: 1000, versionQuery: SchemaLoader.counterQuery)
 
     /// Serves one request. `baseURL` is the address the client used, up to `/p/{project}[/b/{branch}]`.
     /// Never throws: every failure is an error response in the protocol's own shape.
@@ -38,15 +39,12 @@ package struct DataAPI: EnginePart {
     }
 
     private func serve(project projectName: String, branchName: String?, service: Service, baseURL: String, request: DataRequest) async throws -> DataResponse {
-        let (project, branch) = try await catalog.read { tx -> (ProjectRecord, BranchRecord) in
-            let project = try tx.requireProject(projectName)
-            return (project, try tx.requireBranch(project.name, branchName ?? project.checkedOut.rawValue))
-        }
+        let (project, branch) = try await route(projectName, branchName)
         let secret = try await secrets.signingSecret(project: project.name.rawValue)
-        let apiKeyClaims = try APIKeyCheck.verifyAPIKey(in: request, secret: secret)
+        let apiKey = try APIKeyCheck.verifyAPIKey(in: request, secret: secret, tokens: state.tokens)
 
         try await servers.resumeIfSuspended(branch, cause: "data API request")
-        guard servers.isRunning(branch) else {
+        guard await isRunning(branch) else {
             throw RESTError(
                 status: 503, code: "branch_stopped", message: "Branch '\(branch.name)' of project '\(project.name)' is stopped.",
                 hint: "Start it with `branch start \(branch.name) --project \(project.name)`.")
@@ -55,17 +53,41 @@ package struct DataAPI: EnginePart {
             try await bootstrap.ensure(branch, project: project)
             switch service {
             case .rest:
-                let identity = try APIKeyCheck.identity(of: request, apiKeyClaims: apiKeyClaims, secret: secret)
+                let identity = try APIKeyCheck.identity(of: request, apiKey: apiKey, secret: secret, tokens: state.tokens)
                 return try await rest(request, identity: identity, branch: branch, project: project)
             case .auth:
                 let context = AuthContext(
                     project: project.name.rawValue, jwtSecret: secret, issuer: "\(baseURL)/auth/v1",
-                    apiKeyRole: apiKeyClaims["role"]?.stringValue ?? "anon", autoConfirm: true,
+                    apiKeyRole: apiKey.claims["role"]?.stringValue ?? "anon", autoConfirm: true,
                     database: PooledAuthDatabase(pool: await pool(branch, project: project, role: DataAPIBootstrap.authRole), state: state, branchKey: Activity.key(branch)),
                     limiter: await state.limiter(project.name.rawValue), now: { Date() })
                 return await AuthHandler.handle(request, context: context)
             }
         }
+    }
+
+    /// Whether the branch's server runs: asked of the runtime once per server start (a start or a
+    /// stop bumps the generation), not on every request.
+    private func isRunning(_ branch: BranchRecord) async -> Bool {
+        let key = Activity.key(branch)
+        let generation = await state.generation(key)
+        if await state.seenRunning(key, generation: generation) { return true }
+        guard servers.isRunning(branch) else { return false }
+        await state.markRunning(key, generation: generation)
+        return true
+    }
+
+    /// The project and the branch an address reaches (the checked-out one without a branch name).
+    private func route(_ projectName: String, _ branchName: String?) async throws -> (ProjectRecord, BranchRecord) {
+        let key = "\(projectName)/\(branchName ?? "")"
+        let generation = catalog.writeGeneration
+        if let route = state.routes.route(key, generation: generation) { return (route.project, route.branch) }
+        let route = try await catalog.read { tx -> RouteCache.Route in
+            let project = try tx.requireProject(projectName)
+            return RouteCache.Route(project: project, branch: try tx.requireBranch(project.name, branchName ?? project.checkedOut.rawValue))
+        }
+        state.routes.store(route, for: key, generation: generation)
+        return (route.project, route.branch)
     }
 
     /// A REST request on a pooled `authenticator` connection, with the branch's schema cache (the

@@ -10,11 +10,17 @@ actor DataAPIState {
     /// endpoint needs its share.
     static let poolCapacity = 10
 
+    /// Keys and tokens already verified, and where addresses lead: read on every request, so
+    /// they are locked, not isolated to the actor.
+    nonisolated let tokens = VerifiedTokens()
+    nonisolated let routes = RouteCache()
+
     private var pools: [String: ConnectionPool] = [:]
     private var schemas: [String: SchemaCache] = [:]
     private var generations: [String: Int] = [:]
     private var limiters: [String: SignInLimiter] = [:]
     private var bootstrapped: [String: Int] = [:]
+    private var running: [String: Int] = [:]
 
     /// The pool of `role` connections to `branchKey`, made on first use.
     func pool(_ branchKey: String, role: String, connect: @escaping ConnectionPool.Connect) -> ConnectionPool {
@@ -33,6 +39,11 @@ actor DataAPIState {
     }
 
     func generation(_ branchKey: String) -> Int { generations[branchKey, default: 0] }
+
+    /// Whether the branch's server was seen running since its last start or stop.
+    func seenRunning(_ branchKey: String, generation: Int) -> Bool { running[branchKey] == generation }
+
+    func markRunning(_ branchKey: String, generation: Int) { running[branchKey] = generation }
 
     /// Whether the data API's objects were checked on the branch since its server's last start.
     func isBootstrapped(_ branchKey: String, generation: Int) -> Bool { bootstrapped[branchKey] == generation }

@@ -17,7 +17,8 @@ enum PlanExecutor {
     /// The response to `request` planned as `plan`, run as `identity` on `connection`.
     /// `expectedVersion`, when given, is the schema version the plan was made with.
     static func run(
-        _ plan: Plan, request: DataRequest, identity: RequestIdentity, connection: PGConnection, expectedVersion: String?
+        _ plan: Plan, request: DataRequest, identity: RequestIdentity, connection: PGConnection, expectedVersion: String?,
+        versionQuery: String
     ) async -> Execution {
         guard let statement = plan.statement else {
             do throws(RESTError) {
@@ -33,7 +34,7 @@ enum PlanExecutor {
         }
 
         var steps: [(sql: String, parameters: [String?])] = []
-        if expectedVersion != nil { steps.append((SchemaLoader.versionQuery, [])) }
+        if expectedVersion != nil { steps.append((versionQuery, [])) }
         let first = steps.count
         steps.append((plan.readOnly ? "BEGIN READ ONLY" : "BEGIN", []))
         steps.append((RequestSettings.sql, RequestSettings.parameters(request, identity: identity, schema: plan.schema)))
@@ -44,7 +45,7 @@ enum PlanExecutor {
 
         let results: [Result<PGRows, PostgresError>?]
         do {
-            results = try await connection.pipeline(steps)
+            results = try await connection.pipeline(steps, preparing: true)
         } catch {
             await rollback(connection)
             return .done(RESTError(error, identity: identity).response)

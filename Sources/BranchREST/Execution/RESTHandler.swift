@@ -49,7 +49,8 @@ package enum RESTHandler {
                 }
                 return Outcome(response: schemaDocument(request, identity: identity, schema: schema, exposed: exposed), schema: schema)
             case .statement(let plan):
-                switch await PlanExecutor.run(plan, request: request, identity: identity, connection: connection, expectedVersion: fresh ? nil : schema.version) {
+                switch await PlanExecutor.run(plan, request: request, identity: identity, connection: connection, expectedVersion: fresh ? nil : schema.version,
+                    versionQuery: settings.versionQuery) {
                 case .done(let response):
                     return Outcome(response: response, schema: schema)
                 case .schemaChanged:
@@ -65,7 +66,7 @@ package enum RESTHandler {
 
     /// A new cache when the database's schema version is not `schema`'s, else nil.
     private static func reloadIfChanged(_ schema: SchemaCache, settings: RESTSettings, connection: PGConnection) async -> SchemaCache? {
-        guard let version = try? await connection.query(SchemaLoader.versionQuery).scalar, version != schema.version else { return nil }
+        guard let version = try? await connection.query(settings.versionQuery).scalar, version != schema.version else { return nil }
         return try? await SchemaLoader.load(connection: connection, schemas: settings.exposedSchemas)
     }
 

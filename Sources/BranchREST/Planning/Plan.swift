@@ -4,10 +4,14 @@ package struct RESTSettings: Sendable {
     package var exposedSchemas: [String]
     /// The most rows a read returns (Supabase's `max_rows`), unless the request asks for fewer.
     package var maxRows: Int
+    /// How the schema version is read before each request: `SchemaLoader.versionQuery` works on
+    /// any database; `SchemaLoader.counterQuery` is one row read, for databases with the bootstrap.
+    package var versionQuery: String
 
-    package init(exposedSchemas: [String] = ["public"], maxRows: Int = 1000) {
+    package init(exposedSchemas: [String] = ["public"], maxRows: Int = 1000, versionQuery: String = SchemaLoader.versionQuery) {
         self.exposedSchemas = exposedSchemas
         self.maxRows = maxRows
+        self.versionQuery = versionQuery
     }
 }
 

@@ -15,6 +15,11 @@ package enum SchemaLoader {
     /// row counts and summed `xmin`s, which any DDL changes): slower, but still correct.
     package static let versionQuery = "select \(versionExpression) as version"
 
+    /// The bootstrap's counter alone: one row read, what every request pays. Only for databases
+    /// that have it (the data API installs it before serving a branch); gives the same text as
+    /// `versionQuery` there, so caches loaded either way compare equal.
+    package static let counterQuery = "select version::text as version from _branch.schema_version"
+
     /// Reads the relations, columns, keys and functions of `schemas` (`_branch` is never loaded).
     /// Foreign keys come from every user schema, so that views in `schemas` over tables elsewhere get
     /// theirs; only keys with both ends in `schemas` are kept.

@@ -27,10 +27,15 @@ struct DataAPIRoute: Equatable {
             segments.removeFirst(2)
         }
         guard segments.count >= 2, let service = Service(rawValue: segments[0]), segments[1] == "v1" else { return nil }
-        self.project = project.removingPercentEncoding ?? project
-        self.branch = branch.map { $0.removingPercentEncoding ?? $0 }
+        self.project = Self.decoded(project)
+        self.branch = branch.map(Self.decoded)
         self.service = service
         self.path = "/" + segments.dropFirst(2).joined(separator: "/")
         self.prefix = prefix
+    }
+
+    /// Percent-decoded, when there is anything to decode.
+    private static func decoded(_ segment: String) -> String {
+        segment.utf8.contains(UInt8(ascii: "%")) ? segment.removingPercentEncoding ?? segment : segment
     }
 }
