@@ -25,6 +25,10 @@ the parts BENCH_PARTS names (default all five, in this order):
   line by line here. Then BENCH_DIFF_MERGES merges of 10 000 non-conflicting row changes (branch
   `m` from main, rows updated on it, `POST …/merge {"source":"m","into":"main"}`): wall time,
   operation.durationMs, the plan (10 000 updates) and applied=true checked.
+* rest: the data API against the same statements sent as SQL (scripts/benchlib/part_rest.py): wrk
+  at 64 connections over keep-alive on a 1 M-row table (GET by primary key, a filtered list of 100
+  rows, a single-row insert) beside pgbench -M prepared on the branch's own port and through the
+  pooler; the service's RSS sampled every second over a 60 s run.
 * containers: branch ready with `--runtime podman` and `--runtime process` on the same pool (the
   service restarted in between), the memory of idle branches under both, the service's and
   PgBouncer's own memory with many projects, scale to zero (projects suspended after 5 s) and the
@@ -42,7 +46,8 @@ end, also on failure, Ctrl-C or SIGTERM (a run killed with SIGKILL is cleaned up
 Settings (environment): CONFIGURATION, BENCH_SCALES, BENCH_RUNS, BENCH_COPY_RUNS, BENCH_DIR,
 BENCH_OUTPUT, BENCH_CREATEDB_STRATEGY, BENCH_RUNTIME, BENCH_PARTS, BENCH_BACKUP_RUNS,
 BENCH_BACKUP_RUNS_LARGE, BENCH_IDLE_PROJECTS, BENCH_SUSPEND_PROJECTS, BENCH_RESUMES,
-BENCH_PITR_SCALE, BENCH_PITR_STAGES, BENCH_PITR_RUNS, BENCH_DIFF_SCALE, BENCH_DIFF_RUNS, BENCH_DIFF_MERGES
+BENCH_PITR_SCALE, BENCH_PITR_STAGES, BENCH_PITR_RUNS, BENCH_DIFF_SCALE, BENCH_DIFF_RUNS, BENCH_DIFF_MERGES,
+BENCH_REST_ROWS, BENCH_REST_SECONDS, BENCH_REST_MEMORY_SECONDS, BENCH_REST_CONNECTIONS
 (see scripts/bench.sh).
 
 The code: this file reads the settings, runs the parts and writes the document, or rewrites it from

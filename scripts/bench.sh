@@ -4,11 +4,13 @@
 #
 # Settings (environment):
 #   CONFIGURATION (release with `make bench`; debug when bench.sh is run by hand)
-#   BENCH_PARTS ("branch,pitr,diff,containers,backup", or "all"): which parts run, always in that order
+#   BENCH_PARTS ("branch,pitr,diff,rest,containers,backup", or "all"): which parts run, always in that order
 #     branch      branch ready vs createdb -T and pg_basebackup, project create, snapshot create
 #     pitr        point-in-time branches against the WAL to replay
 #     diff        row-level diff of two branches (0, 100, 100 000 changed rows of pgbench_accounts)
 #                 vs COPY of both tables compared line by line; summary diff; merges of 10 000 rows
+#     rest        the data API (wrk, 64 connections: GET by key, a list of 100 rows, an insert) vs the
+#                 same statements by pgbench (prepared), direct and through the pooler; memory over 60 s
 #     containers  branch ready with podman vs plain processes, idle memory, density in 8 GB,
 #                 scale to zero, resume time of a suspended branch
 #     backup      Branch's backups and restores vs pgBackRest and pg_basebackup | zstd, incrementals
@@ -22,7 +24,9 @@
 #   BENCH_DIFF_MERGES (2: merges of 10 000 rows), BENCH_DIR (/var/tmp/branch-bench), BENCH_OUTPUT
 #   (docs/benchmarks.md), BENCH_CREATEDB_STRATEGY (empty: Postgres's default), BENCH_RUNTIME (empty:
 #   Branch's default; or process, podman, docker: `branch serve --runtime` for the branch, pitr and
-#   diff parts; the containers part uses both podman and process, the backup part process).
+#   diff parts; the containers part uses both podman and process, the backup part process),
+#   BENCH_REST_ROWS (1000000), BENCH_REST_SECONDS (20 per run), BENCH_REST_MEMORY_SECONDS (60),
+#   BENCH_REST_CONNECTIONS (64).
 #   BENCH_STATE=FILE also saves the results; `scripts/bench.py --render FILE` rewrites the document
 #   from them.
 set -euo pipefail
