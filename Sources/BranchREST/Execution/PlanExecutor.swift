@@ -39,8 +39,10 @@ enum PlanExecutor {
         steps.append((plan.readOnly ? "BEGIN READ ONLY" : "BEGIN", []))
         steps.append((RequestSettings.sql, RequestSettings.parameters(request, identity: identity, schema: plan.schema)))
         steps.append((statement.sql, statement.parameters))
-        // Nothing to undo in a read unless a count estimate still has to run in it.
-        let commitsInPipeline = plan.readOnly && plan.estimate == nil
+        // COMMIT goes with the statement when nothing after it can call for a rollback: a read, or a
+        // write whose response cannot be refused once the statement worked (no single object, no
+        // max-affected, no PUT key check); a count estimate still has to run inside the transaction.
+        let commitsInPipeline = plan.estimate == nil && (plan.readOnly || Self.cannotBeRefused(plan.response))
         if commitsInPipeline { steps.append(("COMMIT", [])) }
 
         let results: [Result<PGRows, PostgresError>?]
@@ -77,6 +79,17 @@ enum PlanExecutor {
         } catch {
             await rollback(connection)
             return .done(RESTError(status: 500, code: "PGRSTX00", message: "\(error)").response)
+        }
+    }
+
+    /// Whether `ResponseBuilder` accepts any result of a statement that ran (see its refusals).
+    private static func cannotBeRefused(_ response: ResponsePlan) -> Bool {
+        guard response.maxAffected == nil, response.format != .singleObject || response.action == .callVoid else { return false }
+        switch response.action {
+        case .create, .modify, .callVoid: return true
+        case .put: return false
+        // 416 needs a count.
+        case .read, .callSingle: return response.count == nil
         }
     }
 
