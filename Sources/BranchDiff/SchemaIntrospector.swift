@@ -7,7 +7,8 @@ import Foundation
 /// machine.
 ///
 /// What counts: objects in user schemas (not `pg_catalog`, `information_schema`, `pg_toast*`,
-/// `pg_temp_*`), or only in `schemas` when given, and never objects that belong to an extension
+/// `pg_temp_*`, nor the data API's internal `_branch`, whose schema version every DDL bumps),
+/// or only in `schemas` when given, and never objects that belong to an extension
 /// (they come and go with `CREATE EXTENSION`, which the snapshot lists instead). Partitions are
 /// left out: a partitioned table is listed once, as its parent.
 ///
@@ -39,9 +40,9 @@ enum CatalogQuery {
     /// The schema filter on a `pg_namespace` aliased `n`.
     static let schemaFilter = """
         CASE WHEN $1::text[] IS NULL
-            THEN n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+            THEN n.nspname NOT IN ('pg_catalog', 'information_schema', '_branch') AND n.nspname NOT LIKE 'pg\\_toast%'
                 AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-            ELSE n.nspname = ANY ($1::text[]) END
+            ELSE n.nspname = ANY ($1::text[]) AND n.nspname <> '_branch' END
         """
 
     /// Leaves out objects of `catalog` (e.g. `pg_class`) created by an extension.
