@@ -1,27 +1,12 @@
 import BranchCore
+import BranchREST
 import Foundation
 
 /// JSON text put together from pieces that are already JSON (user objects built by Postgres are
 /// spliced in as sent, byte for byte).
 enum JSONText {
-    /// A JSON string literal.
-    static func string(_ value: String) -> String {
-        var result = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
-    }
+    /// A JSON string literal (the REST side's encoder: one for the whole data API).
+    static func string(_ value: String) -> String { BranchREST.JSONText.string(value) }
 
     /// An object of already encoded values, keys in the order given.
     static func object(_ fields: [(String, String)]) -> String {

@@ -36,7 +36,7 @@ package final class VerifiedTokens: Sendable {
             return entry.verified
         }
         let claims = try JWT.verify(token, secret: secret, now: now, leeway: leeway)
-        let verified = Verified(claims: claims, claimsJSON: Self.jsonText(claims))
+        let verified = Verified(claims: claims, claimsJSON: JSONText.encode(.object(claims)))
         // `iat` in the future is refused like `nbf` (see JWT.verify).
         let notBefore = [Self.number(claims["nbf"]), Self.number(claims["iat"])].compactMap { $0 }.max()
         let entry = Entry(secret: secret, verified: verified, expiresAt: Self.number(claims["exp"]), notBefore: notBefore)
@@ -53,12 +53,5 @@ package final class VerifiedTokens: Sendable {
         case .number(let value): value
         default: nil
         }
-    }
-
-    /// Claims as JSON text, keys sorted (the same token always gives the same text).
-    static func jsonText(_ claims: [String: JSONValue]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(JSONValue.object(claims))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }

@@ -29,15 +29,6 @@ struct DataAPIEngineTests {
         return Reply(status: status, body: lines.joined(separator: "\n"))
     }
 
-    static func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        return try await condition()
-    }
-
     @Test("/p/{project} follows checkout, /b/{branch} is one branch; new tables answer at once; a restore in place and a suspended branch need no retry")
     func followsBranches() async throws {
         try await TestEnvironment.with { env in
@@ -81,7 +72,7 @@ struct DataAPIEngineTests {
 
             // A suspended branch wakes for a data API request.
             let feat = { try await env.json(BranchList.self, "list").branches.first { $0.name == "feat" }?.status }
-            #expect(try await Self.eventually(30) { try await feat() == "suspended" })
+            #expect(try await RuntimeTests.eventually(30) { try await feat() == "suspended" })
             let woken = try await Self.get(env, "/p/app/b/feat/rest/v1/notes?select=id&id=eq.2", key: key)
             #expect(woken.status == 200)
             #expect(woken.body == #"[{"id":2}]"#)

@@ -212,7 +212,7 @@ struct AuthTests {
         #expect(response.status == 400)
         #expect(response.headers.contains { $0.name == "X-Supabase-Api-Version" && $0.value == "2024-01-01" })
         #expect(response.headers.contains { $0.name == "Content-Type" && $0.value.hasPrefix("application/json") })
-        #expect(JSONText.string("a\"b\\c\n\u{1}é") == #""a\"b\\c\n\u0001é""#)
+        #expect(BranchAuth.JSONText.string("a\"b\\c\n\u{1}é") == #""a\"b\\c\n\u0001é""#)
     }
 }
 

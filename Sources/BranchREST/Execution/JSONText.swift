@@ -1,8 +1,8 @@
 /// JSON text written by hand, for the few small documents Swift builds itself (error bodies, the
 /// `request.headers` setting); everything else is built in Postgres.
-enum JSONText {
+package enum JSONText {
     /// `text` as a JSON string literal, quotes included.
-    static func string(_ text: String) -> String {
+    package static func string(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

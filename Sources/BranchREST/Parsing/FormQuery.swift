@@ -10,15 +10,15 @@ package enum FormQuery {
         }
     }
 
-    /// `+` to space, then `%XX` to the byte it names.
-    static func decode(_ text: Substring) -> String {
+    /// `+` to space (unless `plusIsSpace` is false, as in a path), then `%XX` to the byte it names.
+    static func decode(_ text: Substring, plusIsSpace: Bool = true) -> String {
         let bytes = Array(text.utf8)
         var decoded: [UInt8] = []
         decoded.reserveCapacity(bytes.count)
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
-            if byte == UInt8(ascii: "+") {
+            if plusIsSpace, byte == UInt8(ascii: "+") {
                 decoded.append(UInt8(ascii: " "))
             } else if byte == UInt8(ascii: "%"), index + 2 < bytes.count,
                 let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
