@@ -407,7 +407,7 @@ class BackupReport(ReportBase):
                 else:
                     rows.append((f"… the same, 1% of the rows spread (every 100th row), {self.size_label(scale)}",
                                  f"follows the pages rewritten ({fmt_percent(change['page_share'])} of the table's)",
-                                 share, "info" if share is not None else None, fmt_percent))
+                                 share, "info (see Incremental)" if share is not None else None, fmt_percent))
         return rows
 
     def notes_backup(self):

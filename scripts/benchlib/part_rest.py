@@ -93,6 +93,14 @@ def scenarios(rows):
     ]
 
 
+# The HTTP floor: the service's cheapest route (constant JSON, no key, no database) under the same
+# wrk load. No data API request can be served faster than this by the same HTTP server on the same
+# CPUs, so it bounds what the throughput and p99 goals can reach on this machine.
+FLOOR_PATH = "/api/v1/health"
+FLOOR = {"name": "floor", "label": "HTTP floor", "path": FLOOR_PATH, "lua": "", "keyless": True,
+         "http": f"`GET {FLOOR_PATH}` (constant JSON; no key, no database)"}
+
+
 def stat_fields(pid):
     """/proc/<pid>/stat after the command name: [state, ppid, …] (None when the process is gone)."""
     stat = read_proc(pid, "stat")
@@ -212,6 +220,7 @@ class RestBench(Service):
             result.update(self.load_rest_table(pooled_url, port))
             result["max_connections"] = MAX_CONNECTIONS
             result["checks"] = self.check_rest()
+            self.bench_floor(result)
             for scenario in scenarios(self.rest_rows):
                 entry = {key: scenario[key] for key in ("name", "label", "http", "sql")}
                 result["scenarios"].append(entry)
@@ -339,13 +348,14 @@ class RestBench(Service):
         script = os.path.join(self.rest_work, f"{scenario['name']}.lua")
         with open(script, "w") as handle:
             handle.write(scenario["lua"] + WRK_DONE)
-        url = f"{self.rest_base}/rest/v1/{TABLE}"
+        url = self.base_url + scenario["path"] if scenario.get("path") else f"{self.rest_base}/rest/v1/{TABLE}"
         args = ["wrk", "-t", str(min(WORKERS, self.rest_connections)), "-c", str(self.rest_connections), "-d", f"{seconds}s",
                 "--latency", "--timeout", "10s", "-s", script]
-        headers = ["-H", f"apikey: {self.rest_key}", "-H", f"Authorization: Bearer {self.rest_key}"]
+        headers = [] if scenario.get("keyless") else ["-H", f"apikey: {self.rest_key}", "-H", f"Authorization: Bearer {self.rest_key}"]
         shown = " ".join(shlex.quote(part) for part in args).replace(script, f"{scenario['name']}.lua")
-        shown += (" -H 'apikey: <service_role key>' -H 'Authorization: Bearer <service_role key>' "
-                  f"http://127.0.0.1:<port>{url[len(self.base_url):]}")
+        if headers:
+            shown += " -H 'apikey: <service_role key>' -H 'Authorization: Bearer <service_role key>'"
+        shown += f" http://127.0.0.1:<port>{url[len(self.base_url):]}"
         return args + headers + [url], shown
 
     def wrk_run(self, scenario, seconds, memory=False, counters=None):
@@ -452,6 +462,17 @@ class RestBench(Service):
     def row_count(self, url):
         return int(self.url_sql(url, f"select count(*) from {TABLE}"))
 
+    def bench_floor(self, result):
+        """The HTTP floor (see FLOOR): a warm-up, then the same wrk load as the data API's runs."""
+        try:
+            log(f"rest: HTTP floor: wrk -c {self.rest_connections} on {FLOOR_PATH} for {self.rest_seconds} s")
+            self.wrk_run(FLOOR, WARMUP_SECONDS)
+            floor = result["floor"] = self.wrk_run(FLOOR, self.rest_seconds)
+            log(f"  HTTP floor: {floor['rate']:,.0f} requests/s, p50 {fmt_ms(floor['p50'])}, p99 {fmt_ms(floor['p99'])}")
+        except Exception as error:  # noqa: BLE001 - the workloads are still measured
+            result["floor_error"] = str(error)
+            self.failed(f"rest, HTTP floor: {error}", during="the HTTP floor")
+
     def bench_scenario(self, scenario, entry, direct_url, pooled_url, result):
         """Warm-up, the data API with wrk, then pgbench on the direct and on the pooled URL."""
         name, count_url = scenario["name"], pooled_url
@@ -539,6 +560,11 @@ class RestReport(ReportBase):
             rows.append((f"Data API {entry['label']}: p99 latency ÷ SQL's", f"≤ {P99_GOAL:.0f}×", p99,
                          None if p99 is None else p99 <= P99_GOAL, fmt_ratio))
         get = next((entry for entry in rest.get("scenarios") or [] if entry["name"] == "get"), {})
+        floor = self.floor_ratios(rest, get)
+        rows.append((f"HTTP floor (`GET {FLOOR_PATH}`: constant JSON, no database): requests/s ÷ SQL's GET by primary key",
+                     f"for reference: the data API cannot pass it; a ratio under {THROUGHPUT_GOAL:.1f}× makes the goal "
+                     "above unreachable here", floor[0], "info (bounds the goals above)" if floor[0] is not None else None,
+                     fmt_ratio))
         memory = memory_summary(get.get("rest"))
         rows.append((f"Service RSS over {rest.get('memory_seconds', 60)} s of "
                      "data API load: end vs after the warm-up",
@@ -546,6 +572,14 @@ class RestReport(ReportBase):
                      None if memory is None else memory["flat"],
                      lambda value: f"{value['growth']:+.1%} (second half {value['late']:+.1%})"))
         return rows
+
+    @staticmethod
+    def floor_ratios(rest, get):
+        """The HTTP floor ÷ SQL's GET by primary key on the direct URL: throughput and p99 (None when missing)."""
+        floor, direct = rest.get("floor"), (get or {}).get("direct")
+        if not isinstance(floor, dict) or not isinstance(direct, dict) or not direct.get("rate") or not direct.get("p99"):
+            return None, None
+        return floor["rate"] / direct["rate"], floor["p99"] / direct["p99"]
 
     def notes_rest(self):
         return ["Data API against SQL: both sides send the same statement with the same number of concurrent clients, "
@@ -615,7 +649,24 @@ class RestReport(ReportBase):
                     rate, ratio, p99 = f"**{rate}**", f"**{ratio}**", f"**{p99}**"
                 rows.append([entry["label"], path, clients, rate, ratio, fmt_ms(run["p50"]), fmt_ms(run["p99"]), p99,
                              errors, cpu])
+        floor = rest.get("floor")
+        get = next((entry for entry in rest["scenarios"] if entry["name"] == "get"), {})
+        direct = get.get("direct") if isinstance(get.get("direct"), dict) else None
+        if isinstance(floor, dict):
+            errors = ", ".join(f"{name} {count:,}" for name, count in floor["errors"].items() if count) or "0"
+            rows.append(["HTTP floor (vs GET's SQL)", f"`GET {FLOOR_PATH}` (wrk)", rest["connections"], f"{floor['rate']:,.0f}",
+                         fmt_ratio(floor["rate"] / direct["rate"]) if direct else "–", fmt_ms(floor["p50"]),
+                         fmt_ms(floor["p99"]), fmt_ratio(floor["p99"] / direct["p99"]) if direct else "–", errors,
+                         " / ".join(f"{floor['cpu_us'][side]:.0f}" for side in CPU_SIDES)])
+        elif rest.get("floor_error"):
+            rows.append(["HTTP floor", f"`GET {FLOOR_PATH}` (wrk)", "", "failed", rest["floor_error"].splitlines()[0][:120],
+                         "", "", "", "", ""])
         self.table(header, rows)
+        self.add(f"The HTTP floor is the same wrk load on the service's cheapest route, `GET {FLOOR_PATH}`: a constant "
+                 "JSON answer through the same HTTP server and middleware, with no key to check and no database. "
+                 f"It ran once, after {WARMUP_SECONDS} s of warm-up, before the workloads. No data API request can be "
+                 "answered faster by this server on these CPUs, so it bounds what the goals can reach here.")
+        self.add()
         self.add("Requests/s: wrk's completed requests over its run time; pgbench's `tps` (without the initial "
                  "connection time). CPU per request: CPU time (user + system) used during the run, divided by the "
                  "requests, of the client (wrk or pgbench, from `getrusage` of the bench's children), of `branch serve`, "
@@ -682,6 +733,8 @@ class RestReport(ReportBase):
         self.add("Commands (keys and URLs elided; the Lua and SQL scripts follow):")
         self.add()
         self.add("```sh")
+        if isinstance(rest.get("floor"), dict):
+            self.add(rest["floor"]["command"])
         for entry in rest["scenarios"]:
             for key in ("rest", "direct", "pooled"):
                 run = entry.get(key)
@@ -745,6 +798,21 @@ class RestReport(ReportBase):
                 + (f" ({self.span(counted)} transactions per request in all, no new sessions)" if counted else "")
                 + ", where pgbench runs one prepared statement.")
         get = next((entry for entry in rest["scenarios"] if entry["name"] == "get"), {})
+        floor_throughput, floor_p99 = self.floor_ratios(rest, get)
+        if floor_throughput is not None:
+            floor, direct = rest["floor"], get["direct"]
+            needed = THROUGHPUT_GOAL * direct["rate"]
+            reached = (f"; the data API's GET by primary key reached {get['rest']['rate'] / floor['rate']:.0%} of the floor"
+                       if isinstance(get.get("rest"), dict) else "")
+            paragraphs.append(
+                f"The HTTP floor: `GET {FLOOR_PATH}`, a constant answer with no key and no database, ran at "
+                f"{floor['rate']:,.0f} requests/s with p99 {fmt_ms(floor['p99'])} ({fmt_ratio(floor_throughput)} and "
+                f"{fmt_ratio(floor_p99)} of SQL's GET by primary key){reached}. The throughput goal asks the data API for "
+                f"{needed:,.0f} requests/s, {needed / floor['rate']:.0%} of what this HTTP server answers when it does "
+                "no work at all" + (": on this machine no data API on this server can meet it, however little it does "
+                                    "per request." if needed >= floor["rate"] else
+                                    ", which leaves the data API's own work (key check, planning, the round trip to "
+                                    "Postgres, JSON) very little room." ))
         memory = memory_summary(get.get("rest"))
         if memory:
             paragraphs.append(
@@ -763,6 +831,10 @@ class RestReport(ReportBase):
 
     def raw_details_rest(self):
         lines = []
+        floor = self.rest_result().get("floor")
+        if isinstance(floor, dict):
+            lines.append("- HTTP floor: " + ", ".join(f"{name} {round(value, 3) if isinstance(value, float) else value}"
+                                                      for name, value in floor.items() if name not in ("command", "cpu_us")))
         for entry in self.rest_result().get("scenarios") or []:
             for key in ("warmup", "rest", "direct", "pooled"):
                 run = entry.get(key)

@@ -95,7 +95,7 @@ class Report(*(part.report for part in PARTS)):
         missed = [label for label, _, _, met, _ in self.targets() if met is False]
         if missed:
             paragraphs.append("Targets not met in this run: " + "; ".join(missed) + ".")
-        elif all(met is True or met == "info" for _, _, _, met, _ in self.targets()):
+        elif all(met is True or isinstance(met, str) for _, _, _, met, _ in self.targets()):
             paragraphs.append("Every target was met in this run.")
         sizes = [entry.get("data", {}).get("database_bytes") or 0 for entry in scales.values()]
         if "diff" in b.parts and isinstance(b.results.get("diff"), dict) and b.results["diff"].get("database_bytes"):
@@ -142,7 +142,8 @@ class Report(*(part.report for part in PARTS)):
         rows = []
         for label, target, value, met, formatter in self.targets():
             measured = "–" if value is None else formatter(value)
-            verdict = ("not measured" if met is None else "informational (see Incremental)" if met == "info"
+            # A string verdict ("info …") marks a figure given for reference, not a goal.
+            verdict = ("not measured" if met is None else "informational" + met[len("info"):] if isinstance(met, str)
                        else ("**met**" if met else "**not met**"))
             rows.append([label, target, measured, verdict])
         self.table(["Target", "Goal", "Measured", "Result"], rows)
