@@ -90,7 +90,11 @@ struct ErrorBodies: ClientMiddleware {
         var data = Data()
         if let responseBody { data = (try? await Data(collecting: responseBody, upTo: 1 << 20)) ?? Data() }
         if let error = try? JSONDecoder().decode(Components.Schemas.ErrorBody.self, from: data) {
-            throw CLIError(code: error.error.code, message: error.error.message, hint: error.error.hint, httpStatus: response.status.code)
+            let detail = error.error
+            let statement = detail.sqlstate == nil && detail.statementIndex == nil ? nil : CLIError.StatementDetail(
+                sqlstate: detail.sqlstate, detail: detail.detail, position: detail.position, line: detail.line,
+                statementIndex: detail.statementIndex, statement: detail.statement)
+            throw CLIError(code: detail.code, message: detail.message, hint: detail.hint, httpStatus: response.status.code, statement: statement)
         }
         // NIO's wording of the status ("413 Payload Too Large"), as before.
         let status = HTTPResponseStatus(statusCode: response.status.code)

@@ -5,7 +5,7 @@ package enum CLI {
     package static let commands: [any ParsableCommand.Type] = [
         ProjectCommand.self,
         CreateBranch.self, ListBranches.self, DeleteBranch.self, ResetBranch.self, StartBranch.self, StopBranch.self,
-        Checkout.self, URLCommand.self, KeysCommand.self, EnvCommand.self, PSQL.self,
+        Checkout.self, URLCommand.self, KeysCommand.self, EnvCommand.self, PSQL.self, SQLCommand.self, MigrateCommand.self,
         SnapshotCommand.self, Restore.self, ScheduleCommand.self, BackupCommand.self, Export.self, Diff.self, Merge.self,
         Top.self, Logs.self, Events.self,
         Status.self, Operations.self, Login.self, Link.self, OpenAPI.self,

@@ -127,6 +127,8 @@ package enum SnapshotKind: String, Codable, Sendable {
     case backup
     /// Received from a backup when it was restored.
     case restored
+    /// Taken just before and just after a migration, for its rollback and the writes since.
+    case migration
 }
 
 /// A read-only snapshot of a branch.

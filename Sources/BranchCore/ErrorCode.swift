@@ -20,6 +20,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case backupNotFound = "backup_not_found"
     case jobNotFound = "job_not_found"
     case subvolumeNotFound = "subvolume_not_found"
+    case migrationNotFound = "migration_not_found"
 
     // States that do not allow the request
     case projectExists = "project_exists"
@@ -44,11 +45,17 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case postgresVersionMismatch = "postgres_version_mismatch"
     case subvolumeExists = "subvolume_exists"
     case catalogConflict = "catalog_conflict"
+    case branchBusy = "branch_busy"
+    case migrationExists = "migration_exists"
+    case migrationChanged = "migration_changed"
 
     // Data that does not check out
     case backupWrongKey = "backup_wrong_key"
     case backupIntegrityFailed = "backup_integrity_failed"
     case jsonPatchInvalid = "json_patch_invalid"
+    case sqlFailed = "sql_failed"
+    case migrationFailed = "migration_failed"
+    case migrationNotTransactional = "migration_not_transactional"
 
     // Dependencies and resources not available now
     case backupTargetFailed = "backup_target_failed"
@@ -85,18 +92,18 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
 
     package var category: ErrorCategory {
         switch self {
-        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing: .invalidInput
+        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing, .migrationNotTransactional: .invalidInput
         case .payloadTooLarge: .tooLarge
         case .unauthorized: .unauthorized
         case .notFound, .projectNotFound, .branchNotFound, .snapshotNotFound, .tableNotFound, .diffSideNotFound, .backupNotFound,
-            .jobNotFound, .subvolumeNotFound:
+            .jobNotFound, .subvolumeNotFound, .migrationNotFound:
             .notFound
         case .projectExists, .branchExists, .snapshotExists, .notReady, .projectHasBranches, .branchIsMain, .branchHasChildren,
             .branchCheckedOut, .branchHasNoParent, .snapshotInUse, .pointNotRestorable, .branchStopped, .mergeNoTarget, .mergeNoBase,
             .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
-            .postgresVersionMismatch, .subvolumeExists, .catalogConflict:
+            .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged:
             .conflict
-        case .backupWrongKey, .backupIntegrityFailed, .jsonPatchInvalid: .unprocessable
+        case .backupWrongKey, .backupIntegrityFailed, .jsonPatchInvalid, .sqlFailed, .migrationFailed: .unprocessable
         case .backupTargetFailed: .upstreamFailed
         case .noFreePort, .postgresConnectionFailed, .postgresPortTaken, .postgresStartFailed, .runtimeUpdateFailed, .runtimeUnavailable,
             .walArchivingBehind, .poolerFailed, .serviceStopping:

@@ -43,3 +43,35 @@ extension ReportableError {
     package var category: ErrorCategory { code.category }
     package var description: String { hint.map { "\(message) (\($0))" } ?? message }
 }
+
+/// Where a statement of submitted SQL failed, with Postgres' own fields: what admin SQL and
+/// migrations report so an agent can find and fix the statement.
+package struct StatementFailure: Sendable, Equatable {
+    package var sqlState: String?
+    package var detail: String?
+    /// 1-based character position of the error in the submitted text.
+    package var position: Int?
+    /// 1-based line of the error (or of the failing statement) in the submitted text.
+    package var line: Int?
+    /// 0-based index of the failing statement.
+    package var statementIndex: Int?
+    /// The failing statement's text, cut to 1,000 characters.
+    package var statement: String?
+
+    package init(
+        sqlState: String? = nil, detail: String? = nil, position: Int? = nil, line: Int? = nil, statementIndex: Int? = nil,
+        statement: String? = nil
+    ) {
+        self.sqlState = sqlState
+        self.detail = detail
+        self.position = position
+        self.line = line
+        self.statementIndex = statementIndex
+        self.statement = statement.map { $0.count > 1000 ? String($0.prefix(1000)) + "…" : $0 }
+    }
+}
+
+/// An error about a statement of submitted SQL: its body carries the `StatementFailure` fields.
+package protocol StatementFailureError: ReportableError {
+    var failure: StatementFailure { get }
+}

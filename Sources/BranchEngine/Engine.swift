@@ -40,6 +40,8 @@ package final class Engine: Sendable {
     package var frontDoor: FrontDoor { FrontDoor(context: context) }
     package var observability: Observability { Observability(context: context) }
     package var dataAPI: DataAPI { DataAPI(context: context) }
+    package var adminSQL: AdminSQL { AdminSQL(context: context) }
+    package var migrations: Migrations { Migrations(context: context) }
 
     /// The background work of a running service, each a Service for the one ServiceGroup:
     /// restarts, scale to zero, metrics, schedules and housekeeping, webhooks.

@@ -353,7 +353,7 @@ package final class PGConnection: @unchecked Sendable {
 
     /// Runs `body` on the queue as one stoppable call. Before a statement (`withinCopy` false),
     /// anything an abandoned COPY left is settled; after a failure or a stop, so is the call's own.
-    private func run<T: Sendable>(
+    func run<T: Sendable>(
         timeout: Duration?, withinCopy: Bool = false,
         _ body: @escaping @Sendable (OpaquePointer, Call) throws(PostgresError) -> T
     ) async throws(PostgresError) -> T {
@@ -457,7 +457,7 @@ package final class PGConnection: @unchecked Sendable {
         field(result, "C")
     }
 
-    private static func field(_ result: OpaquePointer, _ code: Unicode.Scalar) -> String? {
+    static func field(_ result: OpaquePointer, _ code: Unicode.Scalar) -> String? {
         PQresultErrorField(result, Int32(code.value)).map { String(cString: $0) }
     }
 

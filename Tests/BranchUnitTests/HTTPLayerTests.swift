@@ -58,6 +58,13 @@ extension StubAPI {
     func stopBranch(_ input: Operations.StopBranch.Input) async throws -> Operations.StopBranch.Output { throw StubError.notServed }
     func updateProject(_ input: Operations.UpdateProject.Input) async throws -> Operations.UpdateProject.Output { throw StubError.notServed }
     func verifyBackup(_ input: Operations.VerifyBackup.Input) async throws -> Operations.VerifyBackup.Output { throw StubError.notServed }
+    func runSQL(_ input: Operations.RunSQL.Input) async throws -> Operations.RunSQL.Output { throw StubError.notServed }
+    func adminQuery(_ input: Operations.AdminQuery.Input) async throws -> Operations.AdminQuery.Output { throw StubError.notServed }
+    func listMigrations(_ input: Operations.ListMigrations.Input) async throws -> Operations.ListMigrations.Output { throw StubError.notServed }
+    func applyMigration(_ input: Operations.ApplyMigration.Input) async throws -> Operations.ApplyMigration.Output { throw StubError.notServed }
+    func rollbackMigration(_ input: Operations.RollbackMigration.Input) async throws -> Operations.RollbackMigration.Output {
+        throw StubError.notServed
+    }
 }
 
 /// Answers project lookups the way the engine does: `demo` exists, anything else is not found.

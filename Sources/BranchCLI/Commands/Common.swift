@@ -33,7 +33,7 @@ func reportingErrors(json: Bool = false, _ body: () async throws -> Void) async 
         throw exit
     } catch {
         let reported = ReportedError(APIClient.unwrapped(error))
-        printError(reported.message, hint: reported.hint)
+        printError(reported.message, hint: reported.hint, statement: reported.statement)
         if json { try? Format.printJSON(["error": reported]) }
         throw ExitCode(reported.code == ErrorCode.unauthorized.rawValue ? 3 : 1)
     }
@@ -44,19 +44,41 @@ struct ReportedError: Encodable {
     let code: String
     let message: String
     let hint: String?
+    /// A failed SQL statement's fields (`sqlstate`, `position`, `statement`, …), flattened into the error.
+    var statement: CLIError.StatementDetail?
 
     init(_ error: any Error) {
         switch error {
-        case let error as CLIError: (code, message, hint) = (error.code, error.message, error.hint)
+        case let error as CLIError:
+            (code, message, hint) = (error.code, error.message, error.hint)
+            statement = error.statement
         case let error as any ReportableError: (code, message, hint) = (error.code.rawValue, error.message, error.hint)
         case let error: (code, message, hint) = (ErrorCode.internalError.rawValue, "\(error)", nil)
         }
     }
 }
 
-func printError(_ message: String, hint: String?) {
+extension ReportedError {
+    func encode(to encoder: any Encoder) throws {
+        enum Keys: String, CodingKey { case code, message, hint }
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(code, forKey: .code)
+        try container.encode(message, forKey: .message)
+        try container.encodeIfPresent(hint, forKey: .hint)
+        try statement?.encode(to: encoder)
+    }
+}
+
+func printError(_ message: String, hint: String?, statement: CLIError.StatementDetail? = nil) {
     let label = Style.errorsEnabled ? "\u{1B}[31merror:\u{1B}[0m" : "error:"
     var text = "\(label) \(message)\n"
+    if let statement {
+        if let detail = statement.detail { text += "detail: \(detail)\n" }
+        if let sql = statement.statement {
+            text += "statement\(statement.line.map { " (line \($0))" } ?? ""): \(sql.split(separator: "\n").prefix(5).joined(separator: "\n  "))\n"
+        }
+        if let state = statement.sqlstate { text += "sqlstate: \(state)\n" }
+    }
     if let hint { text += (Style.errorsEnabled ? "\u{1B}[2mhint:\u{1B}[0m " : "hint: ") + hint + "\n" }
     FileHandle.standardError.write(Data(text.utf8))
 }

@@ -49,6 +49,18 @@ package struct ProjectKeys: EnginePart {
         BranchAuth.ProjectKeys.secretBytes(try await jwtSecret(project: name).secret)
     }
 
+    /// Accepts `token` only if it is the project's service_role key (or another token signed with
+    /// its secret whose role is service_role): what the admin SQL and migration endpoints take
+    /// besides the admin key. Throws `unauthorized` otherwise.
+    package func requireServiceRoleKey(_ token: String, project name: String) async throws {
+        let secret = try await signingSecret(project: name)
+        guard let verified = try? context.dataAPI.tokens.verify(token, secret: secret), verified.claims["role"]?.stringValue == "service_role" else {
+            throw EngineError(
+                .unauthorized, "This key is neither the admin key nor project '\(name)'s service_role key.",
+                hint: "Use the service_role key `branch keys --project \(name)` prints, or the admin key.")
+        }
+    }
+
     /// Gives a secret to every project without one (made before projects had them). Run at start.
     func ensureSecrets() async throws {
         for name in try await catalog.read({ try $0.projectsWithoutJWTSecret() }) {

@@ -34,6 +34,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             cause = serverError.causeDescription
         }
         switch underlying {
+        case let error as any StatementFailureError:
+            return (error.category.httpStatus, .init(statementError: error))
         case let error as any ReportableError:
             return (error.category.httpStatus, .init(code: error.code.rawValue, hint: error.hint, message: error.message))
         case let error as DecodingError:

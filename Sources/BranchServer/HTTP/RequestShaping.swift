@@ -6,26 +6,30 @@ import NIOCore
 import OpenAPIRuntime
 
 /// Refuses request bodies over 1 MiB (`413 payload_too_large`) before anything reads them: the
-/// generated server would otherwise collect a body of any size.
+/// generated server would otherwise collect a body of any size. SQL and migrations may be up to
+/// 16 MiB.
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     static var limit: Int { 1 << 20 }
+    static var sqlLimit: Int { 16 << 20 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.limit { throw TooLarge() }
+        let limit = APICaller.acceptsProjectKeys(request.uri.path) ? Self.sqlLimit : Self.limit
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw TooLarge(limit: limit) }
         guard request.headers[.transferEncoding] != nil else { return try await next(request, context) }
         var request = request
         do {
-            _ = try await request.collectBody(upTo: Self.limit)
+            _ = try await request.collectBody(upTo: limit)
         } catch {
-            throw TooLarge()
+            throw TooLarge(limit: limit)
         }
         return try await next(request, context)
     }
 
     struct TooLarge: ReportableError {
+        var limit: Int = 1 << 20
         var code: ErrorCode { .payloadTooLarge }
-        var message: String { "The request body is larger than 1 MiB." }
-        var hint: String? { nil }
+        var message: String { "The request body is larger than \(limit >> 20) MiB." }
+        var hint: String? { limit > BodyLimitMiddleware.limit ? "Split the SQL into several migrations or requests." : nil }
     }
 }
 

@@ -1,0 +1,45 @@
+import BranchCatalog
+import BranchCore
+import BranchPostgres
+import BranchRuntime
+import Foundation
+
+/// Connections to a branch's database as the project's owner role, for SQL that users and agents
+/// submit (admin SQL, migrations): never as the superuser, so such SQL can do what the project's
+/// own URL can do and nothing more. A suspended branch is woken, and kept awake while `body` runs.
+struct OwnerSessions: EnginePart {
+    let context: EngineContext
+
+    /// The project and the branch (default: the checked-out one), checked to exist.
+    func target(project projectName: String, branch branchName: String?) async throws -> (ProjectRecord, BranchRecord) {
+        try await catalog.read { tx in
+            let project = try tx.requireProject(projectName)
+            let branch = try tx.requireBranch(project.name, branchName ?? project.checkedOut.rawValue)
+            guard project.state == .ready, branch.state == .ready else {
+                throw EngineError.notReady("Branch '\(branch.name)' of project '\(project.name)'", state: branch.state.rawValue)
+            }
+            return (project, branch)
+        }
+    }
+
+    /// Runs `body` on a new connection to `branch` as the project's owner; closes it after.
+    func withOwnerConnection<T: Sendable>(
+        _ project: ProjectRecord, _ branch: BranchRecord, purpose: String, _ body: (PGConnection) async throws -> T
+    ) async throws -> T {
+        try await servers.resumeIfSuspended(branch, cause: purpose)
+        guard servers.isRunning(branch) else {
+            throw EngineError(
+                .branchStopped, "Branch '\(branch.name)' of project '\(project.name)' is stopped.",
+                hint: "Start it with `branch start \(branch.name) --project \(project.name)`.")
+        }
+        var info = servers.spec(branch).superuserConnection
+        info.user = project.role
+        info.password = project.password
+        info.database = project.database
+        info.applicationName = "branch \(purpose)"
+        let connection = info
+        return try await servers.keepingAwake([branch]) {
+            try await withConnection(connection, body)
+        }
+    }
+}
