@@ -8,6 +8,6 @@ package enum CLI {
         Checkout.self, URLCommand.self, KeysCommand.self, EnvCommand.self, PSQL.self, SQLCommand.self, MigrateCommand.self,
         SnapshotCommand.self, Restore.self, ScheduleCommand.self, BackupCommand.self, Export.self, Diff.self, Merge.self,
         Top.self, Logs.self, Events.self,
-        Status.self, Operations.self, Login.self, Link.self, OpenAPI.self,
+        Status.self, Operations.self, Login.self, Link.self, OpenAPI.self, DocsCommand.self,
     ]
 }

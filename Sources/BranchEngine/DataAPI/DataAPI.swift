@@ -26,8 +26,15 @@ package struct DataAPI: EnginePart {
     /// Serves one request. `baseURL` is the address the client used, up to `/p/{project}[/b/{branch}]`.
     /// Never throws: every failure is an error response in the protocol's own shape.
     package func handle(project: String, branch: String?, service: Service, baseURL: String, request: DataRequest) async -> DataResponse {
+        await answering(project: project) {
+            try await serve(project: project, branchName: branch, service: service, baseURL: baseURL, request: request)
+        }
+    }
+
+    /// The response `body` gives, or its failure as an error response in PostgREST's shape.
+    private func answering(project: String, _ body: () async throws -> DataResponse) async -> DataResponse {
         do {
-            return try await serve(project: project, branchName: branch, service: service, baseURL: baseURL, request: request)
+            return try await body()
         } catch let error as RESTError {
             return error.response
         } catch let error as any ReportableError {
@@ -43,12 +50,7 @@ package struct DataAPI: EnginePart {
         let secret = try await secrets.signingSecret(project: project.name.rawValue)
         let apiKey = try APIKeyCheck.verifyAPIKey(in: request, secret: secret, tokens: state.tokens)
 
-        try await servers.resumeIfSuspended(branch, cause: "data API request")
-        guard await isRunning(branch) else {
-            throw RESTError(
-                status: 503, code: "branch_stopped", message: "Branch '\(branch.name)' of project '\(project.name)' is stopped.",
-                hint: "Start it with `branch start \(branch.name) --project \(project.name)`.")
-        }
+        try await wake(branch, project: project, cause: "data API request")
         return try await servers.keepingAwake([branch]) {
             try await bootstrap.ensure(branch, project: project)
             switch service {
@@ -64,6 +66,101 @@ package struct DataAPI: EnginePart {
                 return await AuthHandler.handle(request, context: context)
             }
         }
+    }
+
+    /// Resumes the branch if it is suspended; a stopped branch is 503 `branch_stopped`.
+    private func wake(_ branch: BranchRecord, project: ProjectRecord, cause: String) async throws {
+        try await servers.resumeIfSuspended(branch, cause: cause)
+        guard await isRunning(branch) else {
+            throw RESTError(
+                status: 503, code: "branch_stopped", message: "Branch '\(branch.name)' of project '\(project.name)' is stopped.",
+                hint: "Start it with `branch start \(branch.name) --project \(project.name)`.")
+        }
+    }
+
+    // MARK: Documents for agents
+
+    /// A branch's documents for agents: `openapi.json` (also `swagger.json`) and `ai-spec.md`.
+    package enum Document: Sendable { case openAPI, brief }
+
+    /// Serves a branch's OpenAPI 3.1 document or agent brief, built from its schema cache (checked
+    /// against the database's schema version first, so it is current after every migration) and
+    /// its row-level security. Only for the project's service_role key, as `apikey` or as
+    /// `Authorization: Bearer` (the effective JWT must be service_role): no key or another
+    /// project's is 401, the anon key 401 and a user's token 403, in PostgREST's error shape.
+    /// `serviceURL` is the service's own address (`http://host:8420`), for the management API.
+    package func document(
+        _ document: Document, project: String, branch: String?, baseURL: String, serviceURL: String, requestBodyLimit: Int, request: DataRequest
+    ) async -> DataResponse {
+        await answering(project: project) {
+            let method = request.method.uppercased()
+            guard method == "GET" || method == "HEAD" else {
+                var error = RESTError(status: 405, code: "method_not_allowed", message: "The agent documents are read with GET.")
+                error.headers = [("Allow", "GET, HEAD")]
+                throw error
+            }
+            let (projectRecord, branchRecord) = try await route(project, branch)
+            let secret = try await secrets.signingSecret(project: projectRecord.name.rawValue)
+            // The key may come as the bearer alone (`Authorization: Bearer <service_role key>`).
+            var keyed = request
+            if keyed.header("apikey") == nil, !FormQuery.pairs(request.rawQuery).contains(where: { $0.key == "apikey" }),
+                let authorization = request.header("authorization"), authorization.lowercased().hasPrefix("bearer ")
+            {
+                keyed.headers.append(("apikey", String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)))
+            }
+            let apiKey = try APIKeyCheck.verifyAPIKey(in: keyed, secret: secret, tokens: state.tokens)
+            let identity = try APIKeyCheck.identity(of: keyed, apiKey: apiKey, secret: secret, tokens: state.tokens)
+            guard identity.role == "service_role" else {
+                throw RESTError(
+                    status: identity.isAnonymous ? 401 : 403, code: "42501", message: "permission denied for the agent documents",
+                    hint: "Read them with the project's service_role key (`branch keys`), or run `branch docs`.")
+            }
+            try await wake(branchRecord, project: projectRecord, cause: "agent documents")
+            let (schema, security) = try await servers.keepingAwake([branchRecord]) {
+                try await bootstrap.ensure(branchRecord, project: projectRecord)
+                return try await schemaAndSecurity(branchRecord, project: projectRecord)
+            }
+            var context = AgentDocsContext(
+                project: projectRecord.name.rawValue, branch: branchRecord.name.rawValue, followsCheckout: branch == nil,
+                baseURL: baseURL, serviceURL: serviceURL)
+            context.exposedSchema = Self.restSettings.exposedSchemas.first ?? "public"
+            context.limits.maxRows = Self.restSettings.maxRows
+            context.limits.requestBodyBytes = requestBodyLimit
+            let (contentType, body): (String, [UInt8]) = switch document {
+            case .openAPI: ("application/json; charset=utf-8", OpenAPIDocument.json(schema: schema, context: context, security: security))
+            case .brief: ("text/markdown; charset=utf-8", Array(AgentBrief.markdown(schema: schema, security: security, context: context).utf8))
+            }
+            return DataResponse(status: 200, headers: [("Content-Type", contentType), ("Cache-Control", "no-cache")], body: method == "HEAD" ? [] : body)
+        }
+    }
+
+    /// The branch's schema cache, reloaded when the database's schema version moved (and kept for
+    /// REST requests), and the row-level security of its exposed relations, on a pooled connection.
+    private func schemaAndSecurity(_ branch: BranchRecord, project: ProjectRecord) async throws -> (SchemaCache, [QualifiedName: TableSecurity]) {
+        let key = Activity.key(branch)
+        let pool = await pool(branch, project: project, role: DataAPIBootstrap.requestRole)
+        let state = self.state
+        let schemas = Self.restSettings.exposedSchemas
+        let versionQuery = Self.restSettings.versionQuery
+        let result: Result<(SchemaCache, [QualifiedName: TableSecurity]), PostgresError> = try await pool.withConnection(
+            generation: await state.generation(key)
+        ) { connection in
+            do throws(PostgresError) {
+                let version = try await connection.query(versionQuery).scalar
+                var schema: SchemaCache
+                if let cached = await state.schema(key), cached.version == version {
+                    schema = cached
+                } else {
+                    schema = try await SchemaLoader.load(connection: connection, schemas: schemas)
+                    if !schema.version.isEmpty { await state.setSchema(schema, for: key) }
+                }
+                let security = try await PolicyLoader.load(connection: connection, schemas: schemas)
+                return (.success((schema, security)), false)
+            } catch {
+                return (.failure(error), !connection.isHealthy)
+            }
+        }
+        return try result.get()
     }
 
     /// Whether the branch's server runs: asked of the runtime once per server start (a start or a

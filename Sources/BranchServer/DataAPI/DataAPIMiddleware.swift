@@ -5,7 +5,8 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// Serves every project's data API (`/p/{project}[/b/{branch}]/rest/v1/…` and `/auth/v1/…`) ahead
+/// Serves every project's data API (`/p/{project}[/b/{branch}]/rest/v1/…` and `/auth/v1/…`, and the
+/// branch's documents for agents, `openapi.json`, `swagger.json` and `ai-spec.md`) ahead
 /// of the management API's admin-key check: these requests carry the project's own keys, which
 /// the engine verifies. Here only HTTP is handled: CORS, reading the body, and turning the engine's
 /// `DataResponse` into a Hummingbird response.
@@ -25,9 +26,17 @@ struct DataAPIMiddleware<Context: RequestContext & RemoteAddressRequestContext>:
             clientAddress: context.remoteAddress?.ipAddress)
         let host = request.head.authority ?? "localhost"
         let scheme = request.head.scheme ?? "http"
-        let response = await engine.dataAPI.handle(
-            project: route.project, branch: route.branch, service: route.service == .rest ? .rest : .auth,
-            baseURL: "\(scheme)://\(host)\(route.prefix)", request: dataRequest)
+        let baseURL = "\(scheme)://\(host)\(route.prefix)"
+        let response: DataResponse
+        switch route.service {
+        case .rest, .auth:
+            response = await engine.dataAPI.handle(
+                project: route.project, branch: route.branch, service: route.service == .rest ? .rest : .auth, baseURL: baseURL, request: dataRequest)
+        case .openAPI, .brief:
+            response = await engine.dataAPI.document(
+                route.service == .brief ? .brief : .openAPI, project: route.project, branch: route.branch, baseURL: baseURL,
+                serviceURL: "\(scheme)://\(host)", requestBodyLimit: Self.bodyLimit, request: dataRequest)
+        }
         return Self.response(response)
     }
 
