@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -131,10 +132,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The MCP server: Branch's tools for AI agents, each a call to /api/v1 through the generated
+        // client, served over stdio (`branch mcp`) or streamable HTTP (the service's /mcp).
+        .target(
+            name: "BranchMCP",
+            dependencies: [
+                "BranchCore", "BranchAPI",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "BranchServer",
             dependencies: [
-                "BranchCore", "BranchEngine", "BranchAPI", "BranchCatalog", "BranchDiff", "BranchREST", "BranchAuth",
+                "BranchCore", "BranchEngine", "BranchAPI", "BranchCatalog", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
@@ -147,7 +162,7 @@ let package = Package(
         .target(
             name: "BranchCLI",
             dependencies: [
-                "BranchCore", "BranchSystem", "BranchAPI",
+                "BranchCore", "BranchSystem", "BranchAPI", "BranchMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -184,8 +199,9 @@ let package = Package(
             name: "BranchUnitTests",
             dependencies: [
                 "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
-                "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth",
+                "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             swiftSettings: swiftSettings

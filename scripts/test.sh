@@ -9,13 +9,15 @@ scripts/install-deps.sh
 
 # From PyPI, in a virtualenv of the repo: the S3 protocol server the backup tests run against
 # (moto), and what the data API tests drive it with (Tests/DataAPIClients: Supabase's Python
-# client, schemathesis, openapi-spec-validator, PyJWT). Installed when missing; the data API's
-# clients at their latest versions, as apps get them.
+# client, schemathesis, openapi-spec-validator, PyJWT), and the MCP client agents use
+# (Tests/MCPClients: the `mcp` SDK). Installed when missing; the clients at their latest versions,
+# as apps and agents get them.
 [ -x .venv/bin/python ] || python3 -m venv .venv
 python_packages=()
 [ -x .venv/bin/moto_server ] || python_packages+=('moto[server]')
 .venv/bin/python -c 'import supabase, schemathesis, openapi_spec_validator, jwt' 2>/dev/null \
   || python_packages+=(supabase schemathesis openapi-spec-validator PyJWT)
+.venv/bin/python -c 'import mcp' 2>/dev/null || python_packages+=(mcp)
 if [ ${#python_packages[@]} -gt 0 ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi

@@ -9,5 +9,6 @@ package enum CLI {
         SnapshotCommand.self, Restore.self, ScheduleCommand.self, BackupCommand.self, Export.self, Diff.self, Merge.self,
         Top.self, Logs.self, Events.self,
         Status.self, Operations.self, Login.self, Link.self, OpenAPI.self, DocsCommand.self,
+        MCPCommand.self,
     ]
 }

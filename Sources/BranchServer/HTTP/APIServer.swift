@@ -15,7 +15,9 @@ package enum APIServer {
     /// The router serving `api` behind the service's middleware (errors, the admin key, the body
     /// limit); any implementation of the document, so tests can serve a stub without a pool.
     /// `engine`, when given, also serves every project's data API under `/p/`.
-    static func router(api: some APIProtocol, adminKey: String, dataAPI engine: Engine? = nil) throws -> Router<ServiceRequestContext> {
+    static func router(
+        api: some APIProtocol, adminKey: String, dataAPI engine: Engine? = nil, mcp: MCPEndpoint? = nil
+    ) throws -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         if let engine { router.add(middleware: DataAPIMiddleware(engine: engine)) }
@@ -24,6 +26,7 @@ package enum APIServer {
         router.add(middleware: DocumentMiddleware())
         router.add(middleware: RequestOriginMiddleware())
         try api.registerHandlers(on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests()])
+        mcp?.register(on: router)
         return router
     }
 
@@ -31,10 +34,14 @@ package enum APIServer {
     package static func application(
         engine: Engine, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some Service {
+        let mcp = MCPEndpoint()
         let application = Application(
-            router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey, dataAPI: engine),
+            router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey, dataAPI: engine, mcp: mcp),
             configuration: .init(address: .hostname(host, port: port), serverName: "branch"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            onServerRunning: { channel in
+                mcp.serviceStarted(at: channel.localAddress)
+                await onRunning(channel.localAddress?.port ?? port)
+            },
             logger: logger)
         return BoundedShutdown(base: application, limit: shutdownGrace)
     }

@@ -6,14 +6,15 @@ import NIOCore
 import OpenAPIRuntime
 
 /// Refuses request bodies over 1 MiB (`413 payload_too_large`) before anything reads them: the
-/// generated server would otherwise collect a body of any size. SQL and migrations may be up to
-/// 16 MiB.
+/// generated server would otherwise collect a body of any size. SQL and migrations (also through
+/// `/mcp`) may be up to 16 MiB.
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     static var limit: Int { 1 << 20 }
     static var sqlLimit: Int { 16 << 20 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let limit = APICaller.acceptsProjectKeys(request.uri.path) ? Self.sqlLimit : Self.limit
+        let path = request.uri.path
+        let limit = APICaller.acceptsProjectKeys(path) || path == "/mcp" ? Self.sqlLimit : Self.limit
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw TooLarge(limit: limit) }
         guard request.headers[.transferEncoding] != nil else { return try await next(request, context) }
         var request = request
