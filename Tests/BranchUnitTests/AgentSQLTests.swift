@@ -95,6 +95,10 @@ import Testing
     @Test func versionsAndNames() throws {
         #expect(MigrationScript.newVersion(at: Date(timeIntervalSince1970: 1_796_474_215)) == "20261205123655")
         try MigrationScript.validate(version: "20261205120000", name: "create_todos")
+        let noon = Date(timeIntervalSince1970: 1_796_472_000)  // 2026-12-05 12:00:00 UTC
+        #expect(MigrationScript.newVersion(after: ["20261205115959"], at: noon) == "20261205120000")
+        #expect(MigrationScript.newVersion(after: ["20261205120000"], at: noon) == "20261205120001")
+        #expect(MigrationScript.newVersion(after: ["20261205120000", "7"], at: noon) == "20261205120001")
         #expect(throws: EngineError.self) { try MigrationScript.validate(version: "12a", name: "x") }
         #expect(throws: EngineError.self) { try MigrationScript.validate(version: "1", name: "two\nlines") }
         #expect(MigrationFiles.parse("20261205120000_create_todos.sql")! == ("20261205120000", "create_todos"))

@@ -27,7 +27,13 @@ extension Branches {
         }
         let database = servers.databaseConnection(branch, database: project.database)
         if let table {
-            let found = try await withConnection(database) { try await $0.query("SELECT to_regclass($1)", [table]).scalar }
+            // A name Postgres cannot even parse (empty, unbalanced quotes) names no table either.
+            let found: String?
+            do {
+                found = try await withConnection(database) { try await $0.query("SELECT to_regclass($1)", [table]).scalar }
+            } catch let error as PostgresError where error.sqlState != nil {
+                found = nil
+            }
             guard found != nil else { throw EngineError(.tableNotFound, "Branch '\(name)' has no table '\(table)'.") }
         }
         switch format {

@@ -73,6 +73,16 @@ struct MigrationScript: Sendable {
         return String(format: "%04d%02d%02d%02d%02d%02d", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!)
     }
 
+    /// A new version after every one in `applied`: the current time, or one more than the newest
+    /// applied version when that is not earlier (two migrations in one second, a clock behind).
+    static func newVersion(after applied: [String], at date: Date = Date()) -> String {
+        let now = newVersion(at: date)
+        guard let newest = applied.filter({ $0.count == now.count && $0.allSatisfy(\.isNumber) }).max(), newest >= now,
+            let next = UInt64(newest).map({ $0 + 1 })
+        else { return now }
+        return String(next)
+    }
+
     /// Checks a version (digits, at most 32) and a name (1–200 characters, one line).
     static func validate(version: String, name: String) throws {
         guard !version.isEmpty, version.count <= 32, version.allSatisfy({ $0.isASCII && $0.isNumber }) else {

@@ -89,8 +89,7 @@ package struct Migrations: EnginePart {
     package func apply(
         project projectName: String, branch branchName: String?, _ input: MigrationInput, appliedBy: String
     ) async throws -> MigrationApplication {
-        let version = input.version ?? MigrationScript.newVersion()
-        try MigrationScript.validate(version: version, name: input.name)
+        try MigrationScript.validate(version: input.version ?? "0", name: input.name)
         let script = try MigrationScript(input.sql)
         if let down = input.down { _ = try MigrationScript(down, what: "down script") }
         let (project, branch) = try await sessions.target(project: projectName, branch: branchName)
@@ -99,6 +98,7 @@ package struct Migrations: EnginePart {
         return try await context.locks.withLock("migrations:\(branch.project)/\(branch.name)") {
             let stopwatch = Stopwatch()
             let history = try await prepareHistory(project, branch)
+            let version = input.version ?? MigrationScript.newVersion(after: history.map(\.version))
             if let applied = history.first(where: { $0.version == version }) {
                 throw applied.checksum == script.checksum || applied.checksum.isEmpty
                     ? EngineError(
@@ -332,12 +332,8 @@ package struct Migrations: EnginePart {
     }
 
     private func withSuperuser<T: Sendable>(_ branch: BranchRecord, purpose: String, _ body: (PGConnection) async throws -> T) async throws -> T {
-        try await servers.resumeIfSuspended(branch, cause: purpose)
         let project = try await catalog.read { try $0.requireProject(branch.project.rawValue) }
-        var info = servers.spec(branch).superuserConnection
-        info.database = project.database
-        let connection = info
-        return try await servers.keepingAwake([branch]) { try await withConnection(connection, body) }
+        return try await sessions.withSuperuserConnection(project, branch, purpose: purpose, body)
     }
 
     private var sessions: OwnerSessions { OwnerSessions(context: context) }

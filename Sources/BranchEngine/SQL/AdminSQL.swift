@@ -141,7 +141,7 @@ package struct AdminSQL: EnginePart {
     }
 
     /// The error for a failed statement of `text`: which one, where, and Postgres' fields.
-    static func failure(_ failure: PGScriptOutcome.Failure, in text: String, statements: SQLStatements, code: ErrorCode, offset: Int = 0) -> SQLFailure {
+    static func failure(_ failure: PGScriptOutcome.Failure, in text: String, statements: SQLStatements, code: ErrorCode) -> SQLFailure {
         let error = failure.error
         let index = failure.position.flatMap(statements.statementIndex(atPosition:)) ?? failure.completedStatements
         let statement = statements.statements.indices.contains(index) ? statements.statements[index] : nil
@@ -150,10 +150,12 @@ package struct AdminSQL: EnginePart {
         } ?? statement?.line
         let message = error.server?.message ?? error.message
         let described = statement.map { _ in " (statement \(index + 1)\(line.map { ", line \($0)" } ?? ""))" } ?? ""
+        // Postgres places parse and name errors; for others, the failing statement's first character.
+        let position = failure.position ?? statement.map { $0.offset + 1 }
         return SQLFailure(
             code: code, message: message + described, hint: error.server?.hint,
             failure: StatementFailure(
-                sqlState: error.sqlState, detail: error.server?.detail, position: failure.position.map { $0 + offset }, line: line,
+                sqlState: error.sqlState, detail: error.server?.detail, position: position, line: line,
                 statementIndex: statement == nil ? nil : index, statement: statement?.text))
     }
 }

@@ -26,6 +26,19 @@ struct OwnerSessions: EnginePart {
     func withOwnerConnection<T: Sendable>(
         _ project: ProjectRecord, _ branch: BranchRecord, purpose: String, _ body: (PGConnection) async throws -> T
     ) async throws -> T {
+        try await connect(project, branch, asOwner: true, purpose: purpose, body)
+    }
+
+    /// The same as the superuser, for the service's own reads and writes (the migration history).
+    func withSuperuserConnection<T: Sendable>(
+        _ project: ProjectRecord, _ branch: BranchRecord, purpose: String, _ body: (PGConnection) async throws -> T
+    ) async throws -> T {
+        try await connect(project, branch, asOwner: false, purpose: purpose, body)
+    }
+
+    private func connect<T: Sendable>(
+        _ project: ProjectRecord, _ branch: BranchRecord, asOwner: Bool, purpose: String, _ body: (PGConnection) async throws -> T
+    ) async throws -> T {
         try await servers.resumeIfSuspended(branch, cause: purpose)
         guard servers.isRunning(branch) else {
             throw EngineError(
@@ -33,8 +46,10 @@ struct OwnerSessions: EnginePart {
                 hint: "Start it with `branch start \(branch.name) --project \(project.name)`.")
         }
         var info = servers.spec(branch).superuserConnection
-        info.user = project.role
-        info.password = project.password
+        if asOwner {
+            info.user = project.role
+            info.password = project.password
+        }
         info.database = project.database
         info.applicationName = "branch \(purpose)"
         let connection = info

@@ -13,6 +13,9 @@ extension Restores {
         -> BranchChange
     {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
+        guard !table.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw EngineError.invalidRequest("The table to restore has no name.", hint: "Name it as `table` or `schema.table`.")
+        }
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx in
             let project = try tx.requireProject(projectName)
             let snapshot = try tx.requireSnapshot(project.name, idOrName)
@@ -33,14 +36,24 @@ extension Restores {
         }
     }
 
+    /// `schema.table` of the table `name` names in `connection`'s database; nil when there is none,
+    /// also for a name Postgres cannot parse (unbalanced quotes).
+    private static func qualifiedName(of name: String, on connection: PGConnection) async throws -> String? {
+        do {
+            return try await connection.query("""
+                SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.oid = to_regclass($1)
+                """, [name]).scalar
+        } catch where error.sqlState != nil {
+            return nil
+        }
+    }
+
     private func copyTable(_ table: String, from scratch: ScratchServer, into branch: BranchRecord, project: ProjectRecord) async throws {
         let source = try await PGConnection.connect(scratch.connection(database: project.database))
         defer { source.close() }
-        let named = try await source.query("""
-            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.oid = to_regclass($1)
-            """, [table])
-        guard let qualified = named.scalar else {
+        let named = try await Self.qualifiedName(of: table, on: source)
+        guard let qualified = named else {
             throw EngineError(.tableNotFound, "The snapshot has no table '\(table)'.")
         }
         let columns = try await source.query("""

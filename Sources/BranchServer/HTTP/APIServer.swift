@@ -21,7 +21,18 @@ package enum APIServer {
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         if let engine { router.add(middleware: DataAPIMiddleware(engine: engine)) }
-        router.add(middleware: AuthMiddleware(adminKey: adminKey, openPaths: ["/api/v1/health"]))
+        var projectKeyCheck: (@Sendable (String, String) async -> Bool)?
+        if let engine {
+            projectKeyCheck = { @Sendable token, project in
+                do {
+                    try await engine.projectKeys.requireServiceRoleKey(token, project: project)
+                    return true
+                } catch {
+                    return false
+                }
+            }
+        }
+        router.add(middleware: AuthMiddleware(adminKey: adminKey, openPaths: ["/api/v1/health"], projectKeyCheck: projectKeyCheck))
         router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: DocumentMiddleware())
         router.add(middleware: RequestOriginMiddleware())

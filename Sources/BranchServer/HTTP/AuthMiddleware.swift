@@ -5,16 +5,19 @@ import Foundation
 import Hummingbird
 
 /// Requires `Authorization: Bearer <admin key>` on every endpoint but those open to all (the
-/// health check). The admin SQL and migration endpoints also take a project's service_role key:
-/// the request then goes on as `APICaller.projectKey`, and the handler checks the key against the
-/// project it names.
+/// health check). The admin SQL and migration endpoints also take the service_role key of the
+/// project they name (in the path, or in `/api/admin/query`'s body): checked here, before routing,
+/// like the admin key; the request then goes on as `APICaller.projectKey`.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let keyDigest: SHA256.Digest
     let openPaths: Set<String>
+    /// Whether a token is a project's service_role key; nil: only the admin key is taken.
+    let projectKeyCheck: (@Sendable (_ token: String, _ project: String) async -> Bool)?
 
-    init(adminKey: String, openPaths: Set<String>) {
+    init(adminKey: String, openPaths: Set<String>, projectKeyCheck: (@Sendable (String, String) async -> Bool)? = nil) {
         self.keyDigest = SHA256.hash(data: Data(adminKey.utf8))
         self.openPaths = openPaths
+        self.projectKeyCheck = projectKeyCheck
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -30,8 +33,28 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         if presented == keyDigest {
             return try await APICaller.$current.withValue(.admin) { try await next(request, context) }
         }
-        guard APICaller.acceptsProjectKeys(request.uri.path) else { throw Unauthorized(message: "The admin key is not valid.") }
+        guard let projectKeyCheck, APICaller.acceptsProjectKeys(request.uri.path) else {
+            throw Unauthorized(message: "The admin key is not valid.")
+        }
+        var request = request
+        guard let project = try await Self.project(named: &request), await projectKeyCheck(token, project) else {
+            throw Unauthorized(message: "The key is neither the admin key nor the service_role key of the project the request names.")
+        }
         return try await APICaller.$current.withValue(.projectKey(token)) { try await next(request, context) }
+    }
+
+    /// The project a project-key request names: the path's `{project}`, or `/api/admin/query`'s
+    /// body's `project` (the body is collected, within the SQL size limit, and kept for the handler).
+    static func project(named request: inout Request) async throws -> String? {
+        let path = request.uri.path
+        guard path == "/api/admin/query" else {
+            let segment = path.split(separator: "/", omittingEmptySubsequences: false)[4]
+            return String(segment).removingPercentEncoding ?? String(segment)
+        }
+        let limit = BodyLimitMiddleware<Context>.sqlLimit
+        guard let buffer = try? await request.collectBody(upTo: limit) else { throw BodyLimitMiddleware<Context>.TooLarge(limit: limit) }
+        let body = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any]
+        return body?["project"] as? String
     }
 
     struct Unauthorized: ReportableError {
