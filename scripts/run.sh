@@ -88,5 +88,8 @@ elsewhere: branch login $url --token <admin key>):
   branch checkout feature-x          # the app's unchanged URL now reaches feature-x
   branch snapshot create --name before-migration
   branch restore before-migration --in-place
+  branch keys                        # the Supabase URL and keys: apps move by changing these two
+  branch migrate check 001_todos.sql # try a migration on a throw-away copy, then: branch migrate apply
+  claude mcp add branch -- branch mcp   # let an AI agent drive it (or point one at $url/mcp)
 Stop it with: make stop
 INFO
