@@ -77,7 +77,11 @@ let package = Package(
         ),
         .target(
             name: "BranchCatalog",
-            dependencies: ["BranchCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "BranchCore", .product(name: "GRDB", package: "GRDB.swift"),
+                // AES-GCM for the secrets the catalog keeps sealed under the master key.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -208,7 +212,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BranchIntegrationTests",
-            dependencies: ["BranchTesting", "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchStorage", "BranchBackup", "BranchDiff"],
+            dependencies: [
+                "BranchTesting", "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchStorage", "BranchBackup", "BranchDiff",
+                "BranchCatalog",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -13,12 +13,23 @@ package final class Catalog: Sendable {
     private let database: DatabaseQueue
     /// Ready projects' JWT secrets, which the data API needs on every request; every write empties it.
     let jwtSecrets = JWTSecretCache()
+    /// Seals the secrets the catalog stores (see `SealedColumn`); records read through
+    /// `CatalogTransaction` carry them in plain text.
+    let secrets: SecretBox
+    /// How many plain values the start-up pass sealed (values written before secrets were sealed).
+    package let sealedAtOpen: Int
 
-    /// Opens (creating if needed) the catalog at `path` and migrates it to the current schema.
-    package init(path: String) throws {
+    /// Opens (creating if needed) the catalog at `path`, migrates it to the current schema and
+    /// seals any secret still in plain text with `secrets` (a `master_key_mismatch` when the
+    /// catalog was sealed with another key). The default box has a new random key: for catalogs
+    /// that live only as long as a test.
+    package init(path: String, secrets: SecretBox = .ephemeral()) throws {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
+        // A secret replaced by its sealed form (or deleted) is overwritten on disk, not left in a free block.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
+        self.secrets = secrets
         do {
             database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
@@ -26,6 +37,13 @@ package final class Catalog: Sendable {
             throw CatalogError(.catalogUnavailable, "Could not open the catalog at \(path): \(error)")
         }
         chmod(path, 0o600)
+        do {
+            sealedAtOpen = try database.write { db in try Self.sealPlainSecrets(db, box: secrets) }
+        } catch let error as CatalogError {
+            throw error
+        } catch {
+            throw CatalogError(.catalogUnavailable, "Could not seal the secrets of the catalog at \(path): \(error)")
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -174,7 +192,7 @@ package final class Catalog: Sendable {
         // After the commit (or the rollback): a secret read before it is not kept (see JWTSecretCache).
         defer { jwtSecrets.invalidate() }
         do {
-            return try await database.write { db in try body(CatalogTransaction(db: db)) }
+            return try await database.write { [secrets] db in try body(CatalogTransaction(db: db, secrets: secrets)) }
         } catch let error as any ReportableError {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -189,7 +207,7 @@ package final class Catalog: Sendable {
     /// Runs `body` on a consistent read snapshot.
     package func read<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
         do {
-            return try await database.read { db in try body(CatalogTransaction(db: db)) }
+            return try await database.read { [secrets] db in try body(CatalogTransaction(db: db, secrets: secrets)) }
         } catch let error as any ReportableError {
             throw error
         } catch {
@@ -218,22 +236,24 @@ package final class Catalog: Sendable {
     }
 }
 
-/// Typed access to the catalog inside one transaction.
+/// Typed access to the catalog inside one transaction. Secrets are sealed on the way in and
+/// opened on the way out, so records carry them in plain text.
 package struct CatalogTransaction {
     let db: Database
+    let secrets: SecretBox
 
     // MARK: Projects
 
     package func projects() throws -> [ProjectRecord] {
-        try ProjectRecord.order(Column("name")).fetchAll(db)
+        try ProjectRecord.order(Column("name")).fetchAll(db).map(opened)
     }
 
     package func project(_ name: ResourceName) throws -> ProjectRecord? {
-        try ProjectRecord.fetchOne(db, key: name.rawValue)
+        try ProjectRecord.fetchOne(db, key: name.rawValue).map(opened)
     }
 
-    package func insert(_ project: ProjectRecord) throws { try project.insert(db) }
-    package func update(_ project: ProjectRecord) throws { try project.update(db) }
+    package func insert(_ project: ProjectRecord) throws { try sealed(project).insert(db) }
+    package func update(_ project: ProjectRecord) throws { try sealed(project).update(db) }
     package func deleteProject(_ name: ResourceName) throws { _ = try ProjectRecord.deleteOne(db, key: name.rawValue) }
 
     // MARK: Branches
@@ -320,11 +340,11 @@ package struct CatalogTransaction {
 
     // MARK: Schedules
 
-    package func schedules() throws -> [ScheduleRecord] { try ScheduleRecord.fetchAll(db) }
+    package func schedules() throws -> [ScheduleRecord] { try ScheduleRecord.fetchAll(db).map(opened) }
     package func schedule(_ project: ResourceName, _ kind: ScheduleKind) throws -> ScheduleRecord? {
-        try ScheduleRecord.fetchOne(db, key: ["project": project.rawValue, "kind": kind.rawValue])
+        try ScheduleRecord.fetchOne(db, key: ["project": project.rawValue, "kind": kind.rawValue]).map(opened)
     }
-    package func save(_ schedule: ScheduleRecord) throws { try schedule.save(db) }
+    package func save(_ schedule: ScheduleRecord) throws { try sealed(schedule).save(db) }
     package func deleteSchedule(_ project: ResourceName, _ kind: ScheduleKind) throws {
         _ = try ScheduleRecord.deleteOne(db, key: ["project": project.rawValue, "kind": kind.rawValue])
     }
@@ -361,12 +381,17 @@ package struct CatalogTransaction {
 
     // MARK: Settings
 
+    /// A setting's value; those in `Catalog.secretSettings` are stored sealed and returned plain.
     package func setting(_ key: String) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key])
+        let value = try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key])
+        guard let value, Catalog.secretSettings.contains(key) else { return value }
+        return try secrets.open(value, purpose: SealedColumn.secretSettings.purpose)
     }
 
     package func setSetting(_ key: String, _ value: String) throws {
-        try db.execute(sql: "INSERT INTO setting(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
+        let stored = Catalog.secretSettings.contains(key) ? secrets.seal(value, purpose: SealedColumn.secretSettings.purpose) : value
+        try db.execute(
+            sql: "INSERT INTO setting(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, stored])
     }
 }
 

@@ -4,8 +4,7 @@ package import BranchCore
 package struct CatalogError: ReportableError {
     package let code: ErrorCode
     package let message: String
+    package let hint: String?
 
-    init(_ code: ErrorCode, _ message: String) { (self.code, self.message) = (code, message) }
-
-    package var hint: String? { nil }
+    init(_ code: ErrorCode, _ message: String, hint: String? = nil) { (self.code, self.message, self.hint) = (code, message, hint) }
 }

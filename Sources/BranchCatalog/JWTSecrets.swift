@@ -27,23 +27,26 @@ extension CatalogTransaction {
     package func jwtSecret(of project: ResourceName) throws -> ProjectJWTSecret? {
         let row = try Row.fetchOne(db, sql: "SELECT jwt_secret, jwt_issued_at FROM project WHERE name = ?", arguments: [project.rawValue])
         guard let row, let secret: String = row["jwt_secret"], let issuedAt: Date = row["jwt_issued_at"] else { return nil }
-        return ProjectJWTSecret(secret: secret, issuedAt: issuedAt)
+        return ProjectJWTSecret(secret: try secrets.open(secret, purpose: SealedColumn.jwtSecret.purpose), issuedAt: issuedAt)
     }
 
     /// Replaces the project's JWT secret: keys and tokens signed with the old one stop verifying.
     package func setJWTSecret(_ secret: ProjectJWTSecret, of project: ResourceName) throws {
         try db.execute(
             sql: "UPDATE project SET jwt_secret = ?, jwt_issued_at = ? WHERE name = ?",
-            arguments: [secret.secret, secret.issuedAt, project.rawValue])
+            arguments: [sealed(secret), secret.issuedAt, project.rawValue])
     }
 
     /// Gives the project `secret` unless it has one already; true when it was set.
     package func setJWTSecretIfMissing(_ secret: ProjectJWTSecret, of project: ResourceName) throws -> Bool {
         try db.execute(
             sql: "UPDATE project SET jwt_secret = ?, jwt_issued_at = ? WHERE name = ? AND jwt_secret IS NULL",
-            arguments: [secret.secret, secret.issuedAt, project.rawValue])
+            arguments: [sealed(secret), secret.issuedAt, project.rawValue])
         return db.changesCount > 0
     }
+
+    /// The secret as stored: sealed under the master key.
+    private func sealed(_ secret: ProjectJWTSecret) -> String { secrets.seal(secret.secret, purpose: SealedColumn.jwtSecret.purpose) }
 
     /// Projects, in any state, that have no JWT secret yet (made before secrets existed, or restored from a backup).
     package func projectsWithoutJWTSecret() throws -> [ResourceName] {

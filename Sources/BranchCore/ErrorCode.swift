@@ -10,6 +10,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case notFound = "not_found"
     case badRequest = "bad_request"
     case backupKeyMissing = "backup_key_missing"
+    case masterKeyInvalid = "master_key_invalid"
 
     // Things that do not exist
     case projectNotFound = "project_not_found"
@@ -53,6 +54,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case backupWrongKey = "backup_wrong_key"
     case backupIntegrityFailed = "backup_integrity_failed"
     case jsonPatchInvalid = "json_patch_invalid"
+    case masterKeyMismatch = "master_key_mismatch"
     case sqlFailed = "sql_failed"
     case migrationFailed = "migration_failed"
     case migrationNotTransactional = "migration_not_transactional"
@@ -92,7 +94,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
 
     package var category: ErrorCategory {
         switch self {
-        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing, .migrationNotTransactional: .invalidInput
+        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing, .masterKeyInvalid, .migrationNotTransactional: .invalidInput
         case .payloadTooLarge: .tooLarge
         case .unauthorized: .unauthorized
         case .notFound, .projectNotFound, .branchNotFound, .snapshotNotFound, .tableNotFound, .diffSideNotFound, .backupNotFound,
@@ -103,7 +105,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
             .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
             .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged:
             .conflict
-        case .backupWrongKey, .backupIntegrityFailed, .jsonPatchInvalid, .sqlFailed, .migrationFailed: .unprocessable
+        case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed: .unprocessable
         case .backupTargetFailed: .upstreamFailed
         case .noFreePort, .postgresConnectionFailed, .postgresPortTaken, .postgresStartFailed, .runtimeUpdateFailed, .runtimeUnavailable,
             .walArchivingBehind, .poolerFailed, .serviceStopping:

@@ -70,7 +70,7 @@ package final class Engine: Sendable {
         logger.info("pool ready", metadata: ["pool": "\(layout.root)", "mount": "\(mount.summary)"])
         try prepareDirectories(layout)
 
-        let catalog = try Catalog(path: layout.catalog)
+        let catalog = try openCatalog(layout, masterKeyFile: configuration.masterKeyFile, logger: logger)
         let (adminKey, created) = loadOrGenerateAdminKey(layout)
         let installation = try await PostgresInstallation.discover(binDirectory: configuration.postgresBinDirectory)
         logger.info("postgres found", metadata: ["version": "\(installation.version)", "bin": "\(installation.binDirectory)"])

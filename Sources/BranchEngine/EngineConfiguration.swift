@@ -36,6 +36,8 @@ package struct EngineConfiguration: Sendable {
     package var backupTarget: String?
     /// The backup key file (else `BRANCH_BACKUP_KEY` in `environment`).
     package var backupKeyFile: String?
+    /// The master key file the catalog's secrets are sealed with (made at the first start when missing).
+    package var masterKeyFile: String = MasterKey.defaultPath
     /// The service's environment, for the backup key and S3 credentials.
     package var environment: [String: String] = [:]
     /// Incremental backups in a chain before the next one is full again.

@@ -90,9 +90,12 @@ package final class TestEnvironment: @unchecked Sendable {
         [
             "serve", "--pool", pool, "--pool-size", poolSize, "--listen", "127.0.0.1:\(apiPort)", "--pooler-port", String(poolerPort),
             "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)", "--db-listen", "127.0.0.1",
-            "--container-prefix", containerPrefix,
+            "--container-prefix", containerPrefix, "--master-key-file", masterKeyFile,
         ] + extraServeArguments
     }
+
+    /// This environment's master key (made by its first start), so tests never touch /etc/branch.
+    package var masterKeyFile: String { "\(root)/master.key" }
 
     /// Added to every `branch serve` of this environment (e.g. `--runtime process`).
     package var extraServeArguments: [String] = []

@@ -61,6 +61,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File holding the 32-byte backup key in base64 (mode 0600); else BRANCH_BACKUP_KEY. `branch backup keygen` makes one. Never kept beside the backups.")
     var backupKeyFile: String?
 
+    @Option(help: "File holding the master key (32 bytes in base64, mode 0600) that seals the secrets in the catalog; made at the first start when missing. Keep a copy of it apart from the pool: without it the pool's secrets are lost.")
+    var masterKeyFile = "/etc/branch/master.key"
+
     @Option(help: "Days of history kept for point-in-time branches, for projects that set none.")
     var retentionDays = 7
 
@@ -110,6 +113,7 @@ struct Serve: AsyncParsableCommand {
         configuration.metricsInterval = .seconds(max(1, Seconds.parse(metricsInterval) ?? 5))
         configuration.backupTarget = backupTarget
         configuration.backupKeyFile = backupKeyFile
+        configuration.masterKeyFile = masterKeyFile
         configuration.retentionDays = retentionDays
         configuration.maxIncrementals = max(0, backupChainLength)
         configuration.environment = ProcessInfo.processInfo.environment
@@ -118,7 +122,8 @@ struct Serve: AsyncParsableCommand {
         do {
             engine = try await Engine.open(configuration, logger: logger)
         } catch let error as any ReportableError {
-            printFatal(error.message, hint: error.hint)
+            // The stable code too, for scripts and supervisors that read the log.
+            printFatal("\(error.message) [\(error.code)]", hint: error.hint)
             throw ExitCode.failure
         }
         let (host, port) = parseListen()!
