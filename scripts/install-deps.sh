@@ -14,6 +14,7 @@ packages=(
   podman runc                               # container runtime (the containers issue)
   zstd                                      # archived WAL is zstd-compressed by Postgres' archive_command
   util-linux curl ca-certificates           # setpriv, mount; the CLI's tests
+  sqlite3                                   # tests read the catalog as an outsider would
   python3 python3-venv                      # tests (an S3 server, moto) and benchmarks
   wrk                                       # benchmarks: HTTP load on the data API
 )

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchCatalog
 import BranchSystem
 import BranchTesting
 import Foundation
@@ -27,8 +28,9 @@ struct DataAPITests {
                     "SUPABASE_URL": keys.url, "SUPABASE_ANON_KEY": keys.anonKey, "SUPABASE_SERVICE_ROLE_KEY": keys.serviceRoleKey,
                     "OTHER_PROJECT_URL": other.url, "OTHER_PROJECT_ANON_KEY": other.anonKey,
                     "OTHER_PROJECT_SERVICE_ROLE_KEY": other.serviceRoleKey, "DATABASE_URL": database, "FEATURE_BRANCH": "feature",
-                    // Only to sign expired but otherwise valid tokens (PGRST303): no command prints the secret.
-                    "BRANCH_CATALOG": "\(env.pool)/catalog.sqlite", "BRANCH_PROJECT": "shop",
+                    // Only to sign expired but otherwise valid tokens (PGRST303): no command prints the
+                    // secret, so it is opened from the catalog with the environment's master key.
+                    "SUPABASE_JWT_SECRET": try await Self.jwtSecret(env, project: "shop"),
                 ])
             #expect(run.status == 0, "supabase_e2e.py exited with \(run.status):\n\(run.stdout)\n\(run.stderr)")
         }
@@ -45,6 +47,13 @@ struct DataAPITests {
                 environment: ["SUPABASE_URL": keys.url, "SUPABASE_SERVICE_ROLE_KEY": keys.serviceRoleKey])
             #expect(run.status == 0, "schemathesis_check.py exited with \(run.status):\n\(run.stdout)\n\(run.stderr)")
         }
+    }
+
+    /// A project's JWT secret, opened from the catalog with the environment's master key (only its holder can).
+    static func jwtSecret(_ env: TestEnvironment, project: String) async throws -> String {
+        let sealed = try await SecretsAtRestTests.column(env, "SELECT jwt_secret FROM project WHERE name = '\(project)'")
+        let masterKey = try MasterKey(base64: try #require(Files.read(env.masterKeyFile)))
+        return try SecretBox(masterKey: masterKey).open(sealed, purpose: "project.jwt_secret")
     }
 
     /// Loads Tests/DataAPIClients/schema.sql as the project's owner, as an app's migration would.

@@ -17,9 +17,8 @@ Environment:
                                                                /b/{branch})
   SUPABASE_JWT_SECRET (optional)                               the first project's JWT secret: adds
                                                                checks with correctly signed, expired
-                                                               tokens; or BRANCH_CATALOG (the test
-                                                               service's catalog.sqlite) and
-                                                               BRANCH_PROJECT to read it from there
+                                                               tokens (the test opens it from the
+                                                               catalog with the master key)
 
 Arguments: `--reset` loads schema.sql first (to run again against the same project);
 `--only TEXT` runs the checks whose name contains TEXT.
@@ -30,7 +29,6 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -54,13 +52,6 @@ OTHER_ANON = os.environ["OTHER_PROJECT_ANON_KEY"]
 OTHER_SERVICE = os.environ["OTHER_PROJECT_SERVICE_ROLE_KEY"]
 DATABASE_URL = os.environ["DATABASE_URL"]
 JWT_SECRET = os.environ.get("SUPABASE_JWT_SECRET", "")
-if not JWT_SECRET and os.environ.get("BRANCH_CATALOG"):
-    # The test service's catalog (read-only): where Branch keeps each project's JWT secret.
-    with sqlite3.connect(f"file:{os.environ['BRANCH_CATALOG']}?mode=ro", uri=True) as catalog:
-        row = catalog.execute("SELECT jwt_secret FROM project WHERE name = ?", (os.environ["BRANCH_PROJECT"],)).fetchone()
-    if not row or not row[0]:
-        raise SystemExit(f"no JWT secret for project {os.environ['BRANCH_PROJECT']} in {os.environ['BRANCH_CATALOG']}")
-    JWT_SECRET = row[0]
 FEATURE_BRANCH = os.environ.get("FEATURE_BRANCH", "")
 PASSWORD = "correct-horse-battery"
 RUN = uuid.uuid4().hex[:8]

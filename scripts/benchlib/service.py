@@ -288,6 +288,9 @@ class Service:
             args += ["--metrics-interval", metrics_interval]
         if "--backup-target" in self.help_text:
             args += ["--backup-target", f"dir:{self.backup_dir}", "--backup-key-file", self.backup_key]
+        if "--master-key-file" in self.help_text:
+            # The bench's own, in its directory: the machine's /etc/branch is left alone.
+            args += ["--master-key-file", os.path.join(self.dir, "master.key")]
         self.service_args = args
         self.base_url = f"http://127.0.0.1:{self.api_port}"
         log(f"starting branch serve (copy of {self.binary}, sha256 {self.binary_sha}) on {self.base_url}, pool {self.pool}"
