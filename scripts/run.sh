@@ -74,7 +74,8 @@ cat <<INFO
 
 Branch is running ($mode).
   API         $url   (OpenAPI: $url/api/v1/openapi.json)
-  admin key   $(cat "$POOL/admin.key")
+  admin key   $(cat "$POOL/admin.key")   (the instance admin's token: the CLI here uses it)
+  admin login $(sed -n 1p "$POOL/admin.password" 2>/dev/null || echo "admin@localhost")  password $(sed -n 2p "$POOL/admin.password" 2>/dev/null || echo "(changed since the first start)")
   pool        $POOL
   pooler      postgres://…@$PUBLIC_HOST:$POOLER_PORT/<project>
   logs        $log_hint
@@ -91,5 +92,6 @@ elsewhere: branch login $url --token <admin key>):
   branch keys                        # the Supabase URL and keys: apps move by changing these two
   branch migrate check 001_todos.sql # try a migration on a throw-away copy, then: branch migrate apply
   claude mcp add branch -- branch mcp   # let an AI agent drive it (or point one at $url/mcp)
+  branch user create dev@example.com && branch member add dev@example.com --project myapp --role developer
 Stop it with: make stop
 INFO

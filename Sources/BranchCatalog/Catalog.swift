@@ -178,6 +178,7 @@ package final class Catalog: Sendable {
                 t.add(column: "jwt_issued_at", .datetime)
             }
         }
+        migrator.registerMigration("v5: users, memberships, tokens, audit") { db in try IdentityTables.migrate(db) }
         return migrator
     }
 

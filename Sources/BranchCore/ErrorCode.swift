@@ -6,7 +6,9 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case invalidRequest = "invalid_request"
     case invalidName = "invalid_name"
     case payloadTooLarge = "payload_too_large"
+    case signInLocked = "sign_in_locked"
     case unauthorized
+    case forbidden
     case notFound = "not_found"
     case badRequest = "bad_request"
     case backupKeyMissing = "backup_key_missing"
@@ -22,6 +24,8 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case jobNotFound = "job_not_found"
     case subvolumeNotFound = "subvolume_not_found"
     case migrationNotFound = "migration_not_found"
+    case userNotFound = "user_not_found"
+    case tokenNotFound = "token_not_found"
 
     // States that do not allow the request
     case projectExists = "project_exists"
@@ -47,14 +51,16 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case subvolumeExists = "subvolume_exists"
     case catalogConflict = "catalog_conflict"
     case branchBusy = "branch_busy"
+    case userExists = "user_exists"
+    case lastAdmin = "last_admin"
     case migrationExists = "migration_exists"
     case migrationChanged = "migration_changed"
 
     // Data that does not check out
     case backupWrongKey = "backup_wrong_key"
     case backupIntegrityFailed = "backup_integrity_failed"
-    case jsonPatchInvalid = "json_patch_invalid"
     case masterKeyMismatch = "master_key_mismatch"
+    case jsonPatchInvalid = "json_patch_invalid"
     case sqlFailed = "sql_failed"
     case migrationFailed = "migration_failed"
     case migrationNotTransactional = "migration_not_transactional"
@@ -96,14 +102,17 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
         switch self {
         case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing, .masterKeyInvalid, .migrationNotTransactional: .invalidInput
         case .payloadTooLarge: .tooLarge
+        case .signInLocked: .rateLimited
         case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
         case .notFound, .projectNotFound, .branchNotFound, .snapshotNotFound, .tableNotFound, .diffSideNotFound, .backupNotFound,
-            .jobNotFound, .subvolumeNotFound, .migrationNotFound:
+            .jobNotFound, .subvolumeNotFound, .migrationNotFound, .userNotFound, .tokenNotFound:
             .notFound
         case .projectExists, .branchExists, .snapshotExists, .notReady, .projectHasBranches, .branchIsMain, .branchHasChildren,
             .branchCheckedOut, .branchHasNoParent, .snapshotInUse, .pointNotRestorable, .branchStopped, .mergeNoTarget, .mergeNoBase,
             .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
-            .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged:
+            .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged,
+            .userExists, .lastAdmin:
             .conflict
         case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed: .unprocessable
         case .backupTargetFailed: .upstreamFailed

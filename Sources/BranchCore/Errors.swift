@@ -5,12 +5,16 @@ package enum ErrorCategory: String, Sendable, CaseIterable {
     case invalidInput
     /// No credentials, or wrong ones.
     case unauthorized
+    /// Valid credentials that do not allow this (a viewer changing something, another project).
+    case forbidden
     /// Something named in the request does not exist.
     case notFound
     /// The request is valid but the state of things does not allow it now.
     case conflict
     /// A body or a value larger than allowed.
     case tooLarge
+    /// Too many attempts (failed sign-ins): wait, then try again.
+    case rateLimited
     /// Well-formed data that does not check out (a tampered backup, a wrong key, a bad patch).
     case unprocessable
     /// A service Branch depends on (a backup target) refused or failed.

@@ -49,6 +49,8 @@ package struct EngineConfiguration: Sendable {
     /// Default idle time before a branch other than main is suspended, for projects that do not
     /// set their own (0: never).
     package var suspendAfter: Int = 15 * 60
+    /// Days the audit log keeps its entries.
+    package var auditRetentionDays: Int = 365
     /// Each branch server's log files are rotated at this size and at most `logFiles` are kept.
     package var logRotationSize: UInt64 = 10 << 20
     package var logFiles: Int = 5

@@ -42,6 +42,9 @@ package struct EngineError: ReportableError {
     static func serviceStopping(_ what: String) -> EngineError {
         EngineError(.serviceStopping, "The service is shutting down; \(what) ended before its end.", hint: "Ask again once the service is back.")
     }
+    static func forbidden(_ message: String, hint: String? = nil) -> EngineError {
+        EngineError(.forbidden, message, hint: hint)
+    }
     static func invalidRequest(_ message: String, hint: String? = nil) -> EngineError {
         EngineError(.invalidRequest, message, hint: hint)
     }

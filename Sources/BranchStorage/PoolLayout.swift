@@ -23,6 +23,8 @@ package struct PoolLayout: Sendable, Hashable {
 
     package var catalog: String { "\(root)/catalog.sqlite" }
     package var adminKey: String { "\(root)/admin.key" }
+    /// The instance admin's first login (email, password), written once by the start that made the admin.
+    package var adminPassword: String { "\(root)/admin.password" }
     /// Present while the service holds the branch port range in the kernel's reserved ports.
     package var reservedPortsMarker: String { "\(root)/reserved-ports" }
     package var templates: String { "\(root)/templates" }

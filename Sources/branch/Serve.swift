@@ -142,6 +142,12 @@ struct Serve: AsyncParsableCommand {
                     "            (shown once; also in \(engine.layout.adminKey), mode 0600)",
                 ]
             }
+            if let login = engine.adminLogin {
+                lines += [
+                    "  admin     \(login.email)  password \(login.password)",
+                    "            (shown once; also in \(engine.layout.adminPassword), mode 0600: change it with `branch user passwd \(login.email)`)",
+                ]
+            }
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
         let group = ServiceGroup(

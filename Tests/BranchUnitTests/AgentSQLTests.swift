@@ -183,6 +183,6 @@ import Testing
         #expect(!APICaller.acceptsProjectKeys("/api/v1/projects/app/branches/main/migrations/x/y"))
         #expect(!APICaller.acceptsProjectKeys("/api/v1/projects"))
         #expect(APICaller.admin.label == "admin key")
-        #expect(APICaller.projectKey("abc").label.hasPrefix("service_role key sha256:"))
+        #expect(APICaller.projectKey(token: "abc", project: "app").label.hasPrefix("service_role key sha256:"))
     }
 }

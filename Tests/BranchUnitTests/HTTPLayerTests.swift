@@ -65,6 +65,19 @@ extension StubAPI {
     func rollbackMigration(_ input: Operations.RollbackMigration.Input) async throws -> Operations.RollbackMigration.Output {
         throw StubError.notServed
     }
+    func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output { throw StubError.notServed }
+    func whoAmI(_ input: Operations.WhoAmI.Input) async throws -> Operations.WhoAmI.Output { throw StubError.notServed }
+    func listUsers(_ input: Operations.ListUsers.Input) async throws -> Operations.ListUsers.Output { throw StubError.notServed }
+    func createUser(_ input: Operations.CreateUser.Input) async throws -> Operations.CreateUser.Output { throw StubError.notServed }
+    func deleteUser(_ input: Operations.DeleteUser.Input) async throws -> Operations.DeleteUser.Output { throw StubError.notServed }
+    func setPassword(_ input: Operations.SetPassword.Input) async throws -> Operations.SetPassword.Output { throw StubError.notServed }
+    func listMembers(_ input: Operations.ListMembers.Input) async throws -> Operations.ListMembers.Output { throw StubError.notServed }
+    func setMember(_ input: Operations.SetMember.Input) async throws -> Operations.SetMember.Output { throw StubError.notServed }
+    func removeMember(_ input: Operations.RemoveMember.Input) async throws -> Operations.RemoveMember.Output { throw StubError.notServed }
+    func listTokens(_ input: Operations.ListTokens.Input) async throws -> Operations.ListTokens.Output { throw StubError.notServed }
+    func createToken(_ input: Operations.CreateToken.Input) async throws -> Operations.CreateToken.Output { throw StubError.notServed }
+    func revokeToken(_ input: Operations.RevokeToken.Input) async throws -> Operations.RevokeToken.Output { throw StubError.notServed }
+    func listAudit(_ input: Operations.ListAudit.Input) async throws -> Operations.ListAudit.Output { throw StubError.notServed }
 }
 
 /// Answers project lookups the way the engine does: `demo` exists, anything else is not found.

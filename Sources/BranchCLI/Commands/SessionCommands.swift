@@ -5,25 +5,43 @@ import Foundation
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remember a service URL and its admin key (~/.config/branch/config.json, mode 0600).")
+        abstract: "Remember a service URL and a token (~/.config/branch/config.json, mode 0600).")
 
     @Argument(help: "The service URL, e.g. http://203.0.113.7:8420.")
     var url: String
 
-    @Option(help: "The admin key (printed at the service's first start; also in <pool>/admin.key).")
-    var token: String
+    @Option(help: "A token (`branch token create`; the instance admin's first one is <pool>/admin.key).")
+    var token: String?
+
+    @Option(help: "Sign in with this email instead; the password is read from standard input, or asked for.")
+    var email: String?
 
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await reportingErrors(json: output.json) {
-            let configuration = ClientConfiguration(url: ClientConfiguration.normalized(url), token: token)
-            let status = try await APIClient.make(configuration).getStatus().ok.body.json
+            let url = ClientConfiguration.normalized(url)
+            var token = self.token
+            if let email {
+                guard token == nil else { throw CLIError(code: "invalid_request", message: "Give --token or --email, not both.") }
+                guard let password = try Secrets.readFromStandardInputIfPiped() ?? Secrets.prompt("Password for \(email): ") else {
+                    throw CLIError(code: "invalid_request", message: "No password given.")
+                }
+                token = try await APIClient.make(ClientConfiguration(url: url, token: nil))
+                    .login(body: .json(.init(email: email, password: password))).created.body.json.token
+            }
+            guard let token else {
+                throw CLIError(code: "invalid_request", message: "Give --token TOKEN or --email EMAIL.", hint: "As root on the server, <pool>/admin.key is the admin's token.")
+            }
+            let configuration = ClientConfiguration(url: url, token: token)
+            let me = try await APIClient.make(configuration).whoAmI().ok.body.json
             try configuration.save()
             if output.json {
-                try Format.printJSON(status)
+                try Format.printJSON(me)
             } else {
-                print("Logged in to \(configuration.url) (Branch \(status.version), \(status.projects) projects). Saved to \(ClientConfiguration.configPath).")
+                let who = me.user.map { "\($0.email)\($0.admin ? " (instance admin)" : "")" } ?? "a project key"
+                let scope = me.token?.project.map { " — token scoped to project \($0) as \(me.token?.role?.rawValue ?? "?")" } ?? ""
+                print("Logged in to \(configuration.url) as \(who)\(scope). Saved to \(ClientConfiguration.configPath).")
             }
         }
     }

@@ -1,3 +1,4 @@
+import BranchAuth
 import BranchBackup
 import BranchCatalog
 import BranchCore
@@ -37,6 +38,10 @@ final class EngineContext: Sendable {
     let activity = Activity(serviceStart: .now)
     /// The data API's pools, schema caches and limiters.
     let dataAPI = DataAPIState()
+    /// When each management token was last recorded as used.
+    let tokenUse = TokenUse()
+    /// Failed password sign-ins to the management API, per email and per client address.
+    let signIns = SignInLimiter()
 
     init(
         configuration: EngineConfiguration, layout: PoolLayout, installation: PostgresInstallation, mountOutcome: PoolMountOutcome,

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchCatalog
 import BranchCore
 import BranchDiff
 import BranchEngine
@@ -10,7 +11,7 @@ import OpenAPIRuntime
 extension APIHandlers {
     func runSQL(_ input: Operations.RunSQL.Input) async throws -> Operations.RunSQL.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
-        try await APICaller.current.requireProject(input.path.project, engine: engine)
+        try APICaller.current.require(.developer, in: input.path.project)
         let output = try await engine.adminSQL.run(
             project: input.path.project, branch: input.path.branch,
             SQLInput(query: body.query, parameters: body.params?.map(JSONValue.init), readOnly: body.readOnly ?? false, timeoutMs: body.timeoutMs))
@@ -19,7 +20,7 @@ extension APIHandlers {
 
     func adminQuery(_ input: Operations.AdminQuery.Input) async throws -> Operations.AdminQuery.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
-        try await APICaller.current.requireProject(body.project, engine: engine)
+        try APICaller.current.require(.developer, in: body.project)
         let output = try await engine.adminSQL.run(
             project: body.project, branch: body.branch,
             SQLInput(query: body.sql, parameters: body.params?.map(JSONValue.init), readOnly: body.readOnly ?? false, timeoutMs: body.timeoutMs))
@@ -27,7 +28,7 @@ extension APIHandlers {
     }
 
     func listMigrations(_ input: Operations.ListMigrations.Input) async throws -> Operations.ListMigrations.Output {
-        try await APICaller.current.requireProject(input.path.project, engine: engine)
+        try APICaller.current.require(.viewer, in: input.path.project)
         let records = try await engine.migrations.list(project: input.path.project, branch: input.path.branch)
         return .ok(.init(body: .json(.init(migrations: records.map(Schemas.MigrationInfo.init)))))
     }
@@ -35,7 +36,7 @@ extension APIHandlers {
     func applyMigration(_ input: Operations.ApplyMigration.Input) async throws -> Operations.ApplyMigration.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         let caller = APICaller.current
-        try await caller.requireProject(input.path.project, engine: engine)
+        try caller.require(.developer, in: input.path.project)
         let migration = MigrationInput(name: body.name, sql: body.sql, down: body.down, version: body.version)
         if input.query.check == true {
             let report = try await engine.migrations.check(project: input.path.project, branch: input.path.branch, migration)
@@ -49,7 +50,7 @@ extension APIHandlers {
     }
 
     func rollbackMigration(_ input: Operations.RollbackMigration.Input) async throws -> Operations.RollbackMigration.Output {
-        try await APICaller.current.requireProject(input.path.project, engine: engine)
+        try APICaller.current.require(.developer, in: input.path.project)
         let report = try await engine.migrations.rollback(
             project: input.path.project, branch: input.path.branch, version: input.path.version, confirm: input.query.confirm ?? false)
         return .ok(.init(body: .json(.init(

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchCatalog
 import BranchCore
 import BranchEngine
 import Foundation
@@ -52,12 +53,23 @@ struct APIHandlers: APIProtocol {
     // MARK: Projects
 
     func listProjects(_ input: Operations.ListProjects.Input) async throws -> Operations.ListProjects.Output {
-        .ok(.init(body: .json(.init(projects: try await engine.projects.list().map(Schemas.ProjectInfo.init)))))
+        // Only the projects the caller has a role in (the instance admin: all).
+        let caller = APICaller.current
+        let visible = try await engine.projects.list().filter { caller.isInstanceAdmin || caller.principal?.role(in: $0.record.name.rawValue) != nil }
+        return .ok(.init(body: .json(.init(projects: visible.map(Schemas.ProjectInfo.init)))))
     }
 
     func createProject(_ input: Operations.CreateProject.Input) async throws -> Operations.CreateProject.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
+        // Any user may make a project with an instance token, and owns it.
+        let caller = APICaller.current
+        if let principal = caller.principal, principal.token.project != nil {
+            throw APICaller.Forbidden(message: "A token scoped to a project cannot make projects.")
+        }
         let created = try await engine.projects.create(name: body.name, settings: body.settings.map(BranchEngine.ProjectSettings.init))
+        if let principal = caller.principal, !principal.user.isAdmin {
+            try await engine.identities.setMember(email: principal.user.email, project: created.project.record.name.rawValue, role: .owner)
+        }
         return .created(.init(body: .json(.init(
             connection: Schemas.ConnectionResponse(created.connection), keys: Schemas.ProjectKeys(created.keys),
             operation: Schemas.OperationTiming(created.operation), project: Schemas.ProjectInfo(created.project)))))
@@ -74,7 +86,9 @@ struct APIHandlers: APIProtocol {
     }
 
     func deleteProject(_ input: Operations.DeleteProject.Input) async throws -> Operations.DeleteProject.Output {
-        .ok(.init(body: .json(.init(try await engine.projects.delete(input.path.project, force: input.query.force ?? false)))))
+        let deleted = try await engine.projects.delete(input.path.project, force: input.query.force ?? false)
+        try await engine.identities.forgetProject(input.path.project)
+        return .ok(.init(body: .json(.init(deleted))))
     }
 
     func getProjectConnection(_ input: Operations.GetProjectConnection.Input) async throws -> Operations.GetProjectConnection.Output {

@@ -32,11 +32,15 @@ package enum APIServer {
                 }
             }
         }
-        router.add(middleware: AuthMiddleware(adminKey: adminKey, openPaths: ["/api/v1/health"], projectKeyCheck: projectKeyCheck))
+        let authenticate: (@Sendable (String) async throws -> Principal?)? = engine.map { engine in
+            { @Sendable token in try await engine.identities.authenticate(token: token) }
+        }
+        router.add(middleware: AuthMiddleware(
+            adminKey: adminKey, openPaths: ["/api/v1/health"], authenticate: authenticate, projectKeyCheck: projectKeyCheck))
         router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: DocumentMiddleware())
         router.add(middleware: RequestOriginMiddleware())
-        try api.registerHandlers(on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests()])
+        try api.registerHandlers(on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests(), PermissionsMiddleware(engine: engine)])
         mcp?.register(on: router)
         return router
     }

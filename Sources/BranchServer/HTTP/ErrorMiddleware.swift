@@ -57,6 +57,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// The status and code an error will be answered with, for the audit log.
+    static func classify(_ error: any Error) -> (status: Int, code: String) {
+        var underlying = error
+        if let serverError = error as? ServerError { underlying = serverError.underlyingError }
+        switch underlying {
+        case let error as any ReportableError: return (error.category.httpStatus, error.code.rawValue)
+        case is DecodingError: return (400, ErrorCode.invalidRequest.rawValue)
+        case let error as HTTPError: return (Int(error.status.code), "http_\(error.status.code)")
+        default: return (500, ErrorCode.internalError.rawValue)
+        }
+    }
+
     static var schemaHint: String { "See the OpenAPI document at /api/v1/openapi.json." }
 
     /// What a JSON body got wrong, in words.

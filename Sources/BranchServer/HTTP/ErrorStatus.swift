@@ -6,9 +6,11 @@ extension ErrorCategory {
         switch self {
         case .invalidInput: 400
         case .unauthorized: 401
+        case .forbidden: 403
         case .notFound: 404
         case .conflict: 409
         case .tooLarge: 413
+        case .rateLimited: 429
         case .unprocessable: 422
         case .internal: 500
         case .upstreamFailed: 502

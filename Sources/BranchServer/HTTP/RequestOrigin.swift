@@ -5,11 +5,15 @@ import Hummingbird
 /// the request itself, so a middleware hands it down as a task-local value.
 enum RequestOrigin {
     @TaskLocal static var current: String?
+    /// The client's address, for the audit log.
+    @TaskLocal static var clientAddress: String?
 }
 
-struct RequestOriginMiddleware<Context: RequestContext>: RouterMiddleware {
+struct RequestOriginMiddleware<Context: RequestContext & RemoteAddressRequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let origin = request.head.authority.map { "\(request.head.scheme ?? "http")://\($0)" }
-        return try await RequestOrigin.$current.withValue(origin) { try await next(request, context) }
+        return try await RequestOrigin.$current.withValue(origin) {
+            try await RequestOrigin.$clientAddress.withValue(context.remoteAddress?.ipAddress) { try await next(request, context) }
+        }
     }
 }
