@@ -11,7 +11,8 @@ enum Passwords {
     /// N = 2^15, r = 8, p = 1: 32 MiB per hash.
     static let rounds = 1 << 15, blockSize = 8, parallelism = 1
 
-    static func hash(_ password: String) async throws -> String {
+    /// `rounds` lower than the default only in unit tests, which check the format, not the cost.
+    static func hash(_ password: String, rounds: Int = Passwords.rounds) async throws -> String {
         var salt = [UInt8](repeating: 0, count: 16)
         for index in salt.indices { salt[index] = UInt8.random(in: 0...255) }
         let derived = try await derive(password, salt: salt, rounds: rounds, blockSize: blockSize, parallelism: parallelism)
