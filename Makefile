@@ -2,7 +2,7 @@
 SWIFT := scripts/swift.sh
 CONFIGURATION ?= debug
 
-.PHONY: run test build deps bench stop clean
+.PHONY: run test build deps bench fuzz stop clean
 
 run: build ## Install what is needed, build, start `branch serve`, print the URL, key and first steps
 	CONFIGURATION=$(CONFIGURATION) scripts/run.sh
@@ -19,6 +19,9 @@ deps:
 bench: deps ## Build optimized (release) and run the benchmarks; writes docs/benchmarks.md
 	$(SWIFT) build -c release
 	CONFIGURATION=release scripts/bench.sh
+
+fuzz: deps ## Fuzz the query-string, select, header and JWT parsers with libFuzzer, FUZZ_SECONDS (default 60) per target (docs/fuzzing.md)
+	scripts/fuzz.sh
 
 stop: ## Stop the service started by `make run`
 	scripts/stop.sh

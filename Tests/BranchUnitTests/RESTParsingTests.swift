@@ -440,4 +440,32 @@ struct RESTParsingTests {
     func badRanges(header: String?) {
         #expect(RangeParser.parse(header) == nil)
     }
+
+    // `upper - lower + 1` overflowed for `0-9223372036854775807`, a trap that stopped the server.
+    @Test("Range: bounds up to Int.max count rows without overflow")
+    func hugeRanges() {
+        #expect(RangeParser.parse("0-9223372036854775807") == RowRange(offset: 0, limit: .max))
+        #expect(RangeParser.parse("9223372036854775807-9223372036854775807") == RowRange(offset: .max, limit: 1))
+        #expect(RangeParser.parse("9223320368580709-9223372036854775807") == RowRange(offset: 9_223_320_368_580_709, limit: 9_214_148_716_486_195_099))
+        #expect(RangeParser.parse("0-9223372036854775808") == nil)
+    }
+
+    // An 80 KB URL nests 40,000 deep: the recursive parsers overflowed the stack (5,000 levels already
+    // did in the fuzz targets). Past 100 levels it is a PGRST100 like any other syntax error.
+    @Test("select embeds and logic trees nest at most 100 deep")
+    func nestingDepth() throws {
+        let embeds = { (depth: Int) in String(repeating: "a(", count: depth) + "b" + String(repeating: ")", count: depth) }
+        let groups = { (depth: Int) in "(" + String(repeating: "and(", count: depth - 1) + "a.eq.1" + String(repeating: ")", count: depth) }
+        #expect(try SelectParser.parse(embeds(100)).count == 1)
+        _ = try FilterParser.logic(groups(100), isOr: true, negated: false)
+        let errors = [
+            parseError { () throws(RESTError) in try SelectParser.parse(embeds(101)) },
+            parseError { () throws(RESTError) in try SelectParser.parse(embeds(40_000)) },
+            parseError { () throws(RESTError) in try FilterParser.logic(groups(101), isOr: true, negated: false) },
+            parseError { () throws(RESTError) in try QueryParser.parse(FormQuery.pairs("or=" + groups(40_000))) },
+        ]
+        for error in errors {
+            #expect(error?.status == 400 && error?.code == "PGRST100" && error?.details == "nested deeper than 100 levels")
+        }
+    }
 }

@@ -290,6 +290,21 @@ struct RESTPlanningTests {
         #expect(F.sql("GET", "/todos", "limit=5", headers: [("Range", "2-9")]).sql.contains("LIMIT 3 OFFSET 2"))
     }
 
+    // Found by `make fuzz` (`Range: 9223320368580709-9223372036854775807`, Tests/Fuzz/Corpus/Headers):
+    // `offset + limit - 1` overflowed, a trap that stopped the server; `offset=` did the same.
+    @Test("offsets, limits and ranges up to Int.max page without overflow")
+    func hugePages() {
+        let max = Int.max
+        #expect(PageRange(limit: 1, offset: max, header: nil, maxRows: nil) == PageRange(offset: max, limit: 1))
+        #expect(PageRange(limit: max, offset: max, header: nil, maxRows: 1000) == PageRange(offset: max, limit: 1))
+        #expect(PageRange(limit: max, offset: 0, header: nil, maxRows: nil) == PageRange(offset: 0, limit: max))
+        #expect(PageRange(limit: 0, offset: 5, header: nil, maxRows: nil) == PageRange(offset: 5, limit: 0))
+        let range = RowRange(offset: 9_223_320_368_580_709, limit: 9_214_148_716_486_195_099)
+        #expect(PageRange(limit: nil, offset: nil, header: range, maxRows: 1000) == PageRange(offset: range.offset, limit: 1000))
+        #expect(PageRange(limit: 2, offset: max - 1, header: RowRange(offset: 0, limit: max), maxRows: nil) == PageRange(offset: max - 1, limit: 1))
+        #expect(F.sql("GET", "/todos", "offset=9223372036854775807&limit=1").sql.contains("LIMIT 1 OFFSET 9223372036854775807"))
+    }
+
     @Test("count=exact counts the filtered rows in the same statement; planned and estimated also EXPLAIN")
     func counts() throws {
         let exact = F.sql("GET", "/todos", "id=gt.1", headers: [("Prefer", "count=exact")])

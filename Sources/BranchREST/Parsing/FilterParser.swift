@@ -34,6 +34,8 @@ extension TextScanner {
     mutating func logicGroup() throws(RESTError) -> [LogicTree] {
         skipSpaces()
         try expect("(")
+        defer { depth -= 1 }
+        try enterNesting()
         var items: [LogicTree] = []
         while true {
             items.append(try logicItem())

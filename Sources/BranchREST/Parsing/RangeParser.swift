@@ -9,7 +9,8 @@ package enum RangeParser {
         guard bounds.count == 2, let lower = integer(bounds[0]) else { return nil }
         if bounds[1].isEmpty { return RowRange(offset: lower, limit: nil) }
         guard let upper = integer(bounds[1]), upper >= lower else { return nil }
-        return RowRange(offset: lower, limit: upper - lower + 1)
+        // `0-9223372036854775807` is Int.max + 1 rows: as many as can be counted.
+        return RowRange(offset: lower, limit: min(upper - lower, .max - 1) + 1)
     }
 
     /// Digits only (no sign), as a non-negative Int.

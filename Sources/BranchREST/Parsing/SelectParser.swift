@@ -76,6 +76,8 @@ extension TextScanner {
             }
         }
         try expect("(")
+        defer { depth -= 1 }
+        try enterNesting()
         embed.items = try selectItems(allowsEmpty: true)
         skipSpaces()
         try expect(")", expecting: "\",\" or \")\"")

@@ -6,6 +6,13 @@ struct TextScanner {
     /// What is parsed and its input, as in the error message: `filter (noop.0)`.
     let subject: String
     var index = 0
+    /// How many `(…)` of a logic tree or embed enclose the position (see `enterNesting`).
+    var depth = 0
+
+    /// The deepest `(…)` a logic tree or `select` may nest: far more than any real query, few enough
+    /// that the recursive parsers (and the planner after them) stay well within a thread's stack,
+    /// where an 80 KB URL of `a(a(a(…` would otherwise overflow it and take the server down.
+    static let maxDepth = 100
 
     init(_ text: String, parsing what: String) {
         characters = Array(text)
@@ -62,6 +69,12 @@ struct TextScanner {
     /// Skips spaces and tabs, which PostgREST tolerates around separators.
     mutating func skipSpaces() {
         while peek == " " || peek == "\t" { index += 1 }
+    }
+
+    /// One `(…)` deeper, failing past `maxDepth`; the caller pairs it with `defer { depth -= 1 }`.
+    mutating func enterNesting() throws(RESTError) {
+        depth += 1
+        guard depth <= Self.maxDepth else { throw failure(details: "nested deeper than \(Self.maxDepth) levels") }
     }
 
     /// Fails unless every character has been read.

@@ -81,15 +81,22 @@ struct PageRange: Equatable {
     }
 
     /// The page of `limit`/`offset` (query) within `header` (the `Range` header), at most `maxRows` rows.
+    /// Offsets and limits up to Int.max come from the client: past it, the arithmetic saturates.
     init(limit: Int?, offset: Int?, header: RowRange?, maxRows: Int?) {
         let queryLower = offset ?? 0
-        let queryUpper = limit.map { queryLower + $0 - 1 }
+        let queryUpper = limit.map { Self.lastRow(from: queryLower, count: $0) }
         let headerLower = header?.offset ?? 0
-        let headerUpper = header?.limit.map { headerLower + $0 - 1 }
+        let headerUpper = header?.limit.map { Self.lastRow(from: headerLower, count: $0) }
         let lower = max(queryLower, headerLower)
         let upper = [queryUpper, headerUpper].compactMap { $0 }.min()
-        var count = upper.map { max(0, $0 - lower + 1) }
+        var count = upper.map { $0 < lower ? 0 : min($0 - lower, .max - 1) + 1 }
         if let maxRows { count = min(count ?? maxRows, maxRows) }
         self.init(offset: lower, limit: count)
+    }
+
+    /// The index of the last of `count` rows from `lower` (non-negative both), Int.max when it is further.
+    private static func lastRow(from lower: Int, count: Int) -> Int {
+        let (last, overflow) = lower.addingReportingOverflow(count - 1)
+        return overflow ? .max : last
     }
 }
