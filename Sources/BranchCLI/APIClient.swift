@@ -64,20 +64,6 @@ enum APIClient {
 
 // MARK: Middlewares, outermost first
 
-/// `Authorization: Bearer <admin key>` on every request.
-struct BearerToken: ClientMiddleware {
-    let token: String
-
-    func intercept(
-        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
-        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
-    ) async throws -> (HTTPResponse, HTTPBody?) {
-        var request = request
-        request.headerFields[.authorization] = "Bearer \(token)"
-        return try await next(request, body, baseURL)
-    }
-}
-
 /// Any answer that is not 2xx becomes the `CLIError` of its `{"error":{code,message,hint}}`
 /// body, or `http_<status>` when the body is not one.
 struct ErrorBodies: ClientMiddleware {

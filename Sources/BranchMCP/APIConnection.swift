@@ -44,7 +44,7 @@ package struct APIConnection: Sendable {
     /// `ToolFailure` of its error body before the generated code sees it.
     package func client() -> ManagementAPI {
         var middlewares: [any ClientMiddleware] = []
-        if let token { middlewares.append(BearerKey(token: token)) }
+        if let token { middlewares.append(BearerToken(token: token)) }
         middlewares += [APIErrors(), Reachability(url: serviceURL.absoluteString)]
         return ManagementAPI(
             serverURL: serviceURL,
@@ -96,20 +96,6 @@ extension ToolFailure {
 }
 
 // MARK: Middlewares, outermost first
-
-/// `Authorization: Bearer <key>` on every request.
-struct BearerKey: ClientMiddleware {
-    let token: String
-
-    func intercept(
-        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
-        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
-    ) async throws -> (HTTPResponse, HTTPBody?) {
-        var request = request
-        request.headerFields[.authorization] = "Bearer \(token)"
-        return try await next(request, body, baseURL)
-    }
-}
 
 /// Any answer that is not 2xx becomes the `ToolFailure` of its body.
 struct APIErrors: ClientMiddleware {
