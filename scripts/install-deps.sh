@@ -13,7 +13,7 @@ packages=(
   libpq-dev libzstd-dev libsqlite3-dev      # C libraries the package links
   podman runc                               # container runtime (the containers issue)
   zstd                                      # archived WAL is zstd-compressed by Postgres' archive_command
-  util-linux curl ca-certificates           # setpriv, mount; the CLI's tests
+  util-linux curl ca-certificates openssl   # setpriv, mount; the CLI's tests; make run and the TLS tests read fingerprints
   sqlite3                                   # tests read the catalog as an outsider would
   python3 python3-venv                      # tests (an S3 server, moto) and benchmarks
   wrk                                       # benchmarks: HTTP load on the data API

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 POOL=${BRANCH_POOL:-/var/lib/branch}
 POOL_SIZE=${BRANCH_POOL_SIZE:-20G}
-LISTEN=${BRANCH_LISTEN:-127.0.0.1:8420}
+# HTTPS with the certificate the first start makes (beside the master key), on every address.
+LISTEN=${BRANCH_LISTEN:-0.0.0.0:8420}
+CERT=${BRANCH_TLS_CERT_FILE:-/etc/branch/tls/cert.pem}
 POOLER_PORT=${BRANCH_POOLER_PORT:-6432}
 PUBLIC_HOST=${BRANCH_PUBLIC_HOST:-127.0.0.1}
 CONFIGURATION=${CONFIGURATION:-debug}
@@ -58,9 +60,12 @@ else
   log_hint="tail -f $LOG_DIR/serve.log"
 fi
 
-url="http://$LISTEN"
+port=${LISTEN##*:}
+local_url="https://127.0.0.1:$port"
+url="https://$PUBLIC_HOST:$port"
+# Readiness only: the certificate is checked below, once it exists.
 for _ in $(seq 1 600); do
-  curl -fsS "$url/api/v1/health" >/dev/null 2>&1 && break
+  curl -fsSk "$local_url/api/v1/health" >/dev/null 2>&1 && break
   if [ "$mode" = background ] && ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
     echo "error: branch serve exited; its log:" >&2
     tail -n 20 "$LOG_DIR/serve.log" >&2
@@ -68,20 +73,23 @@ for _ in $(seq 1 600); do
   fi
   sleep 0.2
 done
-curl -fsS "$url/api/v1/health" >/dev/null || { echo "error: the service did not answer at $url ($log_hint)" >&2; exit 1; }
+curl -fsS --cacert "$CERT" "$local_url/api/v1/health" >/dev/null || { echo "error: the service did not answer at $local_url ($log_hint)" >&2; exit 1; }
+fingerprint=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
 
 cat <<INFO
 
 Branch is running ($mode).
   API         $url   (OpenAPI: $url/api/v1/openapi.json)
+  certificate SHA-256 $fingerprint
+              (self-signed, $CERT; check it when you log in from elsewhere)
   admin key   $(cat "$POOL/admin.key")   (the instance admin's token: the CLI here uses it)
   admin login $(sed -n 1p "$POOL/admin.password" 2>/dev/null || echo "admin@localhost")  password $(sed -n 2p "$POOL/admin.password" 2>/dev/null || echo "(changed since the first start)")
   pool        $POOL
-  pooler      postgres://…@$PUBLIC_HOST:$POOLER_PORT/<project>
+  pooler      postgres://…@$PUBLIC_HOST:$POOLER_PORT/<project>?sslmode=require   (TLS required)
   logs        $log_hint
 
 First steps (as root on this machine the CLI finds the service and key by itself;
-elsewhere: branch login $url --token <admin key>):
+elsewhere: branch login $url --token <admin key> --fingerprint $fingerprint):
   branch project create myapp        # a Postgres with an owner role and a main branch
   cd ~/code/myapp && branch link myapp
   psql "\$(branch url)"               # the pooled URL your app uses

@@ -26,6 +26,8 @@ package struct AuthContext: Sendable {
     package var limiter: SignInLimiter
     /// The clock tokens are issued and checked with.
     package var now: @Sendable () -> Date
+    /// Which of the project's long-lived keys are current (nil: every key the secret verifies).
+    package var currentKeys: KeyIssueTimes?
 
     package init(
         project: String, jwtSecret: [UInt8], issuer: String, apiKeyRole: String, autoConfirm: Bool = true,

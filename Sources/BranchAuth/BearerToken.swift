@@ -12,6 +12,7 @@ struct BearerToken: Sendable {
         } catch {
             throw .badJWT(Self.reason(error))
         }
+        if let current = context.currentKeys, !current.accepts(claims) { throw .badJWT("token has been revoked") }
     }
 
     /// The user the token names (`sub`), for the endpoints that act on the signed-in user.
@@ -34,6 +35,7 @@ struct BearerToken: Sendable {
         case .unsupportedAlgorithm: "signing method is invalid"
         case .badSignature: "token signature is invalid: signature is invalid"
         case .expired: "token has invalid claims: token is expired"
+        case .missingExpiry: "token has invalid claims: token is missing required claim: exp claim is required"
         case .notYetValid: "token has invalid claims: token is not valid yet"
         }
     }

@@ -14,6 +14,8 @@ package enum JWT {
     }
 
     /// Verifies the HS256 signature (constant-time), then exp/nbf/iat with `leeway` seconds of skew; returns the claims.
+    /// `exp` is required: a token without one would be good forever once leaked (every key and
+    /// access token Branch signs has one).
     package static func verify(
         _ token: String, secret: [UInt8], now: Date = Date(), leeway: TimeInterval = 30
     ) throws(JWTError) -> [String: JSONValue] {
@@ -32,7 +34,8 @@ package enum JWT {
             throw .badSignature
         }
         let current = now.timeIntervalSince1970
-        if let exp = try seconds(claims["exp"]), current > exp + leeway { throw .expired }
+        guard let exp = try seconds(claims["exp"]) else { throw .missingExpiry }
+        if current > exp + leeway { throw .expired }
         if let nbf = try seconds(claims["nbf"]), current + leeway < nbf { throw .notYetValid }
         if let iat = try seconds(claims["iat"]), current + leeway < iat { throw .notYetValid }
         return claims
@@ -65,4 +68,6 @@ package enum JWT {
 /// Why a JWT was refused.
 package enum JWTError: Error, Sendable, Equatable {
     case malformed, unsupportedAlgorithm, badSignature, expired, notYetValid
+    /// Signed correctly but without an `exp` claim.
+    case missingExpiry
 }

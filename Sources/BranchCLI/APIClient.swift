@@ -33,14 +33,14 @@ enum APIClient {
         }
         var middlewares: [any ClientMiddleware] = []
         if let token = configuration.token { middlewares.append(BearerToken(token: token)) }
-        middlewares += [ErrorBodies(), Reachability(url: configuration.url)]
+        middlewares += [ErrorBodies(), Reachability(url: configuration.url, trust: configuration.trust)]
         return Client(
             serverURL: url,
             // Dates are ISO 8601 without fractional seconds, as the service writes them; request
             // bodies are compact JSON with sorted keys (the generated default pretty-prints them).
             configuration: Configuration(dateTranscoder: .iso8601, jsonEncodingOptions: [.sortedKeys]),
             transport: AsyncHTTPClientTransport(
-                configuration: .init(client: http, timeout: streaming ? .hours(24 * 365) : .minutes(30))),
+                configuration: .init(client: try configuration.trust.httpClient(), timeout: streaming ? .hours(24 * 365) : .minutes(30))),
             middlewares: middlewares)
     }
 
@@ -92,6 +92,8 @@ struct ErrorBodies: ClientMiddleware {
 /// `service_unreachable`, with how to point the CLI at the service.
 struct Reachability: ClientMiddleware {
     let url: String
+    /// Which certificate an `https` service must present: a refused one is reported as such.
+    var trust: ServiceTrust = .system
 
     func intercept(
         _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
@@ -102,6 +104,7 @@ struct Reachability: ClientMiddleware {
         } catch {
             // What the transport threw, not the generated client's wrapper around it (it holds the request).
             let cause = (error as? ClientError)?.underlyingError ?? error
+            if let refused = await CertificateFailure.explain(cause, url: url, trust: trust) { throw refused }
             throw CLIError(code: "service_unreachable", message: "Cannot reach the Branch service at \(url): \(cause).", hint: APIClient.unreachableHint)
         }
     }

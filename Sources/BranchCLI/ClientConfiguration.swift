@@ -6,15 +6,40 @@ import Foundation
 import Glibc
 #endif
 
-/// Where the CLI finds the service and its key: `BRANCH_URL`/`BRANCH_TOKEN`, else the file
-/// `branch login` writes (~/.config/branch/config.json, mode 0600), else the local default
-/// service with the key read from the default pool (works as root on the server itself).
+/// Where the CLI finds the service, its key and which certificate to accept: `BRANCH_URL`/
+/// `BRANCH_TOKEN`, else the file `branch login` writes (~/.config/branch/config.json, mode 0600),
+/// else the local default service with the key read from the default pool (works as root on the
+/// server itself): `https://127.0.0.1:8420` trusting the pool's own certificate when
+/// /etc/branch/tls/cert.pem exists, else `http://127.0.0.1:8420`.
 struct ClientConfiguration: Codable, Equatable {
-    static let defaultURL = "http://127.0.0.1:8420"
+    static let defaultHTTPURL = "http://127.0.0.1:8420"
+    static let defaultHTTPSURL = "https://127.0.0.1:8420"
     static let defaultKeyFile = "/var/lib/branch/admin.key"
 
     var url: String
     var token: String?
+    /// The certificate (PEM) `branch login` pinned for `url`, and its SHA-256 fingerprint.
+    var certificate: String?
+    var fingerprint: String?
+    /// `BRANCH_CA_FILE`: verify against this CA instead (never stored).
+    var caFile: String?
+
+    enum CodingKeys: String, CodingKey { case url, token, certificate, fingerprint }
+
+    init(url: String, token: String?, certificate: String? = nil, fingerprint: String? = nil, caFile: String? = nil) {
+        self.url = url
+        self.token = token
+        self.certificate = certificate
+        self.fingerprint = fingerprint
+        self.caFile = caFile
+    }
+
+    /// Which certificate an `https` service must present.
+    var trust: ServiceTrust {
+        if let caFile { return .caFile(caFile) }
+        if let certificate { return .pinned(certificatePEM: certificate) }
+        return .system
+    }
 
     static var configPath: String {
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
@@ -26,13 +51,30 @@ struct ClientConfiguration: Codable, Equatable {
         // An empty variable counts as unset, as in most shells' tools.
         let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         let stored = Files.read(configPath).flatMap { try? JSONDecoder().decode(ClientConfiguration.self, from: Data($0.utf8)) }
-        let url = normalized(environment["BRANCH_URL"] ?? stored?.url ?? defaultURL)
-        // A stored key goes only to the server it was stored for.
-        var token = environment["BRANCH_TOKEN"] ?? (stored.map { normalized($0.url) } == url ? stored?.token : nil)
-        if token == nil, url == defaultURL {
+        let localCertificate = Files.read(ServiceTrust.localCertificateFile)
+        let url = normalized(environment["BRANCH_URL"] ?? stored?.url ?? (localCertificate == nil ? defaultHTTPURL : defaultHTTPSURL))
+        // A stored key and pin go only to the server they were stored for.
+        let forStored = stored.map { normalized($0.url) } == url
+        var token = environment["BRANCH_TOKEN"] ?? (forStored ? stored?.token : nil)
+        if token == nil, url == defaultHTTPURL || url == defaultHTTPSURL {
             token = Files.read(defaultKeyFile)?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        return ClientConfiguration(url: url, token: token)
+        var configuration = ClientConfiguration(url: url, token: token, caFile: environment["BRANCH_CA_FILE"])
+        if forStored, let certificate = stored?.certificate {
+            configuration.certificate = certificate
+            configuration.fingerprint = stored?.fingerprint
+        } else if let localCertificate, isLocalHTTPS(url) {
+            // On the server: the pool's own certificate, read from where `branch serve` keeps it.
+            configuration.certificate = localCertificate
+            configuration.fingerprint = try? CertificateText.fingerprint(pem: localCertificate)
+        }
+        return configuration
+    }
+
+    /// `https` to this machine (127.0.0.1, ::1, localhost).
+    static func isLocalHTTPS(_ url: String) -> Bool {
+        guard let components = URLComponents(string: url), components.scheme == "https", let host = components.host else { return false }
+        return LoopbackHost.contains(host)
     }
 
     static func normalized(_ url: String) -> String {

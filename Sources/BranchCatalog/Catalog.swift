@@ -13,6 +13,8 @@ package final class Catalog: Sendable {
     private let database: DatabaseQueue
     /// Ready projects' JWT secrets, which the data API needs on every request; every write empties it.
     let jwtSecrets = JWTSecretCache()
+    /// Every project's IP allowlist, which the HTTP API checks on every request (see `allowlist(of:)`).
+    let allowlists = AllowlistCache()
     /// Seals the secrets the catalog stores (see `SealedColumn`); records read through
     /// `CatalogTransaction` carry them in plain text.
     let secrets: SecretBox
@@ -179,6 +181,17 @@ package final class Catalog: Sendable {
             }
         }
         migrator.registerMigration("v5: users, memberships, tokens, audit") { db in try IdentityTables.migrate(db) }
+        migrator.registerMigration("v6: project IP allowlists") { db in
+            // Comma-separated CIDRs; NULL: open to every address (every project made before).
+            try db.alter(table: "project") { t in t.add(column: "allowlist", .text) }
+        }
+        migrator.registerMigration("v7: data API keys re-issued one at a time") { db in
+            // NULL: the key was issued with the secret (`jwt_issued_at`).
+            try db.alter(table: "project") { t in
+                t.add(column: "anon_key_issued_at", .datetime)
+                t.add(column: "service_role_key_issued_at", .datetime)
+            }
+        }
         return migrator
     }
 

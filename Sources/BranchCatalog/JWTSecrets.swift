@@ -10,10 +10,15 @@ import Synchronization
 package struct ProjectJWTSecret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     package var secret: String
     package var issuedAt: Date
+    /// When the anon and service_role keys were re-issued after a revocation (nil: at `issuedAt`).
+    package var anonIssuedAt: Date?
+    package var serviceRoleIssuedAt: Date?
 
-    package init(secret: String, issuedAt: Date) {
+    package init(secret: String, issuedAt: Date, anonIssuedAt: Date? = nil, serviceRoleIssuedAt: Date? = nil) {
         self.secret = secret
         self.issuedAt = issuedAt
+        self.anonIssuedAt = anonIssuedAt
+        self.serviceRoleIssuedAt = serviceRoleIssuedAt
     }
 
     /// Never the secret itself, in a log line or an error.
@@ -22,19 +27,38 @@ package struct ProjectJWTSecret: Sendable, Hashable, CustomStringConvertible, Cu
     package var customMirror: Mirror { Mirror(self, children: ["issuedAt": issuedAt], displayStyle: .struct) }
 }
 
+/// The project's two long-lived keys.
+package enum ProjectKeyRole: String, Sendable, CaseIterable {
+    case anon
+    case serviceRole = "service_role"
+}
+
 extension CatalogTransaction {
     /// The project's JWT secret, whatever its state; nil when there is no such project or it has none yet.
     package func jwtSecret(of project: ResourceName) throws -> ProjectJWTSecret? {
-        let row = try Row.fetchOne(db, sql: "SELECT jwt_secret, jwt_issued_at FROM project WHERE name = ?", arguments: [project.rawValue])
+        let row = try Row.fetchOne(
+            db, sql: "SELECT jwt_secret, jwt_issued_at, anon_key_issued_at, service_role_key_issued_at FROM project WHERE name = ?",
+            arguments: [project.rawValue])
         guard let row, let secret: String = row["jwt_secret"], let issuedAt: Date = row["jwt_issued_at"] else { return nil }
-        return ProjectJWTSecret(secret: try secrets.open(secret, purpose: SealedColumn.jwtSecret.purpose), issuedAt: issuedAt)
+        return ProjectJWTSecret(
+            secret: try secrets.open(secret, purpose: SealedColumn.jwtSecret.purpose), issuedAt: issuedAt,
+            anonIssuedAt: row["anon_key_issued_at"], serviceRoleIssuedAt: row["service_role_key_issued_at"])
     }
 
     /// Replaces the project's JWT secret: keys and tokens signed with the old one stop verifying.
     package func setJWTSecret(_ secret: ProjectJWTSecret, of project: ResourceName) throws {
         try db.execute(
-            sql: "UPDATE project SET jwt_secret = ?, jwt_issued_at = ? WHERE name = ?",
+            sql: """
+                UPDATE project SET jwt_secret = ?, jwt_issued_at = ?, anon_key_issued_at = NULL, service_role_key_issued_at = NULL
+                WHERE name = ?
+                """,
             arguments: [sealed(secret), secret.issuedAt, project.rawValue])
+    }
+
+    /// Re-issues one of the project's keys at `issuedAt`: the key issued before stops verifying.
+    package func setKeyIssuedAt(_ issuedAt: Date, role: ProjectKeyRole, of project: ResourceName) throws {
+        let column = role == .anon ? "anon_key_issued_at" : "service_role_key_issued_at"
+        try db.execute(sql: "UPDATE project SET \(column) = ? WHERE name = ?", arguments: [issuedAt, project.rawValue])
     }
 
     /// Gives the project `secret` unless it has one already; true when it was set.

@@ -43,6 +43,8 @@ package struct ProjectRecord: Codable, Sendable, Hashable, CustomStringConvertib
     package var suspendMainAfter: Int?
     /// Days of history kept for point-in-time recovery (nil: the default, 7).
     package var retentionDays: Int?
+    /// The networks its clients may come from, comma-separated CIDRs (nil: every address); see `Allowlist`.
+    package var allowlist: String? = nil
 
     /// Names and state only: a record interpolated into a log line or an error never shows the
     /// password or its verifier.

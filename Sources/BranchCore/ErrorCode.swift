@@ -13,6 +13,11 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case badRequest = "bad_request"
     case backupKeyMissing = "backup_key_missing"
     case masterKeyInvalid = "master_key_invalid"
+    case tlsCertificateInvalid = "tls_certificate_invalid"
+    case invalidCIDR = "invalid_cidr"
+    case addressNotAllowed = "address_not_allowed"
+    case requestTimeout = "request_timeout"
+    case tooManyConnections = "too_many_connections"
 
     // Things that do not exist
     case projectNotFound = "project_not_found"
@@ -100,11 +105,11 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
 
     package var category: ErrorCategory {
         switch self {
-        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing, .masterKeyInvalid, .migrationNotTransactional: .invalidInput
+        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing, .masterKeyInvalid, .tlsCertificateInvalid, .migrationNotTransactional, .invalidCIDR: .invalidInput
         case .payloadTooLarge: .tooLarge
         case .signInLocked: .rateLimited
         case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
+        case .forbidden, .addressNotAllowed: .forbidden
         case .notFound, .projectNotFound, .branchNotFound, .snapshotNotFound, .tableNotFound, .diffSideNotFound, .backupNotFound,
             .jobNotFound, .subvolumeNotFound, .migrationNotFound, .userNotFound, .tokenNotFound:
             .notFound
@@ -117,10 +122,11 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
         case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed: .unprocessable
         case .backupTargetFailed: .upstreamFailed
         case .noFreePort, .postgresConnectionFailed, .postgresPortTaken, .postgresStartFailed, .runtimeUpdateFailed, .runtimeUnavailable,
-            .walArchivingBehind, .poolerFailed, .serviceStopping:
+            .walArchivingBehind, .poolerFailed, .serviceStopping, .tooManyConnections:
             .unavailable
         case .poolFull: .insufficientStorage
         case .postgresQueryTimeout: .timeout
+        case .requestTimeout: .requestTimeout
         case .postgresQueryCancelled: .cancelled
         case .postgresQueryFailed, .postgresStopFailed, .postgresTemplateFailed, .postgresNotInstalled, .poolMountFailed, .poolNotEmpty,
             .poolNotBtrfs, .storageFailed, .catalogUnavailable, .catalogFailed, .fileError, .commandFailed, .backupFailed, .internalError:

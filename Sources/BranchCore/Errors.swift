@@ -25,6 +25,8 @@ package enum ErrorCategory: String, Sendable, CaseIterable {
     case insufficientStorage
     /// It did not finish within its time limit.
     case timeout
+    /// The client sent its request too slowly (a header that takes longer than allowed).
+    case requestTimeout
     /// Whoever asked for it went away.
     case cancelled
     /// Something went wrong inside the service.

@@ -88,8 +88,9 @@ package final class Engine: Sendable {
             try await catalog.setSetting("pooler.admin_password", poolerPassword)
         }
         let pooler = Pooler(
-            layout: layout, port: configuration.poolerPort, listenAddress: configuration.listenAddress,
-            adminPassword: poolerPassword, logger: logger)
+            layout: layout, port: configuration.poolerPort, listenAddress: configuration.poolerListenAddress,
+            adminPassword: poolerPassword, logger: logger,
+            tls: configuration.tls.map { PoolerTLS(certificatePEM: $0.certificatePEM, keyPEM: $0.keyPEM) })
         let context = EngineContext(
             configuration: configuration, layout: layout, installation: installation, mountOutcome: mount, catalog: catalog,
             runtime: try await RuntimeDetector.detect(

@@ -16,10 +16,16 @@ package struct EngineConfiguration: Sendable {
     package var poolSize: UInt64 = 20 << 30
     /// PgBouncer's port: the stable endpoint of every project.
     package var poolerPort: Int = 6432
-    /// Addresses Postgres servers and PgBouncer listen on.
-    package var listenAddress: String = "*"
+    /// Addresses branch servers listen on (besides their socket directories): loopback unless
+    /// `--db-listen` opens them; clients from elsewhere come through the pooler.
+    package var listenAddress: String = EngineConfiguration.loopbackAddresses
+    /// Addresses PgBouncer listens on: with the API's, the one port that faces the network.
+    package var poolerListenAddress: String = "*"
     /// The host name put in connection URLs.
     package var publicHost: String = "127.0.0.1"
+    /// The certificate the pooler requires TCP clients to use TLS with (nil: plain TCP). Pooled
+    /// URLs then ask for `sslmode=require`.
+    package var tls: ServiceCertificate?
     /// Ports given to branch servers.
     package var portRange: ClosedRange<Int> = 54400...55399
     /// Postgres bin directory; discovered with pg_config when nil.
@@ -59,4 +65,12 @@ package struct EngineConfiguration: Sendable {
     package var metricsInterval: Duration = .seconds(5)
 
     package init() {}
+
+    /// `127.0.0.1`, and `::1` when the machine has IPv6 loopback (Postgres refuses to start if
+    /// none of its addresses can be bound, and logs each one it cannot).
+    package static var loopbackAddresses: String {
+        let ipv6 = (try? String(contentsOfFile: "/proc/net/if_inet6", encoding: .utf8))?
+            .split(separator: "\n").contains { $0.hasPrefix("00000000000000000000000000000001 ") } ?? false
+        return ipv6 ? "127.0.0.1,::1" : "127.0.0.1"
+    }
 }

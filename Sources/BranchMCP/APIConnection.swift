@@ -1,9 +1,11 @@
-import AsyncHTTPClient
+package import AsyncHTTPClient
 package import BranchAPI
 package import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import Synchronization
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
 
@@ -19,17 +21,64 @@ package struct APIConnection: Sendable {
     package let serviceURL: URL
     /// The bearer key sent with every call (the admin key, or whatever key the API accepts).
     package let token: String?
+    /// Headers sent with every call besides: the service's /mcp names the client it calls for.
+    package var relayHeaders: [String: String] = [:]
+
+    /// The HTTP client calls go through: the shared one, or one that trusts the service's own
+    /// certificate (the service's /mcp calling its own HTTPS port).
+    let http: HTTPClient
+
+    /// `trusting`: the PEM certificate an `https` service must present (its own, self-signed);
+    /// nil verifies as usual.
+    package init(serviceURL: URL, token: String?, trusting certificatePEM: String? = nil) throws {
+        var text = serviceURL.absoluteString
+        while text.hasSuffix("/") { text.removeLast() }
+        self.serviceURL = URL(string: text) ?? serviceURL
+        self.token = token
+        self.http = try certificatePEM.map { try Self.client(trusting: $0) } ?? Self.sharedHTTP
+    }
 
     package init(serviceURL: URL, token: String?) {
         var text = serviceURL.absoluteString
         while text.hasSuffix("/") { text.removeLast() }
         self.serviceURL = URL(string: text) ?? serviceURL
         self.token = token
+        self.http = Self.sharedHTTP
+    }
+
+    /// Calls go through `http` (the CLI's, which trusts what its configuration says: a pinned
+    /// certificate, BRANCH_CA_FILE).
+    package init(serviceURL: URL, token: String?, http: HTTPClient) {
+        var text = serviceURL.absoluteString
+        while text.hasSuffix("/") { text.removeLast() }
+        self.serviceURL = URL(string: text) ?? serviceURL
+        self.token = token
+        self.http = http
+    }
+
+    /// One client per trusted certificate, for the life of the process.
+    private static let pinnedClients = Mutex<[String: HTTPClient]>([:])
+
+    /// A client that trusts exactly `certificatePEM` (a self-signed certificate), for whatever
+    /// host name it is reached by.
+    static func client(trusting certificatePEM: String) throws -> HTTPClient {
+        try pinnedClients.withLock { clients in
+            if let client = clients[certificatePEM] { return client }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)))
+            tls.certificateVerification = .noHostnameVerification
+            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+            configuration.timeout.connect = .seconds(10)
+            configuration.connectionPool.retryConnectionEstablishment = false
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            clients[certificatePEM] = client
+            return client
+        }
     }
 
     /// One shared HTTP client: a service that is not there is reported at once, not retried until
     /// the connect timeout.
-    static let http: HTTPClient = {
+    static let sharedHTTP: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(10)
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -45,11 +94,12 @@ package struct APIConnection: Sendable {
     package func client() -> ManagementAPI {
         var middlewares: [any ClientMiddleware] = []
         if let token { middlewares.append(BearerToken(token: token)) }
+        if !relayHeaders.isEmpty { middlewares.append(RelayHeaders(headers: relayHeaders)) }
         middlewares += [APIErrors(), Reachability(url: serviceURL.absoluteString)]
         return ManagementAPI(
             serverURL: serviceURL,
             configuration: Configuration(dateTranscoder: .iso8601, jsonEncodingOptions: [.sortedKeys]),
-            transport: AsyncHTTPClientTransport(configuration: .init(client: Self.http, timeout: Self.responseTimeout)),
+            transport: AsyncHTTPClientTransport(configuration: .init(client: http, timeout: Self.responseTimeout)),
             middlewares: middlewares)
     }
 
@@ -58,12 +108,13 @@ package struct APIConnection: Sendable {
     package func fetch(path: String, key: String?, accept: String, limit: Int = 16 << 20) async throws -> (status: Int, body: Data) {
         var request = HTTPClientRequest(url: serviceURL.absoluteString + path)
         request.headers.add(name: "Accept", value: accept)
+        for (name, value) in relayHeaders { request.headers.add(name: name, value: value) }
         if let key {
             request.headers.add(name: "apikey", value: key)
             request.headers.add(name: "Authorization", value: "Bearer \(key)")
         }
         do {
-            let response = try await Self.http.execute(request, timeout: .seconds(120))
+            let response = try await http.execute(request, timeout: .seconds(120))
             let body = try await response.body.collect(upTo: limit)
             return (Int(response.status.code), Data(body.readableBytesView))
         } catch {
@@ -124,5 +175,21 @@ struct Reachability: ClientMiddleware {
         } catch {
             throw ToolFailure.unreachable(url, (error as? ClientError)?.underlyingError ?? error)
         }
+    }
+}
+
+/// `APIConnection.relayHeaders` on every call of the generated client.
+struct RelayHeaders: ClientMiddleware {
+    let headers: [String: String]
+
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        var request = request
+        for (name, value) in headers {
+            if let field = HTTPField.Name(name) { request.headerFields[field] = value }
+        }
+        return try await next(request, body, baseURL)
     }
 }

@@ -1,4 +1,4 @@
-import BranchCore
+package import BranchCore
 package import BranchSystem
 
 /// The configuration files Branch owns inside a data directory.
@@ -28,19 +28,24 @@ package enum ClusterFiles {
 
         """
 
-    package static let hba = """
-        # Managed by Branch. The service connects as postgres over a socket directory only root
-        # and postgres can reach, and its data API as authenticator and supabase_auth_admin;
-        # every other connection authenticates with SCRAM.
-        local   all   postgres                 trust
-        local   replication   postgres         trust
-        local   all   authenticator            trust
-        local   all   supabase_auth_admin      trust
-        local   all   all                      scram-sha-256
-        host    all   all        0.0.0.0/0     scram-sha-256
-        host    all   all        ::/0          scram-sha-256
+    /// `pg_hba.conf` for a server whose TCP clients may come only from `allowlist` (every
+    /// address when it is open). Connections over the socket directory (the service, its data
+    /// API and PgBouncer, which reach each server that way) are not network clients and stay allowed.
+    package static func hba(allowing allowlist: Allowlist = Allowlist()) -> String {
+        let networks = allowlist.isOpen ? ["0.0.0.0/0", "::/0"] : allowlist.entries
+        return """
+            # Managed by Branch. The service connects as postgres over a socket directory only root
+            # and postgres can reach, and its data API as authenticator and supabase_auth_admin;
+            # every other connection authenticates with SCRAM, and over TCP only from the project's
+            # allowlist (`branch project set --allow`; all addresses when it is empty).
+            local   all   postgres                 trust
+            local   replication   postgres         trust
+            local   all   authenticator            trust
+            local   all   supabase_auth_admin      trust
+            local   all   all                      scram-sha-256
 
-        """
+            """ + networks.map { "host    all   all        \($0)     scram-sha-256\n" }.joined()
+    }
 
     /// Settings for one branch's server.
     package struct BranchSettings: Sendable, Hashable {
@@ -79,9 +84,16 @@ package enum ClusterFiles {
     /// Writes `branch.conf` into `dataDirectory` (owned by postgres).
     /// Writes the server settings and the current `pg_hba.conf`, before every start (so clusters
     /// made by an older version get today's rules too).
-    package static func writeBranchSettings(_ settings: BranchSettings, dataDirectory: String) throws(FileError) {
+    package static func writeBranchSettings(
+        _ settings: BranchSettings, dataDirectory: String, allowlist: Allowlist = Allowlist()
+    ) throws(FileError) {
         try Files.writeAtomically(settings.rendered, to: "\(dataDirectory)/branch.conf", mode: 0o600, owner: superuser)
-        try Files.writeAtomically(hba, to: "\(dataDirectory)/pg_hba.conf", mode: 0o600, owner: superuser)
+        try writeHBA(allowing: allowlist, dataDirectory: dataDirectory)
+    }
+
+    /// Rewrites `pg_hba.conf` alone; a running server reads it again on `pg_reload_conf()`.
+    package static func writeHBA(allowing allowlist: Allowlist, dataDirectory: String) throws(FileError) {
+        try Files.writeAtomically(hba(allowing: allowlist), to: "\(dataDirectory)/pg_hba.conf", mode: 0o600, owner: superuser)
     }
 
     /// Removes what a copy of a running server carries over and must not keep: its pid file

@@ -8,6 +8,9 @@ package struct ConnectionInfo: Sendable, Hashable {
     package var password: String?
     package var connectTimeout: Int = 5
     package var applicationName: String = "branch"
+    /// libpq's `sslmode` (`require` for the pooled endpoint, which refuses plain TCP); nil leaves
+    /// libpq's default.
+    package var sslMode: String?
 
     package init(host: String, port: Int, user: String, database: String, password: String? = nil) {
         self.host = host
@@ -24,17 +27,19 @@ package struct ConnectionInfo: Sendable, Hashable {
             ("connect_timeout", String(connectTimeout)), ("application_name", applicationName),
         ]
         if let password { pairs.append(("password", password)) }
+        if let sslMode { pairs.append(("sslmode", sslMode)) }
         return pairs.map { key, value in
             let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
             return "\(key)='\(escaped)'"
         }.joined(separator: " ")
     }
 
-    /// `postgres://user:password@host:port/database`, percent-encoded, for TCP hosts.
+    /// `postgres://user:password@host:port/database[?sslmode=…]`, percent-encoded, for TCP hosts.
     package var url: String {
         let credentials = password.map { "\(Self.percentEncoded(user)):\(Self.percentEncoded($0))" } ?? Self.percentEncoded(user)
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "postgres://\(credentials)@\(hostPart):\(port)/\(Self.percentEncoded(database))"
+        let query = sslMode.map { "?sslmode=\(Self.percentEncoded($0))" } ?? ""
+        return "postgres://\(credentials)@\(hostPart):\(port)/\(Self.percentEncoded(database))\(query)"
     }
 
     /// The URL with the password replaced by `****`, for logs and messages.
@@ -73,7 +78,7 @@ extension ConnectionInfo: CustomStringConvertible, CustomDebugStringConvertible,
             children: [
                 "host": host, "port": port, "user": user, "database": database,
                 "password": password == nil ? "nil" : "****",
-                "connectTimeout": connectTimeout, "applicationName": applicationName,
+                "connectTimeout": connectTimeout, "applicationName": applicationName, "sslMode": sslMode ?? "nil",
             ],
             displayStyle: .struct)
     }

@@ -21,6 +21,42 @@ package enum PortProbe {
         return result == 0
     }
 
+    /// Whether another program listens on `port`, on any IPv4 or IPv6 address. Unlike `isFree`, a
+    /// port held only by connections in TIME_WAIT (a server of ours that just stopped) counts as free,
+    /// as it does for Postgres, which binds with SO_REUSEADDR. Checked before a branch server starts:
+    /// Postgres starts when it can bind only some of its listen addresses (a program on 127.0.0.1:port
+    /// does not stop it listening on ::1), and clients of the other address would reach that program.
+    package static func isHeld(_ port: Int) -> Bool {
+        !canBind(family: AF_INET, port: port) || !canBind(family: AF_INET6, port: port)
+    }
+
+    private static func canBind(family: Int32, port: Int) -> Bool {
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return family == AF_INET6 }  // no IPv6 on this host: nothing can hold it there
+        defer { close(fd) }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        if family == AF_INET6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &on, socklen_t(MemoryLayout<Int32>.size)) }
+        if family == AF_INET {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = INADDR_ANY
+            return withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+        }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = in_port_t(UInt16(port).bigEndian)
+        address.sin6_addr = in6addr_any
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+        }
+        // EADDRNOTAVAIL: IPv6 is disabled, so nothing listens there either.
+        return bound || errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT
+    }
+
     /// A port on 127.0.0.1 that nothing listens on right now (the kernel's pick), or nil.
     package static func freeLoopbackPort() -> Int? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -30,7 +30,12 @@ package final class TestEnvironment: @unchecked Sendable {
     package var serviceLog: String { "\(root)/serve.log" }
     package var pool: String { "\(root)/pool" }
     package var image: String { "\(root)/pool.img" }
-    package var url: String { "http://127.0.0.1:\(apiPort)" }
+    package var url: String { "\(tls ? "https" : "http")://127.0.0.1:\(apiPort)" }
+    /// Whether the service serves HTTPS (`TestEnvironment.with(tls: true)`); else `--tls off`, as
+    /// most tests and the Python clients speak plain HTTP to it.
+    package var tls = false
+    /// The self-signed certificate the service makes at its first start (beside the master key).
+    package var certificateFile: String { "\(root)/tls/cert.pem" }
     /// A folder for the CLI's config and `.branch` link, like a user's home and app folder.
     package var home: String { "\(root)/home" }
     package var workingDirectory: String { "\(root)/app" }
@@ -61,11 +66,12 @@ package final class TestEnvironment: @unchecked Sendable {
 
     /// Runs `body` with a started environment and always cleans up after it.
     package static func with<T>(
-        poolSize: String = "1G", start: Bool = true, serveArguments: [String] = [], backups: Bool = false,
+        poolSize: String = "1G", start: Bool = true, serveArguments: [String] = [], backups: Bool = false, tls: Bool = false,
         _ body: (TestEnvironment) async throws -> T
     ) async throws -> T {
         let environment = try TestEnvironment(poolSize: poolSize)
         environment.extraServeArguments = serveArguments
+        environment.tls = tls
         if backups { try environment.configureBackups() }
         do {
             if start { try await environment.startService() }
@@ -89,9 +95,9 @@ package final class TestEnvironment: @unchecked Sendable {
     package var serveArguments: [String] {
         [
             "serve", "--pool", pool, "--pool-size", poolSize, "--listen", "127.0.0.1:\(apiPort)", "--pooler-port", String(poolerPort),
-            "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)", "--db-listen", "127.0.0.1",
+            "--port-range", "\(portRange.lowerBound)-\(portRange.upperBound)", "--pooler-listen", "127.0.0.1",
             "--container-prefix", containerPrefix, "--master-key-file", masterKeyFile,
-        ] + extraServeArguments
+        ] + (tls ? [] : ["--tls", "off"]) + extraServeArguments
     }
 
     /// This environment's master key (made by its first start), so tests never touch /etc/branch.
@@ -149,7 +155,11 @@ package final class TestEnvironment: @unchecked Sendable {
     }
 
     package func healthy() async -> Bool {
-        guard let result = try? await Command.run("curl", ["-fsS", "--max-time", "2", "\(url)/api/v1/health"], check: false) else { return false }
+        // Readiness only (-k): the TLS tests check the certificate themselves.
+        let insecure = tls ? ["-k"] : []
+        guard let result = try? await Command.run("curl", insecure + ["-fsS", "--max-time", "2", "\(url)/api/v1/health"], check: false) else {
+            return false
+        }
         return result.succeeded
     }
 
@@ -208,6 +218,8 @@ package final class TestEnvironment: @unchecked Sendable {
         environment["HOME"] = home
         environment["BRANCH_URL"] = url
         environment["BRANCH_TOKEN"] = token
+        // With TLS the CLI verifies the service's own certificate (an empty value in `extra` unsets it).
+        if tls { environment["BRANCH_CA_FILE"] = certificateFile }
         environment.merge(extra) { _, new in new }
         let result = try await Command.run(
             "/usr/bin/env", ["-C", directory ?? workingDirectory, Self.binary] + arguments, environment: environment, check: false)

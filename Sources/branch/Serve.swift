@@ -28,14 +28,29 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Path of the pool image (default: <pool>.img).")
     var poolImage: String?
 
-    @Option(help: "Address and port of the HTTP API.")
-    var listen = "127.0.0.1:8420"
+    @Option(help: "Address and port of the API (default: 0.0.0.0:8420 with TLS, 127.0.0.1:8420 with --tls off).")
+    var listen: String?
+
+    @Option(help: "HTTPS on the API's port: auto (the --tls-cert/--tls-key pair, else a self-signed one made at the first start) or off (plain HTTP, on a loopback --listen only: for a proxy on this machine that terminates TLS).")
+    var tls = "auto"
+
+    @Option(help: "The certificate chain (PEM, server certificate first) for HTTPS and the pooled endpoint; with --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "The private key (PEM) of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Proxies (CIDRs or addresses, comma-separated; repeatable) whose X-Forwarded-For and X-Forwarded-Proto are believed. Default: none.")
+    var trustedProxy: [String] = []
 
     @Option(help: "Port of the pooled endpoint (PgBouncer).")
     var poolerPort = 6432
 
-    @Option(help: "Addresses Postgres and PgBouncer listen on ('*' for all, or e.g. 127.0.0.1).")
-    var dbListen = "*"
+    @Option(help: "Addresses every branch's own Postgres server listens on, besides its socket directory (default: loopback, 127.0.0.1 and ::1; '*' opens them to the network). Clients from elsewhere use the pooler.")
+    var dbListen: String?
+
+    @Option(help: "Addresses the pooler (PgBouncer) listens on ('*' for all, or e.g. 127.0.0.1).")
+    var poolerListen = "*"
 
     @Option(help: "Host name put in connection URLs.")
     var publicHost = "127.0.0.1"
@@ -67,6 +82,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Days of history kept for point-in-time branches, for projects that set none.")
     var retentionDays = 7
 
+    @Option(help: "Days the audit log keeps its entries.")
+    var auditRetentionDays = 365
+
     @Option(help: "Incremental backups in a chain before the next backup is full again.")
     var backupChainLength = 6
 
@@ -76,9 +94,42 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "HTTP connections served at once; more are answered 503 too_many_connections and closed.")
+    var maxConnections = 1024
+
+    @Option(help: ArgumentHelp("Time a client has to send a request's header (slow-loris clients are cut off).", visibility: .hidden))
+    var httpHeaderTimeout = "10s"
+
+    @Option(help: ArgumentHelp("Time a request body may take before its average rate must reach 1 KiB/s.", visibility: .hidden))
+    var httpBodyGrace = "10s"
+
+    /// The HTTP server's bounds from the options.
+    var httpLimits: HTTPLimits {
+        HTTPLimits(
+            maxConnections: maxConnections, headerTimeout: .seconds(Seconds.parse(httpHeaderTimeout) ?? 10),
+            bodyGrace: .seconds(Seconds.parse(httpBodyGrace) ?? 10))
+    }
+
     func validate() throws {
         guard ByteCount.parse(poolSize) != nil else { throw ValidationError("--pool-size: use a size like 20G or 512M.") }
         guard parseListen() != nil else { throw ValidationError("--listen: use HOST:PORT, e.g. 127.0.0.1:8420.") }
+        guard tls == "auto" || tls == "off" else { throw ValidationError("--tls: use auto or off.") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key: give both, or neither.") }
+        if tls == "off", let (host, _) = parseListen(), !LoopbackHost.contains(host) {
+            throw ValidationError(
+                "--tls off serves plain HTTP, which is refused on \(host): it is for a proxy on this machine (Caddy, Traefik) that terminates TLS. Listen on 127.0.0.1 (e.g. --listen 127.0.0.1:8420), or leave TLS on.")
+        }
+        do {
+            _ = try trustedProxies()
+        } catch {
+            throw ValidationError(
+                "--trusted-proxy: \(error.message) Give the proxies' addresses or CIDRs, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8).")
+        }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections: use at least 1.") }
+        for (option, value) in [("--http-header-timeout", httpHeaderTimeout), ("--http-body-grace", httpBodyGrace)] {
+            guard let seconds = Seconds.parse(value), seconds >= 1 else { throw ValidationError("\(option): use a duration like 10s.") }
+        }
+        guard auditRetentionDays >= 1 else { throw ValidationError("--audit-retention-days: use at least 1.") }
         guard parsePortRange() != nil else { throw ValidationError("--port-range: use FIRST-LAST, e.g. 54400-55399.") }
         guard RuntimePreference(rawValue: runtime) != nil else { throw ValidationError("--runtime: use auto, podman, docker or process.") }
         guard Seconds.parse(suspendAfter) != nil else { throw ValidationError("--suspend-after: use a duration like 15m, 1h, or off.") }
@@ -103,7 +154,8 @@ struct Serve: AsyncParsableCommand {
         configuration.poolImage = poolImage
         configuration.poolSize = ByteCount.parse(poolSize)!
         configuration.poolerPort = poolerPort
-        configuration.listenAddress = dbListen
+        if let dbListen { configuration.listenAddress = dbListen }
+        configuration.poolerListenAddress = poolerListen
         configuration.publicHost = publicHost
         configuration.portRange = parsePortRange()!
         configuration.postgresBinDirectory = pgBindir
@@ -116,7 +168,25 @@ struct Serve: AsyncParsableCommand {
         configuration.masterKeyFile = masterKeyFile
         configuration.retentionDays = retentionDays
         configuration.maxIncrementals = max(0, backupChainLength)
+        configuration.auditRetentionDays = auditRetentionDays
         configuration.environment = ProcessInfo.processInfo.environment
+
+        // The certificate serves HTTPS (unless --tls off) and the pooled endpoint, which requires TLS
+        // from TCP clients either way.
+        let certificate: ServiceCertificate
+        do {
+            if let tlsCert, let tlsKey {
+                certificate = try ServiceCertificate.owner(certificate: tlsCert, key: tlsKey)
+            } else {
+                certificate = try ServiceCertificate.selfSigned(
+                    in: ServiceCertificate.directory(besideMasterKey: masterKeyFile), hosts: ServiceCertificate.hosts(publicHost: publicHost))
+            }
+        } catch {
+            printFatal("\(error.message) [\(error.code)]", hint: error.hint)
+            throw ExitCode.failure
+        }
+        configuration.tls = certificate
+        let transport = ServiceTransport(certificate: tls == "off" ? nil : certificate, trustedProxies: try trustedProxies())
 
         let engine: Engine
         do {
@@ -128,13 +198,19 @@ struct Serve: AsyncParsableCommand {
         }
         let (host, port) = parseListen()!
         let poolerPort = configuration.poolerPort
-        let app = try APIServer.application(engine: engine, host: host, port: port, logger: logger) { boundPort in
+        let (poolerAddresses, serverAddresses) = (configuration.poolerListenAddress, configuration.listenAddress)
+        let scheme = transport.certificate == nil ? "http" : "https"
+        let app = try APIServer.application(engine: engine, host: host, port: port, limits: httpLimits, transport: transport, logger: logger) {
+            boundPort in
             var lines = [
-                "Branch \(Engine.version) is serving http://\(host):\(boundPort)",
+                "Branch \(Engine.version) is serving \(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(boundPort)",
                 "  pool      \(engine.layout.root) (\(engine.mountOutcome.summary))",
                 "  postgres  \(engine.installation.version)",
                 "  runtime   \(engine.runtimeReport.runtime): \(engine.runtimeReport.notes.last ?? "")",
-                "  pooler    port \(poolerPort)",
+                "  pooler    port \(poolerPort) (TLS required: sslmode=require)",
+                "  network   pooler on \(poolerAddresses); branch servers on \(serverAddresses) (--db-listen)",
+                "  tls       SHA-256 \(certificate.fingerprint)",
+                "            (\(certificate.origin.rawValue), \(certificate.certificatePath)\(transport.certificate == nil ? "; HTTPS off: plain HTTP behind a local proxy" : ""))",
             ]
             if engine.adminKeyCreated {
                 lines += [
@@ -161,10 +237,19 @@ struct Serve: AsyncParsableCommand {
         try await group.run()
     }
 
+    /// `--listen`, else its default: every IPv4 address with TLS, loopback without.
+    var listenAddress: String { listen ?? (tls == "off" ? "127.0.0.1:8420" : "0.0.0.0:8420") }
+
     func parseListen() -> (String, Int)? {
+        let listen = listenAddress
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else { return nil }
-        return (String(listen[..<colon]), port)
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
     }
+
+    /// `--trusted-proxy`, each a comma-separated list.
+    func trustedProxies() throws(IPNetworkError) -> [IPNetwork] { try TrustedProxies(parsing: trustedProxy).networks }
 
     func parsePortRange() -> ClosedRange<Int>? {
         let parts = portRange.split(separator: "-").compactMap { Int($0) }

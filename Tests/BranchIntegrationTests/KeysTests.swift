@@ -105,6 +105,83 @@ struct KeysTests {
         }
     }
 
+    @Test("revoking one key ends it at once, as an apikey or a bearer, on every data path; the other key and users' sessions keep working")
+    func revokeOneKey() async throws {
+        try await TestEnvironment.with { env in
+            let created = try await env.json(ProjectCreated.self, "project", "create", "app")
+            let old = created.keys
+            let base = env.url + "/p/app"
+            func get(_ path: String, apikey: String, bearer: String? = nil) async throws -> Int {
+                var arguments = ["-H", "apikey: \(apikey)", base + path]
+                if let bearer { arguments = ["-H", "Authorization: Bearer \(bearer)"] + arguments }
+                return try await APIAndCLITests.curl(arguments).status
+            }
+            // A user signed up with the anon key: their session is not a key and survives its revocation.
+            let signUp = try await APIAndCLITests.curl([
+                "-X", "POST", "-H", "apikey: \(old.anonKey)", "-H", "Content-Type: application/json",
+                "-d", #"{"email":"ada@example.com","password":"correct horse battery"}"#, base + "/auth/v1/signup",
+            ])
+            #expect(signUp.status == 200, "\(signUp)")
+            let session = try #require(
+                (try JSONSerialization.jsonObject(with: Data(signUp.body.utf8)) as? [String: Any])?["access_token"] as? String)
+
+            // Revoke the anon key: a new one is issued, the service_role key is unchanged.
+            let start = Date()
+            let revoked = try await env.json(PrintedRotation.self, "keys", "revoke", "anon", "--project", "app").keys
+            #expect(revoked.anonKey != old.anonKey && revoked.serviceRoleKey == old.serviceRoleKey)
+            try Self.expectKey(revoked.anonKey, role: "anon", project: "app", issuedAfter: start)
+            #expect(try await env.json(PrintedKeys.self, "keys", "--project", "app") == revoked)
+            #expect(try await get("/auth/v1/settings", apikey: old.anonKey) == 401)
+            let refused = try await APIAndCLITests.curl(["-H", "apikey: \(old.anonKey)", base + "/rest/v1/"])
+            #expect(refused.status == 401 && refused.body.contains("revoked"), "\(refused)")
+            #expect(try await get("/auth/v1/settings", apikey: revoked.anonKey) == 200)
+            #expect(try await get("/rest/v1/", apikey: revoked.anonKey, bearer: old.anonKey) == 401)
+            #expect(try await get("/auth/v1/user", apikey: revoked.anonKey, bearer: session) == 200)
+            #expect(try await get("/auth/v1/admin/users", apikey: old.serviceRoleKey, bearer: old.serviceRoleKey) == 200)
+
+            // Revoke the service_role key: refused as an apikey, as a bearer on REST and on auth's
+            // admin routes, and on the admin SQL route, which takes it in place of a token.
+            let second = try await env.json(PrintedRotation.self, "keys", "revoke", "service_role", "--project", "app").keys
+            #expect(second.serviceRoleKey != old.serviceRoleKey && second.anonKey == revoked.anonKey)
+            #expect(try await get("/auth/v1/admin/users", apikey: old.serviceRoleKey) == 401)
+            #expect(try await get("/auth/v1/admin/users", apikey: second.anonKey, bearer: old.serviceRoleKey) == 403)
+            #expect(try await get("/rest/v1/", apikey: second.anonKey, bearer: old.serviceRoleKey) == 401)
+            #expect(try await get("/auth/v1/admin/users", apikey: second.serviceRoleKey, bearer: second.serviceRoleKey) == 200)
+            func sql(_ key: String) async throws -> Int {
+                try await APIAndCLITests.curl([
+                    "-X", "POST", "-H", "Authorization: Bearer \(key)", "-H", "Content-Type: application/json",
+                    "-d", #"{"query":"select 1"}"#, env.url + "/api/v1/projects/app/branches/main/sql",
+                ]).status
+            }
+            #expect(try await sql(old.serviceRoleKey) == 401)
+            #expect(try await sql(second.serviceRoleKey) == 200)
+
+            // Kept across a restart; journaled and audited; a revocation twice in one second still changes the key.
+            await env.stopService()
+            try await env.startService()
+            #expect(try await get("/auth/v1/settings", apikey: old.anonKey) == 401)
+            #expect(try await env.json(PrintedKeys.self, "keys", "--project", "app") == second)
+            let third = try await env.json(PrintedRotation.self, "keys", "revoke", "service_role", "--project", "app").keys
+            #expect(third.serviceRoleKey != second.serviceRoleKey)
+            #expect(try await get("/auth/v1/admin/users", apikey: second.serviceRoleKey) == 401)
+            let operations = try await env.json(OperationList.self, "operations", "--project", "app").operations
+            #expect(operations.first?.kind == "project.keys.revoke" && operations.first?.state == "succeeded")
+            let audit = try await env.cli("audit", "--json").stdout
+            #expect(audit.contains("revokeProjectKey"), "\(audit)")
+
+            // Rotating the secret starts afresh: both keys new, the session ended.
+            let rotated = try await env.json(PrintedRotation.self, "keys", "rotate", "--project", "app").keys
+            #expect(try await get("/auth/v1/settings", apikey: rotated.anonKey) == 200)
+            #expect(try await get("/auth/v1/user", apikey: rotated.anonKey, bearer: session) == 403)
+
+            // Bad input changes nothing.
+            let badRole = try await env.cli("keys", "revoke", "admin", "--project", "app")
+            #expect(!badRole.succeeded)
+            #expect(try await env.errorCode("keys", "revoke", "anon", "--project", "nope") == "project_not_found")
+            #expect(try await env.json(PrintedKeys.self, "keys", "--project", "app") == rotated)
+        }
+    }
+
     @Test("env prints DATABASE_URL, SUPABASE_URL and both keys, for the project and for one branch")
     func envLines() async throws {
         try await TestEnvironment.with { env in

@@ -122,13 +122,15 @@ struct RuntimeTests {
             #expect(created.project.suspendMainAfterSeconds == 0)
             _ = try await env.cli("link", "app")
             _ = try await env.json(BranchResult.self, "create", "feat")
+            // Asked now: asking the API later would wake the branch itself.
+            let pooled = try await env.cli("url", "feat").output
+            #expect(pooled.contains("/app__feat"), "\(pooled)")
             let featRow = { try await env.json(BranchList.self, "list").branches.first { $0.name == "feat" } }
             #expect(try await Self.eventually(30) { try await featRow()?.status == "suspended" })
             #expect(await env.containers() == ["\(env.containerPrefix)-app-main"], "the suspended branch holds no container")
             #expect(try await env.json(BranchList.self, "list").branches.first { $0.name == "main" }?.status == "running")
 
             // A client of the branch's pooled entry waits at PgBouncer while it starts.
-            let pooled = String(created.connection.url.dropLast("/app".count)) + "/app__feat"
             let watch = Date()
             #expect(try await env.psql(pooled, "select current_setting('cluster_name')") == "app/feat")
             let elapsed = Date().timeIntervalSince(watch)
@@ -139,9 +141,11 @@ struct RuntimeTests {
             #expect(events.first?.detail.contains("pooler") == true)
             #expect(events.contains { $0.kind == "suspended" && $0.branch == "feat" })
 
-            // Idle again, then woken by the API.
+            // Idle again: asking for its pooled URL starts nothing; asking for its own port wakes it.
             #expect(try await Self.eventually(30) { try await featRow()?.status == "suspended" })
-            let direct = try await env.cli("url", "feat").output
+            #expect(try await env.cli("url", "feat").output == pooled)
+            #expect(try await featRow()?.status == "suspended")
+            let direct = try await env.cli("url", "feat", "--direct").output
             #expect(try await featRow()?.status == "running")
             #expect(try await env.psql(direct, "select 1") == "1")
         }

@@ -57,9 +57,25 @@ struct SecretsAtRestTests {
         return text
     }
 
-    /// Checks that no secret is in the catalog's files in plain text, in a log or a process listing.
+    /// What every command that shows or lists (rather than creates or reveals) prints with `--json`.
+    static func jsonOutputs(_ env: TestEnvironment) async throws -> String {
+        var text = ""
+        for command in [
+            ["project", "list"], ["project", "show", "app"], ["branch", "list"], ["snapshot", "list"], ["schedule", "show"],
+            ["status"], ["audit"], ["token", "list"], ["user", "list"], ["backup", "list"],
+        ] {
+            let result = try await env.cli(command + ["--json"])
+            text += result.stdout + result.stderr
+        }
+        return text
+    }
+
+    /// Checks that no secret is in the catalog's files in plain text, in a log, a process listing or
+    /// the `--json` output of a command that shows or lists.
     static func expectNowhere(_ secrets: Secrets, _ env: TestEnvironment, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let listings = try await processListings()
+        let outputs = try await jsonOutputs(env)
+        #expect(outputs.contains("hooks.example.invalid/…"), "the schedule shows its webhook's host", sourceLocation: sourceLocation)
         for (index, secret) in secrets.all.enumerated() {
             let which = ["password", "JWT secret", "webhook URL"][index]
             #expect(!catalogFilesContain(env, secret), "the \(which) is in the catalog's files", sourceLocation: sourceLocation)
@@ -67,6 +83,7 @@ struct SecretsAtRestTests {
                 Issue.record("the \(which) is in \(path)", sourceLocation: sourceLocation)
             }
             #expect(!listings.contains(secret), "the \(which) is in a process listing", sourceLocation: sourceLocation)
+            #expect(!outputs.contains(secret), "the \(which) is in a command's --json output", sourceLocation: sourceLocation)
         }
     }
 
@@ -152,7 +169,12 @@ struct SecretsAtRestTests {
             #expect((Files.read(env.serviceLog) ?? "").contains("sealed plain-text secrets in the catalog"))
             try await Self.expectWorking(env, url: created.connection.url, serviceKey: created.keys.serviceRoleKey)
             let schedule = try await env.json(ScheduleList.self, "schedule", "show").schedules.first { $0.kind == "backup" }
-            #expect(schedule?.webhookURL?.hasSuffix(secrets.webhookToken) == true)
+            // Shown as its host only; kept whole, sealed.
+            #expect(schedule?.webhookURL == "https://hooks.example.invalid/…")
+            let masterKey = try MasterKey(base64: try #require(Files.read(env.masterKeyFile)))
+            let webhook = try SecretBox(masterKey: masterKey).open(
+                try await Self.column(env, "SELECT webhook_url FROM schedule WHERE project = 'app' AND kind = 'backup'"), purpose: "schedule.webhook_url")
+            #expect(webhook == "https://hooks.example.invalid/services/\(secrets.webhookToken)")
             try await Self.expectNowhere(secrets, env)
 
             // Idempotent: the next start seals nothing more and changes nothing.

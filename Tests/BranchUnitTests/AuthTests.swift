@@ -2,6 +2,7 @@
 import BranchCore
 import BranchPostgres
 import BranchREST
+import Crypto
 import Foundation
 import Testing
 
@@ -36,14 +37,18 @@ struct AuthTests {
     @Test("jwt.io's HS256 example verifies with its secret, and not with another")
     func knownVector() throws {
         let token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
-        let claims = try JWT.verify(token, secret: Array("your-256-bit-secret".utf8), now: Self.now)
-        #expect(claims == ["sub": "1234567890", "name": "John Doe", "iat": 1_516_239_022])
+        // Its signature checks out; it has no exp, which Branch requires after the signature.
+        #expect(throws: JWTError.missingExpiry) { try JWT.verify(token, secret: Array("your-256-bit-secret".utf8), now: Self.now) }
         #expect(throws: JWTError.badSignature) { try JWT.verify(token, secret: Array("another-secret".utf8), now: Self.now) }
     }
 
-    @Test("a tampered payload or signature is badSignature; alg none and RS256 are refused; broken tokens are malformed")
+    @Test("a tampered payload or signature is badSignature; alg none, HS512 and RS256 are refused; broken tokens are malformed; exp is required")
     func refusals() throws {
-        let token = Self.sign(["sub": "user-1", "role": "authenticated"])
+        let exp = JSONValue.integer(Int(Self.now.timeIntervalSince1970) + 3600)
+        let token = Self.sign(["sub": "user-1", "role": "authenticated", "exp": exp])
+        #expect(try JWT.verify(token, secret: Self.secret, now: Self.now)["sub"] == "user-1")
+        #expect(throws: JWTError.missingExpiry) { try JWT.verify(Self.sign(["sub": "user-1", "role": "authenticated"]), secret: Self.secret, now: Self.now) }
+        #expect(throws: JWTError.missingExpiry) { try JWT.verify(Self.sign(["role": "anon", "exp": .null]), secret: Self.secret, now: Self.now) }
         #expect(throws: JWTError.badSignature) {
             try JWT.verify(Self.replacingPayload(token, with: #"{"role":"service_role","sub":"user-1"}"#), secret: Self.secret, now: Self.now)
         }
@@ -57,6 +62,13 @@ struct AuthTests {
         #expect(throws: JWTError.unsupportedAlgorithm) { try JWT.verify(none, secret: Self.secret, now: Self.now) }
         let rs256 = Base64URL.encode(Array(#"{"alg":"RS256","typ":"JWT"}"#.utf8)) + ".\(payload).c2ln"
         #expect(throws: JWTError.unsupportedAlgorithm) { try JWT.verify(rs256, secret: Self.secret, now: Self.now) }
+        // Correctly MACed with the project's secret, but under another algorithm's name: still refused.
+        for alg in ["HS512", "RS256", "hs256", "none"] {
+            let header = Base64URL.encode(Array(#"{"alg":"\#(alg)","typ":"JWT"}"#.utf8))
+            let body = Base64URL.encode(Array(#"{"role":"service_role","exp":9999999999}"#.utf8))
+            let mac = HMAC<SHA256>.authenticationCode(for: Array("\(header).\(body)".utf8), using: SymmetricKey(data: Self.secret))
+            #expect(throws: JWTError.unsupportedAlgorithm, "\(alg)") { try JWT.verify("\(header).\(body).\(Base64URL.encode(mac))", secret: Self.secret, now: Self.now) }
+        }
 
         for broken in ["", "abc", "a.b", "a.b.c.d", "!!!.e30.c2ln", Base64URL.encode(Array("not json".utf8)) + ".e30.c2ln"] {
             #expect(throws: JWTError.malformed, "\(broken)") { try JWT.verify(broken, secret: Self.secret, now: Self.now) }
@@ -76,12 +88,13 @@ struct AuthTests {
         let fractional = Self.sign(["exp": .number(Double(now) - 0.5)])
         #expect(throws: JWTError.expired) { try JWT.verify(fractional, secret: Self.secret, now: Self.now, leeway: 0) }
 
-        let notYet = Self.sign(["nbf": .integer(now + 60)])
+        let exp = JSONValue.integer(now + 3600)
+        let notYet = Self.sign(["nbf": .integer(now + 60), "exp": exp])
         #expect(throws: JWTError.notYetValid) { try JWT.verify(notYet, secret: Self.secret, now: Self.now) }
-        #expect(try JWT.verify(Self.sign(["nbf": .integer(now + 20)]), secret: Self.secret, now: Self.now)["nbf"] != nil)
-        let issuedInFuture = Self.sign(["iat": .integer(now + 120)])
+        #expect(try JWT.verify(Self.sign(["nbf": .integer(now + 20), "exp": exp]), secret: Self.secret, now: Self.now)["nbf"] != nil)
+        let issuedInFuture = Self.sign(["iat": .integer(now + 120), "exp": exp])
         #expect(throws: JWTError.notYetValid) { try JWT.verify(issuedInFuture, secret: Self.secret, now: Self.now) }
-        #expect(try JWT.verify(Self.sign(["iat": .integer(now + 10)]), secret: Self.secret, now: Self.now)["iat"] != nil)
+        #expect(try JWT.verify(Self.sign(["iat": .integer(now + 10), "exp": exp]), secret: Self.secret, now: Self.now)["iat"] != nil)
     }
 
     // MARK: Project keys

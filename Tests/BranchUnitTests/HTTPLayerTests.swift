@@ -53,6 +53,7 @@ extension StubAPI {
     func restoreBackup(_ input: Operations.RestoreBackup.Input) async throws -> Operations.RestoreBackup.Output { throw StubError.notServed }
     func restoreSnapshot(_ input: Operations.RestoreSnapshot.Input) async throws -> Operations.RestoreSnapshot.Output { throw StubError.notServed }
     func rotateProjectKeys(_ input: Operations.RotateProjectKeys.Input) async throws -> Operations.RotateProjectKeys.Output { throw StubError.notServed }
+    func revokeProjectKey(_ input: Operations.RevokeProjectKey.Input) async throws -> Operations.RevokeProjectKey.Output { throw StubError.notServed }
     func setSchedule(_ input: Operations.SetSchedule.Input) async throws -> Operations.SetSchedule.Output { throw StubError.notServed }
     func startBranch(_ input: Operations.StartBranch.Input) async throws -> Operations.StartBranch.Output { throw StubError.notServed }
     func stopBranch(_ input: Operations.StopBranch.Input) async throws -> Operations.StopBranch.Output { throw StubError.notServed }

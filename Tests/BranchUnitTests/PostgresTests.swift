@@ -52,8 +52,8 @@ struct PostgresHelperTests {
     func managedBlock() {
         #expect(ClusterFiles.managedBlock.contains("include_if_exists = 'branch.conf'"))
         #expect(ClusterFiles.managedBlock.contains("password_encryption = 'scram-sha-256'"))
-        #expect(ClusterFiles.hba.contains("host    all   all        0.0.0.0/0     scram-sha-256"))
-        #expect(!ClusterFiles.hba.contains("host    all   all        0.0.0.0/0     trust"))
+        #expect(ClusterFiles.hba().contains("host    all   all        0.0.0.0/0     scram-sha-256"))
+        #expect(!ClusterFiles.hba().contains("host    all   all        0.0.0.0/0     trust"))
     }
 }
 

@@ -17,12 +17,13 @@ struct PoolerConfigurationTests {
         let pooler = Pooler(
             layout: PoolLayout(root: "/pool"), port: 6432, listenAddress: "*", adminPassword: "secret", logger: Logger(label: "test"))
         let text = await pooler.renderConfig(entries: [
-            PoolerEntry(name: "app__main", port: 54400, database: "app"),
-            PoolerEntry(name: "app", port: 54401, database: "app"),
+            PoolerEntry(name: "app__main", port: 54400, database: "app", role: "app", allowlist: Allowlist()),
+            PoolerEntry(name: "app", port: 54401, database: "app", role: "app", allowlist: Allowlist()),
         ])
         #expect(text.contains("app = host=/pool/run/pg/54401 port=54401 dbname=app\n"))
         #expect(text.contains("app__main = host=/pool/run/pg/54400 port=54400 dbname=app\n"))
-        #expect(text.contains("auth_type = scram-sha-256"))
+        #expect(text.contains("auth_type = hba\n"))
+        #expect(text.contains("auth_hba_file = /pool/run/pgbouncer/hba.conf\n"))
         #expect(text.contains("listen_port = 6432"))
         #expect(!text.contains("secret"))
         // Entries are sorted so rewrites with the same content are byte-identical.

@@ -117,4 +117,34 @@ struct ProjectJWTSecretTests {
         }
         #expect(BranchEngine.ProjectKeys.apiKeys(name("app"), BranchEngine.ProjectKeys.newSecret()).anonKey != keys.anonKey)
     }
+
+    @Test("one key re-issued: only that role's old key is refused; the other key, users' tokens and foreign tokens are not")
+    func keyIssueTimes() async throws {
+        try await catalog.write { tx in try tx.insert(project("app")) }
+        try await catalog.write { tx in try tx.setJWTSecret(secret("s3cret-s3cret-s3cret-s3cret-s3cret"), of: name("app")) }
+        let before = try #require(try await catalog.read { try $0.jwtSecret(of: name("app")) })
+        let oldKeys = BranchEngine.ProjectKeys.apiKeys(name("app"), before)
+        let bytes = BranchAuth.ProjectKeys.secretBytes(before.secret)
+        func claims(_ token: String) throws -> [String: JSONValue] { try JWT.verify(token, secret: bytes, now: Date(timeIntervalSince1970: 1_800_000_200)) }
+
+        try await catalog.write { tx in try tx.setKeyIssuedAt(Date(timeIntervalSince1970: 1_800_000_100), role: .anon, of: name("app")) }
+        let after = try #require(try await catalog.read { try $0.jwtSecret(of: name("app")) })
+        #expect(after.secret == before.secret && after.anonIssuedAt != nil && after.serviceRoleIssuedAt == nil)
+        let current = BranchEngine.ProjectKeys.issueTimes(after)
+        #expect(current == KeyIssueTimes(anon: 1_800_000_100, serviceRole: 1_800_000_000))
+        let newKeys = BranchEngine.ProjectKeys.apiKeys(name("app"), after)
+        #expect(newKeys.anonKey != oldKeys.anonKey && newKeys.serviceRoleKey == oldKeys.serviceRoleKey)
+        #expect(!current.accepts(try claims(oldKeys.anonKey)))
+        #expect(current.accepts(try claims(newKeys.anonKey)))
+        #expect(current.accepts(try claims(oldKeys.serviceRoleKey)))
+        // A user's access token (it has a `sub`) and a token from another issuer are not keys.
+        #expect(current.accepts(["iss": "branch", "role": "anon", "iat": .integer(1), "sub": "u"]))
+        #expect(current.accepts(["iss": "https://x.supabase.co/auth/v1", "role": "service_role", "iat": .integer(1)]))
+        #expect(!current.accepts(["iss": "branch", "role": "service_role", "iat": .number(1.5)]))
+
+        // A new secret starts every key afresh at its own time.
+        try await catalog.write { tx in try tx.setJWTSecret(secret("another-secret-another-secret-xx", at: 1_900_000_000), of: name("app")) }
+        let rotated = try #require(try await catalog.read { try $0.jwtSecret(of: name("app")) })
+        #expect(rotated.anonIssuedAt == nil && BranchEngine.ProjectKeys.issueTimes(rotated) == KeyIssueTimes(both: rotated.issuedAt))
+    }
 }

@@ -20,8 +20,13 @@ struct VerifiedTokensTests {
         #expect(throws: JWTError.badSignature) { try tokens.verify(token, secret: Array("another secret, rotated".utf8), now: now) }
         // The cached entry still expires.
         #expect(throws: JWTError.expired) { try tokens.verify(token, secret: secret, now: now.addingTimeInterval(60 + 31)) }
+        // A token without exp is refused, also the second time.
+        let forever = JWT.sign(["role": "anon"], secret: secret)
+        #expect(throws: JWTError.missingExpiry) { try tokens.verify(forever, secret: secret, now: now) }
+        #expect(throws: JWTError.missingExpiry) { try tokens.verify(forever, secret: secret, now: now) }
         #expect(throws: JWTError.notYetValid) {
-            let future = JWT.sign(["role": "anon", "nbf": .integer(Int(now.timeIntervalSince1970) + 600)], secret: secret)
+            let future = JWT.sign(
+                ["role": "anon", "nbf": .integer(Int(now.timeIntervalSince1970) + 600), "exp": .integer(Int(now.timeIntervalSince1970) + 3600)], secret: secret)
             _ = try tokens.verify(future, secret: secret, now: now)
         }
     }
@@ -30,7 +35,8 @@ struct VerifiedTokensTests {
     func bounded() throws {
         let tokens = VerifiedTokens(capacity: 3)
         for index in 0..<10 {
-            _ = try tokens.verify(JWT.sign(["role": "anon", "n": .integer(index)], secret: secret), secret: secret)
+            let exp = JSONValue.integer(Int(Date().timeIntervalSince1970) + 3600)
+            _ = try tokens.verify(JWT.sign(["role": "anon", "n": .integer(index), "exp": exp], secret: secret), secret: secret)
         }
         #expect(tokens.count <= 3)
     }

@@ -291,6 +291,9 @@ class Service:
         if "--master-key-file" in self.help_text:
             # The bench's own, in its directory: the machine's /etc/branch is left alone.
             args += ["--master-key-file", os.path.join(self.dir, "master.key")]
+        if "--tls " in self.help_text:
+            # Plain HTTP on loopback, as the benchmarks' clients speak it (the TLS handshake is not measured).
+            args += ["--tls", "off"]
         self.service_args = args
         self.base_url = f"http://127.0.0.1:{self.api_port}"
         log(f"starting branch serve (copy of {self.binary}, sha256 {self.binary_sha}) on {self.base_url}, pool {self.pool}"

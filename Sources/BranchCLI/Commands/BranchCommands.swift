@@ -167,27 +167,37 @@ struct Checkout: AsyncParsableCommand {
 
 struct URLCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "url", abstract: "Print a postgres:// URL: the project's pooled endpoint, or one branch directly.")
+        commandName: "url",
+        abstract: "Print a postgres:// URL through the pooler: the project's endpoint (follows checkout), or one branch's.")
 
-    @Argument(help: "A branch for its direct URL (default: the pooled project URL).")
+    @Argument(help: "A branch for its own pooled entry (`project__branch`; default: the project's endpoint).")
     var branch: String?
 
-    @Flag(help: "With a branch: its pooled entry (`project__branch` on the pooler port), which also wakes it when suspended.")
+    @Flag(help: "With a branch: its own server's port instead of the pooler. Branch servers listen on loopback unless the service runs with --db-listen, so this URL works on the server itself.")
+    var direct = false
+
+    @Flag(help: ArgumentHelp("The default now; kept so scripts that pass it still work.", visibility: .hidden))
     var pooled = false
 
     @OptionGroup var project: ProjectOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if direct && branch == nil { throw ValidationError("--direct needs a branch: the project's endpoint is the pooler.") }
+        if direct && pooled { throw ValidationError("Pass --direct or --pooled, not both.") }
+    }
+
     func run() async throws {
-        try await output.report(await Self.connection(project: try project.resolve(), branch: branch, pooled: pooled)) { connection in
+        try await output.report(await Self.connection(project: try project.resolve(), branch: branch, direct: direct)) { connection in
             print(connection.url)
         }
     }
 
-    static func connection(project: String, branch: String?, pooled: Bool = false) async throws -> ConnectionResponse {
+    /// The pooled URL of the project or of one branch; `direct`: the branch's own server.
+    static func connection(project: String, branch: String?, direct: Bool = false) async throws -> ConnectionResponse {
         let client = try APIClient.make()
         if let branch {
-            return try await client.getBranchConnection(path: .init(project: project, branch: branch), query: .init(pooled: pooled)).ok.body.json
+            return try await client.getBranchConnection(path: .init(project: project, branch: branch), query: .init(pooled: !direct)).ok.body.json
         }
         return try await client.getProjectConnection(path: .init(project: project)).ok.body.json
     }
@@ -195,10 +205,13 @@ struct URLCommand: AsyncParsableCommand {
 
 struct PSQL: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "psql", abstract: "Open psql on the project's pooled endpoint, or on one branch directly.")
+        commandName: "psql", abstract: "Open psql through the pooler: on the project's endpoint, or on one branch.")
 
     @Argument(help: "A branch (default: the pooled project endpoint).")
     var branch: String?
+
+    @Flag(help: "With a branch: connect to its own server, not the pooler (loopback only unless the service runs with --db-listen).")
+    var direct = false
 
     @OptionGroup var project: ProjectOptions
 
@@ -207,7 +220,7 @@ struct PSQL: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let connection = try await URLCommand.connection(project: try project.resolve(), branch: branch)
+            let connection = try await URLCommand.connection(project: try project.resolve(), branch: branch, direct: direct && branch != nil)
             guard let psql = Self.findOnPath("psql") else {
                 throw CLIError(code: "psql_missing", message: "psql is not installed.", hint: "apt-get install postgresql-client")
             }

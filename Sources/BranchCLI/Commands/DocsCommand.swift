@@ -54,7 +54,7 @@ struct DocsCommand: AsyncParsableCommand {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await APIClient.http.execute(request, timeout: .minutes(2))
+            response = try await ClientConfiguration.load().trust.httpClient().execute(request, timeout: .minutes(2))
             body = try await response.body.collect(upTo: 256 << 20)
         } catch {
             throw CLIError(code: "service_unreachable", message: "Cannot reach the data API at \(url): \(error).", hint: APIClient.unreachableHint)

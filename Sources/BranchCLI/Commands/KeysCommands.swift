@@ -3,11 +3,11 @@ import BranchAPI
 import Foundation
 
 /// `branch keys`: the project's data API URL and its anon and service_role keys; `keys rotate`
-/// replaces them.
+/// replaces them all, `keys revoke` one of them.
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "Print the project's data API URL and its anon and service_role keys, or rotate them.",
-        subcommands: [Show.self, Rotate.self], defaultSubcommand: Show.self)
+        commandName: "keys", abstract: "Print the project's data API URL and its anon and service_role keys, or rotate or revoke them.",
+        subcommands: [Show.self, Rotate.self, Revoke.self], defaultSubcommand: Show.self)
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -53,6 +53,35 @@ struct KeysCommand: AsyncParsableCommand {
     }
 }
 
+extension KeysCommand {
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke one key: it stops working at once and a new one is issued. The other key and users' sessions keep working.")
+
+        enum Role: String, ExpressibleByArgument, CaseIterable {
+            case anon
+            case serviceRole = "service_role"
+        }
+
+        @Argument(help: "The key to revoke: anon or service_role.")
+        var role: Role
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors(json: output.json) {
+                let name = try project.resolve()
+                let revoked = try await APIClient.make().revokeProjectKey(
+                    path: .init(project: name), body: .json(.init(role: role == .anon ? .anon : .serviceRole))).ok.body.json
+                let keys = DataAPIKeys(revoked.keys)
+                if output.json { return try Format.printJSON(Rotate.Rotated(keys: keys, operation: revoked.operation)) }
+                print("\(Style.green("✓")) Revoked the \(role.rawValue) key of \(Style.bold(name)) \(Format.timing(revoked.operation)). It no longer works; the new one:")
+                keys.printTable()
+            }
+        }
+    }
+}
+
 /// What an app needs to reach a project with a Supabase client library: the data API's base URL
 /// (the service's address, as this CLI reaches it, followed by the path the service gives) and the
 /// two keys. The service cannot know the address its clients use (a proxy, a tunnel, TLS).
@@ -83,7 +112,7 @@ struct EnvCommand: AsyncParsableCommand {
         abstract: "Print DATABASE_URL, SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY for an app's .env.",
         discussion: """
             Without a branch: the project's pooled endpoint and data API, which follow `branch checkout`. \
-            With one: that branch's own Postgres URL (as `branch url BRANCH` prints it) and data API (/p/PROJECT/b/BRANCH).
+            With one: that branch's pooled Postgres URL (as `branch url BRANCH` prints it) and data API (/p/PROJECT/b/BRANCH).
             """)
 
     @Argument(help: "A branch for its own URLs (default: the project's, which follow `branch checkout`).")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import BranchMCP
 import Foundation
 
@@ -26,8 +27,16 @@ struct MCPCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let defaultProject = project ?? ProjectLink.find()?.link.project
+        let http: HTTPClient
+        do {
+            // The certificate the CLI's configuration trusts (a pin, BRANCH_CA_FILE), as every command.
+            http = try configuration.trust.httpClient()
+        } catch let error as CLIError {
+            printError(error.message, hint: error.hint)
+            throw ExitCode.failure
+        }
         let server = BranchMCPServer(
-            connection: APIConnection(serviceURL: url, token: configuration.token), defaultProject: defaultProject, version: Self.version)
+            connection: APIConnection(serviceURL: url, token: configuration.token, http: http), defaultProject: defaultProject, version: Self.version)
         try await server.runOverStdio()
     }
 

@@ -85,8 +85,13 @@ struct ProjectCommand: AsyncParsableCommand {
                 table.add("history kept", "\(project.retentionDays) days; earliest restorable point: " + (project.earliestRestorableAt.map { ISO8601DateFormatter().string(from: $0) } ?? "none yet"))
                 table.add("suspend when idle", "\(Seconds.format(project.suspendAfterSeconds)) (main: \(Seconds.format(project.suspendMainAfterSeconds)))")
                 table.add("pooled endpoint", "\(project.poolerHost):\(project.poolerPort)/\(project.name)  (`branch url` prints the URL)")
+                let allowlist = project.allowlist ?? []
+                table.add("allowed from", allowlist.isEmpty ? "every address" : allowlist.joined(separator: ", "))
                 table.add("created", "\(Format.age(project.createdAt)) ago")
                 print(table.rendered)
+                if allowlist.isEmpty {
+                    print(Style.yellow("warning:") + " open to every address: anyone with its credentials can reach it from anywhere. Restrict it with `branch project set \(project.name) --allow CIDR[,CIDR…]`.")
+                }
             }
         }
     }
@@ -105,13 +110,19 @@ struct ProjectCommand: AsyncParsableCommand {
             try await reportingErrors(json: output.json) {
                 let settings = try self.settings.parsed()
                 guard let settings else {
-                    throw CLIError(code: "invalid_request", message: "Nothing to change.", hint: "Pass --memory, --cpus, --max-connections, --suspend-after or --suspend-main-after.")
+                    throw CLIError(code: "invalid_request", message: "Nothing to change.", hint: "Pass --memory, --cpus, --max-connections, --suspend-after, --suspend-main-after, --retention or --allow.")
                 }
                 let name = try resolveProject(self.name)
                 let updated = try await APIClient.make().updateProject(path: .init(project: name), body: .json(settings)).ok.body.json
                 if output.json { return try Format.printJSON(updated) }
                 print("\(Style.green("✓")) Updated \(name) \(Format.timing(updated.operation)).")
                 if !updated.restarted.isEmpty { print("  Restarted to apply max connections: \(updated.restarted.joined(separator: ", ")).") }
+                if let allowlist = settings.allowlist {
+                    let entries = updated.project.allowlist ?? []
+                    print(allowlist.isEmpty || entries.isEmpty
+                        ? "  Allowlist cleared: open to every address."
+                        : "  Allowed from: \(entries.joined(separator: ", ")) (pooler, branch servers and HTTP APIs).")
+                }
             }
         }
     }
@@ -154,6 +165,8 @@ struct SettingsOptions: ParsableArguments {
 
     @Option(help: "How far back point-in-time branches can go, e.g. 7d or 30d (default 7d).")
     var retention: String?
+    @Option(help: "The only networks the project's clients may come from, as CIDR[,CIDR…] (e.g. 203.0.113.0/24,2001:db8::/32); enforced by the pooler, every branch server and the HTTP APIs. '' opens it to every address again.")
+    var allow: String?
 
     /// The settings given, or nil when none was.
     func parsed() throws -> ProjectSettings? {
@@ -182,6 +195,10 @@ struct SettingsOptions: ParsableArguments {
                 throw CLIError(code: "invalid_request", message: "\(flag): '\(value)' is not a duration.", hint: "Use e.g. 90s, 15m, 2h or off.")
             }
             settings[keyPath: keyPath] = seconds
+        }
+        if let allow {
+            // Checked by the service (`invalid_cidr`); '' is the empty list.
+            settings.allowlist = allow.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         return settings == ProjectSettings() ? nil : settings
     }

@@ -5,10 +5,24 @@ import Foundation
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remember a service URL and a token (~/.config/branch/config.json, mode 0600).")
+        abstract: "Remember a service URL, a token and the service's certificate (~/.config/branch/config.json, mode 0600).",
+        discussion: """
+            On an https URL whose certificate no authority this machine trusts vouches for (the \
+            service's own self-signed one), its SHA-256 fingerprint is shown and, once accepted, \
+            pinned: later commands refuse any other certificate (certificate_changed). Accept it \
+            with --fingerprint (compare with the one `branch serve` printed at start), --trust, or \
+            by answering the question on a terminal. With BRANCH_CA_FILE set, the certificate must \
+            chain to that CA instead and nothing is pinned.
+            """)
 
-    @Argument(help: "The service URL, e.g. http://203.0.113.7:8420.")
+    @Argument(help: "The service URL, e.g. https://203.0.113.7:8420.")
     var url: String
+
+    @Option(help: "The SHA-256 fingerprint the service's certificate must have (AB:01:… as `branch serve` prints it; colons optional).")
+    var fingerprint: String?
+
+    @Flag(help: "Pin whatever certificate the service presents, without asking (only where the network path is trusted).")
+    var trust = false
 
     @Option(help: "A token (`branch token create`; the instance admin's first one is <pool>/admin.key).")
     var token: String?
@@ -22,18 +36,22 @@ struct Login: AsyncParsableCommand {
         try await reportingErrors(json: output.json) {
             let url = ClientConfiguration.normalized(url)
             var token = self.token
+            if email != nil, token != nil { throw CLIError(code: "invalid_request", message: "Give --token or --email, not both.") }
+            if email == nil, token == nil {
+                throw CLIError(code: "invalid_request", message: "Give --token TOKEN or --email EMAIL.", hint: "As root on the server, <pool>/admin.key is the admin's token.")
+            }
+            // Which certificate to accept is settled before anything (a password, a token) is sent.
+            let pin = try await CertificatePinning(url: url, fingerprint: fingerprint, trustPresented: trust, json: output.json).decide()
+            var configuration = ClientConfiguration(
+                url: url, token: nil, certificate: pin?.certificatePEM, fingerprint: pin?.fingerprint,
+                caFile: ProcessInfo.processInfo.environment["BRANCH_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 })
             if let email {
-                guard token == nil else { throw CLIError(code: "invalid_request", message: "Give --token or --email, not both.") }
                 guard let password = try Secrets.readFromStandardInputIfPiped() ?? Secrets.prompt("Password for \(email): ") else {
                     throw CLIError(code: "invalid_request", message: "No password given.")
                 }
-                token = try await APIClient.make(ClientConfiguration(url: url, token: nil))
-                    .login(body: .json(.init(email: email, password: password))).created.body.json.token
+                token = try await APIClient.make(configuration).login(body: .json(.init(email: email, password: password))).created.body.json.token
             }
-            guard let token else {
-                throw CLIError(code: "invalid_request", message: "Give --token TOKEN or --email EMAIL.", hint: "As root on the server, <pool>/admin.key is the admin's token.")
-            }
-            let configuration = ClientConfiguration(url: url, token: token)
+            configuration.token = token
             let me = try await APIClient.make(configuration).whoAmI().ok.body.json
             try configuration.save()
             if output.json {
@@ -42,6 +60,7 @@ struct Login: AsyncParsableCommand {
                 let who = me.user.map { "\($0.email)\($0.admin ? " (instance admin)" : "")" } ?? "a project key"
                 let scope = me.token?.project.map { " — token scoped to project \($0) as \(me.token?.role?.rawValue ?? "?")" } ?? ""
                 print("Logged in to \(configuration.url) as \(who)\(scope). Saved to \(ClientConfiguration.configPath).")
+                if let fingerprint = configuration.fingerprint { print("Pinned its certificate, SHA-256 \(fingerprint).") }
             }
         }
     }

@@ -280,14 +280,16 @@ package struct Branches: EnginePart {
         }
     }
 
-    /// How to reach one branch: its own port, or its pooler entry. A suspended branch is resumed,
-    /// since whoever asks is about to connect.
+    /// How to reach one branch: its own port, or its pooler entry. For its own port a suspended
+    /// branch is resumed, since whoever asks is about to connect; the pooler entry resumes it on
+    /// the first connection, so asking for that URL starts nothing.
     package func connection(project projectName: String, _ name: String, pooled: Bool = false) async throws -> ConnectionDetails {
         let (project, branch) = try await catalog.read { tx in
             let project = try tx.requireProject(projectName)
             return (project, try tx.requireBranch(project.name, name))
         }
-        try await servers.resumeIfSuspended(branch, cause: "its connection was asked for through the API")
+        // The pooled entry resumes the branch on the first connection; its own port needs it running now.
+        if !pooled { try await servers.resumeIfSuspended(branch, cause: "its connection was asked for through the API") }
         return frontDoor.connection(
             project, port: pooled ? configuration.poolerPort : branch.port,
             database: pooled ? FrontDoor.entryName(project.name, branch.name) : project.database, pooled: pooled, branch: branch.name)

@@ -47,22 +47,23 @@ package struct DataAPI: EnginePart {
 
     private func serve(project projectName: String, branchName: String?, service: Service, baseURL: String, request: DataRequest) async throws -> DataResponse {
         let (project, branch) = try await route(projectName, branchName)
-        let secret = try await secrets.signingSecret(project: project.name.rawValue)
-        let apiKey = try APIKeyCheck.verifyAPIKey(in: request, secret: secret, tokens: state.tokens)
+        let (secret, current) = try await secrets.verification(project: project.name.rawValue)
+        let apiKey = try APIKeyCheck.verifyAPIKey(in: request, secret: secret, current: current, tokens: state.tokens)
 
         try await wake(branch, project: project, cause: "data API request")
         return try await servers.keepingAwake([branch]) {
             try await bootstrap.ensure(branch, project: project)
             switch service {
             case .rest:
-                let identity = try APIKeyCheck.identity(of: request, apiKey: apiKey, secret: secret, tokens: state.tokens)
+                let identity = try APIKeyCheck.identity(of: request, apiKey: apiKey, secret: secret, current: current, tokens: state.tokens)
                 return try await rest(request, identity: identity, branch: branch, project: project)
             case .auth:
-                let context = AuthContext(
+                var context = AuthContext(
                     project: project.name.rawValue, jwtSecret: secret, issuer: "\(baseURL)/auth/v1",
                     apiKeyRole: apiKey.claims["role"]?.stringValue ?? "anon", autoConfirm: true,
                     database: PooledAuthDatabase(pool: await pool(branch, project: project, role: DataAPIBootstrap.authRole), state: state, branchKey: Activity.key(branch)),
                     limiter: await state.limiter(project.name.rawValue), now: { Date() })
+                context.currentKeys = current
                 return await AuthHandler.handle(request, context: context)
             }
         }
@@ -100,7 +101,7 @@ package struct DataAPI: EnginePart {
                 throw error
             }
             let (projectRecord, branchRecord) = try await route(project, branch)
-            let secret = try await secrets.signingSecret(project: projectRecord.name.rawValue)
+            let (secret, current) = try await secrets.verification(project: projectRecord.name.rawValue)
             // The key may come as the bearer alone (`Authorization: Bearer <service_role key>`).
             var keyed = request
             if keyed.header("apikey") == nil, !FormQuery.pairs(request.rawQuery).contains(where: { $0.key == "apikey" }),
@@ -108,8 +109,8 @@ package struct DataAPI: EnginePart {
             {
                 keyed.headers.append(("apikey", String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)))
             }
-            let apiKey = try APIKeyCheck.verifyAPIKey(in: keyed, secret: secret, tokens: state.tokens)
-            let identity = try APIKeyCheck.identity(of: keyed, apiKey: apiKey, secret: secret, tokens: state.tokens)
+            let apiKey = try APIKeyCheck.verifyAPIKey(in: keyed, secret: secret, current: current, tokens: state.tokens)
+            let identity = try APIKeyCheck.identity(of: keyed, apiKey: apiKey, secret: secret, current: current, tokens: state.tokens)
             guard identity.role == "service_role" else {
                 throw RESTError(
                     status: identity.isAnonymous ? 401 : 403, code: "42501", message: "permission denied for the agent documents",

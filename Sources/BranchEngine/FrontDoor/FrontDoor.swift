@@ -1,5 +1,5 @@
 import BranchCatalog
-import BranchCore
+package import BranchCore
 import BranchPostgres
 import Foundation
 
@@ -16,9 +16,13 @@ package struct FrontDoor: EnginePart {
         var entries: [PoolerEntry] = []
         for branch in branches where branch.state == .ready {
             guard let project = ready[branch.project] else { continue }
-            entries.append(PoolerEntry(name: Self.entryName(branch.project, branch.name), port: branch.port, database: project.database))
+            let allowlist = Allowlist(stored: project.allowlist)
+            entries.append(PoolerEntry(
+                name: Self.entryName(branch.project, branch.name), port: branch.port, database: project.database, role: project.role,
+                allowlist: allowlist))
             if project.checkedOut == branch.name {
-                entries.append(PoolerEntry(name: project.name.rawValue, port: branch.port, database: project.database))
+                entries.append(PoolerEntry(
+                    name: project.name.rawValue, port: branch.port, database: project.database, role: project.role, allowlist: allowlist))
             }
         }
         let users = ready.values.sorted { $0.name < $1.name }.map { (role: $0.role, verifier: $0.verifier) }
@@ -26,7 +30,7 @@ package struct FrontDoor: EnginePart {
     }
 
     /// The pooler database name of one branch: `project__branch` (`__` cannot occur in names).
-    static func entryName(_ project: ResourceName, _ branch: ResourceName) -> String { "\(project)__\(branch)" }
+    package static func entryName(_ project: ResourceName, _ branch: ResourceName) -> String { "\(project)__\(branch)" }
 
     /// The pooler entries that reach `branch`: its own, and the project's if it is checked out.
     func entries(of branch: BranchRecord, project: ProjectRecord?) -> [String] {
@@ -80,7 +84,9 @@ package struct FrontDoor: EnginePart {
     }
 
     func connection(_ project: ProjectRecord, port: Int, database: String, pooled: Bool, branch: ResourceName) -> ConnectionDetails {
-        let info = ConnectionInfo(host: configuration.publicHost, port: port, user: project.role, database: database, password: project.password)
+        var info = ConnectionInfo(host: configuration.publicHost, port: port, user: project.role, database: database, password: project.password)
+        // The pooler refuses plain TCP when it has a certificate; say so in the URL.
+        if pooled, configuration.tls != nil { info.sslMode = "require" }
         return ConnectionDetails(
             url: info.url, host: info.host, port: info.port, user: info.user, password: project.password, database: info.database,
             pooled: pooled, branch: branch.rawValue)

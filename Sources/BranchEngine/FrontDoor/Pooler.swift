@@ -11,11 +11,14 @@ import Logging
 import Glibc
 #endif
 
-/// One database entry of the pooler: a name clients use and the branch server it reaches.
+/// One database entry of the pooler: a name clients use, the branch server it reaches, the role
+/// that may use it and the networks that role may connect from.
 struct PoolerEntry: Sendable, Hashable {
     let name: String
     let port: Int
     let database: String
+    let role: String
+    let allowlist: Allowlist
 }
 
 /// The PgBouncer front door: one process on one port for every project. The service owns its
@@ -35,7 +38,11 @@ actor Pooler {
     /// Kept open between commands (RELOAD, SHOW POOLS run often); reopened after an error.
     private var adminSession: PGConnection?
 
-    init(layout: PoolLayout, port: Int, listenAddress: String, adminPassword: String, logger: Logger) {
+    /// The certificate and key TCP clients must use TLS with (nil: plain TCP, in unit tests).
+    let tls: PoolerTLS?
+
+    init(layout: PoolLayout, port: Int, listenAddress: String, adminPassword: String, logger: Logger, tls: PoolerTLS? = nil) {
+        self.tls = tls
         self.layout = layout
         self.port = port
         self.listenAddress = listenAddress
@@ -46,7 +53,10 @@ actor Pooler {
 
     var configPath: String { "\(layout.poolerDirectory)/pgbouncer.ini" }
     var authFilePath: String { "\(layout.poolerDirectory)/users.txt" }
+    var hbaPath: String { "\(layout.poolerDirectory)/hba.conf" }
     var pidPath: String { "\(layout.poolerDirectory)/pgbouncer.pid" }
+    var tlsCertificatePath: String { "\(layout.poolerDirectory)/tls-cert.pem" }
+    var tlsKeyPath: String { "\(layout.poolerDirectory)/tls-key.pem" }
     var logPath: String { "\(layout.poolerDirectory)/pgbouncer.log" }
 
     /// The admin console, over the pooler's private Unix socket.
@@ -62,6 +72,12 @@ actor Pooler {
         try Files.writeAtomically(
             Self.renderAuthFile(users: users + [(Self.adminUser, adminVerifier)]), to: authFilePath, mode: 0o600,
             owner: ClusterFiles.superuser)
+        try Files.writeAtomically(Self.renderHBA(entries: entries), to: hbaPath, mode: 0o600, owner: ClusterFiles.superuser)
+        if let tls {
+            // PgBouncer runs as postgres and cannot read the service's key where root keeps it.
+            try Files.writeAtomically(tls.certificatePEM, to: tlsCertificatePath, mode: 0o600, owner: ClusterFiles.superuser)
+            try Files.writeAtomically(tls.keyPEM, to: tlsKeyPath, mode: 0o600, owner: ClusterFiles.superuser)
+        }
         try Files.writeAtomically(renderConfig(entries: entries), to: configPath, mode: 0o600, owner: ClusterFiles.superuser)
         if runningPID() == nil {
             adminSession = nil
@@ -178,7 +194,9 @@ actor Pooler {
             "listen_addr = \(listenAddress)",
             "listen_port = \(port)",
             "unix_socket_dir = \(socketDirectory)",
-            "auth_type = scram-sha-256",
+            // SCRAM for every client, and only from the networks of each entry's project (hba.conf).
+            "auth_type = hba",
+            "auth_hba_file = \(hbaPath)",
             "auth_file = \(authFilePath)",
             "admin_users = \(Self.adminUser)",
             "pool_mode = session",
@@ -195,12 +213,44 @@ actor Pooler {
             "server_login_retry = 0.25",
             "",
         ]
+        if tls != nil {
+            // TCP clients must use TLS (a plain one is refused: "SSL required"); the service's own
+            // admin console on the Unix socket is not affected.
+            lines.insert(
+                contentsOf: [
+                    "client_tls_sslmode = require", "client_tls_cert_file = \(tlsCertificatePath)", "client_tls_key_file = \(tlsKeyPath)",
+                    "client_tls_protocols = secure",
+                ], at: lines.count - 1)
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// PgBouncer's hba file: over its private Unix socket (the service's admin console) every
+    /// user may try SCRAM; over TCP each entry takes only its project's role, from its project's
+    /// networks (every address when the allowlist is empty). Whatever matches no line is refused.
+    static func renderHBA(entries: [PoolerEntry]) -> String {
+        var lines = [
+            "# Written by Branch; edits are overwritten. The first matching line decides; none: refused.",
+            "local   all   all   scram-sha-256",
+        ]
+        for entry in entries.sorted(by: { $0.name < $1.name }) {
+            let networks = entry.allowlist.isOpen ? ["0.0.0.0/0", "::/0"] : entry.allowlist.entries
+            for network in networks {
+                lines.append("host   \(entry.name)   \(entry.role)   \(network)   scram-sha-256")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     static func renderAuthFile(users: [(role: String, verifier: String)]) -> String {
         users.map { "\"\($0.role)\" \"\($0.verifier)\"" }.joined(separator: "\n") + "\n"
     }
+}
+
+/// The certificate chain and key the pooler presents to TCP clients (the service's).
+struct PoolerTLS: Sendable {
+    let certificatePEM: String
+    let keyPEM: String
 }
 
 /// PgBouncer failed to start or to take a new configuration.

@@ -256,9 +256,15 @@ package struct Identities: EnginePart {
     static func validEmail(_ email: String) throws -> String {
         let trimmed = email.trimmingCharacters(in: .whitespaces).lowercased()
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, trimmed.count <= 254,
-            trimmed.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "/" && $0 != "\\" })
-        else { throw EngineError.invalidRequest("'\(email.prefix(100))' is not an email address.") }
+        // Printable ASCII only (no NUL, control or direction marks, no look-alike letters), and a
+        // local part without leading, trailing or doubled dots, as RFC 5322's dot-atom has it.
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, trimmed.utf8.count <= 254,
+            trimmed.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") }),
+            parts[0].first != ".", parts[0].last != ".", !parts[0].contains("..")
+        else {
+            let shown = String(email.unicodeScalars.prefix(100).map { $0.escaped(asASCII: true) }.joined())
+            throw EngineError.invalidRequest("'\(shown)' is not an email address.")
+        }
         return trimmed
     }
 

@@ -69,11 +69,14 @@ package struct ProjectSettings: Sendable, Equatable {
     package var suspendAfterSeconds: Int?
     package var suspendMainAfterSeconds: Int?
     package var retentionDays: Int?
+    /// The networks (CIDRs) the project's clients may come from; empty opens it to every address.
+    package var allowlist: [String]?
 
     package init(
         memoryBytes: UInt64? = nil, cpus: Double? = nil, maxConnections: Int? = nil, suspendAfterSeconds: Int? = nil,
-        suspendMainAfterSeconds: Int? = nil, retentionDays: Int? = nil
+        suspendMainAfterSeconds: Int? = nil, retentionDays: Int? = nil, allowlist: [String]? = nil
     ) {
+        self.allowlist = allowlist
         self.memoryBytes = memoryBytes
         self.cpus = cpus
         self.maxConnections = maxConnections

@@ -21,6 +21,7 @@ extension ProjectSettings {
         for seconds in [suspendAfterSeconds, suspendMainAfterSeconds].compactMap({ $0 }) where seconds < -1 {
             throw EngineError.invalidRequest("A suspension delay cannot be negative; use 0 to turn suspension off, -1 for the default.")
         }
+        if let allowlist { _ = try Allowlist(parsing: allowlist) }
     }
 
     /// Applies the settings to a project record: absent values stay, 0 clears.
@@ -31,6 +32,8 @@ extension ProjectSettings {
         if let seconds = suspendAfterSeconds { project.suspendAfter = seconds < 0 ? nil : seconds }
         if let seconds = suspendMainAfterSeconds { project.suspendMainAfter = seconds < 0 ? nil : seconds }
         if let days = retentionDays { project.retentionDays = days == 0 ? nil : days }
+        // Validated before: a list that does not parse never gets here.
+        if let allowlist, let parsed = try? Allowlist(parsing: allowlist) { project.allowlist = parsed.stored }
     }
 }
 
@@ -46,9 +49,21 @@ extension Projects {
             settings.apply(to: &changed)
             let updated = changed
             let needsRestart = updated.maxConnections != project.maxConnections
+            let allowlistChanged = updated.allowlist != project.allowlist
             let (restarted, timing) = try await journal.run("project.update", project: project.name, target: project.name.rawValue) { op in
                 try await op.step("catalog") { try await catalog.write { [updated] in try $0.update(updated) } }
                 op.onFailure("restore settings") { try await catalog.write { try $0.update(project) } }
+                if allowlistChanged {
+                    // The pooler's hba file and every running server's pg_hba.conf, reloaded online.
+                    op.onFailure("restore allowlist") {
+                        // Undo runs last-first: the catalog is restored here, before the files are rendered from it.
+                        try await catalog.write { try $0.update(project) }
+                        try await frontDoor.sync()
+                        try await servers.applyAllowlist(project)
+                    }
+                    try await op.step("pooler allowlist") { try await frontDoor.sync() }
+                    try await op.step("servers allowlist") { try await servers.applyAllowlist(updated) }
+                }
                 var restarted: [String] = []
                 for branch in try await catalog.branches(project.name) where branch.state == .ready {
                     let spec = servers.spec(branch, project: updated)

@@ -65,7 +65,21 @@ struct BranchServers: EnginePart {
     /// Clears runtime files copied from the source and writes the clone's own settings.
     func prepareClone(dataDirectory: String, branch: BranchRecord, project: ProjectRecord?) throws {
         try ClusterFiles.clearRuntimeFiles(dataDirectory: dataDirectory)
-        try ClusterFiles.writeBranchSettings(settings(for: branch, project: project), dataDirectory: dataDirectory)
+        try ClusterFiles.writeBranchSettings(
+            settings(for: branch, project: project), dataDirectory: dataDirectory, allowlist: Allowlist(stored: project?.allowlist))
+    }
+
+    /// After a project's allowlist changed: every running branch server gets the new
+    /// `pg_hba.conf` and reloads it (new connections are checked against it; open ones stay).
+    /// Stopped branches get it when they start.
+    func applyAllowlist(_ project: ProjectRecord) async throws {
+        let allowlist = Allowlist(stored: project.allowlist)
+        for branch in try await catalog.branches(project.name) where branch.state == .ready {
+            let spec = spec(branch, project: project)
+            guard runtime.state(spec).isRunning else { continue }
+            try ClusterFiles.writeHBA(allowing: allowlist, dataDirectory: spec.dataDirectory)
+            try await withConnection(spec.superuserConnection) { try await $0.execute("SELECT pg_reload_conf()") }
+        }
     }
 
     /// Starts a branch's server (settings rewritten first, limits applied) and waits until it
@@ -79,7 +93,11 @@ struct BranchServers: EnginePart {
             try Files.ensureDirectory(spec.logDirectory, mode: 0o750, owner: ClusterFiles.superuser)
             if let wal = spec.walDirectory { try lineages.ensureWALDirectory(wal) }
             try Files.ensureDirectory(spec.socketDirectory, mode: 0o700, owner: ClusterFiles.superuser)
-            try ClusterFiles.writeBranchSettings(settings(for: branch, project: project), dataDirectory: spec.dataDirectory)
+            try ClusterFiles.writeBranchSettings(
+                settings(for: branch, project: project), dataDirectory: spec.dataDirectory, allowlist: Allowlist(stored: project?.allowlist))
+            if PortProbe.isHeld(branch.port) {
+                throw PostgresError(.postgresPortTaken, "Postgres could not listen on port \(branch.port): another program holds it.")
+            }
             try await runtime.start(spec, timeout: timeout ?? configuration.startTimeout)
             await context.dataAPI.serverChanged(Activity.key(branch))
         }
@@ -123,6 +141,7 @@ struct BranchServers: EnginePart {
             let spec = spec(branch)
             if runtime.state(spec).isRunning {
                 logger.info("adopted running branch server", metadata: ["branch": "\(runtime.displayName(spec))"])
+                await refreshAdopted(branch, project: projects[branch.project])
                 continue
             }
             do {
@@ -131,6 +150,30 @@ struct BranchServers: EnginePart {
             } catch {
                 logger.error("could not start branch server", metadata: ["branch": "\(runtime.displayName(spec))", "error": "\(error)"])
             }
+        }
+    }
+
+    /// A server left running by a previous service keeps the settings it started with: its files
+    /// are rewritten with today's, its `pg_hba.conf` reloaded, and it is restarted if it listens on
+    /// other addresses than the service's setting now asks (`--db-listen` changed, or a server
+    /// started by a version that listened on every address).
+    private func refreshAdopted(_ branch: BranchRecord, project: ProjectRecord?) async {
+        let spec = spec(branch, project: project)
+        let wanted = settings(for: branch, project: project)
+        do {
+            try ClusterFiles.writeBranchSettings(wanted, dataDirectory: spec.dataDirectory, allowlist: Allowlist(stored: project?.allowlist))
+            let listening = try await withConnection(spec.superuserConnection) { connection in
+                try await connection.execute("SELECT pg_reload_conf()")
+                return try await connection.query("SHOW listen_addresses").scalar
+            }
+            guard listening != wanted.listenAddresses else { return }
+            logger.notice(
+                "restarting adopted branch server to listen on the configured addresses",
+                metadata: ["branch": "\(runtime.displayName(spec))", "was": "\(listening ?? "")", "now": "\(wanted.listenAddresses)"])
+            try await stop(branch)
+            try await start(branch)
+        } catch {
+            logger.error("could not refresh an adopted branch server", metadata: ["branch": "\(runtime.displayName(spec))", "error": "\(error)"])
         }
     }
 

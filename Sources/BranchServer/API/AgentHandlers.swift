@@ -21,6 +21,8 @@ extension APIHandlers {
     func adminQuery(_ input: Operations.AdminQuery.Input) async throws -> Operations.AdminQuery.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         try APICaller.current.require(.developer, in: body.project)
+        // The project is named in the body, which the permissions middleware does not read.
+        try await AllowlistGuard.require(body.project, address: RequestOrigin.clientAddress, engine: engine)
         let output = try await engine.adminSQL.run(
             project: body.project, branch: body.branch,
             SQLInput(query: body.sql, parameters: body.params?.map(JSONValue.init), readOnly: body.readOnly ?? false, timeoutMs: body.timeoutMs))

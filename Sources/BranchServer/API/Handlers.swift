@@ -14,7 +14,7 @@ struct APIHandlers: APIProtocol {
     // MARK: Service
 
     func health(_ input: Operations.Health.Input) async throws -> Operations.Health.Output {
-        .ok(.init(body: .json(.init(status: "ok", version: Engine.version))))
+        .ok(.init(body: .json(.init(certificateFingerprint: engine.configuration.tls?.fingerprint, status: "ok", version: Engine.version))))
     }
 
     func openapi(_ input: Operations.Openapi.Input) async throws -> Operations.Openapi.Output {
@@ -102,6 +102,13 @@ struct APIHandlers: APIProtocol {
     func rotateProjectKeys(_ input: Operations.RotateProjectKeys.Input) async throws -> Operations.RotateProjectKeys.Output {
         let rotated = try await engine.projectKeys.rotate(input.path.project)
         return .ok(.init(body: .json(.init(keys: Schemas.ProjectKeys(rotated.keys), operation: Schemas.OperationTiming(rotated.operation)))))
+    }
+
+    func revokeProjectKey(_ input: Operations.RevokeProjectKey.Input) async throws -> Operations.RevokeProjectKey.Output {
+        guard case .json(let body) = input.body else { throw APIInputError.body }
+        let role: ProjectKeyRole = body.role == .anon ? .anon : .serviceRole
+        let revoked = try await engine.projectKeys.revoke(input.path.project, role: role)
+        return .ok(.init(body: .json(.init(keys: Schemas.ProjectKeys(revoked.keys), operation: Schemas.OperationTiming(revoked.operation)))))
     }
 
     func checkout(_ input: Operations.Checkout.Input) async throws -> Operations.Checkout.Output {

@@ -25,7 +25,7 @@ extension Schemas.ProjectInfo {
             maxConnections: record.maxConnections, memoryBytes: record.memoryLimit.map(Int.init), name: record.name.rawValue,
             poolerHost: view.poolerHost, poolerPort: view.poolerPort, postgresMajor: record.pgMajor, retentionDays: view.retentionDays,
             role: record.role, snapshots: view.snapshotCount, suspendAfterSeconds: view.suspendAfterSeconds,
-            suspendMainAfterSeconds: view.suspendMainAfterSeconds)
+            suspendMainAfterSeconds: view.suspendMainAfterSeconds, allowlist: Allowlist(stored: record.allowlist).entries)
     }
 }
 
@@ -36,7 +36,7 @@ extension Schemas.BranchInfo {
             baseSnapshot: record.baseSnapshot, checkedOut: view.checkedOut, createdAt: record.createdAt,
             earliestRestorableAt: view.earliestRestorableAt, exclusiveBytes: view.exclusiveBytes.map(Int.init), name: record.name.rawValue,
             parent: record.parent?.rawValue, port: record.port, project: record.project.rawValue, restarts: record.restarts,
-            state: record.state.rawValue, status: view.status.rawValue)
+            state: record.state.rawValue, status: view.status.rawValue, poolerDatabase: FrontDoor.entryName(record.project, record.name))
     }
 }
 
@@ -82,7 +82,7 @@ extension BranchEngine.ProjectSettings {
         self.init(
             memoryBytes: settings.memoryBytes.map { UInt64(max(0, $0)) }, cpus: settings.cpus, maxConnections: settings.maxConnections,
             suspendAfterSeconds: settings.suspendAfterSeconds, suspendMainAfterSeconds: settings.suspendMainAfterSeconds,
-            retentionDays: settings.retentionDays)
+            retentionDays: settings.retentionDays, allowlist: settings.allowlist)
     }
 }
 
@@ -92,7 +92,7 @@ extension Schemas.ScheduleInfo {
         self.init(
             daily: record.daily, enabled: record.enabled, expression: record.expression, hourly: record.hourly, keepLast: record.keepLast,
             kind: record.kind.rawValue, lastRunAt: record.lastRunAt, monthly: record.monthly, nextRunAt: view.nextRunAt,
-            webhookSlack: record.webhookSlack, webhookURL: record.webhookURL, weekly: record.weekly)
+            webhookSlack: record.webhookSlack, webhookURL: record.webhookURL.map(Redaction.url), weekly: record.weekly)
     }
 }
 

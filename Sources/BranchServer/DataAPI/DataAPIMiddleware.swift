@@ -1,3 +1,4 @@
+import BranchCore
 import BranchEngine
 import BranchREST
 import Foundation
@@ -14,16 +15,28 @@ struct DataAPIMiddleware<Context: RequestContext & RemoteAddressRequestContext>:
     let engine: Engine
     /// The largest request body the data API reads (a bulk insert of many rows).
     static var bodyLimit: Int { 50 << 20 }
+    /// The auth endpoints take small JSON (credentials, a user's metadata).
+    static var authBodyLimit: Int { 1 << 20 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let route = DataAPIRoute(path: request.uri.path) else { return try await next(request, context) }
         if request.method == .options { return CORS.preflight(request) }
+        let clientAddress = RequestOrigin.clientAddress ?? context.remoteAddress?.ipAddress
+        try await AllowlistGuard.require(route.project, address: clientAddress, engine: engine)
 
-        let body = try await request.body.collect(upTo: Self.bodyLimit)
+        let limit = route.service == .auth ? Self.authBodyLimit : Self.bodyLimit
+        // A declared length over the limit is refused before a byte of the body is read.
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { return Self.response(Self.tooLarge(limit)) }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            return Self.response(Self.tooLarge(limit))
+        }
         let dataRequest = DataRequest(
             method: request.method.rawValue, path: route.path, rawQuery: request.uri.query ?? "",
             headers: request.headers.map { ($0.name.canonicalName, $0.value) }, body: Array(buffer: body),
-            clientAddress: context.remoteAddress?.ipAddress)
+            clientAddress: clientAddress)
         let host = request.head.authority ?? "localhost"
         let scheme = request.head.scheme ?? "http"
         let baseURL = "\(scheme)://\(host)\(route.prefix)"
@@ -38,6 +51,13 @@ struct DataAPIMiddleware<Context: RequestContext & RemoteAddressRequestContext>:
                 serviceURL: "\(scheme)://\(host)", requestBodyLimit: Self.bodyLimit, request: dataRequest)
         }
         return Self.response(response)
+    }
+
+    /// 413 in PostgREST's error shape.
+    static func tooLarge(_ limit: Int) -> DataResponse {
+        RESTError(
+            status: 413, code: ErrorCode.payloadTooLarge.rawValue, message: "The request body is larger than \(limit >> 20) MiB.",
+            hint: "Send fewer rows per request.").response
     }
 
     static func response(_ response: DataResponse) -> Response {

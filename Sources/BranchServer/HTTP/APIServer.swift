@@ -3,6 +3,7 @@ import BranchCore
 package import BranchEngine
 import Foundation
 import Hummingbird
+import HummingbirdCore
 package import Logging
 import NIOCore
 import OpenAPIHummingbird
@@ -16,10 +17,15 @@ package enum APIServer {
     /// limit); any implementation of the document, so tests can serve a stub without a pool.
     /// `engine`, when given, also serves every project's data API under `/p/`.
     static func router(
-        api: some APIProtocol, adminKey: String, dataAPI engine: Engine? = nil, mcp: MCPEndpoint? = nil
+        api: some APIProtocol, adminKey: String, dataAPI engine: Engine? = nil, mcp: MCPEndpoint? = nil,
+        transport: ServiceTransport = ServiceTransport()
     ) throws -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
+        if transport.tls { router.add(middleware: StrictTransportSecurityMiddleware()) }
         router.add(middleware: ErrorMiddleware())
+        // First: the client's address (proxies, MCP relays) is what the data API's allowlist and
+        // sign-in limits, and the management API's allowlist and audit, see.
+        router.add(middleware: RequestOriginMiddleware(proxies: transport.proxies, tls: transport.tls))
         if let engine { router.add(middleware: DataAPIMiddleware(engine: engine)) }
         var projectKeyCheck: (@Sendable (String, String) async -> Bool)?
         if let engine {
@@ -39,19 +45,25 @@ package enum APIServer {
             adminKey: adminKey, openPaths: ["/api/v1/health"], authenticate: authenticate, projectKeyCheck: projectKeyCheck))
         router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: DocumentMiddleware())
-        router.add(middleware: RequestOriginMiddleware())
         try api.registerHandlers(on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests(), PermissionsMiddleware(engine: engine)])
         mcp?.register(on: router)
         return router
     }
 
     /// The application serving the API on `host:port`; `onRunning` is called once it listens.
+    /// `limits` bound slow and numerous clients (see `ConnectionGuard`).
     package static func application(
-        engine: Engine, host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
+        engine: Engine, host: String, port: Int, limits: HTTPLimits = HTTPLimits(), transport: ServiceTransport = ServiceTransport(),
+        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some Service {
-        let mcp = MCPEndpoint()
+        // With TLS, /mcp calls the service's own HTTPS port trusting exactly its certificate.
+        let mcp = MCPEndpoint(certificatePEM: transport.certificate?.certificatePEM)
+        let connections = ConnectionCounter(limit: limits.maxConnections)
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)], idleTimeout: TimeAmount(limits.idleTimeout))
         let application = Application(
-            router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey, dataAPI: engine, mcp: mcp),
+            router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey, dataAPI: engine, mcp: mcp, transport: transport),
+            server: try transport.server(http1),
             configuration: .init(address: .hostname(host, port: port), serverName: "branch"),
             onServerRunning: { channel in
                 mcp.serviceStarted(at: channel.localAddress)

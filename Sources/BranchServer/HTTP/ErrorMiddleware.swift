@@ -40,6 +40,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return (error.category.httpStatus, .init(code: error.code.rawValue, hint: error.hint, message: error.message))
         case let error as DecodingError:
             return (400, .init(code: ErrorCode.invalidRequest.rawValue, hint: schemaHint, message: describe(error)))
+        case is NIOTooManyBytesError:
+            // A body collected past its limit anywhere (the size middleware answers most before).
+            return (413, .init(code: ErrorCode.payloadTooLarge.rawValue, message: "The request body is larger than this endpoint takes."))
         case let error as HTTPError:
             let code: ErrorCode = error.status == .notFound ? .notFound : error.status == .unauthorized ? .unauthorized : .badRequest
             let message = error.body ?? (error.status == .notFound ? "No such endpoint: \(request.method) \(request.uri.path)." : error.status.reasonPhrase)
@@ -64,6 +67,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         switch underlying {
         case let error as any ReportableError: return (error.category.httpStatus, error.code.rawValue)
         case is DecodingError: return (400, ErrorCode.invalidRequest.rawValue)
+        case is NIOTooManyBytesError: return (413, ErrorCode.payloadTooLarge.rawValue)
         case let error as HTTPError: return (Int(error.status.code), "http_\(error.status.code)")
         default: return (500, ErrorCode.internalError.rawValue)
         }

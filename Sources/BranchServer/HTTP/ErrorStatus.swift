@@ -17,6 +17,7 @@ extension ErrorCategory {
         case .unavailable: 503
         case .insufficientStorage: 507
         case .timeout: 504
+        case .requestTimeout: 408
         // nginx's "client closed request": nobody reads it, but the log shows what happened.
         case .cancelled: 499
         }

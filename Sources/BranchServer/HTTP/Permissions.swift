@@ -30,7 +30,7 @@ enum Permission: Equatable {
         // user is theirs; `/api/admin/query` names its project in the body.
         "listProjects": .signedIn, "createProject": .signedIn, "adminQuery": .signedIn,
         "getProject": .project(.viewer), "updateProject": .project(.owner), "deleteProject": .project(.owner),
-        "getProjectKeys": .project(.owner), "rotateProjectKeys": .project(.owner),
+        "getProjectKeys": .project(.owner), "rotateProjectKeys": .project(.owner), "revokeProjectKey": .project(.owner),
         "getProjectConnection": .project(.developer), "checkout": .project(.developer),
         "listBranches": .project(.viewer), "getBranch": .project(.viewer), "getBranchLogs": .project(.viewer),
         "createBranch": .project(.developer), "deleteBranch": .project(.developer), "resetBranch": .project(.developer),
@@ -67,6 +67,10 @@ struct PermissionsMiddleware: ServerMiddleware {
             ?? Self.queryProject(request.path)
         guard request.method != .get, let engine else {
             try Self.check(caller, operationID: operationID, project: project, pathProject: metadata.pathParameters["project"] != nil)
+            if let engine, let project {
+                try await AllowlistGuard.require(
+                    project, address: RequestOrigin.clientAddress, engine: engine, caller: caller, operationID: operationID)
+            }
             return try await next(request, body, metadata)
         }
         let path = String((request.path ?? "").prefix { $0 != "?" })
@@ -78,6 +82,11 @@ struct PermissionsMiddleware: ServerMiddleware {
         }
         do {
             try Self.check(caller, operationID: operationID, project: project, pathProject: metadata.pathParameters["project"] != nil)
+            // After the role check: a caller who may not see the project learns nothing from its list.
+            if let project {
+                try await AllowlistGuard.require(
+                    project, address: RequestOrigin.clientAddress, engine: engine, caller: caller, operationID: operationID)
+            }
             let (response, responseBody) = try await next(request, body, metadata)
             await audit(status: Int(response.status.code), outcome: response.status.kind == .successful ? "ok" : "http_\(response.status.code)")
             return (response, responseBody)

@@ -15,23 +15,31 @@ import Synchronization
 final class MCPEndpoint: Sendable {
     /// Where this service answers on loopback, known once it listens.
     private let loopback = Mutex<URL?>(nil)
+    /// With TLS on, the service's own certificate: the tools call its HTTPS port trusting exactly
+    /// it (nil: plain HTTP).
+    private let certificatePEM: String?
+
+    /// `certificatePEM`: the service's certificate when it serves HTTPS.
+    init(certificatePEM: String? = nil) {
+        self.certificatePEM = certificatePEM
+    }
 
     /// Records the address the service listens on (called when it starts).
     func serviceStarted(at address: SocketAddress?) {
-        let url = Self.loopbackURL(for: address)
+        let url = Self.loopbackURL(for: address, scheme: certificatePEM == nil ? "http" : "https")
         loopback.withLock { $0 = url }
     }
 
     /// `http://127.0.0.1:PORT` for a service listening on all IPv4 addresses, `http://[::1]:PORT`
-    /// on all IPv6 ones, else the address it listens on.
-    static func loopbackURL(for address: SocketAddress?) -> URL? {
+    /// on all IPv6 ones, else the address it listens on (`https://` with TLS on).
+    static func loopbackURL(for address: SocketAddress?, scheme: String = "http") -> URL? {
         guard let address, let port = address.port, let ip = address.ipAddress else { return nil }
         let host: String
         switch address {
         case .v6: host = ip == "::" ? "[::1]" : "[\(ip)]"
         default: host = ip == "0.0.0.0" ? "127.0.0.1" : ip
         }
-        return URL(string: "http://\(host):\(port)")
+        return URL(string: "\(scheme)://\(host):\(port)")
     }
 
     /// Adds `/mcp` to `router`: POST carries MCP messages; GET and DELETE answer 405 (this server
@@ -58,7 +66,12 @@ final class MCPEndpoint: Sendable {
             headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
         }
         let key = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst("Bearer ".count)) : nil }
-        let server = BranchMCPServer(connection: APIConnection(serviceURL: serviceURL, token: key), version: Engine.version)
+        var connection = try APIConnection(serviceURL: serviceURL, token: key, trusting: certificatePEM)
+        // The tools' calls come from loopback; the API checks allowlists against the real client.
+        connection.relayHeaders = [
+            MCPRelay.keyHeader.rawName: MCPRelay.key, MCPRelay.addressHeader.rawName: RequestOrigin.clientAddress ?? "unknown",
+        ]
+        let server = BranchMCPServer(connection: connection, version: Engine.version)
         let answer = await MCPHTTPExchange.respond(to: .init(method: request.method.rawValue, headers: headers, body: body), with: server)
         var fields = HTTPFields()
         for (name, value) in answer.headers {
