@@ -1,4 +1,5 @@
 import BranchBackup
+import BranchCore
 import Logging
 import ServiceLifecycle
 
@@ -32,7 +33,7 @@ package final class Notifier: Service, Sendable {
                 group.addTask {
                     let delivered = await Webhook.send(to: delivery.url, json: delivery.json, slackText: delivery.slackText)
                     if !delivered {
-                        self.logger.error("webhook delivery failed", metadata: ["url": "\(delivery.url)", "event": "\(delivery.event)"])
+                        self.logger.error("webhook delivery failed", metadata: ["url": "\(Redaction.url(delivery.url))", "event": "\(delivery.event)"])
                     }
                 }
             }

@@ -100,6 +100,23 @@ final class EngineContext: Sendable {
         }
     }
 
+    /// Raises an alert: logged, and kept in the event log (`branch events`; instance-wide ones
+    /// under the project name `""`). Delivery to the configured channels hooks in here.
+    func alert(_ event: AlertEvent) async {
+        let level: Logger.Level = switch event.severity {
+        case .info: .notice
+        case .warning: .warning
+        case .critical: .error
+        }
+        logger.log(
+            level: level, "alert",
+            metadata: ["kind": "\(event.kind.rawValue)", "project": "\(event.project ?? "-")", "title": "\(event.title)"])
+        try? await catalog.write { tx in
+            try tx.insert(EventRecord(at: event.at, project: event.project ?? "", branch: event.branch, kind: event.kind.rawValue, detail: "\(event.title). \(event.detail)"))
+            try tx.pruneEvents(keep: 10_000)
+        }
+    }
+
     /// The configured backup key, or why there is none.
     func requireBackupKey() throws -> BackupKey {
         if let backupKey { return backupKey }
