@@ -394,10 +394,8 @@ func filesUnder(_ root: String) -> [String] {
     return files.sorted()
 }
 
-func mode(of path: String) -> mode_t? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
-    return info.st_mode & 0o7777
+func mode(of path: String) -> Int? {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int).map { $0 & 0o7777 }
 }
 
 /// Test data whose byte at any offset is known without keeping the whole object: a random
