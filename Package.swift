@@ -98,6 +98,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Alert e-mail: a small SMTP client (STARTTLS or TLS, AUTH PLAIN/LOGIN) on SwiftNIO.
+        .target(
+            name: "BranchMail",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "BranchDiff",
             dependencies: ["BranchCore", "BranchPostgres", "BranchStorage"],
@@ -132,7 +142,7 @@ let package = Package(
             name: "BranchEngine",
             dependencies: [
                 "BranchCore", "BranchSystem", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchBackup", "BranchDiff",
-                "BranchREST", "BranchAuth",
+                "BranchREST", "BranchAuth", "BranchMail",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -219,7 +229,7 @@ let package = Package(
             name: "BranchUnitTests",
             dependencies: [
                 "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
-                "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP",
+                "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP", "BranchMail",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),

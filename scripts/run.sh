@@ -87,6 +87,21 @@ Branch is running ($mode).
   pool        $POOL
   pooler      postgres://…@$PUBLIC_HOST:$POOLER_PORT/<project>?sslmode=require   (TLS required)
   logs        $log_hint
+INFO
+
+# The backup key the first start made beside the master key: until its copy off the server is
+# acknowledged, `branch status` warns, and so does this.
+if /usr/local/bin/branch status 2>/dev/null | grep -qF "Copy the backup key"; then
+  cat <<WARNING
+
+WARNING: copy the backup key off this server: without it no backup can be restored.
+  branch backup key show             # prints it (it is in /etc/branch/backup.key): keep it in a password manager
+  branch backup key acknowledge      # once it is kept elsewhere; \`branch status\` warns until then
+  Every project is backed up daily (03:00-05:00 UTC) to $POOL.backups and verified weekly.
+WARNING
+fi
+
+cat <<INFO
 
 First steps (as root on this machine the CLI finds the service and key by itself;
 elsewhere: branch login $url --token <admin key> --fingerprint $fingerprint):

@@ -18,6 +18,8 @@ python_packages=()
 .venv/bin/python -c 'import supabase, schemathesis, openapi_spec_validator, jwt' 2>/dev/null \
   || python_packages+=(supabase schemathesis openapi-spec-validator PyJWT)
 .venv/bin/python -c 'import mcp' 2>/dev/null || python_packages+=(mcp)
+# A local SMTP server with STARTTLS and AUTH for the alert tests (Tests/AlertReceivers).
+.venv/bin/python -c 'import aiosmtpd' 2>/dev/null || python_packages+=(aiosmtpd)
 if [ ${#python_packages[@]} -gt 0 ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi
@@ -51,7 +53,7 @@ fi
 # The whole suite in two shards side by side: much of an integration test is waiting (for
 # Postgres, fsync, a crash), so two make better use of the two cores. Within a shard tests run
 # one at a time; each shard takes its branch ports from its own range (BRANCH_TEST_SHARD). The
-# first shard is the suites that kill and restart services (about 7 minutes) and the data API's
+# first shard is the suites that kill, restart and upgrade services, alerts, and the data API's
 # client suites, the second all others.
 bundle=$(scripts/swift.sh build --show-bin-path)/branchPackageTests.xctest
 run_shard() {
@@ -60,7 +62,7 @@ run_shard() {
 }
 logs=$(mktemp -d)
 started=$(date +%s)
-first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests)'
+first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests|UpgradeTests|AlertDeliveryTests)'
 run_shard 0 "$logs/crash.log" --filter "$first_shard" &
 first=$!
 run_shard 1 "$logs/rest.log" --skip "$first_shard" &

@@ -11,7 +11,9 @@ package struct BackupError: ReportableError {
         switch code {
         case .backupIntegrityFailed: "The backup does not match what was written. Restore an earlier backup, and check the target for tampering."
         case .backupWrongKey: "Use the key the backup was made with (--backup-key-file or BRANCH_BACKUP_KEY)."
-        case .backupKeyMissing: "Give `branch serve` a 32-byte key: --backup-key-file FILE or BRANCH_BACKUP_KEY (base64); `branch backup keygen` makes one."
+        case .backupKeyMissing:
+            "Give `branch serve` a 32-byte key: --backup-key-file FILE or BRANCH_BACKUP_KEY (base64); `branch backup keygen` makes one. "
+                + "With neither, the first start makes backup.key beside the master key."
         default: nil
         }
     }

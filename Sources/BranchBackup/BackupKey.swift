@@ -2,10 +2,6 @@ import BranchCore
 import Crypto
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The 256-bit secret every backup is encrypted and authenticated with.
 ///
 /// Only derived subkeys touch data (HKDF-SHA256): one encrypts chunks, one authenticates manifests,
@@ -87,21 +83,31 @@ package struct BackupKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: salt, info: Array(info.utf8), outputByteCount: 32)
     }
 
+    /// Where `branch serve` makes the key at the first start when none is given: beside the master
+    /// key file (`/etc/branch/backup.key` by default), outside the pool and its backups.
+    package static func defaultPath(besideMasterKey masterKeyFile: String) -> String {
+        let directory = (masterKeyFile as NSString).deletingLastPathComponent
+        return (directory.isEmpty ? "." : directory) + "/backup.key"
+    }
+
+    /// Reads the key file at `path`, or makes a new key there (mode 0600, as `branch backup keygen`
+    /// writes one) when there is none. `created` says which.
+    package static func loadOrCreate(path: String) throws(BackupError) -> (key: BackupKey, created: Bool) {
+        let text: String
+        let created: Bool
+        do {
+            (text, created) = try KeyFile.readOrCreate(path, label: "backup key file") { generate().base64 }
+        } catch {
+            throw BackupError(.backupKeyMissing, [error.message, error.hint].compactMap { $0 }.joined(separator: " "))
+        }
+        return (try BackupKey(base64: text), created)
+    }
+
     private static func readKeyFile(_ path: String) throws(BackupError) -> String {
-        // stat, not lstat: a key file is often a symlink (Kubernetes secrets); its target's mode matters.
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw BackupError(.backupKeyMissing, "Cannot read the backup key file \(path): \(String(cString: strerror(errno))).")
+        do {
+            return try KeyFile.read(path, label: "backup key file")
+        } catch {
+            throw BackupError(.backupKeyMissing, [error.message, error.hint].compactMap { $0 }.joined(separator: " "))
         }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw BackupError(
-                .backupKeyMissing,
-                "The backup key file \(path) is accessible to group or others (mode \(String(mode, radix: 8))); run `chmod 600 \(path)`.")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw BackupError(.backupKeyMissing, "Cannot read the backup key file \(path).")
-        }
-        return String(decoding: data, as: UTF8.self)
     }
 }

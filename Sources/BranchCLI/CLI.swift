@@ -9,7 +9,8 @@ package enum CLI {
         SnapshotCommand.self, Restore.self, ScheduleCommand.self, BackupCommand.self, Export.self, Diff.self, Merge.self,
         Top.self, Logs.self, Events.self,
         Status.self, Operations.self, Login.self, Link.self, OpenAPI.self, DocsCommand.self,
-        UserCommand.self, MemberCommand.self, TokenCommand.self, AuditCommand.self,
+        UserCommand.self, MemberCommand.self, TokenCommand.self, AuditCommand.self, AlertsCommand.self,
         MCPCommand.self,
+        VersionCommand.self, UpgradeCommand.self,
     ]
 }

@@ -192,7 +192,19 @@ package final class Catalog: Sendable {
                 t.add(column: "service_role_key_issued_at", .datetime)
             }
         }
+        migrator.registerMigration("v8: last verified restore per project") { db in try VerificationTable.migrate(db) }
+        migrator.registerMigration("v9: alert channels, settings and size baselines") { db in try AlertTables.migrate(db) }
         return migrator
+    }
+
+    /// Writes a consistent copy of the catalog to `path` (`VACUUM INTO`, which refuses to overwrite
+    /// a file): what an upgrade keeps to roll back to.
+    package func backup(to path: String) async throws {
+        do {
+            try await database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        } catch {
+            throw CatalogError(.catalogFailed, "Could not copy the catalog to \(path): \(error)")
+        }
     }
 
     // MARK: Transactions

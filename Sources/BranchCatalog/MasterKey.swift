@@ -2,10 +2,6 @@ import BranchCore
 import Crypto
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The 256-bit key the catalog's secrets are sealed with, kept in a file outside the pool
 /// (default `/etc/branch/master.key`: base64, mode 0600, in a 0700 directory) so a copy of the
 /// pool alone does not give them away.
@@ -61,87 +57,22 @@ package struct MasterKey: Sendable, CustomStringConvertible, CustomDebugStringCo
     /// when missing, is made with mode 0700). `created` says which, so a start that fails can
     /// take a key it just made back. A file readable or writable by group or others is refused.
     package static func loadOrCreate(path: String) throws(CatalogError) -> (key: MasterKey, created: Bool) {
-        var info = stat()
-        // stat, not lstat: a key file is often a symlink (a mounted secret); its target's mode matters.
-        if stat(path, &info) == 0 {
-            return (try load(path: path, info: info), false)
-        }
-        guard errno == ENOENT else {
-            throw CatalogError(.masterKeyInvalid, "Cannot read the master key file \(path): \(String(cString: strerror(errno))).")
-        }
-        let key = generate()
-        if try write(key, to: path) { return (key, true) }
-        // Another process made it between the stat and the link: use theirs.
-        return (try load(path: path, info: nil), false)
-    }
-
-    /// Removes a key file this start made, when the start failed before anything was sealed with it.
-    package static func remove(createdAt path: String) { unlink(path) }
-
-    private static func load(path: String, info known: stat?) throws(CatalogError) -> MasterKey {
-        var info = known ?? stat()
-        if known == nil, stat(path, &info) != 0 {
-            throw CatalogError(.masterKeyInvalid, "Cannot read the master key file \(path): \(String(cString: strerror(errno))).")
-        }
-        guard info.st_mode & 0o170000 == 0o100000 else {
-            throw CatalogError(.masterKeyInvalid, "The master key file \(path) is not a regular file.")
-        }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw CatalogError(
-                .masterKeyInvalid, "The master key file \(path) is accessible to group or others (mode \(String(mode, radix: 8))).",
-                hint: "Run `chmod 600 \(path)`.")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CatalogError(.masterKeyInvalid, "Cannot read the master key file \(path).", hint: "The service runs as root and must read it.")
+        let text: String
+        let created: Bool
+        do {
+            (text, created) = try KeyFile.readOrCreate(path, label: "master key file") { generate().base64 }
+        } catch {
+            throw CatalogError(.masterKeyInvalid, error.message, hint: error.hint)
         }
         do {
-            return try MasterKey(base64: String(decoding: data, as: UTF8.self))
+            return (try MasterKey(base64: text), created)
         } catch {
             throw CatalogError(.masterKeyInvalid, "The master key file \(path) is damaged: \(error.message)", hint: error.hint)
         }
     }
 
-    /// Writes `key` to `path` with mode 0600 without ever replacing a file that exists: the key is
-    /// written and synced under a temporary name, then hard-linked into place. False when `path`
-    /// appeared meanwhile.
-    private static func write(_ key: MasterKey, to path: String) throws(CatalogError) -> Bool {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw CatalogError(.masterKeyInvalid, "Cannot create the directory of the master key file \(path): \(error.localizedDescription)")
-            }
-            chmod(directory, 0o700)
-        }
-        let temporary = "\(path).\(getpid()).tmp"
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw CatalogError(.masterKeyInvalid, "Cannot create the master key file \(path): \(String(cString: strerror(errno))).")
-        }
-        defer { unlink(temporary) }
-        let bytes = Array((key.base64 + "\n").utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == bytes.count, synced else {
-            throw CatalogError(.masterKeyInvalid, "Cannot write the master key file \(path): \(String(cString: strerror(errno))).")
-        }
-        guard link(temporary, path) == 0 else {
-            if errno == EEXIST { return false }
-            throw CatalogError(.masterKeyInvalid, "Cannot create the master key file \(path): \(String(cString: strerror(errno))).")
-        }
-        // The directory entry itself, so a crash right after the start does not lose the key.
-        let directoryFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
-        }
-        return true
-    }
+    /// Removes a key file this start made, when the start failed before anything was sealed with it.
+    package static func remove(createdAt path: String) { KeyFile.remove(createdAt: path) }
 }
 
 extension CatalogError {

@@ -23,13 +23,16 @@ struct SealedColumn: Sendable, Hashable {
     static let jwtSecret = SealedColumn(table: "project", column: "jwt_secret")
     /// Backup schedules' webhook URLs (a Slack or other webhook URL is a bearer credential).
     static let webhookURL = SealedColumn(table: "schedule", column: "webhook_url")
+    /// Alert channels' webhook and Slack URLs, and their SMTP passwords.
+    static let alertChannelURL = SealedColumn(table: "alert_channel", column: "url")
+    static let smtpPassword = SealedColumn(table: "alert_channel", column: "smtp_password")
     /// Settings whose values are secrets.
     static let secretSettings = SealedColumn(
         table: "setting", column: "value", rows: "key IN (\(Catalog.secretSettings.sorted().map { "'\($0)'" }.joined(separator: ", ")))")
 
     /// Every sealed column; the start-up pass seals what is plain in each.
     /// New secret columns are added here (and read and written through `SecretBox`).
-    static let all: [SealedColumn] = [projectPassword, jwtSecret, webhookURL, secretSettings]
+    static let all: [SealedColumn] = [projectPassword, jwtSecret, webhookURL, secretSettings, alertChannelURL, smtpPassword]
 }
 
 extension Catalog {

@@ -31,6 +31,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case migrationNotFound = "migration_not_found"
     case userNotFound = "user_not_found"
     case tokenNotFound = "token_not_found"
+    case alertChannelNotFound = "alert_channel_not_found"
 
     // States that do not allow the request
     case projectExists = "project_exists"
@@ -60,6 +61,10 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case lastAdmin = "last_admin"
     case migrationExists = "migration_exists"
     case migrationChanged = "migration_changed"
+    case releaseNotNewer = "release_not_newer"
+    case releaseIncompatible = "release_incompatible"
+    case upgradeInProgress = "upgrade_in_progress"
+    case noPreviousRelease = "no_previous_release"
 
     // Data that does not check out
     case backupWrongKey = "backup_wrong_key"
@@ -69,9 +74,12 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case sqlFailed = "sql_failed"
     case migrationFailed = "migration_failed"
     case migrationNotTransactional = "migration_not_transactional"
+    case releaseInvalid = "release_invalid"
 
     // Dependencies and resources not available now
     case backupTargetFailed = "backup_target_failed"
+    case releaseUnavailable = "release_unavailable"
+    case upgradeRolledBack = "upgrade_rolled_back"
     case noFreePort = "no_free_port"
     case postgresConnectionFailed = "postgres_connection_failed"
     case postgresPortTaken = "postgres_port_taken"
@@ -111,18 +119,19 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
         case .unauthorized: .unauthorized
         case .forbidden, .addressNotAllowed: .forbidden
         case .notFound, .projectNotFound, .branchNotFound, .snapshotNotFound, .tableNotFound, .diffSideNotFound, .backupNotFound,
-            .jobNotFound, .subvolumeNotFound, .migrationNotFound, .userNotFound, .tokenNotFound:
+            .jobNotFound, .subvolumeNotFound, .migrationNotFound, .userNotFound, .tokenNotFound, .alertChannelNotFound:
             .notFound
         case .projectExists, .branchExists, .snapshotExists, .notReady, .projectHasBranches, .branchIsMain, .branchHasChildren,
             .branchCheckedOut, .branchHasNoParent, .snapshotInUse, .pointNotRestorable, .branchStopped, .mergeNoTarget, .mergeNoBase,
             .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
             .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged,
+            .releaseNotNewer, .releaseIncompatible, .upgradeInProgress, .noPreviousRelease,
             .userExists, .lastAdmin:
             .conflict
-        case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed: .unprocessable
-        case .backupTargetFailed: .upstreamFailed
+        case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed, .releaseInvalid: .unprocessable
+        case .backupTargetFailed, .releaseUnavailable: .upstreamFailed
         case .noFreePort, .postgresConnectionFailed, .postgresPortTaken, .postgresStartFailed, .runtimeUpdateFailed, .runtimeUnavailable,
-            .walArchivingBehind, .poolerFailed, .serviceStopping, .tooManyConnections:
+            .walArchivingBehind, .poolerFailed, .serviceStopping, .tooManyConnections, .upgradeRolledBack:
             .unavailable
         case .poolFull: .insufficientStorage
         case .postgresQueryTimeout: .timeout

@@ -30,8 +30,19 @@ package struct EngineConfiguration: Sendable {
     package var portRange: ClosedRange<Int> = 54400...55399
     /// Postgres bin directory; discovered with pg_config when nil.
     package var postgresBinDirectory: String?
-    /// Operations that write refuse to start with less free space than this in the pool.
+    /// Operations that grow the pool refuse to start with less free space than this in the pool;
+    /// deletes, reads and restores that replace data still run. Resolved by `Engine.open` from
+    /// `freeSpaceReserveSetting` and the pool's size.
     package var freeSpaceReserve: UInt64 = 64 << 20
+    /// `--free-space-reserve`; nil: `automaticFreeSpaceReserve(poolBytes:)`.
+    package var freeSpaceReserveSetting: UInt64?
+    /// Pre-pay (PrePayService, `--prepay-threshold`): the pool is synced each time a running branch
+    /// has written this much WAL since the last sync (0: never pre-pay); a branch whose writes
+    /// stopped is checkpointed from `prePayQuietThreshold` written since its last checkpoint.
+    /// Readings every `prePayInterval`.
+    package var prePayThreshold: UInt64 = 64 << 20
+    package var prePayQuietThreshold: UInt64 = 32 << 20
+    package var prePayInterval: Duration = .seconds(1)
     /// How long a branch server may take to accept connections after a start.
     package var startTimeout: Duration = .seconds(60)
     /// How long a point-in-time recovery may replay WAL.
@@ -46,6 +57,11 @@ package struct EngineConfiguration: Sendable {
     package var masterKeyFile: String = MasterKey.defaultPath
     /// The service's environment, for the backup key and S3 credentials.
     package var environment: [String: String] = [:]
+    /// Whether a new project gets the daily backup schedule (`--no-default-backups` turns it off).
+    package var defaultBackups: Bool = true
+    /// How often the newest backup of each project is restored into a scratch server and checked
+    /// (nil: never; `--verify-interval`).
+    package var verifyInterval: Duration? = .seconds(7 * 86_400)
     /// Incremental backups in a chain before the next one is full again.
     package var maxIncrementals: Int = 6
     /// How branch servers run: podman, docker or plain processes (`auto` tries them in that order).
@@ -63,8 +79,16 @@ package struct EngineConfiguration: Sendable {
     /// How often the supervisor checks servers, and metrics are sampled.
     package var supervisorInterval: Duration = .seconds(1)
     package var metricsInterval: Duration = .seconds(5)
+    /// Alert sources and deliveries (thresholds, check interval, retries).
+    package var alerts = AlertConfiguration()
 
     package init() {}
+
+    /// 1 GiB: room for the WAL, logs and catalog writes of what already runs while the operator
+    /// frees space; a pool smaller than 10 GiB keeps a tenth of its size instead.
+    package static func automaticFreeSpaceReserve(poolBytes: UInt64) -> UInt64 {
+        poolBytes == 0 ? 1 << 30 : min(1 << 30, poolBytes / 10)
+    }
 
     /// `127.0.0.1`, and `::1` when the machine has IPv6 loopback (Postgres refuses to start if
     /// none of its addresses can be bound, and logs each one it cannot).

@@ -103,6 +103,10 @@ package final class TestEnvironment: @unchecked Sendable {
     /// This environment's master key (made by its first start), so tests never touch /etc/branch.
     package var masterKeyFile: String { "\(root)/master.key" }
 
+    /// The executable `branch serve` runs from (default: `binary`): a copy in the environment for
+    /// tests that upgrade the service's binary in place.
+    package var serviceBinary: String?
+
     /// Added to every `branch serve` of this environment (e.g. `--runtime process`).
     package var extraServeArguments: [String] = []
     /// Added to the service's environment (e.g. S3 credentials).
@@ -132,7 +136,7 @@ package final class TestEnvironment: @unchecked Sendable {
         var environment = Command.baseEnvironment
         environment.merge(serviceEnvironment) { _, new in new }
         environment.merge(extra) { _, new in new }
-        let pid = try Command.launch(Self.binary, serveArguments + arguments, environment: environment, logFile: serviceLog)
+        let pid = try Command.launch(serviceBinary ?? Self.binary, serveArguments + arguments, environment: environment, logFile: serviceLog)
         servicePID = pid
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
@@ -213,7 +217,7 @@ package final class TestEnvironment: @unchecked Sendable {
     // MARK: Clients
 
     /// Runs the `branch` CLI as a user would, from the app folder, with this service's URL and key.
-    package func cli(_ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil) async throws -> CLIResult {
+    package func cli(_ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil, input: String? = nil) async throws -> CLIResult {
         var environment = Command.baseEnvironment
         environment["HOME"] = home
         environment["BRANCH_URL"] = url
@@ -222,7 +226,7 @@ package final class TestEnvironment: @unchecked Sendable {
         if tls { environment["BRANCH_CA_FILE"] = certificateFile }
         environment.merge(extra) { _, new in new }
         let result = try await Command.run(
-            "/usr/bin/env", ["-C", directory ?? workingDirectory, Self.binary] + arguments, environment: environment, check: false)
+            "/usr/bin/env", ["-C", directory ?? workingDirectory, Self.binary] + arguments, environment: environment, input: input, check: false)
         return CLIResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
@@ -333,6 +337,7 @@ package final class TestEnvironment: @unchecked Sendable {
 
     package func cleanUp() async {
         await stopService()
+        await stopServicesStartedElsewhere()
         if Command.which("podman") != nil {
             let ids = (try? await Command.run("podman", ["ps", "--all", "--quiet", "--filter", "label=branch.pool=\(pool)"], check: false))?.stdout ?? ""
             let list = ids.split(separator: "\n").map(String.init)
@@ -350,6 +355,30 @@ package final class TestEnvironment: @unchecked Sendable {
             }
         }
         try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Pids of this environment's `branch serve` processes that this harness did not start (an
+    /// upgrade's watchdog starts the service again after a rollback).
+    package func servicesStartedElsewhere() -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard pid != getpid(), pid != servicePID, !Self.isZombie(pid),
+                let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { return false }
+            let command = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return command.contains(" serve ") && command.contains(pool)
+        }
+    }
+
+    /// Stops those with SIGTERM (graceful), SIGKILL after 30 s.
+    package func stopServicesStartedElsewhere() async {
+        let pids = servicesStartedElsewhere()
+        for pid in pids { kill(pid, SIGTERM) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, pids.contains(where: Self.isRunning) {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        for pid in pids where Self.isRunning(pid) { kill(pid, SIGKILL) }
     }
 
     // MARK: Helpers

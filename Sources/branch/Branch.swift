@@ -12,6 +12,6 @@ struct Branch: AsyncParsableCommand {
             or run `branch login URL --token KEY`. On the server itself, as root, the defaults just work.
             """,
         version: "0.1.0",
-        subcommands: [Serve.self] + CLI.commands
+        subcommands: [Serve.self] + CLI.commands + [ReleaseCommand.self, UpgradeWatchdogCommand.self]
     )
 }

@@ -58,6 +58,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Ports for branch servers, as FIRST-LAST.")
     var portRange = "54400-55399"
 
+    @Option(help: "Free space operations that grow the pool leave (e.g. 1G, 512M); below it they are refused with pool_full, while deletes, reads and restores still run. Default: 1G, or a tenth of a pool smaller than 10G.")
+    var freeSpaceReserve: String?
+
+    @Option(help: "Pre-pay snapshots after bulk writes: sync the pool each time a branch has written this much WAL, and checkpoint a branch once its writes stop, so a branch or snapshot taken right after a bulk load is as fast as any other (off: never).")
+    var prepayThreshold = "64M"
+
     @Option(help: "Postgres bin directory (default: discovered with pg_config).")
     var pgBindir: String?
 
@@ -88,8 +94,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Incremental backups in a chain before the next backup is full again.")
     var backupChainLength = 6
 
+    @Flag(help: "New projects get no daily backup schedule (by default each gets one at a quiet hour; `branch project create --no-backups` opts one out).")
+    var noDefaultBackups = false
+
+    @Option(help: "How often the newest backup of each project is restored into a scratch server and checked (e.g. 7d, 1d; off: never).")
+    var verifyInterval = "7d"
+
     @Option(help: ArgumentHelp("How often branch servers are sampled (and idleness checked).", visibility: .hidden))
     var metricsInterval = "5s"
+
+    @Option(help: ArgumentHelp("How often pool space, the certificate and database growth are checked for alerts.", visibility: .hidden))
+    var alertCheckInterval = "60s"
+
+    @Option(help: ArgumentHelp("Pool use, in percent, that raises an alert when crossed (comma-separated).", visibility: .hidden))
+    var alertPoolThresholds = "80,90,95"
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
@@ -129,8 +147,22 @@ struct Serve: AsyncParsableCommand {
         for (option, value) in [("--http-header-timeout", httpHeaderTimeout), ("--http-body-grace", httpBodyGrace)] {
             guard let seconds = Seconds.parse(value), seconds >= 1 else { throw ValidationError("\(option): use a duration like 10s.") }
         }
+        guard let seconds = Seconds.parse(alertCheckInterval), seconds >= 1 else {
+            throw ValidationError("--alert-check-interval: use a duration like 60s.")
+        }
+        let thresholds = alertPoolThresholds.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !thresholds.isEmpty, thresholds.allSatisfy({ $0.map { (1...100).contains($0) } ?? false }) else {
+            throw ValidationError("--alert-pool-thresholds: use percentages between 1 and 100, comma-separated (e.g. 80,90,95).")
+        }
         guard auditRetentionDays >= 1 else { throw ValidationError("--audit-retention-days: use at least 1.") }
         guard parsePortRange() != nil else { throw ValidationError("--port-range: use FIRST-LAST, e.g. 54400-55399.") }
+        guard Seconds.parse(verifyInterval) != nil else { throw ValidationError("--verify-interval: use a duration like 7d or 1d, or off.") }
+        if let freeSpaceReserve, ByteCount.parse(freeSpaceReserve) == nil {
+            throw ValidationError("--free-space-reserve: use a size like 1G or 512M.")
+        }
+        guard prepayThreshold == "off" || ByteCount.parse(prepayThreshold) != nil else {
+            throw ValidationError("--prepay-threshold: use a size like 256M, or off.")
+        }
         guard RuntimePreference(rawValue: runtime) != nil else { throw ValidationError("--runtime: use auto, podman, docker or process.") }
         guard Seconds.parse(suspendAfter) != nil else { throw ValidationError("--suspend-after: use a duration like 15m, 1h, or off.") }
         guard (try? ResourceName(validating: containerPrefix)) != nil else {
@@ -158,16 +190,22 @@ struct Serve: AsyncParsableCommand {
         configuration.poolerListenAddress = poolerListen
         configuration.publicHost = publicHost
         configuration.portRange = parsePortRange()!
+        configuration.freeSpaceReserveSetting = freeSpaceReserve.flatMap(ByteCount.parse)
+        configuration.prePayThreshold = prepayThreshold == "off" ? 0 : ByteCount.parse(prepayThreshold)!
         configuration.postgresBinDirectory = pgBindir
         configuration.runtime = RuntimePreference(rawValue: runtime)!
         configuration.containerPrefix = containerPrefix
         configuration.suspendAfter = Seconds.parse(suspendAfter)!
         configuration.metricsInterval = .seconds(max(1, Seconds.parse(metricsInterval) ?? 5))
+        configuration.alerts.checkInterval = .seconds(max(1, Seconds.parse(alertCheckInterval) ?? 60))
+        configuration.alerts.poolSpaceThresholds = alertPoolThresholds.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         configuration.backupTarget = backupTarget
         configuration.backupKeyFile = backupKeyFile
         configuration.masterKeyFile = masterKeyFile
         configuration.retentionDays = retentionDays
         configuration.maxIncrementals = max(0, backupChainLength)
+        configuration.defaultBackups = !noDefaultBackups
+        configuration.verifyInterval = Seconds.parse(verifyInterval).flatMap { $0 > 0 ? .seconds($0) : nil }
         configuration.auditRetentionDays = auditRetentionDays
         configuration.environment = ProcessInfo.processInfo.environment
 
@@ -200,10 +238,14 @@ struct Serve: AsyncParsableCommand {
         let poolerPort = configuration.poolerPort
         let (poolerAddresses, serverAddresses) = (configuration.poolerListenAddress, configuration.listenAddress)
         let scheme = transport.certificate == nil ? "http" : "https"
+        // The upgrade watchdog checks health here: loopback when the API listens on every address.
+        let localHost = ["0.0.0.0", "::", "*"].contains(host) ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
+        engine.announce(localURL: "\(scheme)://\(localHost):\(port)")
+        let backupKey = try? await engine.backups.keyStatus()
         let app = try APIServer.application(engine: engine, host: host, port: port, limits: httpLimits, transport: transport, logger: logger) {
             boundPort in
             var lines = [
-                "Branch \(Engine.version) is serving \(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(boundPort)",
+                "Branch \(engine.version) is serving \(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(boundPort)",
                 "  pool      \(engine.layout.root) (\(engine.mountOutcome.summary))",
                 "  postgres  \(engine.installation.version)",
                 "  runtime   \(engine.runtimeReport.runtime): \(engine.runtimeReport.notes.last ?? "")",
@@ -224,6 +266,15 @@ struct Serve: AsyncParsableCommand {
                     "            (shown once; also in \(engine.layout.adminPassword), mode 0600: change it with `branch user passwd \(login.email)`)",
                 ]
             }
+            if let backupKey {
+                lines.append("  backups   key \(backupKey.id) in \(backupKey.location)\(engine.backupKeySetup.created ? " (made by this start)" : "")")
+                if backupKey.acknowledgedAt == nil {
+                    lines += [
+                        "            WARNING: copy the backup key off this server: without it no backup can be restored.",
+                        "            `branch backup key show` prints it; once it is kept elsewhere, `branch backup key acknowledge`.",
+                    ]
+                }
+            }
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
         let group = ServiceGroup(
@@ -234,7 +285,14 @@ struct Serve: AsyncParsableCommand {
                     + [.init(service: app)] + engine.streamClosers.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            engine.execIfRestarting()
+            throw error
+        }
+        // An upgrade's restart without systemd: the same process, now running the new binary.
+        engine.execIfRestarting()
     }
 
     /// `--listen`, else its default: every IPv4 address with TLS, loopback without.

@@ -92,6 +92,8 @@ struct PointInTimeTests {
             try await env.linkedProject()
             let defaults = try await env.json(ScheduleList.self, "schedule", "show")
             #expect(defaults.schedules.first?.expression == "0 * * * *")
+            // And the daily backup every project gets (see DefaultBackupScheduleTests).
+            #expect(defaults.schedules.map(\.kind) == ["snapshot", "backup"])
             _ = try await env.json(BranchResult.self, "create", "feat")
 
             let set = try await env.json(ScheduleInfo.self, "schedule", "set", "snapshot", "--cron", "@every 2s", "--keep-last", "2", "--hourly", "0", "--daily", "0", "--weekly", "0")
@@ -110,7 +112,7 @@ struct PointInTimeTests {
             for base in branches.compactMap(\.baseSnapshot) { #expect(snapshots.contains { $0.id == base }) }
 
             _ = try await env.json(ScheduleList.self, "schedule", "off", "snapshot")
-            #expect(try await env.json(ScheduleList.self, "schedule", "show").schedules.isEmpty)
+            #expect(try await env.json(ScheduleList.self, "schedule", "show").schedules.map(\.kind) == ["backup"])
             // Once a run in progress has finished, every snapshot row has its subvolume and no more.
             var agree = false
             for _ in 0..<50 where !agree {

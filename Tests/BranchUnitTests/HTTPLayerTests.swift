@@ -27,6 +27,7 @@ extension StubAPI {
     func deleteSnapshot(_ input: Operations.DeleteSnapshot.Input) async throws -> Operations.DeleteSnapshot.Output { throw StubError.notServed }
     func diff(_ input: Operations.Diff.Input) async throws -> Operations.Diff.Output { throw StubError.notServed }
     func exportBranch(_ input: Operations.ExportBranch.Input) async throws -> Operations.ExportBranch.Output { throw StubError.notServed }
+    func getAlerts(_ input: Operations.GetAlerts.Input) async throws -> Operations.GetAlerts.Output { throw StubError.notServed }
     func getBackup(_ input: Operations.GetBackup.Input) async throws -> Operations.GetBackup.Output { throw StubError.notServed }
     func getBranch(_ input: Operations.GetBranch.Input) async throws -> Operations.GetBranch.Output { throw StubError.notServed }
     func getBranchConnection(_ input: Operations.GetBranchConnection.Input) async throws -> Operations.GetBranchConnection.Output { throw StubError.notServed }
@@ -40,6 +41,10 @@ extension StubAPI {
     func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output { throw StubError.notServed }
     func health(_ input: Operations.Health.Input) async throws -> Operations.Health.Output { throw StubError.notServed }
     func listBackups(_ input: Operations.ListBackups.Input) async throws -> Operations.ListBackups.Output { throw StubError.notServed }
+    func removeAlertChannel(_ input: Operations.RemoveAlertChannel.Input) async throws -> Operations.RemoveAlertChannel.Output { throw StubError.notServed }
+    func setAlertChannel(_ input: Operations.SetAlertChannel.Input) async throws -> Operations.SetAlertChannel.Output { throw StubError.notServed }
+    func setAlertSettings(_ input: Operations.SetAlertSettings.Input) async throws -> Operations.SetAlertSettings.Output { throw StubError.notServed }
+    func testAlerts(_ input: Operations.TestAlerts.Input) async throws -> Operations.TestAlerts.Output { throw StubError.notServed }
     func listBranches(_ input: Operations.ListBranches.Input) async throws -> Operations.ListBranches.Output { throw StubError.notServed }
     func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output { throw StubError.notServed }
     func listOperations(_ input: Operations.ListOperations.Input) async throws -> Operations.ListOperations.Output { throw StubError.notServed }
@@ -59,6 +64,15 @@ extension StubAPI {
     func stopBranch(_ input: Operations.StopBranch.Input) async throws -> Operations.StopBranch.Output { throw StubError.notServed }
     func updateProject(_ input: Operations.UpdateProject.Input) async throws -> Operations.UpdateProject.Output { throw StubError.notServed }
     func verifyBackup(_ input: Operations.VerifyBackup.Input) async throws -> Operations.VerifyBackup.Output { throw StubError.notServed }
+    func revealBackupKey(_ input: Operations.RevealBackupKey.Input) async throws -> Operations.RevealBackupKey.Output { throw StubError.notServed }
+    func acknowledgeBackupKey(_ input: Operations.AcknowledgeBackupKey.Input) async throws -> Operations.AcknowledgeBackupKey.Output {
+        throw StubError.notServed
+    }
+    func getVersion(_ input: Operations.GetVersion.Input) async throws -> Operations.GetVersion.Output { throw StubError.notServed }
+    func upgrade(_ input: Operations.Upgrade.Input) async throws -> Operations.Upgrade.Output { throw StubError.notServed }
+    func upgradePostgres(_ input: Operations.UpgradePostgres.Input) async throws -> Operations.UpgradePostgres.Output {
+        throw StubError.notServed
+    }
     func runSQL(_ input: Operations.RunSQL.Input) async throws -> Operations.RunSQL.Output { throw StubError.notServed }
     func adminQuery(_ input: Operations.AdminQuery.Input) async throws -> Operations.AdminQuery.Output { throw StubError.notServed }
     func listMigrations(_ input: Operations.ListMigrations.Input) async throws -> Operations.ListMigrations.Output { throw StubError.notServed }

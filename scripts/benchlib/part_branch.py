@@ -27,7 +27,9 @@ class BranchBench(Service):
     def bench_scale(self, scale):
         entry = self.results["scales"].setdefault(scale, {"scale": scale})
         try:
-            info = self.project(scale)
+            # No CHECKPOINT after the load: the first branch is taken right after it and counts
+            # among the runs, as it would for a user who imports data and branches at once.
+            info = self.project(scale, settle=False)
             self.section(f"branch create at scale {scale}", entry, "branch", self.bench_branch_create, info, scale)
             self.section(f"snapshot create at scale {scale}", entry, "snapshot", self.bench_snapshot_create, info, scale)
             self.section(f"createdb -T at scale {scale}", entry, "createdb", self.bench_createdb, info, scale)
@@ -57,7 +59,9 @@ class BranchBench(Service):
 
     def bench_branch_create(self, info, scale):
         project = info["name"]
-        log(f"scale {scale}: branch create, {self.runs} runs")
+        # Run 1 comes right after the bulk load when this part loaded the project.
+        after_load = info.pop("fresh", False)
+        log(f"scale {scale}: branch create, {self.runs} runs" + (" (run 1 right after the load)" if after_load else ""))
         wall, server, first_query, steps = [], [], [], []
         for index in range(self.runs):
             name = f"bench-b{index + 1}"
@@ -78,7 +82,7 @@ class BranchBench(Service):
             self.api("DELETE", f"/api/v1/projects/{project}/branches/{name}")
             log(f"  branch {index + 1}/{self.runs}: POST {elapsed:.0f} ms, server {server[-1]:.0f} ms, "
                 f"first query +{query:.0f} ms (lookup {lookup:.0f} ms, not counted)")
-        return {"wall": wall, "server": server, "first_query": first_query, "steps": steps}
+        return {"wall": wall, "server": server, "first_query": first_query, "steps": steps, "after_load": after_load}
 
     def bench_snapshot_create(self, info, scale):
         project = info["name"]
@@ -193,7 +197,11 @@ class BranchReport(ReportBase):
             series = scales.get(scale, {}).get("branch")
             median = self.median(series)
             branch_medians[scale] = median
-            rows.append((f"Branch ready, median, {self.size_label(scale)}", "≤ 300 ms", median, verdict(median, 300), fmt_ms))
+            rows.append((f"Branch ready, median, {self.size_label(scale)}", "≤ 250 ms", median, verdict(median, 250), fmt_ms))
+            spread = percentile(series["wall"], 0.95) / median if median else None
+            counted = " (run 1 right after the load counted)" if self.ok(series) and series.get("after_load") else ""
+            rows.append((f"Branch ready, p95 / median, {self.size_label(scale)}{counted}", "≤ 1.5×", spread,
+                         verdict(spread, 1.5), fmt_ratio))
         valid = [value for value in branch_medians.values() if value]
         if len(valid) >= 2:
             spread = max(valid) / min(valid)
@@ -210,7 +218,9 @@ class BranchReport(ReportBase):
 
     def notes_branch(self):
         return ["Branch ready is the client's wall time of `POST /api/v1/projects/{p}/branches`, which returns only "
-                "once the branch accepts connections. Project and snapshot create are client wall times of their POSTs."]
+                "once the branch accepts connections. Project and snapshot create are client wall times of their POSTs.",
+                "At each size the first branch create runs right after `pgbench -i` returns, with no CHECKPOINT in "
+                "between, and counts among the runs: the p95 target covers the branch a user takes right after a bulk load."]
 
     def render_branch(self):
         b = self.b
@@ -351,6 +361,18 @@ class BranchReport(ReportBase):
             sentences.append(text + ("; " + " and ".join(copies) if copies else "") + ".")
         if sentences:
             paragraphs.append(" ".join(sentences))
+        after = []
+        for scale in b.scales:
+            branch = scales.get(scale, {}).get("branch")
+            if self.ok(branch) and branch.get("after_load") and len(branch["wall"]) > 1:
+                rest = statistics.median(branch["wall"][1:])
+                after.append(f"at {self.size_label(scale)} the branch taken right after the load took "
+                             f"{fmt_ms(branch['wall'][0])} against a median of {fmt_ms(rest)} for the later ones "
+                             f"({fmt_ratio(branch['wall'][0] / rest)})")
+        if after:
+            paragraphs.append("Right after a bulk load: " + "; ".join(after) + ". The service pre-pays a load's "
+                              "writeback and checkpoint in the background (`branch serve --prepay-threshold`), so "
+                              "the first branch does not pay for writing the load to disk.")
         if len(medians) >= 2:
             small, large = medians[min(medians)], medians[max(medians)]
             ratio = large / small

@@ -358,7 +358,9 @@ class Service:
 
     # ------------------------------------------------------------ the loaded projects, measurements
 
-    def load_project(self, scale):
+    def load_project(self, scale, settle=True):
+        """Creates and loads the project at `scale`. With `settle`, a CHECKPOINT follows the load;
+        without, the next operation is the first after the load (the branch part measures it)."""
         name = f"bench-s{scale}"
         created, elapsed = self.api("POST", "/api/v1/projects", {"name": name}, expect=(201,))
         project = created["project"]
@@ -371,7 +373,8 @@ class Service:
         # tables settled, so autovacuum does not rewrite them in the middle of the measurements.
         self.run([self.tool("pgbench"), "-i", "-q", "-s", str(scale), direct["url"]], timeout=6 * 3600, stream=True)
         load_seconds = time.perf_counter() - started
-        self.su_sql(info["port"], "CHECKPOINT")
+        if settle:
+            self.su_sql(info["port"], "CHECKPOINT")
         size = int(self.su_sql(info["port"], f"select pg_database_size('{project['database']}')"))
         accounts = int(self.url_sql(direct["url"], "select count(*) from pgbench_branches"))
         if accounts != scale:
@@ -380,11 +383,13 @@ class Service:
         log(f"scale {scale}: loaded {fmt_bytes(size)} in {load_seconds:.0f} s")
         return info
 
-    def project(self, scale):
-        """The project loaded at `scale`, loaded now if no earlier part did."""
+    def project(self, scale, settle=True):
+        """The project loaded at `scale`, loaded now if no earlier part did (then `info["fresh"]`:
+        nothing ran on it since the load)."""
         if scale not in self.projects:
             entry = self.results["scales"].setdefault(scale, {"scale": scale})
-            info = self.load_project(scale)
+            info = self.load_project(scale, settle=settle)
+            info["fresh"] = True
             entry["data"] = {key: info[key] for key in ("database_bytes", "load_seconds")}
             self.projects[scale] = info
         return self.projects[scale]

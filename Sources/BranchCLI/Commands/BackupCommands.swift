@@ -10,7 +10,7 @@ import Glibc
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "Encrypted, compressed backups to a directory or S3; restore anywhere; verify.",
-        subcommands: [Create.self, List.self, Show.self, Restore.self, Verify.self, Delete.self, Keygen.self])
+        subcommands: [Create.self, List.self, Show.self, Restore.self, Verify.self, Delete.self, BackupKeyCommand.self, Keygen.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -53,6 +53,9 @@ struct BackupCommand: AsyncParsableCommand {
                     query: .init(project: project ?? ProjectLink.find()?.link.project, remote: remote)
                 ).ok.body.json
             ) { list in
+                for verification in list.verifications ?? [] {
+                    print("Last verified restore of \(verification.project): \(BackupOverview.verification(verification))")
+                }
                 if list.backups.isEmpty { return print("No backups.") }
                 var table = Table("ID", "PROJECT", "BRANCH", "KIND", "STATUS", "SENT", "STORED", "AGE", "PARENT")
                 for backup in list.backups {

@@ -14,13 +14,16 @@ struct ProjectCommand: AsyncParsableCommand {
         @Argument(help: "Name: lowercase letters, digits and '-', up to 63 characters.")
         var name: String
 
+        @Flag(help: "No daily backup schedule (every project gets one by default; `branch schedule set backup` adds one later).")
+        var noBackups = false
+
         @OptionGroup var settings: SettingsOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             try await output.report(
                 await APIClient.make().createProject(
-                    body: .json(.init(name: name, settings: try settings.parsed()))
+                    body: .json(.init(backups: !noBackups, name: name, settings: try settings.parsed()))
                 ).created.body.json
             ) { created in
                 let keys = DataAPIKeys(created.keys)
@@ -87,6 +90,8 @@ struct ProjectCommand: AsyncParsableCommand {
                 table.add("pooled endpoint", "\(project.poolerHost):\(project.poolerPort)/\(project.name)  (`branch url` prints the URL)")
                 let allowlist = project.allowlist ?? []
                 table.add("allowed from", allowlist.isEmpty ? "every address" : allowlist.joined(separator: ", "))
+                table.add("backups", project.backupSchedule.map { "scheduled `\($0)` (UTC)" } ?? "no backup schedule")
+                table.add("last verified restore", BackupOverview.verification(project.lastVerification))
                 table.add("created", "\(Format.age(project.createdAt)) ago")
                 print(table.rendered)
                 if allowlist.isEmpty {

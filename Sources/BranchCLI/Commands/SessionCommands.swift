@@ -104,8 +104,12 @@ struct Status: AsyncParsableCommand {
             table.add("up since", "\(Format.age(status.startedAt)) ago")
             table.add("pool", "\(status.pool.path) (\(status.pool.mount))")
             table.add("pool space", "\(ByteCount.format(status.pool.freeBytes)) free of \(ByteCount.format(status.pool.totalBytes))")
+            addPoolUsage(status.pool, to: &table)
             table.add("sizes", status.pool.quotas ? "per branch (Btrfs simple quotas)" : "unavailable (no Btrfs quotas)")
             table.add("postgres", "\(status.postgres.version) (\(status.postgres.binDirectory))")
+            if let installed = status.postgres.installedVersion {
+                table.add("", Style.dim("\(installed) is installed: `branch upgrade postgres` restarts branch servers on it"))
+            }
             table.add("runtime", status.runtime + (status.runtimeDetails.limitsEnforced ? " (limits enforced)" : " (no isolation, limits not enforced)"))
             table.add("cgroups", status.runtimeDetails.cgroups)
             for note in status.runtimeDetails.notes { table.add("", Style.dim(note)) }
@@ -113,6 +117,25 @@ struct Status: AsyncParsableCommand {
             table.add("projects", "\(status.projects)")
             table.add("branches", "\(status.branches) (\(status.branchesRunning) running)")
             print(table.rendered)
+            BackupOverview.printStatus(status)
+        }
+    }
+
+    /// The reserve, what uses the pool, and the largest things that could be deleted.
+    private func addPoolUsage(_ pool: Components.Schemas.PoolStatus, to table: inout Table) {
+        let below = pool.freeBytes < pool.reserveBytes
+        table.add("reserve", "\(ByteCount.format(pool.reserveBytes))" + (below ? Style.red(" (below it: operations that grow the pool are refused)") : ""))
+        let usage = pool.usage
+        var parts: [String] = []
+        if let branches = usage.branches { parts.append("branches \(ByteCount.format(branches))") }
+        if let snapshots = usage.snapshots { parts.append("snapshots \(ByteCount.format(snapshots))") }
+        if let templates = usage.templates { parts.append("templates \(ByteCount.format(templates))") }
+        parts += ["WAL \(ByteCount.format(usage.wal))", "logs \(ByteCount.format(usage.logs))", "work \(ByteCount.format(usage.work))"]
+        if let backups = usage.backups { parts.append("backups \(ByteCount.format(backups))" + (usage.backupsOnPool ? "" : " (off the pool)")) }
+        table.add("pool use", parts.joined(separator: ", "))
+        for (index, item) in usage.largest.prefix(3).enumerated() {
+            let what = item.kind == .wal ? "WAL of \(item.project)" : "\(item.kind.rawValue) \(item.name ?? "") of \(item.project)"
+            table.add(index == 0 ? "largest" : "", "\(what): \(ByteCount.format(item.bytes))  " + Style.dim(item.command))
         }
     }
 }

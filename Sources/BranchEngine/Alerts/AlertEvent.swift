@@ -36,6 +36,10 @@ package struct AlertEvent: Sendable, Equatable {
     package var detail: String
     package var at: Date
 
+    /// Good news (a backup or verification that worked, an upgrade that went through): only
+    /// delivered to channels that opted in with `--include-success`. A test is always delivered.
+    package var isSuccess: Bool { severity == .info && kind != .test }
+
     package init(
         _ kind: Kind, severity: Severity, project: String? = nil, branch: String? = nil, title: String, detail: String,
         at: Date = Date()

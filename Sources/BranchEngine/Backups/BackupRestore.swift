@@ -44,7 +44,7 @@ extension Backups {
         chain: [BackupManifest], key: BackupKey, secrets: BackupSecrets, project projectName: ResourceName, branch name: ResourceName,
         progress: JobProgress
     ) async throws -> BranchView {
-        try storage.requireFreeSpace(configuration.freeSpaceReserve)
+        try await diskUsage.requireSpaceToGrow()
         return try await context.withProjectLock(projectName.rawValue) {
             let (branch, _) = try await journal.run("backup.restore", project: projectName, target: name.rawValue) { op in
                 let directory = layout.work(op.id, "receive")
@@ -92,6 +92,8 @@ extension Backups {
             if isNewProject, let project {
                 try tx.insert(project)
                 try tx.save(Scheduler.defaultSnapshotSchedule(projectName))
+                // A project recreated from its backup keeps being backed up, as a new one would be.
+                if configuration.defaultBackups { try tx.save(DefaultBackupSchedule.record(for: projectName)) }
             }
             try tx.insert(snapshot)
             try tx.insert(branch)

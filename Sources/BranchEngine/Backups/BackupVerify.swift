@@ -26,7 +26,7 @@ extension Backups {
         let key = try context.requireBackupKey()
         let chain = try await chain(for: id, key: key)
         return context.jobs.start(kind: .backupVerify, project: chain.last?.project) { progress in
-            let report = try await runVerify(chain: chain, key: key, progress: progress)
+            let report = try await verifyAndRecord(chain: chain, key: key, progress: progress)
             progress.outcome(.verify(report))
             guard report.ok else { throw BackupError(.backupIntegrityFailed, "Backup \(id) restored, but its data did not check out.") }
             return .verify(report)

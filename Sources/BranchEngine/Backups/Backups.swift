@@ -100,7 +100,7 @@ package struct Backups: EnginePart {
     func run(id: String, project: ProjectRecord, branch: BranchRecord, progress: JobProgress) async throws -> BackupRecord {
         let key = try context.requireBackupKey()
         let target = try context.requireBackupTarget()
-        try storage.requireFreeSpace(configuration.freeSpaceReserve)
+        try await diskUsage.requireSpaceToGrow()
         let startedAt = Date()
         progress.step("snapshot")
         let (snapshot, parent) = try await context.withProjectLock(project.name.rawValue) { () -> (SnapshotRecord, BackupRecord?) in
@@ -204,10 +204,12 @@ package struct Backups: EnginePart {
     // MARK: List, show, delete
 
     package func list(project: String?, remote: Bool) async throws -> [BackupSummary] {
+        // Checked first: on the remote path the name becomes a key prefix in the target.
+        let projectName = try project.map { try ResourceName(validating: $0, kind: "project name") }
         if remote {
             let key = try context.requireBackupKey()
             let target = try context.requireBackupTarget()
-            let prefix = project.map { "\($0)/" } ?? ""
+            let prefix = projectName.map { "\($0.rawValue)/" } ?? ""
             var infos: [BackupSummary] = []
             for manifestKey in try await target.list(prefix: prefix) where manifestKey.hasSuffix("/manifest.json") {
                 guard let data = try? await target.get(manifestKey) else { continue }
@@ -222,7 +224,6 @@ package struct Backups: EnginePart {
             }
             return infos.sorted { $0.startedAt > $1.startedAt }
         }
-        let projectName = try project.map { try ResourceName(validating: $0, kind: "project name") }
         return try await catalog.read { try $0.backups(projectName) }.map(BackupSummary.init)
     }
 

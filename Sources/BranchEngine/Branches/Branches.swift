@@ -35,7 +35,7 @@ package struct Branches: EnginePart {
             let parent = try tx.requireBranch(project.name, from ?? ResourceName.main.rawValue)
             return (project, .branch(parent))
         }) { (project, source) in
-            try storage.requireFreeSpace(configuration.freeSpaceReserve)
+            try await diskUsage.requireSpaceToGrow()
             var source = source
             var recovery: Recovery?
             if let instant = at, case .branch(let parent) = source {

@@ -30,7 +30,13 @@ final class EngineContext: Sendable {
     let locks = KeyedLock()
     let jobs: JobRunner
     let notifications: Notifier
+    /// What the alert sources remember between events (crash loops).
+    let alertState = AlertState()
     let metricsStore = MetricsStore(capacity: 720)
+    /// The last measurement of what uses the pool (`branch status`, `pool_full` hints).
+    let diskUsage = DiskUsageCache()
+    /// Flushes the pre-pay service ran (PrePayService).
+    let prePayCounters = PrePayCounters()
     let streamsClosed = StreamGate()
     /// When this service process started.
     let startedAt = Date()
@@ -42,6 +48,8 @@ final class EngineContext: Sendable {
     let tokenUse = TokenUse()
     /// Failed password sign-ins to the management API, per email and per client address.
     let signIns = SignInLimiter()
+    /// The release this service runs, and an upgrade's pending restart.
+    let release = ServiceRelease()
 
     init(
         configuration: EngineConfiguration, layout: PoolLayout, installation: PostgresInstallation, mountOutcome: PoolMountOutcome,
@@ -61,7 +69,9 @@ final class EngineContext: Sendable {
         self.backupTarget = backupTarget
         self.backupKey = backupKey
         self.jobs = JobRunner(logger: logger)
-        self.notifications = Notifier(logger: logger)
+        self.notifications = Notifier(
+            logger: logger, service: configuration.publicHost, backoff: configuration.alerts.backoff,
+            maxPending: configuration.alerts.maxPendingDeliveries)
     }
 
     /// Runs `body` with the project's operations serialized.
@@ -98,10 +108,11 @@ final class EngineContext: Sendable {
             try tx.insert(EventRecord(at: Date(), project: branch.project.rawValue, branch: branch.name.rawValue, kind: kind, detail: detail))
             try tx.pruneEvents(keep: 10_000)
         }
+        if kind == "crashed" || kind == "restart_failed" { await alertCrashLoop(branch) }
     }
 
     /// Raises an alert: logged, and kept in the event log (`branch events`; instance-wide ones
-    /// under the project name `""`). Delivery to the configured channels hooks in here.
+    /// under the project name `""`), then queued for the project's and the instance's channels.
     func alert(_ event: AlertEvent) async {
         let level: Logger.Level = switch event.severity {
         case .info: .notice
@@ -115,6 +126,7 @@ final class EngineContext: Sendable {
             try tx.insert(EventRecord(at: event.at, project: event.project ?? "", branch: event.branch, kind: event.kind.rawValue, detail: "\(event.title). \(event.detail)"))
             try tx.pruneEvents(keep: 10_000)
         }
+        await deliverAlert(event)
     }
 
     /// The configured backup key, or why there is none.

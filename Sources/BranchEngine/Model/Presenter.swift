@@ -9,8 +9,11 @@ struct Presenter: EnginePart {
     let context: EngineContext
 
     func project(_ project: ProjectRecord) async throws -> ProjectView {
-        let (branches, snapshots, lineages) = try await catalog.read { tx in
-            (try tx.branches(project.name), try tx.snapshots(project.name), try tx.lineages(project.name))
+        let (branches, snapshots, lineages, backupSchedule, verification) = try await catalog.read { tx in
+            (
+                try tx.branches(project.name), try tx.snapshots(project.name), try tx.lineages(project.name),
+                try tx.schedule(project.name, .backup), try tx.verification(project.name)
+            )
         }
         let checkedOut = branches.first { $0.name == project.checkedOut }
         let earliest = checkedOut.flatMap { branch in
@@ -24,7 +27,8 @@ struct Presenter: EnginePart {
             exclusiveBytes: sizes.isEmpty ? nil : sizes.values.reduce(0, +), poolerHost: configuration.publicHost,
             poolerPort: configuration.poolerPort, suspendAfterSeconds: project.suspendAfter ?? configuration.suspendAfter,
             suspendMainAfterSeconds: project.suspendMainAfter ?? 0, retentionDays: project.retentionDays ?? configuration.retentionDays,
-            earliestRestorableAt: earliest)
+            earliestRestorableAt: earliest, backupSchedule: backupSchedule.flatMap { $0.enabled ? $0.expression : nil },
+            lastVerification: verification)
     }
 
     func branch(_ branch: BranchRecord, project: ProjectRecord) async throws -> BranchView {

@@ -30,6 +30,9 @@ package struct ProjectView: Sendable {
     package var retentionDays: Int
     /// The earliest instant the checked-out branch can be re-created at.
     package var earliestRestorableAt: Date?
+    /// The enabled backup schedule's expression (nil: none), and the last verified restore.
+    package var backupSchedule: String?
+    package var lastVerification: VerificationRecord?
 }
 
 /// Whether a ready branch's server runs.
@@ -81,12 +84,18 @@ package struct ServiceStatus: Sendable {
         package var freeBytes: UInt64
         package var totalBytes: UInt64
         package var quotas: Bool
+        /// Below this much free space, operations that grow the pool are refused.
+        package var reserveBytes: UInt64
+        /// What uses the pool (measured at most `DiskUsage.maxAge` ago).
+        package var usage: PoolUsage
     }
 
     package struct Postgres: Sendable {
         package var version: String
         package var major: Int
         package var binDirectory: String
+        /// The installed binaries' version when it is not `version` (a minor update awaits `branch upgrade postgres`).
+        package var installedVersion: String? = nil
     }
 
     package struct Runtime: Sendable {
@@ -106,4 +115,8 @@ package struct ServiceStatus: Sendable {
     package var projects: Int
     package var branches: Int
     package var branchesRunning: Int
+    /// The backup key (nil when none is configured), every project's backups, and how often they are verified.
+    package var backupKey: BackupKeyStatus?
+    package var backups: [ProjectBackupStatus] = []
+    package var verifyInterval: Duration?
 }

@@ -160,6 +160,12 @@ extension Observability {
             "# HELP branch_pool_free_bytes Free space in the pool.", "# TYPE branch_pool_free_bytes gauge",
             "branch_pool_free_bytes \(space.free)",
             "# HELP branch_pool_size_bytes Size of the pool.", "# TYPE branch_pool_size_bytes gauge", "branch_pool_size_bytes \(space.total)",
+            "# HELP branch_pool_reserve_bytes Free space below which operations that grow the pool are refused.",
+            "# TYPE branch_pool_reserve_bytes gauge", "branch_pool_reserve_bytes \(configuration.freeSpaceReserve)",
+            "# HELP branch_prepay_syncs_total Pool syncs the pre-pay service ran while branches wrote.",
+            "# TYPE branch_prepay_syncs_total counter", "branch_prepay_syncs_total \(await context.prePayCounters.syncs)",
+            "# HELP branch_prepay_checkpoints_total Checkpoints the pre-pay service ran on branches whose writes had stopped.",
+            "# TYPE branch_prepay_checkpoints_total counter", "branch_prepay_checkpoints_total \(await context.prePayCounters.checkpoints)",
         ]
         families.sort { $0.name < $1.name }
         for family in families {

@@ -15,17 +15,20 @@ package struct Observability: EnginePart {
         let space = storage.space()
         let running = branches.filter { $0.state == .ready && servers.isRunning($0) }.count
         return await ServiceStatus(
-            version: Engine.version, startedAt: context.startedAt,
+            version: context.release.version, startedAt: context.startedAt,
             pool: .init(
                 path: layout.root, mount: context.mountOutcome.summary, freeBytes: space.free, totalBytes: space.total,
-                quotas: storage.quotasEnabled),
-            postgres: .init(version: installation.version, major: installation.major, binDirectory: installation.binDirectory),
+                quotas: storage.quotasEnabled, reserveBytes: configuration.freeSpaceReserve, usage: DiskUsage(context: context).usage()),
+            postgres: .init(
+                version: installation.version, major: installation.major, binDirectory: installation.binDirectory,
+                installedVersion: await installedPostgresVersion()),
             runtime: .init(
                 name: runtime.name, cgroups: runtime.report.cgroups, limitsEnforced: runtime.report.limitsEnforced,
                 notes: runtime.report.notes),
             poolerPort: configuration.poolerPort, poolerRunning: await pooler.isRunning,
             projects: projects.filter { $0.state == .ready }.count, branches: branches.filter { $0.state == .ready }.count,
-            branchesRunning: running)
+            branchesRunning: running, backupKey: try await backups.keyStatus(), backups: try await backupStatus(),
+            verifyInterval: configuration.verifyInterval)
     }
 
     /// The operations journal, newest first.

@@ -15,12 +15,14 @@ package struct Projects: EnginePart {
     /// Creates a project: a writable snapshot of the warm template, started, with its owner role
     /// and database renamed to the project's name, a generated SCRAM password and a JWT secret
     /// for its data API keys. No initdb.
-    package func create(name rawName: String, settings: ProjectSettings? = nil) async throws -> ProjectCreation {
+    /// `backups: false` (or `--no-default-backups` for the instance) leaves out the daily backup schedule.
+    package func create(name rawName: String, settings: ProjectSettings? = nil, backups: Bool = true) async throws -> ProjectCreation {
+        let withBackups = backups && configuration.defaultBackups
         let name = try ResourceName(validating: rawName, kind: "project name")
         if let settings { try settings.validate() }
         return try await context.withProjectLock(name.rawValue) {
             if try await catalog.project(name) != nil { throw EngineError.projectExists(name) }
-            try storage.requireFreeSpace(configuration.freeSpaceReserve)
+            try await diskUsage.requireSpaceToGrow()
             try await Template(context: context).ensure()
             let template = layout.template(major: installation.major)
             let jwtSecret = ProjectKeys.newSecret()
@@ -51,6 +53,7 @@ package struct Projects: EnginePart {
                         try tx.insert(lineage)
                         try tx.insert(origin)
                         try tx.save(Scheduler.defaultSnapshotSchedule(name))
+                        if withBackups { try tx.save(DefaultBackupSchedule.record(for: name)) }
                     }
                 }
                 op.onFailure("remove catalog rows") { try await catalog.write { try $0.deleteProject(name) } }

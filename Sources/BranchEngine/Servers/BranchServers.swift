@@ -119,6 +119,22 @@ struct BranchServers: EnginePart {
         try await withConnection(spec.superuserConnection) { try await $0.execute("CHECKPOINT") }
     }
 
+    /// The server's WAL position, and the WAL written since its last checkpoint's redo point (what
+    /// the next CHECKPOINT, and so the next snapshot, has to flush), in bytes. Fails on a server
+    /// still in recovery.
+    func walSinceCheckpoint(_ branch: BranchRecord) async throws -> (position: UInt64, sinceCheckpoint: UInt64) {
+        try await withConnection(spec(branch).superuserConnection) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
+                       pg_wal_lsn_diff(pg_current_wal_lsn(), redo_lsn)::bigint
+                FROM pg_control_checkpoint()
+                """, timeout: .seconds(10))
+            let row = rows.rows.first ?? []
+            return (UInt64(row[0] ?? "") ?? 0, UInt64(row[1] ?? "") ?? 0)
+        }
+    }
+
     /// A superuser connection to the project's database on a running branch.
     func databaseConnection(_ branch: BranchRecord, database: String) -> ConnectionInfo {
         var info = spec(branch).superuserConnection

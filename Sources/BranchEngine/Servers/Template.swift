@@ -35,7 +35,7 @@ struct Template: EnginePart {
             logger.info("rebuilding the template", metadata: ["reason": "made by an older version"])
             try await storage.setReadOnly(path, false)
         }
-        try storage.requireFreeSpace(configuration.freeSpaceReserve)
+        try await diskUsage.requireSpaceToGrow()
         let watch = Stopwatch()
         let work = layout.work("template", "pg\(installation.major)")
         try await storage.deleteSubvolume(at: work)

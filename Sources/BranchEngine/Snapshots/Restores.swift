@@ -38,7 +38,8 @@ package struct Restores: EnginePart {
             let snapshot = try tx.requireSnapshot(project.name, idOrName)
             return (project, snapshot, try tx.requireBranch(project.name, branch ?? snapshot.sourceBranch.rawValue))
         }) { (project, snapshot, branch) in
-            try storage.requireFreeSpace(configuration.freeSpaceReserve)
+            // No free-space check: an in-place restore clones a snapshot (metadata only) and is how
+            // an operator takes a branch back from a write that filled the pool.
             let (previous, timing) = try await journal.run("snapshot.restore", project: project.name, target: branch.name.rawValue) { op in
                 try await replaceData(of: branch, withCopyOf: snapshot, newBase: nil, op: op)
             }
@@ -62,7 +63,7 @@ package struct Restores: EnginePart {
             }
             return (project, branch, try tx.requireBranch(project.name, parentName.rawValue))
         }) { (project, branch, parent) in
-            try storage.requireFreeSpace(configuration.freeSpaceReserve)
+            try await diskUsage.requireSpaceToGrow()
             let ((updated, previous), timing) = try await journal.run("branch.reset", project: project.name, target: branch.name.rawValue) { op in
                 var base = SnapshotRecord(
                     id: try await snapshots.unusedID(), project: project.name, name: nil, sourceBranch: parent.name, kind: .base,

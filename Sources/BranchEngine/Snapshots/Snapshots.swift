@@ -24,7 +24,7 @@ package struct Snapshots: EnginePart {
             }
             return (project, branch)
         }) { (project, branch) in
-            try storage.requireFreeSpace(configuration.freeSpaceReserve)
+            try await diskUsage.requireSpaceToGrow()
             let (snapshot, timing) = try await journal.run("snapshot.create", project: project.name, target: branch.name.rawValue) { op in
                 try await take(of: branch, kind: .manual, name: snapshotName, op: op)
             }

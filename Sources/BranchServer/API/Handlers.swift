@@ -14,7 +14,7 @@ struct APIHandlers: APIProtocol {
     // MARK: Service
 
     func health(_ input: Operations.Health.Input) async throws -> Operations.Health.Output {
-        .ok(.init(body: .json(.init(certificateFingerprint: engine.configuration.tls?.fingerprint, status: "ok", version: Engine.version))))
+        .ok(.init(body: .json(.init(certificateFingerprint: engine.configuration.tls?.fingerprint, status: "ok", version: engine.version))))
     }
 
     func openapi(_ input: Operations.Openapi.Input) async throws -> Operations.Openapi.Output {
@@ -66,7 +66,8 @@ struct APIHandlers: APIProtocol {
         if let principal = caller.principal, principal.token.project != nil {
             throw APICaller.Forbidden(message: "A token scoped to a project cannot make projects.")
         }
-        let created = try await engine.projects.create(name: body.name, settings: body.settings.map(BranchEngine.ProjectSettings.init))
+        let created = try await engine.projects.create(
+            name: body.name, settings: body.settings.map(BranchEngine.ProjectSettings.init), backups: body.backups ?? true)
         if let principal = caller.principal, !principal.user.isAdmin {
             try await engine.identities.setMember(email: principal.user.email, project: created.project.record.name.rawValue, role: .owner)
         }
@@ -232,7 +233,9 @@ struct APIHandlers: APIProtocol {
 
     func listBackups(_ input: Operations.ListBackups.Input) async throws -> Operations.ListBackups.Output {
         let backups = try await engine.backups.list(project: input.query.project, remote: input.query.remote ?? false)
-        return .ok(.init(body: .json(.init(backups: backups.map(Schemas.BackupInfo.init)))))
+        let verifications = try await engine.backups.verifications(project: input.query.project)
+        return .ok(.init(body: .json(.init(
+            backups: backups.map(Schemas.BackupInfo.init), verifications: verifications.map(Schemas.BackupVerification.init)))))
     }
 
     func getBackup(_ input: Operations.GetBackup.Input) async throws -> Operations.GetBackup.Output {

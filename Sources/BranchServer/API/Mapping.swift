@@ -20,12 +20,14 @@ extension Schemas.ProjectInfo {
     init(_ view: ProjectView) {
         let record = view.record
         self.init(
+            allowlist: Allowlist(stored: record.allowlist).entries, backupSchedule: view.backupSchedule,
             branches: view.branchCount, checkedOut: record.checkedOut.rawValue, cpus: record.cpuLimit, createdAt: record.createdAt,
             database: record.database, earliestRestorableAt: view.earliestRestorableAt, exclusiveBytes: view.exclusiveBytes.map(Int.init),
+            lastVerification: view.lastVerification.map(Schemas.BackupVerification.init),
             maxConnections: record.maxConnections, memoryBytes: record.memoryLimit.map(Int.init), name: record.name.rawValue,
             poolerHost: view.poolerHost, poolerPort: view.poolerPort, postgresMajor: record.pgMajor, retentionDays: view.retentionDays,
             role: record.role, snapshots: view.snapshotCount, suspendAfterSeconds: view.suspendAfterSeconds,
-            suspendMainAfterSeconds: view.suspendMainAfterSeconds, allowlist: Allowlist(stored: record.allowlist).entries)
+            suspendMainAfterSeconds: view.suspendMainAfterSeconds)
     }
 }
 
@@ -35,8 +37,8 @@ extension Schemas.BranchInfo {
         self.init(
             baseSnapshot: record.baseSnapshot, checkedOut: view.checkedOut, createdAt: record.createdAt,
             earliestRestorableAt: view.earliestRestorableAt, exclusiveBytes: view.exclusiveBytes.map(Int.init), name: record.name.rawValue,
-            parent: record.parent?.rawValue, port: record.port, project: record.project.rawValue, restarts: record.restarts,
-            state: record.state.rawValue, status: view.status.rawValue, poolerDatabase: FrontDoor.entryName(record.project, record.name))
+            parent: record.parent?.rawValue, poolerDatabase: FrontDoor.entryName(record.project, record.name), port: record.port,
+            project: record.project.rawValue, restarts: record.restarts, state: record.state.rawValue, status: view.status.rawValue)
     }
 }
 
@@ -162,17 +164,34 @@ extension Schemas.MetricSeries {
 extension Schemas.StatusResponse {
     init(_ status: ServiceStatus) {
         self.init(
+            backupKey: status.backupKey.map(Schemas.BackupKeyStatus.init), backups: status.backups.map(Schemas.ProjectBackupStatus.init),
             branches: status.branches, branchesRunning: status.branchesRunning,
             pool: .init(
                 freeBytes: Int(status.pool.freeBytes), mount: status.pool.mount, path: status.pool.path, quotas: status.pool.quotas,
-                totalBytes: Int(status.pool.totalBytes)),
+                reserveBytes: Int(status.pool.reserveBytes), totalBytes: Int(status.pool.totalBytes), usage: .init(status.pool.usage)),
             pooler: .init(port: status.poolerPort, running: status.poolerRunning),
-            postgres: .init(binDirectory: status.postgres.binDirectory, major: status.postgres.major, version: status.postgres.version),
+            postgres: .init(
+                binDirectory: status.postgres.binDirectory, installedVersion: status.postgres.installedVersion, major: status.postgres.major,
+                version: status.postgres.version),
             projects: status.projects, runtime: status.runtime.name,
             runtimeDetails: .init(
                 cgroups: status.runtime.cgroups, limitsEnforced: status.runtime.limitsEnforced, name: status.runtime.name,
                 notes: status.runtime.notes),
-            startedAt: status.startedAt, version: status.version)
+            startedAt: status.startedAt, verifyIntervalSeconds: status.verifyInterval.map { Int($0.components.seconds) }, version: status.version)
+    }
+}
+
+extension Schemas.PoolUsage {
+    init(_ usage: BranchEngine.PoolUsage) {
+        self.init(
+            backups: usage.backups.map(Int.init), backupsOnPool: usage.backupsOnPool, branches: usage.branches.map(Int.init),
+            largest: usage.largest.map { item in
+                Schemas.PoolUsageItem(
+                    bytes: Int(item.bytes), command: item.command, kind: .init(rawValue: item.kind.rawValue)!, name: item.name,
+                    project: item.project)
+            },
+            logs: Int(usage.logs), measuredAt: usage.measuredAt, snapshots: usage.snapshots.map(Int.init),
+            templates: usage.templates.map(Int.init), wal: Int(usage.wal), work: Int(usage.work))
     }
 }
 

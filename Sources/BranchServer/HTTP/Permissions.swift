@@ -23,9 +23,11 @@ enum Permission: Equatable {
         "health": .open, "login": .open,
         "openapi": .signedIn, "whoAmI": .signedIn,
         "getStatus": .instanceAdmin, "prometheusMetrics": .instanceAdmin,
+        "getVersion": .instanceAdmin, "upgrade": .instanceAdmin, "upgradePostgres": .instanceAdmin,
         "listOperations": .projectFilter(.viewer), "listEvents": .projectFilter(.viewer), "getMetrics": .projectFilter(.viewer),
         "listBackups": .projectFilter(.viewer), "getJob": .signedIn,
         "getBackup": .instanceAdmin, "deleteBackup": .instanceAdmin, "restoreBackup": .instanceAdmin, "verifyBackup": .instanceAdmin,
+        "revealBackupKey": .instanceAdmin, "acknowledgeBackupKey": .instanceAdmin,
         // Filtered or checked by the handler: the projects the caller sees; a project made by a
         // user is theirs; `/api/admin/query` names its project in the body.
         "listProjects": .signedIn, "createProject": .signedIn, "adminQuery": .signedIn,
@@ -46,6 +48,9 @@ enum Permission: Equatable {
         "listUsers": .instanceAdmin, "createUser": .instanceAdmin, "deleteUser": .instanceAdmin, "setPassword": .signedIn,
         "listTokens": .signedIn, "createToken": .signedIn, "revokeToken": .signedIn,
         "listAudit": .projectFilter(.owner),
+        // The instance's alert channels without ?project=, a project's with it.
+        "getAlerts": .projectFilter(.owner), "setAlertChannel": .projectFilter(.owner), "removeAlertChannel": .projectFilter(.owner),
+        "setAlertSettings": .projectFilter(.owner), "testAlerts": .projectFilter(.owner),
     ]
 
     /// The operations a project's service_role key may call (for its own project).

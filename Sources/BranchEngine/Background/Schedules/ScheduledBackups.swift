@@ -20,6 +20,10 @@ extension Scheduler {
         } else {
             logger.error("scheduled backup failed", metadata: ["project": "\(project.name)", "error": "\(job.error?.message ?? "unknown")"])
             notify(schedule, event: "backup.failed", backup: nil, error: job.error?.message ?? "unknown error")
+            await context.alert(AlertEvent(
+                .backupFailed, severity: .critical, project: project.name.rawValue, branch: branch.name.rawValue,
+                title: "Scheduled backup of \(project.name) failed",
+                detail: "\(job.error?.message ?? "unknown error"). Run `branch backup create -p \(project.name)` to see why and retry."))
         }
     }
 

@@ -7,7 +7,8 @@ import Synchronization
 
 /// Runs the schedules that are due (checked every second), each as a child task of its own, so a
 /// long backup delays no other schedule, restart or request; a schedule still running is not
-/// started again. Once a minute it also prunes old server logs and archived WAL nothing needs.
+/// started again. Once a minute it also prunes old server logs and archived WAL nothing needs, and
+/// starts the verification of each project's newest backup when it is due (`--verify-interval`).
 package struct SchedulerService: Service {
     let context: EngineContext
 
@@ -16,7 +17,21 @@ package struct SchedulerService: Service {
         let running = RunningSchedules()
         await withDiscardingTaskGroup { group in
             var lastHousekeeping = ContinuousClock.now - .seconds(3600)
+            var lastVerificationCheck = ContinuousClock.now - .seconds(3600)
+            // Checked once a minute, or as often as a short `--verify-interval` asks.
+            let verificationCheck = min(.seconds(60), context.configuration.verifyInterval ?? .seconds(60))
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                if ContinuousClock.now - lastVerificationCheck >= verificationCheck {
+                    lastVerificationCheck = .now
+                    for backup in await scheduler.verificationsDue(now: Date()) {
+                        let key = "\(backup.project)/verify"
+                        guard running.claim(key) else { continue }
+                        group.addTask {
+                            await scheduler.runScheduledVerification(backup)
+                            running.release(key)
+                        }
+                    }
+                }
                 for schedule in await scheduler.claimDue(now: Date()) {
                     let key = "\(schedule.project)/\(schedule.kind.rawValue)"
                     guard running.claim(key) else { continue }
