@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BranchAPI
+import BranchMCP
 import Foundation
 import HTTPTypes
 import NIOCore
@@ -14,12 +15,7 @@ import OpenAPIRuntime
 enum APIClient {
     /// A service that is not there should be reported at once, not retried for minutes (the
     /// shared client keeps retrying connection establishment until its connect timeout).
-    static let http: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout.connect = .seconds(10)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+    static let http = ServiceHTTPClient.make()
 
     /// A client of the service `configuration` names. The timeout is for the response to start:
     /// 30 minutes for calls that answer when their work is done (a merge, a restore), and no

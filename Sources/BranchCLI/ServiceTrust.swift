@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BranchCore
+import BranchMCP
 import Crypto
 import Foundation
 import NIOCore
@@ -38,9 +39,7 @@ enum ServiceTrust: Hashable, Sendable {
                     hint: "Point BRANCH_CA_FILE at a PEM file of the authority that signed the service's certificate, or unset it.")
             }
         case .pinned(let pem):
-            // The pinned certificate is the only trust anchor: a different one fails the handshake.
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
-            tls.certificateVerification = .noHostnameVerification
+            tls = try ServiceHTTPClient.pinnedTLS(pem)
         }
         return tls
     }
@@ -58,11 +57,7 @@ enum ServiceTrust: Hashable, Sendable {
         let tls = try tlsConfiguration()
         return Self.clients.withLock { clients in
             if let client = clients[self] { return client }
-            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-            // A service that is not there should be reported at once, not retried for minutes.
-            configuration.timeout.connect = .seconds(10)
-            configuration.connectionPool.retryConnectionEstablishment = false
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let client = ServiceHTTPClient.make(tls: tls)
             clients[self] = client
             return client
         }

@@ -64,13 +64,7 @@ package struct APIConnection: Sendable {
     static func client(trusting certificatePEM: String) throws -> HTTPClient {
         try pinnedClients.withLock { clients in
             if let client = clients[certificatePEM] { return client }
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)))
-            tls.certificateVerification = .noHostnameVerification
-            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-            configuration.timeout.connect = .seconds(10)
-            configuration.connectionPool.retryConnectionEstablishment = false
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let client = ServiceHTTPClient.make(tls: try ServiceHTTPClient.pinnedTLS(certificatePEM))
             clients[certificatePEM] = client
             return client
         }
@@ -78,12 +72,7 @@ package struct APIConnection: Sendable {
 
     /// One shared HTTP client: a service that is not there is reported at once, not retried until
     /// the connect timeout.
-    static let sharedHTTP: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout.connect = .seconds(10)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+    static let sharedHTTP = ServiceHTTPClient.make()
 
     /// How long a call may take to start answering: migrations, merges and restores answer when
     /// their work is done.
