@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // The console's server-rendered pages.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -169,10 +171,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The web console: server-rendered pages (Mustache templates, hand-written CSS, small vanilla
+        // JS, all embedded in the binary) over the same API operations and authorization as /api/v1.
+        .target(
+            name: "BranchConsole",
+            dependencies: [
+                "BranchCore", "BranchAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            ],
+            exclude: ["Assets"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedConsoleAssets"]
+        ),
         .target(
             name: "BranchServer",
             dependencies: [
-                "BranchCore", "BranchEngine", "BranchAPI", "BranchCatalog", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP",
+                "BranchCore", "BranchEngine", "BranchAPI", "BranchCatalog", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP", "BranchConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -218,6 +235,9 @@ let package = Package(
         .plugin(
             name: "EmbedOpenAPIDocument", capability: .buildTool(), dependencies: ["EmbedText"],
             path: "Sources/BuildTools/EmbedOpenAPIDocument"),
+        .plugin(
+            name: "EmbedConsoleAssets", capability: .buildTool(), dependencies: ["EmbedText"],
+            path: "Sources/BuildTools/EmbedConsoleAssets"),
 
         // MARK: Tests
         .target(
@@ -229,7 +249,7 @@ let package = Package(
             name: "BranchUnitTests",
             dependencies: [
                 "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
-                "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP", "BranchMail",
+                "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP", "BranchMail", "BranchConsole",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),

@@ -20,6 +20,18 @@ python_packages=()
 .venv/bin/python -c 'import mcp' 2>/dev/null || python_packages+=(mcp)
 # A local SMTP server with STARTTLS and AUTH for the alert tests (Tests/AlertReceivers).
 .venv/bin/python -c 'import aiosmtpd' 2>/dev/null || python_packages+=(aiosmtpd)
+# The console in a real browser (Tests/ConsoleClients): Selenium drives Debian's Chromium, axe-core
+# checks accessibility.
+.venv/bin/python -c 'import selenium, axe_selenium_python' 2>/dev/null || python_packages+=(selenium axe-selenium-python)
+browser_packages=()
+for package in chromium chromium-driver fonts-dejavu-core; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || browser_packages+=("$package")
+done
+if [ ${#browser_packages[@]} -gt 0 ]; then
+  echo "Installing for the console's browser tests: ${browser_packages[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browser_packages[@]}" >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browser_packages[@]}" >/dev/null; }
+fi
 if [ ${#python_packages[@]} -gt 0 ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi

@@ -160,6 +160,10 @@ extension CatalogTransaction {
         try db.execute(sql: "UPDATE user SET password_hash = ? WHERE id = ?", arguments: [hash, userID])
     }
 
+    package func setEmail(userID: String, email: String) throws {
+        try db.execute(sql: "UPDATE user SET email = ? WHERE id = ?", arguments: [email, userID])
+    }
+
     /// Deletes the user with their memberships and tokens.
     package func deleteUser(id: String) throws {
         try db.execute(sql: "DELETE FROM token WHERE user_id = ?", arguments: [id])

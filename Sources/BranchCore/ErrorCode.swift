@@ -78,6 +78,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
 
     // Dependencies and resources not available now
     case backupTargetFailed = "backup_target_failed"
+    case backupTargetFull = "backup_target_full"
     case releaseUnavailable = "release_unavailable"
     case upgradeRolledBack = "upgrade_rolled_back"
     case noFreePort = "no_free_port"
@@ -108,6 +109,10 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case commandFailed = "command_failed"
     case backupFailed = "backup_failed"
     case internalError = "internal_error"
+    /// The console's first-run screen after the instance admin chose their sign-in.
+    case firstRunDone = "first_run_done"
+    /// A console form or script request without the session's CSRF token, or from another site.
+    case csrfRefused = "csrf_refused"
 
     package var description: String { rawValue }
 
@@ -117,7 +122,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
         case .payloadTooLarge: .tooLarge
         case .signInLocked: .rateLimited
         case .unauthorized: .unauthorized
-        case .forbidden, .addressNotAllowed: .forbidden
+        case .forbidden, .addressNotAllowed, .csrfRefused: .forbidden
         case .notFound, .projectNotFound, .branchNotFound, .snapshotNotFound, .tableNotFound, .diffSideNotFound, .backupNotFound,
             .jobNotFound, .subvolumeNotFound, .migrationNotFound, .userNotFound, .tokenNotFound, .alertChannelNotFound:
             .notFound
@@ -126,14 +131,14 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
             .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
             .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged,
             .releaseNotNewer, .releaseIncompatible, .upgradeInProgress, .noPreviousRelease,
-            .userExists, .lastAdmin:
+            .userExists, .lastAdmin, .firstRunDone:
             .conflict
         case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed, .releaseInvalid: .unprocessable
         case .backupTargetFailed, .releaseUnavailable: .upstreamFailed
         case .noFreePort, .postgresConnectionFailed, .postgresPortTaken, .postgresStartFailed, .runtimeUpdateFailed, .runtimeUnavailable,
             .walArchivingBehind, .poolerFailed, .serviceStopping, .tooManyConnections, .upgradeRolledBack:
             .unavailable
-        case .poolFull: .insufficientStorage
+        case .poolFull, .backupTargetFull: .insufficientStorage
         case .postgresQueryTimeout: .timeout
         case .requestTimeout: .requestTimeout
         case .postgresQueryCancelled: .cancelled

@@ -1,6 +1,7 @@
 package import BranchCatalog
 package import BranchCore
 import BranchAuth
+import Crypto
 import BranchStorage
 import BranchSystem
 package import Foundation
@@ -67,6 +68,47 @@ package struct Identities: EnginePart {
             }
             return created
         }
+    }
+
+    // MARK: First run
+
+    /// Whether the instance admin still signs in with what the first start generated (the console
+    /// then shows its first-run screen).
+    package func firstRunPending() -> Bool { Files.read(layout.adminPassword) != nil }
+
+    /// The console's first run: whoever proves they own the server (the admin key, or the
+    /// first-start password) gives the instance admin their own email and password. Returns a
+    /// session token for them.
+    package func completeFirstRun(
+        proof: String, adminKey: String, email rawEmail: String, password: String, address: String?, expiresIn: TimeInterval
+    )
+        async throws -> IssuedToken
+    {
+        guard let first = Files.read(layout.adminPassword) else {
+            throw EngineError(.firstRunDone, "The instance admin has already chosen their sign-in.", hint: "Sign in instead.")
+        }
+        let firstPassword = first.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
+        let proofDigest = SHA256.hash(data: Data(proof.utf8))
+        guard proofDigest == SHA256.hash(data: Data(adminKey.utf8)) || proofDigest == SHA256.hash(data: Data(firstPassword.utf8)) else {
+            await context.signIns.recordFailure(scope: "management", email: Self.adminEmail, address: address, now: Date())
+            throw EngineError(.unauthorized, "That is neither the admin key nor the first-start password.",
+                              hint: "Both are printed by `make run`; the key is also in the admin.key file beside the catalog.")
+        }
+        let email = try Self.validEmail(rawEmail)
+        try Self.checkStrength(password)
+        let hash = try await Passwords.hash(password)
+        let admin = try await catalog.write { tx -> UserRecord in
+            guard var admin = try tx.users().first(where: \.isAdmin) else { throw EngineError(.notFound, "The instance has no admin.") }
+            if email != admin.email, try tx.user(email: email) != nil { throw EngineError(.userExists, "A user with the email \(email) exists.") }
+            try tx.setEmail(userID: admin.id, email: email)
+            try tx.setPassword(userID: admin.id, hash: hash)
+            admin.email = email
+            return admin
+        }
+        try? FileManager.default.removeItem(atPath: layout.adminPassword)
+        let principal = Principal(user: admin, token: TokenRecord(
+            id: "", userID: admin.id, hash: "", name: "", project: nil, role: nil, createdAt: Date(), expiresAt: nil), memberships: [:])
+        return try await createToken(for: principal, name: "console", project: nil, role: nil, expiresIn: expiresIn)
     }
 
     // MARK: Authentication

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchConsole
 import BranchCore
 package import BranchEngine
 import Foundation
@@ -11,14 +12,15 @@ import OpenAPIRuntime
 package import ServiceLifecycle
 
 /// The HTTP face of the service: `/api/v1` (every operation of Sources/BranchAPI/openapi.json)
-/// and `/metrics`, authenticated with the admin key, and each project's data API under `/p/`.
+/// and `/metrics`, authenticated with the admin key, each project's data API under `/p/`, MCP at
+/// `/mcp`, and the web console at every other path (signed in by its own session cookie).
 package enum APIServer {
     /// The router serving `api` behind the service's middleware (errors, the admin key, the body
     /// limit); any implementation of the document, so tests can serve a stub without a pool.
     /// `engine`, when given, also serves every project's data API under `/p/`.
     static func router(
         api: some APIProtocol, adminKey: String, dataAPI engine: Engine? = nil, mcp: MCPEndpoint? = nil,
-        transport: ServiceTransport = ServiceTransport()
+        transport: ServiceTransport = ServiceTransport(), console: Console? = nil
     ) throws -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
         if transport.tls { router.add(middleware: StrictTransportSecurityMiddleware()) }
@@ -47,6 +49,7 @@ package enum APIServer {
         router.add(middleware: DocumentMiddleware())
         try api.registerHandlers(on: router, configuration: Configuration(jsonEncodingOptions: [.sortedKeys]), middlewares: [LenientRequests(), PermissionsMiddleware(engine: engine)])
         mcp?.register(on: router)
+        console?.register(on: router)
         return router
     }
 
@@ -61,8 +64,11 @@ package enum APIServer {
         let connections = ConnectionCounter(limit: limits.maxConnections)
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)], idleTimeout: TimeAmount(limits.idleTimeout))
+        let handlers = APIHandlers(engine: engine)
+        let console = Console(gateway: ServiceConsoleGateway(engine: engine, api: handlers), secureCookies: transport.tls)
         let application = Application(
-            router: try router(api: APIHandlers(engine: engine), adminKey: engine.adminKey, dataAPI: engine, mcp: mcp, transport: transport),
+            router: try router(
+                api: handlers, adminKey: engine.adminKey, dataAPI: engine, mcp: mcp, transport: transport, console: console),
             server: try transport.server(http1),
             configuration: .init(address: .hostname(host, port: port), serverName: "branch"),
             onServerRunning: { channel in

@@ -1,4 +1,5 @@
 import BranchCatalog
+import BranchConsole
 import BranchCore
 import BranchEngine
 import Crypto
@@ -33,6 +34,8 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         if request.method == .get && openPaths.contains(request.uri.path) {
             return try await next(request, context)
         }
+        // The console's pages authenticate by their session cookie (see BranchConsole's SessionMiddleware).
+        if Console.owns(request.uri.path) { return try await next(request, context) }
         // Signing in is how a user without a token gets one.
         if request.method == .post && request.uri.path == "/api/v1/login" && authenticate != nil {
             return try await next(request, context)

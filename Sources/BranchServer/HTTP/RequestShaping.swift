@@ -1,3 +1,4 @@
+import BranchConsole
 import BranchCore
 import Foundation
 import HTTPTypes
@@ -11,10 +12,12 @@ import OpenAPIRuntime
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     static var limit: Int { 1 << 20 }
     static var sqlLimit: Int { 16 << 20 }
+    /// The console's forms and scripts: SQL, and CSV imports of the table editor.
+    static var consoleLimit: Int { 50 << 20 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        let limit = APICaller.acceptsProjectKeys(path) || path == "/mcp" ? Self.sqlLimit : Self.limit
+        let limit = APICaller.acceptsProjectKeys(path) || path == "/mcp" ? Self.sqlLimit : Console.owns(path) ? Self.consoleLimit : Self.limit
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw TooLarge(limit: limit) }
         guard request.headers[.transferEncoding] != nil else { return try await next(request, context) }
         var request = request

@@ -1,0 +1,83 @@
+import BranchAPI
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// What every page handler works with: the gateway to the API (as the signed-in user), the
+/// templates, the static assets and the session's cookies and CSRF tokens.
+struct ConsoleEnvironment: Sendable {
+    let gateway: any ConsoleGateway
+    let templates: Templates
+    let assets: StaticAssets
+    let cookies: SessionCookies
+    let csrf: CSRFTokens
+
+    /// Calls the API as the signed-in user (see `ConsoleGateway.perform`).
+    func call<T: Sendable>(
+        _ operation: String, project: String? = nil, changes: Bool = false, _ body: @Sendable (any APIProtocol) async throws -> T
+    ) async throws -> T {
+        let session = try ConsoleSession.required()
+        return try await gateway.perform(operation, project: project, token: session.token, changes: changes, body)
+    }
+
+    /// The page `template` inside the shell. `project` pages get the project's navigation and the
+    /// project and branch switchers; a project the user may not see is a 404 (getProject refuses it).
+    func page(
+        _ template: String, title: String, project: String? = nil, branch: String? = nil, point: String? = nil,
+        section: ProjectSection? = nil, instance: InstanceSection? = nil, cli: String? = nil, status: HTTPResponse.Status = .ok,
+        body: some Sendable
+    ) async throws -> Response {
+        let session = try ConsoleSession.required()
+        let projects = try await call("listProjects") { try await $0.listProjects(.init()).ok.body.json.projects.map(\.name) }
+        var branches: [String] = []
+        if let project {
+            guard projects.contains(project) else { throw ConsoleFailure.notFound("Project \(project)") }
+            branches = try await call("listBranches", project: project) {
+                try await $0.listBranches(.init(path: .init(project: project))).ok.body.json.branches.map(\.name)
+            }
+        }
+        let state = ConsoleRequestState.current
+        let shell = Shell(
+            title: title, csrf: session.csrf, email: session.viewer.email, isAdmin: session.viewer.isInstanceAdmin,
+            project: project, branch: branch, point: point ?? "HEAD", historical: point != nil,
+            projects: projects.map { .init(label: $0, href: "/projects/\(ConsolePath.segment($0))", current: $0 == project, chord: nil) },
+            branches: project.map { project in
+                branches.map { .init(label: $0, href: (section ?? .overview).href(project: project, branch: $0), current: $0 == branch, chord: nil) }
+            } ?? [],
+            nav: project.map { project in
+                ProjectSection.allCases.map { .init(label: $0.label, href: $0.href(project: project, branch: branch), current: $0 == section, chord: $0.chord) }
+            } ?? [],
+            instanceNav: InstanceSection.allCases
+                .filter { $0 != .settings || session.viewer.isInstanceAdmin }
+                .map { .init(label: $0.label, href: $0.href, current: $0 == instance, chord: $0.chord) },
+            flash: state?.flash, flashIsError: state?.flashIsError ?? false, cli: cli,
+            stylesheet: assets.url("console.css"), script: assets.url("console.js"), theme: state?.theme ?? "dark")
+        return HTMLResponses.html(templates.render(Page(shell: shell, page: body), template), status: status)
+    }
+
+    /// A 303 after a form, with a one-time message for the next page.
+    func redirect(_ location: String, flash: String? = nil, error: Bool = false) -> Response {
+        HTMLResponses.redirect(location, flash: flash, error: error, cookies: cookies)
+    }
+
+    /// The fields of a posted form (the CSRF token already checked by `SessionMiddleware`).
+    func form(_ request: Request, limit: Int = 1 << 20) async throws -> FormFields {
+        var request = request
+        let buffer = try await request.collectBody(upTo: limit)
+        return FormFields(String(buffer: buffer))
+    }
+}
+
+/// A page's render object: the frame's fields under `shell`, the page's under `page`.
+struct Page<Body: Sendable>: Sendable {
+    var shell: Shell
+    var page: Body
+}
+
+/// Per-request facts the shell shows, read by `SessionMiddleware` from the request.
+struct ConsoleRequestState: Sendable {
+    var flash: String?
+    var flashIsError: Bool
+    var theme: String
+    @TaskLocal static var current: ConsoleRequestState?
+}

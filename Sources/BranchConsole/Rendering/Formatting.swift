@@ -1,0 +1,54 @@
+import Foundation
+
+/// How the console writes sizes, ages and instants: the same words everywhere.
+enum Formatting {
+    static func bytes(_ value: Int?) -> String {
+        guard let value else { return "—" }
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var size = Double(value)
+        var unit = 0
+        while size >= 1024 && unit < units.count - 1 {
+            size /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(value) B" : String(format: size < 10 ? "%.1f %@" : "%.0f %@", size, units[unit])
+    }
+
+    /// "3 min ago" for an ISO 8601 instant; the text itself if unparsable.
+    static func age(_ iso: String, now: Date = Date()) -> String {
+        guard let date = instant(iso) else { return iso }
+        return age(date, now: now)
+    }
+
+    /// "3 min ago".
+    static func age(_ date: Date, now: Date = Date()) -> String {
+        let seconds = Int(now.timeIntervalSince(date))
+        switch seconds {
+        case ..<0: return "just now"
+        case ..<60: return "\(seconds) s ago"
+        case ..<3600: return "\(seconds / 60) min ago"
+        case ..<86400: return "\(seconds / 3600) h ago"
+        default: return "\(seconds / 86400) d ago"
+        }
+    }
+
+    static func instant(_ iso: String) -> Date? {
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: iso) ?? ISO8601DateFormatter().date(from: iso)
+    }
+
+    /// "2026-12-05 14:30:05 UTC".
+    static func utc(_ iso: String) -> String {
+        guard let date = instant(iso) else { return iso }
+        return utc(date)
+    }
+
+    static func utc(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
+        return formatter.string(from: date)
+    }
+}

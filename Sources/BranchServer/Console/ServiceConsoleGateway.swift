@@ -1,0 +1,102 @@
+import BranchAPI
+import BranchCatalog
+import BranchConsole
+import BranchCore
+import BranchEngine
+import Foundation
+import Hummingbird
+
+/// The console's way into the service: the very handlers of `/api/v1`, behind the same
+/// permission table, allowlists and audit log, run as the user whose session token the console
+/// holds. A console page can therefore do exactly what that user's API token could.
+struct ServiceConsoleGateway: ConsoleGateway {
+    let engine: Engine
+    let api: APIHandlers
+
+    /// How long a console session lasts (the cookie's lifetime too).
+    static let sessionLifetime: TimeInterval = 12 * 3600
+
+    func signIn(email: String, password: String) async throws -> String {
+        do {
+            let (issued, _) = try await engine.identities.signIn(
+                email: email, password: password, address: RequestOrigin.clientAddress, name: "console", expiresIn: Self.sessionLifetime)
+            return issued.text
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    func signOut(token: String) async {
+        guard let principal = try? await engine.identities.authenticate(token: token) else { return }
+        _ = try? await engine.identities.revokeToken(id: principal.token.id, caller: principal)
+    }
+
+    func viewer(token: String) async -> ConsoleViewer? {
+        guard let principal = try? await engine.identities.authenticate(token: token) else { return nil }
+        return ConsoleViewer(
+            email: principal.user.email, isInstanceAdmin: principal.isInstanceAdmin,
+            roles: Dictionary(uniqueKeysWithValues: principal.memberships.map { ($0.key, $0.value.rawValue) }))
+    }
+
+    func needsFirstRun() async -> Bool { engine.identities.firstRunPending() }
+
+    func completeFirstRun(adminKey: String, email: String, password: String) async throws -> String {
+        do {
+            return try await engine.identities.completeFirstRun(
+                proof: adminKey, adminKey: engine.adminKey, email: email, password: password, address: RequestOrigin.clientAddress,
+                expiresIn: Self.sessionLifetime
+            ).text
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    func perform<T: Sendable>(
+        _ operation: String, project: String?, token: String, changes: Bool, _ body: @Sendable (any APIProtocol) async throws -> T
+    ) async throws -> T {
+        guard let principal = try? await engine.identities.authenticate(token: token) else {
+            throw ConsoleFailure(status: 401, code: ErrorCode.unauthorized.rawValue, message: "Your session has ended.", hint: "Sign in again.")
+        }
+        let caller = APICaller.principal(principal)
+        return try await APICaller.$current.withValue(caller) {
+            do {
+                try PermissionsMiddleware.check(caller, operationID: operation, project: project, pathProject: project != nil)
+                if let project {
+                    try await AllowlistGuard.require(
+                        project, address: RequestOrigin.clientAddress, engine: engine, caller: caller, operationID: operation)
+                }
+                let result = try await body(api)
+                if changes { await audit(caller, operation, project: project, status: 200, outcome: "ok") }
+                return result
+            } catch {
+                let failure = Self.failure(error)
+                if changes { await audit(caller, operation, project: project, status: failure.status, outcome: failure.code) }
+                throw failure
+            }
+        }
+    }
+
+    func audit(_ caller: APICaller, _ operation: String, project: String?, status: Int, outcome: String) async {
+        await engine.audit.record(AuditRecord(
+            at: Date(), actor: caller.label, userID: caller.principal?.user.id, tokenID: caller.principal?.token.id, action: operation,
+            method: "POST", path: "console", project: project, address: RequestOrigin.clientAddress, status: status, outcome: outcome))
+    }
+
+    /// Any error as the console shows it, classified as the API's error bodies are.
+    static func failure(_ error: any Error) -> ConsoleFailure {
+        switch error {
+        case let failure as ConsoleFailure:
+            return failure
+        case let error as any StatementFailureError:
+            return ConsoleFailure(
+                status: error.category.httpStatus, code: error.code.rawValue, message: error.message, hint: error.hint,
+                position: error.failure.position, statementIndex: error.failure.statementIndex, statement: error.failure.statement)
+        case let error as any ReportableError:
+            return ConsoleFailure(status: error.category.httpStatus, code: error.code.rawValue, message: error.message, hint: error.hint)
+        case let error as HTTPError:
+            return ConsoleFailure(status: Int(error.status.code), code: ErrorCode.badRequest.rawValue, message: error.body ?? error.status.reasonPhrase)
+        default:
+            return ConsoleFailure(status: 500, code: ErrorCode.internalError.rawValue, message: "Something unexpected went wrong: \(error)")
+        }
+    }
+}
