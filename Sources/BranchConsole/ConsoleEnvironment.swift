@@ -20,12 +20,12 @@ struct ConsoleEnvironment: Sendable {
         return try await gateway.perform(operation, project: project, token: session.token, changes: changes, body)
     }
 
-    /// The page `template` inside the shell. `project` pages get the project's navigation and the
+    /// The page `template` inside the shell; `script` is the page's own module in `Assets/js/`. `project` pages get the project's navigation and the
     /// project and branch switchers; a project the user may not see is a 404 (getProject refuses it).
     func page(
         _ template: String, title: String, project: String? = nil, branch: String? = nil, point: String? = nil,
-        section: ProjectSection? = nil, instance: InstanceSection? = nil, cli: String? = nil, status: HTTPResponse.Status = .ok,
-        body: some Sendable
+        section: ProjectSection? = nil, instance: InstanceSection? = nil, cli: String? = nil, script: String? = nil,
+        status: HTTPResponse.Status = .ok, body: some Sendable
     ) async throws -> Response {
         let session = try ConsoleSession.required()
         let projects = try await call("listProjects") { try await $0.listProjects(.init()).ok.body.json.projects.map(\.name) }
@@ -51,7 +51,7 @@ struct ConsoleEnvironment: Sendable {
                 .filter { $0 != .settings || session.viewer.isInstanceAdmin }
                 .map { .init(label: $0.label, href: $0.href, current: $0 == instance, chord: $0.chord) },
             flash: state?.flash, flashIsError: state?.flashIsError ?? false, cli: cli,
-            stylesheet: assets.url("console.css"), script: assets.url("console.js"), theme: state?.theme ?? "dark")
+            stylesheet: assets.url("console.css"), script: assets.url("console.js"), pageScript: script.map(assets.url), theme: state?.theme ?? "dark")
         return HTMLResponses.html(templates.render(Page(shell: shell, page: body), template), status: status)
     }
 

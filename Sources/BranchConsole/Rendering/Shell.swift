@@ -29,6 +29,8 @@ struct Shell: Sendable {
     var cli: String?
     var stylesheet: String
     var script: String
+    /// The page's own module (`js/NAME.js`), when it has one.
+    var pageScript: String?
     /// "dark" (the default) or "light", from the theme cookie the toggle sets.
     var theme: String
 }

@@ -14,10 +14,15 @@ struct StaticAssets: Sendable {
 
     init() {
         var assets: [String: Asset] = [:]
-        for (path, text) in consoleAssetTexts where !path.hasPrefix("templates/") {
-            let name = String(path.split(separator: "/").last ?? Substring(path))
+        func add(_ name: String, _ text: String) {
             let digest = SHA256.hash(data: Data(text.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
             assets[name] = Asset(body: text, contentType: Self.contentType(name), etag: digest)
+        }
+        // One stylesheet: the base (css/console.css) first, then each page area's file by name.
+        let styles = consoleAssetTexts.keys.filter { $0.hasPrefix("css/") }.sorted { ($0 == "css/console.css" ? "" : $0) < ($1 == "css/console.css" ? "" : $1) }
+        add("console.css", styles.compactMap { consoleAssetTexts[$0] }.joined(separator: "\n"))
+        for (path, text) in consoleAssetTexts where !path.hasPrefix("templates/") && !path.hasPrefix("css/") {
+            add(String(path.split(separator: "/").last ?? Substring(path)), text)
         }
         self.assets = assets
     }
