@@ -12,12 +12,14 @@ struct ConsoleEnvironment: Sendable {
     let cookies: SessionCookies
     let csrf: CSRFTokens
 
-    /// Calls the API as the signed-in user (see `ConsoleGateway.perform`).
+    /// Calls the API as the signed-in user (see `ConsoleGateway.perform`); `target` says what a
+    /// change acted on, for the audit log and the activity feed's undo.
     func call<T: Sendable>(
-        _ operation: String, project: String? = nil, changes: Bool = false, _ body: @Sendable (any APIProtocol) async throws -> T
+        _ operation: String, project: String? = nil, changes: Bool = false, target: String? = nil,
+        _ body: @Sendable (any APIProtocol) async throws -> T
     ) async throws -> T {
         let session = try ConsoleSession.required()
-        return try await gateway.perform(operation, project: project, token: session.token, changes: changes, body)
+        return try await gateway.perform(operation, project: project, token: session.token, changes: changes, target: target, body)
     }
 
     /// The page `template` inside the shell; `script` is the page's own module in `Assets/js/`. `project` pages get the project's navigation and the

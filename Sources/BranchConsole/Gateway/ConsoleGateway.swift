@@ -19,10 +19,11 @@ package protocol ConsoleGateway: Sendable {
     func completeFirstRun(adminKey: String, email: String, password: String) async throws -> String
     /// Runs `body` against the API as the session's user: `operation` is the operation id of the
     /// OpenAPI document, checked against its permission rule for `project` and against the
-    /// project's allowlist, and written to the audit log when `changes` is true. Errors come back
-    /// as `ConsoleFailure`.
+    /// project's allowlist, and written to the audit log when `changes` is true, with `target` (what
+    /// it acted on, e.g. "main from snapshot s_1", which the activity feed shows and undoes) as the
+    /// entry's path after "console ". Errors come back as `ConsoleFailure`.
     func perform<T: Sendable>(
-        _ operation: String, project: String?, token: String, changes: Bool,
+        _ operation: String, project: String?, token: String, changes: Bool, target: String?,
         _ body: @Sendable (any APIProtocol) async throws -> T
     ) async throws -> T
 }

@@ -52,7 +52,8 @@ struct ServiceConsoleGateway: ConsoleGateway {
     }
 
     func perform<T: Sendable>(
-        _ operation: String, project: String?, token: String, changes: Bool, _ body: @Sendable (any APIProtocol) async throws -> T
+        _ operation: String, project: String?, token: String, changes: Bool, target: String?,
+        _ body: @Sendable (any APIProtocol) async throws -> T
     ) async throws -> T {
         guard let principal = try? await engine.identities.authenticate(token: token) else {
             throw ConsoleFailure(status: 401, code: ErrorCode.unauthorized.rawValue, message: "Your session has ended.", hint: "Sign in again.")
@@ -66,20 +67,20 @@ struct ServiceConsoleGateway: ConsoleGateway {
                         project, address: RequestOrigin.clientAddress, engine: engine, caller: caller, operationID: operation)
                 }
                 let result = try await body(api)
-                if changes { await audit(caller, operation, project: project, status: 200, outcome: "ok") }
+                if changes { await audit(caller, operation, project: project, target: target, status: 200, outcome: "ok") }
                 return result
             } catch {
                 let failure = Self.failure(error)
-                if changes { await audit(caller, operation, project: project, status: failure.status, outcome: failure.code) }
+                if changes { await audit(caller, operation, project: project, target: target, status: failure.status, outcome: failure.code) }
                 throw failure
             }
         }
     }
 
-    func audit(_ caller: APICaller, _ operation: String, project: String?, status: Int, outcome: String) async {
+    func audit(_ caller: APICaller, _ operation: String, project: String?, target: String?, status: Int, outcome: String) async {
         await engine.audit.record(AuditRecord(
             at: Date(), actor: caller.label, userID: caller.principal?.user.id, tokenID: caller.principal?.token.id, action: operation,
-            method: "POST", path: "console", project: project, address: RequestOrigin.clientAddress, status: status, outcome: outcome))
+            method: "POST", path: "console" + (target.map { " " + $0 } ?? ""), project: project, address: RequestOrigin.clientAddress, status: status, outcome: outcome))
     }
 
     /// Any error as the console shows it, classified as the API's error bodies are.
