@@ -30,7 +30,7 @@ struct ConsoleEnvironment: Sendable {
         status: HTTPResponse.Status = .ok, body: some Sendable
     ) async throws -> Response {
         let session = try ConsoleSession.required()
-        let projects = try await call("listProjects") { try await $0.listProjects(.init()).ok.body.json.projects.map(\.name) }
+        let projects = try await gateway.projectNames(token: session.token)
         var branches: [String] = []
         if let project {
             guard projects.contains(project) else { throw ConsoleFailure.notFound("Project \(project)") }

@@ -12,6 +12,9 @@ package protocol ConsoleGateway: Sendable {
     func signOut(token: String) async
     /// Who a session token belongs to; nil for an unknown, revoked or expired one.
     func viewer(token: String) async -> ConsoleViewer?
+    /// The names of the projects the session's user may see (the shell's switcher): the same
+    /// filter as `listProjects`, without the sizes and states that make a project's entry costly.
+    func projectNames(token: String) async throws -> [String]
     /// Whether the instance admin has never chosen their own sign-in (the first-run screen shows).
     func needsFirstRun() async -> Bool
     /// The first-run screen: proves ownership with the admin key printed by `make run`, then sets
@@ -26,6 +29,12 @@ package protocol ConsoleGateway: Sendable {
         _ operation: String, project: String?, token: String, changes: Bool, target: String?,
         _ body: @Sendable (any APIProtocol) async throws -> T
     ) async throws -> T
+    /// A request to the auth admin API of a branch's data API (`/p/{project}[/b/{branch}]/auth/v1` + `path`, e.g.
+    /// `/admin/users`) with the project's service_role key, for the auth users page: allowed to whoever may read the
+    /// keys (`getProjectKeys`, owners), audited when `changes`. Answers the data API's status and JSON body.
+    func authAdmin(
+        project: String, branch: String?, token: String, changes: Bool, method: String, path: String, query: String, body: [UInt8]
+    ) async throws -> (status: Int, body: [UInt8])
 }
 
 /// The signed-in user as pages see them.

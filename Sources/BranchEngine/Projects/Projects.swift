@@ -112,6 +112,11 @@ package struct Projects: EnginePart {
         return views
     }
 
+    /// The names of the ready projects, sorted; a catalog read only (no sizes, no server states).
+    package func names() async throws -> [String] {
+        try await catalog.projects().filter { $0.state == .ready }.map(\.name.rawValue).sorted()
+    }
+
     package func get(_ name: String) async throws -> ProjectView {
         try await presenter.project(try await catalog.read { try $0.requireProject(name) })
     }

@@ -3,6 +3,7 @@ import BranchCatalog
 import BranchConsole
 import BranchCore
 import BranchEngine
+import BranchREST
 import Foundation
 import Hummingbird
 
@@ -36,6 +37,13 @@ struct ServiceConsoleGateway: ConsoleGateway {
         return ConsoleViewer(
             email: principal.user.email, isInstanceAdmin: principal.isInstanceAdmin,
             roles: Dictionary(uniqueKeysWithValues: principal.memberships.map { ($0.key, $0.value.rawValue) }))
+    }
+
+    func projectNames(token: String) async throws -> [String] {
+        guard let principal = try? await engine.identities.authenticate(token: token) else {
+            throw ConsoleFailure(status: 401, code: ErrorCode.unauthorized.rawValue, message: "Your session has ended.", hint: "Sign in again.")
+        }
+        return try await engine.projects.names().filter { principal.isInstanceAdmin || principal.role(in: $0) != nil }
     }
 
     func needsFirstRun() async -> Bool { engine.identities.firstRunPending() }
@@ -75,6 +83,21 @@ struct ServiceConsoleGateway: ConsoleGateway {
                 throw failure
             }
         }
+    }
+
+    func authAdmin(
+        project: String, branch: String?, token: String, changes: Bool, method: String, path: String, query: String, body: [UInt8]
+    ) async throws -> (status: Int, body: [UInt8]) {
+        let key = try await perform("getProjectKeys", project: project, token: token, changes: changes, target: "auth \(method) \(path)") {
+            try await $0.getProjectKeys(.init(path: .init(project: project))).ok.body.json.serviceRoleKey
+        }
+        let request = DataRequest(
+            method: method, path: path, rawQuery: query,
+            headers: [("apikey", key), ("authorization", "Bearer \(key)"), ("content-type", "application/json")], body: body,
+            clientAddress: RequestOrigin.clientAddress)
+        let base = "http://localhost/p/\(project)" + (branch.map { "/b/\($0)" } ?? "") + "/auth/v1"
+        let response = await engine.dataAPI.handle(project: project, branch: branch, service: .auth, baseURL: base, request: request)
+        return (response.status, response.body)
     }
 
     func audit(_ caller: APICaller, _ operation: String, project: String?, target: String?, status: Int, outcome: String) async {

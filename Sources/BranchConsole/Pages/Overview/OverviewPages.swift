@@ -1,8 +1,177 @@
+import BranchAPI
+import Foundation
 import Hummingbird
 
-/// (Being built.)
+/// `/projects/{p}`: the project's home: the health of each branch, the backup trust card (age of
+/// the last backup and of the last verified restore, encryption), the newest snapshots, recent
+/// activity, and each branch's connection strings.
 struct OverviewPages: Sendable {
     let environment: ConsoleEnvironment
 
-    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {}
+    struct Health: Sendable {
+        var name: String
+        var href: String
+        var status: String
+        var port: Int
+        var restarts: Int
+        var restarted: Bool
+        var connections: String
+        var database: String
+        var size: String
+        var checkedOut: Bool
+        var current: Bool
+    }
+
+    struct Trust: Sendable {
+        var lastBackup: String
+        var lastBackupDetail: String
+        var backupBad: Bool
+        var lastVerified: String
+        var verifiedDetail: String
+        var verifiedBad: Bool
+        var encryption: String
+        var schedule: String
+        var window: String
+    }
+
+    struct SnapshotRow: Sendable {
+        var label: String
+        var kind: String
+        var branch: String
+        var age: String
+        var at: String
+        var href: String
+    }
+
+    struct Activity: Sendable {
+        var at: String
+        var age: String
+        var what: String
+        var target: String
+        var state: String
+        var bad: Bool
+    }
+
+    struct Model: Sendable {
+        var project: String
+        var role: String
+        var size: String
+        var shared: String?
+        var snapshotCount: Int
+        var branchCount: Int
+        var running: Int
+        var checkedOut: String
+        var health: [Health]
+        var trust: Trust
+        var snapshots: [SnapshotRow]
+        var hasSnapshots: Bool
+        var activity: [Activity]
+        var hasActivity: Bool
+        var connections: [BranchConnections.Entry]
+        var connectionsHidden: Bool
+        var mayWrite: Bool
+        var timelineHref: String
+        var branchesHref: String
+        var backupsHref: String
+    }
+
+    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
+        pages.get("/projects/:project") { request, context -> Response in
+            try await overview(project: try context.parameters.require("project"), branch: request.uri.queryParameters["branch"].map(String.init))
+        }
+    }
+
+    func overview(project: String, branch: String?) async throws -> Response {
+        async let projectInfo = environment.call("getProject", project: project) {
+            try await $0.getProject(.init(path: .init(project: project))).ok.body.json
+        }
+        async let branchList = environment.call("listBranches", project: project) {
+            try await $0.listBranches(.init(path: .init(project: project))).ok.body.json.branches
+        }
+        async let snapshotList = environment.call("listSnapshots", project: project) {
+            try await $0.listSnapshots(.init(path: .init(project: project))).ok.body.json.snapshots
+        }
+        async let backupList = environment.call("listBackups", project: project) {
+            try await $0.listBackups(.init(query: .init(project: project))).ok.body.json.backups
+        }
+        async let eventList = environment.call("listEvents", project: project) {
+            try await $0.listEvents(.init(query: .init(project: project, limit: 10))).ok.body.json.events
+        }
+        async let operationList = environment.call("listOperations", project: project) {
+            try await $0.listOperations(.init(query: .init(project: project, limit: 10))).ok.body.json.operations
+        }
+        async let metrics = environment.call("getMetrics", project: project) {
+            try await $0.getMetrics(.init(query: .init(project: project, minutes: 0))).ok.body.json.series
+        }
+        let info = try await projectInfo
+        let branches = BranchTree.ordered(try await branchList).map(\.branch)
+        let current = branch ?? info.checkedOut
+        let latest = Dictionary(try await metrics.map { ($0.branch, $0.samples.last) }, uniquingKeysWith: { first, _ in first })
+        let base = "/projects/\(ConsolePath.segment(project))"
+        let health = branches.map { branch in
+            let sample = latest[branch.name] ?? nil
+            return Health(
+                name: branch.name, href: "\(base)/branches/\(ConsolePath.segment(branch.name))", status: branch.status, port: branch.port,
+                restarts: branch.restarts, restarted: branch.restarts > 0, connections: sample?.connections.map(String.init) ?? "—",
+                database: Formatting.bytes(sample?.databaseBytes), size: Formatting.bytes(branch.exclusiveBytes),
+                checkedOut: branch.checkedOut, current: branch.name == current)
+        }
+        // What copy-on-write saves: the branches' databases as Postgres counts them, less the bytes only each holds.
+        let logical = branches.compactMap { latest[$0.name]??.databaseBytes }.reduce(0, +)
+        let exclusive = branches.compactMap(\.exclusiveBytes).reduce(0, +)
+        let mayWrite = PageAccess.mayWrite(project)
+        let connections = try await BranchConnections.load(project: info, branches: branches, reveal: mayWrite, current: current, environment: environment)
+        let snapshots = try await snapshotList.filter { $0.kind != "base" }.sorted { $0.createdAt > $1.createdAt }.prefix(6).map { snapshot in
+            SnapshotRow(
+                label: snapshot.name ?? snapshot.id, kind: snapshot.kind, branch: snapshot.sourceBranch, age: Formatting.age(snapshot.createdAt),
+                at: Instants.utc(snapshot.createdAt), href: "\(base)/timeline?point=snapshot:\(FormFields.encode(snapshot.id))")
+        }
+        let activity = try await activityRows(operations: operationList, events: eventList)
+        let model = Model(
+            project: project, role: ConsoleSession.current?.viewer.role(in: project)?.rawValue ?? info.role,
+            size: Formatting.bytes(info.exclusiveBytes), shared: logical > exclusive && branches.count > 1 ? Formatting.bytes(logical - exclusive) : nil,
+            snapshotCount: info.snapshots, branchCount: info.branches,
+            running: branches.filter { $0.status == "running" }.count, checkedOut: info.checkedOut,
+            health: health, trust: trust(info, backups: try await backupList), snapshots: Array(snapshots), hasSnapshots: !snapshots.isEmpty,
+            activity: activity, hasActivity: !activity.isEmpty, connections: connections, connectionsHidden: !mayWrite, mayWrite: mayWrite,
+            timelineHref: "\(base)/timeline", branchesHref: "\(base)/branches", backupsHref: "\(base)/backups")
+        return try await environment.page(
+            "overview", title: project, project: project, branch: branch, section: .overview,
+            cli: "branch project show \(project)", body: model)
+    }
+
+    func trust(_ info: Components.Schemas.ProjectInfo, backups: [Components.Schemas.BackupInfo]) -> Trust {
+        let newest = backups.max { $0.startedAt < $1.startedAt }
+        let lastGood = backups.filter { $0.status == "succeeded" }.max { $0.startedAt < $1.startedAt }
+        let verification = info.lastVerification
+        return Trust(
+            lastBackup: newest.map { Formatting.age($0.startedAt) } ?? "never",
+            lastBackupDetail: newest.map { backup in
+                "\(backup.status) · \(backup.kind) · \(Instants.utc(backup.startedAt))"
+                    + (backup.status == "failed" ? lastGood.map { " · last good \(Formatting.age($0.startedAt))" } ?? "" : "")
+            } ?? "No backup yet: `branch backup create` takes one.",
+            backupBad: newest == nil || newest?.status == "failed",
+            lastVerified: verification.map { Formatting.age($0.at) } ?? "never",
+            verifiedDetail: verification.map { $0.ok ? "restored and checked OK (\(Instants.utc($0.at)))" : "FAILED: \($0.error ?? "the restore did not check out")" }
+                ?? "No test restore yet: `branch backup verify` runs one.",
+            verifiedBad: verification.map { !$0.ok } ?? true,
+            encryption: backups.isEmpty ? "Backups are encrypted with the service's backup key when taken." : "Encrypted: every backup is encrypted with the service's backup key.",
+            schedule: info.backupSchedule.map { "Backups scheduled: \($0)" } ?? "No backup schedule",
+            window: info.earliestRestorableAt.map { "\(Instants.utc($0)) → now (retention \(info.retentionDays) d)" } ?? "—")
+    }
+
+    /// The newest journal entries and server events together, newest first.
+    func activityRows(operations: [Components.Schemas.OperationInfo], events: [Components.Schemas.EventInfo]) -> [Activity] {
+        let fromOperations = operations.map { operation in
+            (operation.startedAt, Activity(
+                at: Instants.utc(operation.startedAt), age: Formatting.age(operation.startedAt), what: operation.kind, target: operation.target ?? "",
+                state: operation.state + (operation.errorCode.map { " (\($0))" } ?? ""), bad: operation.state == "failed"))
+        }
+        let fromEvents = events.map { event in
+            (event.at, Activity(
+                at: Instants.utc(event.at), age: Formatting.age(event.at), what: event.kind, target: [event.branch, event.detail].compactMap { $0 }.joined(separator: ": "),
+                state: "event", bad: event.kind.contains("crash") || event.kind.contains("fail")))
+        }
+        return (fromOperations + fromEvents).sorted { $0.0 > $1.0 }.prefix(10).map(\.1)
+    }
 }

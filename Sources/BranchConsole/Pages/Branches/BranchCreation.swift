@@ -1,0 +1,60 @@
+import BranchAPI
+import Foundation
+
+/// The create-branch form (branches page, and "Branch here" on the timeline): from the head of a
+/// branch, from an instant inside the point-in-time window, or from a snapshot; and what the
+/// service is asked for, with the CLI command that does the same.
+struct BranchCreation: Sendable {
+    enum Source: String, Sendable { case head, time, snapshot }
+
+    var name: String
+    var source: Source
+    var from: String?
+    var at: Date?
+    var snapshot: String?
+
+    /// Reads the posted fields (`name`, `source`, `from`, `at`, `snapshot`).
+    init(_ form: FormFields) throws {
+        name = form.text("name") ?? ""
+        source = Source(rawValue: form["source"] ?? "") ?? .head
+        from = form.text("from")
+        snapshot = form.text("snapshot")
+        at = nil
+        if source == .time {
+            guard let text = form.text("at") else { throw ConsoleFailure(status: 400, code: "invalid_request", message: "Choose the instant to branch from.") }
+            guard let instant = Instants.parse(text) else {
+                throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(text)' is not an instant.", hint: "Use 2026-12-05T14:30:00 (UTC).")
+            }
+            at = instant
+        }
+    }
+
+    var request: Components.Schemas.CreateBranchRequest {
+        switch source {
+        case .head: .init(from: from, name: name)
+        case .time: .init(at: at, from: from, name: name)
+        case .snapshot: .init(name: name, snapshot: snapshot)
+        }
+    }
+
+    func create(project: String, environment: ConsoleEnvironment) async throws -> Components.Schemas.BranchResult {
+        let request = request
+        return try await environment.call("createBranch", project: project, changes: true) {
+            try await $0.createBranch(.init(path: .init(project: project), body: .json(request))).created.body.json
+        }
+    }
+
+    var cli: String { Self.cli(project: "", name: name, source: source, from: from, at: at.map(Instants.iso), snapshot: snapshot) }
+
+    /// `branch create NAME [--from B] [--at ISO] [--snapshot S] --project P`.
+    static func cli(project: String, name: String, source: Source, from: String?, at: String?, snapshot: String?) -> String {
+        var words = ["branch create", name.isEmpty ? "NAME" : name]
+        switch source {
+        case .head: if let from { words += ["--from", from] }
+        case .time: words += ["--from", from ?? "main", "--at", at ?? "INSTANT"]
+        case .snapshot: words += ["--snapshot", snapshot ?? "SNAPSHOT"]
+        }
+        if !project.isEmpty { words += ["--project", project] }
+        return words.joined(separator: " ")
+    }
+}

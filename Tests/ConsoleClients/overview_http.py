@@ -1,0 +1,159 @@
+"""The console's overview and branches pages over plain HTTP, as a browser without JavaScript uses
+them: connection strings and the backup trust card, creating branches (from HEAD, from a snapshot,
+the palette's ?new=1&at=), the branch detail's actions (stop, start, check out, reset, delete with a
+typed confirmation), escaping, and a viewer who sees no write forms and is refused anyway.
+
+Usage: overview_http.py BASE_URL ADMIN_KEY PROJECT VIEWER_EMAIL VIEWER_PASSWORD
+Expects the project to have branches main and feature and a manual snapshot named before-change.
+Prints one line per check and exits non-zero at the first failure."""
+import datetime
+import html as htmlmod
+import http.cookiejar
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+BASE, ADMIN_KEY, PROJECT, VIEWER, VIEWER_PASSWORD = sys.argv[1:6]
+P = f"/projects/{PROJECT}"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def client():
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
+
+
+def call(opener, method, path, form=None):
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with opener.open(request, timeout=120) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def check(condition, what):
+    if not condition:
+        print(f"FAIL {what}")
+        sys.exit(1)
+    print(f"ok   {what}")
+
+
+def csrf_of(page):
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    return match.group(1) if match else ""
+
+
+def follow(opener, status, headers):
+    """GETs where a 303 points (its flash message is shown there)."""
+    check(status == 303, f"the form answers 303 (got {status})")
+    return call(opener, "GET", headers.get("Location", "/"))
+
+
+admin = client()
+status, _, _ = call(admin, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
+check(status == 303, "the admin signs in through the first-run screen")
+
+status, _, page = call(admin, "GET", P)
+check(status == 200 and "<h1>shop</h1>" in page, "the overview renders")
+token = csrf_of(page)
+check('id="connection-strings"' in page and "postgres://" in page and f"{PROJECT}__main" in page and f"{PROJECT}__feature" in page,
+      "the overview shows each branch's pooled connection string")
+check('data-copy="postgres://' in page, "connection strings have copy buttons")
+check('id="backup-trust"' in page and "Last verified restore" in page and "Encrypt" in page, "the backup trust card shows backups, verified restores and encryption")
+check('id="branch-health"' in page and "state-running" in page, "the health table shows each branch's Postgres state")
+check("before-change" in page, "the newest snapshots are listed")
+check("project.create" in page, "recent activity lists the journal")
+status, _, page = call(admin, "GET", P + "?branch=feature")
+check(status == 200 and 'class="current-branch"' in page, "?branch= highlights a branch on the overview")
+
+status, _, page = call(admin, "GET", P + "/branches")
+check(status == 200 and 'id="branch-list"' in page and 'id="create-branch"' in page, "the branches page lists branches and has the create form")
+check(">feature</a>" in page and "main HEAD" in page, "a branch made from main says it came from main's HEAD")
+check("branch create NAME --from main --project shop" in page, "the create form shows the equivalent CLI command")
+snapshot = re.search(r'<option value="([^"]+)">before-change ', page)
+check(snapshot is not None, "the create form offers the snapshots")
+at = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+status, _, page = call(admin, "GET", P + "/branches?new=1&at=" + urllib.parse.quote(at))
+check(status == 200 and re.search(r'id="source-time"[^>]*checked', page) and 'id="new-branch" open' in page,
+      "?new=1&at= (the command palette) opens the form on \"from a time\"")
+check(f'value="{at[:-1]}"' in page or 'type="datetime-local"' in page, "the instant is filled in (UTC)")
+
+status, headers, _ = call(admin, "POST", P + "/branches", {"_csrf": token, "name": "from-web", "source": "head", "from": "main"})
+check(headers.get("Location") == P + "/branches/from-web", "creating a branch from HEAD redirects to it")
+status, _, page = call(admin, "GET", headers["Location"])
+check(status == 200 and "Created branch from-web" in page and "<h1>Branch from-web</h1>" in page, "its detail page shows the flash and the branch")
+check(f'href="{P}/diff?from=main&amp;to=from-web"' in page, "\"compare to parent\" links to the diff page")
+check("postgres://" in page and 'id="delete-branch"' in page and 'id="reset-branch"' in page, "the detail page has connection strings and actions")
+
+status, headers, _ = call(admin, "POST", P + "/branches", {"_csrf": token, "name": "from-snapshot", "source": "snapshot", "snapshot": snapshot.group(1)})
+check(headers.get("Location") == P + "/branches/from-snapshot", "creating a branch from a snapshot")
+status, _, page = call(admin, "GET", P + "/branches")
+check("snapshot before-change" in page, "the list says the branch came from the snapshot")
+
+status, headers, _ = call(admin, "POST", P + "/branches", {"_csrf": token, "name": "<script>alert(1)</script>", "source": "head"})
+status, _, page = follow(admin, status, headers)
+check(status == 200 and "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page, "a hostile branch name is refused and shown escaped")
+status, headers, _ = call(admin, "POST", P + "/branches", {"_csrf": token, "name": "too-early", "source": "time", "from": "main", "at": "2001-01-01T00:00:00"})
+status, _, page = follow(admin, status, headers)
+check('class="flash error"' in page and "point_not_restorable" in page, "an instant outside the window is refused with the API's reason")
+
+detail = P + "/branches/from-web"
+status, headers, _ = call(admin, "POST", detail + "/stop", {"_csrf": token})
+status, _, page = follow(admin, status, headers)
+check("Stopped from-web" in page and "state-stopped" in page and 'id="start-branch"' in page, "stop, then the page offers start")
+status, headers, _ = call(admin, "POST", detail + "/start", {"_csrf": token})
+status, _, page = follow(admin, status, headers)
+check("Started from-web" in page and "state-running" in page, "start")
+status, headers, _ = call(admin, "POST", detail + "/checkout", {"_csrf": token})
+status, _, page = follow(admin, status, headers)
+check("now reaches from-web" in page and 'id="checkout-branch"' not in page, "check out")
+status, headers, _ = call(admin, "POST", P + "/branches/main/checkout", {"_csrf": token})
+check(status == 303, "check main out again")
+status, headers, _ = call(admin, "POST", detail + "/reset", {"_csrf": token})
+status, _, page = follow(admin, status, headers)
+check("Reset from-web from main" in page, "reset from parent")
+
+status, headers, _ = call(admin, "POST", P + "/branches", {"_csrf": token, "name": "doomed", "source": "head"})
+check(status == 303, "create a branch to delete")
+status, headers, _ = call(admin, "POST", P + "/branches/doomed/delete", {"_csrf": token, "confirm": "wrong"})
+status, _, page = follow(admin, status, headers)
+check('class="flash error"' in page and "<h1>Branch doomed</h1>" in page, "delete without the typed name is refused and nothing is deleted")
+status, headers, _ = call(admin, "POST", P + "/branches/doomed/delete", {"_csrf": token, "confirm": "doomed"})
+check(headers.get("Location") == P + "/branches", "delete with the typed name")
+status, _, page = call(admin, "GET", headers["Location"])
+check("Deleted branch doomed" in page and ">doomed</a>" not in page, "the list no longer has it")
+status, _, page = call(admin, "GET", P + "/branches/doomed")
+check(status == 404, "a deleted branch's page is a 404")
+
+status, _, page = call(admin, "GET", "/projects/nothere/branches")
+check(status == 404, "another project's branches page is a 404")
+status, _, page = call(admin, "POST", "/projects/nothere/branches", {"_csrf": token, "name": "x", "source": "head"})
+check(status == 404, "creating a branch in an unknown project is a 404")
+
+viewer = client()
+status, headers, _ = call(viewer, "POST", "/login", {"email": VIEWER, "password": VIEWER_PASSWORD, "next": "/"})
+check(status == 303, "the viewer signs in")
+status, _, page = call(viewer, "GET", P)
+vtoken = csrf_of(page)
+check(status == 200 and "password hidden" in page and "postgres://" not in page, "a viewer sees where to connect, without the password")
+status, _, page = call(viewer, "GET", P + "/branches")
+check(status == 200 and 'id="create-branch"' not in page and ">from-web</a>" in page, "a viewer sees the branches but no create form")
+status, _, page = call(viewer, "GET", detail)
+check(status == 200 and "<form" not in page.split('id="main"')[1].split("</main>")[0], "a viewer's branch page has no action forms")
+status, _, _ = call(viewer, "POST", P + "/branches", {"_csrf": vtoken, "name": "sneaky", "source": "head"})
+check(status == 403, "a viewer who posts the create form anyway is refused (403)")
+status, _, _ = call(viewer, "POST", detail + "/delete", {"_csrf": vtoken, "confirm": "from-web"})
+check(status == 403, "a viewer who posts delete anyway is refused (403)")
+status, _, _ = call(viewer, "POST", detail + "/stop", {"_csrf": vtoken})
+check(status == 403, "a viewer who posts stop anyway is refused (403)")
+print("all overview and branches checks passed")
