@@ -45,6 +45,7 @@ package final class Engine: Sendable {
     package var observability: Observability { Observability(context: context) }
     package var dataAPI: DataAPI { DataAPI(context: context) }
     package var adminSQL: AdminSQL { AdminSQL(context: context) }
+    package var snippets: Snippets { Snippets(context: context) }
     package var migrations: Migrations { Migrations(context: context) }
     package var identities: Identities { Identities(context: context) }
     package var audit: Audit { Audit(context: context) }

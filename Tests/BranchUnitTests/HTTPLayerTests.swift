@@ -75,6 +75,9 @@ extension StubAPI {
     }
     func runSQL(_ input: Operations.RunSQL.Input) async throws -> Operations.RunSQL.Output { throw StubError.notServed }
     func adminQuery(_ input: Operations.AdminQuery.Input) async throws -> Operations.AdminQuery.Output { throw StubError.notServed }
+    func listSnippets(_ input: Operations.ListSnippets.Input) async throws -> Operations.ListSnippets.Output { throw StubError.notServed }
+    func saveSnippet(_ input: Operations.SaveSnippet.Input) async throws -> Operations.SaveSnippet.Output { throw StubError.notServed }
+    func deleteSnippet(_ input: Operations.DeleteSnippet.Input) async throws -> Operations.DeleteSnippet.Output { throw StubError.notServed }
     func listMigrations(_ input: Operations.ListMigrations.Input) async throws -> Operations.ListMigrations.Output { throw StubError.notServed }
     func applyMigration(_ input: Operations.ApplyMigration.Input) async throws -> Operations.ApplyMigration.Output { throw StubError.notServed }
     func rollbackMigration(_ input: Operations.RollbackMigration.Input) async throws -> Operations.RollbackMigration.Output {

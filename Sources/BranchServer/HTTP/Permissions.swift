@@ -43,7 +43,7 @@ enum Permission: Equatable {
         "listSchedules": .project(.viewer), "setSchedule": .project(.owner), "deleteSchedule": .project(.owner),
         "createBackup": .project(.developer), "diff": .project(.viewer), "merge": .project(.developer),
         "listMigrations": .project(.viewer), "applyMigration": .project(.developer), "rollbackMigration": .project(.developer),
-        "runSQL": .project(.developer),
+        "runSQL": .project(.developer), "listSnippets": .project(.viewer), "saveSnippet": .project(.developer), "deleteSnippet": .project(.developer),
         "listMembers": .project(.owner), "setMember": .project(.owner), "removeMember": .project(.owner),
         "listUsers": .instanceAdmin, "createUser": .instanceAdmin, "deleteUser": .instanceAdmin, "setPassword": .signedIn,
         "listTokens": .signedIn, "createToken": .signedIn, "revokeToken": .signedIn,

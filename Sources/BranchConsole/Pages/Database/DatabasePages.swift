@@ -1,8 +1,184 @@
+import BranchAPI
+import Foundation
 import Hummingbird
+import NIOCore
 
-/// (Being built.)
+/// `/projects/{p}/database?branch=B&schema=S`: the schema of a branch read from pg_catalog with
+/// fixed queries (tables and columns, indexes, functions, triggers, enums, extensions, roles and
+/// grants), a server-rendered SVG of the tables and their foreign keys, and the branch's
+/// migrations, each linking to the diff it produced. Reading the catalog runs SQL on the branch,
+/// which needs a developer; viewers see the migrations and a note.
 struct DatabasePages: Sendable {
     let environment: ConsoleEnvironment
 
-    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {}
+    struct Column: Sendable {
+        var name: String
+        var type: String
+        var notNull: Bool
+        var defaultValue: String?
+        var primaryKey: Bool
+    }
+
+    struct Table: Sendable {
+        var name: String
+        var kind: String
+        var anchor: String
+        var comment: String?
+        var columns: [Column]
+        var references: [String]
+    }
+
+    /// A catalog row: its first cell is the row header.
+    struct Cells: Sendable {
+        var first: String
+        var rest: [String]
+    }
+
+    struct Schema: Sendable {
+        var name: String
+        var href: String
+        var current: Bool
+    }
+
+    struct Migration: Sendable {
+        var version: String
+        var name: String
+        var applied: String
+        var source: String
+        var diffHref: String?
+    }
+
+    struct Model: Sendable {
+        var project: String
+        var branch: String
+        var schema: String
+        var schemas: [Schema]
+        var mayRead: Bool
+        var readError: String?
+        var tables: [Table]
+        var noTables: Bool
+        var layout: SchemaLayout?
+        var indexes: [Cells]
+        var functions: [Cells]
+        var triggers: [Cells]
+        var enums: [Cells]
+        var extensions: [Cells]
+        var roles: [Cells]
+        var grants: [Cells]
+        var migrations: [Migration]
+        var noMigrations: Bool
+        var migrationsCLI: String
+        var downloadHref: String
+    }
+
+    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
+        pages.get("/projects/:project/database") { request, context -> Response in
+            let project = try ProjectSettingsPages.project(context)
+            let query = request.uri.queryParameters
+            let branch = try await MonitoringPages(environment: environment).branch(project, query["branch"].map(String.init))
+            let schema = query["schema"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
+            return try await page(project, branch: branch, schema: schema)
+        }
+        pages.get("/projects/:project/database/schema.svg") { request, context -> Response in
+            let project = try ProjectSettingsPages.project(context)
+            let query = request.uri.queryParameters
+            let branch = try await MonitoringPages(environment: environment).branch(project, query["branch"].map(String.init))
+            let schema = query["schema"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
+            return try await download(project, branch: branch, schema: schema)
+        }
+    }
+
+    /// The schema map alone, as an SVG file to download (colours inline: it leaves the console's stylesheet behind).
+    func download(_ project: String, branch: String, schema: String) async throws -> Response {
+        var model = Self.empty(project: project, branch: branch, schema: schema, mayRead: true)
+        try await read(into: &model, base: "/projects/\(ConsolePath.segment(project))")
+        let file = "\(project)-\(branch)-\(schema).svg".filter { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "image/svg+xml; charset=utf-8", .contentDisposition: "attachment; filename=\"\(file)\"", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: environment.templates.render(model, "database-schema-svg"))))
+    }
+
+    static func empty(project: String, branch: String, schema: String, mayRead: Bool) -> Model {
+        Model(
+            project: project, branch: branch, schema: schema, schemas: [], mayRead: mayRead, readError: nil, tables: [], noTables: true, layout: nil,
+            indexes: [], functions: [], triggers: [], enums: [], extensions: [], roles: [], grants: [], migrations: [], noMigrations: true,
+            migrationsCLI: "branch migrate list --branch \(branch) --project \(project)", downloadHref: "")
+    }
+
+    func page(_ project: String, branch: String, schema: String) async throws -> Response {
+        let session = try ConsoleSession.required()
+        let mayRead = session.viewer.may(.developer, in: project)
+        async let migrations = environment.call("listMigrations", project: project) {
+            try await $0.listMigrations(.init(path: .init(project: project, branch: branch))).ok.body.json.migrations
+        }
+        let base = "/projects/\(ConsolePath.segment(project))"
+        var model = Self.empty(project: project, branch: branch, schema: schema, mayRead: mayRead)
+        model.downloadHref = "\(base)/database/schema.svg?branch=\(FormFields.encode(branch))&schema=\(FormFields.encode(schema))"
+        if mayRead {
+            do {
+                try await read(into: &model, base: base)
+            } catch let failure as ConsoleFailure where failure.status != 404 {
+                model.readError = "\(failure.message) (\(failure.code))"
+            }
+        }
+        let list = try await migrations.sorted { $0.version < $1.version }
+        model.migrations = list.enumerated().map { index, migration in
+            let after = index + 1 < list.count ? list[index + 1].snapshot : nil
+            let diff = migration.snapshot.map { before in
+                "\(base)/diff?from=\(FormFields.encode(before))&to=\(FormFields.encode(after ?? branch))"
+            }
+            return Migration(version: migration.version, name: migration.name, applied: Formatting.utc(migration.appliedAt),
+                             source: migration.source.rawValue, diffHref: diff)
+        }.reversed()
+        model.noMigrations = model.migrations.isEmpty
+        return try await environment.page(
+            "database", title: "Database · \(project)", project: project, branch: branch, section: .database,
+            cli: "branch sql --branch \(branch) --project \(project) \"select * from pg_catalog.pg_tables where schemaname = '\(schema)'\"", body: model)
+    }
+
+    func read(into model: inout Model, base: String) async throws {
+        let sql = ProjectSQL(environment: environment, project: model.project, branch: model.branch)
+        let schema = model.schema
+        async let schemas = sql.rows(CatalogQueries.schemas)
+        async let columns = sql.rows(CatalogQueries.columns, [schema])
+        async let keys = sql.rows(CatalogQueries.foreignKeys, [schema])
+        async let indexes = sql.rows(CatalogQueries.indexes, [schema])
+        async let functions = sql.rows(CatalogQueries.functions, [schema])
+        async let triggers = sql.rows(CatalogQueries.triggers, [schema])
+        async let enums = sql.rows(CatalogQueries.enums, [schema])
+        async let extensions = sql.rows(CatalogQueries.extensions)
+        async let roles = sql.rows(CatalogQueries.roles)
+        async let grants = sql.rows(CatalogQueries.grants, [schema])
+        let branchQuery = "branch=" + FormFields.encode(model.branch)
+        model.schemas = try await schemas.compactMap { $0.first ?? nil }.map {
+            Schema(name: $0, href: "\(base)/database?\(branchQuery)&schema=\(FormFields.encode($0))", current: $0 == schema)
+        }
+        let keyRows = try await keys
+        var tables: [Table] = []
+        for row in try await columns {
+            let name = row[0] ?? ""
+            let column = Column(name: row[2] ?? "", type: row[3] ?? "", notNull: row[4] == "true", defaultValue: row[5], primaryKey: row[6] == "true")
+            if tables.last?.name == name {
+                tables[tables.count - 1].columns.append(column)
+            } else {
+                let references = keyRows.filter { $0[0] == name }.map { "\($0[1] ?? "") → \($0[2] ?? "").\($0[3] ?? "")" }
+                tables.append(Table(name: name, kind: row[1] ?? "table", anchor: "table-" + FormFields.encode(name), comment: row[7],
+                                    columns: [column], references: references))
+            }
+        }
+        model.tables = tables
+        model.noTables = tables.isEmpty
+        model.layout = tables.isEmpty ? nil : SchemaLayout(
+            tables: tables.map { table in (table.name, table.columns.map { "\($0.name) \($0.type)\($0.primaryKey ? " · PK" : "")" }) },
+            keys: keyRows.filter { $0[2] == schema }.map { .init(from: $0[0] ?? "", column: $0[1] ?? "", to: $0[3] ?? "") })
+        func text(_ rows: [[String?]]) -> [Cells] { rows.map { row in Cells(first: row.first.flatMap { $0 } ?? "", rest: row.dropFirst().map { $0 ?? "" }) } }
+        model.indexes = text(try await indexes)
+        model.functions = text(try await functions)
+        model.triggers = text(try await triggers)
+        model.enums = text(try await enums)
+        model.extensions = text(try await extensions)
+        model.roles = text(try await roles)
+        model.grants = text(try await grants)
+    }
 }

@@ -1,8 +1,159 @@
+import BranchAPI
+import Foundation
 import Hummingbird
 
-/// (Being built.)
+/// `/projects/{p}/sql?branch=B[&at=ISO]`: run SQL on a branch (developers and owners, through
+/// `runSQL`), with guards on destructive statements and an automatic LIMIT; run it on a scratch
+/// branch first and see the row diff before applying it; query a past instant read-only; keep
+/// snippets in Branch (shared with the project) and each user's history.
 struct SQLEditorPages: Sendable {
     let environment: ConsoleEnvironment
 
-    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {}
+    /// The page's place: project, branch and, for a historical query, the instant.
+    struct Place: Sendable {
+        var project: String
+        var branch: String
+        var at: String?
+
+        var base: String { "/projects/\(ConsolePath.segment(project))/sql" }
+        func href(_ path: String = "", extra: [(String, String)] = []) -> String {
+            var items = [("branch", branch)]
+            if let at { items.append(("at", at)) }
+            items += extra
+            return base + path + "?" + items.map { "\($0.0)=\(FormFields.encode($0.1))" }.joined(separator: "&")
+        }
+    }
+
+    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
+        pages.get("/projects/:project/sql") { request, context -> Response in
+            let place = try await place(request, context: context)
+            let query = FormFields(request.uri.query ?? "")
+            var model = try await blank(place)
+            if let id = query.text("snippet"), let snippet = (model.snippets + model.history).first(where: { $0.id == id }) {
+                model.sql = snippet.sql
+                if model.snippets.contains(where: { $0.id == id }) {
+                    model.snippetName = snippet.name
+                    model.snippetID = snippet.id
+                }
+            }
+            return try await render(model, place: place)
+        }
+        pages.post("/projects/:project/sql") { request, context -> Response in
+            let place = try await place(request, context: context)
+            let form = try await environment.form(request)
+            let runner = SQLRunner(environment: environment, place: place)
+            var model = try await blank(place)
+            model.sql = form["sql"] ?? ""
+            model.confirm = form["confirm"] == "on"
+            let status = try await runner.run(&model, scratch: form["action"] == "scratch")
+            try await refreshLists(&model, place: place)
+            return try await render(model, place: place, status: status)
+        }
+        pages.post("/projects/:project/sql/apply") { request, context -> Response in
+            let place = try await place(request, context: context)
+            let form = try await environment.form(request)
+            let runner = SQLRunner(environment: environment, place: place)
+            var model = try await blank(place)
+            model.sql = form["sql"] ?? ""
+            model.confirm = form["confirm"] == "on"
+            let status = try await runner.run(&model, scratch: false)
+            if let scratch = form.text("scratch") {
+                if status == .ok {
+                    try await runner.discard(scratch)
+                    model.flash = "Applied to \(place.branch); scratch branch \(scratch) deleted."
+                } else {
+                    // Not applied (refused or failed): the scratch branch stays, with its diff and buttons.
+                    model.scratch = try? await ScratchDiff(environment: environment, project: place.project)
+                        .compare(base: place.branch, scratch: scratch, place: place, needsConfirm: model.refused)
+                }
+            }
+            try await refreshLists(&model, place: place)
+            return try await render(model, place: place, status: status)
+        }
+        pages.post("/projects/:project/sql/discard") { request, context -> Response in
+            let place = try await place(request, context: context)
+            let form = try await environment.form(request)
+            let scratch = form.text("scratch") ?? ""
+            try await SQLRunner(environment: environment, place: place).discard(scratch)
+            return environment.redirect(place.href(), flash: "Discarded: scratch branch \(scratch) deleted; \(place.branch) was not changed.")
+        }
+        pages.post("/projects/:project/sql/snippets") { request, context -> Response in
+            let place = try await place(request, context: context)
+            let form = try await environment.form(request)
+            let project = place.project
+            let name = form.text("name") ?? "", sql = form["sql"] ?? "", id = form.text("id")
+            do {
+                let saved = try await environment.call("saveSnippet", project: project, changes: true, target: name) {
+                    try await $0.saveSnippet(.init(path: .init(project: project), body: .json(.init(id: id, kind: "snippet", name: name, sql: sql)))).created.body.json
+                }
+                return environment.redirect(place.href(extra: [("snippet", saved.id)]), flash: "Snippet \(saved.name) saved for the project's members.")
+            } catch let failure as ConsoleFailure where failure.status == 400 || failure.status == 422 {
+                return environment.redirect(place.href(), flash: failure.message, error: true)
+            }
+        }
+        pages.post("/projects/:project/sql/snippets/delete") { request, context -> Response in
+            let place = try await place(request, context: context)
+            let form = try await environment.form(request)
+            let project = place.project
+            let id = form.text("id") ?? ""
+            _ = try await environment.call("deleteSnippet", project: project, changes: true, target: id) {
+                try await $0.deleteSnippet(.init(path: .init(project: project, snippet: id))).ok.body.json
+            }
+            return environment.redirect(place.href(), flash: "Snippet deleted.")
+        }
+    }
+
+    func place(_ request: Request, context: some RequestContext) async throws -> Place {
+        guard let project = context.parameters.get("project") else { throw ConsoleFailure.notFound("The project") }
+        let query = FormFields(request.uri.query ?? "")
+        let branch = try await TableLocation.resolveBranch(project: project, chosen: query.text("branch"), environment: environment)
+        var at = query.text("at")
+        if let text = at {
+            guard let instant = Formatting.instant(text) else {
+                throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(text)' is not an ISO 8601 instant (like 2026-01-15T11:45:00Z).")
+            }
+            at = ISO8601DateFormatter().string(from: instant)
+        }
+        return Place(project: project, branch: branch, at: at)
+    }
+
+    /// The empty editor with the snippets and history.
+    func blank(_ place: Place) async throws -> SQLEditorModel {
+        let session = try ConsoleSession.required()
+        let mayRun = session.viewer.may(.developer, in: place.project)
+        var model = SQLEditorModel(
+            project: place.project, branch: place.branch, at: place.at, mayRun: mayRun,
+            notice: mayRun ? nil : "Your role in \(place.project) is viewer: running SQL needs the developer role. You can read the project's saved snippets.",
+            sql: "", confirm: false, action: place.href(), scratchAllowed: mayRun && place.at == nil, results: [], hasResults: false,
+            ranOn: nil, executed: nil, limitNotice: nil, refusal: [], refused: false, failure: nil, scratch: nil, flash: nil, snippets: [],
+            history: [], hasSnippets: false, hasHistory: false, snippetName: "", snippetID: nil,
+            saveSnippetAction: place.href("/snippets"), deleteSnippetAction: place.href("/snippets/delete"),
+            cli: "branch sql \"…\" --branch \(place.branch) --project \(place.project)")
+        try await refreshLists(&model, place: place)
+        return model
+    }
+
+    func refreshLists(_ model: inout SQLEditorModel, place: Place) async throws {
+        let project = place.project
+        let all = try await environment.call("listSnippets", project: project) {
+            try await $0.listSnippets(.init(path: .init(project: project))).ok.body.json.snippets
+        }
+        func view(_ snippet: Components.Schemas.Snippet) -> SQLEditorModel.Snippet {
+            .init(
+                id: snippet.id, name: snippet.name, author: snippet.author, when: Formatting.age(snippet.updatedAt),
+                href: place.href(extra: [("snippet", snippet.id)]), sql: snippet.sql)
+        }
+        model.snippets = all.filter { $0.kind == "snippet" }.map(view)
+        model.history = all.filter { $0.kind == "history" }.map(view)
+        model.hasSnippets = !model.snippets.isEmpty
+        model.hasHistory = !model.history.isEmpty
+    }
+
+    func render(_ model: SQLEditorModel, place: Place, status: HTTPResponse.Status = .ok) async throws -> Response {
+        var cli = "branch sql \"…\" --branch \(place.branch) --project \(place.project)"
+        if let at = place.at { cli = "branch create tmp --from \(place.branch) --at \(at) --project \(place.project) && branch sql \"…\" --read-only --branch tmp --project \(place.project)" }
+        return try await environment.page(
+            "sql", title: "SQL editor", project: place.project, branch: place.branch, point: place.at, section: .sql, cli: cli,
+            script: "sql-editor.js", status: status, body: model)
+    }
 }

@@ -1,8 +1,142 @@
+import Foundation
 import Hummingbird
 
-/// (Being built.)
+/// `/projects/{p}/tables`: any table of a branch, 50 rows a page in primary-key (keyset) order,
+/// sorted and filtered from the URL, edited in place (`table-editor.js`: a pending-edit queue
+/// with undo, reviewed as SQL, saved in one transaction) or row by row without JS; CSV export
+/// and import. Everything reaches the data through `runSQL`, so only developers and owners read
+/// or write here.
 struct TableEditorPages: Sendable {
     let environment: ConsoleEnvironment
 
-    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {}
+    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
+        pages.get("/projects/:project/tables") { request, context -> Response in
+            try await grid(try await TableLocation.read(request, context: context, environment: environment), request: request)
+        }
+        pages.post("/projects/:project/tables/save") { request, context -> Response in
+            try await TableSave(environment: environment).save(request, location: try await TableLocation.read(request, context: context, environment: environment))
+        }
+        TableRowPages(environment: environment).register(on: pages)
+        TableTransferPages(environment: environment).register(on: pages)
+    }
+
+    func grid(_ location: TableLocation, request: Request) async throws -> Response {
+        let session = try ConsoleSession.required()
+        let project = location.project, branch = location.branch
+        let mayWrite = session.viewer.may(.developer, in: project)
+        let cli = "branch sql \"SELECT * FROM \(location.tableID ?? "…") LIMIT 50\" --branch \(branch) --project \(project)"
+        var model = TableGridModel(project: project, branch: branch, mayWrite: mayWrite, notice: nil, tables: [], noTables: false, grid: nil, error: nil)
+        guard mayWrite else {
+            model.notice = "Your role in \(project) is viewer: table data is read through SQL, which needs the developer role. Ask an owner for it, or compare branches on the Diff page."
+            return try await render(model, location: location, cli: cli)
+        }
+        let sql = EditorSQL(environment: environment, project: project, branch: branch)
+        let tables: [TableCatalog.Table]
+        do {
+            tables = try await location.tables(sql)
+        } catch let failure as ConsoleFailure where failure.status < 500 && failure.status != 404 && failure.status != 403 {
+            model.error = "\(failure.message) (\(failure.code))"
+            return try await render(model, location: location, cli: cli)
+        }
+        model.noTables = tables.isEmpty
+        let current = tables.first { $0.id == location.tableID } ?? (location.tableID == nil ? tables.first : nil)
+        model.tables = tables.map {
+            .init(label: $0.id, href: location.href(table: $0.id, keep: false), current: $0.id == current?.id, rows: "~\($0.estimatedRows)")
+        }
+        if location.tableID != nil && current == nil { model.error = "Branch \(branch) has no table \(location.tableID!)." }
+        if let table = current {
+            var here = location
+            here.tableID = table.id
+            do {
+                model.grid = try await page(table, location: here, request: request, sql: sql)
+            } catch let failure as ConsoleFailure where failure.status == 422 || failure.status == 400 {
+                model.error = "\(failure.message) (\(failure.code))"
+            }
+        }
+        return try await render(model, location: location, cli: cli)
+    }
+
+    func render(_ model: TableGridModel, location: TableLocation, cli: String) async throws -> Response {
+        try await environment.page(
+            "tables", title: "Table editor", project: location.project, branch: location.branch, section: .tables, cli: cli,
+            script: model.grid?.editable == true ? "table-editor.js" : nil, body: model)
+    }
+
+    func page(_ table: TableCatalog.Table, location: TableLocation, request: Request, sql: EditorSQL) async throws -> TableGridModel.Grid {
+        let query = FormFields(request.uri.query ?? "")
+        let names = table.columns.map(\.name)
+        let sort = location.sort.flatMap { GridQuery.Sort($0, columns: names) }
+        let filters = location.filters.compactMap { GridQuery.Filter($0, columns: names) }
+        let grid = GridQuery(table: table, sort: sort, filters: filters)
+        let after = query.text("after").flatMap(GridQuery.Cursor.init(token:))
+        let before = query.text("before").flatMap(GridQuery.Cursor.init(token:))
+        let (text, params) = grid.sql(after: after, before: before)
+        var rows = try await sql.rows(text, params)
+        let more = rows.count > GridQuery.pageSize
+        rows = Array(rows.prefix(GridQuery.pageSize))
+        if before != nil { rows.reverse() }
+        var here = location
+        here.sort = sort?.text
+        here.filters = filters.map(\.text)
+        let indices = grid.cursorIndices()
+        func cursor(_ row: [String?]) -> String { GridQuery.Cursor(values: indices.map { $0 < row.count ? row[$0] : nil }).token }
+        let hasNext = before != nil ? true : more
+        let hasPrevious = before != nil ? more : after != nil
+        let key = table.key
+        let editable = !key.isEmpty
+        let columnNames = table.columns.map(\.name)
+        let rowViews = rows.map { row -> TableGridModel.Row in
+            let keyValues = key.map { column in row[columnNames.firstIndex(of: column.name)!] }
+            let keyObject = Dictionary(uniqueKeysWithValues: zip(key.map(\.name), keyValues.map { $0 ?? "" }))
+            let keyJSON = (try? JSONSerialization.data(withJSONObject: keyObject, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return .init(
+                keyJSON: keyJSON,
+                editHref: editable ? here.href("/row", extra: [("key", GridQuery.Cursor(values: keyValues).token)]) : nil,
+                cells: table.columns.enumerated().map { index, column in
+                    .init(column: column.name, value: row[index] ?? "NULL", isNull: row[index] == nil)
+                })
+        }
+        let heads = table.columns.map { column -> TableGridModel.ColumnHead in
+            let active = sort?.column == column.name
+            let next = active && sort?.descending == false ? "\(column.name).desc" : "\(column.name).asc"
+            return .init(
+                name: column.name, type: column.type, key: column.keyPosition != nil, notNull: column.notNull, hasDefault: column.hasDefault,
+                generated: column.generated, sortHref: here.href(sort: next),
+                ariaSort: active ? (sort!.descending ? "descending" : "ascending") : "none",
+                sortMark: active ? (sort!.descending ? "▼" : "▲") : "",
+                sortLabel: "Sort by \(column.name) " + (next.hasSuffix(".desc") ? "descending" : "ascending"))
+        }
+        return .init(
+            id: table.id, name: table.name, readOnly: !editable, editable: editable, columns: heads, rows: rowViews, empty: rowViews.isEmpty,
+            shown: rowViews.count,
+            nextHref: hasNext ? rows.last.map { here.href(extra: [("after", cursor($0))]) } : nil,
+            previousHref: hasPrevious ? rows.first.map { here.href(extra: [("before", cursor($0))]) } : nil,
+            firstHref: (after != nil || before != nil) ? here.href() : nil,
+            filters: filters.map { filter in
+                .init(
+                    text: "\(filter.column) \(filter.op.label)" + (filter.op == .isnull || filter.op == .notnull ? "" : " \(filter.value)"),
+                    removeHref: here.href(filters: here.filters.filter { $0 != filter.text }))
+            },
+            hasFilters: !filters.isEmpty,
+            columnOptions: columnNames.map { .init(value: $0, label: $0) },
+            operators: GridQuery.Filter.Operator.allCases.map { .init(value: $0.rawValue, label: $0.label) },
+            sort: here.sort, keptFilters: here.filters,
+            exportHref: here.href("/export.csv"),
+            importHref: editable ? here.href("/import", keep: false) : nil,
+            newRowHref: editable ? here.href("/row", extra: [("new", "1")]) : nil,
+            saveURL: here.href("/save", keep: false),
+            copyCommand: "branch psql \(location.branch) --project \(location.project) -- -c "
+                + Self.shellQuoted("\\copy \(table.sql) TO '\(table.name).csv' WITH (FORMAT csv, HEADER)"),
+            estimatedRows: "~\(table.estimatedRows)")
+    }
+
+    /// `text` in double quotes for a POSIX shell.
+    static func shellQuoted(_ text: String) -> String {
+        var quoted = ""
+        for character in text {
+            if "\\\"$`".contains(character) { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return "\"" + quoted + "\""
+    }
 }

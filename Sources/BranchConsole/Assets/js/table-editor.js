@@ -1,0 +1,199 @@
+// Table editor: cells edit in place into a pending-edit queue (insert, update, delete) with
+// Undo (Mod+Z); "Review N changes" (Mod+S) shows the server-generated SQL, and Save posts the
+// queue, run in one transaction; a failing edit is marked inline and nothing is kept.
+// Without this script every row still has its Edit form.
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? '';
+const isMac = navigator.platform.toUpperCase().includes('MAC');
+const mod = (event) => (isMac ? event.metaKey : event.ctrlKey);
+
+// CSV import: a chosen file is read into the text box.
+document.getElementById('import-file')?.addEventListener('change', async (event) => {
+  const file = event.target.files?.[0];
+  if (file) document.getElementById('import-csv').value = await file.text();
+});
+
+const grid = document.querySelector('#table-grid[data-editable]');
+if (grid) setUp(grid);
+
+function setUp(grid) {
+  const columns = [...grid.querySelectorAll('thead th[data-col]')].map((th) => ({
+    name: th.dataset.col, type: th.dataset.type, generated: th.dataset.generated === 'true',
+  }));
+  const edits = [];   // what Save sends, in order
+  const undo = [];    // functions that take the last action back
+  const bar = document.getElementById('edit-bar');
+  const count = document.getElementById('pending-count');
+  const dialog = document.getElementById('review-dialog');
+  const sqlBox = document.getElementById('review-sql');
+  const errorBox = document.getElementById('review-error');
+  bar.hidden = false;
+
+  const refresh = () => {
+    const n = edits.length;
+    count.textContent = n === 0 ? 'No pending changes' : `${n} pending change${n === 1 ? '' : 's'}`;
+    document.getElementById('review-changes').textContent = `Review ${n} change${n === 1 ? '' : 's'}`;
+  };
+  const keyOf = (row) => JSON.parse(row.dataset.key || '{}');
+  const push = (edit, revert) => {
+    edits.push(edit);
+    undo.push(() => { edits.splice(edits.indexOf(edit), 1); revert(); });
+    refresh();
+  };
+
+  // A delete button in each row's action cell.
+  for (const row of grid.tBodies[0].rows) addDeleteButton(row);
+  function addDeleteButton(row) {
+    const cell = row.querySelector('td.row-actions') ?? row.insertCell();
+    cell.classList.add('row-actions');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'ghost small';
+    button.textContent = 'Delete';
+    button.setAttribute('aria-label', 'Delete this row');
+    button.addEventListener('click', () => markDeleted(row));
+    cell.append(' ', button);
+  }
+
+  function markDeleted(row) {
+    if (row.classList.contains('removed')) return;
+    if (row.dataset.pendingInsert) {
+      const edit = edits.find((e) => e.row === row);
+      const index = edits.indexOf(edit);
+      edits.splice(index, 1);
+      row.hidden = true;
+      undo.push(() => { edits.splice(index, 0, edit); row.hidden = false; refresh(); });
+      refresh();
+      return;
+    }
+    row.classList.add('removed');
+    push({ op: 'delete', key: keyOf(row), row }, () => row.classList.remove('removed'));
+  }
+
+  // Editing a cell: double-click, or Enter when it has focus.
+  grid.addEventListener('dblclick', (event) => startEdit(event.target.closest('td[data-col]')));
+  grid.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && event.target.matches('td[data-col]')) { event.preventDefault(); startEdit(event.target); }
+  });
+  for (const cell of grid.querySelectorAll('tbody td[data-col]')) cell.tabIndex = 0;
+
+  function startEdit(cell) {
+    if (!cell || cell.querySelector('input')) return;
+    const column = columns.find((c) => c.name === cell.dataset.col);
+    const row = cell.parentElement;
+    if (!column || column.generated || row.classList.contains('removed')) return;
+    const wasNull = cell.dataset.null === 'true';
+    const before = wasNull ? null : cell.textContent;
+    const input = document.createElement('input');
+    input.value = before ?? '';
+    input.setAttribute('aria-label', `${column.name} (${column.type})`);
+    const nullButton = document.createElement('button');
+    nullButton.type = 'button';
+    nullButton.className = 'ghost small';
+    nullButton.textContent = 'NULL';
+    nullButton.setAttribute('aria-label', `Set ${column.name} to NULL`);
+    cell.textContent = '';
+    cell.append(input, nullButton);
+    input.focus();
+    let done = false;
+    const finish = (value, keep) => {
+      if (done) return;
+      done = true;
+      show(cell, keep ? value : before);
+      if (keep && value !== before) setValue(row, cell, column.name, value, before);
+      cell.focus();
+    };
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') { event.preventDefault(); finish(input.value, true); }
+      if (event.key === 'Escape') { event.preventDefault(); finish(null, false); }
+    });
+    input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== nullButton) finish(input.value, true); }, 0));
+    nullButton.addEventListener('click', () => finish(null, true));
+  }
+
+  function show(cell, value) {
+    cell.textContent = value ?? 'NULL';
+    cell.classList.toggle('null', value === null);
+    cell.dataset.null = value === null ? 'true' : 'false';
+  }
+
+  function setValue(row, cell, name, value, before) {
+    cell.classList.add('pending');
+    if (row.dataset.pendingInsert) {
+      const edit = edits.find((e) => e.row === row);
+      const had = Object.hasOwn(edit.values, name);
+      const old = edit.values[name];
+      edit.values[name] = value;
+      undo.push(() => { if (had) edit.values[name] = old; else delete edit.values[name]; show(cell, before); refresh(); });
+      refresh();
+      return;
+    }
+    push({ op: 'update', key: keyOf(row), values: { [name]: value }, row, cell }, () => { show(cell, before); cell.classList.remove('pending'); });
+  }
+
+  document.getElementById('add-row').addEventListener('click', () => {
+    const row = grid.tBodies[0].insertRow(0);
+    row.className = 'added';
+    row.dataset.pendingInsert = 'true';
+    for (const column of columns) {
+      const cell = row.insertCell();
+      cell.dataset.col = column.name;
+      cell.className = 'value null';
+      cell.dataset.null = 'true';
+      cell.textContent = column.generated ? 'generated' : 'default';
+      cell.tabIndex = 0;
+    }
+    addDeleteButton(row);
+    push({ op: 'insert', values: {}, row }, () => row.remove());
+    startEdit(row.querySelector('td[data-col]'));
+  });
+
+  const undoLast = () => { const revert = undo.pop(); if (revert) { revert(); refresh(); } };
+  document.getElementById('undo-edit').addEventListener('click', undoLast);
+
+  const payload = (preview) => ({
+    table: grid.dataset.table, preview,
+    edits: edits.map(({ op, key, values }) => ({ op, key, values })),
+  });
+  const post = async (body) => {
+    const response = await fetch(grid.dataset.save, {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() },
+      body: JSON.stringify(body),
+    });
+    return response.json().catch(() => ({ ok: false, error: { message: response.statusText } }));
+  };
+  const markError = (answer) => {
+    grid.querySelectorAll('.edit-error').forEach((node) => node.classList.remove('edit-error'));
+    errorBox.hidden = false;
+    const index = answer.error?.index;
+    errorBox.textContent = (index != null ? `Change ${index + 1}: ` : '') + (answer.error?.message ?? 'Saving failed') + ' Nothing was saved.';
+    const edit = index != null ? edits[index] : null;
+    const target = edit?.cell ?? edit?.row;
+    if (target) { target.classList.add('edit-error'); target.title = answer.error.message; }
+  };
+
+  async function review() {
+    if (edits.length === 0) return;
+    errorBox.hidden = true;
+    const answer = await post(payload(true));
+    sqlBox.textContent = (answer.statements ?? []).map((s) => `${s};`).join('\n');
+    if (!answer.ok) markError(answer);
+    dialog.showModal();
+  }
+  document.getElementById('review-changes').addEventListener('click', review);
+  document.getElementById('cancel-review').addEventListener('click', () => dialog.close());
+  document.getElementById('save-changes').addEventListener('click', async () => {
+    const answer = await post(payload(false));
+    if (answer.ok) { window.location.reload(); return; }
+    markError(answer);
+  });
+
+  document.addEventListener('keydown', (event) => {
+    if (!mod(event)) return;
+    const typing = event.target.closest('input, textarea, select');
+    if (event.key.toLowerCase() === 's') { event.preventDefault(); review(); }
+    if (event.key.toLowerCase() === 'z' && !typing && !dialog.open) { event.preventDefault(); undoLast(); }
+  });
+  refresh();
+}

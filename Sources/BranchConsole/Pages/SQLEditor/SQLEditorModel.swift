@@ -1,0 +1,112 @@
+/// What `sql.mustache` shows: the editor, each statement's result grid with its column types,
+/// the error with a caret under where it failed, the guards' refusals, a scratch run's row diff,
+/// and the project's snippets and the user's history.
+struct SQLEditorModel: Sendable {
+    struct Column: Sendable {
+        var name: String
+        var type: String
+    }
+
+    struct Result: Sendable {
+        var title: String
+        var command: String
+        var columns: [Column]
+        var rows: [[TableGridModel.Cell]]
+        var hasColumns: Bool
+        var summary: String
+        var notices: [String]
+        var limited: Bool
+        var truncated: Bool
+    }
+
+    struct Failure: Sendable {
+        var message: String
+        var code: String
+        var hint: String?
+        var statement: String?
+        /// "line 3, column 14" when Postgres said where.
+        var place: String?
+        /// The failing line, then spaces (tabs kept) and `^` under the failing character.
+        var excerpt: String?
+    }
+
+    struct Snippet: Sendable {
+        var id: String
+        var name: String
+        var author: String
+        var when: String
+        var href: String
+        var sql: String
+    }
+
+    struct DiffRow: Sendable {
+        struct Cell: Sendable {
+            var column: String
+            var old: String?
+            var new: String?
+            var changed: Bool
+        }
+
+        var table: String
+        var change: String
+        var gutter: String
+        var rowClass: String
+        var key: String
+        var detail: String
+    }
+
+    struct DiffTable: Sendable {
+        var table: String
+        var added: Int
+        var removed: Int
+        var changed: Int
+    }
+
+    struct Scratch: Sendable {
+        var name: String
+        var base: String
+        var added: Int
+        var removed: Int
+        var changed: Int
+        var schemaChanges: [String]
+        var tables: [DiffTable]
+        var rows: [DiffRow]
+        var hasSchemaChanges: Bool
+        var hasTables: Bool
+        var hasRows: Bool
+        var more: Bool
+        var unchanged: Bool
+        var applyAction: String
+        var discardAction: String
+        var needsConfirm: Bool
+    }
+
+    var project: String
+    var branch: String
+    var at: String?
+    var mayRun: Bool
+    var notice: String?
+    var sql: String
+    var confirm: Bool
+    var action: String
+    var scratchAllowed: Bool
+    var results: [Result]
+    var hasResults: Bool
+    var ranOn: String?
+    var executed: String?
+    var limitNotice: String?
+    var refusal: [String]
+    var refused: Bool
+    var failure: Failure?
+    var scratch: Scratch?
+    var flash: String?
+    var snippets: [Snippet]
+    var history: [Snippet]
+    var hasSnippets: Bool
+    var hasHistory: Bool
+    var snippetName: String
+    var snippetID: String?
+    var saveSnippetAction: String
+    var deleteSnippetAction: String
+    var cli: String
+}

@@ -1,0 +1,172 @@
+"""Keys & settings, instance settings, auth users and the database page over plain HTTP, as a
+browser without JavaScript uses them: rotating keys from the page (the data API refuses the old
+anon key afterwards and takes the new one), an allowlist with an invalid CIDR (inline error) and a
+valid one, a console user made a viewer who sees no settings form and whose POSTs are refused, the
+database page listing a table and escaping hostile names, and the auth users page.
+
+Usage: settings_http.py BASE_URL ADMIN_KEY PROJECT
+Prints one line per check and exits non-zero at the first failure."""
+import html as htmllib
+import http.cookiejar
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+BASE, ADMIN_KEY, PROJECT = sys.argv[1], sys.argv[2], sys.argv[3]
+HOSTILE = "<script>alert(1)</script>"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def client():
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
+
+
+def call(opener, method, path, form=None, headers=None):
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with opener.open(request, timeout=60) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def check(condition, what, detail=""):
+    if not condition:
+        print(f"FAIL {what}\n{detail[:3000]}")
+        sys.exit(1)
+    print(f"ok   {what}")
+
+
+def csrf_of(page):
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    return match.group(1) if match else ""
+
+
+def rest(key):
+    """The data API with `key`: the status of a read of the project's items table."""
+    request = urllib.request.Request(f"{BASE}/p/{PROJECT}/rest/v1/items?select=id", headers={"apikey": key, "Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+admin = client()
+status, _, _ = call(admin, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
+check(status == 303, "the first run signs the admin in")
+settings = f"/projects/{PROJECT}/settings"
+
+# Keys: masked with reveal, rotated from the page; the data API follows.
+status, _, page = call(admin, "GET", settings)
+check(status == 200 and 'id="rotate-keys"' in page and "branch keys rotate" in page, "the settings page shows the keys with the CLI equivalent", page)
+token = csrf_of(page)
+old_anon = htmllib.unescape(re.search(r'data-key-role="anon">([^<]+)<', page).group(1))
+check(rest(old_anon) == 200, "the data API takes the current anon key")
+status, _, page = call(admin, "POST", settings + "/keys/rotate", {"_csrf": token})
+check(status == 200 and 'id="new-anon-key"' in page, "rotating from the page shows the new keys once", page)
+new_anon = htmllib.unescape(re.search(r'id="new-anon-key">([^<]+)<', page).group(1))
+check(new_anon != old_anon, "the new anon key differs")
+check(rest(old_anon) == 401, "the data API refuses the old anon key")
+check(rest(new_anon) == 200, "the data API takes the new anon key")
+
+# Allowlist: an invalid CIDR is an inline error, a valid list is saved.
+status, _, page = call(admin, "POST", settings + "/allowlist", {"_csrf": token, "allowlist": "10.1.2.3/8"})
+check(status == 400 and "invalid_cidr" in page and 'id="allowlist-error"' in page and "10.1.2.3/8" in page, "an invalid CIDR is shown inline with invalid_cidr", page)
+status, headers, _ = call(admin, "POST", settings + "/allowlist", {"_csrf": token, "allowlist": "127.0.0.0/8\n::1/128"})
+check(status == 303, "a valid allowlist is saved")
+status, _, page = call(admin, "GET", settings)
+check("<code>127.0.0.0/8</code>" in page, "the page shows the saved allowlist", page)
+
+# Limits: saved and shown.
+status, _, _ = call(admin, "POST", settings + "/limits", {"_csrf": token, "max_connections": "", "suspend_after": "600"})
+check(status == 303, "scale-to-zero settings are saved")
+status, _, page = call(admin, "GET", settings)
+check('id="suspend-after" name="suspend_after" inputmode="numeric" value="600"' in page, "the page shows the new suspend delay", page)
+
+# Instance settings: a console user, shown its generated password once, made a viewer of the project.
+status, _, page = call(admin, "GET", "/settings")
+check(status == 200 and 'id="create-user"' in page and 'id="create-token"' in page, "the instance admin sees the instance settings", page)
+status, _, page = call(admin, "POST", "/settings/users", {"_csrf": token, "email": "viewer@example.com"})
+check(status == 201 and 'id="secret-value"' in page, "creating a console user shows its password once", page)
+password = htmllib.unescape(re.search(r'id="secret-value">([^<]+)<', page).group(1))
+status, _, page = call(admin, "POST", "/settings/tokens", {"_csrf": token, "name": "ci", "project": PROJECT, "role": "viewer", "expires_days": "1"})
+check(status == 201 and 'id="secret-value"' in page, "creating a token shows it once", page)
+status, _, page = call(admin, "POST", settings + "/members", {"_csrf": token, "email": "viewer@example.com", "role": "viewer"})
+check(status == 303, "the user becomes a viewer of the project")
+status, _, page = call(admin, "GET", settings)
+check("viewer@example.com" in page, "the members list shows them", page)
+status, _, page = call(admin, "POST", settings + "/members", {"_csrf": token, "email": "nobody@example.com", "role": "viewer"})
+check(status in (400, 404) and 'class="field-error"' in page and 'id="set-member"' in page, "an unknown user is an error beside the members form", page)
+
+# Alert channels of the project, and the instance's backup key.
+status, _, _ = call(admin, "POST", settings + "/alerts", {"_csrf": token, "kind": "webhook", "url": "https://alerts.example.org/branch"})
+check(status == 303, "a project webhook is set")
+status, _, page = call(admin, "GET", settings)
+check("https://alerts.example.org" in page and 'action="/projects/' + PROJECT + '/settings/alerts/remove"' in page, "the webhook is listed with its remove button", page)
+status, _, _ = call(admin, "POST", settings + "/alerts/remove", {"_csrf": token, "kind": "webhook"})
+check(status == 303, "the webhook is removed")
+status, _, page = call(admin, "GET", settings)
+check("https://alerts.example.org" not in page, "the webhook is gone", page[page.find('id="alerts"'):])
+status, _, _ = call(admin, "POST", "/settings/backup-key/acknowledge", {"_csrf": token})
+check(status == 303, "acknowledging the backup key's copy")
+status, _, page = call(admin, "GET", "/settings")
+check("acknowledged 20" in page and 'id="acknowledge-backup-key"' not in page, "the backup key shows as acknowledged", page)
+
+viewer = client()
+status, _, _ = call(viewer, "POST", "/login", {"email": "viewer@example.com", "password": password, "next": "/"})
+check(status == 303, "the viewer signs in with the generated password")
+status, _, page = call(viewer, "GET", settings)
+check(status == 200 and 'id="settings-readonly"' in page, "the viewer sees the settings read-only", page)
+for form_id in ["rotate-keys", "allowlist-form", "set-member", "set-alert-channel", "revoke-key"]:
+    check(f'id="{form_id}"' not in page, f"the viewer sees no {form_id} form")
+check(f'action="{settings}' not in page, "the viewer gets no settings form at all", page)
+check("eyJ" not in page, "the viewer sees no key")
+viewer_token = csrf_of(page)
+for path, form in [("/keys/rotate", {}), ("/allowlist", {"allowlist": ""}), ("/members", {"email": "viewer@example.com", "role": "owner"}), ("/limits", {"cpus": "1"})]:
+    status, _, _ = call(viewer, "POST", settings + path, dict(form, _csrf=viewer_token))
+    check(status in (403, 404), f"the viewer's POST to settings{path} is refused ({status})")
+check(rest(new_anon) == 200, "the viewer's refused rotation changed nothing")
+status, _, _ = call(viewer, "GET", "/settings")
+check(status == 404, "instance settings are a 404 for anyone but the admin")
+status, _, _ = call(viewer, "POST", "/settings/users", {"_csrf": viewer_token, "email": "x@example.com"})
+check(status == 404, "the viewer cannot create console users")
+status, _, page = call(viewer, "GET", f"/projects/{PROJECT}/database")
+check(status == 200 and 'id="database-readonly"' in page, "the viewer sees the database page without the catalog", page)
+
+# Database page: the table and its columns, hostile names escaped.
+status, _, page = call(admin, "GET", f"/projects/{PROJECT}/database")
+check(status == 200 and "<strong>items</strong>" in page and "<code>title</code>" in page, "the database page lists the table and its columns", page)
+check('class="schema-map"' in page and 'class="fk"' in page, "the schema map draws the tables and the foreign key", page)
+check(HOSTILE not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, "a hostile table and column name is escaped", page)
+check("pgcrypto" in page, "extensions are listed")
+svg_link = htmllib.unescape(re.search(r'href="([^"]+)" download id="download-schema-svg"', page).group(1))
+status, headers, svg = call(admin, "GET", svg_link)
+check(status == 200 and headers.get("Content-Type", "").startswith("image/svg+xml") and "<svg" in svg and ">items<" in svg and HOSTILE not in svg, "the schema map downloads as an escaped SVG file", svg)
+
+# Auth users: create one through the auth admin API, find it, ban it.
+auth = f"/projects/{PROJECT}/auth"
+status, _, page = call(admin, "GET", auth)
+check(status == 200 and 'id="create-auth-user"' in page, "the owner sees the auth users page", page)
+status, _, _ = call(admin, "POST", auth + "/users", {"_csrf": token, "email": "person@example.com", "password": "secret-password-1"})
+check(status == 303, "creating an auth user")
+status, _, page = call(admin, "GET", auth + "?q=person")
+check("person@example.com" in page, "the new auth user is listed by search", page)
+user_id = re.search(r'name="id" value="([^"]+)"><input type="hidden" name="email" value="person@example.com"', page).group(1)
+status, _, _ = call(admin, "POST", auth + "/users/ban", {"_csrf": token, "id": user_id, "email": "person@example.com"})
+check(status == 303, "banning the auth user")
+status, _, page = call(admin, "GET", auth + "?q=person")
+check("banned until" in page, "the user shows as banned", page)
+status, _, page = call(viewer, "GET", auth)
+check(status == 200 and 'id="auth-readonly"' in page and "person@example.com" not in page, "a viewer sees no auth users", page)
+print("all settings HTTP checks passed")

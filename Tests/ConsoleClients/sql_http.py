@@ -1,0 +1,190 @@
+"""The SQL editor over plain HTTP: results with column types, the automatic LIMIT, errors with a
+caret at their position, the guard on destructive statements, snippets and history, "run on a
+scratch branch first" (diff, discard, apply), a read-only query at a past instant, escaping of
+results, and a viewer who can run nothing. Data is checked through the API with the admin key.
+
+Usage: sql_http.py BASE_URL ADMIN_KEY
+Prints one line per check and exits non-zero at the first failure."""
+import html as htmllib
+import http.cookiejar
+import json
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+BASE, ADMIN_KEY = sys.argv[1], sys.argv[2]
+PROJECT = "lab"
+PASSWORD = "correct horse battery"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def client():
+    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def call(opener, method, path, form=None):
+    data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with opener.open(request, timeout=180) as response:
+            answer = response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        answer = error.code, dict(error.headers), error.read().decode()
+    LAST[0] = f"{method} {path} -> {answer[0]}\n{answer[2][answer[2].find('<main'):][:4000]}"
+    return answer
+
+
+def api(method, path, payload=None):
+    request = urllib.request.Request(
+        BASE + "/api/v1" + path, data=json.dumps(payload).encode() if payload is not None else None, method=method,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def sql(query, branch="main"):
+    status, answer = api("POST", f"/projects/{PROJECT}/branches/{branch}/sql", {"query": query})
+    if status != 200:
+        print(f"FAIL admin SQL {query!r}: {status} {answer}")
+        sys.exit(1)
+    return answer["results"][-1]["rows"]
+
+
+def branches():
+    return {b["name"] for b in api("GET", f"/projects/{PROJECT}/branches")[1]["branches"]}
+
+
+LAST = [""]
+
+
+def check(condition, what):
+    if not condition:
+        print(f"FAIL {what}")
+        print(f"last response: {LAST[0]}")
+        sys.exit(1)
+    print(f"ok   {what}")
+
+
+def csrf_of(page):
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    return match.group(1) if match else ""
+
+
+status, _ = api("POST", "/projects", {"name": PROJECT, "backups": False})
+check(status == 201, "project created through the API")
+sql("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL); INSERT INTO t VALUES (1, 10), (2, 20), (3, 30);")
+status, _ = api("POST", "/users", {"email": "viewer@example.com", "password": PASSWORD})
+status, _ = api("PUT", f"/projects/{PROJECT}/members/viewer@example.com", {"role": "viewer"})
+check(status in (200, 201), "a viewer is a member of the project")
+time.sleep(1.5)
+before_changes = sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")[0][0]
+time.sleep(1.5)
+
+browser = client()
+status, _, _ = call(browser, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": PASSWORD, "confirm": PASSWORD})
+check(status == 303, "the first run signs the admin in")
+page = f"/projects/{PROJECT}/sql?branch=main"
+status, _, html = call(browser, "GET", page)
+check(status == 200 and 'id="sql-input"' in html and 'id="sql-scratch"' in html, "the SQL editor renders without JavaScript")
+token = csrf_of(html)
+
+def run(query, action="run", confirm=False, path=page, opener=browser, csrf=None):
+    form = {"_csrf": csrf or token, "sql": query, "action": action}
+    if confirm:
+        form["confirm"] = "on"
+    return call(opener, "POST", path, form)
+
+status, _, html = run("SELECT id, v, '<script>alert(1)</script>' AS s FROM t ORDER BY id")
+check(status == 200 and "result-grid" in html and "int4" in html, "results come back in a grid with column types")
+check("&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)</script>" not in html, "<script> in SQL results is escaped")
+check("sql-limit-notice" in html and "LIMIT 1000 added" in html, "a bare SELECT gets LIMIT 1000, and the page says so")
+status, _, html = run("SELECT * FROM generate_series(1, 5000) LIMIT 3000")
+check(status == 200 and "LIMIT 1000 added" not in html and "3000 rows" in html, "a SELECT with its own LIMIT is left alone")
+
+status, _, html = run("SELECT 1;\nSELECT v FROM t WHERE id = 1 AND nope = 2")
+check(status == 422 and 'id="sql-error"' in html, "a failing statement shows its error")
+caret = re.search(r'<pre class="error-position" id="sql-error-caret">(.*?)</pre>', html, re.S)
+check("line 2, column 34" in html and caret is not None, "the error names its line and column")
+line, marker = htmllib.unescape(caret.group(1)).split("\n")
+check(line == "SELECT v FROM t WHERE id = 1 AND nope = 2" and marker == " " * 33 + "^", "a caret sits under the failing character")
+
+status, _, html = run("DELETE FROM t")
+check(status == 409 and "sql-refused" in html and "DELETE without WHERE" in html, "DELETE without WHERE is refused without the confirm box")
+status, _, html = run("DROP TABLE t")
+check(status == 409 and sql("SELECT count(*) FROM t") == [[3]], "DROP is refused without confirm, and nothing changed")
+status, _, html = run("UPDATE t SET v = v WHERE id = 3")
+check(status == 200, "an UPDATE with WHERE runs without confirm")
+
+status, headers, _ = call(browser, "POST", f"/projects/{PROJECT}/sql/snippets?branch=main", {"_csrf": token, "name": "Top <b>rows</b>", "sql": "SELECT * FROM t"})
+check(status == 303, "a snippet is saved")
+status, listed = api("GET", f"/projects/{PROJECT}/snippets")
+snippet = next((s for s in listed["snippets"] if s["kind"] == "snippet"), None)
+check(status == 200 and snippet and snippet["name"] == "Top <b>rows</b>" and snippet["sql"] == "SELECT * FROM t", "listSnippets has it (API)")
+status, _, html = call(browser, "GET", page)
+check("Top &lt;b&gt;rows&lt;/b&gt;" in html, "the snippet is listed, escaped")
+check('id="history-list"' in html and html.count("<li><a href=", html.index('id="history-list"')) == 4, "the history lists the four runs (refused ones are not runs)")
+status, _, html = call(browser, "GET", page + "&snippet=" + snippet["id"])
+check("SELECT * FROM t</textarea>" in html, "opening a snippet puts it in the editor")
+status, _, _ = call(browser, "POST", f"/projects/{PROJECT}/sql/snippets/delete?branch=main", {"_csrf": token, "id": snippet["id"]})
+status, listed = api("GET", f"/projects/{PROJECT}/snippets")
+check(not any(s["kind"] == "snippet" for s in listed["snippets"]), "a deleted snippet is gone")
+
+change = "UPDATE t SET v = v + 100 WHERE id = 1; INSERT INTO t VALUES (4, 40); DELETE FROM t WHERE id = 3"
+status, _, html = run(change, action="scratch")
+check(status == 200 and 'id="scratch-diff"' in html, "run on a scratch branch shows its diff")
+name = re.search(r'name="scratch" value="(scratch-[0-9a-f]+)"', html).group(1)
+check("+1 added" in html and "−1 removed" in html and "~1 changed" in html, "the diff counts one row added, removed and changed")
+check('class="added"' in html and 'class="removed"' in html and "v: 10 → 110" in html, "changed rows show with + / − gutters and old → new")
+check(name in branches() and sql("SELECT v FROM t WHERE id = 1", branch=name) == [[110]], "the scratch branch holds the change")
+check(sql("SELECT id, v FROM t ORDER BY id") == [[1, 10], [2, 20], [3, 30]], "main is unchanged until applied")
+status, _, _ = call(browser, "POST", f"/projects/{PROJECT}/sql/discard?branch=main", {"_csrf": token, "scratch": name})
+check(status == 303 and name not in branches() and sql("SELECT count(*) FROM t") == [[3]], "Discard deletes the scratch branch and leaves main alone")
+
+status, _, html = run("DELETE FROM t", action="scratch")
+check(status == 200 and "−3 removed" in html and 'id="apply-confirm"' in html,
+      "a destructive statement runs on a scratch branch without confirm, and applying it asks for confirmation")
+name = re.search(r'name="scratch" value="(scratch-[0-9a-f]+)"', html).group(1)
+status, _, html = call(browser, "POST", f"/projects/{PROJECT}/sql/apply?branch=main", {"_csrf": token, "scratch": name, "sql": "DELETE FROM t"})
+check(status == 409 and 'id="scratch-diff"' in html and name in branches() and sql("SELECT count(*) FROM t") == [[3]],
+      "applying it without the confirm box is refused; the scratch branch and its diff stay")
+status, _, _ = call(browser, "POST", f"/projects/{PROJECT}/sql/discard?branch=main", {"_csrf": token, "scratch": name})
+check(status == 303 and name not in branches(), "and Discard removes it")
+
+status, _, html = run(change, action="scratch")
+name = re.search(r'name="scratch" value="(scratch-[0-9a-f]+)"', html).group(1)
+status, _, html = call(browser, "POST", f"/projects/{PROJECT}/sql/apply?branch=main", {"_csrf": token, "scratch": name, "sql": change})
+check(status == 200 and "Applied to main" in html, "Apply to main runs the SQL on main")
+check(sql("SELECT id, v FROM t ORDER BY id") == [[1, 110], [2, 20], [4, 40]], "main now has the change")
+check(name not in branches(), "the scratch branch is deleted after apply")
+
+status, _, html = run("SELECT v FROM t WHERE id = 1", path=page + "&at=" + before_changes)
+check(status == 200 and 'id="historical-notice"' in html and "read-only" in html,
+      "?at= shows a clearly historical, read-only page" + ("" if status == 200 else " " + " ".join(re.findall(r'<p>([^<]*)</p>', html.split('id="sql-error"', 1)[-1])[:2])))
+check(re.search(r'<td class="value">10</td>', html) is not None, "the query at the past instant sees the old value")
+check(not any(b.startswith("at-") for b in branches()), "the temporary branch of a past-instant query is deleted")
+status, _, html = run("UPDATE t SET v = 0", path=page + "&at=" + before_changes)
+check(status != 200 and sql("SELECT v FROM t WHERE id = 1") == [[110]], "a write at a past instant is refused (read-only)")
+
+viewer = client()
+status, _, _ = call(viewer, "POST", "/login", {"email": "viewer@example.com", "password": PASSWORD, "next": "/"})
+check(status == 303, "the viewer signs in")
+status, _, html = call(viewer, "GET", page)
+check(status == 200 and "sql-role-notice" in html and 'id="sql-form"' not in html and 'id="snippet-form"' not in html, "a viewer gets no way to run SQL")
+vtoken = csrf_of(html)
+status, _, _ = run("DELETE FROM t WHERE id = 2", confirm=True, opener=viewer, csrf=vtoken)
+check(status == 403 and sql("SELECT count(*) FROM t WHERE id = 2") == [[1]], "a viewer's run is refused")
+status, _, _ = call(viewer, "POST", f"/projects/{PROJECT}/sql/snippets?branch=main", {"_csrf": vtoken, "name": "x", "sql": "SELECT 1"})
+check(status == 403, "a viewer cannot save snippets")
+print("all SQL editor checks passed")

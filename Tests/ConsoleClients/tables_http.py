@@ -1,0 +1,232 @@
+"""The table editor over plain HTTP: browse a table page by page (keyset), sort and filter from
+the URL, save a batch of edits as the page's script does (JSON), a failing batch changes nothing,
+the no-JS row form, CSV export and import, escaping of data, a table without a primary key, and
+a viewer who gets no editing controls and whose POSTs are refused. Data is checked through the
+API with the admin key, not through the console.
+
+Usage: tables_http.py BASE_URL ADMIN_KEY
+Prints one line per check and exits non-zero at the first failure."""
+import csv
+import http.cookiejar
+import io
+import json
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+BASE, ADMIN_KEY = sys.argv[1], sys.argv[2]
+PROJECT = "shop"
+PASSWORD = "correct horse battery"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def client():
+    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def call(opener, method, path, form=None, headers=None, body=None):
+    data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else body
+    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers or {})
+    if form is not None:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with opener.open(request, timeout=120) as response:
+            answer = response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        answer = error.code, dict(error.headers), error.read().decode()
+    LAST[0] = f"{method} {path} -> {answer[0]}\n{answer[2][answer[2].find('<main'):][:4000]}"
+    return answer
+
+
+def api(method, path, payload=None):
+    request = urllib.request.Request(
+        BASE + "/api/v1" + path, data=json.dumps(payload).encode() if payload is not None else None, method=method,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def sql(query):
+    status, answer = api("POST", f"/projects/{PROJECT}/branches/main/sql", {"query": query})
+    if status != 200:
+        print(f"FAIL admin SQL {query!r}: {status} {answer}")
+        sys.exit(1)
+    return answer["results"][-1]["rows"]
+
+
+LAST = [""]
+
+
+def check(condition, what):
+    if not condition:
+        print(f"FAIL {what}")
+        print(f"last response: {LAST[0]}")
+        sys.exit(1)
+    print(f"ok   {what}")
+
+
+def csrf_of(html):
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    return match.group(1) if match else ""
+
+
+def grid_ids(html):
+    """The `id` cell of each grid row, in order."""
+    body = html.split('id="table-grid"', 1)[1].split("</tbody>", 1)[0]
+    return [int(m) for m in re.findall(r'<td class="value" data-col="id">(\d+)</td>', body)]
+
+
+def link(html, anchor_id):
+    match = re.search(r'<a href="([^"]+)"[^>]*id="' + anchor_id + '"', html)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+# Setup through the API: a project, tables, a viewer.
+status, _ = api("POST", "/projects", {"name": PROJECT, "backups": False})
+check(status == 201, "project created through the API")
+sql("""
+CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(8,2), note text);
+INSERT INTO items SELECT g, 'item ' || lpad(g::text, 3, '0'), g * 1.5, CASE WHEN g % 10 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 120) g;
+UPDATE items SET note = '<script>alert(1)</script>' WHERE id = 7;
+CREATE TABLE log (at timestamptz DEFAULT now(), message text);
+INSERT INTO log (message) VALUES ('one'), ('two');
+""")
+status, _ = api("POST", "/users", {"email": "viewer@example.com", "password": PASSWORD})
+check(status in (200, 201), "a viewer user created")
+status, _ = api("PUT", f"/projects/{PROJECT}/members/viewer@example.com", {"role": "viewer"})
+check(status in (200, 201), "the viewer is a member of the project")
+
+browser = client()
+status, _, _ = call(browser, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": PASSWORD, "confirm": PASSWORD})
+check(status == 303, "the first run signs the admin in")
+
+base = f"/projects/{PROJECT}/tables?branch=main"
+status, _, html = call(browser, "GET", base)
+check(status == 200 and "public.items" in html and "public.log" in html, "the table list shows the branch's tables")
+token = csrf_of(html)
+
+# Keyset pages of 50 in primary key order.
+status, _, html = call(browser, "GET", base + "&table=public.items")
+check(status == 200 and grid_ids(html) == list(range(1, 51)), "page 1 holds rows 1-50 in key order")
+check("numeric(8,2)" in html and "integer" in html, "column types are shown")
+check("&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)</script>" not in html, "<script> in table data is escaped")
+next_href = link(html, "page-next")
+check(next_href is not None and "after=" in next_href, "page 1 links to the next page")
+status, _, html = call(browser, "GET", next_href)
+check(grid_ids(html) == list(range(51, 101)), "page 2 holds rows 51-100")
+status, _, html3 = call(browser, "GET", link(html, "page-next"))
+check(grid_ids(html3) == list(range(101, 121)) and link(html3, "page-next") is None, "page 3 holds rows 101-120 and is the last")
+status, _, html = call(browser, "GET", link(html3, "page-previous"))
+check(grid_ids(html) == list(range(51, 101)), "Previous goes back to rows 51-100")
+
+# Sort and filter in the URL.
+status, _, html = call(browser, "GET", base + "&table=public.items&sort=id.desc")
+check(grid_ids(html)[:3] == [120, 119, 118] and 'aria-sort="descending"' in html, "sort=id.desc orders by id descending")
+status, _, html = call(browser, "GET", link(html, "page-next"))
+check(grid_ids(html)[:2] == [70, 69], "the next page of a descending sort continues at 70")
+status, _, html = call(browser, "GET", base + "&table=public.items&sort=note.asc")
+ids = grid_ids(html)
+status, _, html2 = call(browser, "GET", link(html, "page-next"))
+status, _, html3 = call(browser, "GET", link(html2, "page-next"))
+all_ids = ids + grid_ids(html2) + grid_ids(html3)
+check(sorted(all_ids) == list(range(1, 121)) and all_ids[-12:] == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120],
+      "sorting by a column with NULLs pages through every row once, NULLs last")
+status, _, html = call(browser, "GET", base + "&table=public.items&filter=price.gt.150")
+check(grid_ids(html) == list(range(101, 121)), "filter=price.gt.150 keeps rows 101-120")
+status, _, html = call(browser, "GET", base + "&table=public.items&filter=name.like.item%2003&filter=id.lte.35")
+check(grid_ids(html) == list(range(30, 36)), "two filters (like and lte) combine")
+status, _, html = call(browser, "GET", base + "&table=public.items&fcol=note&fop=isnull&fval=")
+check(grid_ids(html) == list(range(10, 121, 10)), "the filter form without JS (is null) works")
+
+# Saving a batch as the page's script does.
+save = f"/projects/{PROJECT}/tables/save?branch=main"
+json_headers = {"Content-Type": "application/json", "X-CSRF-Token": token}
+batch = {"table": "public.items", "edits": [
+    {"op": "update", "key": {"id": "1"}, "values": {"name": "it's a \\ test", "note": None}},
+    {"op": "insert", "values": {"id": "500", "name": "new item", "price": "9.99"}},
+    {"op": "delete", "key": {"id": "2"}},
+]}
+status, _, body = call(browser, "POST", save, headers=json_headers, body=json.dumps({**batch, "preview": True}).encode())
+answer = json.loads(body)
+check(status == 200 and answer["ok"] and len(answer["statements"]) == 3 and "::text" in answer["statements"][0], "Review shows the generated SQL")
+check(sql("SELECT name FROM items WHERE id = 1")[0][0] == "item 001", "a preview changes nothing")
+status, _, body = call(browser, "POST", save, headers=json_headers, body=json.dumps(batch).encode())
+answer = json.loads(body)
+check(status == 200 and answer["ok"] and answer["rowsAffected"] == [1, 1, 1], "the batch of update, insert and delete saves")
+check(sql("SELECT name, note FROM items WHERE id = 1") == [["it's a \\ test", None]], "the update landed (quotes and backslashes intact, NULL set)")
+check(sql("SELECT name, price::text FROM items WHERE id = 500") == [["new item", "9.99"]], "the insert landed")
+check(sql("SELECT count(*) FROM items WHERE id = 2") == [[0]], "the delete landed")
+
+failing = {"table": "public.items", "edits": [
+    {"op": "update", "key": {"id": "3"}, "values": {"name": "changed"}},
+    {"op": "update", "key": {"id": "4"}, "values": {"name": None}},
+]}
+status, _, body = call(browser, "POST", save, headers=json_headers, body=json.dumps(failing).encode())
+answer = json.loads(body)
+check(status == 422 and not answer["ok"] and answer["error"]["index"] == 1 and "null" in answer["error"]["message"].lower(),
+      "a NOT NULL violation comes back inline, naming the failing edit")
+check(sql("SELECT name FROM items WHERE id = 3")[0][0] == "item 003", "a failing batch changes nothing (all or nothing)")
+evil = {"table": "public.items", "edits": [{"op": "update", "key": {"id": "5"}, "values": {"name": "x'); DROP TABLE items; --"}}]}
+status, _, body = call(browser, "POST", save, headers=json_headers, body=json.dumps(evil).encode())
+check(status == 200 and sql("SELECT name FROM items WHERE id = 5")[0][0] == "x'); DROP TABLE items; --", "a value is a literal, never SQL")
+status, _, body = call(browser, "POST", save, headers={"Content-Type": "application/json"}, body=json.dumps(batch).encode())
+check(status == 403, "a save without the CSRF token is refused")
+
+# The row form without JS: update, then delete.
+status, _, html = call(browser, "GET", base + "&table=public.items")
+edit = re.search(r'href="([^"]*/tables/row\?[^"]*key=[^"]*)"', html).group(1).replace("&amp;", "&")
+status, _, html = call(browser, "GET", edit)
+check(status == 200 and 'name="v.name"' in html, "a row's edit form renders")
+status, _, html = call(browser, "POST", edit, {"_csrf": token, "action": "update", "v.id": "1", "v.name": "form edit", "v.price": "1.50", "null.note": "on"})
+check(status == 303 and sql("SELECT name FROM items WHERE id = 1")[0][0] == "form edit", "the row form updates without JS")
+status, _, html = call(browser, "POST", edit, {"_csrf": token, "action": "update", "v.id": "1", "null.name": "on", "v.price": "1.50", "null.note": "on"})
+check(status == 422 and "row-error" in html, "a failing row form shows its error inline")
+status, _, _ = call(browser, "POST", edit, {"_csrf": token, "action": "delete"})
+check(status == 303 and sql("SELECT count(*) FROM items WHERE id = 1") == [[0]], "the row form deletes without JS")
+
+# CSV export matches the table.
+status, headers, body = call(browser, "GET", f"/projects/{PROJECT}/tables/export.csv?branch=main&table=public.items")
+rows = list(csv.reader(io.StringIO(body)))
+expected = sql("SELECT id::text AS i, name, price::text AS p, note FROM items ORDER BY id")
+check(status == 200 and "text/csv" in headers.get("Content-Type", "") and rows[0] == ["id", "name", "price", "note"], "CSV export has a header")
+exported = [[c if c != "" else None for c in r] for r in rows[1:]]
+check(exported == expected, f"CSV export matches the table ({len(rows) - 1} rows)"
+      + ("" if exported == expected else f": first difference {next((a, b) for a, b in zip(exported + [None] * 200, expected) if a != b)}"))
+
+# CSV import: preview, then insert in one transaction.
+imported = 'id,name,price\n900,"imported, one",1.00\n901,"say ""hi""",\n'
+status, _, html = call(browser, "POST", f"/projects/{PROJECT}/tables/import?branch=main&table=public.items", {"_csrf": token, "csv": imported, "header": "on", "step": "preview"})
+check(status == 200 and "import-preview" in html and "imported, one" in html and 'value="name" selected' in html, "CSV import previews with a column mapping")
+status, _, _ = call(browser, "POST", f"/projects/{PROJECT}/tables/import?branch=main&table=public.items",
+                    {"_csrf": token, "csv": imported, "header": "on", "step": "insert", "map": ["id", "name", "price"]})
+check(status == 303 and sql("SELECT name, price::text FROM items WHERE id IN (900, 901) ORDER BY id") == [["imported, one", "1.00"], ['say "hi"', None]], "CSV import inserts")
+bad = "id,name\n950,ok\n951,\n"
+status, _, html = call(browser, "POST", f"/projects/{PROJECT}/tables/import?branch=main&table=public.items", {"_csrf": token, "csv": bad, "header": "on", "step": "insert"})
+check(status == 422 and "nothing was imported" in html and sql("SELECT count(*) FROM items WHERE id = 950") == [[0]], "a failing import inserts nothing")
+
+# A table without a primary key is read-only.
+status, _, html = call(browser, "GET", base + "&table=public.log")
+check(status == 200 and "no-key-notice" in html and "data-editable" not in html and "one" in html, "a table without a primary key is a read-only grid")
+
+# A viewer: no editing controls, POSTs refused.
+viewer = client()
+status, _, _ = call(viewer, "POST", "/login", {"email": "viewer@example.com", "password": PASSWORD, "next": "/"})
+check(status == 303, "the viewer signs in")
+status, _, html = call(viewer, "GET", base + "&table=public.items")
+check(status == 200 and "table-role-notice" in html and "table-grid" not in html and "Save" not in html, "a viewer gets a notice and no editing controls")
+vtoken = csrf_of(html)
+status, _, body = call(viewer, "POST", save, headers={"Content-Type": "application/json", "X-CSRF-Token": vtoken}, body=json.dumps(batch).encode())
+check(status == 403, "a viewer's save is refused")
+status, _, _ = call(viewer, "POST", edit, {"_csrf": vtoken, "action": "delete"})
+check(status == 403, "a viewer's row form POST is refused")
+check(sql("SELECT count(*) FROM items WHERE id = 3") == [[1]], "the viewer changed nothing")
+print("all table editor checks passed")
