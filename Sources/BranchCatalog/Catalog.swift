@@ -359,6 +359,7 @@ package struct CatalogTransaction {
     package func lineages(_ project: ResourceName) throws -> [LineageRecord] {
         try LineageRecord.filter(Column("project") == project.rawValue).order(Column("started_at")).fetchAll(db)
     }
+    package func allLineages() throws -> [LineageRecord] { try LineageRecord.order(Column("started_at")).fetchAll(db) }
     package func lineages(_ project: ResourceName, branch: ResourceName) throws -> [LineageRecord] {
         try LineageRecord.filter(Column("project") == project.rawValue && Column("branch") == branch.rawValue)
             .order(Column("started_at")).fetchAll(db)

@@ -22,7 +22,7 @@ package struct Console: Sendable {
 
     package func register<Context: RequestContext>(on router: Router<Context>) {
         AssetRoutes(assets: environment.assets).register(on: router)
-        let pages = router.group().add(middleware: SessionMiddleware<Context>(environment: environment))
+        let pages = router.group().add(middleware: ServerTimingMiddleware<Context>()).add(middleware: SessionMiddleware<Context>(environment: environment))
         SignInPages(environment: environment).register(on: pages)
         ProjectsPages(environment: environment).register(on: pages)
         OverviewPages(environment: environment).register(on: pages)

@@ -14,6 +14,9 @@ import Glibc
 /// `requireFreeSpace` stay synchronous: they only stat paths of small directories and read statfs.
 package struct PoolStorage: Sendable {
     package let layout: PoolLayout
+    /// Shared by every copy of this value: one quota reading serves all sizes asked for within a
+    /// second (see `QuotaUsageCache`); the changes below drop it.
+    private let quotaUsage = QuotaUsageCache<[UInt64: (referenced: UInt64, exclusive: UInt64)]>()
 
     package init(layout: PoolLayout) {
         self.layout = layout
@@ -21,11 +24,13 @@ package struct PoolStorage: Sendable {
 
     /// A new, empty writable subvolume.
     package func createSubvolume(at path: String) async throws(StorageError) {
+        defer { quotaUsage.invalidate() }
         try await blocking(path: path) { () throws(StorageError) in try Btrfs.createSubvolume(path) }
     }
 
     /// A copy-on-write snapshot of `source` at `destination`.
     package func snapshot(from source: String, to destination: String, readOnly: Bool) async throws(StorageError) {
+        defer { quotaUsage.invalidate() }
         try await blocking(path: destination) { () throws(StorageError) in
             guard Btrfs.isSubvolume(source) else {
                 throw StorageError(.subvolumeNotFound, path: source, detail: "The source is not a subvolume")
@@ -36,6 +41,7 @@ package struct PoolStorage: Sendable {
 
     /// Deletes a subvolume (and any nested one). A missing path is not an error.
     package func deleteSubvolume(at path: String) async throws(StorageError) {
+        defer { quotaUsage.invalidate() }
         try await blocking(path: path) { () throws(StorageError) in
             guard Files.exists(path) else { return }
             guard Btrfs.isSubvolume(path) else {
@@ -57,11 +63,13 @@ package struct PoolStorage: Sendable {
 
     /// Swaps two subvolumes' places in one atomic step.
     package func exchange(_ a: String, _ b: String) async throws(StorageError) {
+        defer { quotaUsage.invalidate() }
         try await blocking(path: a) { () throws(StorageError) in try Btrfs.exchange(a, b) }
     }
 
     /// Moves a subvolume to a new path on the same filesystem (atomic).
     package func move(_ source: String, to destination: String) async throws(StorageError) {
+        defer { quotaUsage.invalidate() }
         try await blocking(path: source) { () throws(StorageError) in
             guard rename(source, destination) == 0 else {
                 throw StorageError(.storageFailed, path: source, detail: "Moving to \(destination) failed: \(String(cString: strerror(errno)))", errno: errno)
@@ -79,8 +87,9 @@ package struct PoolStorage: Sendable {
     /// quotas are not available on this filesystem.
     package func exclusiveBytes(of paths: [String]) async -> [String: UInt64] {
         let root = layout.root
+        let quotaUsage = quotaUsage
         let result = try? await blocking(path: root) { () -> [String: UInt64] in
-            guard let usage = Btrfs.qgroupUsage(root) else { return [:] }
+            guard let usage = quotaUsage.usage({ Btrfs.qgroupUsage(root) }) else { return [:] }
             var result: [String: UInt64] = [:]
             for path in paths {
                 if let id = try? Btrfs.subvolumeID(path), let entry = usage[id] {
@@ -96,7 +105,8 @@ package struct PoolStorage: Sendable {
     package var quotasEnabled: Bool {
         get async {
             let root = layout.root
-            return (try? await blocking(path: root) { () -> Bool in Btrfs.qgroupUsage(root) != nil }) ?? false
+            let quotaUsage = quotaUsage
+            return (try? await blocking(path: root) { () -> Bool in quotaUsage.usage({ Btrfs.qgroupUsage(root) }) != nil }) ?? false
         }
     }
 
@@ -118,9 +128,14 @@ package struct PoolStorage: Sendable {
     /// Flushes the filesystem so a crash cannot lose subvolumes the catalog already records.
     package func sync() async throws(StorageError) {
         let root = layout.root
+        // Synced to see current sizes: the next reading must be taken after this.
+        defer { quotaUsage.invalidate() }
         try await blocking(path: root) { () throws(StorageError) in try Btrfs.sync(root) }
     }
 
     /// `sync` for a caller already on a thread of its own (WriteBack's background flush).
-    func syncOnThisThread() throws(StorageError) { try Btrfs.sync(layout.root) }
+    func syncOnThisThread() throws(StorageError) {
+        defer { quotaUsage.invalidate() }
+        try Btrfs.sync(layout.root)
+    }
 }

@@ -9,26 +9,62 @@ struct Presenter: EnginePart {
     let context: EngineContext
 
     func project(_ project: ProjectRecord) async throws -> ProjectView {
-        let (branches, snapshots, lineages, backupSchedule, verification) = try await catalog.read { tx in
-            (
-                try tx.branches(project.name), try tx.snapshots(project.name), try tx.lineages(project.name),
-                try tx.schedule(project.name, .backup), try tx.verification(project.name)
-            )
+        try await projects([project])[0]
+    }
+
+    /// The views of `projects`, in order: one catalog read and one quota reading for all of them
+    /// (a list of many projects would otherwise pay both once per project). For several projects
+    /// each table is read whole once: a query per table rather than per table and project.
+    func projects(_ projects: [ProjectRecord]) async throws -> [ProjectView] {
+        let records = try await catalog.read { tx in
+            guard projects.count > 1 else {
+                return try projects.map { project in
+                    ProjectRecords(
+                        branches: try tx.branches(project.name), snapshots: try tx.snapshots(project.name), lineages: try tx.lineages(project.name),
+                        backupSchedule: try tx.schedule(project.name, .backup), verification: try tx.verification(project.name))
+                }
+            }
+            let branches = Dictionary(grouping: try tx.allBranches(), by: \.project)
+            let snapshots = Dictionary(grouping: try tx.allSnapshots(), by: \.project)
+            let lineages = Dictionary(grouping: try tx.allLineages(), by: \.project)
+            let schedules = Dictionary(try tx.schedules().filter { $0.kind == .backup }.map { ($0.project, $0) }, uniquingKeysWith: { first, _ in first })
+            let verifications = Dictionary(try tx.verifications().map { ($0.project, $0) }, uniquingKeysWith: { first, _ in first })
+            return projects.map { project in
+                ProjectRecords(
+                    branches: branches[project.name] ?? [], snapshots: snapshots[project.name] ?? [], lineages: lineages[project.name] ?? [],
+                    backupSchedule: schedules[project.name], verification: verifications[project.name])
+            }
         }
-        let checkedOut = branches.first { $0.name == project.checkedOut }
+        let paths = records.map { $0.branches.map { layout.branch($0.project, $0.name) } + $0.snapshots.map { layout.snapshot($0.project, $0.id) } }
+        let sizes = await storage.exclusiveBytes(of: paths.flatMap { $0 })
+        return zip(projects, zip(records, paths)).map { project, recordsAndPaths in
+            let (records, paths) = recordsAndPaths
+            return view(project, records, sizes: paths.compactMap { sizes[$0] })
+        }
+    }
+
+    /// What `projects` reads from the catalog for one project.
+    private struct ProjectRecords: Sendable {
+        var branches: [BranchRecord]
+        var snapshots: [SnapshotRecord]
+        var lineages: [LineageRecord]
+        var backupSchedule: ScheduleRecord?
+        var verification: VerificationRecord?
+    }
+
+    private func view(_ project: ProjectRecord, _ records: ProjectRecords, sizes: [UInt64]) -> ProjectView {
+        let checkedOut = records.branches.first { $0.name == project.checkedOut }
         let earliest = checkedOut.flatMap { branch in
-            pointInTime.earliestRestorable(branch, lineages: lineages.filter { $0.branch == branch.name }, snapshots: snapshots)
+            pointInTime.earliestRestorable(branch, lineages: records.lineages.filter { $0.branch == branch.name }, snapshots: records.snapshots)
         }
-        let paths = branches.map { layout.branch($0.project, $0.name) } + snapshots.map { layout.snapshot($0.project, $0.id) }
-        let sizes = await storage.exclusiveBytes(of: paths)
         return ProjectView(
-            record: project, branchCount: branches.filter { $0.state == .ready }.count,
-            snapshotCount: snapshots.filter { $0.state == .ready }.count,
-            exclusiveBytes: sizes.isEmpty ? nil : sizes.values.reduce(0, +), poolerHost: configuration.publicHost,
+            record: project, branchCount: records.branches.filter { $0.state == .ready }.count,
+            snapshotCount: records.snapshots.filter { $0.state == .ready }.count,
+            exclusiveBytes: sizes.isEmpty ? nil : sizes.reduce(0, +), poolerHost: configuration.publicHost,
             poolerPort: configuration.poolerPort, suspendAfterSeconds: project.suspendAfter ?? configuration.suspendAfter,
             suspendMainAfterSeconds: project.suspendMainAfter ?? 0, retentionDays: project.retentionDays ?? configuration.retentionDays,
-            earliestRestorableAt: earliest, backupSchedule: backupSchedule.flatMap { $0.enabled ? $0.expression : nil },
-            lastVerification: verification)
+            earliestRestorableAt: earliest, backupSchedule: records.backupSchedule.flatMap { $0.enabled ? $0.expression : nil },
+            lastVerification: records.verification)
     }
 
     func branch(_ branch: BranchRecord, project: ProjectRecord) async throws -> BranchView {

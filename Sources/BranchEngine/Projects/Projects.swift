@@ -107,9 +107,7 @@ package struct Projects: EnginePart {
     }
 
     package func list() async throws -> [ProjectView] {
-        var views: [ProjectView] = []
-        for project in try await catalog.projects() where project.state == .ready { views.append(try await presenter.project(project)) }
-        return views
+        try await presenter.projects(try await catalog.projects().filter { $0.state == .ready })
     }
 
     /// The names of the ready projects, sorted; a catalog read only (no sizes, no server states).

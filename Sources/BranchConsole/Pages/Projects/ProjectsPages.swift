@@ -65,27 +65,36 @@ struct ProjectsPages: Sendable {
     func dashboard(error: String? = nil, name: String = "", status: HTTPResponse.Status = .ok) async throws -> Response {
         let session = try ConsoleSession.required()
         let projects = try await environment.call("listProjects") { try await $0.listProjects(.init()).ok.body.json.projects }
+        // The instance admin reads every project's backups in one call; others may only ask per project.
+        let allBackups: [String: [Components.Schemas.BackupInfo]]? = session.viewer.isInstanceAdmin && !projects.isEmpty
+            ? Dictionary(grouping: try await environment.call("listBackups") { try await $0.listBackups(.init()).ok.body.json.backups }, by: \.project)
+            : nil
         let rows = try await withThrowingTaskGroup(of: Row.self) { group in
-            for project in projects { group.addTask { try await row(project) } }
+            for project in projects { group.addTask { try await row(project, backups: allBackups.map { $0[project.name] ?? [] }) } }
             return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.name < $1.name }
         }
         let model = Model(projects: rows, empty: rows.isEmpty, mayCreate: true, error: error, name: name)
-        _ = session
         return try await environment.page(
             "projects", title: "Projects", instance: .projects, cli: "branch project list", status: status, body: model)
     }
 
-    func row(_ project: Components.Schemas.ProjectInfo) async throws -> Row {
+    /// `backups`: the project's, when already read; else they are read here.
+    func row(_ project: Components.Schemas.ProjectInfo, backups known: [Components.Schemas.BackupInfo]?) async throws -> Row {
         let name = project.name
         async let branches = environment.call("listBranches", project: name) {
             try await $0.listBranches(.init(path: .init(project: name))).ok.body.json.branches
         }
-        async let backups = environment.call("listBackups", project: name) {
-            try await $0.listBackups(.init(query: .init(project: name))).ok.body.json.backups
+        let backups: [Components.Schemas.BackupInfo]
+        if let known {
+            backups = known
+        } else {
+            backups = try await environment.call("listBackups", project: name) {
+                try await $0.listBackups(.init(query: .init(project: name))).ok.body.json.backups
+            }
         }
         let list = try await branches
         let running = list.filter { $0.status == "running" }.count
-        let newest = try await backups.max { $0.startedAt < $1.startedAt }
+        let newest = backups.max { $0.startedAt < $1.startedAt }
         let verification = project.lastVerification
         return Row(
             name: name, href: "/projects/\(ConsolePath.segment(name))", role: project.role, running: running, branches: project.branches,
