@@ -74,6 +74,7 @@ extension StubAPI {
         throw StubError.notServed
     }
     func runSQL(_ input: Operations.RunSQL.Input) async throws -> Operations.RunSQL.Output { throw StubError.notServed }
+    func querySQL(_ input: Operations.QuerySQL.Input) async throws -> Operations.QuerySQL.Output { throw StubError.notServed }
     func adminQuery(_ input: Operations.AdminQuery.Input) async throws -> Operations.AdminQuery.Output { throw StubError.notServed }
     func listSnippets(_ input: Operations.ListSnippets.Input) async throws -> Operations.ListSnippets.Output { throw StubError.notServed }
     func saveSnippet(_ input: Operations.SaveSnippet.Input) async throws -> Operations.SaveSnippet.Output { throw StubError.notServed }

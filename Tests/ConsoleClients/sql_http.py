@@ -1,7 +1,7 @@
 """The SQL editor over plain HTTP: results with column types, the automatic LIMIT, errors with a
 caret at their position, the guard on destructive statements, snippets and history, "run on a
 scratch branch first" (diff, discard, apply), a read-only query at a past instant, escaping of
-results, and a viewer who can run nothing. Data is checked through the API with the admin key.
+results, and a viewer who runs read-only SQL only. Data is checked through the API with the admin key.
 
 Usage: sql_http.py BASE_URL ADMIN_KEY
 Prints one line per check and exits non-zero at the first failure."""
@@ -181,10 +181,22 @@ viewer = client()
 status, _, _ = call(viewer, "POST", "/login", {"email": "viewer@example.com", "password": PASSWORD, "next": "/"})
 check(status == 303, "the viewer signs in")
 status, _, html = call(viewer, "GET", page)
-check(status == 200 and "sql-role-notice" in html and 'id="sql-form"' not in html and 'id="snippet-form"' not in html, "a viewer gets no way to run SQL")
+check(status == 200 and 'id="sql-viewer-read-only"' in html and "read-only: your role is viewer" in html.lower() and 'id="sql-form"' in html
+      and 'id="snippet-form"' not in html and 'id="sql-scratch"' not in html and 'id="sql-confirm"' not in html,
+      "a viewer gets the editor marked read-only, without snippets, scratch branches or the destructive-statement confirmation")
 vtoken = csrf_of(html)
-status, _, _ = run("DELETE FROM t WHERE id = 2", confirm=True, opener=viewer, csrf=vtoken)
-check(status == 403 and sql("SELECT count(*) FROM t WHERE id = 2") == [[1]], "a viewer's run is refused")
+status, _, html = run("SELECT id, v FROM t ORDER BY id", opener=viewer, csrf=vtoken)
+check(status == 200 and "result-grid" in html and '<td class="value">110</td>' in html and "read-only: your role is viewer" in html,
+      "a viewer's SELECT shows its results")
+status, _, html = run("DELETE FROM t WHERE id = 2", confirm=True, opener=viewer, csrf=vtoken)
+check(status == 422 and 'id="sql-error"' in html and "read-only transaction" in html and sql("SELECT count(*) FROM t WHERE id = 2") == [[1]],
+      "a viewer's write fails with Postgres' read-only error and changes nothing")
+status, _, html = run("COMMIT; DELETE FROM t WHERE id = 2", opener=viewer, csrf=vtoken)
+check(status == 400 and 'id="sql-error"' in html and sql("SELECT count(*) FROM t WHERE id = 2") == [[1]], "a viewer cannot escape with COMMIT")
+status, _, _ = run("SELECT 1", action="scratch", opener=viewer, csrf=vtoken)
+check(status == 403, "a viewer cannot run on a scratch branch")
+status, _, html = call(viewer, "GET", page + "&at=" + before_changes)
+check(status == 200 and "sql-role-notice" in html and 'id="sql-form"' not in html, "a viewer cannot query a past instant (it needs a temporary branch)")
 status, _, _ = call(viewer, "POST", f"/projects/{PROJECT}/sql/snippets?branch=main", {"_csrf": vtoken, "name": "x", "sql": "SELECT 1"})
 check(status == 403, "a viewer cannot save snippets")
 print("all SQL editor checks passed")

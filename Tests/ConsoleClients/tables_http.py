@@ -1,7 +1,7 @@
 """The table editor over plain HTTP: browse a table page by page (keyset), sort and filter from
 the URL, save a batch of edits as the page's script does (JSON), a failing batch changes nothing,
 the no-JS row form, CSV export and import, escaping of data, a table without a primary key, and
-a viewer who gets no editing controls and whose POSTs are refused. Data is checked through the
+a viewer who reads rows (grid, CSV) but gets no editing controls and whose POSTs are refused. Data is checked through the
 API with the admin key, not through the console.
 
 Usage: tables_http.py BASE_URL ADMIN_KEY
@@ -217,12 +217,24 @@ check(status == 422 and "nothing was imported" in html and sql("SELECT count(*) 
 status, _, html = call(browser, "GET", base + "&table=public.log")
 check(status == 200 and "no-key-notice" in html and "data-editable" not in html and "one" in html, "a table without a primary key is a read-only grid")
 
-# A viewer: no editing controls, POSTs refused.
+# A viewer: rows read through the read-only querySQL, no editing controls, POSTs refused.
 viewer = client()
 status, _, _ = call(viewer, "POST", "/login", {"email": "viewer@example.com", "password": PASSWORD, "next": "/"})
 check(status == 303, "the viewer signs in")
 status, _, html = call(viewer, "GET", base + "&table=public.items")
-check(status == 200 and "table-role-notice" in html and "table-grid" not in html and "Save" not in html, "a viewer gets a notice and no editing controls")
+check(status == 200 and 'id="viewer-read-only"' in html and 'id="table-grid"' in html and "public.items" in html,
+      "a viewer sees the table list and the grid, marked read-only")
+check('data-col="id">3</td>' in html, "a viewer sees the table's rows")
+check("data-editable" not in html and 'id="edit-bar"' not in html and 'id="import-csv"' not in html and 'id="new-row-link"' not in html
+      and "/tables/row?" not in html and 'id="no-key-notice"' not in html, "a viewer gets no editing controls")
+status, headers, body = call(viewer, "GET", f"/projects/{PROJECT}/tables/export.csv?branch=main&table=public.items")
+vrows = list(csv.reader(io.StringIO(body)))
+check(status == 200 and vrows[0] == ["id", "name", "price", "note"] and len(vrows) - 1 == sql("SELECT count(*) FROM items")[0][0],
+      "a viewer exports the table as CSV")
+status, _, _ = call(viewer, "GET", f"/projects/{PROJECT}/tables/import?branch=main&table=public.items")
+check(status == 403, "a viewer gets no import form")
+status, _, _ = call(viewer, "GET", edit)
+check(status == 403, "a viewer gets no row form")
 vtoken = csrf_of(html)
 status, _, body = call(viewer, "POST", save, headers={"Content-Type": "application/json", "X-CSRF-Token": vtoken}, body=json.dumps(batch).encode())
 check(status == 403, "a viewer's save is refused")

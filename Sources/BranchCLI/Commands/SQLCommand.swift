@@ -22,7 +22,7 @@ struct SQLCommand: AsyncParsableCommand {
     var branch: String?
     @Option(name: .customLong("param"), help: "A value for $1, $2… (repeat it; 'null' for NULL).")
     var parameters: [String] = []
-    @Flag(name: .customLong("read-only"), help: "Run in a read-only transaction.")
+    @Flag(name: .customLong("read-only"), help: "Run in a read-only transaction that is rolled back (a viewer may).")
     var readOnly = false
     @Option(name: .customLong("timeout"), help: "Statement timeout in milliseconds (default 30000).")
     var timeoutMs: Int?
@@ -36,9 +36,11 @@ struct SQLCommand: AsyncParsableCommand {
             let client = try APIClient.make()
             let branchName = try await BranchResolution.branch(branch, project: name, client: client)
             let parameters: [OpenAPIValueContainer]? = parameters.isEmpty ? nil : parameters.map { $0 == "null" ? nil : .init(stringLiteral: $0) }
-            let answer = try await client.runSQL(
-                path: .init(project: name, branch: branchName),
-                body: .json(.init(params: parameters, query: sql, readOnly: readOnly ? true : nil, timeoutMs: timeoutMs))).ok.body.json
+            let body = Components.Schemas.SQLRequest(params: parameters, query: sql, timeoutMs: timeoutMs)
+            // Read-only SQL goes through querySQL, which a project viewer may call.
+            let answer = readOnly
+                ? try await client.querySQL(path: .init(project: name, branch: branchName), body: .json(body)).ok.body.json
+                : try await client.runSQL(path: .init(project: name, branch: branchName), body: .json(body)).ok.body.json
             if output.json { return try Format.printJSON(answer) }
             SQLResultPrinter.print(answer)
         }

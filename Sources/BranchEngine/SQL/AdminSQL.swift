@@ -69,23 +69,29 @@ package struct AdminSQL: EnginePart {
         return try await sessions.withOwnerConnection(project, branch, purpose: "sql") { connection in
             _ = try await connection.execute(
                 "SET statement_timeout = \(timeout); SET default_transaction_read_only = \(input.readOnly ? "on" : "off")")
-            let outcome = try await connection.script(
-                input.query, parameters: input.parameters.map { $0.map(Self.parameterText) }, byteLimit: Self.answerByteLimit,
-                timeout: .milliseconds(timeout * max(statements.statements.count, 1) + 10_000))
-            if let failure = outcome.failure {
-                throw Self.failure(failure, in: input.query, statements: statements, code: .sqlFailed)
-            }
-            let names = try await Self.typeNames(of: outcome.results, on: connection)
-            var output = SQLOutput(results: outcome.results.map { result in
-                let types = result.columns.map { names[$0.typeOID] ?? "oid:\($0.typeOID)" }
-                return SQLStatementOutput(
-                    command: SQLValues.command(result.tag), columns: zip(result.columns, types).map { ($0.name, $1) },
-                    rows: result.rows.map { row in zip(row, types).map { SQLValues.json($0, type: $1) } },
-                    rowCount: result.rowCount, durationMs: result.durationMs, notices: result.notices, truncated: result.truncated)
-            }, durationMs: 0)
+            var output = try await Self.execute(input, statements, timeout: timeout, on: connection)
             output.durationMs = stopwatch.milliseconds
             return output
         }
+    }
+
+    /// Runs checked `statements` of `input` on `connection` and types their answers; a failing
+    /// statement throws `sql_failed` with where it failed.
+    static func execute(_ input: SQLInput, _ statements: SQLStatements, timeout: Int, on connection: PGConnection) async throws -> SQLOutput {
+        let outcome = try await connection.script(
+            input.query, parameters: input.parameters.map { $0.map(Self.parameterText) }, byteLimit: Self.answerByteLimit,
+            timeout: .milliseconds(timeout * max(statements.statements.count, 1) + 10_000))
+        if let failure = outcome.failure {
+            throw Self.failure(failure, in: input.query, statements: statements, code: .sqlFailed)
+        }
+        let names = try await Self.typeNames(of: outcome.results, on: connection)
+        return SQLOutput(results: outcome.results.map { result in
+            let types = result.columns.map { names[$0.typeOID] ?? "oid:\($0.typeOID)" }
+            return SQLStatementOutput(
+                command: SQLValues.command(result.tag), columns: zip(result.columns, types).map { ($0.name, $1) },
+                rows: result.rows.map { row in zip(row, types).map { SQLValues.json($0, type: $1) } },
+                rowCount: result.rowCount, durationMs: result.durationMs, notices: result.notices, truncated: result.truncated)
+        }, durationMs: 0)
     }
 
     /// Refuses what cannot run: no SQL, SQL too large, parameters with several statements, a

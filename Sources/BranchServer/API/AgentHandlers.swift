@@ -18,6 +18,17 @@ extension APIHandlers {
         return .ok(.init(body: .json(.init(output))))
     }
 
+    /// Read-only SQL for viewers: the same body and answer as runSQL, in a read-only transaction
+    /// that is rolled back (see `AdminSQL.query`).
+    func querySQL(_ input: Operations.QuerySQL.Input) async throws -> Operations.QuerySQL.Output {
+        guard case .json(let body) = input.body else { throw APIInputError.body }
+        try APICaller.current.require(.viewer, in: input.path.project)
+        let output = try await engine.adminSQL.query(
+            project: input.path.project, branch: input.path.branch,
+            SQLInput(query: body.query, parameters: body.params?.map(JSONValue.init), readOnly: true, timeoutMs: body.timeoutMs))
+        return .ok(.init(body: .json(.init(output))))
+    }
+
     func adminQuery(_ input: Operations.AdminQuery.Input) async throws -> Operations.AdminQuery.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         try APICaller.current.require(.developer, in: body.project)

@@ -43,7 +43,7 @@ enum Permission: Equatable {
         "listSchedules": .project(.viewer), "setSchedule": .project(.owner), "deleteSchedule": .project(.owner),
         "createBackup": .project(.developer), "diff": .project(.viewer), "merge": .project(.developer),
         "listMigrations": .project(.viewer), "applyMigration": .project(.developer), "rollbackMigration": .project(.developer),
-        "runSQL": .project(.developer), "listSnippets": .project(.viewer), "saveSnippet": .project(.developer), "deleteSnippet": .project(.developer),
+        "runSQL": .project(.developer), "querySQL": .project(.viewer), "listSnippets": .project(.viewer), "saveSnippet": .project(.developer), "deleteSnippet": .project(.developer),
         "listMembers": .project(.owner), "setMember": .project(.owner), "removeMember": .project(.owner),
         "listUsers": .instanceAdmin, "createUser": .instanceAdmin, "deleteUser": .instanceAdmin, "setPassword": .signedIn,
         "listTokens": .signedIn, "createToken": .signedIn, "revokeToken": .signedIn,
@@ -54,7 +54,7 @@ enum Permission: Equatable {
     ]
 
     /// The operations a project's service_role key may call (for its own project).
-    static let projectKeyOperations: Set<String> = ["runSQL", "adminQuery", "listMigrations", "applyMigration", "rollbackMigration"]
+    static let projectKeyOperations: Set<String> = ["runSQL", "querySQL", "adminQuery", "listMigrations", "applyMigration", "rollbackMigration"]
 }
 
 /// Enforces `Permission.operations` before each handler runs, and writes every request that

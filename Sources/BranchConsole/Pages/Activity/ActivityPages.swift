@@ -204,7 +204,7 @@ enum ActivityCLI {
         "stopBranch": "branch stop", "checkout": "branch checkout", "createSnapshot": "branch snapshot create",
         "deleteSnapshot": "branch snapshot delete", "restoreSnapshot": "branch restore", "setSchedule": "branch schedule set",
         "deleteSchedule": "branch schedule off", "createBackup": "branch backup create", "restoreBackup": "branch backup restore",
-        "verifyBackup": "branch backup verify", "deleteBackup": "branch backup delete", "merge": "branch merge", "runSQL": "branch sql",
+        "verifyBackup": "branch backup verify", "deleteBackup": "branch backup delete", "merge": "branch merge", "runSQL": "branch sql", "querySQL": "branch sql --read-only",
         "applyMigration": "branch migrate", "rollbackMigration": "branch migrate rollback", "rotateProjectKeys": "branch keys rotate",
         "revokeProjectKey": "branch keys revoke", "setMember": "branch member add", "removeMember": "branch member remove",
         "createUser": "branch user create", "deleteUser": "branch user delete", "setPassword": "branch user passwd",

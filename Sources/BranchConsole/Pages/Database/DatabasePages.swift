@@ -6,8 +6,8 @@ import NIOCore
 /// `/projects/{p}/database?branch=B&schema=S`: the schema of a branch read from pg_catalog with
 /// fixed queries (tables and columns, indexes, functions, triggers, enums, extensions, roles and
 /// grants), a server-rendered SVG of the tables and their foreign keys, and the branch's
-/// migrations, each linking to the diff it produced. Reading the catalog runs SQL on the branch,
-/// which needs a developer; viewers see the migrations and a note.
+/// migrations, each linking to the diff it produced. Reading the catalog runs SQL on the branch:
+/// `runSQL` for developers, the read-only `querySQL` for viewers (see `ProjectSQL`).
 struct DatabasePages: Sendable {
     let environment: ConsoleEnvironment
 
@@ -108,7 +108,7 @@ struct DatabasePages: Sendable {
 
     func page(_ project: String, branch: String, schema: String) async throws -> Response {
         let session = try ConsoleSession.required()
-        let mayRead = session.viewer.may(.developer, in: project)
+        let mayRead = session.viewer.role(in: project) != nil
         async let migrations = environment.call("listMigrations", project: project) {
             try await $0.listMigrations(.init(path: .init(project: project, branch: branch))).ok.body.json.migrations
         }

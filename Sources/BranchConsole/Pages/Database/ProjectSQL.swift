@@ -4,6 +4,7 @@ import OpenAPIRuntime
 
 /// Fixed, parameterised SQL run on a branch through `runSQL` (as the signed-in user, so only
 /// developers and owners get answers): the database page's catalog reads and the auth users page.
+/// A viewer's reads go through the read-only `querySQL`.
 struct ProjectSQL: Sendable {
     let environment: ConsoleEnvironment
     let project: String
@@ -13,10 +14,15 @@ struct ProjectSQL: Sendable {
     func rows(_ query: String, _ params: [String?] = [], readOnly: Bool = true, changes: Bool = false) async throws -> [[String?]] {
         let project = project, branch = branch
         let values = try params.map { try OpenAPIValueContainer(unvalidatedValue: $0) }
-        let response = try await environment.call("runSQL", project: project, changes: changes) { api in
-            try await api.runSQL(.init(
-                path: .init(project: project, branch: branch),
-                body: .json(.init(params: values.isEmpty ? nil : values, query: query, readOnly: readOnly, timeoutMs: 10_000)))).ok.body.json
+        let body = Components.Schemas.SQLRequest(params: values.isEmpty ? nil : values, query: query, readOnly: readOnly, timeoutMs: 10_000)
+        let response = if EditorSQL.readsAsViewer(project: project, readOnly: readOnly, changes: changes) {
+            try await environment.call("querySQL", project: project) { api in
+                try await api.querySQL(.init(path: .init(project: project, branch: branch), body: .json(body))).ok.body.json
+            }
+        } else {
+            try await environment.call("runSQL", project: project, changes: changes) { api in
+                try await api.runSQL(.init(path: .init(project: project, branch: branch), body: .json(body))).ok.body.json
+            }
         }
         return (response.results.first?.rows ?? []).map { $0.map { Self.text($0.value) } }
     }

@@ -86,6 +86,10 @@ struct SQLEditorModel: Sendable {
     var at: String?
     var mayRun: Bool
     var notice: String?
+    /// A developer or owner: may write, keep snippets and run on a scratch branch.
+    var mayWrite = false
+    /// A viewer on the present: the SQL runs through the read-only `querySQL`.
+    var viewerReadOnly = false
     var sql: String
     var confirm: Bool
     var action: String

@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 
 /// `/projects/{p}/sql?branch=B[&at=ISO]`: run SQL on a branch (developers and owners, through
-/// `runSQL`), with guards on destructive statements and an automatic LIMIT; run it on a scratch
+/// `runSQL`; viewers read-only through `querySQL`, not at a past instant), with guards on destructive statements and an automatic LIMIT; run it on a scratch
 /// branch first and see the row diff before applying it; query a past instant read-only; keep
 /// snippets in Branch (shared with the project) and each user's history.
 struct SQLEditorPages: Sendable {
@@ -120,15 +120,19 @@ struct SQLEditorPages: Sendable {
     /// The empty editor with the snippets and history.
     func blank(_ place: Place) async throws -> SQLEditorModel {
         let session = try ConsoleSession.required()
-        let mayRun = session.viewer.may(.developer, in: place.project)
+        let mayWrite = session.viewer.may(.developer, in: place.project)
+        // A viewer runs read-only SQL on the present; a past instant needs a temporary branch, which needs a developer.
+        let mayRun = mayWrite || (place.at == nil && session.viewer.role(in: place.project) != nil)
         var model = SQLEditorModel(
             project: place.project, branch: place.branch, at: place.at, mayRun: mayRun,
-            notice: mayRun ? nil : "Your role in \(place.project) is viewer: running SQL needs the developer role. You can read the project's saved snippets.",
-            sql: "", confirm: false, action: place.href(), scratchAllowed: mayRun && place.at == nil, results: [], hasResults: false,
+            notice: mayRun ? nil : "Your role in \(place.project) is viewer: querying a past instant needs the developer role. You can run read-only SQL on the present and read the project's saved snippets.",
+            sql: "", confirm: false, action: place.href(), scratchAllowed: mayWrite && place.at == nil, results: [], hasResults: false,
             ranOn: nil, executed: nil, limitNotice: nil, refusal: [], refused: false, failure: nil, scratch: nil, flash: nil, snippets: [],
             history: [], hasSnippets: false, hasHistory: false, snippetName: "", snippetID: nil,
             saveSnippetAction: place.href("/snippets"), deleteSnippetAction: place.href("/snippets/delete"),
-            cli: "branch sql \"…\" --branch \(place.branch) --project \(place.project)")
+            cli: "branch sql \"…\" --branch \(place.branch) --project \(place.project)" + (mayWrite ? "" : " --read-only"))
+        model.mayWrite = mayWrite
+        model.viewerReadOnly = !mayWrite && mayRun
         try await refreshLists(&model, place: place)
         return model
     }

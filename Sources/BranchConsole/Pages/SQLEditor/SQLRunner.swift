@@ -21,7 +21,8 @@ struct SQLRunner: Sendable {
         let reasons = statements.enumerated().compactMap { index, statement in
             StatementGuards.destructive(statement).map { "Statement \(index + 1): \($0)." }
         }
-        if !reasons.isEmpty && !model.confirm && place.at == nil && !scratch {
+        // A viewer's SQL cannot change anything (read-only transaction): no need to confirm.
+        if !reasons.isEmpty && !model.confirm && place.at == nil && !scratch && !model.viewerReadOnly {
             model.refusal = reasons
             model.refused = true
             return .conflict
@@ -51,8 +52,9 @@ struct SQLRunner: Sendable {
             return status
         }
         guard scratch else {
-            let status = await execute(&model, executed: executed, limited: limited, insertions: insertions, on: place.branch, readOnly: false)
-            model.ranOn = place.branch
+            let readOnly = model.viewerReadOnly
+            let status = await execute(&model, executed: executed, limited: limited, insertions: insertions, on: place.branch, readOnly: readOnly)
+            model.ranOn = readOnly ? "\(place.branch) (read-only: your role is viewer)" : place.branch
             return status
         }
         let name = "scratch-" + Self.shortID()

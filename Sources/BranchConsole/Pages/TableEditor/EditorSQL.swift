@@ -3,7 +3,8 @@ import Foundation
 import OpenAPIRuntime
 
 /// SQL on one branch through the `runSQL` operation, as the signed-in user (developers and
-/// owners; the gateway refuses viewers): the table and SQL editors' only way to the data.
+/// owners; the gateway refuses viewers): the table and SQL editors' only way to the data. A
+/// viewer's reads go through `querySQL` instead: a read-only transaction that is rolled back.
 struct EditorSQL: Sendable {
     /// One statement's answer with every value as text (nil for SQL NULL).
     struct Result: Sendable {
@@ -26,10 +27,15 @@ struct EditorSQL: Sendable {
     ) async throws -> [Result] {
         let project = project, branch = branch
         let values = try params.map { try OpenAPIValueContainer(unvalidatedValue: $0) }
-        let response = try await environment.call("runSQL", project: project, changes: changes, target: changes ? branch : nil) { api in
-            try await api.runSQL(.init(
-                path: .init(project: project, branch: branch),
-                body: .json(.init(params: values.isEmpty ? nil : values, query: query, readOnly: readOnly, timeoutMs: timeoutMs)))).ok.body.json
+        let body = Components.Schemas.SQLRequest(params: values.isEmpty ? nil : values, query: query, readOnly: readOnly, timeoutMs: timeoutMs)
+        let response = if Self.readsAsViewer(project: project, readOnly: readOnly, changes: changes) {
+            try await environment.call("querySQL", project: project) { api in
+                try await api.querySQL(.init(path: .init(project: project, branch: branch), body: .json(body))).ok.body.json
+            }
+        } else {
+            try await environment.call("runSQL", project: project, changes: changes, target: changes ? branch : nil) { api in
+                try await api.runSQL(.init(path: .init(project: project, branch: branch), body: .json(body))).ok.body.json
+            }
         }
         return response.results.map { result in
             Result(
@@ -37,6 +43,12 @@ struct EditorSQL: Sendable {
                 rows: result.rows.map { $0.map { Self.text($0.value) } }, rowCount: result.rowCount, durationMs: result.durationMs,
                 notices: result.notices, truncated: result.truncated)
         }
+    }
+
+    /// Whether a read by the signed-in user goes through `querySQL`: they are a viewer (below
+    /// developer) and it changes nothing. Developers keep `runSQL`.
+    static func readsAsViewer(project: String, readOnly: Bool, changes: Bool) -> Bool {
+        readOnly && !changes && !(ConsoleSession.current?.viewer.may(.developer, in: project) ?? false)
     }
 
     /// The rows of the first statement.

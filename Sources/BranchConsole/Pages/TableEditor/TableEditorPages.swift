@@ -4,8 +4,8 @@ import Hummingbird
 /// `/projects/{p}/tables`: any table of a branch, 50 rows a page in primary-key (keyset) order,
 /// sorted and filtered from the URL, edited in place (`table-editor.js`: a pending-edit queue
 /// with undo, reviewed as SQL, saved in one transaction) or row by row without JS; CSV export
-/// and import. Everything reaches the data through `runSQL`, so only developers and owners read
-/// or write here.
+/// and import. Developers and owners reach the data through `runSQL`; viewers read it (grid,
+/// table list, CSV export) through the read-only `querySQL`, without editing controls.
 struct TableEditorPages: Sendable {
     let environment: ConsoleEnvironment
 
@@ -24,12 +24,10 @@ struct TableEditorPages: Sendable {
         let session = try ConsoleSession.required()
         let project = location.project, branch = location.branch
         let mayWrite = session.viewer.may(.developer, in: project)
-        let cli = "branch sql \"SELECT * FROM \(location.tableID ?? "…") LIMIT 50\" --branch \(branch) --project \(project)"
+        let cli = "branch sql \"SELECT * FROM \(location.tableID ?? "…") LIMIT 50\" --branch \(branch) --project \(project)" + (mayWrite ? "" : " --read-only")
+        // Viewers read through the read-only `querySQL` (EditorSQL picks it) and get no editing controls.
         var model = TableGridModel(project: project, branch: branch, mayWrite: mayWrite, notice: nil, tables: [], noTables: false, grid: nil, error: nil)
-        guard mayWrite else {
-            model.notice = "Your role in \(project) is viewer: table data is read through SQL, which needs the developer role. Ask an owner for it, or compare branches on the Diff page."
-            return try await render(model, location: location, cli: cli)
-        }
+        model.viewerReadOnly = !mayWrite
         let sql = EditorSQL(environment: environment, project: project, branch: branch)
         let tables: [TableCatalog.Table]
         do {
@@ -48,7 +46,7 @@ struct TableEditorPages: Sendable {
             var here = location
             here.tableID = table.id
             do {
-                model.grid = try await page(table, location: here, request: request, sql: sql)
+                model.grid = try await page(table, location: here, request: request, sql: sql, mayWrite: mayWrite)
             } catch let failure as ConsoleFailure where failure.status == 422 || failure.status == 400 {
                 model.error = "\(failure.message) (\(failure.code))"
             }
@@ -62,7 +60,7 @@ struct TableEditorPages: Sendable {
             script: model.grid?.editable == true ? "table-editor.js" : nil, body: model)
     }
 
-    func page(_ table: TableCatalog.Table, location: TableLocation, request: Request, sql: EditorSQL) async throws -> TableGridModel.Grid {
+    func page(_ table: TableCatalog.Table, location: TableLocation, request: Request, sql: EditorSQL, mayWrite: Bool) async throws -> TableGridModel.Grid {
         let query = FormFields(request.uri.query ?? "")
         let names = table.columns.map(\.name)
         let sort = location.sort.flatMap { GridQuery.Sort($0, columns: names) }
@@ -83,7 +81,7 @@ struct TableEditorPages: Sendable {
         let hasNext = before != nil ? true : more
         let hasPrevious = before != nil ? more : after != nil
         let key = table.key
-        let editable = !key.isEmpty
+        let editable = !key.isEmpty && mayWrite
         let columnNames = table.columns.map(\.name)
         let rowViews = rows.map { row -> TableGridModel.Row in
             let keyValues = key.map { column in row[columnNames.firstIndex(of: column.name)!] }
@@ -107,7 +105,7 @@ struct TableEditorPages: Sendable {
                 sortLabel: "Sort by \(column.name) " + (next.hasSuffix(".desc") ? "descending" : "ascending"))
         }
         return .init(
-            id: table.id, name: table.name, readOnly: !editable, editable: editable, columns: heads, rows: rowViews, empty: rowViews.isEmpty,
+            id: table.id, name: table.name, readOnly: key.isEmpty && mayWrite, editable: editable, columns: heads, rows: rowViews, empty: rowViews.isEmpty,
             shown: rowViews.count,
             nextHref: hasNext ? rows.last.map { here.href(extra: [("after", cursor($0))]) } : nil,
             previousHref: hasPrevious ? rows.first.map { here.href(extra: [("before", cursor($0))]) } : nil,

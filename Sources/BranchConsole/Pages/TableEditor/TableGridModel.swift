@@ -75,6 +75,8 @@ struct TableGridModel: Sendable {
     var mayWrite: Bool
     /// Why this user sees no data (a viewer: reading rows goes through SQL, which needs a developer).
     var notice: String?
+    /// A viewer: rows are read through the read-only `querySQL`, with no editing controls.
+    var viewerReadOnly = false
     var tables: [TableLink]
     var noTables: Bool
     var grid: Grid?

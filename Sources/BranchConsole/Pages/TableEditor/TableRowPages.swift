@@ -30,6 +30,7 @@ struct TableRowPages: Sendable {
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
         pages.get("/projects/:project/tables/row") { request, context -> Response in
             let location = try await TableLocation.read(request, context: context, environment: environment)
+            try await PageAccess.requireWrite(environment, project: location.project)
             let (table, key) = try await target(location, request: request)
             return try await form(location, table: table, key: key, request: request, values: nil, error: nil)
         }

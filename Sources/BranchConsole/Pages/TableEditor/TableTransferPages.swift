@@ -9,7 +9,7 @@ import NIOCore
 struct TableTransferPages: Sendable {
     let environment: ConsoleEnvironment
 
-    /// Rows read per `runSQL` call while exporting.
+    /// Rows read per `runSQL` (a viewer: `querySQL`) call while exporting.
     static let exportChunk = 5_000
     /// Rows per INSERT statement while importing (all statements in one transaction).
     static let importChunk = 500
@@ -52,6 +52,7 @@ struct TableTransferPages: Sendable {
         }
         pages.get("/projects/:project/tables/import") { request, context -> Response in
             let location = try await TableLocation.read(request, context: context, environment: environment)
+            try await PageAccess.requireWrite(environment, project: location.project)
             let table = try await table(location)
             return try await importPage(location, table: table, csv: "", header: true, mapping: nil, error: nil)
         }

@@ -1,0 +1,92 @@
+import BranchSystem
+import BranchTesting
+import Foundation
+import Testing
+
+/// `querySQL` (POST …/branches/{branch}/query): a viewer reads with SQL, in a read-only
+/// transaction that is rolled back. Writes fail with Postgres' own error, the transaction cannot
+/// be ended or switched to read-write, and the owner role it runs as cannot reach the server's files.
+@Suite("Read-only SQL for viewers: reads work, writes, escapes and file access do not", .serialized)
+struct ReadOnlyQueryTests {
+    typealias Answer = AgentSQLTests.Answer
+
+    static func query(_ env: TestEnvironment, _ sql: String, token: String, extra: [String: Any] = [:]) async throws -> Answer {
+        try await AgentSQLTests.call(env, "POST", "/api/v1/projects/app/branches/main/query", ["query": sql].merging(extra) { $1 }, key: token)
+    }
+
+    @Test("a viewer token can SELECT, cannot INSERT, UPDATE or DDL, cannot escape with COMMIT or SET TRANSACTION, cannot read files")
+    func viewerQueries() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.json(ProjectCreated.self, "project", "create", "app")
+            let setup = try await AgentSQLTests.sql(env, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+            #expect(setup.status == 200, "\(setup.body)")
+            let password = try await AccessTests.createUser(env, "carol@example.com")
+            let added = try await env.cli("member", "add", "carol@example.com", "--project", "app", "--role", "viewer")
+            #expect(added.succeeded, "\(added.stderr)")
+            let viewer = try await AccessTests.login(env, "carol@example.com", password)
+
+            // runSQL stays the developer's; querySQL answers the viewer with runSQL's shape.
+            let refused = try await AgentSQLTests.sql(env, "SELECT 1", key: viewer)
+            #expect(refused.status == 403 && refused.code == "forbidden", "\(refused.status) \(refused.body)")
+            let read = try await Self.query(env, "SELECT id, v FROM t ORDER BY id; SELECT $$x$$ AS y", token: viewer)
+            #expect(read.status == 200, "\(read.body)")
+            #expect(read.results.count == 2 && (read.results.first?["rows"] as? [[Any]])?.count == 2, "\(read.body)")
+            #expect((read.results.first?["columns"] as? [[String: Any]])?.map { $0["type"] as? String } == ["int4", "text"], "\(read.body)")
+            let parameters = try await Self.query(env, "SELECT v FROM t WHERE id = $1", token: viewer, extra: ["params": [2]])
+            #expect((parameters.results.first?["rows"] as? [[Any]])?.first?.first as? String == "two", "\(parameters.body)")
+
+            // Writes fail with Postgres' own read-only error (SQLSTATE 25006), as a statement failure.
+            for write in ["INSERT INTO t VALUES (3, 'three')", "UPDATE t SET v = 'x'", "DELETE FROM t", "CREATE TABLE u (id int)",
+                          "ALTER TABLE t ADD COLUMN w int", "DROP TABLE t", "SELECT 1; TRUNCATE t", "SELECT * FROM t FOR UPDATE"] {
+                let answer = try await Self.query(env, write, token: viewer)
+                #expect(answer.status == 422 && answer.code == "sql_failed", "\(write): \(answer.status) \(answer.body)")
+                #expect(answer.error["sqlstate"] as? String == "25006", "\(write): \(answer.body)")
+                #expect((answer.error["message"] as? String)?.contains("read-only transaction") == true, "\(write): \(answer.body)")
+            }
+
+            // Statements that end the transaction or change its mode are refused before anything runs.
+            for escape in ["COMMIT; INSERT INTO t VALUES (4, 'four')", "ROLLBACK; DELETE FROM t", "END; DELETE FROM t",
+                           "BEGIN; DELETE FROM t", "SET TRANSACTION READ WRITE; DELETE FROM t",
+                           "set session characteristics as transaction read write", "RESET ALL",
+                           "SET default_transaction_read_only = off", "SET LOCAL transaction_read_only = off; DELETE FROM t",
+                           "/* hidden */ commit; DELETE FROM t", "PREPARE TRANSACTION 'x'"] {
+                let answer = try await Self.query(env, escape, token: viewer)
+                #expect(answer.status == 400 && answer.code == "invalid_request", "\(escape): \(answer.status) \(answer.body)")
+            }
+            // Spellings the check does not see still fail: the transaction's snapshot is taken before the SQL runs,
+            // and Postgres then refuses to make it read-write; procedures cannot commit inside it.
+            for escape in ["SET \"transaction_read_only\" = off; DELETE FROM t",
+                           "SELECT set_config('transaction_read_only', 'off', true); DELETE FROM t",
+                           "SELECT set_config('default_transaction_read_only', 'off', false); DELETE FROM t",
+                           "DO $$ BEGIN COMMIT; END $$; DELETE FROM t"] {
+                let answer = try await Self.query(env, escape, token: viewer)
+                #expect(answer.status == 422 && answer.code == "sql_failed", "\(escape): \(answer.status) \(answer.body)")
+            }
+
+            // The owner role it runs as is not a superuser: no server files, no programs.
+            for file in ["SELECT pg_read_file('/etc/passwd')", "COPY t TO PROGRAM 'id'", "COPY (SELECT 1) TO '/tmp/branch-read-only-test'",
+                         "SELECT lo_import('/etc/passwd')", "CREATE EXTENSION dblink", "SELECT pg_ls_dir('.')"] {
+                let answer = try await Self.query(env, file, token: viewer)
+                #expect(answer.status == 422 && answer.code == "sql_failed", "\(file): \(answer.status) \(answer.body)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/branch-read-only-test"))
+
+            // runSQL's statement timeout applies.
+            let slow = try await Self.query(env, "SELECT pg_sleep(5)", token: viewer, extra: ["timeoutMs": 200])
+            #expect(slow.status == 422 && slow.error["sqlstate"] as? String == "57014", "\(slow.body)")
+
+            // Nothing changed.
+            let after = try await AgentSQLTests.sql(env, "SELECT string_agg(id || ':' || v, ',' ORDER BY id), to_regclass('u') IS NULL FROM t")
+            #expect((after.results.first?["rows"] as? [[Any]])?.first?.first as? String == "1:one,2:two", "\(after.body)")
+            #expect((after.results.first?["rows"] as? [[Any]])?.first?.last as? Bool == true, "\(after.body)")
+
+            // `branch sql --read-only` goes through querySQL, so a viewer may use it.
+            let cliRead = try await env.cli(["sql", "--read-only", "SELECT count(*) AS n FROM t", "--project", "app"], environment: ["BRANCH_TOKEN": viewer])
+            #expect(cliRead.succeeded && cliRead.stdout.contains("2"), "\(cliRead.stdout) \(cliRead.stderr)")
+            let cliWrite = try await env.cli(["sql", "--read-only", "DELETE FROM t", "--project", "app"], environment: ["BRANCH_TOKEN": viewer])
+            #expect(!cliWrite.succeeded && cliWrite.stderr.contains("read-only transaction"), "\(cliWrite.stdout) \(cliWrite.stderr)")
+            let cliPlain = try await env.cli(["sql", "DELETE FROM t", "--project", "app"], environment: ["BRANCH_TOKEN": viewer])
+            #expect(!cliPlain.succeeded, "\(cliPlain.stdout) \(cliPlain.stderr)")
+        }
+    }
+}
