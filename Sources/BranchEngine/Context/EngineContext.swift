@@ -28,6 +28,8 @@ final class EngineContext: Sendable {
     let backupKey: BackupKey?
 
     let locks = KeyedLock()
+    /// Ports just handed out by `allocatePort`, until their branch rows exist.
+    let portClaims = PortClaims()
     let jobs: JobRunner
     let notifications: Notifier
     /// What the alert sources remember between events (crash loops).
@@ -95,10 +97,10 @@ final class EngineContext: Sendable {
     /// A port in the configured range that no branch uses and nothing else listens on.
     func allocatePort(excluding reserved: Set<Int> = []) async throws -> Int {
         let used = try await catalog.read { try $0.usedPorts() }.union(reserved)
-        for port in configuration.portRange where !used.contains(port) {
-            if PortProbe.isFree(port) { return port }
+        guard let port = portClaims.claim(from: configuration.portRange, where: { !used.contains($0) && PortProbe.isFree($0) }) else {
+            throw EngineError.noFreePort(configuration.portRange)
         }
-        throw EngineError.noFreePort(configuration.portRange)
+        return port
     }
 
     /// Records something a branch server did on its own (crashed, restarted, suspended, resumed).
