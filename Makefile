@@ -1,10 +1,13 @@
 # Branch: the two commands a fresh Debian 12 machine needs are `make run` and `make test`.
 SWIFT := scripts/swift.sh
+# `make run` builds an optimized binary (its `build` step too); `make build` alone builds
+# debug, and `make test` builds its own debug build. CONFIGURATION=debug make run overrides.
+run: CONFIGURATION ?= release
 CONFIGURATION ?= debug
 
 .PHONY: run test build deps bench fuzz stop clean
 
-run: build ## Install what is needed, build, start `branch serve`, print the URL, key and first steps
+run: build ## Install what is needed, build optimized (release), start `branch serve`, print the URL, key and first steps
 	CONFIGURATION=$(CONFIGURATION) scripts/run.sh
 
 test: ## Install what is needed and run the whole test suite (as root)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: install the built binary, start `branch serve` (systemd unit where systemd runs,
-# else a background process), wait until it answers, then print where it is and what to do next.
+# else a background process), wait until it answers, then print, in this order, the console and its
+# login, the backup key warning and the first steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,8 @@ LISTEN=${BRANCH_LISTEN:-0.0.0.0:8420}
 CERT=${BRANCH_TLS_CERT_FILE:-/etc/branch/tls/cert.pem}
 POOLER_PORT=${BRANCH_POOLER_PORT:-6432}
 PUBLIC_HOST=${BRANCH_PUBLIC_HOST:-127.0.0.1}
-CONFIGURATION=${CONFIGURATION:-debug}
+# `make run` builds optimized (release); CONFIGURATION=debug installs a debug build instead.
+CONFIGURATION=${CONFIGURATION:-release}
 LOG_DIR=/var/log/branch
 PID_FILE=/run/branch/serve.pid
 
@@ -76,14 +78,19 @@ done
 curl -fsS --cacert "$CERT" "$local_url/api/v1/health" >/dev/null || { echo "error: the service did not answer at $local_url ($log_hint)" >&2; exit 1; }
 fingerprint=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
 
+login=$(sed -n 1p "$POOL/admin.password" 2>/dev/null || echo "admin@localhost")
+password=$(sed -n 2p "$POOL/admin.password" 2>/dev/null || echo "(changed since the first start)")
+
+# In this order: the console and its login, the backup key warning, the first steps.
 cat <<INFO
 
 Branch is running ($mode).
-  API         $url   (OpenAPI: $url/api/v1/openapi.json)
+  console     $url/
+  login       $login   password $password
   certificate SHA-256 $fingerprint
-              (self-signed, $CERT; check it when you log in from elsewhere)
+              (self-signed, $CERT: check it when the browser or a client asks)
+  API         $url/api/v1   (OpenAPI: $url/api/v1/openapi.json)
   admin key   $(cat "$POOL/admin.key")   (the instance admin's token: the CLI here uses it)
-  admin login $(sed -n 1p "$POOL/admin.password" 2>/dev/null || echo "admin@localhost")  password $(sed -n 2p "$POOL/admin.password" 2>/dev/null || echo "(changed since the first start)")
   pool        $POOL
   pooler      postgres://…@$PUBLIC_HOST:$POOLER_PORT/<project>?sslmode=require   (TLS required)
   logs        $log_hint

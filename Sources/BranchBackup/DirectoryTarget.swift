@@ -148,7 +148,10 @@ package struct DirectoryTarget: BackupTarget {
     // MARK: File-system calls (run on Dispatch threads through BlockingIO)
 
     static func failure(_ operation: String, _ path: String, errno code: Int32 = errno) -> BackupError {
-        BackupError(.backupTargetFailed, "Could not \(operation) \(path): \(String(cString: strerror(code))).")
+        // Out of space has its own code: the cure is freeing space, not repairing the target.
+        BackupError(
+            code == ENOSPC || code == EDQUOT ? .backupTargetFull : .backupTargetFailed,
+            "Could not \(operation) \(path): \(String(cString: strerror(code))).")
     }
 
     /// `mkdir -p` with mode 0700 for what it creates; existing directories keep their mode.

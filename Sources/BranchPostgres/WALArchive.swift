@@ -2,7 +2,8 @@
 /// a point-in-time recovery, and the settings that wire them up.
 ///
 /// Segments are stored zstd-compressed as `<name>.zst`, written to a temporary name, synced and
-/// renamed, so an archived file is always whole. Archiving a segment that is already there with
+/// renamed, so an archived file is always whole; a failed attempt (a full pool) removes its
+/// temporary, and Postgres retries the segment until it is archived. Archiving a segment that is already there with
 /// the same content succeeds (Postgres retries after a crash); different content fails loudly.
 package enum WALArchive {
     package static let archiveScriptName = "archive-wal"
@@ -20,6 +21,10 @@ package enum WALArchive {
             exit 1
         fi
         temporary="$directory/.$name.$$.tmp"
+        # A failed write (a full pool) or a stop leaves no partial temporary taking space: Postgres
+        # keeps the segment and retries the whole archiving later.
+        trap 'rm -f "$temporary"' EXIT
+        trap 'exit 1' HUP INT TERM
         zstd -q -1 --no-progress -f "$source_file" -o "$temporary"
         sync "$temporary"
         mv "$temporary" "$target"

@@ -208,6 +208,31 @@ struct BackupTargetTests {
         }
     }
 
+    @Test("a directory whose filesystem fills up: backup_target_full, and no partial file stays")
+    func directoryFull() async throws {
+        let root = "/var/tmp/branch-tests/backup-full-\(Identifiers.shortID(length: 10))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        _ = try await Command.run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", root])
+        do {
+            let target = try DirectoryTarget(root: "\(root)/target", partSize: 256 << 10)
+            let upload = try await target.openUpload("app/b1/data")
+            let error = await #expect(throws: BackupError.self) {
+                for _ in 0..<8 { try await upload.write([UInt8](repeating: 7, count: 256 << 10)) }
+                _ = try await upload.complete()
+            }
+            #expect(error?.code == .backupTargetFull, "\(String(describing: error))")
+            #expect(filesUnder(root).isEmpty)
+            let put = await #expect(throws: BackupError.self) { try await target.put("app/b2/data", data: Data(repeating: 1, count: 2 << 20)) }
+            #expect(put?.code == .backupTargetFull)
+            #expect(filesUnder(root).isEmpty)
+        } catch {
+            _ = try? await Command.run("umount", [root])
+            throw error
+        }
+        _ = try await Command.run("umount", [root])
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     @Test("S3 checks our signatures: correct credentials work, wrong ones are a target error naming the S3 error code")
     func signedRequests() async throws {
         try await MotoServer.with(authenticated: true) { server in

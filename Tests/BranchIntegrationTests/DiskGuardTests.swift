@@ -60,38 +60,6 @@ struct DiskGuardTests {
         }
     }
 
-    @Test("a backup into a directory on the pool's filesystem that fills it fails cleanly: nothing listed, catalog intact")
-    func backupFillsPool() async throws {
-        try await TestEnvironment.with(poolSize: "1G", start: false) { env in
-            try env.configureBackups(target: "dir:\(env.pool)/backups")
-            try await env.startService(arguments: ["--free-space-reserve", "20M"])
-            try await env.linkedProject()
-            let url = try await env.cli("url").output
-            // Incompressible rows, so the encrypted, compressed backup is as large as the data.
-            _ = try await env.psql(url, """
-                create table noise as select g, decode(string_agg(md5(g::text || ':' || i::text), ''), 'hex') as bytes
-                from generate_series(1, 3000) g, generate_series(1, 1000) i group by g
-                """)
-            _ = try await env.cli("snapshot", "create")
-            let status = try await env.json(StatusResponse.self, "status")
-            // Room for the reserve and a part of the backup, not all of it.
-            try await Self.fill(env, leaving: UInt64(status.pool.reserveBytes) + (25 << 20))
-
-            let failed = try await env.cli(["backup", "create", "--json"])
-            #expect(!failed.succeeded, "\(failed.stdout)")
-            let backups = try await env.json(BackupList.self, "backup", "list").backups
-            #expect(!backups.contains { $0.status == "complete" }, "\(backups)")
-            #expect(try await env.psql(url, "select count(*) from noise") == "3000")
-            #expect(try await env.json(BranchList.self, "list").branches.map(\.name) == ["main"])
-            #expect(try await env.subvolumes("work").isEmpty)
-
-            try await Self.unfill(env)
-            _ = try await env.json(BackupList.self, "backup", "list")
-            let made = try await env.cli(["backup", "create", "--json"])
-            #expect(made.succeeded, "\(made.stderr)")
-        }
-    }
-
     @Test("a bulk write is pre-paid in the background, and the branch taken right after it is about as fast as the next")
     func prePaidAfterLoad() async throws {
         try await TestEnvironment.with(poolSize: "3G") { env in

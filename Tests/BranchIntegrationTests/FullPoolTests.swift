@@ -1,5 +1,6 @@
 import BranchAPI
 import BranchCore
+import BranchPostgres
 import BranchSystem
 import BranchTesting
 import Foundation
@@ -21,14 +22,14 @@ struct FullPoolTests {
 
     static func unfillCompletely(_ env: TestEnvironment) async throws {
         try? FileManager.default.removeItem(atPath: "\(env.pool)/filler-rest")
-        try await Self.unfillCompletely(env)
+        try await DiskGuardTests.unfill(env)
     }
 
     /// Runs SQL through psql, killed after `seconds`: a statement waiting on a full disk returns.
+    /// (No statement_timeout in PGOPTIONS: the pooler refuses startup options.)
     static func boundedPSQL(_ url: String, _ sql: String, seconds: Int = 20) async throws -> CommandResult {
         try await Command.run(
-            "timeout", ["-k", "5", String(seconds), "psql", url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
-            environment: ["PGOPTIONS": "-c statement_timeout=\(seconds * 1000 / 2)"], check: false)
+            "timeout", ["-k", "5", String(seconds), "psql", url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check: false)
     }
 
     /// Runs the CLI with `--json`, killed after `seconds`.
@@ -52,13 +53,22 @@ struct FullPoolTests {
         return (try? JSONDecoder().decode(Printed.self, from: Data(result.stdout.utf8)))?.error.code
     }
 
-    /// Files under `directory` whose names end in one of `suffixes` (temporaries left behind).
-    static func leftovers(under directory: String, endingIn suffixes: [String]) -> [String] {
-        let names = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? []
-        return names.filter { name in suffixes.contains { name.hasSuffix($0) } }
+    /// Files under `directory` whose names end in `suffix` (temporaries left behind).
+    static func leftovers(under directory: String, endingIn suffix: String) -> [String] {
+        filesUnder(directory).filter { $0.hasSuffix(suffix) }
     }
 
-    @Test("with the pool full WAL archiving fails without harm; once space is freed it catches up and a point-in-time branch works")
+    /// Polls `condition` every half second until it holds or `seconds` pass; returns whether it held.
+    static func eventually(within seconds: Int, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return false
+    }
+
+    @Test("with the pool full WAL cannot be written or archived, without harm; once space is freed archiving catches up and a point-in-time branch works")
     func walArchiving() async throws {
         try await TestEnvironment.with(poolSize: "1G", serveArguments: ["--free-space-reserve", "100M"]) { env in
             let url = try await env.linkedProject()
@@ -66,42 +76,36 @@ struct FullPoolTests {
             let superuser = "host=\(env.pool)/run/pg/\(port) port=\(port) user=postgres dbname=app"
             try await env.psql(url, "create table events(id int, note text); insert into events values (1, 'before the pool filled')")
             let instant = try await PointInTimeTests.waitForNextSecond()
-            let wal = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(env.pool)/projects/app/wal").first)
-            let archive = "\(env.pool)/projects/app/wal/\(wal)"
+            let lineage = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(env.pool)/projects/app/wal").first)
+            let archive = "\(env.pool)/projects/app/wal/\(lineage)"
 
             try await Self.fillCompletely(env)
-            // Completing the segment that holds row 1 makes Postgres archive it into the full pool.
-            // Whatever Postgres does on a full disk, the call returns.
-            let switched = try await Self.boundedPSQL(superuser, "select pg_walfile_name(pg_switch_wal())")
-            print("switch: \(switched.status) \(switched.stdout) \(switched.stderr)")
-            try await Task.sleep(for: .seconds(3))
-            let archiver = try await Self.boundedPSQL(superuser, "select archived_count, failed_count, last_failed_wal from pg_stat_archiver")
-            print("archiver: \(archiver.status) \(archiver.stdout) \(archiver.stderr)")
-            // A point-in-time branch is refused while the pool is full, promptly and with the pool's code.
+            // Completing the segment that holds row 1 needs a WAL write, and a full pool has no room
+            // for it: Postgres stops with a PANIC (its answer to a failed WAL write), and cannot start
+            // again until there is space. Whatever happens, the call returns.
+            _ = try await Self.boundedPSQL(superuser, "select pg_walfile_name(pg_switch_wal())")
+            // A point-in-time branch is refused at once, with the pool's code.
             let refused = try await Self.boundedCLI(env, ["create", "past", "--from", "main", "--at", PointInTimeTests.iso(instant)])
             #expect(Self.errorCode(of: refused) == "pool_full", "\(refused.stdout) \(refused.stderr)")
-            // Nothing half-archived: no temporary left in the lineage's archive, no catalog change.
-            #expect(Self.leftovers(under: archive, endingIn: [".tmp"]).isEmpty)
+            // Nothing half-archived (no temporary in the lineage's archive), no half-made branch.
+            #expect(Self.leftovers(under: archive, endingIn: ".tmp").isEmpty)
             #expect(try await env.json(BranchList.self, "list").branches.map(\.name) == ["main"])
             #expect(try await env.subvolumes("work").isEmpty)
 
             try await Self.unfillCompletely(env)
-            // Postgres retries archiving on its own; the segment holding row 1 reaches the archive.
-            let segment = switched.succeeded ? switched.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
-            let deadline = ContinuousClock.now + .seconds(90)
-            var caughtUp = false
-            while ContinuousClock.now < deadline {
-                let failing = try await Self.boundedPSQL(superuser, "select last_archived_wal >= coalesce(last_failed_wal, '') from pg_stat_archiver")
-                if failing.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "t",
-                    segment.map({ FileManager.default.fileExists(atPath: "\(archive)/\($0).zst") }) ?? true
-                {
-                    caughtUp = true
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(500))
+            // The supervisor starts main again; crash recovery keeps every committed row.
+            let back = try await Self.eventually(within: 90) {
+                (try? await Self.boundedPSQL(url, "select string_agg(id::text, ',') from events"))?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
             }
-            #expect(caughtUp, "archiving caught up once space was freed")
-            #expect(Self.leftovers(under: archive, endingIn: [".tmp"]).isEmpty)
+            #expect(back, "main answers again with its row once space is freed")
+            // Archiving catches up: a new switch's segment reaches the archive, so every segment
+            // before it did (Postgres archives the oldest first).
+            let switched = try await Self.boundedPSQL(superuser, "select pg_walfile_name(pg_switch_wal())")
+            #expect(switched.succeeded, "\(switched.stderr)")
+            let segment = switched.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let archived = try await Self.eventually(within: 60) { FileManager.default.fileExists(atPath: "\(archive)/\(segment).zst") }
+            #expect(archived, "segment \(segment) archived once space was freed; archive: \(filesUnder(archive))")
+            #expect(Self.leftovers(under: archive, endingIn: ".tmp").isEmpty)
 
             try await env.psql(url, "insert into events values (2, 'after space was freed')")
             let past = try await Self.boundedCLI(env, ["create", "past", "--from", "main", "--at", PointInTimeTests.iso(instant)], seconds: 180)
@@ -109,6 +113,38 @@ struct FullPoolTests {
             #expect(try await env.psql(try await env.cli("url", "past").output, "select string_agg(id::text, ',' order by id) from events") == "1")
             #expect(try await env.psql(url, "select string_agg(id::text, ',' order by id) from events") == "1,2")
         }
+    }
+
+    @Test("the archive command on a full filesystem fails and leaves no temporary; with space it archives the same segment")
+    func archiveCommandOnFullFilesystem() async throws {
+        let root = "/var/tmp/branch-tests/archive-full-\(Identifiers.shortID(length: 10))"
+        let archive = "\(root)/archive"
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let script = "\(root)/\(WALArchive.archiveScriptName)"
+        try Files.writeAtomically(WALArchive.archiveScript, to: script, mode: 0o755)
+        // A segment of random bytes, so its compressed copy is as large as it is.
+        let segment = "\(root)/000000010000000000000003"
+        _ = try await Command.run("dd", ["if=/dev/urandom", "of=\(segment)", "bs=1M", "count=4"])
+        let name = (segment as NSString).lastPathComponent
+
+        _ = try await Command.run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", archive])
+        do {
+            let full = try await Command.run(script, [segment, name, archive], check: false)
+            #expect(!full.succeeded)
+            #expect(filesUnder(archive).isEmpty, "\(filesUnder(archive))")
+            // More room: Postgres's retry archives the segment whole.
+            _ = try await Command.run("mount", ["-o", "remount,size=16m", archive])
+            let retried = try await Command.run(script, [segment, name, archive], check: false)
+            #expect(retried.succeeded, "\(retried.stderr)")
+            #expect(filesUnder(archive) == ["\(name).zst"])
+            let restored = try await Command.run("sh", ["-c", "zstd -dcq '\(archive)/\(name).zst' | cmp -s - '\(segment)'"], check: false)
+            #expect(restored.succeeded)
+        } catch {
+            _ = try? await Command.run("umount", [archive])
+            throw error
+        }
+        _ = try await Command.run("umount", [archive])
     }
 
     @Test("a backup into a directory on the pool's filesystem that fills it fails with pool_full, leaves nothing behind, and the catalog and branches stay intact")
@@ -139,8 +175,7 @@ struct FullPoolTests {
             #expect(listed.map(\.status) == ["failed"], "\(listed)")
             #expect(listed.first?.error?.contains("No space left") == true, "\(listed)")
             // On disk: no data object, manifest or partial file of it, and no backup snapshot left.
-            let files = FileManager.default.enumerator(atPath: backups)?.compactMap { $0 as? String } ?? []
-            #expect(files.isEmpty, "\(files)")
+            #expect(filesUnder(backups).isEmpty, "\(filesUnder(backups))")
             #expect(try await env.json(SnapshotList.self, "snapshot", "list").snapshots.map(\.id).sorted() == snapshotsBefore)
             #expect(try await env.subvolumes("work").isEmpty)
             // The catalog and the branches are intact and usable.

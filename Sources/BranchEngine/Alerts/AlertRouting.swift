@@ -10,7 +10,7 @@ extension EngineContext {
         do {
             let channels = try await catalog.read { try $0.alertChannels(forEventOf: event.project) }
                 .filter { !event.isSuccess || $0.includeSuccess }
-            notifications.deliver(event, to: channels)
+            await notifications.deliver(event, to: channels)
         } catch {
             logger.error("could not read the alert channels", metadata: ["kind": "\(event.kind.rawValue)", "error": "\(error)"])
         }

@@ -160,6 +160,10 @@ package struct Backups: EnginePart {
             ])
             return record
         } catch {
+            // Nothing half-made stays on the target (a data object whose manifest did not fit), and
+            // its space comes back before the catalog records the failure.
+            try? await target.delete(Self.manifestKey(project.name.rawValue, id))
+            try? await target.delete(Self.dataKey(project.name.rawValue, id))
             record.status = .failed
             record.finishedAt = Date()
             record.error = (error as? any ReportableError)?.message ?? "\(error)"
@@ -168,8 +172,20 @@ package struct Backups: EnginePart {
                 try await storage.deleteSubvolume(at: layout.snapshot(project.name, snapshot.id))
                 try await catalog.write { try $0.deleteSnapshot(snapshot.id) }
             }
-            throw error
+            throw await poolFull(error, target: target, backup: id)
         }
+    }
+
+    /// A directory target on the pool's own filesystem that runs out of space means the pool is
+    /// full: the answer is `pool_full`, with what can be freed, rather than a target error.
+    func poolFull(_ error: any Error, target: any BackupTarget, backup id: String) async -> any Error {
+        guard let full = error as? BackupError, full.code == .backupTargetFull, let directory = target as? DirectoryTarget else { return error }
+        let root = layout.root
+        guard (try? await BlockingWork.run { DirectorySize.sameFilesystem(directory.root, root) }) == true else { return error }
+        let usage = await diskUsage.usage(maxAge: 5)
+        return EngineError(
+            .poolFull, "The pool is full: backup \(id) did not fit in \(directory.root), on the pool's filesystem.",
+            hint: DiskUsage.hint(usage.largest) + " Old backups there take the pool's space too (`branch backup delete ID`).")
     }
 
     /// The backup a new one of `branch` can be incremental to: its newest complete backup whose

@@ -72,7 +72,7 @@ final class EngineContext: Sendable {
         self.backupKey = backupKey
         self.jobs = JobRunner(logger: logger)
         self.notifications = Notifier(
-            logger: logger, service: configuration.publicHost, backoff: configuration.alerts.backoff,
+            logger: logger, catalog: catalog, service: configuration.publicHost, backoff: configuration.alerts.backoff,
             maxPending: configuration.alerts.maxPendingDeliveries)
     }
 

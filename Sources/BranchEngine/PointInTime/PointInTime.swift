@@ -63,15 +63,23 @@ struct PointInTime: EnginePart {
     }
 
     /// Makes sure every WAL record written so far is in the archive: switch to a new segment and
-    /// wait until the one just completed has been archived.
+    /// wait until the one just completed has been archived. The whole wait, the switch included, is
+    /// bounded: on a full disk the switch's WAL write can stall, and a caller must get an answer.
     func archiveCurrentWAL(of branch: BranchRecord) async throws {
         let spec = servers.spec(branch)
         guard runtime.state(spec).isRunning, let wal = spec.walDirectory else { return }
-        let switched = try await withConnection(spec.superuserConnection) {
-            try await $0.query("SELECT pg_walfile_name(pg_switch_wal())").scalar
+        let deadline = ContinuousClock.now + .seconds(30)
+        let switched: String?
+        do {
+            switched = try await withConnection(spec.superuserConnection) {
+                try await $0.query("SELECT pg_walfile_name(pg_switch_wal())", timeout: deadline - ContinuousClock.now).scalar
+            }
+        } catch let error as PostgresError where error.code == .postgresQueryTimeout {
+            throw EngineError(
+                .walArchivingBehind, "'\(branch.name)' did not switch to a new WAL segment within 30 s.",
+                hint: "Check the pool's free space (`branch status`) and the branch's log (`branch logs \(branch.name)`).")
         }
         guard let segment = switched else { return }
-        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if Files.exists("\(wal)/\(segment).zst") { return }
             try await Task.sleep(for: .milliseconds(20))
