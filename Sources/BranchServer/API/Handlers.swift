@@ -47,7 +47,13 @@ struct APIHandlers: APIProtocol {
     }
 
     func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
-        .ok(.init(body: .json(.init(try engine.observability.job(input.path.job)))))
+        let job = try engine.observability.job(input.path.job)
+        // A project's job is the project's business: a caller without a role in it (or, for an
+        // instance job, anyone but the instance admin) gets the same 404 as for no job at all.
+        let caller = APICaller.current
+        let visible = caller.isInstanceAdmin || job.project.map { caller.principal?.role(in: $0) != nil } ?? false
+        guard visible else { throw EngineFacingError(code: .jobNotFound, message: "There is no job '\(input.path.job)' (finished jobs are kept an hour).", hint: nil) }
+        return .ok(.init(body: .json(.init(job))))
     }
 
     // MARK: Projects
