@@ -72,15 +72,31 @@ struct MonitoringPages: Sendable {
         let body = try await environment.call("getBranchLogs", project: project) {
             try await $0.getBranchLogs(.init(path: .init(project: project, branch: branch), query: .init(lines: 0, follow: true))).ok.body.plainText
         }
-        var pending = ""
-        for try await chunk in body {
-            pending += String(decoding: chunk, as: UTF8.self)
-            while let newline = pending.firstIndex(of: "\n") {
-                let line = LogLine(String(pending[..<newline]))
-                pending = String(pending[pending.index(after: newline)...])
-                if filter.matches(line) { try await send("line", line.text) }
+        let token = try ConsoleSession.required().token
+        // The logs API was asked once; the session is checked again every 10 s, so signing out
+        // (or the session's expiry) ends the stream even while no line arrives.
+        // Both tasks end before this returns, so `send` does not outlive the call.
+        try await withoutActuallyEscaping(send) { send in try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var pending = ""
+                for try await chunk in body {
+                    pending += String(decoding: chunk, as: UTF8.self)
+                    while let newline = pending.firstIndex(of: "\n") {
+                        let line = LogLine(String(pending[..<newline]))
+                        pending = String(pending[pending.index(after: newline)...])
+                        if filter.matches(line) { try await send("line", line.text) }
+                    }
+                }
             }
-        }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .seconds(10))
+                    guard await environment.gateway.viewer(token: token) != nil else { throw SignInRequired() }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        } }
     }
 
     func page(_ project: String, query: Hummingbird.Parameters) async throws -> Response {
