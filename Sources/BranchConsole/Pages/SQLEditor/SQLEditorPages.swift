@@ -43,7 +43,7 @@ struct SQLEditorPages: Sendable {
             let form = try await environment.form(request)
             let runner = SQLRunner(environment: environment, place: place)
             var model = try await blank(place)
-            model.sql = form["sql"] ?? ""
+            model.sql = SQLRunner.text(form["sql"])
             model.confirm = form["confirm"] == "on"
             let status = try await runner.run(&model, scratch: form["action"] == "scratch")
             try await refreshLists(&model, place: place)
@@ -54,7 +54,7 @@ struct SQLEditorPages: Sendable {
             let form = try await environment.form(request)
             let runner = SQLRunner(environment: environment, place: place)
             var model = try await blank(place)
-            model.sql = form["sql"] ?? ""
+            model.sql = SQLRunner.text(form["sql"])
             model.confirm = form["confirm"] == "on"
             let status = try await runner.run(&model, scratch: false)
             if let scratch = form.text("scratch") {
@@ -81,7 +81,7 @@ struct SQLEditorPages: Sendable {
             let place = try await place(request, context: context)
             let form = try await environment.form(request)
             let project = place.project
-            let name = form.text("name") ?? "", sql = form["sql"] ?? "", id = form.text("id")
+            let name = form.text("name") ?? "", sql = SQLRunner.text(form["sql"]), id = form.text("id")
             do {
                 let saved = try await environment.call("saveSnippet", project: project, changes: true, target: name) {
                     try await $0.saveSnippet(.init(path: .init(project: project), body: .json(.init(id: id, kind: "snippet", name: name, sql: sql)))).created.body.json

@@ -116,21 +116,30 @@ struct SQLRunner: Sendable {
         }
     }
 
+    /// The SQL a form sent, with the browser's CRLF line breaks as LF (positions and lines then
+    /// mean the same to Postgres and to the page).
+    static func text(_ field: String?) -> String {
+        (field ?? "").replacingOccurrences(of: "\r\n", with: "\n")
+    }
+
     /// Where `failure` points in `sql`: its line and column, that line, and a caret under it.
     static func failure(_ failure: ConsoleFailure, sql: String) -> SQLEditorModel.Failure {
         var model = SQLEditorModel.Failure(
             message: Self.withoutPlace(failure.message), code: failure.code, hint: failure.hint,
             statement: failure.statementIndex.map { "Statement \($0 + 1)" + (failure.statement.map { ": \($0.prefix(200))" } ?? "") })
         guard let position = failure.position, position >= 1 else { return model }
-        let characters = Array(sql)
+        // Postgres counts code points, not Swift's grapheme clusters (where "\r\n" is one).
+        let characters = Array(sql.unicodeScalars)
         let offset = min(position - 1, characters.count)
         let lineStart = characters[..<offset].lastIndex(of: "\n").map { $0 + 1 } ?? 0
         let lineEnd = characters[offset...].firstIndex(of: "\n") ?? characters.count
         let line = characters[..<offset].filter { $0 == "\n" }.count + 1
         let column = offset - lineStart + 1
         model.place = "line \(line), column \(column)"
+        var text = String.UnicodeScalarView()
+        text.append(contentsOf: characters[lineStart..<lineEnd])
         // One value: a template's own line breaks inside <pre> would get the layout's indentation.
-        model.excerpt = String(characters[lineStart..<lineEnd]) + "\n" + String(characters[lineStart..<offset].map { $0 == "\t" ? "\t" : " " }) + "^"
+        model.excerpt = String(text) + "\n" + String(characters[lineStart..<offset].map { $0 == "\t" ? "\t" : " " }) + "^"
         return model
     }
 
