@@ -252,6 +252,7 @@ let package = Package(
                 "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP", "BranchMail", "BranchConsole",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             swiftSettings: swiftSettings

@@ -35,6 +35,10 @@ fi
 if [ ${#python_packages[@]} -gt 0 ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi
+# axe-selenium-python bundles axe-core 3.1 (2018), which cannot read CSS colour functions such as
+# color-mix(); this package ships a current axe-core (4.12), used alone (not its Playwright half).
+.venv/bin/python -c 'import axe_playwright_python' 2>/dev/null \
+  || .venv/bin/pip install --quiet --disable-pip-version-check --no-deps axe-playwright-python
 export MOTO_SERVER="$PWD/.venv/bin/moto_server"
 export BRANCH_TEST_PYTHON="$PWD/.venv/bin/python"
 
@@ -65,8 +69,9 @@ fi
 # The whole suite in two shards side by side: much of an integration test is waiting (for
 # Postgres, fsync, a crash), so two make better use of the two cores. Within a shard tests run
 # one at a time; each shard takes its branch ports from its own range (BRANCH_TEST_SHARD). The
-# first shard is the suites that kill, restart and upgrade services, alerts, and the data API's
-# client suites, the second all others.
+# first shard is the suites that kill, restart and upgrade services, alerts (and their outbox), the
+# data API's client suites and two console suites (the browser journeys among them); the second all
+# others.
 bundle=$(scripts/swift.sh build --show-bin-path)/branchPackageTests.xctest
 run_shard() {
   local shard=$1 log=$2; shift 2
@@ -74,7 +79,7 @@ run_shard() {
 }
 logs=$(mktemp -d)
 started=$(date +%s)
-first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests|UpgradeTests|AlertDeliveryTests)'
+first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests|UpgradeTests|AlertDeliveryTests|AlertOutboxTests|ConsoleBrowserTests|ConsoleSettingsTests)'
 run_shard 0 "$logs/crash.log" --filter "$first_shard" &
 first=$!
 run_shard 1 "$logs/rest.log" --skip "$first_shard" &
