@@ -57,8 +57,10 @@ struct Presenter: EnginePart {
         let earliest = checkedOut.flatMap { branch in
             pointInTime.earliestRestorable(branch, lineages: records.lineages.filter { $0.branch == branch.name }, snapshots: records.snapshots)
         }
+        let states = records.branches.filter { $0.state == .ready }.map { servers.status(of: $0) }
         return ProjectView(
             record: project, branchCount: records.branches.filter { $0.state == .ready }.count,
+            runningBranches: states.filter { $0 == .running }.count, suspendedBranches: states.filter { $0 == .suspended }.count,
             snapshotCount: records.snapshots.filter { $0.state == .ready }.count,
             exclusiveBytes: sizes.isEmpty ? nil : sizes.reduce(0, +), poolerHost: configuration.publicHost,
             poolerPort: configuration.poolerPort, suspendAfterSeconds: project.suspendAfter ?? configuration.suspendAfter,

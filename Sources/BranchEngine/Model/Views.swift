@@ -18,6 +18,9 @@ package struct ProjectView: Sendable {
     package var record: ProjectRecord
     /// Ready branches and snapshots.
     package var branchCount: Int
+    /// Ready branches whose server runs now, and those scale to zero suspended.
+    package var runningBranches: Int = 0
+    package var suspendedBranches: Int = 0
     package var snapshotCount: Int
     /// Bytes on disk only the project's branches and snapshots hold (nil without Btrfs quotas).
     package var exclusiveBytes: UInt64?

@@ -26,8 +26,9 @@ extension Schemas.ProjectInfo {
             lastVerification: view.lastVerification.map(Schemas.BackupVerification.init),
             maxConnections: record.maxConnections, memoryBytes: record.memoryLimit.map(Int.init), name: record.name.rawValue,
             poolerHost: view.poolerHost, poolerPort: view.poolerPort, postgresMajor: record.pgMajor, retentionDays: view.retentionDays,
-            role: record.role, snapshots: view.snapshotCount, suspendAfterSeconds: view.suspendAfterSeconds,
-            suspendMainAfterSeconds: view.suspendMainAfterSeconds)
+            role: record.role, runningBranches: view.runningBranches, snapshots: view.snapshotCount,
+            suspendAfterSeconds: view.suspendAfterSeconds, suspendMainAfterSeconds: view.suspendMainAfterSeconds,
+            suspendedBranches: view.suspendedBranches)
     }
 }
 

@@ -81,9 +81,6 @@ struct ProjectsPages: Sendable {
     /// `backups`: the project's, when already read; else they are read here.
     func row(_ project: Components.Schemas.ProjectInfo, backups known: [Components.Schemas.BackupInfo]?) async throws -> Row {
         let name = project.name
-        async let branches = environment.call("listBranches", project: name) {
-            try await $0.listBranches(.init(path: .init(project: name))).ok.body.json.branches
-        }
         let backups: [Components.Schemas.BackupInfo]
         if let known {
             backups = known
@@ -92,13 +89,12 @@ struct ProjectsPages: Sendable {
                 try await $0.listBackups(.init(query: .init(project: name))).ok.body.json.backups
             }
         }
-        let list = try await branches
-        let running = list.filter { $0.status == "running" }.count
+        let running = project.runningBranches ?? 0
         let newest = backups.max { $0.startedAt < $1.startedAt }
         let verification = project.lastVerification
         return Row(
             name: name, href: "/projects/\(ConsolePath.segment(name))", role: project.role, running: running, branches: project.branches,
-            state: running > 0 ? "running" : list.contains { $0.status == "suspended" } ? "suspended" : "stopped",
+            state: running > 0 ? "running" : (project.suspendedBranches ?? 0) > 0 ? "suspended" : "stopped",
             size: Formatting.bytes(project.exclusiveBytes), checkedOut: project.checkedOut,
             lastBackup: newest.map { "\(Formatting.age($0.startedAt)) · \($0.status)" } ?? "never",
             lastBackupFailed: newest.map { $0.status == "failed" } ?? false,
