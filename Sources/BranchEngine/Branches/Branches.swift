@@ -134,6 +134,10 @@ package struct Branches: EnginePart {
                 try servers.prepareClone(dataDirectory: spec.dataDirectory, branch: branch, project: project)
                 try await servers.start(branch)
             }
+            // A snapshot may be the project's origin, from before its owner role had its name.
+            if case .snapshot = source {
+                try await op.step("owner role") { try await OwnerRole.adopt(spec.superuserConnection, project: project) }
+            }
         }
         await FaultInjection.point("branch.create.after-start")
 

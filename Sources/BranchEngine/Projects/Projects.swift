@@ -80,13 +80,7 @@ package struct Projects: EnginePart {
                 }
                 await FaultInjection.point("project.create.after-start")
 
-                try await op.step("owner role") {
-                    try await withConnection(spec.superuserConnection) { try await $0.execute("""
-                        ALTER ROLE \(SQL.identifier(ClusterFiles.templateRole)) RENAME TO \(SQL.identifier(project.role));
-                        ALTER ROLE \(SQL.identifier(project.role)) PASSWORD \(SQL.literal(project.verifier));
-                        ALTER DATABASE \(SQL.identifier(ClusterFiles.templateDatabase)) RENAME TO \(SQL.identifier(project.database));
-                        """) }
-                }
+                try await op.step("owner role") { try await OwnerRole.adopt(spec.superuserConnection, project: project) }
                 project.state = .ready
                 main.state = .ready
                 try await op.step("catalog") {

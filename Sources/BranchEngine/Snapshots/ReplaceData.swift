@@ -80,7 +80,13 @@ extension Restores {
         }
         await FaultInjection.point("replace.after-exchange")
         let switched = try await lineages.completeSwitch(branch, marker)
-        if restart { try await op.step("start") { try await servers.start(switched) } }
+        if restart {
+            try await op.step("start") { try await servers.start(switched) }
+            // The source may be the project's origin snapshot, from before its owner role had its name.
+            if let project = try await catalog.project(branch.project) {
+                try await op.step("owner role") { try await OwnerRole.adopt(servers.spec(switched).superuserConnection, project: project) }
+            }
+        }
         try await op.step("clean up") {
             try await storage.deleteSubvolume(at: incoming)
             try ReplacementMarker.remove(in: branchPath)
