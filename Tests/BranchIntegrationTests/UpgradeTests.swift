@@ -86,7 +86,8 @@ struct UpgradeTests {
             #expect(version.service?.lastUpgrade?.phase == "succeeded")
             let human = try await env.cli("version")
             #expect(human.stdout.contains("99.0.0") && human.stdout.contains("0.1.0"))
-            #expect(try await alerts(env).contains { $0.contains("Upgrade to 99.0.0 succeeded") })
+            // The new service reports the outcome once it has read the watchdog's verdict (checked each second).
+            #expect(try await eventually { try await alerts(env).contains { $0.contains("Upgrade to 99.0.0 succeeded") } })
             // Not newer than what runs: refused.
             #expect(try await env.errorCode("upgrade", "--from", release) == "release_not_newer")
 
@@ -115,7 +116,7 @@ struct UpgradeTests {
             #expect(try await digest(installed) == binaryBefore)
             #expect(await env.serverProcesses() == servers, "branch servers kept running through the failed upgrade")
             #expect(try await env.psql(main, "select v from kept") == "42")
-            #expect(try await alerts(env).contains { $0.contains("Upgrade to 100.0.0 failed and was rolled back") })
+            #expect(try await eventually { try await alerts(env).contains { $0.contains("Upgrade to 100.0.0 failed and was rolled back") } })
         }
     }
 
@@ -194,6 +195,16 @@ struct UpgradeTests {
     }
 
     /// The instance's event log lines (alerts are kept there).
+    /// Whether `condition` holds within `limit`, asked every half second.
+    private func eventually(within limit: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return try await condition()
+    }
+
     private func alerts(_ env: TestEnvironment) async throws -> [String] {
         let result = try await Command.run("curl", ["-fsS", "-H", "Authorization: Bearer \(env.token)", "\(env.url)/api/v1/events?limit=50"])
         return result.stdout.components(separatedBy: "},{")
