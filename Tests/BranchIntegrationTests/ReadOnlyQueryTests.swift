@@ -1,3 +1,4 @@
+import BranchAPI
 import BranchSystem
 import BranchTesting
 import Foundation
@@ -10,9 +11,11 @@ import Testing
 struct ReadOnlyQueryTests {
     typealias Answer = AgentSQLTests.Answer
 
-    static func query(_ env: TestEnvironment, _ sql: String, token: String, extra: [String: Any] = [:]) async throws -> Answer {
-        try await AgentSQLTests.call(env, "POST", "/api/v1/projects/app/branches/main/query", ["query": sql].merging(extra) { $1 }, key: token)
+    static func query(_ env: TestEnvironment, _ sql: String, token: String, branch: String = "main", extra: [String: Any] = [:]) async throws -> Answer {
+        try await AgentSQLTests.call(env, "POST", "/api/v1/projects/app/branches/\(branch)/query", ["query": sql].merging(extra) { $1 }, key: token)
     }
+
+    static func rows(_ answer: Answer) -> [[Any]] { answer.results.last?["rows"] as? [[Any]] ?? [] }
 
     @Test("a viewer token can SELECT, cannot INSERT, UPDATE or DDL, cannot escape with COMMIT or SET TRANSACTION, cannot read files")
     func viewerQueries() async throws {
@@ -89,4 +92,78 @@ struct ReadOnlyQueryTests {
             #expect(!cliPlain.succeeded, "\(cliPlain.stdout) \(cliPlain.stderr)")
         }
     }
+
+    @Test("a viewer's SQL runs as the reader role: it cannot signal the app's sessions, reads what the owner reads and no more, also on a branch of the origin snapshot")
+    func readerRole() async throws {
+        try await TestEnvironment.with { env in
+            try await env.linkedProject()
+            let setup = try await AgentSQLTests.sql(env, """
+                CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one'), (2, 'two');
+                CREATE TABLE secret (id int); INSERT INTO secret VALUES (7); ALTER TABLE secret ENABLE ROW LEVEL SECURITY;
+                """)
+            #expect(setup.status == 200, "\(setup.body)")
+            let owner = try #require(try await AgentSQLTests.scalar(env, "SELECT current_user") as? String)
+            let password = try await AccessTests.createUser(env, "carol@example.com")
+            let added = try await env.cli("member", "add", "carol@example.com", "--project", "app", "--role", "viewer")
+            #expect(added.succeeded, "\(added.stderr)")
+            let viewer = try await AccessTests.login(env, "carol@example.com", password)
+
+            // Its own login role, not the owner's and no member of it.
+            let who = try await Self.query(env, "SELECT current_user, session_user, pg_has_role(current_user, \(Self.literal(owner)), 'MEMBER')", token: viewer)
+            #expect(Self.rows(who).first?.compactMap { $0 as? String } == ["branch_reader", "branch_reader"], "\(who.body)")
+            #expect(Self.rows(who).first?.last as? Bool == false, "\(who.body)")
+
+            // The app's session: an owner backend busy for a few seconds while the viewer tries to end it.
+            let app = Task {
+                let answer = try await AgentSQLTests.sql(env, "SELECT pg_sleep(6), 'survived' AS app")
+                return (answer.status, Self.rows(answer).first?.last as? String, "\(answer.body)")
+            }
+            var seen = 0, attempts = 0
+            while seen == 0 && attempts < 40 {
+                let count = try await Self.query(env, "SELECT count(*) FROM pg_stat_activity WHERE usename = \(Self.literal(owner))", token: viewer)
+                seen = (Self.rows(count).first?.first as? Int) ?? 0
+                attempts += 1
+                if seen == 0 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(seen > 0, "the viewer sees the app's backend in pg_stat_activity")
+            // (Also sparing its own backend: as the owner, the first form would end itself before the app's.)
+            for signal in ["pg_terminate_backend", "pg_cancel_backend"] {
+                for others in ["", " AND pid <> pg_backend_pid()"] {
+                    let sql = "SELECT \(signal)(pid) FROM pg_stat_activity WHERE usename = \(Self.literal(owner))\(others)"
+                    let answer = try await Self.query(env, sql, token: viewer)
+                    #expect(answer.status == 422 && answer.error["sqlstate"] as? String == "42501", "\(sql): \(answer.status) \(answer.body)")
+                }
+            }
+            let (status, survived, body) = try await app.value
+            #expect(status == 200 && survived == "survived", "\(status) \(body)")
+
+            // What the owner reads, the viewer reads: its tables (all rows, as the owner sees them under row level
+            // security), and a table made after the viewer's first query. Not what the owner may not read.
+            let read = try await Self.query(env, "SELECT string_agg(v, ',' ORDER BY id) FROM t; SELECT count(*) FROM secret", token: viewer)
+            #expect(read.status == 200, "\(read.body)")
+            #expect((read.results.first?["rows"] as? [[Any]])?.first?.first as? String == "one,two", "\(read.body)")
+            #expect(Self.rows(read).first?.first as? Int == 1, "\(read.body)")
+            #expect(try await AgentSQLTests.sql(env, "CREATE TABLE later (id int); INSERT INTO later VALUES (3)").status == 200)
+            let later = try await Self.query(env, "SELECT id FROM later", token: viewer)
+            #expect(Self.rows(later).first?.first as? Int == 3, "\(later.body)")
+            let ownerRefused = try await AgentSQLTests.sql(env, "SELECT count(*) FROM auth.users")
+            let refused = try await Self.query(env, "SELECT count(*) FROM auth.users", token: viewer)
+            #expect(ownerRefused.status == 422 && refused.status == 422 && refused.error["sqlstate"] as? String == "42501", "\(refused.body)")
+
+            // A branch of the origin snapshot predates the reader role; the viewer's SQL works there too.
+            let snapshots = try await env.json(SnapshotList.self, "snapshot", "list").snapshots
+            let origin = try #require(snapshots.filter { $0.kind == "automatic" && $0.sourceBranch == "main" }.min { $0.createdAt < $1.createdAt })
+            _ = try await env.json(BranchResult.self, "create", "early", "--snapshot", origin.id)
+            let early = try await Self.query(env, "SELECT current_user, count(*) FROM pg_tables WHERE tablename = 't'", token: viewer, branch: "early")
+            #expect(early.status == 200 && Self.rows(early).first?.first as? String == "branch_reader", "\(early.body)")
+            #expect(Self.rows(early).first?.last as? Int == 0, "\(early.body)")
+
+            // A branch of main now carries the role with main's grants, and works as well.
+            _ = try await env.json(BranchResult.self, "create", "copy")
+            let copy = try await Self.query(env, "SELECT count(*) FROM t", token: viewer, branch: "copy")
+            #expect(Self.rows(copy).first?.first as? Int == 2, "\(copy.body)")
+        }
+    }
+
+    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 }

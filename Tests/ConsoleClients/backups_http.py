@@ -6,7 +6,6 @@ Usage: backups_http.py BASE_URL ADMIN_KEY PROJECT MAIN_URL VIEWER_EMAIL VIEWER_P
 MAIN_URL is the Postgres URL of PROJECT's main branch (which has a table items(id, name) with
 row 1 = 'original'). Prints one line per check and exits non-zero at the first failure."""
 import html as htmllib
-import http.cookiejar
 import re
 import subprocess
 import sys
@@ -15,44 +14,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from console_http_support import Console, check, csrf_of
+
 BASE, ADMIN_KEY, PROJECT, MAIN_URL, VIEWER_EMAIL, VIEWER_PASSWORD, OTHER = sys.argv[1:8]
+
+console = Console(BASE, timeout=120)
+client, call = console.client, console.call
+
 HOSTILE = "<script>alert(1)</script>"
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def client():
-    jar = http.cookiejar.CookieJar()
-    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
-
-
-def call(opener, method, path, form=None):
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with opener.open(request, timeout=120) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def check(condition, what, detail=""):
-    if not condition:
-        print(f"FAIL {what}")
-        if detail:
-            print(detail[:4000])
-        sys.exit(1)
-    print(f"ok   {what}")
-
-
-def csrf_of(page):
-    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    return match.group(1) if match else ""
 
 
 def psql(sql):
@@ -83,8 +52,7 @@ def wait_for_job(opener, location):
 
 
 admin = client()
-status, headers, _ = call(admin, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com",
-                                                    "password": "correct horse battery", "confirm": "correct horse battery"})
+status, headers, _ = console.first_run(admin, ADMIN_KEY)
 check(status == 303, "the admin signs in through the first-run screen")
 backups_path = f"/projects/{PROJECT}/backups"
 status, _, page = call(admin, "GET", backups_path)
@@ -217,7 +185,7 @@ check(status == 303 and "branch=at-instant" in headers.get("Location", ""), "res
 
 # A viewer sees no buttons, and is refused when posting anyway.
 viewer = client()
-status, _, _ = call(viewer, "POST", "/login", {"email": VIEWER_EMAIL, "password": VIEWER_PASSWORD, "next": "/"})
+status, _, _ = console.sign_in(viewer, VIEWER_EMAIL, VIEWER_PASSWORD)
 check(status == 303, "the viewer signs in")
 status, _, page = call(viewer, "GET", backups_path)
 check(status == 200 and "before-change" in page, "the viewer reads the snapshots & backups page", page)

@@ -3,62 +3,59 @@ screen, sign-in, sessions, CSRF and origin checks, 404s that leak nothing, cache
 
 Usage: console_http.py BASE_URL ADMIN_KEY
 Prints one line per check and exits non-zero at the first failure."""
-import http.cookiejar
-import re
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
+
+from console_http_support import ADMIN_EMAIL, ADMIN_PASSWORD, Console, check, csrf_of, form_token_of, set_cookie
 
 BASE, ADMIN_KEY = sys.argv[1], sys.argv[2]
+console = Console(BASE, timeout=30)
+client, call = console.client, console.call
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
+def signed_in(opener):
+    return any(c.name == "branch_session" for c in opener.jar)
 
 
-def client():
-    jar = http.cookiejar.CookieJar()
-    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar)), jar
+def refuses_forged(opener, path, form, token, other_token=None):
+    """Login CSRF: the form at `path` posted without its token, with a wrong one, with another form's,
+    from Origin: null or another site, or by a browser without its cookie, is refused and signs nobody in."""
+    cookieless = client()
+    for what, sender, fields, headers in [
+        ("without its token", opener, form, {}),
+        ("with a wrong token", opener, {**form, "_csrf": token[:-1] + ("B" if token.endswith("A") else "A")}, {}),
+        ("with another page's token", opener, {**form, "_csrf": other_token or token[::-1]}, {}),
+        ("from Origin: null", opener, {**form, "_csrf": token}, {"Origin": "null"}),
+        ("from another site", opener, {**form, "_csrf": token}, {"Origin": "https://evil.example"}),
+        ("with the token but not its cookie", cookieless, {**form, "_csrf": token}, {}),
+    ]:
+        status, _, html = call(sender, "POST", path, fields, headers)
+        check(status == 403 and "csrf_refused" in html and not signed_in(sender), f"POST {path} {what} is refused", html)
 
 
-def call(opener, method, path, form=None, headers=None):
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with opener.open(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def check(condition, what):
-    if not condition:
-        print(f"FAIL {what}")
-        sys.exit(1)
-    print(f"ok   {what}")
-
-
-def csrf_of(html):
-    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    return match.group(1) if match else ""
-
-
-browser, jar = client()
+browser = client()
 status, headers, _ = call(browser, "GET", "/")
 check(status == 303 and headers.get("Location") == "/login", "a visitor is sent to sign in")
 status, headers, _ = call(browser, "GET", "/login")
 check(status == 303 and headers.get("Location") == "/setup", "before the first run, sign-in leads to the first-run screen")
-status, _, html = call(browser, "GET", "/setup")
+status, headers, html = call(browser, "GET", "/setup")
 check(status == 200 and "Admin key" in html, "the first-run screen asks for the admin key")
-status, _, html = call(browser, "POST", "/setup", {"admin_key": "wrong", "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
+setup_token = form_token_of(html)
+presession = set_cookie(headers, "branch_presession")
+check(len(setup_token) > 20 and presession.startswith("branch_presession=") and "HttpOnly" in presession and "SameSite=Strict" in presession,
+      "the first-run form carries a pre-session token, its cookie HttpOnly and SameSite=Strict", presession)
+check(headers.get("Referrer-Policy") == "same-origin", "console pages have a Referrer-Policy under which browsers name their origin", str(headers))
+first_run = {"admin_key": ADMIN_KEY, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "confirm": ADMIN_PASSWORD}
+
+refuses_forged(browser, "/setup", first_run, setup_token)
+status, headers, _ = call(browser, "GET", "/login")
+check(headers.get("Location") == "/setup", "none of those completed the first run")
+
+status, _, html = call(browser, "POST", "/setup", {**first_run, "admin_key": "wrong", "_csrf": setup_token})
 check(status == 401 and "neither the admin key" in html, "a wrong admin key is refused on the page")
-status, headers, _ = call(browser, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
-check(status == 303 and any(c.name == "branch_session" for c in jar), "the first run signs the new admin in")
-cookie = headers.get("Set-Cookie", "")
+check(form_token_of(html) == setup_token, "the page shown again keeps the form's token")
+status, headers, _ = call(browser, "POST", "/setup", {**first_run, "_csrf": setup_token}, {"Origin": BASE})
+check(status == 303 and signed_in(browser), "the first run signs the new admin in (from the console's own origin)")
+cookie = set_cookie(headers, "branch_session")
 check("HttpOnly" in cookie and "SameSite=Strict" in cookie, "the session cookie is HttpOnly and SameSite=Strict")
 status, _, html = call(browser, "GET", "/")
 check(status == 200 and "<h1>Projects</h1>" in html, "the projects dashboard renders without JavaScript")
@@ -77,15 +74,28 @@ check(status == 400 and "<script>alert(1)</script>" not in html and "&lt;script&
 status, _, html = call(browser, "GET", "/projects/nothere")
 check(status == 404 and "nothere" in html, "an unknown project is a 404 page")
 
-stranger, _ = client()
+status, _, html = call(browser, "POST", "/projects", {"name": "elsewhere", "_csrf": token}, {"Origin": "null"})
+check(status == 403 and "csrf_refused" in html, "a signed-in form from Origin: null is refused", html)
+
+stranger = client()
 status, headers, _ = call(stranger, "GET", "/")
 check(status == 303 and headers.get("Location", "").startswith("/login"), "another browser without a session is sent to sign in")
 status, _, _ = call(stranger, "GET", "/setup")
 check(status == 303, "the first-run screen is gone once used")
-status, _, html = call(stranger, "POST", "/login", {"email": "owner@example.com", "password": "wrong password!!", "next": "/"})
+status, _, html = call(stranger, "GET", "/login")
+login_token = form_token_of(html)
+check(status == 200 and len(login_token) > 20 and login_token != setup_token, "the sign-in form carries this browser's own pre-session token")
+sign_in = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "next": "/"}
+
+refuses_forged(stranger, "/login", sign_in, login_token, other_token=csrf_of(call(browser, "GET", "/")[2]))
+status, _, _ = call(stranger, "GET", "/")
+check(status == 303, "none of those signed the browser in")
+
+status, _, html = call(stranger, "POST", "/login", {**sign_in, "password": "wrong password!!", "_csrf": login_token})
 check(status == 401 and "Wrong email or password" in html, "a wrong password is refused on the page")
-status, headers, _ = call(stranger, "POST", "/login", {"email": "owner@example.com", "password": "correct horse battery", "next": "//evil.example/"})
-check(status == 303 and headers.get("Location") == "/", "sign-in never redirects off the site")
+status, headers, _ = console.sign_in(stranger, ADMIN_EMAIL, ADMIN_PASSWORD, next="//evil.example/")
+check(status == 303 and headers.get("Location") == "/" and signed_in(stranger), "sign-in never redirects off the site")
+check(set_cookie(headers, "branch_presession").startswith("branch_presession=;"), "signing in drops the pre-session cookie", str(headers))
 
 status, headers, css = call(browser, "GET", "/assets/console.css")
 etag = headers.get("ETag", "")

@@ -5,8 +5,6 @@ The project has branch `feat` with the changes of ConsoleDiffMergeTests.featureC
 changed user 5 too. Checks the data with psql on MAIN_URL. Prints one line per check and exits
 non-zero at the first failure."""
 import html as htmllib
-import http.cookiejar
-import json
 import re
 import subprocess
 import sys
@@ -14,43 +12,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from console_http_support import Console, check, csrf_of
+
 BASE, ADMIN_KEY, PROJECT, MAIN_URL, VIEWER, VIEWER_PASSWORD = sys.argv[1:7]
+
+console = Console(BASE, timeout=300)
+client, call = console.client, console.call
+
 P = f"/projects/{PROJECT}"
 HOSTILE_TABLE = 'public."<script>alert(1)</script>"'
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def client():
-    jar = http.cookiejar.CookieJar()
-    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar)), jar
-
-
-def call(opener, method, path, form=None, headers=None):
-    data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with opener.open(request, timeout=300) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def check(condition, what, detail=""):
-    if not condition:
-        print(f"FAIL {what}\n{detail[:6000]}")
-        sys.exit(1)
-    print(f"ok   {what}")
-
-
-def csrf_of(page):
-    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    return match.group(1) if match else ""
 
 
 def psql(sql):
@@ -74,8 +44,8 @@ def no_raw_script(page):
     return "<script>alert" not in page
 
 
-browser, _ = client()
-status, _, _ = call(browser, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
+browser = client()
+status, _, _ = console.first_run(browser, ADMIN_KEY)
 check(status == 303, "the admin signs in through the first-run screen")
 
 # Counts first.
@@ -211,8 +181,8 @@ check(psql("select count(*) from users where id = 1001") == "0" and psql("select
 check(psql("select count(*) from information_schema.tables where table_name = 'legacy'") == "1", "undo merge brought the dropped table back")
 
 # A viewer sees no write controls and is refused.
-viewer, _ = client()
-status, _, _ = call(viewer, "POST", "/login", {"email": VIEWER, "password": VIEWER_PASSWORD, "next": "/"})
+viewer = client()
+status, _, _ = console.sign_in(viewer, VIEWER, VIEWER_PASSWORD)
 check(status == 303, "the viewer signs in")
 status, _, page = call(viewer, "GET", f"{P}/diff?" + q(**{"from": "main", "to": "feat", "table": "public.users"}))
 check(status == 200 and "diff-apply" not in page and 'type="checkbox"' not in page, "a viewer sees the diff without apply controls")

@@ -3,7 +3,6 @@ streams (a sample within 10 s; the log stream opens as an event stream).
 
 Usage: monitoring_http.py BASE_URL ADMIN_KEY PROJECT POSTGRES_URL
 Prints one line per check and exits non-zero at the first failure."""
-import http.cookiejar
 import re
 import subprocess
 import threading
@@ -13,35 +12,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from console_http_support import Console, check
+
 BASE, ADMIN_KEY, PROJECT, POSTGRES_URL = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-jar = http.cookiejar.CookieJar()
-browser = urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
+console = Console(BASE, timeout=60)
+browser = console.client()
 
 
 def call(method, path, form=None):
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with browser.open(request, timeout=60) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def check(condition, what, detail=""):
-    if not condition:
-        print(f"FAIL {what}\n{detail[:3000]}")
-        sys.exit(1)
-    print(f"ok   {what}")
+    return console.call(browser, method, path, form)
 
 
 def first_event(path, within):
@@ -61,7 +41,7 @@ def first_event(path, within):
         return response.status, kind, None, None
 
 
-status, _, _ = call("POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
+status, _, _ = console.first_run(browser, ADMIN_KEY)
 check(status == 303, "the first run signs the admin in")
 page_path = f"/projects/{PROJECT}/monitoring?branch=main&range=15m"
 status, _, page = call("GET", page_path)

@@ -7,50 +7,20 @@ Usage: overview_http.py BASE_URL ADMIN_KEY PROJECT VIEWER_EMAIL VIEWER_PASSWORD
 Expects the project to have branches main and feature and a manual snapshot named before-change.
 Prints one line per check and exits non-zero at the first failure."""
 import datetime
-import html as htmlmod
-import http.cookiejar
 import re
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from console_http_support import Console, check, csrf_of
+
 BASE, ADMIN_KEY, PROJECT, VIEWER, VIEWER_PASSWORD = sys.argv[1:6]
+
+console = Console(BASE, timeout=120)
+client, call = console.client, console.call
+
 P = f"/projects/{PROJECT}"
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def client():
-    jar = http.cookiejar.CookieJar()
-    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
-
-
-def call(opener, method, path, form=None):
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with opener.open(request, timeout=120) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def check(condition, what):
-    if not condition:
-        print(f"FAIL {what}")
-        sys.exit(1)
-    print(f"ok   {what}")
-
-
-def csrf_of(page):
-    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    return match.group(1) if match else ""
 
 
 def follow(opener, status, headers):
@@ -60,7 +30,7 @@ def follow(opener, status, headers):
 
 
 admin = client()
-status, _, _ = call(admin, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
+status, _, _ = console.first_run(admin, ADMIN_KEY)
 check(status == 303, "the admin signs in through the first-run screen")
 
 status, _, page = call(admin, "GET", P)
@@ -141,7 +111,7 @@ status, _, page = call(admin, "POST", "/projects/nothere/branches", {"_csrf": to
 check(status == 404, "creating a branch in an unknown project is a 404")
 
 viewer = client()
-status, headers, _ = call(viewer, "POST", "/login", {"email": VIEWER, "password": VIEWER_PASSWORD, "next": "/"})
+status, headers, _ = console.sign_in(viewer, VIEWER, VIEWER_PASSWORD)
 check(status == 303, "the viewer signs in")
 status, _, page = call(viewer, "GET", P)
 vtoken = csrf_of(page)

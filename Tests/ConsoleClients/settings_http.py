@@ -7,49 +7,20 @@ database page listing a table and escaping hostile names, and the auth users pag
 Usage: settings_http.py BASE_URL ADMIN_KEY PROJECT
 Prints one line per check and exits non-zero at the first failure."""
 import html as htmllib
-import http.cookiejar
 import re
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from console_http_support import Console, check, csrf_of
+
 BASE, ADMIN_KEY, PROJECT = sys.argv[1], sys.argv[2], sys.argv[3]
+
+console = Console(BASE, timeout=60)
+client, call = console.client, console.call
+
 HOSTILE = "<script>alert(1)</script>"
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def client():
-    jar = http.cookiejar.CookieJar()
-    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
-
-
-def call(opener, method, path, form=None, headers=None):
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with opener.open(request, timeout=60) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def check(condition, what, detail=""):
-    if not condition:
-        print(f"FAIL {what}\n{detail[:3000]}")
-        sys.exit(1)
-    print(f"ok   {what}")
-
-
-def csrf_of(page):
-    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    return match.group(1) if match else ""
 
 
 def rest(key):
@@ -63,7 +34,7 @@ def rest(key):
 
 
 admin = client()
-status, _, _ = call(admin, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
+status, _, _ = console.first_run(admin, ADMIN_KEY)
 check(status == 303, "the first run signs the admin in")
 settings = f"/projects/{PROJECT}/settings"
 
@@ -124,7 +95,7 @@ status, _, page = call(admin, "GET", "/settings")
 check("acknowledged 20" in page and 'id="acknowledge-backup-key"' not in page, "the backup key shows as acknowledged", page)
 
 viewer = client()
-status, _, _ = call(viewer, "POST", "/login", {"email": "viewer@example.com", "password": password, "next": "/"})
+status, _, _ = console.sign_in(viewer, "viewer@example.com", password)
 check(status == 303, "the viewer signs in with the generated password")
 status, _, page = call(viewer, "GET", settings)
 check(status == 200 and 'id="settings-readonly"' in page, "the viewer sees the settings read-only", page)

@@ -6,80 +6,28 @@ results, and a viewer who runs read-only SQL only. Data is checked through the A
 Usage: sql_http.py BASE_URL ADMIN_KEY
 Prints one line per check and exits non-zero at the first failure."""
 import html as htmllib
-import http.cookiejar
-import json
 import re
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+
+from console_http_support import AdminAPI, Console, csrf_of
 
 BASE, ADMIN_KEY = sys.argv[1], sys.argv[2]
 PROJECT = "lab"
 PASSWORD = "correct horse battery"
 
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def client():
-    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-
-def call(opener, method, path, form=None):
-    data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with opener.open(request, timeout=180) as response:
-            answer = response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        answer = error.code, dict(error.headers), error.read().decode()
-    LAST[0] = f"{method} {path} -> {answer[0]}\n{answer[2][answer[2].find('<main'):][:4000]}"
-    return answer
-
-
-def api(method, path, payload=None):
-    request = urllib.request.Request(
-        BASE + "/api/v1" + path, data=json.dumps(payload).encode() if payload is not None else None, method=method,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+console = Console(BASE, timeout=180)
+client, call, check = console.client, console.call, console.check
+admin_api = AdminAPI(BASE, ADMIN_KEY)
+api = admin_api.call
 
 
 def sql(query, branch="main"):
-    status, answer = api("POST", f"/projects/{PROJECT}/branches/{branch}/sql", {"query": query})
-    if status != 200:
-        print(f"FAIL admin SQL {query!r}: {status} {answer}")
-        sys.exit(1)
-    return answer["results"][-1]["rows"]
+    return admin_api.sql(PROJECT, query, branch)
 
 
 def branches():
     return {b["name"] for b in api("GET", f"/projects/{PROJECT}/branches")[1]["branches"]}
-
-
-LAST = [""]
-
-
-def check(condition, what):
-    if not condition:
-        print(f"FAIL {what}")
-        print(f"last response: {LAST[0]}")
-        sys.exit(1)
-    print(f"ok   {what}")
-
-
-def csrf_of(page):
-    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    return match.group(1) if match else ""
 
 
 status, _ = api("POST", "/projects", {"name": PROJECT, "backups": False})
@@ -93,7 +41,7 @@ before_changes = sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"H
 time.sleep(1.5)
 
 browser = client()
-status, _, _ = call(browser, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": PASSWORD, "confirm": PASSWORD})
+status, _, _ = console.first_run(browser, ADMIN_KEY)
 check(status == 303, "the first run signs the admin in")
 page = f"/projects/{PROJECT}/sql?branch=main"
 status, _, html = call(browser, "GET", page)
@@ -178,7 +126,7 @@ status, _, html = run("UPDATE t SET v = 0", path=page + "&at=" + before_changes)
 check(status != 200 and sql("SELECT v FROM t WHERE id = 1") == [[110]], "a write at a past instant is refused (read-only)")
 
 viewer = client()
-status, _, _ = call(viewer, "POST", "/login", {"email": "viewer@example.com", "password": PASSWORD, "next": "/"})
+status, _, _ = console.sign_in(viewer, "viewer@example.com", PASSWORD)
 check(status == 303, "the viewer signs in")
 status, _, html = call(viewer, "GET", page)
 check(status == 200 and 'id="sql-viewer-read-only"' in html and "read-only: your role is viewer" in html.lower() and 'id="sql-form"' in html

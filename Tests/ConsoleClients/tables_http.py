@@ -7,76 +7,25 @@ API with the admin key, not through the console.
 Usage: tables_http.py BASE_URL ADMIN_KEY
 Prints one line per check and exits non-zero at the first failure."""
 import csv
-import http.cookiejar
 import io
 import json
 import re
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
+
+from console_http_support import AdminAPI, Console, csrf_of
 
 BASE, ADMIN_KEY = sys.argv[1], sys.argv[2]
 PROJECT = "shop"
 PASSWORD = "correct horse battery"
 
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def client():
-    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-
-def call(opener, method, path, form=None, headers=None, body=None):
-    data = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else body
-    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers or {})
-    if form is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with opener.open(request, timeout=120) as response:
-            answer = response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        answer = error.code, dict(error.headers), error.read().decode()
-    LAST[0] = f"{method} {path} -> {answer[0]}\n{answer[2][answer[2].find('<main'):][:4000]}"
-    return answer
-
-
-def api(method, path, payload=None):
-    request = urllib.request.Request(
-        BASE + "/api/v1" + path, data=json.dumps(payload).encode() if payload is not None else None, method=method,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+console = Console(BASE, timeout=120)
+client, call, check = console.client, console.call, console.check
+admin_api = AdminAPI(BASE, ADMIN_KEY)
+api = admin_api.call
 
 
 def sql(query):
-    status, answer = api("POST", f"/projects/{PROJECT}/branches/main/sql", {"query": query})
-    if status != 200:
-        print(f"FAIL admin SQL {query!r}: {status} {answer}")
-        sys.exit(1)
-    return answer["results"][-1]["rows"]
-
-
-LAST = [""]
-
-
-def check(condition, what):
-    if not condition:
-        print(f"FAIL {what}")
-        print(f"last response: {LAST[0]}")
-        sys.exit(1)
-    print(f"ok   {what}")
-
-
-def csrf_of(html):
-    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    return match.group(1) if match else ""
+    return admin_api.sql(PROJECT, query)
 
 
 def grid_ids(html):
@@ -106,7 +55,7 @@ status, _ = api("PUT", f"/projects/{PROJECT}/members/viewer@example.com", {"role
 check(status in (200, 201), "the viewer is a member of the project")
 
 browser = client()
-status, _, _ = call(browser, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": PASSWORD, "confirm": PASSWORD})
+status, _, _ = console.first_run(browser, ADMIN_KEY)
 check(status == 303, "the first run signs the admin in")
 
 base = f"/projects/{PROJECT}/tables?branch=main"
@@ -219,7 +168,7 @@ check(status == 200 and "no-key-notice" in html and "data-editable" not in html 
 
 # A viewer: rows read through the read-only querySQL, no editing controls, POSTs refused.
 viewer = client()
-status, _, _ = call(viewer, "POST", "/login", {"email": "viewer@example.com", "password": PASSWORD, "next": "/"})
+status, _, _ = console.sign_in(viewer, "viewer@example.com", PASSWORD)
 check(status == 303, "the viewer signs in")
 status, _, html = call(viewer, "GET", base + "&table=public.items")
 check(status == 200 and 'id="viewer-read-only"' in html and 'id="table-grid"' in html and "public.items" in html,

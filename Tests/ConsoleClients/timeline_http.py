@@ -8,7 +8,6 @@ Expects branches main and feature (from main), SNAPSHOTS snapshots (one named ch
 backup of main; INSTANT is an ISO 8601 instant inside main's point-in-time window.
 Prints one line per check and exits non-zero at the first failure."""
 import html as htmlmod
-import http.cookiejar
 import re
 import sys
 import time
@@ -16,43 +15,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from console_http_support import Console, check, csrf_of
+
 BASE, ADMIN_KEY, PROJECT, VIEWER, VIEWER_PASSWORD, SNAPSHOTS, INSTANT = sys.argv[1:8]
+
+console = Console(BASE, timeout=300)
+client, call = console.client, console.call
+
 P = f"/projects/{PROJECT}"
 T = P + "/timeline"
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def client():
-    jar = http.cookiejar.CookieJar()
-    return urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
-
-
-def call(opener, method, path, form=None):
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with opener.open(request, timeout=300) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
-
-
-def check(condition, what):
-    if not condition:
-        print(f"FAIL {what}")
-        sys.exit(1)
-    print(f"ok   {what}")
-
-
-def csrf_of(page):
-    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    return match.group(1) if match else ""
 
 
 def href(page, element_id):
@@ -79,7 +50,7 @@ def form_fields(page, form_id):
 
 
 admin = client()
-status, _, _ = call(admin, "POST", "/setup", {"admin_key": ADMIN_KEY, "email": "owner@example.com", "password": "correct horse battery", "confirm": "correct horse battery"})
+status, _, _ = console.first_run(admin, ADMIN_KEY)
 check(status == 303, "the admin signs in through the first-run screen")
 
 started = time.monotonic()
@@ -143,7 +114,7 @@ status, _, page = call(admin, "GET", T)
 check(re.findall(r'<g class="lane-group[^"]*" data-lane="([^"]+)"', page) == ["main", "feature", "from-timeline"], "the new branch gets a lane")
 
 viewer = client()
-status, _, _ = call(viewer, "POST", "/login", {"email": VIEWER, "password": VIEWER_PASSWORD, "next": "/"})
+status, _, _ = console.sign_in(viewer, VIEWER, VIEWER_PASSWORD)
 check(status == 303, "the viewer signs in")
 status, _, page = call(viewer, "GET", T)
 check(status == 200 and page.count('class="lane-group') == 3, "a viewer sees the timeline")

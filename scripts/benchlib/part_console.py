@@ -125,18 +125,31 @@ class ConsoleBench(Service):
         response = connection.getresponse()
         return response.status, response.read(), response.headers
 
+    def console_form_token(self, connection, path):
+        """The sign-in form's pre-session token and cookie (GET `path`), as a browser gets them."""
+        connection.request("GET", path, headers={"Accept": "text/html"})
+        response = connection.getresponse()
+        page = response.read().decode()
+        token = re.search(r'name="_csrf" value="([^"]*)"', page)
+        cookies = [value.split(";", 1)[0] for key, value in response.headers.items()
+                   if key.lower() == "set-cookie" and value.startswith("branch_presession=")]
+        return (token.group(1) if token else ""), (cookies[-1] if cookies else "")
+
     def console_sign_in(self, connection):
         """The first-run screen, as a browser meets it; returns the session cookie."""
-        form = urllib.parse.urlencode({"admin_key": self.token, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
+        token, cookie = self.console_form_token(connection, "/setup")
+        form = urllib.parse.urlencode({"_csrf": token, "admin_key": self.token, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
                                        "confirm": ADMIN_PASSWORD})
         connection.request("POST", "/setup", body=form, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Origin": self.base_url})
+            "Content-Type": "application/x-www-form-urlencoded", "Origin": self.base_url, "Cookie": cookie})
         response = connection.getresponse()
         response.read()
-        if response.status != 303:
-            form = urllib.parse.urlencode({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "next": "/"})
+        if response.status != 303 or not any(key.lower() == "set-cookie" and value.startswith("branch_session=")
+                                              for key, value in response.headers.items()):
+            token, cookie = self.console_form_token(connection, "/login")
+            form = urllib.parse.urlencode({"_csrf": token, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "next": "/"})
             connection.request("POST", "/login", body=form, headers={
-                "Content-Type": "application/x-www-form-urlencoded", "Origin": self.base_url})
+                "Content-Type": "application/x-www-form-urlencoded", "Origin": self.base_url, "Cookie": cookie})
             response = connection.getresponse()
             response.read()
         cookies = [value.split(";", 1)[0] for key, value in response.headers.items()

@@ -25,6 +25,8 @@ struct SignInRequired: Error {}
 /// SameSite=Strict, so another site can neither read it nor make the browser send it.
 struct SessionCookies: Sendable {
     static let session = "branch_session"
+    /// A random value made for a visitor without a session; its HMAC is the sign-in forms' CSRF token.
+    static let preSession = "branch_presession"
     static let flash = "branch_flash"
     static let theme = "branch_theme"
 
@@ -52,20 +54,29 @@ struct SessionCookies: Sendable {
     }
 }
 
-/// CSRF tokens bound to the session: an HMAC of the session token under a key made at start-up,
-/// so a token is worthless for any other session and after a restart.
+/// CSRF tokens: an HMAC under a key made at start-up, so a token is worthless for any other
+/// session and after a restart. A signed-in session's token is bound to the session token; the
+/// sign-in and first-run forms' token to the pre-session cookie (a different message, so neither
+/// token ever stands for the other).
 struct CSRFTokens: Sendable {
     private let key = SymmetricKey(size: .bits256)
 
-    func token(for session: String) -> String {
-        Data(HMAC<SHA256>.authenticationCode(for: Data(session.utf8), using: key)).base64EncodedString()
+    func token(for session: String) -> String { code(for: "session\u{0}" + session) }
+
+    func token(forPreSession cookie: String) -> String { code(for: "pre-session\u{0}" + cookie) }
+
+    func isValid(_ candidate: String?, for session: String) -> Bool { Self.same(candidate, token(for: session)) }
+
+    func isValid(_ candidate: String?, forPreSession cookie: String) -> Bool { Self.same(candidate, token(forPreSession: cookie)) }
+
+    private func code(for message: String) -> String {
+        Data(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: key)).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
-    func isValid(_ candidate: String?, for session: String) -> Bool {
+    /// Constant-time comparison: the digests' lengths are fixed.
+    private static func same(_ candidate: String?, _ expected: String) -> Bool {
         guard let candidate else { return false }
-        let expected = token(for: session)
-        // Constant-time comparison: the digests' lengths are fixed.
         return candidate.utf8.count == expected.utf8.count && zip(candidate.utf8, expected.utf8).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

@@ -6,7 +6,8 @@ import Logging
 /// In front of every console route: finds the session behind the cookie, refuses a change (any
 /// method but GET and HEAD) without the session's CSRF token or from another origin, and turns
 /// what pages throw into pages: a sign-in redirect, a 404 that says no more than "not found", an
-/// error page with the API's code.
+/// error page with the API's code. The sign-in and first-run forms, posted before there is a
+/// session, carry a pre-session token instead, which their handlers check (`PreSession`).
 struct SessionMiddleware<Context: RequestContext>: RouterMiddleware {
     let environment: ConsoleEnvironment
 
@@ -23,7 +24,7 @@ struct SessionMiddleware<Context: RequestContext>: RouterMiddleware {
         let changes = request.method != .get && request.method != .head
         do {
             if changes { try Self.checkOrigin(request) }
-            if changes, let session, request.uri.path != "/login" {
+            if changes, let session, !PreSession.formPaths.contains(request.uri.path) {
                 var sent = request.headers[HTTPField.Name("X-CSRF-Token")!]
                 if sent == nil { sent = try await Self.formToken(&request) }
                 guard environment.csrf.isValid(sent, for: session.token) else { throw ConsoleFailure.csrfRefused }
@@ -32,26 +33,32 @@ struct SessionMiddleware<Context: RequestContext>: RouterMiddleware {
             var response = try await ConsoleSession.$current.withValue(session) {
                 try await ConsoleRequestState.$current.withValue(state) { try await next(handled, context) }
             }
-            if flash != nil, response.headers[.setCookie] == nil {
+            // A flash is shown once: cleared unless the response sets a new one.
+            if flash != nil, !response.headers[values: .setCookie].contains(where: { $0.hasPrefix(SessionCookies.flash + "=") }) {
                 response.headers.append(HTTPField(name: .setCookie, value: environment.cookies.clear(SessionCookies.flash)))
             }
-            return response
+            return Self.withReferrerPolicy(response)
         } catch is SignInRequired {
             let target = request.uri.path == "/" ? "/login" : "/login?next=" + FormFields.encode(request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))
             return HTMLResponses.redirect(target, cookies: environment.cookies)
         } catch let failure as ConsoleFailure {
-            return errorPage(failure, session: session, state: state)
+            return Self.withReferrerPolicy(errorPage(failure, session: session, state: state))
         } catch {
             context.logger.error("console request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            return errorPage(ConsoleFailure(status: 500, code: "internal_error", message: "Something unexpected went wrong.",
-                                            hint: "Look for request id \(context.id) in the service log."), session: session, state: state)
+            return Self.withReferrerPolicy(errorPage(
+                ConsoleFailure(status: 500, code: "internal_error", message: "Something unexpected went wrong.",
+                               hint: "Look for request id \(context.id) in the service log."), session: session, state: state))
         }
     }
 
     /// A browser names the page a request comes from: a change sent from another site is refused
-    /// even before its (absent) CSRF token.
+    /// even before its (absent) CSRF token. So is `Origin: null`, which a browser sends for a page
+    /// it will not name: a sandboxed frame, a `data:` or `file:` page, a cross-site redirect. (The
+    /// console's own pages get a Referrer-Policy under which browsers name them, see below.)
+    /// Clients that send no Origin at all (not browsers, or very old ones) still need the token.
     static func checkOrigin(_ request: Request) throws {
-        guard let origin = request.headers[.origin], origin != "null" else { return }
+        guard let origin = request.headers[.origin] else { return }
+        guard origin != "null" else { throw ConsoleFailure.csrfRefused }
         let host = request.head.authority ?? ""
         guard let url = URL(string: origin), let originHost = url.host else { throw ConsoleFailure.csrfRefused }
         let originAuthority = originHost + (url.port.map { ":\($0)" } ?? "")
@@ -65,12 +72,26 @@ struct SessionMiddleware<Context: RequestContext>: RouterMiddleware {
         return FormFields(String(buffer: buffer))["_csrf"]
     }
 
+    /// `same-origin` instead of the service's `no-referrer`: under `no-referrer` a browser sends
+    /// `Origin: null` with every form it posts, even to the page's own site, and the Origin check
+    /// above could not tell the console's forms from a sandboxed attacker's. Other sites still get
+    /// neither a Referer nor an Origin naming a console URL.
+    static func withReferrerPolicy(_ response: Response) -> Response {
+        var response = response
+        if response.headers[.consoleReferrerPolicy] == nil { response.headers[.consoleReferrerPolicy] = "same-origin" }
+        return response
+    }
+
     func errorPage(_ failure: ConsoleFailure, session: ConsoleSession?, state: ConsoleRequestState) -> Response {
         let model = ErrorPageModel(
             status: failure.status, code: failure.code, message: failure.message, hint: failure.hint, signedIn: session != nil,
             stylesheet: environment.assets.url("console.css"))
         return HTMLResponses.html(environment.templates.render(model, "error"), status: HTTPResponse.Status(code: failure.status))
     }
+}
+
+extension HTTPField.Name {
+    static let consoleReferrerPolicy = Self("Referrer-Policy")!
 }
 
 struct ErrorPageModel: Sendable {

@@ -26,18 +26,20 @@ struct OwnerSessions: EnginePart {
     func withOwnerConnection<T: Sendable>(
         _ project: ProjectRecord, _ branch: BranchRecord, purpose: String, _ body: (PGConnection) async throws -> T
     ) async throws -> T {
-        try await connect(project, branch, asOwner: true, purpose: purpose, body)
+        try await connect(project, branch, login: (project.role, project.password), purpose: purpose, body)
     }
 
     /// The same as the superuser, for the service's own reads and writes (the migration history).
     func withSuperuserConnection<T: Sendable>(
         _ project: ProjectRecord, _ branch: BranchRecord, purpose: String, _ body: (PGConnection) async throws -> T
     ) async throws -> T {
-        try await connect(project, branch, asOwner: false, purpose: purpose, body)
+        try await connect(project, branch, login: nil, purpose: purpose, body)
     }
 
-    private func connect<T: Sendable>(
-        _ project: ProjectRecord, _ branch: BranchRecord, asOwner: Bool, purpose: String, _ body: (PGConnection) async throws -> T
+    /// As `login` (user, password), or as the superuser when it is nil.
+    func connect<T: Sendable>(
+        _ project: ProjectRecord, _ branch: BranchRecord, login: (user: String, password: String)?, purpose: String,
+        _ body: (PGConnection) async throws -> T
     ) async throws -> T {
         try await servers.resumeIfSuspended(branch, cause: purpose)
         guard servers.isRunning(branch) else {
@@ -46,9 +48,9 @@ struct OwnerSessions: EnginePart {
                 hint: "Start it with `branch start \(branch.name) --project \(project.name)`.")
         }
         var info = servers.spec(branch).superuserConnection
-        if asOwner {
-            info.user = project.role
-            info.password = project.password
+        if let login {
+            info.user = login.user
+            info.password = login.password
         }
         info.database = project.database
         info.applicationName = "branch \(purpose)"

@@ -14,10 +14,11 @@ import Foundation
 ///   switch it to read-write (however the switch is spelled, e.g. through `set_config`);
 /// - the session's default is read-only too, and the transaction is rolled back, never committed.
 ///
-/// Like `runSQL` it connects as the project's owner role, which is not a superuser: `COPY … TO
-/// PROGRAM`, `COPY … FROM/TO 'file'`, `pg_read_file`, `lo_import` and untrusted extensions
-/// (dblink) are refused by Postgres. A SET ROLE on a superuser session would not do: SQL can
-/// RESET ROLE or `set_config('role', …)` back.
+/// It connects as the project's reader role (`ReaderRole`), which may read what the owner may read
+/// but is no superuser and no member of the owner's role: `COPY … TO PROGRAM`, `COPY … FROM/TO
+/// 'file'`, `pg_read_file`, `lo_import` and untrusted extensions (dblink) are refused by Postgres,
+/// and so are `pg_terminate_backend` and `pg_cancel_backend` on the app's sessions. A SET ROLE on a
+/// superuser session would not do: SQL can RESET ROLE or `set_config('role', …)` back.
 extension AdminSQL {
     package func query(project projectName: String, branch branchName: String?, _ input: SQLInput) async throws -> SQLOutput {
         var input = input
@@ -28,7 +29,7 @@ extension AdminSQL {
         let (project, branch) = try await sessions.target(project: projectName, branch: branchName)
         let timeout = input.timeoutMs ?? Self.defaultTimeoutMs
         let stopwatch = Stopwatch()
-        return try await sessions.withOwnerConnection(project, branch, purpose: "query") { connection in
+        return try await sessions.withReaderConnection(project, branch, purpose: "query") { connection in
             _ = try await connection.execute(
                 "SET statement_timeout = \(timeout); SET default_transaction_read_only = on; BEGIN TRANSACTION READ ONLY; SELECT 1")
             do {
