@@ -6,7 +6,7 @@ package enum CLI {
         ProjectCommand.self,
         CreateBranch.self, ListBranches.self, DeleteBranch.self, ResetBranch.self, StartBranch.self, StopBranch.self,
         Checkout.self, URLCommand.self, KeysCommand.self, EnvCommand.self, PSQL.self, SQLCommand.self, MigrateCommand.self,
-        SnapshotCommand.self, Restore.self, ScheduleCommand.self, BackupCommand.self, Export.self, Diff.self, Merge.self,
+        SnapshotCommand.self, Restore.self, ScheduleCommand.self, BackupCommand.self, Export.self, Push.self, Diff.self, Merge.self,
         Top.self, Logs.self, Events.self,
         Status.self, Operations.self, Login.self, Link.self, OpenAPI.self, DocsCommand.self,
         UserCommand.self, MemberCommand.self, TokenCommand.self, AuditCommand.self, AlertsCommand.self,

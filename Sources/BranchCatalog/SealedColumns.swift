@@ -26,13 +26,15 @@ struct SealedColumn: Sendable, Hashable {
     /// Alert channels' webhook and Slack URLs, and their SMTP passwords.
     static let alertChannelURL = SealedColumn(table: "alert_channel", column: "url")
     static let smtpPassword = SealedColumn(table: "alert_channel", column: "smtp_password")
+    /// A mirror's source URL, which carries the source's password.
+    static let mirrorSource = SealedColumn(table: "mirror", column: "source_url")
     /// Settings whose values are secrets.
     static let secretSettings = SealedColumn(
         table: "setting", column: "value", rows: "key IN (\(Catalog.secretSettings.sorted().map { "'\($0)'" }.joined(separator: ", ")))")
 
     /// Every sealed column; the start-up pass seals what is plain in each.
     /// New secret columns are added here (and read and written through `SecretBox`).
-    static let all: [SealedColumn] = [projectPassword, jwtSecret, webhookURL, secretSettings, alertChannelURL, smtpPassword]
+    static let all: [SealedColumn] = [projectPassword, jwtSecret, webhookURL, secretSettings, alertChannelURL, smtpPassword, mirrorSource]
 }
 
 extension Catalog {

@@ -114,11 +114,23 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     /// A console form or script request without the session's CSRF token, or from another site.
     case csrfRefused = "csrf_refused"
 
+    // Databases outside Branch (an import's source, a push's target)
+    case invalidDatabaseURL = "invalid_database_url"
+    case externalDatabaseUnreachable = "external_database_unreachable"
+    case externalDatabaseAuthFailed = "external_database_auth_failed"
+    case externalDatabasePermissionDenied = "external_database_permission_denied"
+    case sourceVersionUnsupported = "source_version_unsupported"
+    case importFailed = "import_failed"
+    case tableHasNoPrimaryKey = "table_has_no_primary_key"
+    case pushFailed = "push_failed"
+    case mirrorReadOnly = "mirror_read_only"
+
     package var description: String { rawValue }
 
     package var category: ErrorCategory {
         switch self {
-        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing, .masterKeyInvalid, .tlsCertificateInvalid, .migrationNotTransactional, .invalidCIDR: .invalidInput
+        case .invalidRequest, .invalidName, .badRequest, .backupKeyMissing, .masterKeyInvalid, .tlsCertificateInvalid, .migrationNotTransactional, .invalidCIDR,
+            .invalidDatabaseURL: .invalidInput
         case .payloadTooLarge: .tooLarge
         case .signInLocked: .rateLimited
         case .unauthorized: .unauthorized
@@ -131,10 +143,11 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
             .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
             .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged,
             .releaseNotNewer, .releaseIncompatible, .upgradeInProgress, .noPreviousRelease,
-            .userExists, .lastAdmin, .firstRunDone:
+            .userExists, .lastAdmin, .firstRunDone, .sourceVersionUnsupported, .tableHasNoPrimaryKey, .mirrorReadOnly:
             .conflict
-        case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed, .releaseInvalid: .unprocessable
-        case .backupTargetFailed, .releaseUnavailable: .upstreamFailed
+        case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed, .releaseInvalid,
+            .externalDatabaseAuthFailed, .externalDatabasePermissionDenied, .importFailed, .pushFailed: .unprocessable
+        case .backupTargetFailed, .releaseUnavailable, .externalDatabaseUnreachable: .upstreamFailed
         case .noFreePort, .postgresConnectionFailed, .postgresPortTaken, .postgresStartFailed, .runtimeUpdateFailed, .runtimeUnavailable,
             .walArchivingBehind, .poolerFailed, .serviceStopping, .tooManyConnections, .upgradeRolledBack:
             .unavailable

@@ -33,6 +33,13 @@ package final class Engine: Sendable {
     package var runtimeReport: RuntimeReport { context.runtime.report }
 
     package var projects: Projects { Projects(context: context) }
+    package var imports: ProjectImports { ProjectImports(context: context) }
+
+    /// A mirror's state as the last check found it; nil for a project that is not a mirror.
+    package func mirrorState(_ project: String) async throws -> MirrorState? {
+        guard try await context.catalog.read({ try $0.mirror(project) }) != nil else { return nil }
+        return context.mirrorStates.get(project)
+    }
     package var projectKeys: ProjectKeys { ProjectKeys(context: context) }
     package var branches: Branches { Branches(context: context) }
     package var snapshots: Snapshots { Snapshots(context: context) }
@@ -57,7 +64,7 @@ package final class Engine: Sendable {
         [
             SupervisorService(context: context), ScaleToZeroService(context: context), MetricsService(context: context),
             SchedulerService(context: context), context.notifications, AlertWatchService(context: context), PrePayService(context: context),
-            UpgradeService(context: context),
+            UpgradeService(context: context), MirrorWatchService(context: context),
         ]
     }
 

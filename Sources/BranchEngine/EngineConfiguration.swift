@@ -34,6 +34,10 @@ package struct EngineConfiguration: Sendable {
     /// deletes, reads and restores that replace data still run. Resolved by `Engine.open` from
     /// `freeSpaceReserveSetting` and the pool's size.
     package var freeSpaceReserve: UInt64 = 64 << 20
+    /// How often each mirror's lag and its source's schema are checked.
+    package var mirrorCheckInterval: Duration = .seconds(5)
+    /// A mirror further behind its source than this (bytes of the source's WAL) raises `mirror_lag`.
+    package var mirrorLagAlertBytes: Int64 = 64 << 20
     /// `--free-space-reserve`; nil: `automaticFreeSpaceReserve(poolBytes:)`.
     package var freeSpaceReserveSetting: UInt64?
     /// Pre-pay (PrePayService, `--prepay-threshold`): the pool is synced each time a running branch

@@ -11,6 +11,14 @@ package enum SQL {
         guard text.utf8.contains(UInt8(ascii: "'")) else { return "'" + text + "'" }
         return "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
+
+    /// `items` as a `text[]` input value for a query parameter: `["a", "b\"c"]` → `{"a","b\"c"}`.
+    package static func textArray(_ items: [String]) -> String {
+        let elements = items.map { item in
+            "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return "{" + elements.joined(separator: ",") + "}"
+    }
 }
 
 extension String {

@@ -19,6 +19,7 @@ extension StubAPI {
     func createBackup(_ input: Operations.CreateBackup.Input) async throws -> Operations.CreateBackup.Output { throw StubError.notServed }
     func createBranch(_ input: Operations.CreateBranch.Input) async throws -> Operations.CreateBranch.Output { throw StubError.notServed }
     func createProject(_ input: Operations.CreateProject.Input) async throws -> Operations.CreateProject.Output { throw StubError.notServed }
+    func importProject(_ input: Operations.ImportProject.Input) async throws -> Operations.ImportProject.Output { throw StubError.notServed }
     func createSnapshot(_ input: Operations.CreateSnapshot.Input) async throws -> Operations.CreateSnapshot.Output { throw StubError.notServed }
     func deleteBackup(_ input: Operations.DeleteBackup.Input) async throws -> Operations.DeleteBackup.Output { throw StubError.notServed }
     func deleteBranch(_ input: Operations.DeleteBranch.Input) async throws -> Operations.DeleteBranch.Output { throw StubError.notServed }
@@ -27,6 +28,7 @@ extension StubAPI {
     func deleteSnapshot(_ input: Operations.DeleteSnapshot.Input) async throws -> Operations.DeleteSnapshot.Output { throw StubError.notServed }
     func diff(_ input: Operations.Diff.Input) async throws -> Operations.Diff.Output { throw StubError.notServed }
     func exportBranch(_ input: Operations.ExportBranch.Input) async throws -> Operations.ExportBranch.Output { throw StubError.notServed }
+    func pushTable(_ input: Operations.PushTable.Input) async throws -> Operations.PushTable.Output { throw StubError.notServed }
     func getAlerts(_ input: Operations.GetAlerts.Input) async throws -> Operations.GetAlerts.Output { throw StubError.notServed }
     func getBackup(_ input: Operations.GetBackup.Input) async throws -> Operations.GetBackup.Output { throw StubError.notServed }
     func getBranch(_ input: Operations.GetBranch.Input) async throws -> Operations.GetBranch.Output { throw StubError.notServed }

@@ -188,7 +188,12 @@ enum JobWatcher {
 
     static func draw(_ job: JobInfo) {
         let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"][Int(Date().timeIntervalSince1970 * 8) % 10]
-        let line = "\r\u{1B}[2K\(spinner) \(job.step ?? job.kind)  \(ByteCount.format(job.bytesDone))  \(ByteCount.format(UInt64(job.bytesPerSecond)))/s"
+        var line = "\r\u{1B}[2K\(spinner) \(job.step ?? job.kind)  \(ByteCount.format(job.bytesDone))  \(ByteCount.format(UInt64(job.bytesPerSecond)))/s"
+        if let counts = job.counts {
+            // An import: tables and rows so far, of the source's size on disk, and the time left.
+            line += "  \(counts.tablesDone)/\(counts.tablesTotal) tables  \(counts.rowsDone) rows  of ~\(ByteCount.format(UInt64(counts.bytesTotal)))"
+            if let eta = counts.etaSeconds { line += "  ETA \(Int(eta.rounded()))s" }
+        }
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

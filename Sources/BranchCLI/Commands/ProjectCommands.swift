@@ -6,7 +6,7 @@ import Foundation
 struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project", abstract: "Create, list, show, configure and delete projects.",
-        subcommands: [Create.self, List.self, Show.self, Set.self, Delete.self])
+        subcommands: [Create.self, Import.self, List.self, Show.self, Set.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a project: a Postgres cluster with an owner role and a main branch.")
@@ -93,6 +93,14 @@ struct ProjectCommand: AsyncParsableCommand {
                 table.add("backups", project.backupSchedule.map { "scheduled `\($0)` (UTC)" } ?? "no backup schedule")
                 table.add("last verified restore", BackupOverview.verification(project.lastVerification))
                 table.add("created", "\(Format.age(project.createdAt)) ago")
+                if let mirror = project.mirror {
+                    let lag = mirror.lagBytes.map { Format.bytes($0) + " behind" } ?? "lag unknown"
+                    table.add("mirror of", "\(mirror.source) (publication \(mirror.publication))")
+                    table.add("mirror state", (mirror.following ? "following, " : "not following, ") + lag
+                        + (mirror.lastMessageSecondsAgo.map { String(format: ", heard %.0f s ago", $0) } ?? ""))
+                    if let problem = mirror.problem { table.add("mirror problem", problem) }
+                    for change in mirror.pendingChanges { table.add("schema change to apply", change) }
+                }
                 print(table.rendered)
                 if allowlist.isEmpty {
                     print(Style.yellow("warning:") + " open to every address: anyone with its credentials can reach it from anywhere. Restrict it with `branch project set \(project.name) --allow CIDR[,CIDR…]`.")

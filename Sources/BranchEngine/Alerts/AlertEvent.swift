@@ -13,6 +13,7 @@ package struct AlertEvent: Sendable, Equatable {
         case upgrade
         case certificateExpiry = "certificate_expiry"
         case sizeJump = "size_jump"
+        case mirrorLag = "mirror_lag"
         case test
     }
 

@@ -13,6 +13,7 @@ package struct Job: Sendable {
         case backup(BackupSummary)
         case branch(BranchView)
         case verify(VerifyReport)
+        case imported(ImportReport)
     }
 
     /// What a job does; the raw value is the API's `kind`.
@@ -20,6 +21,16 @@ package struct Job: Sendable {
         case backupCreate = "backup.create"
         case backupRestore = "backup.restore"
         case backupVerify = "backup.verify"
+        case projectImport = "project.import"
+    }
+
+    /// An import's counts: tables, rows and bytes copied, and the seconds left at the rate so far.
+    package struct Counts: Sendable {
+        package var tablesDone = 0
+        package var tablesTotal = 0
+        package var rowsDone: UInt64 = 0
+        package var bytesTotal: UInt64 = 0
+        package var etaSeconds: Double?
     }
 
     package var id: String
@@ -32,6 +43,9 @@ package struct Job: Sendable {
     package var bytesDone: UInt64 = 0
     package var bytesPerSecond: Double = 0
     package var step: String?
+    package var counts: Counts?
+    /// The user who started it (an import's project has no members until it exists).
+    package var startedBy: String?
     /// Why it failed.
     package var error: (code: String, message: String, hint: String?)?
     /// What it produced, also while running (a backup's record as it is written).
@@ -54,6 +68,15 @@ struct JobProgress: Sendable {
     }
 
     func outcome(_ outcome: Job.Outcome) { runner.update(id) { $0.outcome = outcome } }
+
+    func counts(_ counts: Job.Counts, bytes: UInt64) {
+        runner.update(id) { job in
+            job.counts = counts
+            job.bytesDone = bytes
+            let elapsed = Date().timeIntervalSince(job.startedAt)
+            job.bytesPerSecond = elapsed > 0 ? Double(bytes) / elapsed : 0
+        }
+    }
 }
 
 /// Owns every job: each runs as a child task of this service's task group, so none outlives the
@@ -80,10 +103,10 @@ package final class JobRunner: Service, Sendable {
     /// Registers a job and hands its work to the runner; returns the job as it starts.
     @discardableResult
     func start(
-        id: String = Identifiers.shortID(length: 12), kind: Job.Kind, project: String?,
+        id: String = Identifiers.shortID(length: 12), kind: Job.Kind, project: String?, startedBy: String? = nil,
         _ work: @escaping @Sendable (JobProgress) async throws -> Job.Outcome?
     ) -> Job {
-        submitJob(Submission(id: id, work: work), kind: kind, project: project)
+        submitJob(Submission(id: id, work: work), kind: kind, project: project, startedBy: startedBy)
     }
 
     /// Runs `work` as a job and waits until it ended (a scheduled backup: the scheduler waits, and
@@ -98,8 +121,9 @@ package final class JobRunner: Service, Sendable {
         return get(id) ?? job
     }
 
-    private func submitJob(_ submission: Submission, kind: Job.Kind, project: String?) -> Job {
-        let job = Job(id: submission.id, kind: kind, project: project, status: .running, startedAt: Date())
+    private func submitJob(_ submission: Submission, kind: Job.Kind, project: String?, startedBy: String? = nil) -> Job {
+        var job = Job(id: submission.id, kind: kind, project: project, status: .running, startedAt: Date())
+        job.startedBy = startedBy
         jobs.withLock { jobs in
             let cutoff = Date().addingTimeInterval(-3600)
             jobs = jobs.filter { ($0.value.finishedAt ?? .distantFuture) >= cutoff }

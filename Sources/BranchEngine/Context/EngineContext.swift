@@ -35,6 +35,8 @@ final class EngineContext: Sendable {
     /// What the alert sources remember between events (crash loops).
     let alertState = AlertState()
     let metricsStore = MetricsStore(capacity: 720)
+    /// Each mirror's lag and schema state, as the mirror watch last found it.
+    let mirrorStates = MirrorStates()
     /// The last measurement of what uses the pool (`branch status`, `pool_full` hints).
     let diskUsage = DiskUsageCache()
     /// Flushes the pre-pay service ran (PrePayService).

@@ -176,6 +176,16 @@ extension Observability {
                 lines.append("\(family.name){project=\"\(series.project)\",branch=\"\(series.branch)\"} \(Self.prometheusNumber(value))")
             }
         }
+        let mirrors = context.mirrorStates.all().sorted { $0.key < $1.key }
+        if !mirrors.isEmpty {
+            lines += [
+                "# HELP branch_mirror_lag_bytes Bytes of the source's WAL a mirror's main has not applied yet.",
+                "# TYPE branch_mirror_lag_bytes gauge",
+            ]
+            lines += mirrors.compactMap { project, state in state.lagBytes.map { "branch_mirror_lag_bytes{project=\"\(project)\"} \($0)" } }
+            lines += ["# HELP branch_mirror_following 1 if a mirror's subscription is applying the source's changes.", "# TYPE branch_mirror_following gauge"]
+            lines += mirrors.map { project, state in "branch_mirror_following{project=\"\(project)\"} \(state.following && state.problem == nil ? 1 : 0)" }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

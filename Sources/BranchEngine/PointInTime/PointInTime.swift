@@ -123,6 +123,10 @@ struct PointInTime: EnginePart {
             }
         }
         try Files.remove("\(spec.dataDirectory)/\(WALArchive.recoveryConfigName)")
+        let projectName = branch.project.rawValue
+        if let project = try await catalog.project(branch.project), try await catalog.read({ try $0.mirror(projectName) }) != nil {
+            try await servers.detachFromMirror(branch, project: project)
+        }
 
         // The state at the target becomes the branch's base and its lineage's starting point.
         var base = SnapshotRecord(

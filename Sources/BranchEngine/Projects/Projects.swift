@@ -1,7 +1,7 @@
-import BranchCatalog
+package import BranchCatalog
 import BranchCore
 import BranchSystem
-import BranchPostgres
+package import BranchPostgres
 import BranchRuntime
 import BranchStorage
 import Foundation
@@ -16,7 +16,13 @@ package struct Projects: EnginePart {
     /// and database renamed to the project's name, a generated SCRAM password and a JWT secret
     /// for its data API keys. No initdb.
     /// `backups: false` (or `--no-default-backups` for the instance) leaves out the daily backup schedule.
-    package func create(name rawName: String, settings: ProjectSettings? = nil, backups: Bool = true) async throws -> ProjectCreation {
+    ///
+    /// `populate`, when given (an import), fills the new database before the project turns ready:
+    /// until then it is `creating`, so a failure or a kill leaves no half-made project behind.
+    package func create(
+        name rawName: String, settings: ProjectSettings? = nil, backups: Bool = true,
+        operation kind: String = "project.create", populate: (@Sendable (PopulationTarget) async throws -> Void)? = nil
+    ) async throws -> ProjectCreation {
         let withBackups = backups && configuration.defaultBackups
         let name = try ResourceName(validating: rawName, kind: "project name")
         if let settings { try settings.validate() }
@@ -26,7 +32,7 @@ package struct Projects: EnginePart {
             try await Template(context: context).ensure()
             let template = layout.template(major: installation.major)
             let jwtSecret = ProjectKeys.newSecret()
-            let (project, timing) = try await journal.run("project.create", project: name, target: name.rawValue) { op in
+            let (project, timing) = try await journal.run(kind, project: name, target: name.rawValue) { op in
                 let port = try await context.allocatePort()
                 let password = Identifiers.secret()
                 var project = ProjectRecord(
@@ -81,6 +87,14 @@ package struct Projects: EnginePart {
                 await FaultInjection.point("project.create.after-start")
 
                 try await op.step("owner role") { try await OwnerRole.adopt(spec.superuserConnection, project: project) }
+                if let populate {
+                    var database = spec.superuserConnection
+                    database.database = project.database
+                    try await op.step("populate") {
+                        try await populate(PopulationTarget(project: project, main: main, superuser: database))
+                    }
+                    await FaultInjection.point("project.create.after-populate")
+                }
                 project.state = .ready
                 main.state = .ready
                 try await op.step("catalog") {
@@ -98,6 +112,13 @@ package struct Projects: EnginePart {
                 project: try await presenter.project(project), connection: frontDoor.pooledConnection(project),
                 keys: ProjectKeys.apiKeys(name, jwtSecret), operation: timing)
         }
+    }
+
+    /// A new project's database, reached as the superuser over its Unix socket, for `populate`.
+    package struct PopulationTarget: Sendable {
+        package let project: ProjectRecord
+        package let main: BranchRecord
+        package let superuser: ConnectionInfo
     }
 
     package func list() async throws -> [ProjectView] {
@@ -139,6 +160,7 @@ package struct Projects: EnginePart {
                 }
                 await FaultInjection.point("project.delete.after-mark")
                 try await op.step("pooler") { try await frontDoor.sync() }
+                try await op.step("mirror") { try await unfollow(project, branches: branches) }
                 try await op.step("stop servers") {
                     for branch in branches { try await servers.stop(branch) }
                 }
@@ -157,6 +179,19 @@ package struct Projects: EnginePart {
     /// The project's stable pooled endpoint (it reaches the checked-out branch).
     package func connection(_ name: String) async throws -> ConnectionDetails {
         frontDoor.pooledConnection(try await catalog.read { try $0.requireProject(name) })
+    }
+
+    /// A mirror's subscription and its slot on the source go first, and the publication Branch
+    /// made there: left behind, a slot would hold back the source's WAL for ever.
+    private func unfollow(_ project: ProjectRecord, branches: [BranchRecord]) async throws {
+        let name = project.name.rawValue
+        guard let mirror = try await catalog.read({ try $0.mirror(name) }), let main = branches.first(where: { $0.name == .main }) else { return }
+        let setup = MirrorSetup(source: try ExternalDatabase(url: mirror.sourceURL), subscription: mirror.subscription)
+        if servers.isRunning(main) {
+            let leftover = try await withConnection(servers.databaseConnection(main, database: project.database)) { await setup.unsubscribe($0) }
+            if let leftover { logger.warning("mirror slot left on the source", metadata: ["project": "\(name)", "detail": "\(leftover)"]) }
+        }
+        if mirror.createdPublication { await setup.dropPublication(mirror.publication) }
     }
 
     // MARK: Files

@@ -88,22 +88,36 @@ struct BranchServers: EnginePart {
         let project = try await catalog.project(branch.project)
         let spec = spec(branch, project: project, restoreWal: restoreWal)
         let watch = Stopwatch()
+        // A copy of a mirror's data (any branch but the mirror's main) must never follow the
+        // source: no replication workers may start, and it sheds the subscription once up.
+        let mirrored = try await catalog.read { [name = branch.project.rawValue] in try $0.mirror(name) } != nil
+        let copyOfMirror = mirrored && branch.name != .main
         if !runtime.state(spec).isRunning {
             try Files.ensureDirectory(layout.logs(branch.project), mode: 0o711)
             try Files.ensureDirectory(spec.logDirectory, mode: 0o750, owner: ClusterFiles.superuser)
             if let wal = spec.walDirectory { try lineages.ensureWALDirectory(wal) }
             try Files.ensureDirectory(spec.socketDirectory, mode: 0o700, owner: ClusterFiles.superuser)
-            try ClusterFiles.writeBranchSettings(
-                settings(for: branch, project: project), dataDirectory: spec.dataDirectory, allowlist: Allowlist(stored: project?.allowlist))
+            var settings = settings(for: branch, project: project)
+            if copyOfMirror { settings.extra["max_logical_replication_workers"] = "0" }
+            try ClusterFiles.writeBranchSettings(settings, dataDirectory: spec.dataDirectory, allowlist: Allowlist(stored: project?.allowlist))
             if PortProbe.isHeld(branch.port) {
                 throw PostgresError(.postgresPortTaken, "Postgres could not listen on port \(branch.port): another program holds it.")
             }
             try await runtime.start(spec, timeout: timeout ?? configuration.startTimeout)
             await context.dataAPI.serverChanged(Activity.key(branch))
+            // A point-in-time branch sheds it once promoted (`detachFromMirror`, by its caller).
+            if copyOfMirror, let project, restoreWal == nil { try await detachFromMirror(branch, project: project) }
         }
         await context.activity.active(Activity.key(branch))
         if let current = try await catalog.branch(branch.project, branch.name), current.suspended {
             try await finishResume(current, project: project, cause: resumeCause, startedIn: watch)
+        }
+    }
+
+    /// Makes a running copy of a mirror's data writable (see `MirrorGuards.detach`).
+    func detachFromMirror(_ branch: BranchRecord, project: ProjectRecord) async throws {
+        try await withConnection(databaseConnection(branch, database: project.database)) {
+            try await MirrorGuards.detach(owner: project.role, in: $0)
         }
     }
 

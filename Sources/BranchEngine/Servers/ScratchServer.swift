@@ -50,7 +50,9 @@ struct ScratchServer {
             try Files.remove("\(data)/recovery.signal")
             try ClusterFiles.writeBranchSettings(
                 .init(port: port, listenAddresses: "", socketDirectory: sockets, clusterName: "scratch-\(name)",
-                      extra: ["logging_collector": "off", "archive_mode": "off", "default_transaction_read_only": writable ? "off" : "on"]),
+                      extra: ["logging_collector": "off", "archive_mode": "off", "default_transaction_read_only": writable ? "off" : "on",
+                             // A copy of a mirror's data must never consume its source's slot.
+                             "max_logical_replication_workers": "0"]),
                 dataDirectory: data)
             let log = "\(sockets)/postgres.log"
             try Files.writeAtomically("", to: log, mode: 0o600, owner: ClusterFiles.superuser)
@@ -103,7 +105,8 @@ struct ScratchServer {
                 try ClusterFiles.clearRuntimeFiles(dataDirectory: data)
                 try ClusterFiles.writeBranchSettings(
                     .init(port: port, listenAddresses: "", socketDirectory: sockets, clusterName: "scratch-\(name)",
-                          extra: ["logging_collector": "off", "archive_mode": "off", "default_transaction_read_only": "on"]),
+                          extra: ["logging_collector": "off", "archive_mode": "off", "default_transaction_read_only": "on",
+                                  "max_logical_replication_workers": "0"]),
                     dataDirectory: data)
                 target = nil
             }

@@ -38,6 +38,13 @@ extension Restores {
     func replaceData(
         of branch: BranchRecord, withCopyOf sourceSnapshot: SnapshotRecord, newBase: String?, op: OperationContext
     ) async throws -> SnapshotRecord {
+        let projectName = branch.project.rawValue
+        if branch.name == .main, try await catalog.read({ try $0.mirror(projectName) }) != nil {
+            // Rewinding the subscriber would leave it behind the source's slot, its rows no longer the source's.
+            throw EngineError(
+                .mirrorReadOnly, "main of '\(projectName)' is a mirror of its source: its data cannot be replaced.",
+                hint: "Restore the snapshot as a new branch instead (`branch restore SNAPSHOT --as NAME`).")
+        }
         let source = layout.snapshot(sourceSnapshot.project, sourceSnapshot.id)
         let branchPath = layout.branch(branch.project, branch.name)
         // A branch someone stopped stays stopped; its data is replaced all the same.

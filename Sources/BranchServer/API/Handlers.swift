@@ -51,7 +51,9 @@ struct APIHandlers: APIProtocol {
         // A project's job is the project's business: a caller without a role in it (or, for an
         // instance job, anyone but the instance admin) gets the same 404 as for no job at all.
         let caller = APICaller.current
+        // An import's project has no members until it exists: its starter sees it meanwhile.
         let visible = caller.isInstanceAdmin || job.project.map { caller.principal?.role(in: $0) != nil } ?? false
+            || (job.startedBy != nil && job.startedBy == caller.principal?.user.email)
         guard visible else { throw EngineFacingError(code: .jobNotFound, message: "There is no job '\(input.path.job)' (finished jobs are kept an hour).", hint: nil) }
         return .ok(.init(body: .json(.init(job))))
     }
@@ -83,7 +85,9 @@ struct APIHandlers: APIProtocol {
     }
 
     func getProject(_ input: Operations.GetProject.Input) async throws -> Operations.GetProject.Output {
-        .ok(.init(body: .json(.init(try await engine.projects.get(input.path.project)))))
+        var project = Schemas.ProjectInfo(try await engine.projects.get(input.path.project))
+        project.mirror = try await engine.mirrorState(input.path.project).map(Schemas.MirrorInfo.init)
+        return .ok(.init(body: .json(project)))
     }
 
     func updateProject(_ input: Operations.UpdateProject.Input) async throws -> Operations.UpdateProject.Output {

@@ -122,16 +122,49 @@ extension Schemas.JobInfo {
         var backup: Schemas.BackupInfo?
         var branch: Schemas.BranchInfo?
         var verify: Schemas.VerifyReport?
+        var imported: Schemas.ImportReport?
         switch job.outcome {
+        case .imported(let report)?: imported = .init(report)
         case .backup(let summary)?: backup = .init(summary)
         case .branch(let view)?: branch = .init(view)
         case .verify(let report)?: verify = .init(report)
         case nil: break
         }
         self.init(
-            backup: backup, branch: branch, bytesDone: Int(job.bytesDone), bytesPerSecond: job.bytesPerSecond, durationMs: job.durationMs,
+            backup: backup, branch: branch, bytesDone: Int(job.bytesDone), bytesPerSecond: job.bytesPerSecond,
+            counts: job.counts.map(Schemas.ImportCounts.init), durationMs: job.durationMs,
             errorCode: job.error?.code, errorHint: job.error?.hint, errorMessage: job.error?.message, finishedAt: job.finishedAt, id: job.id,
-            kind: job.kind.rawValue, project: job.project, startedAt: job.startedAt, status: job.status.rawValue, step: job.step, verify: verify)
+            _import: imported, kind: job.kind.rawValue, project: job.project, startedAt: job.startedAt, status: job.status.rawValue, step: job.step,
+            verify: verify)
+    }
+}
+
+extension Schemas.MirrorInfo {
+    init(_ state: MirrorState) {
+        self.init(
+            checkedAt: state.checkedAt, following: state.following, lagBytes: state.lagBytes.map(Int.init),
+            lastMessageSecondsAgo: state.lastMessageSecondsAgo, pendingChanges: state.pendingChanges, problem: state.problem,
+            publication: state.publication, source: state.source, subscription: state.subscription)
+    }
+}
+
+extension Schemas.ImportCounts {
+    init(_ counts: Job.Counts) {
+        self.init(
+            bytesTotal: Int(counts.bytesTotal), etaSeconds: counts.etaSeconds, rowsDone: Int(counts.rowsDone), tablesDone: counts.tablesDone,
+            tablesTotal: counts.tablesTotal)
+    }
+}
+
+extension Schemas.ImportReport {
+    init(_ report: BranchEngine.ImportReport) {
+        self.init(
+            authIdentities: report.authIdentities, authUsers: report.authUsers, bytes: Int(report.bytes), durationMs: report.durationMs,
+            extensions: report.extensions, keys: report.keys.map(Schemas.ProjectKeys.init), migrations: report.migrations, mirror: report.mirror,
+            notCarried: report.notCarried.map { .init(kind: $0.kind, name: $0.name, reason: $0.reason) },
+            project: report.project.map(Schemas.ProjectInfo.init), rolesCreated: report.rolesCreated, rows: Int(report.rows),
+            schemas: report.schemas, source: report.source, sourceVersion: report.sourceVersion, supabase: report.supabase,
+            tables: report.tables, warnings: report.warnings)
     }
 }
 

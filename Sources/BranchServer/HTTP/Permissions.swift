@@ -30,14 +30,14 @@ enum Permission: Equatable {
         "revealBackupKey": .instanceAdmin, "acknowledgeBackupKey": .instanceAdmin,
         // Filtered or checked by the handler: the projects the caller sees; a project made by a
         // user is theirs; `/api/admin/query` names its project in the body.
-        "listProjects": .signedIn, "createProject": .signedIn, "adminQuery": .signedIn,
+        "listProjects": .signedIn, "createProject": .signedIn, "importProject": .signedIn, "adminQuery": .signedIn,
         "getProject": .project(.viewer), "updateProject": .project(.owner), "deleteProject": .project(.owner),
         "getProjectKeys": .project(.owner), "rotateProjectKeys": .project(.owner), "revokeProjectKey": .project(.owner),
         "getProjectConnection": .project(.developer), "checkout": .project(.developer),
         "listBranches": .project(.viewer), "getBranch": .project(.viewer), "getBranchLogs": .project(.viewer),
         "createBranch": .project(.developer), "deleteBranch": .project(.developer), "resetBranch": .project(.developer),
         "startBranch": .project(.developer), "stopBranch": .project(.developer), "getBranchConnection": .project(.developer),
-        "exportBranch": .project(.developer),
+        "exportBranch": .project(.developer), "pushTable": .project(.developer),
         "listSnapshots": .project(.viewer), "getSnapshot": .project(.viewer), "createSnapshot": .project(.developer),
         "deleteSnapshot": .project(.developer), "restoreSnapshot": .project(.developer),
         "listSchedules": .project(.viewer), "setSchedule": .project(.owner), "deleteSchedule": .project(.owner),
