@@ -173,8 +173,14 @@ struct BackupTests {
             let main = try await env.linkedProject()
             try await env.psql(main, "create table t(id int primary key, doc jsonb, note text); insert into t values (1, '{\"a\": [1, 2]}', 'x\\y'), (2, null, E'line\\nbreak')")
             try await env.psql(main, "create table other(id int)")
+            // A viewer's query gives the service's reader role grants; an export leaves them out
+            // (the role exists only inside Branch, so loading them elsewhere would fail).
+            let viewed = try await env.cli("sql", "--read-only", "select count(*) from t")
+            #expect(viewed.succeeded, "\(viewed.stderr)")
             let sql = try await env.cli("export", "--format", "sql")
             #expect(sql.stdout.contains("CREATE TABLE public.t"))
+            #expect(!sql.stdout.contains("branch_reader"), "the reader role's grants must not be exported")
+            #expect(sql.stdout.contains("GRANT ALL ON TABLE public.t TO anon;"), "the app's own grants stay")
             #expect(sql.stdout.contains("COPY public.t"))
             let json = try await env.cli("export", "--format", "json", "--table", "t")
             let lines = json.stdout.split(separator: "\n")

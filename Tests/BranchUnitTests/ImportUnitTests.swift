@@ -97,4 +97,34 @@ struct ImportUnitTests {
         counts.bytes = 1200
         #expect(ImportProgress.eta(counts, elapsed: 10) == 0)
     }
+
+    @Test("sources newer than this server's major, or older than 10, are refused with the reason; the rest are read")
+    func versions() {
+        let local = (major: 15, version: "15.18")
+        let newer = ProjectImports.versionProblem(source: (17, "17.2"), local: local, url: "postgres://u:****@h:5432/d")
+        #expect(newer?.code == .sourceVersionUnsupported)
+        #expect(newer?.message.contains("17.2") == true && newer?.message.contains("pg_dump 15") == true)
+        #expect(ProjectImports.versionProblem(source: (9, "9.6.24"), local: local, url: "u")?.code == .sourceVersionUnsupported)
+        for older in [(10, "10.23"), (13, "13.1"), (15, "15.2")] {
+            #expect(ProjectImports.versionProblem(source: older, local: local, url: "u") == nil)
+        }
+    }
+
+    @Test("SQL exports lose the service's reader-role grants, also split across pieces, and nothing else")
+    func exportFilter() {
+        var filter = ExportLineFilter(role: "branch_reader")
+        let dump = "CREATE TABLE public.t (id int);\nGRANT SELECT ON TABLE public.t TO branch_reader;\nGRANT SELECT ON TABLE public.t TO anon;\n"
+            + "REVOKE ALL ON TABLE public.t FROM branch_reader;\n-- GRANT x TO branch_reader;\nSELECT 1"
+        var output: [UInt8] = []
+        for piece in Array(dump.utf8).chunked(7) { output += filter.filter(piece) }
+        output += filter.finish()
+        #expect(String(decoding: output, as: UTF8.self)
+            == "CREATE TABLE public.t (id int);\nGRANT SELECT ON TABLE public.t TO anon;\n-- GRANT x TO branch_reader;\nSELECT 1")
+    }
+}
+
+extension Array {
+    fileprivate func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
 }

@@ -78,6 +78,7 @@ final class ExportState: @unchecked Sendable {
     private let gate: StreamGate
     private var pieces: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator?
     private var finished = false
+    private var lines = ExportLineFilter()
 
     init(source: ExportStream.Source, gate: StreamGate) {
         self.source = source
@@ -96,11 +97,15 @@ final class ExportState: @unchecked Sendable {
         if gate.isClosed { throw EngineError.serviceStopping("the export") }
         switch source {
         case .dump(let dump):
-            if let piece = try await pieces?.next() { return piece }
+            while let piece = try await pieces?.next() {
+                let kept = lines.filter(piece)
+                if !kept.isEmpty { return kept }
+            }
             finished = true
             let (status, errors) = await dump.wait()
             if status != 0 { throw PostgresError(.postgresQueryFailed, "pg_dump failed: \(errors)") }
-            return nil
+            let rest = lines.finish()
+            return rest.isEmpty ? nil : rest
         case .rows(let rows):
             guard let piece = try await rows.next() else {
                 finished = true

@@ -84,15 +84,8 @@ package struct ProjectImports: EnginePart {
 
     /// Refuses sources this server cannot take whole.
     func check(_ inspected: ImportSource, source: ExternalDatabase) throws {
-        if inspected.major > installation.major {
-            throw EngineError(
-                .sourceVersionUnsupported,
-                "\(source.redactedURL) runs Postgres \(inspected.version), newer than this server's \(installation.version): its pg_dump \(installation.major) cannot read a Postgres \(inspected.major) database.",
-                hint: "Install Postgres \(inspected.major) on this machine and restart branch serve, or import from a server of Postgres \(installation.major) or older.")
-        }
-        if inspected.major < 10 {
-            throw EngineError(.sourceVersionUnsupported, "\(source.redactedURL) runs Postgres \(inspected.version); imports need Postgres 10 or newer.",
-                              hint: "Upgrade the source, or move it with pg_dump and psql.")
+        if let problem = Self.versionProblem(source: (inspected.major, inspected.version), local: (installation.major, installation.version), url: source.redactedURL) {
+            throw problem
         }
         if !inspected.unreadableTables.isEmpty {
             let shown = inspected.unreadableTables.prefix(5).joined(separator: ", ")
@@ -109,6 +102,22 @@ package struct ProjectImports: EnginePart {
                 "\(source.connection.user) would read \(inspected.filteredTables.count) table\(inspected.filteredTables.count == 1 ? "" : "s") through row-level security, so only some of the rows: \(inspected.filteredTables.prefix(5).joined(separator: ", ")).",
                 hint: "Import as a user that bypasses row-level security: ALTER ROLE \(user) BYPASSRLS; (Supabase's postgres user does).")
         }
+    }
+
+    /// Why a source of this version cannot be imported here, if it cannot: pg_dump reads servers
+    /// of its own major and older (back to 9.2), not newer ones; imports need Postgres 10's catalog.
+    static func versionProblem(source: (major: Int, version: String), local: (major: Int, version: String), url: String) -> EngineError? {
+        if source.major > local.major {
+            return EngineError(
+                .sourceVersionUnsupported,
+                "\(url) runs Postgres \(source.version), newer than this server's \(local.version): its pg_dump \(local.major) cannot read a Postgres \(source.major) database.",
+                hint: "Install Postgres \(source.major) on this machine and restart branch serve, or import from a server of Postgres \(local.major) or older.")
+        }
+        if source.major < 10 {
+            return EngineError(.sourceVersionUnsupported, "\(url) runs Postgres \(source.version); imports need Postgres 10 or newer.",
+                               hint: "Upgrade the source, or move it with pg_dump and psql.")
+        }
+        return nil
     }
 
     // MARK: The import
