@@ -75,6 +75,11 @@ struct MirrorTests {
                 #expect(try await env.psql(feature, "select count(*) from public.items where id = 503") == "0")
                 #expect(try await source.scalar("select count(*) from pg_replication_slots where active") == "1")
 
+                // A snapshot against live: what changed on the source since (seed 004's "backup vs live").
+                let diff = try await env.cli("diff", "before", "main", "--project", "shop", "--table", "public.items", "--json")
+                #expect(diff.succeeded && diff.output.contains("after the branch"), "\(diff.stdout.prefix(2000)) \(diff.stderr)")
+                #expect(try await source.scalar("select count(*) from pg_replication_slots where active") == "1", "the diff's scratch copy must not take the slot")
+
                 // Deleting the mirror drops its slot and the publication Branch made.
                 let deleted = try await env.cli("project", "delete", "shop", "--force")
                 #expect(deleted.succeeded, "\(deleted.stderr)")

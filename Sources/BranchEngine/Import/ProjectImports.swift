@@ -139,7 +139,6 @@ package struct ProjectImports: EnginePart {
         let report = ImportReportDraft(ImportReport(source: source.redactedURL, sourceVersion: inspected.version, supabase: inspected.isSupabase))
 
         progress.step("dumping the schema")
-        try Files.ensureDirectory(layout.work, mode: 0o700)
         let dump = SchemaDump(file: layout.work("import", "\(name)-\(Identifiers.shortID(length: 8)).dump"), installation: installation)
         defer { dump.remove() }
         try await dump.make(from: source, snapshot: snapshot, excluding: inspected.platformSchemas)
