@@ -4,7 +4,7 @@
 #
 # Settings (environment):
 #   CONFIGURATION (release with `make bench`; debug when bench.sh is run by hand)
-#   BENCH_PARTS ("branch,pitr,diff,rest,containers,backup,console", or "all"): which parts run, always in that order
+#   BENCH_PARTS ("branch,pitr,diff,rest,containers,backup,console,import", or "all"): which parts run, always in that order
 #     branch      branch ready vs createdb -T and pg_basebackup, project create, snapshot create
 #     pitr        point-in-time branches against the WAL to replay
 #     diff        row-level diff of two branches (0, 100, 100 000 changed rows of pgbench_accounts)
@@ -17,6 +17,10 @@
 #     console     the web console's pages (p50/p95 of 50 GETs each over keep-alive) with 20 projects of 5
 #                 branches, and its CSS + JS bytes; BENCH_CONSOLE_PROJECTS (20), BENCH_CONSOLE_BRANCHES (5),
 #                 BENCH_CONSOLE_REQUESTS (50)
+#     import      `branch project import` vs `pg_dump -Fc | pg_restore` and `pg_dump -Fd -j N` + `pg_restore -j N`
+#                 of the same source (a Postgres the part starts and loads); BENCH_IMPORT_MB (1000: MiB of
+#                 table data), BENCH_IMPORT_RUNS (3 per method), BENCH_IMPORT_WORKERS (Branch's default: two
+#                 per core, 2 to 8)
 #   BENCH_SCALES ("68 680": pgbench scales, about 1 GB and 10 GB), BENCH_RUNS (10: branch, snapshot,
 #   project creates, and branch ready per runtime), BENCH_COPY_RUNS (3: createdb -T, pg_basebackup),
 #   BENCH_BACKUP_RUNS (3: full backup + restore per method), BENCH_BACKUP_RUNS_LARGE (1: the same for

@@ -7,7 +7,7 @@ line below; its settings are read in Bench.__init__ (scripts/bench.py) or, as th
 the start of its measure_<name>(); report.SECTION_ORDER places its contributions to the shared
 sections if they should not come last."""
 
-from . import part_backup, part_branch, part_console, part_containers, part_diff, part_pitr, part_rest
+from . import part_backup, part_branch, part_console, part_containers, part_diff, part_import, part_pitr, part_rest
 
 PARTS = (
     part_branch.PART,
@@ -17,4 +17,5 @@ PARTS = (
     part_containers.PART,
     part_backup.PART,
     part_console.PART,
+    part_import.PART,
 )

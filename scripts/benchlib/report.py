@@ -46,8 +46,8 @@ METHOD = [
     "removed right after).",
     "Branch servers' sockets: `<pool>/run/pg/<port>` (one directory per port); the superuser's SQL (CHECKPOINT, "
     "sizes, the 1% updates) goes over it as postgres.",
-    "Parts: BENCH_PARTS picks some of `branch`, `pitr`, `diff`, `rest`, `containers`, `backup` (default all, in that "
-    "order). Projects loaded by the branch part are kept for the later parts, so each size is loaded once; the pitr, "
+    "Parts: BENCH_PARTS picks some of `branch`, `pitr`, `diff`, `rest`, `containers`, `backup`, `console`, `import` "
+    "(default all, in that order). Projects loaded by the branch part are kept for the later parts, so each size is loaded once; the pitr, "
     "diff and rest parts load projects of their own (BENCH_PITR_SCALE, BENCH_DIFF_SCALE, BENCH_REST_ROWS) and delete "
     "them when done. The containers "
     "part restarts the service on the same pool (SIGTERM, then `branch serve` again with other options); the backup "
