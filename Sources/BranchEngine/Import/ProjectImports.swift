@@ -197,8 +197,6 @@ package struct ProjectImports: EnginePart {
                 progress.step("building indexes and constraints")
                 let later = try await dump.restore(section: "post-data", into: target.superuser, role: owner, existingSchemas: existing, workers: workers)
                 try await refreshMaterializedViews(in: database, report: report)
-                progress.step("analyzing")
-                try await database.execute("ANALYZE")
                 let unprotected = try await tablesOpenToAnon(in: database)
                 report.change { report in
                     report.schemas = inspected.schemas

@@ -7,7 +7,8 @@ import Synchronization
 /// own pair of connections: on the source a repeatable-read transaction that adopts the import's
 /// exported snapshot (so every worker sees the same instant), on the target the superuser with
 /// triggers off (`session_replication_role = replica`; constraints and indexes come after the
-/// data). Largest tables first, so the last worker does not start the biggest one alone.
+/// data). Largest tables first, so the last worker does not start the biggest one alone. Each
+/// table is analyzed as soon as its rows are in.
 struct TableCopier: Sendable {
     let source: ExternalDatabase
     let snapshot: String
@@ -51,6 +52,9 @@ struct TableCopier: Sendable {
                 progress.copied(bytes: UInt64(piece.count), rows: UInt64(piece.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }))
             }
             try await into.endCopyIn()
+            // Statistics now, while other workers still copy, rather than one ANALYZE of
+            // everything at the end (a sixth of an import's time when it ran alone).
+            try await into.execute("ANALYZE \(table.qualified)")
         } catch {
             let reason = (error as? PostgresError)?.message ?? "\(error)"
             throw EngineError(.importFailed, "Copying the rows of \(table.schema).\(table.name) failed: \(reason)",
