@@ -35,6 +35,15 @@ package final class Engine: Sendable {
     package var projects: Projects { Projects(context: context) }
     package var imports: ProjectImports { ProjectImports(context: context) }
 
+    /// Every mirror's state as the last check found it, by project name.
+    package func mirrorStates() async throws -> [(project: String, state: MirrorState)] {
+        let mirrors = try await context.catalog.read { try $0.mirrors() }
+        return mirrors.map { mirror in
+            (mirror.project, context.mirrorStates.get(mirror.project)
+                ?? MirrorState(source: mirror.displayURL, publication: mirror.publication, subscription: mirror.subscription))
+        }
+    }
+
     /// A mirror's state as the last check found it; nil for a project that is not a mirror.
     package func mirrorState(_ project: String) async throws -> MirrorState? {
         guard try await context.catalog.read({ try $0.mirror(project) }) != nil else { return nil }

@@ -64,6 +64,10 @@ struct MirrorTests {
                     mirror = try await env.json(ProjectInfo.self, "project", "show", "shop").mirror
                     return mirror.map { $0.following && $0.lagBytes != nil && $0.problem == nil } ?? false
                 }, "\(String(describing: mirror))")
+                let status = try await env.json(StatusResponse.self, "status")
+                #expect(status.mirrors?.first { $0.project == "shop" }?.mirror.lagBytes != nil, "branch status shows the mirror's lag")
+                let metrics = try await Command.run("curl", ["-sS", "-H", "Authorization: Bearer \(env.token)", "\(env.url)/metrics"]).stdout
+                #expect(metrics.contains("branch_mirror_lag_bytes{project=\"shop\"}") && metrics.contains("branch_mirror_following{project=\"shop\"} 1"))
 
                 // A branch is writable and follows nothing; main goes on following.
                 _ = try await env.json(BranchResult.self, "create", "feature", "--project", "shop")

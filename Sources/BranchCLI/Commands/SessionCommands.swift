@@ -116,6 +116,12 @@ struct Status: AsyncParsableCommand {
             table.add("pooler", "port \(status.pooler.port), \(Style.status(status.pooler.running ? "running" : "stopped"))")
             table.add("projects", "\(status.projects)")
             table.add("branches", "\(status.branches) (\(status.branchesRunning) running)")
+            for (index, item) in (status.mirrors ?? []).enumerated() {
+                let mirror = item.mirror
+                let state = mirror.problem.map { Style.red("not following: \($0)") }
+                    ?? (mirror.following ? "following" : Style.yellow("not applying")) + (mirror.lagBytes.map { ", \(ByteCount.format(UInt64(max(0, $0)))) behind" } ?? "")
+                table.add(index == 0 ? "mirrors" : "", "\(item.project) ← \(mirror.source): \(state)")
+            }
             print(table.rendered)
             BackupOverview.printStatus(status)
         }

@@ -22,7 +22,9 @@ struct APIHandlers: APIProtocol {
     }
 
     func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output {
-        .ok(.init(body: .json(.init(try await engine.observability.status()))))
+        var status = Schemas.StatusResponse(try await engine.observability.status())
+        status.mirrors = try await engine.mirrorStates().map { .init(mirror: .init($0.state), project: $0.project) }
+        return .ok(.init(body: .json(status)))
     }
 
     func listOperations(_ input: Operations.ListOperations.Input) async throws -> Operations.ListOperations.Output {
