@@ -5,6 +5,10 @@ import BranchTesting
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `branch project import --mirror`: main follows a Postgres started by the test by logical
 /// replication, stays read-only, and its branches are writable copies that follow nothing.
 @Suite("Mirror: main follows a Postgres outside Branch", .serialized)
@@ -83,6 +87,19 @@ struct MirrorTests {
                 let diff = try await env.cli("diff", "before", "main", "--project", "shop", "--table", "public.items", "--json")
                 #expect(diff.succeeded && diff.output.contains("after the branch"), "\(diff.stdout.prefix(2000)) \(diff.stderr)")
                 #expect(try await source.scalar("select count(*) from pg_replication_slots where active") == "1", "the diff's scratch copy must not take the slot")
+
+                // The source stops answering (its postmaster frozen): after three checks the
+                // mirror_lag alert goes out, and an all-clear once it answers again.
+                let postmaster = try #require(Files.read("\(source.dataDirectory)/postmaster.pid")?.split(separator: "\n").first.flatMap { Int32($0) })
+                kill(postmaster, SIGSTOP)
+                let alerted = try await RuntimeTests.eventually(60) {
+                    try await env.cli("events", "--project", "shop").output.contains("Mirror shop is falling behind its source")
+                }
+                kill(postmaster, SIGCONT)
+                #expect(alerted, "no mirror_lag alert while the source did not answer")
+                #expect(try await RuntimeTests.eventually(30) {
+                    try await env.cli("events", "--project", "shop").output.contains("Mirror shop caught up with its source")
+                })
 
                 // Deleting the mirror drops its slot and the publication Branch made.
                 let deleted = try await env.cli("project", "delete", "shop", "--force")
