@@ -110,6 +110,25 @@ struct MirrorTests {
         }
     }
 
+    @Test("a kill once main subscribed leaves no project, and no slot or publication on the source")
+    func killAfterSubscribing() async throws {
+        try await ExternalPostgres.with { source in
+            try await source.execute("create table public.items (id int primary key); insert into public.items select generate_series(1, 100)")
+            try await TestEnvironment.with { env in
+                await env.stopService()
+                try await env.startService(environment: ["BRANCH_CRASH_AT": "mirror.create.after-subscribe"])
+                let interrupted = try await env.cli("project", "import", "shop", "--from", source.url(), "--mirror")
+                #expect(!interrupted.succeeded)
+                #expect(await env.waitForServiceExit().map(Int.init) == 137)
+                #expect(try await source.scalar("select count(*) from pg_replication_slots") == "1", "the crash came after the slot was made")
+                try await env.startService()
+                #expect(try await env.json(ProjectList.self, "project", "list").projects.isEmpty)
+                #expect(try await RuntimeTests.eventually(15) { try await source.scalar("select count(*) from pg_replication_slots") == "0" })
+                #expect(try await source.scalar("select count(*) from pg_publication") == "0")
+            }
+        }
+    }
+
     @Test("a user without REPLICATION, or a source without wal_level=logical, is refused with the fix and leaves nothing")
     func refusals() async throws {
         try await ExternalPostgres.with { source in

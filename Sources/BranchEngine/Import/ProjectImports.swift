@@ -248,9 +248,15 @@ package struct ProjectImports: EnginePart {
     ) async throws {
         let slot = "branch_\(project.name.rawValue.replacingOccurrences(of: "-", with: "_"))_\(Identifiers.shortID(length: 6).lowercased())"
         let setup = MirrorSetup(source: source, subscription: slot)
+        var created: Bool { if case .create = publication { true } else { false } }
+        // Recorded first: should the service die from here on, the reconciler finds the mirror
+        // and drops what it made on the source (a slot left there holds back its WAL).
+        let record = MirrorRecord(
+            project: project.name.rawValue, sourceURL: source.connection.url, displayURL: source.redactedURL, publication: publication.name,
+            createdPublication: created, subscription: slot, createdAt: Date())
+        try await catalog.write { try $0.insert(record) }
         progress.step("creating the publication")
         try await setup.createPublication(publication)
-        var created: Bool { if case .create = publication { true } else { false } }
         do {
             progress.step("copying rows (initial sync)")
             try await setup.subscribe(database, publication: publication.name)
@@ -259,10 +265,7 @@ package struct ProjectImports: EnginePart {
             }
             progress.step("guarding main")
             try await MirrorGuards.install(schemas: schemas, owner: project.role, in: database)
-            let record = MirrorRecord(
-                project: project.name.rawValue, sourceURL: source.connection.url, displayURL: source.redactedURL, publication: publication.name,
-                createdPublication: created, subscription: slot, createdAt: Date())
-            try await catalog.write { try $0.insert(record) }
+            await FaultInjection.point("mirror.create.after-subscribe")
         } catch {
             _ = await setup.unsubscribe(database)
             if created { await setup.dropPublication(publication.name) }

@@ -81,6 +81,7 @@ struct Reconciler: EnginePart {
         for project in ReconcileDecisions.unfinished(try await catalog.projects(), state: \.state) {
             let branches = try await catalog.branches(project.name)
             for branch in branches { try await servers.stop(branch) }
+            await forgetMirror(of: project)
             try await projects.removeFiles(project.name)
             try await catalog.write { try $0.deleteProject(project.name) }
             note(project.operationID, project.state == .creating
@@ -187,6 +188,16 @@ struct Reconciler: EnginePart {
     }
 
     /// Stops a Postgres left running on a branch subvolume the catalog does not know.
+    /// A mirror cut off while being made or deleted: its slot and publication on the source go too.
+    private func forgetMirror(of project: ProjectRecord) async {
+        let name = project.name.rawValue
+        guard let mirror = try? await catalog.read({ try $0.mirror(name) }), let source = try? ExternalDatabase(url: mirror.sourceURL) else { return }
+        let setup = MirrorSetup(source: source, subscription: mirror.subscription)
+        if let leftover = await setup.forgetOnSource(publication: mirror.createdPublication ? mirror.publication : nil) {
+            logger.warning("mirror slot left on the source", metadata: ["project": "\(name)", "detail": "\(leftover)"])
+        }
+    }
+
     private func stopStrayServer(_ project: ResourceName, _ branch: ResourceName) async throws {
         let subvolume = layout.branch(project, branch)
         let spec = ServerSpec(

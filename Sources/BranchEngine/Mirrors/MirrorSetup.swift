@@ -107,6 +107,27 @@ struct MirrorSetup: Sendable {
         }
     }
 
+    /// Drops the slot and the publication Branch made on the source, from the source's side: for
+    /// a mirror whose main is gone or not running (an import cut off by a crash, a stopped main).
+    /// The slot may stay active a moment after its subscriber stopped; tries for a few seconds.
+    /// Answers what could not be dropped.
+    func forgetOnSource(publication: String?) async -> String? {
+        guard let connection = try? await source.connect(timeout: .seconds(10)) else {
+            return "The source could not be reached to drop its replication slot '\(subscription)': drop it there with SELECT pg_drop_replication_slot('\(subscription)');"
+        }
+        defer { connection.close() }
+        if let publication { _ = try? await connection.execute("DROP PUBLICATION IF EXISTS \(SQL.identifier(publication))") }
+        for _ in 0..<50 {
+            let left = try? await connection.query(
+                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", [subscription]).scalar
+            if left == "0" { return nil }
+            _ = try? await connection.query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [subscription])
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return "The source's replication slot '\(subscription)' is still in use: drop it there with SELECT pg_drop_replication_slot('\(subscription)');"
+    }
+
     /// Drops main's subscription and with it the source's slot (a failed import, a deleted
     /// mirror). When the source cannot be reached the slot stays there: the message says how to
     /// drop it, since it holds back the source's WAL.
