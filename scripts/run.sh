@@ -113,6 +113,7 @@ cat <<INFO
 First steps (as root on this machine the CLI finds the service and key by itself;
 elsewhere: branch login $url --token <admin key> --fingerprint $fingerprint):
   branch project create myapp        # a Postgres with an owner role and a main branch
+  branch project import shop --from 'postgres://USER:PASS@HOST/DB'   # or bring one in (Supabase too; --mirror follows it)
   cd ~/code/myapp && branch link myapp
   psql "\$(branch url)"               # the pooled URL your app uses
   branch create feature-x            # a copy of main, ready in well under a second
