@@ -23,21 +23,20 @@ struct ConsoleEnvironment: Sendable {
     }
 
     /// The page `template` inside the shell; `script` is the page's own module in `Assets/js/`. `project` pages get the project's navigation and the
-    /// project and branch switchers; a project the user may not see is a 404 (getProject refuses it).
+    /// project and branch switchers; a project the user may not see is a 404 (not among the user's projects). `branches`: the
+    /// project's branch names when the page has listed them already (else the branch switcher lists them).
     func page(
-        _ template: String, title: String, project: String? = nil, branch: String? = nil, point: String? = nil,
-        section: ProjectSection? = nil, instance: InstanceSection? = nil, cli: String? = nil, script: String? = nil,
+        _ template: String, title: String, project: String? = nil, branch: String? = nil, branches listed: [String]? = nil,
+        point: String? = nil, section: ProjectSection? = nil, instance: InstanceSection? = nil, cli: String? = nil, script: String? = nil,
         status: HTTPResponse.Status = .ok, body: some Sendable
     ) async throws -> Response {
         let session = try ConsoleSession.required()
-        let projects = try await gateway.projectNames(token: session.token)
-        var branches: [String] = []
-        if let project {
-            guard projects.contains(project) else { throw ConsoleFailure.notFound("Project \(project)") }
-            branches = try await call("listBranches", project: project) {
-                try await $0.listBranches(.init(path: .init(project: project))).ok.body.json.branches.map(\.name)
-            }
-        }
+        // The switchers' two lists at once; listBranches checks access itself, the 404 below only words it.
+        async let names = gateway.projectNames(token: session.token)
+        async let switcher = branchNames(project, listed: listed)
+        let projects = try await names
+        if let project, !projects.contains(project) { throw ConsoleFailure.notFound("Project \(project)") }
+        let branches = try await switcher
         let state = ConsoleRequestState.current
         let shell = Shell(
             title: title, csrf: session.csrf, email: session.viewer.email, isAdmin: session.viewer.isInstanceAdmin,
@@ -55,6 +54,14 @@ struct ConsoleEnvironment: Sendable {
             flash: state?.flash, flashIsError: state?.flashIsError ?? false, cli: cli,
             stylesheet: assets.url("console.css"), script: assets.url("console.js"), pageScript: script.map(assets.url), theme: state?.theme ?? "dark")
         return HTMLResponses.html(templates.render(Page(shell: shell, page: body), template), status: status)
+    }
+
+    /// The branch switcher's names: those the page listed, else the project's (none outside a project).
+    private func branchNames(_ project: String?, listed: [String]?) async throws -> [String] {
+        guard let project, listed == nil else { return listed ?? [] }
+        return try await call("listBranches", project: project) {
+            try await $0.listBranches(.init(path: .init(project: project))).ok.body.json.branches.map(\.name)
+        }
     }
 
     /// A 303 after a form, with a one-time message for the next page.

@@ -5,7 +5,7 @@ Usage: console_http.py BASE_URL ADMIN_KEY
 Prints one line per check and exits non-zero at the first failure."""
 import sys
 
-from console_http_support import ADMIN_EMAIL, ADMIN_PASSWORD, Console, check, csrf_of, form_token_of, set_cookie
+from console_http_support import ADMIN_EMAIL, ADMIN_PASSWORD, AdminAPI, Console, check, csrf_of, form_token_of, set_cookie
 
 BASE, ADMIN_KEY = sys.argv[1], sys.argv[2]
 console = Console(BASE, timeout=30)
@@ -107,4 +107,33 @@ status, headers, _ = call(browser, "POST", "/logout", {"_csrf": token})
 check(status == 303, "signing out")
 status, headers, _ = call(browser, "GET", "/")
 check(status == 303, "the old session no longer works")
+
+# A session's token is checked once per request (not once per API call of the page): revoked, or its
+# user deleted, behind the console's back, the very next request (a project page of several calls) is refused.
+api = AdminAPI(BASE, ADMIN_KEY)
+status, _, _ = call(stranger, "GET", "/projects/shop")
+check(status == 200, "a second session sees a project page")
+status, listed = api.call("GET", "/tokens")
+live = [token["id"] for token in listed.get("tokens", []) if token["name"] == "console" and not token.get("revoked")]
+check(status == 200 and len(live) == 1, "the second session is the one live console token", str(listed))
+status, _ = api.call("DELETE", f"/tokens/{live[0]}")
+check(status == 200, "its token is revoked through the API")
+for path in ["/projects/shop", "/projects/shop/branches", "/"]:
+    status, headers, _ = call(stranger, "GET", path)
+    check(status == 303 and headers.get("Location", "").startswith("/login"), f"the revoked session is sent to sign in at {path}")
+
+member_email, member_password = "member@example.com", "member password 1234"
+status, _ = api.call("POST", "/users", {"email": member_email, "password": member_password})
+check(status == 201, "a second user is made")
+status, _ = api.call("PUT", f"/projects/shop/members/{member_email}", {"role": "developer"})
+check(status == 200, "and made a developer of shop")
+member = client()
+status, _, _ = console.sign_in(member, member_email, member_password)
+check(status == 303 and signed_in(member), "the member signs in")
+status, _, _ = call(member, "GET", "/projects/shop")
+check(status == 200, "the member sees shop")
+status, _ = api.call("DELETE", f"/users/{member_email}")
+check(status == 200, "the member's user is deleted through the API")
+status, headers, _ = call(member, "GET", "/projects/shop")
+check(status == 303 and headers.get("Location", "").startswith("/login"), "the deleted user's session is sent to sign in on the next request")
 print("all console HTTP checks passed")

@@ -10,7 +10,8 @@ package protocol ConsoleGateway: Sendable {
     func signIn(email: String, password: String) async throws -> String
     /// Revokes a session token.
     func signOut(token: String) async
-    /// Who a session token belongs to; nil for an unknown, revoked or expired one.
+    /// Who a session token belongs to; nil for an unknown, revoked or expired one. Checked
+    /// afresh on every call: the session middleware calls it once per request.
     func viewer(token: String) async -> ConsoleViewer?
     /// The names of the projects the session's user may see (the shell's switcher): the same
     /// filter as `listProjects`, without the sizes and states that make a project's entry costly.
@@ -24,7 +25,9 @@ package protocol ConsoleGateway: Sendable {
     /// OpenAPI document, checked against its permission rule for `project` and against the
     /// project's allowlist, and written to the audit log when `changes` is true, with `target` (what
     /// it acted on, e.g. "main from snapshot s_1", which the activity feed shows and undoes) as the
-    /// entry's path after "console ". Errors come back as `ConsoleFailure`.
+    /// entry's path after "console ". Errors come back as `ConsoleFailure`. The caller is the
+    /// one `viewer(token:)` resolved for this request (`ConsoleSession.current`), so a page's
+    /// several calls verify the token once; permissions and allowlists are checked on every call.
     func perform<T: Sendable>(
         _ operation: String, project: String?, token: String, changes: Bool, target: String?,
         _ body: @Sendable (any APIProtocol) async throws -> T
@@ -43,11 +46,16 @@ package struct ConsoleViewer: Sendable {
     package var isInstanceAdmin: Bool
     /// The user's role in each project they are a member of ("viewer", "developer", "owner").
     package var roles: [String: String]
+    /// The gateway's own record of the caller, made when the session middleware checked the
+    /// cookie: the request's further calls reuse it instead of verifying the token again (a
+    /// revoked token still fails from the next request on). Opaque to pages.
+    package var credential: (any Sendable)?
 
-    package init(email: String, isInstanceAdmin: Bool, roles: [String: String]) {
+    package init(email: String, isInstanceAdmin: Bool, roles: [String: String], credential: (any Sendable)? = nil) {
         self.email = email
         self.isInstanceAdmin = isInstanceAdmin
         self.roles = roles
+        self.credential = credential
     }
 
     /// The role in `project`: the instance admin owns every project.

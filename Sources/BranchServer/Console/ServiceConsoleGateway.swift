@@ -28,7 +28,7 @@ struct ServiceConsoleGateway: ConsoleGateway {
     }
 
     func signOut(token: String) async {
-        guard let principal = try? await engine.identities.authenticate(token: token) else { return }
+        guard let principal = try? await self.principal(token: token) else { return }
         _ = try? await engine.identities.revokeToken(id: principal.token.id, caller: principal)
     }
 
@@ -36,13 +36,24 @@ struct ServiceConsoleGateway: ConsoleGateway {
         guard let principal = try? await engine.identities.authenticate(token: token) else { return nil }
         return ConsoleViewer(
             email: principal.user.email, isInstanceAdmin: principal.isInstanceAdmin,
-            roles: Dictionary(uniqueKeysWithValues: principal.memberships.map { ($0.key, $0.value.rawValue) }))
+            roles: Dictionary(uniqueKeysWithValues: principal.memberships.map { ($0.key, $0.value.rawValue) }), credential: principal)
     }
 
-    func projectNames(token: String) async throws -> [String] {
+    /// The principal behind `token`: the one the session middleware resolved for this request
+    /// (`viewer(token:)`, once per request, so revocation takes effect from the next request),
+    /// else verified now (a call outside a request's session, e.g. a stream still open after it).
+    func principal(token: String) async throws -> Principal {
+        if let session = ConsoleSession.current, session.token == token, let principal = session.viewer.credential as? Principal {
+            return principal
+        }
         guard let principal = try? await engine.identities.authenticate(token: token) else {
             throw ConsoleFailure(status: 401, code: ErrorCode.unauthorized.rawValue, message: "Your session has ended.", hint: "Sign in again.")
         }
+        return principal
+    }
+
+    func projectNames(token: String) async throws -> [String] {
+        let principal = try await self.principal(token: token)
         return try await engine.projects.names().filter { principal.isInstanceAdmin || principal.role(in: $0) != nil }
     }
 
@@ -63,10 +74,7 @@ struct ServiceConsoleGateway: ConsoleGateway {
         _ operation: String, project: String?, token: String, changes: Bool, target: String?,
         _ body: @Sendable (any APIProtocol) async throws -> T
     ) async throws -> T {
-        guard let principal = try? await engine.identities.authenticate(token: token) else {
-            throw ConsoleFailure(status: 401, code: ErrorCode.unauthorized.rawValue, message: "Your session has ended.", hint: "Sign in again.")
-        }
-        let caller = APICaller.principal(principal)
+        let caller = APICaller.principal(try await self.principal(token: token))
         return try await APICaller.$current.withValue(caller) {
             do {
                 try PermissionsMiddleware.check(caller, operationID: operation, project: project, pathProject: project != nil)

@@ -107,7 +107,7 @@ struct BackupsPages: Sendable {
             snapshotAction: "\(base)/backups/snapshots", snapshotCLI: "branch snapshot create \(branch) --name NAME --project \(project)",
             backupAction: "\(base)/backups/run", backupCLI: "branch backup create \(branch) --project \(project)", error: error)
         return try await environment.page(
-            "backups", title: "Snapshots & backups · \(project)", project: project, branch: branch, section: .backups,
+            "backups", title: "Snapshots & backups · \(project)", project: project, branch: branch, branches: branches.map(\.name), section: .backups,
             cli: "branch snapshot list --project \(project) && branch backup list --project \(project)", script: "backups.js", body: model)
     }
 }

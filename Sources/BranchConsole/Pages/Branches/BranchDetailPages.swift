@@ -82,7 +82,7 @@ struct BranchDetailPages: Sendable {
             cliDelete: "branch delete \(name)\(name == "main" || !children.isEmpty ? " --force" : "") --project \(project)",
             needsForce: name == "main" || !children.isEmpty, childrenText: children.isEmpty ? nil : children.joined(separator: ", "))
         return try await environment.page(
-            "branch-detail", title: "\(name) · \(project)", project: project, branch: name, section: .branches,
+            "branch-detail", title: "\(name) · \(project)", project: project, branch: name, branches: try await branchList.map(\.name), section: .branches,
             cli: "branch list --project \(project) --json", body: model)
     }
 

@@ -112,7 +112,7 @@ struct BranchesPages: Sendable {
         let form = createForm(project: project, branches: branches, snapshots: snapshots, current: current, new: new, at: at)
         let model = Model(project: project, rows: rows, mayWrite: PageAccess.mayWrite(project), form: form)
         return try await environment.page(
-            "branches", title: "Branches · \(project)", project: project, branch: branch, section: .branches,
+            "branches", title: "Branches · \(project)", project: project, branch: branch, branches: branches.map(\.name), section: .branches,
             cli: "branch list --project \(project)", body: model)
     }
 

@@ -156,7 +156,7 @@ struct DiffPage: Sendable {
         }
         return try await environment.page(
             "diff", title: "Diff \(query.from) → \(query.to)", project: project, branch: names.contains(query.to) ? query.to : current?.name,
-            section: .diff, cli: ShellWords.join(cli), script: "diff.js", status: status, body: model)
+            branches: branches.map(\.name), section: .diff, cli: ShellWords.join(cli), script: "diff.js", status: status, body: model)
     }
 
     /// Whether the side can be the source of a one-table restore: a branch (snapshotted first) or a

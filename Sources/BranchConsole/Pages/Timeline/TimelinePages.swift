@@ -58,7 +58,7 @@ struct TimelinePages: Sendable {
             layout: layout, query: query, project: info, branches: branches, snapshots: snapshots, backups: backups, mayWrite: mayWrite,
             csrf: ConsoleSession.current?.csrf ?? "")
         return try await environment.page(
-            "timeline", title: "Timeline · \(project)", project: project, branch: query.branch, section: .timeline,
+            "timeline", title: "Timeline · \(project)", project: project, branch: query.branch, branches: branches.map(\.name), section: .timeline,
             cli: "branch snapshot list --all --project \(project)", script: "timeline.js", body: model)
     }
 
