@@ -25,6 +25,7 @@ package struct Console: Sendable {
         let pages = router.group().add(middleware: ServerTimingMiddleware<Context>()).add(middleware: SessionMiddleware<Context>(environment: environment))
         SignInPages(environment: environment).register(on: pages)
         ProjectsPages(environment: environment).register(on: pages)
+        ImportPages(environment: environment).register(on: pages)
         OverviewPages(environment: environment).register(on: pages)
         TimelinePages(environment: environment).register(on: pages)
         BranchesPages(environment: environment).register(on: pages)

@@ -46,8 +46,10 @@ package final class Engine: Sendable {
 
     /// A mirror's state as the last check found it; nil for a project that is not a mirror.
     package func mirrorState(_ project: String) async throws -> MirrorState? {
-        guard try await context.catalog.read({ try $0.mirror(project) }) != nil else { return nil }
+        guard let mirror = try await context.catalog.read({ try $0.mirror(project) }) else { return nil }
+        // Before the watch's first check: what the catalog knows, not yet checked.
         return context.mirrorStates.get(project)
+            ?? MirrorState(source: mirror.displayURL, publication: mirror.publication, subscription: mirror.subscription)
     }
     package var projectKeys: ProjectKeys { ProjectKeys(context: context) }
     package var branches: Branches { Branches(context: context) }

@@ -4,7 +4,7 @@ import Hummingbird
 
 /// `/projects/{p}`: the project's home: the health of each branch, the backup trust card (age of
 /// the last backup and of the last verified restore, encryption), the newest snapshots, recent
-/// activity, and each branch's connection strings.
+/// activity, and each branch's connection strings; a mirror's state (`MirrorCard`).
 struct OverviewPages: Sendable {
     let environment: ConsoleEnvironment
 
@@ -73,6 +73,7 @@ struct OverviewPages: Sendable {
         var timelineHref: String
         var branchesHref: String
         var backupsHref: String
+        var mirror: MirrorCard?
     }
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
@@ -134,7 +135,8 @@ struct OverviewPages: Sendable {
             running: branches.filter { $0.status == "running" }.count, checkedOut: info.checkedOut,
             health: health, trust: trust(info, backups: try await backupList), snapshots: Array(snapshots), hasSnapshots: !snapshots.isEmpty,
             activity: activity, hasActivity: !activity.isEmpty, connections: connections, connectionsHidden: !mayWrite, mayWrite: mayWrite,
-            timelineHref: "\(base)/timeline", branchesHref: "\(base)/branches", backupsHref: "\(base)/backups")
+            timelineHref: "\(base)/timeline", branchesHref: "\(base)/branches", backupsHref: "\(base)/backups",
+            mirror: info.mirror.map(MirrorCard.init))
         return try await environment.page(
             "overview", title: project, project: project, branch: branch, section: .overview,
             cli: "branch project show \(project)", body: model)

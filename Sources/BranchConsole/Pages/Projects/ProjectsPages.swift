@@ -3,7 +3,8 @@ import Foundation
 import Hummingbird
 
 /// `/`: every project the user may see, with its state, size, branches, checked-out branch, last
-/// backup and last verified restore; and "New project", whose answer shows the URL and keys.
+/// backup and last verified restore; "New project", whose answer shows the URL and keys; and
+/// "Import a database" (`ImportPages`).
 struct ProjectsPages: Sendable {
     let environment: ConsoleEnvironment
 
@@ -28,6 +29,7 @@ struct ProjectsPages: Sendable {
         var mayCreate: Bool
         var error: String?
         var name: String
+        var importForm: ImportForm
     }
 
     struct Created: Sendable {
@@ -62,7 +64,7 @@ struct ProjectsPages: Sendable {
         }
     }
 
-    func dashboard(error: String? = nil, name: String = "", status: HTTPResponse.Status = .ok) async throws -> Response {
+    func dashboard(error: String? = nil, name: String = "", status: HTTPResponse.Status = .ok, importForm: ImportForm = .init()) async throws -> Response {
         let session = try ConsoleSession.required()
         let projects = try await environment.call("listProjects") { try await $0.listProjects(.init()).ok.body.json.projects }
         // The instance admin reads every project's backups in one call; others may only ask per project.
@@ -73,7 +75,7 @@ struct ProjectsPages: Sendable {
             for project in projects { group.addTask { try await row(project, backups: allBackups.map { $0[project.name] ?? [] }) } }
             return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.name < $1.name }
         }
-        let model = Model(projects: rows, empty: rows.isEmpty, mayCreate: true, error: error, name: name)
+        let model = Model(projects: rows, empty: rows.isEmpty, mayCreate: true, error: error, name: name, importForm: importForm)
         return try await environment.page(
             "projects", title: "Projects", instance: .projects, cli: "branch project list", status: status, body: model)
     }
