@@ -46,12 +46,20 @@ package struct ExternalPostgres: Sendable {
 
     /// Runs `body` with a started cluster holding an empty database `database`, then stops it
     /// (fast shutdown, then SIGKILL if it lingers) and removes its files, also when `body` throws.
+    ///
+    /// - Parameter onlyHere: an extension (its name and install script) this server has and
+    ///   Branch's does not: the server then runs from a copy of the Postgres installation with the
+    ///   extension added (Postgres finds its files relative to its binaries).
     package static func with<T>(
-        database: String = "source", walLevel: String = "logical", _ body: (ExternalPostgres) async throws -> T
+        database: String = "source", walLevel: String = "logical", onlyHere: (name: String, script: String)? = nil,
+        _ body: (ExternalPostgres) async throws -> T
     ) async throws -> T {
-        let installation = try await PostgresInstallation.discover()
+        var installation = try await PostgresInstallation.discover()
         let root = "/var/tmp/branch-tests/external-\(Identifiers.shortID(length: 10))"
         try Files.ensureDirectory(root, mode: 0o755, owner: ClusterFiles.superuser)
+        if let onlyHere {
+            installation = try await copy(installation, into: "\(root)/install", adding: onlyHere)
+        }
         let port = try TestEnvironment.freePort()
         let password = "src-\(Identifiers.shortID(length: 12))"
         let server = ExternalPostgres(port: port, password: password, database: database, root: root, installation: installation)
@@ -68,6 +76,23 @@ package struct ExternalPostgres: Sendable {
             await server.stop()
             throw error
         }
+    }
+
+    /// A copy of `installation` under `root` (Debian's layout: usr/lib/postgresql/N, usr/share/postgresql/N)
+    /// with one more extension in its share directory.
+    private static func copy(_ installation: PostgresInstallation, into root: String, adding extra: (name: String, script: String)) async throws -> PostgresInstallation {
+        let lib = URL(fileURLWithPath: installation.binDirectory).deletingLastPathComponent().path  // /usr/lib/postgresql/15
+        let share = try await Command.run(installation.tool("pg_config"), ["--sharedir"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for source in [lib, share] {
+            let target = root + source
+            try Files.ensureDirectory(URL(fileURLWithPath: target).deletingLastPathComponent().path, mode: 0o755)
+            try await Command.run("cp", ["-a", source, target])
+        }
+        let extensions = "\(root)\(share)/extension"
+        try Files.writeAtomically(
+            "comment = 'only on this server'\ndefault_version = '1.0'\nrelocatable = true\n", to: "\(extensions)/\(extra.name).control", mode: 0o644)
+        try Files.writeAtomically(extra.script, to: "\(extensions)/\(extra.name)--1.0.sql", mode: 0o644)
+        return try await PostgresInstallation.discover(binDirectory: root + installation.binDirectory)
     }
 
     private func start(walLevel: String) async throws {

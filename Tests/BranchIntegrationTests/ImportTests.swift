@@ -105,6 +105,30 @@ struct ImportTests {
         }
     }
 
+    @Test("an extension this server lacks is reported with what used it; the rest comes over")
+    func extensionNotHere() async throws {
+        let script = "CREATE FUNCTION source_only_double(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';\n"
+        try await ExternalPostgres.with(onlyHere: ("branch_source_only", script)) { source in
+            try await source.execute("""
+                create extension branch_source_only;
+                create table public.t (id int primary key);
+                insert into public.t select generate_series(1, 10);
+                create view public.doubled as select public.source_only_double(id) as d from public.t;
+                """)
+            try await TestEnvironment.with { env in
+                let run = try await env.cli("project", "import", "app", "--from", source.url(), "--json")
+                #expect(run.succeeded, "\(run.stderr)")
+                let report = try JSONDecoder.api.decode(ImportReport.self, from: Data(run.output.utf8))
+                #expect(report.notCarried.contains { $0.kind == "extension" && $0.name == "branch_source_only" && $0.reason.contains("not installed") },
+                        "\(report.notCarried)")
+                #expect(report.notCarried.contains { $0.kind == "definition" && $0.name == "CREATE VIEW public.doubled" && $0.reason.contains("source_only_double") },
+                        "\(report.notCarried)")
+                let project = try await env.cli("url", "--project", "app").output
+                #expect(try await env.psql(project, "select count(*) from public.t") == "10")
+            }
+        }
+    }
+
     @Test("a kill during the import leaves no project; the import then succeeds")
     func killMidImport() async throws {
         try await ExternalPostgres.with { source in

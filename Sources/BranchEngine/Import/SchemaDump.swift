@@ -58,24 +58,36 @@ struct SchemaDump: Sendable {
         for path in [file] where Files.exists(path) { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    /// pg_restore's errors: "from TOC entry 215; 1259 16386 TABLE public t owner" names the
-    /// object, the next "error:" line says why.
+    /// pg_restore's errors: each "error:" line says why, and the "Command was:" that follows
+    /// names the statement (its first words, "CREATE VIEW public.v"); verbose builds also say
+    /// "from TOC entry 215; 1259 16386 TABLE public t owner" before.
     static func failures(_ stderr: String) -> [Failure] {
         var failures: [Failure] = []
-        var object = "definition"
+        var object: String?
         for line in stderr.split(separator: "\n").map(String.init) {
             if let range = line.range(of: "from TOC entry ") {
                 let entry = ImportTOC.parse(String(line[range.upperBound...]).replacingOccurrences(of: "\"", with: ""))
-                object = entry.map { "\($0.kind.lowercased()) \($0.tag.split(separator: " ").prefix(2).filter { $0 != "-" }.joined(separator: "."))" } ?? "definition"
-                continue
+                object = entry.map { "\($0.kind.lowercased()) \($0.tag.split(separator: " ").prefix(2).filter { $0 != "-" }.joined(separator: "."))" }
+            } else if line.hasPrefix("Command was: "), let last = failures.indices.last, failures[last].object == "definition" {
+                failures[last] = Failure(object: statement(String(line.dropFirst("Command was: ".count))), message: failures[last].message)
+            } else if let range = line.range(of: "error: ") {
+                var message = String(line[range.upperBound...])
+                for prefix in ["could not execute query: ", "ERROR:  "] where message.hasPrefix(prefix) { message.removeFirst(prefix.count) }
+                failures.append(Failure(object: object ?? "definition", message: message))
+                object = nil
             }
-            guard let range = line.range(of: "error: ") else { continue }
-            var message = String(line[range.upperBound...])
-            for prefix in ["could not execute query: ", "ERROR:  "] where message.hasPrefix(prefix) { message.removeFirst(prefix.count) }
-            failures.append(Failure(object: object, message: message))
-            object = "definition"
         }
         return failures
+    }
+
+    /// A statement's head: its words up to `AS` or a parenthesis ("CREATE VIEW public.v").
+    static func statement(_ sql: String) -> String {
+        var words: [Substring] = []
+        for word in sql.split(separator: " ") {
+            if word == "AS" || word.hasPrefix("(") || words.count == 10 { break }
+            words.append(word.split(separator: "(").first ?? word)
+        }
+        return words.joined(separator: " ")
     }
 
     /// The source's conninfo without its password, which goes through the environment (not
