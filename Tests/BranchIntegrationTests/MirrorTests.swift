@@ -78,6 +78,11 @@ struct MirrorTests {
                 let feature = try await env.cli("url", "feature", "--project", "shop").output
                 try await env.psql(feature, "insert into public.items values (9000, 'branch only', 1); alter table public.items add column note text")
                 #expect(try await env.psql(feature, "select count(*) from pg_subscription") == "0")
+                // So is a branch of main at an instant, once its WAL is replayed.
+                _ = try await env.json(BranchResult.self, "create", "earlier", "--at", "1s-ago", "--project", "shop")
+                let earlier = try await env.cli("url", "earlier", "--project", "shop").output
+                try await env.psql(earlier, "insert into public.items values (9001, 'earlier only', 1)")
+                #expect(try await env.psql(earlier, "select count(*) from pg_subscription") == "0")
                 try await source.execute("insert into public.items values (503, 'after the branch', 1)")
                 #expect(try await Self.converges(env, main, source, "public.items"))
                 #expect(try await env.psql(feature, "select count(*) from public.items where id = 503") == "0")
