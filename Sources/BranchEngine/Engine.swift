@@ -38,18 +38,14 @@ package final class Engine: Sendable {
     /// Every mirror's state as the last check found it, by project name.
     package func mirrorStates() async throws -> [(project: String, state: MirrorState)] {
         let mirrors = try await context.catalog.read { try $0.mirrors() }
-        return mirrors.map { mirror in
-            (mirror.project, context.mirrorStates.get(mirror.project)
-                ?? MirrorState(source: mirror.displayURL, publication: mirror.publication, subscription: mirror.subscription))
-        }
+        return mirrors.map { mirror in (mirror.project, context.mirrorStates.get(mirror.project) ?? MirrorState(mirror)) }
     }
 
     /// A mirror's state as the last check found it; nil for a project that is not a mirror.
     package func mirrorState(_ project: String) async throws -> MirrorState? {
         guard let mirror = try await context.catalog.read({ try $0.mirror(project) }) else { return nil }
         // Before the watch's first check: what the catalog knows, not yet checked.
-        return context.mirrorStates.get(project)
-            ?? MirrorState(source: mirror.displayURL, publication: mirror.publication, subscription: mirror.subscription)
+        return context.mirrorStates.get(project) ?? MirrorState(mirror)
     }
     package var projectKeys: ProjectKeys { ProjectKeys(context: context) }
     package var branches: Branches { Branches(context: context) }

@@ -28,6 +28,13 @@ extension CatalogTransaction {
     }
 }
 
+extension Catalog {
+    /// Whether the project's main follows a database outside Branch (`--mirror`).
+    func isMirror(_ project: ResourceName) async throws -> Bool {
+        try await read { try $0.mirror(project.rawValue) } != nil
+    }
+}
+
 extension ResourceName {
     /// Every project starts with a branch of this name; it cannot be deleted without force.
     static let main = try! ResourceName(validating: "main")

@@ -54,12 +54,6 @@ package struct ExternalDatabase: Sendable {
         }
     }
 
-    /// The server's major version (`server_version_num / 10000`).
-    package static func major(_ connection: PGConnection) async throws -> Int {
-        let number = try await connection.query("SELECT current_setting('server_version_num')::int").scalar.flatMap(Int.init) ?? 0
-        return number / 10000
-    }
-
     static func explain(_ error: PostgresError, redactedURL: String) -> EngineError {
         let text = error.message
         let lower = text.lowercased()

@@ -212,7 +212,7 @@ package struct ProjectImports: EnginePart {
                 }
             }
         }
-        try? await exporter.execute("COMMIT")
+        _ = try? await exporter.execute("COMMIT")
         return report.change { report in
             report.project = creation.project
             report.keys = creation.keys

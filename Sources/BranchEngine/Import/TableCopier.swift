@@ -42,7 +42,6 @@ struct TableCopier: Sendable {
     }
 
     private func copy(_ table: ImportSource.Table, from: PGConnection, into: PGConnection) async throws {
-        progress.starting(table)
         do {
             try await from.beginCopyOut("COPY \(table.qualified) (\(table.columns)) TO STDOUT")
             try await into.beginCopyIn("COPY \(table.qualified) (\(table.columns)) FROM STDIN")
@@ -56,7 +55,7 @@ struct TableCopier: Sendable {
             // everything at the end (a sixth of an import's time when it ran alone).
             try await into.execute("ANALYZE \(table.qualified)")
         } catch {
-            let reason = (error as? PostgresError)?.message ?? "\(error)"
+            let reason = error.message
             throw EngineError(.importFailed, "Copying the rows of \(table.schema).\(table.name) failed: \(reason)",
                               hint: "Nothing was kept. Fix the cause (its definition may not have restored: see the message), then import again.")
         }
@@ -81,7 +80,6 @@ final class ImportProgress: Sendable {
         var rows: UInt64 = 0
         var bytes: UInt64 = 0
         var bytesTotal: UInt64 = 0
-        var current: [String] = []
     }
 
     private let counts = Mutex(Counts())
@@ -98,10 +96,6 @@ final class ImportProgress: Sendable {
 
     var snapshot: Counts { counts.withLock { $0 } }
 
-    func starting(_ table: ImportSource.Table) {
-        publish { $0.current.append("\(table.schema).\(table.name)") }
-    }
-
     func copied(bytes: UInt64, rows: UInt64) {
         publish {
             $0.bytes += bytes
@@ -112,7 +106,6 @@ final class ImportProgress: Sendable {
     func finished(_ table: ImportSource.Table) {
         publish {
             $0.tablesDone += 1
-            $0.current.removeAll { $0 == "\(table.schema).\(table.name)" }
         }
     }
 

@@ -187,17 +187,14 @@ struct Reconciler: EnginePart {
         }
     }
 
-    /// Stops a Postgres left running on a branch subvolume the catalog does not know.
     /// A mirror cut off while being made or deleted: its slot and publication on the source go too.
     private func forgetMirror(of project: ProjectRecord) async {
         let name = project.name.rawValue
-        guard let mirror = try? await catalog.read({ try $0.mirror(name) }), let source = try? ExternalDatabase(url: mirror.sourceURL) else { return }
-        let setup = MirrorSetup(source: source, subscription: mirror.subscription)
-        if let leftover = await setup.forgetOnSource(publication: mirror.createdPublication ? mirror.publication : nil) {
-            logger.warning("mirror slot left on the source", metadata: ["project": "\(name)", "detail": "\(leftover)"])
-        }
+        guard let mirror = try? await catalog.read({ try $0.mirror(name) }), let leftover = await MirrorSetup.forget(mirror) else { return }
+        logger.warning("mirror slot left on the source", metadata: ["project": "\(name)", "detail": "\(leftover)"])
     }
 
+    /// Stops a Postgres left running on a branch subvolume the catalog does not know.
     private func stopStrayServer(_ project: ResourceName, _ branch: ResourceName) async throws {
         let subvolume = layout.branch(project, branch)
         let spec = ServerSpec(

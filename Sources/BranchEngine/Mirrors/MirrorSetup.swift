@@ -1,3 +1,4 @@
+import BranchCatalog
 import BranchCore
 import BranchPostgres
 import Foundation
@@ -105,6 +106,15 @@ struct MirrorSetup: Sendable {
             if ready == total { return }
             try await Task.sleep(for: .milliseconds(200))
         }
+    }
+
+    /// `forgetOnSource` for a recorded mirror: its slot, and its publication if Branch made it.
+    static func forget(_ mirror: MirrorRecord) async -> String? {
+        guard let source = try? ExternalDatabase(url: mirror.sourceURL) else {
+            return "The mirror's source URL no longer parses: drop the slot '\(mirror.subscription)' on the source by hand."
+        }
+        return await MirrorSetup(source: source, subscription: mirror.subscription)
+            .forgetOnSource(publication: mirror.createdPublication ? mirror.publication : nil)
     }
 
     /// Drops the slot and the publication Branch made on the source, from the source's side: for

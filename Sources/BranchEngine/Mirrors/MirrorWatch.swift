@@ -26,6 +26,13 @@ package struct MirrorState: Sendable {
     package var pendingChanges: [String] = []
     var stalledChecks = 0
     var alerted = false
+
+    /// A mirror not checked yet: what its record says.
+    init(_ mirror: MirrorRecord) {
+        source = mirror.displayURL
+        publication = mirror.publication
+        subscription = mirror.subscription
+    }
 }
 
 /// Every mirror's state, kept by the watch and read by the API and the metrics.
@@ -65,8 +72,7 @@ struct MirrorWatch: EnginePart {
     }
 
     func check(_ mirror: MirrorRecord) async {
-        var state = context.mirrorStates.get(mirror.project)
-            ?? MirrorState(source: mirror.displayURL, publication: mirror.publication, subscription: mirror.subscription)
+        var state = context.mirrorStates.get(mirror.project) ?? MirrorState(mirror)
         state.checkedAt = Date()
         state.problem = nil
         do {
@@ -78,7 +84,7 @@ struct MirrorWatch: EnginePart {
             guard servers.isRunning(main) else {
                 state.problem = "main is stopped: the mirror does not follow its source until it runs (`branch start main`)"
                 state.following = false
-                return finish(mirror, &state)
+                return await finish(mirror, &state)
             }
             let source = try ExternalDatabase(url: mirror.sourceURL)
             try await withConnection(servers.databaseConnection(main, database: project.database)) { database in
@@ -107,7 +113,7 @@ struct MirrorWatch: EnginePart {
         } catch {
             state.problem = "checking the mirror failed: \(error)"
         }
-        finish(mirror, &state)
+        await finish(mirror, &state)
     }
 
     /// Applies the source's schema changes to main; answers those that failed, with their SQL.
@@ -146,14 +152,12 @@ struct MirrorWatch: EnginePart {
             installation.tool("pg_dump"),
             ["--no-password", "--schema-only", "--no-owner", "--no-privileges", "-t", table, "-d", SchemaDump.conninfo(source.connection)],
             environment: SchemaDump.environment(source.connection))
-        let sql = dump.stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("\\") }.joined(separator: "\n")
-        try await database.execute(sql)
-        try await database.execute("SET search_path TO DEFAULT")
+        try await database.executeDump(dump.stdout)
         try await MirrorGuards.guardTable(table, owner: owner, in: database)
     }
 
     /// Stores the state, raises or clears `mirror_lag`.
-    private func finish(_ mirror: MirrorRecord, _ state: inout MirrorState) {
+    private func finish(_ mirror: MirrorRecord, _ state: inout MirrorState) async {
         let behind = (state.lagBytes ?? 0) > configuration.mirrorLagAlertBytes
         state.stalledChecks = state.following && state.problem == nil ? 0 : state.stalledChecks + 1
         let unhealthy = behind || state.stalledChecks >= 3
@@ -163,12 +167,13 @@ struct MirrorWatch: EnginePart {
             let why = behind
                 ? "main is \(ByteCount.format(UInt64(state.lagBytes ?? 0))) of WAL behind \(mirror.displayURL)."
                 : "its subscription has not been applying for \(state.stalledChecks) checks: \(state.problem ?? "the apply worker is not running (see `branch logs main`)")."
-            let event = AlertEvent(.mirrorLag, severity: .warning, project: project, branch: "main", title: "Mirror \(project) is falling behind its source", detail: why)
-            Task { await context.alert(event) }
+            await context.alert(AlertEvent(
+                .mirrorLag, severity: .warning, project: project, branch: "main", title: "Mirror \(project) is falling behind its source", detail: why))
         } else if !unhealthy && state.alerted {
             state.alerted = false
-            let event = AlertEvent(.mirrorLag, severity: .info, project: project, branch: "main", title: "Mirror \(project) caught up with its source", detail: "It follows \(mirror.displayURL) again.")
-            Task { await context.alert(event) }
+            await context.alert(AlertEvent(
+                .mirrorLag, severity: .info, project: project, branch: "main", title: "Mirror \(project) caught up with its source",
+                detail: "It follows \(mirror.displayURL) again."))
         }
         context.mirrorStates.set(project, state)
     }

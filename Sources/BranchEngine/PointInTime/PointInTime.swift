@@ -123,8 +123,7 @@ struct PointInTime: EnginePart {
             }
         }
         try Files.remove("\(spec.dataDirectory)/\(WALArchive.recoveryConfigName)")
-        let projectName = branch.project.rawValue
-        if let project = try await catalog.project(branch.project), try await catalog.read({ try $0.mirror(projectName) }) != nil {
+        if try await catalog.isMirror(branch.project), let project = try await catalog.project(branch.project) {
             try await servers.detachFromMirror(branch, project: project)
         }
 

@@ -186,14 +186,14 @@ package struct Projects: EnginePart {
     private func unfollow(_ project: ProjectRecord, branches: [BranchRecord]) async throws {
         let name = project.name.rawValue
         guard let mirror = try await catalog.read({ try $0.mirror(name) }), let main = branches.first(where: { $0.name == .main }) else { return }
-        let setup = MirrorSetup(source: try ExternalDatabase(url: mirror.sourceURL), subscription: mirror.subscription)
         var leftover: String?
         if servers.isRunning(main) {
+            let setup = MirrorSetup(source: try ExternalDatabase(url: mirror.sourceURL), subscription: mirror.subscription)
             leftover = try await withConnection(servers.databaseConnection(main, database: project.database)) { await setup.unsubscribe($0) }
             if mirror.createdPublication { await setup.dropPublication(mirror.publication) }
         } else {
             // main is stopped: its subscription goes with its files; the slot is dropped from the source's side.
-            leftover = await setup.forgetOnSource(publication: mirror.createdPublication ? mirror.publication : nil)
+            leftover = await MirrorSetup.forget(mirror)
         }
         if let leftover { logger.warning("mirror slot left on the source", metadata: ["project": "\(name)", "detail": "\(leftover)"]) }
     }

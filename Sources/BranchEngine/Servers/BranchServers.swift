@@ -88,11 +88,10 @@ struct BranchServers: EnginePart {
         let project = try await catalog.project(branch.project)
         let spec = spec(branch, project: project, restoreWal: restoreWal)
         let watch = Stopwatch()
-        // A copy of a mirror's data (any branch but the mirror's main) must never follow the
-        // source: no replication workers may start, and it sheds the subscription once up.
-        let mirrored = try await catalog.read { [name = branch.project.rawValue] in try $0.mirror(name) } != nil
-        let copyOfMirror = mirrored && branch.name != .main
         if !runtime.state(spec).isRunning {
+            // A copy of a mirror's data (any branch but the mirror's main) must never follow the
+            // source: no replication workers may start, and it sheds the subscription once up.
+            let copyOfMirror = branch.name == .main ? false : try await catalog.isMirror(branch.project)
             try Files.ensureDirectory(layout.logs(branch.project), mode: 0o711)
             try Files.ensureDirectory(spec.logDirectory, mode: 0o750, owner: ClusterFiles.superuser)
             if let wal = spec.walDirectory { try lineages.ensureWALDirectory(wal) }

@@ -39,7 +39,7 @@ extension Restores {
         of branch: BranchRecord, withCopyOf sourceSnapshot: SnapshotRecord, newBase: String?, op: OperationContext
     ) async throws -> SnapshotRecord {
         let projectName = branch.project.rawValue
-        if branch.name == .main, try await catalog.read({ try $0.mirror(projectName) }) != nil {
+        if branch.name == .main, try await catalog.isMirror(branch.project) {
             // Rewinding the subscriber would leave it behind the source's slot, its rows no longer the source's.
             throw EngineError(
                 .mirrorReadOnly, "main of '\(projectName)' is a mirror of its source: its data cannot be replaced.",

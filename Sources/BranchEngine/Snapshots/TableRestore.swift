@@ -67,10 +67,7 @@ extension Restores {
                 installation.tool("pg_dump"),
                 ["--no-password", "--schema-only", "-h", scratch.sockets, "-p", String(scratch.port), "-U", ClusterFiles.superuser,
                  "-d", project.database, "-t", qualified])
-            // Recent pg_dump brackets its output in psql meta-commands (\\restrict …); libpq runs SQL only.
-            let sql = dump.stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("\\") }.joined(separator: "\n")
-            try await target.execute(sql)
-            try await target.execute("SET search_path TO DEFAULT")
+            try await target.executeDump(dump.stdout)
         }
         try await target.execute("BEGIN")
         do {

@@ -71,15 +71,11 @@ struct APIHandlers: APIProtocol {
 
     func createProject(_ input: Operations.CreateProject.Input) async throws -> Operations.CreateProject.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
-        // Any user may make a project with an instance token, and owns it.
-        let caller = APICaller.current
-        if let principal = caller.principal, principal.token.project != nil {
-            throw APICaller.Forbidden(message: "A token scoped to a project cannot make projects.")
-        }
+        let owner = try APICaller.current.requireProjectMaker()
         let created = try await engine.projects.create(
             name: body.name, settings: body.settings.map(BranchEngine.ProjectSettings.init), backups: body.backups ?? true)
-        if let principal = caller.principal, !principal.user.isAdmin {
-            try await engine.identities.setMember(email: principal.user.email, project: created.project.record.name.rawValue, role: .owner)
+        if let owner {
+            try await engine.identities.setMember(email: owner, project: created.project.record.name.rawValue, role: .owner)
         }
         return .created(.init(body: .json(.init(
             connection: Schemas.ConnectionResponse(created.connection), keys: Schemas.ProjectKeys(created.keys),

@@ -8,12 +8,8 @@ extension APIHandlers {
 
     func importProject(_ input: Operations.ImportProject.Input) async throws -> Operations.ImportProject.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
-        // As for `createProject`: any user with an instance token, who then owns the project.
         let caller = APICaller.current
-        if let principal = caller.principal, principal.token.project != nil {
-            throw APICaller.Forbidden(message: "A token scoped to a project cannot make projects.")
-        }
-        let owner = caller.principal.flatMap { $0.user.isAdmin ? nil : $0.user.email }
+        let owner = try caller.requireProjectMaker()
         var request = ProjectImports.Request(
             name: body.name, from: body.from, workers: body.workers, backups: body.backups ?? true,
             startedBy: caller.principal?.user.email, owner: owner)

@@ -125,6 +125,15 @@ enum APICaller: Sendable {
         }
     }
 
+    /// Refuses a token scoped to one project (`createProject`, `importProject`): any user may
+    /// make a project with an instance token, and owns it. Answers the user to make its owner
+    /// (nil for the instance admin, who sees every project anyway).
+    func requireProjectMaker() throws -> String? {
+        guard case .principal(let principal) = self else { return nil }
+        if principal.token.project != nil { throw Forbidden(message: "A token scoped to a project cannot make projects.") }
+        return principal.user.isAdmin ? nil : principal.user.email
+    }
+
     /// Refuses anyone but the instance admin.
     func requireInstanceAdmin() throws {
         switch self {
