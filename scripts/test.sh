@@ -70,7 +70,8 @@ fi
 # Postgres, fsync, a crash), so two make better use of the two cores. Within a shard tests run
 # one at a time; each shard takes its branch ports from its own range (BRANCH_TEST_SHARD). The
 # first shard is the suites that kill, restart and upgrade services, alerts (and their outbox), the
-# data API's client suites and two console suites (the browser journeys among them); the second all
+# data API's client suites, two console suites (the browser journeys among them) and the import
+# and mirror suites (to even the shards out); the second all
 # others.
 bundle=$(scripts/swift.sh build --show-bin-path)/branchPackageTests.xctest
 run_shard() {
@@ -79,7 +80,7 @@ run_shard() {
 }
 logs=$(mktemp -d)
 started=$(date +%s)
-first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests|UpgradeTests|AlertDeliveryTests|AlertOutboxTests|ConsoleBrowserTests|ConsoleSettingsTests)'
+first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests|UpgradeTests|AlertDeliveryTests|AlertOutboxTests|ConsoleBrowserTests|ConsoleSettingsTests|ImportTests|MirrorTests)'
 run_shard 0 "$logs/crash.log" --filter "$first_shard" &
 first=$!
 run_shard 1 "$logs/rest.log" --skip "$first_shard" &
