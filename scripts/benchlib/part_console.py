@@ -84,7 +84,7 @@ class ConsoleBench(Service):
         results, assets = [], set()
         for label, path in pages(measured, branch):
             status, body, _ = self.console_get(connection, path, cookie)
-            entry = {"label": label, "path": path, "status": status, "bytes": len(body), "ms": [], "server_ms": []}
+            entry = {"label": label, "path": path, "status": status, "bytes": len(body), "ms": [], "server_ms": [], "calls": {}}
             results.append(entry)
             if status != 200:
                 entry["error"] = f"{status}: {re.sub(r'<[^>]+>', ' ', body.decode(errors='replace'))[:200].split()}"
@@ -99,6 +99,13 @@ class ConsoleBench(Service):
                 timing = re.search(r"\bapp;dur=([0-9.]+)", headers.get("Server-Timing") or "")
                 if timing:
                     entry["server_ms"].append(float(timing.group(1)))
+                # The API calls the page made (`listBranches;dur=3.1, …`), summed per name per request.
+                calls = {}
+                for name, value in re.findall(r"([A-Za-z0-9]+);dur=([0-9.]+)", headers.get("Server-Timing") or ""):
+                    if name != "app":
+                        calls[name] = calls.get(name, 0.0) + float(value)
+                for name, value in calls.items():
+                    entry["calls"].setdefault(name, []).append(value)
                 if status != 200:
                     raise BenchError(f"GET {path} answered {status} during the measurement")
             log(f"console: {label}: p50 {fmt_ms(percentile(entry['ms'], 0.5))}, p95 {fmt_ms(percentile(entry['ms'], 0.95))}")
@@ -201,6 +208,19 @@ class ConsoleReport(ReportBase):
         self.add("p50, p95 and max are the client's (request to last byte); \"Server\" is what the page's `Server-Timing: "
                  "app;dur=…` header says the service spent on it, where it sends one. The verdict uses the client's p95.")
         self.add()
+        # Where each page's server time goes: the API calls its Server-Timing header names.
+        breakdown = []
+        for entry in result["pages"]:
+            calls = entry.get("calls") or {}
+            if entry["ms"] and calls:
+                ranked = sorted(calls.items(), key=lambda item: -percentile(item[1], 0.5))
+                breakdown.append([entry["label"], fmt_ms(percentile(entry.get("server_ms") or [0], 0.5)),
+                                  ", ".join(f"`{name}` {fmt_ms(percentile(values, 0.5))}" for name, values in ranked)])
+        if breakdown:
+            self.add("Where the server's time goes (medians; calls made side by side overlap, so they may add up to more "
+                     "than the page; what the page's time leaves over is rendering and the session's own work):")
+            self.add()
+            self.table(["Page", "Server p50", "API calls (p50 each, summed per request)"], breakdown)
         served = result["served_assets"]
         self.add(f"CSS and JS the measured pages load: {fmt_bytes(sum(served.values()))} "
                  f"({', '.join(f'`{name}` {size / 1024:.1f} KiB' for name, size in served.items())}); all the CSS and JS the "

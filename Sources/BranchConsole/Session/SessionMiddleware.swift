@@ -15,7 +15,7 @@ struct SessionMiddleware<Context: RequestContext>: RouterMiddleware {
         var request = request
         let cookieHeader = request.headers[.cookie]
         var session: ConsoleSession?
-        if let token = SessionCookies.value(SessionCookies.session, in: cookieHeader), let viewer = await environment.gateway.viewer(token: token) {
+        if let token = SessionCookies.value(SessionCookies.session, in: cookieHeader), let viewer = await ServerTiming.measure("session", { await environment.gateway.viewer(token: token) }) {
             session = ConsoleSession(token: token, viewer: viewer, csrf: environment.csrf.token(for: token))
         }
         let flash = SessionCookies.value(SessionCookies.flash, in: cookieHeader).flatMap { $0.removingPercentEncoding }
