@@ -19,7 +19,9 @@ struct ConsoleEnvironment: Sendable {
         _ body: @Sendable (any APIProtocol) async throws -> T
     ) async throws -> T {
         let session = try ConsoleSession.required()
-        return try await gateway.perform(operation, project: project, token: session.token, changes: changes, target: target, body)
+        return try await ServerTiming.measure(operation) {
+            try await gateway.perform(operation, project: project, token: session.token, changes: changes, target: target, body)
+        }
     }
 
     /// The page `template` inside the shell; `script` is the page's own module in `Assets/js/`. `project` pages get the project's navigation and the
@@ -32,7 +34,7 @@ struct ConsoleEnvironment: Sendable {
     ) async throws -> Response {
         let session = try ConsoleSession.required()
         // The switchers' two lists at once; listBranches checks access itself, the 404 below only words it.
-        async let names = gateway.projectNames(token: session.token)
+        async let names = ServerTiming.measure("projectNames") { try await gateway.projectNames(token: session.token) }
         async let switcher = branchNames(project, listed: listed)
         let projects = try await names
         if let project, !projects.contains(project) { throw ConsoleFailure.notFound("Project \(project)") }
@@ -53,7 +55,8 @@ struct ConsoleEnvironment: Sendable {
                 .map { .init(label: $0.label, href: $0.href, current: $0 == instance, chord: $0.chord) },
             flash: state?.flash, flashIsError: state?.flashIsError ?? false, cli: cli,
             stylesheet: assets.url("console.css"), script: assets.url("console.js"), pageScript: script.map(assets.url), theme: state?.theme ?? "dark")
-        return HTMLResponses.html(templates.render(Page(shell: shell, page: body), template), status: status)
+        let page = Page(shell: shell, page: body)
+        return HTMLResponses.html(ServerTiming.record("render") { templates.render(page, template) }, status: status)
     }
 
     /// The branch switcher's names: those the page listed, else the project's (none outside a project).

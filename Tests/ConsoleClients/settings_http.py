@@ -122,6 +122,7 @@ check(status == 200 and "<strong>items</strong>" in page and "<code>title</code>
 check('class="schema-map"' in page and 'class="fk"' in page, "the schema map draws the tables and the foreign key", page)
 check(HOSTILE not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, "a hostile table and column name is escaped", page)
 check("pgcrypto" in page, "extensions are listed")
+check("branch_reader" not in page, "Branch's own reader role is not among the roles and grants")
 svg_link = htmllib.unescape(re.search(r'href="([^"]+)" download id="download-schema-svg"', page).group(1))
 status, headers, svg = call(admin, "GET", svg_link)
 check(status == 200 and headers.get("Content-Type", "").startswith("image/svg+xml") and "<svg" in svg and ">items<" in svg and HOSTILE not in svg, "the schema map downloads as an escaped SVG file", svg)

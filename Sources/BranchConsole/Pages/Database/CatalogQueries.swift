@@ -74,13 +74,13 @@ enum CatalogQueries {
         select r.rolname, r.rolcanlogin::text, r.rolsuper::text, r.rolcreatedb::text, r.rolcreaterole::text, r.rolbypassrls::text,
                coalesce((select string_agg(g.rolname, ', ' order by g.rolname) from pg_auth_members m join pg_roles g on g.oid = m.roleid
                          where m.member = r.oid), '')
-        from pg_roles r where r.rolname !~ '^pg_' order by r.rolname
+        from pg_roles r where r.rolname !~ '^pg_' and r.rolname <> 'branch_reader' order by r.rolname
         """
 
     /// (table, grantee, privileges)
     static let grants = """
         select table_name, grantee, string_agg(privilege_type, ', ' order by privilege_type)
-        from information_schema.role_table_grants where table_schema = $1
+        from information_schema.role_table_grants where table_schema = $1 and grantee <> 'branch_reader'
         group by table_name, grantee order by table_name, grantee
         """
 }

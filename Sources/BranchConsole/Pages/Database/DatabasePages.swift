@@ -140,23 +140,20 @@ struct DatabasePages: Sendable {
     func read(into model: inout Model, base: String) async throws {
         let sql = ProjectSQL(environment: environment, project: model.project, branch: model.branch)
         let schema = model.schema
-        async let schemas = sql.rows(CatalogQueries.schemas)
-        async let columns = sql.rows(CatalogQueries.columns, [schema])
-        async let keys = sql.rows(CatalogQueries.foreignKeys, [schema])
-        async let indexes = sql.rows(CatalogQueries.indexes, [schema])
-        async let functions = sql.rows(CatalogQueries.functions, [schema])
-        async let triggers = sql.rows(CatalogQueries.triggers, [schema])
-        async let enums = sql.rows(CatalogQueries.enums, [schema])
-        async let extensions = sql.rows(CatalogQueries.extensions)
-        async let roles = sql.rows(CatalogQueries.roles)
-        async let grants = sql.rows(CatalogQueries.grants, [schema])
+        // One call, one connection: ten reads side by side would open ten connections to the branch.
+        let results = try await sql.batch([
+            CatalogQueries.schemas, CatalogQueries.columns, CatalogQueries.foreignKeys, CatalogQueries.indexes, CatalogQueries.functions,
+            CatalogQueries.triggers, CatalogQueries.enums, CatalogQueries.extensions, CatalogQueries.roles, CatalogQueries.grants,
+        ], schema: schema)
+        let (schemas, columns, keys, indexes, functions, triggers, enums, extensions, roles, grants) = (
+            results[0], results[1], results[2], results[3], results[4], results[5], results[6], results[7], results[8], results[9])
         let branchQuery = "branch=" + FormFields.encode(model.branch)
-        model.schemas = try await schemas.compactMap { $0.first ?? nil }.map {
+        model.schemas = schemas.compactMap { $0.first ?? nil }.map {
             Schema(name: $0, href: "\(base)/database?\(branchQuery)&schema=\(FormFields.encode($0))", current: $0 == schema)
         }
-        let keyRows = try await keys
+        let keyRows = keys
         var tables: [Table] = []
-        for row in try await columns {
+        for row in columns {
             let name = row[0] ?? ""
             let column = Column(name: row[2] ?? "", type: row[3] ?? "", notNull: row[4] == "true", defaultValue: row[5], primaryKey: row[6] == "true")
             if tables.last?.name == name {
@@ -173,12 +170,12 @@ struct DatabasePages: Sendable {
             tables: tables.map { table in (table.name, table.columns.map { "\($0.name) \($0.type)\($0.primaryKey ? " · PK" : "")" }) },
             keys: keyRows.filter { $0[2] == schema }.map { .init(from: $0[0] ?? "", column: $0[1] ?? "", to: $0[3] ?? "") })
         func text(_ rows: [[String?]]) -> [Cells] { rows.map { row in Cells(first: row.first.flatMap { $0 } ?? "", rest: row.dropFirst().map { $0 ?? "" }) } }
-        model.indexes = text(try await indexes)
-        model.functions = text(try await functions)
-        model.triggers = text(try await triggers)
-        model.enums = text(try await enums)
-        model.extensions = text(try await extensions)
-        model.roles = text(try await roles)
-        model.grants = text(try await grants)
+        model.indexes = text(indexes)
+        model.functions = text(functions)
+        model.triggers = text(triggers)
+        model.enums = text(enums)
+        model.extensions = text(extensions)
+        model.roles = text(roles)
+        model.grants = text(grants)
     }
 }

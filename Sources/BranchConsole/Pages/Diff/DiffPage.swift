@@ -133,16 +133,26 @@ struct DiffPage: Sendable {
         var status = HTTPResponse.Status.ok
         do {
             let reader = DiffReader(environment: environment, project: project)
-            // A named table's rows are read alongside the counts (each read may start a scratch server for a snapshot side).
-            async let early = query.table == nil ? nil : query.rows(reader, table: query.table ?? "", page: query.page)
+            // The rows are read alongside the counts (each read may start a scratch server for a
+            // snapshot side): a named table's page, or else the diff's first rows in table order,
+            // whose first changed table is the one the page opens.
+            let firstPage = query.table == nil && query.kind == nil && query.key == nil && query.page == 1
+            async let early = Self.named(query, reader)
+            async let opening = firstPage ? reader.page(from: query.from, to: query.to, table: nil, limit: DiffQuery.pageSize, cursor: nil) : nil
             let summary = try await reader.summary(from: query.from, to: query.to)
             fill(&model, summary, query: query)
             if let name = query.table ?? model.tables.first(where: { $0.total > 0 })?.name,
                 let counts = summary.tables.first(where: { $0.table == name })
             {
+                for index in model.tables.indices { model.tables[index].current = model.tables[index].name == name }
+                let opened = try await opening.map { page in
+                    // The engine's cursor continues this table only when the page filled up with its rows.
+                    let rows = page.rows.filter { $0.table == name }
+                    return (rows: rows, next: rows.count == DiffQuery.pageSize ? page.next : nil)
+                }
                 cli += ["--table", name, "--limit", String(DiffQuery.pageSize)]
                 if query.kind == nil, query.page > 1, let after = query.after { cli += ["--cursor", after] }
-                model.table = try await tableView(project: project, query: query, counts: counts, reader: reader, model: model, early: try await early)
+                model.table = try await tableView(project: project, query: query, counts: counts, reader: reader, model: model, early: try await early ?? opened)
                 if let target = model.applyTarget, Self.isSnapshotOrBranch(query.to) {
                     let restore = ShellWords.join(["branch", "restore", names.contains(query.to) ? "SNAPSHOT" : query.to, "--table", name, "--branch", target])
                     model.tableApplyCLI = names.contains(query.to) ? ShellWords.join(["branch", "snapshot", "create", query.to]) + " && " + restore : restore
@@ -157,6 +167,12 @@ struct DiffPage: Sendable {
         return try await environment.page(
             "diff", title: "Diff \(query.from) → \(query.to)", project: project, branch: names.contains(query.to) ? query.to : current?.name,
             branches: branches.map(\.name), section: .diff, cli: ShellWords.join(cli), script: "diff.js", status: status, body: model)
+    }
+
+    /// The page of the table the URL names, if it names one.
+    static func named(_ query: DiffQuery, _ reader: DiffReader) async throws -> (rows: [DiffReader.Row], next: String?)? {
+        guard let table = query.table else { return nil }
+        return try await query.rows(reader, table: table, page: query.page)
     }
 
     /// Whether the side can be the source of a one-table restore: a branch (snapshotted first) or a
@@ -187,7 +203,7 @@ struct DiffPage: Sendable {
             return TableRow(
                 name: table.table, href: query.href(project: model.project, table: .some(table.table), kind: .some(nil)), added: table.added,
                 removed: table.removed, modified: table.changed, total: total, method: table.method, keyless: table.method == "multiset", current: false)
-        }.filter { $0.total > 0 }.sorted { $0.total != $1.total ? $0.total > $1.total : $0.name < $1.name }
+        }.filter { $0.total > 0 }  // in the engine's order (by name), as `branch diff` lists them
         model.added = summary.tables.map(\.added).reduce(0, +)
         model.removed = summary.tables.map(\.removed).reduce(0, +)
         model.modified = summary.tables.map(\.changed).reduce(0, +)

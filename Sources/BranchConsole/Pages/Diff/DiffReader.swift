@@ -52,17 +52,18 @@ struct DiffReader: Sendable {
         }
     }
 
-    /// One keyset page of `table`'s changes: at most `limit` from where `cursor` (a previous page's
-    /// `nextCursor`) left off, and the cursor after them (nil on the last page).
-    func page(from: String, to: String, table: String, limit: Int, cursor: String?) async throws -> (rows: [Row], next: String?) {
+    /// One keyset page of `table`'s changes (of every table's, in table order, when nil): at most
+    /// `limit` from where `cursor` (a previous page's `nextCursor`) left off, and the cursor after
+    /// them (nil on the last page).
+    func page(from: String, to: String, table: String?, limit: Int, cursor: String?) async throws -> (rows: [Row], next: String?) {
         let project = project
         return try await environment.call("diff", project: project) { api in
             let body = try await api.diff(.init(path: .init(project: project), body: .json(.init(
-                cursor: cursor, from: from, limit: limit, tables: [table], to: to)))).ok.body.applicationXNdjson
+                cursor: cursor, from: from, limit: limit, tables: table.map { [$0] }, to: to)))).ok.body.applicationXNdjson
             var rows: [Row] = []
             var next: String?
             try await Self.lines(body) { line in
-                if let row = line.row, row.table == table { rows.append(row) }
+                if let row = line.row, table == nil || row.table == table { rows.append(row) }
                 if let end = line.end { next = end.nextCursor }
                 return true
             }
