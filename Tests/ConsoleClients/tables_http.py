@@ -11,6 +11,7 @@ import io
 import json
 import re
 import sys
+import time
 
 from console_http_support import AdminAPI, Console, csrf_of
 
@@ -49,6 +50,9 @@ UPDATE items SET note = '<script>alert(1)</script>' WHERE id = 7;
 CREATE TABLE log (at timestamptz DEFAULT now(), message text);
 INSERT INTO log (message) VALUES ('one'), ('two');
 """)
+time.sleep(1.5)
+before_changes = sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")[0][0]
+time.sleep(1.5)
 status, _ = api("POST", "/users", {"email": "viewer@example.com", "password": PASSWORD})
 check(status in (200, 201), "a viewer user created")
 status, _ = api("PUT", f"/projects/{PROJECT}/members/viewer@example.com", {"role": "viewer"})
@@ -162,6 +166,28 @@ bad = "id,name\n950,ok\n951,\n"
 status, _, html = call(browser, "POST", f"/projects/{PROJECT}/tables/import?branch=main&table=public.items", {"_csrf": token, "csv": bad, "header": "on", "step": "insert"})
 check(status == 422 and "nothing was imported" in html and sql("SELECT count(*) FROM items WHERE id = 950") == [[0]], "a failing import inserts nothing")
 
+# "As of": the table as it was before the edits above, read-only, from a temporary branch since deleted.
+def branches():
+    return {b["name"] for b in api("GET", f"/projects/{PROJECT}/branches")[1]["branches"]}
+
+
+check(sql("SELECT count(*) FROM items WHERE id IN (1, 2)") == [[0]], "rows 1 and 2 are gone now")
+status, _, html = call(browser, "GET", base + "&table=public.items&at=" + before_changes)
+check(status == 200 and 'id="as-of-notice"' in html and "as of " + before_changes in html, "?at= shows the table as of that instant, marked read-only")
+ids = grid_ids(html)
+check(ids[:3] == [1, 2, 3], f"as of the instant, rows 1 and 2 are there again ({ids[:5]})")
+check("data-editable" not in html and 'id="edit-bar"' not in html and 'id="import-csv"' not in html and 'id="new-row-link"' not in html
+      and 'id="export-csv"' not in html, "as of an instant the grid has no editing controls")
+next_page = link(html, "page-next")
+check(next_page is not None and ("at=" + before_changes.replace(":", "%3A") in next_page or "at=" + before_changes in next_page),
+      "the grid's links keep the instant")
+check('name="at" value="' + before_changes + '"' in html and link(html, "as-of-now") is not None, "the as-of form shows the instant and a way back to now")
+check(not any(b.startswith("asof-") for b in branches()), "the temporary branch of an as-of view is deleted")
+status, _, html = call(browser, "GET", base + "&table=public.items&at=" + before_changes[:16])
+check(status == 200 and 'id="as-of-notice"' in html, "a form's datetime-local value (no zone, no seconds) reads as UTC")
+status, _, html = call(browser, "GET", base + "&table=public.items&at=yesterday-ish")
+check(status == 400, "a bad instant is a 400")
+
 # A table without a primary key is read-only.
 status, _, html = call(browser, "GET", base + "&table=public.log")
 check(status == 200 and "no-key-notice" in html and "data-editable" not in html and "one" in html, "a table without a primary key is a read-only grid")
@@ -180,6 +206,9 @@ status, headers, body = call(viewer, "GET", f"/projects/{PROJECT}/tables/export.
 vrows = list(csv.reader(io.StringIO(body)))
 check(status == 200 and vrows[0] == ["id", "name", "price", "note"] and len(vrows) - 1 == sql("SELECT count(*) FROM items")[0][0],
       "a viewer exports the table as CSV")
+status, _, html = call(viewer, "GET", base + "&table=public.items&at=" + before_changes)
+check(status == 200 and 'id="table-role-notice"' in html and 'id="table-grid"' not in html,
+      "a viewer cannot view a table as of an instant (it needs a temporary branch)")
 status, _, _ = call(viewer, "GET", f"/projects/{PROJECT}/tables/import?branch=main&table=public.items")
 check(status == 403, "a viewer gets no import form")
 status, _, _ = call(viewer, "GET", edit)

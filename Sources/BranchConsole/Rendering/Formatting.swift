@@ -35,7 +35,14 @@ enum Formatting {
     static func instant(_ iso: String) -> Date? {
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: iso) ?? ISO8601DateFormatter().date(from: iso)
+        if let date = fractional.date(from: iso) ?? ISO8601DateFormatter().date(from: iso) { return date }
+        // A form's `datetime-local` field (`2026-01-15T11:45`, seconds optional, no zone) or
+        // `2026-01-15 11:45:00`: the console labels such fields UTC.
+        let text = iso.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
+        let parts = text.split(separator: "T")
+        guard parts.count == 2, parts[0].count == 10, !text.contains("Z"), !parts[1].contains("+"), !parts[1].contains("-") else { return nil }
+        let time = parts[1].count == 5 ? parts[1] + ":00" : String(parts[1])
+        return ISO8601DateFormatter().date(from: "\(parts[0])T\(time)Z")
     }
 
     /// "2026-12-05 14:30:05 UTC".

@@ -35,21 +35,18 @@ struct SQLRunner: Sendable {
         model.executed = executed
         await recordHistory(model.sql)
         if let at = place.at {
-            let temporary = "at-" + Self.shortID()
             guard let instant = Formatting.instant(at) else { throw ConsoleFailure(status: 400, code: "invalid_request", message: "Bad instant.") }
             let base = place.branch
             do {
-                _ = try await environment.call("createBranch", project: project, changes: true, target: temporary) {
-                    try await $0.createBranch(.init(path: .init(project: project), body: .json(.init(at: instant, from: base, name: temporary)))).created.body.json
+                let status = try await TemporaryBranch(environment: environment, project: project).at(instant, of: base) { temporary in
+                    await execute(&model, executed: executed, limited: limited, insertions: insertions, on: temporary, readOnly: true)
                 }
+                model.ranOn = "\(place.branch) as of \(at) (read-only, on a temporary branch since deleted)"
+                return status
             } catch let failure as ConsoleFailure where failure.status != 403 && failure.status != 404 {
                 model.failure = .init(message: "Could not open \(base) as of \(at): \(failure.message)", code: failure.code, hint: failure.hint)
                 return .init(code: failure.status)
             }
-            let status = await execute(&model, executed: executed, limited: limited, insertions: insertions, on: temporary, readOnly: true)
-            try? await delete(temporary)
-            model.ranOn = "\(place.branch) as of \(at) (read-only, on a temporary branch since deleted)"
-            return status
         }
         guard scratch else {
             let readOnly = model.viewerReadOnly
@@ -57,7 +54,7 @@ struct SQLRunner: Sendable {
             model.ranOn = readOnly ? "\(place.branch) (read-only: your role is viewer)" : place.branch
             return status
         }
-        let name = "scratch-" + Self.shortID()
+        let name = "scratch-" + TemporaryBranch.shortID()
         let base = place.branch
         do {
             _ = try await environment.call("createBranch", project: project, changes: true, target: name) {
@@ -158,10 +155,7 @@ struct SQLRunner: Sendable {
     }
 
     func delete(_ name: String) async throws {
-        let project = place.project
-        _ = try await environment.call("deleteBranch", project: project, changes: true, target: name) {
-            try await $0.deleteBranch(.init(path: .init(project: project, branch: name))).ok.body.json
-        }
+        try await TemporaryBranch(environment: environment, project: place.project).delete(name)
     }
 
     /// Keeps the run in the user's history (a failure to keep it does not stop the run).
@@ -171,9 +165,5 @@ struct SQLRunner: Sendable {
         _ = try? await environment.call("saveSnippet", project: project) {
             try await $0.saveSnippet(.init(path: .init(project: project), body: .json(.init(kind: "history", name: name, sql: sql)))).created.body.json
         }
-    }
-
-    static func shortID() -> String {
-        String((0..<6).map { _ in "0123456789abcdef".randomElement()! })
     }
 }

@@ -23,40 +23,69 @@ struct TableEditorPages: Sendable {
     func grid(_ location: TableLocation, request: Request) async throws -> Response {
         let session = try ConsoleSession.required()
         let project = location.project, branch = location.branch
-        let mayWrite = session.viewer.may(.developer, in: project)
-        let cli = "branch sql \"SELECT * FROM \(location.tableID ?? "…") LIMIT 50\" --branch \(branch) --project \(project)" + (mayWrite ? "" : " --read-only")
+        let isDeveloper = session.viewer.may(.developer, in: project)
+        // The past is read-only: "as of" reads a temporary branch at that instant.
+        let mayWrite = isDeveloper && location.at == nil
+        var cli = "branch sql \"SELECT * FROM \(location.tableID ?? "…") LIMIT 50\" --branch \(branch) --project \(project)" + (mayWrite ? "" : " --read-only")
         // Viewers read through the read-only `querySQL` (EditorSQL picks it) and get no editing controls.
         var model = TableGridModel(project: project, branch: branch, mayWrite: mayWrite, notice: nil, tables: [], noTables: false, grid: nil, error: nil)
-        model.viewerReadOnly = !mayWrite
-        let sql = EditorSQL(environment: environment, project: project, branch: branch)
+        model.viewerReadOnly = !isDeveloper
+        var present = location
+        present.at = nil
+        model.asOf = .init(at: location.at, value: location.at ?? "", presentHref: present.href(), table: location.tableID, sort: location.sort,
+                           filters: location.filters)
+        guard let at = location.at, let instant = Formatting.instant(at) else {
+            try await fill(&model, location: location, request: request, sql: EditorSQL(environment: environment, project: project, branch: branch))
+            return try await render(model, location: location, cli: cli)
+        }
+        cli = "branch create asof --from \(branch) --at \(at) --project \(project) && " + cli.replacingOccurrences(of: "--branch \(branch)", with: "--branch asof")
+        guard isDeveloper else {
+            model.notice = "Reading a table as of a past instant opens a temporary branch there, which needs the developer role; your role in \(project) is viewer."
+            return try await render(model, location: location, cli: cli)
+        }
+        do {
+            model = try await TemporaryBranch(environment: environment, project: project).at(instant, of: branch, prefix: "asof") { temporary in
+                var filled = model
+                try await fill(&filled, location: location, request: request, sql: EditorSQL(environment: environment, project: project, branch: temporary))
+                return filled
+            }
+        } catch let failure as ConsoleFailure where failure.status != 403 && failure.status != 404 {
+            model.error = "Could not open \(branch) as of \(at): \(failure.message) (\(failure.code))" + (failure.hint.map { " " + $0 } ?? "")
+        }
+        return try await render(model, location: location, cli: cli)
+    }
+
+    /// The table list and the chosen table's page, read through `sql` (the branch, or a temporary one as of an instant).
+    func fill(_ model: inout TableGridModel, location: TableLocation, request: Request, sql: EditorSQL) async throws {
         let tables: [TableCatalog.Table]
         do {
             tables = try await location.tables(sql)
         } catch let failure as ConsoleFailure where failure.status < 500 && failure.status != 404 && failure.status != 403 {
             model.error = "\(failure.message) (\(failure.code))"
-            return try await render(model, location: location, cli: cli)
+            return
         }
         model.noTables = tables.isEmpty
         let current = tables.first { $0.id == location.tableID } ?? (location.tableID == nil ? tables.first : nil)
         model.tables = tables.map {
             .init(label: $0.id, href: location.href(table: $0.id, keep: false), current: $0.id == current?.id, rows: "~\($0.estimatedRows)")
         }
-        if location.tableID != nil && current == nil { model.error = "Branch \(branch) has no table \(location.tableID!)." }
+        if location.tableID != nil && current == nil {
+            model.error = "Branch \(location.branch) has no table \(location.tableID!)" + (location.at.map { " as of \($0)." } ?? ".")
+        }
         if let table = current {
             var here = location
             here.tableID = table.id
             do {
-                model.grid = try await page(table, location: here, request: request, sql: sql, mayWrite: mayWrite)
+                model.grid = try await page(table, location: here, request: request, sql: sql, mayWrite: model.mayWrite)
             } catch let failure as ConsoleFailure where failure.status == 422 || failure.status == 400 {
                 model.error = "\(failure.message) (\(failure.code))"
             }
         }
-        return try await render(model, location: location, cli: cli)
     }
 
     func render(_ model: TableGridModel, location: TableLocation, cli: String) async throws -> Response {
         try await environment.page(
-            "tables", title: "Table editor", project: location.project, branch: location.branch, section: .tables, cli: cli,
+            "tables", title: "Table editor", project: location.project, branch: location.branch, point: location.at, section: .tables, cli: cli,
             script: model.grid?.editable == true ? "table-editor.js" : nil, body: model)
     }
 
@@ -118,8 +147,8 @@ struct TableEditorPages: Sendable {
             hasFilters: !filters.isEmpty,
             columnOptions: columnNames.map { .init(value: $0, label: $0) },
             operators: GridQuery.Filter.Operator.allCases.map { .init(value: $0.rawValue, label: $0.label) },
-            sort: here.sort, keptFilters: here.filters,
-            exportHref: here.href("/export.csv"),
+            sort: here.sort, keptFilters: here.filters, at: location.at,
+            exportHref: location.at == nil ? here.href("/export.csv") : nil,
             importHref: editable ? here.href("/import", keep: false) : nil,
             newRowHref: editable ? here.href("/row", extra: [("new", "1")]) : nil,
             saveURL: here.href("/save", keep: false),

@@ -62,7 +62,9 @@ struct TableGridModel: Sendable {
         var operators: [Option]
         var sort: String?
         var keptFilters: [String]
-        var exportHref: String
+        /// The instant the grid shows, kept by its forms.
+        var at: String?
+        var exportHref: String?
         var importHref: String?
         var newRowHref: String?
         var saveURL: String
@@ -70,9 +72,20 @@ struct TableGridModel: Sendable {
         var estimatedRows: String
     }
 
+    /// The "as of" picker: the instant shown (nil: the present) and the way back to now.
+    struct AsOf: Sendable {
+        var at: String?
+        var value: String
+        var presentHref: String
+        var table: String?
+        var sort: String?
+        var filters: [String]
+    }
+
     var project: String
     var branch: String
     var mayWrite: Bool
+    var asOf = AsOf(at: nil, value: "", presentHref: "", table: nil, sort: nil, filters: [])
     /// Why this user sees no data (a viewer: reading rows goes through SQL, which needs a developer).
     var notice: String?
     /// A viewer: rows are read through the read-only `querySQL`, with no editing controls.

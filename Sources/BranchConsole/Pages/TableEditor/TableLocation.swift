@@ -10,6 +10,8 @@ struct TableLocation: Sendable {
     var tableID: String?
     var sort: String?
     var filters: [String]
+    /// "As of": an instant (ISO 8601, UTC) the table is read at, read-only; nil for the present.
+    var at: String?
 
     /// Reads the request's path and query; the branch defaults to the checked-out one.
     static func read(_ request: Request, context: some RequestContext, environment: ConsoleEnvironment) async throws -> TableLocation {
@@ -19,7 +21,17 @@ struct TableLocation: Sendable {
         // The filter form without JS: column, operator and value as three fields.
         if let column = query.text("fcol"), let op = query.text("fop") { filters.append("\(column).\(op).\(query["fval"] ?? "")") }
         let branch = try await resolveBranch(project: project, chosen: query.text("branch"), environment: environment)
-        return TableLocation(project: project, branch: branch, tableID: query.text("table"), sort: query.text("sort"), filters: filters)
+        return TableLocation(
+            project: project, branch: branch, tableID: query.text("table"), sort: query.text("sort"), filters: filters, at: try instant(query.text("at")))
+    }
+
+    /// `text` as the canonical instant the URL keeps (`2026-01-15T11:45:00Z`); a bad one is a 400.
+    static func instant(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        guard let instant = Formatting.instant(text) else {
+            throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(text)' is not an ISO 8601 instant (like 2026-01-15T11:45:00Z).")
+        }
+        return ISO8601DateFormatter().string(from: instant)
     }
 
     /// `chosen`, or the project's checked-out branch.
@@ -39,6 +51,7 @@ struct TableLocation: Sendable {
         _ path: String = "", table: String? = nil, keep: Bool = true, sort: String? = nil, filters: [String]? = nil, extra: [(String, String)] = []
     ) -> String {
         var items: [(String, String)] = [("branch", branch)]
+        if let at { items.append(("at", at)) }
         if let table = table ?? tableID { items.append(("table", table)) }
         if let sort = sort ?? (keep ? self.sort : nil) { items.append(("sort", sort)) }
         for filter in filters ?? (keep ? self.filters : []) { items.append(("filter", filter)) }

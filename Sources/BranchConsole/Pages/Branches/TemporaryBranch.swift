@@ -1,0 +1,40 @@
+import BranchAPI
+import Foundation
+
+/// A branch made for one page's reads of the past: `base` as it was at an instant (from its
+/// snapshots and archived WAL), deleted once the page has read it. It is how the SQL editor and
+/// the table editor read "as of" without a server of their own; making it needs the developer role.
+struct TemporaryBranch: Sendable {
+    let environment: ConsoleEnvironment
+    let project: String
+
+    /// Runs `body` with the name of a new branch of `base` at `instant`; the branch is deleted
+    /// after it, whatever `body` does. A failure to make it is the `ConsoleFailure` of `createBranch`.
+    func at<T: Sendable>(_ instant: Date, of base: String, prefix: String = "at", _ body: (String) async throws -> T) async throws -> T {
+        let project = project
+        let name = "\(prefix)-" + Self.shortID()
+        _ = try await environment.call("createBranch", project: project, changes: true, target: name) {
+            try await $0.createBranch(.init(path: .init(project: project), body: .json(.init(at: instant, from: base, name: name)))).created.body.json
+        }
+        do {
+            let result = try await body(name)
+            try? await delete(name)
+            return result
+        } catch {
+            try? await delete(name)
+            throw error
+        }
+    }
+
+    func delete(_ name: String) async throws {
+        let project = project
+        _ = try await environment.call("deleteBranch", project: project, changes: true, target: name) {
+            try await $0.deleteBranch(.init(path: .init(project: project, branch: name))).ok.body.json
+        }
+    }
+
+    /// Six hex digits: short, and valid in a branch name.
+    static func shortID() -> String {
+        String((0..<6).map { _ in "0123456789abcdef".randomElement()! })
+    }
+}
