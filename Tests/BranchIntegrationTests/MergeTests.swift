@@ -84,13 +84,13 @@ struct MergeTests {
             _ = try await env.json(BranchResult.self, "create", "feat")
             let feat = try await env.cli("url", "feat").output
             try await env.psql(feat, """
-                update users set name = 'from feat' where id = 1;
+                update users set name = 'from feat', email = 'feat1@example.com' where id = 1;
                 delete from orders where id = 3;
                 update users set email = 'same@example.com' where id = 4;
                 update users set name = 'feat only' where id = 5;
                 """)
             try await env.psql(main, """
-                update users set name = 'from main' where id = 1;
+                update users set name = 'from main', email = 'main1@example.com' where id = 1;
                 update orders set total = 1000 where id = 3;
                 update users set email = 'same@example.com' where id = 4;
                 """)
@@ -134,6 +134,29 @@ struct MergeTests {
             #expect(try await env.psql(restored, "select name from users where id = 1") == "from main")
             #expect(try await env.psql(restored, "select count(*) from orders where id = 3") == "1")
             #expect(try await env.psql(restored, "select name from users where id = 5") == "feat only")
+
+            // Cells settled one by one: ours (the target's row), its email from theirs, its name typed by hand.
+            _ = try await env.json(BranchResult.self, "restore", try #require(preferTarget.undoSnapshot), "--in-place")
+            try Files.writeAtomically(#"""
+                [{"table": "public.users", "key": {"id": "1"}, "take": "target", "cells": {"email": "source"}, "values": {"name": "merged by hand"}},
+                 {"table": "public.orders", "key": {"id": "3"}, "take": "target"}]
+                """#, to: file)
+            let cells = try await env.json(MergeResult.self, "merge", "feat", "--resolutions", file)
+            #expect(cells.applied)
+            let picked = try await env.cli("url", "main").output
+            #expect(try await env.psql(picked, "select name || ' ' || email from users where id = 1") == "merged by hand feat1@example.com")
+            #expect(try await env.psql(picked, "select total from orders where id = 3") == "1000.00")
+            // A key column cannot be picked, nor a cell of a row its side deleted; nothing is applied.
+            _ = try await env.json(BranchResult.self, "restore", try #require(cells.undoSnapshot), "--in-place")
+            for resolution in [
+                #"{"table": "public.users", "key": {"id": "1"}, "take": "target", "values": {"id": "9"}}"#,
+                #"{"table": "public.orders", "key": {"id": "3"}, "take": "source", "values": {"total": "5"}}"#,
+            ] {
+                try Files.writeAtomically("[\(resolution)]", to: file)
+                #expect(try await env.errorCode("merge", "feat", "--prefer", "target", "--resolutions", file) == "invalid_request")
+            }
+            let untouched = try await env.cli("url", "main").output
+            #expect(try await env.psql(untouched, "select name from users where id = 1") == "from main")
 
             let bad = try await env.failure("merge", "feat", "--prefer", "mine")
             #expect(bad.stderr.contains("source or target"))

@@ -53,7 +53,8 @@ status, _, page = call(browser, "GET", f"{P}/diff?" + q(**{"from": "main", "to":
 check(status == 200, "the diff page renders", page)
 check(testid(page, "total-added") == "+2" and testid(page, "total-removed") == "−1" and testid(page, "total-modified") == "~123",
       "totals: 2 added, 1 removed, 123 modified", str([testid(page, n) for n in ("total-added", "total-removed", "total-modified")]))
-tables = re.findall(r'<tr><th scope="row"><a href="[^"]*">([^<]*)</a>', page)
+tables = re.findall(r'<tr><th scope="row"><a href="[^"]*"[^>]*>([^<]*)</a>', page)
+check(re.search(r'<a href="[^"]*" aria-current="true">public.items</a>', page) is not None, "the table shown is marked in the list")
 check(tables and tables[0] == "public.items", "tables are sorted by amount of change", str(tables))
 check(testid(page, "total-schema") == "1" and "1 breaking" in page and "BREAKING" in page and "public.legacy" in page,
       "the dropped table is a breaking schema change", str(testid(page, "total-schema")))
@@ -168,9 +169,18 @@ status, _, page = call(browser, "POST", f"{P}/merge", {"_csrf": token, "source":
 check(status == 200 and "unresolved" in page and psql("select count(*) from users where id = 1001") == "0", "an unresolved conflict merges nothing")
 status, _, page = call(browser, "POST", f"{P}/merge", {"_csrf": token, "source": "feat", "target": "main", "prefer": "", "action": "preview", "row.0": row_value, "take.0": "source", "allow_destructive": "on"})
 check(status == 200 and "(0 unresolved)" in page, "a preview with the choice settles the conflict", page)
-status, _, page = call(browser, "POST", f"{P}/merge", {"_csrf": token, "source": "feat", "target": "main", "prefer": "", "action": "apply", "row.0": row_value, "take.0": "source", "allow_destructive": "on"})
+# A cell settled on its own: theirs for the row, a typed value for the email.
+email_cell = re.search(r'name="col\.0\.(\d+)" value="email"', page)
+check(email_cell is not None, "the email cell the sides disagree on can be settled on its own", page)
+cell = email_cell.group(1)
+picks = {"_csrf": token, "source": "feat", "target": "main", "prefer": "", "row.0": row_value, "take.0": "source", "allow_destructive": "on",
+         f"col.0.{cell}": "email", f"cell.0.{cell}": "custom", f"value.0.{cell}": "picked@example.com"}
+status, _, page = call(browser, "POST", f"{P}/merge", dict(picks, action="preview"))
+check(status == 200 and "(0 unresolved)" in page and 'value="picked@example.com"' in page and '&quot;values&quot;' in page,
+      "a preview keeps the cell's custom value and shows it in resolutions.json", page[page.find("merge-conflicts-title"):][:5000])
+status, _, page = call(browser, "POST", f"{P}/merge", dict(picks, action="apply"))
 check(status == 200 and 'id="merge-result"' in page and 'id="merge-undo-button"' in page, "the merge applies and offers undo", page)
-check(psql("select email from users where id = 5") == "changed@example.com", "the chosen side won the conflict")
+check(psql("select email from users where id = 5") == "picked@example.com", "the cell got the value typed for it")
 check(psql("select count(*) from users where id = 1001") == "1" and psql("select count(*) from tags") == "3", "the target has the merged rows")
 check(psql("select count(*) from information_schema.tables where table_name = 'legacy'") == "0", "the allowed breaking change was replayed")
 snapshot = re.search(r'id="merge-undo-snapshot">([^<]+)<', page).group(1)

@@ -286,7 +286,10 @@ struct Merge: AsyncParsableCommand {
             and target values, and the merge stops unless --prefer or a resolution file settles them \
             (exit code 2). The target is snapshotted first; the command prints how to undo.
 
-            A resolution file is JSON: [{"table": "public.users", "key": {"id": "7"}, "take": "source"}, …].
+            A resolution file is JSON: [{"table": "public.users", "key": {"id": "7"}, "take": "source"}, …]. \
+            A resolution can also settle single cells: "cells" takes columns from the other side and \
+            "values" writes your own, e.g. {"table": "public.users", "key": {"id": "7"}, "take": "target", \
+            "cells": {"email": "source"}, "values": {"note": "merged by hand"}}.
             """)
 
     @Argument(help: "The branch to merge.")

@@ -13,16 +13,53 @@ package struct MergeOptions: Sendable {
     /// Which side wins a conflict.
     package enum Side: String, Sendable { case source, target }
 
-    /// How to settle one conflicting row.
+    /// How to settle one conflicting row: `take` a side's row, with single cells from the other
+    /// side (`cells`) or of the user's own (`values`, NULL as nil) written over it.
     package struct Resolution: Sendable, Equatable {
         package var table: String
         package var key: [String: String?]
         package var take: Side
+        package var cells: [String: Side]
+        package var values: [String: String?]
 
-        package init(table: String, key: [String: String?], take: Side) {
+        package init(table: String, key: [String: String?], take: Side, cells: [String: Side] = [:], values: [String: String?] = [:]) {
             self.table = table
             self.key = key
             self.take = take
+            self.cells = cells
+            self.values = values
+        }
+
+        /// Whether it settles single cells rather than taking a whole row.
+        var picksCells: Bool { !cells.isEmpty || !values.isEmpty }
+
+        /// The row the target ends with: `take`'s, with the picked cells written over it; nil when
+        /// that side deleted the row. Columns must be shared non-key columns, and a side a cell is
+        /// taken from must have the row.
+        func row(table name: String, key: [String: String?], source: [String: String?]?, target: [String: String?]?, columns: Set<String>) throws
+            -> [String: String?]?
+        {
+            guard picksCells else { return take == .source ? source : target }
+            let named = "\(name) (\(key.keys.sorted().map { "\($0)=\(key[$0].flatMap { $0 } ?? "NULL")" }.joined(separator: ", ")))"
+            guard var row = take == .source ? source : target else {
+                throw EngineError.invalidRequest(
+                    "The conflict on \(named) takes the \(take.rawValue)'s row, which deleted it: there are no cells to pick.",
+                    hint: "Take a whole side for a row deleted on one side.")
+            }
+            for column in Set(cells.keys).union(values.keys) where !columns.contains(column) || key.keys.contains(column) {
+                throw EngineError.invalidRequest(
+                    "The conflict on \(named) picks a value for '\(column)', which is not a non-key column both branches have.",
+                    hint: "Pick cells of the columns the conflict shows; the key identifies the row and cannot change in a merge.")
+            }
+            for (column, side) in cells {
+                guard let other = side == .source ? source : target else {
+                    throw EngineError.invalidRequest(
+                        "The conflict on \(named) takes '\(column)' from the \(side.rawValue), which deleted the row.", hint: "Take that cell from the other side.")
+                }
+                row[column] = other[column] ?? nil
+            }
+            for (column, value) in values { row[column] = value }
+            return row
         }
     }
 
@@ -286,11 +323,18 @@ package struct Merges: EnginePart {
                     case (false, false, true): .deletedInTarget
                     default: .changedOnBoth
                     }
-                    let resolution = request.resolutions.first { $0.table == table.qualifiedName && $0.key == delta.key }?.take ?? request.prefer
+                    let chosen = request.resolutions.first { $0.table == table.qualifiedName && $0.key == delta.key }
+                    let resolution = chosen?.take ?? request.prefer
                     plan.conflicts.append(MergeConflict(
                         table: table.qualifiedName, key: delta.key, kind: kind, base: baseRow, source: sourceRow, target: targetShared,
                         resolution: resolution))
-                    if resolution == .source {
+                    if let chosen, chosen.picksCells {
+                        // Cells picked one by one: the target's row ends as the resolution says (its new columns from the source).
+                        let added = (delta.new ?? [:]).filter { !shared.contains($0.key) }
+                        let row = try chosen.row(table: table.qualifiedName, key: delta.key, source: sourceRow, target: targetShared, columns: shared)!
+                        let write: MergeAction.Write = targetShared == nil ? .insert : .update
+                        plan.actions.append(MergeAction(write: write, key: delta.key, row: row.merging(added) { own, _ in own }.merging(delta.key) { _, key in key }))
+                    } else if resolution == .source {
                         let write: MergeAction.Write = sourceRow == nil ? .delete : (targetShared == nil ? .insert : .update)
                         plan.actions.append(MergeAction(write: write, key: delta.key, row: delta.new ?? delta.key))
                     }
@@ -455,10 +499,16 @@ package struct Merges: EnginePart {
                     continue
                 }
                 if existing == shared { continue }
-                let resolution = request.resolutions.first { $0.table == table.qualifiedName && $0.key == key }?.take ?? request.prefer
+                let chosen = request.resolutions.first { $0.table == table.qualifiedName && $0.key == key }
+                let resolution = chosen?.take ?? request.prefer
                 plan.conflicts.append(MergeConflict(
                     table: table.qualifiedName, key: key, kind: .addedOnBoth, base: nil, source: shared, target: existing, resolution: resolution))
-                if resolution == .source { plan.actions.append(MergeAction(write: .update, key: key, row: row)) }
+                if let chosen, chosen.picksCells {
+                    let picked = try chosen.row(table: table.qualifiedName, key: key, source: shared, target: existing, columns: Set(comparison.columnNames))!
+                    plan.actions.append(MergeAction(write: .update, key: key, row: row.merging(picked) { _, own in own }))
+                } else if resolution == .source {
+                    plan.actions.append(MergeAction(write: .update, key: key, row: row))
+                }
             }
         }
     }

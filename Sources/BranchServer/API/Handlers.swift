@@ -288,7 +288,9 @@ struct APIHandlers: APIProtocol {
             source: body.source, into: body.into, prefer: try side(body.prefer, "--prefer"),
             resolutions: try (body.resolutions ?? []).map { resolution in
                 MergeOptions.Resolution(
-                    table: resolution.table, key: resolution.key.additionalProperties, take: try side(resolution.take, "A resolution")!)
+                    table: resolution.table, key: resolution.key.additionalProperties, take: try side(resolution.take, "A resolution")!,
+                    cells: try (resolution.cells?.additionalProperties ?? [:]).mapValues { try side($0.rawValue, "A cell's side")! },
+                    values: resolution.values?.additionalProperties ?? [:])
             },
             allowDestructive: body.allowDestructive ?? false, dryRun: body.dryRun ?? false)
         return .ok(.init(body: .json(.init(try await engine.merges.merge(project: input.path.project, options)))))

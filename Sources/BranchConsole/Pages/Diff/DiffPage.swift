@@ -135,7 +135,8 @@ struct DiffPage: Sendable {
             let reader = DiffReader(environment: environment, project: project)
             // The rows are read alongside the counts (each read may start a scratch server for a
             // snapshot side): a named table's page, or else the diff's first rows in table order,
-            // whose first changed table is the one the page opens.
+            // which serve when the table the page opens (the most changed) is also the first
+            // changed one by name, as it is when one table changed; else it is read after.
             let firstPage = query.table == nil && query.kind == nil && query.key == nil && query.page == 1
             async let early = Self.named(query, reader)
             async let opening = firstPage ? reader.page(from: query.from, to: query.to, table: nil, limit: DiffQuery.pageSize, cursor: nil) : nil
@@ -145,7 +146,8 @@ struct DiffPage: Sendable {
                 let counts = summary.tables.first(where: { $0.table == name })
             {
                 for index in model.tables.indices { model.tables[index].current = model.tables[index].name == name }
-                let opened = try await opening.map { page in
+                let opened = try await opening.flatMap { page -> (rows: [DiffReader.Row], next: String?)? in
+                    guard page.rows.first?.table == name else { return nil }
                     // The engine's cursor continues this table only when the page filled up with its rows.
                     let rows = page.rows.filter { $0.table == name }
                     return (rows: rows, next: rows.count == DiffQuery.pageSize ? page.next : nil)
@@ -203,7 +205,7 @@ struct DiffPage: Sendable {
             return TableRow(
                 name: table.table, href: query.href(project: model.project, table: .some(table.table), kind: .some(nil)), added: table.added,
                 removed: table.removed, modified: table.changed, total: total, method: table.method, keyless: table.method == "multiset", current: false)
-        }.filter { $0.total > 0 }  // in the engine's order (by name), as `branch diff` lists them
+        }.filter { $0.total > 0 }.sorted { $0.total != $1.total ? $0.total > $1.total : $0.name < $1.name }
         model.added = summary.tables.map(\.added).reduce(0, +)
         model.removed = summary.tables.map(\.removed).reduce(0, +)
         model.modified = summary.tables.map(\.changed).reduce(0, +)

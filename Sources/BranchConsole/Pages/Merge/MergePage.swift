@@ -46,6 +46,11 @@ struct MergePage: Sendable {
         var ours: String
         var theirs: String
         var differs: Bool
+        /// A non-key column the sides disagree on: it can be settled on its own.
+        var pickable: Bool
+        var field: String
+        var options: [Option]
+        var custom: String
     }
 
     struct Conflict: Sendable {
@@ -132,13 +137,34 @@ struct MergePage: Sendable {
             allowDestructive: form["allow_destructive"] == "on", dryRun: form["action"] != "apply")
     }
 
-    /// `row.N` (the conflict's table and key as JSON) and `take.N` (source or target) pairs.
+    /// Per conflict N: `row.N` (its table and key as JSON), `take.N` (source or target: the whole
+    /// row), and per cell I that can be settled alone `col.N.I` (the column), `cell.N.I` (source,
+    /// target, null or custom: that cell's own choice) and `value.N.I` (the custom value). A
+    /// conflict with cells chosen and no row side keeps ours (the target's row) for the rest.
     static func resolutions(_ form: FormFields) -> [Components.Schemas.MergeResolution] {
         form.pairs.compactMap { pair -> Components.Schemas.MergeResolution? in
-            guard pair.name.hasPrefix("row."), let take = form["take." + pair.name.dropFirst(4)], ["source", "target"].contains(take),
-                let data = pair.value.data(using: .utf8), let named = try? JSONDecoder().decode(NamedRow.self, from: data)
+            guard pair.name.hasPrefix("row."), let data = pair.value.data(using: .utf8),
+                let named = try? JSONDecoder().decode(NamedRow.self, from: data)
             else { return nil }
-            return .init(key: .init(additionalProperties: named.key), table: named.table, take: take)
+            let index = String(pair.name.dropFirst(4))
+            var cells: [String: Components.Schemas.MergeResolution.CellsPayload.AdditionalPropertiesPayload] = [:]
+            var values: [String: String?] = [:]
+            for column in form.pairs where column.name.hasPrefix("col.\(index).") {
+                let cell = String(column.name.dropFirst("col.\(index).".count))
+                switch form["cell.\(index).\(cell)"] {
+                case "source": cells[column.value] = .source
+                case "target": cells[column.value] = .target
+                case "null": values[column.value] = .some(nil)
+                case "custom": values[column.value] = .some(form["value.\(index).\(cell)"] ?? "")
+                default: break
+                }
+            }
+            let take = form["take." + index].flatMap { ["source", "target"].contains($0) ? $0 : nil }
+                ?? (cells.isEmpty && values.isEmpty ? nil : "target")
+            guard let take else { return nil }
+            return .init(
+                cells: cells.isEmpty ? nil : .init(additionalProperties: cells), key: .init(additionalProperties: named.key), table: named.table,
+                take: take, values: values.isEmpty ? nil : .init(additionalProperties: values))
         }
     }
 
@@ -242,16 +268,29 @@ struct MergePage: Sendable {
                 guard let value = row[column] else { return "—" }
                 return value.map { $0.count > 80 ? String($0.prefix(80)) + "…" : $0 } ?? "NULL"
             }
-            let chosen = conflict.resolution ?? resolutions.first { $0.table == conflict.table && $0.key == conflict.key }?.take
+            let resolution = resolutions.first { $0.table == conflict.table && $0.key == conflict.key }
+            let chosen = conflict.resolution ?? resolution?.take
             let named = NamedRow(table: conflict.table, key: key)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
+            // Cells can be settled alone when both sides have the row (a deleted row is taken whole).
+            let bothRows = ours != nil && theirs != nil
             return Conflict(
                 index: index, table: conflict.table, key: key.keys.sorted().map { "\($0)=\(key[$0].flatMap { $0 } ?? "NULL")" }.joined(separator: ", "),
                 kind: conflict.kind, row: (try? encoder.encode(named)).map { String(decoding: $0, as: UTF8.self) } ?? "{}",
-                cells: ordered.map { column in
+                cells: ordered.enumerated().map { position, column in
                     let values = [text(base, column), text(ours, column), text(theirs, column)]
-                    return ConflictCell(column: column, base: values[0], ours: values[1], theirs: values[2], differs: Set(values).count > 1)
+                    let differs = Set(values).count > 1
+                    let picked: String = resolution?.cells?.additionalProperties[column].map(\.rawValue)
+                        ?? resolution?.values?.additionalProperties[column].map { $0 == nil ? "null" : "custom" } ?? ""
+                    let custom = picked == "custom" ? (resolution?.values?.additionalProperties[column] ?? nil) ?? "" : ""
+                    return ConflictCell(
+                        column: column, base: values[0], ours: values[1], theirs: values[2], differs: differs,
+                        pickable: differs && bothRows && key[column] == nil, field: "\(index).\(position)",
+                        options: [("", "the row's choice"), ("target", "ours"), ("source", "theirs"), ("null", "NULL"), ("custom", "custom value")].map {
+                            Option(value: $0.0, label: $0.1, selected: $0.0 == picked)
+                        },
+                        custom: custom)
                 },
                 takeSource: chosen == "source", takeTarget: chosen == "target")
         }
