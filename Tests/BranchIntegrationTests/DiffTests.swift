@@ -197,6 +197,20 @@ struct DiffTests {
             #expect(collected == full.rows)
             #expect(pages == 8)
 
+            // The counts and the first rows of the most changed table in one diff; the cursor
+            // continues those rows as a diff of that table.
+            let counted = try await env.diff("before", "main", "--summary", "--rows-of", "*", "--limit", "7")
+            #expect(counted.end?.rowsChanged == 50 && counted.end?.rowsRemoved == 3 && counted.end?.rowsAdded == 0)
+            // Every table is counted (auth's too, unchanged); the rows are those of public.t alone.
+            #expect(counted.tables.count > 1 && counted.tables.contains { $0.table == "public.t" && $0.changed == 50 && $0.removed == 3 })
+            #expect(counted.rows.allSatisfy { $0.table == "public.t" })
+            #expect(counted.rows == Array(full.rows.prefix(7)))
+            let rest = try await env.diff("before", "main", "--table", "t", "--limit", "100", "--cursor", try #require(counted.end?.nextCursor))
+            #expect(counted.rows + rest.rows == full.rows)
+            let named = try await env.diff("before", "main", "--summary", "--rows-of", "t", "--limit", "100")
+            #expect(named.rows == full.rows && named.end?.nextCursor == nil)
+            #expect(try await env.errorCode("diff", "before", "main", "--rows-of", "*") == "invalid_request")
+
             // Unknown sides and bad cursors are clear errors.
             #expect(try await env.errorCode("diff", "main", "nope") == "diff_side_not_found")
             #expect(try await env.errorCode("diff", "main", "before", "--cursor", "garbage") == "invalid_request")

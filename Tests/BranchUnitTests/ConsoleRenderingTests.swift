@@ -78,4 +78,17 @@ struct ConsoleRenderingTests {
         #expect(record.entries[0].duration >= .milliseconds(2))
         #expect(ServerTiming.milliseconds(.microseconds(12_345)) == "12.3")
     }
+
+    @Test("a diff row table's cells and lines answer every field by name, as reflection would")
+    func diffRowsAnswerByName() {
+        let cell = DiffRowTable.Cell(value: "v", short: "s", truncated: true, deleted: true, ariaLabel: "a", cssClass: "c", patch: ["p"], hasPatch: true)
+        let line = DiffRowTable.Line(cssClass: "c", gutter: "+", gutterLabel: "g", cells: [cell], first: true, rowspan: 2, select: "{}", copies: "×2")
+        for (object, parent) in [(cell as Any, cell as any MustacheParent), (line as Any, line as any MustacheParent)] {
+            for field in Mirror(reflecting: object).children {
+                let label = field.label ?? ""
+                #expect((parent.child(named: label) == nil) == (TemplateValues.unwrapped(field.value) == nil), "\(type(of: object)).\(label)")
+                #expect(parent.child(named: label) != nil, "\(type(of: object)).\(label) is set in this test, so it must be answered")
+            }
+        }
+    }
 }

@@ -38,6 +38,9 @@ struct Diff: AsyncParsableCommand {
     @Option(help: "At most this many row changes (terminal default 500; 0: all).")
     var limit: Int?
 
+    @Option(help: "With --summary: after the counts, the changed rows of this table ('*': the most changed one), at most --limit.")
+    var rowsOf: String?
+
     @Option(help: "Continue a diff where --limit stopped it (the cursor it printed).")
     var cursor: String?
 
@@ -48,8 +51,8 @@ struct Diff: AsyncParsableCommand {
         try await reportingErrors(json: output.json) {
             let effectiveLimit = limit.map { $0 == 0 ? nil : $0 } ?? (output.json ? nil : 500)
             let request = Components.Schemas.DiffRequest(
-                cursor: cursor, from: from, limit: effectiveLimit, schemaOnly: schemaOnly ? true : nil, schemas: schemas.isEmpty ? nil : schemas,
-                summary: summary ? true : nil, tables: tables.isEmpty ? nil : tables, to: to)
+                cursor: cursor, from: from, limit: effectiveLimit, rowsOf: rowsOf, schemaOnly: schemaOnly ? true : nil,
+                schemas: schemas.isEmpty ? nil : schemas, summary: summary ? true : nil, tables: tables.isEmpty ? nil : tables, to: to)
             let lines = try await APIClient.make(streaming: true).diff(
                 path: .init(project: try project.resolve()), body: .json(request)
             ).ok.body.applicationXNdjson

@@ -71,8 +71,17 @@ enum TemplateValues {
 
     /// The value an optional holds (nil for none); any other value as it is.
     static func unwrapped(_ value: Any) -> Any? {
-        let mirror = Mirror(reflecting: value)
-        guard mirror.displayStyle == .optional else { return value }
-        return mirror.children.first.map { unwrapped($0.value) } ?? nil
+        guard let optional = value as? any OptionalValue else { return value }
+        return optional.wrappedValue.flatMap(unwrapped)
     }
+}
+
+/// An optional seen through `Any`, opened without a Mirror (reflection is the slow part of
+/// reading a model).
+protocol OptionalValue {
+    var wrappedValue: Any? { get }
+}
+
+extension Optional: OptionalValue {
+    var wrappedValue: Any? { map { $0 as Any } }
 }

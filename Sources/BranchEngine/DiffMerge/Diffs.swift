@@ -23,11 +23,15 @@ package struct DiffOptions: Sendable {
     /// At most this many row changes; the end names a cursor to continue from.
     package var limit: Int?
     package var cursor: String?
+    /// With `summary`: after the counts, the rows of this table (`*`: the most changed one), at
+    /// most `limit`, so one diff answers both a page's counts and its first rows.
+    package var rowsOf: String?
 
     package init(
         from: String, to: String, tables: [String]? = nil, schemas: [String]? = nil, schemaOnly: Bool = false, summary: Bool = false,
-        limit: Int? = nil, cursor: String? = nil
+        limit: Int? = nil, cursor: String? = nil, rowsOf: String? = nil
     ) {
+        self.rowsOf = rowsOf
         self.from = from
         self.to = to
         self.tables = tables
@@ -99,6 +103,11 @@ package struct Diffs: EnginePart {
     package func start(project projectName: String, _ options: DiffOptions) async throws -> DiffStream {
         let project = try await catalog.read { try $0.requireProject(projectName) }
         if let limit = options.limit, limit < 1 { throw EngineError.invalidRequest("The limit must be at least 1.") }
+        if options.rowsOf != nil && (!options.summary || options.cursor != nil || options.schemaOnly) {
+            throw EngineError.invalidRequest(
+                "rowsOf goes with summary, without a cursor or schemaOnly.",
+                hint: "Continue a table's rows with its nextCursor in a diff of that table (tables: [name], cursor).")
+        }
         let cursor = try options.cursor.map(DiffCursor.decode)
         let channel = AsyncThrowingChannel<[DiffEvent], any Error>()
         let opened = AsyncThrowingChannel<Void, any Error>()
@@ -241,9 +250,11 @@ package struct Diffs: EnginePart {
                 try await batch.add(.schema(change))
             }
         }
+        var changed: [(table: TableSchema, total: Int)] = []
         if !options.schemaOnly {
             let differ = RowDiffer(first: left, second: right, pages: pages)
-            var budget = options.limit
+            // With rowsOf, the limit is for the chosen table's rows after the counts.
+            var budget = options.rowsOf != nil ? nil : options.limit
             let tables = before.tables.filter { table in after.table(table.qualifiedName) != nil && included(table.qualifiedName) }
             for table in tables {
                 if let cursor, table.qualifiedName < cursor.table { continue }
@@ -262,6 +273,7 @@ package struct Diffs: EnginePart {
                 totals.rowsAdded += outcome.summary.added
                 totals.rowsRemoved += outcome.summary.removed
                 totals.rowsChanged += outcome.summary.changed
+                changed.append((table, outcome.summary.added + outcome.summary.removed + outcome.summary.changed))
                 try await batch.add(.table(outcome.summary))
                 try await batch.flush()
                 if let position = outcome.resumeAfter {
@@ -276,6 +288,22 @@ package struct Diffs: EnginePart {
                         }
                         break
                     }
+                }
+            }
+        }
+        if let wanted = options.rowsOf, !options.schemaOnly {
+            // The chosen table's rows, read again on the same snapshots now that its counts are known.
+            let chosen = wanted == "*"
+                ? changed.filter { $0.total > 0 }.max { $0.total != $1.total ? $0.total < $1.total : $0.table.qualifiedName > $1.table.qualifiedName }?.table
+                : changed.first { [wanted, "public.\(wanted)"].contains($0.table.qualifiedName) || $0.table.qualifiedName.replacingOccurrences(of: "\"", with: "") == wanted }?.table
+            if let chosen, let theirs = after.table(chosen.qualifiedName) {
+                let comparison = TableComparison(from: chosen, to: theirs)
+                let differ = RowDiffer(first: left, second: right, pages: pages)
+                let outcome = try await differ.compare(comparison, budget: options.limit) { delta in
+                    try await batch.add(.row(RowDiffer.change(delta, table: comparison)))
+                }
+                if let position = outcome.resumeAfter {
+                    totals.nextCursor = DiffCursor(table: chosen.qualifiedName, position: position).encoded
                 }
             }
         }

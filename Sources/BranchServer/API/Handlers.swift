@@ -271,7 +271,7 @@ struct APIHandlers: APIProtocol {
             project: input.path.project,
             DiffOptions(
                 from: body.from, to: body.to, tables: body.tables, schemas: body.schemas, schemaOnly: body.schemaOnly ?? false,
-                summary: body.summary ?? false, limit: body.limit, cursor: body.cursor))
+                summary: body.summary ?? false, limit: body.limit, cursor: body.cursor, rowsOf: body.rowsOf))
         return .ok(.init(body: .applicationXNdjson(HTTPBody(DiffLineStream(events: stream), length: .unknown, iterationBehavior: .single))))
     }
 

@@ -133,27 +133,17 @@ struct DiffPage: Sendable {
         var status = HTTPResponse.Status.ok
         do {
             let reader = DiffReader(environment: environment, project: project)
-            // The rows are read alongside the counts (each read may start a scratch server for a
-            // snapshot side): a named table's page, or else the diff's first rows in table order,
-            // which serve when the table the page opens (the most changed) is also the first
-            // changed one by name, as it is when one table changed; else it is read after.
-            let firstPage = query.table == nil && query.kind == nil && query.key == nil && query.page == 1
-            async let early = Self.named(query, reader)
-            async let opening = firstPage ? reader.page(from: query.from, to: query.to, table: nil, limit: DiffQuery.pageSize, cursor: nil) : nil
-            let summary = try await reader.summary(from: query.from, to: query.to)
+            // A first page (no filter, no search) comes with the counts in one diff: the rows of the
+            // table the URL names, or of the most changed one. Other pages read their rows alongside.
+            let single = query.kind == nil && query.key == nil && query.page == 1
+            async let early = single ? nil : Self.named(query, reader)
+            let summary = try await reader.summary(from: query.from, to: query.to, rowsOf: single ? query.table ?? "*" : nil, limit: DiffQuery.pageSize)
             fill(&model, summary, query: query)
             if let name = query.table ?? model.tables.first(where: { $0.total > 0 })?.name,
                 let counts = summary.tables.first(where: { $0.table == name })
             {
                 for index in model.tables.indices { model.tables[index].current = model.tables[index].name == name }
-                let opened = try await opening.flatMap { page -> (rows: [DiffReader.Row], next: String?)? in
-                    guard page.rows.first?.table == name else { return nil }
-                    // The engine's cursor continues this table only when the page filled up with its rows.
-                    let rows = page.rows.filter { $0.table == name }
-                    return (rows: rows, next: rows.count == DiffQuery.pageSize ? page.next : nil)
-                }
-                cli += ["--table", name, "--limit", String(DiffQuery.pageSize)]
-                if query.kind == nil, query.page > 1, let after = query.after { cli += ["--cursor", after] }
+                let opened = single && summary.rows.allSatisfy({ $0.table == name }) ? (rows: summary.rows, next: summary.end?.nextCursor) : nil
                 model.table = try await tableView(project: project, query: query, counts: counts, reader: reader, model: model, early: try await early ?? opened)
                 if let target = model.applyTarget, Self.isSnapshotOrBranch(query.to) {
                     let restore = ShellWords.join(["branch", "restore", names.contains(query.to) ? "SNAPSHOT" : query.to, "--table", name, "--branch", target])

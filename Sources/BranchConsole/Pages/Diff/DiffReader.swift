@@ -11,22 +11,26 @@ struct DiffReader: Sendable {
     struct Summary: Sendable {
         var schema: [Components.Schemas.DiffSchemaChange] = []
         var tables: [Components.Schemas.DiffTableSummary] = []
+        /// With `rowsOf`: that table's first changed rows.
+        var rows: [Row] = []
         var end: Components.Schemas.DiffEnd?
     }
 
     let environment: ConsoleEnvironment
     let project: String
 
-    /// Schema changes and per-table counts, without rows (`summary: true`).
-    func summary(from: String, to: String) async throws -> Summary {
+    /// Schema changes and per-table counts (`summary: true`); with `rowsOf` (a table, or `*` for
+    /// the most changed), also that table's first `limit` changed rows, in the same diff.
+    func summary(from: String, to: String, rowsOf: String? = nil, limit: Int? = nil) async throws -> Summary {
         let project = project
         return try await environment.call("diff", project: project) { api in
-            let body = try await api.diff(.init(path: .init(project: project), body: .json(.init(from: from, summary: true, to: to)))).ok.body
-                .applicationXNdjson
+            let body = try await api.diff(.init(path: .init(project: project), body: .json(.init(
+                from: from, limit: rowsOf == nil ? nil : limit, rowsOf: rowsOf, summary: true, to: to)))).ok.body.applicationXNdjson
             var summary = Summary()
             try await Self.lines(body) { line in
                 if let change = line.schema { summary.schema.append(change) }
                 if let table = line.table { summary.tables.append(table) }
+                if let row = line.row { summary.rows.append(row) }
                 if let end = line.end { summary.end = end }
                 return true
             }
@@ -52,18 +56,17 @@ struct DiffReader: Sendable {
         }
     }
 
-    /// One keyset page of `table`'s changes (of every table's, in table order, when nil): at most
-    /// `limit` from where `cursor` (a previous page's `nextCursor`) left off, and the cursor after
-    /// them (nil on the last page).
-    func page(from: String, to: String, table: String?, limit: Int, cursor: String?) async throws -> (rows: [Row], next: String?) {
+    /// One keyset page of `table`'s changes: at most `limit` from where `cursor` (a previous page's
+    /// `nextCursor`) left off, and the cursor after them (nil on the last page).
+    func page(from: String, to: String, table: String, limit: Int, cursor: String?) async throws -> (rows: [Row], next: String?) {
         let project = project
         return try await environment.call("diff", project: project) { api in
             let body = try await api.diff(.init(path: .init(project: project), body: .json(.init(
-                cursor: cursor, from: from, limit: limit, tables: table.map { [$0] }, to: to)))).ok.body.applicationXNdjson
+                cursor: cursor, from: from, limit: limit, tables: [table], to: to)))).ok.body.applicationXNdjson
             var rows: [Row] = []
             var next: String?
             try await Self.lines(body) { line in
-                if let row = line.row, table == nil || row.table == table { rows.append(row) }
+                if let row = line.row, row.table == table { rows.append(row) }
                 if let end = line.end { next = end.nextCursor }
                 return true
             }

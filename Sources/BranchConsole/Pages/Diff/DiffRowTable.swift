@@ -1,5 +1,6 @@
 import BranchAPI
 import Foundation
+import Mustache
 
 /// One page of a table's changed rows as the unified view shows them: an added row is one `+`
 /// line, a removed row one `−` line, a changed row two lines (old `−`, new `+`) where only the
@@ -131,5 +132,41 @@ struct DiffRowTable: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(key)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+// A page holds hundreds of cells: they answer the template by name rather than by reflection.
+extension DiffRowTable.Cell: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "value": value
+        case "isNull": isNull
+        case "short": short
+        case "truncated": truncated
+        case "deleted": deleted
+        case "inserted": inserted
+        case "unknown": unknown
+        case "ariaLabel": ariaLabel
+        case "cssClass": cssClass
+        case "patch": patch
+        case "hasPatch": hasPatch
+        default: nil
+        }
+    }
+}
+
+extension DiffRowTable.Line: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "cssClass": cssClass
+        case "gutter": gutter
+        case "gutterLabel": gutterLabel
+        case "cells": cells
+        case "first": first
+        case "rowspan": rowspan
+        case "select": select
+        case "copies": copies
+        default: nil
+        }
     }
 }
