@@ -189,11 +189,12 @@ def port_is_free(port):
 
 
 def free_port_range(size=100):
+    """`size` free ports in a row, starting at a multiple of 100 between 30000 and 39000."""
     for _ in range(50):
         base = random.randrange(30000, 39000, 100)
         if all(port_is_free(port) for port in range(base, base + size)):
             return base, base + size - 1
-    raise BenchError("found no range of 100 free ports between 30000 and 39000")
+    raise BenchError(f"found no range of {size} free ports between 30000 and 39000")
 
 
 def read_proc(pid, name):

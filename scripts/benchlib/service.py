@@ -257,7 +257,8 @@ class Service:
                 self.help_text = subprocess.run([self.binary_copy, "serve", "--help"], stdout=subprocess.PIPE,
                                                 stderr=subprocess.STDOUT, text=True, timeout=60).stdout
             self.api_port, self.pooler_port = free_port(), free_port()
-            self.port_range = free_port_range()
+            # Room for the console part's 100 branches plus the scratch servers of diffs and restores.
+            self.port_range = free_port_range(300)
             if "--backup-target" in self.help_text:
                 key = subprocess.run([self.binary_copy, "backup", "keygen"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, timeout=60)
