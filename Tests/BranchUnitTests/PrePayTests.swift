@@ -68,6 +68,24 @@ struct PrePayTests {
         #expect(policy.choose([reading("a", at: 100, since: 40)]) == .checkpoint(reading("a", at: 100, since: 40)))
     }
 
+    @Test("a branch writing fast is busy; rounds of the busy branches alone sync but neither checkpoint nor forget")
+    func busyRounds() {
+        var policy = policy()
+        #expect(policy.choose([reading("load", at: 0, since: 0), reading("idle", at: 50, since: 10)]) == nil)
+        #expect(policy.choose([reading("load", at: 30, since: 30), reading("idle", at: 50, since: 10)]) == nil)
+        #expect(policy.busy == ["load"])
+        // Rounds of the busy branch alone: synced every 64 MB as before.
+        #expect(policy.choose([reading("load", at: 50, since: 50)], complete: false) == nil)
+        let due = reading("load", at: 100, since: 100)
+        #expect(policy.choose([due], complete: false) == .sync(due))
+        #expect(policy.busy == ["load"])
+        // The load stops: the next partial round finds it no longer busy, and checkpoints nothing.
+        #expect(policy.choose([due], complete: false) == nil)
+        #expect(policy.busy.isEmpty)
+        // The idle branch was remembered through the partial rounds: quiet at once in a complete one.
+        #expect(policy.choose([reading("idle", at: 50, since: 40)]) == .checkpoint(reading("idle", at: 50, since: 40)))
+    }
+
     @Test("a zero threshold turns pre-paying off")
     func off() {
         var policy = PrePayPolicy(syncEvery: 0, checkpointFrom: 32 * mb)

@@ -19,6 +19,12 @@ import ServiceLifecycle
 ///   CHECKPOINT finds nothing to do.
 /// One flush at a time: the checkpoint of the quiet branch with the largest debt first, else a
 /// sync; a sync covers every branch (it flushes the whole pool).
+///
+/// While a branch writes fast (`busyGrowth` of WAL between two readings: a bulk load), it is read
+/// five times as often, in rounds of the busy branches alone: a load's syncs then keep pace with
+/// it, and what a branch taken right after the load must still flush is a fraction of a second of
+/// writes rather than a whole interval's. Only complete rounds (every branch) may find a branch
+/// quiet or forget one.
 struct PrePayPolicy: Sendable {
     /// One running branch's WAL, in bytes.
     struct Reading: Sendable, Equatable {
@@ -41,26 +47,36 @@ struct PrePayPolicy: Sendable {
     /// WAL growth between two readings under which a branch counts as quiet (autovacuum, a few
     /// small transactions and segment switches do not keep a branch "busy").
     var quietGrowth: UInt64 = 1 << 20
+    /// WAL growth between two readings from which a branch is busy (read again sooner).
+    var busyGrowth: UInt64
     private var lastPosition: [String: UInt64] = [:]
     private var syncedAt: [String: UInt64] = [:]
+    /// The branches that wrote `busyGrowth` or more since their previous reading.
+    private(set) var busy: Set<String> = []
 
     init(syncEvery: UInt64, checkpointFrom: UInt64) {
         self.syncEvery = syncEvery
         self.checkpointFrom = checkpointFrom
+        busyGrowth = max(syncEvery / 16, 1 << 20)
     }
 
     /// What to flush now, if anything, given this round's readings of the running branches.
-    /// Branches missing from `readings` are forgotten (stopped, suspended, deleted).
-    mutating func choose(_ readings: [Reading]) -> Flush? {
+    /// In a `complete` round, branches missing from `readings` are forgotten (stopped, suspended,
+    /// deleted); a round of the busy branches alone forgets nothing and checkpoints nothing.
+    mutating func choose(_ readings: [Reading], complete: Bool = true) -> Flush? {
         defer {
-            lastPosition = Dictionary(readings.map { ($0.key, $0.position) }, uniquingKeysWith: { _, last in last })
+            let read = Dictionary(readings.map { ($0.key, $0.position) }, uniquingKeysWith: { _, last in last })
+            busy = Set(readings.filter { reading in
+                lastPosition[reading.key].map { reading.position &- min(reading.position, $0) >= busyGrowth } ?? false
+            }.map(\.key))
+            lastPosition = complete ? read : lastPosition.merging(read) { _, new in new }
             syncedAt = syncedAt.filter { lastPosition[$0.key] != nil }
         }
         guard syncEvery > 0 else { return nil }
         for reading in readings where syncedAt[reading.key] == nil || syncedAt[reading.key]! > reading.position {
             syncedAt[reading.key] = reading.position  // first sight (or a new timeline): count from here
         }
-        let quiet = readings.filter { reading in
+        let quiet = !complete ? [] : readings.filter { reading in
             guard reading.sinceCheckpoint >= checkpointFrom, let last = lastPosition[reading.key] else { return false }
             return reading.position &- min(reading.position, last) < quietGrowth
         }
@@ -102,10 +118,15 @@ package struct PrePayService: Service {
                 return
             }
             var policy = PrePayPolicy(syncEvery: configuration.prePayThreshold, checkpointFrom: configuration.prePayQuietThreshold)
+            let clock = ContinuousClock()
+            var lastComplete = clock.now
             while !Task.isCancelled {
-                try? await Task.sleep(for: configuration.prePayInterval)
-                let (readings, branches) = await prePay.readings()
-                guard !Task.isCancelled, let flush = policy.choose(readings) else { continue }
+                // Busy branches are read five times as often, on their own, between complete rounds.
+                try? await Task.sleep(for: policy.busy.isEmpty ? configuration.prePayInterval : configuration.prePayInterval / 5)
+                let complete = policy.busy.isEmpty || clock.now - lastComplete >= configuration.prePayInterval
+                if complete { lastComplete = clock.now }
+                let (readings, branches) = await prePay.readings(only: complete ? nil : policy.busy)
+                guard !Task.isCancelled, let flush = policy.choose(readings, complete: complete) else { continue }
                 switch flush {
                 case .sync(let due): await prePay.flush(branches[due.key], debt: due.sinceCheckpoint, checkpoint: false)
                 case .checkpoint(let due): await prePay.flush(branches[due.key], debt: due.sinceCheckpoint, checkpoint: true)
@@ -118,13 +139,14 @@ package struct PrePayService: Service {
 struct PrePay: EnginePart {
     let context: EngineContext
 
-    /// WAL readings of the ready, running branches (a branch that cannot answer, e.g. one still
-    /// replaying WAL, is left out of this round).
-    func readings() async -> ([PrePayPolicy.Reading], [String: BranchRecord]) {
+    /// WAL readings of the ready, running branches (`only` these keys, when given; a branch that
+    /// cannot answer, e.g. one still replaying WAL, is left out of this round).
+    func readings(only: Set<String>? = nil) async -> ([PrePayPolicy.Reading], [String: BranchRecord]) {
         guard let branches = try? await catalog.allBranches() else { return ([], [:]) }
         var readings: [PrePayPolicy.Reading] = []
         var byKey: [String: BranchRecord] = [:]
         for branch in branches where branch.state == .ready && !branch.suspended && servers.isRunning(branch) {
+            if let only, !only.contains(Activity.key(branch)) { continue }
             guard let wal = try? await servers.walSinceCheckpoint(branch) else { continue }
             let key = Activity.key(branch)
             readings.append(.init(key: key, position: wal.position, sinceCheckpoint: wal.sinceCheckpoint))
@@ -168,3 +190,4 @@ actor PrePayCounters {
         if checkpoint { checkpoints += 1 } else { syncs += 1 }
     }
 }
+
