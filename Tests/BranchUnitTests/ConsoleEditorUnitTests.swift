@@ -98,4 +98,19 @@ struct ConsoleEditorUnitTests {
         #expect(StatementGuards.limited("WITH a AS (SELECT 1) SELECT * FROM a").limited == [0])
         #expect(StatementGuards.limited("SELECT 1 INTO t2").limited.isEmpty)
     }
+
+    @Test("the table catalog reads a single-column foreign key's target; the grid links its values to it")
+    func foreignKeys() throws {
+        let rows: [[String?]] = [
+            ["public", "orders", "id", "integer", "true", "false", "false", "1", "2", nil, nil, nil],
+            ["public", "orders", "item_id", "integer", "false", "false", "false", nil, "2", "shop", "items", "id"],
+        ]
+        let table = try #require(TableCatalog.tables(rows).first)
+        #expect(table.column("id")?.references == nil)
+        #expect(table.column("item_id")?.references == .init(schema: "shop", table: "items", column: "id"))
+        let location = TableLocation(project: "p", branch: "main", tableID: "public.orders", sort: "qty.asc", filters: ["qty.gt.1"], at: "2026-01-15T11:45:00Z")
+        let jump = try #require(TableEditorPages.jump(table.column("item_id")?.references, value: "3", location: location))
+        #expect(jump.href == "/projects/p/tables?branch=main&at=2026-01-15T11%3A45%3A00Z&table=shop.items&filter=id.eq.3")
+        #expect(TableEditorPages.jump(table.column("item_id")?.references, value: nil, location: location) == nil)
+    }
 }

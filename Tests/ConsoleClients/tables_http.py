@@ -49,6 +49,8 @@ INSERT INTO items SELECT g, 'item ' || lpad(g::text, 3, '0'), g * 1.5, CASE WHEN
 UPDATE items SET note = '<script>alert(1)</script>' WHERE id = 7;
 CREATE TABLE log (at timestamptz DEFAULT now(), message text);
 INSERT INTO log (message) VALUES ('one'), ('two');
+CREATE TABLE orders (id int PRIMARY KEY, item_id int REFERENCES items(id), qty int);
+INSERT INTO orders VALUES (1, 3, 2), (2, NULL, 1);
 """)
 time.sleep(1.5)
 before_changes = sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")[0][0]
@@ -166,6 +168,16 @@ bad = "id,name\n950,ok\n951,\n"
 status, _, html = call(browser, "POST", f"/projects/{PROJECT}/tables/import?branch=main&table=public.items", {"_csrf": token, "csv": bad, "header": "on", "step": "insert"})
 check(status == 422 and "nothing was imported" in html and sql("SELECT count(*) FROM items WHERE id = 950") == [[0]], "a failing import inserts nothing")
 
+# FK jump: a foreign key's value links to the referenced row, in the same branch.
+status, _, html = call(browser, "GET", base + "&table=public.orders")
+check(status == 200 and "FK → public.items.id" in html, "a foreign key column is marked with what it references")
+jumps = re.findall(r'<a class="fk-jump" href="([^"]+)"', html)
+check(len(jumps) == 1, f"a non-NULL foreign key value has a jump link, a NULL one none ({len(jumps)})")
+jump = jumps[0].replace("&amp;", "&")
+check("table=public.items" in jump and "filter=id.eq.3" in jump and "branch=main" in jump, "the jump opens the referenced table filtered to the row")
+status, _, html = call(browser, "GET", jump)
+check(status == 200 and grid_ids(html) == [3], "following the jump shows the referenced row alone")
+
 # "As of": the table as it was before the edits above, read-only, from a temporary branch since deleted.
 def branches():
     return {b["name"] for b in api("GET", f"/projects/{PROJECT}/branches")[1]["branches"]}
@@ -183,6 +195,9 @@ check(next_page is not None and ("at=" + before_changes.replace(":", "%3A") in n
       "the grid's links keep the instant")
 check('name="at" value="' + before_changes + '"' in html and link(html, "as-of-now") is not None, "the as-of form shows the instant and a way back to now")
 check(not any(b.startswith("asof-") for b in branches()), "the temporary branch of an as-of view is deleted")
+status, _, html = call(browser, "GET", base + "&table=public.orders&at=" + before_changes)
+as_of_jump = re.search(r'<a class="fk-jump" href="([^"]+)"', html)
+check(status == 200 and as_of_jump is not None and "at=" in as_of_jump.group(1), "as of an instant, a foreign key's jump keeps the instant")
 status, _, html = call(browser, "GET", base + "&table=public.items&at=" + before_changes[:16])
 check(status == 200 and 'id="as-of-notice"' in html, "a form's datetime-local value (no zone, no seconds) reads as UTC")
 status, _, html = call(browser, "GET", base + "&table=public.items&at=yesterday-ish")

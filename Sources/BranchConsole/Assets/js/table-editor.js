@@ -83,7 +83,8 @@ function setUp(grid) {
     const row = cell.parentElement;
     if (!column || column.generated || row.classList.contains('removed')) return;
     const wasNull = cell.dataset.null === 'true';
-    const before = wasNull ? null : cell.textContent;
+    // A foreign key's cell also holds its jump link: its value is kept in data-value.
+    const before = wasNull ? null : (cell.dataset.value ?? cell.textContent);
     const input = document.createElement('input');
     input.value = before ?? '';
     input.setAttribute('aria-label', `${column.name} (${column.type})`);
@@ -112,6 +113,7 @@ function setUp(grid) {
   }
 
   function show(cell, value) {
+    delete cell.dataset.value;
     cell.textContent = value ?? 'NULL';
     cell.classList.toggle('null', value === null);
     cell.dataset.null = value === null ? 'true' : 'false';

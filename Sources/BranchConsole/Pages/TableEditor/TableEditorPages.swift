@@ -120,7 +120,9 @@ struct TableEditorPages: Sendable {
                 keyJSON: keyJSON,
                 editHref: editable ? here.href("/row", extra: [("key", GridQuery.Cursor(values: keyValues).token)]) : nil,
                 cells: table.columns.enumerated().map { index, column in
-                    .init(column: column.name, value: row[index] ?? "NULL", isNull: row[index] == nil)
+                    TableGridModel.Cell(
+                        column: column.name, value: row[index] ?? "NULL", isNull: row[index] == nil,
+                        jump: Self.jump(column.references, value: row[index], location: location))
                 })
         }
         let heads = table.columns.map { column -> TableGridModel.ColumnHead in
@@ -128,7 +130,7 @@ struct TableEditorPages: Sendable {
             let next = active && sort?.descending == false ? "\(column.name).desc" : "\(column.name).asc"
             return .init(
                 name: column.name, type: column.type, key: column.keyPosition != nil, notNull: column.notNull, hasDefault: column.hasDefault,
-                generated: column.generated, sortHref: here.href(sort: next),
+                generated: column.generated, references: column.references.map { "\($0.tableID).\($0.column)" }, sortHref: here.href(sort: next),
                 ariaSort: active ? (sort!.descending ? "descending" : "ascending") : "none",
                 sortMark: active ? (sort!.descending ? "▼" : "▲") : "",
                 sortLabel: "Sort by \(column.name) " + (next.hasSuffix(".desc") ? "descending" : "ascending"))
@@ -155,6 +157,14 @@ struct TableEditorPages: Sendable {
             copyCommand: "branch psql \(location.branch) --project \(location.project) -- -c "
                 + Self.shellQuoted("\\copy \(table.sql) TO '\(table.name).csv' WITH (FORMAT csv, HEADER)"),
             estimatedRows: "~\(table.estimatedRows)")
+    }
+
+    /// FK jump: the row a foreign key value points at, as the referenced table's grid filtered to it.
+    static func jump(_ reference: TableCatalog.Reference?, value: String?, location: TableLocation) -> TableGridModel.Jump? {
+        guard let reference, let value else { return nil }
+        return .init(
+            href: location.href(table: reference.tableID, keep: false, filters: ["\(reference.column).eq.\(value)"]),
+            label: "Open the \(reference.tableID) row with \(reference.column) = \(value)")
     }
 
     /// `text` in double quotes for a POSIX shell.

@@ -14,6 +14,8 @@ struct TableGridModel: Sendable {
         var notNull: Bool
         var hasDefault: Bool
         var generated: Bool
+        /// `schema.table.column` of a single-column foreign key.
+        var references: String?
         var sortHref: String
         /// "ascending", "descending" or "none" (`aria-sort`).
         var ariaSort: String
@@ -25,6 +27,13 @@ struct TableGridModel: Sendable {
         var column: String
         var value: String
         var isNull: Bool
+        /// A foreign key's value: the referenced row in its table (same branch and instant).
+        var jump: Jump? = nil
+    }
+
+    struct Jump: Sendable {
+        var href: String
+        var label: String
     }
 
     struct Row: Sendable {
