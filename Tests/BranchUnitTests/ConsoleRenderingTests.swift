@@ -91,4 +91,19 @@ struct ConsoleRenderingTests {
             }
         }
     }
+
+    @Test("Run as: the role and the claims set for the run's transaction, as the data API sets them")
+    func runAs() throws {
+        #expect(try RunAs().preamble(nil) == nil)
+        #expect(try RunAs(role: .anon).preamble(nil)
+            == #"SELECT set_config('role', 'anon', true), set_config('request.jwt.claims', '{"role":"anon"}', true)"#)
+        let user = RunAs.User(id: "11111111-1111-1111-1111-111111111111", email: "o'brien@example.com")
+        let preamble = try #require(try RunAs(role: .authenticated, user: "x").preamble(user))
+        #expect(preamble.contains(#"'{"aud":"authenticated","email":"o''brien@example.com","role":"authenticated","sub":"11111111-1111-1111-1111-111111111111"}'"#))
+        #expect(RunAs(role: .authenticated).description(nil) == "as authenticated (no user: auth.uid() is NULL)")
+        #expect(RunAs(FormFields("run_as=authenticated&run_as_user=a%40b.c")) == RunAs(role: .authenticated, user: "a@b.c"))
+        #expect(RunAs(FormFields("run_as=anon&run_as_user=ignored")) == RunAs(role: .anon))
+        #expect(RunAs(FormFields("run_as=superuser")) == RunAs())
+    }
 }
+

@@ -125,6 +125,53 @@ check(not any(b.startswith("at-") for b in branches()), "the temporary branch of
 status, _, html = run("UPDATE t SET v = 0", path=page + "&at=" + before_changes)
 check(status != 200 and sql("SELECT v FROM t WHERE id = 1") == [[110]], "a write at a past instant is refused (read-only)")
 
+# Run as: row-level security tried from the editor, as the data API would run a request.
+status, _, html = call(browser, "POST", f"/projects/{PROJECT}/auth/users", {"_csrf": token, "email": "rls@example.com", "password": "secret-password-1"})
+check(status == 303, "an auth user created on the Auth users page")
+
+
+def run_as(query, role, user=""):
+    return call(browser, "POST", page, {"_csrf": token, "sql": query, "action": "run", "run_as": role, "run_as_user": user})
+
+
+def counted(html):
+    match = re.search(r'<td class="value">(\d+)</td>', html)
+    return int(match.group(1)) if match else None
+
+
+status, _, html = run_as("SELECT 1", "authenticated", "RLS@example.com")
+found = re.search(r"as authenticated user rls@example\.com \(([0-9a-f-]{36})\)", html)
+check(status == 200 and found is not None, "a user is found by email (case-insensitive), and the page says whom it ran as")
+user_id = found.group(1)
+sql(f"""
+CREATE TABLE notes (id int PRIMARY KEY, owner uuid, body text);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON notes FOR SELECT TO authenticated USING (owner = auth.uid());
+GRANT SELECT ON notes TO anon, authenticated;
+INSERT INTO notes VALUES (1, '{user_id}', 'mine'), (2, gen_random_uuid(), 'theirs');
+""")
+status, _, html = call(browser, "GET", page)
+check('id="run-as-role"' in html and "anon (the anon key)" in html, "a developer gets the Run as menu")
+status, _, html = run_as("SELECT count(*) FROM notes", "")
+check(status == 200 and counted(html) == 2, "as the owner, RLS does not apply: both rows")
+status, _, html = run_as("SELECT count(*) FROM notes", "anon")
+check(status == 200 and counted(html) == 0 and " as anon." in html, f"as anon, the policy shows no row ({counted(html)})")
+status, _, html = run_as("SELECT count(*) FROM notes", "authenticated", "RLS@example.com")
+check(status == 200 and counted(html) == 1, f"as the signed-in user, only their row ({counted(html)})")
+check('<option value="authenticated" selected>' in html and 'value="RLS@example.com"' in html, "the page keeps the Run as choice")
+status, _, html = run_as("SELECT auth.uid()::text", "authenticated", user_id)
+check(status == 200 and f'<td class="value">{user_id}</td>' in html, "given an id, auth.uid() is that id")
+status, _, html = run_as("SELECT count(*) FROM notes", "authenticated")
+check(status == 200 and counted(html) == 0 and "auth.uid() is NULL" in html, "authenticated without a user sees no one's rows")
+status, _, html = run_as("SELECT count(*) FROM notes", "authenticated", "nobody@example.com")
+check(status == 404 and "auth_user_not_found" in html, "an unknown user is a clear error")
+status, _, html = run_as("SELECT 1;\nSELECT nope FROM notes", "anon")
+check(status == 422 and "line 2, column 8" in html and "Statement 2" in html, "errors point into the SQL as written, not the role switch before it")
+status, _, html = run_as("SELECT current_user", "anon")
+check(status == 200 and '<td class="value">anon</td>' in html, "the SQL runs as the anon role")
+status, _, html = run_as("SELECT current_user", "")
+check(status == 200 and '<td class="value">anon</td>' not in html, "the role does not outlive its run")
+
 viewer = client()
 status, _, _ = console.sign_in(viewer, "viewer@example.com", PASSWORD)
 check(status == 303, "the viewer signs in")
@@ -132,6 +179,7 @@ status, _, html = call(viewer, "GET", page)
 check(status == 200 and 'id="sql-viewer-read-only"' in html and "read-only: your role is viewer" in html.lower() and 'id="sql-form"' in html
       and 'id="snippet-form"' not in html and 'id="sql-scratch"' not in html and 'id="sql-confirm"' not in html,
       "a viewer gets the editor marked read-only, without snippets, scratch branches or the destructive-statement confirmation")
+check('id="run-as-role"' not in html, "a viewer gets no Run as menu")
 vtoken = csrf_of(html)
 status, _, html = run("SELECT id, v FROM t ORDER BY id", opener=viewer, csrf=vtoken)
 check(status == 200 and "result-grid" in html and '<td class="value">110</td>' in html and "read-only: your role is viewer" in html,

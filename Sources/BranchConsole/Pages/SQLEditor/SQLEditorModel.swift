@@ -92,11 +92,19 @@ struct SQLEditorModel: Sendable {
     var viewerReadOnly = false
     var sql: String
     var confirm: Bool
+    /// Whom the SQL runs as (developers and owners; on the present): the owner, anon, or a user.
+    var runAs = RunAs()
+    var runAsOptions: [RunAsOption] = []
+    var runAsUser: String = ""
+    var runAsRole: String = ""
+    var runsAsOther = false
     var action: String
     var scratchAllowed: Bool
     var results: [Result]
     var hasResults: Bool
     var ranOn: String?
+    /// "as anon", "as authenticated user …" when the SQL ran as another role.
+    var ranAs: String?
     var executed: String?
     var limitNotice: String?
     var refusal: [String]
@@ -113,4 +121,22 @@ struct SQLEditorModel: Sendable {
     var saveSnippetAction: String
     var deleteSnippetAction: String
     var cli: String
+}
+
+extension SQLEditorModel {
+    /// Keeps the "Run as" choice in the form (developers and owners only).
+    mutating func choose(_ runAs: RunAs) {
+        self.runAs = mayWrite ? runAs : RunAs()
+        runAsUser = self.runAs.user
+        runAsRole = self.runAs.role.rawValue
+        runsAsOther = self.runAs.role != .owner
+        runAsOptions = mayWrite ? RunAs.Role.allCases.map { RunAsOption(value: $0.rawValue, label: $0.label, selected: $0 == self.runAs.role) } : []
+    }
+}
+
+/// One choice of the editor's "Run as" menu.
+struct RunAsOption: Sendable {
+    var value: String
+    var label: String
+    var selected: Bool
 }

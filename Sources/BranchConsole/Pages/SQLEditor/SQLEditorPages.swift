@@ -45,6 +45,7 @@ struct SQLEditorPages: Sendable {
             var model = try await blank(place)
             model.sql = SQLRunner.text(form["sql"])
             model.confirm = form["confirm"] == "on"
+            model.choose(RunAs(form))
             let status = try await runner.run(&model, scratch: form["action"] == "scratch")
             try await refreshLists(&model, place: place)
             return try await render(model, place: place, status: status)
@@ -56,6 +57,7 @@ struct SQLEditorPages: Sendable {
             var model = try await blank(place)
             model.sql = SQLRunner.text(form["sql"])
             model.confirm = form["confirm"] == "on"
+            model.choose(RunAs(form))
             let status = try await runner.run(&model, scratch: false)
             if let scratch = form.text("scratch") {
                 if status == .ok {
@@ -133,6 +135,7 @@ struct SQLEditorPages: Sendable {
             cli: "branch sql \"…\" --branch \(place.branch) --project \(place.project)" + (mayWrite ? "" : " --read-only"))
         model.mayWrite = mayWrite
         model.viewerReadOnly = !mayWrite && mayRun
+        model.choose(RunAs())
         try await refreshLists(&model, place: place)
         return model
     }

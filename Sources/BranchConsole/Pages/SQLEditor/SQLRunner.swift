@@ -33,13 +33,24 @@ struct SQLRunner: Sendable {
                 + limited.map { "statement \($0 + 1)" }.joined(separator: ", ") + ". Write your own LIMIT to read more."
         }
         model.executed = executed
+        // Run as anon or a user: one statement first sets the role and the claims (developers only;
+        // a viewer's SQL goes through the read-only querySQL as Branch's reader role).
+        let preamble: String?
+        do {
+            let resolved = try await user(model.runAs)
+            preamble = model.mayWrite ? try model.runAs.preamble(resolved) : nil
+            model.ranAs = preamble == nil ? nil : model.runAs.description(resolved)
+        } catch let failure as ConsoleFailure {
+            model.failure = .init(message: failure.message, code: failure.code, hint: failure.hint)
+            return .init(code: failure.status)
+        }
         await recordHistory(model.sql)
         if let at = place.at {
             guard let instant = Formatting.instant(at) else { throw ConsoleFailure(status: 400, code: "invalid_request", message: "Bad instant.") }
             let base = place.branch
             do {
                 let status = try await TemporaryBranch(environment: environment, project: project).at(instant, of: base) { temporary in
-                    await execute(&model, executed: executed, limited: limited, insertions: insertions, on: temporary, readOnly: true)
+                    await execute(&model, executed: executed, limited: limited, insertions: insertions, on: temporary, readOnly: true, preamble: preamble)
                 }
                 model.ranOn = "\(place.branch) as of \(at) (read-only, on a temporary branch since deleted)"
                 return status
@@ -50,7 +61,7 @@ struct SQLRunner: Sendable {
         }
         guard scratch else {
             let readOnly = model.viewerReadOnly
-            let status = await execute(&model, executed: executed, limited: limited, insertions: insertions, on: place.branch, readOnly: readOnly)
+            let status = await execute(&model, executed: executed, limited: limited, insertions: insertions, on: place.branch, readOnly: readOnly, preamble: preamble)
             model.ranOn = readOnly ? "\(place.branch) (read-only: your role is viewer)" : place.branch
             return status
         }
@@ -64,7 +75,7 @@ struct SQLRunner: Sendable {
             model.failure = .init(message: "Could not make a scratch branch from \(base): \(failure.message)", code: failure.code, hint: failure.hint)
             return .init(code: failure.status)
         }
-        let status = await execute(&model, executed: executed, limited: limited, insertions: insertions, on: name, readOnly: false)
+        let status = await execute(&model, executed: executed, limited: limited, insertions: insertions, on: name, readOnly: false, preamble: preamble)
         model.ranOn = "scratch branch \(name) (a copy of \(base))"
         guard status == .ok else {
             try? await delete(name)
@@ -81,12 +92,38 @@ struct SQLRunner: Sendable {
     }
 
     /// Runs on `branch`, filling results or the failure.
+    /// The auth user `runAs` names: an id as it is, an email looked up through the branch's auth
+    /// admin API (as the Auth users page does, so it needs the owner role); nil when it names none.
+    func user(_ runAs: RunAs) async throws -> RunAs.User? {
+        guard runAs.role == .authenticated, !runAs.user.isEmpty else { return nil }
+        if UUID(uuidString: runAs.user) != nil { return RunAs.User(id: runAs.user.lowercased(), email: nil) }
+        let users: [AuthAdminClient.User]
+        do {
+            users = try await AuthAdminClient(environment: environment, project: place.project, branch: place.branch).users(filter: runAs.user, page: 1)
+        } catch let failure as ConsoleFailure where failure.status == 403 {
+            throw ConsoleFailure(
+                status: 403, code: "forbidden", message: "Finding an auth user by email needs the owner role in \(place.project).",
+                hint: "Give the user's id (a UUID) instead.")
+        }
+        guard let found = users.first(where: { $0.email.lowercased() == runAs.user.lowercased() }) else {
+            throw ConsoleFailure(
+                status: 404, code: "auth_user_not_found", message: "Branch \(place.branch) has no auth user with the email '\(runAs.user)'.",
+                hint: "Create one on the Auth users page, give a user's id, or leave the field empty to run as authenticated without a user.")
+        }
+        return RunAs.User(id: found.id, email: found.email)
+    }
+
+    /// Runs `executed` (after `preamble`, in the same transaction, when running as another role)
+    /// on `branch` and fills in the results or the failure, as the user wrote the SQL.
     func execute(
-        _ model: inout SQLEditorModel, executed: String, limited: [Int], insertions: [Int], on branch: String, readOnly: Bool
+        _ model: inout SQLEditorModel, executed: String, limited: [Int], insertions: [Int], on branch: String, readOnly: Bool,
+        preamble: String? = nil
     ) async -> HTTPResponse.Status {
         let sql = EditorSQL(environment: environment, project: place.project, branch: branch)
+        let script = preamble.map { $0 + ";\n" + executed } ?? executed
+        let shift = preamble.map { $0.unicodeScalars.count + 2 } ?? 0
         do {
-            let results = try await sql.run(executed, readOnly: readOnly, changes: !readOnly)
+            let results = Array(try await sql.run(script, readOnly: readOnly, changes: !readOnly).dropFirst(preamble == nil ? 0 : 1))
             model.results = results.enumerated().map { index, result in
                 .init(
                     title: "Statement \(index + 1)", command: result.command,
@@ -104,6 +141,10 @@ struct SQLRunner: Sendable {
             return .ok
         } catch let failure as ConsoleFailure {
             var failure = failure
+            if preamble != nil {
+                failure.position = failure.position.flatMap { $0 > shift ? $0 - shift : nil }
+                failure.statementIndex = failure.statementIndex.flatMap { $0 > 0 ? $0 - 1 : nil }
+            }
             failure.position = failure.position.map { StatementGuards.originalPosition($0, insertions: insertions) }
             model.failure = Self.failure(failure, sql: model.sql)
             return .init(code: failure.status)
