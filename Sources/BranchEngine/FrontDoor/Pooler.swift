@@ -69,22 +69,28 @@ actor Pooler {
     func apply(entries: [PoolerEntry], users: [(role: String, verifier: String)]) async throws {
         try Files.ensureDirectory(layout.poolerDirectory, mode: 0o700, owner: ClusterFiles.superuser)
         guard let adminVerifier else { throw PoolerError(message: "Could not compute the pooler's admin verifier.") }
-        try Files.writeAtomically(
-            Self.renderAuthFile(users: users + [(Self.adminUser, adminVerifier)]), to: authFilePath, mode: 0o600,
-            owner: ClusterFiles.superuser)
-        try Files.writeAtomically(Self.renderHBA(entries: entries), to: hbaPath, mode: 0o600, owner: ClusterFiles.superuser)
+        try Self.write(Self.renderAuthFile(users: users + [(Self.adminUser, adminVerifier)]), to: authFilePath)
+        try Self.write(Self.renderHBA(entries: entries), to: hbaPath)
         if let tls {
             // PgBouncer runs as postgres and cannot read the service's key where root keeps it.
-            try Files.writeAtomically(tls.certificatePEM, to: tlsCertificatePath, mode: 0o600, owner: ClusterFiles.superuser)
-            try Files.writeAtomically(tls.keyPEM, to: tlsKeyPath, mode: 0o600, owner: ClusterFiles.superuser)
+            try Self.write(tls.certificatePEM, to: tlsCertificatePath)
+            try Self.write(tls.keyPEM, to: tlsKeyPath)
         }
-        try Files.writeAtomically(renderConfig(entries: entries), to: configPath, mode: 0o600, owner: ClusterFiles.superuser)
+        try Self.write(renderConfig(entries: entries), to: configPath)
         if runningPID() == nil {
             adminSession = nil
             try await start()
         } else {
             try await admin("RELOAD")
         }
+    }
+
+    /// Writes one of the pooler's files (postgres's, 0600) unless it already holds `contents`: a
+    /// branch create changes the config and the hba file, and rewriting the others cost an fsync
+    /// each on every sync.
+    static func write(_ contents: String, to path: String) throws {
+        if let current = try? String(contentsOfFile: path, encoding: .utf8), current == contents { return }
+        try Files.writeAtomically(contents, to: path, mode: 0o600, owner: ClusterFiles.superuser)
     }
 
     /// Runs one admin console command (`RELOAD`, `SHOW POOLS`...) on the kept session.
