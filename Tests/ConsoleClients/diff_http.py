@@ -60,7 +60,7 @@ check(testid(page, "total-schema") == "1" and "1 breaking" in page and "BREAKING
       "the dropped table is a breaking schema change", str(testid(page, "total-schema")))
 check(no_raw_script(page) and htmllib.escape(HOSTILE_TABLE, quote=True) in page.replace("&#39;", "'"), "a hostile table name is listed escaped")
 check('id="diff-pickers"' in page and 'name="from_branch"' in page and 'name="to_snapshot"' in page, "the pickers are there")
-check("branch diff main feat" in page, "the page shows its CLI equivalent")
+check("branch diff main feat --table public.items --limit 50" in page, "the page shows its CLI equivalent, with the table it shows")
 
 # The pickers' fields make the same diff.
 status, _, picked = call(browser, "GET", f"{P}/diff?" + q(from_branch="main", from_at="", from_snapshot="", to_branch="feat", to_at="", to_snapshot=""))

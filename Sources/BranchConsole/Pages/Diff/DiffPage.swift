@@ -142,6 +142,8 @@ struct DiffPage: Sendable {
             if let name = query.table ?? model.tables.first(where: { $0.total > 0 })?.name,
                 let counts = summary.tables.first(where: { $0.table == name })
             {
+                cli += ["--table", name, "--limit", String(DiffQuery.pageSize)]
+                if query.kind == nil, query.page > 1, let after = query.after { cli += ["--cursor", after] }
                 for index in model.tables.indices { model.tables[index].current = model.tables[index].name == name }
                 let opened = single && summary.rows.allSatisfy({ $0.table == name }) ? (rows: summary.rows, next: summary.end?.nextCursor) : nil
                 model.table = try await tableView(project: project, query: query, counts: counts, reader: reader, model: model, early: try await early ?? opened)
