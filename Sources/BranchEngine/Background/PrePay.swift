@@ -146,9 +146,9 @@ struct PrePay: EnginePart {
         var readings: [PrePayPolicy.Reading] = []
         var byKey: [String: BranchRecord] = [:]
         for branch in branches where branch.state == .ready && !branch.suspended && servers.isRunning(branch) {
-            if let only, !only.contains(Activity.key(branch)) { continue }
-            guard let wal = try? await servers.walSinceCheckpoint(branch) else { continue }
             let key = Activity.key(branch)
+            if let only, !only.contains(key) { continue }
+            guard let wal = try? await servers.walSinceCheckpoint(branch) else { continue }
             readings.append(.init(key: key, position: wal.position, sinceCheckpoint: wal.sinceCheckpoint))
             byKey[key] = branch
         }
@@ -190,4 +190,3 @@ actor PrePayCounters {
         if checkpoint { checkpoints += 1 } else { syncs += 1 }
     }
 }
-

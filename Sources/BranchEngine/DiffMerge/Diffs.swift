@@ -31,7 +31,6 @@ package struct DiffOptions: Sendable {
         from: String, to: String, tables: [String]? = nil, schemas: [String]? = nil, schemaOnly: Bool = false, summary: Bool = false,
         limit: Int? = nil, cursor: String? = nil, rowsOf: String? = nil
     ) {
-        self.rowsOf = rowsOf
         self.from = from
         self.to = to
         self.tables = tables
@@ -40,6 +39,7 @@ package struct DiffOptions: Sendable {
         self.summary = summary
         self.limit = limit
         self.cursor = cursor
+        self.rowsOf = rowsOf
     }
 }
 
@@ -237,10 +237,8 @@ package struct Diffs: EnginePart {
         async let a = SchemaIntrospector.snapshot(left, schemas: options.schemas)
         async let b = SchemaIntrospector.snapshot(right, schemas: options.schemas)
         let (before, after) = try await (a, b)
-        let wanted = options.tables.map { names in Set(names.flatMap { name in [name, "public.\(name)"] }) }
         func included(_ table: String) -> Bool {
-            guard let wanted else { return true }
-            return wanted.contains(table) || wanted.contains(table.replacingOccurrences(of: "\"", with: ""))
+            options.tables.map { Self.names(table, among: $0) } ?? true
         }
         var totals = DiffTotals(from: first.label, to: second.label)
         if cursor == nil {
@@ -250,8 +248,8 @@ package struct Diffs: EnginePart {
                 try await batch.add(.schema(change))
             }
         }
-        var changed: [(table: TableSchema, total: Int)] = []
         if !options.schemaOnly {
+            var changed: [(table: TableSchema, total: Int)] = []
             let differ = RowDiffer(first: left, second: right, pages: pages)
             // With rowsOf, the limit is for the chosen table's rows after the counts.
             var budget = options.rowsOf != nil ? nil : options.limit
@@ -290,20 +288,19 @@ package struct Diffs: EnginePart {
                     }
                 }
             }
-        }
-        if let wanted = options.rowsOf, !options.schemaOnly {
-            // The chosen table's rows, read again on the same snapshots now that its counts are known.
-            let chosen = wanted == "*"
-                ? changed.filter { $0.total > 0 }.max { $0.total != $1.total ? $0.total < $1.total : $0.table.qualifiedName > $1.table.qualifiedName }?.table
-                : changed.first { [wanted, "public.\(wanted)"].contains($0.table.qualifiedName) || $0.table.qualifiedName.replacingOccurrences(of: "\"", with: "") == wanted }?.table
-            if let chosen, let theirs = after.table(chosen.qualifiedName) {
-                let comparison = TableComparison(from: chosen, to: theirs)
-                let differ = RowDiffer(first: left, second: right, pages: pages)
-                let outcome = try await differ.compare(comparison, budget: options.limit) { delta in
-                    try await batch.add(.row(RowDiffer.change(delta, table: comparison)))
-                }
-                if let position = outcome.resumeAfter {
-                    totals.nextCursor = DiffCursor(table: chosen.qualifiedName, position: position).encoded
+            if let wanted = options.rowsOf {
+                // The chosen table's rows, read again on the same snapshots now that its counts are known.
+                let chosen = wanted == "*"
+                    ? changed.filter { $0.total > 0 }.max { $0.total != $1.total ? $0.total < $1.total : $0.table.qualifiedName > $1.table.qualifiedName }?.table
+                    : changed.first { Self.names($0.table.qualifiedName, among: [wanted]) }?.table
+                if let chosen, let theirs = after.table(chosen.qualifiedName) {
+                    let comparison = TableComparison(from: chosen, to: theirs)
+                    let outcome = try await differ.compare(comparison, budget: options.limit) { delta in
+                        try await batch.add(.row(RowDiffer.change(delta, table: comparison)))
+                    }
+                    if let position = outcome.resumeAfter {
+                        totals.nextCursor = DiffCursor(table: chosen.qualifiedName, position: position).encoded
+                    }
                 }
             }
         }
@@ -312,6 +309,13 @@ package struct Diffs: EnginePart {
         totals.durationMs = watch.milliseconds
         try await batch.add(.end(totals))
         try await batch.flush()
+    }
+
+    /// Whether `names` (as a request gives tables: `schema.table`, or a name in `public`) include
+    /// the table `qualified` (`schema.table`, quoted where Postgres quotes it).
+    static func names(_ qualified: String, among names: [String]) -> Bool {
+        let wanted = Set(names.flatMap { name in [name, "public.\(name)"] })
+        return wanted.contains(qualified) || wanted.contains(qualified.replacingOccurrences(of: "\"", with: ""))
     }
 
     /// The table a schema change belongs to (`schema.table` of `schema.table.column`).

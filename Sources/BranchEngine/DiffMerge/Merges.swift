@@ -33,13 +33,12 @@ package struct MergeOptions: Sendable {
         /// Whether it settles single cells rather than taking a whole row.
         var picksCells: Bool { !cells.isEmpty || !values.isEmpty }
 
-        /// The row the target ends with: `take`'s, with the picked cells written over it; nil when
-        /// that side deleted the row. Columns must be shared non-key columns, and a side a cell is
-        /// taken from must have the row.
-        func row(table name: String, key: [String: String?], source: [String: String?]?, target: [String: String?]?, columns: Set<String>) throws
-            -> [String: String?]?
+        /// The row the target ends with when the resolution picks cells: `take`'s, with the picked
+        /// cells written over it. Columns must be shared non-key columns, and the sides the row and
+        /// the cells are taken from must have the row.
+        func pickedRow(table name: String, key: [String: String?], source: [String: String?]?, target: [String: String?]?, columns: Set<String>)
+            throws -> [String: String?]
         {
-            guard picksCells else { return take == .source ? source : target }
             let named = "\(name) (\(key.keys.sorted().map { "\($0)=\(key[$0].flatMap { $0 } ?? "NULL")" }.joined(separator: ", ")))"
             guard var row = take == .source ? source : target else {
                 throw EngineError.invalidRequest(
@@ -331,7 +330,7 @@ package struct Merges: EnginePart {
                     if let chosen, chosen.picksCells {
                         // Cells picked one by one: the target's row ends as the resolution says (its new columns from the source).
                         let added = (delta.new ?? [:]).filter { !shared.contains($0.key) }
-                        let row = try chosen.row(table: table.qualifiedName, key: delta.key, source: sourceRow, target: targetShared, columns: shared)!
+                        let row = try chosen.pickedRow(table: table.qualifiedName, key: delta.key, source: sourceRow, target: targetShared, columns: shared)
                         let write: MergeAction.Write = targetShared == nil ? .insert : .update
                         plan.actions.append(MergeAction(write: write, key: delta.key, row: row.merging(added) { own, _ in own }.merging(delta.key) { _, key in key }))
                     } else if resolution == .source {
@@ -504,7 +503,7 @@ package struct Merges: EnginePart {
                 plan.conflicts.append(MergeConflict(
                     table: table.qualifiedName, key: key, kind: .addedOnBoth, base: nil, source: shared, target: existing, resolution: resolution))
                 if let chosen, chosen.picksCells {
-                    let picked = try chosen.row(table: table.qualifiedName, key: key, source: shared, target: existing, columns: Set(comparison.columnNames))!
+                    let picked = try chosen.pickedRow(table: table.qualifiedName, key: key, source: shared, target: existing, columns: Set(comparison.columnNames))
                     plan.actions.append(MergeAction(write: .update, key: key, row: row.merging(picked) { _, own in own }))
                 } else if resolution == .source {
                     plan.actions.append(MergeAction(write: .update, key: key, row: row))
