@@ -56,7 +56,7 @@ struct ConsoleEnvironment: Sendable {
             flash: state?.flash, flashIsError: state?.flashIsError ?? false, cli: cli,
             stylesheet: assets.url("console.css"), script: assets.url("console.js"), pageScript: script.map(assets.url), theme: state?.theme ?? "dark")
         let page = Page(shell: shell, page: body)
-        return HTMLResponses.html(ServerTiming.record("render") { templates.render(page, template) }, status: status)
+        return HTMLResponses.html(await ServerTiming.measure("render") { templates.render(page, template) }, status: status)
     }
 
     /// The branch switcher's names: those the page listed, else the project's (none outside a project).

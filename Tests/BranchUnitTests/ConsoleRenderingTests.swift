@@ -71,8 +71,8 @@ struct ConsoleRenderingTests {
         let record = ServerTiming.Record()
         await ServerTiming.Record.$current.withValue(record) {
             await ServerTiming.measure("listBranches") { try? await Task.sleep(for: .milliseconds(2)) }
-            ServerTiming.record("render") {}
-            ServerTiming.record("bad name; dur=1") {}
+            await ServerTiming.measure("render") {}
+            await ServerTiming.measure("bad name; dur=1") {}
         }
         #expect(record.entries.map(\.name) == ["listBranches", "render", "badnamedur1"])
         #expect(record.entries[0].duration >= .milliseconds(2))

@@ -45,6 +45,16 @@ enum Formatting {
         return ISO8601DateFormatter().date(from: "\(parts[0])T\(time)Z")
     }
 
+    /// A URL's or form's instant as the console's URLs keep it (`2026-01-15T11:45:00Z`); nil for
+    /// none, and a 400 for one that does not parse.
+    static func canonicalInstant(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        guard let instant = instant(text) else {
+            throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(text)' is not an ISO 8601 instant (like 2026-01-15T11:45:00Z).")
+        }
+        return ISO8601DateFormatter().string(from: instant)
+    }
+
     /// "2026-12-05 14:30:05 UTC".
     static func utc(_ iso: String) -> String {
         guard let date = instant(iso) else { return iso }

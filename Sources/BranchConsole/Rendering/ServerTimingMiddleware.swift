@@ -43,14 +43,6 @@ enum ServerTiming {
         return try await body()
     }
 
-    /// `measure` for synchronous work (rendering a template).
-    static func record<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-        guard let record = Record.current else { return try body() }
-        let started = ContinuousClock.now
-        defer { record.add(name, ContinuousClock.now - started) }
-        return try body()
-    }
-
     /// Milliseconds rounded to one decimal, as Server-Timing's `dur` reads them.
     static func milliseconds(_ duration: Duration) -> String {
         let hundredths = duration.components.seconds * 100_000 + duration.components.attoseconds / 10_000_000_000_000

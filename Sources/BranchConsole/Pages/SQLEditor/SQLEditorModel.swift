@@ -92,10 +92,9 @@ struct SQLEditorModel: Sendable {
     var viewerReadOnly = false
     var sql: String
     var confirm: Bool
-    /// Whom the SQL runs as (developers and owners; on the present): the owner, anon, or a user.
+    /// Whom the SQL runs as (developers and owners): the owner, anon, or a user.
     var runAs = RunAs()
     var runAsOptions: [RunAsOption] = []
-    var runAsUser: String = ""
     var runAsRole: String = ""
     var runsAsOther = false
     var action: String
@@ -127,7 +126,6 @@ extension SQLEditorModel {
     /// Keeps the "Run as" choice in the form (developers and owners only).
     mutating func choose(_ runAs: RunAs) {
         self.runAs = mayWrite ? runAs : RunAs()
-        runAsUser = self.runAs.user
         runAsRole = self.runAs.role.rawValue
         runsAsOther = self.runAs.role != .owner
         runAsOptions = mayWrite ? RunAs.Role.allCases.map { RunAsOption(value: $0.rawValue, label: $0.label, selected: $0 == self.runAs.role) } : []

@@ -109,14 +109,7 @@ struct SQLEditorPages: Sendable {
         guard let project = context.parameters.get("project") else { throw ConsoleFailure.notFound("The project") }
         let query = FormFields(request.uri.query ?? "")
         let branch = try await TableLocation.resolveBranch(project: project, chosen: query.text("branch"), environment: environment)
-        var at = query.text("at")
-        if let text = at {
-            guard let instant = Formatting.instant(text) else {
-                throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(text)' is not an ISO 8601 instant (like 2026-01-15T11:45:00Z).")
-            }
-            at = ISO8601DateFormatter().string(from: instant)
-        }
-        return Place(project: project, branch: branch, at: at)
+        return Place(project: project, branch: branch, at: try Formatting.canonicalInstant(query.text("at")))
     }
 
     /// The empty editor with the snippets and history.

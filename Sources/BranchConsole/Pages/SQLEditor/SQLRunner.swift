@@ -91,7 +91,6 @@ struct SQLRunner: Sendable {
         return .ok
     }
 
-    /// Runs on `branch`, filling results or the failure.
     /// The auth user `runAs` names: an id as it is, an email looked up through the branch's auth
     /// admin API (as the Auth users page does, so it needs the owner role); nil when it names none.
     func user(_ runAs: RunAs) async throws -> RunAs.User? {

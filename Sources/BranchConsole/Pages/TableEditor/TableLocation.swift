@@ -22,16 +22,8 @@ struct TableLocation: Sendable {
         if let column = query.text("fcol"), let op = query.text("fop") { filters.append("\(column).\(op).\(query["fval"] ?? "")") }
         let branch = try await resolveBranch(project: project, chosen: query.text("branch"), environment: environment)
         return TableLocation(
-            project: project, branch: branch, tableID: query.text("table"), sort: query.text("sort"), filters: filters, at: try instant(query.text("at")))
-    }
-
-    /// `text` as the canonical instant the URL keeps (`2026-01-15T11:45:00Z`); a bad one is a 400.
-    static func instant(_ text: String?) throws -> String? {
-        guard let text else { return nil }
-        guard let instant = Formatting.instant(text) else {
-            throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(text)' is not an ISO 8601 instant (like 2026-01-15T11:45:00Z).")
-        }
-        return ISO8601DateFormatter().string(from: instant)
+            project: project, branch: branch, tableID: query.text("table"), sort: query.text("sort"), filters: filters,
+            at: try Formatting.canonicalInstant(query.text("at")))
     }
 
     /// `chosen`, or the project's checked-out branch.
