@@ -197,6 +197,7 @@ package final class Catalog: Sendable {
         migrator.registerMigration("v10: SQL snippets and SQL editor history") { db in try SnippetTable.migrate(db) }
         migrator.registerMigration("v11: alert outbox") { db in try AlertOutboxTable.migrate(db) }
         migrator.registerMigration("v12: mirrors of databases outside Branch") { db in try MirrorTable.migrate(db) }
+        migrator.registerMigration("v13: snippet folders") { db in try SnippetTable.addFolders(db) }
         return migrator
     }
 

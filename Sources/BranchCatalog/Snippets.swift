@@ -9,13 +9,18 @@ package struct SnippetRecord: Sendable, Equatable {
     package var kind: String
     package var name: String
     package var sql: String
+    /// The folder it is filed in on the SQL editor's list ("" for none; history entries have none).
+    package var folder: String
     /// Who saved it (a user's email, or how the audit log names the caller).
     package var author: String
     package var createdAt: Date
     package var updatedAt: Date
 
-    package init(id: String, project: String, kind: String, name: String, sql: String, author: String, createdAt: Date, updatedAt: Date) {
+    package init(
+        id: String, project: String, kind: String, name: String, sql: String, folder: String = "", author: String, createdAt: Date, updatedAt: Date
+    ) {
         self.id = id
+        self.folder = folder
         self.project = project
         self.kind = kind
         self.name = name
@@ -41,12 +46,17 @@ enum SnippetTable {
         }
         try db.create(index: "snippet_by_project", on: "snippet", columns: ["project", "kind", "author", "updated_at"])
     }
+
+    /// v13: snippets filed in folders.
+    static func addFolders(_ db: Database) throws {
+        try db.alter(table: "snippet") { t in t.add(column: "folder", .text).notNull().defaults(to: "") }
+    }
 }
 
 extension CatalogTransaction {
-    /// A project's shared snippets (by name), then `author`'s history (newest first).
+    /// A project's shared snippets (by folder, then name), then `author`'s history (newest first).
     package func snippets(project: String, historyOf author: String) throws -> [SnippetRecord] {
-        let shared = try Row.fetchAll(db, sql: "SELECT * FROM snippet WHERE project = ? AND kind = 'snippet' ORDER BY name, id", arguments: [project])
+        let shared = try Row.fetchAll(db, sql: "SELECT * FROM snippet WHERE project = ? AND kind = 'snippet' ORDER BY folder, name, id", arguments: [project])
         let history = try Row.fetchAll(
             db, sql: "SELECT * FROM snippet WHERE project = ? AND kind = 'history' AND author = ? ORDER BY updated_at DESC, id DESC",
             arguments: [project, author])
@@ -61,10 +71,13 @@ extension CatalogTransaction {
     package func save(_ snippet: SnippetRecord, keepHistory: Int) throws {
         try db.execute(
             sql: """
-                INSERT INTO snippet (id, project, kind, name, sql, author, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name, sql = excluded.sql, updated_at = excluded.updated_at
+                INSERT INTO snippet (id, project, kind, name, sql, folder, author, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, sql = excluded.sql, folder = excluded.folder, updated_at = excluded.updated_at
                 """,
-            arguments: [snippet.id, snippet.project, snippet.kind, snippet.name, snippet.sql, snippet.author, snippet.createdAt, snippet.updatedAt])
+            arguments: [
+                snippet.id, snippet.project, snippet.kind, snippet.name, snippet.sql, snippet.folder, snippet.author, snippet.createdAt,
+                snippet.updatedAt,
+            ])
         guard snippet.kind == "history" else { return }
         try db.execute(
             sql: """
@@ -82,7 +95,7 @@ extension CatalogTransaction {
 
     private static func snippet(_ row: Row) -> SnippetRecord {
         SnippetRecord(
-            id: row["id"], project: row["project"], kind: row["kind"], name: row["name"], sql: row["sql"], author: row["author"],
+            id: row["id"], project: row["project"], kind: row["kind"], name: row["name"], sql: row["sql"], folder: row["folder"], author: row["author"],
             createdAt: row["created_at"], updatedAt: row["updated_at"])
     }
 }

@@ -89,6 +89,26 @@ status, _, _ = call(browser, "POST", f"/projects/{PROJECT}/sql/snippets/delete?b
 status, listed = api("GET", f"/projects/{PROJECT}/snippets")
 check(not any(s["kind"] == "snippet" for s in listed["snippets"]), "a deleted snippet is gone")
 
+# Folders: a snippet filed in one is listed under it; replacing it without a folder keeps it there.
+status, _, _ = call(browser, "POST", f"/projects/{PROJECT}/sql/snippets?branch=main",
+                    {"_csrf": token, "name": "weekly", "folder": "Reports <i>", "sql": "SELECT count(*) FROM t"})
+status2, _, _ = call(browser, "POST", f"/projects/{PROJECT}/sql/snippets?branch=main", {"_csrf": token, "name": "loose", "folder": "", "sql": "SELECT 2"})
+status3, listed = api("GET", f"/projects/{PROJECT}/snippets")
+filed = {s["name"]: s for s in listed["snippets"] if s["kind"] == "snippet"}
+check(status == 303 and status2 == 303 and filed["weekly"]["folder"] == "Reports <i>" and filed["loose"]["folder"] == "",
+      "a snippet is saved in a folder, another in none (API)")
+status, _, html = call(browser, "GET", page)
+folder = re.search(r'<details class="snippet-folder" open data-folder="Reports &lt;i&gt;"><summary>Reports &lt;i&gt; <span class="muted small">1</span></summary>(.*?)</details>', html, re.S)
+check(folder is not None and "weekly" in folder.group(1) and "loose" not in folder.group(1), "the editor lists the folder, escaped, with its snippet under it")
+check(html.index(">loose<") < html.index('class="snippet-folder"') and '<option value="Reports &lt;i&gt;">' in html,
+      "unfiled snippets come first, and the save form suggests the folders in use")
+status, saved = api("POST", f"/projects/{PROJECT}/snippets", {"id": filed["weekly"]["id"], "name": "weekly", "sql": "SELECT 3"})
+check(status == 201 and saved["folder"] == "Reports <i>" and saved["sql"] == "SELECT 3", "replacing a snippet without a folder keeps its folder")
+status, refused = api("POST", f"/projects/{PROJECT}/snippets", {"name": "bad", "folder": "two\nlines", "sql": "SELECT 1"})
+check(status == 400 and refused["error"]["code"] == "invalid_request", f"a folder with a line break is refused ({status})")
+for s in (filed["weekly"], filed["loose"]):
+    api("DELETE", f"/projects/{PROJECT}/snippets/{s['id']}")
+
 change = "UPDATE t SET v = v + 100 WHERE id = 1; INSERT INTO t VALUES (4, 40); DELETE FROM t WHERE id = 3"
 status, _, html = run(change, action="scratch")
 check(status == 200 and 'id="scratch-diff"' in html, "run on a scratch branch shows its diff")
@@ -172,6 +192,27 @@ check(status == 200 and '<td class="value">anon</td>' in html, "the SQL runs as 
 status, _, html = run_as("SELECT current_user", "")
 check(status == 200 and '<td class="value">anon</td>' not in html, "the role does not outlive its run")
 
+# EXPLAIN: the plan as a tree, estimates only; ANALYZE runs the SQL without changing the branch.
+status, _, html = run("CREATE TABLE never (id int);\nSELECT * FROM t WHERE v > 15 ORDER BY v", action="explain")
+check(status == 200 and 'class="data plan-tree"' in html and "Plan of Statement 2" in html and "EXPLAIN: estimates" in html,
+      "Explain shows statement 2's plan as a tree")
+check(re.search(r'<td class="depth-1"><span class="plan-op">Seq Scan</span> on public\.t', html) and re.search(r"Filter: \(\S*v &gt; 15\)", html),
+      "the tree indents the scan under the sort, with its filter")
+check("Statement 1 has no plan (CREATE)" in html and sql("SELECT to_regclass('never') IS NULL") == [[True]],
+      "a statement without a plan is named and not run")
+status, _, html = run("SELECT * FROM t WHERE v > 15", action="analyze")
+check(status == 200 and "EXPLAIN ANALYZE" in html and "Self ms" in html and 'class="plan-node hot"' in html and "execution" in html,
+      "Explain analyze adds rows, loops, self time and marks where the time went")
+status, _, html = run("UPDATE t SET v = v + 1000 WHERE id = 2", action="analyze")
+check(status == 200 and "<span class=\"plan-op\">Update</span>" in html and "a temporary copy of main" in html,
+      "Explain analyze of a write runs it on a temporary copy")
+check(sql("SELECT v FROM t WHERE id = 2") == [[20]] and not any(b.startswith("explain-") for b in branches()),
+      "main is unchanged and the copy is deleted")
+status, _, html = run("VACUUM t", action="explain")
+check(status == 400 and "Nothing to explain" in html, "SQL without a plan is a clear error")
+status, _, html = run("SELECT nope FROM t", action="explain")
+check(status == 422 and 'id="sql-error"' in html and "nope" in html, "an error in explained SQL is shown")
+
 viewer = client()
 status, _, _ = console.sign_in(viewer, "viewer@example.com", PASSWORD)
 check(status == 303, "the viewer signs in")
@@ -189,6 +230,11 @@ check(status == 422 and 'id="sql-error"' in html and "read-only transaction" in 
       "a viewer's write fails with Postgres' read-only error and changes nothing")
 status, _, html = run("COMMIT; DELETE FROM t WHERE id = 2", opener=viewer, csrf=vtoken)
 check(status == 400 and 'id="sql-error"' in html and sql("SELECT count(*) FROM t WHERE id = 2") == [[1]], "a viewer cannot escape with COMMIT")
+status, _, html = run("SELECT * FROM t", action="analyze", opener=viewer, csrf=vtoken)
+check(status == 200 and 'class="data plan-tree"' in html, "a viewer may Explain analyze a read")
+status, _, html = run("DELETE FROM t WHERE id = 2", action="analyze", opener=viewer, csrf=vtoken)
+check(status == 422 and "read-only transaction" in html and sql("SELECT count(*) FROM t WHERE id = 2") == [[1]],
+      "a viewer's Explain analyze of a write fails read-only, on no copy")
 status, _, _ = run("SELECT 1", action="scratch", opener=viewer, csrf=vtoken)
 check(status == 403, "a viewer cannot run on a scratch branch")
 status, _, html = call(viewer, "GET", page + "&at=" + before_changes)

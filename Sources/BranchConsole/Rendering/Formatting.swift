@@ -14,6 +14,15 @@ enum Formatting {
         return unit == 0 ? "\(value) B" : String(format: size < 10 ? "%.1f %@" : "%.0f %@", size, units[unit])
     }
 
+    /// "12,345": a count with thousands separated (the same in every locale).
+    static func count(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        let grouped = digits.enumerated().map { index, digit in
+            index > 0 && (digits.count - index) % 3 == 0 ? ",\(digit)" : "\(digit)"
+        }.joined()
+        return (value < 0 ? "-" : "") + grouped
+    }
+
     /// "3 min ago" for an ISO 8601 instant; the text itself if unparsable.
     static func age(_ iso: String, now: Date = Date()) -> String {
         guard let date = instant(iso) else { return iso }

@@ -20,8 +20,11 @@ package struct Snippets: EnginePart {
     }
 
     /// Saves a snippet (`kind` "snippet"; `id` replaces an existing one of the project) or records a
-    /// history entry (`kind` "history").
-    package func save(project: String, id: String?, kind: String, name: String, sql: String, author: String) async throws -> SnippetRecord {
+    /// history entry (`kind` "history"). A snippet is filed in `folder` ("" for none); replacing
+    /// one without a folder keeps the one it had.
+    package func save(
+        project: String, id: String?, kind: String, name: String, sql: String, folder: String? = nil, author: String
+    ) async throws -> SnippetRecord {
         guard kind == "snippet" || kind == "history" else {
             throw EngineError(.invalidRequest, "A snippet's kind is snippet or history, not '\(kind)'.")
         }
@@ -30,14 +33,23 @@ package struct Snippets: EnginePart {
         guard !sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, sql.utf8.count <= Self.maximumSQL else {
             throw EngineError(.invalidRequest, "A snippet's SQL must be 1 to \(Self.maximumSQL) bytes.")
         }
+        let folder = folder?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let folder {
+            guard kind == "snippet" || folder.isEmpty else { throw EngineError(.invalidRequest, "A history entry has no folder.") }
+            guard folder.count <= 100, !folder.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+                throw EngineError(.invalidRequest, "A snippet's folder is at most 100 characters, without line breaks or other control characters.")
+            }
+        }
         let now = Date()
         return try await catalog.write { tx in
             _ = try tx.requireProject(project)
             var record = SnippetRecord(
-                id: Self.newID(), project: project, kind: kind, name: name, sql: sql, author: author, createdAt: now, updatedAt: now)
+                id: Self.newID(), project: project, kind: kind, name: name, sql: sql, folder: folder ?? "", author: author, createdAt: now,
+                updatedAt: now)
             if let id, kind == "snippet" {
                 guard let existing = try tx.snippet(project: project, id: id), existing.kind == "snippet" else { throw Self.notFound(project, id) }
                 record.id = existing.id
+                record.folder = folder ?? existing.folder
                 record.createdAt = existing.createdAt
                 record.author = existing.author
             }

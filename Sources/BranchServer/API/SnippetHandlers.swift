@@ -17,7 +17,8 @@ extension APIHandlers {
         let caller = APICaller.current
         try caller.require(.developer, in: input.path.project)
         let record = try await engine.snippets.save(
-            project: input.path.project, id: body.id, kind: body.kind ?? "snippet", name: body.name, sql: body.sql, author: Self.snippetAuthor(caller))
+            project: input.path.project, id: body.id, kind: body.kind ?? "snippet", name: body.name, sql: body.sql, folder: body.folder,
+            author: Self.snippetAuthor(caller))
         return .created(.init(body: .json(.init(record))))
     }
 
@@ -39,6 +40,6 @@ extension Schemas.Snippet {
     init(_ record: SnippetRecord) {
         self.init(
             author: record.author, createdAt: record.createdAt, id: record.id, kind: record.kind, name: record.name, sql: record.sql,
-            updatedAt: record.updatedAt)
+            updatedAt: record.updatedAt, folder: record.folder)
     }
 }

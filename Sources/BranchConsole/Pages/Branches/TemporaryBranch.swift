@@ -1,20 +1,31 @@
 import BranchAPI
 import Foundation
 
-/// A branch made for one page's reads of the past: `base` as it was at an instant (from its
-/// snapshots and archived WAL), deleted once the page has read it. It is how the SQL editor and
-/// the table editor read "as of" without a server of their own; making it needs the developer role.
+/// A branch made for one page's reads: `base` as it was at an instant (from its snapshots and
+/// archived WAL), as it is now, or a snapshot; deleted once the page has read it. It is how the
+/// SQL editor, the table editor and the database page read "as of", and how a merge is rehearsed,
+/// without a server of their own; making it needs the developer role.
 struct TemporaryBranch: Sendable {
     let environment: ConsoleEnvironment
     let project: String
 
-    /// Runs `body` with the name of a new branch of `base` at `instant`; the branch is deleted
-    /// after it, whatever `body` does. A failure to make it is the `ConsoleFailure` of `createBranch`.
-    func at<T: Sendable>(_ instant: Date, of base: String, prefix: String = "at", _ body: (String) async throws -> T) async throws -> T {
+    /// Runs `body` with the name of a new branch of `base` at `instant` (nil: as it is now); the
+    /// branch is deleted after it, whatever `body` does. A failure to make it is the
+    /// `ConsoleFailure` of `createBranch`.
+    func at<T: Sendable>(_ instant: Date?, of base: String, prefix: String = "at", _ body: (String) async throws -> T) async throws -> T {
+        try await with(.init(at: instant, from: base, name: "\(prefix)-" + Self.shortID()), body)
+    }
+
+    /// Runs `body` with the name of a new branch made from snapshot `id`, deleted after it.
+    func from<T: Sendable>(snapshot id: String, prefix: String = "snap", _ body: (String) async throws -> T) async throws -> T {
+        try await with(.init(name: "\(prefix)-" + Self.shortID(), snapshot: id), body)
+    }
+
+    private func with<T: Sendable>(_ request: Components.Schemas.CreateBranchRequest, _ body: (String) async throws -> T) async throws -> T {
         let project = project
-        let name = "\(prefix)-" + Self.shortID()
+        let name = request.name
         _ = try await environment.call("createBranch", project: project, changes: true, target: name) {
-            try await $0.createBranch(.init(path: .init(project: project), body: .json(.init(at: instant, from: base, name: name)))).created.body.json
+            try await $0.createBranch(.init(path: .init(project: project), body: .json(request))).created.body.json
         }
         do {
             let result = try await body(name)

@@ -37,6 +37,22 @@ struct SQLEditorModel: Sendable {
         var when: String
         var href: String
         var sql: String
+        var folder: String = ""
+    }
+
+    /// Snippets filed under one folder name ("" first: those in none).
+    struct Folder: Sendable {
+        var name: String
+        var snippets: [Snippet]
+        var count: Int
+        var filed: Bool
+
+        init(name: String, snippets: [Snippet]) {
+            self.name = name
+            self.snippets = snippets
+            count = snippets.count
+            filed = !name.isEmpty
+        }
     }
 
     struct DiffRow: Sendable {
@@ -108,10 +124,18 @@ struct SQLEditorModel: Sendable {
     var limitNotice: String?
     var refusal: [String]
     var refused: Bool
+    /// EXPLAIN's trees, one per statement that has a plan, and why the others have none.
+    var plans: [ExplainPlan] = []
+    var hasPlans = false
+    var skipped: [String] = []
     var failure: Failure?
     var scratch: Scratch?
     var flash: String?
     var snippets: [Snippet]
+    var folders: [Folder] = []
+    /// The folder names in use, for the save form's suggestions.
+    var folderNames: [String] = []
+    var snippetFolder = ""
     var history: [Snippet]
     var hasSnippets: Bool
     var hasHistory: Bool

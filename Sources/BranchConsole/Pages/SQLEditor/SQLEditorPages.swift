@@ -33,6 +33,7 @@ struct SQLEditorPages: Sendable {
                 model.sql = snippet.sql
                 if model.snippets.contains(where: { $0.id == id }) {
                     model.snippetName = snippet.name
+                    model.snippetFolder = snippet.folder
                     model.snippetID = snippet.id
                 }
             }
@@ -46,7 +47,14 @@ struct SQLEditorPages: Sendable {
             model.sql = SQLRunner.text(form["sql"])
             model.confirm = form["confirm"] == "on"
             model.choose(RunAs(form))
-            let status = try await runner.run(&model, scratch: form["action"] == "scratch")
+            let status: HTTPResponse.Status
+            switch form["action"] {
+            case "explain", "analyze":
+                status = model.sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                    ? try await runner.run(&model, scratch: false) : await runner.explain(&model, analyze: form["action"] == "analyze")
+            default:
+                status = try await runner.run(&model, scratch: form["action"] == "scratch")
+            }
             try await refreshLists(&model, place: place)
             return try await render(model, place: place, status: status)
         }
@@ -84,11 +92,15 @@ struct SQLEditorPages: Sendable {
             let form = try await environment.form(request)
             let project = place.project
             let name = form.text("name") ?? "", sql = SQLRunner.text(form["sql"]), id = form.text("id")
+            let folder = form["folder"] ?? ""
             do {
                 let saved = try await environment.call("saveSnippet", project: project, changes: true, target: name) {
-                    try await $0.saveSnippet(.init(path: .init(project: project), body: .json(.init(id: id, kind: "snippet", name: name, sql: sql)))).created.body.json
+                    try await $0.saveSnippet(
+                        .init(path: .init(project: project), body: .json(.init(id: id, kind: "snippet", name: name, sql: sql, folder: folder)))
+                    ).created.body.json
                 }
-                return environment.redirect(place.href(extra: [("snippet", saved.id)]), flash: "Snippet \(saved.name) saved for the project's members.")
+                let filed = saved.folder.isEmpty ? "" : " in \(saved.folder)"
+                return environment.redirect(place.href(extra: [("snippet", saved.id)]), flash: "Snippet \(saved.name) saved\(filed) for the project's members.")
             } catch let failure as ConsoleFailure where failure.status == 400 || failure.status == 422 {
                 return environment.redirect(place.href(), flash: failure.message, error: true)
             }
@@ -141,9 +153,12 @@ struct SQLEditorPages: Sendable {
         func view(_ snippet: Components.Schemas.Snippet) -> SQLEditorModel.Snippet {
             .init(
                 id: snippet.id, name: snippet.name, author: snippet.author, when: Formatting.age(snippet.updatedAt),
-                href: place.href(extra: [("snippet", snippet.id)]), sql: snippet.sql)
+                href: place.href(extra: [("snippet", snippet.id)]), sql: snippet.sql, folder: snippet.folder)
         }
         model.snippets = all.filter { $0.kind == "snippet" }.map(view)
+        // The API lists them by folder, then name: one group per folder, the unfiled first.
+        model.folders = Dictionary(grouping: model.snippets, by: \.folder).sorted { $0.key < $1.key }.map { .init(name: $0.key, snippets: $0.value) }
+        model.folderNames = model.folders.map(\.name).filter { !$0.isEmpty }
         model.history = all.filter { $0.kind == "history" }.map(view)
         model.hasSnippets = !model.snippets.isEmpty
         model.hasHistory = !model.history.isEmpty

@@ -33,16 +33,10 @@ struct SQLRunner: Sendable {
                 + limited.map { "statement \($0 + 1)" }.joined(separator: ", ") + ". Write your own LIMIT to read more."
         }
         model.executed = executed
-        // Run as anon or a user: one statement first sets the role and the claims (developers only;
-        // a viewer's SQL goes through the read-only querySQL as Branch's reader role).
         let preamble: String?
-        do {
-            let resolved = try await user(model.runAs)
-            preamble = model.mayWrite ? try model.runAs.preamble(resolved) : nil
-            model.ranAs = preamble == nil ? nil : model.runAs.description(resolved)
-        } catch let failure as ConsoleFailure {
-            model.failure = .init(message: failure.message, code: failure.code, hint: failure.hint)
-            return .init(code: failure.status)
+        switch await runAsPreamble(&model) {
+        case .ready(let text): preamble = text
+        case .failed(let status): return status
         }
         await recordHistory(model.sql)
         if let at = place.at {
@@ -89,6 +83,103 @@ struct SQLRunner: Sendable {
             throw error
         }
         return .ok
+    }
+
+    /// The statement that runs the SQL as anon or a user: it sets the role and the claims, first
+    /// in the same transaction (developers only; a viewer's SQL goes through the read-only
+    /// querySQL as Branch's reader role). A user that cannot be found fails the page.
+    private enum Preamble {
+        case ready(String?)
+        case failed(HTTPResponse.Status)
+    }
+
+    private func runAsPreamble(_ model: inout SQLEditorModel) async -> Preamble {
+        do {
+            let resolved = try await user(model.runAs)
+            let preamble = model.mayWrite ? try model.runAs.preamble(resolved) : nil
+            model.ranAs = preamble == nil ? nil : model.runAs.description(resolved)
+            return .ready(preamble)
+        } catch let failure as ConsoleFailure {
+            model.failure = .init(message: failure.message, code: failure.code, hint: failure.hint)
+            return .failed(.init(code: failure.status))
+        } catch {
+            model.failure = .init(message: "Something unexpected went wrong: \(error)", code: "internal_error")
+            return .failed(.internalServerError)
+        }
+    }
+
+    /// EXPLAIN of each statement that has a plan, shown as a tree. With ANALYZE the statements
+    /// run: in a read-only transaction, or, when they write, on a temporary copy of the branch
+    /// deleted right after, so the branch itself never changes.
+    func explain(_ model: inout SQLEditorModel, analyze: Bool) async -> HTTPResponse.Status {
+        let statements = StatementGuards.split(model.sql)
+        let explained = statements.indices.filter { StatementGuards.explainable(statements[$0]) }
+        model.skipped = statements.indices.filter { !explained.contains($0) }.map { "Statement \($0 + 1) has no plan (\(statements[$0].words.first ?? "empty")): not explained." }
+        guard !explained.isEmpty else {
+            model.failure = .init(
+                message: "Nothing to explain: EXPLAIN takes SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, TABLE, EXECUTE and CREATE TABLE … AS.",
+                code: "invalid_request")
+            return .badRequest
+        }
+        let options = analyze ? "ANALYZE, BUFFERS, VERBOSE, FORMAT JSON" : "VERBOSE, FORMAT JSON"
+        // A statement may end in a `--` comment: the `;` goes on a line of its own.
+        let script = explained.map { "EXPLAIN (\(options)) " + statements[$0].text }.joined(separator: "\n;\n")
+        let preamble: String?
+        switch await runAsPreamble(&model) {
+        case .ready(let text): preamble = text
+        case .failed(let status): return status
+        }
+        await recordHistory(model.sql)
+        var status: HTTPResponse.Status
+        if let at = place.at, let instant = Formatting.instant(at) {
+            do {
+                status = try await TemporaryBranch(environment: environment, project: place.project).at(instant, of: place.branch) { temporary in
+                    await execute(&model, executed: script, limited: [], insertions: [], on: temporary, readOnly: true, preamble: preamble)
+                }
+                model.ranOn = "\(place.branch) as of \(at) (read-only, on a temporary branch since deleted)"
+            } catch let failure as ConsoleFailure {
+                model.failure = .init(message: "Could not open \(place.branch) as of \(at): \(failure.message)", code: failure.code, hint: failure.hint)
+                return .init(code: failure.status)
+            } catch {
+                model.failure = .init(message: "Something unexpected went wrong: \(error)", code: "internal_error")
+                return .internalServerError
+            }
+        } else {
+            status = await execute(&model, executed: script, limited: [], insertions: [], on: place.branch, readOnly: true, preamble: preamble)
+            model.ranOn = place.branch + (analyze ? " (ANALYZE in a read-only transaction)" : "")
+            // ANALYZE of a statement that writes: on a copy, which a viewer may not make.
+            if analyze, model.mayWrite, let failure = model.failure, failure.message.contains("read-only transaction") {
+                model.failure = nil
+                do {
+                    status = try await TemporaryBranch(environment: environment, project: place.project).at(nil, of: place.branch, prefix: "explain") { copy in
+                        await execute(&model, executed: script, limited: [], insertions: [], on: copy, readOnly: false, preamble: preamble)
+                    }
+                    model.ranOn = "a temporary copy of \(place.branch), deleted after: ANALYZE runs the statements, and these write"
+                } catch let failure as ConsoleFailure {
+                    model.failure = .init(message: "Could not copy \(place.branch) to analyze there: \(failure.message)", code: failure.code, hint: failure.hint)
+                    return .init(code: failure.status)
+                } catch {
+                    model.failure = .init(message: "Something unexpected went wrong: \(error)", code: "internal_error")
+                    return .internalServerError
+                }
+            }
+        }
+        if var failure = model.failure {
+            // Its place is in the EXPLAIN script, not in what the user wrote; its message says enough.
+            failure.place = nil
+            failure.excerpt = nil
+            failure.statement = nil
+            model.failure = failure
+            return status
+        }
+        model.plans = zip(explained, model.results).compactMap { index, result in
+            guard let json = result.rows.first?.first?.value else { return nil }
+            return try? ExplainPlan.parse(json, title: "Statement \(index + 1)")
+        }
+        model.results = []
+        model.hasResults = false
+        model.hasPlans = !model.plans.isEmpty
+        return status
     }
 
     /// The auth user `runAs` names: an id as it is, an email looked up through the branch's auth

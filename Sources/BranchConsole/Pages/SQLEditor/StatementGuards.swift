@@ -136,6 +136,16 @@ enum StatementGuards {
             && !words.contains("OFFSET")
     }
 
+    /// Whether EXPLAIN takes `statement`: a query, a data change, EXECUTE, or CREATE … AS.
+    static func explainable(_ statement: Statement) -> Bool {
+        let words = statement.words
+        switch words.first {
+        case "SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE", "EXECUTE": return true
+        case "CREATE": return words.contains("AS") && (words.contains("TABLE") || words.contains("VIEW"))
+        default: return false
+        }
+    }
+
     /// The text added after each bare SELECT (on its own line, so a trailing `--` comment cannot swallow it).
     static let limitClause = "\nLIMIT \(automaticLimit)"
 
