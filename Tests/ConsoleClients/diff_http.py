@@ -12,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from console_http_support import Console, check, csrf_of
+from console_http_support import AdminAPI, Console, check, csrf_of
 
 BASE, ADMIN_KEY, PROJECT, MAIN_URL, VIEWER, VIEWER_PASSWORD = sys.argv[1:7]
 
@@ -178,6 +178,23 @@ picks = {"_csrf": token, "source": "feat", "target": "main", "prefer": "", "row.
 status, _, page = call(browser, "POST", f"{P}/merge", dict(picks, action="preview"))
 check(status == 200 and "(0 unresolved)" in page and 'value="picked@example.com"' in page and '&quot;values&quot;' in page,
       "a preview keeps the cell's custom value and shows it in resolutions.json", page[page.find("merge-conflicts-title"):][:5000])
+# Preview as a diff: the merge rehearsed on a temporary copy of main, its rows shown; main untouched.
+api = AdminAPI(BASE, ADMIN_KEY).call
+snapshots_before = {s["id"] for s in api("GET", f"{P}/snapshots")[1]["snapshots"]}
+unsettled = {k: v for k, v in picks.items() if not k.startswith(("take.", "col.", "cell.", "value."))}
+status, _, page = call(browser, "POST", f"{P}/merge", dict(unsettled, action="rehearse"))
+check(status == 200 and "No diff preview yet" in page and 'id="merge-rehearsal"' not in page, "the diff preview waits for every conflict to be settled", page)
+status, _, page = call(browser, "POST", f"{P}/merge", dict(picks, action="rehearse"))
+check(status == 200 and 'id="merge-rehearsal"' in page, "Preview as a diff shows what the merge would change in main", page[page.find("<main"):][:3000])
+rehearsal = page[page.index('id="merge-rehearsal"'):page.index('id="merge-form"')]
+check("<code>public.users</code>" in rehearsal and 'class="modified-new"' in rehearsal and "<ins>picked@example.com</ins>" in rehearsal,
+      "user 5's email shows changed to the value typed for it, only that cell marked", rehearsal[:4000])
+check('class="added"' in rehearsal and "1001" in rehearsal, "the row the merge inserts shows as added", rehearsal[:4000])
+check(psql("select email from users where id = 5") != "picked@example.com" and psql("select count(*) from users where id = 1001") == "0",
+      "main is unchanged by the preview")
+left = [b["name"] for b in api("GET", f"{P}/branches")[1]["branches"] if b["name"].startswith("rehearse-")]
+new_snapshots = {s["id"] for s in api("GET", f"{P}/snapshots")[1]["snapshots"]} - snapshots_before
+check(not left and not new_snapshots, f"the preview leaves no branch or snapshot behind ({left}, {new_snapshots})")
 status, _, page = call(browser, "POST", f"{P}/merge", dict(picks, action="apply"))
 check(status == 200 and 'id="merge-result"' in page and 'id="merge-undo-button"' in page, "the merge applies and offers undo", page)
 check(psql("select email from users where id = 5") == "picked@example.com", "the cell got the value typed for it")

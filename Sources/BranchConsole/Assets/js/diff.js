@@ -1,4 +1,5 @@
-// Merge conflicts triage from the keyboard: j/k move between conflicts, 1 takes ours, 2 theirs.
+// Merge conflicts triage from the keyboard: j/k move between conflicts, 1 takes ours, 2 theirs,
+// e edits the conflict's first differing cell (its custom value), Escape goes back to the conflict.
 const conflicts = [...document.querySelectorAll('.merge-conflicts .conflict')];
 let current = -1;
 function focus(index) {
@@ -8,15 +9,35 @@ function focus(index) {
   conflicts[current].focus();
   conflicts[current].scrollIntoView({ block: 'nearest' });
 }
+// Typing a custom value chooses "custom value" for that cell.
+for (const input of document.querySelectorAll('.merge-conflicts .cell-pick input[name^="value."]')) {
+  input.addEventListener('input', () => {
+    const pick = input.closest('.cell-pick').querySelector('select');
+    if (pick && input.value !== '') pick.value = 'custom';
+  });
+}
 document.addEventListener('keydown', (event) => {
   if (!conflicts.length || event.metaKey || event.ctrlKey || event.altKey) return;
-  if (event.target.closest && event.target.closest('input[type=text], input:not([type]), textarea, select')) return;
+  const editing = event.target.closest && event.target.closest('input[type=text], input:not([type]), textarea, select');
+  if (editing) {
+    const conflict = editing.closest('.conflict');
+    if (event.key === 'Escape' && conflict) {
+      focus(conflicts.indexOf(conflict));
+      event.preventDefault();
+    }
+    return;
+  }
   const key = event.key;
   if (key === 'j') focus(current + 1);
   else if (key === 'k') focus(current - 1);
   else if ((key === '1' || key === '2') && current >= 0) {
     const radio = conflicts[current].querySelector(`input[value=${key === '1' ? 'target' : 'source'}]`);
     if (radio) { radio.checked = true; focus(current + 1); }
+  } else if (key === 'e' && current >= 0) {
+    const value = conflicts[current].querySelector('.cell-pick input[name^="value."]');
+    if (!value) return;
+    value.focus();
+    value.select();
   } else return;
   event.preventDefault();
 });

@@ -99,6 +99,8 @@ struct MergePage: Sendable {
         var allowDestructive: Bool
         /// The `--resolutions` file the CLI lines name: the choices made on the page.
         var resolutionsJSON: String?
+        /// "Preview as a diff": the rows the merge would write to the target.
+        var rehearsal: MergeRehearsal.Outcome?
     }
 
     struct Result: Sendable {
@@ -122,7 +124,8 @@ struct MergePage: Sendable {
             allowDestructive: query["allow_destructive"] == "on", dryRun: true)
     }
 
-    /// The form: "Preview" runs a dry run with the choices; "Merge" applies them.
+    /// The form: "Preview" runs a dry run with the choices; "Preview as a diff" also rehearses
+    /// the merge on a copy of the target and shows its rows; "Merge" applies them.
     func submit(project: String, form: FormFields) async throws -> Response {
         let session = try ConsoleSession.required()
         _ = try await environment.call("listBranches", project: project) { try await $0.listBranches(.init(path: .init(project: project))).ok.body.json }
@@ -134,7 +137,7 @@ struct MergePage: Sendable {
         let resolutions = Self.resolutions(form)
         return try await page(
             project: project, source: source, target: form.text("target"), prefer: prefer, resolutions: resolutions,
-            allowDestructive: form["allow_destructive"] == "on", dryRun: form["action"] != "apply")
+            allowDestructive: form["allow_destructive"] == "on", dryRun: form["action"] != "apply", rehearse: form["action"] == "rehearse")
     }
 
     /// Per conflict N: `row.N` (its table and key as JSON), `take.N` (source or target: the whole
@@ -182,7 +185,7 @@ struct MergePage: Sendable {
 
     func page(
         project: String, source: String?, target: String?, prefer: String?, resolutions: [Components.Schemas.MergeResolution],
-        allowDestructive: Bool, dryRun: Bool
+        allowDestructive: Bool, dryRun: Bool, rehearse: Bool = false
     ) async throws -> Response {
         let session = try ConsoleSession.required()
         let branches = try await environment.call("listBranches", project: project) {
@@ -231,6 +234,12 @@ struct MergePage: Sendable {
             if result.applied { return try await resultPage(result, project: project) }
             model.base = result.base
             model.plan = plan(result, resolutions: resolutions)
+            if rehearse, let plan = model.plan, plan.unresolved == 0, !plan.nothing {
+                model.rehearsal = try await MergeRehearsal(environment: environment, project: project).rehearse(
+                    source: sourceName, target: targetName, prefer: prefer, resolutions: resolutions, allowDestructive: allowDestructive)
+            } else if rehearse, let plan = model.plan, plan.unresolved > 0 {
+                model.error = "No diff preview yet: \(plan.unresolved) conflict\(plan.unresolved == 1 ? " is" : "s are") unresolved. Choose ours or theirs for each, or a side for all."
+            }
             if !dryRun, let plan = model.plan, plan.unresolved > 0 {
                 model.error = "Nothing was merged: \(plan.unresolved) conflict\(plan.unresolved == 1 ? " is" : "s are") unresolved. Choose ours or theirs for each, or a side for all."
             } else if !dryRun {

@@ -1,0 +1,75 @@
+import BranchAPI
+import Foundation
+
+/// The merge page's "Preview as a diff": the merge, with the page's choices, applied to a
+/// temporary copy of the target; then that copy diffed against the target. The page shows the
+/// very rows the merge would write, as the diff page shows rows. The copy and the snapshot the
+/// merge took of it are deleted after; the target is never touched.
+struct MergeRehearsal: Sendable {
+    /// One table's rows as the merge would change them (the first `rowsPerTable`).
+    struct Table: Sendable {
+        var name: String
+        var added: Int
+        var removed: Int
+        var changed: Int
+        var rows: DiffRowTable
+        var more: Bool
+    }
+
+    struct Outcome: Sendable {
+        var target: String
+        var tables: [Table]
+        var hasTables: Bool
+        var schema: [String]
+        var hasSchema: Bool
+        /// Tables changed beyond the first `tablesShown`.
+        var moreTables: Int
+        var hasMoreTables: Bool
+    }
+
+    static let tablesShown = 10
+    static let rowsPerTable = 20
+
+    let environment: ConsoleEnvironment
+    let project: String
+
+    /// What merging `source` into `target` would change in `target`. Unresolved conflicts make
+    /// the rehearsal fail as the merge itself would (`merge_conflicts`), with nothing left behind.
+    func rehearse(
+        source: String, target: String, prefer: String?, resolutions: [Components.Schemas.MergeResolution], allowDestructive: Bool
+    ) async throws -> Outcome {
+        let project = project
+        return try await TemporaryBranch(environment: environment, project: project).at(nil, of: target, prefix: "rehearse") { copy in
+            let result = try await environment.call("merge", project: project, changes: true, target: "\(source)→\(copy) (preview)") {
+                try await $0.merge(.init(path: .init(project: project), body: .json(.init(
+                    allowDestructive: allowDestructive, dryRun: false, into: copy, prefer: prefer,
+                    resolutions: resolutions.isEmpty ? nil : resolutions, source: source)))).ok.body.json
+            }
+            // The merge snapshotted the copy first (its undo point): it goes with the copy.
+            if let snapshot = result.undoSnapshot {
+                _ = try? await environment.call("deleteSnapshot", project: project, changes: true, target: snapshot) {
+                    try await $0.deleteSnapshot(.init(path: .init(project: project, snapshot: snapshot))).ok.body.json
+                }
+            }
+            guard result.conflicts.allSatisfy({ $0.resolution != nil }) else {
+                throw ConsoleFailure(
+                    status: 409, code: "merge_conflicts", message: "The preview needs every conflict settled, as the merge does.",
+                    hint: "Choose ours or theirs for each conflict, or a side for all, then preview again.")
+            }
+            let reader = DiffReader(environment: environment, project: project)
+            let summary = try await reader.summary(from: target, to: copy)
+            let changed = summary.tables.filter { $0.added + $0.removed + $0.changed > 0 }
+            var tables: [Table] = []
+            for table in changed.prefix(Self.tablesShown) {
+                let rows = try await reader.rows(from: target, to: copy, table: table.table, take: Self.rowsPerTable) { _ in true }
+                tables.append(Table(
+                    name: table.table, added: table.added, removed: table.removed, changed: table.changed,
+                    rows: DiffRowTable(rows: rows, onlyChanged: true), more: table.added + table.removed + table.changed > rows.count))
+            }
+            let schema = summary.schema.map { "\($0.change) \($0.objectType) \($0.name)" }
+            return Outcome(
+                target: target, tables: tables, hasTables: !tables.isEmpty, schema: schema, hasSchema: !schema.isEmpty,
+                moreTables: max(0, changed.count - Self.tablesShown), hasMoreTables: changed.count > Self.tablesShown)
+        }
+    }
+}
