@@ -6,14 +6,16 @@ database page listing a table and escaping hostile names, and the auth users pag
 
 Usage: settings_http.py BASE_URL ADMIN_KEY PROJECT
 Prints one line per check and exits non-zero at the first failure."""
+import datetime
 import html as htmllib
 import re
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from console_http_support import Console, check, csrf_of
+from console_http_support import AdminAPI, Console, check, csrf_of
 
 BASE, ADMIN_KEY, PROJECT = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -126,6 +128,29 @@ check("branch_reader" not in page, "Branch's own reader role is not among the ro
 svg_link = htmllib.unescape(re.search(r'href="([^"]+)" download id="download-schema-svg"', page).group(1))
 status, headers, svg = call(admin, "GET", svg_link)
 check(status == 200 and headers.get("Content-Type", "").startswith("image/svg+xml") and "<svg" in svg and ">items<" in svg and HOSTILE not in svg, "the schema map downloads as an escaped SVG file", svg)
+status, _, page = call(admin, "GET", f"/projects/{PROJECT}/database?find=ITE")
+check(status == 200 and 'class="table-box found" data-table="items"' in page and 'class="table-box dimmed"' in page
+      and "1 table match “ITE”." in page and 'id="schema-find" name="find" value="ITE"' in page,
+      "Find table marks the matching table on the map (any case), dims the others and keeps the text", page)
+status, _, page = call(admin, "GET", f"/projects/{PROJECT}/database?find=%3Cscript%3E")
+check(status == 200 and 'value="&lt;script&gt;"' in page and "1 table match “&lt;script&gt;”." in page and "<script>alert" not in page,
+      "a hostile find text is escaped (and finds the hostile table)", page)
+
+# The schema as it was at an instant: a table made after it is not there; read on a temporary branch.
+time.sleep(1.5)
+instant = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+time.sleep(1.5)
+status, _, _ = call(admin, "POST", f"/projects/{PROJECT}/sql?branch=main", {"_csrf": token, "sql": "CREATE TABLE later_table (id int)", "action": "run"})
+check(status == 200, "a table created after the instant")
+status, _, page = call(admin, "GET", f"/projects/{PROJECT}/database?at={instant}")
+check(status == 200 and 'id="database-historical"' in page and instant in page and "<strong>items</strong>" in page
+      and "later_table" not in page, "database?at= shows the schema as it was then, marked historical", page)
+check('name="at" value="' + instant + '"' in page and "&amp;at=" + instant.replace(":", "%3A") in page,
+      "its schema links, find form and SVG download keep the instant", page)
+status, _, page = call(admin, "GET", f"/projects/{PROJECT}/database")
+check("<strong>later_table</strong>" in page, "the present schema has the new table")
+branches = [b["name"] for b in AdminAPI(BASE, ADMIN_KEY).call("GET", f"/projects/{PROJECT}/branches")[1]["branches"]]
+check(not any(name.startswith("at-") for name in branches), f"the temporary branch is deleted ({branches})")
 
 # Auth users: create one through the auth admin API, find it, ban it.
 auth = f"/projects/{PROJECT}/auth"
@@ -140,6 +165,8 @@ status, _, _ = call(admin, "POST", auth + "/users/ban", {"_csrf": token, "id": u
 check(status == 303, "banning the auth user")
 status, _, page = call(admin, "GET", auth + "?q=person")
 check("banned until" in page, "the user shows as banned", page)
+status, _, page = call(viewer, "GET", f"/projects/{PROJECT}/database?at={instant}")
+check(status == 200 and "needs the developer role" in page and "later_table" not in page, "a viewer cannot read the schema at an instant", page)
 status, _, page = call(viewer, "GET", auth)
 check(status == 200 and 'id="auth-readonly"' in page and "person@example.com" not in page, "a viewer sees no auth users", page)
 print("all settings HTTP checks passed")

@@ -7,7 +7,9 @@ import NIOCore
 /// fixed queries (tables and columns, indexes, functions, triggers, enums, extensions, roles and
 /// grants), a server-rendered SVG of the tables and their foreign keys, and the branch's
 /// migrations, each linking to the diff it produced. Reading the catalog runs SQL on the branch:
-/// `runSQL` for developers, the read-only `querySQL` for viewers (see `ProjectSQL`).
+/// `runSQL` for developers, the read-only `querySQL` for viewers (see `ProjectSQL`). With
+/// `&at=ISO` the schema is the branch's as it was then, read through a temporary branch at that
+/// instant (developers), and the migrations those applied by then.
 struct DatabasePages: Sendable {
     let environment: ConsoleEnvironment
 
@@ -69,6 +71,12 @@ struct DatabasePages: Sendable {
         var noMigrations: Bool
         var migrationsCLI: String
         var downloadHref: String
+        /// The schema map's "Find table" text, and what it found.
+        var find = ""
+        var findResult: String?
+        /// The past instant shown (canonical ISO), with the link back to now.
+        var at: String?
+        var nowHref: String?
     }
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
@@ -77,22 +85,24 @@ struct DatabasePages: Sendable {
             let query = request.uri.queryParameters
             let branch = try await MonitoringPages(environment: environment).branch(project, query["branch"].map(String.init))
             let schema = query["schema"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
-            return try await page(project, branch: branch, schema: schema)
+            let at = try Formatting.canonicalInstant(query["at"].map(String.init))
+            return try await page(project, branch: branch, schema: schema, at: at, find: query["find"].map(String.init) ?? "")
         }
         pages.get("/projects/:project/database/schema.svg") { request, context -> Response in
             let project = try ProjectSettingsPages.project(context)
             let query = request.uri.queryParameters
             let branch = try await MonitoringPages(environment: environment).branch(project, query["branch"].map(String.init))
             let schema = query["schema"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
-            return try await download(project, branch: branch, schema: schema)
+            return try await download(project, branch: branch, schema: schema, at: try Formatting.canonicalInstant(query["at"].map(String.init)))
         }
     }
 
     /// The schema map alone, as an SVG file to download (colours inline: it leaves the console's stylesheet behind).
-    func download(_ project: String, branch: String, schema: String) async throws -> Response {
+    func download(_ project: String, branch: String, schema: String, at: String?) async throws -> Response {
         var model = Self.empty(project: project, branch: branch, schema: schema, mayRead: true)
+        model.at = at
         try await read(into: &model, base: "/projects/\(ConsolePath.segment(project))")
-        let file = "\(project)-\(branch)-\(schema).svg".filter { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+        let file = "\(project)-\(branch)-\(schema)\(at.map { "-" + $0 } ?? "").svg".filter { $0.isLetter || $0.isNumber || "-_.".contains($0) }
         return Response(
             status: .ok,
             headers: [.contentType: "image/svg+xml; charset=utf-8", .contentDisposition: "attachment; filename=\"\(file)\"", .cacheControl: "no-store"],
@@ -106,15 +116,22 @@ struct DatabasePages: Sendable {
             migrationsCLI: "branch migrate list --branch \(branch) --project \(project)", downloadHref: "")
     }
 
-    func page(_ project: String, branch: String, schema: String) async throws -> Response {
+    func page(_ project: String, branch: String, schema: String, at: String? = nil, find: String = "") async throws -> Response {
         let session = try ConsoleSession.required()
-        let mayRead = session.viewer.role(in: project) != nil
+        // The past needs a temporary branch, which needs the developer role.
+        let mayRead = at == nil ? session.viewer.role(in: project) != nil : session.viewer.may(.developer, in: project)
         async let migrations = environment.call("listMigrations", project: project) {
             try await $0.listMigrations(.init(path: .init(project: project, branch: branch))).ok.body.json.migrations
         }
         let base = "/projects/\(ConsolePath.segment(project))"
         var model = Self.empty(project: project, branch: branch, schema: schema, mayRead: mayRead)
+        model.at = at
+        model.nowHref = at.map { _ in "\(base)/database?branch=\(FormFields.encode(branch))&schema=\(FormFields.encode(schema))" }
         model.downloadHref = "\(base)/database/schema.svg?branch=\(FormFields.encode(branch))&schema=\(FormFields.encode(schema))"
+            + (at.map { "&at=" + FormFields.encode($0) } ?? "")
+        if at != nil && !mayRead {
+            model.readError = "Your role in \(project) is viewer: the schema at a past instant is read through a temporary branch, which needs the developer role."
+        }
         if mayRead {
             do {
                 try await read(into: &model, base: base)
@@ -122,7 +139,9 @@ struct DatabasePages: Sendable {
                 model.readError = "\(failure.message) (\(failure.code))"
             }
         }
-        let list = try await migrations.sorted { $0.version < $1.version }
+        Self.find(find, in: &model)
+        let instant = at.flatMap(Formatting.instant)
+        let list = try await migrations.sorted { $0.version < $1.version }.filter { instant == nil || $0.appliedAt <= instant! }
         model.migrations = list.enumerated().map { index, migration in
             let after = index + 1 < list.count ? list[index + 1].snapshot : nil
             let diff = migration.snapshot.map { before in
@@ -133,12 +152,39 @@ struct DatabasePages: Sendable {
         }.reversed()
         model.noMigrations = model.migrations.isEmpty
         return try await environment.page(
-            "database", title: "Database · \(project)", project: project, branch: branch, section: .database,
-            cli: "branch sql --branch \(branch) --project \(project) \"select * from pg_catalog.pg_tables where schemaname = '\(schema)'\"", body: model)
+            "database", title: "Database · \(project)", project: project, branch: branch, point: at, section: .database,
+            cli: "branch sql --branch \(branch) --project \(project) \"select * from pg_catalog.pg_tables where schemaname = '\(schema)'\"",
+            script: "database.js", body: model)
     }
 
+    /// Marks the schema map's tables whose name contains `text` (any case) found, the others dimmed.
+    static func find(_ text: String, in model: inout Model) {
+        let term = text.trimmingCharacters(in: .whitespaces)
+        model.find = term
+        guard !term.isEmpty, var layout = model.layout else { return }
+        for index in layout.boxes.indices {
+            layout.boxes[index].state = layout.boxes[index].name.localizedCaseInsensitiveContains(term) ? "found" : "dimmed"
+        }
+        let found = layout.boxes.filter { $0.state == "found" }.count
+        model.layout = layout
+        model.findResult = found == 0 ? "No table matches “\(term)”." : "\(found) table\(found == 1 ? "" : "s") match “\(term)”."
+    }
+
+    /// Reads the catalog of the model's branch, or, when it shows a past instant, of a temporary
+    /// branch at that instant (deleted after).
     func read(into model: inout Model, base: String) async throws {
-        let sql = ProjectSQL(environment: environment, project: model.project, branch: model.branch)
+        guard let at = model.at else { return try await read(into: &model, base: base, from: model.branch) }
+        guard let instant = Formatting.instant(at) else { throw ConsoleFailure(status: 400, code: "invalid_request", message: "Bad instant \(at).") }
+        let before = model
+        model = try await TemporaryBranch(environment: environment, project: model.project).at(instant, of: model.branch) { temporary in
+            var copy = before
+            try await self.read(into: &copy, base: base, from: temporary)
+            return copy
+        }
+    }
+
+    func read(into model: inout Model, base: String, from branch: String) async throws {
+        let sql = ProjectSQL(environment: environment, project: model.project, branch: branch)
         let schema = model.schema
         // One call, one connection: ten reads side by side would open ten connections to the branch.
         let results = try await sql.batch([
@@ -147,7 +193,7 @@ struct DatabasePages: Sendable {
         ], schema: schema)
         let (schemas, columns, keys, indexes, functions, triggers, enums, extensions, roles, grants) = (
             results[0], results[1], results[2], results[3], results[4], results[5], results[6], results[7], results[8], results[9])
-        let branchQuery = "branch=" + FormFields.encode(model.branch)
+        let branchQuery = "branch=" + FormFields.encode(model.branch) + (model.at.map { "&at=" + FormFields.encode($0) } ?? "")
         model.schemas = schemas.compactMap { $0.first ?? nil }.map {
             Schema(name: $0, href: "\(base)/database?\(branchQuery)&schema=\(FormFields.encode($0))", current: $0 == schema)
         }

@@ -25,6 +25,8 @@ package struct SchemaLayout: Sendable {
         package var height: Double
         package var titleY: Double
         package var rows: [Row]
+        /// "found" or "dimmed" when the page was asked to find a table; "" otherwise.
+        package var state = ""
     }
 
     package struct Row: Sendable {

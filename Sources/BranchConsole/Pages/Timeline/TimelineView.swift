@@ -106,6 +106,9 @@ struct TimelineView: Sendable {
         var title: String
         var detail: String
         var queryHref: String?
+        /// The schema and the tables as they were at the point (same instant as `queryHref`).
+        var schemaHref: String?
+        var tablesHref: String?
         var branchHere: BranchHere?
         var diffs: [Link]
         var hasDiffs: Bool
@@ -299,7 +302,10 @@ struct TimelineView: Sendable {
         if let a = query.a, a != point { diffs.append(Link(label: "A (\(describe(a, snapshots: snapshots)))", href: diff(a.diffSide, point.diffSide))) }
         if let b = query.b, b != point { diffs.append(Link(label: "B (\(describe(b, snapshots: snapshots)))", href: diff(point.diffSide, b.diffSide))) }
         return Panel(
-            title: title, detail: detail, queryHref: queryHref, branchHere: mayWrite ? branchHere : nil, diffs: diffs, hasDiffs: !diffs.isEmpty,
+            title: title, detail: detail, queryHref: queryHref,
+            schemaHref: queryHref.map { $0.replacingOccurrences(of: "\(base)/sql?", with: "\(base)/database?") },
+            tablesHref: queryHref.map { $0.replacingOccurrences(of: "\(base)/sql?", with: "\(base)/tables?") },
+            branchHere: mayWrite ? branchHere : nil, diffs: diffs, hasDiffs: !diffs.isEmpty,
             restoreHref: mayWrite ? restoreHref : nil, selectA: query.href { $0.a = point }, selectB: query.href { $0.b = point },
             closeHref: query.href { $0.point = nil }, cli: cli)
     }
