@@ -27,6 +27,10 @@ struct ConsoleBrowserTests {
                   ('widget', 'plain'),
                   ('<script>window.__xss=1</script>', '<img src=x onerror="window.__xss=1">'),
                   ('gadget', '<svg onload="window.__xss=1">');
+                create type mood as enum ('happy', 'sad');
+                create table orders (id int primary key, item int references items (id), paid boolean not null default false,
+                  due date, meta jsonb, mood mood);
+                insert into orders values (1, 1, false, '2026-01-15', '{"a": 1}', 'happy');
                 """)
             // A snapshot and a finished backup for the timeline and backups pages (the CLI waits for the backup).
             for arguments in [["snapshot", "create", "--name", "seeded"], ["backup", "create"]] {

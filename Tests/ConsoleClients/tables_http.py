@@ -207,6 +207,29 @@ check(status == 400, "a bad instant is a 400")
 status, _, html = call(browser, "GET", base + "&table=public.log")
 check(status == 200 and "no-key-notice" in html and "data-editable" not in html and "one" in html, "a table without a primary key is a read-only grid")
 
+# Row and cell history: row 10 across two snapshots and now, each snapshot read on a temporary branch.
+status, first = api("POST", f"/projects/{PROJECT}/snapshots", {"branch": "main", "name": "history-one"})
+sql("UPDATE items SET price = 99 WHERE id = 10")
+status2, _ = api("POST", f"/projects/{PROJECT}/snapshots", {"branch": "main", "name": "history-two"})
+sql("UPDATE items SET note = '<b>later</b>' WHERE id = 10")
+check(status == 201 and status2 == 201, "two snapshots taken around two changes of row 10")
+status, _, html = call(browser, "GET", base + "&table=public.items&filter=id.eq.10")
+history = re.search(r'<a href="([^"]+)" class="small" data-no-prefetch aria-label="History of row', html)
+check(status == 200 and history is not None, "each row of the grid links to its history")
+history = history.group(1).replace("&amp;", "&")
+status, _, html = call(browser, "GET", history)
+versions = re.findall(r'<tr class="[^"]*">\s*<th scope="row">(.*?)</tr>', html, re.S)
+check(status == 200 and 'id="row-history"' in html and len(versions) >= 3, f"the history page lists the row's versions ({len(versions)})")
+check("main now" in versions[0] and "1 cell changed" in versions[0] and '<ins aria-label="&lt;b&gt;later&lt;/b&gt;, changed from NULL">' in versions[0],
+      "now: the note changed (escaped), marked with its old value")
+check("history-two" in versions[1] and "1 cell changed" in versions[1] and '<ins aria-label="99.00, changed from 15.00">' in versions[1],
+      "at snapshot history-two: the price changed")
+check("history-one" in versions[2] and "<ins" not in versions[2] and "diff vs now" in versions[2], "at history-one: as before, with a diff link")
+check(not any(b.startswith("history-") for b in branches()), "the temporary branches of the history are deleted")
+status, _, html = call(browser, "GET", history + "&column=price")
+heads = re.findall(r"title=\"This cell's history\">([^<]+)</a>", html)
+check(status == 200 and heads == ["id", "price"] and "cell price" in html, f"column=price shows that cell's history alone ({heads})")
+
 # A viewer: rows read through the read-only querySQL, no editing controls, POSTs refused.
 viewer = client()
 status, _, _ = console.sign_in(viewer, "viewer@example.com", PASSWORD)
@@ -228,6 +251,8 @@ status, _, _ = call(viewer, "GET", f"/projects/{PROJECT}/tables/import?branch=ma
 check(status == 403, "a viewer gets no import form")
 status, _, _ = call(viewer, "GET", edit)
 check(status == 403, "a viewer gets no row form")
+status, _, _ = call(viewer, "GET", history)
+check(status == 403, "a viewer gets no row history (it reads through temporary branches)")
 vtoken = csrf_of(html)
 status, _, body = call(viewer, "POST", save, headers={"Content-Type": "application/json", "X-CSRF-Token": vtoken}, body=json.dumps(batch).encode())
 check(status == 403, "a viewer's save is refused")

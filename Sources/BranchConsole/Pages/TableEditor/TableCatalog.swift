@@ -14,6 +14,8 @@ struct TableCatalog: Sendable {
         var keyPosition: Int?
         /// The column a single-column foreign key on this column points at.
         var references: Reference? = nil
+        /// An enum column's labels, in their order (the editor offers them as a list).
+        var enumLabels: [String] = []
     }
 
     /// `schema.table.column` a foreign key points at.
@@ -45,7 +47,8 @@ struct TableCatalog: Sendable {
         SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
           (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, (a.attgenerated <> '')::text,
           (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)::text,
-          greatest(c.reltuples, 0)::bigint::text, fk.nspname, fk.relname, fk.attname
+          greatest(c.reltuples, 0)::bigint::text, fk.nspname, fk.relname, fk.attname,
+          (SELECT array_to_json(array_agg(e.enumlabel ORDER BY e.enumsortorder))::text FROM pg_enum e WHERE e.enumtypid = a.atttypid)
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -73,6 +76,9 @@ struct TableCatalog: Sendable {
                 keyPosition: row[7].flatMap(Int.init))
             if row.count >= 12, let schema = row[9], let table = row[10], let target = row[11] {
                 parsed.references = Reference(schema: schema, table: table, column: target)
+            }
+            if row.count >= 13, let labels = row[12], let decoded = try? JSONDecoder().decode([String].self, from: Data(labels.utf8)) {
+                parsed.enumLabels = decoded
             }
             if tables.last?.schema == schema, tables.last?.name == name {
                 tables[tables.count - 1].columns.append(parsed)

@@ -17,6 +17,7 @@ struct TableEditorPages: Sendable {
             try await TableSave(environment: environment).save(request, location: try await TableLocation.read(request, context: context, environment: environment))
         }
         TableRowPages(environment: environment).register(on: pages)
+        TableHistoryPages(environment: environment).register(on: pages)
         TableTransferPages(environment: environment).register(on: pages)
     }
 
@@ -119,6 +120,7 @@ struct TableEditorPages: Sendable {
             return .init(
                 keyJSON: keyJSON,
                 editHref: editable ? here.href("/row", extra: [("key", GridQuery.Cursor(values: keyValues).token)]) : nil,
+                historyHref: editable ? here.href("/history", keep: false, extra: [("key", GridQuery.Cursor(values: keyValues).token)]) : nil,
                 cells: table.columns.enumerated().map { index, column in
                     TableGridModel.Cell(
                         column: column.name, value: row[index] ?? "NULL", isNull: row[index] == nil,
@@ -130,7 +132,9 @@ struct TableEditorPages: Sendable {
             let next = active && sort?.descending == false ? "\(column.name).desc" : "\(column.name).asc"
             return .init(
                 name: column.name, type: column.type, key: column.keyPosition != nil, notNull: column.notNull, hasDefault: column.hasDefault,
-                generated: column.generated, references: column.references.map { "\($0.tableID).\($0.column)" }, sortHref: here.href(sort: next),
+                generated: column.generated, references: column.references.map { "\($0.tableID).\($0.column)" },
+                options: column.enumLabels.isEmpty ? nil : (try? JSONEncoder().encode(column.enumLabels)).map { String(decoding: $0, as: UTF8.self) },
+                sortHref: here.href(sort: next),
                 ariaSort: active ? (sort!.descending ? "descending" : "ascending") : "none",
                 sortMark: active ? (sort!.descending ? "▼" : "▲") : "",
                 sortLabel: "Sort by \(column.name) " + (next.hasSuffix(".desc") ? "descending" : "ascending"))

@@ -16,6 +16,8 @@ struct TableGridModel: Sendable {
         var generated: Bool
         /// `schema.table.column` of a single-column foreign key.
         var references: String?
+        /// An enum column's labels as a JSON array, for the cell editor's list.
+        var options: String? = nil
         var sortHref: String
         /// "ascending", "descending" or "none" (`aria-sort`).
         var ariaSort: String
@@ -40,6 +42,8 @@ struct TableGridModel: Sendable {
         /// The primary key as JSON (`{"id":"1"}`), for the page's script.
         var keyJSON: String
         var editHref: String?
+        /// The row's history across snapshots (developers: it reads through temporary branches).
+        var historyHref: String?
         var cells: [Cell]
     }
 
