@@ -167,7 +167,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         SecurityHeaders.apply(to: &fields)
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        // The context belongs to its event loop, where the completion runs: bound to it, it may be captured.
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
     }
 
     static func errorJSON(code: ErrorCode, message: String, hint: String) -> [UInt8] {
