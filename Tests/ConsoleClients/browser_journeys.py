@@ -22,6 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from browser_support import Browser, JourneyFailure, check  # noqa: E402
@@ -321,6 +322,26 @@ class Journeys:
         check(XSS_SCRIPT in cells and XSS_IMG in cells, "SQL results with markup show it as text")
         history = b.first("#history-list")
         check(history is not None and "window.__xss" in history.text, "the history shows the SQL text, escaped")
+        self.copy_results()
+
+    def copy_results(self):
+        """Copy as Markdown, JSON and CSV: NULL, pipes, commas, quotes, booleans and JSON survive."""
+        b = self.b
+        self.sql("""select 1 as n, null::text as t, 'a|b,"c"' as s, true as ok, '{"k": [1]}'::jsonb as j""")
+        expected = {
+            "Markdown": '| n | t | s | ok | j |\n| --- | --- | --- | --- | --- |\n| 1 | NULL | a\\|b,"c" | true | {"k":[1]} |',
+            "JSON": '[\n  {\n    "n": 1,\n    "t": null,\n    "s": "a|b,\\"c\\"",\n    "ok": true,\n    "j": {\n      "k": [\n        1\n      ]\n    }\n  }\n]',
+            "CSV": 'n,t,s,ok,j\r\n1,,"a|b,""c""",true,"{""k"":[1]}"',
+        }
+        for label, text in expected.items():
+            button = next((e for e in b.find(".result-copy button") if e.text == label), None)
+            check(button is not None and button.is_displayed(), f"the result has a visible Copy as {label} button")
+            b.js("document.querySelector('.result-copy [role=status]').textContent = ''")
+            button.click()
+            WebDriverWait(b.driver, 10).until(lambda d: "Copied" in (b.first(".result-copy [role=status]").text or ""))
+            copied = b.driver.execute_async_script(
+                "const done = arguments[0]; navigator.clipboard.readText().then(done, e => done('ERROR ' + e))")
+            check(copied == text, f"Copy as {label} puts the result on the clipboard ({copied!r})")
 
     # ------------------------------------------------------------ 8. look at a backup and verify it
 
@@ -375,8 +396,90 @@ class Journeys:
         first_link("restore", f"{P}/backups", "#snapshots a", r"/restore")
         first_link("backup-detail", f"{P}/backups", "#backups a", r"/backups/[^/?]+$")
         first_link("table-row", f"{P}/tables?branch={BRANCH}&table=public.items", "#table-grid a", r"/tables/row")
+        first_link("row-history", f"{P}/tables?branch=main&table=public.items", "#table-grid a", r"/tables/history")
         first_link("timeline-point", f"{P}/timeline", "svg#timeline a.point")
         return found
+
+    def typed_editors(self):
+        """orders (seeded by ConsoleBrowserTests): its item column peeks at the items row it
+        references; booleans and enums edit from a list, dates with a picker, JSON in a text area;
+        a number or JSON that does not parse stays in its editor, marked invalid."""
+        b = self.b
+        b.get(f"{P}/tables?branch=main&table=public.orders")
+        peek = b.first('#table-grid td[data-col="item"] button.fk-peek')
+        check(peek is not None and peek.is_displayed(), "a foreign key's value has a Peek button")
+        peek.click()
+        card = WebDriverWait(b.driver, 10).until(
+            lambda d: next((c for c in b.find(".fk-peek-card") if c.is_displayed() and c.find_elements(By.CSS_SELECTOR, "table")), None))
+        names = [th.text for th in card.find_elements(By.CSS_SELECTOR, "th")]
+        check(names == ["id", "name", "note"] and card.find_elements(By.PARTIAL_LINK_TEXT, "Open the row"),
+              f"Peek shows the referenced items row in a card ({names})")
+        ActionChains(b.driver).send_keys(Keys.ESCAPE).perform()
+        check(not card.is_displayed(), "Escape closes the card")
+
+        def editor(column, css):
+            ActionChains(b.driver).double_click(self.cell(1, column)).perform()
+            return b.wait_for(f'#table-grid td[data-col="{column}"] {css}', 5)
+
+        paid = editor("paid", "select")
+        check([o.text for o in paid.find_elements(By.TAG_NAME, "option")] == ["true", "false"], "a boolean edits from a true/false list")
+        paid.send_keys("t", Keys.ENTER)
+        mood = editor("mood", "select")
+        check([o.text for o in mood.find_elements(By.TAG_NAME, "option")] == ["happy", "sad"], "an enum edits from its labels")
+        mood.send_keys("s", Keys.ENTER)
+        due = editor("due", "input")
+        check(due.get_attribute("type") == "date" and due.get_attribute("value") == "2026-01-15", "a date edits with a date picker")
+        due.send_keys(Keys.ESCAPE)
+        number = editor("id", "input")
+        number.send_keys(Keys.CONTROL, "a")
+        number.send_keys("twelve", Keys.ENTER)
+        check(number.get_attribute("aria-invalid") == "true" and b.first('#table-grid td[data-col="id"] input') is not None,
+              "a number that does not parse stays in its editor, marked invalid")
+        number.send_keys(Keys.ESCAPE)
+        meta = editor("meta", "textarea")
+        meta.send_keys(Keys.CONTROL, "a")
+        meta.send_keys('{"a": 2', Keys.ENTER)
+        check(meta.get_attribute("aria-invalid") == "true", "JSON that does not parse stays in its editor, marked invalid")
+        meta.send_keys("}", Keys.ENTER)
+        check("3" in b.wait_for("#pending-count").text, f"three typed edits wait in the queue ({b.first('#pending-count').text})")
+        ActionChains(b.driver).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
+        b.wait_for("#review-dialog[open]", 10)
+        html = b.driver.find_element(By.TAG_NAME, "html")
+        b.wait_for("#save-changes").click()
+        WebDriverWait(b.driver, 30).until(lambda d: b.stale(html))
+        b.ready()
+        saved = {column: self.cell(1, column).text for column in ("paid", "mood", "meta")}
+        check(saved == {"paid": "true", "mood": "sad", "meta": '{"a": 2}'}, f"the typed edits are saved ({saved})")
+
+    def schema_map(self):
+        """Typing in Find table marks the table on the map and keeps it in the URL; Download PNG
+        saves a PNG of the map at twice its size."""
+        b = self.b
+        b.get(f"{P}/database")
+        find = b.first("#schema-find")
+        check(find is not None, "the database page has a Find table field")
+        find.send_keys("ITEM")
+        WebDriverWait(b.driver, 10).until(lambda d: "match" in (b.first("#schema-find-status").text or ""))
+        found = [g.get_attribute("data-table") for g in b.find("#schema-svg g.table-box.found")]
+        others = [g.get_attribute("data-table") for g in b.find("#schema-svg g.table-box:not(.found)")]
+        check("items" in found and all("item" in name for name in found) and all("item" not in name for name in others)
+              and all("dimmed" in g.get_attribute("class") for g in b.find("#schema-svg g.table-box:not(.found)")),
+              f"typing marks the matching tables and dims the others ({found}; {others})")
+        check("find=ITEM" in b.driver.current_url, "the URL keeps what was found")
+        folder = os.path.join(b.profile, "downloads")
+        os.makedirs(folder, exist_ok=True)
+        b.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": folder})
+        button = b.first("#download-schema-png")
+        check(button is not None and button.is_displayed(), "Download PNG shows once the script runs")
+        button.click()
+        WebDriverWait(b.driver, 20).until(lambda d: any(n.endswith(".png") for n in os.listdir(folder)))
+        name = next(n for n in os.listdir(folder) if n.endswith(".png"))
+        with open(os.path.join(folder, name), "rb") as file:
+            data = file.read()
+        width = int.from_bytes(data[16:20], "big")
+        svg_width = int(float(b.first("#schema-svg").get_attribute("width")))
+        check(data[:8] == b"\x89PNG\r\n\x1a\n" and width == 2 * svg_width and name.startswith(f"{PROJECT}-") and name.endswith("-public.png"),
+              f"the PNG is the map at twice its size ({name}, {width} px wide for {svg_width})")
 
     def audit_everything(self):
         b = self.b
@@ -483,6 +586,8 @@ def main():
             ("7. SQL with an error and its position", journeys.sql_error),
             ("8. look at a backup and verify it", journeys.backup_verify),
             ("9. rotate a key", journeys.rotate_key),
+            ("typed cell editors and FK peek", journeys.typed_editors),
+            ("schema map: find a table, download a PNG", journeys.schema_map),
             ("accessibility of every page, dark and light", journeys.audit_everything),
             ("10. a viewer can change nothing", journeys.viewer),
         ]
