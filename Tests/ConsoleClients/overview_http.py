@@ -9,6 +9,7 @@ Prints one line per check and exits non-zero at the first failure."""
 import datetime
 import re
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -58,12 +59,26 @@ check(status == 200 and re.search(r'id="source-time"[^>]*checked', page) and 'id
       "?new=1&at= (the command palette) opens the form on \"from a time\"")
 check(f'value="{at[:-1]}"' in page or 'type="datetime-local"' in page, "the instant is filled in (UTC)")
 
+time.sleep(1.2)
+before_from_web = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+time.sleep(1.2)
 status, headers, _ = call(admin, "POST", P + "/branches", {"_csrf": token, "name": "from-web", "source": "head", "from": "main"})
 check(headers.get("Location") == P + "/branches/from-web", "creating a branch from HEAD redirects to it")
+
 status, _, page = call(admin, "GET", headers["Location"])
 check(status == 200 and "Created branch from-web" in page and "<h1>Branch from-web</h1>" in page, "its detail page shows the flash and the branch")
 check(f'href="{P}/diff?from=main&amp;to=from-web"' in page, "\"compare to parent\" links to the diff page")
 check("postgres://" in page and 'id="delete-branch"' in page and 'id="reset-branch"' in page, "the detail page has connection strings and actions")
+
+# The overview as it was before from-web: historical, read-only, without it and without connection strings.
+status, _, page = call(admin, "GET", P + "?at=" + before_from_web)
+main_part = page[page.find("<main"):]
+check(status == 200 and 'id="overview-historical"' in page and before_from_web in page and "/branches/feature" in main_part
+      and "/branches/from-web" not in main_part, "?at= shows the overview as it was: from-web did not exist yet")
+check('id="connection-strings"' not in page and 'method="post"' not in main_part and 'class="historical"' in page,
+      "a historical overview is tinted, read-only and shows no connection strings")
+status, _, page = call(admin, "GET", P + "?at=not-a-time")
+check(status == 400, "a bad instant is a 400")
 
 status, headers, _ = call(admin, "POST", P + "/branches", {"_csrf": token, "name": "from-snapshot", "source": "snapshot", "snapshot": snapshot.group(1)})
 check(headers.get("Location") == P + "/branches/from-snapshot", "creating a branch from a snapshot")

@@ -96,8 +96,9 @@ status, _, panel = call(admin, "GET", instant_point)
 check(status == 200 and 'id="point-panel"' in panel and "main at " in panel, "a point inside the band opens its panel (?at=&lane=)")
 check(href(panel, "query-here") == f"{P}/sql?branch=main&at=" + urllib.parse.quote(INSTANT, safe=""), "Query here carries the instant")
 check(href(panel, "tables-here") == f"{P}/tables?branch=main&at=" + urllib.parse.quote(INSTANT, safe="")
-      and href(panel, "schema-here") == f"{P}/database?branch=main&at=" + urllib.parse.quote(INSTANT, safe=""),
-      "Tables then and Schema then open the table editor and the database page at the instant")
+      and href(panel, "schema-here") == f"{P}/database?branch=main&at=" + urllib.parse.quote(INSTANT, safe="")
+      and href(panel, "overview-here") == f"{P}?at=" + urllib.parse.quote(INSTANT, safe=""),
+      "Tables then, Schema then and Overview then open those pages at the instant")
 check(href(panel, "restore-here") == f"{P}/backups?restore_at=" + urllib.parse.quote(INSTANT, safe="") + "&branch=main", "Restore to here carries the instant and branch")
 check(f"from=main%40{urllib.parse.quote(INSTANT, safe='')}&amp;to=main" in panel, "Diff against uses the diff API's BRANCH@INSTANT syntax")
 select_b = href(panel, "select-b")

@@ -4,7 +4,9 @@ import Hummingbird
 
 /// `/projects/{p}`: the project's home: the health of each branch, the backup trust card (age of
 /// the last backup and of the last verified restore, encryption), the newest snapshots, recent
-/// activity, and each branch's connection strings; a mirror's state (`MirrorCard`).
+/// activity, and each branch's connection strings; a mirror's state (`MirrorCard`). With
+/// `?at=ISO`, the same as of a past instant (`OverviewMoment`), read-only and without
+/// connection strings.
 struct OverviewPages: Sendable {
     let environment: ConsoleEnvironment
 
@@ -13,7 +15,7 @@ struct OverviewPages: Sendable {
         var href: String
         var status: String
         var port: Int
-        var restarts: Int
+        var restarts: String
         var restarted: Bool
         var connections: String
         var database: String
@@ -74,15 +76,25 @@ struct OverviewPages: Sendable {
         var branchesHref: String
         var backupsHref: String
         var mirror: MirrorCard?
+        /// The past instant shown (canonical ISO), and the link back to now.
+        var at: String?
+        var nowHref: String?
     }
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
         pages.get("/projects/:project") { request, context -> Response in
-            try await overview(project: try context.parameters.require("project"), branch: request.uri.queryParameters["branch"].map(String.init))
+            let query = request.uri.queryParameters
+            return try await overview(
+                project: try context.parameters.require("project"), branch: query["branch"].map(String.init),
+                at: try Formatting.canonicalInstant(query["at"].map(String.init)))
         }
     }
 
-    func overview(project: String, branch: String?) async throws -> Response {
+    func overview(project: String, branch: String?, at: String? = nil) async throws -> Response {
+        let moment = at.flatMap(Formatting.instant).map(OverviewMoment.init)
+        // Going back in time reads more of the journal, events and metrics, then keeps what came before the instant.
+        let history = moment == nil ? 10 : 1000
+        let minutes = moment.map { OverviewMoment.minutes(back: $0.instant) } ?? 0
         async let projectInfo = environment.call("getProject", project: project) {
             try await $0.getProject(.init(path: .init(project: project))).ok.body.json
         }
@@ -96,49 +108,63 @@ struct OverviewPages: Sendable {
             try await $0.listBackups(.init(query: .init(project: project))).ok.body.json.backups
         }
         async let eventList = environment.call("listEvents", project: project) {
-            try await $0.listEvents(.init(query: .init(project: project, limit: 10))).ok.body.json.events
+            try await $0.listEvents(.init(query: .init(project: project, limit: history))).ok.body.json.events
         }
         async let operationList = environment.call("listOperations", project: project) {
-            try await $0.listOperations(.init(query: .init(project: project, limit: 10))).ok.body.json.operations
+            try await $0.listOperations(.init(query: .init(project: project, limit: history))).ok.body.json.operations
         }
         async let metrics = environment.call("getMetrics", project: project) {
-            try await $0.getMetrics(.init(query: .init(project: project, minutes: 0))).ok.body.json.series
+            try await $0.getMetrics(.init(query: .init(project: project, minutes: minutes))).ok.body.json.series
         }
         let info = try await projectInfo
-        let branches = BranchTree.ordered(try await branchList).map(\.branch)
+        let listed = BranchTree.ordered(try await branchList).map(\.branch)
+        let branches = moment?.branches(listed) ?? listed
         let current = branch ?? info.checkedOut
-        let latest = Dictionary(try await metrics.map { ($0.branch, $0.samples.last) }, uniquingKeysWith: { first, _ in first })
+        let latest = Dictionary(
+            try await metrics.map { series in (series.branch, moment.map { $0.sample(series.samples) } ?? series.samples.last) },
+            uniquingKeysWith: { first, _ in first })
         let base = "/projects/\(ConsolePath.segment(project))"
         let health = branches.map { branch in
             let sample = latest[branch.name] ?? nil
+            // Then: what the sample nearest before the instant says, or nothing.
+            let status = moment == nil ? branch.status : sample?.status ?? "unknown"
+            let restarts = moment == nil ? branch.restarts : sample?.restarts
             return Health(
-                name: branch.name, href: "\(base)/branches/\(ConsolePath.segment(branch.name))", status: branch.status, port: branch.port,
-                restarts: branch.restarts, restarted: branch.restarts > 0, connections: sample?.connections.map(String.init) ?? "—",
-                database: Formatting.bytes(sample?.databaseBytes), size: Formatting.bytes(branch.exclusiveBytes),
-                checkedOut: branch.checkedOut, current: branch.name == current)
+                name: branch.name, href: "\(base)/branches/\(ConsolePath.segment(branch.name))", status: status, port: branch.port,
+                restarts: restarts.map(String.init) ?? "—", restarted: (restarts ?? 0) > 0, connections: sample?.connections.map(String.init) ?? "—",
+                database: Formatting.bytes(sample?.databaseBytes), size: Formatting.bytes(moment == nil ? branch.exclusiveBytes : sample?.exclusiveBytes),
+                checkedOut: moment == nil && branch.checkedOut, current: branch.name == current)
         }
         // What copy-on-write saves: the branches' databases as Postgres counts them, less the bytes only each holds.
         let logical = branches.compactMap { latest[$0.name]??.databaseBytes }.reduce(0, +)
         let exclusive = branches.compactMap(\.exclusiveBytes).reduce(0, +)
-        let mayWrite = PageAccess.mayWrite(project)
-        let connections = try await BranchConnections.load(project: info, branches: branches, reveal: mayWrite, current: current, environment: environment)
-        let snapshots = try await snapshotList.filter { $0.kind != "base" }.sorted { $0.createdAt > $1.createdAt }.prefix(6).map { snapshot in
+        let mayWrite = moment == nil && PageAccess.mayWrite(project)
+        let connections = moment != nil ? [] : try await BranchConnections.load(project: info, branches: branches, reveal: mayWrite, current: current, environment: environment)
+        let allSnapshots = try await snapshotList
+        let snapshotsThen = moment?.snapshots(allSnapshots) ?? allSnapshots
+        let snapshots = snapshotsThen.filter { $0.kind != "base" }.sorted { $0.createdAt > $1.createdAt }.prefix(6).map { snapshot in
             SnapshotRow(
                 label: snapshot.name ?? snapshot.id, kind: snapshot.kind, branch: snapshot.sourceBranch, age: Formatting.age(snapshot.createdAt),
                 at: Instants.utc(snapshot.createdAt), href: "\(base)/timeline?point=snapshot:\(FormFields.encode(snapshot.id))")
         }
-        let activity = try await activityRows(operations: operationList, events: eventList)
+        let operations = try await operationList, events = try await eventList
+        let activity = activityRows(operations: moment?.operations(operations) ?? operations, events: moment?.events(events) ?? events)
+        let backups = try await backupList
+        var infoThen = info
+        if let moment { infoThen.lastVerification = moment.verification(info.lastVerification) }
         let model = Model(
             project: project, role: ConsoleSession.current?.viewer.role(in: project)?.rawValue ?? info.role,
-            size: Formatting.bytes(info.exclusiveBytes), shared: logical > exclusive && branches.count > 1 ? Formatting.bytes(logical - exclusive) : nil,
-            snapshotCount: info.snapshots, branchCount: info.branches,
-            running: branches.filter { $0.status == "running" }.count, checkedOut: info.checkedOut,
-            health: health, trust: trust(info, backups: try await backupList), snapshots: Array(snapshots), hasSnapshots: !snapshots.isEmpty,
+            size: moment == nil ? Formatting.bytes(info.exclusiveBytes) : "—",
+            shared: moment == nil && logical > exclusive && branches.count > 1 ? Formatting.bytes(logical - exclusive) : nil,
+            snapshotCount: moment == nil ? info.snapshots : snapshotsThen.count, branchCount: branches.count,
+            running: health.filter { $0.status == "running" }.count, checkedOut: moment == nil ? info.checkedOut : "—",
+            health: health, trust: trust(infoThen, backups: moment?.backups(backups) ?? backups), snapshots: Array(snapshots),
+            hasSnapshots: !snapshots.isEmpty,
             activity: activity, hasActivity: !activity.isEmpty, connections: connections, connectionsHidden: !mayWrite, mayWrite: mayWrite,
             timelineHref: "\(base)/timeline", branchesHref: "\(base)/branches", backupsHref: "\(base)/backups",
-            mirror: info.mirror.map(MirrorCard.init))
+            mirror: moment == nil ? info.mirror.map(MirrorCard.init) : nil, at: at, nowHref: at.map { _ in base })
         return try await environment.page(
-            "overview", title: project, project: project, branch: branch, section: .overview,
+            "overview", title: project, project: project, branch: branch, point: at, section: .overview,
             cli: "branch project show \(project)", body: model)
     }
 

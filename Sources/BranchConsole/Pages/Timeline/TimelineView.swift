@@ -106,9 +106,10 @@ struct TimelineView: Sendable {
         var title: String
         var detail: String
         var queryHref: String?
-        /// The schema and the tables as they were at the point (same instant as `queryHref`).
+        /// The schema, the tables and the overview as they were at the point (same instant as `queryHref`).
         var schemaHref: String?
         var tablesHref: String?
+        var overviewHref: String?
         var branchHere: BranchHere?
         var diffs: [Link]
         var hasDiffs: Bool
@@ -305,6 +306,7 @@ struct TimelineView: Sendable {
             title: title, detail: detail, queryHref: queryHref,
             schemaHref: queryHref.map { $0.replacingOccurrences(of: "\(base)/sql?", with: "\(base)/database?") },
             tablesHref: queryHref.map { $0.replacingOccurrences(of: "\(base)/sql?", with: "\(base)/tables?") },
+            overviewHref: queryHref.flatMap { href in href.range(of: "&at=").map { base + "?at=" + href[$0.upperBound...] } },
             branchHere: mayWrite ? branchHere : nil, diffs: diffs, hasDiffs: !diffs.isEmpty,
             restoreHref: mayWrite ? restoreHref : nil, selectA: query.href { $0.a = point }, selectB: query.href { $0.b = point },
             closeHref: query.href { $0.point = nil }, cli: cli)
