@@ -14,6 +14,11 @@ struct ConsoleSQLExplainTests {
         #expect(explainable("update t set v = 1 where id = 2"))
         #expect(explainable("CREATE TABLE t2 AS SELECT 1"))
         #expect(!explainable("CREATE TABLE t2 (id int)"))
+        #expect(!explainable("CREATE VIEW v AS SELECT 1"))
+        #expect(!explainable("CREATE TABLE t3 (id int GENERATED ALWAYS AS IDENTITY)"))
+        #expect(!explainable("CREATE FUNCTION f() RETURNS TABLE (x int) AS $$ SELECT 1 $$ LANGUAGE sql"))
+        #expect(explainable("create temp table t4 as select 1"))
+        #expect(explainable("CREATE MATERIALIZED VIEW m AS SELECT 1"))
         #expect(!explainable("VACUUM t"))
         #expect(!explainable("BEGIN"))
     }
@@ -77,6 +82,9 @@ struct ConsoleSQLExplainTests {
             #"[{"Plan": {"Node Type": "ModifyTable", "Operation": "Update", "Relation Name": "t", "Schema": "public", "Alias": "t", "Total Cost": 8, "Plan Rows": 0}}]"#,
             title: "Statement 1")
         #expect(update.nodes[0].operation == "Update" && update.nodes[0].target == "on public.t")
+        // A cross join's estimate is far beyond an Int: it is written, never converted.
+        let huge = try ExplainPlan.parse(#"[{"Plan": {"Node Type": "Nested Loop", "Total Cost": 1e30, "Plan Rows": 1e27}}]"#, title: "Statement 1")
+        #expect(huge.nodes[0].estimatedRows == "1e+27")
     }
 
     @Test("counts are grouped by thousands")

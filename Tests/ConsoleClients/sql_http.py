@@ -208,6 +208,10 @@ check(status == 200 and "<span class=\"plan-op\">Update</span>" in html and "a t
       "Explain analyze of a write runs it on a temporary copy")
 check(sql("SELECT v FROM t WHERE id = 2") == [[20]] and not any(b.startswith("explain-") for b in branches()),
       "main is unchanged and the copy is deleted")
+status, _, html = run("SET LOCAL enable_seqscan = off;\nCREATE VIEW v AS SELECT 1;\nSELECT * FROM t WHERE id = 1", action="explain")
+check(status == 200 and "Statement 1 has no plan (SET): run as it is" in html and "Statement 2 has no plan (CREATE): not explained, not run" in html
+      and "Plan of Statement 3" in html and sql("SELECT to_regclass('v') IS NULL") == [[True]],
+      "SET runs before the statements it affects; CREATE VIEW is neither explained nor run")
 status, _, html = run("VACUUM t", action="explain")
 check(status == 400 and "Nothing to explain" in html, "SQL without a plan is a clear error")
 status, _, html = run("SELECT nope FROM t", action="explain")

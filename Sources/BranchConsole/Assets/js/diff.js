@@ -9,11 +9,18 @@ function focus(index) {
   conflicts[current].focus();
   conflicts[current].scrollIntoView({ block: 'nearest' });
 }
-// Typing a custom value chooses "custom value" for that cell.
+// Typing a custom value chooses "custom value" for that cell; emptying it gives back the choice before.
 for (const input of document.querySelectorAll('.merge-conflicts .cell-pick input[name^="value."]')) {
   input.addEventListener('input', () => {
     const pick = input.closest('.cell-pick').querySelector('select');
-    if (pick && input.value !== '') pick.value = 'custom';
+    if (!pick) return;
+    if (input.value !== '' && pick.value !== 'custom') {
+      input.dataset.before = pick.value;
+      pick.value = 'custom';
+    } else if (input.value === '' && input.dataset.before !== undefined) {
+      pick.value = input.dataset.before;
+      delete input.dataset.before;
+    }
   });
 }
 document.addEventListener('keydown', (event) => {

@@ -84,7 +84,7 @@ function setUp(grid) {
   for (const cell of grid.querySelectorAll('tbody td[data-col]')) cell.tabIndex = 0;
 
   function startEdit(cell) {
-    if (!cell || cell.querySelector('input')) return;
+    if (!cell || cell.querySelector('input, select, textarea')) return;
     const column = columns.find((c) => c.name === cell.dataset.col);
     const row = cell.parentElement;
     if (!column || column.generated || row.classList.contains('removed')) return;
@@ -156,15 +156,19 @@ function setUp(grid) {
     element = document.createElement('input');
     element.value = value ?? '';
     // Dates and local date-times in Postgres's ISO text; whole or millisecond seconds only (finer stays text).
+    // A picker may write its value back its own way (10:00:00 as 10:00): untouched, it keeps the cell's text.
+    const picked = (initial, text) => (element.value === initial ? value : text);
     if (type === 'date' && (value === null || /^\d{4}-\d{2}-\d{2}$/.test(value))) {
       element.type = 'date';
-      return { element, read: () => (element.value ? { value: element.value } : { error: 'Choose a date, or NULL.' }) };
+      const initial = element.value;
+      return { element, read: () => (element.value ? { value: picked(initial, element.value) } : { error: 'Choose a date, or NULL.' }) };
     }
     if (type === 'timestamp without time zone' && (value === null || /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$/.test(value))) {
       element.type = 'datetime-local';
       element.step = '0.001';
       element.value = (value ?? '').replace(' ', 'T');
-      return { element, read: () => (element.value ? { value: element.value.replace('T', ' ') } : { error: 'Choose a date and time, or NULL.' }) };
+      const initial = element.value;
+      return { element, read: () => (element.value ? { value: picked(initial, element.value.replace('T', ' ')) } : { error: 'Choose a date and time, or NULL.' }) };
     }
     const checks = {
       smallint: [/^[-+]?\d+$/, 'a whole number'], integer: [/^[-+]?\d+$/, 'a whole number'], bigint: [/^[-+]?\d+$/, 'a whole number'],

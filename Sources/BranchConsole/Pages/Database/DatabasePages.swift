@@ -141,9 +141,11 @@ struct DatabasePages: Sendable {
         }
         Self.find(find, in: &model)
         let instant = at.flatMap(Formatting.instant)
-        let list = try await migrations.sorted { $0.version < $1.version }.filter { instant == nil || $0.appliedAt <= instant! }
+        let all = try await migrations.sorted { $0.version < $1.version }
+        // At an instant, the migrations applied by then; each diff still ends where the next migration (even a later one) began.
+        let list = all.filter { instant == nil || $0.appliedAt <= instant! }
         model.migrations = list.enumerated().map { index, migration in
-            let after = index + 1 < list.count ? list[index + 1].snapshot : nil
+            let after = index + 1 < all.count ? all[index + 1].snapshot : nil
             let diff = migration.snapshot.map { before in
                 "\(base)/diff?from=\(FormFields.encode(before))&to=\(FormFields.encode(after ?? branch))"
             }

@@ -33,6 +33,20 @@ struct MergeRehearsal: Sendable {
     let environment: ConsoleEnvironment
     let project: String
 
+    /// Deletes the snapshots taken of `branch` (the copy): snapshots outlive their branch. Found by
+    /// listing, so one taken by a merge whose answer was lost goes too.
+    private func dropSnapshots(of branch: String) async {
+        let project = project
+        let taken = (try? await environment.call("listSnapshots", project: project) {
+            try await $0.listSnapshots(.init(path: .init(project: project))).ok.body.json.snapshots
+        })?.filter { $0.sourceBranch == branch } ?? []
+        for snapshot in taken {
+            _ = try? await environment.call("deleteSnapshot", project: project, changes: true, target: snapshot.id) {
+                try await $0.deleteSnapshot(.init(path: .init(project: project, snapshot: snapshot.id))).ok.body.json
+            }
+        }
+    }
+
     /// What merging `source` into `target` would change in `target`. Unresolved conflicts make
     /// the rehearsal fail as the merge itself would (`merge_conflicts`), with nothing left behind.
     func rehearse(
@@ -40,17 +54,19 @@ struct MergeRehearsal: Sendable {
     ) async throws -> Outcome {
         let project = project
         return try await TemporaryBranch(environment: environment, project: project).at(nil, of: target, prefix: "rehearse") { copy in
-            let result = try await environment.call("merge", project: project, changes: true, target: "\(source)→\(copy) (preview)") {
-                try await $0.merge(.init(path: .init(project: project), body: .json(.init(
-                    allowDestructive: allowDestructive, dryRun: false, into: copy, prefer: prefer,
-                    resolutions: resolutions.isEmpty ? nil : resolutions, source: source)))).ok.body.json
+            let result: Components.Schemas.MergeResult
+            do {
+                result = try await environment.call("merge", project: project, changes: true, target: "\(source)→\(copy) (preview)") {
+                    try await $0.merge(.init(path: .init(project: project), body: .json(.init(
+                        allowDestructive: allowDestructive, dryRun: false, into: copy, prefer: prefer,
+                        resolutions: resolutions.isEmpty ? nil : resolutions, source: source)))).ok.body.json
+                }
+            } catch {
+                await dropSnapshots(of: copy)
+                throw error
             }
             // The merge snapshotted the copy first (its undo point): it goes with the copy.
-            if let snapshot = result.undoSnapshot {
-                _ = try? await environment.call("deleteSnapshot", project: project, changes: true, target: snapshot) {
-                    try await $0.deleteSnapshot(.init(path: .init(project: project, snapshot: snapshot))).ok.body.json
-                }
-            }
+            await dropSnapshots(of: copy)
             guard result.conflicts.allSatisfy({ $0.resolution != nil }) else {
                 throw ConsoleFailure(
                     status: 409, code: "merge_conflicts", message: "The preview needs every conflict settled, as the merge does.",

@@ -2,7 +2,8 @@ import BranchAPI
 import Foundation
 
 /// What the overview shows of a past instant: the branches that existed then, each server's
-/// sample nearest before it (from the metrics the service keeps, 720 per branch), the snapshots,
+/// sample nearest before it (from the metrics the service keeps: 720 per branch, an hour at the
+/// default 5 s interval), the snapshots,
 /// backups and activity up to it, and the last verified restore if it came before. Pure: the page
 /// reads the lists as for now and passes them through.
 struct OverviewMoment: Sendable {
@@ -39,7 +40,8 @@ struct OverviewMoment: Sendable {
         all.filter { $0.at <= instant }
     }
 
-    /// How many minutes of metrics reach back to the instant (at most the store's 720 samples' worth).
+    /// How many minutes of metrics reach back to the instant (the API answers what it keeps;
+    /// a day covers the store at any interval up to two minutes).
     static func minutes(back to: Date, now: Date = Date()) -> Int {
         max(1, min(Int(now.timeIntervalSince(to) / 60) + 6, 24 * 60))
     }

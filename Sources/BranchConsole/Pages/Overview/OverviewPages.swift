@@ -144,21 +144,20 @@ struct OverviewPages: Sendable {
         let snapshotsThen = moment?.snapshots(allSnapshots) ?? allSnapshots
         let snapshots = snapshotsThen.filter { $0.kind != "base" }.sorted { $0.createdAt > $1.createdAt }.prefix(6).map { snapshot in
             SnapshotRow(
-                label: snapshot.name ?? snapshot.id, kind: snapshot.kind, branch: snapshot.sourceBranch, age: Formatting.age(snapshot.createdAt),
+                label: snapshot.name ?? snapshot.id, kind: snapshot.kind, branch: snapshot.sourceBranch, age: Formatting.age(snapshot.createdAt, now: moment?.instant ?? Date()),
                 at: Instants.utc(snapshot.createdAt), href: "\(base)/timeline?point=snapshot:\(FormFields.encode(snapshot.id))")
         }
         let operations = try await operationList, events = try await eventList
-        let activity = activityRows(operations: moment?.operations(operations) ?? operations, events: moment?.events(events) ?? events)
+        let activity = activityRows(
+            operations: moment?.operations(operations) ?? operations, events: moment?.events(events) ?? events, now: moment?.instant ?? Date())
         let backups = try await backupList
-        var infoThen = info
-        if let moment { infoThen.lastVerification = moment.verification(info.lastVerification) }
         let model = Model(
             project: project, role: ConsoleSession.current?.viewer.role(in: project)?.rawValue ?? info.role,
             size: moment == nil ? Formatting.bytes(info.exclusiveBytes) : "—",
             shared: moment == nil && logical > exclusive && branches.count > 1 ? Formatting.bytes(logical - exclusive) : nil,
             snapshotCount: moment == nil ? info.snapshots : snapshotsThen.count, branchCount: branches.count,
             running: health.filter { $0.status == "running" }.count, checkedOut: moment == nil ? info.checkedOut : "—",
-            health: health, trust: trust(infoThen, backups: moment?.backups(backups) ?? backups), snapshots: Array(snapshots),
+            health: health, trust: trust(info, backups: moment?.backups(backups) ?? backups, then: moment), snapshots: Array(snapshots),
             hasSnapshots: !snapshots.isEmpty,
             activity: activity, hasActivity: !activity.isEmpty, connections: connections, connectionsHidden: !mayWrite, mayWrite: mayWrite,
             timelineHref: "\(base)/timeline", branchesHref: "\(base)/branches", backupsHref: "\(base)/backups",
@@ -168,36 +167,41 @@ struct OverviewPages: Sendable {
             cli: "branch project show \(project)", body: model)
     }
 
-    func trust(_ info: Components.Schemas.ProjectInfo, backups: [Components.Schemas.BackupInfo]) -> Trust {
+    /// The backup trust card; at a past instant (`then`), ages count back from it, and a
+    /// verification after it is not known (only the newest is kept).
+    func trust(_ info: Components.Schemas.ProjectInfo, backups: [Components.Schemas.BackupInfo], then: OverviewMoment? = nil) -> Trust {
         let newest = backups.max { $0.startedAt < $1.startedAt }
         let lastGood = backups.filter { $0.status == "succeeded" }.max { $0.startedAt < $1.startedAt }
-        let verification = info.lastVerification
+        let verification = then.map { $0.verification(info.lastVerification) } ?? info.lastVerification
+        let now = then?.instant ?? Date()
+        let unknown = then != nil && verification == nil && info.lastVerification != nil
         return Trust(
-            lastBackup: newest.map { Formatting.age($0.startedAt) } ?? "never",
+            lastBackup: newest.map { Formatting.age($0.startedAt, now: now) } ?? "never",
             lastBackupDetail: newest.map { backup in
                 "\(backup.status) · \(backup.kind) · \(Instants.utc(backup.startedAt))"
-                    + (backup.status == "failed" ? lastGood.map { " · last good \(Formatting.age($0.startedAt))" } ?? "" : "")
+                    + (backup.status == "failed" ? lastGood.map { " · last good \(Formatting.age($0.startedAt, now: now))" } ?? "" : "")
             } ?? "No backup yet: `branch backup create` takes one.",
             backupBad: newest == nil || newest?.status == "failed",
-            lastVerified: verification.map { Formatting.age($0.at) } ?? "never",
+            lastVerified: verification.map { Formatting.age($0.at, now: now) } ?? (unknown ? "not known" : "never"),
             verifiedDetail: verification.map { $0.ok ? "restored and checked OK (\(Instants.utc($0.at)))" : "FAILED: \($0.error ?? "the restore did not check out")" }
-                ?? "No test restore yet: `branch backup verify` runs one.",
-            verifiedBad: verification.map { !$0.ok } ?? true,
+                ?? (unknown ? "Only the newest verification is kept, and it came after this instant."
+                    : "No test restore yet: `branch backup verify` runs one."),
+            verifiedBad: verification.map { !$0.ok } ?? !unknown,
             encryption: backups.isEmpty ? "Backups are encrypted with the service's backup key when taken." : "Encrypted: every backup is encrypted with the service's backup key.",
             schedule: info.backupSchedule.map { "Backups scheduled: \($0)" } ?? "No backup schedule",
-            window: info.earliestRestorableAt.map { "\(Instants.utc($0)) → now (retention \(info.retentionDays) d)" } ?? "—")
+            window: info.earliestRestorableAt.map { "\(Instants.utc($0)) → now (retention \(info.retentionDays) d)" + (then == nil ? "" : ", as of now") } ?? "—")
     }
 
     /// The newest journal entries and server events together, newest first.
-    func activityRows(operations: [Components.Schemas.OperationInfo], events: [Components.Schemas.EventInfo]) -> [Activity] {
+    func activityRows(operations: [Components.Schemas.OperationInfo], events: [Components.Schemas.EventInfo], now: Date = Date()) -> [Activity] {
         let fromOperations = operations.map { operation in
             (operation.startedAt, Activity(
-                at: Instants.utc(operation.startedAt), age: Formatting.age(operation.startedAt), what: operation.kind, target: operation.target ?? "",
+                at: Instants.utc(operation.startedAt), age: Formatting.age(operation.startedAt, now: now), what: operation.kind, target: operation.target ?? "",
                 state: operation.state + (operation.errorCode.map { " (\($0))" } ?? ""), bad: operation.state == "failed"))
         }
         let fromEvents = events.map { event in
             (event.at, Activity(
-                at: Instants.utc(event.at), age: Formatting.age(event.at), what: event.kind, target: [event.branch, event.detail].compactMap { $0 }.joined(separator: ": "),
+                at: Instants.utc(event.at), age: Formatting.age(event.at, now: now), what: event.kind, target: [event.branch, event.detail].compactMap { $0 }.joined(separator: ": "),
                 state: "event", bad: event.kind.contains("crash") || event.kind.contains("fail")))
         }
         return (fromOperations + fromEvents).sorted { $0.0 > $1.0 }.prefix(10).map(\.1)

@@ -65,8 +65,8 @@ struct ExplainPlan: Sendable, Equatable {
             let actual = analyzed ? number(node["Actual Rows"]) : nil
             return Node(
                 depth: entry.depth, depthClass: "depth-\(min(entry.depth, 12))", operation: operation(node), target: target(node), details: details(node),
-                estimatedRows: Formatting.count(Int(estimated)), cost: String(format: "%.2f", number(node["Total Cost"])),
-                actualRows: actual.map { Formatting.count(Int($0)) }, loops: analyzed ? Formatting.count(Int(number(node["Actual Loops"]))) : nil,
+                estimatedRows: rows(estimated), cost: String(format: "%.2f", number(node["Total Cost"])),
+                actualRows: actual.map(rows), loops: analyzed ? rows(number(node["Actual Loops"])) : nil,
                 selfTime: analyzed ? String(format: "%.3f", selves[index]) : nil,
                 share: share, sharePercent: String(format: "%.0f%%", share * 100), hot: index == hottest && share >= 0.2,
                 misestimate: actual.flatMap { misestimate(estimated: estimated, actual: $0) })
@@ -121,7 +121,14 @@ struct ExplainPlan: Sendable, Equatable {
     static func misestimate(estimated: Double, actual: Double) -> String? {
         let low = max(min(estimated, actual), 1), high = max(estimated, actual)
         guard high / low >= 10, abs(high - low) >= 1 else { return nil }
-        return "estimated \(Formatting.count(Int(estimated))), got \(Formatting.count(Int(actual)))"
+        return "estimated \(rows(estimated)), got \(rows(actual))"
+    }
+
+    /// A row count as text: grouped by thousands, or in scientific notation past 10^15 (the
+    /// planner's estimates reach 10^100, far beyond an Int).
+    static func rows(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e15 else { return String(format: "%.3g", value) }
+        return Formatting.count(Int(value.rounded(.down)))
     }
 
     static func number(_ value: Any?) -> Double {

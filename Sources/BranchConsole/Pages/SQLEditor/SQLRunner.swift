@@ -114,7 +114,12 @@ struct SQLRunner: Sendable {
     func explain(_ model: inout SQLEditorModel, analyze: Bool) async -> HTTPResponse.Status {
         let statements = StatementGuards.split(model.sql)
         let explained = statements.indices.filter { StatementGuards.explainable(statements[$0]) }
-        model.skipped = statements.indices.filter { !explained.contains($0) }.map { "Statement \($0 + 1) has no plan (\(statements[$0].words.first ?? "empty")): not explained." }
+        // SET and PREPARE run as they are: later statements may depend on them.
+        let sent = statements.indices.filter { explained.contains($0) || StatementGuards.keptWhenExplaining(statements[$0]) }
+        model.skipped = statements.indices.filter { !explained.contains($0) }.map { index in
+            "Statement \(index + 1) has no plan (\(statements[index].words.first ?? "empty")): "
+                + (sent.contains(index) ? "run as it is, not explained." : "not explained, not run.")
+        }
         guard !explained.isEmpty else {
             model.failure = .init(
                 message: "Nothing to explain: EXPLAIN takes SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, TABLE, EXECUTE and CREATE TABLE … AS.",
@@ -123,7 +128,7 @@ struct SQLRunner: Sendable {
         }
         let options = analyze ? "ANALYZE, BUFFERS, VERBOSE, FORMAT JSON" : "VERBOSE, FORMAT JSON"
         // A statement may end in a `--` comment: the `;` goes on a line of its own.
-        let script = explained.map { "EXPLAIN (\(options)) " + statements[$0].text }.joined(separator: "\n;\n")
+        let script = sent.map { (explained.contains($0) ? "EXPLAIN (\(options)) " : "") + statements[$0].text }.joined(separator: "\n;\n")
         let preamble: String?
         switch await runAsPreamble(&model) {
         case .ready(let text): preamble = text
@@ -172,8 +177,8 @@ struct SQLRunner: Sendable {
             model.failure = failure
             return status
         }
-        model.plans = zip(explained, model.results).compactMap { index, result in
-            guard let json = result.rows.first?.first?.value else { return nil }
+        model.plans = zip(sent, model.results).compactMap { index, result in
+            guard explained.contains(index), let json = result.rows.first?.first?.value else { return nil }
             return try? ExplainPlan.parse(json, title: "Statement \(index + 1)")
         }
         model.results = []

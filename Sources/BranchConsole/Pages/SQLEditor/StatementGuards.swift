@@ -136,14 +136,27 @@ enum StatementGuards {
             && !words.contains("OFFSET")
     }
 
-    /// Whether EXPLAIN takes `statement`: a query, a data change, EXECUTE, or CREATE … AS.
+    /// Whether EXPLAIN takes `statement`: a query, a data change, EXECUTE, or CREATE [TEMP |
+    /// UNLOGGED] TABLE … AS and CREATE MATERIALIZED VIEW … AS followed by a query (not a view, a
+    /// function, nor a column's GENERATED … AS).
     static func explainable(_ statement: Statement) -> Bool {
         let words = statement.words
         switch words.first {
         case "SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE", "EXECUTE": return true
-        case "CREATE": return words.contains("AS") && (words.contains("TABLE") || words.contains("VIEW"))
+        case "CREATE":
+            let kind = Array(words.dropFirst().prefix(2))
+            guard kind.first == "TABLE" || kind == ["MATERIALIZED", "VIEW"] || (["TEMP", "TEMPORARY", "UNLOGGED"].contains(kind.first ?? "") && kind.last == "TABLE")
+            else { return false }
+            return words.indices.contains { index in
+                words[index] == "AS" && index + 1 < words.count && ["SELECT", "WITH", "VALUES", "TABLE", "EXECUTE"].contains(words[index + 1])
+            }
         default: return false
         }
+    }
+
+    /// Statements an explained script keeps as they are, since later statements may need them.
+    static func keptWhenExplaining(_ statement: Statement) -> Bool {
+        ["SET", "PREPARE"].contains(statement.words.first ?? "")
     }
 
     /// The text added after each bare SELECT (on its own line, so a trailing `--` comment cannot swallow it).

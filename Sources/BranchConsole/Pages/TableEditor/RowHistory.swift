@@ -48,11 +48,13 @@ struct RowHistory: Sendable {
             let before: [String: String?]? = previous ?? nil
             let cells = columns.map { column -> Cell in
                 guard let values = reading.values else { return Cell(value: "", isNull: false, changed: false, label: nil) }
+                // A column the table did not have yet reads as absent ("—"), compared as NULL.
+                let present = values.keys.contains(column)
                 let value = values[column] ?? nil
                 let old = before.map { $0[column] ?? nil }
                 let changed = previous != nil && before != nil && old != value
                 return Cell(
-                    value: value ?? "NULL", isNull: value == nil, changed: changed,
+                    value: present ? value ?? "NULL" : "—", isNull: present && value == nil, changed: changed,
                     label: changed ? "changed from \((old ?? nil) ?? "NULL")" : nil)
             }
             let changedCount = cells.filter(\.changed).count

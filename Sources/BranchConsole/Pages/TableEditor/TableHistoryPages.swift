@@ -37,12 +37,27 @@ struct TableHistoryPages: Sendable {
         pages.get("/projects/:project/tables/history") { request, context -> Response in
             let location = try await TableLocation.read(request, context: context, environment: environment)
             try await PageAccess.requireWrite(environment, project: location.project)
-            let (table, key) = try await TableRowPages(environment: environment).target(location, request: request)
+            let (table, named) = try await TableRowPages(environment: environment).target(location, request: request)
+            guard let key = named else { throw ConsoleFailure(status: 400, code: "invalid_request", message: "A row's history needs its key (key=…).") }
             let query = FormFields(request.uri.query ?? "")
             let column = query.text("column").flatMap { table.column($0)?.name }
             let limit = min(max(query.text("limit").flatMap(Int.init) ?? Self.defaultLimit, 1), Self.maximumLimit)
-            return try await page(location, table: table, key: key ?? [:], column: column, limit: limit, keyToken: query.text("key") ?? "")
+            return try await page(location, table: table, key: key, column: column, limit: limit, keyToken: query.text("key") ?? "")
         }
+    }
+
+    /// The row as column → text, whatever columns the table had at that point (a snapshot may
+    /// predate a column): every point is read the same way, so their values compare.
+    static func rowQuery(_ table: TableCatalog.Table, key: [String: String?]) throws -> String {
+        let condition = try EditBatch.keyCondition(key, table: table)
+        return "SELECT (SELECT json_object_agg(e.key, e.value) FROM json_each_text(row_to_json(r)) e)::text "
+            + "FROM (SELECT * FROM \(table.sql) WHERE \(condition)) r"
+    }
+
+    /// `{"column": "text" or null}` as the history compares it.
+    static func values(_ json: String) throws -> [String: String?] {
+        guard let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
+        return object.mapValues { $0 as? String }
     }
 
     func page(
@@ -53,7 +68,7 @@ struct TableHistoryPages: Sendable {
             try await $0.listSnapshots(.init(path: .init(project: project))).ok.body.json.snapshots
         }.filter { $0.sourceBranch == branch }.sorted { $0.createdAt > $1.createdAt }
         let chosen = Array(snapshots.prefix(limit))
-        let rows = TableRowPages(environment: environment)
+        let query = try Self.rowQuery(table, key: key)
         let base = "/projects/\(ConsolePath.segment(project))"
         let keyFilter = table.key.first.flatMap { first in key[first.name].map { "&key=" + FormFields.encode($0 ?? "") } } ?? ""
         func diffHref(_ from: String) -> String {
@@ -62,9 +77,8 @@ struct TableHistoryPages: Sendable {
         // The row at one point: nil when it did not exist, a note when the point could not be read.
         @Sendable func read(on name: String) async -> (values: [String: String?]?, note: String?) {
             do {
-                return (try await rows.currentRow(table, key: key, sql: EditorSQL(environment: environment, project: project, branch: name)), nil)
-            } catch let failure as ConsoleFailure where failure.status == 404 {
-                return (nil, nil)
+                let text = try await EditorSQL(environment: environment, project: project, branch: name).rows(query).first?.first ?? nil
+                return (try text.map(Self.values), nil)
             } catch let failure as ConsoleFailure {
                 return (nil, "not readable: \(failure.message)")
             } catch {
