@@ -137,36 +137,23 @@ struct SQLRunner: Sendable {
         await recordHistory(model.sql)
         var status: HTTPResponse.Status
         if let at = place.at, let instant = Formatting.instant(at) {
-            do {
-                status = try await TemporaryBranch(environment: environment, project: place.project).at(instant, of: place.branch) { temporary in
-                    await execute(&model, executed: script, limited: [], insertions: [], on: temporary, readOnly: true, preamble: preamble)
-                }
-                model.ranOn = "\(place.branch) as of \(at) (read-only, on a temporary branch since deleted)"
-            } catch let failure as ConsoleFailure {
-                model.failure = .init(message: "Could not open \(place.branch) as of \(at): \(failure.message)", code: failure.code, hint: failure.hint)
-                return .init(code: failure.status)
-            } catch {
-                model.failure = .init(message: "Something unexpected went wrong: \(error)", code: "internal_error")
-                return .internalServerError
-            }
+            let (ran, made) = await onTemporaryBranch(
+                instant, prefix: "at", failing: "Could not open \(place.branch) as of \(at)", &model, script: script, readOnly: true, preamble: preamble)
+            guard made else { return ran }
+            status = ran
+            model.ranOn = "\(place.branch) as of \(at) (read-only, on a temporary branch since deleted)"
         } else {
             status = await execute(&model, executed: script, limited: [], insertions: [], on: place.branch, readOnly: true, preamble: preamble)
             model.ranOn = place.branch + (analyze ? " (ANALYZE in a read-only transaction)" : "")
             // ANALYZE of a statement that writes: on a copy, which a viewer may not make.
             if analyze, model.mayWrite, let failure = model.failure, failure.message.contains("read-only transaction") {
                 model.failure = nil
-                do {
-                    status = try await TemporaryBranch(environment: environment, project: place.project).at(nil, of: place.branch, prefix: "explain") { copy in
-                        await execute(&model, executed: script, limited: [], insertions: [], on: copy, readOnly: false, preamble: preamble)
-                    }
-                    model.ranOn = "a temporary copy of \(place.branch), deleted after: ANALYZE runs the statements, and these write"
-                } catch let failure as ConsoleFailure {
-                    model.failure = .init(message: "Could not copy \(place.branch) to analyze there: \(failure.message)", code: failure.code, hint: failure.hint)
-                    return .init(code: failure.status)
-                } catch {
-                    model.failure = .init(message: "Something unexpected went wrong: \(error)", code: "internal_error")
-                    return .internalServerError
-                }
+                let (ran, made) = await onTemporaryBranch(
+                    nil, prefix: "explain", failing: "Could not copy \(place.branch) to analyze there", &model, script: script, readOnly: false,
+                    preamble: preamble)
+                guard made else { return ran }
+                status = ran
+                model.ranOn = "a temporary copy of \(place.branch), deleted after: ANALYZE runs the statements, and these write"
             }
         }
         if var failure = model.failure {
@@ -185,6 +172,26 @@ struct SQLRunner: Sendable {
         model.hasResults = false
         model.hasPlans = !model.plans.isEmpty
         return status
+    }
+
+    /// Runs an explained `script` on a temporary branch of the page's branch at `instant` (nil: a
+    /// copy of it now), deleted after. `made` is false when the branch could not be made: the
+    /// model then carries that failure, its message after `what`.
+    private func onTemporaryBranch(
+        _ instant: Date?, prefix: String, failing what: String, _ model: inout SQLEditorModel, script: String, readOnly: Bool, preamble: String?
+    ) async -> (status: HTTPResponse.Status, made: Bool) {
+        do {
+            let status = try await TemporaryBranch(environment: environment, project: place.project).at(instant, of: place.branch, prefix: prefix) { name in
+                await execute(&model, executed: script, limited: [], insertions: [], on: name, readOnly: readOnly, preamble: preamble)
+            }
+            return (status, true)
+        } catch let failure as ConsoleFailure {
+            model.failure = .init(message: "\(what): \(failure.message)", code: failure.code, hint: failure.hint)
+            return (.init(code: failure.status), false)
+        } catch {
+            model.failure = .init(message: "Something unexpected went wrong: \(error)", code: "internal_error")
+            return (.internalServerError, false)
+        }
     }
 
     /// The auth user `runAs` names: an id as it is, an email looked up through the branch's auth
