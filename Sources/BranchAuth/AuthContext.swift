@@ -18,8 +18,10 @@ package struct AuthContext: Sendable {
     /// Role claim of the verified apikey: anon or service_role. The admin endpoints verify the bearer
     /// themselves, as GoTrue does.
     package var apiKeyRole: String
-    /// Whether sign-ups are confirmed at once (there is no mailer): GoTrue's MAILER_AUTOCONFIRM.
-    package var autoConfirm: Bool
+    /// The project's auth settings: sign-ups, email confirmation, links and mail.
+    package var policy: AuthPolicy
+    /// Whether sign-ups and email changes take effect at once, unconfirmed (GoTrue's MAILER_AUTOCONFIRM).
+    package var autoConfirm: Bool { !policy.confirmEmail }
     /// Where the users are: the branch's database, as supabase_auth_admin.
     package var database: any AuthDatabase
     /// Failed sign-in counting, shared by the project's requests.
@@ -30,14 +32,14 @@ package struct AuthContext: Sendable {
     package var currentKeys: KeyIssueTimes?
 
     package init(
-        project: String, jwtSecret: [UInt8], issuer: String, apiKeyRole: String, autoConfirm: Bool = true,
+        project: String, jwtSecret: [UInt8], issuer: String, apiKeyRole: String, policy: AuthPolicy = AuthPolicy(),
         database: any AuthDatabase, limiter: SignInLimiter, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.project = project
         self.jwtSecret = jwtSecret
         self.issuer = issuer
         self.apiKeyRole = apiKeyRole
-        self.autoConfirm = autoConfirm
+        self.policy = policy
         self.database = database
         self.limiter = limiter
         self.now = now

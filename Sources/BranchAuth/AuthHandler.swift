@@ -3,10 +3,12 @@ import BranchCore
 import BranchPostgres
 
 /// The GoTrue (Supabase Auth) subset of a project's `/auth/v1`: sign-up, password sign-in, refresh,
-/// the current user, sign-out and user administration, on the branch's own `auth` schema.
+/// the current user, sign-out, the mailed flows (confirmation, magic link and code, recovery,
+/// invitation) and user administration, on the branch's own `auth` schema.
 package enum AuthHandler {
     /// One /auth/v1 request (request.path relative to /auth/v1: "/signup", "/token", "/user", "/logout",
-    /// "/admin/users", "/admin/users/{id}", also "/settings" and "/health" as GoTrue answers them). Never throws:
+    /// "/otp", "/recover", "/resend", "/verify", "/invite", "/admin/generate_link", "/admin/users",
+    /// "/admin/users/{id}", also "/settings" and "/health" as GoTrue answers them). Never throws:
     /// failures are GoTrue's error bodies, anything unexpected a 500 (503 when the database is
     /// unreachable) after `report` has seen it.
     package static func handle(_ request: DataRequest, context: AuthContext, report: @Sendable (any Error) -> Void = { _ in }) async -> DataResponse {
@@ -47,6 +49,19 @@ package enum AuthHandler {
             return InfoEndpoints.settings(context: context)
         case "signup":
             return try await SignUpEndpoint.handle(allow(["POST"]), context: context)
+        case "otp":
+            return try await EmailEndpoints.otp(allow(["POST"]), context: context)
+        case "recover":
+            return try await EmailEndpoints.recover(allow(["POST"]), context: context)
+        case "resend":
+            return try await EmailEndpoints.resend(allow(["POST"]), context: context)
+        case "verify":
+            let input = try allow(["GET", "POST"])
+            return method == "GET" ? try await VerifyEndpoint.get(input, context: context) : try await VerifyEndpoint.post(input, context: context)
+        case "invite":
+            return try await InviteEndpoints.invite(allow(["POST"]), context: context)
+        case "admin/generate_link":
+            return try await InviteEndpoints.generateLink(allow(["POST"]), context: context)
         case "token":
             return try await TokenEndpoint.handle(allow(["POST"]), context: context)
         case "user":

@@ -2,7 +2,7 @@ import BranchREST
 
 /// `GET /settings` and `GET /health`, answered as GoTrue answers them.
 enum InfoEndpoints {
-    /// Which sign-in methods exist: email and password only (no mailer, no SMS, no OAuth).
+    /// Which sign-in methods exist: email only (password, link and code; no SMS, no OAuth).
     static func settings(context: AuthContext) -> DataResponse {
         let providers = ["anonymous_users", "apple", "azure", "bitbucket", "discord", "email", "facebook", "figma", "github", "gitlab",
                          "google", "keycloak", "kakao", "linkedin_oidc", "notion", "phone", "slack_oidc", "spotify", "twitch", "twitter",
@@ -10,7 +10,7 @@ enum InfoEndpoints {
         let external = JSONText.object(providers.map { ($0, $0 == "email" ? "true" : "false") })
         return AuthReply.json(200, JSONText.object([
             ("external", external),
-            ("disable_signup", "false"),
+            ("disable_signup", context.policy.allowSignup ? "false" : "true"),
             ("mailer_autoconfirm", context.autoConfirm ? "true" : "false"),
             ("phone_autoconfirm", "false"),
             ("sms_provider", JSONText.string("")),

@@ -2,7 +2,8 @@ import BranchPostgres
 import BranchREST
 
 /// `POST /signup {"email","password","data"}`: a new email user; with auto-confirm (the default) it
-/// is confirmed and signed in (200 session), else it waits for confirmation (200 user).
+/// is confirmed and signed in (200 session), else it is mailed a confirmation and waits for it
+/// (200 user). Signing up again before confirming mails the confirmation again.
 enum SignUpEndpoint {
     /// Validates, creates the user and its email identity, and answers a session or the user.
     static func handle(_ input: AuthInput, context: AuthContext) async throws -> DataResponse {
@@ -10,19 +11,26 @@ enum SignUpEndpoint {
             if input.string("phone") != nil { throw AuthFailure.phoneDisabled }
             throw AuthFailure.validation("To signup, please provide your email")
         }
+        guard context.policy.allowSignup else { throw AuthFailure.signupDisabled }
         let email = try AuthInput.validEmail(rawEmail)
         guard let password = input.string("password") else { throw AuthFailure.validation("Signup requires a valid password", status: 422) }
         try AuthInput.checkPassword(password)
         let user = NewUser(
             email: email, password: password, emailConfirmed: context.autoConfirm,
             appMetadata: NewUser.appMetadata(email: email, phone: nil, merging: [:]), userMetadata: try input.object("data") ?? [:])
+        if !user.emailConfirmed, context.policy.mailer == nil { throw AuthFailure.emailSendingDisabled }
+        let redirect = context.policy.redirect(input.query("redirect_to"))
         do {
             let body = try await context.database.transaction { connection in
-                if try await UserRecords.taken(email: email, phone: nil, except: nil, on: connection) != nil {
-                    throw AuthFailure.userAlreadyExists
+                if let existing = try await EmailTokens.user(email: email, on: connection) {
+                    guard !existing.confirmed, !user.emailConfirmed, !existing.banned else { throw AuthFailure.userAlreadyExists }
+                    try await EmailTokens.send(.signup, to: email, userID: existing.id, redirect: redirect, context: context, on: connection)
+                    guard let json = try await UserRecords.json(id: existing.id, on: connection) else { throw AuthFailure.unexpected }
+                    return json
                 }
                 let userID = try await user.insert(on: connection)
                 guard user.emailConfirmed else {
+                    try await EmailTokens.send(.signup, to: email, userID: userID, redirect: redirect, context: context, on: connection)
                     guard let json = try await UserRecords.json(id: userID, on: connection) else { throw AuthFailure.unexpected }
                     return json
                 }

@@ -25,6 +25,7 @@ enum UserEndpoint {
         if let password { try AuthInput.checkPassword(password) }
         let data = try input.object("data")
         let autoConfirm = context.autoConfirm
+        let redirect = context.policy.redirect(input.query("redirect_to"))
         do {
             let body = try await context.database.transaction { connection in
                 _ = try await signedInUser(userID: userID, sessionID: bearer.sessionID, on: connection)
@@ -37,6 +38,7 @@ enum UserEndpoint {
                 }
                 if let data { update.set("raw_user_meta_data", to: JSONText.encode(.object(data))) { UserRecords.merged("raw_user_meta_data", $0) } }
                 var newEmail: String?
+                var pendingEmail: String?
                 if let email, try await connection.query("select lower(email) from auth.users where id = $1::uuid", [userID]).scalar != email {
                     if let taken = try await UserRecords.taken(email: email, phone: nil, except: userID, on: connection) { throw taken }
                     if autoConfirm {
@@ -46,11 +48,15 @@ enum UserEndpoint {
                         update.set("email_change", sql: "''")
                         newEmail = email
                     } else {
+                        // The new address confirms the change with the mailed link or code (`type` email_change).
                         update.set("email_change", to: email)
-                        update.set("email_change_sent_at", sql: "now()")
+                        pendingEmail = email
                     }
                 }
                 _ = try await update.run(on: connection)
+                if let pendingEmail {
+                    try await EmailTokens.send(.emailChange, to: pendingEmail, userID: userID, redirect: redirect, context: context, on: connection)
+                }
                 if let newEmail {
                     try await UserRecords.saveIdentity(userID: userID, provider: "email", value: newEmail, verified: true, on: connection)
                 }

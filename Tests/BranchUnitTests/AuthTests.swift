@@ -277,12 +277,12 @@ struct AuthDatabaseTests {
         return pg
     }
 
-    func context(_ pg: ThrowAwayPostgres, limiter: SignInLimiter = SignInLimiter(), autoConfirm: Bool = true) -> AuthContext {
+    func context(_ pg: ThrowAwayPostgres, limiter: SignInLimiter = SignInLimiter(), policy: AuthPolicy = AuthPolicy()) -> AuthContext {
         var info = pg.connection(database: Self.database)
         info.user = "supabase_auth_admin"
         return AuthContext(
             project: "app", jwtSecret: ProjectKeys.secretBytes(Self.secret), issuer: "http://localhost:8420/p/app/auth/v1",
-            apiKeyRole: "anon", autoConfirm: autoConfirm, database: ScratchAuthDatabase(info: info), limiter: limiter)
+            apiKeyRole: "anon", policy: policy, database: ScratchAuthDatabase(info: info), limiter: limiter)
     }
 
     /// Sends one request; returns the status, the body as JSON (null when empty) and the response.

@@ -1,0 +1,151 @@
+import BranchPostgres
+import Crypto
+import Foundation
+
+/// What a mailed one-time token is for, as GoTrue's `type` names it.
+enum EmailTokenKind: String, Sendable, CaseIterable {
+    case signup, invite, magiclink, recovery
+    case emailChange = "email_change"
+
+    /// The `auth.users` column the token's hash is kept in, and when it was sent (GoTrue's columns,
+    /// so a user moved to or from Supabase keeps a pending link working).
+    var column: String {
+        switch self {
+        case .signup, .invite: "confirmation_token"
+        case .magiclink, .recovery: "recovery_token"
+        case .emailChange: "email_change_token_new"
+        }
+    }
+
+    var sentColumn: String {
+        switch self {
+        case .signup, .invite: "confirmation_sent_at"
+        case .magiclink, .recovery: "recovery_sent_at"
+        case .emailChange: "email_change_sent_at"
+        }
+    }
+
+    /// The kinds a `type` of `/verify` may redeem: `email` is any email OTP (GoTrue's newer name).
+    static func redeemable(_ type: String) -> [EmailTokenKind]? {
+        if type == "email" { return [.signup, .invite, .magiclink] }
+        return EmailTokenKind(rawValue: type).map { [$0] }
+    }
+
+    /// The message's subject and its first line, GoTrue's default templates in words.
+    var wording: (subject: String, lead: String) {
+        switch self {
+        case .signup: ("Confirm your signup", "Follow this link to confirm your email address")
+        case .invite: ("You have been invited", "You have been invited to create a user. Follow this link to accept the invite")
+        case .magiclink: ("Your Magic Link", "Follow this link to sign in")
+        case .recovery: ("Reset Your Password", "Follow this link to reset the password for your user")
+        case .emailChange: ("Confirm Change of Email", "Follow this link to confirm the change of your email to this address")
+        }
+    }
+}
+
+/// A mailed one-time token: a six-digit code the user may type, and its hash, which is what is
+/// stored and what links carry (`sha256(email + code)`; GoTrue's is sha224, which swift-crypto
+/// lacks: only a link mailed by Supabase before a move and redeemed after it is lost), so the
+/// database never holds a code that works as it is.
+struct EmailToken: Sendable, Equatable {
+    var code: String
+    var hash: String
+
+    static func issue(for email: String) -> EmailToken {
+        var generator = SystemRandomNumberGenerator()
+        let code = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
+        return EmailToken(code: code, hash: hash(email: email, code: code))
+    }
+
+    static func hash(email: String, code: String) -> String {
+        SHA256.hash(data: Data((email.lowercased() + code).utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `text` can be a stored hash (the columns hold '' when no token is pending: '' must never match).
+    static func isHash(_ text: String) -> Bool {
+        text.count == 64 && text.allSatisfy { $0.isHexDigit }
+    }
+}
+
+/// Issuing, storing and mailing tokens for a user, in the caller's transaction: a mail that fails
+/// to go out undoes the user or token it was for.
+enum EmailTokens {
+    /// `verify` link of a token: `{issuer}/verify?token=…&type=…&redirect_to=…`.
+    static func link(_ token: EmailToken, kind: EmailTokenKind, redirect: String, context: AuthContext) -> String {
+        var unreserved = CharacterSet.alphanumerics
+        unreserved.insert(charactersIn: "-._~")
+        let target = redirect.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+        return "\(context.issuer)/verify?token=\(token.hash)&type=\(kind.rawValue)&redirect_to=\(target)"
+    }
+
+    /// Stores a new token of `kind` for the user (the previous one stops working).
+    static func store(_ token: EmailToken, kind: EmailTokenKind, userID: String, on connection: PGConnection) async throws {
+        try await connection.query(
+            "update auth.users set \(kind.column) = $2, \(kind.sentColumn) = now(), updated_at = now() where id = $1::uuid", [userID, token.hash])
+    }
+
+    /// Refuses a second mail of `kind` to the user within the project's interval (429, GoTrue's wording).
+    static func checkInterval(kind: EmailTokenKind, userID: String, context: AuthContext, on connection: PGConnection) async throws {
+        let interval = context.policy.emailIntervalSeconds
+        let wait = try await connection.query(
+            "select ceil(extract(epoch from (\(kind.sentColumn) + make_interval(secs => $2::int) - now())))::int from auth.users where id = $1::uuid",
+            [userID, String(interval)]
+        ).scalar.flatMap { Int($0) } ?? 0
+        if wait > 0 {
+            throw AuthFailure(429, "over_email_send_rate_limit", "For security purposes, you can only request this after \(wait) seconds.")
+        }
+    }
+
+    /// Issues, stores and mails a token of `kind` to `email` for the user, within the interval check.
+    static func send(
+        _ kind: EmailTokenKind, to email: String, userID: String, redirect: String, context: AuthContext, on connection: PGConnection
+    ) async throws {
+        guard let mailer = context.policy.mailer else { throw AuthFailure.emailSendingDisabled }
+        try await checkInterval(kind: kind, userID: userID, context: context, on: connection)
+        let token = EmailToken.issue(for: email)
+        try await store(token, kind: kind, userID: userID, on: connection)
+        let mail = message(kind, to: email, token: token, link: link(token, kind: kind, redirect: redirect, context: context), context: context)
+        do {
+            try await mailer.send(mail)
+        } catch {
+            throw AuthFailure(500, "unexpected_failure", "Error sending \(kind == .recovery ? "recovery" : kind == .magiclink ? "magic link" : kind == .invite ? "invite" : "confirmation") email")
+        }
+    }
+
+    /// The message: the link, and the code for clients that verify by typing it.
+    static func message(_ kind: EmailTokenKind, to email: String, token: EmailToken, link: String, context: AuthContext) -> AuthMail {
+        let minutes = max(context.policy.otpExpirySeconds / 60, 1)
+        let body = """
+            \(kind.wording.lead):
+
+            \(link)
+
+            Or enter this code: \(token.code)
+
+            The link and the code work once, for \(minutes) minute\(minutes == 1 ? "" : "s"). If you did not ask for this, ignore this message.
+            """
+        return AuthMail(to: email, subject: kind.wording.subject, body: body)
+    }
+
+    /// The live user with this email, locked for the caller's transaction.
+    static func user(email: String, on connection: PGConnection) async throws -> (id: String, confirmed: Bool, banned: Bool)? {
+        let found = try await connection.query(
+            """
+            select id::text, email_confirmed_at is not null, coalesce(banned_until > now(), false)
+            from auth.users where lower(email) = $1 and deleted_at is null and not is_sso_user
+            for update
+            """,
+            [email])
+        guard let row = found.rows.first, let id = row[0] else { return nil }
+        return (id, row[1] == "t", row[2] == "t")
+    }
+}
+
+extension AuthFailure {
+    /// A flow that mails, on a project without a mail server.
+    static let emailSendingDisabled = AuthFailure(
+        400, "email_provider_disabled",
+        "This project sends no email: its owner sets an SMTP server in the console's Auth settings or with `branch auth set --smtp …`.")
+    static let signupDisabled = AuthFailure(422, "signup_disabled", "Signups not allowed for this instance")
+    static let otpExpired = AuthFailure(403, "otp_expired", "Token has expired or is invalid")
+}

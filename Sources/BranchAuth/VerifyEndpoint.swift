@@ -1,0 +1,130 @@
+import BranchCore
+import BranchPostgres
+import BranchREST
+import Foundation
+
+/// `/verify`: redeeming a mailed token. `POST {"type","email","token"}` (the typed code) or
+/// `POST {"type","token_hash"}` answers a session; `GET ?token=…&type=…&redirect_to=…` (the mailed
+/// link) redirects to the app with the session in the fragment, as GoTrue's implicit flow does, or
+/// with `error=access_denied&error_code=otp_expired`. A token works once, until it expires.
+/// Failures count towards the sign-in limits of the client's address (and of the email, when given):
+/// a six-digit code must not be guessable by trying.
+enum VerifyEndpoint {
+    static func post(_ input: AuthInput, context: AuthContext) async throws -> DataResponse {
+        guard let type = input.string("type") else { throw AuthFailure.validation("Verify requires a verification type") }
+        let columns = try columns(for: type)
+        let hash: String
+        let email: String?
+        if let tokenHash = input.string("token_hash") {
+            hash = tokenHash.lowercased()
+            email = nil
+        } else {
+            guard let token = input.string("token"), let rawEmail = input.string("email") else {
+                throw AuthFailure.validation("Verify requires either a token hash or an email and a token")
+            }
+            email = try AuthInput.validEmail(rawEmail)
+            hash = EmailToken.hash(email: email!, code: token.trimmingCharacters(in: .whitespaces))
+        }
+        let session = try await redeem(hash: hash, email: email, columns: columns, input: input, context: context)
+        return AuthReply.json(200, session)
+    }
+
+    static func get(_ input: AuthInput, context: AuthContext) async throws -> DataResponse {
+        let type = input.query("type") ?? ""
+        let target = context.policy.redirect(input.query("redirect_to"))
+        do {
+            let session = try await redeem(hash: (input.query("token") ?? "").lowercased(), email: nil, columns: columns(for: type), input: input, context: context)
+            guard let fields = JSONText.decode(session)?.objectValue else { throw AuthFailure.unexpected }
+            let pairs = ["access_token", "expires_at", "expires_in", "refresh_token", "token_type"].map { key in
+                (key, fields[key].map { value in value.stringValue ?? JSONText.encode(value) } ?? "")
+            } + [("type", type)]
+            return redirect(to: target, fragment: pairs)
+        } catch let failure as AuthFailure {
+            let description = failure == .otpExpired ? "Email link is invalid or has expired" : failure.message
+            return redirect(to: target, fragment: [("error", "access_denied"), ("error_code", failure.code), ("error_description", description)])
+        }
+    }
+
+    /// The token columns a `type` may redeem.
+    private static func columns(for type: String) throws(AuthFailure) -> [String] {
+        switch type {
+        case "email", "signup", "magiclink", "invite": ["confirmation_token", "recovery_token"]
+        case "recovery": ["recovery_token"]
+        case "email_change": ["email_change_token_new"]
+        case "sms", "phone_change": throw AuthFailure.phoneDisabled
+        default: throw AuthFailure.validation("Verify requires a verification type")
+        }
+    }
+
+    /// Finds the user whose pending token is `hash`, checks it is fresh, applies what it confirms,
+    /// clears it and starts a session.
+    private static func redeem(hash: String, email: String?, columns: [String], input: AuthInput, context: AuthContext) async throws -> String {
+        let scope = context.project
+        let address = input.request.clientAddress
+        // With a hash and no email, only the address is limited: the hash itself as the "email" key never repeats.
+        let limitKey = "verify:" + (email ?? hash)
+        guard await context.limiter.allows(scope: scope, email: limitKey, address: address, now: context.now()) else {
+            throw AuthFailure.overRateLimit
+        }
+        do {
+            let session = try await context.database.transaction { connection in
+                guard EmailToken.isHash(hash) else { throw AuthFailure.otpExpired }
+                let found = try await connection.query(
+                    """
+                    select u.id::text, t.kind, coalesce(t.sent_at > now() - make_interval(secs => $2::int), false),
+                           coalesce(u.banned_until > now(), false), nullif(u.email_change, '')
+                    from auth.users u
+                    cross join lateral (values ('confirmation_token', u.confirmation_token, u.confirmation_sent_at),
+                                               ('recovery_token', u.recovery_token, u.recovery_sent_at),
+                                               ('email_change_token_new', u.email_change_token_new, u.email_change_sent_at)) as t(kind, token, sent_at)
+                    where u.deleted_at is null and t.token = $1 and t.kind = any($3::text[])
+                      and ($4::text is null or lower(case when t.kind = 'email_change_token_new' then u.email_change else u.email end) = $4)
+                    limit 1
+                    for update of u
+                    """,
+                    [hash, String(context.policy.otpExpirySeconds), "{\(columns.joined(separator: ","))}", email])
+                guard let row = found.rows.first, let userID = row[0], let column = row[1], row[2] == "t" else { throw AuthFailure.otpExpired }
+                if row[3] == "t" { throw AuthFailure.userBanned }
+                if column == "email_change_token_new" {
+                    guard let newEmail = row[4] else { throw AuthFailure.otpExpired }
+                    if let taken = try await UserRecords.taken(email: newEmail, phone: nil, except: userID, on: connection) { throw taken }
+                    try await connection.query(
+                        """
+                        update auth.users set email = email_change, email_change = '', email_change_token_new = '', email_confirmed_at = now(),
+                          last_sign_in_at = now(), updated_at = now() where id = $1::uuid
+                        """,
+                        [userID])
+                    try await UserRecords.saveIdentity(userID: userID, provider: "email", value: newEmail, verified: true, on: connection)
+                } else {
+                    try await connection.query(
+                        """
+                        update auth.users set \(column) = '', email_confirmed_at = coalesce(email_confirmed_at, now()),
+                          last_sign_in_at = now(), updated_at = now() where id = $1::uuid
+                        """,
+                        [userID])
+                    try await connection.query(
+                        """
+                        update auth.identities set identity_data = identity_data || '{"email_verified": true}'::jsonb, last_sign_in_at = now(),
+                          updated_at = now() where user_id = $1::uuid and provider = 'email'
+                        """,
+                        [userID])
+                }
+                return try await Sessions.start(userID: userID, input: input, context: context, on: connection)
+            }
+            if let email { await context.limiter.recordSuccess(scope: scope, email: "verify:" + email) }
+            return session
+        } catch let failure as AuthFailure where failure == .otpExpired {
+            await context.limiter.recordFailure(scope: scope, email: limitKey, address: address, now: context.now())
+            throw failure
+        }
+    }
+
+    /// A 303 to `target` with `pairs` as its fragment.
+    private static func redirect(to target: String, fragment pairs: [(String, String)]) -> DataResponse {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let fragment = pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        let base = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+        return DataResponse(status: 303, headers: [AuthReply.apiVersionHeader, ("Location", "\(base)#\(fragment)"), ("Cache-Control", "no-store")])
+    }
+}

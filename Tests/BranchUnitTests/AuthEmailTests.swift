@@ -1,0 +1,268 @@
+@testable import BranchAuth
+import BranchCore
+import BranchPostgres
+import BranchREST
+import Foundation
+import Testing
+
+/// Keeps what the auth module mails, in order; fails every send when told to.
+final class RecordingMailer: AuthMailer, @unchecked Sendable {
+    private let lock = NSLock()
+    private var sent: [AuthMail] = []
+    private let failing: Bool
+
+    init(failing: Bool = false) { self.failing = failing }
+
+    func send(_ mail: AuthMail) async throws {
+        struct Refused: Error {}
+        if failing { throw Refused() }
+        lock.withLock { sent.append(mail) }
+    }
+
+    var mails: [AuthMail] { lock.withLock { sent } }
+
+    /// The last mail's link and six-digit code.
+    var last: (to: String, link: String, code: String)? {
+        guard let mail = mails.last,
+            let link = mail.body.split(separator: "\n").first(where: { $0.hasPrefix("http") }),
+            let code = mail.body.firstMatch(of: /code: (\d{6})/)?.1
+        else { return nil }
+        return (mail.to, String(link), String(code))
+    }
+}
+
+@Suite("Auth redirects")
+struct AuthRedirectTests {
+    @Test("links lead to the site, its own host, or an allow-listed URL or glob; anything else falls back to the site")
+    func redirects() {
+        let policy = AuthPolicy(siteURL: "https://app.example.com", redirectURLs: ["https://*.preview.example.com/**", "myapp://callback"])
+        #expect(policy.redirect(nil) == "https://app.example.com")
+        #expect(policy.redirect("https://app.example.com/welcome?x=1") == "https://app.example.com/welcome?x=1")
+        #expect(policy.redirect("https://pr-7.preview.example.com/auth/done") == "https://pr-7.preview.example.com/auth/done")
+        #expect(policy.redirect("myapp://callback") == "myapp://callback")
+        #expect(policy.redirect("https://evil.example/steal") == "https://app.example.com")
+        #expect(policy.redirect("https://a.b.preview.example.com/") == "https://app.example.com", "* stays within one label")
+        #expect(policy.redirect("http://app.example.com/") == "https://app.example.com", "another scheme is another site")
+        #expect(policy.redirect("https://app.example.com:8443/") == "https://app.example.com", "another port is another site")
+        #expect(policy.redirect("https://user@app.example.com/") == "https://app.example.com")
+        #expect(RedirectGlob("http://localhost:?000/**").matches("http://localhost:3000/a/b"))
+        #expect(!RedirectGlob("https://*.example.com").matches("https://x.evil.com/.example.com"))
+        // A pattern full of stars against a long URL answers at once (memoized, not exponential).
+        #expect(!RedirectGlob(String(repeating: "*", count: 40) + "z").matches(String(repeating: "a", count: 2000)))
+    }
+
+    @Test("tokens are six digits and a sha256 of email and code; only a 64-digit hex text can be one")
+    func tokens() {
+        let token = EmailToken.issue(for: "Ann@Example.com")
+        #expect(token.code.count == 6 && token.code.allSatisfy(\.isNumber))
+        #expect(token.hash == EmailToken.hash(email: "ann@example.com", code: token.code))
+        #expect(EmailToken.isHash(token.hash))
+        #expect(!EmailToken.isHash("") && !EmailToken.isHash(String(repeating: "g", count: 64)))
+    }
+}
+
+extension AuthDatabaseTests {
+    func mailPolicy(_ mailer: RecordingMailer?, confirm: Bool = true, signup: Bool = true, interval: Int = 60) -> AuthPolicy {
+        AuthPolicy(
+            allowSignup: signup, confirmEmail: confirm, siteURL: "https://app.example.com", redirectURLs: ["https://*.preview.example.com/**"],
+            otpExpirySeconds: 600, emailIntervalSeconds: interval, mailer: mailer)
+    }
+
+    /// The query items of a link.
+    func items(_ link: String) -> [String: String] {
+        Dictionary((URLComponents(string: link)?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+    }
+
+    @Test("with confirmation on, a sign-up is mailed a link and code; it cannot sign in until the code is redeemed, once")
+    func confirmedSignUp() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        let context = context(pg, policy: mailPolicy(mailer))
+        let email = "confirm-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let signUp = await send("POST", "/signup", body: ["email": .string(email), "password": "secret-123"], context: context)
+        #expect(signUp.status == 200)
+        #expect(signUp.json["access_token"] == nil && signUp.json["email"]?.stringValue == email)
+        #expect(signUp.json["email_confirmed_at"] == .null && signUp.json["confirmation_sent_at"]?.stringValue != nil)
+        let mail = try #require(mailer.last)
+        #expect(mail.to == email && mailer.mails.last?.subject == "Confirm your signup")
+        #expect(mail.link.hasPrefix("http://localhost:8420/p/app/auth/v1/verify?"))
+        #expect(items(mail.link)["type"] == "signup" && items(mail.link)["redirect_to"] == "https://app.example.com")
+
+        let early = await send("POST", "/token", query: "grant_type=password", body: ["email": .string(email), "password": "secret-123"], context: context)
+        #expect(early.status == 400 && early.json["code"] == "email_not_confirmed")
+        let wrong = await send("POST", "/verify", body: ["type": "email", "email": .string(email), "token": "000000"], context: context)
+        if mail.code != "000000" { #expect(wrong.status == 403 && wrong.json["code"] == "otp_expired") }
+
+        let verified = await send("POST", "/verify", body: ["type": "email", "email": .string(email), "token": .string(mail.code)], context: context)
+        #expect(verified.status == 200)
+        #expect(verified.json["access_token"]?.stringValue != nil && verified.json["user"]?["email_confirmed_at"]?.stringValue != nil)
+        #expect(verified.json["user"]?["identities"]?.arrayValue?.first?["identity_data"]?["email_verified"] == .bool(true))
+        let again = await send("POST", "/verify", body: ["type": "email", "email": .string(email), "token": .string(mail.code)], context: context)
+        #expect(again.status == 403 && again.json["code"] == "otp_expired", "a code works once")
+        let signIn = await send("POST", "/token", query: "grant_type=password", body: ["email": .string(email), "password": "secret-123"], context: context)
+        #expect(signIn.status == 200)
+    }
+
+    @Test("resend mails a pending confirmation again (the newest code works, the older no longer); nothing for a confirmed or unknown address")
+    func resend() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        let context = context(pg, policy: mailPolicy(mailer, interval: 0))
+        let email = "resend-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        #expect(await send("POST", "/signup", body: ["email": .string(email), "password": "secret-123"], context: context).status == 200)
+        let first = try #require(mailer.last)
+        let resent = await send("POST", "/resend", body: ["type": "signup", "email": .string(email)], context: context)
+        #expect(resent.status == 200 && resent.json == .object([:]) && mailer.mails.count == 2)
+        let second = try #require(mailer.last)
+        if first.code != second.code {
+            let old = await send("POST", "/verify", body: ["type": "signup", "email": .string(email), "token": .string(first.code)], context: context)
+            #expect(old.status == 403, "the older code stopped working")
+        }
+        #expect(await send("POST", "/verify", body: ["type": "signup", "email": .string(email), "token": .string(second.code)], context: context).status == 200)
+        _ = await send("POST", "/resend", body: ["type": "signup", "email": .string(email)], context: context)
+        _ = await send("POST", "/resend", body: ["type": "signup", "email": "nobody-at-all@example.com"], context: context)
+        #expect(mailer.mails.count == 2, "no mail to a confirmed or an unknown address")
+        let phone = await send("POST", "/resend", body: ["type": "sms", "phone": "+15555550100"], context: context)
+        #expect(phone.status == 400 && phone.json["code"] == "phone_provider_disabled")
+    }
+
+    @Test("a magic link creates the user, signs in through GET /verify with a redirect to an allowed URL, and never to another")
+    func magicLink() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        let context = context(pg, policy: mailPolicy(mailer, confirm: false))
+        let email = "magic-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let otp = await send(
+            "POST", "/otp", query: "redirect_to=https%3A%2F%2Fpr-3.preview.example.com%2Fdone", body: ["email": .string(email), "create_user": true],
+            context: context)
+        #expect(otp.status == 200 && otp.json == .object([:]))
+        let mail = try #require(mailer.last)
+        let query = "token=\(items(mail.link)["token"] ?? "")&type=magiclink&redirect_to=\(items(mail.link)["redirect_to"] ?? "")"
+        let redirect = await send("GET", "/verify", query: query, context: context)
+        #expect(redirect.status == 303)
+        let location = try #require(redirect.response.headers.first { $0.name == "Location" }?.value)
+        #expect(location.hasPrefix("https://pr-3.preview.example.com/done#access_token="))
+        let fragment = Dictionary(uniqueKeysWithValues: location.split(separator: "#")[1].split(separator: "&").map {
+            let pair = $0.split(separator: "=", maxSplits: 1)
+            return (String(pair[0]), String(pair.count > 1 ? pair[1] : ""))
+        })
+        #expect(fragment["token_type"] == "bearer" && fragment["type"] == "magiclink" && fragment["refresh_token"]?.isEmpty == false)
+        let user = await send("GET", "/user", bearer: fragment["access_token"], context: context)
+        #expect(user.status == 200 && user.json["email"]?.stringValue == email && user.json["email_confirmed_at"]?.stringValue != nil)
+
+        // A used link redirects with the error; a link naming a foreign redirect goes to the site instead.
+        let reused = await send("GET", "/verify", query: query, context: context)
+        let reusedLocation = reused.response.headers.first { $0.name == "Location" }?.value ?? ""
+        #expect(reusedLocation.hasPrefix("https://pr-3.preview.example.com/done#error=access_denied&error_code=otp_expired"))
+        let foreign = await send("GET", "/verify", query: "token=\(String(repeating: "a", count: 64))&type=magiclink&redirect_to=https%3A%2F%2Fevil.example%2F", context: context)
+        #expect(foreign.response.headers.first { $0.name == "Location" }?.value.hasPrefix("https://app.example.com#error=") == true)
+
+        // A second mail within the interval is refused with GoTrue's wording.
+        _ = await send("POST", "/otp", body: ["email": .string(email)], context: context)
+        let tooSoon = await send("POST", "/otp", body: ["email": .string(email)], context: context)
+        #expect(tooSoon.status == 429 && tooSoon.json["code"] == "over_email_send_rate_limit")
+    }
+
+    @Test("recovery mails known users only, expires, and its session may set a new password")
+    func recovery() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        let context = context(pg, policy: mailPolicy(mailer, confirm: false, interval: 0))
+        let email = "recover-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let unknown = await send("POST", "/recover", body: ["email": .string(email)], context: context)
+        #expect(unknown.status == 200 && unknown.json == .object([:]) && mailer.mails.isEmpty, "no user, no mail, and no sign of it")
+        #expect(await send("POST", "/signup", body: ["email": .string(email), "password": "first-pass"], context: context).status == 200)
+
+        #expect(await send("POST", "/recover", body: ["email": .string(email)], context: context).status == 200)
+        let expiring = try #require(mailer.last)
+        #expect(mailer.mails.last?.subject == "Reset Your Password")
+        try await withConnection(pg.connection(database: Self.database)) { connection in
+            try await connection.query("update auth.users set recovery_sent_at = now() - interval '11 minutes' where lower(email) = $1", [email])
+        }
+        let expired = await send("POST", "/verify", body: ["type": "recovery", "token_hash": .string(items(expiring.link)["token"] ?? "")], context: context)
+        #expect(expired.status == 403 && expired.json["code"] == "otp_expired")
+
+        #expect(await send("POST", "/recover", body: ["email": .string(email)], context: context).status == 200)
+        let fresh = try #require(mailer.last)
+        let session = await send("POST", "/verify", body: ["type": "recovery", "token_hash": .string(items(fresh.link)["token"] ?? "")], context: context)
+        #expect(session.status == 200)
+        let token = try #require(session.json["access_token"]?.stringValue)
+        #expect(await send("PUT", "/user", bearer: token, body: ["password": "second-pass"], context: context).status == 200)
+        let signIn = await send("POST", "/token", query: "grant_type=password", body: ["email": .string(email), "password": "second-pass"], context: context)
+        #expect(signIn.status == 200)
+    }
+
+    @Test("guessing codes hits the limit; closed sign-ups, no mail server and a failing one are clear errors that leave nothing behind")
+    func refusals() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        let email = "guess-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let context = context(pg, policy: mailPolicy(mailer, confirm: false))
+        #expect(await send("POST", "/otp", body: ["email": .string(email)], context: context).status == 200)
+        let code = try #require(mailer.last?.code)
+        let wrongCode = code == "111111" ? "222222" : "111111"
+        for _ in 0..<10 {
+            _ = await send("POST", "/verify", body: ["type": "email", "email": .string(email), "token": .string(wrongCode)], context: context)
+        }
+        let limited = await send("POST", "/verify", body: ["type": "email", "email": .string(email), "token": .string(code)], context: context)
+        #expect(limited.status == 429 && limited.json["code"] == "over_request_rate_limit", "the right code after ten wrong ones waits")
+
+        let closed = self.context(pg, policy: mailPolicy(mailer, confirm: false, signup: false))
+        let stranger = "stranger-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let signUp = await send("POST", "/signup", body: ["email": .string(stranger), "password": "secret-123"], context: closed)
+        #expect(signUp.status == 422 && signUp.json["code"] == "signup_disabled")
+        #expect(await send("POST", "/otp", body: ["email": .string(stranger)], context: closed).json["code"] == "signup_disabled")
+        let noCreate = await send("POST", "/otp", body: ["email": .string(stranger), "create_user": false], context: context)
+        #expect(noCreate.status == 422 && noCreate.json["code"] == "otp_disabled")
+
+        let mailless = await send("POST", "/otp", body: ["email": .string(stranger)], context: self.context(pg, policy: AuthPolicy()))
+        #expect(mailless.status == 400 && mailless.json["code"] == "email_provider_disabled")
+
+        let broken = self.context(pg, policy: mailPolicy(RecordingMailer(failing: true), confirm: true))
+        let failed = await send("POST", "/signup", body: ["email": .string(stranger), "password": "secret-123"], context: broken)
+        #expect(failed.status == 500 && failed.json["msg"] == "Error sending confirmation email")
+        let left = try await withConnection(pg.connection(database: Self.database)) { connection in
+            try await connection.query("select count(*) from auth.users where lower(email) = $1", [stranger]).scalar
+        }
+        #expect(left == "0", "the mail failed, so the user was not made")
+    }
+
+    @Test("the service role invites by mail and generates links without mail; an email change is confirmed at the new address")
+    func invitesLinksAndEmailChange() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        let context = context(pg, policy: mailPolicy(mailer, interval: 0))
+        let invitee = "invitee-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let anonymous = await send("POST", "/invite", bearer: Self.keys.anon, body: ["email": .string(invitee)], context: context)
+        #expect(anonymous.status == 403 && anonymous.json["code"] == "not_admin")
+        let invited = await send("POST", "/invite", bearer: Self.keys.serviceRole, body: ["email": .string(invitee), "data": ["team": "a"]], context: context)
+        #expect(invited.status == 200 && invited.json["invited_at"]?.stringValue != nil && invited.json["user_metadata"]?["team"] == "a")
+        #expect(mailer.mails.last?.subject == "You have been invited")
+        let accepted = await send("POST", "/verify", body: ["type": "invite", "email": .string(invitee), "token": .string(mailer.last?.code ?? "")], context: context)
+        #expect(accepted.status == 200 && accepted.json["user"]?["email_confirmed_at"]?.stringValue != nil)
+        let reinvite = await send("POST", "/invite", bearer: Self.keys.serviceRole, body: ["email": .string(invitee)], context: context)
+        #expect(reinvite.status == 422 && reinvite.json["code"] == "email_exists")
+
+        let before = mailer.mails.count
+        let link = await send(
+            "POST", "/admin/generate_link", bearer: Self.keys.serviceRole, body: ["type": "magiclink", "email": .string(invitee)],
+            context: self.context(pg, policy: AuthPolicy()))
+        #expect(link.status == 200 && mailer.mails.count == before, "no mail server needed, none sent")
+        #expect(link.json["verification_type"] == "magiclink" && link.json["email"]?.stringValue == invitee)
+        let code = try #require(link.json["email_otp"]?.stringValue)
+        #expect(link.json["action_link"]?.stringValue?.contains("token=\(link.json["hashed_token"]?.stringValue ?? "-")") == true)
+        let signedIn = await send("POST", "/verify", body: ["type": "magiclink", "email": .string(invitee), "token": .string(code)], context: context)
+        #expect(signedIn.status == 200)
+        let missing = await send("POST", "/admin/generate_link", bearer: Self.keys.serviceRole, body: ["type": "recovery", "email": "nobody@example.com"], context: context)
+        #expect(missing.status == 404)
+
+        let token = try #require(signedIn.json["access_token"]?.stringValue)
+        let newEmail = "moved-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let change = await send("PUT", "/user", bearer: token, body: ["email": .string(newEmail)], context: context)
+        #expect(change.status == 200 && change.json["email"]?.stringValue == invitee && change.json["new_email"]?.stringValue == newEmail)
+        let mail = try #require(mailer.last)
+        #expect(mail.to == newEmail)
+        let confirmed = await send("POST", "/verify", body: ["type": "email_change", "email": .string(newEmail), "token": .string(mail.code)], context: context)
+        #expect(confirmed.status == 200 && confirmed.json["user"]?["email"]?.stringValue == newEmail)
+    }
+}
