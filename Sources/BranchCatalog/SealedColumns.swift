@@ -26,6 +26,8 @@ struct SealedColumn: Sendable, Hashable {
     /// Alert channels' webhook and Slack URLs, and their SMTP passwords.
     static let alertChannelURL = SealedColumn(table: "alert_channel", column: "url")
     static let smtpPassword = SealedColumn(table: "alert_channel", column: "smtp_password")
+    /// The SMTP password of a project's auth mail.
+    static let authSMTPPassword = SealedColumn(table: "auth_setting", column: "smtp_password")
     /// A mirror's source URL, which carries the source's password.
     static let mirrorSource = SealedColumn(table: "mirror", column: "source_url")
     /// Settings whose values are secrets.
@@ -34,7 +36,7 @@ struct SealedColumn: Sendable, Hashable {
 
     /// Every sealed column; the start-up pass seals what is plain in each.
     /// New secret columns are added here (and read and written through `SecretBox`).
-    static let all: [SealedColumn] = [projectPassword, jwtSecret, webhookURL, secretSettings, alertChannelURL, smtpPassword, mirrorSource]
+    static let all: [SealedColumn] = [projectPassword, jwtSecret, webhookURL, secretSettings, alertChannelURL, smtpPassword, mirrorSource, authSMTPPassword]
 }
 
 extension Catalog {

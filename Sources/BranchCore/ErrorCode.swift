@@ -124,6 +124,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case tableHasNoPrimaryKey = "table_has_no_primary_key"
     case pushFailed = "push_failed"
     case mirrorReadOnly = "mirror_read_only"
+    case mailNotConfigured = "mail_not_configured"
 
     package var description: String { rawValue }
 
@@ -143,7 +144,8 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
             .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
             .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged,
             .releaseNotNewer, .releaseIncompatible, .upgradeInProgress, .noPreviousRelease,
-            .userExists, .lastAdmin, .firstRunDone, .sourceVersionUnsupported, .tableHasNoPrimaryKey, .mirrorReadOnly:
+            .userExists, .lastAdmin, .firstRunDone, .sourceVersionUnsupported, .tableHasNoPrimaryKey, .mirrorReadOnly,
+            .mailNotConfigured:
             .conflict
         case .backupWrongKey, .backupIntegrityFailed, .masterKeyMismatch, .jsonPatchInvalid, .sqlFailed, .migrationFailed, .releaseInvalid,
             .externalDatabaseAuthFailed, .externalDatabasePermissionDenied, .importFailed, .pushFailed: .unprocessable

@@ -47,6 +47,9 @@ extension StubAPI {
     func setAlertChannel(_ input: Operations.SetAlertChannel.Input) async throws -> Operations.SetAlertChannel.Output { throw StubError.notServed }
     func setAlertSettings(_ input: Operations.SetAlertSettings.Input) async throws -> Operations.SetAlertSettings.Output { throw StubError.notServed }
     func testAlerts(_ input: Operations.TestAlerts.Input) async throws -> Operations.TestAlerts.Output { throw StubError.notServed }
+    func getAuthSettings(_ input: Operations.GetAuthSettings.Input) async throws -> Operations.GetAuthSettings.Output { throw StubError.notServed }
+    func setAuthSettings(_ input: Operations.SetAuthSettings.Input) async throws -> Operations.SetAuthSettings.Output { throw StubError.notServed }
+    func testAuthMail(_ input: Operations.TestAuthMail.Input) async throws -> Operations.TestAuthMail.Output { throw StubError.notServed }
     func listBranches(_ input: Operations.ListBranches.Input) async throws -> Operations.ListBranches.Output { throw StubError.notServed }
     func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output { throw StubError.notServed }
     func listOperations(_ input: Operations.ListOperations.Input) async throws -> Operations.ListOperations.Output { throw StubError.notServed }

@@ -48,19 +48,24 @@ package struct DataAPI: EnginePart {
     private func serve(project projectName: String, branchName: String?, service: Service, baseURL: String, request: DataRequest) async throws -> DataResponse {
         let (project, branch) = try await route(projectName, branchName)
         let (secret, current) = try await secrets.verification(project: project.name.rawValue)
-        let apiKey = try APIKeyCheck.verifyAPIKey(in: request, secret: secret, current: current, tokens: state.tokens)
+        // A mailed link is opened by a browser, which sends no key: `GET /auth/v1/verify` is open, as
+        // behind Supabase's gateway (the token in the link is the credential).
+        let openLink = service == .auth && request.method.uppercased() == "GET" && request.path == "/verify"
+        let apiKey = openLink ? nil : try APIKeyCheck.verifyAPIKey(in: request, secret: secret, current: current, tokens: state.tokens)
 
         try await wake(branch, project: project, cause: "data API request")
         return try await servers.keepingAwake([branch]) {
             try await bootstrap.ensure(branch, project: project)
             switch service {
             case .rest:
-                let identity = try APIKeyCheck.identity(of: request, apiKey: apiKey, secret: secret, current: current, tokens: state.tokens)
+                let key = try apiKey ?? APIKeyCheck.verifyAPIKey(in: request, secret: secret, current: current, tokens: state.tokens)
+                let identity = try APIKeyCheck.identity(of: request, apiKey: key, secret: secret, current: current, tokens: state.tokens)
                 return try await rest(request, identity: identity, branch: branch, project: project)
             case .auth:
                 var context = AuthContext(
                     project: project.name.rawValue, jwtSecret: secret, issuer: "\(baseURL)/auth/v1",
-                    apiKeyRole: apiKey.claims["role"]?.stringValue ?? "anon", autoConfirm: true,
+                    apiKeyRole: apiKey?.claims["role"]?.stringValue ?? "anon",
+                    policy: try await AuthSettings(context: context).policy(project: project.name.rawValue),
                     database: PooledAuthDatabase(pool: await pool(branch, project: project, role: DataAPIBootstrap.authRole), state: state, branchKey: Activity.key(branch)),
                     limiter: await state.limiter(project.name.rawValue), now: { Date() })
                 context.currentKeys = current

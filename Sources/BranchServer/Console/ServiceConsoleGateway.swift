@@ -103,7 +103,8 @@ struct ServiceConsoleGateway: ConsoleGateway {
             method: method, path: path, rawQuery: query,
             headers: [("apikey", key), ("authorization", "Bearer \(key)"), ("content-type", "application/json")], body: body,
             clientAddress: RequestOrigin.clientAddress)
-        let base = "http://localhost/p/\(project)" + (branch.map { "/b/\($0)" } ?? "") + "/auth/v1"
+        // Links the auth module mails (invitations) name the address the console was reached at.
+        let base = (RequestOrigin.current ?? "http://localhost") + "/p/\(project)" + (branch.map { "/b/\($0)" } ?? "")
         let response = await engine.dataAPI.handle(project: project, branch: branch, service: .auth, baseURL: base, request: request)
         return (response.status, response.body)
     }

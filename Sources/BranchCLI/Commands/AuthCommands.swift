@@ -1,0 +1,130 @@
+import ArgumentParser
+import BranchAPI
+import Foundation
+
+/// `branch auth`: a project's data API auth settings (sign-ups, email confirmation, mailed links, SMTP).
+struct AuthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "auth",
+        abstract: "Show and change how a project's data API signs users up and mails them (confirmations, magic links, password resets, invitations).",
+        subcommands: [Show.self, Set.self, TestMail.self], defaultSubcommand: Show.self)
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the project's auth settings (the SMTP password never).")
+
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors(json: output.json) {
+                let name = try project.resolve()
+                let settings = try await APIClient.make().getAuthSettings(path: .init(project: name)).ok.body.json
+                if output.json { return try Format.printJSON(settings) }
+                AuthCommand.print(settings)
+            }
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change the project's auth settings; what you leave out stays as it is.",
+            discussion: """
+                Mail goes through your SMTP server: --smtp smtp://USER@HOST:587 (STARTTLS) or smtps://USER@HOST:465 (TLS), \
+                the password piped with --smtp-password-stdin, and --sender. Links in the mail lead to --site-url, or to a \
+                redirect the app asks for when it matches --redirect-url (repeat it; globs: * within a host label or path \
+                segment, ** across). Turning on --confirm-email needs the SMTP server first. `--smtp ""` removes it.
+                """)
+
+        @OptionGroup var project: ProjectOptions
+        @Option(help: "Let new users sign up: on or off.") var signup: Toggle?
+        @Option(help: "New users confirm their email before signing in: on or off.") var confirmEmail: Toggle?
+        @Option(help: "Where mailed links lead by default (your app's URL).") var siteUrl: String?
+        @Option(help: "Another URL (or glob) links may lead to; repeat it. Replaces the list.") var redirectUrl: [String] = []
+        @Flag(help: "Empty the redirect list.") var clearRedirectUrls = false
+        @Option(help: "How long mailed links and codes work, in seconds (60 to 86400).") var otpExpiry: Int?
+        @Option(help: "The SMTP server: smtp://USER@HOST:PORT (STARTTLS) or smtps://USER@HOST:PORT (TLS); \"\" removes it.") var smtp: String?
+        @Flag(help: "Read the SMTP password from standard input.") var smtpPasswordStdin = false
+        @Option(help: "PEM file of certificates to trust for the SMTP server instead of the system's.") var smtpCaFile: String?
+        @Option(help: "The From address of auth mail.") var sender: String?
+        @OptionGroup var output: OutputOptions
+
+        enum Toggle: String, ExpressibleByArgument, CaseIterable {
+            case on, off
+            var value: Bool { self == .on }
+        }
+
+        func run() async throws {
+            try await reportingErrors(json: output.json) {
+                let name = try project.resolve()
+                var password: String?
+                if smtpPasswordStdin {
+                    guard let piped = try Secrets.readFromStandardInputIfPiped() else {
+                        throw CLIError(
+                            code: "invalid_request", message: "No password on standard input.",
+                            hint: "Pipe it: `printf %s \"$PASSWORD\" | branch auth set --smtp … --smtp-password-stdin`.")
+                    }
+                    password = piped
+                }
+                let trust = try smtpCaFile.map { path in
+                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                        throw CLIError(code: "invalid_request", message: "Could not read \(path).", hint: "Give a PEM file of certificates.")
+                    }
+                    return text
+                }
+                let redirects: [String]? = clearRedirectUrls ? [] : (redirectUrl.isEmpty ? nil : redirectUrl)
+                let body = Components.Schemas.AuthSettingsRequest(
+                    allowSignup: signup?.value, confirmEmail: confirmEmail?.value, siteURL: siteUrl, redirectURLs: redirects,
+                    otpExpirySeconds: otpExpiry, smtp: smtp, smtpPassword: password, smtpTrust: trust, sender: sender)
+                if [body.allowSignup == nil, body.confirmEmail == nil, siteUrl == nil, redirects == nil, otpExpiry == nil, smtp == nil, password == nil,
+                    trust == nil, sender == nil].allSatisfy({ $0 })
+                {
+                    throw CLIError(code: "invalid_request", message: "Nothing to set.", hint: "See `branch auth set --help`.")
+                }
+                let settings = try await APIClient.make().setAuthSettings(path: .init(project: name), body: .json(body)).ok.body.json
+                if output.json { return try Format.printJSON(settings) }
+                Swift.print("\(Style.green("✓")) Auth settings of \(name) saved; they apply from the next request.")
+                AuthCommand.print(settings)
+                if settings.smtp != nil {
+                    Swift.print("Check the mail server with `branch auth test-mail --project \(name) --to YOU@EXAMPLE.COM`.")
+                }
+            }
+        }
+    }
+
+    struct TestMail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "test-mail", abstract: "Send one test message through the project's auth mail server (exits 1 if it failed).")
+
+        @OptionGroup var project: ProjectOptions
+        @Option(help: "The address to send it to.") var to: String
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            var failed = false
+            try await reportingErrors(json: output.json) {
+                let name = try project.resolve()
+                let report = try await APIClient.make().testAuthMail(path: .init(project: name), body: .json(.init(to: to))).ok.body.json
+                failed = !report.delivered
+                if output.json { return try Format.printJSON(report) }
+                if report.delivered {
+                    Swift.print("\(Style.green("✓")) Sent to \(to) (\(report.milliseconds) ms).")
+                } else {
+                    Swift.print("\(Style.red("✗")) Not sent: \(report.error ?? "unknown error") (\(report.milliseconds) ms)")
+                }
+            }
+            if failed { throw ExitCode.failure }
+        }
+    }
+
+    static func print(_ settings: Components.Schemas.AuthSettings) {
+        var table = Table("SETTING", "VALUE")
+        table.add("sign-ups", settings.allowSignup ? "open" : "closed")
+        table.add("confirm email", settings.confirmEmail ? "yes: new users follow a mailed link or code" : "no: new users sign in at once")
+        table.add("site URL", settings.siteURL)
+        table.add("redirect URLs", settings.redirectURLs.isEmpty ? "(the site's own only)" : settings.redirectURLs.joined(separator: " "))
+        table.add("links last", "\(settings.otpExpirySeconds) s")
+        table.add("SMTP", settings.smtp.map { "\($0)\(settings.smtpHasPassword ? " (password set)" : "")\(settings.smtpHasTrust ? " (own CA)" : "")" } ?? "none: no mail is sent")
+        table.add("sender", settings.sender ?? "-")
+        Swift.print(table.rendered)
+    }
+}

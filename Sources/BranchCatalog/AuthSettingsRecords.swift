@@ -1,0 +1,81 @@
+package import Foundation
+package import GRDB
+
+/// A project's data API auth settings (the console's Auth settings page, `branch auth set`): who
+/// may sign up, whether emails are confirmed, where mailed links lead, and the SMTP server that
+/// sends them. A project without a row has the defaults (sign-ups open, no confirmation, no mail).
+/// The SMTP password is stored sealed.
+package struct AuthSettingsRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+    package static let databaseTableName = "auth_setting"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    package var project: String
+    package var allowSignup: Bool
+    package var confirmEmail: Bool
+    package var siteURL: String
+    /// The redirect allow list, one URL or glob per line.
+    package var allowedRedirects: String
+    package var otpExpirySeconds: Int
+    /// `smtp://user@host:587`, `smtps://…` or `smtp+plain://…` (loopback only); nil: no mail server.
+    package var smtpURL: String?
+    package var smtpPassword: String?
+    /// PEM certificates trusted for this server besides the system's (a private CA).
+    package var smtpTrust: String?
+    /// The From address.
+    package var senderEmail: String?
+    package var updatedAt: Date
+
+    package init(
+        project: String, allowSignup: Bool = true, confirmEmail: Bool = false, siteURL: String = "http://localhost:3000", allowedRedirects: String = "",
+        otpExpirySeconds: Int = 3600, smtpURL: String? = nil, smtpPassword: String? = nil, smtpTrust: String? = nil, senderEmail: String? = nil,
+        updatedAt: Date = Date()
+    ) {
+        self.project = project
+        self.allowSignup = allowSignup
+        self.confirmEmail = confirmEmail
+        self.siteURL = siteURL
+        self.allowedRedirects = allowedRedirects
+        self.otpExpirySeconds = otpExpirySeconds
+        self.smtpURL = smtpURL
+        self.smtpPassword = smtpPassword
+        self.smtpTrust = smtpTrust
+        self.senderEmail = senderEmail
+        self.updatedAt = updatedAt
+    }
+
+}
+
+enum AuthSettingsTable {
+    /// v14: auth settings per project (gone with it).
+    static func migrate(_ db: Database) throws {
+        try db.create(table: "auth_setting") { t in
+            t.column("project", .text).primaryKey().references("project", onDelete: .cascade)
+            t.column("allow_signup", .boolean).notNull()
+            t.column("confirm_email", .boolean).notNull()
+            t.column("site_url", .text).notNull()
+            t.column("allowed_redirects", .text).notNull()
+            t.column("otp_expiry_seconds", .integer).notNull()
+            t.column("smtp_url", .text)
+            t.column("smtp_password", .text)
+            t.column("smtp_trust", .text)
+            t.column("sender_email", .text)
+            t.column("updated_at", .datetime).notNull()
+        }
+    }
+}
+
+extension CatalogTransaction {
+    /// The project's auth settings (its password opened), or the defaults when it never set any.
+    package func authSettings(project: String) throws -> AuthSettingsRecord {
+        guard var record = try AuthSettingsRecord.fetchOne(db, key: project) else { return AuthSettingsRecord(project: project) }
+        if let password = record.smtpPassword { record.smtpPassword = try secrets.open(password, purpose: SealedColumn.authSMTPPassword.purpose) }
+        return record
+    }
+
+    package func save(_ settings: AuthSettingsRecord) throws {
+        var stored = settings
+        stored.smtpPassword = settings.smtpPassword.map { secrets.seal($0, purpose: SealedColumn.authSMTPPassword.purpose) }
+        try stored.save(db)
+    }
+}

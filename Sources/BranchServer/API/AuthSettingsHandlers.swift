@@ -1,0 +1,33 @@
+import BranchAPI
+import BranchEngine
+import OpenAPIRuntime
+
+// A project's data API auth settings (its owner's): sign-ups, email confirmation, links, SMTP.
+extension APIHandlers {
+    func getAuthSettings(_ input: Operations.GetAuthSettings.Input) async throws -> Operations.GetAuthSettings.Output {
+        .ok(.init(body: .json(.init(try await engine.authSettings.show(project: input.path.project)))))
+    }
+
+    func setAuthSettings(_ input: Operations.SetAuthSettings.Input) async throws -> Operations.SetAuthSettings.Output {
+        guard case .json(let body) = input.body else { throw APIInputError.body }
+        let change = AuthSettingsChange(
+            allowSignup: body.allowSignup, confirmEmail: body.confirmEmail, siteURL: body.siteURL, redirectURLs: body.redirectURLs,
+            otpExpirySeconds: body.otpExpirySeconds, smtp: body.smtp, smtpPassword: body.smtpPassword, smtpTrust: body.smtpTrust, sender: body.sender)
+        return .ok(.init(body: .json(.init(try await engine.authSettings.update(project: input.path.project, change)))))
+    }
+
+    func testAuthMail(_ input: Operations.TestAuthMail.Input) async throws -> Operations.TestAuthMail.Output {
+        guard case .json(let body) = input.body else { throw APIInputError.body }
+        let result = try await engine.authSettings.testMail(project: input.path.project, to: body.to)
+        return .ok(.init(body: .json(.init(delivered: result.delivered, error: result.error, milliseconds: result.milliseconds))))
+    }
+}
+
+extension Schemas.AuthSettings {
+    init(_ view: AuthSettingsView) {
+        self.init(
+            project: view.project, allowSignup: view.allowSignup, confirmEmail: view.confirmEmail, siteURL: view.siteURL, redirectURLs: view.redirectURLs,
+            otpExpirySeconds: view.otpExpirySeconds, smtp: view.smtp, smtpHasPassword: view.smtpHasPassword, smtpHasTrust: view.smtpHasTrust,
+            sender: view.sender, updatedAt: view.updatedAt)
+    }
+}
