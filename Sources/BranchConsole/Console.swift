@@ -37,6 +37,7 @@ package struct Console: Sendable {
         DatabasePages(environment: environment).register(on: pages)
         MonitoringPages(environment: environment).register(on: pages)
         AuthUsersPages(environment: environment).register(on: pages)
+        AuthSettingsPages(environment: environment).register(on: pages)
         ProjectSettingsPages(environment: environment).register(on: pages)
         ActivityPages(environment: environment).register(on: pages)
         InstanceSettingsPages(environment: environment).register(on: pages)

@@ -53,6 +53,7 @@ def project_pages():
         "database": f"{P}/database",
         "monitoring": f"{P}/monitoring",
         "auth-users": f"{P}/auth",
+        "auth-settings": f"{P}/auth/settings",
         "project-settings": f"{P}/settings",
     }
 

@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 
 /// `/projects/{p}/auth?branch=B&q=…&page=N`: the users of the branch's data API (`auth.users`),
-/// searched and paged; create one with email and password, ban and unban, end their sessions,
-/// delete. It works through the auth admin API with the service_role key, so it is for owners.
+/// searched and paged; create one with email and password or invite one by mail, ban and unban,
+/// end their sessions, delete. It works through the auth admin API with the service_role key, so it is for owners.
 struct AuthUsersPages: Sendable {
     let environment: ConsoleEnvironment
 
@@ -43,6 +43,18 @@ struct AuthUsersPages: Sendable {
             } catch let failure as ConsoleFailure where (400..<500).contains(failure.status) && failure.status != 403 && failure.status != 404 {
                 return try await page(project, branch: branch, search: "", page: 1, error: "\(failure.message) (\(failure.code))", email: email,
                                       status: .init(code: failure.status))
+            }
+        }
+        pages.post("/projects/:project/auth/invite") { request, context -> Response in
+            let project = try ProjectSettingsPages.project(context)
+            let form = try await environment.form(request)
+            let branch = try await MonitoringPages(environment: environment).branch(project, form.text("branch"))
+            let email = form.text("email") ?? ""
+            do {
+                _ = try await client(project, branch).send("POST", "/invite", json: ["email": email], changes: true)
+                return environment.redirect(Self.href(project, branch), flash: "Invitation sent to \(email).")
+            } catch let failure as ConsoleFailure where (400..<500).contains(failure.status) && failure.status != 403 && failure.status != 404 {
+                return environment.redirect(Self.href(project, branch), flash: "\(failure.message) (\(failure.code))", error: true)
             }
         }
         pages.post("/projects/:project/auth/users/:action") { request, context -> Response in

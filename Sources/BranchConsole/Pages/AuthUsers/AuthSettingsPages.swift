@@ -1,0 +1,124 @@
+import BranchAPI
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/projects/{p}/auth/settings`: how the project's data API signs users up and mails them: sign-ups
+/// open or closed, email confirmation, the site URL and redirect allow list, how long links last,
+/// and the SMTP server (with a test message). Supabase self-hosted keeps these in environment
+/// variables; here the owner edits them and they apply from the next request. Owners only.
+struct AuthSettingsPages: Sendable {
+    let environment: ConsoleEnvironment
+
+    struct Model: Sendable {
+        var project: String
+        var base: String
+        var usersHref: String
+        var mayManage: Bool
+        var settings: Form?
+        var error: String?
+        var cli: String
+    }
+
+    /// The form's fields as shown (what was posted, after a refused save).
+    struct Form: Sendable {
+        var allowSignup: Bool
+        var confirmEmail: Bool
+        var siteURL: String
+        var redirectURLs: String
+        var otpExpiry: String
+        var smtp: String
+        var smtpHasPassword: Bool
+        var smtpHasTrust: Bool
+        var sender: String
+        var hasMail: Bool
+        var updated: String
+    }
+
+    func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
+        pages.get("/projects/:project/auth/settings") { _, context -> Response in
+            try await page(try ProjectSettingsPages.project(context))
+        }
+        pages.post("/projects/:project/auth/settings") { request, context -> Response in
+            let project = try ProjectSettingsPages.project(context)
+            let form = try await environment.form(request)
+            let body = Self.request(form)
+            do {
+                _ = try await environment.call("setAuthSettings", project: project, changes: true, target: "auth settings") {
+                    try await $0.setAuthSettings(.init(path: .init(project: project), body: .json(body))).ok.body.json
+                }
+                return environment.redirect(Self.href(project), flash: "Auth settings saved; they apply from the next request.")
+            } catch let failure as ConsoleFailure where [400, 409, 422].contains(failure.status) {
+                return try await page(project, error: "\(failure.message) (\(failure.code))", posted: Self.echo(form), status: .init(code: failure.status))
+            }
+        }
+        pages.post("/projects/:project/auth/settings/test-mail") { request, context -> Response in
+            let project = try ProjectSettingsPages.project(context)
+            let to = try await environment.form(request).text("to") ?? ""
+            do {
+                let report = try await environment.call("testAuthMail", project: project, changes: true, target: "auth test mail") {
+                    try await $0.testAuthMail(.init(path: .init(project: project), body: .json(.init(to: to)))).ok.body.json
+                }
+                return environment.redirect(
+                    Self.href(project) + "#test-mail",
+                    flash: report.delivered ? "Test message sent to \(to) (\(report.milliseconds) ms)." : "Not sent: \(report.error ?? "no answer").",
+                    error: !report.delivered)
+            } catch let failure as ConsoleFailure where [400, 409].contains(failure.status) {
+                return environment.redirect(Self.href(project) + "#test-mail", flash: "\(failure.message) (\(failure.code))", error: true)
+            }
+        }
+    }
+
+    static func href(_ project: String) -> String { "/projects/\(ConsolePath.segment(project))/auth/settings" }
+
+    /// The API request of a posted form. Blank secret fields keep what is stored; a checkbox
+    /// removes the server or its certificates.
+    static func request(_ form: FormFields) -> Components.Schemas.AuthSettingsRequest {
+        let removeServer = form["remove_smtp"] == "on"
+        let redirects = (form["redirect_urls"] ?? "").split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return Components.Schemas.AuthSettingsRequest(
+            allowSignup: form["allow_signup"] == "on", confirmEmail: form["confirm_email"] == "on", siteURL: form.text("site_url") ?? "",
+            redirectURLs: redirects, otpExpirySeconds: Int(form["otp_expiry"] ?? "") ?? -1,
+            smtp: removeServer ? "" : (form.text("smtp") ?? ""), smtpPassword: removeServer ? nil : form.text("smtp_password"),
+            smtpTrust: form["remove_trust"] == "on" ? "" : form.text("smtp_trust"), sender: removeServer ? nil : (form.text("sender") ?? ""))
+    }
+
+    static func echo(_ form: FormFields) -> Form {
+        Form(
+            allowSignup: form["allow_signup"] == "on", confirmEmail: form["confirm_email"] == "on", siteURL: form["site_url"] ?? "",
+            redirectURLs: form["redirect_urls"] ?? "", otpExpiry: form["otp_expiry"] ?? "", smtp: form["smtp"] ?? "", smtpHasPassword: false,
+            smtpHasTrust: false, sender: form["sender"] ?? "", hasMail: false, updated: "")
+    }
+
+    func page(_ project: String, error: String? = nil, posted: Form? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let session = try ConsoleSession.required()
+        let mayManage = session.viewer.may(.owner, in: project)
+        var form = posted
+        if mayManage {
+            let settings = try await environment.call("getAuthSettings", project: project) {
+                try await $0.getAuthSettings(.init(path: .init(project: project))).ok.body.json
+            }
+            let stored = Form(
+                allowSignup: settings.allowSignup, confirmEmail: settings.confirmEmail, siteURL: settings.siteURL,
+                redirectURLs: settings.redirectURLs.joined(separator: "\n"), otpExpiry: String(settings.otpExpirySeconds), smtp: settings.smtp ?? "",
+                smtpHasPassword: settings.smtpHasPassword, smtpHasTrust: settings.smtpHasTrust, sender: settings.sender ?? "",
+                hasMail: settings.smtp != nil, updated: settings.updatedAt.map { Formatting.utc($0) } ?? "never (defaults)")
+            if var echoed = posted {
+                echoed.smtpHasPassword = stored.smtpHasPassword
+                echoed.smtpHasTrust = stored.smtpHasTrust
+                echoed.hasMail = stored.hasMail
+                echoed.updated = stored.updated
+                form = echoed
+            } else {
+                form = stored
+            }
+        }
+        let segment = ConsolePath.segment(project)
+        let model = Model(
+            project: project, base: "/projects/\(segment)/auth/settings", usersHref: "/projects/\(segment)/auth", mayManage: mayManage,
+            settings: form, error: error,
+            cli: "branch auth set --project \(project) --confirm-email on --site-url https://app.example.com --smtp smtp://USER@HOST:587 --sender no-reply@example.com --smtp-password-stdin")
+        return try await environment.page(
+            "auth-settings", title: "Auth settings · \(project)", project: project, section: .auth, cli: model.cli, status: status, body: model)
+    }
+}

@@ -1,0 +1,61 @@
+import BranchTesting
+import Foundation
+import Testing
+
+/// A project's auth mail end to end: the CLI sets its SMTP server (the local aiosmtpd of
+/// AlertReceivers, STARTTLS and AUTH), supabase-py signs users up, in and back in through mailed
+/// links and codes (Tests/DataAPIClients/supabase_mail.py), and the console edits the settings and
+/// invites (Tests/ConsoleClients/auth_settings_http.py).
+@Suite("Auth mail: settings, SMTP, supabase-py's mailed flows, the console", .serialized)
+struct AuthMailTests {
+    static let site = "http://127.0.0.1:3000"
+
+    @Test("sign-up confirmation, magic links, codes, recovery and invitations reach a real SMTP server; settings are checked, sealed and edited in the console")
+    func mailedFlows() async throws {
+        try await AlertReceivers.with { receivers in
+            try await TestEnvironment.with { env in
+                _ = try await env.linkedProject("mail")
+                #expect(try await env.errorCode("auth", "set", "--confirm-email", "on") == "mail_not_configured")
+                #expect(try await env.errorCode("auth", "set", "--site-url", "not a url") == "invalid_request")
+                #expect(try await env.errorCode("auth", "set", "--smtp", "smtp+plain://mail.example.com:25", "--sender", "a@example.com") == "invalid_request")
+                #expect(try await env.errorCode("auth", "test-mail", "--to", "x@example.com") == "mail_not_configured")
+
+                let user = AlertReceivers.user.replacingOccurrences(of: "@", with: "%40")
+                let set = try await env.cli(
+                    ["auth", "set", "--smtp", "smtp://\(user)@127.0.0.1:\(receivers.smtpPort)", "--smtp-password-stdin", "--smtp-ca-file",
+                     receivers.certificate, "--sender", "no-reply@example.com", "--confirm-email", "on", "--site-url", Self.site,
+                     "--redirect-url", "http://127.0.0.1:3000/**", "--json"],
+                    input: AlertReceivers.password)
+                #expect(set.succeeded, "\(set.stdout)\(set.stderr)")
+                #expect(!set.stdout.contains(AlertReceivers.password))
+                let shown = try JSONSerialization.jsonObject(with: Data(try await env.cli("auth", "--json").stdout.utf8)) as? [String: Any]
+                #expect(shown?["confirmEmail"] as? Bool == true && shown?["smtpHasPassword"] as? Bool == true, "\(String(describing: shown))")
+                let stored = try await SecretsAtRestTests.column(env, "SELECT smtp_password FROM auth_setting WHERE project = 'mail'")
+                #expect(!stored.isEmpty && !stored.contains(AlertReceivers.password), "the SMTP password is stored sealed")
+
+                let test = try await env.cli("auth", "test-mail", "--to", "owner@example.com")
+                #expect(test.succeeded, "\(test.stdout)\(test.stderr)")
+                let mail = try await receivers.waitFor("the test message") { ($0["to"] as? [String]) == ["owner@example.com"] }
+                #expect(mail[0]["tls"] as? Bool == true && mail[0]["user"] as? String == AlertReceivers.user)
+                #expect(mail[0]["from"] as? String == "no-reply@example.com")
+
+                let keys = try JSONSerialization.jsonObject(with: Data(try await env.cli("keys", "--json").stdout.utf8)) as? [String: String] ?? [:]
+                let run = try await PythonScript.run(
+                    "Tests/DataAPIClients/supabase_mail.py",
+                    environment: [
+                        "SUPABASE_URL": keys["url"] ?? "", "SUPABASE_ANON_KEY": keys["anonKey"] ?? "", "SUPABASE_SERVICE_ROLE_KEY": keys["serviceRoleKey"] ?? "",
+                        "MAILBOX": "\(receivers.directory)/received.jsonl", "SITE_URL": Self.site,
+                    ],
+                    timeLimit: .seconds(240))
+                #expect(run.succeeded, "supabase_mail.py exited with \(run.status):\n\(run.stdout)\n\(run.stderr)")
+
+                let console = try await PythonScript.run(
+                    "Tests/ConsoleClients/auth_settings_http.py",
+                    [env.url, env.token, "mail", "\(receivers.directory)/received.jsonl", AlertReceivers.password], timeLimit: .seconds(240))
+                #expect(console.succeeded, "\(console.stdout)\n\(console.stderr)")
+                let after = try JSONSerialization.jsonObject(with: Data(try await env.cli("auth", "--json").stdout.utf8)) as? [String: Any]
+                #expect(after?["siteURL"] as? String == "https://shop.example.com", "what the console saved is what the CLI reads")
+            }
+        }
+    }
+}
