@@ -11,7 +11,7 @@ import BranchPostgres
 /// already answers `version`.
 package enum DataAPIBootstrap {
     /// The script's version; raise it whenever `sql` changes.
-    package static let version = 2
+    package static let version = 3
 
     /// The role the auth endpoints' connections log in as (it owns schema `auth`).
     package static let authRole = "supabase_auth_admin"
@@ -244,6 +244,33 @@ package enum DataAPIBootstrap {
         );
         create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
 
+        -- PKCE: a mailed link redirects with a code that the client exchanges with its verifier.
+        do $do$
+        begin
+          if to_regtype('auth.code_challenge_method') is null then
+            create type auth.code_challenge_method as enum ('s256', 'plain');
+          end if;
+        end
+        $do$;
+        create table if not exists auth.flow_state (
+          id uuid not null primary key,
+          user_id uuid,
+          auth_code text not null,
+          code_challenge_method auth.code_challenge_method not null,
+          code_challenge text not null,
+          provider_type text not null,
+          provider_access_token text,
+          provider_refresh_token text,
+          created_at timestamptz,
+          updated_at timestamptz,
+          authentication_method text not null,
+          auth_code_issued_at timestamptz
+        );
+        create index if not exists idx_auth_code on auth.flow_state (auth_code);
+        create index if not exists idx_user_id_auth_method on auth.flow_state (user_id, authentication_method);
+
+        alter type auth.code_challenge_method owner to supabase_auth_admin;
+        alter table auth.flow_state owner to supabase_auth_admin;
         alter table auth.users owner to supabase_auth_admin;
         alter table auth.identities owner to supabase_auth_admin;
         alter table auth.sessions owner to supabase_auth_admin;

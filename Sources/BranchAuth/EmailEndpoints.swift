@@ -16,6 +16,7 @@ enum EmailEndpoints {
         let email = try AuthInput.validEmail(rawEmail)
         guard context.policy.mailer != nil else { throw AuthFailure.emailSendingDisabled }
         let createUser = try input.bool("create_user") ?? true
+        let pkce = try PKCEChallenge.from(input)
         let metadata = try input.object("data") ?? [:]
         let redirect = context.policy.redirect(input.query("redirect_to"))
         do {
@@ -23,7 +24,8 @@ enum EmailEndpoints {
                 if let user = try await EmailTokens.user(email: email, on: connection) {
                     if user.banned { throw AuthFailure.userBanned }
                     try await EmailTokens.send(
-                        user.confirmed ? .magiclink : .signup, to: email, userID: user.id, redirect: redirect, context: context, on: connection)
+                        user.confirmed ? .magiclink : .signup, to: email, userID: user.id, redirect: redirect, pkce: pkce, context: context,
+                        on: connection)
                     return
                 }
                 guard createUser else { throw AuthFailure(422, "otp_disabled", "Signups not allowed for otp") }
@@ -32,7 +34,7 @@ enum EmailEndpoints {
                     email: email, password: nil, emailConfirmed: false,
                     appMetadata: NewUser.appMetadata(email: email, phone: nil, merging: [:]), userMetadata: metadata)
                 let userID = try await user.insert(on: connection)
-                try await EmailTokens.send(.signup, to: email, userID: userID, redirect: redirect, context: context, on: connection)
+                try await EmailTokens.send(.signup, to: email, userID: userID, redirect: redirect, pkce: pkce, context: context, on: connection)
             }
         } catch {
             throw UserRecords.duplicate(error, email: .userAlreadyExists) ?? error
@@ -46,9 +48,10 @@ enum EmailEndpoints {
         let email = try AuthInput.validEmail(rawEmail)
         guard context.policy.mailer != nil else { throw AuthFailure.emailSendingDisabled }
         let redirect = context.policy.redirect(input.query("redirect_to"))
+        let pkce = try PKCEChallenge.from(input)
         try await context.database.transaction { connection in
             guard let user = try await EmailTokens.user(email: email, on: connection), !user.banned else { return }
-            try await EmailTokens.send(.recovery, to: email, userID: user.id, redirect: redirect, context: context, on: connection)
+            try await EmailTokens.send(.recovery, to: email, userID: user.id, redirect: redirect, pkce: pkce, context: context, on: connection)
         }
         return AuthReply.json(200, "{}")
     }

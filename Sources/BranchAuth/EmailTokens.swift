@@ -78,10 +78,13 @@ enum EmailTokens {
         return "\(context.issuer)/verify?token=\(token.hash)&type=\(kind.rawValue)&redirect_to=\(target)"
     }
 
-    /// Stores a new token of `kind` for the user (the previous one stops working).
-    static func store(_ token: EmailToken, kind: EmailTokenKind, userID: String, on connection: PGConnection) async throws {
+    /// Stores a new token of `kind` for the user (the previous one stops working); with a PKCE
+    /// challenge, the flow too, and the token marked so its link ends in a code.
+    static func store(_ token: EmailToken, kind: EmailTokenKind, userID: String, pkce: PKCEChallenge? = nil, on connection: PGConnection) async throws {
+        if let pkce { try await pkce.start(userID: userID, kind: kind, on: connection) }
         try await connection.query(
-            "update auth.users set \(kind.column) = $2, \(kind.sentColumn) = now(), updated_at = now() where id = $1::uuid", [userID, token.hash])
+            "update auth.users set \(kind.column) = $2, \(kind.sentColumn) = now(), updated_at = now() where id = $1::uuid",
+            [userID, (pkce == nil ? "" : PKCEChallenge.tokenPrefix) + token.hash])
     }
 
     /// Refuses a second mail of `kind` to the user within the project's interval (429, GoTrue's wording).
@@ -96,14 +99,16 @@ enum EmailTokens {
         }
     }
 
-    /// Issues, stores and mails a token of `kind` to `email` for the user, within the interval check.
+    /// Issues, stores and mails a token of `kind` to `email` for the user, within the interval check
+    /// (`pkce`: the request's challenge, for a link that ends in a code).
     static func send(
-        _ kind: EmailTokenKind, to email: String, userID: String, redirect: String, context: AuthContext, on connection: PGConnection
+        _ kind: EmailTokenKind, to email: String, userID: String, redirect: String, pkce: PKCEChallenge? = nil, context: AuthContext,
+        on connection: PGConnection
     ) async throws {
         guard let mailer = context.policy.mailer else { throw AuthFailure.emailSendingDisabled }
         try await checkInterval(kind: kind, userID: userID, context: context, on: connection)
         let token = EmailToken.issue(for: email)
-        try await store(token, kind: kind, userID: userID, on: connection)
+        try await store(token, kind: kind, userID: userID, pkce: pkce, on: connection)
         let mail = message(kind, to: email, token: token, link: link(token, kind: kind, redirect: redirect, context: context), context: context)
         do {
             try await mailer.send(mail)

@@ -20,17 +20,18 @@ enum SignUpEndpoint {
             appMetadata: NewUser.appMetadata(email: email, phone: nil, merging: [:]), userMetadata: try input.object("data") ?? [:])
         if !user.emailConfirmed, context.policy.mailer == nil { throw AuthFailure.emailSendingDisabled }
         let redirect = context.policy.redirect(input.query("redirect_to"))
+        let pkce = try PKCEChallenge.from(input)
         do {
             let body = try await context.database.transaction { connection in
                 if let existing = try await EmailTokens.user(email: email, on: connection) {
                     guard !existing.confirmed, !user.emailConfirmed, !existing.banned else { throw AuthFailure.userAlreadyExists }
-                    try await EmailTokens.send(.signup, to: email, userID: existing.id, redirect: redirect, context: context, on: connection)
+                    try await EmailTokens.send(.signup, to: email, userID: existing.id, redirect: redirect, pkce: pkce, context: context, on: connection)
                     guard let json = try await UserRecords.json(id: existing.id, on: connection) else { throw AuthFailure.unexpected }
                     return json
                 }
                 let userID = try await user.insert(on: connection)
                 guard user.emailConfirmed else {
-                    try await EmailTokens.send(.signup, to: email, userID: userID, redirect: redirect, context: context, on: connection)
+                    try await EmailTokens.send(.signup, to: email, userID: userID, redirect: redirect, pkce: pkce, context: context, on: connection)
                     guard let json = try await UserRecords.json(id: userID, on: connection) else { throw AuthFailure.unexpected }
                     return json
                 }

@@ -2,13 +2,15 @@ import BranchPostgres
 import BranchREST
 import Foundation
 
-/// `POST /token?grant_type=password|refresh_token`: signing in, and refreshing a session.
+/// `POST /token?grant_type=password|refresh_token|pkce`: signing in, refreshing a session, and
+/// exchanging a mailed link's PKCE code (see `PKCEChallenge`).
 enum TokenEndpoint {
     /// Dispatches on `grant_type`.
     static func handle(_ input: AuthInput, context: AuthContext) async throws -> DataResponse {
         switch input.query("grant_type") {
         case "password": try await signIn(input, context: context)
         case "refresh_token": try await refresh(input, context: context)
+        case "pkce": AuthReply.json(200, try await PKCEChallenge.exchange(input, context: context))
         default: throw AuthFailure.validation("unsupported_grant_type")
         }
     }

@@ -25,7 +25,9 @@ enum VerifyEndpoint {
             email = try AuthInput.validEmail(rawEmail)
             hash = EmailToken.hash(email: email!, code: token.trimmingCharacters(in: .whitespaces))
         }
-        let session = try await redeem(hash: hash, email: email, columns: columns, input: input, context: context)
+        let session = try await redeem(hash: hash, email: email, columns: columns, input: input, context: context) { userID, _, connection in
+            try await Sessions.start(userID: userID, input: input, context: context, on: connection)
+        }
         return AuthReply.json(200, session)
     }
 
@@ -33,16 +35,36 @@ enum VerifyEndpoint {
         let type = input.query("type") ?? ""
         let target = context.policy.redirect(input.query("redirect_to"))
         do {
-            let session = try await redeem(hash: (input.query("token") ?? "").lowercased(), email: nil, columns: columns(for: type), input: input, context: context)
-            guard let fields = JSONText.decode(session)?.objectValue else { throw AuthFailure.unexpected }
-            let pairs = ["access_token", "expires_at", "expires_in", "refresh_token", "token_type"].map { key in
-                (key, fields[key].map { value in value.stringValue ?? JSONText.encode(value) } ?? "")
-            } + [("type", type)]
-            return redirect(to: target, fragment: pairs)
+            // A PKCE link ends in a code for the client that holds the verifier; any other in the session.
+            let outcome = try await redeem(
+                hash: (input.query("token") ?? "").lowercased(), email: nil, columns: columns(for: type), input: input, context: context
+            ) { userID, pkce, connection -> LinkOutcome in
+                guard pkce else { return .session(try await Sessions.start(userID: userID, input: input, context: context, on: connection)) }
+                guard let code = try await PKCEChallenge.issueCode(userID: userID, within: context.policy.otpExpirySeconds, on: connection) else {
+                    throw AuthFailure(404, "flow_state_not_found", "invalid flow state, no valid flow state found")
+                }
+                return .code(code)
+            }
+            switch outcome {
+            case .code(let code):
+                return redirect(to: target, query: [("code", code)])
+            case .session(let session):
+                guard let fields = JSONText.decode(session)?.objectValue else { throw AuthFailure.unexpected }
+                let pairs = ["access_token", "expires_at", "expires_in", "refresh_token", "token_type"].map { key in
+                    (key, fields[key].map { value in value.stringValue ?? JSONText.encode(value) } ?? "")
+                } + [("type", type)]
+                return redirect(to: target, fragment: pairs)
+            }
         } catch let failure as AuthFailure {
             let description = failure == .otpExpired ? "Email link is invalid or has expired" : failure.message
             return redirect(to: target, fragment: [("error", "access_denied"), ("error_code", failure.code), ("error_description", description)])
         }
+    }
+
+    /// Where a followed link leads: the session itself, or a PKCE code to exchange for it.
+    private enum LinkOutcome: Sendable {
+        case session(String)
+        case code(String)
     }
 
     /// The token columns a `type` may redeem.
@@ -56,9 +78,13 @@ enum VerifyEndpoint {
         }
     }
 
-    /// Finds the user whose pending token is `hash`, checks it is fresh, applies what it confirms,
-    /// clears it and starts a session.
-    private static func redeem(hash: String, email: String?, columns: [String], input: AuthInput, context: AuthContext) async throws -> String {
+    /// Finds the user whose pending token is `hash` (stored plain or PKCE-marked), checks it is
+    /// fresh, applies what it confirms and clears it; then `finish` (a session, or a PKCE code) in
+    /// the same transaction.
+    private static func redeem<T: Sendable>(
+        hash: String, email: String?, columns: [String], input: AuthInput, context: AuthContext,
+        finish: @escaping @Sendable (_ userID: String, _ pkce: Bool, PGConnection) async throws -> T
+    ) async throws -> T {
         let scope = context.project
         let address = input.request.clientAddress
         // With a hash and no email, only the address is limited: the hash itself as the "email" key never repeats.
@@ -67,17 +93,17 @@ enum VerifyEndpoint {
             throw AuthFailure.overRateLimit
         }
         do {
-            let session = try await context.database.transaction { connection in
+            let result = try await context.database.transaction { connection in
                 guard EmailToken.isHash(hash) else { throw AuthFailure.otpExpired }
                 let found = try await connection.query(
                     """
                     select u.id::text, t.kind, coalesce(t.sent_at > now() - make_interval(secs => $2::int), false),
-                           coalesce(u.banned_until > now(), false), nullif(u.email_change, '')
+                           coalesce(u.banned_until > now(), false), nullif(u.email_change, ''), t.token = '\(PKCEChallenge.tokenPrefix)' || $1
                     from auth.users u
                     cross join lateral (values ('confirmation_token', u.confirmation_token, u.confirmation_sent_at),
                                                ('recovery_token', u.recovery_token, u.recovery_sent_at),
                                                ('email_change_token_new', u.email_change_token_new, u.email_change_sent_at)) as t(kind, token, sent_at)
-                    where u.deleted_at is null and t.token = $1 and t.kind = any($3::text[])
+                    where u.deleted_at is null and t.token in ($1, '\(PKCEChallenge.tokenPrefix)' || $1) and t.kind = any($3::text[])
                       and ($4::text is null or lower(case when t.kind = 'email_change_token_new' then u.email_change else u.email end) = $4)
                     limit 1
                     for update of u
@@ -109,22 +135,32 @@ enum VerifyEndpoint {
                         """,
                         [userID])
                 }
-                return try await Sessions.start(userID: userID, input: input, context: context, on: connection)
+                return try await finish(userID, row[5] == "t", connection)
             }
             if let email { await context.limiter.recordSuccess(scope: scope, email: "verify:" + email) }
-            return session
+            return result
         } catch let failure as AuthFailure where failure == .otpExpired {
             await context.limiter.recordFailure(scope: scope, email: limitKey, address: address, now: context.now())
             throw failure
         }
     }
 
+    /// A 303 to `target` with `query` added to its query.
+    private static func redirect(to target: String, query pairs: [(String, String)]) -> DataResponse {
+        let base = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+        let location = base + (base.contains("?") ? "&" : "?") + encoded(pairs)
+        return DataResponse(status: 303, headers: [AuthReply.apiVersionHeader, ("Location", location), ("Cache-Control", "no-store")])
+    }
+
     /// A 303 to `target` with `pairs` as its fragment.
     private static func redirect(to target: String, fragment pairs: [(String, String)]) -> DataResponse {
+        let base = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+        return DataResponse(status: 303, headers: [AuthReply.apiVersionHeader, ("Location", "\(base)#\(encoded(pairs))"), ("Cache-Control", "no-store")])
+    }
+
+    private static func encoded(_ pairs: [(String, String)]) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
-        let fragment = pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
-        let base = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
-        return DataResponse(status: 303, headers: [AuthReply.apiVersionHeader, ("Location", "\(base)#\(fragment)"), ("Cache-Control", "no-store")])
+        return pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
     }
 }

@@ -2,6 +2,7 @@
 import BranchCore
 import BranchPostgres
 import BranchREST
+import Crypto
 import Foundation
 import Testing
 
@@ -161,6 +162,36 @@ extension AuthDatabaseTests {
         _ = await send("POST", "/otp", body: ["email": .string(email)], context: context)
         let tooSoon = await send("POST", "/otp", body: ["email": .string(email)], context: context)
         #expect(tooSoon.status == 429 && tooSoon.json["code"] == "over_email_send_rate_limit")
+    }
+
+    @Test("PKCE: the followed link redirects with a code that only the verifier's holder exchanges, once")
+    func pkce() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        let context = context(pg, policy: mailPolicy(mailer, confirm: false))
+        let email = "pkce-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let verifier = String(repeating: "v3rifier-", count: 6)
+        let challenge = Base64URL.encode(Array(SHA256.hash(data: Data(verifier.utf8))))
+        let half = await send("POST", "/otp", body: ["email": .string(email), "code_challenge": .string(challenge)], context: context)
+        #expect(half.status == 400 && half.json["code"] == "validation_failed", "a challenge needs its method")
+        let otp = await send(
+            "POST", "/otp", body: ["email": .string(email), "code_challenge": .string(challenge), "code_challenge_method": "s256"], context: context)
+        #expect(otp.status == 200)
+        let mail = try #require(mailer.last)
+        let redirect = await send("GET", "/verify", query: "token=\(items(mail.link)["token"] ?? "")&type=signup", context: context)
+        let location = try #require(redirect.response.headers.first { $0.name == "Location" }?.value)
+        #expect(redirect.status == 303 && location.hasPrefix("https://app.example.com?code="), "\(location)")
+        #expect(!location.contains("access_token"), "no session in a PKCE link")
+        let code = String(location.split(separator: "=", maxSplits: 1)[1])
+        let wrong = await send(
+            "POST", "/token", query: "grant_type=pkce", body: ["auth_code": .string(code), "code_verifier": .string(verifier + "x")], context: context)
+        #expect(wrong.status == 400 && wrong.json["code"] == "bad_code_verifier")
+        let session = await send(
+            "POST", "/token", query: "grant_type=pkce", body: ["auth_code": .string(code), "code_verifier": .string(verifier)], context: context)
+        #expect(session.status == 200 && session.json["user"]?["email"]?.stringValue == email && session.json["access_token"]?.stringValue != nil)
+        let again = await send(
+            "POST", "/token", query: "grant_type=pkce", body: ["auth_code": .string(code), "code_verifier": .string(verifier)], context: context)
+        #expect(again.status == 404 && again.json["code"] == "flow_state_not_found")
     }
 
     @Test("recovery mails known users only, expires, and its session may set a new password")

@@ -34,8 +34,8 @@ HTTP = httpx.Client(timeout=30, follow_redirects=False)
 RESULTS = []
 
 
-def client(key=ANON):
-    return create_client(URL, key, ClientOptions(auto_refresh_token=False, persist_session=False))
+def client(key=ANON, flow="implicit"):
+    return create_client(URL, key, ClientOptions(auto_refresh_token=False, persist_session=False, flow_type=flow))
 
 
 def address(name):
@@ -154,6 +154,21 @@ def _():
     subject, _, code = next_mail(email, 1)
     equal(subject, "Your Magic Link", "subject")
     equal(client().auth.verify_otp({"email": email, "token": code, "type": "magiclink"}).user.email, email, "signed in by code")
+
+
+@check("PKCE (as @supabase/ssr signs in): the link redirects with a code, and only the client that asked exchanges it")
+def _():
+    email = address("pkce")
+    app = client(flow="pkce")
+    app.auth.sign_in_with_otp({"email": email, "options": {"email_redirect_to": SITE_URL + "/auth/callback"}})
+    _, link, _ = next_mail(email, 0)
+    location = HTTP.get(link).headers["location"]
+    equal(location.startswith(SITE_URL + "/auth/callback?code="), True, f"location {location}")
+    equal("access_token" in location, False, "no session in the redirect")
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+    auth_fails(lambda: client(flow="pkce").auth.exchange_code_for_session({"auth_code": code, "code_verifier": "x" * 50}), 400, "bad_code_verifier")
+    session = app.auth.exchange_code_for_session({"auth_code": code}).session
+    equal(client().auth.get_user(session.access_token).user.email, email, "the exchanged session is the user's")
 
 
 @check("a redirect outside the allow list goes to the site URL instead")
