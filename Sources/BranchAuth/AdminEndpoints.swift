@@ -54,32 +54,36 @@ enum AdminEndpoints {
         }
     }
 
-    /// `GET /admin/users?page=1&per_page=50[&filter=text]`: `{"users":[…],"aud":"authenticated"}`, newest
+    /// `GET /admin/users?page=1&per_page=50[&filter=text][&provider=email]`: `{"users":[…],"aud":"authenticated"}`, newest
     /// first, with GoTrue's `X-Total-Count` and `Link` (next, last) headers that supabase-js reads.
     private static func list(_ input: AuthInput, context: AuthContext) async throws -> DataResponse {
         let page = max(Int(input.query("page") ?? "") ?? 1, 1)
         let perPage = min(max(Int(input.query("per_page") ?? "") ?? defaultPageSize, 1), maximumPageSize)
         let filter = input.query("filter").flatMap { $0.isEmpty ? nil : $0 }
         let pattern = filter.map { "%" + $0.replacing("\\", with: "\\\\").replacing("%", with: "\\%").replacing("_", with: "\\_") + "%" }
+        // `provider` (email, phone, …) is Branch's own addition, for the console's filter.
+        let provider = input.query("provider").flatMap { $0.isEmpty ? nil : $0 }
         let matching = """
             coalesce(u.aud, 'authenticated') = 'authenticated'
             and ($1::text is null or u.email ilike $1 or u.raw_user_meta_data ->> 'full_name' ilike $1)
+            and ($2::text is null or coalesce(u.raw_app_meta_data -> 'providers', '[]'::jsonb) ? $2::text)
             """
         let (users, total) = try await context.database.transaction { connection in
-            let total = try await connection.query("select count(*) from auth.users u where \(matching)", [pattern]).scalar.flatMap { Int($0) } ?? 0
+            let total = try await connection.query("select count(*) from auth.users u where \(matching)", [pattern, provider]).scalar.flatMap { Int($0) } ?? 0
             let users = try await connection.query(
                 """
                 select coalesce(jsonb_agg(page.body order by page.created_at desc nulls last, page.id), '[]'::jsonb)::text
                 from (select \(UserRecords.json) as body, u.created_at, u.id from auth.users u where \(matching)
-                      order by u.created_at desc nulls last, u.id limit $2 offset $3) page
+                      order by u.created_at desc nulls last, u.id limit $3 offset $4) page
                 """,
-                [pattern, String(perPage), String((page - 1) * perPage)]
+                [pattern, provider, String(perPage), String((page - 1) * perPage)]
             ).scalar ?? "[]"
             return (users, total)
         }
         let lastPage = max((total + perPage - 1) / perPage, 1)
         func link(_ page: Int) -> String {
-            let extra = filter.map { "&filter=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? ""
+            let extra = (filter.map { "&filter=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? "")
+                + (provider.map { "&provider=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? "")
             return "</admin/users?page=\(page)&per_page=\(perPage)\(extra)>"
         }
         let links = (total > page * perPage ? ["\(link(page + 1)); rel=\"next\""] : []) + ["\(link(lastPage)); rel=\"last\""]

@@ -9,7 +9,7 @@ package enum CLI {
         SnapshotCommand.self, Restore.self, ScheduleCommand.self, BackupCommand.self, Export.self, Push.self, Diff.self, Merge.self,
         Top.self, Logs.self, Events.self,
         Status.self, Operations.self, Login.self, Link.self, OpenAPI.self, DocsCommand.self,
-        UserCommand.self, MemberCommand.self, TokenCommand.self, AuditCommand.self, AlertsCommand.self, AuthCommand.self,
+        UserCommand.self, MemberCommand.self, TokenCommand.self, AuditCommand.self, AlertsCommand.self, AuthCommand.self, SnippetCommand.self,
         MCPCommand.self,
         VersionCommand.self, UpgradeCommand.self,
     ]

@@ -31,6 +31,19 @@ struct ConsoleEditorTests {
             let url = try await env.cli("url", "main", "--project", "lab").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let rows = try await env.psql(url, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM t")
             #expect(rows.contains("1:110,2:20,4:40"), "\(rows)")
+
+            // The same snippets from the terminal: saved by the CLI, listed by the API the editor reads, run, deleted.
+            let saved = try await env.cli("snippet", "save", "count t", "SELECT count(*) AS n FROM t", "--folder", "CLI", "--project", "lab")
+            #expect(saved.succeeded, "\(saved.stderr)")
+            let listed = try await env.cli("snippet", "list", "--project", "lab", "--json")
+            #expect(listed.stdout.contains("\"count t\"") && listed.stdout.contains("\"CLI\""), "\(listed.stdout)")
+            #expect(try await env.cli("snippet", "show", "count t", "--project", "lab").stdout == "SELECT count(*) AS n FROM t\n")
+            let replaced = try await env.cli("snippet", "save", "count t", "SELECT count(*) AS n FROM t WHERE id > 1", "--project", "lab")
+            #expect(replaced.stdout.contains("Replaced"), "\(replaced.stdout)")
+            let ran = try await env.cli("snippet", "run", "count t", "--read-only", "--project", "lab", "--json")
+            #expect(ran.succeeded && ran.stdout.contains("\"n\""), "\(ran.stdout)\(ran.stderr)")
+            #expect(try await env.cli("snippet", "delete", "count t", "--project", "lab").succeeded)
+            #expect(try await env.errorCode("snippet", "show", "count t", "--project", "lab") == "snippet_not_found")
         }
     }
 }

@@ -78,6 +78,18 @@ check(f"{BASE}/p/{PROJECT}/b/main/auth/v1/verify?token=" in body and "redirect_t
 status, _, page = call(admin, "GET", users + "?q=invitee")
 console.check("invitee@example.com" in page and "unconfirmed" in page, "the invitee is listed, unconfirmed")
 
+# Filter by provider, and "Run SQL as" one of them.
+status, _, page = call(admin, "GET", users + "?provider=email&q=invitee")
+console.check("invitee@example.com" in page and '<option value="email" selected>' in page, "the email provider filter keeps the invitee")
+status, _, page = call(admin, "GET", users + "?provider=github")
+console.check("invitee@example.com" not in page and "No users" in page, "the github provider filter finds nobody")
+status, _, page = call(admin, "GET", users + "?q=invitee")
+run_as = htmllib.unescape(re.search(r'<a class="button ghost small" href="([^"]+)" aria-label="Run SQL as invitee@example.com"', page).group(1))
+invitee_id = run_as.rsplit("=", 1)[1]
+status, _, page = call(admin, "GET", run_as)
+console.check(status == 200 and '<option value="authenticated" selected>' in page and f'name="run_as_user" value="{invitee_id}"' in page,
+              "Run SQL as opens the SQL editor as that user")
+
 # A viewer: no form, and the server refuses their POSTs.
 status, _, page = call(admin, "POST", "/settings/users", {"_csrf": token, "email": "auth-viewer@example.com"})
 password = htmllib.unescape(re.search(r'id="secret-value">([^<]+)<', page).group(1))

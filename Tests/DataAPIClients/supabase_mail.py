@@ -226,4 +226,4 @@ def _():
 
 
 print(f"{sum(RESULTS)} of {len(RESULTS)} checks passed", flush=True)
-sys.exit(0 if all(RESULTS) else 1)
+sys.exit(0 if RESULTS and all(RESULTS) else 1)

@@ -37,10 +37,12 @@ struct AuthAdminClient: Sendable {
         return decoded
     }
 
-    /// One page of users (50), newest first; `filter` matches email and phone.
-    func users(filter: String, page: Int) async throws -> [User] {
+    /// One page of users (50), newest first; `filter` matches email (and full name), `provider`
+    /// keeps those with that identity (email, phone, github…).
+    func users(filter: String, provider: String, page: Int) async throws -> [User] {
         var query = "page=\(page)&per_page=50"
         if !filter.isEmpty { query += "&filter=" + FormFields.encode(filter) }
+        if !provider.isEmpty { query += "&provider=" + FormFields.encode(provider) }
         let answer = try await send("GET", "/admin/users", query: query) as? [String: Any]
         let list = answer?["users"] as? [[String: Any]] ?? []
         return list.map { user in

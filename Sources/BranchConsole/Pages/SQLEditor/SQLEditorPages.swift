@@ -29,6 +29,8 @@ struct SQLEditorPages: Sendable {
             let place = try await place(request, context: context)
             let query = FormFields(request.uri.query ?? "")
             var model = try await blank(place)
+            // `run_as` and `run_as_user` in the URL: the auth users page's "Run SQL as".
+            if query.text("run_as") != nil { model.choose(RunAs(query)) }
             if let id = query.text("snippet"), let snippet = (model.snippets + model.history).first(where: { $0.id == id }) {
                 model.sql = snippet.sql
                 if model.snippets.contains(where: { $0.id == id }) {

@@ -201,7 +201,7 @@ struct SQLRunner: Sendable {
         if UUID(uuidString: runAs.user) != nil { return RunAs.User(id: runAs.user.lowercased(), email: nil) }
         let users: [AuthAdminClient.User]
         do {
-            users = try await AuthAdminClient(environment: environment, project: place.project, branch: place.branch).users(filter: runAs.user, page: 1)
+            users = try await AuthAdminClient(environment: environment, project: place.project, branch: place.branch).users(filter: runAs.user, provider: "", page: 1)
         } catch let failure as ConsoleFailure where failure.status == 403 {
             throw ConsoleFailure(
                 status: 403, code: "forbidden", message: "Finding an auth user by email needs the owner role in \(place.project).",
