@@ -11,6 +11,8 @@ import GRDB
 /// operation in progress turns into a clean `pool_full` error.
 package final class Catalog: Sendable {
     private let database: DatabaseQueue
+    /// Frees space when the disk is full (the pool's emergency reserve); true when it did.
+    private let freeSpace: @Sendable () -> Bool
     /// Ready projects' JWT secrets, which the data API needs on every request; every write empties it.
     let jwtSecrets = JWTSecretCache()
     /// Every project's IP allowlist, which the HTTP API checks on every request (see `allowlist(of:)`).
@@ -25,7 +27,10 @@ package final class Catalog: Sendable {
     /// seals any secret still in plain text with `secrets` (a `master_key_mismatch` when the
     /// catalog was sealed with another key). The default box has a new random key: for catalogs
     /// that live only as long as a test.
-    package init(path: String, secrets: SecretBox = .ephemeral()) throws {
+    /// `freeSpace` is called when SQLite finds the disk full; when it frees some (true), the
+    /// transaction is tried once more (see `EmergencyReserve`).
+    package init(path: String, secrets: SecretBox = .ephemeral(), freeSpace: @escaping @Sendable () -> Bool = { false }) throws {
+        self.freeSpace = freeSpace
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
@@ -223,7 +228,9 @@ package final class Catalog: Sendable {
         // After the commit (or the rollback): a secret read before it is not kept (see JWTSecretCache).
         defer { jwtSecrets.invalidate() }
         do {
-            return try await database.write { [secrets] db in try body(CatalogTransaction(db: db, secrets: secrets)) }
+            return try await retryingWhenFull { [database, secrets] in
+                try await database.write { db in try body(CatalogTransaction(db: db, secrets: secrets)) }
+            }
         } catch let error as any ReportableError {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -235,12 +242,26 @@ package final class Catalog: Sendable {
         }
     }
 
+    /// `attempt`, and once more if it found the disk full and `freeSpace` gave some back. A read
+    /// can need space too: the first read after a write that could not finish must undo it.
+    private func retryingWhenFull<T: Sendable>(_ attempt: @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await attempt()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && freeSpace() {
+            return try await attempt()
+        }
+    }
+
     /// Runs `body` on a consistent read snapshot.
     package func read<T: Sendable>(_ body: @Sendable @escaping (CatalogTransaction) throws -> T) async throws -> T {
         do {
-            return try await database.read { [secrets] db in try body(CatalogTransaction(db: db, secrets: secrets)) }
+            return try await retryingWhenFull { [database, secrets] in
+                try await database.read { db in try body(CatalogTransaction(db: db, secrets: secrets)) }
+            }
         } catch let error as any ReportableError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw CatalogError(.poolFull, "The pool is full: the catalog cannot be read until space is freed (\(error.message ?? "disk full")).")
         } catch {
             throw CatalogError(.catalogFailed, "Catalog read failed: \(error)")
         }

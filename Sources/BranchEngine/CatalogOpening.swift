@@ -10,8 +10,16 @@ extension Engine {
     static func openCatalog(_ layout: PoolLayout, masterKeyFile: String, logger: Logger) throws -> Catalog {
         let (masterKey, created) = try MasterKey.loadOrCreate(path: masterKeyFile)
         let catalog: Catalog
+        let reserve = EmergencyReserve(path: layout.catalogReserve)
+        reserve.ensure(freeBytes: PoolStorage.freeBytes(layout.root))
         do {
-            catalog = try Catalog(path: layout.catalog, secrets: SecretBox(masterKey: masterKey))
+            catalog = try Catalog(path: layout.catalog, secrets: SecretBox(masterKey: masterKey)) {
+                guard reserve.release() else { return false }
+                logger.critical(
+                    "the pool is completely full: gave the catalog its reserved space back so it can still record and answer; free space now",
+                    metadata: ["pool": "\(layout.root)", "reserve": "\(ByteCount.format(UInt64(reserve.bytes)))"])
+                return true
+            }
         } catch let error as CatalogError where error.code == .masterKeyMismatch && created {
             MasterKey.remove(createdAt: masterKeyFile)
             throw CatalogError.masterKeyMissing(masterKeyFile, catalogError: error)

@@ -3,7 +3,7 @@ package import BranchCore
 /// Where everything lives inside a pool. The one place pool paths are spelled out.
 ///
 /// ```
-/// <pool>/catalog.sqlite   admin.key
+/// <pool>/catalog.sqlite   admin.key   catalog.reserve (space kept back for the catalog)
 /// <pool>/templates/pg<major>/pgdata              warm template, read-only subvolume
 /// <pool>/projects/<project>/branches/<branch>/   writable subvolume, pgdata/ inside
 /// <pool>/projects/<project>/snapshots/<id>/      read-only subvolume
@@ -22,6 +22,8 @@ package struct PoolLayout: Sendable, Hashable {
     }
 
     package var catalog: String { "\(root)/catalog.sqlite" }
+    /// Preallocated space the catalog gets back when the pool is completely full (see `EmergencyReserve`).
+    package var catalogReserve: String { "\(root)/catalog.reserve" }
     package var adminKey: String { "\(root)/admin.key" }
     /// The instance admin's first login (email, password), written once by the start that made the admin.
     package var adminPassword: String { "\(root)/admin.password" }

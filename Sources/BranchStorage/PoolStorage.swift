@@ -111,11 +111,15 @@ package struct PoolStorage: Sendable {
     }
 
     /// Free and total bytes of the pool's filesystem.
-    package func space() -> (free: UInt64, total: UInt64) {
+    package func space() -> (free: UInt64, total: UInt64) { Self.space(layout.root) }
+
+    package static func space(_ root: String) -> (free: UInt64, total: UInt64) {
         var info = statvfs()
-        guard statvfs(layout.root, &info) == 0 else { return (0, 0) }
+        guard statvfs(root, &info) == 0 else { return (0, 0) }
         return (UInt64(info.f_bavail) * UInt64(info.f_frsize), UInt64(info.f_blocks) * UInt64(info.f_frsize))
     }
+
+    package static func freeBytes(_ root: String) -> UInt64 { space(root).free }
 
     /// Throws `pool_full` when less than `reserve` bytes are free, before an operation that writes.
     package func requireFreeSpace(_ reserve: UInt64) throws(StorageError) {

@@ -1,6 +1,8 @@
 import BranchAPI
+import BranchCatalog
 import BranchCore
 import BranchPostgres
+import BranchStorage
 import BranchSystem
 import BranchTesting
 import Foundation
@@ -113,6 +115,42 @@ struct FullPoolTests {
             #expect(try await env.psql(try await env.cli("url", "past").output, "select string_agg(id::text, ',' order by id) from events") == "1")
             #expect(try await env.psql(url, "select string_agg(id::text, ',' order by id) from events") == "1,2")
         }
+    }
+
+    @Test("a catalog on a completely full filesystem gets its reserve back and records the change; with none left, pool_full and reads still answer")
+    func catalogReserve() async throws {
+        let root = "/var/tmp/branch-tests/catalog-full-\(Identifiers.shortID(length: 10))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try await Command.run("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", root])
+        do {
+            try await Self.fillCatalogFilesystem(root)
+        } catch {
+            _ = try? await Command.run("umount", [root])
+            throw error
+        }
+        _ = try await Command.run("umount", [root])
+    }
+
+    /// The body of `catalogReserve`, on the tmpfs at `root`.
+    static func fillCatalogFilesystem(_ root: String) async throws {
+        let reserve = EmergencyReserve(path: "\(root)/catalog.reserve", bytes: 512 << 10)
+        #expect(reserve.ensure(freeBytes: PoolStorage.freeBytes(root)))
+        let catalog = try Catalog(path: "\(root)/catalog.sqlite", freeSpace: { reserve.release() })
+        _ = try await Command.run("dd", ["if=/dev/zero", "of=\(root)/filler", "bs=16k"], check: false)
+        #expect(PoolStorage.freeBytes(root) < 64 << 10, "the filesystem is full")
+
+        try await catalog.setSetting("grown", String(repeating: "x", count: 300_000))
+        #expect(!reserve.isInPlace, "the write needed the reserve")
+        #expect(try await catalog.setting("grown")?.count == 300_000)
+        do {
+            try await catalog.setSetting("more", String(repeating: "y", count: 800_000))
+            Issue.record("a write on a full filesystem with no reserve left succeeded")
+        } catch let error as CatalogError {
+            #expect(error.code == .poolFull, "\(error)")
+        }
+        #expect(try await catalog.setting("grown")?.count == 300_000, "reads still answer")
+        #expect(try await catalog.setting("more") == nil, "the failed write left nothing")
     }
 
     @Test("the archive command on a full filesystem fails and leaves no temporary; with space it archives the same segment")

@@ -37,6 +37,11 @@ struct AlertWatch: EnginePart {
     func checkPoolSpace(_ tracker: inout PoolSpaceTracker) async {
         let space = storage.space()
         guard space.total > 0 else { return }
+        // The catalog's reserve, given back when the pool filled up, is made again once there is room.
+        let reserve = EmergencyReserve(path: layout.catalogReserve)
+        if !reserve.isInPlace, reserve.ensure(freeBytes: space.free) {
+            logger.notice("the catalog's reserved space is in place again", metadata: ["pool": "\(layout.root)"])
+        }
         let used = Double(space.total - min(space.free, space.total)) / Double(space.total) * 100
         switch tracker.observe(usedPercent: used) {
         case .crossed(let threshold)?:
