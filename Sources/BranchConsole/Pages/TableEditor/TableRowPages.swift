@@ -15,6 +15,21 @@ struct TableRowPages: Sendable {
         var generated: Bool
         var hint: String
         var id: String
+        /// How it is edited: a list (booleans, enums), a one-line input of `inputType`, else a text area.
+        var isList: Bool = false
+        var options: [Option] = []
+        var isInput: Bool = false
+        var inputType: String = "text"
+        var inputMode: String = ""
+        var hasInputMode: Bool = false
+        var step: String = ""
+        var hasStep: Bool = false
+    }
+
+    struct Option: Sendable {
+        var value: String
+        var label: String
+        var selected: Bool
     }
 
     struct Model: Sendable {
@@ -41,7 +56,9 @@ struct TableRowPages: Sendable {
             let sql = EditorSQL(environment: environment, project: location.project, branch: location.branch)
             var submitted: [String: String?] = [:]
             for column in table.columns where !column.generated {
-                let value: String? = fields["null." + column.name] == "on" ? nil : (fields["v." + column.name] ?? "")
+                var value: String? = fields["null." + column.name] == "on" ? nil : (fields["v." + column.name] ?? "")
+                // A date-time picker sends `2024-05-01T10:00:00`; Postgres prints (and compares) a space.
+                if Self.pickerKind(column) == "datetime-local" { value = value?.replacingOccurrences(of: "T", with: " ") }
                 submitted.updateValue(value, forKey: column.name)
             }
             do {
@@ -113,9 +130,11 @@ struct TableRowPages: Sendable {
             var hint = column.type
             if column.notNull { hint += ", not null" }
             if column.hasDefault { hint += key == nil ? ", empty: default" : ", has a default" }
-            return Field(
+            var field = Field(
                 name: column.name, type: column.type, value: value ?? "", isNull: key != nil && shown[column.name] != nil && value == nil,
                 key: column.keyPosition != nil, generated: column.generated, hint: hint, id: "field-\(index)")
+            Self.type(&field, column: column)
+            return field
         }
         let model = Model(
             table: table.id, isNew: key == nil, action: location.href("/row", extra: key == nil ? [("new", "1")] : [("key", GridQuery.Cursor(values: table.key.map { key?[$0.name] ?? nil }).token)]),
@@ -124,5 +143,62 @@ struct TableRowPages: Sendable {
         return try await environment.page(
             "tables-row", title: key == nil ? "New row in \(table.id)" : "Edit row of \(table.id)", project: location.project, branch: location.branch,
             section: .tables, cli: model.cli, status: status, body: model)
+    }
+
+    /// The typed control of a column: booleans and enums as a list, whole numbers as a number
+    /// field, other numbers with a decimal keypad, dates and times without a zone as pickers (when
+    /// the value fits one: a picker shows at most milliseconds), everything else as text.
+    static func type(_ field: inout Field, column: TableCatalog.Column) {
+        guard !column.generated else { return }
+        if column.type == "boolean" || !column.enumLabels.isEmpty {
+            let labels = column.type == "boolean" ? ["true", "false"] : column.enumLabels
+            let current = field.value
+            field.isList = true
+            // A value the list does not hold (NULL, a new insert) starts on an empty choice.
+            field.options = [Option(value: "", label: "—", selected: !labels.contains(current))]
+                + labels.map { Option(value: $0, label: $0, selected: $0 == current) }
+            return
+        }
+        switch column.type {
+        case "smallint", "integer", "bigint":
+            field.isInput = true
+            field.inputType = "number"
+            field.step = "1"
+            field.hasStep = true
+        case _ where column.type.hasPrefix("numeric") || column.type == "real" || column.type == "double precision":
+            field.isInput = true
+            field.inputMode = "decimal"
+            field.hasInputMode = true
+        default:
+            guard let picker = pickerKind(column) else { return }
+            let value = picker == "datetime-local" ? field.value.replacingOccurrences(of: " ", with: "T") : field.value
+            guard field.value.isEmpty || fitsPicker(value, picker) else { return }
+            field.isInput = true
+            field.inputType = picker
+            field.value = value
+            if picker != "date" {
+                field.step = "any"
+                field.hasStep = true
+            }
+        }
+    }
+
+    /// `date`, `datetime-local` (timestamp without time zone) or `time`; nil for other types.
+    static func pickerKind(_ column: TableCatalog.Column) -> String? {
+        switch column.type {
+        case "date": "date"
+        case _ where column.type.hasPrefix("timestamp") && !column.type.contains("with time zone"): "datetime-local"
+        case _ where column.type.hasPrefix("time") && !column.type.hasPrefix("timestamp") && !column.type.contains("with time zone"): "time"
+        default: nil
+        }
+    }
+
+    /// Whether a picker can show `value` exactly (HTML's formats; at most three fractional digits, no BC or infinity).
+    static func fitsPicker(_ value: String, _ picker: String) -> Bool {
+        switch picker {
+        case "date": value.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil
+        case "time": value.wholeMatch(of: /\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?/) != nil
+        default: value.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?/) != nil
+        }
     }
 }
