@@ -26,6 +26,11 @@ package struct AuthContext: Sendable {
     package var database: any AuthDatabase
     /// Failed sign-in counting, shared by the project's requests.
     package var limiter: SignInLimiter
+    /// Mails sent per project in the last hour, shared by every request.
+    package var mailBudget: MailBudget
+    /// The auth base URL mailed links start with (`https://host/p/proj/auth/v1`): configured, never
+    /// the request's Host header, which a client could forge to have a victim's link point at it.
+    package var linkBase: String
     /// The clock tokens are issued and checked with.
     package var now: @Sendable () -> Date
     /// Which of the project's long-lived keys are current (nil: every key the secret verifies).
@@ -33,8 +38,11 @@ package struct AuthContext: Sendable {
 
     package init(
         project: String, jwtSecret: [UInt8], issuer: String, apiKeyRole: String, policy: AuthPolicy = AuthPolicy(),
-        database: any AuthDatabase, limiter: SignInLimiter, now: @escaping @Sendable () -> Date = { Date() }
+        database: any AuthDatabase, limiter: SignInLimiter, mailBudget: MailBudget = MailBudget(), linkBase: String? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.mailBudget = mailBudget
+        self.linkBase = linkBase ?? issuer
         self.project = project
         self.jwtSecret = jwtSecret
         self.issuer = issuer

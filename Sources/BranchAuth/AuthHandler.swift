@@ -78,6 +78,16 @@ package enum AuthHandler {
         }
     }
 
+    /// For `GET /verify`, which needs no API key: the answer to a link whose token cannot be one
+    /// (a redirect with the error), so such a request is turned away before it wakes a branch.
+    package static func malformedLink(_ request: DataRequest, policy: AuthPolicy) -> DataResponse? {
+        guard request.method.uppercased() == "GET", request.path == "/verify" else { return nil }
+        let token = FormQuery.pairs(request.rawQuery).first { $0.key == "token" }?.value ?? ""
+        guard !EmailToken.isHash(token.lowercased()) else { return nil }
+        let target = policy.redirect(FormQuery.pairs(request.rawQuery).first { $0.key == "redirect_to" }?.value)
+        return VerifyEndpoint.refused(target)
+    }
+
     /// Connection trouble and resource exhaustion (SQLSTATE classes 08 and 53), worth a retry.
     private static func isTransient(_ error: PostgresError) -> Bool {
         if let state = error.sqlState { return state.hasPrefix("08") || state.hasPrefix("53") }

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// A project's auth settings as the endpoints apply them: who may sign up, whether an email must be
 /// confirmed first, where email links lead, how long their codes last and how mail goes out.
@@ -17,13 +17,17 @@ package struct AuthPolicy: Sendable {
     package var otpExpirySeconds: Int
     /// The least time between two mails of one kind to one address (GoTrue's SMTP_MAX_FREQUENCY).
     package var emailIntervalSeconds: Int
+    /// At most this many mails an hour for the whole project (GoTrue's RATE_LIMIT_EMAIL_SENT), so
+    /// anonymous requests cannot spam through the owner's mail account.
+    package var mailsPerHour: Int
     /// The project's mail server; nil when it has none (then no flow that mails is available).
     package var mailer: (any AuthMailer)?
 
     package init(
         allowSignup: Bool = true, confirmEmail: Bool = false, siteURL: String = AuthPolicy.defaultSiteURL, redirectURLs: [String] = [],
-        otpExpirySeconds: Int = 3600, emailIntervalSeconds: Int = 60, mailer: (any AuthMailer)? = nil
+        otpExpirySeconds: Int = 3600, emailIntervalSeconds: Int = 60, mailsPerHour: Int = AuthPolicy.defaultMailsPerHour, mailer: (any AuthMailer)? = nil
     ) {
+        self.mailsPerHour = mailsPerHour
         self.allowSignup = allowSignup
         self.confirmEmail = confirmEmail
         self.siteURL = siteURL
@@ -32,6 +36,9 @@ package struct AuthPolicy: Sendable {
         self.emailIntervalSeconds = emailIntervalSeconds
         self.mailer = mailer
     }
+
+    /// GoTrue's default RATE_LIMIT_EMAIL_SENT.
+    package static let defaultMailsPerHour = 30
 
     /// GoTrue's default SITE_URL.
     package static let defaultSiteURL = "http://localhost:3000"
@@ -45,14 +52,51 @@ package struct AuthPolicy: Sendable {
     }
 
     /// Whether `url` is the site's (same scheme, host and port) or matches an allow-list entry.
+    /// The URL must be plain (no user, no fragment, a host of letters, digits, dots and hyphens),
+    /// and a pattern's host part is matched against the host alone and its path part against the
+    /// path and query: `*.example.com` can never be satisfied by `evil.com?.example.com`.
     package static func allows(_ url: String, siteURL: String, allowList: [String]) -> Bool {
-        guard let target = URLComponents(string: url), let scheme = target.scheme, target.user == nil, target.password == nil else { return false }
-        if let site = URLComponents(string: siteURL), site.scheme == scheme, let host = site.host, !host.isEmpty,
-            host.lowercased() == target.host?.lowercased(), site.port == target.port
-        {
-            return true
+        guard let target = PlainURL(url) else { return false }
+        if let site = PlainURL(siteURL), site.scheme == target.scheme, site.hostPort == target.hostPort { return true }
+        return allowList.contains { entry in
+            guard let pattern = PlainURL.Pattern(entry) else { return false }
+            return pattern.scheme == target.scheme && RedirectGlob(pattern.hostPort).matches(target.hostPort)
+                && (pattern.rest.isEmpty ? (target.rest.isEmpty || target.rest == "/") : RedirectGlob(pattern.rest).matches(target.rest))
         }
-        return allowList.contains { pattern in pattern == url || RedirectGlob(pattern).matches(url) }
+    }
+}
+
+/// A redirect target split for matching: scheme, `host[:port]` (lower-cased) and the rest (path and query).
+struct PlainURL: Equatable {
+    var scheme: String
+    var hostPort: String
+    var rest: String
+
+    init?(_ text: String) {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(), !scheme.isEmpty,
+            components.user == nil, components.password == nil, components.fragment == nil, let host = components.host?.lowercased(), !host.isEmpty,
+            host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":") })
+        else { return nil }
+        self.scheme = scheme
+        hostPort = host + (components.port.map { ":\($0)" } ?? "")
+        rest = components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+    }
+
+    /// An allow-list entry: `scheme://host-glob[:port]/path-glob`, split the same way by hand (a glob is not a URL).
+    struct Pattern {
+        var scheme: String
+        var hostPort: String
+        var rest: String
+
+        init?(_ text: String) {
+            guard let separator = text.range(of: "://") else { return nil }
+            scheme = text[..<separator.lowerBound].lowercased()
+            let afterScheme = text[separator.upperBound...]
+            let slash = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
+            hostPort = afterScheme[..<slash].lowercased()
+            rest = String(afterScheme[slash...])
+            guard !scheme.isEmpty, !hostPort.isEmpty, !hostPort.contains("@") else { return nil }
+        }
     }
 }
 
@@ -111,5 +155,21 @@ package struct AuthMail: Sendable, Equatable {
         self.to = to
         self.subject = subject
         self.body = body
+    }
+}
+
+/// The mails each project sent in the last hour, to hold it to `AuthPolicy.mailsPerHour`.
+package actor MailBudget {
+    private var sent: [String: [Date]] = [:]
+
+    package init() {}
+
+    /// Takes one mail of `scope`'s hourly budget; false when `perHour` went out in the last hour.
+    package func take(scope: String, perHour: Int, now: Date) -> Bool {
+        var times = sent[scope, default: []].filter { now.timeIntervalSince($0) < 3600 }
+        defer { sent[scope] = times }
+        guard times.count < perHour else { return false }
+        times.append(now)
+        return true
     }
 }

@@ -25,12 +25,6 @@ enum EmailTokenKind: String, Sendable, CaseIterable {
         }
     }
 
-    /// The kinds a `type` of `/verify` may redeem: `email` is any email OTP (GoTrue's newer name).
-    static func redeemable(_ type: String) -> [EmailTokenKind]? {
-        if type == "email" { return [.signup, .invite, .magiclink] }
-        return EmailTokenKind(rawValue: type).map { [$0] }
-    }
-
     /// The message's subject and its first line, GoTrue's default templates in words.
     var wording: (subject: String, lead: String) {
         switch self {
@@ -44,21 +38,24 @@ enum EmailTokenKind: String, Sendable, CaseIterable {
 }
 
 /// A mailed one-time token: a six-digit code the user may type, and its hash, which is what is
-/// stored and what links carry (`sha256(email + code)`; GoTrue's is sha224, which swift-crypto
-/// lacks: only a link mailed by Supabase before a move and redeemed after it is lost), so the
-/// database never holds a code that works as it is.
+/// stored and what links carry. The hash is an HMAC of email and code under the project's JWT
+/// secret (GoTrue's is a plain sha224, which anyone who knows the email could compute for all
+/// million codes and try as `token_hash`): a link's token cannot be guessed, only the typed
+/// code, which the per-email sign-in limit guards. A link mailed by Supabase before a move stops
+/// working after it.
 struct EmailToken: Sendable, Equatable {
     var code: String
     var hash: String
 
-    static func issue(for email: String) -> EmailToken {
+    static func issue(for email: String, key: [UInt8]) -> EmailToken {
         var generator = SystemRandomNumberGenerator()
         let code = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
-        return EmailToken(code: code, hash: hash(email: email, code: code))
+        return EmailToken(code: code, hash: hash(email: email, code: code, key: key))
     }
 
-    static func hash(email: String, code: String) -> String {
-        SHA256.hash(data: Data((email.lowercased() + code).utf8)).map { String(format: "%02x", $0) }.joined()
+    static func hash(email: String, code: String, key: [UInt8]) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data((email.lowercased() + code).utf8), using: SymmetricKey(data: key))
+        return mac.map { String(format: "%02x", $0) }.joined()
     }
 
     /// Whether `text` can be a stored hash (the columns hold '' when no token is pending: '' must never match).
@@ -75,7 +72,7 @@ enum EmailTokens {
         var unreserved = CharacterSet.alphanumerics
         unreserved.insert(charactersIn: "-._~")
         let target = redirect.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
-        return "\(context.issuer)/verify?token=\(token.hash)&type=\(kind.rawValue)&redirect_to=\(target)"
+        return "\(context.linkBase)/verify?token=\(token.hash)&type=\(kind.rawValue)&redirect_to=\(target)"
     }
 
     /// Stores a new token of `kind` for the user (the previous one stops working); with a PKCE
@@ -107,7 +104,10 @@ enum EmailTokens {
     ) async throws {
         guard let mailer = context.policy.mailer else { throw AuthFailure.emailSendingDisabled }
         try await checkInterval(kind: kind, userID: userID, context: context, on: connection)
-        let token = EmailToken.issue(for: email)
+        guard await context.mailBudget.take(scope: context.project, perHour: context.policy.mailsPerHour, now: context.now()) else {
+            throw AuthFailure(429, "over_email_send_rate_limit", "Email rate limit exceeded")
+        }
+        let token = EmailToken.issue(for: email, key: context.jwtSecret)
         try await store(token, kind: kind, userID: userID, pkce: pkce, on: connection)
         let mail = message(kind, to: email, token: token, link: link(token, kind: kind, redirect: redirect, context: context), context: context)
         do {

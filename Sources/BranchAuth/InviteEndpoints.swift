@@ -60,7 +60,7 @@ enum InviteEndpoints {
                     guard let user = try await EmailTokens.user(email: email, on: connection) else { throw AuthFailure.userNotFound }
                     userID = user.id
                 }
-                let token = EmailToken.issue(for: email)
+                let token = EmailToken.issue(for: email, key: context.jwtSecret)
                 try await EmailTokens.store(token, kind: kind, userID: userID, on: connection)
                 guard let json = try await UserRecords.json(id: userID, on: connection), case .object(var user)? = JSONText.decode(json) else {
                     throw AuthFailure.unexpected

@@ -49,17 +49,27 @@ struct PKCEChallenge: Sendable, Equatable {
             [userID, method.rawValue, challenge, kind == .signup ? "email/signup" : kind.rawValue])
     }
 
-    /// Issues the code of the user's newest pending flow (nil when there is none).
-    static func issueCode(userID: String, within seconds: Int, on connection: PGConnection) async throws -> String? {
+    /// The flows a token in `column` can belong to (magic links and recovery share a column, as in GoTrue).
+    static func methods(storedIn column: String) -> [String] {
+        switch column {
+        case "confirmation_token": ["email/signup", EmailTokenKind.invite.rawValue]
+        case "recovery_token": [EmailTokenKind.magiclink.rawValue, EmailTokenKind.recovery.rawValue]
+        default: [EmailTokenKind.emailChange.rawValue]
+        }
+    }
+
+    /// Issues the code of the user's newest pending flow of one of `methods` (nil when there is none).
+    static func issueCode(userID: String, methods: [String], within seconds: Int, on connection: PGConnection) async throws -> String? {
         try await connection.query(
             """
             update auth.flow_state set auth_code_issued_at = now(), updated_at = now()
             where id = (select id from auth.flow_state
                         where user_id = $1::uuid and auth_code_issued_at is null and created_at > now() - make_interval(secs => $2::int)
+                          and authentication_method = any($3::text[])
                         order by created_at desc limit 1)
             returning auth_code
             """,
-            [userID, String(seconds)]
+            [userID, String(seconds), "{\(methods.map { "\"\($0)\"" }.joined(separator: ","))}"]
         ).scalar
     }
 

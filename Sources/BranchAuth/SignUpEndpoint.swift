@@ -24,7 +24,10 @@ enum SignUpEndpoint {
         do {
             let body = try await context.database.transaction { connection in
                 if let existing = try await EmailTokens.user(email: email, on: connection) {
-                    guard !existing.confirmed, !user.emailConfirmed, !existing.banned else { throw AuthFailure.userAlreadyExists }
+                    guard !user.emailConfirmed else { throw AuthFailure.userAlreadyExists }
+                    // With confirmation on, GoTrue answers for a taken address as for a new one (a
+                    // made-up user with no identities), so sign-up does not tell who has an account.
+                    guard !existing.confirmed, !existing.banned else { return UserRecords.obfuscated(email: email, metadata: user.userMetadata) }
                     try await EmailTokens.send(.signup, to: email, userID: existing.id, redirect: redirect, pkce: pkce, context: context, on: connection)
                     guard let json = try await UserRecords.json(id: existing.id, on: connection) else { throw AuthFailure.unexpected }
                     return json

@@ -1,5 +1,6 @@
 import BranchCore
 import BranchPostgres
+import Foundation
 
 /// SQL over `auth.users` and `auth.identities` that the endpoints share. User objects are built in
 /// Postgres, with timestamps in ISO 8601 (`2024-01-01T12:00:00.123456Z`, whatever the session's
@@ -50,6 +51,18 @@ enum UserRecords {
           'banned_until', \(iso("u.banned_until"))
         ))
         """
+
+    /// A user that does not exist, shaped as a fresh unconfirmed one with no identities (what
+    /// GoTrue answers a sign-up for a taken address; supabase-js reads `identities: []` as "taken").
+    static func obfuscated(email: String, metadata: [String: JSONValue]) -> String {
+        let now = ISO8601DateFormatter().string(from: Date())
+        return JSONText.encode(.object([
+            "id": .string(UUID().uuidString.lowercased()), "aud": "authenticated", "role": "authenticated", "email": .string(email), "phone": "",
+            "confirmation_sent_at": .string(now), "app_metadata": .object(["provider": "email", "providers": ["email"]]),
+            "user_metadata": .object(metadata), "identities": .array([]), "created_at": .string(now), "updated_at": .string(now),
+            "is_anonymous": false,
+        ]))
+    }
 
     /// The JSON text of user `id`, nil when there is none.
     static func json(id: String, on connection: PGConnection) async throws -> String? {

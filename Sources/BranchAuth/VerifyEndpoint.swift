@@ -23,9 +23,9 @@ enum VerifyEndpoint {
                 throw AuthFailure.validation("Verify requires either a token hash or an email and a token")
             }
             email = try AuthInput.validEmail(rawEmail)
-            hash = EmailToken.hash(email: email!, code: token.trimmingCharacters(in: .whitespaces))
+            hash = EmailToken.hash(email: email!, code: token.trimmingCharacters(in: .whitespaces), key: context.jwtSecret)
         }
-        let session = try await redeem(hash: hash, email: email, columns: columns, input: input, context: context) { userID, _, connection in
+        let session = try await redeem(hash: hash, email: email, columns: columns, input: input, context: context) { userID, _, _, connection in
             try await Sessions.start(userID: userID, input: input, context: context, on: connection)
         }
         return AuthReply.json(200, session)
@@ -38,9 +38,11 @@ enum VerifyEndpoint {
             // A PKCE link ends in a code for the client that holds the verifier; any other in the session.
             let outcome = try await redeem(
                 hash: (input.query("token") ?? "").lowercased(), email: nil, columns: columns(for: type), input: input, context: context
-            ) { userID, pkce, connection -> LinkOutcome in
+            ) { userID, pkce, column, connection -> LinkOutcome in
                 guard pkce else { return .session(try await Sessions.start(userID: userID, input: input, context: context, on: connection)) }
-                guard let code = try await PKCEChallenge.issueCode(userID: userID, within: context.policy.otpExpirySeconds, on: connection) else {
+                guard let code = try await PKCEChallenge.issueCode(
+                    userID: userID, methods: PKCEChallenge.methods(storedIn: column), within: context.policy.otpExpirySeconds, on: connection)
+                else {
                     throw AuthFailure(404, "flow_state_not_found", "invalid flow state, no valid flow state found")
                 }
                 return .code(code)
@@ -56,9 +58,14 @@ enum VerifyEndpoint {
                 return redirect(to: target, fragment: pairs)
             }
         } catch let failure as AuthFailure {
-            let description = failure == .otpExpired ? "Email link is invalid or has expired" : failure.message
-            return redirect(to: target, fragment: [("error", "access_denied"), ("error_code", failure.code), ("error_description", description)])
+            return refused(target, failure)
         }
+    }
+
+    /// The redirect of a link that did not work: GoTrue's error fragment.
+    static func refused(_ target: String, _ failure: AuthFailure = .otpExpired) -> DataResponse {
+        let description = failure == .otpExpired ? "Email link is invalid or has expired" : failure.message
+        return redirect(to: target, fragment: [("error", "access_denied"), ("error_code", failure.code), ("error_description", description)])
     }
 
     /// Where a followed link leads: the session itself, or a PKCE code to exchange for it.
@@ -83,8 +90,10 @@ enum VerifyEndpoint {
     /// the same transaction.
     private static func redeem<T: Sendable>(
         hash: String, email: String?, columns: [String], input: AuthInput, context: AuthContext,
-        finish: @escaping @Sendable (_ userID: String, _ pkce: Bool, PGConnection) async throws -> T
+        finish: @escaping @Sendable (_ userID: String, _ pkce: Bool, _ column: String, PGConnection) async throws -> T
     ) async throws -> T {
+        // Anything but a hash is refused before it is counted (the limiter keeps what it counts).
+        guard EmailToken.isHash(hash) else { throw AuthFailure.otpExpired }
         let scope = context.project
         let address = input.request.clientAddress
         // With a hash and no email, only the address is limited: the hash itself as the "email" key never repeats.
@@ -94,7 +103,6 @@ enum VerifyEndpoint {
         }
         do {
             let result = try await context.database.transaction { connection in
-                guard EmailToken.isHash(hash) else { throw AuthFailure.otpExpired }
                 let found = try await connection.query(
                     """
                     select u.id::text, t.kind, coalesce(t.sent_at > now() - make_interval(secs => $2::int), false),
@@ -135,7 +143,7 @@ enum VerifyEndpoint {
                         """,
                         [userID])
                 }
-                return try await finish(userID, row[5] == "t", connection)
+                return try await finish(userID, row[5] == "t", column, connection)
             }
             if let email { await context.limiter.recordSuccess(scope: scope, email: "verify:" + email) }
             return result

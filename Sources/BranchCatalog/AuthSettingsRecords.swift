@@ -24,13 +24,20 @@ package struct AuthSettingsRecord: Codable, Sendable, Hashable, FetchableRecord,
     package var smtpTrust: String?
     /// The From address.
     package var senderEmail: String?
+    /// Where apps and browsers reach the service (`https://db.example.com`), for the links in auth
+    /// mail (GoTrue's API_EXTERNAL_URL); nil: the service's own public address.
+    package var apiURL: String?
+    /// The project's mails an hour, at most.
+    package var mailsPerHour: Int
     package var updatedAt: Date
 
     package init(
         project: String, allowSignup: Bool = true, confirmEmail: Bool = false, siteURL: String = "http://localhost:3000", allowedRedirects: String = "",
         otpExpirySeconds: Int = 3600, smtpURL: String? = nil, smtpPassword: String? = nil, smtpTrust: String? = nil, senderEmail: String? = nil,
-        updatedAt: Date = Date()
+        apiURL: String? = nil, mailsPerHour: Int = 30, updatedAt: Date = Date()
     ) {
+        self.apiURL = apiURL
+        self.mailsPerHour = mailsPerHour
         self.project = project
         self.allowSignup = allowSignup
         self.confirmEmail = confirmEmail
@@ -61,6 +68,14 @@ enum AuthSettingsTable {
             t.column("smtp_trust", .text)
             t.column("sender_email", .text)
             t.column("updated_at", .datetime).notNull()
+        }
+    }
+
+    /// v15: the address links in auth mail start with, and the hourly mail limit.
+    static func addLinksAndLimits(_ db: Database) throws {
+        try db.alter(table: "auth_setting") { t in
+            t.add(column: "api_url", .text)
+            t.add(column: "mails_per_hour", .integer).notNull().defaults(to: 30)
         }
     }
 }

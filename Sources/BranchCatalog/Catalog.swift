@@ -204,6 +204,7 @@ package final class Catalog: Sendable {
         migrator.registerMigration("v12: mirrors of databases outside Branch") { db in try MirrorTable.migrate(db) }
         migrator.registerMigration("v13: snippet folders") { db in try SnippetTable.addFolders(db) }
         migrator.registerMigration("v14: auth settings per project") { db in try AuthSettingsTable.migrate(db) }
+        migrator.registerMigration("v15: auth mail links and limits") { db in try AuthSettingsTable.addLinksAndLimits(db) }
         return migrator
     }
 

@@ -23,6 +23,9 @@ package struct EngineConfiguration: Sendable {
     package var poolerListenAddress: String = "*"
     /// The host name put in connection URLs.
     package var publicHost: String = "127.0.0.1"
+    /// The service's own address as clients reach it (`https://PUBLIC-HOST:PORT`): the start of
+    /// links in auth mail unless a project sets another.
+    package var publicURL: String = "http://127.0.0.1:8420"
     /// The certificate the pooler requires TCP clients to use TLS with (nil: plain TCP). Pooled
     /// URLs then ask for `sslmode=require`.
     package var tls: ServiceCertificate?

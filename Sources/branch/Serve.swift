@@ -189,6 +189,8 @@ struct Serve: AsyncParsableCommand {
         if let dbListen { configuration.listenAddress = dbListen }
         configuration.poolerListenAddress = poolerListen
         configuration.publicHost = publicHost
+        let urlHost = publicHost.contains(":") ? "[\(publicHost)]" : publicHost
+        configuration.publicURL = "\(tls == "off" ? "http" : "https")://\(urlHost):\(parseListen()?.1 ?? 8420)"
         configuration.portRange = parsePortRange()!
         configuration.freeSpaceReserveSetting = freeSpaceReserve.flatMap(ByteCount.parse)
         configuration.prePayThreshold = prepayThreshold == "off" ? 0 : ByteCount.parse(prepayThreshold)!

@@ -1,3 +1,4 @@
+import BranchSystem
 import BranchTesting
 import Foundation
 import Testing
@@ -55,7 +56,28 @@ struct AuthMailTests {
                 #expect(console.succeeded, "\(console.stdout)\n\(console.stderr)")
                 let after = try JSONSerialization.jsonObject(with: Data(try await env.cli("auth", "--json").stdout.utf8)) as? [String: Any]
                 #expect(after?["siteURL"] as? String == "https://shop.example.com", "what the console saved is what the CLI reads")
+
+                // Links start at the service's own address, whatever Host a client sends, or at the project's API URL.
+                let forged = try await Self.generatedLink(keys, host: "evil.example")
+                #expect(forged.hasPrefix((keys["url"] ?? "-") + "/auth/v1/verify?token="), "a forged Host does not aim the link: \(forged)")
+                #expect(try await env.cli("auth", "set", "--api-url", "https://db.example.com/", "--mails-per-hour", "500").succeeded)
+                let configured = try await Self.generatedLink(keys, host: nil)
+                #expect(configured.hasPrefix("https://db.example.com/p/mail/auth/v1/verify?token="), "\(configured)")
+                #expect(try await env.errorCode("auth", "set", "--api-url", "https://db.example.com/path") == "invalid_request")
+                #expect(try await env.errorCode("auth", "set", "--mails-per-hour", "0") == "invalid_request")
             }
         }
+    }
+
+    /// The `action_link` of an invitation generated with the service_role key, sent with `host` as the Host header.
+    static func generatedLink(_ keys: [String: String], host: String?) async throws -> String {
+        let service = keys["serviceRoleKey"] ?? ""
+        var arguments = ["-sk", "-X", "POST", "\(keys["url"] ?? "")/auth/v1/admin/generate_link", "-H", "apikey: \(service)",
+                         "-H", "Authorization: Bearer \(service)", "-H", "Content-Type: application/json",
+                         "-d", #"{"type":"invite","email":"linked@example.com"}"#]
+        if let host { arguments += ["-H", "Host: \(host)"] }
+        let result = try await Command.run("curl", arguments, check: false)
+        let answer = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        return answer?["action_link"] as? String ?? "no action_link in \(result.stdout) \(result.stderr)"
     }
 }

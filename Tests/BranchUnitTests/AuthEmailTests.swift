@@ -46,27 +46,63 @@ struct AuthRedirectTests {
         #expect(policy.redirect("http://app.example.com/") == "https://app.example.com", "another scheme is another site")
         #expect(policy.redirect("https://app.example.com:8443/") == "https://app.example.com", "another port is another site")
         #expect(policy.redirect("https://user@app.example.com/") == "https://app.example.com")
+        // A glob's host part matches the host alone: no fragment, query or encoded dot can end the host early.
+        let wide = AuthPolicy(siteURL: "https://app.example.com", redirectURLs: ["https://*.example.com/**"])
+        for hostile in ["https://2130706433#.example.com/", "https://evil%2Ecom?.example.com/", "https://evil.com?.example.com/",
+                        "https://evil.com/.example.com/", "https://pr-1.example.com/done#x", "https://user:pw@pr-1.example.com/"] {
+            #expect(wide.redirect(hostile) == "https://app.example.com", "\(hostile)")
+        }
+        #expect(wide.redirect("https://pr-1.example.com/done?x=1") == "https://pr-1.example.com/done?x=1")
         #expect(RedirectGlob("http://localhost:?000/**").matches("http://localhost:3000/a/b"))
         #expect(!RedirectGlob("https://*.example.com").matches("https://x.evil.com/.example.com"))
         // A pattern full of stars against a long URL answers at once (memoized, not exponential).
         #expect(!RedirectGlob(String(repeating: "*", count: 40) + "z").matches(String(repeating: "a", count: 2000)))
     }
 
-    @Test("tokens are six digits and a sha256 of email and code; only a 64-digit hex text can be one")
+    @Test("tokens are six digits and an HMAC of email and code under the project's secret; only a 64-digit hex text can be one")
     func tokens() {
-        let token = EmailToken.issue(for: "Ann@Example.com")
+        let key = Array("project-secret".utf8)
+        let token = EmailToken.issue(for: "Ann@Example.com", key: key)
         #expect(token.code.count == 6 && token.code.allSatisfy(\.isNumber))
-        #expect(token.hash == EmailToken.hash(email: "ann@example.com", code: token.code))
+        #expect(token.hash == EmailToken.hash(email: "ann@example.com", code: token.code, key: key))
+        #expect(token.hash != EmailToken.hash(email: "ann@example.com", code: token.code, key: Array("another".utf8)), "another project's secret")
         #expect(EmailToken.isHash(token.hash))
         #expect(!EmailToken.isHash("") && !EmailToken.isHash(String(repeating: "g", count: 64)))
     }
 }
 
 extension AuthDatabaseTests {
-    func mailPolicy(_ mailer: RecordingMailer?, confirm: Bool = true, signup: Bool = true, interval: Int = 60) -> AuthPolicy {
+    func mailPolicy(_ mailer: RecordingMailer?, confirm: Bool = true, signup: Bool = true, interval: Int = 60, perHour: Int = 100) -> AuthPolicy {
         AuthPolicy(
             allowSignup: signup, confirmEmail: confirm, siteURL: "https://app.example.com", redirectURLs: ["https://*.preview.example.com/**"],
-            otpExpirySeconds: 600, emailIntervalSeconds: interval, mailer: mailer)
+            otpExpirySeconds: 600, emailIntervalSeconds: interval, mailsPerHour: perHour, mailer: mailer)
+    }
+
+    @Test("a project's mails an hour are capped; a sign-up for a taken address looks like a new one; a keyless link that cannot be a token is turned away")
+    func budgetsAndDisguises() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        let capped = context(pg, policy: mailPolicy(mailer, confirm: false, perHour: 2))
+        let run = UUID().uuidString.prefix(8).lowercased()
+        for index in 0..<2 {
+            #expect(await send("POST", "/otp", body: ["email": .string("budget\(index)-\(run)@example.com")], context: capped).status == 200)
+        }
+        let third = await send("POST", "/otp", body: ["email": .string("budget2-\(run)@example.com")], context: capped)
+        #expect(third.status == 429 && third.json["code"] == "over_email_send_rate_limit" && mailer.mails.count == 2)
+
+        let confirming = context(pg, policy: mailPolicy(mailer, interval: 0))
+        let taken = "taken-\(run)@example.com"
+        #expect(await send("POST", "/admin/users", bearer: Self.keys.serviceRole, body: ["email": .string(taken), "password": "secret-123", "email_confirm": true], context: confirming).status == 200)
+        let again = await send("POST", "/signup", body: ["email": .string(taken), "password": "other-secret"], context: confirming)
+        #expect(again.status == 200 && again.json["email"]?.stringValue == taken && again.json["identities"] == .array([]), "\(again.json)")
+        #expect(mailer.mails.count == 2, "nothing is mailed to the account's owner")
+
+        let link = DataRequest(method: "GET", path: "/verify", rawQuery: "token=x&type=magiclink&redirect_to=https%3A%2F%2Fevil.example", headers: [])
+        let refused = try #require(AuthHandler.malformedLink(link, policy: mailPolicy(nil)))
+        #expect(refused.status == 303)
+        #expect(refused.headers.first { $0.name == "Location" }?.value.hasPrefix("https://app.example.com#error=access_denied&error_code=otp_expired") == true)
+        let wellFormed = DataRequest(method: "GET", path: "/verify", rawQuery: "token=\(String(repeating: "ab", count: 32))&type=magiclink", headers: [])
+        #expect(AuthHandler.malformedLink(wellFormed, policy: mailPolicy(nil)) == nil)
     }
 
     /// The query items of a link.

@@ -46,7 +46,7 @@ token = csrf_of(page)
 smtp_field = htmllib.unescape(re.search(r'id="auth-smtp" name="smtp" value="([^"]*)"', page).group(1))
 
 form = {"_csrf": token, "allow_signup": "on", "confirm_email": "on", "site_url": "https://app.example.com", "redirect_urls": "",
-        "otp_expiry": "3600", "smtp": smtp_field, "sender": "no-reply@example.com", "remove_smtp": "on"}
+        "otp_expiry": "3600", "mails_per_hour": "30", "api_url": "", "smtp": smtp_field, "sender": "no-reply@example.com", "remove_smtp": "on"}
 status, _, page = call(admin, "POST", page_path, form)
 console.check(status == 409 and "mail_not_configured" in page and 'id="auth-settings-error"' in page, "confirming emails without a server is refused inline")
 status, _, page = call(admin, "GET", page_path)

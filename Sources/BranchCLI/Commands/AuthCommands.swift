@@ -46,6 +46,9 @@ struct AuthCommand: AsyncParsableCommand {
         @Flag(help: "Read the SMTP password from standard input.") var smtpPasswordStdin = false
         @Option(help: "PEM file of certificates to trust for the SMTP server instead of the system's.") var smtpCaFile: String?
         @Option(help: "The From address of auth mail.") var sender: String?
+        @Option(help: "Where browsers reach this service (https://db.example.com), for links in auth mail; \"\" goes back to the service's own address.")
+        var apiUrl: String?
+        @Option(help: "At most this many auth mails an hour for the project (default 30).") var mailsPerHour: Int?
         @OptionGroup var output: OutputOptions
 
         enum Toggle: String, ExpressibleByArgument, CaseIterable {
@@ -74,9 +77,10 @@ struct AuthCommand: AsyncParsableCommand {
                 let redirects: [String]? = clearRedirectUrls ? [] : (redirectUrl.isEmpty ? nil : redirectUrl)
                 let body = Components.Schemas.AuthSettingsRequest(
                     allowSignup: signup?.value, confirmEmail: confirmEmail?.value, siteURL: siteUrl, redirectURLs: redirects,
-                    otpExpirySeconds: otpExpiry, smtp: smtp, smtpPassword: password, smtpTrust: trust, sender: sender)
+                    otpExpirySeconds: otpExpiry, smtp: smtp, smtpPassword: password, smtpTrust: trust, sender: sender, apiURL: apiUrl,
+                    mailsPerHour: mailsPerHour)
                 if [body.allowSignup == nil, body.confirmEmail == nil, siteUrl == nil, redirects == nil, otpExpiry == nil, smtp == nil, password == nil,
-                    trust == nil, sender == nil].allSatisfy({ $0 })
+                    trust == nil, sender == nil, apiUrl == nil, mailsPerHour == nil].allSatisfy({ $0 })
                 {
                     throw CLIError(code: "invalid_request", message: "Nothing to set.", hint: "See `branch auth set --help`.")
                 }
@@ -125,6 +129,8 @@ struct AuthCommand: AsyncParsableCommand {
         table.add("links last", "\(settings.otpExpirySeconds) s")
         table.add("SMTP", settings.smtp.map { "\($0)\(settings.smtpHasPassword ? " (password set)" : "")\(settings.smtpHasTrust ? " (own CA)" : "")" } ?? "none: no mail is sent")
         table.add("sender", settings.sender ?? "-")
+        table.add("links start at", settings.apiURL ?? "the service's own address")
+        table.add("mails an hour", "at most \(settings.mailsPerHour)")
         Swift.print(table.rendered)
     }
 }

@@ -58,13 +58,15 @@ package struct AuthSettings: EnginePart {
         return AuthMailTest(delivered: failure == nil, error: failure, milliseconds: Int((ContinuousClock.now - started).seconds * 1000))
     }
 
-    /// The policy the data API applies to one auth request of `project`.
-    func policy(project: String) async throws -> AuthPolicy {
+    /// The policy the data API applies to one auth request of `project`, and where mailed links
+    /// start (the project's API URL, else the service's public address).
+    func policy(project: String) async throws -> (policy: AuthPolicy, linkOrigin: String) {
         let settings = try await catalog.read { tx in try tx.authSettings(project: project) }
-        return AuthPolicy(
+        let policy = AuthPolicy(
             allowSignup: settings.allowSignup, confirmEmail: settings.confirmEmail, siteURL: settings.siteURL,
             redirectURLs: AuthSettingsChange.lines(settings.allowedRedirects), otpExpirySeconds: settings.otpExpirySeconds,
-            mailer: AuthMailSender(settings, logger: logger))
+            mailsPerHour: settings.mailsPerHour, mailer: AuthMailSender(settings, logger: logger))
+        return (policy, settings.apiURL ?? configuration.publicURL)
     }
 
     static func noMailServer(_ project: String) -> EngineError {
@@ -85,11 +87,17 @@ package struct AuthSettingsChange: Sendable {
     package var smtpPassword: String?
     package var smtpTrust: String?
     package var sender: String?
+    /// "" goes back to the service's public address.
+    package var apiURL: String?
+    package var mailsPerHour: Int?
 
     package init(
         allowSignup: Bool? = nil, confirmEmail: Bool? = nil, siteURL: String? = nil, redirectURLs: [String]? = nil, otpExpirySeconds: Int? = nil,
-        smtp: String? = nil, smtpPassword: String? = nil, smtpTrust: String? = nil, sender: String? = nil
+        smtp: String? = nil, smtpPassword: String? = nil, smtpTrust: String? = nil, sender: String? = nil, apiURL: String? = nil,
+        mailsPerHour: Int? = nil
     ) {
+        self.apiURL = apiURL
+        self.mailsPerHour = mailsPerHour
         self.allowSignup = allowSignup
         self.confirmEmail = confirmEmail
         self.siteURL = siteURL
@@ -109,6 +117,7 @@ package struct AuthSettingsChange: Sendable {
             allowSignup.map { _ in "allow_signup" }, confirmEmail.map { _ in "confirm_email" }, siteURL.map { _ in "site_url" },
             redirectURLs.map { _ in "redirect_urls" }, otpExpirySeconds.map { _ in "otp_expiry" }, smtp.map { _ in "smtp" },
             smtpPassword.map { _ in "smtp_password" }, smtpTrust.map { _ in "smtp_trust" }, sender.map { _ in "sender" },
+            apiURL.map { _ in "api_url" }, mailsPerHour.map { _ in "mails_per_hour" },
         ].compactMap { $0 }
     }
 
@@ -164,6 +173,23 @@ package struct AuthSettingsChange: Sendable {
             }
             settings.senderEmail = sender.isEmpty ? nil : sender
         }
+        if let apiURL {
+            let trimmed = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
+            guard trimmed.isEmpty || (Self.isAppURL(trimmed) && ["http", "https"].contains(URLComponents(string: trimmed)?.scheme ?? "")
+                && (URLComponents(string: trimmed)?.path ?? "").isEmpty && URLComponents(string: trimmed)?.query == nil)
+            else {
+                throw EngineError.invalidRequest(
+                    "The API URL is where browsers reach this service, like https://db.example.com (no path).",
+                    hint: "Links in auth mail start with it: /p/PROJECT/auth/v1/verify follows.")
+            }
+            settings.apiURL = trimmed.isEmpty ? nil : trimmed
+        }
+        if let mailsPerHour {
+            guard (1...100_000).contains(mailsPerHour) else {
+                throw EngineError.invalidRequest("The hourly mail limit is between 1 and 100000.", hint: "For example: --mails-per-hour 100.")
+            }
+            settings.mailsPerHour = mailsPerHour
+        }
         if let confirmEmail { settings.confirmEmail = confirmEmail }
         if let url = settings.smtpURL {
             if (try? SMTPEndpoint(parsing: url))?.user != nil, settings.smtpPassword == nil {
@@ -205,6 +231,8 @@ package struct AuthSettingsView: Sendable, Equatable {
     package var smtpHasPassword: Bool
     package var smtpHasTrust: Bool
     package var sender: String?
+    package var apiURL: String?
+    package var mailsPerHour: Int
     package var updatedAt: Date?
 
     init(_ record: AuthSettingsRecord) {
@@ -218,6 +246,8 @@ package struct AuthSettingsView: Sendable, Equatable {
         smtpHasPassword = record.smtpPassword != nil
         smtpHasTrust = record.smtpTrust != nil
         sender = record.senderEmail
+        apiURL = record.apiURL
+        mailsPerHour = record.mailsPerHour
         updatedAt = record.updatedAt
     }
 }

@@ -52,6 +52,9 @@ package struct DataAPI: EnginePart {
         // behind Supabase's gateway (the token in the link is the credential).
         let openLink = service == .auth && request.method.uppercased() == "GET" && request.path == "/verify"
         let apiKey = openLink ? nil : try APIKeyCheck.verifyAPIKey(in: request, secret: secret, current: current, tokens: state.tokens)
+        let auth = service == .auth ? try await AuthSettings(context: context).policy(project: project.name.rawValue) : nil
+        // A keyless link whose token cannot be one is turned away before it wakes the branch.
+        if openLink, let auth, let refused = AuthHandler.malformedLink(request, policy: auth.policy) { return refused }
 
         try await wake(branch, project: project, cause: "data API request")
         return try await servers.keepingAwake([branch]) {
@@ -65,13 +68,20 @@ package struct DataAPI: EnginePart {
                 var context = AuthContext(
                     project: project.name.rawValue, jwtSecret: secret, issuer: "\(baseURL)/auth/v1",
                     apiKeyRole: apiKey?.claims["role"]?.stringValue ?? "anon",
-                    policy: try await AuthSettings(context: context).policy(project: project.name.rawValue),
+                    policy: auth?.policy ?? AuthPolicy(),
                     database: PooledAuthDatabase(pool: await pool(branch, project: project, role: DataAPIBootstrap.authRole), state: state, branchKey: Activity.key(branch)),
-                    limiter: await state.limiter(project.name.rawValue), now: { Date() })
+                    limiter: await state.limiter(project.name.rawValue), mailBudget: state.mailBudget,
+                    linkBase: (auth?.linkOrigin ?? configuration.publicURL) + Self.routePrefix(project: projectName, branch: branchName) + "/auth/v1",
+                    now: { Date() })
                 context.currentKeys = current
                 return await AuthHandler.handle(request, context: context)
             }
         }
+    }
+
+    /// `/p/{project}[/b/{branch}]`, as the client addressed it.
+    static func routePrefix(project: String, branch: String?) -> String {
+        "/p/\(project)" + (branch.map { "/b/\($0)" } ?? "")
     }
 
     /// Resumes the branch if it is suspended; a stopped branch is 503 `branch_stopped`.

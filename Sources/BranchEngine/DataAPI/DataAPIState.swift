@@ -19,6 +19,8 @@ actor DataAPIState {
     private var schemas: [String: SchemaCache] = [:]
     private var generations: [String: Int] = [:]
     private var limiters: [String: SignInLimiter] = [:]
+    /// Auth mails sent per project in the last hour (`AuthPolicy.mailsPerHour`).
+    nonisolated let mailBudget = MailBudget()
     private var bootstrapped: [String: Int] = [:]
     private var running: [String: Int] = [:]
 

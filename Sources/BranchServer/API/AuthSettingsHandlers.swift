@@ -12,7 +12,8 @@ extension APIHandlers {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         let change = AuthSettingsChange(
             allowSignup: body.allowSignup, confirmEmail: body.confirmEmail, siteURL: body.siteURL, redirectURLs: body.redirectURLs,
-            otpExpirySeconds: body.otpExpirySeconds, smtp: body.smtp, smtpPassword: body.smtpPassword, smtpTrust: body.smtpTrust, sender: body.sender)
+            otpExpirySeconds: body.otpExpirySeconds, smtp: body.smtp, smtpPassword: body.smtpPassword, smtpTrust: body.smtpTrust, sender: body.sender,
+            apiURL: body.apiURL, mailsPerHour: body.mailsPerHour)
         return .ok(.init(body: .json(.init(try await engine.authSettings.update(project: input.path.project, change)))))
     }
 
@@ -28,6 +29,6 @@ extension Schemas.AuthSettings {
         self.init(
             project: view.project, allowSignup: view.allowSignup, confirmEmail: view.confirmEmail, siteURL: view.siteURL, redirectURLs: view.redirectURLs,
             otpExpirySeconds: view.otpExpirySeconds, smtp: view.smtp, smtpHasPassword: view.smtpHasPassword, smtpHasTrust: view.smtpHasTrust,
-            sender: view.sender, updatedAt: view.updatedAt)
+            sender: view.sender, updatedAt: view.updatedAt, apiURL: view.apiURL, mailsPerHour: view.mailsPerHour)
     }
 }

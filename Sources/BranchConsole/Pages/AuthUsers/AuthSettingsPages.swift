@@ -31,6 +31,8 @@ struct AuthSettingsPages: Sendable {
         var smtpHasPassword: Bool
         var smtpHasTrust: Bool
         var sender: String
+        var apiURL: String
+        var mailsPerHour: String
         var hasMail: Bool
         var updated: String
     }
@@ -80,14 +82,16 @@ struct AuthSettingsPages: Sendable {
             allowSignup: form["allow_signup"] == "on", confirmEmail: form["confirm_email"] == "on", siteURL: form.text("site_url") ?? "",
             redirectURLs: redirects, otpExpirySeconds: Int(form["otp_expiry"] ?? "") ?? -1,
             smtp: removeServer ? "" : (form.text("smtp") ?? ""), smtpPassword: removeServer ? nil : form.text("smtp_password"),
-            smtpTrust: form["remove_trust"] == "on" ? "" : form.text("smtp_trust"), sender: removeServer ? nil : (form.text("sender") ?? ""))
+            smtpTrust: form["remove_trust"] == "on" ? "" : form.text("smtp_trust"), sender: removeServer ? nil : (form.text("sender") ?? ""),
+            apiURL: form.text("api_url") ?? "", mailsPerHour: Int(form["mails_per_hour"] ?? "") ?? -1)
     }
 
     static func echo(_ form: FormFields) -> Form {
         Form(
             allowSignup: form["allow_signup"] == "on", confirmEmail: form["confirm_email"] == "on", siteURL: form["site_url"] ?? "",
             redirectURLs: form["redirect_urls"] ?? "", otpExpiry: form["otp_expiry"] ?? "", smtp: form["smtp"] ?? "", smtpHasPassword: false,
-            smtpHasTrust: false, sender: form["sender"] ?? "", hasMail: false, updated: "")
+            smtpHasTrust: false, sender: form["sender"] ?? "", apiURL: form["api_url"] ?? "", mailsPerHour: form["mails_per_hour"] ?? "", hasMail: false,
+            updated: "")
     }
 
     func page(_ project: String, error: String? = nil, posted: Form? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
@@ -102,7 +106,7 @@ struct AuthSettingsPages: Sendable {
                 allowSignup: settings.allowSignup, confirmEmail: settings.confirmEmail, siteURL: settings.siteURL,
                 redirectURLs: settings.redirectURLs.joined(separator: "\n"), otpExpiry: String(settings.otpExpirySeconds), smtp: settings.smtp ?? "",
                 smtpHasPassword: settings.smtpHasPassword, smtpHasTrust: settings.smtpHasTrust, sender: settings.sender ?? "",
-                hasMail: settings.smtp != nil, updated: settings.updatedAt.map { Formatting.utc($0) } ?? "never (defaults)")
+                apiURL: settings.apiURL ?? "", mailsPerHour: String(settings.mailsPerHour), hasMail: settings.smtp != nil, updated: settings.updatedAt.map { Formatting.utc($0) } ?? "never (defaults)")
             if var echoed = posted {
                 echoed.smtpHasPassword = stored.smtpHasPassword
                 echoed.smtpHasTrust = stored.smtpHasTrust
