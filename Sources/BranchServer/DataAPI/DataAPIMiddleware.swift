@@ -37,9 +37,9 @@ struct DataAPIMiddleware<Context: RequestContext & RemoteAddressRequestContext>:
             method: request.method.rawValue, path: route.path, rawQuery: request.uri.query ?? "",
             headers: request.headers.map { ($0.name.canonicalName, $0.value) }, body: Array(buffer: body),
             clientAddress: clientAddress)
-        let host = request.head.authority ?? "localhost"
-        let scheme = request.head.scheme ?? "http"
-        let baseURL = "\(scheme)://\(host)\(route.prefix)"
+        // The scheme as the client used it (https with --tls, or what a trusted proxy forwarded).
+        let origin = RequestOrigin.current ?? "\(request.head.scheme ?? "http")://\(request.head.authority ?? "localhost")"
+        let baseURL = origin + route.prefix
         let response: DataResponse
         switch route.service {
         case .rest, .auth:
@@ -48,7 +48,7 @@ struct DataAPIMiddleware<Context: RequestContext & RemoteAddressRequestContext>:
         case .openAPI, .brief:
             response = await engine.dataAPI.document(
                 route.service == .brief ? .brief : .openAPI, project: route.project, branch: route.branch, baseURL: baseURL,
-                serviceURL: "\(scheme)://\(host)", requestBodyLimit: Self.bodyLimit, request: dataRequest)
+                serviceURL: origin, requestBodyLimit: Self.bodyLimit, request: dataRequest)
         }
         return Self.response(response)
     }
