@@ -155,13 +155,28 @@ struct AgentDocsTests {
         #expect(Set(paths["/rest/v1/rpc/add"]?.keys.map { $0 } ?? []) == ["get", "post"])
         #expect(Set(paths["/rest/v1/rpc/touch"]?.keys.map { $0 } ?? []) == ["post"])
         #expect(Set(paths["/rest/v1/rpc/echo"]?.keys.map { $0 } ?? []) == ["post"])
-        for auth in ["/auth/v1/signup", "/auth/v1/token", "/auth/v1/user", "/auth/v1/logout", "/auth/v1/admin/users", "/auth/v1/admin/users/{id}"] {
+        for auth in ["/auth/v1/signup", "/auth/v1/token", "/auth/v1/user", "/auth/v1/logout", "/auth/v1/admin/users", "/auth/v1/admin/users/{id}",
+                     "/auth/v1/otp", "/auth/v1/recover", "/auth/v1/resend", "/auth/v1/verify", "/auth/v1/invite", "/auth/v1/admin/generate_link"] {
             #expect(paths[auth] != nil, "\(auth)")
         }
         for documentPath in ["/openapi.json", "/swagger.json", "/ai-spec.md", "/rest/v1/"] { #expect(paths[documentPath] != nil, "\(documentPath)") }
         let token = try #require(paths["/auth/v1/token"]?["post"] as? [String: Any])
         let grant = try #require((token["parameters"] as? [[String: Any]])?.first)
-        #expect((grant["schema"] as? [String: Any])?["enum"] as? [String] == ["password", "refresh_token"])
+        #expect((grant["schema"] as? [String: Any])?["enum"] as? [String] == ["password", "refresh_token", "pkce"])
+        let otp = try #require(paths["/auth/v1/otp"]?["post"] as? [String: Any])
+        #expect((otp["description"] as? String)?.contains("email_provider_disabled") == true, "a project without mail says so")
+    }
+
+    @Test("the brief states the project's sign-up rule and, with a mail server, the mailed flows")
+    func briefFollowsAuthSettings() throws {
+        var context = AgentDocsContext(project: "app", branch: "main", followsCheckout: true, baseURL: "https://h/p/app", serviceURL: "https://h")
+        let plain = AgentBrief.markdown(schema: SchemaCache(version: "1", relations: [:], foreignKeys: [], functions: [:]), security: [:], context: context)
+        #expect(plain.contains("Sign-ups are confirmed at once") && plain.contains("sends no mail yet") && !plain.contains("/auth/v1/otp"))
+        context.auth = .init()
+        context.auth.confirmEmail = true
+        context.auth.sendsMail = true
+        let mailing = AgentBrief.markdown(schema: SchemaCache(version: "1", relations: [:], foreignKeys: [], functions: [:]), security: [:], context: context)
+        #expect(mailing.contains("New users confirm their email first") && mailing.contains("`POST /auth/v1/otp`") && !mailing.contains("sends no mail yet"))
     }
 
     @Test("columns carry type, format, nullability, defaults, enums, keys and comments")

@@ -142,6 +142,10 @@ package struct DataAPI: EnginePart {
             context.exposedSchema = Self.restSettings.exposedSchemas.first ?? "public"
             context.limits.maxRows = Self.restSettings.maxRows
             context.limits.requestBodyBytes = requestBodyLimit
+            let auth = try await AuthSettings(context: self.context).policy(project: projectRecord.name.rawValue).policy
+            context.auth.allowSignup = auth.allowSignup
+            context.auth.confirmEmail = auth.confirmEmail
+            context.auth.sendsMail = auth.mailer != nil
             let (contentType, body): (String, [UInt8]) = switch document {
             case .openAPI: ("application/json; charset=utf-8", OpenAPIDocument.json(schema: schema, context: context, security: security))
             case .brief: ("text/markdown; charset=utf-8", Array(AgentBrief.markdown(schema: schema, security: security, context: context).utf8))

@@ -221,17 +221,36 @@ private struct BriefSections {
         }
     }
 
+    /// What signing up does on this project, in one sentence.
+    static func signUpRule(_ auth: AgentDocsContext.Auth) -> String {
+        if !auth.allowSignup { return "Sign-ups are closed: users are created by the service_role (admin API)." }
+        if auth.confirmEmail {
+            return "New users confirm their email first: sign-up answers the user without a session, and they sign in after following the mailed link (or `verifyOtp` with the mailed code)."
+        }
+        return "Sign-ups are confirmed at once (the answer is a session)."
+    }
+
     mutating func auth() {
         add(
             "## Auth", "",
-            "Users live in this branch's own `auth` schema. Sign-ups are confirmed at once. A session's `access_token` is a JWT with role `authenticated` and `sub` = the user's id: send it as `Authorization: Bearer` (supabase-js does it for you after sign-in) and row-level security sees `auth.uid()`.", "",
+            "Users live in this branch's own `auth` schema. \(Self.signUpRule(context.auth)) A session's `access_token` is a JWT with role `authenticated` and `sub` = the user's id: send it as `Authorization: Bearer` (supabase-js does it for you after sign-in) and row-level security sees `auth.uid()`.", "",
             "| call | endpoint |", "| --- | --- |",
             "| sign up | `POST /auth/v1/signup` `{\"email\",\"password\",\"data\"?}` |",
             "| sign in | `POST /auth/v1/token?grant_type=password` `{\"email\",\"password\"}` |",
             "| refresh | `POST /auth/v1/token?grant_type=refresh_token` `{\"refresh_token\"}` |",
             "| current user | `GET` / `PUT /auth/v1/user` (the user's bearer) |",
             "| sign out | `POST /auth/v1/logout?scope=global\\|local\\|others` |",
-            "| admin (service_role as apikey and bearer) | `GET`/`POST /auth/v1/admin/users`, `GET`/`PUT`/`DELETE /auth/v1/admin/users/{id}` |", "")
+            "| admin (service_role as apikey and bearer) | `GET`/`POST /auth/v1/admin/users`, `GET`/`PUT`/`DELETE /auth/v1/admin/users/{id}` |",
+            "| a link or code without mailing it (service_role) | `POST /auth/v1/admin/generate_link` `{\"type\":\"magiclink\"\\|\"recovery\"\\|\"invite\"\\|\"signup\",\"email\"}` |")
+        if context.auth.sendsMail {
+            add(
+                "| magic link and code | `POST /auth/v1/otp` `{\"email\"}` |",
+                "| password reset mail | `POST /auth/v1/recover` `{\"email\"}` |",
+                "| redeem a mailed code | `POST /auth/v1/verify` `{\"type\":\"email\"\\|\"recovery\",\"email\",\"token\"}` (a session) |",
+                "| invite (service_role) | `POST /auth/v1/invite` `{\"email\"}` |", "")
+        } else {
+            add("", "This project sends no mail yet: magic links, password resets and invitations answer `email_provider_disabled` until its owner sets an SMTP server (`branch auth set`).", "")
+        }
         code("js", """
             const { data, error } = await supabase.auth.signInWithPassword({ email: "user@example.com", password: "a-long-password" })
             // later calls run as the user: auth.uid() = data.user.id

@@ -31,6 +31,19 @@ package struct AgentDocsContext: Sendable {
     /// The schema the REST API exposes.
     package var exposedSchema: String = "public"
     package var limits = Limits()
+    /// The project's auth settings, as far as the documents describe them.
+    package var auth = Auth()
+
+    package struct Auth: Sendable {
+        /// Whether new users may sign up.
+        package var allowSignup = true
+        /// Whether a new user confirms their email before signing in.
+        package var confirmEmail = false
+        /// Whether the project has a mail server (magic links, recovery, invitations work).
+        package var sendsMail = false
+
+        package init() {}
+    }
 
     package init(project: String, branch: String, followsCheckout: Bool, baseURL: String, serviceURL: String) {
         self.project = project

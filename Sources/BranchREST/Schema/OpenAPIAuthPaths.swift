@@ -110,11 +110,19 @@ enum OpenAPIAuthPaths {
             "example": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
         ]
         let adminNote = "With the service_role key as both `apikey` and `Authorization: Bearer`."
+        let mailNote = context.auth.sendsMail
+            ? "Mailed through the project's SMTP server; one mail of a kind per address a minute (429 `over_email_send_rate_limit`)."
+            : "This project has no mail server yet: 400 `email_provider_disabled` until its owner sets one (`branch auth set --smtp …`)."
+        let empty: JSONValue = ["description": "Done (nothing said about whether the address has a user).", "content": ["application/json": ["schema": ["type": "object"], "example": [:]]]]
         return [
             "/auth/v1/signup": [
                 "post": operation(
                     "auth.signup", "Sign up with email and password",
-                    "Users are confirmed at once: the answer is a session. Passwords need at least 6 characters (422 `weak_password`); a taken email is 422 `user_already_exists`.",
+                    (context.auth.confirmEmail
+                        ? "New users confirm their email first: the answer is the user without a session, and a link and code are mailed (redeem the code at `/auth/v1/verify`)."
+                        : "Users are confirmed at once: the answer is a session.")
+                        + " Passwords need at least 6 characters (422 `weak_password`); a taken email is 422 `user_already_exists`"
+                        + (context.auth.allowSignup ? "." : "; sign-ups are closed on this project (422 `signup_disabled`)."),
                     body: json(["email": ["type": "string", "format": "email"], "password": ["type": "string", "minLength": 6], "data": ["type": "object", "description": "user_metadata"]],
                                required: ["email", "password"], example: credentials),
                     responses: ["200": session],
@@ -125,10 +133,10 @@ enum OpenAPIAuthPaths {
             "/auth/v1/token": [
                 "post": operation(
                     "auth.token", "Sign in with a password, or refresh a session",
-                    "`grant_type=password` with `{email, password}`, or `grant_type=refresh_token` with `{refresh_token}` (the answer has a new refresh token; the old one stops working). Wrong password: 400 `invalid_credentials`.",
+                    "`grant_type=password` with `{email, password}`, `grant_type=refresh_token` with `{refresh_token}` (the answer has a new refresh token; the old one stops working), or `grant_type=pkce` with `{auth_code, code_verifier}` (a mailed link's code). Wrong password: 400 `invalid_credentials`.",
                     parameters: [[
                         "name": "grant_type", "in": "query", "required": true, "example": "password",
-                        "schema": ["type": "string", "enum": ["password", "refresh_token"]],
+                        "schema": ["type": "string", "enum": ["password", "refresh_token", "pkce"]],
                     ]],
                     body: [
                         "required": true,
@@ -138,6 +146,7 @@ enum OpenAPIAuthPaths {
                                     "oneOf": [
                                         ["type": "object", "properties": ["email": ["type": "string"], "password": ["type": "string"]], "required": ["email", "password"]],
                                         ["type": "object", "properties": ["refresh_token": ["type": "string"]], "required": ["refresh_token"]],
+                                        ["type": "object", "properties": ["auth_code": ["type": "string"], "code_verifier": ["type": "string"]], "required": ["auth_code", "code_verifier"]],
                                     ]
                                 ],
                                 "example": credentials,
@@ -216,6 +225,69 @@ enum OpenAPIAuthPaths {
                     "auth.admin.users.delete", "Delete a user", adminNote, parameters: [userID], security: userSecurity, responses: ["200": user],
                     curl: CodeSamples.curl("DELETE", "/auth/v1/admin/users/$USER_ID", key: "$SUPABASE_SERVICE_ROLE_KEY"),
                     js: "await supabase.auth.admin.deleteUser(userId)", py: "supabase.auth.admin.delete_user(user_id)"),
+            ],
+            "/auth/v1/otp": [
+                "post": operation(
+                    "auth.otp", "Mail a magic link and code",
+                    mailNote + " A new address gets an unconfirmed user unless `create_user` is false (422 `otp_disabled`). Answers `{}`.",
+                    body: json(["email": ["type": "string", "format": "email"], "create_user": ["type": "boolean"], "data": ["type": "object"]],
+                               required: ["email"], example: ["email": "user@example.com"]),
+                    responses: ["200": empty],
+                    curl: CodeSamples.curl("POST", "/auth/v1/otp", body: #"{"email": "user@example.com"}"#),
+                    js: "await supabase.auth.signInWithOtp({ email: \"user@example.com\" })",
+                    py: "supabase.auth.sign_in_with_otp({\"email\": \"user@example.com\"})")
+            ],
+            "/auth/v1/recover": [
+                "post": operation(
+                    "auth.recover", "Mail a password reset link and code",
+                    mailNote + " Answers `{}` whether or not the address has a user.",
+                    body: json(["email": ["type": "string", "format": "email"]], required: ["email"], example: ["email": "user@example.com"]),
+                    responses: ["200": empty],
+                    curl: CodeSamples.curl("POST", "/auth/v1/recover", body: #"{"email": "user@example.com"}"#),
+                    js: "await supabase.auth.resetPasswordForEmail(\"user@example.com\")",
+                    py: "supabase.auth.reset_password_for_email(\"user@example.com\")")
+            ],
+            "/auth/v1/resend": [
+                "post": operation(
+                    "auth.resend", "Mail a pending confirmation again", mailNote + " `type` is `signup` or `email_change`. Answers `{}`.",
+                    body: json(["type": ["type": "string", "enum": ["signup", "email_change"]], "email": ["type": "string", "format": "email"]],
+                               required: ["type", "email"], example: ["type": "signup", "email": "user@example.com"]),
+                    responses: ["200": empty],
+                    curl: CodeSamples.curl("POST", "/auth/v1/resend", body: #"{"type": "signup", "email": "user@example.com"}"#),
+                    js: "await supabase.auth.resend({ type: \"signup\", email: \"user@example.com\" })",
+                    py: "supabase.auth.resend({\"type\": \"signup\", \"email\": \"user@example.com\"})")
+            ],
+            "/auth/v1/verify": [
+                "post": operation(
+                    "auth.verify", "Redeem a mailed code",
+                    "`{type, email, token}` with the six-digit code (type `email`, `recovery`, `invite` or `email_change`), or `{type, token_hash}`: a session. A wrong, used or expired code is 403 `otp_expired`.",
+                    body: json(["type": ["type": "string"], "email": ["type": "string"], "token": ["type": "string"], "token_hash": ["type": "string"]],
+                               required: ["type"], example: ["type": "email", "email": "user@example.com", "token": "123456"]),
+                    responses: ["200": session],
+                    curl: CodeSamples.curl("POST", "/auth/v1/verify", body: #"{"type": "email", "email": "user@example.com", "token": "123456"}"#),
+                    js: "const { data, error } = await supabase.auth.verifyOtp({ email: \"user@example.com\", token: \"123456\", type: \"email\" })",
+                    py: "session = supabase.auth.verify_otp({\"email\": \"user@example.com\", \"token\": \"123456\", \"type\": \"email\"})")
+            ],
+            "/auth/v1/invite": [
+                "post": operation(
+                    "auth.invite", "Invite a user by mail", adminNote + " " + mailNote, security: userSecurity,
+                    body: json(["email": ["type": "string", "format": "email"], "data": ["type": "object"]], required: ["email"], example: ["email": "user@example.com"]),
+                    responses: ["200": user],
+                    curl: CodeSamples.curl("POST", "/auth/v1/invite", key: "$SUPABASE_SERVICE_ROLE_KEY", body: #"{"email": "user@example.com"}"#),
+                    js: "await supabase.auth.admin.inviteUserByEmail(\"user@example.com\")",
+                    py: "supabase.auth.admin.invite_user_by_email(\"user@example.com\")")
+            ],
+            "/auth/v1/admin/generate_link": [
+                "post": operation(
+                    "auth.admin.generateLink", "Make a link and code without mailing them",
+                    adminNote + " `type` is `signup` (with `password`), `invite`, `magiclink` or `recovery`; the answer is the user with `action_link`, `email_otp`, `hashed_token`, `redirect_to` and `verification_type`. Works without a mail server.",
+                    security: userSecurity,
+                    body: json(["type": ["type": "string", "enum": ["signup", "invite", "magiclink", "recovery"]], "email": ["type": "string"], "password": ["type": "string"], "data": ["type": "object"]],
+                               required: ["type", "email"], example: ["type": "magiclink", "email": "user@example.com"]),
+                    responses: ["200": ["description": "The user and the link.", "content": ["application/json": ["schema": ["type": "object"]]]]],
+                    curl: CodeSamples.curl("POST", "/auth/v1/admin/generate_link", key: "$SUPABASE_SERVICE_ROLE_KEY", body: #"{"type": "magiclink", "email": "user@example.com"}"#),
+                    js: "const { data } = await supabase.auth.admin.generateLink({ type: \"magiclink\", email: \"user@example.com\" })",
+                    py: "link = supabase.auth.admin.generate_link({\"type\": \"magiclink\", \"email\": \"user@example.com\"})")
             ],
             "/auth/v1/settings": [
                 "get": operation(
