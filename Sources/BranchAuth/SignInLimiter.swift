@@ -1,3 +1,4 @@
+import BranchCore
 package import Foundation
 
 /// How many failed password sign-ins are allowed, and over how long.
@@ -69,7 +70,7 @@ package struct SignInFailureLog: Sendable {
 
     /// The keys one attempt counts against.
     private func keys(scope: String, email: String, address: String?) -> [Key] {
-        [.email(scope: scope, email.lowercased())] + (address.map { [.address(scope: scope, $0)] } ?? [])
+        [.email(scope: scope, email.lowercased())] + (address.map { [.address(scope: scope, IPNetwork.limitKey($0))] } ?? [])
     }
 
     /// The failures `key` may have within the window.

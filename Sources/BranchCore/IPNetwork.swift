@@ -47,6 +47,14 @@ package struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
 
     package var isIPv4: Bool { bytes.count == 4 }
 
+    /// What one client is counted as by rate limits: an IPv4 address, or the /64 of an IPv6 one
+    /// (one subscriber usually holds a whole /64, and could otherwise take a fresh address per try).
+    /// Text that is no address is its own key.
+    package static func limitKey(_ address: String) -> String {
+        guard let bytes = addressBytes(address, allowZone: true) else { return address }
+        return bytes.count == 4 ? address : IPNetwork(bytes: masked(bytes, prefix: 64), prefixLength: 64).description
+    }
+
     /// Canonical CIDR form (`10.0.0.0/8`, `2001:db8::/32`), as hba files take it.
     package var description: String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)

@@ -59,6 +59,19 @@ struct AuthRedirectTests {
         #expect(!RedirectGlob(String(repeating: "*", count: 40) + "z").matches(String(repeating: "a", count: 2000)))
     }
 
+    @Test("rate limits count an IPv6 client by its /64, so fresh addresses from one subscriber do not reset them")
+    func ipv6Limits() {
+        #expect(IPNetwork.limitKey("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64")
+        #expect(IPNetwork.limitKey("2001:db8:1:2:bbbb::9") == IPNetwork.limitKey("2001:db8:1:2:aaaa::1"))
+        #expect(IPNetwork.limitKey("2001:db8:1:3::1") != IPNetwork.limitKey("2001:db8:1:2::1"))
+        #expect(IPNetwork.limitKey("203.0.113.7") == "203.0.113.7")
+        var log = SignInFailureLog(limits: SignInLimits(perEmail: 100, perAddress: 3))
+        let now = Date()
+        for host in 1...3 { log.recordFailure(scope: "app", email: "e\(host)@example.com", address: "2001:db8::\(host)", now: now) }
+        #expect(!log.allows(scope: "app", email: "other@example.com", address: "2001:db8::ffff", now: now), "the same /64")
+        #expect(log.allows(scope: "app", email: "other@example.com", address: "2001:db9::1", now: now))
+    }
+
     @Test("tokens are six digits and an HMAC of email and code under the project's secret; only a 64-digit hex text can be one")
     func tokens() {
         let key = Array("project-secret".utf8)

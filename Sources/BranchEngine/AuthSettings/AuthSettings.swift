@@ -259,7 +259,7 @@ package struct AuthMailTest: Sendable {
     package var milliseconds: Int
 }
 
-/// The auth module's mail through the project's SMTP server (30 s per message). A failure is
+/// The auth module's mail through the project's SMTP server (15 s per message: a request waits for it). A failure is
 /// logged here with the server's words; the client only learns that sending failed.
 struct AuthMailSender: AuthMailer {
     let endpoint: SMTPEndpoint
@@ -287,7 +287,7 @@ struct AuthMailSender: AuthMailer {
     }
 
     func deliver(_ mail: AuthMail) async throws {
-        let client = SMTPClient(endpoint: endpoint, password: password, trustedCertificatesPEM: trust, timeout: .seconds(30), clientName: AlertSender.clientName)
+        let client = SMTPClient(endpoint: endpoint, password: password, trustedCertificatesPEM: trust, timeout: .seconds(15), clientName: AlertSender.clientName)
         try await client.send(MailMessage(from: sender, to: [mail.to], subject: mail.subject, body: mail.body))
     }
 }
