@@ -8,7 +8,7 @@ package import MCP
 package struct BranchMCPServer: Sendable {
     /// Every tool, in the order `tools/list` shows them.
     package static let tools: [ToolSpec] =
-        ProjectTools.all + BranchTools.all + SQLTools.all + MigrationTools.all + DiffTool.all + SnapshotTools.all + DocumentTools.all
+        ProjectTools.all + BranchTools.all + SQLTools.all + MigrationTools.all + DiffTool.all + SnapshotTools.all + DocumentTools.all + AuthTools.all
 
     /// What the server tells the client about itself, for the model's context.
     static let instructions = """

@@ -19,7 +19,7 @@ struct MCPToolTests {
     static let expected: Set<String> = [
         "list_projects", "create_project", "list_branches", "create_branch", "delete_branch", "checkout_branch", "run_sql",
         "check_migration", "apply_migration", "list_migrations", "rollback_migration", "diff", "create_snapshot", "restore_snapshot",
-        "get_schema", "get_agent_brief",
+        "get_schema", "get_agent_brief", "get_auth_settings", "set_auth_settings",
     ]
 
     // MARK: Tool definitions
@@ -50,7 +50,7 @@ struct MCPToolTests {
     @Test("reading tools are marked read-only; deleting and restoring ones destructive")
     func annotations() {
         let tools = Dictionary(uniqueKeysWithValues: BranchMCPServer.tools.map { ($0.name, $0.annotations) })
-        for name in ["list_projects", "list_branches", "list_migrations", "diff", "check_migration", "get_schema", "get_agent_brief"] {
+        for name in ["list_projects", "list_branches", "list_migrations", "diff", "check_migration", "get_schema", "get_agent_brief", "get_auth_settings"] {
             #expect(tools[name]?.readOnlyHint == true, "\(name)")
         }
         for name in ["delete_branch", "restore_snapshot", "rollback_migration"] {

@@ -39,7 +39,7 @@ EXPECTED_TOOLS = {
     "run_sql",
     "check_migration", "apply_migration", "list_migrations", "rollback_migration",
     "diff", "create_snapshot", "restore_snapshot",
-    "get_schema", "get_agent_brief",
+    "get_schema", "get_agent_brief", "get_auth_settings", "set_auth_settings",
 }
 
 MIGRATION = """
@@ -117,6 +117,19 @@ async def journey(session, label, project):
     projects = await call(session, label, "list_projects")
     if projects is not None:
         check(f"{label}: list_projects shows it", project in [p["name"] for p in projects.get("projects", [])], repr(projects)[:400])
+    # Auth settings: links pointed at the app; confirming emails without a mail server is refused, clearly.
+    auth = await call(session, label, "set_auth_settings", project=project, site_url="https://app.example.com",
+                      redirect_urls=["https://*.preview.example.com/**"], allow_signup=True)
+    if auth is not None:
+        check(f"{label}: set_auth_settings saves the site URL and redirects",
+              auth.get("siteURL") == "https://app.example.com" and auth.get("redirectURLs") == ["https://*.preview.example.com/**"], repr(auth)[:400])
+    refused = await session.call_tool("set_auth_settings", {"project": project, "confirm_email": True})
+    check(f"{label}: confirm_email without a mail server is refused with mail_not_configured",
+          refused.is_error and "mail_not_configured" in text_of(refused), describe(refused))
+    settings = await call(session, label, "get_auth_settings", project=project)
+    if settings is not None:
+        check(f"{label}: get_auth_settings reads them back, unconfirmed sign-ups left as they were",
+              settings.get("siteURL") == "https://app.example.com" and settings.get("confirmEmail") is False, repr(settings)[:400])
     branch = await call(session, label, "create_branch", project=project, name="feature")
     if branch is not None:
         check(f"{label}: create_branch answers the branch", branch.get("branch", {}).get("name") == "feature", repr(branch)[:400])
