@@ -84,7 +84,7 @@ struct AccessTests {
             for (method, path) in try Self.projectRoutes("app") {
                 let mutating = method != "GET" && !path.hasSuffix("/diff") && !path.hasSuffix("/query")
                 let ownerOnly = path.hasSuffix("/app") && method != "GET" || path.contains("/keys") || path.contains("/members")
-                    || (path.contains("/schedules/") && mutating)
+                    || (path.contains("/schedules/") && mutating) || path.contains("/auth/")
                 let developerRead = path.hasSuffix("/connection") || path.hasSuffix("/export")
                 let dave = try await Self.call(env, method, path, [:], token: token["dave"])
                 #expect(dave.status == 404 && dave.code == "project_not_found", "dave \(method) \(path): \(dave.status) \(dave.body)")
