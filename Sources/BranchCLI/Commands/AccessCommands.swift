@@ -256,6 +256,24 @@ enum Secrets {
         return trimmed.isEmpty ? nil : trimmed
     }
 
+    /// The SMTP password piped for `--smtp-password-stdin`; `command` shows how in the error (`branch alerts set …`).
+    static func pipedSMTPPassword(command: String) throws -> String {
+        guard let piped = try readFromStandardInputIfPiped() else {
+            throw CLIError(
+                code: "invalid_request", message: "No password on standard input.",
+                hint: "Pipe it: `printf %s \"$PASSWORD\" | \(command) --smtp-password-stdin`.")
+        }
+        return piped
+    }
+
+    /// The text of `--smtp-ca-file`.
+    static func pemFile(_ path: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CLIError(code: "invalid_request", message: "Could not read \(path).", hint: "Give a PEM file of certificates.")
+        }
+        return text
+    }
+
     static func prompt(_ label: String) -> String? {
         guard let line = getpass(label) else { return nil }
         let text = String(cString: line)

@@ -106,19 +106,8 @@ struct AlertsCommand: AsyncParsableCommand {
                 }
                 return nil
             }
-            var password: String?
-            if smtpPasswordStdin {
-                guard let piped = try Secrets.readFromStandardInputIfPiped() else {
-                    throw CLIError(code: "invalid_request", message: "No password on standard input.", hint: "Pipe it: `printf %s \"$PASSWORD\" | branch alerts set … --smtp-password-stdin`.")
-                }
-                password = piped
-            }
-            let trust = try smtpCaFile.map { path in
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw CLIError(code: "invalid_request", message: "Could not read \(path).", hint: "Give a PEM file of certificates.")
-                }
-                return text
-            }
+            let password = smtpPasswordStdin ? try Secrets.pipedSMTPPassword(command: "branch alerts set …") : nil
+            let trust = try smtpCaFile.map(Secrets.pemFile)
             let recipients = email.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             return (.email, .init(from: from, includeSuccess: includeSuccess, smtp: smtp, smtpPassword: password, smtpTrust: trust, to: recipients))
         }

@@ -59,21 +59,8 @@ struct AuthCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors(json: output.json) {
                 let name = try project.resolve()
-                var password: String?
-                if smtpPasswordStdin {
-                    guard let piped = try Secrets.readFromStandardInputIfPiped() else {
-                        throw CLIError(
-                            code: "invalid_request", message: "No password on standard input.",
-                            hint: "Pipe it: `printf %s \"$PASSWORD\" | branch auth set --smtp … --smtp-password-stdin`.")
-                    }
-                    password = piped
-                }
-                let trust = try smtpCaFile.map { path in
-                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                        throw CLIError(code: "invalid_request", message: "Could not read \(path).", hint: "Give a PEM file of certificates.")
-                    }
-                    return text
-                }
+                let password = smtpPasswordStdin ? try Secrets.pipedSMTPPassword(command: "branch auth set --smtp …") : nil
+                let trust = try smtpCaFile.map(Secrets.pemFile)
                 let redirects: [String]? = clearRedirectUrls ? [] : (redirectUrl.isEmpty ? nil : redirectUrl)
                 let body = Components.Schemas.AuthSettingsRequest(
                     allowSignup: signup?.value, confirmEmail: confirmEmail?.value, siteURL: siteUrl, redirectURLs: redirects,
