@@ -37,7 +37,7 @@ package final class RowDiffer: Sendable {
 
     /// Puts a connection in the state a diff reads in: one repeatable-read snapshot, and with
     /// `checkpoint`, a checkpoint after it, so the data files hold everything the snapshot sees.
-    /// Returns whether the server can be read by pages (it is not replaying WAL).
+    /// Returns whether the server can be read by pages once checkpointed (it is not replaying WAL).
     @discardableResult
     package static func prepare(_ connection: PGConnection, checkpoint: Bool = false) async throws -> Bool {
         try await connection.execute("""
@@ -48,9 +48,30 @@ package final class RowDiffer: Sendable {
         // The snapshot is taken by the first query, not by BEGIN.
         let inRecovery = try await connection.query("SELECT pg_is_in_recovery()").scalar == "t"
         // During recovery a CHECKPOINT is a restart point, which may flush nothing.
-        guard checkpoint, !inRecovery else { return false }
-        try await connection.execute("CHECKPOINT")
+        guard !inRecovery else { return false }
+        if checkpoint { try await checkpointAfterPrepare(connection) }
         return true
+    }
+
+    /// Whether reading by pages may pay for the CHECKPOINT it needs (an fsync on both servers,
+    /// several milliseconds): some table to compare has at least `minimumPages` on either side.
+    /// Below that, comparing rows by key is as fast. Asked after `prepare` without a checkpoint;
+    /// a `checkpointAfterPrepare` then still comes after the reading snapshot.
+    package static func worthReadingByPages(_ connections: [PGConnection], tables: [String], minimumPages: Int = 128) async throws -> Bool {
+        guard !tables.isEmpty else { return false }
+        let array = "{" + tables.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
+        for connection in connections {
+            let largest = try await connection.query(
+                "SELECT coalesce(max(pg_relation_size(to_regclass(name))), 0) FROM unnest($1::text[]) name", [array]).scalar
+            if (Int(largest ?? "") ?? 0) >= minimumPages * 8192 { return true }
+        }
+        return false
+    }
+
+    /// The CHECKPOINT that lets a prepared session's server be read by pages (see `prepare`).
+    package static func checkpointAfterPrepare(_ connection: PGConnection) async throws {
+        try await connection.execute("CHECKPOINT")
     }
 
     /// What `compare` ended with.

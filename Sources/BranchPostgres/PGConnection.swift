@@ -279,6 +279,18 @@ package final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Returns the session to a new connection's state for its next user (`DISCARD ALL`: settings,
+    /// role, temporary tables, prepared statements, cursors, LISTENs and advisory locks), and
+    /// forgets what `pipeline(_:preparing:)` prepared. Fails inside a transaction block, so a
+    /// session left in one is closed by its pool rather than reused.
+    package func resetSession(timeout: Duration? = nil) async throws(PostgresError) {
+        try await run(timeout: timeout) { handle, _ throws(PostgresError) in
+            _ = try Self.rows(from: PQexec(handle, "DISCARD ALL"), handle: handle)
+            self.preparedNames.removeAll()
+            self.preparedCount = 0
+        }
+    }
+
     // MARK: COPY streaming (bounded memory: one piece at a time, pulled by the caller)
 
     /// Starts `COPY … TO STDOUT`; then call `readCopy` until it returns nil.

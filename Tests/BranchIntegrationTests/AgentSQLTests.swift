@@ -140,6 +140,27 @@ struct AgentSQLTests {
             let cliFailure = try await env.cli("sql", "--project", "app", "--json", "select 1/0")
             #expect(!cliFailure.succeeded)
             #expect(cliFailure.stdout.contains("\"sqlstate\""))
+
+            // Sessions are reused (SessionPool), but nothing one request leaves in its session
+            // reaches the next: settings, role, temporary tables, advisory locks, an open transaction.
+            let pid = try await Self.scalar(env, "select pg_backend_pid()") as? Int
+            let again = try await Self.scalar(env, "select pg_backend_pid()") as? Int
+            #expect(pid != nil && again == pid, "the next request reuses the session")
+            let searchPath = try await Self.scalar(env, "show search_path") as? String
+            let leftovers = try await Self.sql(env, """
+                set search_path = pg_catalog; set application_name = 'leftover'; create temp table scratch(a int);
+                select pg_advisory_lock(4242); prepare leftover as select 1
+                """)
+            #expect(leftovers.status == 200, "\(leftovers.body)")
+            #expect(try await Self.scalar(env, "show search_path") as? String == searchPath)
+            #expect(try await Self.scalar(env, "show application_name") as? String != "leftover")
+            #expect(try await Self.scalar(env, "select to_regclass('pg_temp.scratch') is null") as? Bool == true)
+            #expect(try await Self.scalar(env, "select count(*) from pg_prepared_statements") as? Int == 0)
+            #expect(try await Self.scalar(env, "select pg_try_advisory_lock(4242) and pg_advisory_unlock(4242)") as? Bool == true)
+            let unfinished = try await Self.sql(env, "begin; insert into items (name) values ('never committed')")
+            #expect(unfinished.status == 200, "\(unfinished.body)")
+            #expect(try await Self.scalar(env, "select count(*) from items where name = 'never committed'") as? Int == 0)
+            #expect(try await Self.scalar(env, "select count(*) from pg_stat_activity where state like 'idle in transaction%'") as? Int == 0)
         }
     }
 

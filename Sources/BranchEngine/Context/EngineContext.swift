@@ -48,6 +48,8 @@ final class EngineContext: Sendable {
     let activity = Activity(serviceStart: .now)
     /// The data API's pools, schema caches and limiters.
     let dataAPI = DataAPIState()
+    /// Idle sessions of admin SQL, migrations and the console's reads, taken again by the next.
+    let sessionPool = SessionPool()
     /// When each management token was last recorded as used.
     let tokenUse = TokenUse()
     /// Failed password sign-ins to the management API, per email and per client address.

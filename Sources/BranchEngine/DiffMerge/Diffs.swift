@@ -75,6 +75,9 @@ struct DiffSide: Sendable {
     let connection: ConnectionInfo
     /// The server's data directory, readable by the service (every side is on the pool).
     let dataDirectory: String
+    /// A branch's session key and server start in `SessionPool`: its sessions are reused. Nil for
+    /// a scratch server, gone after the diff.
+    var pooled: (key: String, generation: Int)? = nil
 }
 
 /// Where a paginated diff resumes: the table and the position inside it.
@@ -203,9 +206,13 @@ package struct Diffs: EnginePart {
             guard servers.isRunning(branch) else {
                 throw EngineError(.branchStopped, "Branch '\(spec)' is stopped.", hint: "Start it with `branch start \(spec)`.")
             }
+            let connection = servers.databaseConnection(branch, database: project.database)
+            let branchKey = Activity.key(branch)
             let side = DiffSide(
-                label: spec, connection: servers.databaseConnection(branch, database: project.database),
-                dataDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, branch.name)))
+                label: spec, connection: connection, dataDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, branch.name)),
+                pooled: (
+                    SessionPool.key(branchKey, user: connection.user, password: connection.password, database: connection.database),
+                    await context.dataAPI.generation(branchKey)))
             return try await servers.keepingAwake([branch]) { try await body(side) }
         }
         if let snapshot, snapshot.state == .ready {
@@ -223,22 +230,47 @@ package struct Diffs: EnginePart {
         _ options: DiffOptions, first: DiffSide, second: DiffSide, cursor: DiffCursor?, into channel: AsyncThrowingChannel<[DiffEvent], any Error>
     ) async throws {
         let watch = Stopwatch()
+        try await withSession(first) { left in
+            try await withSession(second) { right in
+                try await compare(options, first: first, second: second, left: left, right: right, cursor: cursor, watch: watch, into: channel)
+                // The reading transactions end here, so both sessions go back to the pool clean.
+                async let leftEnd = left.execute("ROLLBACK")
+                async let rightEnd = right.execute("ROLLBACK")
+                _ = try await (leftEnd, rightEnd)
+            }
+        }
+    }
+
+    /// A session to `side`: a branch's from the session pool, a scratch server's new.
+    private func withSession(_ side: DiffSide, _ body: (PGConnection) async throws -> Void) async throws {
+        guard let pooled = side.pooled else { return try await withConnection(side.connection, body) }
+        try await context.sessionPool.withSession(side.connection, key: pooled.key, generation: pooled.generation, body)
+    }
+
+    private func compare(
+        _ options: DiffOptions, first: DiffSide, second: DiffSide, left: PGConnection, right: PGConnection, cursor: DiffCursor?,
+        watch: Stopwatch, into channel: AsyncThrowingChannel<[DiffEvent], any Error>
+    ) async throws {
         var batch = EventBatch(channel: channel)
-        let left = try await PGConnection.connect(first.connection)
-        defer { left.close() }
-        let right = try await PGConnection.connect(second.connection)
-        defer { right.close() }
-        // Checkpointed after their snapshots, both sides' files can be compared page by page.
-        async let leftReady = RowDiffer.prepare(left, checkpoint: true)
-        async let rightReady = RowDiffer.prepare(right, checkpoint: true)
+        let bytesBefore = (left.bytesReceived, right.bytesReceived)
+        async let leftReady = RowDiffer.prepare(left)
+        async let rightReady = RowDiffer.prepare(right)
         let readable = try await (leftReady, rightReady)
-        let pages = readable.0 && readable.1
-            ? try? await RowDiffer.PageAccess(firstDirectory: first.dataDirectory, secondDirectory: second.dataDirectory) : nil
         async let a = SchemaIntrospector.snapshot(left, schemas: options.schemas)
         async let b = SchemaIntrospector.snapshot(right, schemas: options.schemas)
         let (before, after) = try await (a, b)
         func included(_ table: String) -> Bool {
             options.tables.map { Self.names(table, among: $0) } ?? true
+        }
+        // Checkpointed after their snapshots, both sides' files can be compared page by page; the
+        // checkpoints are paid only where a table is large enough for that to save time.
+        var pages: RowDiffer.PageAccess?
+        let compared = before.tables.filter { after.table($0.qualifiedName) != nil && included($0.qualifiedName) }.map(\.qualifiedName)
+        if !options.schemaOnly, readable == (true, true), try await RowDiffer.worthReadingByPages([left, right], tables: compared) {
+            async let leftCheckpoint: Void = RowDiffer.checkpointAfterPrepare(left)
+            async let rightCheckpoint: Void = RowDiffer.checkpointAfterPrepare(right)
+            _ = try await (leftCheckpoint, rightCheckpoint)
+            pages = try? await RowDiffer.PageAccess(firstDirectory: first.dataDirectory, secondDirectory: second.dataDirectory)
         }
         var totals = DiffTotals(from: first.label, to: second.label)
         if cursor == nil {
@@ -304,8 +336,8 @@ package struct Diffs: EnginePart {
                 }
             }
         }
-        totals.bytesFromFirst = left.bytesReceived
-        totals.bytesFromSecond = right.bytesReceived
+        totals.bytesFromFirst = left.bytesReceived - bytesBefore.0
+        totals.bytesFromSecond = right.bytesReceived - bytesBefore.1
         totals.durationMs = watch.milliseconds
         try await batch.add(.end(totals))
         try await batch.flush()

@@ -93,6 +93,7 @@ package struct MetricsService: Service {
         let sampler = MetricsSampler(context: context)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await sampler.sampleOnce()
+            await context.sessionPool.closeExpired()
             try? await Task.sleep(for: context.configuration.metricsInterval)
         }
     }

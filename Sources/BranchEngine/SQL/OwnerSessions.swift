@@ -22,7 +22,7 @@ struct OwnerSessions: EnginePart {
         }
     }
 
-    /// Runs `body` on a new connection to `branch` as the project's owner; closes it after.
+    /// Runs `body` on a session to `branch` as the project's owner, reused from `SessionPool` when one is idle.
     func withOwnerConnection<T: Sendable>(
         _ project: ProjectRecord, _ branch: BranchRecord, purpose: String, _ body: (PGConnection) async throws -> T
     ) async throws -> T {
@@ -55,8 +55,12 @@ struct OwnerSessions: EnginePart {
         info.database = project.database
         info.applicationName = "branch \(purpose)"
         let connection = info
+        let branchKey = Activity.key(branch)
+        let generation = await context.dataAPI.generation(branchKey)
         return try await servers.keepingAwake([branch]) {
-            try await withConnection(connection, body)
+            try await context.sessionPool.withSession(
+                connection, key: SessionPool.key(branchKey, user: connection.user, password: connection.password, database: project.database),
+                generation: generation, body)
         }
     }
 }

@@ -121,6 +121,7 @@ struct BranchServers: EnginePart {
     }
 
     func stop(_ branch: BranchRecord) async throws {
+        await context.sessionPool.close(prefix: SessionPool.prefix(Activity.key(branch)))
         try await runtime.stop(spec(branch))
         await context.dataAPI.serverChanged(Activity.key(branch))
     }
