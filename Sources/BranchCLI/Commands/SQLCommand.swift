@@ -37,13 +37,20 @@ struct SQLCommand: AsyncParsableCommand {
             let branchName = try await BranchResolution.branch(branch, project: name, client: client)
             let parameters: [OpenAPIValueContainer]? = parameters.isEmpty ? nil : parameters.map { $0 == "null" ? nil : .init(stringLiteral: $0) }
             let body = Components.Schemas.SQLRequest(params: parameters, query: sql, timeoutMs: timeoutMs)
-            // Read-only SQL goes through querySQL, which a project viewer may call.
-            let answer = readOnly
-                ? try await client.querySQL(path: .init(project: name, branch: branchName), body: .json(body)).ok.body.json
-                : try await client.runSQL(path: .init(project: name, branch: branchName), body: .json(body)).ok.body.json
-            if output.json { return try Format.printJSON(answer) }
-            SQLResultPrinter.print(answer)
+            try await Self.runAndPrint(body, project: name, branch: branchName, readOnly: readOnly, json: output.json, client: client)
         }
+    }
+
+    /// Sends `body` to the branch and prints the answer (as a table, or the API's JSON). Read-only
+    /// SQL goes through querySQL, which a project viewer may call. `branch snippet run` shares it.
+    static func runAndPrint(
+        _ body: Components.Schemas.SQLRequest, project: String, branch: String, readOnly: Bool, json: Bool, client: Client
+    ) async throws {
+        let answer = readOnly
+            ? try await client.querySQL(path: .init(project: project, branch: branch), body: .json(body)).ok.body.json
+            : try await client.runSQL(path: .init(project: project, branch: branch), body: .json(body)).ok.body.json
+        if json { return try Format.printJSON(answer) }
+        SQLResultPrinter.print(answer)
     }
 }
 

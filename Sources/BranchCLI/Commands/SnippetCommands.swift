@@ -91,12 +91,8 @@ struct SnippetCommand: AsyncParsableCommand {
                 let snippet = try await SnippetCommand.find(self.name, project: name)
                 let client = try APIClient.make()
                 let branchName = try await BranchResolution.branch(branch, project: name, client: client)
-                let body = Components.Schemas.SQLRequest(query: snippet.sql)
-                let answer = readOnly
-                    ? try await client.querySQL(path: .init(project: name, branch: branchName), body: .json(body)).ok.body.json
-                    : try await client.runSQL(path: .init(project: name, branch: branchName), body: .json(body)).ok.body.json
-                if output.json { return try Format.printJSON(answer) }
-                SQLResultPrinter.print(answer)
+                try await SQLCommand.runAndPrint(
+                    .init(query: snippet.sql), project: name, branch: branchName, readOnly: readOnly, json: output.json, client: client)
             }
         }
     }

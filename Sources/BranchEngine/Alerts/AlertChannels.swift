@@ -49,18 +49,9 @@ package struct AlertChannelRequest: Sendable {
             guard let smtp else {
                 throw EngineError.invalidRequest("The e-mail channel needs the SMTP server.", hint: "Add --smtp smtp://USER@HOST:587 (STARTTLS) or smtps://USER@HOST:465, and --smtp-password-stdin.")
             }
-            let endpoint: SMTPEndpoint
-            do {
-                endpoint = try SMTPEndpoint(parsing: smtp)
-            } catch {
-                throw EngineError.invalidRequest(error.message, hint: "See `branch alerts set --help`.")
-            }
-            if endpoint.user != nil, (smtpPassword ?? "").isEmpty {
-                throw EngineError.invalidRequest("The SMTP server names a user but no password was given.", hint: "Pipe the password: `… | branch alerts set --email … --smtp … --smtp-password-stdin`.")
-            }
-            if let trust = smtpTrust, !trust.contains("-----BEGIN CERTIFICATE-----") {
-                throw EngineError.invalidRequest("The certificates to trust for the SMTP server must be PEM.")
-            }
+            let endpoint = try SMTPServerCheck.endpoint(smtp, command: "branch alerts set")
+            try SMTPServerCheck.requirePassword(endpoint, password: smtpPassword, command: "branch alerts set")
+            if let trust = smtpTrust { try SMTPServerCheck.requirePEM(trust) }
             let sender = emailFrom ?? endpoint.user.flatMap { MailMessage.isAddress($0) ? $0 : nil }
             guard let sender, MailMessage.isAddress(sender) else {
                 throw EngineError.invalidRequest("The e-mail channel needs a sender address.", hint: "Add --from alerts@example.com.")

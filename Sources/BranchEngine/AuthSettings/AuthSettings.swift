@@ -150,21 +150,14 @@ package struct AuthSettingsChange: Sendable {
                 settings.smtpPassword = nil
                 settings.smtpTrust = nil
             } else {
-                let endpoint: SMTPEndpoint
-                do {
-                    endpoint = try SMTPEndpoint(parsing: smtp)
-                } catch {
-                    throw EngineError.invalidRequest(error.message, hint: "See `branch auth set --help`.")
-                }
+                let endpoint = try SMTPServerCheck.endpoint(smtp, command: "branch auth set")
                 settings.smtpURL = endpoint.url
                 if endpoint.user == nil { settings.smtpPassword = nil }
             }
         }
         if let smtpPassword { settings.smtpPassword = smtpPassword.isEmpty ? nil : smtpPassword }
         if let smtpTrust {
-            guard smtpTrust.isEmpty || smtpTrust.contains("-----BEGIN CERTIFICATE-----") else {
-                throw EngineError.invalidRequest("The certificates to trust for the SMTP server must be PEM.")
-            }
+            if !smtpTrust.isEmpty { try SMTPServerCheck.requirePEM(smtpTrust) }
             settings.smtpTrust = smtpTrust.isEmpty ? nil : smtpTrust
         }
         if let sender {
@@ -192,9 +185,8 @@ package struct AuthSettingsChange: Sendable {
         }
         if let confirmEmail { settings.confirmEmail = confirmEmail }
         if let url = settings.smtpURL {
-            if (try? SMTPEndpoint(parsing: url))?.user != nil, settings.smtpPassword == nil {
-                throw EngineError.invalidRequest(
-                    "The SMTP server names a user but has no password.", hint: "Give it with --smtp-password-stdin (in the console: the password field).")
+            if let endpoint = try? SMTPEndpoint(parsing: url) {
+                try SMTPServerCheck.requirePassword(endpoint, password: settings.smtpPassword, command: "branch auth set")
             }
             if settings.senderEmail == nil {
                 throw EngineError.invalidRequest("Auth mail needs a sender address.", hint: "Add --sender no-reply@example.com.")
