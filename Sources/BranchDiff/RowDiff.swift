@@ -59,8 +59,7 @@ package final class RowDiffer: Sendable {
     /// a `checkpointAfterPrepare` then still comes after the reading snapshot.
     package static func worthReadingByPages(_ connections: [PGConnection], tables: [String], minimumPages: Int = 128) async throws -> Bool {
         guard !tables.isEmpty else { return false }
-        let array = "{" + tables.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-            .joined(separator: ",") + "}"
+        let array = CatalogQuery.textArray(tables)
         for connection in connections {
             let largest = try await connection.query(
                 "SELECT coalesce(max(pg_relation_size(to_regclass(name))), 0) FROM unnest($1::text[]) name", [array]).scalar

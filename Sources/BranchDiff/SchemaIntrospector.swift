@@ -18,18 +18,27 @@ package enum SchemaIntrospector {
     /// A snapshot of `connection`'s database, limited to `schemas` when given.
     package static func snapshot(_ connection: PGConnection, schemas: [String]? = nil) async throws(PostgresError) -> SchemaSnapshot {
         let filter: [String?] = [schemas.map(CatalogQuery.textArray)]
-        var tables = try await CatalogQuery.tables(connection, filter)
-        try await CatalogQuery.addColumns(to: &tables, connection, filter)
-        try await CatalogQuery.addIndexes(to: &tables, connection, filter)
-        try await CatalogQuery.addConstraints(to: &tables, connection, filter)
+        // Ten catalog queries in one round trip (pipeline mode), not ten.
+        let answers = try await connection.pipeline(CatalogQuery.all.map { ($0, filter) })
+        func rows(_ query: String) throws(PostgresError) -> PGRows {
+            switch answers[CatalogQuery.all.firstIndex(of: query)!] {
+            case .success(let rows)?: return rows
+            case .failure(let error)?: throw error
+            case nil: throw PostgresError(.postgresQueryFailed, "A catalog query was skipped after an earlier one failed.")
+            }
+        }
+        var tables = CatalogQuery.tables(try rows(CatalogQuery.tablesSQL))
+        CatalogQuery.addColumns(to: &tables, try rows(CatalogQuery.columnsSQL))
+        CatalogQuery.addIndexes(to: &tables, try rows(CatalogQuery.indexesSQL))
+        try CatalogQuery.addConstraints(to: &tables, try rows(CatalogQuery.constraintsSQL))
         return SchemaSnapshot(
             tables: tables.values.sorted { $0.qualifiedName < $1.qualifiedName },
-            views: try await CatalogQuery.views(connection, filter).sortedByName(),
-            functions: try await CatalogQuery.functions(connection, filter).sortedByName(),
-            triggers: try await CatalogQuery.triggers(connection, filter).sortedByName(),
-            extensions: try await CatalogQuery.extensions(connection, filter).sortedByName(),
-            policies: try await CatalogQuery.policies(connection, filter).sortedByName(),
-            enums: try await CatalogQuery.enums(connection, filter).sortedByName()
+            views: try CatalogQuery.views(try rows(CatalogQuery.viewsSQL)).sortedByName(),
+            functions: CatalogQuery.functions(try rows(CatalogQuery.functionsSQL)).sortedByName(),
+            triggers: CatalogQuery.triggers(try rows(CatalogQuery.triggersSQL)).sortedByName(),
+            extensions: CatalogQuery.extensions(try rows(CatalogQuery.extensionsSQL)).sortedByName(),
+            policies: try CatalogQuery.policies(try rows(CatalogQuery.policiesSQL)).sortedByName(),
+            enums: try CatalogQuery.enums(try rows(CatalogQuery.enumsSQL)).sortedByName()
         )
     }
 }
@@ -37,6 +46,9 @@ package enum SchemaIntrospector {
 /// The catalog queries behind `SchemaIntrospector`, each taking the schema filter as `$1`
 /// (a `text[]`, or NULL for every user schema).
 enum CatalogQuery {
+    /// Every query `SchemaIntrospector.snapshot` sends, in order.
+    static let all = [tablesSQL, columnsSQL, indexesSQL, constraintsSQL, viewsSQL, functionsSQL, triggersSQL, extensionsSQL, policiesSQL, enumsSQL]
+
     /// The schema filter on a `pg_namespace` aliased `n`.
     static let schemaFilter = """
         CASE WHEN $1::text[] IS NULL
@@ -50,14 +62,15 @@ enum CatalogQuery {
         "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '\(catalog)'::regclass AND d.objid = \(oid) AND d.deptype = 'e')"
     }
 
-    /// Tables by oid, still without columns, indexes and constraints.
-    static func tables(_ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) -> [String: TableSchema] {
-        let rows = try await connection.query("""
+    static let tablesSQL = """
             SELECT c.oid, n.nspname, c.relname, c.relrowsecurity,
                 CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND \(schemaFilter) AND \(notInExtension("pg_class", "c.oid"))
-            """, filter)
+            """
+
+    /// Tables by oid, still without columns, indexes and constraints.
+    static func tables(_ rows: PGRows) -> [String: TableSchema] {
         var tables: [String: TableSchema] = [:]
         for row in rows.rows {
             tables[row[0]!] = TableSchema(
@@ -66,9 +79,8 @@ enum CatalogQuery {
         return tables
     }
 
-    static func addColumns(to tables: inout [String: TableSchema], _ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) {
-        // attgenerated 's' keeps its expression in pg_attrdef too: it is the generation expression, not a default.
-        let rows = try await connection.query("""
+    // attgenerated 's' keeps its expression in pg_attrdef too: it is the generation expression, not a default.
+    static let columnsSQL = """
             SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                 CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
                 CASE WHEN a.attgenerated = 's' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
@@ -78,30 +90,32 @@ enum CatalogQuery {
                 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
             WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND \(schemaFilter)
             ORDER BY a.attrelid, a.attnum
-            """, filter)
+            """
+
+    static func addColumns(to tables: inout [String: TableSchema], _ rows: PGRows) {
         for row in rows.rows {
             tables[row[0]!]?.columns.append(ColumnSchema(
                 name: row[1]!, type: row[2]!, nullable: row[3] != "t", defaultExpression: row[4], generated: row[5], identity: row[6]))
         }
     }
 
-    static func addIndexes(to tables: inout [String: TableSchema], _ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) {
-        let rows = try await connection.query("""
+    static let indexesSQL = """
             SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid)
             FROM pg_index i
                 JOIN pg_class ic ON ic.oid = i.indexrelid
                 JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND \(schemaFilter)
-            """, filter)
+            """
+
+    static func addIndexes(to tables: inout [String: TableSchema], _ rows: PGRows) {
         for row in rows.rows {
             tables[row[0]!]?.indexes.append(NamedDefinition(name: row[1]!, definition: row[2]!))
         }
         for key in tables.keys { tables[key]?.indexes.sort { $0.name < $1.name } }
     }
 
-    static func addConstraints(to tables: inout [String: TableSchema], _ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) {
-        // The primary key's columns in key order (conkey is in key order; attnums are not).
-        let rows = try await connection.query("""
+    // The primary key's columns in key order (conkey is in key order; attnums are not).
+    static let constraintsSQL = """
             SELECT con.conrelid, con.conname, con.contype, pg_get_constraintdef(con.oid),
                 CASE WHEN con.contype = 'p' THEN (
                     SELECT json_agg(a.attname ORDER BY k.ord)
@@ -109,7 +123,9 @@ enum CatalogQuery {
                         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) END
             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE con.contype IN ('p', 'u', 'f', 'c', 'x') AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND \(schemaFilter)
-            """, filter)
+            """
+
+    static func addConstraints(to tables: inout [String: TableSchema], _ rows: PGRows) throws(PostgresError) {
         for row in rows.rows {
             guard tables[row[0]!] != nil else { continue }
             tables[row[0]!]!.constraints.append(ConstraintSchema(name: row[1]!, type: row[2]!, definition: row[3]!))
@@ -118,15 +134,16 @@ enum CatalogQuery {
         for key in tables.keys { tables[key]?.constraints.sort { $0.name < $1.name } }
     }
 
-    /// Views and materialized views, defined by their full `CREATE [MATERIALIZED] VIEW` statement.
-    static func views(_ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) -> [NamedDefinition] {
-        let rows = try await connection.query("""
+    static let viewsSQL = """
             SELECT n.nspname, c.relname, c.relkind, array_to_string(c.reloptions, ', '), pg_get_viewdef(c.oid, true),
                 (SELECT json_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
                  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('v', 'm') AND \(schemaFilter) AND \(notInExtension("pg_class", "c.oid"))
-            """, filter)
+            """
+
+    /// Views and materialized views, defined by their full `CREATE [MATERIALIZED] VIEW` statement.
+    static func views(_ rows: PGRows) throws(PostgresError) -> [NamedDefinition] {
         var views: [NamedDefinition] = []
         for row in rows.rows {
             let name = "\(SQLName.quote(row[0]!)).\(SQLName.quote(row[1]!))"
@@ -140,14 +157,15 @@ enum CatalogQuery {
         return views
     }
 
-    /// Functions and procedures (not aggregates or window functions, which `pg_get_functiondef` cannot show).
-    static func functions(_ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) -> [NamedDefinition] {
-        let rows = try await connection.query("""
+    static let functionsSQL = """
             SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), p.prokind,
                 pg_get_function_arguments(p.oid), pg_get_function_result(p.oid), pg_get_functiondef(p.oid)
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE p.prokind IN ('f', 'p') AND \(schemaFilter) AND \(notInExtension("pg_proc", "p.oid"))
-            """, filter)
+            """
+
+    /// Functions and procedures (not aggregates or window functions, which `pg_get_functiondef` cannot show).
+    static func functions(_ rows: PGRows) -> [NamedDefinition] {
         return rows.rows.map { row in
             NamedDefinition(
                 name: "\(SQLName.quote(row[0]!)).\(SQLName.quote(row[1]!))(\(row[2]!))",
@@ -156,38 +174,41 @@ enum CatalogQuery {
         }
     }
 
-    /// User triggers; internal ones (foreign keys) and those on partitions (a partitioned table's trigger is cloned onto them) are left out.
-    static func triggers(_ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) -> [NamedDefinition] {
-        let rows = try await connection.query("""
+    static let triggersSQL = """
             SELECT n.nspname, c.relname, t.tgname, pg_get_triggerdef(t.oid)
             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND NOT c.relispartition AND \(schemaFilter) AND \(notInExtension("pg_class", "c.oid"))
-            """, filter)
+            """
+
+    /// User triggers; internal ones (foreign keys) and those on partitions (a partitioned table's trigger is cloned onto them) are left out.
+    static func triggers(_ rows: PGRows) -> [NamedDefinition] {
         return rows.rows.map { row in
             NamedDefinition(name: tableChildName(row[0]!, row[1]!, row[2]!), definition: row[3]!, details: [row[0]!, row[1]!, row[2]!])
         }
     }
 
-    /// Extensions installed in the schemas looked at (so `plpgsql`, in `pg_catalog`, is not one), name → version.
-    static func extensions(_ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) -> [NamedDefinition] {
-        let rows = try await connection.query("""
+    static let extensionsSQL = """
             SELECT e.extname, e.extversion, n.nspname
             FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
             WHERE \(schemaFilter)
-            """, filter)
+            """
+
+    /// Extensions installed in the schemas looked at (so `plpgsql`, in `pg_catalog`, is not one), name → version.
+    static func extensions(_ rows: PGRows) -> [NamedDefinition] {
         return rows.rows.map { row in NamedDefinition(name: SQLName.quote(row[0]!), definition: row[1]!, details: [row[2]!]) }
     }
 
-    /// Row-level security policies, defined by the `CREATE POLICY` statement that makes them.
-    static func policies(_ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) -> [NamedDefinition] {
-        // A role oid of 0 is PUBLIC.
-        let rows = try await connection.query("""
+    // A role oid of 0 is PUBLIC.
+    static let policiesSQL = """
             SELECT n.nspname, c.relname, p.polname, p.polcmd, p.polpermissive,
                 (SELECT json_agg(CASE WHEN r = 0 THEN NULL ELSE pg_get_userbyid(r) END) FROM unnest(p.polroles) r),
                 pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
             FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE NOT c.relispartition AND \(schemaFilter) AND \(notInExtension("pg_class", "c.oid"))
-            """, filter)
+            """
+
+    /// Row-level security policies, defined by the `CREATE POLICY` statement that makes them.
+    static func policies(_ rows: PGRows) throws(PostgresError) -> [NamedDefinition] {
         var policies: [NamedDefinition] = []
         for row in rows.rows {
             let roles = try decode([String?].self, row[5] ?? "[]").map { $0.map(SQLName.quote) ?? "PUBLIC" }.sorted()
@@ -202,13 +223,14 @@ enum CatalogQuery {
         return policies
     }
 
-    /// Enum types, defined as `ENUM ('a', 'b')` with the labels in sort order also in `details`.
-    static func enums(_ connection: PGConnection, _ filter: [String?]) async throws(PostgresError) -> [NamedDefinition] {
-        let rows = try await connection.query("""
+    static let enumsSQL = """
             SELECT n.nspname, t.typname, (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
             WHERE t.typtype = 'e' AND \(schemaFilter) AND \(notInExtension("pg_type", "t.oid"))
-            """, filter)
+            """
+
+    /// Enum types, defined as `ENUM ('a', 'b')` with the labels in sort order also in `details`.
+    static func enums(_ rows: PGRows) throws(PostgresError) -> [NamedDefinition] {
         var enums: [NamedDefinition] = []
         for row in rows.rows {
             let labels = try decode([String].self, row[2] ?? "[]")

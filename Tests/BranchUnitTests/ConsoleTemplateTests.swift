@@ -28,6 +28,21 @@ struct ConsoleTemplateTests {
         }
     }
 
+    /// swift-mustache indents everything a standalone partial or block tag with leading blanks
+    /// renders, and to do so counts the characters of every piece it renders inside: the layout's
+    /// indented `{{$main}}` made every page's render several times slower.
+    @Test("no partial, block or parent tag is indented on its own line")
+    func noIndentedPartials() {
+        for template in Self.templates {
+            for line in template.text.split(separator: "\n", omittingEmptySubsequences: false) {
+                let trimmed = line.drop { $0 == " " || $0 == "\t" }
+                let indented = trimmed.count < line.count
+                let tag = ["{{>", "{{$", "{{<"].contains { trimmed.hasPrefix($0) }
+                #expect(!(indented && tag), "templates/\(template.name).mustache: \(line)")
+            }
+        }
+    }
+
     /// `{{{x}}}` and `{{&x}}` print without escaping; `{{=…=}}` changes the delimiters, which
     /// would let an unescaped tag through under another spelling.
     @Test("no template prints unescaped text or changes the delimiters")
