@@ -161,6 +161,13 @@ struct AgentSQLTests {
             #expect(unfinished.status == 200, "\(unfinished.body)")
             #expect(try await Self.scalar(env, "select count(*) from items where name = 'never committed'") as? Int == 0)
             #expect(try await Self.scalar(env, "select count(*) from pg_stat_activity where state like 'idle in transaction%'") as? Int == 0)
+
+            // A project limited to few connections keeps none idle: its app needs them.
+            _ = try await env.json(ProjectCreated.self, "project", "create", "tight", "--max-connections", "10")
+            let first = try await Self.sql(env, "select pg_backend_pid()", project: "tight")
+            let second = try await Self.sql(env, "select pg_backend_pid()", project: "tight")
+            let pids = [first, second].map { (($0.results.last?["rows"] as? [[Any]])?.first)?.first as? Int }
+            #expect(pids[0] != nil && pids[1] != nil && pids[0] != pids[1], "\(first.body) \(second.body)")
         }
     }
 

@@ -60,7 +60,7 @@ struct OwnerSessions: EnginePart {
         return try await servers.keepingAwake([branch]) {
             try await context.sessionPool.withSession(
                 connection, key: SessionPool.key(branchKey, user: connection.user, password: connection.password, database: project.database),
-                generation: generation, body)
+                generation: generation, keepsIdle: SessionPool.keepsIdle(maxConnections: project.maxConnections), body)
         }
     }
 }

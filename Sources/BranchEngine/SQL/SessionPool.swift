@@ -31,20 +31,25 @@ actor SessionPool {
     static func prefix(_ branchKey: String) -> String { branchKey + "#" }
 
     /// Runs `body` on a session to `info`, reused when one for `key` (branch, role, database) at
-    /// `generation` (the branch server's start) is idle, and keeps the session for the next caller.
+    /// `generation` (the branch server's start) is idle, and keeps the session for the next caller
+    /// unless `keepsIdle` is false (see `keepsIdle(maxConnections:)`).
     nonisolated func withSession<T: Sendable>(
-        _ info: ConnectionInfo, key: String, generation: Int, _ body: (PGConnection) async throws -> T
+        _ info: ConnectionInfo, key: String, generation: Int, keepsIdle: Bool = true, _ body: (PGConnection) async throws -> T
     ) async throws -> T {
         let connection = try await session(info, key: key, generation: generation)
         do {
             let result = try await body(connection)
-            await giveBack(connection, key: key, generation: generation)
+            await giveBack(connection, key: key, generation: generation, keep: keepsIdle)
             return result
         } catch {
-            await giveBack(connection, key: key, generation: generation)
+            await giveBack(connection, key: key, generation: generation, keep: keepsIdle)
             throw error
         }
     }
+
+    /// Whether sessions to a server with this `max_connections` (nil: Postgres' 100) may wait idle:
+    /// not when a project limits its branches to few connections, which its app needs.
+    static func keepsIdle(maxConnections: Int?) -> Bool { (maxConnections ?? 100) >= 20 }
 
     private nonisolated func session(_ info: ConnectionInfo, key: String, generation: Int) async throws -> PGConnection {
         while let reused = await take(key, generation: generation) {
@@ -54,12 +59,12 @@ actor SessionPool {
         return try await PGConnection.connect(info)
     }
 
-    private nonisolated func giveBack(_ connection: PGConnection, key: String, generation: Int) async {
-        guard connection.isHealthy, !Task.isCancelled, (try? await connection.resetSession(timeout: .seconds(5))) != nil else {
+    private nonisolated func giveBack(_ connection: PGConnection, key: String, generation: Int, keep: Bool) async {
+        guard keep, connection.isHealthy, !Task.isCancelled, (try? await connection.resetSession(timeout: .seconds(5))) != nil else {
             connection.close()
             return
         }
-        await keep(connection, key: key, generation: generation)
+        await store(connection, key: key, generation: generation)
     }
 
     private func take(_ key: String, generation: Int) -> PGConnection? {
@@ -72,7 +77,7 @@ actor SessionPool {
         return taken?.connection
     }
 
-    private func keep(_ connection: PGConnection, key: String, generation: Int) {
+    private func store(_ connection: PGConnection, key: String, generation: Int) {
         closeExpired()
         var sessions = idle[key, default: []]
         guard sessions.count < Self.idlePerKey else {
