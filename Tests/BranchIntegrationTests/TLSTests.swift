@@ -56,6 +56,23 @@ struct TLSTests {
             let refused = try await Self.curl(["--cacert", certificate, "\(env.url)/api/v1/projects"])
             #expect(refused.status == 401)
             #expect(refused.headers.lowercased().contains("strict-transport-security: max-age=31536000"))
+            // The connection guard's own answers, which no middleware sees, carry HSTS too: a
+            // client too slow with its header gets 408 after 10 s.
+            let slow = try await Command.run("python3", ["-c", """
+                import socket, ssl
+                context = ssl.create_default_context(cafile="\(certificate)")
+                with context.wrap_socket(socket.create_connection(("127.0.0.1", \(env.apiPort))), server_hostname="127.0.0.1") as tls:
+                    tls.settimeout(30)
+                    tls.sendall(b"GET /api/v1/health HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n")
+                    answer = b""
+                    while b"\\r\\n\\r\\n" not in answer:
+                        piece = tls.recv(4096)
+                        if not piece: break
+                        answer += piece
+                    print(answer.decode(errors="replace"))
+                """], check: false)
+            #expect(slow.stdout.hasPrefix("HTTP/1.1 408"), "\(slow.stdout) \(slow.stderr)")
+            #expect(slow.stdout.lowercased().contains("strict-transport-security: max-age=31536000"), "\(slow.stdout)")
             // An unverified certificate is refused by a client that checks.
             #expect(try await Self.curl(["\(env.url)/api/v1/health"]).status == 0)
 

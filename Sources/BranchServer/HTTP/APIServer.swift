@@ -63,7 +63,7 @@ package enum APIServer {
         let mcp = MCPEndpoint(certificatePEM: transport.certificate?.certificatePEM)
         let connections = ConnectionCounter(limit: limits.maxConnections)
         let http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)], idleTimeout: TimeAmount(limits.idleTimeout))
+            additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections, tls: transport.tls)], idleTimeout: TimeAmount(limits.idleTimeout))
         let handlers = APIHandlers(engine: engine)
         let console = Console(gateway: ServiceConsoleGateway(engine: engine, api: handlers), secureCookies: transport.tls)
         let application = Application(

@@ -46,9 +46,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum Admission { case pending, admitted, refused, released }
 
-    init(limits: HTTPLimits, counter: ConnectionCounter) {
+    /// Whether the service serves HTTPS: then its own answers carry HSTS too.
+    private let tls: Bool
+
+    init(limits: HTTPLimits, counter: ConnectionCounter, tls: Bool) {
         self.counter = counter
         self.rules = SlowClientRules(limits: limits)
+        self.tls = tls
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -165,6 +169,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         var fields: HTTPFields = [.contentType: "application/json; charset=utf-8", .connection: "close", .contentLength: String(body.readableBytes)]
         fields.append(contentsOf: extra)
         SecurityHeaders.apply(to: &fields)
+        if tls { fields[.strictTransportSecurity] = StrictTransportSecurity.value }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         // The context belongs to its event loop, where the completion runs: bound to it, it may be captured.

@@ -5,7 +5,7 @@ import Hummingbird
 /// reached the service once over HTTPS refuses plain HTTP to it for a year, so a network attacker
 /// cannot downgrade it. Outermost, so error answers carry it too.
 struct StrictTransportSecurityMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var value: String { "max-age=31536000" }
+    static var value: String { StrictTransportSecurity.value }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
@@ -17,4 +17,10 @@ struct StrictTransportSecurityMiddleware<Context: RequestContext>: RouterMiddlew
         response.headers[.strictTransportSecurity] = Self.value
         return response
     }
+}
+
+/// The header's value, also sent by `ConnectionGuard`'s own answers (503, 408), which no
+/// middleware sees.
+enum StrictTransportSecurity {
+    static let value = "max-age=31536000"
 }
