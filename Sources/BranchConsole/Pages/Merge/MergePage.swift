@@ -227,16 +227,15 @@ struct MergePage: Sendable {
             return try await render(model, project: project, branch: targetName)
         }
         do {
-            let result = try await environment.call("merge", project: project, changes: !dryRun, target: "\(sourceName)→\(targetName)") {
-                try await $0.merge(.init(path: .init(project: project), body: .json(.init(
-                    allowDestructive: allowDestructive, dryRun: dryRun, into: targetName, prefer: prefer, resolutions: resolutions.isEmpty ? nil : resolutions, source: sourceName)))).ok.body.json
-            }
+            let call = MergeCall(
+                environment: environment, project: project, source: sourceName, prefer: prefer, resolutions: resolutions,
+                allowDestructive: allowDestructive)
+            let result = try await call.run(into: targetName, dryRun: dryRun, audit: "\(sourceName)→\(targetName)")
             if result.applied { return try await resultPage(result, project: project) }
             model.base = result.base
             model.plan = plan(result, resolutions: resolutions)
             if rehearse, let plan = model.plan, plan.unresolved == 0, !plan.nothing {
-                model.rehearsal = try await MergeRehearsal(environment: environment, project: project).rehearse(
-                    source: sourceName, target: targetName, prefer: prefer, resolutions: resolutions, allowDestructive: allowDestructive)
+                model.rehearsal = try await MergeRehearsal(environment: environment, project: project).rehearse(call, target: targetName)
             } else if rehearse, let plan = model.plan, plan.unresolved > 0 {
                 model.error = "No diff preview yet: \(plan.unresolved) conflict\(plan.unresolved == 1 ? " is" : "s are") unresolved. Choose ours or theirs for each, or a side for all."
             }

@@ -47,20 +47,14 @@ struct MergeRehearsal: Sendable {
         }
     }
 
-    /// What merging `source` into `target` would change in `target`. Unresolved conflicts make
+    /// What `merge` (its source into `target`) would change in `target`. Unresolved conflicts make
     /// the rehearsal fail as the merge itself would (`merge_conflicts`), with nothing left behind.
-    func rehearse(
-        source: String, target: String, prefer: String?, resolutions: [Components.Schemas.MergeResolution], allowDestructive: Bool
-    ) async throws -> Outcome {
+    func rehearse(_ merge: MergeCall, target: String) async throws -> Outcome {
         let project = project
         return try await TemporaryBranch(environment: environment, project: project).at(nil, of: target, prefix: "rehearse") { copy in
             let result: Components.Schemas.MergeResult
             do {
-                result = try await environment.call("merge", project: project, changes: true, target: "\(source)→\(copy) (preview)") {
-                    try await $0.merge(.init(path: .init(project: project), body: .json(.init(
-                        allowDestructive: allowDestructive, dryRun: false, into: copy, prefer: prefer,
-                        resolutions: resolutions.isEmpty ? nil : resolutions, source: source)))).ok.body.json
-                }
+                result = try await merge.run(into: copy, dryRun: false, audit: "\(merge.source)→\(copy) (preview)")
             } catch {
                 await dropSnapshots(of: copy)
                 throw error
