@@ -22,6 +22,8 @@ package struct AuthPolicy: Sendable {
     package var mailsPerHour: Int
     /// The project's mail server; nil when it has none (then no flow that mails is available).
     package var mailer: (any AuthMailer)?
+    /// The project's own wording of its mails, by kind (`MailTemplate.kinds`); the rest use the defaults.
+    package var templates: [String: MailTemplate] = [:]
 
     package init(
         allowSignup: Bool = true, confirmEmail: Bool = false, siteURL: String = AuthPolicy.defaultSiteURL, redirectURLs: [String] = [],
@@ -150,11 +152,14 @@ package struct AuthMail: Sendable, Equatable {
     package var to: String
     package var subject: String
     package var body: String
+    /// Whether `body` is HTML (a project's template that starts with a tag), else plain text.
+    package var html: Bool
 
-    package init(to: String, subject: String, body: String) {
+    package init(to: String, subject: String, body: String, html: Bool = false) {
         self.to = to
         self.subject = subject
         self.body = body
+        self.html = html
     }
 }
 

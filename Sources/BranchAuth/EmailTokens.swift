@@ -25,6 +25,17 @@ enum EmailTokenKind: String, Sendable, CaseIterable {
         }
     }
 
+    /// The name of its `MailTemplate` (GoTrue's `MAILER_TEMPLATES_*`).
+    var templateName: String {
+        switch self {
+        case .signup: "confirmation"
+        case .invite: "invite"
+        case .magiclink: "magic_link"
+        case .recovery: "recovery"
+        case .emailChange: "email_change"
+        }
+    }
+
     /// The message's subject and its first line, GoTrue's default templates in words.
     var wording: (subject: String, lead: String) {
         switch self {
@@ -109,7 +120,8 @@ enum EmailTokens {
         }
         let token = EmailToken.issue(for: email, key: context.jwtSecret)
         try await store(token, kind: kind, userID: userID, pkce: pkce, on: connection)
-        let mail = message(kind, to: email, token: token, link: link(token, kind: kind, redirect: redirect, context: context), context: context)
+        let mail = message(
+            kind, to: email, token: token, link: link(token, kind: kind, redirect: redirect, context: context), redirect: redirect, context: context)
         do {
             try await mailer.send(mail)
         } catch {
@@ -117,8 +129,19 @@ enum EmailTokens {
         }
     }
 
-    /// The message: the link, and the code for clients that verify by typing it.
-    static func message(_ kind: EmailTokenKind, to email: String, token: EmailToken, link: String, context: AuthContext) -> AuthMail {
+    /// The message: the link, and the code for clients that verify by typing it; in the project's
+    /// own wording where it has a template for `kind` (`redirect`: where the link leads after).
+    static func message(_ kind: EmailTokenKind, to email: String, token: EmailToken, link: String, redirect: String, context: AuthContext) -> AuthMail {
+        let template = context.policy.templates[kind.templateName] ?? MailTemplate()
+        let values = [
+            "ConfirmationURL": link, "Token": token.code, "TokenHash": token.hash, "SiteURL": context.policy.siteURL, "Email": email,
+            "RedirectTo": redirect,
+        ]
+        let subject = template.subject.map { MailTemplate.render($0, values: values, html: false) } ?? kind.wording.subject
+        if let custom = template.body {
+            let html = MailTemplate.isHTML(custom)
+            return AuthMail(to: email, subject: subject, body: MailTemplate.render(custom, values: values, html: html), html: html)
+        }
         let minutes = max(context.policy.otpExpirySeconds / 60, 1)
         let body = """
             \(kind.wording.lead):
@@ -129,7 +152,7 @@ enum EmailTokens {
 
             The link and the code work once, for \(minutes) minute\(minutes == 1 ? "" : "s"). If you did not ask for this, ignore this message.
             """
-        return AuthMail(to: email, subject: kind.wording.subject, body: body)
+        return AuthMail(to: email, subject: subject, body: body)
     }
 
     /// The live user with this email, locked for the caller's transaction.

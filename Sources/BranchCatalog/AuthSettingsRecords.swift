@@ -29,13 +29,16 @@ package struct AuthSettingsRecord: Codable, Sendable, Hashable, FetchableRecord,
     package var apiURL: String?
     /// The project's mails an hour, at most.
     package var mailsPerHour: Int
+    /// The project's own mail wording: JSON of kind → `{"subject", "body"}` (nil: the defaults).
+    package var mailTemplates: String?
     package var updatedAt: Date
 
     package init(
         project: String, allowSignup: Bool = true, confirmEmail: Bool = false, siteURL: String = "http://localhost:3000", allowedRedirects: String = "",
         otpExpirySeconds: Int = 3600, smtpURL: String? = nil, smtpPassword: String? = nil, smtpTrust: String? = nil, senderEmail: String? = nil,
-        apiURL: String? = nil, mailsPerHour: Int = 30, updatedAt: Date = Date()
+        apiURL: String? = nil, mailsPerHour: Int = 30, mailTemplates: String? = nil, updatedAt: Date = Date()
     ) {
+        self.mailTemplates = mailTemplates
         self.apiURL = apiURL
         self.mailsPerHour = mailsPerHour
         self.project = project
@@ -76,6 +79,13 @@ enum AuthSettingsTable {
         try db.alter(table: "auth_setting") { t in
             t.add(column: "api_url", .text)
             t.add(column: "mails_per_hour", .integer).notNull().defaults(to: 30)
+        }
+    }
+
+    /// v16: the project's own wording of its auth mails.
+    static func addMailTemplates(_ db: Database) throws {
+        try db.alter(table: "auth_setting") { t in
+            t.add(column: "mail_templates", .text)
         }
     }
 }

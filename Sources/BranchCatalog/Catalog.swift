@@ -205,6 +205,7 @@ package final class Catalog: Sendable {
         migrator.registerMigration("v13: snippet folders") { db in try SnippetTable.addFolders(db) }
         migrator.registerMigration("v14: auth settings per project") { db in try AuthSettingsTable.migrate(db) }
         migrator.registerMigration("v15: auth mail links and limits") { db in try AuthSettingsTable.addLinksAndLimits(db) }
+        migrator.registerMigration("v16: auth mail templates") { db in try AuthSettingsTable.addMailTemplates(db) }
         return migrator
     }
 

@@ -1,6 +1,6 @@
 package import Foundation
 
-/// A plain-text message, rendered for the DATA command: headers (a subject outside ASCII encoded
+/// A plain-text (or HTML) message, rendered for the DATA command: headers (a subject outside ASCII encoded
 /// per RFC 2047), a UTF-8 body in base64 (safe through any relay, no 8BITMIME needed), CRLF line
 /// ends and the dot-stuffing SMTP requires.
 package struct MailMessage: Sendable, Equatable {
@@ -8,13 +8,16 @@ package struct MailMessage: Sendable, Equatable {
     package var to: [String]
     package var subject: String
     package var body: String
+    /// Whether `body` is HTML (`text/html`), else plain text.
+    package var html: Bool
     package var date: Date
 
-    package init(from: String, to: [String], subject: String, body: String, date: Date = Date()) {
+    package init(from: String, to: [String], subject: String, body: String, html: Bool = false, date: Date = Date()) {
         self.from = from
         self.to = to
         self.subject = subject
         self.body = body
+        self.html = html
         self.date = date
     }
 
@@ -34,7 +37,7 @@ package struct MailMessage: Sendable, Equatable {
             "Date: \(Self.dateFormatter().string(from: date))",
             "Message-ID: <\(messageID)>",
             "MIME-Version: 1.0",
-            "Content-Type: text/plain; charset=utf-8",
+            "Content-Type: \(html ? "text/html" : "text/plain"); charset=utf-8",
             "Content-Transfer-Encoding: base64",
             "Auto-Submitted: auto-generated",
         ]

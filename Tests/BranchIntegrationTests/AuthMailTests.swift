@@ -57,6 +57,34 @@ struct AuthMailTests {
                 let after = try JSONSerialization.jsonObject(with: Data(try await env.cli("auth", "--json").stdout.utf8)) as? [String: Any]
                 #expect(after?["siteURL"] as? String == "https://shop.example.com", "what the console saved is what the CLI reads")
 
+                // The project's own wording: an HTML invitation with GoTrue's variables, set from a file.
+                let template = "\(env.root)/invite.html"
+                try #"<p>Welcome {{ .Email }}: <a href="{{ .ConfirmationURL }}">accept</a> or type {{ .Token }}.</p>"#
+                    .write(toFile: template, atomically: true, encoding: .utf8)
+                let worded = try await env.cli(
+                    "auth", "set", "--template", "invite=\(template)", "--subject", "invite=Join us at {{ .SiteURL }}", "--mails-per-hour", "500")
+                #expect(worded.succeeded, "\(worded.stdout)\(worded.stderr)")
+                #expect(worded.stdout.contains("invite (subject, body)"), "\(worded.stdout)")
+                #expect(try await env.errorCode("auth", "set", "--template", "recovery=\(template)", "--subject", "nope=x") == "invalid_request")
+                try "Hello {{ .Name }}".write(toFile: "\(env.root)/bad.txt", atomically: true, encoding: .utf8)
+                #expect(try await env.errorCode("auth", "set", "--template", "recovery=\(env.root)/bad.txt") == "invalid_request")
+                let invite = try await Command.run("curl", [
+                    "-sk", "-X", "POST", "\(keys["url"] ?? "")/auth/v1/invite", "-H", "apikey: \(keys["serviceRoleKey"] ?? "")",
+                    "-H", "Authorization: Bearer \(keys["serviceRoleKey"] ?? "")", "-H", "Content-Type: application/json",
+                    "-d", #"{"email":"worded@example.com"}"#,
+                ], check: false)
+                #expect(invite.stdout.contains("worded@example.com"), "\(invite.stdout)")
+                let invited = try await receivers.waitFor("the invitation in the project's wording") { ($0["to"] as? [String]) == ["worded@example.com"] }
+                let raw = (invited.first?["message"] as? String ?? "").replacingOccurrences(of: "\r\n", with: "\n")
+                #expect(raw.contains("Subject: Join us at https://shop.example.com") && raw.contains("Content-Type: text/html; charset=utf-8"), "\(raw)")
+                let encoded = raw.components(separatedBy: "\n\n").dropFirst().joined().replacingOccurrences(of: "\n", with: "")
+                let body = Data(base64Encoded: encoded).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                #expect(body.hasPrefix("<p>Welcome worded@example.com: <a href=\"\(keys["url"] ?? "-")/auth/v1/verify?token="), "\(body)")
+                #expect(try await env.cli("auth", "set", "--reset-template", "invite").succeeded)
+                let reset = try JSONSerialization.jsonObject(with: Data(try await env.cli("auth", "--json").stdout.utf8)) as? [String: Any]
+                let kinds = (reset?["templates"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }
+                #expect(kinds == ["recovery"], "the invitation is back to the default; the console's recovery wording stays: \(String(describing: reset))")
+
                 // Links start at the service's own address, whatever Host a client sends, or at the project's API URL.
                 let forged = try await Self.generatedLink(keys, host: "evil.example")
                 #expect(forged.hasPrefix((keys["url"] ?? "-") + "/auth/v1/verify?token="), "a forged Host does not aim the link: \(forged)")

@@ -346,3 +346,50 @@ extension AuthDatabaseTests {
         #expect(confirmed.status == 200 && confirmed.json["user"]?["email"]?.stringValue == newEmail)
     }
 }
+
+@Suite("Auth mail templates")
+struct MailTemplateTests {
+    @Test("variables are filled in, escaped in an HTML body and not in plain text; anything but a known variable is refused with its name")
+    func templates() {
+        let values = ["ConfirmationURL": "https://db.example/verify?token=a&type=signup", "Token": "123456", "Email": "o'brien@example.com"]
+        let html = "<p>Hi {{ .Email }}: <a href=\"{{.ConfirmationURL}}\">confirm</a> or type {{ .Token }}</p>"
+        #expect(MailTemplate.isHTML(html) && !MailTemplate.isHTML("Hi {{ .Email }}"))
+        #expect(MailTemplate.render(html, values: values, html: true)
+            == "<p>Hi o&#39;brien@example.com: <a href=\"https://db.example/verify?token=a&amp;type=signup\">confirm</a> or type 123456</p>")
+        #expect(MailTemplate.render("Go to {{ .ConfirmationURL }} ({{ .SiteURL }})", values: values, html: false)
+            == "Go to https://db.example/verify?token=a&type=signup ()")
+        #expect(MailTemplate.problem(MailTemplate(subject: "Welcome", body: html), kind: "confirmation") == nil)
+        #expect(MailTemplate.problem(MailTemplate(subject: "Welcome"), kind: "recovery") == nil, "a subject alone keeps the default body")
+        #expect(MailTemplate.problem(MailTemplate(body: "{{ .ConfirmationURL }}"), kind: "signup")?.contains("confirmation, invite") == true)
+        #expect(MailTemplate.problem(MailTemplate(body: "Hello {{ .Name }} {{ .Token }}"), kind: "invite")?.contains("{{ .Name }}") == true)
+        #expect(MailTemplate.problem(MailTemplate(body: "{{ if .Token }}{{ .Token }}{{ end }}"), kind: "invite")?.contains("template logic") == true)
+        #expect(MailTemplate.problem(MailTemplate(body: "Hello {{ .Email }}"), kind: "magic_link")?.contains("could not confirm") == true)
+        #expect(MailTemplate.problem(MailTemplate(subject: "two\nlines"), kind: "recovery")?.contains("one line") == true)
+    }
+}
+
+extension AuthDatabaseTests {
+    @Test("a project's own wording replaces the default subject and body of that kind of mail only, and an HTML body goes as HTML")
+    func ownWording() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        var policy = mailPolicy(mailer, confirm: false, interval: 0)
+        policy.templates = ["magic_link": MailTemplate(subject: "Sign in to {{ .SiteURL }}", body: "<p>Code {{ .Token }} for {{ .Email }}: <a href=\"{{ .ConfirmationURL }}\">sign in</a></p>")]
+        let context = context(pg, policy: policy)
+        let email = "worded-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+        let made = await send(
+            "POST", "/admin/users", bearer: Self.keys.serviceRole, body: ["email": .string(email), "password": "secret-123", "email_confirm": true],
+            context: context)
+        #expect(made.status == 200)
+        #expect(await send("POST", "/otp", body: ["email": .string(email)], context: context).status == 200)
+        let magic = try #require(mailer.mails.last)
+        #expect(magic.subject == "Sign in to https://app.example.com" && magic.html)
+        let code = try #require(magic.body.firstMatch(of: /Code (\d{6}) for/)?.1)
+        #expect(magic.body.contains("for \(email): <a href=\"http://localhost:8420/p/app/auth/v1/verify?token="))
+        #expect(magic.body.contains("&amp;type=magiclink"), "the link is escaped for its HTML attribute")
+        let verified = await send("POST", "/verify", body: ["type": "email", "email": .string(email), "token": .string(String(code))], context: context)
+        #expect(verified.status == 200, "the code in the project's wording works: \(verified.json)")
+        #expect(await send("POST", "/recover", body: ["email": .string(email)], context: context).status == 200)
+        #expect(mailer.mails.last?.subject == "Reset Your Password" && mailer.mails.last?.html == false, "other kinds keep the default")
+    }
+}

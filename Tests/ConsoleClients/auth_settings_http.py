@@ -1,7 +1,8 @@
 """The console's auth settings and invitations over plain HTTP, as a browser without JavaScript
 uses them, on a project whose SMTP server the CLI already set (a local aiosmtpd): the page shows
 the server but never its password; a change that would confirm emails with no server is refused
-inline and changes nothing; a bad site URL is refused inline; a valid change is saved; the test
+inline and changes nothing; a bad site URL is refused inline; a valid change is saved; a mail's own
+wording is saved, and one with an unknown variable refused inline; the test
 message and an invitation arrive in the mailbox, the invitation's link naming the console's own
 address; a viewer sees no form and their POSTs are refused.
 
@@ -60,6 +61,18 @@ check(status == 303, "a valid change is saved")
 status, _, page = call(admin, "GET", page_path)
 console.check('value="https://shop.example.com"' in page and "myapp://done" in page and 'value="900"' in page, "the page shows the saved settings")
 console.check("set: leave empty to keep it" in page, "saving without typing the password kept it")
+
+# The mails' own wording: GoTrue's variables; anything else is refused inline, the form keeping it.
+saved = dict(form, remove_smtp="", site_url="https://shop.example.com", redirect_urls="https://*.preview.example.com/**\nmyapp://done", otp_expiry="900")
+status, _, page = call(admin, "POST", page_path, dict(saved, template_recovery_body="Hello {{ .Name }}"))
+console.check(status == 400 and "is not a variable" in htmllib.unescape(page) and ">Hello {{ .Name }}</textarea>" in page,
+              "a mail template with an unknown variable is refused inline, the form keeping it")
+status, _, _ = call(admin, "POST", page_path, dict(saved, template_recovery_subject="Reset for {{ .Email }}", template_recovery_body="Reset here: {{ .ConfirmationURL }}"))
+check(status == 303, "the recovery mail's own wording is saved")
+status, _, page = call(admin, "GET", page_path)
+console.check('value="Reset for {{ .Email }}"' in page and ">Reset here: {{ .ConfirmationURL }}</textarea>" in page and "your wording" in page,
+              "the page shows the saved wording, open")
+console.check("{{ .ConfirmationURL }}, {{ .Token }}" in page, "the page lists the variables")
 
 status, headers, _ = call(admin, "POST", page_path + "/test-mail", {"_csrf": token, "to": "owner@example.com"})
 check(status == 303, "the test message is sent")

@@ -49,11 +49,25 @@ struct AuthCommand: AsyncParsableCommand {
         @Option(help: "Where browsers reach this service (https://db.example.com), for links in auth mail; \"\" goes back to the service's own address.")
         var apiUrl: String?
         @Option(help: "At most this many auth mails an hour for the project (default 30).") var mailsPerHour: Int?
+        @Option(
+            help: ArgumentHelp(
+                "KIND=FILE: the body of one kind of mail (confirmation, invite, magic_link, recovery, email_change) from a file; repeat it.",
+                discussion: "Variables: {{ .ConfirmationURL }}, {{ .Token }}, {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}. A body starting with a tag is sent as HTML."))
+        var template: [String] = []
+        @Option(help: "KIND=TEXT: the subject of one kind of mail; repeat it.") var subject: [String] = []
+        @Option(help: "KIND: back to the default wording of one kind of mail; repeat it.") var resetTemplate: [String] = []
         @OptionGroup var output: OutputOptions
 
         enum Toggle: String, ExpressibleByArgument, CaseIterable {
             case on, off
             var value: Bool { self == .on }
+        }
+
+        /// The kinds of mail this call rewords, merged with the stored wording; nil when it names none.
+        func templateChanges(project: String, client: Client) async throws -> [Components.Schemas.MailTemplate]? {
+            guard !(template.isEmpty && subject.isEmpty && resetTemplate.isEmpty) else { return nil }
+            let stored = try await client.getAuthSettings(path: .init(project: project)).ok.body.json.templates
+            return try AuthCommand.mergedTemplates(stored: stored, bodies: template, subjects: subject, resets: resetTemplate)
         }
 
         func run() async throws {
@@ -62,16 +76,18 @@ struct AuthCommand: AsyncParsableCommand {
                 let password = smtpPasswordStdin ? try Secrets.pipedSMTPPassword(command: "branch auth set --smtp …") : nil
                 let trust = try smtpCaFile.map(Secrets.pemFile)
                 let redirects: [String]? = clearRedirectUrls ? [] : (redirectUrl.isEmpty ? nil : redirectUrl)
+                let client = try APIClient.make()
+                let templates = try await templateChanges(project: name, client: client)
                 let body = Components.Schemas.AuthSettingsRequest(
                     allowSignup: signup?.value, confirmEmail: confirmEmail?.value, siteURL: siteUrl, redirectURLs: redirects,
                     otpExpirySeconds: otpExpiry, smtp: smtp, smtpPassword: password, smtpTrust: trust, sender: sender, apiURL: apiUrl,
-                    mailsPerHour: mailsPerHour)
+                    mailsPerHour: mailsPerHour, templates: templates)
                 if [body.allowSignup == nil, body.confirmEmail == nil, siteUrl == nil, redirects == nil, otpExpiry == nil, smtp == nil, password == nil,
-                    trust == nil, sender == nil, apiUrl == nil, mailsPerHour == nil].allSatisfy({ $0 })
+                    trust == nil, sender == nil, apiUrl == nil, mailsPerHour == nil, templates == nil].allSatisfy({ $0 })
                 {
                     throw CLIError(code: "invalid_request", message: "Nothing to set.", hint: "See `branch auth set --help`.")
                 }
-                let settings = try await APIClient.make().setAuthSettings(path: .init(project: name), body: .json(body)).ok.body.json
+                let settings = try await client.setAuthSettings(path: .init(project: name), body: .json(body)).ok.body.json
                 if output.json { return try Format.printJSON(settings) }
                 Swift.print("\(Style.green("✓")) Auth settings of \(name) saved; they apply from the next request.")
                 AuthCommand.print(settings)
@@ -80,6 +96,44 @@ struct AuthCommand: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// The mail kinds --template, --subject and --reset-template change, merged with what is
+    /// stored (the API replaces a kind's subject and body together); nil when none is named.
+    static func mergedTemplates(
+        stored: [Components.Schemas.MailTemplate], bodies: [String], subjects: [String], resets: [String]
+    ) throws -> [Components.Schemas.MailTemplate]? {
+        guard !(bodies.isEmpty && subjects.isEmpty && resets.isEmpty) else { return nil }
+        func pair(_ text: String, _ option: String) throws -> (kind: Components.Schemas.MailTemplate.KindPayload, value: String) {
+            let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 || option == "--reset-template", let kind = Components.Schemas.MailTemplate.KindPayload(rawValue: String(parts[0])) else {
+                throw CLIError(
+                    code: "invalid_request", message: "\(option) takes KIND\(option == "--reset-template" ? "" : "=VALUE"), KIND one of "
+                        + Components.Schemas.MailTemplate.KindPayload.allCases.map(\.rawValue).joined(separator: ", ") + "; got '\(text)'.")
+            }
+            return (kind, parts.count == 2 ? String(parts[1]) : "")
+        }
+        var merged = Dictionary(stored.map { ($0.kind, $0) }, uniquingKeysWith: { $1 })
+        var changed: [Components.Schemas.MailTemplate.KindPayload] = []
+        for text in resets {
+            let kind = try pair(text, "--reset-template").kind
+            merged[kind] = .init(kind: kind)
+            changed.append(kind)
+        }
+        for text in bodies {
+            let (kind, path) = try pair(text, "--template")
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CLIError(code: "file_not_found", message: "Cannot read \(path).", hint: "--template \(kind.rawValue)=FILE names a file with the mail's body.")
+            }
+            merged[kind, default: .init(kind: kind)].body = String(decoding: data, as: UTF8.self)
+            changed.append(kind)
+        }
+        for text in subjects {
+            let (kind, subject) = try pair(text, "--subject")
+            merged[kind, default: .init(kind: kind)].subject = subject
+            changed.append(kind)
+        }
+        return Swift.Set(changed).sorted { $0.rawValue < $1.rawValue }.compactMap { merged[$0] }
     }
 
     struct TestMail: AsyncParsableCommand {
@@ -118,6 +172,11 @@ struct AuthCommand: AsyncParsableCommand {
         table.add("sender", settings.sender ?? "-")
         table.add("links start at", settings.apiURL ?? "the service's own address")
         table.add("mails an hour", "at most \(settings.mailsPerHour)")
+        let worded: [String] = settings.templates.map { template in
+            let parts: [String] = (template.subject == nil ? [] : ["subject"]) + (template.body == nil ? [] : ["body"])
+            return "\(template.kind.rawValue) (\(parts.joined(separator: ", ")))"
+        }
+        table.add("own mail wording", worded.isEmpty ? "none: the default mails" : worded.joined(separator: ", "))
         Swift.print(table.rendered)
     }
 }

@@ -1,4 +1,4 @@
-import BranchAuth
+package import BranchAuth
 import BranchCatalog
 import BranchCore
 import BranchMail
@@ -62,10 +62,11 @@ package struct AuthSettings: EnginePart {
     /// start (the project's API URL, else the service's public address).
     func policy(project: String) async throws -> (policy: AuthPolicy, linkOrigin: String) {
         let settings = try await catalog.read { tx in try tx.authSettings(project: project) }
-        let policy = AuthPolicy(
+        var policy = AuthPolicy(
             allowSignup: settings.allowSignup, confirmEmail: settings.confirmEmail, siteURL: settings.siteURL,
             redirectURLs: AuthSettingsChange.lines(settings.allowedRedirects), otpExpirySeconds: settings.otpExpirySeconds,
             mailsPerHour: settings.mailsPerHour, mailer: AuthMailSender(settings, logger: logger))
+        policy.templates = AuthSettingsChange.storedTemplates(settings)
         return (policy, settings.apiURL ?? configuration.publicURL)
     }
 
@@ -90,12 +91,16 @@ package struct AuthSettingsChange: Sendable {
     /// "" goes back to the service's public address.
     package var apiURL: String?
     package var mailsPerHour: Int?
+    /// Per kind (`MailTemplate.kinds`), the wording that replaces the stored one; a template with
+    /// neither subject nor body goes back to the default. Kinds left out keep theirs.
+    package var templates: [String: MailTemplate]?
 
     package init(
         allowSignup: Bool? = nil, confirmEmail: Bool? = nil, siteURL: String? = nil, redirectURLs: [String]? = nil, otpExpirySeconds: Int? = nil,
         smtp: String? = nil, smtpPassword: String? = nil, smtpTrust: String? = nil, sender: String? = nil, apiURL: String? = nil,
-        mailsPerHour: Int? = nil
+        mailsPerHour: Int? = nil, templates: [String: MailTemplate]? = nil
     ) {
+        self.templates = templates
         self.apiURL = apiURL
         self.mailsPerHour = mailsPerHour
         self.allowSignup = allowSignup
@@ -117,7 +122,7 @@ package struct AuthSettingsChange: Sendable {
             allowSignup.map { _ in "allow_signup" }, confirmEmail.map { _ in "confirm_email" }, siteURL.map { _ in "site_url" },
             redirectURLs.map { _ in "redirect_urls" }, otpExpirySeconds.map { _ in "otp_expiry" }, smtp.map { _ in "smtp" },
             smtpPassword.map { _ in "smtp_password" }, smtpTrust.map { _ in "smtp_trust" }, sender.map { _ in "sender" },
-            apiURL.map { _ in "api_url" }, mailsPerHour.map { _ in "mails_per_hour" },
+            apiURL.map { _ in "api_url" }, mailsPerHour.map { _ in "mails_per_hour" }, templates.map { _ in "templates" },
         ].compactMap { $0 }
     }
 
@@ -183,6 +188,20 @@ package struct AuthSettingsChange: Sendable {
             }
             settings.mailsPerHour = mailsPerHour
         }
+        if let templates {
+            var stored = Self.storedTemplates(settings)
+            for (kind, template) in templates.sorted(by: { $0.key < $1.key }) {
+                // Blank fields are the default: a form sends every field, filled or not.
+                let cleaned = MailTemplate(
+                    subject: template.subject.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 },
+                    body: template.body.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 })
+                if let problem = MailTemplate.problem(cleaned, kind: kind) {
+                    throw EngineError.invalidRequest(problem, hint: "Variables: " + MailTemplate.variables.map { "{{ .\($0) }}" }.joined(separator: ", ") + ".")
+                }
+                stored[kind] = cleaned == MailTemplate() ? nil : cleaned
+            }
+            settings.mailTemplates = stored.isEmpty ? nil : (try? Self.templateEncoder.encode(stored)).map { String(decoding: $0, as: UTF8.self) }
+        }
         if let confirmEmail { settings.confirmEmail = confirmEmail }
         if let url = settings.smtpURL {
             if let endpoint = try? SMTPEndpoint(parsing: url) {
@@ -197,6 +216,17 @@ package struct AuthSettingsChange: Sendable {
                 .mailNotConfigured, "Confirming emails needs a mail server: without one, nobody who signs up could sign in.",
                 hint: "Set the SMTP server and sender first (--smtp, --sender), or leave email confirmation off.")
         }
+    }
+
+    private static var templateEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    /// The stored templates of `settings`, by kind.
+    static func storedTemplates(_ settings: AuthSettingsRecord) -> [String: MailTemplate] {
+        settings.mailTemplates.flatMap { try? JSONDecoder().decode([String: MailTemplate].self, from: Data($0.utf8)) } ?? [:]
     }
 
     /// An absolute URL with a scheme and something after it (`https://host/…`, `myapp://callback`).
@@ -225,9 +255,12 @@ package struct AuthSettingsView: Sendable, Equatable {
     package var sender: String?
     package var apiURL: String?
     package var mailsPerHour: Int
+    /// The project's own wording, by kind; kinds not in it use the defaults.
+    package var templates: [String: MailTemplate]
     package var updatedAt: Date?
 
     init(_ record: AuthSettingsRecord) {
+        templates = AuthSettingsChange.storedTemplates(record)
         project = record.project
         allowSignup = record.allowSignup
         confirmEmail = record.confirmEmail
@@ -280,6 +313,6 @@ struct AuthMailSender: AuthMailer {
 
     func deliver(_ mail: AuthMail) async throws {
         let client = SMTPClient(endpoint: endpoint, password: password, trustedCertificatesPEM: trust, timeout: .seconds(15), clientName: AlertSender.clientName)
-        try await client.send(MailMessage(from: sender, to: [mail.to], subject: mail.subject, body: mail.body))
+        try await client.send(MailMessage(from: sender, to: [mail.to], subject: mail.subject, body: mail.body, html: mail.html))
     }
 }

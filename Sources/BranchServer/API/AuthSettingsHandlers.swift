@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchAuth
 import BranchEngine
 import OpenAPIRuntime
 
@@ -13,7 +14,10 @@ extension APIHandlers {
         let change = AuthSettingsChange(
             allowSignup: body.allowSignup, confirmEmail: body.confirmEmail, siteURL: body.siteURL, redirectURLs: body.redirectURLs,
             otpExpirySeconds: body.otpExpirySeconds, smtp: body.smtp, smtpPassword: body.smtpPassword, smtpTrust: body.smtpTrust, sender: body.sender,
-            apiURL: body.apiURL, mailsPerHour: body.mailsPerHour)
+            apiURL: body.apiURL, mailsPerHour: body.mailsPerHour,
+            templates: body.templates.map { templates in
+                Dictionary(templates.map { ($0.kind.rawValue, MailTemplate(subject: $0.subject, body: $0.body)) }, uniquingKeysWith: { $1 })
+            })
         return .ok(.init(body: .json(.init(try await engine.authSettings.update(project: input.path.project, change)))))
     }
 
@@ -29,6 +33,9 @@ extension Schemas.AuthSettings {
         self.init(
             project: view.project, allowSignup: view.allowSignup, confirmEmail: view.confirmEmail, siteURL: view.siteURL, redirectURLs: view.redirectURLs,
             otpExpirySeconds: view.otpExpirySeconds, smtp: view.smtp, smtpHasPassword: view.smtpHasPassword, smtpHasTrust: view.smtpHasTrust,
-            sender: view.sender, updatedAt: view.updatedAt, apiURL: view.apiURL, mailsPerHour: view.mailsPerHour)
+            sender: view.sender, updatedAt: view.updatedAt, apiURL: view.apiURL, mailsPerHour: view.mailsPerHour,
+            templates: view.templates.sorted { $0.key < $1.key }.compactMap { kind, template in
+                Schemas.MailTemplate.KindPayload(rawValue: kind).map { Schemas.MailTemplate(kind: $0, subject: template.subject, body: template.body) }
+            })
     }
 }

@@ -18,6 +18,8 @@ struct AuthSettingsPages: Sendable {
         var settings: Form?
         var error: String?
         var cli: String
+        /// The variables mail wording takes, shown as typed (a template cannot print `{{` itself).
+        var templateVariables = "{{ .ConfirmationURL }}, {{ .Token }}, {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}"
     }
 
     /// The form's fields as shown (what was posted, after a refused save).
@@ -35,6 +37,38 @@ struct AuthSettingsPages: Sendable {
         var mailsPerHour: String
         var hasMail: Bool
         var updated: String
+        var templates: [TemplateField] = []
+    }
+
+    /// One kind of mail in the form: its own subject and body, blank for the default.
+    struct TemplateField: Sendable {
+        var kind: String
+        var label: String
+        var subject: String
+        var body: String
+        var customized: Bool
+    }
+
+    /// The kinds of auth mail, as GoTrue names them, and how the form calls them.
+    static let mailKinds: [(kind: String, label: String)] = [
+        ("confirmation", "Confirm sign-up"), ("invite", "Invite user"), ("magic_link", "Magic link and code"),
+        ("recovery", "Reset password"), ("email_change", "Change email address"),
+    ]
+
+    static func templateFields(_ stored: [Components.Schemas.MailTemplate]) -> [TemplateField] {
+        mailKinds.map { kind, label in
+            let template = stored.first { $0.kind.rawValue == kind }
+            return TemplateField(
+                kind: kind, label: label, subject: template?.subject ?? "", body: template?.body ?? "",
+                customized: template?.subject != nil || template?.body != nil)
+        }
+    }
+
+    static func postedTemplates(_ form: FormFields) -> [TemplateField] {
+        mailKinds.map { kind, label in
+            let subject = form["template_\(kind)_subject"] ?? "", body = form["template_\(kind)_body"] ?? ""
+            return TemplateField(kind: kind, label: label, subject: subject, body: body, customized: !subject.isEmpty || !body.isEmpty)
+        }
     }
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
@@ -83,7 +117,13 @@ struct AuthSettingsPages: Sendable {
             redirectURLs: redirects, otpExpirySeconds: Int(form["otp_expiry"] ?? "") ?? -1,
             smtp: removeServer ? "" : (form.text("smtp") ?? ""), smtpPassword: removeServer ? nil : form.text("smtp_password"),
             smtpTrust: form["remove_trust"] == "on" ? "" : form.text("smtp_trust"), sender: removeServer ? nil : (form.text("sender") ?? ""),
-            apiURL: form.text("api_url") ?? "", mailsPerHour: Int(form["mails_per_hour"] ?? "") ?? -1)
+            apiURL: form.text("api_url") ?? "", mailsPerHour: Int(form["mails_per_hour"] ?? "") ?? -1,
+            templates: postedTemplates(form).compactMap { field in
+                // Every kind the form shows is sent: a blank one goes back to the default.
+                Components.Schemas.MailTemplate.KindPayload(rawValue: field.kind).map {
+                    Components.Schemas.MailTemplate(kind: $0, subject: field.subject, body: field.body)
+                }
+            })
     }
 
     static func echo(_ form: FormFields) -> Form {
@@ -91,7 +131,7 @@ struct AuthSettingsPages: Sendable {
             allowSignup: form["allow_signup"] == "on", confirmEmail: form["confirm_email"] == "on", siteURL: form["site_url"] ?? "",
             redirectURLs: form["redirect_urls"] ?? "", otpExpiry: form["otp_expiry"] ?? "", smtp: form["smtp"] ?? "", smtpHasPassword: false,
             smtpHasTrust: false, sender: form["sender"] ?? "", apiURL: form["api_url"] ?? "", mailsPerHour: form["mails_per_hour"] ?? "", hasMail: false,
-            updated: "")
+            updated: "", templates: postedTemplates(form))
     }
 
     func page(_ project: String, error: String? = nil, posted: Form? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
@@ -106,7 +146,8 @@ struct AuthSettingsPages: Sendable {
                 allowSignup: settings.allowSignup, confirmEmail: settings.confirmEmail, siteURL: settings.siteURL,
                 redirectURLs: settings.redirectURLs.joined(separator: "\n"), otpExpiry: String(settings.otpExpirySeconds), smtp: settings.smtp ?? "",
                 smtpHasPassword: settings.smtpHasPassword, smtpHasTrust: settings.smtpHasTrust, sender: settings.sender ?? "",
-                apiURL: settings.apiURL ?? "", mailsPerHour: String(settings.mailsPerHour), hasMail: settings.smtp != nil, updated: settings.updatedAt.map { Formatting.utc($0) } ?? "never (defaults)")
+                apiURL: settings.apiURL ?? "", mailsPerHour: String(settings.mailsPerHour), hasMail: settings.smtp != nil, updated: settings.updatedAt.map { Formatting.utc($0) } ?? "never (defaults)",
+                templates: Self.templateFields(settings.templates))
             if var echoed = posted {
                 echoed.smtpHasPassword = stored.smtpHasPassword
                 echoed.smtpHasTrust = stored.smtpHasTrust
