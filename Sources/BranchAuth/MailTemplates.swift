@@ -15,7 +15,7 @@ package struct MailTemplate: Codable, Sendable, Equatable {
     }
 
     /// The kinds, named as GoTrue's `MAILER_TEMPLATES_*` and `MAILER_SUBJECTS_*` settings name them.
-    package static let kinds = ["confirmation", "invite", "magic_link", "recovery", "email_change"]
+    package static let kinds = EmailTokenKind.allCases.map(\.templateName)
 
     /// The variables a subject or body may use.
     package static let variables = ["ConfirmationURL", "Token", "TokenHash", "SiteURL", "Email", "RedirectTo"]

@@ -77,7 +77,7 @@ struct DiffSide: Sendable {
     let dataDirectory: String
     /// A branch's session key and server start in `SessionPool`: its sessions are reused. Nil for
     /// a scratch server, gone after the diff.
-    var pooled: (key: String, generation: Int, keepsIdle: Bool)? = nil
+    var pooled: SessionPool.Target? = nil
 }
 
 /// Where a paginated diff resumes: the table and the position inside it.
@@ -207,12 +207,9 @@ package struct Diffs: EnginePart {
                 throw EngineError(.branchStopped, "Branch '\(spec)' is stopped.", hint: "Start it with `branch start \(spec)`.")
             }
             let connection = servers.databaseConnection(branch, database: project.database)
-            let branchKey = Activity.key(branch)
             let side = DiffSide(
                 label: spec, connection: connection, dataDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, branch.name)),
-                pooled: (
-                    SessionPool.key(branchKey, user: connection.user, password: connection.password, database: connection.database),
-                    await context.dataAPI.generation(branchKey), SessionPool.keepsIdle(maxConnections: project.maxConnections)))
+                pooled: await OwnerSessions(context: context).sessionTarget(connection, branch: branch, project: project))
             return try await servers.keepingAwake([branch]) { try await body(side) }
         }
         if let snapshot, snapshot.state == .ready {
@@ -244,8 +241,7 @@ package struct Diffs: EnginePart {
     /// A session to `side`: a branch's from the session pool, a scratch server's new.
     private func withSession(_ side: DiffSide, _ body: (PGConnection) async throws -> Void) async throws {
         guard let pooled = side.pooled else { return try await withConnection(side.connection, body) }
-        try await context.sessionPool.withSession(
-            side.connection, key: pooled.key, generation: pooled.generation, keepsIdle: pooled.keepsIdle, body)
+        try await context.sessionPool.withSession(side.connection, pooled, body)
     }
 
     private func compare(

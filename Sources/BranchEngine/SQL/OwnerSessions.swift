@@ -55,12 +55,18 @@ struct OwnerSessions: EnginePart {
         info.database = project.database
         info.applicationName = "branch \(purpose)"
         let connection = info
-        let branchKey = Activity.key(branch)
-        let generation = await context.dataAPI.generation(branchKey)
+        let target = await sessionTarget(connection, branch: branch, project: project)
         return try await servers.keepingAwake([branch]) {
-            try await context.sessionPool.withSession(
-                connection, key: SessionPool.key(branchKey, user: connection.user, password: connection.password, database: project.database),
-                generation: generation, keepsIdle: SessionPool.keepsIdle(maxConnections: project.maxConnections), body)
+            try await context.sessionPool.withSession(connection, target, body)
         }
+    }
+
+    /// Where `SessionPool` keeps sessions to `branch` made with `connection`: per role, password
+    /// and database, for the server's current start, idle only if the project allows the connections.
+    func sessionTarget(_ connection: ConnectionInfo, branch: BranchRecord, project: ProjectRecord) async -> SessionPool.Target {
+        let branchKey = Activity.key(branch)
+        return SessionPool.Target(
+            key: SessionPool.key(branchKey, user: connection.user, password: connection.password, database: connection.database),
+            generation: await context.dataAPI.generation(branchKey), keepsIdle: SessionPool.keepsIdle(maxConnections: project.maxConnections))
     }
 }

@@ -22,6 +22,14 @@ actor SessionPool {
 
     private var idle: [String: [Idle]] = [:]
 
+    /// Where a session goes: its key (branch, role, password, database), the branch server's
+    /// start it belongs to, and whether it may wait idle afterwards.
+    struct Target: Sendable {
+        let key: String
+        let generation: Int
+        let keepsIdle: Bool
+    }
+
     /// The key of sessions to `branchKey` as `user` (with `password`: a changed one opens anew) in `database`.
     static func key(_ branchKey: String, user: String, password: String?, database: String) -> String {
         prefix(branchKey) + "\(user)#\(password ?? "")#\(database)"
@@ -30,19 +38,19 @@ actor SessionPool {
     /// What every key of `branchKey`'s sessions starts with.
     static func prefix(_ branchKey: String) -> String { branchKey + "#" }
 
-    /// Runs `body` on a session to `info`, reused when one for `key` (branch, role, database) at
-    /// `generation` (the branch server's start) is idle, and keeps the session for the next caller
-    /// unless `keepsIdle` is false (see `keepsIdle(maxConnections:)`).
+    /// Runs `body` on a session to `info`, reused when one for `target`'s key at its generation (the
+    /// branch server's start) is idle, and keeps the session for the next caller unless the target
+    /// keeps none idle (see `keepsIdle(maxConnections:)`).
     nonisolated func withSession<T: Sendable>(
-        _ info: ConnectionInfo, key: String, generation: Int, keepsIdle: Bool = true, _ body: (PGConnection) async throws -> T
+        _ info: ConnectionInfo, _ target: Target, _ body: (PGConnection) async throws -> T
     ) async throws -> T {
-        let connection = try await session(info, key: key, generation: generation)
+        let connection = try await session(info, key: target.key, generation: target.generation)
         do {
             let result = try await body(connection)
-            await giveBack(connection, key: key, generation: generation, keep: keepsIdle)
+            await giveBack(connection, key: target.key, generation: target.generation, keep: target.keepsIdle)
             return result
         } catch {
-            await giveBack(connection, key: key, generation: generation, keep: keepsIdle)
+            await giveBack(connection, key: target.key, generation: target.generation, keep: target.keepsIdle)
             throw error
         }
     }
@@ -108,7 +116,4 @@ actor SessionPool {
             idle[key] = nil
         }
     }
-
-    /// Idle sessions held, for tests.
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
 }

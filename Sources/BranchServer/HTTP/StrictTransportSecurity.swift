@@ -5,8 +5,6 @@ import Hummingbird
 /// reached the service once over HTTPS refuses plain HTTP to it for a year, so a network attacker
 /// cannot downgrade it. Outermost, so error answers carry it too.
 struct StrictTransportSecurityMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var value: String { StrictTransportSecurity.value }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         do {
@@ -14,7 +12,7 @@ struct StrictTransportSecurityMiddleware<Context: RequestContext>: RouterMiddlew
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         }
-        response.headers[.strictTransportSecurity] = Self.value
+        response.headers[.strictTransportSecurity] = StrictTransportSecurity.value
         return response
     }
 }
