@@ -248,7 +248,7 @@ let package = Package(
         .testTarget(
             name: "BranchUnitTests",
             dependencies: [
-                "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
+                "BranchTesting", "BranchCore", "BranchSystem", "BranchAPI", "BranchPostgres", "BranchEngine", "BranchCLI", "BranchServer", "BranchStorage",
                 "BranchCatalog", "BranchBackup", "BranchDiff", "BranchREST", "BranchAuth", "BranchMCP", "BranchMail", "BranchConsole",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),

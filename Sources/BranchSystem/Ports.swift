@@ -57,14 +57,6 @@ package enum PortProbe {
         return bound || errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT
     }
 
-    /// A port on 127.0.0.1 that nothing listens on right now (the kernel's pick), or nil.
-    package static func freeLoopbackPort() -> Int? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        return bindLoopback(fd)
-    }
-
     /// Binds `fd` to a port of the kernel's choice on 127.0.0.1; that port, or nil.
     package static func bindLoopback(_ fd: Int32) -> Int? {
         var address = sockaddr_in()

@@ -404,8 +404,7 @@ package final class TestEnvironment: @unchecked Sendable {
     }
 
     package static func freePort() throws -> Int {
-        guard let port = PortProbe.freeLoopbackPort() else { throw TestFailure("no free port") }
-        return port
+        try TestPorts.free()
     }
 }
 

@@ -1,6 +1,7 @@
 import BranchCore
 import BranchPostgres
 import BranchSystem
+import BranchTesting
 import Foundation
 import Testing
 
@@ -327,10 +328,9 @@ private func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condit
     throw CancellationError()
 }
 
-/// A free TCP port on 127.0.0.1 (nothing listens on it once this returns).
+/// A free TCP port (nothing listens on it once this returns), outside the ephemeral range.
 private func freePort() throws -> Int {
-    guard let port = PortProbe.freeLoopbackPort() else { throw POSIXError(.EADDRINUSE) }
-    return port
+    try TestPorts.free()
 }
 
 private func bindLoopback(_ fd: Int32) throws -> Int {
