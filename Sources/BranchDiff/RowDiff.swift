@@ -53,21 +53,6 @@ package final class RowDiffer: Sendable {
         return true
     }
 
-    /// Whether reading by pages may pay for the CHECKPOINT it needs (an fsync on both servers,
-    /// several milliseconds): some table to compare has at least `minimumPages` on either side.
-    /// Below that, comparing rows by key is as fast. Asked after `prepare` without a checkpoint;
-    /// a `checkpointAfterPrepare` then still comes after the reading snapshot.
-    package static func worthReadingByPages(_ connections: [PGConnection], tables: [String], minimumPages: Int = 128) async throws -> Bool {
-        guard !tables.isEmpty else { return false }
-        let array = CatalogQuery.textArray(tables)
-        for connection in connections {
-            let largest = try await connection.query(
-                "SELECT coalesce(max(pg_relation_size(to_regclass(name))), 0) FROM unnest($1::text[]) name", [array]).scalar
-            if (Int(largest ?? "") ?? 0) >= minimumPages * 8192 { return true }
-        }
-        return false
-    }
-
     /// The CHECKPOINT that lets a prepared session's server be read by pages (see `prepare`).
     package static func checkpointAfterPrepare(_ connection: PGConnection) async throws {
         try await connection.execute("CHECKPOINT")

@@ -259,15 +259,27 @@ package struct Diffs: EnginePart {
         func included(_ table: String) -> Bool {
             options.tables.map { Self.names(table, among: $0) } ?? true
         }
-        // Checkpointed after their snapshots, both sides' files can be compared page by page; the
-        // checkpoints are paid only where a table is large enough for that to save time.
+        let tables = before.tables.filter { table in after.table(table.qualifiedName) != nil && included(table.qualifiedName) }
+        // Small tables are fingerprinted all at once, and those alike on both sides not compared
+        // further. Checkpointed after their snapshots, both sides' files can be compared page by
+        // page; the checkpoints are paid only where a table is large enough for that to save time.
         var pages: RowDiffer.PageAccess?
-        let compared = before.tables.filter { after.table($0.qualifiedName) != nil && included($0.qualifiedName) }.map(\.qualifiedName)
-        if !options.schemaOnly, readable == (true, true), try await RowDiffer.worthReadingByPages([left, right], tables: compared) {
-            async let leftCheckpoint: Void = RowDiffer.checkpointAfterPrepare(left)
-            async let rightCheckpoint: Void = RowDiffer.checkpointAfterPrepare(right)
-            _ = try await (leftCheckpoint, rightCheckpoint)
-            pages = try? await RowDiffer.PageAccess(firstDirectory: first.dataDirectory, secondDirectory: second.dataDirectory)
+        var unchanged: Set<String> = []
+        if !options.schemaOnly {
+            let probe = RowDiffer(first: left, second: right)
+            let sizes = try await probe.sizes(tables.map(\.qualifiedName))
+            // A resumed diff reads only the tables after its cursor's.
+            let small = tables.filter { table in
+                (sizes[table.qualifiedName] ?? 0) < RowDiffer.smallTableBytes && cursor.map { $0.table < table.qualifiedName } ?? true
+            }
+            unchanged = try await probe.unchanged(
+                small.map { TableComparison(from: $0, to: after.table($0.qualifiedName)!) })
+            if readable == (true, true), sizes.values.contains(where: { $0 >= RowDiffer.smallTableBytes }) {
+                async let leftCheckpoint: Void = RowDiffer.checkpointAfterPrepare(left)
+                async let rightCheckpoint: Void = RowDiffer.checkpointAfterPrepare(right)
+                _ = try await (leftCheckpoint, rightCheckpoint)
+                pages = try? await RowDiffer.PageAccess(firstDirectory: first.dataDirectory, secondDirectory: second.dataDirectory)
+            }
         }
         var totals = DiffTotals(from: first.label, to: second.label)
         if cursor == nil {
@@ -282,7 +294,6 @@ package struct Diffs: EnginePart {
             let differ = RowDiffer(first: left, second: right, pages: pages)
             // With rowsOf, the limit is for the chosen table's rows after the counts.
             var budget = options.rowsOf != nil ? nil : options.limit
-            let tables = before.tables.filter { table in after.table(table.qualifiedName) != nil && included(table.qualifiedName) }
             for table in tables {
                 if let cursor, table.qualifiedName < cursor.table { continue }
                 try Task.checkCancellation()
@@ -290,7 +301,9 @@ package struct Diffs: EnginePart {
                 let resume = cursor.flatMap { $0.table == table.qualifiedName && !$0.position.isEmpty ? $0.position : nil }
                 // A summary needs counts only: rows in differing segments are then hashed, not fetched.
                 let outcome: RowDiffer.Outcome
-                if options.summary {
+                if unchanged.contains(table.qualifiedName) {
+                    outcome = RowDiffer.unchangedOutcome(comparison)
+                } else if options.summary {
                     outcome = try await differ.compare(comparison, resumeAfter: resume, budget: nil, emit: nil)
                 } else {
                     outcome = try await differ.compare(comparison, resumeAfter: resume, budget: budget) { delta in

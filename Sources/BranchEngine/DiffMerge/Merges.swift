@@ -247,6 +247,10 @@ package struct Merges: EnginePart {
         // Rows: the source's changes since the base, checked against the target's current rows.
         var plans: [TableMergeWork] = []
         let differ = RowDiffer(first: baseConnection, second: sourceConnection, pages: pages)
+        // Small tables the source left as they were at the base are told in one query per side.
+        let shared = sourceSchema.tables.compactMap { table in baseSchema.table(table.qualifiedName).map { TableComparison(from: $0, to: table) } }
+        let sizes = try await differ.sizes(shared.map(\.table))
+        let unchanged = try await differ.unchanged(shared.filter { (sizes[$0.table] ?? 0) < RowDiffer.smallTableBytes })
         for table in sourceSchema.tables {
             let baseTable = baseSchema.table(table.qualifiedName) ?? TableSchema(schema: table.schema, name: table.name, columns: [], primaryKey: table.primaryKey)
             let comparison = TableComparison(from: baseTable.columns.isEmpty ? table : baseTable, to: table)
@@ -270,7 +274,9 @@ package struct Merges: EnginePart {
                 plans.append(plan)
                 continue
             }
-            _ = try await differ.compare(comparison) { deltas.append($0) }
+            if !unchanged.contains(comparison.table) {
+                _ = try await differ.compare(comparison) { deltas.append($0) }
+            }
             if comparison.keyNames.isEmpty {
                 guard !deltas.isEmpty else { continue }
                 // Without a key, rows have no identity to conflict on: replay the multiset change.
