@@ -178,6 +178,13 @@ struct RuntimeTests {
             #expect((main.samples.last?.databaseBytes ?? 0) > 3 << 20)
             #expect(main.samples.last?.connections != nil)
 
+            // The session admin SQL leaves idle in the service's pool is not a client connection.
+            let before = try #require(main.samples.last?.connections)
+            #expect(try await env.cli("sql", "--project", "app", "select 1").succeeded)
+            try await Task.sleep(for: .seconds(2.5))
+            let after = try await env.json(MetricsResponse.self, "top", "--once").series.first?.samples.last?.connections
+            #expect(after == before)
+
             let top = try await env.cli("top", "--once").output
             #expect(top.contains("app") && top.contains("main") && top.contains("running"))
         }

@@ -271,12 +271,14 @@ struct BranchServers: EnginePart {
     }
 
     /// Client connections (all, and those from other hosts or TCP at all) and the size of the
-    /// project's database, asked of the server over its private socket.
+    /// project's database, asked of the server over its private socket. The service's own
+    /// sessions waiting idle in its pools (`SessionPool`, the data API's) are not clients.
     func statistics(_ branch: BranchRecord, database: String) async throws -> (connections: Int, remoteClients: Int, databaseBytes: UInt64) {
         try await withConnection(spec(branch).superuserConnection) { connection in
             let rows = try await connection.query(
                 """
-                SELECT count(*) FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()),
+                SELECT count(*) FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                                        AND NOT (state = 'idle' AND application_name LIKE 'branch %')),
                        count(*) FILTER (WHERE backend_type = 'client backend' AND client_port IS NOT NULL AND client_port <> -1),
                        pg_database_size($1)
                 FROM pg_stat_activity
