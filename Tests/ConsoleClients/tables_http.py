@@ -253,6 +253,20 @@ check("history-two" in versions[1] and "1 cell changed" in versions[1] and '<ins
       "at snapshot history-two: the price changed")
 check("history-one" in versions[2] and "<ins" not in versions[2] and "diff vs now" in versions[2], "at history-one: as before, with a diff link")
 check(not any(b.startswith("history-") for b in branches()), "the temporary branches of the history are deleted")
+# An instant of the point-in-time window, chosen on the page, joins the snapshots in time order.
+check('id="history-instant"' in html and 'name="instant"' in html, "the history page offers to read the row at an instant")
+status, _, html = call(browser, "GET", history + "&instant=" + before_changes)
+versions = re.findall(r'<tr class="[^"]*">\s*<th scope="row">(.*?)</tr>', html, re.S)
+labels = [v.split("<", 1)[0] for v in versions]
+at = next((i for i, label in enumerate(labels) if "main at an instant" in label), None)
+one = next((i for i, label in enumerate(labels) if "history-one" in label), None)
+check(status == 200 and at is not None and one is not None and at == one + 1, f"the instant is read, older than history-one ({labels})")
+check(at is not None and ">15.00<" in versions[at] and "diff vs now" in versions[at] and "main%40" in versions[at],
+      "at the instant: the row's old price, and a diff from main@instant")
+check(f'name="instant" value="{before_changes}"' in html, "the form keeps the instants already read")
+check(not any(b.startswith("history-") for b in branches()), "the instant's temporary branch is deleted too")
+status, _, _ = call(browser, "GET", history + "&instant=2999-01-01T00:00:00Z")
+check(status == 400, "an instant in the future is a 400")
 status, _, html = call(browser, "GET", history + "&column=price")
 heads = re.findall(r"title=\"This cell's history\">([^<]+)</a>", html)
 check(status == 200 and heads == ["id", "price"] and "cell price" in html, f"column=price shows that cell's history alone ({heads})")
