@@ -24,6 +24,10 @@ package struct AuthPolicy: Sendable {
     package var mailer: (any AuthMailer)?
     /// The project's own wording of its mails, by kind (`MailTemplate.kinds`); the rest use the defaults.
     package var templates: [String: MailTemplate] = [:]
+    /// Whether a changed email is confirmed at the current address as well as the new one
+    /// (GoTrue's MAILER_SECURE_EMAIL_CHANGE_ENABLED, on by default): a stolen session alone then
+    /// cannot move the account to another address.
+    package var secureEmailChange = true
 
     package init(
         allowSignup: Bool = true, confirmEmail: Bool = false, siteURL: String = AuthPolicy.defaultSiteURL, redirectURLs: [String] = [],

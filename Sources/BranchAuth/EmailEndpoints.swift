@@ -76,7 +76,9 @@ enum EmailEndpoints {
                 guard let newEmail = try await connection.query(
                     "select nullif(email_change, '') from auth.users where id = $1::uuid", [user.id]
                 ).scalar else { return }
-                try await EmailTokens.send(.emailChange, to: newEmail, userID: user.id, redirect: redirect, context: context, on: connection)
+                try await EmailTokens.sendEmailChange(
+                    from: email, to: newEmail, atCurrent: context.policy.secureEmailChange, userID: user.id, redirect: redirect, context: context,
+                    on: connection)
             }
         }
         return AuthReply.json(200, "{}")

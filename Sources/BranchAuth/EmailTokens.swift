@@ -43,7 +43,7 @@ enum EmailTokenKind: String, Sendable, CaseIterable {
         case .invite: ("You have been invited", "You have been invited to create a user. Follow this link to accept the invite")
         case .magiclink: ("Your Magic Link", "Follow this link to sign in")
         case .recovery: ("Reset Your Password", "Follow this link to reset the password for your user")
-        case .emailChange: ("Confirm Change of Email", "Follow this link to confirm the change of your email to this address")
+        case .emailChange: ("Confirm Change of Email", "Follow this link to confirm the update of your email")
         }
     }
 }
@@ -129,22 +129,62 @@ enum EmailTokens {
         }
     }
 
+    /// Mails an email change of the user from `current` to `new`: to the new address, and with
+    /// `atCurrent` (GoTrue's secure email change) to the current one too, each with its own token.
+    /// The change applies once every token mailed is redeemed (`VerifyEndpoint`).
+    static func sendEmailChange(
+        from current: String?, to new: String, atCurrent: Bool, userID: String, redirect: String, context: AuthContext, on connection: PGConnection
+    ) async throws {
+        guard let mailer = context.policy.mailer else { throw AuthFailure.emailSendingDisabled }
+        try await checkInterval(kind: .emailChange, userID: userID, context: context, on: connection)
+        let recipients = [new] + (atCurrent ? current.map { [$0] } ?? [] : [])
+        for _ in recipients {
+            guard await context.mailBudget.take(scope: context.project, perHour: context.policy.mailsPerHour, now: context.now()) else {
+                throw AuthFailure(429, "over_email_send_rate_limit", "Email rate limit exceeded")
+            }
+        }
+        let tokens = recipients.map { EmailToken.issue(for: $0, key: context.jwtSecret) }
+        try await connection.query(
+            """
+            update auth.users set email_change_token_new = $2, email_change_token_current = $3, email_change_confirm_status = 0,
+              email_change_sent_at = now(), updated_at = now() where id = $1::uuid
+            """,
+            [userID, tokens[0].hash, tokens.count > 1 ? tokens[1].hash : ""])
+        // GoTrue's variables in both mails: Email is the address now, NewEmail the one asked for.
+        let names = ["Email": current ?? new, "NewEmail": new]
+        for (address, token) in zip(recipients, tokens) {
+            let mail = message(
+                .emailChange, to: address, token: token, link: link(token, kind: .emailChange, redirect: redirect, context: context), redirect: redirect,
+                context: context, values: names)
+            do {
+                try await mailer.send(mail)
+            } catch {
+                throw AuthFailure(500, "unexpected_failure", "Error sending email change email")
+            }
+        }
+    }
+
     /// The message: the link, and the code for clients that verify by typing it; in the project's
-    /// own wording where it has a template for `kind` (`redirect`: where the link leads after).
-    static func message(_ kind: EmailTokenKind, to email: String, token: EmailToken, link: String, redirect: String, context: AuthContext) -> AuthMail {
+    /// own wording where it has a template for `kind` (`redirect`: where the link leads after;
+    /// `values`: variables besides the token's, which default `Email` to the recipient).
+    static func message(
+        _ kind: EmailTokenKind, to email: String, token: EmailToken, link: String, redirect: String, context: AuthContext, values extra: [String: String] = [:]
+    ) -> AuthMail {
         let template = context.policy.templates[kind.templateName] ?? MailTemplate()
-        let values = [
+        var values = [
             "ConfirmationURL": link, "Token": token.code, "TokenHash": token.hash, "SiteURL": context.policy.siteURL, "Email": email,
             "RedirectTo": redirect,
         ]
+        values.merge(extra) { _, new in new }
         let subject = template.subject.map { MailTemplate.render($0, values: values, html: false) } ?? kind.wording.subject
         if let custom = template.body {
             let html = MailTemplate.isHTML(custom)
             return AuthMail(to: email, subject: subject, body: MailTemplate.render(custom, values: values, html: html), html: html)
         }
         let minutes = max(context.policy.otpExpirySeconds / 60, 1)
+        let lead = kind == .emailChange ? "\(kind.wording.lead) from \(values["Email"] ?? email) to \(values["NewEmail"] ?? email)" : kind.wording.lead
         let body = """
-            \(kind.wording.lead):
+            \(lead):
 
             \(link)
 

@@ -3,8 +3,8 @@ import Foundation
 /// A project's own wording for one kind of auth mail: its subject, its body, or both (nil: the
 /// default). The body takes GoTrue's template variables, so a template copied from Supabase's
 /// dashboard works: `{{ .ConfirmationURL }}`, `{{ .Token }}`, `{{ .TokenHash }}`, `{{ .SiteURL }}`,
-/// `{{ .Email }}`, `{{ .RedirectTo }}`. A body that starts with a tag is sent as HTML, with the
-/// values escaped for it; any other is plain text.
+/// `{{ .Email }}`, `{{ .RedirectTo }}` (and in email_change mail `{{ .NewEmail }}`). A body that
+/// starts with a tag is sent as HTML, with the values escaped for it; any other is plain text.
 package struct MailTemplate: Codable, Sendable, Equatable {
     package var subject: String?
     package var body: String?
@@ -18,7 +18,7 @@ package struct MailTemplate: Codable, Sendable, Equatable {
     package static let kinds = EmailTokenKind.allCases.map(\.templateName)
 
     /// The variables a subject or body may use.
-    package static let variables = ["ConfirmationURL", "Token", "TokenHash", "SiteURL", "Email", "RedirectTo"]
+    package static let variables = ["ConfirmationURL", "Token", "TokenHash", "SiteURL", "Email", "RedirectTo", "NewEmail"]
 
     static let subjectLimit = 200
     static let bodyLimit = 100_000

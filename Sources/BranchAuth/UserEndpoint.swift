@@ -39,7 +39,8 @@ enum UserEndpoint {
                 if let data { update.set("raw_user_meta_data", to: JSONText.encode(.object(data))) { UserRecords.merged("raw_user_meta_data", $0) } }
                 var newEmail: String?
                 var pendingEmail: String?
-                if let email, try await connection.query("select lower(email) from auth.users where id = $1::uuid", [userID]).scalar != email {
+                let current = try await connection.query("select nullif(lower(email), '') from auth.users where id = $1::uuid", [userID]).scalar
+                if let email, current != email {
                     if let taken = try await UserRecords.taken(email: email, phone: nil, except: userID, on: connection) { throw taken }
                     if autoConfirm {
                         // No mailer to confirm with: the change takes effect at once, as with GoTrue's MAILER_AUTOCONFIRM.
@@ -48,14 +49,17 @@ enum UserEndpoint {
                         update.set("email_change", sql: "''")
                         newEmail = email
                     } else {
-                        // The new address confirms the change with the mailed link or code (`type` email_change).
+                        // The new address confirms the change with the mailed link or code (`type` email_change),
+                        // and with secure email change the current one too.
                         update.set("email_change", to: email)
                         pendingEmail = email
                     }
                 }
                 _ = try await update.run(on: connection)
                 if let pendingEmail {
-                    try await EmailTokens.send(.emailChange, to: pendingEmail, userID: userID, redirect: redirect, context: context, on: connection)
+                    try await EmailTokens.sendEmailChange(
+                        from: current, to: pendingEmail, atCurrent: context.policy.secureEmailChange, userID: userID, redirect: redirect, context: context,
+                        on: connection)
                 }
                 if let newEmail {
                     try await UserRecords.saveIdentity(userID: userID, provider: "email", value: newEmail, verified: true, on: connection)

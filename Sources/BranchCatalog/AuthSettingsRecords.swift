@@ -31,13 +31,17 @@ package struct AuthSettingsRecord: Codable, Sendable, Hashable, FetchableRecord,
     package var mailsPerHour: Int
     /// The project's own mail wording: JSON of kind → `{"subject", "body"}` (nil: the defaults).
     package var mailTemplates: String?
+    /// Whether an email change is confirmed at the current address too (GoTrue's
+    /// MAILER_SECURE_EMAIL_CHANGE_ENABLED, on by default as in Supabase).
+    package var secureEmailChange: Bool
     package var updatedAt: Date
 
     package init(
         project: String, allowSignup: Bool = true, confirmEmail: Bool = false, siteURL: String = "http://localhost:3000", allowedRedirects: String = "",
         otpExpirySeconds: Int = 3600, smtpURL: String? = nil, smtpPassword: String? = nil, smtpTrust: String? = nil, senderEmail: String? = nil,
-        apiURL: String? = nil, mailsPerHour: Int = 30, mailTemplates: String? = nil, updatedAt: Date = Date()
+        apiURL: String? = nil, mailsPerHour: Int = 30, mailTemplates: String? = nil, secureEmailChange: Bool = true, updatedAt: Date = Date()
     ) {
+        self.secureEmailChange = secureEmailChange
         self.mailTemplates = mailTemplates
         self.apiURL = apiURL
         self.mailsPerHour = mailsPerHour
@@ -86,6 +90,13 @@ enum AuthSettingsTable {
     static func addMailTemplates(_ db: Database) throws {
         try db.alter(table: "auth_setting") { t in
             t.add(column: "mail_templates", .text)
+        }
+    }
+
+    /// v17: whether email changes are confirmed at the current address too.
+    static func addSecureEmailChange(_ db: Database) throws {
+        try db.alter(table: "auth_setting") { t in
+            t.add(column: "secure_email_change", .boolean).notNull().defaults(to: true)
         }
     }
 }

@@ -206,6 +206,7 @@ package final class Catalog: Sendable {
         migrator.registerMigration("v14: auth settings per project") { db in try AuthSettingsTable.migrate(db) }
         migrator.registerMigration("v15: auth mail links and limits") { db in try AuthSettingsTable.addLinksAndLimits(db) }
         migrator.registerMigration("v16: auth mail templates") { db in try AuthSettingsTable.addMailTemplates(db) }
+        migrator.registerMigration("v17: secure email change") { db in try AuthSettingsTable.addSecureEmailChange(db) }
         return migrator
     }
 

@@ -97,6 +97,20 @@ package struct ToolProperty: Sendable {
         ToolProperty(name: name, type: "array", description: description, required: false, extra: ["items": ["type": "string"]])
     }
 
+    /// A list of objects with these string properties (`required` among them), each described.
+    static func objects(_ name: String, _ description: String, properties: [(name: String, description: String, choices: [String]?)], required: [String]) -> ToolProperty {
+        var fields: [String: Value] = [:]
+        for property in properties {
+            var field: [String: Value] = ["type": "string", "description": .string(property.description)]
+            if let choices = property.choices { field["enum"] = .array(choices.map { .string($0) }) }
+            fields[property.name] = .object(field)
+        }
+        let item: Value = [
+            "type": "object", "properties": .object(fields), "required": .array(required.map { .string($0) }), "additionalProperties": false,
+        ]
+        return ToolProperty(name: name, type: "array", description: description, required: false, extra: ["items": item])
+    }
+
     /// A list of JSON values of any type (SQL parameters).
     static func list(_ name: String, _ description: String) -> ToolProperty {
         ToolProperty(name: name, type: "array", description: description, required: false, extra: ["items": .object([:])])

@@ -307,7 +307,7 @@ extension AuthDatabaseTests {
         #expect(left == "0", "the mail failed, so the user was not made")
     }
 
-    @Test("the service role invites by mail and generates links without mail; an email change is confirmed at the new address")
+    @Test("the service role invites by mail and generates links without mail; an email change is confirmed at both addresses")
     func invitesLinksAndEmailChange() async throws {
         let pg = try await prepared()
         let mailer = RecordingMailer()
@@ -340,10 +340,64 @@ extension AuthDatabaseTests {
         let newEmail = "moved-\(UUID().uuidString.prefix(8).lowercased())@example.com"
         let change = await send("PUT", "/user", bearer: token, body: ["email": .string(newEmail)], context: context)
         #expect(change.status == 200 && change.json["email"]?.stringValue == invitee && change.json["new_email"]?.stringValue == newEmail)
-        let mail = try #require(mailer.last)
-        #expect(mail.to == newEmail)
-        let confirmed = await send("POST", "/verify", body: ["type": "email_change", "email": .string(newEmail), "token": .string(mail.code)], context: context)
+        // Secure email change (the default): a mail to each address, each with its own code.
+        let sent = mailer.mails.suffix(2)
+        let toNew = try #require(sent.first { $0.to == newEmail })
+        let toCurrent = try #require(sent.first { $0.to == invitee })
+        #expect(toCurrent.body.contains("update of your email from \(invitee) to \(newEmail)"))
+        func codeIn(_ mail: AuthMail) -> String { mail.body.firstMatch(of: /code: (\d{6})/).map { String($0.1) } ?? "" }
+        // The new address's code does not work with the current address, nor the other way round.
+        let crossed = await send("POST", "/verify", body: ["type": "email_change", "email": .string(invitee), "token": .string(codeIn(toNew))], context: context)
+        #expect(crossed.status == 403 && crossed.json["code"] == "otp_expired")
+        // The first confirmation: GoTrue's message, no session, and the email not changed yet.
+        let first = await send("POST", "/verify", body: ["type": "email_change", "email": .string(invitee), "token": .string(codeIn(toCurrent))], context: context)
+        #expect(first.status == 200 && first.json["msg"]?.stringValue == VerifyEndpoint.singleConfirmationAccepted && first.json["access_token"] == nil)
+        let waiting = await send("GET", "/user", bearer: token, context: context)
+        #expect(waiting.json["email"]?.stringValue == invitee && waiting.json["new_email"]?.stringValue == newEmail)
+        let again = await send("POST", "/verify", body: ["type": "email_change", "email": .string(invitee), "token": .string(codeIn(toCurrent))], context: context)
+        #expect(again.status == 403, "a code works once")
+        // The second: the change applies, with a session.
+        let confirmed = await send("POST", "/verify", body: ["type": "email_change", "email": .string(newEmail), "token": .string(codeIn(toNew))], context: context)
+        #expect(confirmed.status == 200 && confirmed.json["user"]?["email"]?.stringValue == newEmail && confirmed.json["access_token"] != nil)
+        let after = try await withConnection(pg.connection(database: Self.database)) { connection in
+            try await connection.query(
+                "select email_change, email_change_token_new, email_change_token_current, email_change_confirm_status::text from auth.users where lower(email) = $1",
+                [newEmail]).rows.first
+        }
+        #expect(after == ["", "", "", "0"], "nothing of the change is left pending")
+    }
+
+    @Test("with secure email change off, the new address alone confirms; a followed link of the first of two tokens says so in its redirect")
+    func emailChangeAtTheNewAddressOnly() async throws {
+        let pg = try await prepared()
+        let mailer = RecordingMailer()
+        var policy = mailPolicy(mailer, interval: 0)
+        policy.secureEmailChange = false
+        let relaxed = context(pg, policy: policy)
+        let run = UUID().uuidString.prefix(8).lowercased()
+        let email = "relaxed-\(run)@example.com", newEmail = "relaxed-new-\(run)@example.com"
+        #expect(await send("POST", "/signup", body: ["email": .string(email), "password": "secret-123"], context: relaxed).status == 200)
+        let signedUp = await send("POST", "/verify", body: ["type": "signup", "email": .string(email), "token": .string(mailer.last?.code ?? "")], context: relaxed)
+        let token = try #require(signedUp.json["access_token"]?.stringValue)
+        let before = mailer.mails.count
+        let change = await send("PUT", "/user", bearer: token, body: ["email": .string(newEmail)], context: relaxed)
+        #expect(change.status == 200 && mailer.mails.count == before + 1 && mailer.last?.to == newEmail)
+        let confirmed = await send(
+            "POST", "/verify", body: ["type": "email_change", "email": .string(newEmail), "token": .string(mailer.last?.code ?? "")], context: relaxed)
         #expect(confirmed.status == 200 && confirmed.json["user"]?["email"]?.stringValue == newEmail)
+
+        // Secure again: the link from the current address is the first of two; its redirect carries GoTrue's message.
+        let secure = context(pg, policy: mailPolicy(mailer, interval: 0))
+        let signedIn = try #require(confirmed.json["access_token"]?.stringValue)
+        let third = "relaxed-third-\(run)@example.com"
+        let moved = await send("PUT", "/user", bearer: signedIn, body: ["email": .string(third)], context: secure)
+        #expect(moved.status == 200)
+        let atCurrent = try #require(mailer.mails.last { $0.to == newEmail })
+        let link = try #require(atCurrent.body.split(separator: "\n").first { $0.hasPrefix("http") })
+        let query = String(link.split(separator: "?", maxSplits: 1).last ?? "")
+        let followed = await send("GET", "/verify", query: query, context: secure)
+        let location = followed.response.headers.first { $0.name == "Location" }?.value ?? ""
+        #expect(followed.status == 303 && location.contains("#message=Confirmation%20link%20accepted"), "\(location)")
     }
 }
 

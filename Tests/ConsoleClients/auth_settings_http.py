@@ -43,10 +43,12 @@ console.check(status == 200 and 'id="auth-settings-form"' in page, "the owner se
 console.check("smtp://" in page and "127.0.0.1" in page and "set: leave empty to keep it" in page, "the page shows the server and that a password is set")
 check(SMTP_PASSWORD not in page, "the SMTP password is never on the page")
 console.check('aria-current="page">Settings' in page and f'href="/projects/{PROJECT}/auth"' in page, "Users and Settings are one segmented navigation")
+console.check(re.search(r'id="auth-secure-email-change" name="secure_email_change" type="checkbox"[^>]* checked', page) is not None,
+              "secure email change is on by default")
 token = csrf_of(page)
 smtp_field = htmllib.unescape(re.search(r'id="auth-smtp" name="smtp" value="([^"]*)"', page).group(1))
 
-form = {"_csrf": token, "allow_signup": "on", "confirm_email": "on", "site_url": "https://app.example.com", "redirect_urls": "",
+form = {"_csrf": token, "allow_signup": "on", "confirm_email": "on", "secure_email_change": "on", "site_url": "https://app.example.com", "redirect_urls": "",
         "otp_expiry": "3600", "mails_per_hour": "30", "api_url": "", "smtp": smtp_field, "sender": "no-reply@example.com", "remove_smtp": "on"}
 status, _, page = call(admin, "POST", page_path, form)
 console.check(status == 409 and "mail_not_configured" in page and 'id="auth-settings-error"' in page, "confirming emails without a server is refused inline")
@@ -72,7 +74,18 @@ check(status == 303, "the recovery mail's own wording is saved")
 status, _, page = call(admin, "GET", page_path)
 console.check('value="Reset for {{ .Email }}"' in page and ">Reset here: {{ .ConfirmationURL }}</textarea>" in page and "your wording" in page,
               "the page shows the saved wording, open")
-console.check("{{ .ConfirmationURL }}, {{ .Token }}" in page, "the page lists the variables")
+console.check("{{ .ConfirmationURL }}, {{ .Token }}" in page and "{{ .NewEmail }}" in page, "the page lists the variables")
+console.check(re.search(r'name="secure_email_change" type="checkbox"[^>]* checked', page) is not None, "saving with the box ticked kept it on")
+
+# Secure email change off: an unticked box is off, as a browser sends it.
+worded = dict(saved, template_recovery_subject="Reset for {{ .Email }}", template_recovery_body="Reset here: {{ .ConfirmationURL }}")
+status, _, _ = call(admin, "POST", page_path, {k: v for k, v in worded.items() if k != "secure_email_change"})
+check(status == 303, "the settings are saved with secure email change off")
+status, _, page = call(admin, "GET", page_path)
+console.check(re.search(r'name="secure_email_change" type="checkbox"[^>]* checked', page) is None and "Reset here" in page,
+              "the box is unticked, the wording kept")
+status, _, _ = call(admin, "POST", page_path, worded)
+check(status == 303, "and on again")
 
 status, headers, _ = call(admin, "POST", page_path + "/test-mail", {"_csrf": token, "to": "owner@example.com"})
 check(status == 303, "the test message is sent")

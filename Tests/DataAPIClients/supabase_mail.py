@@ -2,7 +2,8 @@
 """The data API's mailed auth flows driven by the real supabase-py client, against a project whose
 auth mail goes to a local SMTP server (aiosmtpd, STARTTLS and AUTH; Tests/AlertReceivers): sign-up
 with confirmation, magic links followed as a browser follows them, passwordless codes, password
-recovery, resends, invitations and generated links, and the refusals (a reused code, a foreign
+recovery, resends, invitations and generated links, an email change confirmed at both addresses,
+and the refusals (a reused code, a foreign
 redirect, the mail rate limit).
 
 Environment: SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY (the project), MAILBOX (the
@@ -223,6 +224,29 @@ def _():
     equal(mails_to(other), [], "generate_link mails nothing")
     signed = client().auth.verify_otp({"email": other, "token": generated.properties.email_otp, "type": "magiclink"})
     equal(signed.user.email, other, "the generated code signs in")
+
+
+@check("an email change is confirmed at the current and the new address (secure email change); the first link says so")
+def _():
+    email, moved = address("change"), address("changed")
+    client(SERVICE).auth.admin.create_user({"email": email, "password": "change-password-1", "email_confirm": True})
+    app = client()
+    signed = app.auth.sign_in_with_password({"email": email, "password": "change-password-1"}).session
+    app.auth.set_session(signed.access_token, signed.refresh_token)
+    updated = app.auth.update_user({"email": moved})
+    equal((updated.user.email, updated.user.new_email), (email, moved), "pending change")
+    subject, current_link, _ = next_mail(email, 0)
+    equal(subject, "Confirm Change of Email", "subject at the current address")
+    body = mails_to(email)[0][1]
+    equal(f"from {email} to {moved}" in body, True, "the mail names both addresses")
+    _, _, new_code = next_mail(moved, 0)
+    # The current address's link first: GoTrue's message in the redirect, the email not changed yet.
+    location = HTTP.get(current_link).headers["location"]
+    equal(fragment(location).get("message"), "Confirmation link accepted. Please proceed to confirm link sent to the other email", location)
+    equal(app.auth.get_user().user.email, email, "not changed after one confirmation")
+    verified = client().auth.verify_otp({"email": moved, "token": new_code, "type": "email_change"})
+    equal((verified.user.email, verified.session is not None), (moved, True), "changed after both")
+    equal(client().auth.sign_in_with_password({"email": moved, "password": "change-password-1"}).user.email, moved, "signs in at the new address")
 
 
 print(f"{sum(RESULTS)} of {len(RESULTS)} checks passed", flush=True)

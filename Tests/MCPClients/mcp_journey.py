@@ -123,6 +123,21 @@ async def journey(session, label, project):
     if auth is not None:
         check(f"{label}: set_auth_settings saves the site URL and redirects",
               auth.get("siteURL") == "https://app.example.com" and auth.get("redirectURLs") == ["https://*.preview.example.com/**"], repr(auth)[:400])
+    # Mail in the app's own words: one kind set, read back; an unknown kind and a body without a link refused.
+    worded = await call(session, label, "set_auth_settings", project=project, templates=[
+        {"kind": "magic_link", "subject": "Your Acme sign-in link", "body": "Sign in to Acme: {{ .ConfirmationURL }}"}], secure_email_change=False)
+    if worded is not None:
+        magic = [t for t in worded.get("templates", []) if t.get("kind") == "magic_link"]
+        check(f"{label}: set_auth_settings saves a mail template",
+              magic and magic[0].get("subject") == "Your Acme sign-in link"
+              and magic[0].get("body") == "Sign in to Acme: {{ .ConfirmationURL }}", repr(worded)[:600])
+        check(f"{label}: set_auth_settings turns secure email change off", worded.get("secureEmailChange") is False, repr(worded)[:600])
+    unknown = await session.call_tool("set_auth_settings", {"project": project, "templates": [{"kind": "welcome", "body": "hi"}]})
+    check(f"{label}: an unknown template kind is refused, naming the kinds",
+          unknown.is_error and "magic_link" in text_of(unknown), describe(unknown))
+    linkless = await session.call_tool("set_auth_settings", {"project": project, "templates": [{"kind": "recovery", "body": "Hello {{ .Email }}"}]})
+    check(f"{label}: a template without a link or code is refused",
+          linkless.is_error and "recovery" in text_of(linkless), describe(linkless))
     refused = await session.call_tool("set_auth_settings", {"project": project, "confirm_email": True})
     check(f"{label}: confirm_email without a mail server is refused with mail_not_configured",
           refused.is_error and "mail_not_configured" in text_of(refused), describe(refused))

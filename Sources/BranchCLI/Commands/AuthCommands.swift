@@ -52,10 +52,12 @@ struct AuthCommand: AsyncParsableCommand {
         @Option(
             help: ArgumentHelp(
                 "KIND=FILE: the body of one kind of mail (confirmation, invite, magic_link, recovery, email_change) from a file; repeat it.",
-                discussion: "Variables: {{ .ConfirmationURL }}, {{ .Token }}, {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}. A body starting with a tag is sent as HTML."))
+                discussion: "Variables: {{ .ConfirmationURL }}, {{ .Token }}, {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}, {{ .NewEmail }} (email_change). A body starting with a tag is sent as HTML."))
         var template: [String] = []
         @Option(help: "KIND=TEXT: the subject of one kind of mail; repeat it.") var subject: [String] = []
         @Option(help: "KIND: back to the default wording of one kind of mail; repeat it.") var resetTemplate: [String] = []
+        @Option(help: "A changed email is confirmed at the current address too (on, the default) or at the new one only (off).")
+        var secureEmailChange: Toggle?
         @OptionGroup var output: OutputOptions
 
         enum Toggle: String, ExpressibleByArgument, CaseIterable {
@@ -81,9 +83,10 @@ struct AuthCommand: AsyncParsableCommand {
                 let body = Components.Schemas.AuthSettingsRequest(
                     allowSignup: signup?.value, confirmEmail: confirmEmail?.value, siteURL: siteUrl, redirectURLs: redirects,
                     otpExpirySeconds: otpExpiry, smtp: smtp, smtpPassword: password, smtpTrust: trust, sender: sender, apiURL: apiUrl,
-                    mailsPerHour: mailsPerHour, templates: templates)
+                    mailsPerHour: mailsPerHour, templates: templates, secureEmailChange: secureEmailChange?.value)
                 if [body.allowSignup == nil, body.confirmEmail == nil, siteUrl == nil, redirects == nil, otpExpiry == nil, smtp == nil, password == nil,
-                    trust == nil, sender == nil, apiUrl == nil, mailsPerHour == nil, templates == nil].allSatisfy({ $0 })
+                    trust == nil, sender == nil, apiUrl == nil, mailsPerHour == nil, templates == nil,
+                    secureEmailChange == nil].allSatisfy({ $0 })
                 {
                     throw CLIError(code: "invalid_request", message: "Nothing to set.", hint: "See `branch auth set --help`.")
                 }
@@ -168,6 +171,9 @@ struct AuthCommand: AsyncParsableCommand {
         table.add("site URL", settings.siteURL)
         table.add("redirect URLs", settings.redirectURLs.isEmpty ? "(the site's own only)" : settings.redirectURLs.joined(separator: " "))
         table.add("links last", "\(settings.otpExpirySeconds) s")
+        table.add(
+            "email changes",
+            settings.secureEmailChange ? "confirmed at the current and the new address" : "confirmed at the new address only")
         table.add("SMTP", settings.smtp.map { "\($0)\(settings.smtpHasPassword ? " (password set)" : "")\(settings.smtpHasTrust ? " (own CA)" : "")" } ?? "none: no mail is sent")
         table.add("sender", settings.sender ?? "-")
         table.add("links start at", settings.apiURL ?? "the service's own address")

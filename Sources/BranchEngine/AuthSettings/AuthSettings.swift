@@ -67,6 +67,7 @@ package struct AuthSettings: EnginePart {
             redirectURLs: AuthSettingsChange.lines(settings.allowedRedirects), otpExpirySeconds: settings.otpExpirySeconds,
             mailsPerHour: settings.mailsPerHour, mailer: AuthMailSender(settings, logger: logger))
         policy.templates = AuthSettingsChange.storedTemplates(settings)
+        policy.secureEmailChange = settings.secureEmailChange
         return (policy, settings.apiURL ?? configuration.publicURL)
     }
 
@@ -94,12 +95,14 @@ package struct AuthSettingsChange: Sendable {
     /// Per kind (`MailTemplate.kinds`), the wording that replaces the stored one; a template with
     /// neither subject nor body goes back to the default. Kinds left out keep theirs.
     package var templates: [String: MailTemplate]?
+    package var secureEmailChange: Bool?
 
     package init(
         allowSignup: Bool? = nil, confirmEmail: Bool? = nil, siteURL: String? = nil, redirectURLs: [String]? = nil, otpExpirySeconds: Int? = nil,
         smtp: String? = nil, smtpPassword: String? = nil, smtpTrust: String? = nil, sender: String? = nil, apiURL: String? = nil,
-        mailsPerHour: Int? = nil, templates: [String: MailTemplate]? = nil
+        mailsPerHour: Int? = nil, templates: [String: MailTemplate]? = nil, secureEmailChange: Bool? = nil
     ) {
+        self.secureEmailChange = secureEmailChange
         self.templates = templates
         self.apiURL = apiURL
         self.mailsPerHour = mailsPerHour
@@ -123,6 +126,7 @@ package struct AuthSettingsChange: Sendable {
             redirectURLs.map { _ in "redirect_urls" }, otpExpirySeconds.map { _ in "otp_expiry" }, smtp.map { _ in "smtp" },
             smtpPassword.map { _ in "smtp_password" }, smtpTrust.map { _ in "smtp_trust" }, sender.map { _ in "sender" },
             apiURL.map { _ in "api_url" }, mailsPerHour.map { _ in "mails_per_hour" }, templates.map { _ in "templates" },
+            secureEmailChange.map { _ in "secure_email_change" },
         ].compactMap { $0 }
     }
 
@@ -203,6 +207,7 @@ package struct AuthSettingsChange: Sendable {
             settings.mailTemplates = stored.isEmpty ? nil : (try? Self.templateEncoder.encode(stored)).map { String(decoding: $0, as: UTF8.self) }
         }
         if let confirmEmail { settings.confirmEmail = confirmEmail }
+        if let secureEmailChange { settings.secureEmailChange = secureEmailChange }
         if let url = settings.smtpURL {
             if let endpoint = try? SMTPEndpoint(parsing: url) {
                 try SMTPServerCheck.requirePassword(endpoint, password: settings.smtpPassword, command: "branch auth set")
@@ -257,9 +262,11 @@ package struct AuthSettingsView: Sendable, Equatable {
     package var mailsPerHour: Int
     /// The project's own wording, by kind; kinds not in it use the defaults.
     package var templates: [String: MailTemplate]
+    package var secureEmailChange: Bool
     package var updatedAt: Date?
 
     init(_ record: AuthSettingsRecord) {
+        secureEmailChange = record.secureEmailChange
         templates = AuthSettingsChange.storedTemplates(record)
         project = record.project
         allowSignup = record.allowSignup

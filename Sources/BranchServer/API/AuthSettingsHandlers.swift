@@ -17,7 +17,7 @@ extension APIHandlers {
             apiURL: body.apiURL, mailsPerHour: body.mailsPerHour,
             templates: body.templates.map { templates in
                 Dictionary(templates.map { ($0.kind.rawValue, MailTemplate(subject: $0.subject, body: $0.body)) }, uniquingKeysWith: { $1 })
-            })
+            }, secureEmailChange: body.secureEmailChange)
         return .ok(.init(body: .json(.init(try await engine.authSettings.update(project: input.path.project, change)))))
     }
 
@@ -36,6 +36,6 @@ extension Schemas.AuthSettings {
             sender: view.sender, updatedAt: view.updatedAt, apiURL: view.apiURL, mailsPerHour: view.mailsPerHour,
             templates: view.templates.sorted { $0.key < $1.key }.compactMap { kind, template in
                 Schemas.MailTemplate.KindPayload(rawValue: kind).map { Schemas.MailTemplate(kind: $0, subject: template.subject, body: template.body) }
-            })
+            }, secureEmailChange: view.secureEmailChange)
     }
 }

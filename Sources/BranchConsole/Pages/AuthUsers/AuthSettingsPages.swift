@@ -19,13 +19,14 @@ struct AuthSettingsPages: Sendable {
         var error: String?
         var cli: String
         /// The variables mail wording takes, shown as typed (a template cannot print `{{` itself).
-        var templateVariables = "{{ .ConfirmationURL }}, {{ .Token }}, {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}"
+        var templateVariables = "{{ .ConfirmationURL }}, {{ .Token }}, {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}, {{ .NewEmail }} (email change)"
     }
 
     /// The form's fields as shown (what was posted, after a refused save).
     struct Form: Sendable {
         var allowSignup: Bool
         var confirmEmail: Bool
+        var secureEmailChange: Bool
         var siteURL: String
         var redirectURLs: String
         var otpExpiry: String
@@ -123,12 +124,13 @@ struct AuthSettingsPages: Sendable {
                 Components.Schemas.MailTemplate.KindPayload(rawValue: field.kind).map {
                     Components.Schemas.MailTemplate(kind: $0, subject: field.subject, body: field.body)
                 }
-            })
+            }, secureEmailChange: form["secure_email_change"] == "on")
     }
 
     static func echo(_ form: FormFields) -> Form {
         Form(
-            allowSignup: form["allow_signup"] == "on", confirmEmail: form["confirm_email"] == "on", siteURL: form["site_url"] ?? "",
+            allowSignup: form["allow_signup"] == "on", confirmEmail: form["confirm_email"] == "on",
+            secureEmailChange: form["secure_email_change"] == "on", siteURL: form["site_url"] ?? "",
             redirectURLs: form["redirect_urls"] ?? "", otpExpiry: form["otp_expiry"] ?? "", smtp: form["smtp"] ?? "", smtpHasPassword: false,
             smtpHasTrust: false, sender: form["sender"] ?? "", apiURL: form["api_url"] ?? "", mailsPerHour: form["mails_per_hour"] ?? "", hasMail: false,
             updated: "", templates: postedTemplates(form))
@@ -143,7 +145,8 @@ struct AuthSettingsPages: Sendable {
                 try await $0.getAuthSettings(.init(path: .init(project: project))).ok.body.json
             }
             let stored = Form(
-                allowSignup: settings.allowSignup, confirmEmail: settings.confirmEmail, siteURL: settings.siteURL,
+                allowSignup: settings.allowSignup, confirmEmail: settings.confirmEmail, secureEmailChange: settings.secureEmailChange,
+                siteURL: settings.siteURL,
                 redirectURLs: settings.redirectURLs.joined(separator: "\n"), otpExpiry: String(settings.otpExpirySeconds), smtp: settings.smtp ?? "",
                 smtpHasPassword: settings.smtpHasPassword, smtpHasTrust: settings.smtpHasTrust, sender: settings.sender ?? "",
                 apiURL: settings.apiURL ?? "", mailsPerHour: String(settings.mailsPerHour), hasMail: settings.smtp != nil, updated: settings.updatedAt.map { Formatting.utc($0) } ?? "never (defaults)",
