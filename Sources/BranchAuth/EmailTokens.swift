@@ -113,19 +113,36 @@ enum EmailTokens {
         _ kind: EmailTokenKind, to email: String, userID: String, redirect: String, pkce: PKCEChallenge? = nil, context: AuthContext,
         on connection: PGConnection
     ) async throws {
-        guard let mailer = context.policy.mailer else { throw AuthFailure.emailSendingDisabled }
-        try await checkInterval(kind: kind, userID: userID, context: context, on: connection)
-        guard await context.mailBudget.take(scope: context.project, perHour: context.policy.mailsPerHour, now: context.now()) else {
-            throw AuthFailure(429, "over_email_send_rate_limit", "Email rate limit exceeded")
-        }
+        let mailer = try await admit(kind, mails: 1, userID: userID, context: context, on: connection)
         let token = EmailToken.issue(for: email, key: context.jwtSecret)
         try await store(token, kind: kind, userID: userID, pkce: pkce, on: connection)
         let mail = message(
             kind, to: email, token: token, link: link(token, kind: kind, redirect: redirect, context: context), redirect: redirect, context: context)
+        try await deliver(
+            mail, via: mailer, failure: "Error sending \(kind == .recovery ? "recovery" : kind == .magiclink ? "magic link" : kind == .invite ? "invite" : "confirmation") email")
+    }
+
+    /// The project's mailer, once the user has not been mailed `kind` within the interval and
+    /// `mails` fit in the project's hourly budget (taken from it).
+    private static func admit(
+        _ kind: EmailTokenKind, mails: Int, userID: String, context: AuthContext, on connection: PGConnection
+    ) async throws -> any AuthMailer {
+        guard let mailer = context.policy.mailer else { throw AuthFailure.emailSendingDisabled }
+        try await checkInterval(kind: kind, userID: userID, context: context, on: connection)
+        for _ in 0..<mails {
+            guard await context.mailBudget.take(scope: context.project, perHour: context.policy.mailsPerHour, now: context.now()) else {
+                throw AuthFailure(429, "over_email_send_rate_limit", "Email rate limit exceeded")
+            }
+        }
+        return mailer
+    }
+
+    /// Sends `mail`; a failure is GoTrue's 500 with `failure` (the server's words are in the service log).
+    private static func deliver(_ mail: AuthMail, via mailer: any AuthMailer, failure: String) async throws {
         do {
             try await mailer.send(mail)
         } catch {
-            throw AuthFailure(500, "unexpected_failure", "Error sending \(kind == .recovery ? "recovery" : kind == .magiclink ? "magic link" : kind == .invite ? "invite" : "confirmation") email")
+            throw AuthFailure(500, "unexpected_failure", failure)
         }
     }
 
@@ -135,14 +152,8 @@ enum EmailTokens {
     static func sendEmailChange(
         from current: String?, to new: String, atCurrent: Bool, userID: String, redirect: String, context: AuthContext, on connection: PGConnection
     ) async throws {
-        guard let mailer = context.policy.mailer else { throw AuthFailure.emailSendingDisabled }
-        try await checkInterval(kind: .emailChange, userID: userID, context: context, on: connection)
         let recipients = [new] + (atCurrent ? current.map { [$0] } ?? [] : [])
-        for _ in recipients {
-            guard await context.mailBudget.take(scope: context.project, perHour: context.policy.mailsPerHour, now: context.now()) else {
-                throw AuthFailure(429, "over_email_send_rate_limit", "Email rate limit exceeded")
-            }
-        }
+        let mailer = try await admit(.emailChange, mails: recipients.count, userID: userID, context: context, on: connection)
         let tokens = recipients.map { EmailToken.issue(for: $0, key: context.jwtSecret) }
         try await connection.query(
             """
@@ -156,11 +167,7 @@ enum EmailTokens {
             let mail = message(
                 .emailChange, to: address, token: token, link: link(token, kind: .emailChange, redirect: redirect, context: context), redirect: redirect,
                 context: context, values: names)
-            do {
-                try await mailer.send(mail)
-            } catch {
-                throw AuthFailure(500, "unexpected_failure", "Error sending email change email")
-            }
+            try await deliver(mail, via: mailer, failure: "Error sending email change email")
         }
     }
 

@@ -43,6 +43,12 @@ extension RowDiffer {
         return Set(keyed.indices.filter { x[$0] != nil && x[$0] == y[$0] }.map { keyed[$0].table })
     }
 
+    /// `unchanged` of those of `tables` under `smallTableBytes` on both sides (`sizes`, from
+    /// `sizes(_:)`): a larger table is compared by its own means, which can skip what is alike.
+    package func unchanged(_ tables: [TableComparison], sizes: [String: Int]) async throws -> Set<String> {
+        try await unchanged(tables.filter { (sizes[$0.table] ?? 0) < Self.smallTableBytes })
+    }
+
     /// What `compare` finds for a table `unchanged` answered for.
     package static func unchangedOutcome(_ table: TableComparison) -> Outcome {
         Outcome(

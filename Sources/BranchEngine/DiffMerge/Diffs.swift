@@ -269,11 +269,8 @@ package struct Diffs: EnginePart {
             let probe = RowDiffer(first: left, second: right)
             let sizes = try await probe.sizes(tables.map(\.qualifiedName))
             // A resumed diff reads only the tables after its cursor's.
-            let small = tables.filter { table in
-                (sizes[table.qualifiedName] ?? 0) < RowDiffer.smallTableBytes && cursor.map { $0.table < table.qualifiedName } ?? true
-            }
-            unchanged = try await probe.unchanged(
-                small.map { TableComparison(from: $0, to: after.table($0.qualifiedName)!) })
+            let ahead = tables.filter { table in cursor.map { $0.table < table.qualifiedName } ?? true }
+            unchanged = try await probe.unchanged(ahead.map { TableComparison(from: $0, to: after.table($0.qualifiedName)!) }, sizes: sizes)
             if readable == (true, true), sizes.values.contains(where: { $0 >= RowDiffer.smallTableBytes }) {
                 async let leftCheckpoint: Void = RowDiffer.checkpointAfterPrepare(left)
                 async let rightCheckpoint: Void = RowDiffer.checkpointAfterPrepare(right)

@@ -249,8 +249,7 @@ package struct Merges: EnginePart {
         let differ = RowDiffer(first: baseConnection, second: sourceConnection, pages: pages)
         // Small tables the source left as they were at the base are told in one query per side.
         let shared = sourceSchema.tables.compactMap { table in baseSchema.table(table.qualifiedName).map { TableComparison(from: $0, to: table) } }
-        let sizes = try await differ.sizes(shared.map(\.table))
-        let unchanged = try await differ.unchanged(shared.filter { (sizes[$0.table] ?? 0) < RowDiffer.smallTableBytes })
+        let unchanged = try await differ.unchanged(shared, sizes: try await differ.sizes(shared.map(\.table)))
         for table in sourceSchema.tables {
             let baseTable = baseSchema.table(table.qualifiedName) ?? TableSchema(schema: table.schema, name: table.name, columns: [], primaryKey: table.primaryKey)
             let comparison = TableComparison(from: baseTable.columns.isEmpty ? table : baseTable, to: table)

@@ -40,7 +40,8 @@ enum AuthTools {
                 """
                 Auth mail in your app's words, per kind; kinds left out keep theirs, a kind with neither subject nor body goes \
                 back to the default. Subject and body take GoTrue's variables ({{ .ConfirmationURL }}, {{ .Token }}, \
-                {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}); a body must use one of the first three, and \
+                {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}, and {{ .NewEmail }} in email_change); a body must \
+                use one of the first three, and \
                 is sent as HTML when it starts with a tag.
                 """,
                 properties: [
