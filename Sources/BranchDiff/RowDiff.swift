@@ -35,22 +35,30 @@ package final class RowDiffer: Sendable {
         self.pages = pages
     }
 
+    /// What `prepare` found in the reading snapshot.
+    package struct Prepared: Sendable {
+        /// Whether the server can be read by pages once checkpointed (it is not replaying WAL).
+        package var readableByPages: Bool
+        /// Names the schema this snapshot sees (see `SchemaSnapshotCache.stampSQL`); nil when
+        /// the database cannot say.
+        package var schemaStamp: String?
+    }
+
     /// Puts a connection in the state a diff reads in: one repeatable-read snapshot, and with
     /// `checkpoint`, a checkpoint after it, so the data files hold everything the snapshot sees.
-    /// Returns whether the server can be read by pages once checkpointed (it is not replaying WAL).
     @discardableResult
-    package static func prepare(_ connection: PGConnection, checkpoint: Bool = false) async throws -> Bool {
+    package static func prepare(_ connection: PGConnection, checkpoint: Bool = false) async throws -> Prepared {
         try await connection.execute("""
             SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
             SET extra_float_digits = 1; SET bytea_output = 'hex';
             BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY
             """)
-        // The snapshot is taken by the first query, not by BEGIN.
-        let inRecovery = try await connection.query("SELECT pg_is_in_recovery()").scalar == "t"
+        // The snapshot is taken by the first query, not by BEGIN: the stamp is read in it.
+        let row = try await connection.query("SELECT pg_is_in_recovery(), \(SchemaSnapshotCache.stampSQL)").rows.first
+        let prepared = Prepared(readableByPages: row?[0] != "t", schemaStamp: row?[1] ?? nil)
         // During recovery a CHECKPOINT is a restart point, which may flush nothing.
-        guard !inRecovery else { return false }
-        if checkpoint { try await checkpointAfterPrepare(connection) }
-        return true
+        if checkpoint && prepared.readableByPages { try await checkpointAfterPrepare(connection) }
+        return prepared
     }
 
     /// The CHECKPOINT that lets a prepared session's server be read by pages (see `prepare`).

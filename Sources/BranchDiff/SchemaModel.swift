@@ -96,10 +96,30 @@ package struct NamedDefinition: Codable, Sendable, Equatable {
 /// Identifier quoting as Postgres' `quote_ident` does it.
 package enum SQLName {
     package static func quote(_ name: String) -> String {
-        let plain = !name.isEmpty && name.first.map { $0 == "_" || ($0.isLetter && $0.isLowercase) } == true
-            && name.allSatisfy { $0 == "_" || $0 == "$" || ($0.isLetter && $0.isLowercase) || $0.isNumber }
-            && !reservedWords.contains(name)
+        let plain = (isPlainASCII(name) ?? isPlain(name)) && !reservedWords.contains(name)
         return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Whether `name` needs no quotes by its characters: a lowercase letter or `_` first, then
+    /// those, digits and `$`.
+    private static func isPlain(_ name: String) -> Bool {
+        !name.isEmpty && name.first.map { $0 == "_" || ($0.isLetter && $0.isLowercase) } == true
+            && name.allSatisfy { $0 == "_" || $0 == "$" || ($0.isLetter && $0.isLowercase) || $0.isNumber }
+    }
+
+    /// `isPlain` for an ASCII name, byte by byte (a diff quotes every column of every row it
+    /// reads, and Unicode's character properties are slow); nil for any other name.
+    private static func isPlainASCII(_ name: String) -> Bool? {
+        var plain = !name.isEmpty
+        for (index, byte) in name.utf8.enumerated() {
+            guard byte < 0x80 else { return nil }
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "_"): continue
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "$"): if index == 0 { plain = false }
+            default: plain = false
+            }
+        }
+        return plain
     }
 
     /// Reserved key words that `quote_ident` quotes (a subset large enough for column names in practice).

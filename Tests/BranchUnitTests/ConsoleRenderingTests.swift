@@ -3,7 +3,7 @@ import Foundation
 import Mustache
 import Testing
 
-/// How pages are rendered and timed: a model read once into dictionaries renders exactly as the
+/// How pages are rendered and timed: a model read once into nodes renders exactly as the
 /// model itself does (Mustache's reflection), the instants forms send, and the Server-Timing header.
 @Suite("Console rendering")
 struct ConsoleRenderingTests {
@@ -35,7 +35,7 @@ struct ConsoleRenderingTests {
         ],
         selectable: true, missing: nil, labels: ["a": "x"])
 
-    @Test("a model read into dictionaries renders as the model itself does, lookups up the stack included")
+    @Test("a model read into nodes renders as the model itself does, lookups up the stack included")
     func treeRendersTheSame() throws {
         let template = try MustacheTemplate(string: Self.template)
         let direct = template.render(Self.model)
@@ -47,12 +47,14 @@ struct ConsoleRenderingTests {
 
     @Test("an optional left out of the tree lets a lookup climb the stack, as reflection does")
     func nilOptionalsAreLeftOut() throws {
-        let tree = try #require(TemplateValues.tree(Self.model) as? [String: Any])
-        #expect(tree["missing"] == nil)
-        let lines = try #require(tree["lines"] as? [Any])
-        let second = try #require(lines[1] as? [String: Any])
-        #expect(second["note"] == nil)
-        #expect(tree["tone"] as? Tone == .light)
+        let tree = try #require(TemplateValues.tree(Self.model) as? TemplateNode)
+        #expect(tree.child(named: "missing") == nil)
+        let lines = try #require(tree.child(named: "lines") as? [Any])
+        let second = try #require(lines[1] as? TemplateNode)
+        #expect(second.child(named: "note") == nil)
+        #expect(tree.child(named: "tone") as? Tone == .light)
+        let labels = try #require(tree.child(named: "labels") as? TemplateNode)
+        #expect(labels.child(named: "a") as? String == "x")
     }
 
     @Test("instants: ISO 8601 with a zone, and a datetime-local field's value read as UTC")
@@ -79,17 +81,101 @@ struct ConsoleRenderingTests {
         #expect(ServerTiming.milliseconds(.microseconds(12_345)) == "12.3")
     }
 
-    @Test("a diff row table's cells and lines answer every field by name, as reflection would")
-    func diffRowsAnswerByName() {
-        let cell = DiffRowTable.Cell(value: "v", short: "s", truncated: true, deleted: true, ariaLabel: "a", cssClass: "c", patch: ["p"], hasPatch: true)
-        let line = DiffRowTable.Line(cssClass: "c", gutter: "+", gutterLabel: "g", cells: [cell], first: true, rowspan: 2, select: "{}", copies: "×2")
-        for (object, parent) in [(cell as Any, cell as any MustacheParent), (line as Any, line as any MustacheParent)] {
-            for field in Mirror(reflecting: object).children {
-                let label = field.label ?? ""
-                #expect((parent.child(named: label) == nil) == (TemplateValues.unwrapped(field.value) == nil), "\(type(of: object)).\(label)")
-                #expect(parent.child(named: label) != nil, "\(type(of: object)).\(label) is set in this test, so it must be answered")
-            }
+    /// The diff rows' template before `DiffRowTable.html` replaced it.
+    static let diffRowsTemplate = """
+        <table class="data diff-rows">
+          <caption class="visually-hidden">Changed rows of {{name}}: + added, − removed, a modified row as its old line and its new line</caption>
+          <thead><tr>{{#selectable}}<th scope="col"><span class="visually-hidden">Select</span></th>{{/selectable}}<th scope="col"><span class="visually-hidden">Change</span></th>{{#rows.headers}}<th scope="col">{{name}}{{#isKey}} <span class="badge">key</span>{{/isKey}}</th>{{/rows.headers}}</tr></thead>
+          <tbody>
+          {{#rows.lines}}
+          <tr class="{{cssClass}}">
+            {{#selectable}}{{#first}}<td rowspan="{{rowspan}}">{{#select}}<input type="checkbox" name="row" value="{{select}}" aria-label="Select this row">{{/select}}</td>{{/first}}{{/selectable}}
+            <td class="gutter" aria-label="{{gutterLabel}}">{{gutter}}{{#copies}}<span class="small">{{copies}}</span>{{/copies}}</td>
+            {{#cells}}<td class="{{cssClass}}"{{#ariaLabel}} aria-label="{{ariaLabel}}"{{/ariaLabel}}>{{#unknown}}<span class="muted">·</span>{{/unknown}}{{^unknown}}{{#isNull}}<span class="null">NULL</span>{{/isNull}}{{^isNull}}{{#deleted}}<del>{{/deleted}}{{#inserted}}<ins>{{/inserted}}{{#truncated}}<details class="long"><summary>{{short}}…</summary>{{value}}</details>{{/truncated}}{{^truncated}}{{value}}{{/truncated}}{{#inserted}}</ins>{{/inserted}}{{#deleted}}</del>{{/deleted}}{{/isNull}}{{/unknown}}{{#hasPatch}}<ul class="json-patch" aria-label="JSON changes">{{#patch}}<li>{{.}}</li>{{/patch}}</ul>{{/hasPatch}}</td>{{/cells}}
+          </tr>
+          {{/rows.lines}}
+          </tbody>
+        </table>
+        """
+
+    /// The table editor's rows' template before `TableGridModel.html` replaced it.
+    static let gridRowsTemplate = """
+        {{#rows}}<tr data-key="{{keyJSON}}">
+            {{#cells}}<td class="value{{#isNull}} null{{/isNull}}" data-col="{{column}}"{{#isNull}} data-null="true"{{/isNull}}{{#jump}} data-value="{{value}}"{{/jump}}>{{value}}{{#jump}} <a class="fk-jump" href="{{href}}" aria-label="{{label}}" title="{{label}}">↗</a><button type="button" class="fk-peek ghost small" data-peek="{{href}}" aria-label="Peek: {{label}}" aria-haspopup="dialog" hidden>peek</button>{{/jump}}</td>{{/cells}}
+            {{#editHref}}<td class="row-actions"><a href="{{editHref}}" class="small" data-no-prefetch aria-label="Edit row {{keyJSON}} in a form">Edit</a>{{#historyHref}} <a href="{{historyHref}}" class="small" data-no-prefetch aria-label="History of row {{keyJSON}} across snapshots">History</a>{{/historyHref}}</td>{{/editHref}}
+          </tr>{{/rows}}
+        """
+
+    /// Markup with the white space between tags taken out (where the two spellings differ).
+    static func tags(_ html: String) -> String {
+        html.replacing(try! Regex(#">\s+<"#), with: "><").replacing(try! Regex(#"^\s+|\s+$"#), with: "")
+    }
+
+    static let hostile = "<script>alert('x')</script> & \"q\""
+
+    @Test("the diff rows written in Swift are the markup their template wrote, hostile values escaped")
+    func diffRowsAsTheTemplateWrote() throws {
+        let cells = [
+            DiffRowTable.Cell(value: "7", cssClass: "key"),
+            DiffRowTable.Cell(value: Self.hostile, deleted: true, ariaLabel: "changed from 'a' to 'b'", cssClass: "changed old"),
+            DiffRowTable.Cell(value: String(repeating: "x", count: 90), short: String(repeating: "x", count: 80), truncated: true, inserted: true,
+                              ariaLabel: "a < b", cssClass: "changed new", patch: ["replace /a = \"<b>\""], hasPatch: true),
+            DiffRowTable.Cell(value: nil, isNull: true, cssClass: "new"),
+            DiffRowTable.Cell(value: nil, unknown: true, ariaLabel: "unchanged", cssClass: "unchanged"),
+        ]
+        let table = DiffRowTable(
+            headers: [.init(name: "id", isKey: true), .init(name: Self.hostile, isKey: false)],
+            lines: [
+                .init(cssClass: "modified-old", gutter: "−", gutterLabel: "changed row, before", cells: cells, first: true, rowspan: 2,
+                      select: #"{"id":"7"}"#, copies: nil),
+                .init(cssClass: "added", gutter: "+", gutterLabel: "added row", cells: Array(cells.prefix(2)), first: false, rowspan: 1,
+                      select: nil, copies: "×2"),
+                .init(cssClass: "removed", gutter: "−", gutterLabel: "removed row", cells: [], first: true, rowspan: 1, select: nil, copies: nil),
+            ])
+        let template = try MustacheTemplate(string: Self.diffRowsTemplate)
+        for selectable in [true, false] {
+            struct Context { var name: String; var selectable: Bool; var rows: DiffRowTable }
+            let expected = template.render(TemplateValues.tree(Context(name: "public.<t>", selectable: selectable, rows: table)))
+            let written = table.html(name: "public.<t>", selectable: selectable).renderText
+            #expect(Self.tags(written) == Self.tags(expected))
+            #expect(!written.contains("<script>") && written.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"))
         }
+    }
+
+    @Test("the table editor's rows written in Swift are the markup their template wrote")
+    func gridRowsAsTheTemplateWrote() throws {
+        let rows = [
+            TableGridModel.Row(keyJSON: #"{"id":"1"}"#, editHref: "/e?a=1&b=2", historyHref: "/h", cells: [
+                .init(column: "id", value: "1", isNull: false),
+                .init(column: "owner", value: Self.hostile, isNull: false, jump: .init(href: "/t?x=<1>", label: "Open <owner>")),
+                .init(column: "note", value: "NULL", isNull: true),
+            ]),
+            TableGridModel.Row(keyJSON: #"{"id":"2"}"#, editHref: "/e2", historyHref: nil, cells: [.init(column: "id", value: "2", isNull: false)]),
+            TableGridModel.Row(keyJSON: "{}", editHref: nil, historyHref: nil, cells: [.init(column: "x'", value: "y", isNull: false)]),
+        ]
+        struct Context { var rows: [TableGridModel.Row] }
+        let expected = try MustacheTemplate(string: Self.gridRowsTemplate).render(TemplateValues.tree(Context(rows: rows)))
+        let written = TableGridModel.html(rows).renderText
+        #expect(Self.tags(written) == Self.tags(expected))
+        #expect(!written.contains("<script>"))
+    }
+
+    @Test("HTML escapes as Mustache does, and a name ending in HTML prints nothing but HTML's markup")
+    func htmlEscapesAndOnlyHTMLIsUnescaped() throws {
+        for value in [Self.hostile, "plain", "", "é <ü> 😀 &&", "'\"'"] {
+            var html = HTML()
+            html.text(value)
+            let mustache = try MustacheTemplate(string: "{{v}}").render(["v": value])
+            #expect(html.renderText == mustache)
+        }
+        struct Model { var okHTML: HTML; var badHTML: String; var plain: String }
+        var markup = HTML()
+        markup.markup("<b>")
+        markup.text("<i>")
+        markup.markup("</b>")
+        let template = try MustacheTemplate(string: "{{{okHTML}}}|{{{badHTML}}}|{{plain}}|{{okHTML}}")
+        let page = template.render(TemplateValues.tree(Model(okHTML: markup, badHTML: "<script>", plain: "<p>")))
+        #expect(page == "<b>&lt;i&gt;</b>||&lt;p&gt;|&lt;b&gt;&amp;lt;i&amp;gt;&lt;/b&gt;")
     }
 
     @Test("Run as: the role and the claims set for the run's transaction, as the data API sets them")

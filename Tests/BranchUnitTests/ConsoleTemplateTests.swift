@@ -44,12 +44,15 @@ struct ConsoleTemplateTests {
     }
 
     /// `{{{x}}}` and `{{&x}}` print without escaping; `{{=…=}}` changes the delimiters, which
-    /// would let an unescaped tag through under another spelling.
-    @Test("no template prints unescaped text or changes the delimiters")
-    func everythingEscaped() {
+    /// would let an unescaped tag through under another spelling. The one exception is
+    /// `{{{nameHTML}}}`, which only markup built by `HTML` reaches (see ConsoleRenderingTests).
+    @Test("no template prints unescaped text or changes the delimiters, but markup built by HTML")
+    func everythingEscaped() throws {
+        let markup = try Regex(#"\{\{\{[A-Za-z.]*HTML\}\}\}"#)
         for template in Self.templates {
+            let text = template.text.replacing(markup, with: "")
             for form in ["{{{", "{{&", "{{="] {
-                #expect(!template.text.contains(form), "templates/\(template.name).mustache uses \(form)")
+                #expect(!text.contains(form), "templates/\(template.name).mustache uses \(form)")
             }
         }
     }

@@ -656,6 +656,7 @@ struct SQLNameLogicTests {
         arguments: [
             ("users", "users"), ("_a1$", "_a1$"), ("Users", "\"Users\""), ("my table", "\"my table\""), ("we\"ird", "\"we\"\"ird\""),
             ("select", "\"select\""), ("user", "\"user\""), ("1abc", "\"1abc\""), ("", "\"\""), ("a-b", "\"a-b\""), ("a.b", "\"a.b\""),
+            ("$a", "\"$a\""), ("9", "\"9\""), ("café", "café"), ("Ça", "\"Ça\""), ("δ1", "δ1"), ("a b", "\"a b\""),
         ])
     func quote(_ name: String, _ quoted: String) {
         #expect(SQLName.quote(name) == quoted)

@@ -29,29 +29,31 @@ struct Templates: Sendable {
     }
 }
 
-/// A page's model as nested dictionaries and arrays, read once by reflection. Mustache looks a
+/// A page's model as nested nodes and arrays, read once by reflection. Mustache looks a
 /// name up by reflecting the object in context, and climbs the context stack (reflecting every
 /// enclosing object) when it misses: per cell of a 50-row table that was tens of milliseconds.
-/// A dictionary answers by key (`MustacheParent`), with the same results: a nil optional is left
-/// out, so the lookup climbs the stack as it did.
+/// A `TemplateNode` answers by key (`MustacheParent`), with the same results: a nil optional is
+/// left out, so the lookup climbs the stack as it did.
 enum TemplateValues {
     static func tree(_ value: Any) -> Any {
         switch value {
-        case is String, is Substring, is Bool, is Int, is Double, is Date, is URL, is UUID, is Decimal, is any MustacheParent,
+        case is String, is Substring, is Bool, is Int, is Double, is Date, is URL, is UUID, is Decimal, is TemplateNode,
             is any MustacheCustomRenderable, is MustacheLambda:
             return value
         default:
             break
         }
         let mirror = Mirror(reflecting: value)
+        // Types that answer by name themselves keep doing so; a dictionary becomes a node.
+        if value is any MustacheParent, mirror.displayStyle != .dictionary { return value }
         switch mirror.displayStyle {
         case .struct?, .class?:
             var fields: [String: Any] = [:]
             for child in mirror.children {
                 guard let label = child.label, let field = unwrapped(child.value) else { continue }
-                fields[label] = tree(field)
+                fields[label] = node(label, field)
             }
-            return fields
+            return TemplateNode(fields)
         case .collection?, .set?:
             return mirror.children.compactMap { unwrapped($0.value).map(tree) }
         case .dictionary?:
@@ -59,9 +61,9 @@ enum TemplateValues {
             for child in mirror.children {
                 let pair = Array(Mirror(reflecting: child.value).children)
                 guard pair.count == 2, let key = pair[0].value as? String, let entry = unwrapped(pair[1].value) else { continue }
-                entries[key] = tree(entry)
+                entries[key] = node(key, entry)
             }
-            return entries
+            return TemplateNode(entries)
         case .optional?:
             return unwrapped(value).map(tree) ?? value
         default:
@@ -69,11 +71,30 @@ enum TemplateValues {
         }
     }
 
+    /// A field's value in the tree. A name ending in `HTML` is printed unescaped (`{{{nameHTML}}}`),
+    /// so it keeps only markup built by `HTML`: anything else there is left out and prints nothing.
+    static func node(_ name: String, _ value: Any) -> Any? {
+        guard name.hasSuffix("HTML") else { return tree(value) }
+        return value as? HTML
+    }
+
     /// The value an optional holds (nil for none); any other value as it is.
     static func unwrapped(_ value: Any) -> Any? {
         guard let optional = value as? any OptionalValue else { return value }
         return optional.wrappedValue.flatMap(unwrapped)
     }
+}
+
+/// A struct's fields or a dictionary's entries by name. A final class, not a `[String: Any]`:
+/// Mustache casts every object on its context stack to `MustacheParent` for every name it looks
+/// up, and a cast to a conditional conformance (`Dictionary where Key == String`) checks the
+/// condition each time, the largest part of rendering a table's cells.
+final class TemplateNode: MustacheParent, @unchecked Sendable {
+    let fields: [String: Any]
+
+    init(_ fields: [String: Any]) { self.fields = fields }
+
+    func child(named name: String) -> Any? { fields[name] }
 }
 
 /// An optional seen through `Any`, opened without a Mirror (reflection is the slow part of

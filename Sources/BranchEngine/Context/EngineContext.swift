@@ -2,6 +2,7 @@ import BranchAuth
 import BranchBackup
 import BranchCatalog
 import BranchCore
+import BranchDiff
 import BranchPostgres
 import BranchRuntime
 import BranchStorage
@@ -50,6 +51,8 @@ final class EngineContext: Sendable {
     let dataAPI = DataAPIState()
     /// Idle sessions of admin SQL, migrations and the console's reads, taken again by the next.
     let sessionPool = SessionPool()
+    /// Branch servers' schema snapshots, until their next DDL (diffs read them on every page).
+    let schemaSnapshots = SchemaSnapshotCache()
     /// When each management token was last recorded as used.
     let tokenUse = TokenUse()
     /// Failed password sign-ins to the management API, per email and per client address.

@@ -252,9 +252,10 @@ package struct Diffs: EnginePart {
         let bytesBefore = (left.bytesReceived, right.bytesReceived)
         async let leftReady = RowDiffer.prepare(left)
         async let rightReady = RowDiffer.prepare(right)
-        let readable = try await (leftReady, rightReady)
-        async let a = SchemaIntrospector.snapshot(left, schemas: options.schemas)
-        async let b = SchemaIntrospector.snapshot(right, schemas: options.schemas)
+        let (leftPrepared, rightPrepared) = try await (leftReady, rightReady)
+        let readable = (leftPrepared.readableByPages, rightPrepared.readableByPages)
+        async let a = schemaSnapshot(left, first, leftPrepared, options)
+        async let b = schemaSnapshot(right, second, rightPrepared, options)
         let (before, after) = try await (a, b)
         func included(_ table: String) -> Bool {
             options.tables.map { Self.names(table, among: $0) } ?? true
@@ -348,6 +349,16 @@ package struct Diffs: EnginePart {
         totals.durationMs = watch.milliseconds
         try await batch.add(.end(totals))
         try await batch.flush()
+    }
+
+    /// `side`'s schema: a branch server's from the cache while its schema is unchanged, a scratch
+    /// server's (gone after the diff) read.
+    private func schemaSnapshot(
+        _ connection: PGConnection, _ side: DiffSide, _ prepared: RowDiffer.Prepared, _ options: DiffOptions
+    ) async throws -> SchemaSnapshot {
+        guard let pooled = side.pooled else { return try await SchemaIntrospector.snapshot(connection, schemas: options.schemas) }
+        return try await context.schemaSnapshots.snapshot(
+            connection, server: "\(pooled.key)@\(pooled.generation)", stamp: prepared.schemaStamp, schemas: options.schemas)
     }
 
     /// Whether `names` (as a request gives tables: `schema.table`, or a name in `public`) include

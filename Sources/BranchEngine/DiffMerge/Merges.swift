@@ -201,8 +201,8 @@ package struct Merges: EnginePart {
         let sourceConnection = try await PGConnection.connect(connect(source))
         let targetReader = try await PGConnection.connect(connect(target))
         // Base and source are compared page by page where they can be (see RowDiffer.PageAccess).
-        let baseReadable = try await RowDiffer.prepare(baseConnection, checkpoint: true)
-        let sourceReadable = try await RowDiffer.prepare(sourceConnection, checkpoint: true)
+        let baseReadable = try await RowDiffer.prepare(baseConnection, checkpoint: true).readableByPages
+        let sourceReadable = try await RowDiffer.prepare(sourceConnection, checkpoint: true).readableByPages
         try await RowDiffer.prepare(targetReader)
         let pages = baseReadable && sourceReadable
             ? try? await RowDiffer.PageAccess(

@@ -56,7 +56,8 @@ struct DiffPage: Sendable {
     struct TableView: Sendable {
         var name: String
         var keyless: Bool
-        var rows: DiffRowTable
+        /// The changed rows' table (`DiffRowTable.html`).
+        var rowsHTML: HTML
         var empty: Bool
         var filters: [Link]
         var columnsHref: String
@@ -233,8 +234,10 @@ struct DiffPage: Sendable {
             }
         let numbers = (1...pageCount).filter { $0 == 1 || $0 == pageCount || abs($0 - page) <= 2 }
         let keyless = counts.method == "multiset"
+        let selectable = model.applyTarget != nil && !keyless
         return TableView(
-            name: counts.table, keyless: keyless, rows: DiffRowTable(rows: rows, onlyChanged: query.onlyChanged), empty: rows.isEmpty,
+            name: counts.table, keyless: keyless,
+            rowsHTML: DiffRowTable(rows: rows, onlyChanged: query.onlyChanged).html(name: counts.table, selectable: selectable), empty: rows.isEmpty,
             filters: filters, columnsHref: query.href(project: project, kind: .some(query.kind), page: page, onlyChanged: !query.onlyChanged),
             onlyChanged: query.onlyChanged,
             range: query.key.map { "\(rows.count) changed row\(rows.count == 1 ? "" : "s") with key \($0)" }
@@ -250,7 +253,7 @@ struct DiffPage: Sendable {
             sql: DiffSQL.patch(rows, transaction: true),
             patchHref: "/projects/\(ConsolePath.segment(project))/diff/patch.sql?from=\(FormFields.encode(query.from))&to=\(FormFields.encode(query.to))&table="
                 + FormFields.encode(counts.table) + (query.kind.map { "&kind=" + $0 } ?? ""),
-            selectable: model.applyTarget != nil && !keyless)
+            selectable: selectable)
     }
 
     /// `patch.sql`: every change of the table (of the filtered kind) as SQL that turns `from` into `to`.

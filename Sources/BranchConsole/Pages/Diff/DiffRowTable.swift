@@ -48,6 +48,11 @@ struct DiffRowTable: Sendable {
 
     static let truncateAt = 80
 
+    init(headers: [Header], lines: [Line]) {
+        self.headers = headers
+        self.lines = lines
+    }
+
     /// `onlyChanged`: just the key columns and those some changed row on the page changed.
     init(rows: [Components.Schemas.DiffRowChange], onlyChanged: Bool) {
         var keyColumns: [String] = []
@@ -135,38 +140,90 @@ struct DiffRowTable: Sendable {
     }
 }
 
-// A page holds hundreds of cells: they answer the template by name rather than by reflection.
-extension DiffRowTable.Cell: MustacheParent {
-    func child(named name: String) -> Any? {
-        switch name {
-        case "value": value
-        case "isNull": isNull
-        case "short": short
-        case "truncated": truncated
-        case "deleted": deleted
-        case "inserted": inserted
-        case "unknown": unknown
-        case "ariaLabel": ariaLabel
-        case "cssClass": cssClass
-        case "patch": patch
-        case "hasPatch": hasPatch
-        default: nil
+// A page holds hundreds of cells: written in Swift (see `HTML`), not looked up by the template.
+extension DiffRowTable {
+    /// The table of `name`'s changed rows; `selectable` adds a checkbox per row (its key as JSON).
+    func html(name: String, selectable: Bool) -> HTML {
+        var html = HTML()
+        html.markup("<table class=\"data diff-rows\">\n  <caption class=\"visually-hidden\">Changed rows of ")
+        html.text(name)
+        html.markup(": + added, − removed, a modified row as its old line and its new line</caption>\n  <thead><tr>")
+        if selectable { html.markup("<th scope=\"col\"><span class=\"visually-hidden\">Select</span></th>") }
+        html.markup("<th scope=\"col\"><span class=\"visually-hidden\">Change</span></th>")
+        for header in headers {
+            html.markup("<th scope=\"col\">")
+            html.text(header.name)
+            if header.isKey { html.markup(" <span class=\"badge\">key</span>") }
+            html.markup("</th>")
         }
+        html.markup("</tr></thead>\n  <tbody>\n")
+        for line in lines {
+            html.markup("  <tr")
+            html.attribute("class", line.cssClass)
+            html.markup(">\n    ")
+            if selectable && line.first {
+                html.markup("<td rowspan=\"")
+                html.text(line.rowspan)
+                html.markup("\">")
+                if let select = line.select {
+                    html.markup("<input type=\"checkbox\" name=\"row\"")
+                    html.attribute("value", select)
+                    html.markup(" aria-label=\"Select this row\">")
+                }
+                html.markup("</td>")
+            }
+            html.markup("\n    <td class=\"gutter\"")
+            html.attribute("aria-label", line.gutterLabel)
+            html.markup(">")
+            html.text(line.gutter)
+            if let copies = line.copies {
+                html.markup("<span class=\"small\">")
+                html.text(copies)
+                html.markup("</span>")
+            }
+            html.markup("</td>\n    ")
+            for cell in line.cells { cell.write(into: &html) }
+            html.markup("\n  </tr>\n")
+        }
+        html.markup("  </tbody>\n</table>")
+        return html
     }
 }
 
-extension DiffRowTable.Line: MustacheParent {
-    func child(named name: String) -> Any? {
-        switch name {
-        case "cssClass": cssClass
-        case "gutter": gutter
-        case "gutterLabel": gutterLabel
-        case "cells": cells
-        case "first": first
-        case "rowspan": rowspan
-        case "select": select
-        case "copies": copies
-        default: nil
+extension DiffRowTable.Cell {
+    func write(into html: inout HTML) {
+        html.markup("<td")
+        html.attribute("class", cssClass)
+        if let ariaLabel { html.attribute("aria-label", ariaLabel) }
+        html.markup(">")
+        if unknown {
+            html.markup("<span class=\"muted\">·</span>")
+        } else if isNull {
+            html.markup("<span class=\"null\">NULL</span>")
+        } else {
+            if deleted { html.markup("<del>") }
+            if inserted { html.markup("<ins>") }
+            if truncated {
+                html.markup("<details class=\"long\"><summary>")
+                html.text(short ?? "")
+                html.markup("…</summary>")
+                html.text(value ?? "")
+                html.markup("</details>")
+            } else {
+                html.text(value ?? "")
+            }
+            if inserted { html.markup("</ins>") }
+            if deleted { html.markup("</del>") }
         }
+        if hasPatch {
+            html.markup("<ul class=\"json-patch\" aria-label=\"JSON changes\">")
+            for operation in patch {
+                html.markup("<li>")
+                html.text(operation)
+                html.markup("</li>")
+            }
+            html.markup("</ul>")
+        }
+        html.markup("</td>")
     }
 }

@@ -12,7 +12,8 @@ struct MergeRehearsal: Sendable {
         var added: Int
         var removed: Int
         var changed: Int
-        var rows: DiffRowTable
+        /// Its rows as the diff page shows them (`DiffRowTable.html`).
+        var rowsHTML: HTML
         var more: Bool
     }
 
@@ -74,7 +75,7 @@ struct MergeRehearsal: Sendable {
                 let rows = try await reader.rows(from: target, to: copy, table: table.table, take: Self.rowsPerTable) { _ in true }
                 tables.append(Table(
                     name: table.table, added: table.added, removed: table.removed, changed: table.changed,
-                    rows: DiffRowTable(rows: rows, onlyChanged: true), more: table.added + table.removed + table.changed > rows.count))
+                    rowsHTML: DiffRowTable(rows: rows, onlyChanged: true).html(name: table.table, selectable: false), more: table.added + table.removed + table.changed > rows.count))
             }
             let schema = summary.schema.map { "\($0.change) \($0.objectType) \($0.name)" }
             return Outcome(

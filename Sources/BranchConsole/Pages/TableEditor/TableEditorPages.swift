@@ -140,7 +140,7 @@ struct TableEditorPages: Sendable {
                 sortLabel: "Sort by \(column.name) " + (next.hasSuffix(".desc") ? "descending" : "ascending"))
         }
         return .init(
-            id: table.id, name: table.name, readOnly: key.isEmpty && mayWrite, editable: editable, columns: heads, rows: rowViews, empty: rowViews.isEmpty,
+            id: table.id, name: table.name, readOnly: key.isEmpty && mayWrite, editable: editable, columns: heads, rowsHTML: TableGridModel.html(rowViews), empty: rowViews.isEmpty,
             shown: rowViews.count,
             nextHref: hasNext ? rows.last.map { here.href(extra: [("after", cursor($0))]) } : nil,
             previousHref: hasPrevious ? rows.first.map { here.href(extra: [("before", cursor($0))]) } : nil,

@@ -63,7 +63,8 @@ struct TableGridModel: Sendable {
         var readOnly: Bool
         var editable: Bool
         var columns: [ColumnHead]
-        var rows: [Row]
+        /// The page of rows (`TableGridModel.html(_:)`).
+        var rowsHTML: HTML
         var empty: Bool
         var shown: Int
         var nextHref: String?
@@ -107,4 +108,55 @@ struct TableGridModel: Sendable {
     var noTables: Bool
     var grid: Grid?
     var error: String?
+}
+
+// A page holds hundreds of cells: written in Swift (see `HTML`), not looked up by the template.
+extension TableGridModel {
+    /// The grid's body rows: a cell per column (a foreign key's with its jump and peek), then the
+    /// row's edit and history links where it may be edited.
+    static func html(_ rows: [Row]) -> HTML {
+        var html = HTML()
+        for row in rows {
+            html.markup("  <tr")
+            html.attribute("data-key", row.keyJSON)
+            html.markup(">\n    ")
+            for cell in row.cells {
+                html.markup(cell.isNull ? "<td class=\"value null\"" : "<td class=\"value\"")
+                html.attribute("data-col", cell.column)
+                if cell.isNull { html.markup(" data-null=\"true\"") }
+                if cell.jump != nil { html.attribute("data-value", cell.value) }
+                html.markup(">")
+                html.text(cell.value)
+                if let jump = cell.jump {
+                    html.markup(" <a class=\"fk-jump\"")
+                    html.attribute("href", jump.href)
+                    html.attribute("aria-label", jump.label)
+                    html.attribute("title", jump.label)
+                    html.markup(">↗</a><button type=\"button\" class=\"fk-peek ghost small\"")
+                    html.attribute("data-peek", jump.href)
+                    html.attribute("aria-label", "Peek: " + jump.label)
+                    html.markup(" aria-haspopup=\"dialog\" hidden>peek</button>")
+                }
+                html.markup("</td>")
+            }
+            html.markup("\n    ")
+            if let editHref = row.editHref {
+                html.markup("<td class=\"row-actions\"><a")
+                html.attribute("href", editHref)
+                html.markup(" class=\"small\" data-no-prefetch")
+                html.attribute("aria-label", "Edit row \(row.keyJSON) in a form")
+                html.markup(">Edit</a>")
+                if let historyHref = row.historyHref {
+                    html.markup(" <a")
+                    html.attribute("href", historyHref)
+                    html.markup(" class=\"small\" data-no-prefetch")
+                    html.attribute("aria-label", "History of row \(row.keyJSON) across snapshots")
+                    html.markup(">History</a>")
+                }
+                html.markup("</td>")
+            }
+            html.markup("\n  </tr>")
+        }
+        return html
+    }
 }
