@@ -52,20 +52,32 @@ package enum WALArchive {
         ]
     }
 
-    /// Settings of a point-in-time recovery from `restoreDirectory`: replay up to `target`
-    /// (`yyyy-mm-dd hh:mm:ss+00`, inclusive) and promote; without a target, replay everything.
-    package static func recoverySettings(restoreDirectory: String, scriptDirectory: String, target: String?) -> String {
+    /// Where a point-in-time recovery stops: after every commit at an instant
+    /// (`yyyy-mm-dd hh:mm:ss+00`, inclusive), or before the WAL record at a position (`X/Y`), so
+    /// the state is what the WAL before it wrote: `pg_current_wal_lsn()` read between two
+    /// transactions gives the first and not the second.
+    package enum Target: Sendable {
+        case time(String)
+        case position(String)
+
+        var settings: [String] {
+            switch self {
+            case .time(let time): ["recovery_target_time = \(SQL.literal(time))", "recovery_target_inclusive = on"]
+            case .position(let lsn): ["recovery_target_lsn = \(SQL.literal(lsn))", "recovery_target_inclusive = off"]
+            }
+        }
+    }
+
+    /// Settings of a point-in-time recovery from `restoreDirectory`: replay up to `target` and
+    /// promote; without a target, replay everything.
+    package static func recoverySettings(restoreDirectory: String, scriptDirectory: String, target: Target?) -> String {
         var lines = [
             "# Written by Branch for a point-in-time recovery; removed once the branch is promoted.",
             "restore_command = \(SQL.literal("\(scriptDirectory)/\(restoreScriptName) %f %p \(restoreDirectory)"))",
             "recovery_target_timeline = 'current'",
         ]
         if let target {
-            lines += [
-                "recovery_target_time = \(SQL.literal(target))",
-                "recovery_target_inclusive = on",
-                "recovery_target_action = 'promote'",
-            ]
+            lines += target.settings + ["recovery_target_action = 'promote'"]
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -64,6 +64,32 @@ struct PointInTimeTests {
         }
     }
 
+    @Test("a branch at a WAL position holds what the WAL before it wrote and nothing after; a diff reads there too")
+    func atWALPosition() async throws {
+        try await TestEnvironment.with { env in
+            let main = try await env.linkedProject()
+            try await env.psql(main, "create table events(id int primary key, note text); insert into events values (1, 'before')")
+            let position = try await env.psql(main, "select pg_current_wal_lsn()")
+            try await env.psql(main, "insert into events values (2, 'after'); update events set note = 'changed' where id = 1")
+
+            let past = try await env.json(BranchResult.self, "create", "lsn-past", "--from", "main", "--at", position)
+            #expect(past.branch.parent == "main")
+            let pastURL = try await env.cli("url", "lsn-past").output
+            #expect(try await env.psql(pastURL, "select string_agg(id || ':' || note, ',' order by id) from events") == "1:before")
+
+            // The diff from that position to now: the row added and the row changed after it.
+            let diff = try await env.diff("main@\(position)", "main", "--summary")
+            #expect(diff.end?.rowsAdded == 1 && diff.end?.rowsChanged == 1 && diff.end?.rowsRemoved == 0)
+
+            // A position the branch has not reached, one before its first snapshot, and not a position.
+            let ahead = try #require(WALPosition(position)).value + 0x1_0000_0000
+            #expect(try await env.errorCode("create", "x", "--from", "main", "--at", WALPosition(ahead).description) == "invalid_request")
+            #expect(try await env.errorCode("create", "y", "--from", "main", "--at", "0/10") == "point_not_restorable")
+            #expect(try await env.errorCode("create", "z", "--from", "main", "--at", "0/XYZ") == "invalid_request")
+            #expect(try await env.errorCode("diff", "main@0/XYZ", "main") == "invalid_request")
+        }
+    }
+
     @Test("after an in-place restore, instants before and after it come from the right history")
     func acrossRestores() async throws {
         try await TestEnvironment.with { env in

@@ -38,6 +38,7 @@ status, _ = api("PUT", f"/projects/{PROJECT}/members/viewer@example.com", {"role
 check(status in (200, 201), "a viewer is a member of the project")
 time.sleep(1.5)
 before_changes = sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")[0][0]
+before_changes_lsn = sql("SELECT pg_current_wal_lsn()::text")[0][0]
 time.sleep(1.5)
 
 browser = client()
@@ -142,6 +143,14 @@ check(status == 200 and 'id="historical-notice"' in html and "read-only" in html
       "?at= shows a clearly historical, read-only page" + ("" if status == 200 else " " + " ".join(re.findall(r'<p>([^<]*)</p>', html.split('id="sql-error"', 1)[-1])[:2])))
 check(re.search(r'<td class="value">10</td>', html) is not None, "the query at the past instant sees the old value")
 check(not any(b.startswith("at-") for b in branches()), "the temporary branch of a past-instant query is deleted")
+status, _, html = run("SELECT v FROM t WHERE id = 1", path=page + "&at=" + before_changes_lsn)
+check(status == 200 and 'id="historical-notice"' in html and re.search(r'<td class="value">10</td>', html) is not None,
+      "?at= a WAL position: the query sees the value as of that position")
+check(not any(b.startswith("at-") for b in branches()), "the temporary branch of a query at a WAL position is deleted")
+status, _, html = call(browser, "GET", page)
+check('id="sql-at-form"' in html and 'name="at"' in html, "the editor offers a past point to query (an instant or a WAL position)")
+status, _, html = run("SELECT 1", path=page + "&at=0/XYZ")
+check(status == 400 and "is not an instant or a WAL position" in html, "an `at` that is neither is a 400 that says so")
 status, _, html = run("UPDATE t SET v = 0", path=page + "&at=" + before_changes)
 check(status != 200 and sql("SELECT v FROM t WHERE id = 1") == [[110]], "a write at a past instant is refused (read-only)")
 

@@ -54,6 +54,7 @@ INSERT INTO orders VALUES (1, 3, 2), (2, NULL, 1);
 """)
 time.sleep(1.5)
 before_changes = sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")[0][0]
+before_changes_lsn = sql("SELECT pg_current_wal_lsn()::text")[0][0]
 time.sleep(1.5)
 status, _ = api("POST", "/users", {"email": "viewer@example.com", "password": PASSWORD})
 check(status in (200, 201), "a viewer user created")
@@ -227,6 +228,9 @@ as_of_jump = re.search(r'<a class="fk-jump" href="([^"]+)"', html)
 check(status == 200 and as_of_jump is not None and "at=" in as_of_jump.group(1), "as of an instant, a foreign key's jump keeps the instant")
 status, _, html = call(browser, "GET", base + "&table=public.items&at=" + before_changes[:16])
 check(status == 200 and 'id="as-of-notice"' in html, "a form's datetime-local value (no zone, no seconds) reads as UTC")
+status, _, html = call(browser, "GET", base + "&table=public.items&at=" + before_changes_lsn.lower())
+check(status == 200 and 'id="as-of-notice"' in html and "as of " + before_changes_lsn in html and grid_ids(html)[:3] == [1, 2, 3],
+      "?at= a WAL position (written in any case) shows the table as of that position")
 status, _, html = call(browser, "GET", base + "&table=public.items&at=yesterday-ish")
 check(status == 400, "a bad instant is a 400")
 

@@ -20,7 +20,7 @@ struct CreateBranch: AsyncParsableCommand {
     @Option(help: "Snapshot (id or name) to start from instead of a branch.")
     var snapshot: String?
 
-    @Option(help: "Re-create the source branch as it was at this instant: ISO 8601 (2026-11-21T10:15:30Z) or a time ago (90s-ago, 15m-ago, 2h-ago).")
+    @Option(help: "Re-create the source branch as it was at this point: an instant in ISO 8601 (2026-11-21T10:15:30Z), a time ago (90s-ago, 15m-ago, 2h-ago), or a WAL position of its current history (0/16B3748, as pg_current_wal_lsn() gives it).")
     var at: String?
 
     @OptionGroup var project: ProjectOptions
@@ -28,20 +28,20 @@ struct CreateBranch: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(json: output.json) {
-            let instant = try at.map { text -> Date in
-                guard let date = Instant.parse(text) else {
+            let point = try at.map { text -> PastPoint in
+                guard let point = PastPoint.parse(text) else {
                     throw CLIError(
-                        code: "invalid_request", message: "--at: '\(text)' is not an instant.",
-                        hint: "Use ISO 8601 like 2026-11-21T10:15:30Z, or a time ago like -15m.")
+                        code: "invalid_request", message: "--at: '\(text)' is not an instant or a WAL position.",
+                        hint: "Use ISO 8601 like 2026-11-21T10:15:30Z, a time ago like -15m, or a WAL position like 0/16B3748.")
                 }
-                return date
+                return point
             }
             let result = try await APIClient.make().createBranch(
-                path: .init(project: try project.resolve()), body: .json(.init(at: instant, from: from, name: name, snapshot: snapshot))
+                path: .init(project: try project.resolve()), body: .json(.init(at: point?.instant, atLsn: point?.position?.description, from: from, name: name, snapshot: snapshot))
             ).created.body.json
             if output.json { return try Format.printJSON(result) }
             var source = snapshot.map { "snapshot \($0)" } ?? (result.branch.parent ?? "main")
-            if let instant { source += " as of \(ISO8601DateFormatter().string(from: instant))" }
+            if let point { source += " as of \(point)" }
             print("\(Style.green("✓")) Created branch \(Style.bold(result.branch.name)) from \(source) \(Format.timing(result.operation)); accepting connections on port \(result.branch.port).")
             print("  `branch url \(result.branch.name)` prints its URL; `branch checkout \(result.branch.name)` points your app at it.")
         }

@@ -1,3 +1,4 @@
+import BranchCore
 import Foundation
 
 /// How the console writes sizes, ages and instants: the same words everywhere.
@@ -41,6 +42,11 @@ enum Formatting {
         }
     }
 
+    /// A past point as a page's `at` gives it: a WAL position (`0/16B3748`) or an instant (`instant`).
+    static func point(_ text: String) -> PastPoint? {
+        WALPosition(text.trimmingCharacters(in: .whitespaces)).map(PastPoint.position) ?? instant(text).map(PastPoint.instant)
+    }
+
     static func instant(_ iso: String) -> Date? {
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -62,6 +68,19 @@ enum Formatting {
             throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(text)' is not an ISO 8601 instant (like 2026-01-15T11:45:00Z).")
         }
         return ISO8601DateFormatter().string(from: instant)
+    }
+
+    /// A URL's or form's past point as the console's URLs keep it: a WAL position (`0/16B3748`) or
+    /// an instant (`2026-01-15T11:45:00Z`); nil for none, and a 400 for one that is neither.
+    static func canonicalPoint(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        switch point(text) {
+        case .position(let position)?: return position.description
+        case .instant(let instant)?: return ISO8601DateFormatter().string(from: instant)
+        case nil:
+            throw ConsoleFailure(
+                status: 400, code: "invalid_request", message: "'\(text)' is not an instant or a WAL position (like 2026-01-15T11:45:00Z or 0/16B3748).")
+        }
     }
 
     /// "2026-12-05 14:30:05 UTC".

@@ -1,5 +1,5 @@
 import BranchCatalog
-import BranchCore
+package import BranchCore
 import BranchSystem
 import BranchPostgres
 import BranchRuntime
@@ -12,9 +12,10 @@ package struct Branches: EnginePart {
     let context: EngineContext
 
     /// Creates a branch from a branch (CHECKPOINT, read-only base snapshot, writable snapshot of
-    /// it) or from an existing snapshot, starts it and waits until it accepts connections.
+    /// it) or from an existing snapshot, starts it and waits until it accepts connections. With
+    /// `at`, the source branch as it was at that instant or WAL position, replayed from its archive.
     package func create(
-        project projectName: String, name rawName: String, from: String? = nil, snapshot: String? = nil, at: Date? = nil
+        project projectName: String, name rawName: String, from: String? = nil, snapshot: String? = nil, at: PastPoint? = nil
     ) async throws -> BranchChange {
         let name = try ResourceName(validating: rawName, kind: "branch name")
         if from != nil && snapshot != nil {
@@ -38,11 +39,11 @@ package struct Branches: EnginePart {
             try await diskUsage.requireSpaceToGrow()
             var source = source
             var recovery: Recovery?
-            if let instant = at, case .branch(let parent) = source {
-                let (lineage, snapshot) = try await pointInTime.source(parent, at: instant)
+            if let point = at, case .branch(let parent) = source {
+                let (lineage, snapshot) = try await pointInTime.source(parent, at: point)
                 if lineage.id == parent.lineage { try await pointInTime.archiveCurrentWAL(of: parent) }
                 source = .snapshot(snapshot, parent: parent.name)
-                recovery = Recovery(restoreWal: layout.wal(project.name, lineage: lineage.id), target: instant)
+                recovery = Recovery(restoreWal: layout.wal(project.name, lineage: lineage.id), target: point)
             }
             let kind = recovery == nil ? "branch.create" : "branch.create-at"
             let (branch, timing) = try await journal.run(kind, project: project.name, target: name.rawValue) { [source, recovery] op in

@@ -183,15 +183,16 @@ package struct Diffs: EnginePart {
         }
         if let at = spec.lastIndex(of: "@") {
             let name = String(spec[..<at])
-            guard let instant = Instant.parse(String(spec[spec.index(after: at)...])) else {
-                throw EngineError.invalidRequest("'\(spec[spec.index(after: at)...])' is not an instant.", hint: "Use BRANCH@2026-11-21T10:00:00Z.")
+            guard let point = PastPoint.parse(String(spec[spec.index(after: at)...])) else {
+                throw EngineError.invalidRequest(
+                    "'\(spec[spec.index(after: at)...])' is not an instant or a WAL position.", hint: "Use BRANCH@2026-11-21T10:00:00Z or BRANCH@0/16B3748.")
             }
             let branch = try await catalog.read { try $0.requireBranch(project.name, name) }
-            let (lineage, snapshot) = try await pointInTime.source(branch, at: instant)
+            let (lineage, snapshot) = try await pointInTime.source(branch, at: point)
             if lineage.id == branch.lineage { try await pointInTime.archiveCurrentWAL(of: branch) }
             return try await withScratchServer(
                 context, from: layout.snapshot(project.name, snapshot.id), name: scratchName,
-                recovery: Recovery(restoreWal: layout.wal(project.name, lineage: lineage.id), target: instant)
+                recovery: Recovery(restoreWal: layout.wal(project.name, lineage: lineage.id), target: point)
             ) { scratch in
                 try await body(DiffSide(label: spec, connection: scratch.connection(database: project.database), dataDirectory: scratch.dataDirectory))
             }
@@ -218,8 +219,8 @@ package struct Diffs: EnginePart {
             }
         }
         throw EngineError(
-            .diffSideNotFound, "'\(spec)' is not a branch, a snapshot, a branch at an instant or a backup of project '\(project.name)'.",
-            hint: "Use a branch (main), a snapshot id or name, main@2026-11-21T10:00:00Z, or backup:ID.")
+            .diffSideNotFound, "'\(spec)' is not a branch, a snapshot, a branch at an instant or WAL position, or a backup of project '\(project.name)'.",
+            hint: "Use a branch (main), a snapshot id or name, main@2026-11-21T10:00:00Z, main@0/16B3748, or backup:ID.")
     }
 
     /// Compares the two open sides and sends the results in batches.

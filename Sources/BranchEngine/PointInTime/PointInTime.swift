@@ -10,14 +10,78 @@ import Foundation
 struct Recovery: Sendable {
     /// Host path of the source lineage's WAL archive.
     let restoreWal: String
-    /// The instant to stop at (inclusive); nil replays the whole archive.
-    let target: Date?
+    /// The instant or WAL position to stop at (inclusive); nil replays the whole archive.
+    let target: PastPoint?
+
+    /// The target as Postgres's recovery settings take it.
+    var recoveryTarget: WALArchive.Target? {
+        switch target {
+        case .instant(let date)?: .time(PointInTime.postgresTimestamp(date))
+        case .position(let position)?: .position(position.description)
+        case nil: nil
+        }
+    }
 }
 
 /// Point in time: branches re-created at an instant by replaying a lineage's archived WAL from
 /// the newest snapshot before it.
 struct PointInTime: EnginePart {
     let context: EngineContext
+
+    /// Where a point-in-time branch of `source` at `point` starts (see the instant's and the WAL
+    /// position's own functions).
+    func source(_ source: BranchRecord, at point: PastPoint) async throws -> (LineageRecord, SnapshotRecord) {
+        switch point {
+        case .instant(let instant): try await self.source(source, at: instant)
+        case .position(let position): try await self.source(source, at: position)
+        }
+    }
+
+    /// Where a point-in-time branch of `source` at a WAL position starts. Positions are of the
+    /// branch's current history (a restore in place begins a new one, whose positions go on from
+    /// the restored snapshot's and so repeat earlier ones): its lineage, and the newest snapshot
+    /// of it whose checkpoint is at or before the position (read from the snapshot's pg_control).
+    func source(_ source: BranchRecord, at position: WALPosition) async throws -> (LineageRecord, SnapshotRecord) {
+        let (lineages, snapshots) = try await catalog.read { tx in
+            (try tx.lineages(source.project, branch: source.name), try tx.snapshots(source.project))
+        }
+        guard let lineage = lineages.first(where: { $0.id == source.lineage && $0.endedAt == nil }) else {
+            throw EngineError(.pointNotRestorable, "Branch '\(source.name)' has no WAL history to replay.", hint: "Re-create it at an instant instead (--at 2026-11-21T10:00:00Z).")
+        }
+        let spec = servers.spec(source)
+        if runtime.state(spec).isRunning,
+            let now = try? await withConnection(spec.superuserConnection, { try await $0.query("SELECT pg_current_wal_lsn()::text").scalar }),
+            let current = WALPosition(now), position > current
+        {
+            throw EngineError.invalidRequest(
+                "WAL position \(position) is ahead of branch '\(source.name)', which is at \(current).",
+                hint: "Use a position it has reached: SELECT pg_current_wal_lsn() on the branch.")
+        }
+        let candidates = snapshots.filter { snapshot in
+            snapshot.state == .ready && snapshot.walStart != nil && (snapshot.lineage == lineage.id || snapshot.id == lineage.startSnapshot)
+        }.sorted { $0.createdAt > $1.createdAt }
+        var oldest: WALPosition?
+        for snapshot in candidates {
+            guard let checkpoint = await checkpoint(of: snapshot) else { continue }
+            if checkpoint <= position { return (lineage, snapshot) }
+            oldest = min(oldest ?? checkpoint, checkpoint)
+        }
+        throw EngineError(
+            .pointNotRestorable, "Branch '\(source.name)' cannot be re-created at WAL position \(position).",
+            hint: oldest.map { "The earliest position of its current history that can be restored is \($0)." }
+                ?? "It has no snapshot to replay from yet.")
+    }
+
+    /// The checkpoint a snapshot's data starts from (`pg_controldata`'s "Latest checkpoint
+    /// location"): replay from the snapshot can stop at any later position.
+    func checkpoint(of snapshot: SnapshotRecord) async -> WALPosition? {
+        let data = PoolLayout.dataDirectory(in: layout.snapshot(snapshot.project, snapshot.id))
+        let result = try? await Command.run(installation.tool("pg_controldata"), [data], check: false)
+        for line in (result?.stdout ?? "").split(separator: "\n") where line.hasPrefix("Latest checkpoint location:") {
+            return line.split(separator: ":").last.flatMap { WALPosition($0.trimmingCharacters(in: .whitespaces)) }
+        }
+        return nil
+    }
 
     /// Where a point-in-time branch of `source` at `instant` starts: the lineage that held the
     /// branch's history then, and the newest snapshot of that history at or before the instant.
@@ -98,12 +162,12 @@ struct PointInTime: EnginePart {
     ) async throws {
         let spec = servers.spec(branch, project: project, restoreWal: recovery.restoreWal)
         let paths = runtime.serverPaths(spec)
-        var target = recovery.target
+        var target = recovery.recoveryTarget
         while true {
             try servers.prepareClone(dataDirectory: spec.dataDirectory, branch: branch, project: project)
             let settings = WALArchive.recoverySettings(
                 restoreDirectory: paths.restoreWalDirectory ?? recovery.restoreWal, scriptDirectory: paths.scriptDirectory ?? layout.scripts,
-                target: target.map(Self.postgresTimestamp))
+                target: target)
             try Files.writeAtomically(settings, to: "\(spec.dataDirectory)/\(WALArchive.recoveryConfigName)", mode: 0o600, owner: ClusterFiles.superuser)
             try Files.writeAtomically("", to: "\(spec.dataDirectory)/recovery.signal", mode: 0o600, owner: ClusterFiles.superuser)
             do {

@@ -76,10 +76,10 @@ struct ScratchServer {
     /// replayed instead, which is the same state.
     private func recover(_ recovery: Recovery, from source: String) async throws {
         let data = PoolLayout.dataDirectory(in: subvolume)
-        var target = recovery.target
+        var target = recovery.recoveryTarget
         while true {
             var settings = WALArchive.recoverySettings(
-                restoreDirectory: recovery.restoreWal, scriptDirectory: context.layout.scripts, target: target.map(PointInTime.postgresTimestamp))
+                restoreDirectory: recovery.restoreWal, scriptDirectory: context.layout.scripts, target: target)
             settings = settings.replacingOccurrences(of: "recovery_target_action = 'promote'", with: "recovery_target_action = 'pause'")
             try Files.writeAtomically(settings, to: "\(data)/\(WALArchive.recoveryConfigName)", mode: 0o600, owner: ClusterFiles.superuser)
             try Files.writeAtomically("", to: "\(data)/recovery.signal", mode: 0o600, owner: ClusterFiles.superuser)

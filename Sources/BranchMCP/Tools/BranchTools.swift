@@ -32,17 +32,18 @@ enum BranchTools {
             .string("snapshot", "A snapshot (id or name) to start from instead of a branch."),
             .string(
                 "at",
-                "Copy the source branch as it was at this instant: ISO 8601 (2026-11-21T10:15:30Z) or a time ago (15m-ago, 2h-ago). Needs point-in-time history."),
+                "Copy the source branch as it was at this point: an instant in ISO 8601 (2026-11-21T10:15:30Z), a time ago (15m-ago, 2h-ago), or a WAL position of its current history (0/16B3748, what SELECT pg_current_wal_lsn() gave). Needs point-in-time history."),
         ]
     ) { arguments, context in
-        let instant = try arguments.optionalString("at").map { text -> Date in
-            guard let date = Instant.parse(text) else {
-                throw ToolFailure.invalidArgument("'at': '\(text)' is not an instant; use ISO 8601 like 2026-11-21T10:15:30Z, or 15m-ago.")
+        let point = try arguments.optionalString("at").map { text -> PastPoint in
+            guard let point = PastPoint.parse(text) else {
+                throw ToolFailure.invalidArgument(
+                    "'at': '\(text)' is not an instant or a WAL position; use ISO 8601 like 2026-11-21T10:15:30Z, 15m-ago, or 0/16B3748.")
             }
-            return date
+            return point
         }
         let request = Components.Schemas.CreateBranchRequest(
-            at: instant, from: try arguments.optionalString("from"), name: try arguments.string("name"),
+            at: point?.instant, atLsn: point?.position?.description, from: try arguments.optionalString("from"), name: try arguments.string("name"),
             snapshot: try arguments.optionalString("snapshot"))
         return try ToolOutput.json(
             encoding: try await context.api.createBranch(path: .init(project: try arguments.project()), body: .json(request)).created.body.json)

@@ -136,8 +136,22 @@ struct APIHandlers: APIProtocol {
     func createBranch(_ input: Operations.CreateBranch.Input) async throws -> Operations.CreateBranch.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         let created = try await engine.branches.create(
-            project: input.path.project, name: body.name, from: body.from, snapshot: body.snapshot, at: body.at)
+            project: input.path.project, name: body.name, from: body.from, snapshot: body.snapshot, at: try Self.point(at: body.at, lsn: body.atLsn))
         return .created(.init(body: .json(.init(created))))
+    }
+
+    /// A new branch's past point: `at` (an instant) or `atLsn` (a WAL position), not both.
+    static func point(at instant: Date?, lsn: String?) throws -> PastPoint? {
+        switch (instant, lsn) {
+        case (nil, nil): return nil
+        case (let instant?, nil): return .instant(instant)
+        case (nil, let lsn?):
+            guard let position = WALPosition(lsn) else {
+                throw APIInputError(message: "'\(lsn)' is not a WAL position.", hint: "Write it as pg_current_wal_lsn() does: 0/16B3748.")
+            }
+            return .position(position)
+        case (_?, _?): throw APIInputError(message: "Give at (an instant) or atLsn (a WAL position), not both.")
+        }
     }
 
     func getBranch(_ input: Operations.GetBranch.Input) async throws -> Operations.GetBranch.Output {

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchCore
 import Foundation
 
 /// A branch made for one page's reads: `base` as it was at an instant (from its snapshots and
@@ -9,11 +10,12 @@ struct TemporaryBranch: Sendable {
     let environment: ConsoleEnvironment
     let project: String
 
-    /// Runs `body` with the name of a new branch of `base` at `instant` (nil: as it is now); the
+    /// Runs `body` with the name of a new branch of `base` at `point` (an instant, or a WAL position
+    /// of its current history; nil: as it is now); the
     /// branch is deleted after it, whatever `body` does. A failure to make it is the
     /// `ConsoleFailure` of `createBranch`.
-    func at<T: Sendable>(_ instant: Date?, of base: String, prefix: String = "at", _ body: (String) async throws -> T) async throws -> T {
-        try await with(.init(at: instant, from: base, name: "\(prefix)-" + Self.shortID()), body)
+    func at<T: Sendable>(_ point: PastPoint?, of base: String, prefix: String = "at", _ body: (String) async throws -> T) async throws -> T {
+        try await with(.init(at: point?.instant, atLsn: point?.position?.description, from: base, name: "\(prefix)-" + Self.shortID()), body)
     }
 
     /// Runs `body` with the name of a new branch made from snapshot `id`, deleted after it.

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchCore
 import Foundation
 import Hummingbird
 import NIOCore
@@ -85,7 +86,7 @@ struct DatabasePages: Sendable {
             let query = request.uri.queryParameters
             let branch = try await MonitoringPages(environment: environment).branch(project, query["branch"].map(String.init))
             let schema = query["schema"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
-            let at = try Formatting.canonicalInstant(query["at"].map(String.init))
+            let at = try Formatting.canonicalPoint(query["at"].map(String.init))
             return try await page(project, branch: branch, schema: schema, at: at, find: query["find"].map(String.init) ?? "")
         }
         pages.get("/projects/:project/database/schema.svg") { request, context -> Response in
@@ -93,7 +94,7 @@ struct DatabasePages: Sendable {
             let query = request.uri.queryParameters
             let branch = try await MonitoringPages(environment: environment).branch(project, query["branch"].map(String.init))
             let schema = query["schema"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
-            return try await download(project, branch: branch, schema: schema, at: try Formatting.canonicalInstant(query["at"].map(String.init)))
+            return try await download(project, branch: branch, schema: schema, at: try Formatting.canonicalPoint(query["at"].map(String.init)))
         }
     }
 
@@ -176,9 +177,11 @@ struct DatabasePages: Sendable {
     /// branch at that instant (deleted after).
     func read(into model: inout Model, base: String) async throws {
         guard let at = model.at else { return try await read(into: &model, base: base, from: model.branch) }
-        guard let instant = Formatting.instant(at) else { throw ConsoleFailure(status: 400, code: "invalid_request", message: "Bad instant \(at).") }
+        guard let point = Formatting.point(at) else {
+            throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(at)' is not an instant or a WAL position.")
+        }
         let before = model
-        model = try await TemporaryBranch(environment: environment, project: model.project).at(instant, of: model.branch) { temporary in
+        model = try await TemporaryBranch(environment: environment, project: model.project).at(point, of: model.branch) { temporary in
             var copy = before
             try await self.read(into: &copy, base: base, from: temporary)
             return copy

@@ -123,7 +123,7 @@ struct SQLEditorPages: Sendable {
         guard let project = context.parameters.get("project") else { throw ConsoleFailure.notFound("The project") }
         let query = FormFields(request.uri.query ?? "")
         let branch = try await TableLocation.resolveBranch(project: project, chosen: query.text("branch"), environment: environment)
-        return Place(project: project, branch: branch, at: try Formatting.canonicalInstant(query.text("at")))
+        return Place(project: project, branch: branch, at: try Formatting.canonicalPoint(query.text("at")))
     }
 
     /// The empty editor with the snippets and history.

@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchCore
 import Foundation
 import Hummingbird
 import OpenAPIRuntime
@@ -40,10 +41,14 @@ struct SQLRunner: Sendable {
         }
         await recordHistory(model.sql)
         if let at = place.at {
-            guard let instant = Formatting.instant(at) else { throw ConsoleFailure(status: 400, code: "invalid_request", message: "Bad instant.") }
+            guard let point = Formatting.point(at) else {
+                throw ConsoleFailure(
+                    status: 400, code: "invalid_request", message: "'\(at)' is not an instant or a WAL position.",
+                    hint: "Use 2026-12-05T10:00:00Z or 0/16B3748.")
+            }
             let base = place.branch
             do {
-                let status = try await TemporaryBranch(environment: environment, project: project).at(instant, of: base) { temporary in
+                let status = try await TemporaryBranch(environment: environment, project: project).at(point, of: base) { temporary in
                     await execute(&model, executed: executed, limited: limited, insertions: insertions, on: temporary, readOnly: true, preamble: preamble)
                 }
                 model.ranOn = "\(place.branch) as of \(at) (read-only, on a temporary branch since deleted)"
@@ -136,9 +141,9 @@ struct SQLRunner: Sendable {
         }
         await recordHistory(model.sql)
         var status: HTTPResponse.Status
-        if let at = place.at, let instant = Formatting.instant(at) {
+        if let at = place.at, let point = Formatting.point(at) {
             let (ran, made) = await onTemporaryBranch(
-                instant, prefix: "at", failing: "Could not open \(place.branch) as of \(at)", &model, script: script, readOnly: true, preamble: preamble)
+                point, prefix: "at", failing: "Could not open \(place.branch) as of \(at)", &model, script: script, readOnly: true, preamble: preamble)
             guard made else { return ran }
             status = ran
             model.ranOn = "\(place.branch) as of \(at) (read-only, on a temporary branch since deleted)"
@@ -174,14 +179,14 @@ struct SQLRunner: Sendable {
         return status
     }
 
-    /// Runs an explained `script` on a temporary branch of the page's branch at `instant` (nil: a
+    /// Runs an explained `script` on a temporary branch of the page's branch at `point` (nil: a
     /// copy of it now), deleted after. `made` is false when the branch could not be made: the
     /// model then carries that failure, its message after `what`.
     private func onTemporaryBranch(
-        _ instant: Date?, prefix: String, failing what: String, _ model: inout SQLEditorModel, script: String, readOnly: Bool, preamble: String?
+        _ point: PastPoint?, prefix: String, failing what: String, _ model: inout SQLEditorModel, script: String, readOnly: Bool, preamble: String?
     ) async -> (status: HTTPResponse.Status, made: Bool) {
         do {
-            let status = try await TemporaryBranch(environment: environment, project: place.project).at(instant, of: place.branch, prefix: prefix) { name in
+            let status = try await TemporaryBranch(environment: environment, project: place.project).at(point, of: place.branch, prefix: prefix) { name in
                 await execute(&model, executed: script, limited: [], insertions: [], on: name, readOnly: readOnly, preamble: preamble)
             }
             return (status, true)

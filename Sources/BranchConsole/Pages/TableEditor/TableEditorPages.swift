@@ -1,3 +1,4 @@
+import BranchCore
 import Foundation
 import Hummingbird
 
@@ -35,7 +36,7 @@ struct TableEditorPages: Sendable {
         present.at = nil
         model.asOf = .init(at: location.at, value: location.at ?? "", presentHref: present.href(), table: location.tableID, sort: location.sort,
                            filters: location.filters)
-        guard let at = location.at, let instant = Formatting.instant(at) else {
+        guard let at = location.at, let point = Formatting.point(at) else {
             try await fill(&model, location: location, request: request, sql: EditorSQL(environment: environment, project: project, branch: branch))
             return try await render(model, location: location, cli: cli)
         }
@@ -45,7 +46,7 @@ struct TableEditorPages: Sendable {
             return try await render(model, location: location, cli: cli)
         }
         do {
-            model = try await TemporaryBranch(environment: environment, project: project).at(instant, of: branch, prefix: "asof") { temporary in
+            model = try await TemporaryBranch(environment: environment, project: project).at(point, of: branch, prefix: "asof") { temporary in
                 var filled = model
                 try await fill(&filled, location: location, request: request, sql: EditorSQL(environment: environment, project: project, branch: temporary))
                 return filled

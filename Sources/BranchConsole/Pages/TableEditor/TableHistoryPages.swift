@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchCore
 import Foundation
 import Hummingbird
 
@@ -149,7 +150,7 @@ struct TableHistoryPages: Sendable {
                         let found: (values: [String: String?]?, note: String?)
                         switch point {
                         case .snapshot(let snapshot): found = try await temporary.from(snapshot: snapshot.id, prefix: "history") { await read(on: $0) }
-                        case .instant(let instant): found = try await temporary.at(instant, of: branch, prefix: "history") { await read(on: $0) }
+                        case .instant(let instant): found = try await temporary.at(.instant(instant), of: branch, prefix: "history") { await read(on: $0) }
                         }
                         return (index, .init(label: label, when: when, diffHref: diffHref(side), values: found.values, note: found.note))
                     } catch let failure as ConsoleFailure where failure.status != 403 {

@@ -10,7 +10,7 @@ struct TableLocation: Sendable {
     var tableID: String?
     var sort: String?
     var filters: [String]
-    /// "As of": an instant (ISO 8601, UTC) the table is read at, read-only; nil for the present.
+    /// "As of": an instant (ISO 8601, UTC) or a WAL position the table is read at, read-only; nil for the present.
     var at: String?
 
     /// Reads the request's path and query; the branch defaults to the checked-out one.
@@ -23,7 +23,7 @@ struct TableLocation: Sendable {
         let branch = try await resolveBranch(project: project, chosen: query.text("branch"), environment: environment)
         return TableLocation(
             project: project, branch: branch, tableID: query.text("table"), sort: query.text("sort"), filters: filters,
-            at: try Formatting.canonicalInstant(query.text("at")))
+            at: try Formatting.canonicalPoint(query.text("at")))
     }
 
     /// `chosen`, or the project's checked-out branch.
