@@ -10,7 +10,8 @@ import Foundation
 struct Recovery: Sendable {
     /// Host path of the source lineage's WAL archive.
     let restoreWal: String
-    /// The instant or WAL position to stop at (inclusive); nil replays the whole archive.
+    /// Where to stop: after an instant's commits, or just before the record at a WAL position
+    /// (see `WALArchive.Target`); nil replays the whole archive.
     let target: PastPoint?
 
     /// The target as Postgres's recovery settings take it.
