@@ -13,16 +13,9 @@ import Synchronization
 /// bootstrapped) has no stamp and is read every time.
 package final class SchemaSnapshotCache: Sendable {
     /// What names the schema a reading snapshot sees, as one SQL expression; NULL without the
-    /// counter. The counter is read through `query_to_xml` only once the catalog says the table
-    /// exists and may be read, so the expression never fails the transaction.
-    package static let stampSQL = """
-        (SELECT pg_postmaster_start_time()::text || '#' || current_setting('search_path') || '#'
-                || substring(query_to_xml('select version::text as v from _branch.schema_version limit 1', false, true, '')::text
-                             from '<v>([^<]*)</v>')
-         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = '_branch' AND c.relname = 'schema_version'
-           AND has_schema_privilege(n.oid, 'usage') AND has_table_privilege(c.oid, 'select'))
-        """
+    /// counter (a NULL in `||` makes the whole NULL), and it never fails the transaction.
+    package static let stampSQL =
+        "(pg_postmaster_start_time()::text || '#' || current_setting('search_path') || '#' || \(SchemaVersionCounter.guardedRead))"
 
     private struct Entry {
         var snapshot: SchemaSnapshot

@@ -48,11 +48,7 @@ package enum SchemaLoader {
     /// the counter is missing.
     private static let versionExpression = """
         coalesce(
-          (select substring(query_to_xml('select version::text as v from _branch.schema_version limit 1', false, true, '')::text
-                            from '<v>([^<]*)</v>')
-           from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-           where n.nspname = '_branch' and c.relname = 'schema_version'
-             and has_schema_privilege(n.oid, 'usage') and has_table_privilege(c.oid, 'select')),
+          \(SchemaVersionCounter.guardedRead),
           'catalog:' || md5(concat_ws(',',
             (select count(*) || '.' || sum(xmin::text::bigint) from pg_catalog.pg_namespace),
             (select count(*) || '.' || sum(xmin::text::bigint) from pg_catalog.pg_class),
