@@ -11,6 +11,16 @@ package struct PostgresInstallation: Sendable, Hashable {
 
     package func tool(_ name: String) -> String { "\(binDirectory)/\(name)" }
 
+    /// One field of a data directory's `pg_control` as `pg_controldata` prints it (`field` without
+    /// its colon, e.g. "Latest checkpoint location"); nil when it cannot be read.
+    package func controlData(_ field: String, in dataDirectory: String) async -> String? {
+        let result = try? await Command.run(tool("pg_controldata"), [dataDirectory], check: false)
+        for line in (result?.stdout ?? "").split(separator: "\n") where line.hasPrefix(field + ":") {
+            return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        return nil
+    }
+
     /// Finds the server: `binDirectory` when given, else `pg_config --bindir` (Debian's
     /// /usr/bin/pg_config reports the newest installed server), else /usr/lib/postgresql/<newest>/bin.
     package static func discover(binDirectory override: String? = nil) async throws(PostgresError) -> PostgresInstallation {

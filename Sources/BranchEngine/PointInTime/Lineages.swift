@@ -32,11 +32,7 @@ struct Lineages: EnginePart {
         {
             return name
         }
-        let result = try? await Command.run(installation.tool("pg_controldata"), [spec.dataDirectory], check: false)
-        for line in (result?.stdout ?? "").split(separator: "\n") where line.hasPrefix("Latest checkpoint's REDO WAL file:") {
-            return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) }
-        }
-        return nil
+        return await installation.controlData("Latest checkpoint's REDO WAL file", in: spec.dataDirectory)
     }
 
     /// After an in-place replacement swapped the data: the old lineage ends and the one the

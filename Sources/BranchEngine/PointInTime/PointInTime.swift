@@ -77,11 +77,7 @@ struct PointInTime: EnginePart {
     /// location"): replay from the snapshot can stop at any later position.
     func checkpoint(of snapshot: SnapshotRecord) async -> WALPosition? {
         let data = PoolLayout.dataDirectory(in: layout.snapshot(snapshot.project, snapshot.id))
-        let result = try? await Command.run(installation.tool("pg_controldata"), [data], check: false)
-        for line in (result?.stdout ?? "").split(separator: "\n") where line.hasPrefix("Latest checkpoint location:") {
-            return line.split(separator: ":").last.flatMap { WALPosition($0.trimmingCharacters(in: .whitespaces)) }
-        }
-        return nil
+        return await installation.controlData("Latest checkpoint location", in: data).flatMap(WALPosition.init)
     }
 
     /// Where a point-in-time branch of `source` at `instant` starts: the lineage that held the
