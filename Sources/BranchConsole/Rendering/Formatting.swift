@@ -74,13 +74,19 @@ enum Formatting {
     /// an instant (`2026-01-15T11:45:00Z`); nil for none, and a 400 for one that is neither.
     static func canonicalPoint(_ text: String?) throws -> String? {
         guard let text else { return nil }
-        switch point(text) {
-        case .position(let position)?: return position.description
-        case .instant(let instant)?: return ISO8601DateFormatter().string(from: instant)
-        case nil:
+        switch try requiredPoint(text) {
+        case .position(let position): return position.description
+        case .instant(let instant): return ISO8601DateFormatter().string(from: instant)
+        }
+    }
+
+    /// `point(text)`, or the 400 that says what a past point looks like.
+    static func requiredPoint(_ text: String) throws -> PastPoint {
+        guard let point = point(text) else {
             throw ConsoleFailure(
                 status: 400, code: "invalid_request", message: "'\(text)' is not an instant or a WAL position (like 2026-01-15T11:45:00Z or 0/16B3748).")
         }
+        return point
     }
 
     /// "2026-12-05 14:30:05 UTC".

@@ -177,9 +177,7 @@ struct DatabasePages: Sendable {
     /// branch at that instant (deleted after).
     func read(into model: inout Model, base: String) async throws {
         guard let at = model.at else { return try await read(into: &model, base: base, from: model.branch) }
-        guard let point = Formatting.point(at) else {
-            throw ConsoleFailure(status: 400, code: "invalid_request", message: "'\(at)' is not an instant or a WAL position.")
-        }
+        let point = try Formatting.requiredPoint(at)
         let before = model
         model = try await TemporaryBranch(environment: environment, project: model.project).at(point, of: model.branch) { temporary in
             var copy = before

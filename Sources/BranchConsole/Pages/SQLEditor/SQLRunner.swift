@@ -41,11 +41,7 @@ struct SQLRunner: Sendable {
         }
         await recordHistory(model.sql)
         if let at = place.at {
-            guard let point = Formatting.point(at) else {
-                throw ConsoleFailure(
-                    status: 400, code: "invalid_request", message: "'\(at)' is not an instant or a WAL position.",
-                    hint: "Use 2026-12-05T10:00:00Z or 0/16B3748.")
-            }
+            let point = try Formatting.requiredPoint(at)
             let base = place.branch
             do {
                 let status = try await TemporaryBranch(environment: environment, project: project).at(point, of: base) { temporary in

@@ -141,22 +141,27 @@ extension TableGridModel {
             }
             html.markup("\n    ")
             if let editHref = row.editHref {
-                html.markup("<td class=\"row-actions\"><a")
-                html.attribute("href", editHref)
-                html.markup(" class=\"small\" data-no-prefetch")
-                html.attribute("aria-label", "Edit row \(row.keyJSON) in a form")
-                html.markup(">Edit</a>")
+                html.markup("<td class=\"row-actions\">")
+                rowLink(&html, editHref, label: "Edit row \(row.keyJSON) in a form", "Edit")
                 if let historyHref = row.historyHref {
-                    html.markup(" <a")
-                    html.attribute("href", historyHref)
-                    html.markup(" class=\"small\" data-no-prefetch")
-                    html.attribute("aria-label", "History of row \(row.keyJSON) across snapshots")
-                    html.markup(">History</a>")
+                    html.markup(" ")
+                    rowLink(&html, historyHref, label: "History of row \(row.keyJSON) across snapshots", "History")
                 }
                 html.markup("</td>")
             }
             html.markup("\n  </tr>")
         }
         return html
+    }
+
+    /// A row action's link (not prefetched: following it opens a temporary branch or a form).
+    private static func rowLink(_ html: inout HTML, _ href: String, label: String, _ text: StaticString) {
+        html.markup("<a")
+        html.attribute("href", href)
+        html.markup(" class=\"small\" data-no-prefetch")
+        html.attribute("aria-label", label)
+        html.markup(">")
+        html.markup(text)
+        html.markup("</a>")
     }
 }
