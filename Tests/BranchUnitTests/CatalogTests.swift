@@ -6,12 +6,13 @@ import Testing
 
 @Suite("Catalog")
 struct CatalogTests {
+    let scratch: ScratchDirectory
     let directory: String
     let catalog: Catalog
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("branch-catalog-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        scratch = try ScratchDirectory("branch-catalog")
+        directory = scratch.path
         catalog = try Catalog(path: "\(directory)/catalog.sqlite")
     }
 

@@ -59,13 +59,13 @@ struct KeyedLockTests {
 
 @Suite("Journal")
 struct JournalTests {
+    let scratch: ScratchDirectory
     let catalog: Catalog
     let journal: Journal
 
     init() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("branch-journal-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        catalog = try Catalog(path: "\(directory)/catalog.sqlite")
+        scratch = try ScratchDirectory("branch-journal")
+        catalog = try Catalog(path: "\(scratch.path)/catalog.sqlite")
         journal = Journal(catalog: catalog, logger: Logger(label: "test"))
     }
 

@@ -7,12 +7,13 @@ import Testing
 
 @Suite("Project JWT secrets in the catalog, and the keys they sign")
 struct ProjectJWTSecretTests {
+    let scratch: ScratchDirectory
     let directory: String
     let catalog: Catalog
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("branch-secrets-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        scratch = try ScratchDirectory("branch-secrets")
+        directory = scratch.path
         catalog = try Catalog(path: "\(directory)/catalog.sqlite")
     }
 

@@ -11,15 +11,13 @@ import Glibc
 /// BranchStorage's file reading, on files written in a temporary directory (no root, any filesystem).
 @Suite("Relation files, extent maps and small files")
 struct RelationFileTests {
+    let scratch: ScratchDirectory
     let directory: String
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("relation-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        scratch = try ScratchDirectory("relation")
+        directory = scratch.path
     }
-
-    /// Cleaned up by the test that made it (Swift Testing has no tear-down for a struct suite).
-    func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
     /// `count` pages, each filled with its number (mod 256) from `first` on.
     static func pages(_ count: Int, from first: Int = 0) -> [UInt8] {
@@ -32,7 +30,6 @@ struct RelationFileTests {
 
     @Test("pages are read by block, whole pages only, fewer at the end and none past it")
     func readPages() async throws {
-        defer { remove() }
         // Three pages and half of a fourth (a partial page is not a page).
         try write(Self.pages(3) + [UInt8](repeating: 9, count: RelationFile.pageSize / 2), to: "16384")
         try await RelationFile.withOpened("\(directory)/16384") { file in
@@ -49,7 +46,6 @@ struct RelationFileTests {
 
     @Test("a read across the end of a 1 GB segment continues in the next segment file")
     func segments() async throws {
-        defer { remove() }
         // Segment 0 is a sparse 1 GB file (no disk space), segment 1 holds two pages.
         let first = "\(directory)/16385"
         _ = FileManager.default.createFile(atPath: first, contents: nil)
@@ -69,7 +65,6 @@ struct RelationFileTests {
 
     @Test("a missing relation file is not found")
     func missing() async throws {
-        defer { remove() }
         let error = await #expect(throws: StorageError.self) {
             try await RelationFile.withOpened("\(directory)/none") { _ in }
         }
@@ -78,7 +73,6 @@ struct RelationFileTests {
 
     @Test("the extent map covers the written file, or the filesystem says it cannot tell")
     func extentMap() async throws {
-        defer { remove() }
         try write(Self.pages(4), to: "16386")
         try await RelationFile.withOpened("\(directory)/16386") { file in
             do {
@@ -98,7 +92,6 @@ struct RelationFileTests {
 
     @Test("shared ranges: overlapping extents at the same physical shift, both plain, not merged")
     func sharedRanges() {
-        defer { remove() }
         typealias Extent = ExtentMap.Extent
         let a = ExtentMap(extents: [
             Extent(logical: 0, physical: 1_000_000, length: 16_384),
@@ -125,7 +118,6 @@ struct RelationFileTests {
 
     @Test("small files are read whole; a directory's files by name, filtered")
     func smallFiles() async throws {
-        defer { remove() }
         let big = (0..<200_000).map { UInt8($0 % 251) }
         try write(big, to: "0000")
         try write([1, 2, 3], to: "0001")
@@ -140,7 +132,6 @@ struct RelationFileTests {
 
     @Test("slow storage calls wait on BlockingWork's threads, not on Swift's cooperative ones")
     func slowCallsLeaveTheCooperativePoolFree() async throws {
-        defer { remove() }
         // Reading a FIFO blocks in open() until a writer comes: 16 reads that cannot finish yet,
         // more than both Swift's cooperative threads (as many as cores) and BlockingWork's eight.
         let fifos = (0..<16).map { "\(directory)/fifo-\($0)" }

@@ -10,11 +10,12 @@ import Glibc
 
 @Suite("Secrets sealed in the catalog under the master key")
 struct SecretBoxTests {
+    let scratch: ScratchDirectory
     let directory: String
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("branch-secretbox-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        scratch = try ScratchDirectory("branch-secretbox")
+        directory = scratch.path
     }
 
     func name(_ raw: String) -> ResourceName { try! ResourceName(validating: raw) }
