@@ -56,7 +56,10 @@ package struct SupervisorService: Service {
         let servers = BranchServers(context: context)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await superviseThePooler()
-            guard let branches = try? await context.catalog.allBranches() else { continue }
+            guard let branches = try? await context.catalog.allBranches() else {
+                await pauseBeforeNextRound(context.configuration.supervisorInterval)
+                continue
+            }
             var seen = Set<String>()
             for branch in branches where branch.state == .ready && branch.desired == .running && !branch.suspended {
                 let key = Activity.key(branch)
@@ -86,7 +89,7 @@ package struct SupervisorService: Service {
                 machines[key] = machine
             }
             machines = machines.filter { seen.contains($0.key) }
-            try? await Task.sleep(for: context.configuration.supervisorInterval)
+            await pauseBeforeNextRound(context.configuration.supervisorInterval)
         }
     }
 

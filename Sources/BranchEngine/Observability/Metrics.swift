@@ -94,7 +94,7 @@ package struct MetricsService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await sampler.sampleOnce()
             await context.sessionPool.closeExpired()
-            try? await Task.sleep(for: context.configuration.metricsInterval)
+            await pauseBeforeNextRound(context.configuration.metricsInterval)
         }
     }
 }

@@ -45,7 +45,7 @@ struct UpgradeService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             guard var state = UpgradeState.load(path), !state.reported else { return }
             guard state.isFinished else {
-                try? await Task.sleep(for: .seconds(1))
+                await pauseBeforeNextRound(.seconds(1))
                 continue
             }
             await context.alert(Self.alert(for: state))

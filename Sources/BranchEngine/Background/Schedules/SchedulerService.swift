@@ -47,7 +47,7 @@ package struct SchedulerService: Service {
                         await PointInTime(context: context).pruneArchivedWAL()
                     }
                 }
-                try? await Task.sleep(for: context.configuration.supervisorInterval)
+                await pauseBeforeNextRound(context.configuration.supervisorInterval)
             }
             group.cancelAll()
         }
