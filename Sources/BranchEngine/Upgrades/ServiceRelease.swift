@@ -1,4 +1,5 @@
 import BranchCore
+import BranchSystem
 import Foundation
 import Synchronization
 
@@ -28,17 +29,32 @@ final class ServiceRelease: Sendable {
 
     init() { (requests, submit) = AsyncStream.makeStream() }
 
-    /// Reads the running binary's identity (hashes it: run off the cooperative threads).
+    /// Reads the running binary's identity (run off the cooperative threads). Its SHA-256 is read
+    /// now only when a release manifest lies beside it, whose version counts only if the two
+    /// match; else on first use (`digest()`): hashing a 200 MB binary took 1 to 3 s of every start.
     func identify() {
         let paths = InstalledPaths.ofRunningProcess()
-        let digest = FileDigest.sha256(paths.binary)
-        let version = InstalledPaths.version(binary: paths.binary, manifest: paths.manifest) { _ in digest } ?? Engine.version
+        var digest: String?
+        let version = InstalledPaths.version(binary: paths.binary, manifest: paths.manifest) { _ in
+            digest = FileDigest.sha256(Self.runningImage)
+            return digest
+        } ?? Engine.version
         state.withLock { ($0.paths, $0.sha256, $0.version) = (paths, digest, version) }
     }
 
+    /// The running binary's SHA-256, hashed off the cooperative threads on first use.
+    func digest() async -> String? {
+        if let known = state.withLock({ $0.sha256 }) { return known }
+        let digest = (try? await BlockingWork.run { FileDigest.sha256(Self.runningImage) }) ?? nil
+        state.withLock { $0.sha256 = digest }
+        return digest
+    }
+
+    /// The image this process runs, even after an upgrade has put another file at its path.
+    private static let runningImage = "/proc/self/exe"
+
     var paths: InstalledPaths { state.withLock { $0.paths } }
     var version: String { state.withLock { $0.version } }
-    var sha256: String? { state.withLock { $0.sha256 } }
     var localURL: String? {
         get { state.withLock { $0.localURL } }
         set { state.withLock { $0.localURL = newValue } }

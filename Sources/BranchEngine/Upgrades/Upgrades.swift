@@ -83,7 +83,7 @@ package struct Upgrades: EnginePart {
             guard Files.exists(paths.previous) else {
                 throw EngineError(.noPreviousRelease, "There is no previous binary (\(paths.previous)) to go back to.", hint: "Only an upgrade keeps one.")
             }
-            if let last = UpgradeState.load(statePath), last.to.sha256 == context.release.sha256, let before = last.from.catalogVersion,
+            if let last = UpgradeState.load(statePath), last.to.sha256 == (await context.release.digest()), let before = last.from.catalogVersion,
                 before < Catalog.schemaVersion
             {
                 throw EngineError(
@@ -186,7 +186,7 @@ package struct Upgrades: EnginePart {
         // then the two swap places in one step: a crash leaves one or the other installed.
         let staged = "\((paths.binary as NSString).deletingLastPathComponent)/.branch.new-\(id)"
         try await BlockingWork.run { try AtomicSwap.copy(newBinary, to: staged, mode: 0o755) }
-        let runningSha = release.sha256 ?? ""
+        let runningSha = await release.digest() ?? ""
         if InstalledPaths.version(binary: paths.binary, manifest: paths.manifest, sha256: { _ in runningSha }) == nil {
             let own = ReleaseManifest(version: release.version, minimumCatalogVersion: 1, sha256: runningSha, builtAt: "")
             try Files.writeAtomically(String(decoding: own.encoded(), as: UTF8.self), to: paths.manifest, mode: 0o644)
