@@ -134,6 +134,7 @@ package final class TestEnvironment: @unchecked Sendable {
     /// Starts `branch serve` and waits until its API answers.
     package func startService(environment extra: [String: String] = [:], arguments: [String] = []) async throws {
         var environment = Command.baseEnvironment
+        if let templateCache = Self.templateCache { environment["BRANCH_TEMPLATE_CACHE"] = templateCache }
         environment.merge(serviceEnvironment) { _, new in new }
         environment.merge(extra) { _, new in new }
         let pid = try Command.launch(serviceBinary ?? Self.binary, serveArguments + arguments, environment: environment, logFile: serviceLog)
@@ -150,6 +151,15 @@ package final class TestEnvironment: @unchecked Sendable {
         }
         throw TestFailure("branch serve did not answer within 60 s")
     }
+
+    /// Where the services of this test run share the template the first of them built (see
+    /// `TemplateCache`): keyed by the binary under test, under the directory `make test` removes.
+    static let templateCache: String? = {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: binary),
+            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970, let size = attributes[.size] as? Int
+        else { return nil }
+        return "/var/tmp/branch-tests/template-cache/\(Int(modified * 1000))-\(size)"
+    }()
 
     /// Starts the service expecting it to fail; returns its exit status and log.
     package func startServiceExpectingFailure(arguments: [String] = []) async throws -> (status: Int32, log: String) {

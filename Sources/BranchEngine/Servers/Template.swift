@@ -41,17 +41,15 @@ struct Template: EnginePart {
         try await storage.deleteSubvolume(at: work)
         try await storage.deleteSubvolume(at: path)
         try await storage.createSubvolume(at: work)
+        let cache = TemplateCache(environment: configuration.environment, postgresVersion: installation.version, contents: Self.contents)
+        var source = "built"
         do {
-            let logDirectory = layout.templateLogs
-            try Files.ensureDirectory(logDirectory, mode: 0o700, owner: ClusterFiles.superuser)
-            let port = try await context.allocatePort()
-            try Files.ensureDirectory(layout.socketDirectory(port: port), mode: 0o700, owner: ClusterFiles.superuser)
-            try await TemplateBuilder.build(
-                dataDirectory: PoolLayout.dataDirectory(in: work), installation: installation,
-                socketDirectory: layout.socketDirectory(port: port), port: port,
-                logFile: "\(logDirectory)/pg\(installation.major).log",
-                databaseSetup: DataAPIBootstrap.sql(databaseOwner: ClusterFiles.templateRole))
-            try Files.writeAtomically(Self.contents, to: "\(work)/\(Self.contentsMarker)", mode: 0o644)
+            if let cache, await cache.restore(into: work) {
+                source = "copied from the test run's cache"
+            } else {
+                try await build(in: work)
+                await cache?.store(from: work)
+            }
             try await storage.sync()
             // A read-only subvolume cannot be moved (its parent link is inside it): move, then freeze.
             try await storage.move(work, to: path)
@@ -60,6 +58,20 @@ struct Template: EnginePart {
             try? await storage.deleteSubvolume(at: work)
             throw error
         }
-        logger.info("template ready", metadata: ["major": "\(installation.major)", "ms": "\(watch.milliseconds)"])
+        logger.info("template ready", metadata: ["major": "\(installation.major)", "ms": "\(watch.milliseconds)", "source": "\(source)"])
+    }
+
+    /// initdb, a start to set the template database up for the data API, a clean stop, the marker.
+    private func build(in work: String) async throws {
+        let logDirectory = layout.templateLogs
+        try Files.ensureDirectory(logDirectory, mode: 0o700, owner: ClusterFiles.superuser)
+        let port = try await context.allocatePort()
+        try Files.ensureDirectory(layout.socketDirectory(port: port), mode: 0o700, owner: ClusterFiles.superuser)
+        try await TemplateBuilder.build(
+            dataDirectory: PoolLayout.dataDirectory(in: work), installation: installation,
+            socketDirectory: layout.socketDirectory(port: port), port: port,
+            logFile: "\(logDirectory)/pg\(installation.major).log",
+            databaseSetup: DataAPIBootstrap.sql(databaseOwner: ClusterFiles.templateRole))
+        try Files.writeAtomically(Self.contents, to: "\(work)/\(Self.contentsMarker)", mode: 0o644)
     }
 }
