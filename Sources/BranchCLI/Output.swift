@@ -91,8 +91,12 @@ enum Format {
     }
 
     /// `5s`, `3m`, `2h`, `4d` since `date`.
-    static func age(_ date: Date, now: Date = Date()) -> String {
-        let seconds = max(0, Int(now.timeIntervalSince(date)))
+    static func age(_ date: Date, now: Date = Date()) -> String { span(max(0, Int(now.timeIntervalSince(date)))) }
+
+    /// How long until `date`, as coarsely as `age`.
+    static func timeLeft(until date: Date, now: Date = Date()) -> String { span(max(0, Int(date.timeIntervalSince(now)))) }
+
+    private static func span(_ seconds: Int) -> String {
         switch seconds {
         case ..<60: return "\(seconds)s"
         case ..<3600: return "\(seconds / 60)m"

@@ -207,6 +207,13 @@ package final class Catalog: Sendable {
         migrator.registerMigration("v15: auth mail links and limits") { db in try AuthSettingsTable.addLinksAndLimits(db) }
         migrator.registerMigration("v16: auth mail templates") { db in try AuthSettingsTable.addMailTemplates(db) }
         migrator.registerMigration("v17: secure email change") { db in try AuthSettingsTable.addSecureEmailChange(db) }
+        migrator.registerMigration("v18: what each branch was made from, protection, time to live") { db in
+            try db.alter(table: "branch") { t in
+                t.add(column: "origin", .text)
+                t.add(column: "protected", .boolean).notNull().defaults(to: false)
+                t.add(column: "expires_at", .datetime)
+            }
+        }
         return migrator
     }
 

@@ -98,3 +98,12 @@ enum CatalogColumns {
         init?(intValue: Int) { nil }
     }
 }
+
+/// Plain text in its column (`head`, `instant:…`), not the JSON GRDB writes for other Codable values.
+extension BranchOrigin: DatabaseValueConvertible {
+    package var databaseValue: DatabaseValue { stored.databaseValue }
+
+    package static func fromDatabaseValue(_ dbValue: DatabaseValue) -> BranchOrigin? {
+        String.fromDatabaseValue(dbValue).flatMap(BranchOrigin.init(stored:))
+    }
+}

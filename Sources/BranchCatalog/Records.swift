@@ -96,6 +96,13 @@ package struct BranchRecord: Codable, Sendable, Hashable {
     package var restarts: Int
     /// The WAL history this branch's data currently continues (see `LineageRecord`).
     package var lineage: String?
+    /// What it was made from, as asked; nil for a project's main branch and branches made before
+    /// the catalog kept it.
+    package var origin: BranchOrigin?
+    /// Refuses deletion and reset (`branch protect`), and outlives its time to live.
+    package var protected = false
+    /// When the service deletes it (`branch create --ttl`, `branch expire`); nil: kept until deleted.
+    package var expiresAt: Date?
 
     package init(
         project: ResourceName, name: ResourceName, parent: ResourceName?, baseSnapshot: String?, port: Int,
@@ -112,6 +119,59 @@ package struct BranchRecord: Codable, Sendable, Hashable {
         self.operationID = operationID
         self.suspended = suspended
         self.restarts = restarts
+    }
+}
+
+/// What a branch was made from, as it was asked for. Kept in the catalog as text: `head`,
+/// `instant:<ISO 8601>`, `position:<LSN>`, `snapshot:<id>` or `backup:<id>`.
+package enum BranchOrigin: Sendable, Hashable, Codable {
+    /// Its parent as it was when the branch was made.
+    case head
+    /// Its parent as it was at an instant, replayed from archived WAL.
+    case instant(Date)
+    /// Its parent just before a WAL position, replayed from archived WAL.
+    case position(WALPosition)
+    /// A snapshot, by id.
+    case snapshot(String)
+    /// A backup restored to a new branch, by id.
+    case backup(String)
+
+    package var stored: String {
+        switch self {
+        case .head: "head"
+        case .instant(let date): "instant:" + date.formatted(Self.instantFormat)
+        case .position(let position): "position:\(position)"
+        case .snapshot(let id): "snapshot:\(id)"
+        case .backup(let id): "backup:\(id)"
+        }
+    }
+
+    package init?(stored: String) {
+        let (kind, value) = stored.firstIndex(of: ":").map { (stored[..<$0], String(stored[stored.index(after: $0)...])) } ?? (Substring(stored), "")
+        switch kind {
+        case "head" where value.isEmpty: self = .head
+        case "instant": guard let date = try? Self.instantFormat.parse(value) else { return nil }; self = .instant(date)
+        case "position": guard let position = WALPosition(value) else { return nil }; self = .position(position)
+        case "snapshot" where !value.isEmpty: self = .snapshot(value)
+        case "backup" where !value.isEmpty: self = .backup(value)
+        default: return nil
+        }
+    }
+
+    /// Milliseconds kept: an instant is asked for to the second or finer.
+    private static let instantFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    package init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let origin = BranchOrigin(stored: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a branch origin: \(text)"))
+        }
+        self = origin
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(stored)
     }
 }
 

@@ -41,6 +41,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
     case projectHasBranches = "project_has_branches"
     case branchIsMain = "branch_is_main"
     case branchHasChildren = "branch_has_children"
+    case branchProtected = "branch_protected"
     case branchCheckedOut = "branch_checked_out"
     case branchHasNoParent = "branch_has_no_parent"
     case snapshotInUse = "snapshot_in_use"
@@ -139,7 +140,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
         case .notFound, .projectNotFound, .branchNotFound, .snapshotNotFound, .tableNotFound, .diffSideNotFound, .backupNotFound,
             .jobNotFound, .subvolumeNotFound, .migrationNotFound, .userNotFound, .tokenNotFound, .alertChannelNotFound:
             .notFound
-        case .projectExists, .branchExists, .snapshotExists, .notReady, .projectHasBranches, .branchIsMain, .branchHasChildren,
+        case .projectExists, .branchExists, .snapshotExists, .notReady, .projectHasBranches, .branchIsMain, .branchHasChildren, .branchProtected,
             .branchCheckedOut, .branchHasNoParent, .snapshotInUse, .pointNotRestorable, .branchStopped, .mergeNoTarget, .mergeNoBase,
             .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
             .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged,

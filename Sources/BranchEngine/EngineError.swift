@@ -21,6 +21,12 @@ package struct EngineError: ReportableError {
     static func projectNotFound(_ name: String) -> EngineError {
         EngineError(.projectNotFound, "There is no project '\(name)'.", hint: "List projects with `branch project list`.")
     }
+    static func branchProtected(_ name: ResourceName) -> EngineError {
+        EngineError(
+            .branchProtected, "Branch '\(name)' is protected: it cannot be deleted or reset.",
+            hint: "Unprotect it first (`branch protect \(name) --off`).")
+    }
+
     static func branchNotFound(_ project: ResourceName, _ name: String) -> EngineError {
         EngineError(.branchNotFound, "Project '\(project)' has no branch '\(name)'.", hint: "List branches with `branch list --project \(project)`.")
     }

@@ -74,6 +74,7 @@ struct PointInTimeTests {
 
             let past = try await env.json(BranchResult.self, "create", "lsn-past", "--from", "main", "--at", position)
             #expect(past.branch.parent == "main")
+            #expect(past.branch.createdFrom?.kind == .position && past.branch.createdFrom?.position == position)
             let pastURL = try await env.cli("url", "lsn-past").output
             #expect(try await env.psql(pastURL, "select string_agg(id || ':' || note, ',' order by id) from events") == "1:before")
 
@@ -95,7 +96,7 @@ struct PointInTimeTests {
         try await TestEnvironment.with { env in
             let main = try await env.linkedProject()
             try await env.psql(main, "create table t(v int); insert into t values (1)")
-            _ = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "one")
+            let one = try await env.json(SnapshotResult.self, "snapshot", "create", "--name", "one")
             try await env.psql(main, "insert into t values (2)")
             let beforeRestore = try await Self.waitForNextSecond()
             _ = try await Self.waitForNextSecond()
@@ -105,10 +106,16 @@ struct PointInTimeTests {
             _ = try await Self.waitForNextSecond()
             try await env.psql(main, "insert into t values (4)")
 
-            _ = try await env.json(BranchResult.self, "create", "a", "--from", "main", "--at", Self.iso(beforeRestore))
+            let a = try await env.json(BranchResult.self, "create", "a", "--from", "main", "--at", Self.iso(beforeRestore))
+            #expect(a.branch.createdFrom?.kind == .instant)
+            #expect(a.branch.createdFrom?.at.map { abs($0.timeIntervalSince(beforeRestore)) < 1 } == true, "the instant asked for, not the replay's end")
             #expect(try await env.psql(try await env.cli("url", "a").output, "select string_agg(v::text, ',' order by v) from t") == "1,2")
             _ = try await env.json(BranchResult.self, "create", "b", "--from", "main", "--at", Self.iso(afterRestore))
             #expect(try await env.psql(try await env.cli("url", "b").output, "select string_agg(v::text, ',' order by v) from t") == "1,3")
+
+            // A branch made from a snapshot says which.
+            let c = try await env.json(BranchResult.self, "create", "c", "--snapshot", "one")
+            #expect(c.branch.createdFrom?.kind == .snapshot && c.branch.createdFrom?.snapshot == one.snapshot.id)
         }
     }
 

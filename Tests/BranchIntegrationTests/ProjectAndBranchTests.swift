@@ -34,6 +34,49 @@ struct ProjectAndBranchTests {
         }
     }
 
+    @Test("a protected branch refuses delete and reset; one past its time to live is deleted unless protected or checked out")
+    func protectionAndTimeToLive() async throws {
+        try await TestEnvironment.with { env in
+            try await env.linkedProject()
+            _ = try await env.json(BranchResult.self, "create", "keep")
+            #expect(try await env.json(Components.Schemas.BranchInfo.self, "protect", "keep").protected)
+            #expect(try await env.errorCode("delete", "keep") == "branch_protected")
+            #expect(try await env.errorCode("delete", "keep", "--force") == "branch_protected")
+            #expect(try await env.errorCode("reset", "keep") == "branch_protected")
+
+            // Three branches with two seconds to live: one plain, one protected, one checked out.
+            let preview = try await env.json(BranchResult.self, "create", "preview", "--ttl", "2s")
+            #expect(preview.branch.expiresAt.map { (0...3).contains($0.timeIntervalSinceNow) } == true)
+            #expect(try await env.json(Components.Schemas.BranchInfo.self, "expire", "keep", "--in", "2s").expiresAt != nil)
+            _ = try await env.json(BranchResult.self, "create", "held", "--ttl", "2s")
+            #expect(try await env.cli("checkout", "held").succeeded)
+            #expect(try await env.cli("list").output.contains("protected"), "the list says which branches are protected")
+
+            let deadline = ContinuousClock.now + .seconds(20)
+            var names: [String] = []
+            repeat {
+                try await Task.sleep(for: .milliseconds(500))
+                names = try await env.json(BranchList.self, "list").branches.map(\.name)
+            } while names.contains("preview") && ContinuousClock.now < deadline
+            #expect(names.sorted() == ["held", "keep", "main"], "the expired branch went; the protected and the checked-out ones stay")
+            #expect(try await env.subvolumes("projects/app/branches").sorted() == ["held", "keep", "main"])
+
+            // Unprotected, it goes too; `expire --never` keeps the checked-out one for good.
+            #expect(try await env.json(Components.Schemas.BranchInfo.self, "expire", "held", "--never").expiresAt == nil)
+            #expect(try await env.json(Components.Schemas.BranchInfo.self, "protect", "keep", "--off").protected == false)
+            repeat {
+                try await Task.sleep(for: .milliseconds(500))
+                names = try await env.json(BranchList.self, "list").branches.map(\.name)
+            } while names.contains("keep") && ContinuousClock.now < deadline + .seconds(10)
+            #expect(names.sorted() == ["held", "main"])
+
+            #expect(try await env.errorCode("create", "x", "--ttl", "soon") == "invalid_request")
+            #expect(try await env.errorCode("create", "x", "--ttl", "400d") == "invalid_request")
+            #expect(try await env.errorCode("expire", "main") == "invalid_request")
+            #expect(try await env.errorCode("protect", "nope") == "branch_not_found")
+        }
+    }
+
     @Test("a branch is a copy of its parent's data that then lives its own life")
     func branchLifecycle() async throws {
         try await TestEnvironment.with { env in
@@ -44,6 +87,7 @@ struct ProjectAndBranchTests {
             #expect(created.branch.parent == "main")
             #expect(created.branch.status == "running")
             #expect(created.branch.baseSnapshot != nil)
+            #expect(created.branch.createdFrom?.kind == .head)
             let feature = try await env.cli("url", "feature").output
             #expect(try await env.psql(feature, "select count(*) from items") == "5000")
 
@@ -61,9 +105,11 @@ struct ProjectAndBranchTests {
             #expect(byName["main"]?.checkedOut == true)
             #expect(Set(branches.branches.map(\.port)).count == 3)
             #expect(byName["main"]?.exclusiveBytes != nil)
+            #expect(byName["main"].map { $0.createdFrom == nil } == true, "main was made with its project, from nothing")
             let tree = try await env.cli("list").output
             #expect(tree.contains("└─ feature"))
             #expect(tree.contains("└─ sub"))
+            #expect(tree.contains("feature @ HEAD"), "the list says what each branch was made from")
 
             // Reset: feature gets main's current data back; its old state is kept as a snapshot.
             let reset = try await env.json(BranchResult.self, "reset", "feature")

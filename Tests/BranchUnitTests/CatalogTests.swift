@@ -53,6 +53,30 @@ struct CatalogTests {
         #expect(try await catalog.read { try $0.usedPorts() } == [54400, 54401])
     }
 
+    @Test("a branch keeps what it was made from: the parent's head, an instant, a WAL position, a snapshot or a backup")
+    func origins() async throws {
+        let instant = Date(timeIntervalSince1970: 1_800_000_000.25)
+        let origins: [BranchOrigin?] = [
+            nil, .head, .instant(instant), .position(try #require(WALPosition("0/16B3748"))), .snapshot("abc12345"), .backup("b7f3"),
+        ]
+        try await catalog.write { tx in
+            try tx.insert(project("app"))
+            for (index, origin) in origins.enumerated() {
+                var record = branch("app", "b\(index)", port: 54400 + index)
+                record.origin = origin
+                try tx.insert(record)
+            }
+        }
+        let kept = try await catalog.branches(name("app")).sorted { $0.port < $1.port }.map(\.origin)
+        #expect(kept == origins)
+        #expect(origins.compactMap { $0?.stored } == [
+            "head", "instant:2027-01-15T08:00:00.250Z", "position:0/16B3748", "snapshot:abc12345", "backup:b7f3",
+        ])
+        for text in ["", "head:x", "instant:yesterday", "position:0/XYZ", "snapshot:", "tag:v1"] {
+            #expect(BranchOrigin(stored: text) == nil, "\(text) is no origin")
+        }
+    }
+
     @Test("deleting a project cascades to its branches and snapshots")
     func cascade() async throws {
         try await catalog.write { tx in

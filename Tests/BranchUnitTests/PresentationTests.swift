@@ -48,7 +48,7 @@ struct PoolerConfigurationTests {
 struct TerminalOutputTests {
     func branch(_ name: String, parent: String?) -> Components.Schemas.BranchInfo {
         Components.Schemas.BranchInfo(
-            baseSnapshot: nil, checkedOut: false, createdAt: Date(), exclusiveBytes: nil, name: name, parent: parent, port: 1, project: "app",
+            baseSnapshot: nil, checkedOut: false, createdAt: Date(), exclusiveBytes: nil, name: name, parent: parent, port: 1, project: "app", protected: false,
             restarts: 0, state: "ready", status: "running")
     }
 

@@ -114,6 +114,8 @@ status, headers, _ = call(admin, "POST", P + "/branches", fields)
 check(status == 303 and headers.get("Location") == P + "/branches/from-timeline", "Branch here creates the branch at that instant")
 status, _, page = call(admin, "GET", headers["Location"])
 check("Created branch from-timeline from main as of" in page, "the new branch's page says where it came from")
+status, _, page = call(admin, "GET", P + "/branches")
+check(f"main @ {INSTANT[:16]}" in page, "the branches list says the new branch came from main at that instant", INSTANT)
 status, _, page = call(admin, "GET", T)
 check(re.findall(r'<g class="lane-group[^"]*" data-lane="([^"]+)"', page) == ["main", "feature", "from-timeline"], "the new branch gets a lane")
 

@@ -160,12 +160,7 @@ struct TokenCommand: AsyncParsableCommand {
                     }
                     return role
                 }
-                let seconds = try expires.map { text in
-                    guard let seconds = Lifetime.seconds(text) else {
-                        throw CLIError(code: "invalid_request", message: "'\(text)' is not a lifetime.", hint: "e.g. 30d, 12h, 90m, 3600s")
-                    }
-                    return seconds
-                }
+                let seconds = try expires.map { try Lifetime.required($0, option: "--expires") }
                 let created = try await APIClient.make().createToken(body: .json(.init(
                     expiresInSeconds: seconds, name: name, project: project, role: role))).created.body.json
                 if output.json { return try Format.printJSON(["token": created.token]) }
@@ -292,5 +287,13 @@ enum Lifetime {
         case "s": return number
         default: return nil
         }
+    }
+
+    /// `seconds`, or an error naming `option`.
+    static func required(_ text: String, option: String) throws -> Int {
+        guard let seconds = seconds(text) else {
+            throw CLIError(code: "invalid_request", message: "\(option): '\(text)' is not a duration.", hint: "Write it like 90m, 12h or 7d.")
+        }
+        return seconds
     }
 }

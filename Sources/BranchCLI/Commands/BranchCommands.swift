@@ -23,11 +23,15 @@ struct CreateBranch: AsyncParsableCommand {
     @Option(help: "Re-create the source branch as it was at this point: an instant in ISO 8601 (2026-11-21T10:15:30Z), a time ago (90s-ago, 15m-ago, 2h-ago), or a WAL position of its current history (0/16B3748, as pg_current_wal_lsn() gives it).")
     var at: String?
 
+    @Option(help: "Delete the branch after this long: 90m, 12h, 7d (up to a year). `branch expire` changes it.")
+    var ttl: String?
+
     @OptionGroup var project: ProjectOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await reportingErrors(json: output.json) {
+            let ttlSeconds = try ttl.map { try Lifetime.required($0, option: "--ttl") }
             let point = try at.map { text -> PastPoint in
                 guard let point = PastPoint.parse(text) else {
                     throw CLIError(
@@ -37,13 +41,80 @@ struct CreateBranch: AsyncParsableCommand {
                 return point
             }
             let result = try await APIClient.make().createBranch(
-                path: .init(project: try project.resolve()), body: .json(.init(at: point?.instant, atLsn: point?.position?.description, from: from, name: name, snapshot: snapshot))
+                path: .init(project: try project.resolve()), body: .json(.init(
+                    at: point?.instant, atLsn: point?.position?.description, from: from, name: name, snapshot: snapshot, ttlSeconds: ttlSeconds))
             ).created.body.json
             if output.json { return try Format.printJSON(result) }
             var source = snapshot.map { "snapshot \($0)" } ?? (result.branch.parent ?? "main")
             if let point { source += " as of \(point)" }
             print("\(Style.green("✓")) Created branch \(Style.bold(result.branch.name)) from \(source) \(Format.timing(result.operation)); accepting connections on port \(result.branch.port).")
             print("  `branch url \(result.branch.name)` prints its URL; `branch checkout \(result.branch.name)` points your app at it.")
+            if let expiresAt = result.branch.expiresAt {
+                print("  It is deleted at \(expiresAt.formatted(.iso8601)) (`branch expire \(result.branch.name) --never` keeps it).")
+            }
+        }
+    }
+}
+
+struct ProtectBranch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "protect", abstract: "Protect a branch: it cannot be deleted or reset, and outlives its time to live.")
+
+    @Argument(help: "The branch.")
+    var name: String
+
+    @Flag(help: "Remove the protection.")
+    var off = false
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await output.report(
+            await APIClient.make().updateBranch(
+                path: .init(project: try project.resolve(), branch: name), body: .json(.init(protected: !off))
+            ).ok.body.json
+        ) { branch in
+            print(branch.protected
+                ? "\(Style.green("✓")) Branch \(name) is protected: delete and reset are refused until `branch protect \(name) --off`."
+                : "\(Style.green("✓")) Branch \(name) is no longer protected.")
+        }
+    }
+}
+
+struct ExpireBranch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "expire", abstract: "Set when the service deletes a branch (its time to live), or keep it until deleted.")
+
+    @Argument(help: "The branch.")
+    var name: String
+
+    @Option(name: .customLong("in"), help: "Delete it after this long from now: 90m, 12h, 7d (up to a year).")
+    var after: String?
+
+    @Flag(help: "Keep it until it is deleted.")
+    var never = false
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await reportingErrors(json: output.json) {
+            let ttlSeconds: Int
+            switch (after, never) {
+            case (let text?, false): ttlSeconds = try Lifetime.required(text, option: "--in")
+            case (nil, true): ttlSeconds = 0
+            default: throw CLIError(code: "invalid_request", message: "Give --in DURATION or --never.", hint: "For example `branch expire \(name) --in 7d`.")
+            }
+            let branch = try await APIClient.make().updateBranch(
+                path: .init(project: try project.resolve(), branch: name), body: .json(.init(ttlSeconds: ttlSeconds))
+            ).ok.body.json
+            if output.json { return try Format.printJSON(branch) }
+            if let expiresAt = branch.expiresAt {
+                print("\(Style.green("✓")) Branch \(name) is deleted at \(expiresAt.formatted(.iso8601))\(branch.protected ? " (it is protected: it stays until unprotected)" : "").")
+            } else {
+                print("\(Style.green("✓")) Branch \(name) is kept until it is deleted.")
+            }
         }
     }
 }
@@ -56,12 +127,13 @@ struct ListBranches: AsyncParsableCommand {
 
     func run() async throws {
         try await output.report(await APIClient.make().listBranches(path: .init(project: try project.resolve())).ok.body.json) { list in
-            var table = Table("BRANCH", "STATE", "PORT", "SIZE", "AGE")
+            var table = Table("BRANCH", "STATE", "PORT", "SIZE", "AGE", "KEPT", "FROM")
             for (label, branch) in BranchTree.lines(list.branches) {
                 let state = branch.state == "ready" ? branch.status : branch.state
+                let kept = branch.protected ? "protected" : branch.expiresAt.map { "\(Format.timeLeft(until: $0)) left" } ?? "-"
                 table.add(
                     branch.checkedOut ? "\(label) \(Style.green("*"))" : label, Style.status(state), "\(branch.port)",
-                    Format.bytes(branch.exclusiveBytes), Format.age(branch.createdAt))
+                    Format.bytes(branch.exclusiveBytes), Format.age(branch.createdAt), kept, branch.createdFrom?.text(parent: branch.parent) ?? "-")
             }
             print(table.rendered)
             print(Style.dim("* checked out: the project's pooled endpoint reaches it. SIZE: bytes on disk only this branch holds."))

@@ -42,6 +42,16 @@ enum Formatting {
         }
     }
 
+    /// "6 d", "3 h", "12 min": how long until `date` (a time to live).
+    static func timeLeft(until date: Date, now: Date = Date()) -> String {
+        let seconds = max(0, Int(date.timeIntervalSince(now)))
+        switch seconds {
+        case ..<3600: return "\(max(1, seconds / 60)) min"
+        case ..<86400: return "\(seconds / 3600) h"
+        default: return "\(seconds / 86400) d"
+        }
+    }
+
     /// A past point as a page's `at` gives it: a WAL position (`0/16B3748`) or an instant (`instant`).
     static func point(_ text: String) -> PastPoint? {
         WALPosition(text.trimmingCharacters(in: .whitespaces)).map(PastPoint.position) ?? instant(text).map(PastPoint.instant)

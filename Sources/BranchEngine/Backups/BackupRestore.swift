@@ -85,6 +85,7 @@ extension Backups {
         var branch = BranchRecord(
             project: projectName, name: name, parent: nil, baseSnapshot: snapshot.id, port: try await context.allocatePort(), state: .creating,
             desired: .running, createdAt: Date(), operationID: op.id)
+        branch.origin = .backup(manifest.id)
         let lineage = lineages.new(project: projectName, branch: name, startSnapshot: snapshot.id)
         branch.lineage = lineage.id
         snapshot.lineage = lineage.id

@@ -15,9 +15,11 @@ package struct Branches: EnginePart {
     /// it) or from an existing snapshot, starts it and waits until it accepts connections. With
     /// `at`, the source branch as it was at that instant or WAL position, replayed from its archive.
     package func create(
-        project projectName: String, name rawName: String, from: String? = nil, snapshot: String? = nil, at: PastPoint? = nil
+        project projectName: String, name rawName: String, from: String? = nil, snapshot: String? = nil, at: PastPoint? = nil,
+        ttlSeconds: Int? = nil
     ) async throws -> BranchChange {
         let name = try ResourceName(validating: rawName, kind: "branch name")
+        let expiresAt = try BranchLifetime.expiry(ttlSeconds: ttlSeconds)
         if from != nil && snapshot != nil {
             throw EngineError.invalidRequest("Give either a source branch or a snapshot, not both.")
         }
@@ -47,7 +49,7 @@ package struct Branches: EnginePart {
             }
             let kind = recovery == nil ? "branch.create" : "branch.create-at"
             let (branch, timing) = try await journal.run(kind, project: project.name, target: name.rawValue) { [source, recovery] op in
-                try await make(name, in: project, from: source, recovery: recovery, op: op)
+                try await make(name, in: project, from: source, recovery: recovery, expiresAt: expiresAt, op: op)
             }
             return BranchChange(branch: try await presenter.branch(branch, project: project), operation: timing)
         }
@@ -61,7 +63,8 @@ package struct Branches: EnginePart {
     /// The steps of branch creation, shared by `createBranch`, `restore --as` and point-in-time
     /// branches (with `recovery`: replay the source's archived WAL up to an instant, then promote).
     func make(
-        _ name: ResourceName, in project: ProjectRecord, from source: BranchSource, recovery: Recovery? = nil, op: OperationContext
+        _ name: ResourceName, in project: ProjectRecord, from source: BranchSource, recovery: Recovery? = nil, expiresAt: Date? = nil,
+        op: OperationContext
     ) async throws -> BranchRecord {
         let port = try await context.allocatePort()
         var branch = BranchRecord(
@@ -69,6 +72,13 @@ package struct Branches: EnginePart {
             createdAt: Date(), operationID: op.id)
         var lineage = lineages.new(project: project.name, branch: name, startSnapshot: nil)
         branch.lineage = lineage.id
+        branch.expiresAt = expiresAt
+        branch.origin = switch (recovery?.target, source) {
+        case (.instant(let date)?, _): .instant(date)
+        case (.position(let position)?, _): .position(position)
+        case (nil, .branch): .head
+        case (nil, .snapshot(let snapshot, _)): .snapshot(snapshot.id)
+        }
         var baseSnapshot: SnapshotRecord?
         let basePath: String
         switch source {
@@ -188,6 +198,9 @@ package struct Branches: EnginePart {
                 throw EngineError(
                     .branchCheckedOut, "Branch '\(name)' is checked out: the project's endpoint points at it.",
                     hint: "Check out another branch first (`branch checkout OTHER`).")
+            }
+            if branch.protected {
+                throw EngineError.branchProtected(branch.name)
             }
             if branch.name == .main && !force {
                 throw EngineError(.branchIsMain, "Refusing to delete main without --force.", hint: "Pass --force if you mean it.")

@@ -61,6 +61,9 @@ package struct Restores: EnginePart {
                     .branchHasNoParent, "Branch '\(name)' has no parent to reset from.",
                     hint: "Restore one of its snapshots in place instead (`branch restore SNAPSHOT --in-place`).")
             }
+            if branch.protected {
+                throw EngineError.branchProtected(branch.name)
+            }
             return (project, branch, try tx.requireBranch(project.name, parentName.rawValue))
         }) { (project, branch, parent) in
             try await diskUsage.requireSpaceToGrow()
@@ -90,10 +93,12 @@ package struct Restores: EnginePart {
         }
     }
 
-    /// Points a branch at its new base snapshot and deletes the old base if nothing else uses it.
+    /// Points a reset branch at its new base snapshot (its parent's head, which is now what it was
+    /// made from) and deletes the old base if nothing else uses it.
     func adoptNewBase(_ branch: BranchRecord, _ newBase: String) async throws -> BranchRecord {
         var updated = branch
         updated.baseSnapshot = newBase
+        updated.origin = .head
         let oldBase = try await catalog.write { [updated] tx -> SnapshotRecord? in
             try tx.update(updated)
             guard let id = branch.baseSnapshot, id != newBase, let old = try tx.snapshot(branch.project, idOrName: id),

@@ -136,8 +136,16 @@ struct APIHandlers: APIProtocol {
     func createBranch(_ input: Operations.CreateBranch.Input) async throws -> Operations.CreateBranch.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         let created = try await engine.branches.create(
-            project: input.path.project, name: body.name, from: body.from, snapshot: body.snapshot, at: try Self.point(at: body.at, lsn: body.atLsn))
+            project: input.path.project, name: body.name, from: body.from, snapshot: body.snapshot, at: try Self.point(at: body.at, lsn: body.atLsn),
+            ttlSeconds: body.ttlSeconds)
         return .created(.init(body: .json(.init(created))))
+    }
+
+    func updateBranch(_ input: Operations.UpdateBranch.Input) async throws -> Operations.UpdateBranch.Output {
+        guard case .json(let body) = input.body else { throw APIInputError.body }
+        let updated = try await engine.lifetimes.update(
+            project: input.path.project, branch: input.path.branch, protected: body.protected, ttlSeconds: body.ttlSeconds)
+        return .ok(.init(body: .json(.init(updated))))
     }
 
     /// A new branch's past point: `at` (an instant) or `atLsn` (a WAL position), not both.

@@ -37,9 +37,23 @@ extension Schemas.BranchInfo {
         let record = view.record
         self.init(
             baseSnapshot: record.baseSnapshot, checkedOut: view.checkedOut, createdAt: record.createdAt,
-            earliestRestorableAt: view.earliestRestorableAt, exclusiveBytes: view.exclusiveBytes.map(Int.init), name: record.name.rawValue,
+            createdFrom: record.origin.map(Schemas.BranchOrigin.init), earliestRestorableAt: view.earliestRestorableAt,
+            exclusiveBytes: view.exclusiveBytes.map(Int.init), expiresAt: record.expiresAt, name: record.name.rawValue,
             parent: record.parent?.rawValue, poolerDatabase: FrontDoor.entryName(record.project, record.name), port: record.port,
-            project: record.project.rawValue, restarts: record.restarts, state: record.state.rawValue, status: view.status.rawValue)
+            project: record.project.rawValue, protected: record.protected, restarts: record.restarts, state: record.state.rawValue,
+            status: view.status.rawValue)
+    }
+}
+
+extension Schemas.BranchOrigin {
+    init(_ origin: BranchOrigin) {
+        switch origin {
+        case .head: self.init(kind: .head)
+        case .instant(let date): self.init(at: date, kind: .instant)
+        case .position(let position): self.init(kind: .position, position: position.description)
+        case .snapshot(let id): self.init(kind: .snapshot, snapshot: id)
+        case .backup(let id): self.init(backup: id, kind: .backup)
+        }
     }
 }
 

@@ -200,7 +200,7 @@ struct ProjectFacts: Sendable {
 enum ActivityCLI {
     static let commands: [String: String] = [
         "createProject": "branch project create", "deleteProject": "branch project delete", "updateProject": "branch project set",
-        "createBranch": "branch create", "deleteBranch": "branch delete", "resetBranch": "branch reset", "startBranch": "branch start",
+        "createBranch": "branch create", "deleteBranch": "branch delete", "updateBranch": "branch protect / expire", "resetBranch": "branch reset", "startBranch": "branch start",
         "stopBranch": "branch stop", "checkout": "branch checkout", "createSnapshot": "branch snapshot create",
         "deleteSnapshot": "branch snapshot delete", "restoreSnapshot": "branch restore", "setSchedule": "branch schedule set",
         "deleteSchedule": "branch schedule off", "createBackup": "branch backup create", "restoreBackup": "branch backup restore",

@@ -19,6 +19,14 @@ struct BranchDetailPages: Sendable {
         var size: String
         var created: String
         var createdAge: String
+        /// What it was made from (`main @ HEAD`, `main @ 0/16B3748`, …); nil for main.
+        var createdFrom: String?
+        var protected: Bool
+        var expires: String?
+        var expiresIn: String
+        var ttlChoices: [BranchesPages.Option]
+        var cliProtect: String
+        var cliExpire: String
         var earliest: String
         var parent: String?
         var parentHref: String?
@@ -72,7 +80,11 @@ struct BranchDetailPages: Sendable {
             project: project, name: name, status: branch.status, running: branch.status == "running", checkedOut: branch.checkedOut,
             port: branch.port, restarts: branch.restarts, size: Formatting.bytes(branch.exclusiveBytes),
             created: Instants.utc(branch.createdAt), createdAge: Formatting.age(branch.createdAt),
-            earliest: branch.earliestRestorableAt.map(Instants.utc) ?? "—",
+            createdFrom: branch.createdFrom?.text(parent: branch.parent), protected: branch.protected,
+            expires: branch.expiresAt.map(Instants.utc), expiresIn: branch.expiresAt.map { Formatting.timeLeft(until: $0) } ?? "",
+            ttlChoices: BranchCreation.ttlChoices.map { BranchesPages.Option(value: String($0.seconds), label: $0.label, selected: false) },
+            cliProtect: "branch protect \(name)\(branch.protected ? " --off" : "") --project \(project)",
+            cliExpire: "branch expire \(name) --in 7d --project \(project)", earliest: branch.earliestRestorableAt.map(Instants.utc) ?? "—",
             parent: branch.parent, parentHref: branch.parent.map { "\(base)/branches/\(ConsolePath.segment($0))" },
             compareHref: branch.parent.map { "\(base)/diff?from=\(FormFields.encode($0))&to=\(FormFields.encode(name))" },
             timelineHref: "\(base)/timeline?branch=\(FormFields.encode(name))", sqlHref: "\(base)/sql?branch=\(FormFields.encode(name))",
@@ -113,6 +125,21 @@ struct BranchDetailPages: Sendable {
                 }
                 let kept = reset.replacedStateSnapshot.map { " The old state is snapshot \($0.id)." } ?? ""
                 return environment.redirect(here, flash: "Reset \(name) from \(reset.branch.parent ?? "its parent").\(kept)")
+            case "protect", "unprotect":
+                _ = try await environment.call("updateBranch", project: project, changes: true) {
+                    try await $0.updateBranch(.init(path: .init(project: path.project, branch: path.branch), body: .json(.init(protected: action == "protect")))).ok.body.json
+                }
+                return environment.redirect(
+                    here, flash: action == "protect" ? "Protected \(name): delete and reset are refused until it is unprotected." : "\(name) is no longer protected.")
+            case "expire":
+                guard let seconds = form.text("ttl").flatMap(Int.init), seconds >= 0 else {
+                    return environment.redirect(here, flash: "Choose when to delete \(name), or never.", error: true)
+                }
+                let updated = try await environment.call("updateBranch", project: project, changes: true) {
+                    try await $0.updateBranch(.init(path: .init(project: path.project, branch: path.branch), body: .json(.init(ttlSeconds: seconds)))).ok.body.json
+                }
+                return environment.redirect(
+                    here, flash: updated.expiresAt.map { "\(name) is deleted at \(Instants.utc($0))." } ?? "\(name) is kept until it is deleted.")
             case "delete":
                 guard form.text("confirm") == name else {
                     return environment.redirect(here, flash: "Type the branch's name, \(name), to delete it.", error: true)

@@ -20,6 +20,10 @@ struct BranchesPages: Sendable {
         var logical: String
         var size: String
         var status: String
+        var protected: Bool
+        /// When the service deletes it (UTC), and how long that is from now.
+        var expires: String?
+        var expiresIn: String
         var checkedOut: Bool
         var restarts: Int
         var port: Int
@@ -40,6 +44,7 @@ struct BranchesPages: Sendable {
         var branches: [Option]
         var snapshots: [Option]
         var hasSnapshots: Bool
+        var ttlChoices: [Option]
         var at: String
         var min: String
         var max: String
@@ -86,16 +91,12 @@ struct BranchesPages: Sendable {
         async let snapshotList = environment.call("listSnapshots", project: project) {
             try await $0.listSnapshots(.init(path: .init(project: project))).ok.body.json.snapshots
         }
-        async let operationList = environment.call("listOperations", project: project) {
-            try await $0.listOperations(.init(query: .init(project: project, limit: 500))).ok.body.json.operations
-        }
         async let metrics = environment.call("getMetrics", project: project) {
             try await $0.getMetrics(.init(query: .init(project: project, minutes: 0))).ok.body.json.series
         }
         let branches = try await branchList
         let snapshots = try await snapshotList
         let logical = Dictionary(try await metrics.map { ($0.branch, $0.samples.last?.databaseBytes) }, uniquingKeysWith: { first, _ in first })
-        let pointInTime = Set(try await operationList.filter { $0.kind == "branch.create-at" && $0.state == "succeeded" }.compactMap(\.target))
         let byID = Dictionary(snapshots.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let current = branch ?? branches.first { $0.checkedOut }?.name ?? "main"
         let base = "/projects/\(ConsolePath.segment(project))/branches"
@@ -104,10 +105,11 @@ struct BranchesPages: Sendable {
             return Row(
                 name: info.name, href: "\(base)/\(ConsolePath.segment(info.name))", depth: Array(repeating: 0, count: item.depth),
                 parent: info.parent, parentHref: info.parent.map { "\(base)/\(ConsolePath.segment($0))" },
-                createdFrom: createdFrom(info, snapshot: info.baseSnapshot.flatMap { byID[$0] }, pointInTime: pointInTime.contains(info.name)),
+                createdFrom: createdFrom(info, snapshots: byID),
                 created: Instants.utc(info.createdAt), createdAge: Formatting.age(info.createdAt),
                 logical: Formatting.bytes(logical[info.name] ?? nil), size: Formatting.bytes(info.exclusiveBytes),
-                status: info.status, checkedOut: info.checkedOut, restarts: info.restarts, port: info.port, current: info.name == current)
+                status: info.status, protected: info.protected, expires: info.expiresAt.map(Instants.utc),
+                expiresIn: info.expiresAt.map { Formatting.timeLeft(until: $0) } ?? "", checkedOut: info.checkedOut, restarts: info.restarts, port: info.port, current: info.name == current)
         }
         let form = createForm(project: project, branches: branches, snapshots: snapshots, current: current, new: new, at: at)
         let model = Model(project: project, rows: rows, mayWrite: PageAccess.mayWrite(project), form: form)
@@ -116,12 +118,16 @@ struct BranchesPages: Sendable {
             cli: "branch list --project \(project)", body: model)
     }
 
-    /// HEAD of the parent, an instant, a snapshot, a backup, or the project's origin.
-    func createdFrom(_ branch: Components.Schemas.BranchInfo, snapshot: Components.Schemas.SnapshotInfo?, pointInTime: Bool) -> String {
-        if pointInTime, let parent = branch.parent { return "\(parent) at an instant (\(snapshot.map { Instants.utc($0.createdAt) } ?? "replayed"))" }
-        guard let snapshot else { return branch.parent.map { "\($0) HEAD" } ?? "project origin" }
+    /// HEAD of the parent, an instant or a WAL position of it, a snapshot (by name when it has
+    /// one), a backup, or the project's origin. Branches made before the catalog kept it are read
+    /// from their base snapshot (a point-in-time one then shows the snapshot its replay ended in).
+    func createdFrom(_ branch: Components.Schemas.BranchInfo, snapshots: [String: Components.Schemas.SnapshotInfo]) -> String {
+        if let origin = branch.createdFrom {
+            return origin.text(parent: branch.parent, snapshotName: origin.snapshot.flatMap { snapshots[$0]?.name })
+        }
+        guard let snapshot = branch.baseSnapshot.flatMap({ snapshots[$0] }) else { return branch.parent.map { "\($0) @ HEAD" } ?? "project origin" }
         switch snapshot.kind {
-        case "base": return "\(snapshot.sourceBranch) HEAD"
+        case "base": return "\(snapshot.sourceBranch) @ HEAD"
         case "restored": return "a backup (\(Instants.utc(snapshot.createdAt)))"
         default: return "snapshot \(snapshot.name ?? snapshot.id) (\(snapshot.kind))"
         }
@@ -150,6 +156,7 @@ struct BranchesPages: Sendable {
         return CreateForm(
             open: new || at != nil, fromHead: at == nil, fromTime: at != nil, fromSnapshot: false,
             branches: branchOptions, snapshots: snapshotOptions, hasSnapshots: !snapshotOptions.isEmpty,
+            ttlChoices: BranchCreation.ttlChoices.map { Option(value: String($0.seconds), label: $0.label, selected: false) },
             at: Instants.localInput(clamped), min: Instants.localInput(earliest), max: Instants.localInput(now),
             window: "\(Instants.utc(earliest)) → now",
             cliHead: BranchCreation.cli(project: project, name: "", source: .head, from: current, at: nil, snapshot: nil),

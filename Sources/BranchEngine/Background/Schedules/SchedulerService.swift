@@ -7,7 +7,8 @@ import Synchronization
 
 /// Runs the schedules that are due (checked every second), each as a child task of its own, so a
 /// long backup delays no other schedule, restart or request; a schedule still running is not
-/// started again. Once a minute it also prunes old server logs and archived WAL nothing needs, and
+/// started again. Every round it deletes the branches whose time to live ended (see
+/// `BranchLifetime`). Once a minute it also prunes old server logs and archived WAL nothing needs, and
 /// starts the verification of each project's newest backup when it is due (`--verify-interval`).
 package struct SchedulerService: Service {
     let context: EngineContext
@@ -38,6 +39,12 @@ package struct SchedulerService: Service {
                     group.addTask {
                         await scheduler.run(schedule)
                         running.release(key)
+                    }
+                }
+                if running.claim("branch expiry") {
+                    group.addTask {
+                        await BranchLifetime(context: context).deleteExpired()
+                        running.release("branch expiry")
                     }
                 }
                 if ContinuousClock.now - lastHousekeeping > .seconds(60) {
