@@ -71,7 +71,7 @@ fi
 # one at a time; each shard takes its branch ports from its own range (BRANCH_TEST_SHARD). The
 # first shard is the suites that kill, restart and upgrade services, alerts (and their outbox), the
 # data API's client suites, two console suites (the browser journeys among them) and the import
-# and mirror suites, containers, disk guards and the data API engine (to even the shards out); the
+# and mirror suites, containers, disk guards, the data API engine and admin SQL (to even the shards out); the
 # second all others.
 bundle=$(scripts/swift.sh build --show-bin-path)/branchPackageTests.xctest
 run_shard() {
@@ -80,7 +80,7 @@ run_shard() {
 }
 logs=$(mktemp -d)
 started=$(date +%s)
-first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests|UpgradeTests|AlertDeliveryTests|AlertOutboxTests|ConsoleBrowserTests|ConsoleSettingsTests|ImportTests|MirrorTests|RuntimeTests|DiskGuardTests|DataAPIEngineTests)'
+first_shard='BranchIntegrationTests\.(CrashRecoveryTests|ServiceLifecycleTests|DataAPITests|KeysTests|UpgradeTests|AlertDeliveryTests|AlertOutboxTests|ConsoleBrowserTests|ConsoleSettingsTests|ImportTests|MirrorTests|RuntimeTests|DiskGuardTests|DataAPIEngineTests|AgentSQLTests)'
 run_shard 0 "$logs/crash.log" --filter "$first_shard" &
 first=$!
 run_shard 1 "$logs/rest.log" --skip "$first_shard" &
