@@ -34,6 +34,27 @@ struct ProjectAndBranchTests {
         }
     }
 
+    @Test("a schema-only branch has its source's tables, views and functions, every table empty and its sequences restarted")
+    func schemaOnlyBranch() async throws {
+        try await TestEnvironment.with { env in
+            let main = try await env.linkedProject()
+            try await env.psql(main, """
+                create table customers(id serial primary key, email text not null);
+                insert into customers(email) select 'c' || g || '@example.com' from generate_series(1, 1000) g;
+                create table orders(id bigserial primary key, customer int references customers(id), total numeric);
+                insert into orders(customer, total) select g, g from generate_series(1, 500) g;
+                create view big_orders as select * from orders where total > 100;
+                create function order_count() returns bigint language sql as 'select count(*) from orders'
+                """)
+            let copy = try await env.json(BranchResult.self, "create", "no-data", "--schema-only")
+            #expect(copy.branch.parent == "main")
+            let url = try await env.cli("url", "no-data").output
+            #expect(try await env.psql(url, "select (select count(*) from customers) || ',' || (select count(*) from big_orders) || ',' || order_count()") == "0,0,0")
+            #expect(try await env.psql(url, "insert into customers(email) values ('new@example.com'); select max(id) from customers") == "1", "sequences start again")
+            #expect(try await env.psql(main, "select count(*) from customers") == "1000", "the source keeps its rows")
+        }
+    }
+
     @Test("a protected branch refuses delete and reset; one past its time to live is deleted unless protected or checked out")
     func protectionAndTimeToLive() async throws {
         try await TestEnvironment.with { env in

@@ -42,6 +42,18 @@ struct BackgroundTests {
         #expect(machine.idle("a/b", at: start + .seconds(30)) == .seconds(10))
     }
 
+    @Test("last active: never until a client comes, now while the service uses it, then its release")
+    func lastActive() {
+        var machine = IdleMachine(serviceStart: start)
+        #expect(machine.lastActive("a/b", at: start + .seconds(30)) == nil)
+        machine.active("a/b", at: start + .seconds(20))
+        #expect(machine.lastActive("a/b", at: start + .seconds(30)) == start + .seconds(20))
+        machine.use("a/b")
+        #expect(machine.lastActive("a/b", at: start + .seconds(40)) == start + .seconds(40))
+        machine.release("a/b", at: start + .seconds(50))
+        #expect(machine.lastActive("a/b", at: start + .seconds(90)) == start + .seconds(50))
+    }
+
     @Test("a branch the service uses is never idle; its release counts as activity")
     func inUse() {
         var machine = IdleMachine(serviceStart: start)

@@ -49,6 +49,7 @@ check(status == 200 and 'class="current-branch"' in page, "?branch= highlights a
 
 status, _, page = call(admin, "GET", P + "/branches")
 check(status == 200 and 'id="branch-list"' in page and 'id="create-branch"' in page, "the branches page lists branches and has the create form")
+check('<th scope="col">Last active</th>' in page, "the list says when each branch last had a client")
 check(">feature</a>" in page and "main @ HEAD" in page, "a branch made from main says it came from main's HEAD")
 check("branch create NAME --from main --project shop" in page, "the create form shows the equivalent CLI command")
 snapshot = re.search(r'<option value="([^"]+)">before-change ', page)
@@ -122,7 +123,7 @@ status, headers, _ = call(admin, "POST", P + "/branches/doomed/expire", {"_csrf"
 status, _, page = follow(admin, status, headers)
 check("doomed is deleted at" in page and 'id="protect-branch"' in page and ("6 d left" in page or "7 d left" in page), "a time to live set from the detail page", page[:0])
 status, _, page = call(admin, "GET", P + "/branches")
-check('id="branch-ttl"' in page and ("6 d left" in page or "7 d left" in page), "the list shows the time left and the form offers a time to live")
+check('id="branch-schema-only"' in page and 'id="branch-ttl"' in page and ("6 d left" in page or "7 d left" in page), "the list shows the time left and the form offers a time to live")
 status, headers, _ = call(admin, "POST", P + "/branches/doomed/delete", {"_csrf": token, "confirm": "wrong"})
 status, _, page = follow(admin, status, headers)
 check('class="flash error"' in page and "<h1>Branch doomed</h1>" in page, "delete without the typed name is refused and nothing is deleted")

@@ -26,6 +26,9 @@ struct CreateBranch: AsyncParsableCommand {
     @Option(help: "Delete the branch after this long: 90m, 12h, 7d (up to a year). `branch expire` changes it.")
     var ttl: String?
 
+    @Flag(help: "Without the source's rows: its tables, views, functions and migration history, every table empty.")
+    var schemaOnly = false
+
     @OptionGroup var project: ProjectOptions
     @OptionGroup var output: OutputOptions
 
@@ -42,11 +45,13 @@ struct CreateBranch: AsyncParsableCommand {
             }
             let result = try await APIClient.make().createBranch(
                 path: .init(project: try project.resolve()), body: .json(.init(
-                    at: point?.instant, atLsn: point?.position?.description, from: from, name: name, snapshot: snapshot, ttlSeconds: ttlSeconds))
+                    at: point?.instant, atLsn: point?.position?.description, from: from, name: name, schemaOnly: schemaOnly ? true : nil,
+                    snapshot: snapshot, ttlSeconds: ttlSeconds))
             ).created.body.json
             if output.json { return try Format.printJSON(result) }
             var source = snapshot.map { "snapshot \($0)" } ?? (result.branch.parent ?? "main")
             if let point { source += " as of \(point)" }
+            if schemaOnly { source += ", schema only (every table empty)" }
             print("\(Style.green("✓")) Created branch \(Style.bold(result.branch.name)) from \(source) \(Format.timing(result.operation)); accepting connections on port \(result.branch.port).")
             print("  `branch url \(result.branch.name)` prints its URL; `branch checkout \(result.branch.name)` points your app at it.")
             if let expiresAt = result.branch.expiresAt {

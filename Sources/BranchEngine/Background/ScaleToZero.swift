@@ -32,6 +32,12 @@ struct IdleMachine {
         return now - (lastActive[key] ?? serviceStart)
     }
 
+    /// When the branch last had a client or was used by the service (now while it is); nil when
+    /// neither happened since the service started.
+    func lastActive(_ key: String, at now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        inUse[key] != nil ? now : lastActive[key]
+    }
+
     /// Whether a running branch should be suspended now: it has a delay (0: never), and has been
     /// idle for at least that long.
     func shouldSuspend(_ key: String, delaySeconds: Int, at now: ContinuousClock.Instant) -> Bool {
@@ -72,6 +78,18 @@ actor Activity {
     func shouldSuspend(_ key: String, delaySeconds: Int) -> Bool { machine.shouldSuspend(key, delaySeconds: delaySeconds, at: .now) }
     func setSuspended(_ key: String, _ value: Bool) { machine.setSuspended(key, value, at: .now) }
     func forget(_ key: String) { machine.forget(key) }
+
+    /// `lastActive` of each key as a wall-clock date, for lists (keys never active are left out).
+    func lastActiveDates(_ keys: [String]) -> [String: Date] {
+        let now = ContinuousClock.now, date = Date()
+        var dates: [String: Date] = [:]
+        for key in keys {
+            guard let instant = machine.lastActive(key, at: now) else { continue }
+            let ago = now - instant
+            dates[key] = date.addingTimeInterval(-(Double(ago.components.seconds) + Double(ago.components.attoseconds) / 1e18))
+        }
+        return dates
+    }
 }
 
 /// Scale to zero: suspends branches idle for their project's delay (checked at every metrics

@@ -13,10 +13,11 @@ package struct Branches: EnginePart {
 
     /// Creates a branch from a branch (CHECKPOINT, read-only base snapshot, writable snapshot of
     /// it) or from an existing snapshot, starts it and waits until it accepts connections. With
-    /// `at`, the source branch as it was at that instant or WAL position, replayed from its archive.
+    /// `at`, the source branch as it was at that instant or WAL position, replayed from its archive;
+    /// with `schemaOnly`, without its rows (see `SchemaOnly`).
     package func create(
         project projectName: String, name rawName: String, from: String? = nil, snapshot: String? = nil, at: PastPoint? = nil,
-        ttlSeconds: Int? = nil
+        ttlSeconds: Int? = nil, schemaOnly: Bool = false
     ) async throws -> BranchChange {
         let name = try ResourceName(validating: rawName, kind: "branch name")
         let expiresAt = try BranchLifetime.expiry(ttlSeconds: ttlSeconds)
@@ -49,7 +50,7 @@ package struct Branches: EnginePart {
             }
             let kind = recovery == nil ? "branch.create" : "branch.create-at"
             let (branch, timing) = try await journal.run(kind, project: project.name, target: name.rawValue) { [source, recovery] op in
-                try await make(name, in: project, from: source, recovery: recovery, expiresAt: expiresAt, op: op)
+                try await make(name, in: project, from: source, recovery: recovery, expiresAt: expiresAt, schemaOnly: schemaOnly, op: op)
             }
             return BranchChange(branch: try await presenter.branch(branch, project: project), operation: timing)
         }
@@ -64,7 +65,7 @@ package struct Branches: EnginePart {
     /// branches (with `recovery`: replay the source's archived WAL up to an instant, then promote).
     func make(
         _ name: ResourceName, in project: ProjectRecord, from source: BranchSource, recovery: Recovery? = nil, expiresAt: Date? = nil,
-        op: OperationContext
+        schemaOnly: Bool = false, op: OperationContext
     ) async throws -> BranchRecord {
         let port = try await context.allocatePort()
         var branch = BranchRecord(
@@ -150,6 +151,9 @@ package struct Branches: EnginePart {
                 try await op.step("owner role") { try await OwnerRole.adopt(spec.superuserConnection, project: project) }
             }
         }
+        if schemaOnly {
+            try await op.step("empty tables") { try await SchemaOnly.empty(spec, project: project) }
+        }
         await FaultInjection.point("branch.create.after-start")
 
         branch.state = .ready
@@ -170,10 +174,11 @@ package struct Branches: EnginePart {
             return (project, try tx.branches(project.name), try tx.lineages(project.name), try tx.snapshots(project.name))
         }
         let sizes = await storage.exclusiveBytes(of: records.map { layout.branch($0.project, $0.name) })
+        let active = await context.activity.lastActiveDates(records.map(Activity.key))
         return records.map { branch in
             let earliest = pointInTime.earliestRestorable(
                 branch, lineages: lineageRecords.filter { $0.branch == branch.name }, snapshots: snapshotRecords)
-            return presenter.branch(branch, project: project, sizes: sizes, earliest: earliest)
+            return presenter.branch(branch, project: project, sizes: sizes, earliest: earliest, lastActive: active)
         }
     }
 

@@ -72,13 +72,19 @@ struct Presenter: EnginePart {
     func branch(_ branch: BranchRecord, project: ProjectRecord) async throws -> BranchView {
         let sizes = await storage.exclusiveBytes(of: [layout.branch(branch.project, branch.name)])
         let (lineages, snapshots) = try await catalog.read { tx in (try tx.lineages(branch.project, branch: branch.name), try tx.snapshots(branch.project)) }
-        return self.branch(branch, project: project, sizes: sizes, earliest: pointInTime.earliestRestorable(branch, lineages: lineages, snapshots: snapshots))
+        let active = await context.activity.lastActiveDates([Activity.key(branch)])
+        return self.branch(
+            branch, project: project, sizes: sizes, earliest: pointInTime.earliestRestorable(branch, lineages: lineages, snapshots: snapshots),
+            lastActive: active)
     }
 
-    func branch(_ branch: BranchRecord, project: ProjectRecord, sizes: [String: UInt64], earliest: Date? = nil) -> BranchView {
+    func branch(
+        _ branch: BranchRecord, project: ProjectRecord, sizes: [String: UInt64], earliest: Date? = nil, lastActive: [String: Date] = [:]
+    ) -> BranchView {
         BranchView(
             record: branch, status: servers.status(of: branch), checkedOut: project.checkedOut == branch.name,
-            exclusiveBytes: sizes[layout.branch(branch.project, branch.name)], earliestRestorableAt: earliest)
+            exclusiveBytes: sizes[layout.branch(branch.project, branch.name)], earliestRestorableAt: earliest,
+            lastActiveAt: lastActive[Activity.key(branch)])
     }
 
     func snapshot(_ snapshot: SnapshotRecord) async throws -> SnapshotView {

@@ -51,6 +51,8 @@ package struct BranchView: Sendable {
     /// Bytes on disk only this branch holds (nil without Btrfs quotas).
     package var exclusiveBytes: UInt64?
     package var earliestRestorableAt: Date?
+    /// When a client last used it, as far as this service has seen since it started.
+    package var lastActiveAt: Date?
 }
 
 /// A snapshot as users see it.

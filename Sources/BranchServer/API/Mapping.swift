@@ -38,7 +38,8 @@ extension Schemas.BranchInfo {
         self.init(
             baseSnapshot: record.baseSnapshot, checkedOut: view.checkedOut, createdAt: record.createdAt,
             createdFrom: record.origin.map(Schemas.BranchOrigin.init), earliestRestorableAt: view.earliestRestorableAt,
-            exclusiveBytes: view.exclusiveBytes.map(Int.init), expiresAt: record.expiresAt, name: record.name.rawValue,
+            exclusiveBytes: view.exclusiveBytes.map(Int.init), expiresAt: record.expiresAt, lastActiveAt: view.lastActiveAt,
+            name: record.name.rawValue,
             parent: record.parent?.rawValue, poolerDatabase: FrontDoor.entryName(record.project, record.name), port: record.port,
             project: record.project.rawValue, protected: record.protected, restarts: record.restarts, state: record.state.rawValue,
             status: view.status.rawValue)

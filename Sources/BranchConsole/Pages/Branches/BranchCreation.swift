@@ -14,14 +14,17 @@ struct BranchCreation: Sendable {
     var snapshot: String?
     /// Seconds until the service deletes it (`ttl`: one of `ttlChoices`); nil keeps it.
     var ttlSeconds: Int?
+    /// Without the source's rows (`schema_only` checked).
+    var schemaOnly: Bool
 
     /// What the form's time-to-live menu offers (`branch create --ttl`).
     static let ttlChoices: [(label: String, seconds: Int)] = [("1 hour", 3600), ("1 day", 86_400), ("7 days", 604_800), ("30 days", 2_592_000)]
 
-    /// Reads the posted fields (`name`, `source`, `from`, `at`, `snapshot`, `ttl`).
+    /// Reads the posted fields (`name`, `source`, `from`, `at`, `snapshot`, `ttl`, `schema_only`).
     init(_ form: FormFields) throws {
         name = form.text("name") ?? ""
         ttlSeconds = form.text("ttl").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        schemaOnly = form["schema_only"] == "on"
         source = Source(rawValue: form["source"] ?? "") ?? .head
         from = form.text("from")
         snapshot = form.text("snapshot")
@@ -37,9 +40,9 @@ struct BranchCreation: Sendable {
 
     var request: Components.Schemas.CreateBranchRequest {
         switch source {
-        case .head: .init(from: from, name: name, ttlSeconds: ttlSeconds)
-        case .time: .init(at: at, from: from, name: name, ttlSeconds: ttlSeconds)
-        case .snapshot: .init(name: name, snapshot: snapshot, ttlSeconds: ttlSeconds)
+        case .head: .init(from: from, name: name, schemaOnly: schemaOnly ? true : nil, ttlSeconds: ttlSeconds)
+        case .time: .init(at: at, from: from, name: name, schemaOnly: schemaOnly ? true : nil, ttlSeconds: ttlSeconds)
+        case .snapshot: .init(name: name, schemaOnly: schemaOnly ? true : nil, snapshot: snapshot, ttlSeconds: ttlSeconds)
         }
     }
 

@@ -17,6 +17,9 @@ struct BranchesPages: Sendable {
         var createdFrom: String
         var created: String
         var createdAge: String
+        /// When a client last used it (nil: not since the service started).
+        var lastActive: String?
+        var lastActiveAge: String
         var logical: String
         var size: String
         var status: String
@@ -107,6 +110,7 @@ struct BranchesPages: Sendable {
                 parent: info.parent, parentHref: info.parent.map { "\(base)/\(ConsolePath.segment($0))" },
                 createdFrom: createdFrom(info, snapshots: byID),
                 created: Instants.utc(info.createdAt), createdAge: Formatting.age(info.createdAt),
+                lastActive: info.lastActiveAt.map(Instants.utc), lastActiveAge: info.lastActiveAt.map { Formatting.age($0) } ?? "",
                 logical: Formatting.bytes(logical[info.name] ?? nil), size: Formatting.bytes(info.exclusiveBytes),
                 status: info.status, protected: info.protected, expires: info.expiresAt.map(Instants.utc),
                 expiresIn: info.expiresAt.map { Formatting.timeLeft(until: $0) } ?? "", checkedOut: info.checkedOut, restarts: info.restarts, port: info.port, current: info.name == current)
