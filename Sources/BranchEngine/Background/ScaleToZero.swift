@@ -85,8 +85,7 @@ actor Activity {
         var dates: [String: Date] = [:]
         for key in keys {
             guard let instant = machine.lastActive(key, at: now) else { continue }
-            let ago = now - instant
-            dates[key] = date.addingTimeInterval(-(Double(ago.components.seconds) + Double(ago.components.attoseconds) / 1e18))
+            dates[key] = date.addingTimeInterval(-(now - instant).seconds)
         }
         return dates
     }

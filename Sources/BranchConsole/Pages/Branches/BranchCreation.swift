@@ -20,6 +20,11 @@ struct BranchCreation: Sendable {
     /// What the form's time-to-live menu offers (`branch create --ttl`).
     static let ttlChoices: [(label: String, seconds: Int)] = [("1 hour", 3600), ("1 day", 86_400), ("7 days", 604_800), ("30 days", 2_592_000)]
 
+    /// `ttlChoices` as the options of a menu whose value is the seconds.
+    static var ttlOptions: [BranchesPages.Option] {
+        ttlChoices.map { BranchesPages.Option(value: String($0.seconds), label: $0.label, selected: false) }
+    }
+
     /// Reads the posted fields (`name`, `source`, `from`, `at`, `snapshot`, `ttl`, `schema_only`).
     init(_ form: FormFields) throws {
         name = form.text("name") ?? ""

@@ -82,7 +82,7 @@ struct BranchDetailPages: Sendable {
             created: Instants.utc(branch.createdAt), createdAge: Formatting.age(branch.createdAt),
             createdFrom: branch.createdFrom?.text(parent: branch.parent), protected: branch.protected,
             expires: branch.expiresAt.map(Instants.utc), expiresIn: branch.expiresAt.map { Formatting.timeLeft(until: $0) } ?? "",
-            ttlChoices: BranchCreation.ttlChoices.map { BranchesPages.Option(value: String($0.seconds), label: $0.label, selected: false) },
+            ttlChoices: BranchCreation.ttlOptions,
             cliProtect: "branch protect \(name)\(branch.protected ? " --off" : "") --project \(project)",
             cliExpire: "branch expire \(name) --in 7d --project \(project)", earliest: branch.earliestRestorableAt.map(Instants.utc) ?? "—",
             parent: branch.parent, parentHref: branch.parent.map { "\(base)/branches/\(ConsolePath.segment($0))" },

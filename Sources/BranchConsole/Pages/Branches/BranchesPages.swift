@@ -160,7 +160,7 @@ struct BranchesPages: Sendable {
         return CreateForm(
             open: new || at != nil, fromHead: at == nil, fromTime: at != nil, fromSnapshot: false,
             branches: branchOptions, snapshots: snapshotOptions, hasSnapshots: !snapshotOptions.isEmpty,
-            ttlChoices: BranchCreation.ttlChoices.map { Option(value: String($0.seconds), label: $0.label, selected: false) },
+            ttlChoices: BranchCreation.ttlOptions,
             at: Instants.localInput(clamped), min: Instants.localInput(earliest), max: Instants.localInput(now),
             window: "\(Instants.utc(earliest)) → now",
             cliHead: BranchCreation.cli(project: project, name: "", source: .head, from: current, at: nil, snapshot: nil),
