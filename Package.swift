@@ -134,7 +134,7 @@ let package = Package(
         // client at build time, and is embedded to be served as is.
         .target(
             name: "BranchAPI",
-            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            dependencies: ["BranchCore", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
             // Only generated code is compiled with warnings off: swift-openapi-generator 1.14 writes a
             // `public import` per file that Swift 6.3 reports as unused, about 260 times per build.
             swiftSettings: swiftSettings + [.unsafeFlags(["-suppress-warnings"])],

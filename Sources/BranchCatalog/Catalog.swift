@@ -214,6 +214,12 @@ package final class Catalog: Sendable {
                 t.add(column: "expires_at", .datetime)
             }
         }
+        migrator.registerMigration("v19: branch defaults") { db in
+            try db.alter(table: "project") { t in
+                t.add(column: "new_branch_time_to_live", .integer)
+                t.add(column: "protect_new_branches", .boolean).notNull().defaults(to: false)
+            }
+        }
         return migrator
     }
 

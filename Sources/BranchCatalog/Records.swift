@@ -45,6 +45,10 @@ package struct ProjectRecord: Codable, Sendable, Hashable, CustomStringConvertib
     package var retentionDays: Int?
     /// The networks its clients may come from, comma-separated CIDRs (nil: every address); see `Allowlist`.
     package var allowlist: String? = nil
+    /// Branch defaults: the time to live, in seconds, a new branch gets when its creator names none
+    /// (nil: none), and whether new branches start protected (see `BranchLifetime`).
+    package var newBranchTimeToLive: Int? = nil
+    package var protectNewBranches = false
 
     /// Names and state only: a record interpolated into a log line or an error never shows the
     /// password or its verifier.

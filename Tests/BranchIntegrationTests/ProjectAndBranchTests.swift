@@ -55,7 +55,7 @@ struct ProjectAndBranchTests {
         }
     }
 
-    @Test("a protected branch refuses delete and reset; one past its time to live is deleted unless protected or checked out")
+    @Test("a protected branch refuses delete and reset; one past its time to live is deleted unless protected or checked out; branch defaults")
     func protectionAndTimeToLive() async throws {
         try await TestEnvironment.with { env in
             try await env.linkedProject()
@@ -95,6 +95,30 @@ struct ProjectAndBranchTests {
             #expect(try await env.errorCode("create", "x", "--ttl", "400d") == "invalid_request")
             #expect(try await env.errorCode("expire", "main") == "invalid_request")
             #expect(try await env.errorCode("protect", "nope") == "branch_not_found")
+
+            // Branch defaults: what a new branch gets when its creator does not choose.
+            #expect(try await env.cli("project", "set", "--new-branch-ttl", "1h", "--protect-new-branches").succeeded)
+            let project = try await env.json(Components.Schemas.ProjectInfo.self, "project", "show")
+            #expect(project.newBranchTtlSeconds == 3600 && project.protectNewBranches)
+            #expect(try await env.cli("project", "show").output.contains("deleted after 1h, protected"))
+            let defaulted = try await env.json(BranchResult.self, "create", "agent-1").branch
+            #expect(defaulted.protected)
+            #expect(defaulted.expiresAt.map { (3500...3600).contains($0.timeIntervalSinceNow) } == true, "the project's hour to live")
+            let chosen = try await env.json(BranchResult.self, "create", "chosen", "--ttl", "never", "--no-protect").branch
+            #expect(!chosen.protected && chosen.expiresAt == nil, "what the creator chose wins over the defaults")
+            let shorter = try await env.json(BranchResult.self, "create", "shorter", "--ttl", "90m").branch
+            #expect(shorter.protected && shorter.expiresAt.map { $0.timeIntervalSinceNow > 3600 } == true)
+            // A migration check's throw-away branch is never protected, so it still goes.
+            let script = "\(env.root)/0001_notes.sql"
+            try "create table notes (id int primary key, body text);".write(toFile: script, atomically: true, encoding: .utf8)
+            let check = try await env.cli("migrate", "check", script)
+            #expect(check.succeeded, "migrate check: \(check.stderr)")
+            let left = try await env.json(BranchList.self, "list").branches.map(\.name)
+            #expect(!left.contains { $0.hasPrefix("migration-check-") }, "the check's branch was deleted: \(left)")
+            #expect(try await env.errorCode("project", "set", "--new-branch-ttl", "400d") == "invalid_request")
+            #expect(try await env.cli("project", "set", "--new-branch-ttl", "never", "--no-protect-new-branches").succeeded)
+            let plain = try await env.json(BranchResult.self, "create", "plain").branch
+            #expect(!plain.protected && plain.expiresAt == nil)
         }
     }
 

@@ -113,7 +113,7 @@ struct ProjectsStub: StubAPI {
         }
         return .ok(.init(body: .json(.init(
             branches: 1, checkedOut: "main", createdAt: Date(timeIntervalSince1970: 0), database: "demo", name: "demo", poolerHost: "h",
-            poolerPort: 6432, postgresMajor: 15, retentionDays: 7, role: "demo", snapshots: 0, suspendAfterSeconds: 900,
+            poolerPort: 6432, postgresMajor: 15, protectNewBranches: false, retentionDays: 7, role: "demo", snapshots: 0, suspendAfterSeconds: 900,
             suspendMainAfterSeconds: 0))))
     }
 

@@ -67,6 +67,27 @@ check(status == 303, "scale-to-zero settings are saved")
 status, _, page = call(admin, "GET", settings)
 check('id="suspend-after" name="suspend_after" inputmode="numeric" value="600"' in page, "the page shows the new suspend delay", page)
 
+# Branch defaults: saved, shown, and preselected in the create-branch form, which can still say otherwise.
+status, _, _ = call(admin, "POST", settings + "/branch-defaults", {"_csrf": token, "new_branch_ttl": "86400", "protect_new_branches": "on"})
+check(status == 303, "branch defaults are saved")
+status, _, page = call(admin, "GET", settings)
+check('<option value="86400" selected>' in page and 'id="protect-new-branches" name="protect_new_branches" checked' in page,
+      "the settings page shows the branch defaults", page)
+branches = f"/projects/{PROJECT}/branches"
+status, _, page = call(admin, "GET", branches + "?new=1")
+check('<option value="86400" selected>' in page and 'id="branch-protect" name="protected" checked' in page
+      and "deleted after 1d, protected" in page, "the create-branch form starts from the defaults", page)
+status, headers, _ = call(admin, "POST", branches, {"_csrf": token, "name": "chosen", "source": "head", "ttl": "0", "protected_shown": "1"})
+check(status == 303, "a branch made with the defaults unchosen in the form")
+status, _, page = call(admin, "GET", branches + "/chosen")
+check(status == 200 and 'id="protect-branch"' in page and "until deleted" in page, "it is neither protected nor given a time to live", page)
+status, _, page = call(admin, "POST", settings + "/branch-defaults", {"_csrf": token, "new_branch_ttl": "99999999"})
+check(status == 400 and 'id="branch-defaults-error"' in page and "invalid_request" in page, "a time to live over a year is refused inline", page)
+status, _, _ = call(admin, "POST", settings + "/branch-defaults", {"_csrf": token, "new_branch_ttl": "0"})
+status, _, page = call(admin, "GET", settings)
+check(status == 200 and '<option value="0" selected>never (keep them)' in page and 'name="protect_new_branches" checked' not in page,
+      "the defaults are cleared again", page)
+
 # Instance settings: a console user, shown its generated password once, made a viewer of the project.
 status, _, page = call(admin, "GET", "/settings")
 check(status == 200 and 'id="create-user"' in page and 'id="create-token"' in page, "the instance admin sees the instance settings", page)
@@ -101,12 +122,14 @@ status, _, _ = console.sign_in(viewer, "viewer@example.com", password)
 check(status == 303, "the viewer signs in with the generated password")
 status, _, page = call(viewer, "GET", settings)
 check(status == 200 and 'id="settings-readonly"' in page, "the viewer sees the settings read-only", page)
-for form_id in ["rotate-keys", "allowlist-form", "set-member", "set-alert-channel", "revoke-key"]:
+check('id="branch-defaults-facts"' in page and "kept until deleted, not protected" in page, "the viewer reads the branch defaults", page)
+for form_id in ["rotate-keys", "allowlist-form", "set-member", "set-alert-channel", "revoke-key", "branch-defaults-form"]:
     check(f'id="{form_id}"' not in page, f"the viewer sees no {form_id} form")
 check(f'action="{settings}' not in page, "the viewer gets no settings form at all", page)
 check("eyJ" not in page, "the viewer sees no key")
 viewer_token = csrf_of(page)
-for path, form in [("/keys/rotate", {}), ("/allowlist", {"allowlist": ""}), ("/members", {"email": "viewer@example.com", "role": "owner"}), ("/limits", {"cpus": "1"})]:
+for path, form in [("/keys/rotate", {}), ("/allowlist", {"allowlist": ""}), ("/members", {"email": "viewer@example.com", "role": "owner"}), ("/limits", {"cpus": "1"}),
+                   ("/branch-defaults", {"new_branch_ttl": "3600"})]:
     status, _, _ = call(viewer, "POST", settings + path, dict(form, _csrf=viewer_token))
     check(status in (403, 404), f"the viewer's POST to settings{path} is refused ({status})")
 check(rest(new_anon) == 200, "the viewer's refused rotation changed nothing")

@@ -296,4 +296,9 @@ enum Lifetime {
         }
         return seconds
     }
+
+    /// `required`, or 0 for `never` (kept until deleted, whatever a default says).
+    static func requiredOrNever(_ text: String, option: String) throws -> Int {
+        text.lowercased() == "never" ? 0 : try required(text, option: option)
+    }
 }

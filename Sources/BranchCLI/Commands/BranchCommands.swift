@@ -23,8 +23,11 @@ struct CreateBranch: AsyncParsableCommand {
     @Option(help: "Re-create the source branch as it was at this point: an instant in ISO 8601 (2026-11-21T10:15:30Z), a time ago (90s-ago, 15m-ago, 2h-ago), or a WAL position of its current history (0/16B3748, as pg_current_wal_lsn() gives it).")
     var at: String?
 
-    @Option(help: "Delete the branch after this long: 90m, 12h, 7d (up to a year). `branch expire` changes it.")
+    @Option(help: "Delete the branch after this long: 90m, 12h, 7d (up to a year), or never. Without it, the project's default (`branch project set --new-branch-ttl`). `branch expire` changes it.")
     var ttl: String?
+
+    @Flag(inversion: .prefixedNo, help: "Protect it from deletion and reset (without either, the project's default, `--protect-new-branches`).")
+    var protect: Bool?
 
     @Flag(help: "Without the source's rows: its tables, views, functions and migration history, every table empty.")
     var schemaOnly = false
@@ -34,7 +37,7 @@ struct CreateBranch: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(json: output.json) {
-            let ttlSeconds = try ttl.map { try Lifetime.required($0, option: "--ttl") }
+            let ttlSeconds = try ttl.map { try Lifetime.requiredOrNever($0, option: "--ttl") }
             let point = try at.map { text -> PastPoint in
                 guard let point = PastPoint.parse(text) else {
                     throw CLIError(
@@ -45,8 +48,8 @@ struct CreateBranch: AsyncParsableCommand {
             }
             let result = try await APIClient.make().createBranch(
                 path: .init(project: try project.resolve()), body: .json(.init(
-                    at: point?.instant, atLsn: point?.position?.description, from: from, name: name, schemaOnly: schemaOnly ? true : nil,
-                    snapshot: snapshot, ttlSeconds: ttlSeconds))
+                    at: point?.instant, atLsn: point?.position?.description, from: from, name: name, protected: protect,
+                    schemaOnly: schemaOnly ? true : nil, snapshot: snapshot, ttlSeconds: ttlSeconds))
             ).created.body.json
             if output.json { return try Format.printJSON(result) }
             var source = snapshot.map { "snapshot \($0)" } ?? (result.branch.parent ?? "main")
@@ -56,6 +59,9 @@ struct CreateBranch: AsyncParsableCommand {
             print("  `branch url \(result.branch.name)` prints its URL; `branch checkout \(result.branch.name)` points your app at it.")
             if let expiresAt = result.branch.expiresAt {
                 print("  It is deleted at \(expiresAt.formatted(.iso8601)) (`branch expire \(result.branch.name) --never` keeps it).")
+            }
+            if result.branch.protected {
+                print("  It is protected: delete and reset are refused until `branch protect \(result.branch.name) --off`.")
             }
         }
     }

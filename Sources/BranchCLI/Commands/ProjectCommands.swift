@@ -87,6 +87,7 @@ struct ProjectCommand: AsyncParsableCommand {
                 table.add("max connections", project.maxConnections.map(String.init) ?? "default (100)")
                 table.add("history kept", "\(project.retentionDays) days; earliest restorable point: " + (project.earliestRestorableAt.map { ISO8601DateFormatter().string(from: $0) } ?? "none yet"))
                 table.add("suspend when idle", "\(Seconds.format(project.suspendAfterSeconds)) (main: \(Seconds.format(project.suspendMainAfterSeconds)))")
+                table.add("new branches", project.branchDefaultsText)
                 table.add("pooled endpoint", "\(project.poolerHost):\(project.poolerPort)/\(project.name)  (`branch url` prints the URL)")
                 let allowlist = project.allowlist ?? []
                 table.add("allowed from", allowlist.isEmpty ? "every address" : allowlist.joined(separator: ", "))
@@ -111,7 +112,7 @@ struct ProjectCommand: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a project's limits and scale-to-zero settings (memory and CPU apply at once; max connections restarts its running branches).")
+            abstract: "Change a project's limits, scale-to-zero settings, allowlist and branch defaults (memory and CPU apply at once; max connections restarts its running branches).")
 
         @Argument(help: "The project (default: the linked one).")
         var name: String?
@@ -123,7 +124,7 @@ struct ProjectCommand: AsyncParsableCommand {
             try await reportingErrors(json: output.json) {
                 let settings = try self.settings.parsed()
                 guard let settings else {
-                    throw CLIError(code: "invalid_request", message: "Nothing to change.", hint: "Pass --memory, --cpus, --max-connections, --suspend-after, --suspend-main-after, --retention or --allow.")
+                    throw CLIError(code: "invalid_request", message: "Nothing to change.", hint: "Pass --memory, --cpus, --max-connections, --suspend-after, --suspend-main-after, --retention, --allow, --new-branch-ttl or --[no-]protect-new-branches.")
                 }
                 let name = try resolveProject(self.name)
                 let updated = try await APIClient.make().updateProject(path: .init(project: name), body: .json(settings)).ok.body.json
@@ -159,7 +160,7 @@ struct ProjectCommand: AsyncParsableCommand {
     }
 }
 
-/// Limit and scale-to-zero options shared by `project create` and `project set`.
+/// Limit, scale-to-zero, allowlist and branch-default options shared by `project create` and `project set`.
 struct SettingsOptions: ParsableArguments {
     @Option(help: "Memory limit of each branch server, e.g. 512M or 2G (none: no limit).")
     var memory: String?
@@ -178,6 +179,12 @@ struct SettingsOptions: ParsableArguments {
 
     @Option(help: "How far back point-in-time branches can go, e.g. 7d or 30d (default 7d).")
     var retention: String?
+    @Option(help: "Branch defaults: delete new branches after this long (90m, 12h, 7d, up to a year) unless created with --ttl; never removes the default.")
+    var newBranchTtl: String?
+
+    @Flag(inversion: .prefixedNo, help: "Branch defaults: new branches start protected (from deletion and reset) unless created with --no-protect.")
+    var protectNewBranches: Bool?
+
     @Option(help: "The only networks the project's clients may come from, as CIDR[,CIDR…] (e.g. 203.0.113.0/24,2001:db8::/32); enforced by the pooler, every branch server and the HTTP APIs. '' opens it to every address again.")
     var allow: String?
 
@@ -209,6 +216,8 @@ struct SettingsOptions: ParsableArguments {
             }
             settings[keyPath: keyPath] = seconds
         }
+        settings.newBranchTtlSeconds = try newBranchTtl.map { try Lifetime.requiredOrNever($0, option: "--new-branch-ttl") }
+        settings.protectNewBranches = protectNewBranches
         if let allow {
             // Checked by the service (`invalid_cidr`); '' is the empty list.
             settings.allowlist = allow.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -57,3 +57,19 @@ package struct BranchLifetime: EnginePart {
         }
     }
 }
+
+/// What a new branch starts with: the time to live and protection its creator asked for, else its
+/// project's branch defaults (`branch project set --new-branch-ttl`, `--protect-new-branches`).
+struct NewBranchLifetime: Sendable {
+    var expiresAt: Date?
+    var protected = false
+
+    init() {}
+
+    /// `ttlSeconds` 0 keeps the branch until it is deleted, whatever the default.
+    init(ttlSeconds: Int?, protected: Bool?, defaults project: ProjectRecord, now: Date = Date()) throws {
+        let seconds = ttlSeconds ?? project.newBranchTimeToLive
+        expiresAt = seconds == 0 ? nil : try BranchLifetime.expiry(ttlSeconds: seconds, now: now)
+        self.protected = protected ?? project.protectNewBranches
+    }
+}

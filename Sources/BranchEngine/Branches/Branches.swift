@@ -14,13 +14,14 @@ package struct Branches: EnginePart {
     /// Creates a branch from a branch (CHECKPOINT, read-only base snapshot, writable snapshot of
     /// it) or from an existing snapshot, starts it and waits until it accepts connections. With
     /// `at`, the source branch as it was at that instant or WAL position, replayed from its archive;
-    /// with `schemaOnly`, without its rows (see `SchemaOnly`).
+    /// with `schemaOnly`, without its rows (see `SchemaOnly`). A time to live (0: none) and
+    /// protection not given are the project's branch defaults.
     package func create(
         project projectName: String, name rawName: String, from: String? = nil, snapshot: String? = nil, at: PastPoint? = nil,
-        ttlSeconds: Int? = nil, schemaOnly: Bool = false
+        ttlSeconds: Int? = nil, protected: Bool? = nil, schemaOnly: Bool = false
     ) async throws -> BranchChange {
         let name = try ResourceName(validating: rawName, kind: "branch name")
-        let expiresAt = try BranchLifetime.expiry(ttlSeconds: ttlSeconds)
+        if let ttlSeconds, ttlSeconds != 0 { _ = try BranchLifetime.expiry(ttlSeconds: ttlSeconds) }
         if from != nil && snapshot != nil {
             throw EngineError.invalidRequest("Give either a source branch or a snapshot, not both.")
         }
@@ -48,9 +49,10 @@ package struct Branches: EnginePart {
                 source = .snapshot(snapshot, parent: parent.name)
                 recovery = Recovery(restoreWal: layout.wal(project.name, lineage: lineage.id), target: point)
             }
+            let lifetime = try NewBranchLifetime(ttlSeconds: ttlSeconds, protected: protected, defaults: project)
             let kind = recovery == nil ? "branch.create" : "branch.create-at"
             let (branch, timing) = try await journal.run(kind, project: project.name, target: name.rawValue) { [source, recovery] op in
-                try await make(name, in: project, from: source, recovery: recovery, expiresAt: expiresAt, schemaOnly: schemaOnly, op: op)
+                try await make(name, in: project, from: source, recovery: recovery, lifetime: lifetime, schemaOnly: schemaOnly, op: op)
             }
             return BranchChange(branch: try await presenter.branch(branch, project: project), operation: timing)
         }
@@ -64,8 +66,8 @@ package struct Branches: EnginePart {
     /// The steps of branch creation, shared by `createBranch`, `restore --as` and point-in-time
     /// branches (with `recovery`: replay the source's archived WAL up to an instant, then promote).
     func make(
-        _ name: ResourceName, in project: ProjectRecord, from source: BranchSource, recovery: Recovery? = nil, expiresAt: Date? = nil,
-        schemaOnly: Bool = false, op: OperationContext
+        _ name: ResourceName, in project: ProjectRecord, from source: BranchSource, recovery: Recovery? = nil,
+        lifetime: NewBranchLifetime = NewBranchLifetime(), schemaOnly: Bool = false, op: OperationContext
     ) async throws -> BranchRecord {
         let port = try await context.allocatePort()
         var branch = BranchRecord(
@@ -73,7 +75,8 @@ package struct Branches: EnginePart {
             createdAt: Date(), operationID: op.id)
         var lineage = lineages.new(project: project.name, branch: name, startSnapshot: nil)
         branch.lineage = lineage.id
-        branch.expiresAt = expiresAt
+        branch.expiresAt = lifetime.expiresAt
+        branch.protected = lifetime.protected
         branch.origin = switch (recovery?.target, source) {
         case (.instant(let date)?, _): .instant(date)
         case (.position(let position)?, _): .position(position)

@@ -149,7 +149,8 @@ package struct Migrations: EnginePart {
         let script = try MigrationScript(input.sql)
         let (project, branch) = try await sessions.target(project: projectName, branch: branchName)
         let scratchName = "migration-check-" + Identifiers.shortID(length: 6)
-        _ = try await branches.create(project: project.name.rawValue, name: scratchName, from: branch.name.rawValue)
+        // Never protected, whatever the project's defaults: it is deleted right after.
+        _ = try await branches.create(project: project.name.rawValue, name: scratchName, from: branch.name.rawValue, protected: false)
         do {
             let report = try await check(script, project: project, branch: branch, scratchName: scratchName)
             await deleteScratch(scratchName, project: project)

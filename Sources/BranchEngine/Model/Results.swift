@@ -71,12 +71,18 @@ package struct ProjectSettings: Sendable, Equatable {
     package var retentionDays: Int?
     /// The networks (CIDRs) the project's clients may come from; empty opens it to every address.
     package var allowlist: [String]?
+    /// Branch defaults: the time to live of new branches (0: none), and whether they start protected.
+    package var newBranchTtlSeconds: Int?
+    package var protectNewBranches: Bool?
 
     package init(
         memoryBytes: UInt64? = nil, cpus: Double? = nil, maxConnections: Int? = nil, suspendAfterSeconds: Int? = nil,
-        suspendMainAfterSeconds: Int? = nil, retentionDays: Int? = nil, allowlist: [String]? = nil
+        suspendMainAfterSeconds: Int? = nil, retentionDays: Int? = nil, allowlist: [String]? = nil,
+        newBranchTtlSeconds: Int? = nil, protectNewBranches: Bool? = nil
     ) {
         self.allowlist = allowlist
+        self.newBranchTtlSeconds = newBranchTtlSeconds
+        self.protectNewBranches = protectNewBranches
         self.memoryBytes = memoryBytes
         self.cpus = cpus
         self.maxConnections = maxConnections

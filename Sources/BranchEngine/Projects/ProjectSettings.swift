@@ -22,6 +22,7 @@ extension ProjectSettings {
             throw EngineError.invalidRequest("A suspension delay cannot be negative; use 0 to turn suspension off, -1 for the default.")
         }
         if let allowlist { _ = try Allowlist(parsing: allowlist) }
+        if let seconds = newBranchTtlSeconds, seconds != 0 { _ = try BranchLifetime.expiry(ttlSeconds: seconds) }
     }
 
     /// Applies the settings to a project record: absent values stay, 0 clears.
@@ -34,13 +35,16 @@ extension ProjectSettings {
         if let days = retentionDays { project.retentionDays = days == 0 ? nil : days }
         // Validated before: a list that does not parse never gets here.
         if let allowlist, let parsed = try? Allowlist(parsing: allowlist) { project.allowlist = parsed.stored }
+        if let seconds = newBranchTtlSeconds { project.newBranchTimeToLive = seconds == 0 ? nil : seconds }
+        if let protectNewBranches { project.protectNewBranches = protectNewBranches }
     }
 }
 
 extension Projects {
-    /// Changes a project's limits and scale-to-zero settings. Memory and CPU limits are applied to
-    /// running containers at once; a new max_connections needs a restart of the running branches,
-    /// which this does; a new memory limit resizes shared_buffers at their next start.
+    /// Changes a project's limits, scale-to-zero settings, allowlist and branch defaults. Memory and
+    /// CPU limits are applied to running containers at once; a new max_connections needs a restart
+    /// of the running branches, which this does; a new memory limit resizes shared_buffers at their
+    /// next start.
     package func update(_ name: String, _ settings: ProjectSettings) async throws -> ProjectUpdate {
         try settings.validate()
         let projectKey = try ResourceName(validating: name, kind: "project name")

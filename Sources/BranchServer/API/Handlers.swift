@@ -137,7 +137,7 @@ struct APIHandlers: APIProtocol {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         let created = try await engine.branches.create(
             project: input.path.project, name: body.name, from: body.from, snapshot: body.snapshot, at: try Self.point(at: body.at, lsn: body.atLsn),
-            ttlSeconds: body.ttlSeconds, schemaOnly: body.schemaOnly ?? false)
+            ttlSeconds: body.ttlSeconds, protected: body.protected, schemaOnly: body.schemaOnly ?? false)
         return .created(.init(body: .json(.init(created))))
     }
 

@@ -25,7 +25,8 @@ extension Schemas.ProjectInfo {
             database: record.database, earliestRestorableAt: view.earliestRestorableAt, exclusiveBytes: view.exclusiveBytes.map(Int.init),
             lastVerification: view.lastVerification.map(Schemas.BackupVerification.init),
             maxConnections: record.maxConnections, memoryBytes: record.memoryLimit.map(Int.init), name: record.name.rawValue,
-            poolerHost: view.poolerHost, poolerPort: view.poolerPort, postgresMajor: record.pgMajor, retentionDays: view.retentionDays,
+            newBranchTtlSeconds: record.newBranchTimeToLive, poolerHost: view.poolerHost, poolerPort: view.poolerPort,
+            postgresMajor: record.pgMajor, protectNewBranches: record.protectNewBranches, retentionDays: view.retentionDays,
             role: record.role, runningBranches: view.runningBranches, snapshots: view.snapshotCount,
             suspendAfterSeconds: view.suspendAfterSeconds, suspendMainAfterSeconds: view.suspendMainAfterSeconds,
             suspendedBranches: view.suspendedBranches)
@@ -100,7 +101,8 @@ extension BranchEngine.ProjectSettings {
         self.init(
             memoryBytes: settings.memoryBytes.map { UInt64(max(0, $0)) }, cpus: settings.cpus, maxConnections: settings.maxConnections,
             suspendAfterSeconds: settings.suspendAfterSeconds, suspendMainAfterSeconds: settings.suspendMainAfterSeconds,
-            retentionDays: settings.retentionDays, allowlist: settings.allowlist)
+            retentionDays: settings.retentionDays, allowlist: settings.allowlist, newBranchTtlSeconds: settings.newBranchTtlSeconds,
+            protectNewBranches: settings.protectNewBranches)
     }
 }
 

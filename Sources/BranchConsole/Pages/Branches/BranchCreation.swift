@@ -1,4 +1,5 @@
 import BranchAPI
+import BranchCore
 import Foundation
 
 /// The create-branch form (branches page, and "Branch here" on the timeline): from the head of a
@@ -12,8 +13,11 @@ struct BranchCreation: Sendable {
     var from: String?
     var at: Date?
     var snapshot: String?
-    /// Seconds until the service deletes it (`ttl`: one of `ttlChoices`); nil keeps it.
+    /// Seconds until the service deletes it (`ttl`: one of `ttlChoices`, or 0 to keep it); nil: the
+    /// project's default.
     var ttlSeconds: Int?
+    /// Whether it starts protected (the `protected` box, when the form showed it); nil: the project's default.
+    var protected: Bool?
     /// Without the source's rows (`schema_only` checked).
     var schemaOnly: Bool
 
@@ -21,14 +25,24 @@ struct BranchCreation: Sendable {
     static let ttlChoices: [(label: String, seconds: Int)] = [("1 hour", 3600), ("1 day", 86_400), ("7 days", 604_800), ("30 days", 2_592_000)]
 
     /// `ttlChoices` as the options of a menu whose value is the seconds.
-    static var ttlOptions: [BranchesPages.Option] {
-        ttlChoices.map { BranchesPages.Option(value: String($0.seconds), label: $0.label, selected: false) }
+    static var ttlOptions: [BranchesPages.Option] { ttlOptions(selected: nil) }
+
+    /// The same with `seconds` selected, added to the menu when it is not one of the choices (a
+    /// project default set with the CLI, such as 12h).
+    static func ttlOptions(selected seconds: Int?) -> [BranchesPages.Option] {
+        var options = ttlChoices.map { BranchesPages.Option(value: String($0.seconds), label: $0.label, selected: $0.seconds == seconds) }
+        if let seconds, !ttlChoices.contains(where: { $0.seconds == seconds }) {
+            options.append(.init(value: String(seconds), label: Seconds.format(seconds), selected: true))
+        }
+        return options
     }
 
-    /// Reads the posted fields (`name`, `source`, `from`, `at`, `snapshot`, `ttl`, `schema_only`).
+    /// Reads the posted fields (`name`, `source`, `from`, `at`, `snapshot`, `ttl`, `schema_only`,
+    /// `protected` with `protected_shown`).
     init(_ form: FormFields) throws {
         name = form.text("name") ?? ""
-        ttlSeconds = form.text("ttl").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        ttlSeconds = form.text("ttl").flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
+        protected = form["protected_shown"] == nil ? nil : form["protected"] == "on"
         schemaOnly = form["schema_only"] == "on"
         source = Source(rawValue: form["source"] ?? "") ?? .head
         from = form.text("from")
@@ -45,9 +59,9 @@ struct BranchCreation: Sendable {
 
     var request: Components.Schemas.CreateBranchRequest {
         switch source {
-        case .head: .init(from: from, name: name, schemaOnly: schemaOnly ? true : nil, ttlSeconds: ttlSeconds)
-        case .time: .init(at: at, from: from, name: name, schemaOnly: schemaOnly ? true : nil, ttlSeconds: ttlSeconds)
-        case .snapshot: .init(name: name, schemaOnly: schemaOnly ? true : nil, snapshot: snapshot, ttlSeconds: ttlSeconds)
+        case .head: .init(from: from, name: name, protected: protected, schemaOnly: schemaOnly ? true : nil, ttlSeconds: ttlSeconds)
+        case .time: .init(at: at, from: from, name: name, protected: protected, schemaOnly: schemaOnly ? true : nil, ttlSeconds: ttlSeconds)
+        case .snapshot: .init(name: name, protected: protected, schemaOnly: schemaOnly ? true : nil, snapshot: snapshot, ttlSeconds: ttlSeconds)
         }
     }
 

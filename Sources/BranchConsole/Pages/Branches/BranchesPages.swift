@@ -48,6 +48,10 @@ struct BranchesPages: Sendable {
         var snapshots: [Option]
         var hasSnapshots: Bool
         var ttlChoices: [Option]
+        /// The project's branch defaults, preselected: no time to live ("never" selected), protection.
+        var keptByDefault: Bool
+        var protectedByDefault: Bool
+        var defaults: String
         var at: String
         var min: String
         var max: String
@@ -94,6 +98,9 @@ struct BranchesPages: Sendable {
         async let snapshotList = environment.call("listSnapshots", project: project) {
             try await $0.listSnapshots(.init(path: .init(project: project))).ok.body.json.snapshots
         }
+        async let projectInfo = environment.call("getProject", project: project) {
+            try await $0.getProject(.init(path: .init(project: project))).ok.body.json
+        }
         async let metrics = environment.call("getMetrics", project: project) {
             try await $0.getMetrics(.init(query: .init(project: project, minutes: 0))).ok.body.json.series
         }
@@ -115,7 +122,8 @@ struct BranchesPages: Sendable {
                 status: info.status, protected: info.protected, expires: info.expiresAt.map(Instants.utc),
                 expiresIn: info.expiresAt.map { Formatting.timeLeft(until: $0) } ?? "", checkedOut: info.checkedOut, restarts: info.restarts, port: info.port, current: info.name == current)
         }
-        let form = createForm(project: project, branches: branches, snapshots: snapshots, current: current, new: new, at: at)
+        let form = createForm(
+            project: project, defaults: try await projectInfo, branches: branches, snapshots: snapshots, current: current, new: new, at: at)
         let model = Model(project: project, rows: rows, mayWrite: PageAccess.mayWrite(project), form: form)
         return try await environment.page(
             "branches", title: "Branches · \(project)", project: project, branch: branch, branches: branches.map(\.name), section: .branches,
@@ -138,7 +146,8 @@ struct BranchesPages: Sendable {
     }
 
     func createForm(
-        project: String, branches: [Components.Schemas.BranchInfo], snapshots: [Components.Schemas.SnapshotInfo], current: String, new: Bool, at: String?
+        project: String, defaults: Components.Schemas.ProjectInfo, branches: [Components.Schemas.BranchInfo],
+        snapshots: [Components.Schemas.SnapshotInfo], current: String, new: Bool, at: String?
     ) -> CreateForm {
         let now = Date()
         let source = branches.first { $0.name == current } ?? branches.first
@@ -160,7 +169,9 @@ struct BranchesPages: Sendable {
         return CreateForm(
             open: new || at != nil, fromHead: at == nil, fromTime: at != nil, fromSnapshot: false,
             branches: branchOptions, snapshots: snapshotOptions, hasSnapshots: !snapshotOptions.isEmpty,
-            ttlChoices: BranchCreation.ttlOptions,
+            ttlChoices: BranchCreation.ttlOptions(selected: defaults.newBranchTtlSeconds),
+            keptByDefault: defaults.newBranchTtlSeconds == nil, protectedByDefault: defaults.protectNewBranches,
+            defaults: defaults.branchDefaultsText,
             at: Instants.localInput(clamped), min: Instants.localInput(earliest), max: Instants.localInput(now),
             window: "\(Instants.utc(earliest)) → now",
             cliHead: BranchCreation.cli(project: project, name: "", source: .head, from: current, at: nil, snapshot: nil),

@@ -5,7 +5,8 @@ import Foundation
 /// A branch made for one page's reads: `base` as it was at an instant (from its snapshots and
 /// archived WAL), as it is now, or a snapshot; deleted once the page has read it. It is how the
 /// SQL editor, the table editor and the database page read "as of", and how a merge is rehearsed,
-/// without a server of their own; making it needs the developer role.
+/// without a server of their own; making it needs the developer role. It is never protected,
+/// whatever the project's branch defaults, so that it can be deleted.
 struct TemporaryBranch: Sendable {
     let environment: ConsoleEnvironment
     let project: String
@@ -15,12 +16,12 @@ struct TemporaryBranch: Sendable {
     /// branch is deleted after it, whatever `body` does. A failure to make it is the
     /// `ConsoleFailure` of `createBranch`.
     func at<T: Sendable>(_ point: PastPoint?, of base: String, prefix: String = "at", _ body: (String) async throws -> T) async throws -> T {
-        try await with(.init(at: point?.instant, atLsn: point?.position?.description, from: base, name: "\(prefix)-" + Self.shortID()), body)
+        try await with(.init(at: point?.instant, atLsn: point?.position?.description, from: base, name: "\(prefix)-" + Self.shortID(), protected: false), body)
     }
 
     /// Runs `body` with the name of a new branch made from snapshot `id`, deleted after it.
     func from<T: Sendable>(snapshot id: String, prefix: String = "snap", _ body: (String) async throws -> T) async throws -> T {
-        try await with(.init(name: "\(prefix)-" + Self.shortID(), snapshot: id), body)
+        try await with(.init(name: "\(prefix)-" + Self.shortID(), protected: false, snapshot: id), body)
     }
 
     private func with<T: Sendable>(_ request: Components.Schemas.CreateBranchRequest, _ body: (String) async throws -> T) async throws -> T {

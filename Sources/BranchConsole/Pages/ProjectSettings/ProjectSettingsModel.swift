@@ -1,8 +1,8 @@
 import BranchAPI
 import Foundation
 
-/// What `settings.mustache` shows: keys (owners only), members, limits, allowlist, scale to zero
-/// and alert channels, each with the CLI command that does the same.
+/// What `settings.mustache` shows: keys (owners only), members, limits, allowlist, scale to zero,
+/// branch defaults and alert channels, each with the CLI command that does the same.
 struct ProjectSettingsModel: Sendable {
     struct Key: Sendable {
         var role: String
@@ -46,6 +46,12 @@ struct ProjectSettingsModel: Sendable {
     var allowlistOpen: Bool
     var allowlistError: String?
     var limitsError: String?
+    /// Branch defaults: the time-to-live menu (the default selected; "never" when `keptByDefault`).
+    var newBranchTtl: [BranchesPages.Option]
+    var keptByDefault: Bool
+    var protectNewBranches: Bool
+    var branchDefaults: String
+    var branchDefaultsError: String?
     var channels: [Channel]
     var noChannels: Bool
     var alertsError: String?
@@ -72,6 +78,7 @@ enum SettingsCLI {
     static func removeMember(_ project: String, email: String) -> String { "branch member remove \(email) --project \(project)" }
     static func limits(_ project: String) -> String { "branch project set \(project) --memory 1G --cpus 2 --max-connections 200 --retention 7" }
     static func suspend(_ project: String) -> String { "branch project set \(project) --suspend-after 15m --suspend-main-after off" }
+    static func branchDefaults(_ project: String) -> String { "branch project set \(project) --new-branch-ttl 7d --protect-new-branches" }
     static func alerts(_ project: String?) -> String { "branch alerts set\(project.map { " --project \($0)" } ?? "") --webhook https://example.com/hook" }
     static func removeAlert(_ project: String?, kind: String) -> String { "branch alerts remove\(project.map { " --project \($0)" } ?? "") --\(kind)" }
     static func testAlerts(_ project: String?) -> String { "branch alerts test\(project.map { " --project \($0)" } ?? "")" }

@@ -4,8 +4,8 @@ import HTTPTypes
 import Hummingbird
 
 /// `/projects/{p}/settings`: API keys (masked, revealed and copied by owners; rotate and revoke,
-/// the new keys shown once), members and roles, limits, the IP allowlist, scale to zero and the
-/// project's alert channels. Everyone who may see the project sees its settings; only owners get
+/// the new keys shown once), members and roles, limits, the IP allowlist, scale to zero, branch
+/// defaults and the project's alert channels. Everyone who may see the project sees its settings; only owners get
 /// forms, and the gateway refuses anyone else's POST anyway.
 struct ProjectSettingsPages: Sendable {
     let environment: ConsoleEnvironment
@@ -15,6 +15,7 @@ struct ProjectSettingsPages: Sendable {
         var allowlist: String?
         var allowlistText: String?
         var limits: String?
+        var branchDefaults: String?
         var alerts: String?
         var members: String?
     }
@@ -75,6 +76,20 @@ struct ProjectSettingsPages: Sendable {
                 return environment.redirect(Self.href(project), flash: "Settings saved.")
             } catch let failure as ConsoleFailure {
                 return try await settings(project, problems: .init(limits: "\(failure.message) (\(failure.code))"), status: .init(code: failure.status))
+            }
+        }
+        pages.post("/projects/:project/settings/branch-defaults") { request, context -> Response in
+            let project = try Self.project(context)
+            let form = try await environment.form(request)
+            do {
+                // "0" in the menu removes the default time to live.
+                guard let ttl = form.text("new_branch_ttl").flatMap(Int.init), ttl >= 0 else {
+                    throw ConsoleFailure(status: 400, code: "invalid_request", message: "Choose how long new branches are kept.")
+                }
+                try await update(project, .init(newBranchTtlSeconds: ttl, protectNewBranches: form["protect_new_branches"] == "on"))
+                return environment.redirect(Self.href(project) + "#branch-defaults", flash: "Branch defaults saved: they apply to branches made from now on.")
+            } catch let failure as ConsoleFailure {
+                return try await settings(project, problems: .init(branchDefaults: "\(failure.message) (\(failure.code))"), status: .init(code: failure.status))
             }
         }
         pages.post("/projects/:project/settings/members") { request, context -> Response in
@@ -188,7 +203,10 @@ struct ProjectSettingsPages: Sendable {
             maxConnections: info.maxConnections.map(String.init) ?? "", retentionDays: String(info.retentionDays),
             suspendAfter: String(info.suspendAfterSeconds), suspendMainAfter: String(info.suspendMainAfterSeconds),
             allowlist: problems.allowlistText ?? allowlist.joined(separator: "\n"), allowlistEntries: allowlist, allowlistOpen: allowlist.isEmpty,
-            allowlistError: problems.allowlist, limitsError: problems.limits, channels: channels, noChannels: channels.isEmpty,
+            allowlistError: problems.allowlist, limitsError: problems.limits,
+            newBranchTtl: BranchCreation.ttlOptions(selected: info.newBranchTtlSeconds), keptByDefault: info.newBranchTtlSeconds == nil,
+            protectNewBranches: info.protectNewBranches, branchDefaults: info.branchDefaultsText, branchDefaultsError: problems.branchDefaults,
+            channels: channels, noChannels: channels.isEmpty,
             alertsError: problems.alerts, memberError: problems.members)
         return try await environment.page(
             "settings", title: "Keys & settings · \(project)", project: project, section: .settings, cli: "branch project show \(project)",
@@ -207,6 +225,7 @@ struct SettingsPage: Sendable {
         var member: String
         var limits: String
         var suspend: String
+        var branchDefaults: String
         var alerts: String
         var test: String
 
@@ -219,6 +238,7 @@ struct SettingsPage: Sendable {
             member = SettingsCLI.member(project, email: "EMAIL", role: "developer")
             limits = SettingsCLI.limits(project)
             suspend = SettingsCLI.suspend(project)
+            branchDefaults = SettingsCLI.branchDefaults(project)
             alerts = SettingsCLI.alerts(project)
             test = SettingsCLI.testAlerts(project)
         }

@@ -64,7 +64,7 @@ struct SQLRunner: Sendable {
         let base = place.branch
         do {
             _ = try await environment.call("createBranch", project: project, changes: true, target: name) {
-                try await $0.createBranch(.init(path: .init(project: project), body: .json(.init(from: base, name: name)))).created.body.json
+                try await $0.createBranch(.init(path: .init(project: project), body: .json(.init(from: base, name: name, protected: false)))).created.body.json
             }
         } catch let failure as ConsoleFailure where failure.status != 403 && failure.status != 404 {
             model.failure = .init(message: "Could not make a scratch branch from \(base): \(failure.message)", code: failure.code, hint: failure.hint)
