@@ -131,9 +131,20 @@ package final class TestEnvironment: @unchecked Sendable {
         return Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
     }
 
+    /// Where `armCrash(at:)` names the point the running service kills itself at.
+    var crashPointFile: String { "\(root)/crash-at" }
+
+    /// Makes the running service die by SIGKILL when it reaches `point` (see `FaultInjection`),
+    /// without restarting it; the next `startService` disarms it.
+    package func armCrash(at point: String) throws {
+        try Files.writeAtomically(point + "\n", to: crashPointFile, mode: 0o644)
+    }
+
     /// Starts `branch serve` and waits until its API answers.
     package func startService(environment extra: [String: String] = [:], arguments: [String] = []) async throws {
+        try? FileManager.default.removeItem(atPath: crashPointFile)
         var environment = Command.baseEnvironment
+        environment["BRANCH_CRASH_AT_FILE"] = crashPointFile
         if let templateCache = Self.templateCache { environment["BRANCH_TEMPLATE_CACHE"] = templateCache }
         environment.merge(serviceEnvironment) { _, new in new }
         environment.merge(extra) { _, new in new }

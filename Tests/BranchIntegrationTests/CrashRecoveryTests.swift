@@ -70,8 +70,7 @@ struct CrashRecoveryTests {
             try await env.psql(main, "insert into t values (101)")
 
             // Run the operation on a service that dies at the crash point.
-            await env.stopService()
-            try await env.startService(environment: ["BRANCH_CRASH_AT": crash.point])
+            try env.armCrash(at: crash.point)
             let interrupted = try await env.cli(crash.operation)
             #expect(!interrupted.succeeded, "the operation should have been cut off")
             let status = await env.waitForServiceExit()
