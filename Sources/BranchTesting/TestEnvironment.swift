@@ -58,8 +58,7 @@ package final class TestEnvironment: @unchecked Sendable {
         poolerPort = try Self.freePort()
         // Test processes run side by side (scripts/test.sh shards the suites): each shard draws its
         // branch port ranges from its own part of 20000-29999.
-        let shard = Int(ProcessInfo.processInfo.environment["BRANCH_TEST_SHARD"] ?? "") ?? 0
-        let base = (shard == 0 ? Int.random(in: 200...249) : Int.random(in: 250...299)) * 100
+        let base = Int.random(in: TestShard.share(of: 200...299)) * 100
         portRange = base...(base + 99)
         self.poolSize = poolSize
     }

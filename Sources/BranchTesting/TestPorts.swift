@@ -8,12 +8,9 @@ import Synchronization
 /// closing it and the server binding it, any outgoing connection on the machine (the other test
 /// shard's curl, psql, podman) may take it, so `branch serve` failed with EADDRINUSE now and then.
 /// These come from 30000-32767, below the ephemeral range (32768-60999), which no client is given;
-/// each shard has its own half and hands its ports out in turn, so two tests never share one.
+/// each shard has its own share (`TestShard`) and hands its ports out in turn, so two tests never share one.
 package enum TestPorts {
-    static let range: ClosedRange<Int> = {
-        let shard = Int(ProcessInfo.processInfo.environment["BRANCH_TEST_SHARD"] ?? "") ?? 0
-        return shard == 1 ? 31400...32767 : 30000...31399
-    }()
+    static let range = TestShard.share(of: 30000...32767)
 
     private static let next = Mutex(Int.random(in: 0..<1000))
 
