@@ -49,7 +49,8 @@ struct ConsoleBrowserTests {
             }
             let run = try await PythonScript.run(
                 "Tests/ConsoleClients/browser_journeys.py", [env.url, env.token, "app", Self.viewer, Self.viewerPassword],
-                environment: environment, timeLimit: .seconds(300))
+                // A guard against a hang, not a speed check: the journeys take 160 to 220 s here.
+                environment: environment, timeLimit: .seconds(600))
             // The script quits Chromium itself; should it have been killed, its browser goes here.
             let leftovers = Self.processes(mentioning: profile)
             for pid in leftovers { kill(pid, SIGKILL) }
