@@ -29,10 +29,12 @@ if [ ${#browser_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browser_packages[@]}" >/dev/null \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browser_packages[@]}" >/dev/null; }
 fi
+# --no-compile: Python compiles (and caches) only the modules the tests import, not all of
+# botocore, moto and hypothesis up front, which was most of the install's CPU time.
 if [ ${#python_packages[@]} -gt 0 ]; then
-  .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-compile "${python_packages[@]}"
 fi
 # axe-selenium-python bundles axe-core 3.1 (2018), which cannot read CSS colour functions such as
 # color-mix(); this package ships a current axe-core (4.12), used alone (not its Playwright half).
 .venv/bin/python -c 'import axe_playwright_python' 2>/dev/null \
-  || .venv/bin/pip install --quiet --disable-pip-version-check --no-deps axe-playwright-python
+  || .venv/bin/pip install --quiet --disable-pip-version-check --no-compile --no-deps axe-playwright-python
