@@ -16,7 +16,9 @@ struct TemporaryBranch: Sendable {
     /// branch is deleted after it, whatever `body` does. A failure to make it is the
     /// `ConsoleFailure` of `createBranch`.
     func at<T: Sendable>(_ point: PastPoint?, of base: String, prefix: String = "at", _ body: (String) async throws -> T) async throws -> T {
-        try await with(.init(at: point?.instant, atLsn: point?.position?.description, from: base, name: "\(prefix)-" + Self.shortID(), protected: false), body)
+        let request = Components.Schemas.CreateBranchRequest(
+            at: point?.instant, atLsn: point?.position?.description, from: base, name: "\(prefix)-" + Self.shortID(), protected: false)
+        return try await with(request, body)
     }
 
     /// Runs `body` with the name of a new branch made from snapshot `id`, deleted after it.

@@ -5,8 +5,8 @@ import Hummingbird
 
 /// `/projects/{p}/settings`: API keys (masked, revealed and copied by owners; rotate and revoke,
 /// the new keys shown once), members and roles, limits, the IP allowlist, scale to zero, branch
-/// defaults and the project's alert channels. Everyone who may see the project sees its settings; only owners get
-/// forms, and the gateway refuses anyone else's POST anyway.
+/// defaults and the project's alert channels. Everyone who may see the project sees its settings;
+/// only owners get forms, and the gateway refuses anyone else's POST anyway.
 struct ProjectSettingsPages: Sendable {
     let environment: ConsoleEnvironment
 
