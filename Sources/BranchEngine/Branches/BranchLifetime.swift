@@ -14,7 +14,7 @@ package struct BranchLifetime: EnginePart {
         guard protected != nil || ttlSeconds != nil else {
             throw EngineError.invalidRequest("Nothing to change.", hint: "Give `protected`, `ttlSeconds`, or both.")
         }
-        let expiresAt = try ttlSeconds.map { $0 == 0 ? nil : try Self.expiry(ttlSeconds: $0) }
+        let expiresAt = try Self.expiry(ttlSeconds: ttlSeconds)
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
         return try await context.withProjectLock(projectKey.rawValue, checking: { tx in
             let project = try tx.requireProject(projectName)
@@ -22,15 +22,16 @@ package struct BranchLifetime: EnginePart {
         }) { (project, branch) in
             var updated = branch
             if let protected { updated.protected = protected }
-            if ttlSeconds != nil { updated.expiresAt = expiresAt ?? nil }
+            if ttlSeconds != nil { updated.expiresAt = expiresAt }
             try await catalog.write { [updated] tx in try tx.update(updated) }
             return try await presenter.branch(updated, project: project)
         }
     }
 
-    /// When a branch made now with `ttlSeconds` expires; nil without one.
+    /// When a branch made now with `ttlSeconds` expires; nil without one, or with 0 (kept until
+    /// deleted).
     static func expiry(ttlSeconds: Int?, now: Date = Date()) throws -> Date? {
-        guard let ttlSeconds else { return nil }
+        guard let ttlSeconds, ttlSeconds != 0 else { return nil }
         guard (1...(366 * 86_400)).contains(ttlSeconds) else {
             throw EngineError.invalidRequest(
                 "A time to live is a second to a year, not \(ttlSeconds) s.", hint: "For example `--ttl 7d`, `--ttl 12h`, `--ttl 90m`.")
@@ -69,7 +70,7 @@ struct NewBranchLifetime: Sendable {
     /// `ttlSeconds` 0 keeps the branch until it is deleted, whatever the default.
     init(ttlSeconds: Int?, protected: Bool?, defaults project: ProjectRecord, now: Date = Date()) throws {
         let seconds = ttlSeconds ?? project.newBranchTimeToLive
-        expiresAt = seconds == 0 ? nil : try BranchLifetime.expiry(ttlSeconds: seconds, now: now)
+        expiresAt = try BranchLifetime.expiry(ttlSeconds: seconds, now: now)
         self.protected = protected ?? project.protectNewBranches
     }
 }

@@ -21,7 +21,7 @@ package struct Branches: EnginePart {
         ttlSeconds: Int? = nil, protected: Bool? = nil, schemaOnly: Bool = false
     ) async throws -> BranchChange {
         let name = try ResourceName(validating: rawName, kind: "branch name")
-        if let ttlSeconds, ttlSeconds != 0 { _ = try BranchLifetime.expiry(ttlSeconds: ttlSeconds) }
+        _ = try BranchLifetime.expiry(ttlSeconds: ttlSeconds)
         if from != nil && snapshot != nil {
             throw EngineError.invalidRequest("Give either a source branch or a snapshot, not both.")
         }

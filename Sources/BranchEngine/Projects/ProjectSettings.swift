@@ -22,7 +22,7 @@ extension ProjectSettings {
             throw EngineError.invalidRequest("A suspension delay cannot be negative; use 0 to turn suspension off, -1 for the default.")
         }
         if let allowlist { _ = try Allowlist(parsing: allowlist) }
-        if let seconds = newBranchTtlSeconds, seconds != 0 { _ = try BranchLifetime.expiry(ttlSeconds: seconds) }
+        _ = try BranchLifetime.expiry(ttlSeconds: newBranchTtlSeconds)
     }
 
     /// Applies the settings to a project record: absent values stay, 0 clears.
