@@ -146,6 +146,8 @@ let package = Package(
                 "BranchCore", "BranchSystem", "BranchStorage", "BranchPostgres", "BranchRuntime", "BranchCatalog", "BranchBackup", "BranchDiff",
                 "BranchREST", "BranchAuth", "BranchMail",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                // The auth callback's calls to sign-in providers (GitHub, Google…).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

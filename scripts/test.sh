@@ -58,7 +58,7 @@ run_shard() {
 logs=$(mktemp -d)
 started=$(date +%s)
 shard0='BranchIntegrationTests\.(CrashRecoveryTests|UpgradeTests|AgentSQLTests|AllowlistTests|AttackTests|AuthMailTests|ConsoleBackupsTests|ConsoleDiffMergeTests|ConsoleEditorTests|ConsoleHTTPTests|DiskGuardTests|KeysTests|SecretsAtRestTests)\b'
-shard1='BranchIntegrationTests\.(ConsoleBrowserTests|RuntimeTests|DiffTests|AccessTests|AlertDeliveryTests|AlertOutboxTests|BackupsByDefaultTests|ConsoleOverviewTests|DataAPIEngineTests|DataAPITests|OriginSnapshotTests|PushTests|ReadOnlyQueryTests|ServiceLifecycleTests|SnapshotAndCheckoutTests|TLSTests)\b'
+shard1='BranchIntegrationTests\.(ConsoleBrowserTests|OAuthSignInTests|RuntimeTests|DiffTests|AccessTests|AlertDeliveryTests|AlertOutboxTests|BackupsByDefaultTests|ConsoleOverviewTests|DataAPIEngineTests|DataAPITests|OriginSnapshotTests|PushTests|ReadOnlyQueryTests|ServiceLifecycleTests|SnapshotAndCheckoutTests|TLSTests)\b'
 run_shard 0 "$logs/shard0.log" --filter "$shard0" &
 pids=($!)
 run_shard 1 "$logs/shard1.log" --filter "$shard1" &

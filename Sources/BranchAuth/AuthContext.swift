@@ -35,6 +35,8 @@ package struct AuthContext: Sendable {
     package var now: @Sendable () -> Date
     /// Which of the project's long-lived keys are current (nil: every key the secret verifies).
     package var currentKeys: KeyIssueTimes?
+    /// How the OAuth callback reaches providers (nil: no provider sign-in).
+    package var oauthHTTP: (any OAuthHTTP)?
 
     package init(
         project: String, jwtSecret: [UInt8], issuer: String, apiKeyRole: String, policy: AuthPolicy = AuthPolicy(),

@@ -4,10 +4,11 @@ import BranchPostgres
 
 /// The GoTrue (Supabase Auth) subset of a project's `/auth/v1`: sign-up, password sign-in, refresh,
 /// the current user, sign-out, the mailed flows (confirmation, magic link and code, recovery,
-/// invitation) and user administration, on the branch's own `auth` schema.
+/// invitation), sign-in with a provider (GitHub, GitLab, Google, Keycloak) and user administration,
+/// on the branch's own `auth` schema.
 package enum AuthHandler {
     /// One /auth/v1 request (request.path relative to /auth/v1: "/signup", "/token", "/user", "/logout",
-    /// "/otp", "/recover", "/resend", "/verify", "/invite", "/admin/generate_link", "/admin/users",
+    /// "/otp", "/recover", "/resend", "/verify", "/authorize", "/callback", "/invite", "/admin/generate_link", "/admin/users",
     /// "/admin/users/{id}", also "/settings" and "/health" as GoTrue answers them). Never throws:
     /// failures are GoTrue's error bodies, anything unexpected a 500 (503 when the database is
     /// unreachable) after `report` has seen it.
@@ -58,6 +59,10 @@ package enum AuthHandler {
         case "verify":
             let input = try allow(["GET", "POST"])
             return method == "GET" ? try await VerifyEndpoint.get(input, context: context) : try await VerifyEndpoint.post(input, context: context)
+        case "authorize":
+            return try await OAuthEndpoints.authorize(allow(["GET"]), context: context)
+        case "callback":
+            return try await OAuthEndpoints.callback(allow(["GET"]), context: context)
         case "invite":
             return try await InviteEndpoints.invite(allow(["POST"]), context: context)
         case "admin/generate_link":

@@ -28,6 +28,8 @@ package struct AuthPolicy: Sendable {
     /// (GoTrue's MAILER_SECURE_EMAIL_CHANGE_ENABLED, on by default): a stolen session alone then
     /// cannot move the account to another address.
     package var secureEmailChange = true
+    /// The sign-in providers the project turned on (GitHub, Google…), with their client credentials.
+    package var providers: [OAuthProviderKind: OAuthProviderSettings] = [:]
 
     package init(
         allowSignup: Bool = true, confirmEmail: Bool = false, siteURL: String = AuthPolicy.defaultSiteURL, redirectURLs: [String] = [],

@@ -1,4 +1,5 @@
 import BranchREST
+import Foundation
 
 /// Responses of the auth endpoints: JSON with GoTrue's API version header.
 enum AuthReply {
@@ -18,5 +19,24 @@ enum AuthReply {
     /// An error answer.
     static func failure(_ failure: AuthFailure) -> DataResponse {
         json(failure.status, failure.body)
+    }
+
+    /// A 303 to `target` with `query` added to its query.
+    static func redirect(to target: String, query pairs: [(String, String)]) -> DataResponse {
+        let base = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+        let location = base + (base.contains("?") ? "&" : "?") + encoded(pairs)
+        return DataResponse(status: 303, headers: [AuthReply.apiVersionHeader, ("Location", location), ("Cache-Control", "no-store")])
+    }
+
+    /// A 303 to `target` with `pairs` as its fragment.
+    static func redirect(to target: String, fragment pairs: [(String, String)]) -> DataResponse {
+        let base = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+        return DataResponse(status: 303, headers: [AuthReply.apiVersionHeader, ("Location", "\(base)#\(encoded(pairs))"), ("Cache-Control", "no-store")])
+    }
+
+    static func encoded(_ pairs: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
     }
 }

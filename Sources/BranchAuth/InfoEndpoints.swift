@@ -2,12 +2,13 @@ import BranchREST
 
 /// `GET /settings` and `GET /health`, answered as GoTrue answers them.
 enum InfoEndpoints {
-    /// Which sign-in methods exist: email only (password, link and code; no SMS, no OAuth).
+    /// Which sign-in methods exist: email (password, link and code) and the providers the project turned on.
     static func settings(context: AuthContext) -> DataResponse {
         let providers = ["anonymous_users", "apple", "azure", "bitbucket", "discord", "email", "facebook", "figma", "github", "gitlab",
                          "google", "keycloak", "kakao", "linkedin_oidc", "notion", "phone", "slack_oidc", "spotify", "twitch", "twitter",
                          "workos", "zoom"]
-        let external = JSONText.object(providers.map { ($0, $0 == "email" ? "true" : "false") })
+        let enabled = Set(["email"] + context.policy.providers.keys.map(\.rawValue))
+        let external = JSONText.object(providers.map { ($0, enabled.contains($0) ? "true" : "false") })
         return AuthReply.json(200, JSONText.object([
             ("external", external),
             ("disable_signup", context.policy.allowSignup ? "false" : "true"),

@@ -15,8 +15,13 @@ struct PKCEChallenge: Sendable, Equatable {
 
     /// The challenge a request carries, if any: both fields or neither.
     static func from(_ input: AuthInput) throws(AuthFailure) -> PKCEChallenge? {
-        let challenge = input.string("code_challenge")
-        let method = input.string("code_challenge_method")
+        try from(challenge: input.string("code_challenge"), method: input.string("code_challenge_method"))
+    }
+
+    /// The challenge of these two fields (a body's, or the query of `GET /authorize`), if any.
+    static func from(challenge: String?, method: String?) throws(AuthFailure) -> PKCEChallenge? {
+        let challenge = challenge.flatMap { $0.isEmpty ? nil : $0 }
+        let method = method.flatMap { $0.isEmpty ? nil : $0 }
         guard challenge != nil || method != nil else { return nil }
         guard let challenge, let method, let parsed = Method(rawValue: method.lowercased()) else {
             throw AuthFailure.validation("PKCE flow requires code_challenge_method and code_challenge")
@@ -86,7 +91,8 @@ struct PKCEChallenge: Sendable, Equatable {
             let found = try await connection.query(
                 """
                 select f.id::text, f.user_id::text, f.code_challenge_method::text, f.code_challenge,
-                       coalesce(f.auth_code_issued_at > now() - make_interval(secs => $2::int), false), coalesce(u.banned_until > now(), false)
+                       coalesce(f.auth_code_issued_at > now() - make_interval(secs => $2::int), false), coalesce(u.banned_until > now(), false),
+                       f.provider_access_token, f.provider_refresh_token
                 from auth.flow_state f join auth.users u on u.id = f.user_id and u.deleted_at is null
                 where f.auth_code = $1 and f.auth_code_issued_at is not null
                 for update of f
@@ -102,7 +108,11 @@ struct PKCEChallenge: Sendable, Equatable {
             if row[5] == "t" { throw AuthFailure.userBanned }
             try await connection.query("delete from auth.flow_state where id = $1::uuid", [flowID])
             try await connection.query("update auth.users set last_sign_in_at = now() where id = $1::uuid", [userID])
-            return try await Sessions.start(userID: userID, input: input, context: context, on: connection)
+            // A provider's sign-in hands its tokens on, as GoTrue does, for the app's calls to the provider.
+            let providerTokens = [("provider_token", row[6]), ("provider_refresh_token", row[7])].compactMap { key, value in
+                value.map { (key, JSONText.string($0)) }
+            }
+            return try await Sessions.start(userID: userID, input: input, context: context, on: connection, extra: providerTokens)
         }
     }
 }

@@ -14,7 +14,10 @@ enum Sessions {
     static let reuseInterval = 10
 
     /// Starts a session for a user who just proved who they are; returns the session JSON.
-    static func start(userID: String, input: AuthInput, context: AuthContext, on connection: PGConnection) async throws -> String {
+    /// `extra` fields (already JSON) are added to the session object (a provider's tokens).
+    static func start(
+        userID: String, input: AuthInput, context: AuthContext, on connection: PGConnection, extra: [(String, String)] = []
+    ) async throws -> String {
         let row = try await connection.query(
             """
             insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent, ip)
@@ -24,7 +27,8 @@ enum Sessions {
             [userID, input.request.header("user-agent"), input.clientIP])
         guard let sessionID = row.rows.first?[0], let signedIn = row.rows.first?[1].flatMap({ Int($0) }) else { throw AuthFailure.unexpected }
         let refreshToken = try await addRefreshToken(userID: userID, sessionID: sessionID, parent: nil, on: connection)
-        return try await sessionJSON(userID: userID, sessionID: sessionID, signedInAt: signedIn, refreshToken: refreshToken, context: context, on: connection)
+        return try await sessionJSON(
+            userID: userID, sessionID: sessionID, signedInAt: signedIn, refreshToken: refreshToken, context: context, on: connection, extra: extra)
     }
 
     /// A new refresh token of the session.
@@ -42,7 +46,8 @@ enum Sessions {
     /// `{"access_token","token_type":"bearer","expires_in","expires_at","refresh_token","user"}`, with a
     /// fresh access token for the user as the database has them now.
     static func sessionJSON(
-        userID: String, sessionID: String, signedInAt: Int, refreshToken: String, context: AuthContext, on connection: PGConnection
+        userID: String, sessionID: String, signedInAt: Int, refreshToken: String, context: AuthContext, on connection: PGConnection,
+        extra: [(String, String)] = []
     ) async throws -> String {
         guard let userJSON = try await UserRecords.json(id: userID, on: connection), let user = JSONText.decode(userJSON)?.objectValue else {
             throw AuthFailure.unexpected
@@ -58,7 +63,7 @@ enum Sessions {
             ("expires_at", String(expiresAt)),
             ("refresh_token", JSONText.string(refreshToken)),
             ("user", userJSON),
-        ])
+        ] + extra)
     }
 
     /// GoTrue's access token claims for `user` (the user object as sent to clients).

@@ -151,6 +151,9 @@ struct NewUser: Sendable {
     var userMetadata: [String: JSONValue]
     /// Seconds from now the user stays banned (admin `ban_duration`).
     var bannedFor: Double? = nil
+    /// Whether the email and phone get their own identities (false for a provider's user, whose
+    /// identity is the provider's).
+    var identifiesByContact = true
 
     /// GoTrue's `{"provider":…,"providers":[…]}` for the identities the user gets, then `extra` merged in
     /// (a key set to null is removed).
@@ -184,6 +187,7 @@ struct NewUser: Sendable {
              phoneConfirmed ? "true" : "false", JSONText.encode(.object(appMetadata)), JSONText.encode(.object(userMetadata)),
              bannedFor.map { String($0) }])
         guard let userID = row.scalar else { throw AuthFailure.unexpected }
+        guard identifiesByContact else { return userID }
         if let email { try await UserRecords.saveIdentity(userID: userID, provider: "email", value: email, verified: emailConfirmed, on: connection) }
         if let phone { try await UserRecords.saveIdentity(userID: userID, provider: "phone", value: phone, verified: phoneConfirmed, on: connection) }
         return userID

@@ -54,15 +54,15 @@ enum VerifyEndpoint {
             }
             switch outcome {
             case nil:
-                return redirect(to: target, fragment: [("message", singleConfirmationAccepted)])
+                return AuthReply.redirect(to: target, fragment: [("message", singleConfirmationAccepted)])
             case .code(let code)?:
-                return redirect(to: target, query: [("code", code)])
+                return AuthReply.redirect(to: target, query: [("code", code)])
             case .session(let session)?:
                 guard let fields = JSONText.decode(session)?.objectValue else { throw AuthFailure.unexpected }
                 let pairs = ["access_token", "expires_at", "expires_in", "refresh_token", "token_type"].map { key in
                     (key, fields[key].map { value in value.stringValue ?? JSONText.encode(value) } ?? "")
                 } + [("type", type)]
-                return redirect(to: target, fragment: pairs)
+                return AuthReply.redirect(to: target, fragment: pairs)
             }
         } catch let failure as AuthFailure {
             return refused(target, failure)
@@ -75,7 +75,7 @@ enum VerifyEndpoint {
     /// The redirect of a link that did not work: GoTrue's error fragment.
     static func refused(_ target: String, _ failure: AuthFailure = .otpExpired) -> DataResponse {
         let description = failure == .otpExpired ? "Email link is invalid or has expired" : failure.message
-        return redirect(to: target, fragment: [("error", "access_denied"), ("error_code", failure.code), ("error_description", description)])
+        return AuthReply.redirect(to: target, fragment: [("error", "access_denied"), ("error_code", failure.code), ("error_description", description)])
     }
 
     /// Where a followed link leads: the session itself, or a PKCE code to exchange for it.
@@ -173,24 +173,5 @@ enum VerifyEndpoint {
             await context.limiter.recordFailure(scope: scope, email: limitKey, address: address, now: context.now())
             throw failure
         }
-    }
-
-    /// A 303 to `target` with `query` added to its query.
-    private static func redirect(to target: String, query pairs: [(String, String)]) -> DataResponse {
-        let base = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
-        let location = base + (base.contains("?") ? "&" : "?") + encoded(pairs)
-        return DataResponse(status: 303, headers: [AuthReply.apiVersionHeader, ("Location", location), ("Cache-Control", "no-store")])
-    }
-
-    /// A 303 to `target` with `pairs` as its fragment.
-    private static func redirect(to target: String, fragment pairs: [(String, String)]) -> DataResponse {
-        let base = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
-        return DataResponse(status: 303, headers: [AuthReply.apiVersionHeader, ("Location", "\(base)#\(encoded(pairs))"), ("Cache-Control", "no-store")])
-    }
-
-    private static func encoded(_ pairs: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
     }
 }

@@ -115,3 +115,69 @@ extension CatalogTransaction {
         try stored.save(db)
     }
 }
+
+/// One sign-in provider of a project's data API (`branch auth provider set github …`): its OAuth
+/// client and, for a self-hosted provider, its address. The client secret is stored sealed.
+package struct AuthProviderRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+    package static let databaseTableName = "auth_provider"
+    package static let databaseColumnDecodingStrategy = CatalogColumns.decoding
+    package static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    package var project: String
+    /// GoTrue's name: github, gitlab, google, keycloak.
+    package var provider: String
+    package var enabled: Bool
+    package var clientID: String
+    package var clientSecret: String
+    /// The provider's own address (GitHub Enterprise, a self-hosted GitLab, a Keycloak realm); nil: its public service.
+    package var url: String?
+    package var updatedAt: Date
+
+    package init(project: String, provider: String, enabled: Bool, clientID: String, clientSecret: String, url: String?, updatedAt: Date = Date()) {
+        self.project = project
+        self.provider = provider
+        self.enabled = enabled
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.url = url
+        self.updatedAt = updatedAt
+    }
+}
+
+enum AuthProviderTable {
+    /// v20: sign-in providers per project (gone with it).
+    static func migrate(_ db: Database) throws {
+        try db.create(table: "auth_provider") { t in
+            t.column("project", .text).notNull().references("project", onDelete: .cascade)
+            t.column("provider", .text).notNull()
+            t.column("enabled", .boolean).notNull()
+            t.column("client_id", .text).notNull()
+            t.column("client_secret", .text).notNull()
+            t.column("url", .text)
+            t.column("updated_at", .datetime).notNull()
+            t.primaryKey(["project", "provider"])
+        }
+    }
+}
+
+extension CatalogTransaction {
+    /// The project's providers, their secrets opened, by name.
+    package func authProviders(project: String) throws -> [AuthProviderRecord] {
+        try AuthProviderRecord.filter(Column("project") == project).order(Column("provider")).fetchAll(db).map { record in
+            var opened = record
+            opened.clientSecret = try secrets.open(record.clientSecret, purpose: SealedColumn.authProviderSecret.purpose)
+            return opened
+        }
+    }
+
+    package func save(_ provider: AuthProviderRecord) throws {
+        var stored = provider
+        stored.clientSecret = secrets.seal(provider.clientSecret, purpose: SealedColumn.authProviderSecret.purpose)
+        try stored.save(db)
+    }
+
+    /// Removes the provider; false when the project had none of that name.
+    package func removeAuthProvider(project: String, provider: String) throws -> Bool {
+        try AuthProviderRecord.deleteOne(db, key: ["project": project, "provider": provider])
+    }
+}

@@ -220,6 +220,7 @@ package final class Catalog: Sendable {
                 t.add(column: "protect_new_branches", .boolean).notNull().defaults(to: false)
             }
         }
+        migrator.registerMigration("v20: sign-in providers per project") { db in try AuthProviderTable.migrate(db) }
         return migrator
     }
 

@@ -28,6 +28,8 @@ struct SealedColumn: Sendable, Hashable {
     static let smtpPassword = SealedColumn(table: "alert_channel", column: "smtp_password")
     /// The SMTP password of a project's auth mail.
     static let authSMTPPassword = SealedColumn(table: "auth_setting", column: "smtp_password")
+    /// The OAuth client secrets of a project's sign-in providers.
+    static let authProviderSecret = SealedColumn(table: "auth_provider", column: "client_secret")
     /// A mirror's source URL, which carries the source's password.
     static let mirrorSource = SealedColumn(table: "mirror", column: "source_url")
     /// Settings whose values are secrets.
@@ -36,7 +38,7 @@ struct SealedColumn: Sendable, Hashable {
 
     /// Every sealed column; the start-up pass seals what is plain in each.
     /// New secret columns are added here (and read and written through `SecretBox`).
-    static let all: [SealedColumn] = [projectPassword, jwtSecret, webhookURL, secretSettings, alertChannelURL, smtpPassword, mirrorSource, authSMTPPassword]
+    static let all: [SealedColumn] = [projectPassword, jwtSecret, webhookURL, secretSettings, alertChannelURL, smtpPassword, mirrorSource, authSMTPPassword, authProviderSecret]
 }
 
 extension Catalog {

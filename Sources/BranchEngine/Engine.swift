@@ -66,6 +66,7 @@ package final class Engine: Sendable {
     package var audit: Audit { Audit(context: context) }
     package var alerts: Alerts { Alerts(context: context) }
     package var authSettings: AuthSettings { AuthSettings(context: context) }
+    package var authProviders: AuthProviders { AuthProviders(context: context) }
 
     /// The background work of a running service, each a Service for the one ServiceGroup:
     /// restarts, scale to zero, metrics, schedules and housekeeping, webhooks, pre-paying snapshots.

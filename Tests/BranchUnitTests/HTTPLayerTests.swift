@@ -50,6 +50,9 @@ extension StubAPI {
     func getAuthSettings(_ input: Operations.GetAuthSettings.Input) async throws -> Operations.GetAuthSettings.Output { throw StubError.notServed }
     func setAuthSettings(_ input: Operations.SetAuthSettings.Input) async throws -> Operations.SetAuthSettings.Output { throw StubError.notServed }
     func testAuthMail(_ input: Operations.TestAuthMail.Input) async throws -> Operations.TestAuthMail.Output { throw StubError.notServed }
+    func listAuthProviders(_ input: Operations.ListAuthProviders.Input) async throws -> Operations.ListAuthProviders.Output { throw StubError.notServed }
+    func setAuthProvider(_ input: Operations.SetAuthProvider.Input) async throws -> Operations.SetAuthProvider.Output { throw StubError.notServed }
+    func removeAuthProvider(_ input: Operations.RemoveAuthProvider.Input) async throws -> Operations.RemoveAuthProvider.Output { throw StubError.notServed }
     func listBranches(_ input: Operations.ListBranches.Input) async throws -> Operations.ListBranches.Output { throw StubError.notServed }
     func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output { throw StubError.notServed }
     func listOperations(_ input: Operations.ListOperations.Input) async throws -> Operations.ListOperations.Output { throw StubError.notServed }

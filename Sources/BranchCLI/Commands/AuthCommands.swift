@@ -7,7 +7,7 @@ struct AuthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "auth",
         abstract: "Show and change how a project's data API signs users up and mails them (confirmations, magic links, password resets, invitations).",
-        subcommands: [Show.self, Set.self, TestMail.self], defaultSubcommand: Show.self)
+        subcommands: [Show.self, Set.self, TestMail.self, AuthProviderCommand.self], defaultSubcommand: Show.self)
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the project's auth settings (the SMTP password never).")

@@ -61,13 +61,14 @@ package struct AuthSettings: EnginePart {
     /// The policy the data API applies to one auth request of `project`, and where mailed links
     /// start (the project's API URL, else the service's public address).
     func policy(project: String) async throws -> (policy: AuthPolicy, linkOrigin: String) {
-        let settings = try await catalog.read { tx in try tx.authSettings(project: project) }
+        let (settings, providers) = try await catalog.read { tx in (try tx.authSettings(project: project), try tx.authProviders(project: project)) }
         var policy = AuthPolicy(
             allowSignup: settings.allowSignup, confirmEmail: settings.confirmEmail, siteURL: settings.siteURL,
             redirectURLs: AuthSettingsChange.lines(settings.allowedRedirects), otpExpirySeconds: settings.otpExpirySeconds,
             mailsPerHour: settings.mailsPerHour, mailer: AuthMailSender(settings, logger: logger))
         policy.templates = AuthSettingsChange.storedTemplates(settings)
         policy.secureEmailChange = settings.secureEmailChange
+        policy.providers = AuthProviders(context: context).enabled(providers)
         return (policy, settings.apiURL ?? configuration.publicURL)
     }
 

@@ -48,9 +48,10 @@ package struct DataAPI: EnginePart {
     private func serve(project projectName: String, branchName: String?, service: Service, baseURL: String, request: DataRequest) async throws -> DataResponse {
         let (project, branch) = try await route(projectName, branchName)
         let (secret, current) = try await secrets.verification(project: project.name.rawValue)
-        // A mailed link is opened by a browser, which sends no key: `GET /auth/v1/verify` is open, as
-        // behind Supabase's gateway (the token in the link is the credential).
-        let openLink = service == .auth && request.method.uppercased() == "GET" && request.path == "/verify"
+        // A mailed link and a provider sign-in are opened by a browser, which sends no key:
+        // `GET /auth/v1/verify`, `/authorize` and `/callback` are open, as behind Supabase's gateway
+        // (the link's token, the provider's code and the signed state are the credentials).
+        let openLink = service == .auth && request.method.uppercased() == "GET" && Self.browserPaths.contains(request.path)
         let apiKey = openLink ? nil : try APIKeyCheck.verifyAPIKey(in: request, secret: secret, current: current, tokens: state.tokens)
         let auth = service == .auth ? try await AuthSettings(context: context).policy(project: project.name.rawValue) : nil
         // A keyless link whose token cannot be one is turned away before it wakes the branch.
@@ -74,10 +75,14 @@ package struct DataAPI: EnginePart {
                     linkBase: (auth?.linkOrigin ?? configuration.publicURL) + Self.routePrefix(project: projectName, branch: branchName) + "/auth/v1",
                     now: { Date() })
                 context.currentKeys = current
+                context.oauthHTTP = ProviderHTTPClient.shared
                 return await AuthHandler.handle(request, context: context)
             }
         }
     }
+
+    /// The auth paths a browser opens, without an API key.
+    static let browserPaths: Set<String> = ["/verify", "/authorize", "/callback"]
 
     /// `/p/{project}[/b/{branch}]`, as the client addressed it.
     static func routePrefix(project: String, branch: String?) -> String {

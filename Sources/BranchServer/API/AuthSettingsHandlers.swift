@@ -1,6 +1,7 @@
 import BranchAPI
 import BranchAuth
 import BranchEngine
+import Foundation
 import OpenAPIRuntime
 
 // A project's data API auth settings (its owner's): sign-ups, email confirmation, links, SMTP.
@@ -25,6 +26,34 @@ extension APIHandlers {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         let result = try await engine.authSettings.testMail(project: input.path.project, to: body.to)
         return .ok(.init(body: .json(.init(delivered: result.delivered, error: result.error, milliseconds: result.milliseconds))))
+    }
+}
+
+// A project's sign-in providers (its owner's): OAuth clients for GitHub, GitLab, Google, Keycloak.
+extension APIHandlers {
+    func listAuthProviders(_ input: Operations.ListAuthProviders.Input) async throws -> Operations.ListAuthProviders.Output {
+        .ok(.init(body: .json(.init(providers: try await engine.authProviders.list(project: input.path.project).map(Schemas.AuthProvider.init)))))
+    }
+
+    func setAuthProvider(_ input: Operations.SetAuthProvider.Input) async throws -> Operations.SetAuthProvider.Output {
+        guard case .json(let body) = input.body else { throw APIInputError.body }
+        let change = AuthProviderChange(enabled: body.enabled, clientID: body.clientId, clientSecret: body.clientSecret, url: body.url)
+        return .ok(.init(body: .json(.init(try await engine.authProviders.update(project: input.path.project, provider: input.path.provider, change)))))
+    }
+
+    func removeAuthProvider(_ input: Operations.RemoveAuthProvider.Input) async throws -> Operations.RemoveAuthProvider.Output {
+        let started = Date()
+        try await engine.authProviders.remove(project: input.path.project, provider: input.path.provider)
+        let timing = Schemas.OperationTiming(durationMs: Date().timeIntervalSince(started) * 1000, id: UUID().uuidString.lowercased(), steps: [])
+        return .ok(.init(body: .json(.init(deleted: [input.path.provider], operation: timing))))
+    }
+}
+
+extension Schemas.AuthProvider {
+    init(_ view: AuthProviderView) {
+        self.init(
+            provider: view.provider, enabled: view.enabled, clientId: view.clientID, hasSecret: view.hasSecret, url: view.url,
+            callbackURL: view.callbackURL, updatedAt: view.updatedAt)
     }
 }
 

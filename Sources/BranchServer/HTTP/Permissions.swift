@@ -33,6 +33,7 @@ enum Permission: Equatable {
         "listProjects": .signedIn, "createProject": .signedIn, "importProject": .signedIn, "adminQuery": .signedIn,
         "getProject": .project(.viewer), "updateProject": .project(.owner), "deleteProject": .project(.owner),
         "getAuthSettings": .project(.owner), "setAuthSettings": .project(.owner), "testAuthMail": .project(.owner),
+        "listAuthProviders": .project(.owner), "setAuthProvider": .project(.owner), "removeAuthProvider": .project(.owner),
         "getProjectKeys": .project(.owner), "rotateProjectKeys": .project(.owner), "revokeProjectKey": .project(.owner),
         "getProjectConnection": .project(.developer), "checkout": .project(.developer),
         "listBranches": .project(.viewer), "getBranch": .project(.viewer), "getBranchLogs": .project(.viewer),

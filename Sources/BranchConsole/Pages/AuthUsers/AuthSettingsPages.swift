@@ -5,7 +5,7 @@ import Hummingbird
 
 /// `/projects/{p}/auth/settings`: how the project's data API signs users up and mails them: sign-ups
 /// open or closed, email confirmation, the site URL and redirect allow list, how long links last,
-/// and the SMTP server (with a test message). Supabase self-hosted keeps these in environment
+/// the SMTP server (with a test message) and the sign-in providers (GitHub, GitLab, Google, Keycloak). Supabase self-hosted keeps these in environment
 /// variables; here the owner edits them and they apply from the next request. Owners only.
 struct AuthSettingsPages: Sendable {
     let environment: ConsoleEnvironment
@@ -20,6 +20,38 @@ struct AuthSettingsPages: Sendable {
         var cli: String
         /// The variables mail wording takes, shown as typed (a template cannot print `{{` itself).
         var templateVariables = "{{ .ConfirmationURL }}, {{ .Token }}, {{ .TokenHash }}, {{ .SiteURL }}, {{ .Email }}, {{ .RedirectTo }}, {{ .NewEmail }} (email change)"
+        /// The sign-in providers, each with its own form (a secret belongs to one provider).
+        var providers: [ProviderField] = []
+        var callbackURL = ""
+    }
+
+    /// One sign-in provider as its form shows it.
+    struct ProviderField: Sendable {
+        var provider: String
+        var label: String
+        var enabled: Bool
+        var configured: Bool
+        var clientID: String
+        var hasSecret: Bool
+        var url: String
+        var urlHint: String
+        var cli: String
+    }
+
+    /// How the console names each provider, and what its URL field is for.
+    static let providerLabels: [String: (label: String, urlHint: String)] = [
+        "github": ("GitHub", "https://github.com (or your GitHub Enterprise)"), "gitlab": ("GitLab", "https://gitlab.com (or your own)"),
+        "google": ("Google", "Google's own addresses"), "keycloak": ("Keycloak", "required: https://id.example.com/realms/REALM"),
+    ]
+
+    static func providerFields(_ providers: [Components.Schemas.AuthProvider], project: String) -> [ProviderField] {
+        providers.map { provider in
+            let names = providerLabels[provider.provider] ?? (provider.provider, "")
+            return ProviderField(
+                provider: provider.provider, label: names.label, enabled: provider.enabled, configured: provider.updatedAt != nil,
+                clientID: provider.clientId ?? "", hasSecret: provider.hasSecret, url: provider.url ?? "", urlHint: names.urlHint,
+                cli: "printf %s \"$SECRET\" | branch auth provider set \(provider.provider) --project \(project) --client-id ID --client-secret-stdin --enable")
+        }
     }
 
     /// The form's fields as shown (what was posted, after a refused save).
@@ -104,6 +136,34 @@ struct AuthSettingsPages: Sendable {
                 return environment.redirect(Self.href(project) + "#test-mail", flash: "\(failure.message) (\(failure.code))", error: true)
             }
         }
+        pages.post("/projects/:project/auth/settings/providers/:provider") { request, context -> Response in
+            let project = try ProjectSettingsPages.project(context)
+            let provider = context.parameters.get("provider") ?? ""
+            let form = try await environment.form(request)
+            let body = Components.Schemas.AuthProviderRequest(
+                enabled: form["enabled"] == "on", clientId: form["client_id"] ?? "", clientSecret: form.text("client_secret"), url: form["url"] ?? "")
+            let anchor = Self.href(project) + "#provider-" + ConsolePath.segment(provider)
+            do {
+                let saved = try await environment.call("setAuthProvider", project: project, changes: true, target: "auth provider \(provider)") {
+                    try await $0.setAuthProvider(.init(path: .init(project: project, provider: provider), body: .json(body))).ok.body.json
+                }
+                return environment.redirect(anchor, flash: "\(Self.providerLabels[saved.provider]?.label ?? saved.provider) sign-in saved: \(saved.enabled ? "on" : "off").")
+            } catch let failure as ConsoleFailure where [400, 404, 409, 422].contains(failure.status) {
+                return environment.redirect(anchor, flash: "\(failure.message) (\(failure.code))", error: true)
+            }
+        }
+        pages.post("/projects/:project/auth/settings/providers/:provider/remove") { _, context -> Response in
+            let project = try ProjectSettingsPages.project(context)
+            let provider = context.parameters.get("provider") ?? ""
+            do {
+                _ = try await environment.call("removeAuthProvider", project: project, changes: true, target: "auth provider \(provider)") {
+                    try await $0.removeAuthProvider(.init(path: .init(project: project, provider: provider))).ok.body.json
+                }
+                return environment.redirect(Self.href(project) + "#providers", flash: "\(Self.providerLabels[provider]?.label ?? provider) sign-in removed.")
+            } catch let failure as ConsoleFailure where [400, 404].contains(failure.status) {
+                return environment.redirect(Self.href(project) + "#providers", flash: "\(failure.message) (\(failure.code))", error: true)
+            }
+        }
     }
 
     static func href(_ project: String) -> String { "/projects/\(ConsolePath.segment(project))/auth/settings" }
@@ -140,7 +200,11 @@ struct AuthSettingsPages: Sendable {
         let session = try ConsoleSession.required()
         let mayManage = session.viewer.may(.owner, in: project)
         var form = posted
+        var providers: [Components.Schemas.AuthProvider] = []
         if mayManage {
+            providers = try await environment.call("listAuthProviders", project: project) {
+                try await $0.listAuthProviders(.init(path: .init(project: project))).ok.body.json
+            }.providers
             let settings = try await environment.call("getAuthSettings", project: project) {
                 try await $0.getAuthSettings(.init(path: .init(project: project))).ok.body.json
             }
@@ -165,7 +229,8 @@ struct AuthSettingsPages: Sendable {
         let model = Model(
             project: project, base: "/projects/\(segment)/auth/settings", usersHref: "/projects/\(segment)/auth", mayManage: mayManage,
             settings: form, error: error,
-            cli: "branch auth set --project \(project) --confirm-email on --site-url https://app.example.com --smtp smtp://USER@HOST:587 --sender no-reply@example.com --smtp-password-stdin")
+            cli: "branch auth set --project \(project) --confirm-email on --site-url https://app.example.com --smtp smtp://USER@HOST:587 --sender no-reply@example.com --smtp-password-stdin",
+            providers: Self.providerFields(providers, project: project), callbackURL: providers.first?.callbackURL ?? "")
         return try await environment.page(
             "auth-settings", title: "Auth settings · \(project)", project: project, section: .auth, cli: model.cli, status: status, body: model)
     }

@@ -32,8 +32,9 @@ struct AuthUsersPages: Sendable {
         var selected: Bool
     }
 
-    /// The providers the filter offers: Branch's own two, then those users imported from Supabase may have.
-    static let providerNames = ["email", "phone", "github", "google", "apple", "azure", "gitlab", "bitbucket", "discord", "facebook", "twitter", "anonymous"]
+    /// The providers the filter offers: Branch's own (email, phone and the sign-in providers), then
+    /// those users imported from Supabase may have.
+    static let providerNames = ["email", "phone", "github", "gitlab", "google", "keycloak", "apple", "azure", "bitbucket", "discord", "facebook", "twitter", "anonymous"]
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
         pages.get("/projects/:project/auth") { request, context -> Response in
