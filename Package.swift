@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "BranchBackup",
             dependencies: [
-                "BranchCore", "CZstd",
+                "BranchCore", "CZstd", "CLinux",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import BranchCore
+import CLinux
 import Dispatch
 package import Foundation
 
@@ -308,6 +309,10 @@ actor DirectoryUpload: BackupUpload {
         buffer = []
         close(fd)
         unlink(file.temporary)
+        // A failed upload is often a full disk: commit now so the partial file's space is free
+        // again for the servers sharing it, not at the filesystem's next periodic commit.
+        let directory = (file.temporary as NSString).deletingLastPathComponent
+        _ = try? await BlockingIO.run { clinux_syncfs(directory) }
     }
 
     /// Checks the upload is open and no other call is running; returns the descriptor.

@@ -87,6 +87,14 @@ int clinux_rename_exchange(const char *a, const char *b) {
     return renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0 ? -errno : 0;
 }
 
+int clinux_syncfs(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int result = syncfs(fd) < 0 ? -errno : 0;
+    close(fd);
+    return result;
+}
+
 int clinux_is_on_btrfs(const char *path) {
     struct statfs info;
     if (statfs(path, &info) < 0) return -errno;

@@ -23,6 +23,10 @@ int clinux_btrfs_qgroup_usage(const char *path, clinux_qgroup_usage *out, uint32
 /// Atomically exchanges two paths on the same filesystem (renameat2 RENAME_EXCHANGE).
 int clinux_rename_exchange(const char *a, const char *b);
 
+/// Commits the filesystem holding the directory `path` (syncfs). On Btrfs the space of deleted
+/// files comes back only at a commit, up to 30 s later otherwise. Returns 0, or -errno.
+int clinux_syncfs(const char *path);
+
 /// 1 when `path` is on Btrfs, 0 when it is on another filesystem, -errno on failure.
 int clinux_is_on_btrfs(const char *path);
 
