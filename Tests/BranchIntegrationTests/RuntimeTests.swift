@@ -178,6 +178,25 @@ struct RuntimeTests {
             #expect((main.samples.last?.databaseBytes ?? 0) > 3 << 20)
             #expect(main.samples.last?.connections != nil)
 
+            // Rows written, WAL and the connection limit: rates over the interval the write's statistics
+            // arrive in (a pooled server connection stays open, so Postgres reports them when it has
+            // been idle a while, up to 10 s later).
+            try await env.psql(try await env.cli("url").output, "insert into t select g from generate_series(1, 50000) g; delete from t where g <= 1000")
+            var written: [Components.Schemas.MetricSample] = []
+            let deadline = ContinuousClock.now + .seconds(30)
+            repeat {
+                try await Task.sleep(for: .seconds(1))
+                written = try JSONDecoder.api.decode(MetricsResponse.self, from: Data(try await Command.run(
+                    "curl", ["-fsS", "-H", "Authorization: Bearer \(env.token)", "\(env.url)/api/v1/metrics?project=app&minutes=60"]).stdout.utf8)
+                ).series.first?.samples ?? []
+            } while !written.contains(where: { ($0.rowsDeletedPerSecond ?? 0) > 0 }) && ContinuousClock.now < deadline
+            #expect(written.contains { ($0.rowsDeletedPerSecond ?? 0) > 0 }, "\(written.map(\.rowsDeletedPerSecond))")
+            #expect(written.contains { ($0.rowsInsertedPerSecond ?? 0) > 1000 } && written.contains { ($0.walBytesPerSecond ?? 0) > 100_000 })
+            #expect(written.last?.maxConnections == 100 && written.last?.activeConnections != nil && written.last?.deadlocks == 0)
+            let prometheus = try await Command.run("curl", ["-fsS", "-H", "Authorization: Bearer \(env.token)", "\(env.url)/metrics"]).stdout
+            #expect(prometheus.contains("branch_connections_max{project=\"app\",branch=\"main\"} 100"), "\(prometheus)")
+            #expect(prometheus.contains("# TYPE branch_wal_bytes_per_second gauge"))
+
             // The session admin SQL leaves idle in the service's pool is not a client connection.
             let before = try #require(main.samples.last?.connections)
             #expect(try await env.cli("sql", "--project", "app", "select 1").succeeded)

@@ -46,8 +46,11 @@ check(status == 303, "the first run signs the admin in")
 page_path = f"/projects/{PROJECT}/monitoring?branch=main&range=15m"
 status, _, page = call("GET", page_path)
 check(status == 200 and '<svg class="chart" id="chart-cpu"' in page, "the page renders the CPU chart as SVG", page)
-for chart in ["memory", "io", "connections"]:
+for chart in ["memory", "io", "connections", "rows", "wal", "deadlocks", "size"]:
     check(f'id="chart-{chart}"' in page, f"the {chart} chart is there")
+for field in ["activeConnections", "idleConnections", "maxConnections", "rowsInsertedPerSecond", "rowsUpdatedPerSecond",
+              "rowsDeletedPerSecond", "walBytesPerSecond", "exclusiveBytes"]:
+    check(f'data-field="{field}"' in page, f"the {field} line is drawn, and the live stream can extend it", page[page.find('id="charts"'):][:3000])
 # The sampler's first samples of a new branch take up to an interval; the page shows them once there.
 deadline = time.monotonic() + 90
 while re.search(r'<path class="series series-memoryBytes" d="M[0-9.]+ [0-9.]+', page) is None and time.monotonic() < deadline:

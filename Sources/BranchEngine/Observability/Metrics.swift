@@ -16,9 +16,37 @@ package struct MetricSample: Sendable {
     package var ioReadBytesPerSecond: Double?
     package var ioWriteBytesPerSecond: Double?
     package var connections: Int?
+    /// Client connections running a statement, and open but waiting.
+    package var activeConnections: Int? = nil
+    package var idleConnections: Int? = nil
+    package var maxConnections: Int? = nil
     package var databaseBytes: UInt64?
     package var exclusiveBytes: UInt64?
     package var restarts: Int
+    /// Rows written per second, over every database of the server (pg_stat_database).
+    package var rowsInsertedPerSecond: Double? = nil
+    package var rowsUpdatedPerSecond: Double? = nil
+    package var rowsDeletedPerSecond: Double? = nil
+    /// Deadlocks detected during the interval.
+    package var deadlocks: Int? = nil
+    /// WAL written per second.
+    package var walBytesPerSecond: Double? = nil
+}
+
+/// What one query to a branch server reads: connections and size now, and cumulative counters
+/// the store turns into rates.
+struct ServerStatistics: Sendable {
+    var connections: Int
+    var remoteClients: Int
+    var databaseBytes: UInt64
+    var activeConnections: Int?
+    var idleConnections: Int?
+    var maxConnections: Int?
+    var rowsInserted: Double?
+    var rowsUpdated: Double?
+    var rowsDeleted: Double?
+    var deadlocks: Double?
+    var walBytes: Double?
 }
 
 /// The samples of one branch.
@@ -39,17 +67,35 @@ actor MetricsStore {
     let capacity: Int
     private var series: [Key: [MetricSample]] = [:]
     private var previous: [Key: (at: ContinuousClock.Instant, usage: ResourceUsage)] = [:]
+    private var previousStatistics: [Key: (at: ContinuousClock.Instant, statistics: ServerStatistics)] = [:]
 
     init(capacity: Int) { self.capacity = capacity }
 
-    /// Adds a sample built from cumulative `usage`; CPU and IO become rates over the time since the last one.
-    func record(_ key: Key, at date: Date, status: BranchStatus, usage: ResourceUsage?, connections: Int?, databaseBytes: UInt64?,
-                exclusiveBytes: UInt64?, restarts: Int) {
+    /// Adds a sample built from cumulative `usage` and `statistics`; CPU, IO, rows, deadlocks and
+    /// WAL become rates (or counts) over the time since the last one. A counter that went back
+    /// (a restarted server, reset statistics) gives no value for that interval.
+    func record(_ key: Key, at date: Date, status: BranchStatus, usage: ResourceUsage?, statistics: ServerStatistics?,
+                exclusiveBytes: UInt64?, restarts: Int, now: ContinuousClock.Instant = .now) {
         var sample = MetricSample(
             at: date, status: status, cpuPercent: nil, memoryBytes: usage?.memoryBytes, ioReadBytesPerSecond: nil,
-            ioWriteBytesPerSecond: nil, connections: connections, databaseBytes: databaseBytes, exclusiveBytes: exclusiveBytes,
+            ioWriteBytesPerSecond: nil, connections: statistics?.connections, databaseBytes: statistics?.databaseBytes, exclusiveBytes: exclusiveBytes,
             restarts: restarts)
-        let now = ContinuousClock.now
+        sample.activeConnections = statistics?.activeConnections
+        sample.idleConnections = statistics?.idleConnections
+        sample.maxConnections = statistics?.maxConnections
+        if let statistics, let last = previousStatistics[key] {
+            let elapsed = max(0.001, (now - last.at).seconds)
+            func delta(_ value: (ServerStatistics) -> Double?) -> Double? {
+                guard let current = value(statistics), let before = value(last.statistics), current >= before else { return nil }
+                return current - before
+            }
+            sample.rowsInsertedPerSecond = delta(\.rowsInserted).map { $0 / elapsed }
+            sample.rowsUpdatedPerSecond = delta(\.rowsUpdated).map { $0 / elapsed }
+            sample.rowsDeletedPerSecond = delta(\.rowsDeleted).map { $0 / elapsed }
+            sample.deadlocks = delta(\.deadlocks).map { Int($0) }
+            sample.walBytesPerSecond = delta(\.walBytes).map { $0 / elapsed }
+        }
+        if let statistics { previousStatistics[key] = (now, statistics) } else { previousStatistics[key] = nil }
         if let usage, let last = previous[key] {
             let elapsed = max(0.001, (now - last.at).seconds)
             sample.cpuPercent = max(0, (usage.cpuSeconds - last.usage.cpuSeconds) / elapsed * 100)
@@ -67,6 +113,7 @@ actor MetricsStore {
         let key = Key(project: project, branch: branch)
         series[key] = nil
         previous[key] = nil
+        previousStatistics[key] = nil
     }
 
     /// Series matching the filters; `since` nil means only the latest sample of each.
@@ -84,8 +131,8 @@ extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
-/// Samples every branch server every `metricsInterval`: state, CPU, memory, IO, connections,
-/// sizes, restarts; a branch with clients counts as active for scale to zero.
+/// Samples every branch server every `metricsInterval`: state, CPU, memory, IO, connections
+/// (active, idle, the maximum), sizes, rows written, deadlocks, WAL, restarts; a branch with clients counts as active for scale to zero.
 package struct MetricsService: Service {
     let context: EngineContext
 
@@ -113,19 +160,17 @@ struct MetricsSampler: EnginePart {
             guard let project = byName[branch.project] else { continue }
             let spec = servers.spec(branch, project: project)
             let running = runtime.state(spec).isRunning
-            var connections: Int?
-            var databaseBytes: UInt64?
+            var statistics: ServerStatistics?
             var active = false
             if running, let stats = try? await servers.statistics(branch, database: project.database) {
-                connections = stats.connections
-                databaseBytes = stats.databaseBytes
+                statistics = stats
                 active = stats.remoteClients > 0
             }
             active = active || frontDoor.entries(of: branch, project: project).contains { (poolerClients[$0]?.active ?? 0) + (poolerClients[$0]?.waiting ?? 0) > 0 }
             await context.metricsStore.record(
                 .init(project: branch.project.rawValue, branch: branch.name.rawValue), at: now,
                 status: running ? .running : branch.suspended ? .suspended : .stopped, usage: running ? runtime.usage(spec) : nil,
-                connections: connections, databaseBytes: databaseBytes, exclusiveBytes: sizes[spec.subvolume], restarts: branch.restarts)
+                statistics: statistics, exclusiveBytes: sizes[spec.subvolume], restarts: branch.restarts)
 
             if active { await context.activity.active(Activity.key(branch)) }
         }
@@ -152,6 +197,14 @@ extension Observability {
             ("branch_io_read_bytes_per_second", "Disk reads over the last interval.", "gauge", { $0.ioReadBytesPerSecond }),
             ("branch_io_write_bytes_per_second", "Disk writes over the last interval.", "gauge", { $0.ioWriteBytesPerSecond }),
             ("branch_connections", "Client connections to the server.", "gauge", { $0.connections.map { Double($0) } }),
+            ("branch_connections_active", "Client connections running a statement.", "gauge", { $0.activeConnections.map { Double($0) } }),
+            ("branch_connections_idle", "Client connections open and waiting.", "gauge", { $0.idleConnections.map { Double($0) } }),
+            ("branch_connections_max", "The server's max_connections.", "gauge", { $0.maxConnections.map { Double($0) } }),
+            ("branch_rows_inserted_per_second", "Rows inserted over the last interval.", "gauge", { $0.rowsInsertedPerSecond }),
+            ("branch_rows_updated_per_second", "Rows updated over the last interval.", "gauge", { $0.rowsUpdatedPerSecond }),
+            ("branch_rows_deleted_per_second", "Rows deleted over the last interval.", "gauge", { $0.rowsDeletedPerSecond }),
+            ("branch_deadlocks", "Deadlocks detected over the last interval.", "gauge", { $0.deadlocks.map { Double($0) } }),
+            ("branch_wal_bytes_per_second", "WAL written over the last interval.", "gauge", { $0.walBytesPerSecond }),
             ("branch_database_bytes", "Size of the project's database on this branch.", "gauge", { $0.databaseBytes.map { Double($0) } }),
             ("branch_exclusive_bytes", "Bytes on disk only this branch holds.", "gauge", { $0.exclusiveBytes.map { Double($0) } }),
             ("branch_restarts_total", "Times the supervisor restarted the server.", "counter", { Double($0.restarts) }),

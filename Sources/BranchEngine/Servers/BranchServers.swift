@@ -273,18 +273,31 @@ struct BranchServers: EnginePart {
     /// Client connections (all, and those from other hosts or TCP at all) and the size of the
     /// project's database, asked of the server over its private socket. The service's own
     /// sessions waiting idle in its pools (`SessionPool`, the data API's) are not clients.
-    func statistics(_ branch: BranchRecord, database: String) async throws -> (connections: Int, remoteClients: Int, databaseBytes: UInt64) {
+    func statistics(_ branch: BranchRecord, database: String) async throws -> ServerStatistics {
         try await withConnection(spec(branch).superuserConnection) { connection in
+            // Clients are client backends but this one; the service's own idle pooled sessions
+            // (application_name `branch …`) are not counted as anyone's connections.
             let rows = try await connection.query(
                 """
                 SELECT count(*) FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
                                         AND NOT (state = 'idle' AND application_name LIKE 'branch %')),
                        count(*) FILTER (WHERE backend_type = 'client backend' AND client_port IS NOT NULL AND client_port <> -1),
-                       pg_database_size($1)
+                       pg_database_size($1),
+                       count(*) FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state = 'active'),
+                       count(*) FILTER (WHERE backend_type = 'client backend' AND state LIKE 'idle%'
+                                        AND NOT (state = 'idle' AND application_name LIKE 'branch %')),
+                       current_setting('max_connections'),
+                       (SELECT sum(tup_inserted) FROM pg_stat_database), (SELECT sum(tup_updated) FROM pg_stat_database),
+                       (SELECT sum(tup_deleted) FROM pg_stat_database), (SELECT sum(deadlocks) FROM pg_stat_database),
+                       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() - '0/0'::pg_lsn END
                 FROM pg_stat_activity
                 """, [database])
             let row = rows.rows.first ?? []
-            return (Int(row[0] ?? "") ?? 0, Int(row[1] ?? "") ?? 0, UInt64(row[2] ?? "") ?? 0)
+            func number(_ index: Int) -> Double? { index < row.count ? row[index].flatMap(Double.init) : nil }
+            return ServerStatistics(
+                connections: Int(row[0] ?? "") ?? 0, remoteClients: Int(row[1] ?? "") ?? 0, databaseBytes: UInt64(row[2] ?? "") ?? 0,
+                activeConnections: number(3).map { Int($0) }, idleConnections: number(4).map { Int($0) }, maxConnections: number(5).map { Int($0) },
+                rowsInserted: number(6), rowsUpdated: number(7), rowsDeleted: number(8), deadlocks: number(9), walBytes: number(10))
         }
     }
 

@@ -204,10 +204,12 @@ extension Schemas.MetricSeries {
     init(_ series: BranchEngine.MetricSeries) {
         self.init(branch: series.branch, project: series.project, samples: series.samples.map { sample -> Schemas.MetricSample in
             Schemas.MetricSample(
-                at: sample.at, connections: sample.connections, cpuPercent: sample.cpuPercent, databaseBytes: sample.databaseBytes.map(Int.init),
-                exclusiveBytes: sample.exclusiveBytes.map(Int.init), ioReadBytesPerSecond: sample.ioReadBytesPerSecond,
-                ioWriteBytesPerSecond: sample.ioWriteBytesPerSecond, memoryBytes: sample.memoryBytes.map(Int.init), restarts: sample.restarts,
-                status: sample.status.rawValue)
+                activeConnections: sample.activeConnections, at: sample.at, connections: sample.connections, cpuPercent: sample.cpuPercent,
+                databaseBytes: sample.databaseBytes.map(Int.init), deadlocks: sample.deadlocks, exclusiveBytes: sample.exclusiveBytes.map(Int.init),
+                idleConnections: sample.idleConnections, ioReadBytesPerSecond: sample.ioReadBytesPerSecond,
+                ioWriteBytesPerSecond: sample.ioWriteBytesPerSecond, maxConnections: sample.maxConnections, memoryBytes: sample.memoryBytes.map(Int.init),
+                restarts: sample.restarts, rowsDeletedPerSecond: sample.rowsDeletedPerSecond, rowsInsertedPerSecond: sample.rowsInsertedPerSecond,
+                rowsUpdatedPerSecond: sample.rowsUpdatedPerSecond, status: sample.status.rawValue, walBytesPerSecond: sample.walBytesPerSecond)
         })
     }
 }

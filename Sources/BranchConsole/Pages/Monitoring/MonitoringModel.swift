@@ -115,9 +115,20 @@ struct MonitoringModel: Sendable {
                   [("ioReadBytesPerSecond", "read", series { $0.ioReadBytesPerSecond }),
                    ("ioWriteBytesPerSecond", "write", series { $0.ioWriteBytesPerSecond })]),
             chart("connections", "Connections", floor: 5, format: { ChartGeometry.compact($0) },
-                  [("connections", "open", series { $0.connections.map(Double.init) })]),
-            chart("size", "Database size", floor: 1_048_576, bytes: true, format: { Formatting.bytes(Int($0)) },
-                  [("databaseBytes", "database", series { $0.databaseBytes.map(Double.init) })]),
+                  [("activeConnections", "active", series { $0.activeConnections.map(Double.init) }),
+                   ("idleConnections", "idle", series { $0.idleConnections.map(Double.init) }),
+                   ("maxConnections", "max", series { $0.maxConnections.map(Double.init) })]),
+            chart("rows", "Rows written", floor: 10, format: { ChartGeometry.compact($0) + "/s" },
+                  [("rowsInsertedPerSecond", "inserted", series { $0.rowsInsertedPerSecond }),
+                   ("rowsUpdatedPerSecond", "updated", series { $0.rowsUpdatedPerSecond }),
+                   ("rowsDeletedPerSecond", "deleted", series { $0.rowsDeletedPerSecond })]),
+            chart("wal", "WAL written", floor: 1024, bytes: true, format: { Formatting.bytes(Int($0)) + "/s" },
+                  [("walBytesPerSecond", "WAL", series { $0.walBytesPerSecond })]),
+            chart("deadlocks", "Deadlocks", floor: 1, format: { ChartGeometry.compact($0) },
+                  [("deadlocks", "deadlocks", series { $0.deadlocks.map(Double.init) })]),
+            chart("size", "Database size and disk", floor: 1_048_576, bytes: true, format: { Formatting.bytes(Int($0)) },
+                  [("databaseBytes", "database", series { $0.databaseBytes.map(Double.init) }),
+                   ("exclusiveBytes", "only this branch on disk", series { $0.exclusiveBytes.map(Double.init) })]),
         ]
     }
 }
