@@ -1,6 +1,7 @@
 package import BranchREST
 import BranchCore
 import BranchPostgres
+package import Foundation
 
 /// The GoTrue (Supabase Auth) subset of a project's `/auth/v1`: sign-up, password sign-in, refresh,
 /// the current user, sign-out, the mailed flows (confirmation, magic link and code, recovery,
@@ -83,14 +84,30 @@ package enum AuthHandler {
         }
     }
 
-    /// For `GET /verify`, which needs no API key: the answer to a link whose token cannot be one
-    /// (a redirect with the error), so such a request is turned away before it wakes a branch.
-    package static func malformedLink(_ request: DataRequest, policy: AuthPolicy) -> DataResponse? {
-        guard request.method.uppercased() == "GET", request.path == "/verify" else { return nil }
-        let token = FormQuery.pairs(request.rawQuery).first { $0.key == "token" }?.value ?? ""
-        guard !EmailToken.isHash(token.lowercased()) else { return nil }
-        let target = policy.redirect(FormQuery.pairs(request.rawQuery).first { $0.key == "redirect_to" }?.value)
-        return VerifyEndpoint.refused(target)
+    /// For the paths a browser opens without an API key (`GET /verify`, `/authorize`, `/callback`):
+    /// the answer to a request that cannot succeed (a link whose token cannot be one, a provider
+    /// the project has not turned on, a state it did not sign), so that anyone on the internet
+    /// cannot wake a suspended branch with it. Nil: serve it.
+    package static func refusedBeforeWaking(_ request: DataRequest, policy: AuthPolicy, secret: [UInt8], now: Date = Date()) -> DataResponse? {
+        guard request.method.uppercased() == "GET" else { return nil }
+        let query = FormQuery.pairs(request.rawQuery)
+        func value(_ key: String) -> String? { query.first { $0.key == key }?.value }
+        do {
+            switch request.path {
+            case "/verify":
+                guard !EmailToken.isHash((value("token") ?? "").lowercased()) else { return nil }
+                return VerifyEndpoint.refused(policy.redirect(value("redirect_to")))
+            case "/authorize":
+                _ = try OAuthEndpoints.enabledProvider(value("provider"), policy: policy)
+            case "/callback":
+                _ = try OAuthEndpoints.verifiedState(value("state"), secret: secret, now: now)
+            default:
+                break
+            }
+        } catch {
+            return AuthReply.failure(error)
+        }
+        return nil
     }
 
     /// Connection trouble and resource exhaustion (SQLSTATE classes 08 and 53), worth a retry.

@@ -13,12 +13,8 @@ import Foundation
 enum OAuthEndpoints {
     /// `GET /authorize?provider=…&redirect_to=…&scopes=…[&code_challenge=…&code_challenge_method=…]`.
     static func authorize(_ input: AuthInput, context: AuthContext) async throws -> DataResponse {
-        guard let name = input.query("provider"), !name.isEmpty else {
-            throw AuthFailure.validation("Unsupported provider: missing provider")
-        }
-        guard let kind = OAuthProviderKind(rawValue: name.lowercased()), let settings = context.policy.providers[kind],
-            let endpoints = kind.endpoints(url: settings.url), context.oauthHTTP != nil
-        else { throw AuthFailure.validation("Unsupported provider: provider is not enabled") }
+        let (kind, settings, endpoints) = try enabledProvider(input.query("provider"), policy: context.policy)
+        guard context.oauthHTTP != nil else { throw notEnabled }
         let challenge = try PKCEChallenge.from(challenge: input.query("code_challenge"), method: input.query("code_challenge_method"))
         var flowStateID: String?
         if let challenge {
@@ -49,15 +45,34 @@ enum OAuthEndpoints {
         return DataResponse(status: 302, headers: [AuthReply.apiVersionHeader, ("Location", location), ("Cache-Control", "no-store")])
     }
 
+    /// The provider `name` names, when the project turned it on.
+    static func enabledProvider(
+        _ name: String?, policy: AuthPolicy
+    ) throws(AuthFailure) -> (OAuthProviderKind, OAuthProviderSettings, OAuthAddresses) {
+        guard let name, !name.isEmpty else { throw AuthFailure.validation("Unsupported provider: missing provider") }
+        guard let kind = OAuthProviderKind(rawValue: name.lowercased()), let settings = policy.providers[kind],
+            let endpoints = kind.endpoints(url: settings.url)
+        else { throw notEnabled }
+        return (kind, settings, endpoints)
+    }
+
+    static let notEnabled = AuthFailure.validation("Unsupported provider: provider is not enabled")
+
+    /// The state a callback carries, when this project signed it less than ten minutes ago.
+    static func verifiedState(_ text: String?, secret: [UInt8], now: Date) throws(AuthFailure) -> OAuthState {
+        guard let text, let state = OAuthState.verified(text, secret: secret, now: now) else {
+            // Without a state there is no known place to send the browser back to.
+            throw AuthFailure(400, "bad_oauth_state", "OAuth state parameter is invalid or has expired. Start the sign-in again.")
+        }
+        return state
+    }
+
     /// Where providers send the browser back: registered with the provider as the callback URL.
     static func callbackURL(_ context: AuthContext) -> String { context.linkBase + "/callback" }
 
     /// `GET /callback?code=…&state=…` (or `?error=…&state=…` when the user said no).
     static func callback(_ input: AuthInput, context: AuthContext) async throws -> DataResponse {
-        guard let text = input.query("state"), let state = OAuthState.verified(text, secret: context.jwtSecret, now: context.now()) else {
-            // Without a state there is no known place to send the browser back to.
-            throw AuthFailure(400, "bad_oauth_state", "OAuth state parameter is invalid or has expired. Start the sign-in again.")
-        }
+        let state = try verifiedState(input.query("state"), secret: context.jwtSecret, now: context.now())
         // The allow list may have changed while the user was at the provider.
         let target = context.policy.redirect(state.redirectTo)
         func refused(_ error: String, _ code: String, _ description: String) -> DataResponse {
@@ -69,7 +84,7 @@ enum OAuthEndpoints {
         }
         guard let settings = context.policy.providers[state.provider], let endpoints = state.provider.endpoints(url: settings.url),
             let http = context.oauthHTTP
-        else { return refused("invalid_request", "validation_failed", "Unsupported provider: provider is not enabled") }
+        else { return refused("invalid_request", notEnabled.code, notEnabled.message) }
         guard let code = input.query("code"), !code.isEmpty else {
             return refused("invalid_request", "bad_oauth_callback", "OAuth callback with missing authorization code")
         }

@@ -134,7 +134,9 @@ struct RuntimeTests {
             let watch = Date()
             #expect(try await env.psql(pooled, "select current_setting('cluster_name')") == "app/feat")
             let elapsed = Date().timeIntervalSince(watch)
-            #expect(elapsed < 1.0, "first query answered in \(elapsed) s")
+            // The product's bound is a second (`make bench` measures the resume: about 0.3 s); here
+            // three test shards share two cores, so the bound only catches a resume gone wrong.
+            #expect(elapsed < 2.0, "first query answered in \(elapsed) s")
             #expect(try await featRow()?.status == "running")
             let events = try await env.json(EventList.self, "events").events
             #expect(events.first?.kind == "resumed")

@@ -111,11 +111,11 @@ extension AuthDatabaseTests {
         #expect(mailer.mails.count == 2, "nothing is mailed to the account's owner")
 
         let link = DataRequest(method: "GET", path: "/verify", rawQuery: "token=x&type=magiclink&redirect_to=https%3A%2F%2Fevil.example", headers: [])
-        let refused = try #require(AuthHandler.malformedLink(link, policy: mailPolicy(nil)))
+        let refused = try #require(AuthHandler.refusedBeforeWaking(link, policy: mailPolicy(nil), secret: Array("project-secret".utf8)))
         #expect(refused.status == 303)
         #expect(refused.headers.first { $0.name == "Location" }?.value.hasPrefix("https://app.example.com#error=access_denied&error_code=otp_expired") == true)
         let wellFormed = DataRequest(method: "GET", path: "/verify", rawQuery: "token=\(String(repeating: "ab", count: 32))&type=magiclink", headers: [])
-        #expect(AuthHandler.malformedLink(wellFormed, policy: mailPolicy(nil)) == nil)
+        #expect(AuthHandler.refusedBeforeWaking(wellFormed, policy: mailPolicy(nil), secret: Array("project-secret".utf8)) == nil)
     }
 
     /// The query items of a link.

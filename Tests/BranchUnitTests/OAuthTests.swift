@@ -2,6 +2,7 @@
 import BranchCatalog
 import BranchCore
 @testable import BranchEngine
+import BranchREST
 import Foundation
 import Testing
 
@@ -76,6 +77,23 @@ struct OAuthTests {
         let apiKey = JWT.sign(["role": "anon", "iss": "supabase", "exp": .integer(Int(now.timeIntervalSince1970) + 3600)], secret: Self.secret)
         #expect(OAuthState.verified(apiKey, secret: Self.secret, now: now) == nil)
         #expect(state.signed(secret: Self.secret, now: now) != text, "two sign-ins in the same second get different states")
+    }
+
+    @Test("keyless sign-in requests that cannot succeed are answered before a branch is woken")
+    func refusedBeforeWaking() {
+        var policy = AuthPolicy()
+        policy.providers[.github] = OAuthProviderSettings(kind: .github, clientID: "id", clientSecret: "s", url: nil)
+        func answer(_ path: String, _ query: String) -> DataResponse? {
+            AuthHandler.refusedBeforeWaking(DataRequest(method: "GET", path: path, rawQuery: query, headers: []), policy: policy, secret: Self.secret, now: now)
+        }
+        #expect(answer("/authorize", "provider=github") == nil)
+        #expect(answer("/authorize", "provider=gitlab")?.status == 400)
+        #expect(answer("/authorize", "")?.status == 400)
+        let state = OAuthState(provider: .github, redirectTo: "http://localhost:3000", flowStateID: nil).signed(secret: Self.secret, now: now)
+        #expect(answer("/callback", "code=c&state=\(state)") == nil)
+        #expect(answer("/callback", "code=c&state=forged")?.status == 400)
+        #expect(answer("/callback", "code=c")?.status == 400)
+        #expect(answer("/token", "grant_type=password") == nil, "other paths are the handler's")
     }
 
     @Test("a provider is turned on only with a client id and secret, Keycloak only with its URL; URLs are plain http(s)")

@@ -54,8 +54,8 @@ package struct DataAPI: EnginePart {
         let openLink = service == .auth && request.method.uppercased() == "GET" && Self.browserPaths.contains(request.path)
         let apiKey = openLink ? nil : try APIKeyCheck.verifyAPIKey(in: request, secret: secret, current: current, tokens: state.tokens)
         let auth = service == .auth ? try await AuthSettings(context: context).policy(project: project.name.rawValue) : nil
-        // A keyless link whose token cannot be one is turned away before it wakes the branch.
-        if openLink, let auth, let refused = AuthHandler.malformedLink(request, policy: auth.policy) { return refused }
+        // A keyless request that cannot succeed is turned away before it wakes the branch.
+        if openLink, let auth, let refused = AuthHandler.refusedBeforeWaking(request, policy: auth.policy, secret: secret) { return refused }
 
         try await wake(branch, project: project, cause: "data API request")
         return try await servers.keepingAwake([branch]) {
