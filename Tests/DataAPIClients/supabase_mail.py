@@ -15,15 +15,14 @@ import base64
 import json
 import os
 import re
-import sys
 import time
-import traceback
 import urllib.parse
 import uuid
 
 import httpx
 from supabase import ClientOptions, create_client
-from supabase_auth.errors import AuthError
+
+from auth_checks import auth_fails, check, equal, finish, fragment
 
 URL = os.environ["SUPABASE_URL"].rstrip("/")
 ANON = os.environ["SUPABASE_ANON_KEY"]
@@ -32,7 +31,6 @@ MAILBOX = os.environ["MAILBOX"]
 SITE_URL = os.environ["SITE_URL"]
 RUN = uuid.uuid4().hex[:8]
 HTTP = httpx.Client(timeout=30, follow_redirects=False)
-RESULTS = []
 
 
 def client(key=ANON, flow="implicit"):
@@ -74,37 +72,12 @@ def next_mail(email, seen):
     raise AssertionError(f"no mail #{seen + 1} to {email} within 30 s")
 
 
-def equal(actual, expected, what):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
 
 
-def auth_fails(run, status, code):
-    try:
-        result = run()
-    except AuthError as error:
-        if getattr(error, "status", None) != status or error.code != code:
-            raise AssertionError(f"expected {status} {code}, got {getattr(error, 'status', None)} {error.code}: {error.message}") from None
-        return
-    raise AssertionError(f"expected {status} {code}, got success: {result!r}")
 
 
-def fragment(location):
-    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).fragment))
 
 
-def check(name):
-    def run(function):
-        try:
-            function()
-            RESULTS.append(True)
-            print(f"PASS {name}", flush=True)
-        except Exception as error:  # noqa: BLE001 - every failure is reported, then the next check runs
-            RESULTS.append(False)
-            print(f"FAIL {name}: {error}", flush=True)
-            traceback.print_exc()
-        return function
-    return run
 
 
 @check("sign-up with confirmation: no session, no password sign-in until the mailed code is verified, once")
@@ -249,5 +222,4 @@ def _():
     equal(client().auth.sign_in_with_password({"email": moved, "password": "change-password-1"}).user.email, moved, "signs in at the new address")
 
 
-print(f"{sum(RESULTS)} of {len(RESULTS)} checks passed", flush=True)
-sys.exit(0 if RESULTS and all(RESULTS) else 1)
+finish()

@@ -17,16 +17,15 @@ import json
 import os
 import re
 import secrets
-import sys
 import threading
-import traceback
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 from supabase import ClientOptions, create_client
-from supabase_auth.errors import AuthError
+
+from auth_checks import auth_fails, check, equal, finish, fragment, query
 
 URL = os.environ["SUPABASE_URL"].rstrip("/")
 ANON = os.environ["SUPABASE_ANON_KEY"]
@@ -39,7 +38,6 @@ MANAGE = httpx.Client(base_url=f"{os.environ['API_URL'].rstrip('/')}/api/v1/proj
 CALLBACK = URL + "/auth/v1/callback"
 APP_PKCE, APP_IMPLICIT = SITE_URL + "/auth/callback", SITE_URL + "/welcome"
 SECRETS = {name: f"{short}-secret-{RUN}" for name, short in (("github", "gh"), ("gitlab", "gl"), ("google", "go"), ("keycloak", "kc"))}
-RESULTS = []
 
 # MARK: The fake provider
 
@@ -160,27 +158,12 @@ def keycloak_user(name, verified=True, email=None):
     return NEXT["kc"]
 
 
-def equal(actual, expected, what):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
 
 
-def auth_fails(run, status, code):
-    try:
-        result = run()
-    except AuthError as error:
-        if getattr(error, "status", None) != status or error.code != code:
-            raise AssertionError(f"expected {status} {code}, got {getattr(error, 'status', None)} {error.code}: {error.message}") from None
-        return
-    raise AssertionError(f"expected {status} {code}, got success: {result!r}")
 
 
-def query(location):
-    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
 
 
-def fragment(location):
-    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).fragment))
 
 
 def scopes(location):
@@ -273,18 +256,6 @@ def identity(user, provider):
     return found[0]
 
 
-def check(name):
-    def run(function):
-        try:
-            function()
-            RESULTS.append(True)
-            print(f"PASS {name}", flush=True)
-        except Exception as error:  # noqa: BLE001 - every failure is reported, then the next check runs
-            RESULTS.append(False)
-            print(f"FAIL {name}: {error}", flush=True)
-            traceback.print_exc()
-        return function
-    return run
 
 
 # MARK: Checks
@@ -487,5 +458,4 @@ def _():
 
 FAKE.shutdown()
 FAKE.server_close()
-print(f"{sum(RESULTS)} of {len(RESULTS)} checks passed", flush=True)
-sys.exit(0 if RESULTS and all(RESULTS) else 1)
+finish()
