@@ -146,7 +146,7 @@ enum OAuthEndpoints {
             ("client_id", settings.clientID), ("client_secret", settings.clientSecret),
         ]
         // GitHub answers a bad code with 200 and an `error` field: the token itself is what counts.
-        guard let response = try? await http.postForm(endpoints.token, fields: fields), (200..<300).contains(response.status),
+        guard let response = try? await http.postForm(endpoints.token, form: AuthReply.encoded(fields)), (200..<300).contains(response.status),
             let body = response.json?.objectValue, let access = body["access_token"]?.stringValue, !access.isEmpty
         else { return nil }
         return (access, body["refresh_token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })

@@ -155,8 +155,8 @@ package struct OAuthProviderSettings: Sendable, Equatable {
 /// The service's HTTP client as the callback uses it to reach a provider (AsyncHTTPClient in the
 /// engine; the auth module itself has no network code).
 package protocol OAuthHTTP: Sendable {
-    /// POSTs an `application/x-www-form-urlencoded` body, asking for JSON.
-    func postForm(_ url: String, fields: [(String, String)]) async throws -> OAuthHTTPResponse
+    /// POSTs `form` (already `application/x-www-form-urlencoded`), asking for JSON.
+    func postForm(_ url: String, form: String) async throws -> OAuthHTTPResponse
     /// GETs JSON with the user's access token as the bearer.
     func getJSON(_ url: String, bearer: String) async throws -> OAuthHTTPResponse
 }

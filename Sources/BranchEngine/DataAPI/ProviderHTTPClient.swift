@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import BranchAuth
-import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -20,16 +19,13 @@ struct ProviderHTTPClient: OAuthHTTP {
     static let timeout = TimeAmount.seconds(10)
     static let maximumBody = 1 << 20
 
-    func postForm(_ url: String, fields: [(String, String)]) async throws -> OAuthHTTPResponse {
+    func postForm(_ url: String, form: String) async throws -> OAuthHTTPResponse {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "branch")
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let body = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
-        request.body = .bytes(ByteBuffer(string: body))
+        request.body = .bytes(ByteBuffer(string: form))
         return try await send(request)
     }
 
