@@ -96,7 +96,7 @@ enum OAuthEndpoints {
         }
         do {
             let outcome = try await context.database.transaction { connection -> SignedIn in
-                let userID = try await user(for: profile, provider: state.provider, context: context, on: connection)
+                let userID = try await user(for: profile, provider: state.provider, issuer: endpoints.user, context: context, on: connection)
                 try await connection.query("update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1::uuid", [userID])
                 guard let flowStateID = state.flowStateID else {
                     return .session(try await Sessions.start(userID: userID, input: input, context: context, on: connection))
@@ -167,9 +167,9 @@ enum OAuthEndpoints {
     /// The user `profile` signs in as: the one with this identity; else the one with the same
     /// verified email, which gains the identity; else a new user (when sign-ups are open).
     private static func user(
-        for profile: OAuthProfile, provider: OAuthProviderKind, context: AuthContext, on connection: PGConnection
+        for profile: OAuthProfile, provider: OAuthProviderKind, issuer: String, context: AuthContext, on connection: PGConnection
     ) async throws -> String {
-        let identity = JSONText.encode(.object(profile.identityData(issuer: provider.endpoints(url: context.policy.providers[provider]?.url)?.user ?? "")))
+        let identity = JSONText.encode(.object(profile.identityData(issuer: issuer)))
         let known = try await connection.query(
             """
             select u.id::text, coalesce(u.banned_until > now(), false)
