@@ -4,7 +4,7 @@ package import ArgumentParser
 package enum CLI {
     package static let commands: [any ParsableCommand.Type] = [
         ProjectCommand.self,
-        CreateBranch.self, ListBranches.self, DeleteBranch.self, ResetBranch.self, ProtectBranch.self, ExpireBranch.self, StartBranch.self, StopBranch.self,
+        CreateBranch.self, ListBranches.self, DeleteBranch.self, ResetBranch.self, ProtectBranch.self, RenameBranch.self, ExpireBranch.self, StartBranch.self, StopBranch.self,
         Checkout.self, URLCommand.self, KeysCommand.self, EnvCommand.self, PSQL.self, SQLCommand.self, MigrateCommand.self,
         SnapshotCommand.self, Restore.self, ScheduleCommand.self, BackupCommand.self, Export.self, Push.self, Diff.self, Merge.self,
         Top.self, Logs.self, Events.self,

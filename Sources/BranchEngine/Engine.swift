@@ -50,6 +50,7 @@ package final class Engine: Sendable {
     package var projectKeys: ProjectKeys { ProjectKeys(context: context) }
     package var branches: Branches { Branches(context: context) }
     package var lifetimes: BranchLifetime { BranchLifetime(context: context) }
+    package var renames: BranchRenames { BranchRenames(context: context) }
     package var snapshots: Snapshots { Snapshots(context: context) }
     package var restores: Restores { Restores(context: context) }
     package var schedules: Scheduler { Scheduler(context: context) }

@@ -67,12 +67,20 @@ package struct PoolStorage: Sendable {
         try await blocking(path: a) { () throws(StorageError) in try Btrfs.exchange(a, b) }
     }
 
-    /// Moves a subvolume to a new path on the same filesystem (atomic).
+    /// Moves a subvolume to a new path on the same filesystem (atomic), never over an existing
+    /// one, and flushes the destination's directory so the move outlives a power loss.
     package func move(_ source: String, to destination: String) async throws(StorageError) {
         defer { quotaUsage.invalidate() }
         try await blocking(path: source) { () throws(StorageError) in
+            guard !Files.exists(destination) else {
+                throw StorageError(.storageFailed, path: source, detail: "Moving to \(destination) failed: something is already there", errno: EEXIST)
+            }
             guard rename(source, destination) == 0 else {
                 throw StorageError(.storageFailed, path: source, detail: "Moving to \(destination) failed: \(String(cString: strerror(errno)))", errno: errno)
+            }
+            let parent = (destination as NSString).deletingLastPathComponent
+            do throws(FileError) { try Files.syncDirectory(parent) } catch {
+                throw StorageError(.storageFailed, path: parent, detail: error.message, errno: error.errno)
             }
         }
     }

@@ -62,6 +62,14 @@ package enum Files {
         }
     }
 
+    /// Flushes a directory's entries to disk, so a rename inside it survives a power loss.
+    package static func syncDirectory(_ path: String) throws(FileError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("open", path: path, errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileError("sync", path: path, errno: errno) }
+    }
+
     /// Creates `path` (and parents) if missing, then sets mode and owner.
     package static func ensureDirectory(_ path: String, mode: FileMode = 0o755, owner: String? = nil) throws(FileError) {
         do {

@@ -24,6 +24,8 @@ struct CrashRecoveryTests {
         /// Rows in main's table t after recovery (100 = restored snapshot, 101 = untouched).
         case mainRows(Int)
         case featureRebased
+        /// `feat` is under this name (and only this one), with its rows.
+        case featNamed(String)
     }
 
     static let cases: [Case] = [
@@ -38,6 +40,10 @@ struct CrashRecoveryTests {
         Case(point: "branch.create.after-ready", operation: ["create", "newb"], expectation: .branchPresent("newb")),
         Case(point: "branch.delete.after-mark", operation: ["delete", "feat"], expectation: .branchAbsent("feat")),
         Case(point: "branch.delete.after-subvolume", operation: ["delete", "feat"], expectation: .branchAbsent("feat")),
+        // A rename goes forward once the subvolume has moved, back before.
+        Case(point: "branch.rename.after-mark", operation: ["rename", "feat", "feature"], expectation: .featNamed("feat")),
+        Case(point: "branch.rename.after-move", operation: ["rename", "feat", "feature"], expectation: .featNamed("feature")),
+        Case(point: "branch.rename.after-catalog", operation: ["rename", "feat", "feature"], expectation: .featNamed("feature")),
         Case(point: "snapshot.create.after-catalog", operation: ["snapshot", "create", "--name", "s2"], expectation: .snapshotAbsent("s2")),
         Case(point: "snapshot.create.after-snapshot", operation: ["snapshot", "create", "--name", "s2"], expectation: .snapshotAbsent("s2")),
         Case(point: "snapshot.delete.after-mark", operation: ["snapshot", "delete", "snap"], expectation: .snapshotAbsent("snap")),
@@ -109,6 +115,12 @@ struct CrashRecoveryTests {
             case .mainRows(let rows):
                 #expect(try await env.psql(main, "select count(*) from t") == String(rows))
                 #expect(try await env.psql(try await env.cli("url").output, "select count(*) from t") == String(rows))
+            case .featNamed(let name):
+                let names = try await env.json(BranchList.self, "list").branches.map(\.name).sorted()
+                #expect(names == [name, "main"].sorted())
+                #expect(try await env.psql(try await env.cli("url", name).output, "select count(*) from t") == "101")
+                #expect(!FileManager.default.fileExists(atPath: "\(env.pool)/projects/app/branches/\(name)/.branch-rename"), "the rename's marker is gone")
+                #expect(FileManager.default.fileExists(atPath: "\(env.pool)/logs/app/\(name)"), "the logs are under the name the branch has")
             case .featureRebased:
                 let now = try #require(try await env.json(BranchList.self, "list").branches.first { $0.name == "feat" })
                 #expect(now.baseSnapshot != feature.baseSnapshot)

@@ -180,6 +180,60 @@ struct ProjectAndBranchTests {
         }
     }
 
+    @Test("renaming a branch keeps its data, children, snapshots, WAL history and checkout; refusals change nothing")
+    func rename() async throws {
+        try await TestEnvironment.with { env in
+            let main = try await env.linkedProject()
+            try await env.psql(main, "create table t(v int); insert into t select generate_series(1, 100)")
+            _ = try await env.json(BranchResult.self, "create", "feat")
+            try await env.psql(try await env.cli("url", "feat").output, "insert into t values (500)")
+            _ = try await env.json(BranchResult.self, "create", "child", "--from", "feat")
+            _ = try await env.json(SnapshotResult.self, "snapshot", "create", "feat", "--name", "before")
+            #expect(try await env.cli("checkout", "feat").succeeded)
+            let endpoint = try await env.cli("url").output
+            // Far enough in the past for a point-in-time branch after the rename.
+            try await Task.sleep(for: .seconds(2))
+
+            let renamed = try await env.json(BranchResult.self, "rename", "feat", "feature")
+            #expect(renamed.branch.name == "feature" && renamed.branch.checkedOut && renamed.branch.status == "running")
+            #expect(renamed.operation.durationMs < 5000, "a rename is a restart, not a copy: \(renamed.operation.durationMs) ms")
+            let branches = Dictionary(uniqueKeysWithValues: try await env.json(BranchList.self, "list").branches.map { ($0.name, $0) })
+            #expect(branches.keys.sorted() == ["child", "feature", "main"])
+            #expect(branches["child"]?.parent == "feature")
+            #expect(try await env.psql(try await env.cli("url", "feature").output, "select count(*) from t") == "101")
+            #expect(try await env.cli("url").output == endpoint, "the project's endpoint is unchanged")
+            #expect(try await env.psql(endpoint, "select count(*) from t") == "101", "and still reaches the branch")
+            #expect(try await env.errorCode("url", "feat") == "branch_not_found")
+            let snapshots = try await env.json(SnapshotList.self, "snapshot", "list").snapshots
+            #expect(snapshots.first { $0.name == "before" }?.sourceBranch == "feature", "its snapshots follow it")
+            #expect(try await env.subvolumes("projects/app/branches") == ["child", "feature", "main"])
+            #expect(FileManager.default.fileExists(atPath: "\(env.pool)/logs/app/feature"), "its logs follow it")
+            #expect(!FileManager.default.fileExists(atPath: "\(env.pool)/logs/app/feat"))
+            let events = try await env.json(EventList.self, "events", "-p", "app").events
+            #expect(events.contains { $0.kind == "renamed" && $0.branch == "feature" && $0.detail.contains("feat") })
+            // Its WAL history went with it: a branch of it as it was a second ago.
+            let past = try await env.json(BranchResult.self, "create", "past", "--from", "feature", "--at", "1s-ago")
+            #expect(past.branch.parent == "feature")
+            #expect(try await env.psql(try await env.cli("url", "past").output, "select count(*) from t") == "101")
+            // The old name is free again.
+            _ = try await env.json(BranchResult.self, "create", "feat")
+            #expect(try await env.psql(try await env.cli("url", "feat").output, "select count(*) from t") == "100")
+
+            // Refusals leave everything as it was.
+            #expect(try await env.errorCode("rename", "main", "trunk") == "branch_is_main")
+            #expect(try await env.errorCode("rename", "feature", "main") == "branch_exists")
+            #expect(try await env.errorCode("rename", "feature", "Bad_Name") == "invalid_name")
+            #expect(try await env.errorCode("rename", "feature", "feature") == "invalid_request")
+            #expect(try await env.errorCode("rename", "nope", "other") == "branch_not_found")
+            #expect(try await env.json(Components.Schemas.BranchInfo.self, "protect", "child").protected)
+            #expect(try await env.errorCode("rename", "child", "kid") == "branch_protected")
+            let after = try await env.json(BranchList.self, "list").branches.map(\.name).sorted()
+            #expect(after == ["child", "feat", "feature", "main", "past"])
+            #expect(try await env.subvolumes("projects/app/branches") == after)
+            #expect(try await env.psql(endpoint, "select count(*) from t") == "101")
+        }
+    }
+
     @Test("deleting with --force: main (once not checked out), a parent whose children are re-parented, a project")
     func forcedDeletes() async throws {
         try await TestEnvironment.with { env in

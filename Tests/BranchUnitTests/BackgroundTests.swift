@@ -42,6 +42,20 @@ struct BackgroundTests {
         #expect(machine.idle("a/b", at: start + .seconds(30)) == .seconds(10))
     }
 
+    @Test("a renamed branch keeps its last client, its users and its suspension under the new key")
+    func renamed() {
+        var machine = IdleMachine(serviceStart: start)
+        machine.active("a/old", at: start + .seconds(20))
+        machine.use("a/old")
+        machine.setSuspended("a/old", true, at: start + .seconds(21))
+        machine.rename("a/old", to: "a/new")
+        #expect(machine.lastActive("a/old", at: start + .seconds(30)) == nil)
+        #expect(machine.lastActive("a/new", at: start + .seconds(30)) == start + .seconds(30), "still in use")
+        #expect(machine.suspended == ["a/new"])
+        machine.release("a/new", at: start + .seconds(40))
+        #expect(machine.idle("a/new", at: start + .seconds(50)) == .seconds(10))
+    }
+
     @Test("last active: never until a client comes, now while the service uses it, then its release")
     func lastActive() {
         var machine = IdleMachine(serviceStart: start)

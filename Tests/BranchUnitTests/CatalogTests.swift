@@ -53,6 +53,38 @@ struct CatalogTests {
         #expect(try await catalog.read { try $0.usedPorts() } == [54400, 54401])
     }
 
+    @Test("renaming a branch renames every row that names it, in its project only")
+    func renameBranch() async throws {
+        let app = project("app"), other = project("other")
+        let snapshot = SnapshotRecord(
+            id: "base1234", project: name("app"), name: nil, sourceBranch: name("feat"), kind: .base, state: .ready,
+            createdAt: Date(timeIntervalSince1970: 1_800_000_001), operationID: "op-snap")
+        var checkedOut = app
+        checkedOut.checkedOut = name("feat")
+        try await catalog.write { [checkedOut] tx in
+            try tx.insert(checkedOut)
+            try tx.insert(other)
+            try tx.insert(branch("app", "main", port: 54400))
+            try tx.insert(branch("app", "feat", port: 54401, parent: "main"))
+            try tx.insert(branch("app", "sub", port: 54402, parent: "feat"))
+            try tx.insert(branch("other", "feat", port: 54403))
+            try tx.insert(snapshot)
+            try tx.insert(LineageRecord(id: "l1", project: name("app"), branch: name("feat"), startedAt: Date(), endedAt: nil, startSnapshot: nil))
+            try tx.insert(EventRecord(at: Date(), project: "app", branch: "feat", kind: "crashed", detail: "x"))
+            try tx.insert(EventRecord(at: Date(), project: "other", branch: "feat", kind: "crashed", detail: "y"))
+        }
+        try await catalog.write { tx in try tx.renameBranch(name("app"), from: name("feat"), to: name("feature")) }
+        #expect(try await catalog.branches(name("app")).map(\.name.rawValue).sorted() == ["feature", "main", "sub"])
+        #expect(try await catalog.branch(name("app"), name("sub"))?.parent == name("feature"))
+        #expect(try await catalog.project(name("app"))?.checkedOut == name("feature"))
+        #expect(try await catalog.snapshots(name("app")).first?.sourceBranch == name("feature"))
+        #expect(try await catalog.read { try $0.lineages(name("app")) }.map(\.branch) == [name("feature")])
+        let events = try await catalog.events(limit: 10)
+        #expect(events.first { $0.project == "app" }?.branch == "feature")
+        #expect(events.first { $0.project == "other" }?.branch == "feat", "another project's branch of that name is untouched")
+        #expect(try await catalog.branch(name("other"), name("feat")) != nil)
+    }
+
     @Test("a branch keeps what it was made from: the parent's head, an instant, a WAL position, a snapshot or a backup")
     func origins() async throws {
         let instant = Date(timeIntervalSince1970: 1_800_000_000.25)

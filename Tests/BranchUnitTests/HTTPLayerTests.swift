@@ -63,6 +63,7 @@ extension StubAPI {
     func openapi(_ input: Operations.Openapi.Input) async throws -> Operations.Openapi.Output { throw StubError.notServed }
     func prometheusMetrics(_ input: Operations.PrometheusMetrics.Input) async throws -> Operations.PrometheusMetrics.Output { throw StubError.notServed }
     func resetBranch(_ input: Operations.ResetBranch.Input) async throws -> Operations.ResetBranch.Output { throw StubError.notServed }
+    func renameBranch(_ input: Operations.RenameBranch.Input) async throws -> Operations.RenameBranch.Output { throw StubError.notServed }
     func updateBranch(_ input: Operations.UpdateBranch.Input) async throws -> Operations.UpdateBranch.Output { throw StubError.notServed }
     func restoreBackup(_ input: Operations.RestoreBackup.Input) async throws -> Operations.RestoreBackup.Output { throw StubError.notServed }
     func restoreSnapshot(_ input: Operations.RestoreSnapshot.Input) async throws -> Operations.RestoreSnapshot.Output { throw StubError.notServed }

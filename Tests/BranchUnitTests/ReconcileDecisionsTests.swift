@@ -30,6 +30,32 @@ struct ReconcileDecisionsTests {
             createdAt: Date(), operationID: nil)
     }
 
+    @Test("an interrupted rename goes the way of whichever of subvolume and catalog already has the new name")
+    func renames() {
+        let marker = RenameMarker(operation: "op", from: "feat", to: "feature")
+        #expect(RenameRecovery.decide(directory: "feat", marker: marker, catalogHasOld: true, catalogHasNew: false) == .undo)
+        #expect(RenameRecovery.decide(directory: "feature", marker: marker, catalogHasOld: true, catalogHasNew: false) == .renameCatalog)
+        #expect(RenameRecovery.decide(directory: "feature", marker: marker, catalogHasOld: false, catalogHasNew: true) == .finish)
+        #expect(RenameRecovery.decide(directory: "feat", marker: marker, catalogHasOld: false, catalogHasNew: true) == .moveData)
+    }
+
+    @Test("a rename is refused for main, a protected branch, a taken name and the same name, before anything moves")
+    func renameRefusals() {
+        func code(_ record: BranchRecord, _ new: String, taken: Bool = false) -> ErrorCode? {
+            do {
+                try BranchRenames.check(record, to: name(new), taken: taken)
+                return nil
+            } catch { return (error as? any ReportableError)?.code }
+        }
+        var protected = branch("feat")
+        protected.protected = true
+        #expect(code(branch("main"), "trunk") == .branchIsMain)
+        #expect(code(protected, "feature") == .branchProtected)
+        #expect(code(branch("feat"), "main", taken: true) == .branchExists)
+        #expect(code(branch("feat"), "feat") == .invalidRequest)
+        #expect(code(branch("feat"), "feature") == nil)
+    }
+
     @Test("a backup still running failed; only the snapshot of the newest complete backup is kept")
     func backups() {
         let rows = [backup("b1", snapshot: "s1", status: .complete), backup("b2", snapshot: "s2", status: .running)]

@@ -5,7 +5,6 @@ feed, back up now and verify, edit a schedule; a viewer sees no buttons and is r
 Usage: backups_http.py BASE_URL ADMIN_KEY PROJECT MAIN_URL VIEWER_EMAIL VIEWER_PASSWORD OTHER_PROJECT
 MAIN_URL is the Postgres URL of PROJECT's main branch (which has a table items(id, name) with
 row 1 = 'original'). Prints one line per check and exits non-zero at the first failure."""
-import html as htmllib
 import re
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from console_http_support import Console, check, csrf_of
+from console_http_support import Console, check, csrf_of, forms, hidden_fields
 
 BASE, ADMIN_KEY, PROJECT, MAIN_URL, VIEWER_EMAIL, VIEWER_PASSWORD, OTHER = sys.argv[1:8]
 
@@ -30,15 +29,6 @@ def psql(sql):
     if result.returncode != 0:
         check(False, f"psql {sql}", result.stderr)
     return result.stdout.strip()
-
-
-def hidden_fields(form_html):
-    return {htmllib.unescape(name): htmllib.unescape(value)
-            for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form_html)}
-
-
-def forms(page, action):
-    return re.findall(r'<form method="post" action="' + re.escape(action) + r'"[^>]*>(.*?)</form>', page, re.S)
 
 
 def wait_for_job(opener, location):

@@ -42,6 +42,17 @@ def csrf_of(page):
     return match.group(1) if match else ""
 
 
+def forms(page, action):
+    """The insides of the page's POST forms to `action`."""
+    return re.findall(r'<form method="post" action="' + re.escape(action) + r'"[^>]*>(.*?)</form>', page, re.S)
+
+
+def hidden_fields(form_html):
+    """A form's hidden fields, by name."""
+    return {html.unescape(name): html.unescape(value)
+            for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form_html)}
+
+
 def form_token_of(page):
     """The `_csrf` field of the sign-in or first-run form (the pre-session token)."""
     match = re.search(r'<input type="hidden" name="_csrf" value="([^"]*)">', page)

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from console_http_support import Console, check, csrf_of
+from console_http_support import Console, check, csrf_of, forms, hidden_fields
 
 BASE, ADMIN_KEY, PROJECT, VIEWER, VIEWER_PASSWORD = sys.argv[1:6]
 
@@ -124,6 +124,32 @@ status, _, page = follow(admin, status, headers)
 check("doomed is deleted at" in page and 'id="protect-branch"' in page and ("6 d left" in page or "7 d left" in page), "a time to live set from the detail page", page[:0])
 status, _, page = call(admin, "GET", P + "/branches")
 check('id="branch-schema-only"' in page and 'id="branch-ttl"' in page and ("6 d left" in page or "7 d left" in page), "the list shows the time left and the form offers a time to live")
+# Rename from the detail page: the page moves with the name; refusals are shown inline.
+status, _, page = call(admin, "GET", P + "/branches/main")
+check('id="rename-branch"' not in page and 'id="rename-refused"' in page, "main offers no rename, and says why")
+status, _, page = call(admin, "GET", P + "/branches/doomed")
+check('id="rename-branch"' in page and "branch rename doomed NEW-NAME" in page, "the detail page offers a rename, with its command")
+status, headers, _ = call(admin, "POST", P + "/branches/doomed/rename", {"_csrf": token, "name": "main"})
+status, _, page = follow(admin, status, headers)
+check('class="flash error"' in page and "branch_exists" in page and "<h1>Branch doomed</h1>" in page, "a name already taken is refused inline")
+status, headers, _ = call(admin, "POST", P + "/branches/doomed/rename", {"_csrf": token, "name": "<b>x</b>"})
+status, _, page = follow(admin, status, headers)
+check('class="flash error"' in page and "<b>x</b>" not in page and "<h1>Branch doomed</h1>" in page, "an invalid name is refused, shown escaped")
+status, headers, _ = call(admin, "POST", P + "/branches/doomed/rename", {"_csrf": token, "name": "doomed-too"})
+check(headers.get("Location") == P + "/branches/doomed-too", "rename redirects to the new name's page")
+status, _, page = call(admin, "GET", headers["Location"])
+check("Renamed doomed to doomed-too" in page and "<h1>Branch doomed-too</h1>" in page and "state-running" in page, "the renamed branch runs under its new name")
+status, _, _ = call(admin, "GET", P + "/branches/doomed")
+check(status == 404, "the old name's page is a 404")
+# The activity feed offers to undo the rename by renaming back.
+status, _, page = call(admin, "GET", "/activity?project=shop")
+undo = [hidden_fields(f) for f in forms(page, "/activity/undo") if 'name="kind" value="rename-back"' in f]
+check(len(undo) == 1 and undo[0].get("branch") == "doomed-too" and undo[0].get("name") == "doomed", "the activity feed offers Undo: rename back", page[:0])
+status, headers, _ = call(admin, "POST", "/activity/undo", {**undo[0], "_csrf": token})
+status, _, page = follow(admin, status, headers)
+check("Undone: renamed doomed-too back to doomed." in page, "undo the rename")
+status, _, page = call(admin, "GET", P + "/branches/doomed")
+check(status == 200 and "<h1>Branch doomed</h1>" in page, "the branch has its old name again")
 status, headers, _ = call(admin, "POST", P + "/branches/doomed/delete", {"_csrf": token, "confirm": "wrong"})
 status, _, page = follow(admin, status, headers)
 check('class="flash error"' in page and "<h1>Branch doomed</h1>" in page, "delete without the typed name is refused and nothing is deleted")
@@ -157,4 +183,6 @@ status, _, _ = call(viewer, "POST", detail + "/stop", {"_csrf": vtoken})
 check(status == 403, "a viewer who posts stop anyway is refused (403)")
 status, _, _ = call(viewer, "POST", detail + "/protect", {"_csrf": vtoken})
 check(status == 403, "a viewer who posts protect anyway is refused (403)")
+status, _, _ = call(viewer, "POST", detail + "/rename", {"_csrf": vtoken, "name": "stolen"})
+check(status == 403, "a viewer who posts rename anyway is refused (403)")
 print("all overview and branches checks passed")

@@ -93,6 +93,31 @@ struct ProtectBranch: AsyncParsableCommand {
     }
 }
 
+struct RenameBranch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rename", abstract: "Rename a branch (its server restarts; its own URL changes with its name).")
+
+    @Argument(help: "The branch.")
+    var name: String
+
+    @Argument(help: "Its new name.")
+    var newName: String
+
+    @OptionGroup var project: ProjectOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await output.report(
+            await APIClient.make().renameBranch(
+                path: .init(project: try project.resolve(), branch: name), body: .json(.init(name: newName))
+            ).ok.body.json
+        ) { result in
+            print("\(Style.green("✓")) Renamed \(name) to \(result.branch.name) \(Format.timing(result.operation)).")
+            print("  Its own URL is now `branch url \(result.branch.name)`\(result.branch.checkedOut ? "; the project's endpoint still reaches it" : "").")
+        }
+    }
+}
+
 struct ExpireBranch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "expire", abstract: "Set when the service deletes a branch (its time to live), or keep it until deleted.")

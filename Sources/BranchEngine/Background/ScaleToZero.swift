@@ -59,6 +59,13 @@ struct IdleMachine {
         inUse[key] = nil
         suspended.remove(key)
     }
+
+    /// The branch was renamed: what was known of it now goes by its new key.
+    mutating func rename(_ old: String, to new: String) {
+        lastActive[new] = lastActive.removeValue(forKey: old)
+        inUse[new] = inUse.removeValue(forKey: old)
+        if suspended.remove(old) != nil { suspended.insert(new) }
+    }
 }
 
 /// The shared record of branch activity (an actor over `IdleMachine`): the API, the metrics and
@@ -78,6 +85,7 @@ actor Activity {
     func shouldSuspend(_ key: String, delaySeconds: Int) -> Bool { machine.shouldSuspend(key, delaySeconds: delaySeconds, at: .now) }
     func setSuspended(_ key: String, _ value: Bool) { machine.setSuspended(key, value, at: .now) }
     func forget(_ key: String) { machine.forget(key) }
+    func rename(_ old: String, to new: String) { machine.rename(old, to: new) }
 
     /// `lastActive` of each key as a wall-clock date, for lists (keys never active are left out).
     func lastActiveDates(_ keys: [String]) -> [String: Date] {

@@ -63,6 +63,12 @@ actor DataAPIState {
         return limiter
     }
 
+    /// The branch is gone (deleted, or renamed): close its pools and forget its schema.
+    func forget(branchKey: String) async {
+        await forget(prefix: "\(branchKey)#")
+        schemas[branchKey] = nil
+    }
+
     /// The branch (or every branch of a project, with `prefix`) is gone: close its pools.
     func forget(prefix: String) async {
         for (key, pool) in pools where key.hasPrefix(prefix) {

@@ -34,6 +34,11 @@ final class OperationContext {
         undo.append((name, action))
     }
 
+    /// What was done so far stands even if a later step fails: the undo actions registered until
+    /// now are dropped (a rename whose catalog changed is not moved back because its server
+    /// then failed to start).
+    func keepWhatIsDone() { undo.removeAll() }
+
     var timing: OperationTiming { OperationTiming(id: id, durationMs: stopwatch.milliseconds, steps: steps) }
 
     fileprivate func rollBack(logger: Logger) async {

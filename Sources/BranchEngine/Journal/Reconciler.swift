@@ -12,7 +12,8 @@ import Logging
 ///
 /// The rule: what an interrupted operation was *creating* is rolled back; what it was *deleting*
 /// is deleted; an in-place replacement is completed if its atomic swap happened (its marker is in
-/// the branch) and rolled back otherwise.
+/// the branch) and rolled back otherwise; a rename is finished once the catalog or the subvolume
+/// has the new name, and undone otherwise.
 struct Reconciler: EnginePart {
     let context: EngineContext
 
@@ -38,6 +39,10 @@ struct Reconciler: EnginePart {
             try ReplacementMarker.remove(in: path)
             note(marker.operation, "completed the data swap of \(branch.project)/\(branch.name)")
         }
+
+        // 1b. Renames: whichever of catalog and subvolume has the new name, the other follows
+        // (before step 6, which would take a renamed subvolume for one the catalog does not know).
+        for (operation, text) in try await BranchRenames(context: context).recoverInterrupted() { note(operation, text) }
 
         // 2. The work area only ever holds what operations in flight made (subvolumes, and
         // directories of received backups): anything there now is debris.

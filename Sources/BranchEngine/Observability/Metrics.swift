@@ -116,6 +116,15 @@ actor MetricsStore {
         previousStatistics[key] = nil
     }
 
+    /// The branch was renamed: its charts go on under the new name. The counters the next rates
+    /// start from are dropped, since renaming restarts its server.
+    func rename(project: String, branch old: String, to new: String) {
+        let from = Key(project: project, branch: old)
+        series[Key(project: project, branch: new)] = series.removeValue(forKey: from)
+        previous[from] = nil
+        previousStatistics[from] = nil
+    }
+
     /// Series matching the filters; `since` nil means only the latest sample of each.
     func query(project: String?, branch: String?, since: Date?) -> [MetricSeries] {
         series.filter { key, _ in (project == nil || key.project == project) && (branch == nil || key.branch == branch) }

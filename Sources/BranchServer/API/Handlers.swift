@@ -175,6 +175,11 @@ struct APIHandlers: APIProtocol {
         .ok(.init(body: .json(.init(try await engine.restores.reset(project: input.path.project, branch: input.path.branch)))))
     }
 
+    func renameBranch(_ input: Operations.RenameBranch.Input) async throws -> Operations.RenameBranch.Output {
+        guard case .json(let body) = input.body else { throw APIInputError.body }
+        return .ok(.init(body: .json(.init(try await engine.renames.rename(project: input.path.project, input.path.branch, to: body.name)))))
+    }
+
     func startBranch(_ input: Operations.StartBranch.Input) async throws -> Operations.StartBranch.Output {
         .ok(.init(body: .json(.init(try await engine.branches.start(project: input.path.project, input.path.branch)))))
     }

@@ -166,6 +166,16 @@ struct ActivityPages: Sendable {
             } catch let failure as ConsoleFailure where !failure.isRefusal {
                 return environment.redirect(back, flash: BackupActions.describe(failure), error: true)
             }
+        case .renameBack:
+            guard let branch = form.text("branch"), let name = form.text("name") else { break }
+            do {
+                _ = try await environment.call("renameBranch", project: project, changes: true, target: "\(branch) (undo)") {
+                    try await $0.renameBranch(.init(path: .init(project: project, branch: branch), body: .json(.init(name: name)))).ok.body.json
+                }
+                return environment.redirect(back, flash: "Undone: renamed \(branch) back to \(name).")
+            } catch let failure as ConsoleFailure where !failure.isRefusal {
+                return environment.redirect(back, flash: BackupActions.describe(failure), error: true)
+            }
         }
         throw ConsoleFailure(status: 400, code: "invalid_request", message: "The undo is missing what it applies to.")
     }
@@ -200,7 +210,7 @@ struct ProjectFacts: Sendable {
 enum ActivityCLI {
     static let commands: [String: String] = [
         "createProject": "branch project create", "deleteProject": "branch project delete", "updateProject": "branch project set",
-        "createBranch": "branch create", "deleteBranch": "branch delete", "updateBranch": "branch protect / expire", "resetBranch": "branch reset", "startBranch": "branch start",
+        "createBranch": "branch create", "deleteBranch": "branch delete", "updateBranch": "branch protect / expire", "resetBranch": "branch reset", "renameBranch": "branch rename", "startBranch": "branch start",
         "stopBranch": "branch stop", "checkout": "branch checkout", "createSnapshot": "branch snapshot create",
         "deleteSnapshot": "branch snapshot delete", "restoreSnapshot": "branch restore", "setSchedule": "branch schedule set",
         "deleteSchedule": "branch schedule off", "createBackup": "branch backup create", "restoreBackup": "branch backup restore",
@@ -210,7 +220,7 @@ enum ActivityCLI {
         "createUser": "branch user create", "deleteUser": "branch user delete", "setPassword": "branch user passwd",
         "createToken": "branch token create", "revokeToken": "branch token revoke",
         "project.create": "branch project create", "project.delete": "branch project delete", "project.update": "branch project set",
-        "branch.create": "branch create", "branch.create-at": "branch create --at", "branch.delete": "branch delete", "branch.reset": "branch reset",
+        "branch.create": "branch create", "branch.create-at": "branch create --at", "branch.delete": "branch delete", "branch.reset": "branch reset", "branch.rename": "branch rename",
         "branch.start": "branch start", "branch.stop": "branch stop", "snapshot.create": "branch snapshot create",
         "snapshot.scheduled": "branch schedule show", "snapshot.delete": "branch snapshot delete", "snapshot.restore": "branch restore --in-place",
         "table.restore": "branch restore --table", "backup.snapshot": "branch backup create", "backup.restore": "branch backup restore",

@@ -5,9 +5,9 @@ import Foundation
 /// and when; the operations journal says to which branch; the snapshots and branches say what
 /// still exists. Restores, resets and merges are undone by restoring in place the `pre-restore`
 /// snapshot taken right before them; a snapshot taken is undone by deleting it; a branch created
-/// (also by `restore --as` or a backup restore) by deleting it.
+/// (also by `restore --as` or a backup restore) by deleting it; a rename by renaming it back.
 struct UndoAction: Sendable {
-    enum Kind: String, Sendable { case restore, deleteSnapshot = "delete-snapshot", deleteBranch = "delete-branch" }
+    enum Kind: String, Sendable { case restore, deleteSnapshot = "delete-snapshot", deleteBranch = "delete-branch", renameBack = "rename-back" }
 
     /// `Kind`'s raw value (templates read stored properties only).
     var kindValue: String
@@ -17,6 +17,8 @@ struct UndoAction: Sendable {
     var label: String
     var warning: String
     var cli: String
+    /// For a rename: the name `branch` goes back to.
+    var renameTo: String? = nil
 }
 
 enum ActivityUndo {
@@ -27,6 +29,7 @@ enum ActivityUndo {
         "merge": ["branch.merge"],
         "createBranch": ["branch.create", "branch.create-at"],
         "resetBranch": ["branch.reset"],
+        "renameBranch": ["branch.rename"],
         "restoreBackup": ["backup.restore"],
     ]
 
@@ -98,6 +101,15 @@ enum ActivityUndo {
             return .init(
                 kindValue: UndoAction.Kind.deleteBranch.rawValue, project: project, snapshot: nil, branch: branch.name, label: "Undo: delete branch",
                 warning: "Deletes branch \(branch.name) and its data.", cli: "branch delete \(branch.name) --project \(project)")
+        case "branch.rename":
+            // The journal's target is `old→new`.
+            let names = target.components(separatedBy: "→")
+            guard names.count == 2, let renamed = branches.first(where: { $0.name == names[1] }), !renamed.protected,
+                  !branches.contains(where: { $0.name == names[0] }) else { return nil }
+            return .init(
+                kindValue: UndoAction.Kind.renameBack.rawValue, project: project, snapshot: nil, branch: names[1], label: "Undo: rename back",
+                warning: "Renames \(names[1]) back to \(names[0]): its server restarts and its own connection strings change back.",
+                cli: "branch rename \(names[1]) \(names[0]) --project \(project)", renameTo: names[0])
         default:
             return nil
         }

@@ -3,8 +3,8 @@ import Foundation
 import Hummingbird
 
 /// `/projects/{p}/branches/{b}`: one branch: its state, connection strings, and the actions
-/// start/stop, check out, reset from parent (with a link to the diff of what it discards), and
-/// delete (typed confirmation: it cannot be undone). Every action is a form that redirects back.
+/// start/stop, check out, reset from parent (with a link to the diff of what it discards),
+/// rename, protect, expire and delete (typed confirmation: it cannot be undone). Every action is a form that redirects back.
 struct BranchDetailPages: Sendable {
     let environment: ConsoleEnvironment
 
@@ -27,6 +27,9 @@ struct BranchDetailPages: Sendable {
         var ttlChoices: [BranchesPages.Option]
         var cliProtect: String
         var cliExpire: String
+        /// Why it cannot be renamed (main, protected); nil when it can.
+        var renameRefusal: String?
+        var cliRename: String
         var earliest: String
         var parent: String?
         var parentHref: String?
@@ -84,7 +87,11 @@ struct BranchDetailPages: Sendable {
             expires: branch.expiresAt.map(Instants.utc), expiresIn: branch.expiresAt.map { Formatting.timeLeft(until: $0) } ?? "",
             ttlChoices: BranchCreation.ttlOptions,
             cliProtect: "branch protect \(name)\(branch.protected ? " --off" : "") --project \(project)",
-            cliExpire: "branch expire \(name) --in 7d --project \(project)", earliest: branch.earliestRestorableAt.map(Instants.utc) ?? "—",
+            cliExpire: "branch expire \(name) --in 7d --project \(project)",
+            renameRefusal: name == "main"
+                ? "main keeps its name: new branches start from it by default."
+                : branch.protected ? "Unprotect it to rename it: its own addresses change with its name." : nil,
+            cliRename: "branch rename \(name) NEW-NAME --project \(project)", earliest: branch.earliestRestorableAt.map(Instants.utc) ?? "—",
             parent: branch.parent, parentHref: branch.parent.map { "\(base)/branches/\(ConsolePath.segment($0))" },
             compareHref: branch.parent.map { "\(base)/diff?from=\(FormFields.encode($0))&to=\(FormFields.encode(name))" },
             timelineHref: "\(base)/timeline?branch=\(FormFields.encode(name))", sqlHref: "\(base)/sql?branch=\(FormFields.encode(name))",
@@ -140,6 +147,15 @@ struct BranchDetailPages: Sendable {
                 }
                 return environment.redirect(
                     here, flash: updated.expiresAt.map { "\(name) is deleted at \(Instants.utc($0))." } ?? "\(name) is kept until it is deleted.")
+            case "rename":
+                guard let newName = form.text("name"), !newName.isEmpty else {
+                    return environment.redirect(here, flash: "Type the new name of \(name).", error: true)
+                }
+                let renamed = try await environment.call("renameBranch", project: project, changes: true) {
+                    try await $0.renameBranch(.init(path: .init(project: path.project, branch: path.branch), body: .json(.init(name: newName)))).ok.body.json
+                }
+                let moved = "/projects/\(ConsolePath.segment(project))/branches/\(ConsolePath.segment(renamed.branch.name))"
+                return environment.redirect(moved, flash: "Renamed \(name) to \(renamed.branch.name). Its own connection strings changed with its name.")
             case "delete":
                 guard form.text("confirm") == name else {
                     return environment.redirect(here, flash: "Type the branch's name, \(name), to delete it.", error: true)
