@@ -166,10 +166,13 @@ enum OAuthEndpoints {
 
     /// The user `profile` signs in as: the one with this identity; else the one with the same
     /// verified email, which gains the identity; else a new user (when sign-ups are open).
+    /// Sign-ins of one identity take turns (a lock held until the transaction ends), so two first
+    /// sign-ins at once make one user, and the second finds it.
     private static func user(
         for profile: OAuthProfile, provider: OAuthProviderKind, issuer: String, context: AuthContext, on connection: PGConnection
     ) async throws -> String {
         let identity = JSONText.encode(.object(profile.identityData(issuer: issuer)))
+        try await connection.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", ["oauth:\(provider.rawValue):\(profile.id)"])
         let known = try await connection.query(
             """
             select u.id::text, coalesce(u.banned_until > now(), false)

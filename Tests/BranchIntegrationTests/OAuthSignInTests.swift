@@ -33,7 +33,7 @@ struct OAuthSignInTests {
                     "SITE_URL": Self.site, "API_URL": env.url, "API_TOKEN": env.token, "PROJECT": "oauth",
                 ],
                 timeLimit: .seconds(240))
-            #expect(run.succeeded && run.stdout.contains("11 of 11 checks passed"), "supabase_oauth.py exited with \(run.status):\n\(run.stdout)\n\(run.stderr)")
+            #expect(run.succeeded && run.stdout.contains("12 of 12 checks passed"), "supabase_oauth.py exited with \(run.status):\n\(run.stdout)\n\(run.stderr)")
 
             let stored = try await SecretsAtRestTests.column(env, "SELECT client_secret FROM auth_provider WHERE project = 'oauth' AND provider = 'github'")
             #expect(!stored.isEmpty && !stored.contains("gh-secret"), "the client secret is stored sealed: \(stored)")

@@ -329,6 +329,32 @@ def _():
     equal((again.user.id, again.user.app_metadata.get("provider"), len(again.user.identities)), (user.id, "github", 1), "second sign-in")
 
 
+@check("two first sign-ins of one GitHub user at the same instant make one user with one identity, and both get a session")
+def _():
+    github_user("twins")
+    callbacks = []
+    for _ in range(2):
+        authorize = HTTP.get(client().auth.sign_in_with_oauth({"provider": "github", "options": {"redirect_to": APP_IMPLICIT}}).url)
+        consent = HTTP.get(authorize.headers["location"])
+        callbacks.append(consent.headers["location"])
+    answers = [None, None]
+
+    def follow(index):
+        answers[index] = httpx.get(callbacks[index], follow_redirects=False, timeout=60)
+
+    threads = [threading.Thread(target=follow, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    landings = [answer.headers.get("location", "") for answer in answers]
+    tokens = [fragment(landing).get("access_token") for landing in landings]
+    equal(all(tokens), True, f"both callbacks end in a session: {landings}")
+    users = [client().auth.get_user(token).user for token in tokens]
+    equal(users[0].id, users[1].id, "one user")
+    identity(users[0], "github")
+
+
 @check("implicit flow with Keycloak: the session and provider token in the fragment, the user from its userinfo")
 def _():
     person = keycloak_user("kc")
