@@ -113,4 +113,22 @@ struct ConsoleEditorUnitTests {
         #expect(jump.href == "/projects/p/tables?branch=main&at=2026-01-15T11%3A45%3A00Z&table=shop.items&filter=id.eq.3")
         #expect(TableEditorPages.jump(table.column("item_id")?.references, value: nil, location: location) == nil)
     }
+
+    @Test("a JSON export types values as PostgREST does: numbers, booleans and JSON as such, the rest as strings, NULL as null")
+    func jsonExport() throws {
+        #expect(JSONExport.Kind(type: "numeric(8,2)") == .number && JSONExport.Kind(type: "bigint") == .number)
+        #expect(JSONExport.Kind(type: "double precision") == .number && JSONExport.Kind(type: "jsonb") == .json)
+        #expect(JSONExport.Kind(type: "boolean") == .boolean && JSONExport.Kind(type: "integer[]") == .text)
+        #expect(JSONExport.Kind(type: "timestamp with time zone") == .text)
+        #expect(JSONExport.encode("180.00", as: .number) == "180.00")
+        #expect(JSONExport.encode("-1.5e-3", as: .number) == "-1.5e-3")
+        #expect(JSONExport.encode("NaN", as: .number) == "\"NaN\"" && JSONExport.encode("Infinity", as: .number) == "\"Infinity\"")
+        #expect(JSONExport.encode("007", as: .number) == "\"007\"" && JSONExport.encode(".5", as: .number) == "\".5\"")
+        #expect(JSONExport.encode("t", as: .boolean) == "true" && JSONExport.encode("false", as: .boolean) == "false")
+        #expect(JSONExport.encode("{\"a\": [1]}", as: .json) == "{\"a\": [1]}")
+        #expect(JSONExport.encode(nil, as: .text) == "null")
+        #expect(JSONExport.encode("say \"hi\"\n<script>\u{1}", as: .text) == "\"say \\\"hi\\\"\\n\\u003cscript>\\u0001\"")
+        let parsed = try JSONSerialization.jsonObject(with: Data(JSONExport.encode("a\\b\t<é>", as: .text).utf8), options: .fragmentsAllowed)
+        #expect(parsed as? String == "a\\b\t<é>", "what it writes reads back the same")
+    }
 }

@@ -185,6 +185,20 @@ exported = [[c if c != "" else None for c in r] for r in rows[1:]]
 check(exported == expected, f"CSV export matches the table ({len(rows) - 1} rows)"
       + ("" if exported == expected else f": first difference {next((a, b) for a, b in zip(exported + [None] * 200, expected) if a != b)}"))
 
+# JSON export: one object per row, values typed as the API answers them.
+status, headers, body = call(browser, "GET", f"/projects/{PROJECT}/tables/export.json?branch=main&table=public.items&sort=id.desc")
+objects = json.loads(body)
+check(status == 200 and "application/json" in headers.get("Content-Type", "") and "items.json" in headers.get("Content-Disposition", ""),
+      "JSON export is a JSON attachment")
+check(len(objects) == len(expected) and list(objects[0].keys()) == ["id", "name", "price", "note"] and objects[0]["id"] == int(expected[-1][0]),
+      "JSON export has every row as an object, in the grid's sort")
+by_id = {each["id"]: each for each in objects}
+mismatched = [r for r in expected if (by_id.get(int(r[0]), {}).get("name"), by_id.get(int(r[0]), {}).get("note")) != (r[1], r[3])]
+check(not mismatched and any(r[3] is None for r in expected) and all(isinstance(each["id"], int) for each in objects),
+      "JSON export keeps text as written, NULL as null and numbers as numbers")
+status, _, html = call(browser, "GET", base + "&table=public.items")
+check('id="export-json"' in html, "the grid offers Export JSON")
+
 # CSV import: preview, then insert in one transaction.
 imported = 'id,name,price\n900,"imported, one",1.00\n901,"say ""hi""",\n'
 status, _, html = call(browser, "POST", f"/projects/{PROJECT}/tables/import?branch=main&table=public.items", {"_csrf": token, "csv": imported, "header": "on", "step": "preview"})

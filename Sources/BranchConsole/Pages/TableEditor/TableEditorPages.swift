@@ -156,6 +156,7 @@ struct TableEditorPages: Sendable {
             operators: GridQuery.Filter.Operator.allCases.map { .init(value: $0.rawValue, label: $0.label) },
             sort: here.sort, keptFilters: here.filters, at: location.at,
             exportHref: location.at == nil ? here.href("/export.csv") : nil,
+            exportJSONHref: location.at == nil ? here.href("/export.json") : nil,
             importHref: editable ? here.href("/import", keep: false) : nil,
             newRowHref: editable ? here.href("/row", extra: [("new", "1")]) : nil,
             saveURL: here.href("/save", keep: false),

@@ -79,6 +79,7 @@ struct TableGridModel: Sendable {
         /// The instant the grid shows, kept by its forms.
         var at: String?
         var exportHref: String?
+        var exportJSONHref: String?
         var importHref: String?
         var newRowHref: String?
         var saveURL: String

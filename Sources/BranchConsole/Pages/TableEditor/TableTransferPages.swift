@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// CSV out and in: `export.csv` streams the table (its sort and filters kept) page by page in
-/// keyset order; `import` previews pasted or chosen CSV with a column mapping, then inserts every
+/// CSV and JSON out, CSV in: `export.csv` and `export.json` stream the table (its sort and filters
+/// kept) page by page in keyset order; `import` previews pasted or chosen CSV with a column mapping, then inserts every
 /// row in one transaction.
 struct TableTransferPages: Sendable {
     let environment: ConsoleEnvironment
@@ -48,7 +48,10 @@ struct TableTransferPages: Sendable {
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
         pages.get("/projects/:project/tables/export.csv") { request, context -> Response in
-            try await export(try await TableLocation.read(request, context: context, environment: environment))
+            try await export(try await TableLocation.read(request, context: context, environment: environment), as: .csv)
+        }
+        pages.get("/projects/:project/tables/export.json") { request, context -> Response in
+            try await export(try await TableLocation.read(request, context: context, environment: environment), as: .json)
         }
         pages.get("/projects/:project/tables/import") { request, context -> Response in
             let location = try await TableLocation.read(request, context: context, environment: environment)
@@ -100,7 +103,34 @@ struct TableTransferPages: Sendable {
 
     // MARK: Export
 
-    func export(_ location: TableLocation) async throws -> Response {
+    /// CSV (a header line, then one record per row, as the grid shows it) or JSON (an array of one
+    /// object per row, typed as PostgREST types them: numbers and booleans as such, `json` and
+    /// `jsonb` as JSON, NULL as null, everything else as a string).
+    enum ExportFormat: String {
+        case csv, json
+
+        var contentType: String { self == .csv ? "text/csv; charset=utf-8" : "application/json" }
+
+        func start(_ columns: [TableCatalog.Column]) -> String { self == .csv ? CSV.line(columns.map(\.name)) : "[" }
+
+        func rows(_ rows: ArraySlice<[String?]>, columns: [TableCatalog.Column], first: Bool) -> String {
+            switch self {
+            case .csv:
+                return rows.map { CSV.line(Array($0.prefix(columns.count))) }.joined()
+            case .json:
+                let keys = columns.map { JSONExport.quoted($0.name) }
+                let kinds = columns.map { JSONExport.Kind(type: $0.type) }
+                return rows.enumerated().map { index, row in
+                    let fields = keys.indices.map { "\(keys[$0]):\(JSONExport.encode(row.count > $0 ? row[$0] : nil, as: kinds[$0]))" }
+                    return (first && index == 0 ? "\n{" : ",\n{") + fields.joined(separator: ",") + "}"
+                }.joined()
+            }
+        }
+
+        var end: String { self == .csv ? "" : "\n]\n" }
+    }
+
+    func export(_ location: TableLocation, as format: ExportFormat) async throws -> Response {
         let session = try ConsoleSession.required()
         let table = try await table(location)
         let names = table.columns.map(\.name)
@@ -112,20 +142,22 @@ struct TableTransferPages: Sendable {
         // The first chunk before answering: a failure is still an error page, not a cut file.
         let (query, params) = grid.sql(limit: Self.exportChunk)
         let first = try await sql.rows(query, params)
-        let width = table.columns.count
         let body = ResponseBody { writer in
             await ConsoleSession.$current.withValue(session) {
                 do {
-                    try await writer.write(ByteBuffer(string: CSV.line(names)))
+                    try await writer.write(ByteBuffer(string: format.start(table.columns)))
                     var chunk = first
+                    var isFirst = true
                     while true {
                         let page = chunk.prefix(Self.exportChunk)
-                        try await writer.write(ByteBuffer(string: page.map { CSV.line(Array($0.prefix(width))) }.joined()))
+                        try await writer.write(ByteBuffer(string: format.rows(page, columns: table.columns, first: isFirst)))
+                        isFirst = false
                         guard chunk.count > Self.exportChunk, let last = page.last else { break }
                         let cursor = GridQuery.Cursor(values: indices.map { last[$0] })
                         let (query, params) = grid.sql(after: cursor, limit: Self.exportChunk)
                         chunk = try await sql.rows(query, params)
                     }
+                    try await writer.write(ByteBuffer(string: format.end))
                 } catch {}
             }
             try? await writer.finish(nil)
@@ -134,8 +166,8 @@ struct TableTransferPages: Sendable {
         return Response(
             status: .ok,
             headers: [
-                .contentType: "text/csv; charset=utf-8", .cacheControl: "no-store",
-                .contentDisposition: "attachment; filename=\"\(filename).csv\"",
+                .contentType: format.contentType, .cacheControl: "no-store",
+                .contentDisposition: "attachment; filename=\"\(filename).\(format.rawValue)\"",
             ],
             body: body)
     }
