@@ -40,7 +40,7 @@ struct ConsoleImportUnitTests {
         #expect(html.contains("Table public.items could not be copied (import_failed)"))
         #expect(html.contains("Fix &lt;b&gt;it&lt;/b&gt; at the source.") && !html.contains("<b>it</b>"))
         #expect(html.contains(#"id="import-form""#) && html.contains(#"id="import-database" open"#))
-        #expect(html.contains(#"name="name" required pattern="[a-z][a-z0-9_-]{0,39}" placeholder="new-project-name" value="shop""#))
+        #expect(html.contains(#"name="name" required pattern="[a-z0-9][a-z0-9\-]{0,62}" placeholder="new-project-name" value="shop""#))
         #expect(!html.contains("data-job-running") && !html.contains(#"id="import-report""#))
     }
 
