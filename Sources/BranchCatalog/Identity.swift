@@ -239,6 +239,13 @@ extension CatalogTransaction {
         try db.execute(sql: "UPDATE token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [date, id])
     }
 
+    /// Revokes a user's tokens of one name (their console sessions) but `except`.
+    package func revokeTokens(userID: String, named name: String, except: String, at date: Date) throws {
+        try db.execute(
+            sql: "UPDATE token SET revoked_at = ? WHERE user_id = ? AND name = ? AND id <> ? AND revoked_at IS NULL",
+            arguments: [date, userID, name, except])
+    }
+
     package func touchToken(id: String, at date: Date) throws {
         try db.execute(sql: "UPDATE token SET last_used_at = ? WHERE id = ?", arguments: [date, id])
     }

@@ -41,6 +41,7 @@ package struct Console: Sendable {
         ProjectSettingsPages(environment: environment).register(on: pages)
         ActivityPages(environment: environment).register(on: pages)
         InstanceSettingsPages(environment: environment).register(on: pages)
+        AccountPages(environment: environment).register(on: pages)
     }
 }
 

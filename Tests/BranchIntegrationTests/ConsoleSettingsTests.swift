@@ -3,8 +3,8 @@ import BranchTesting
 import Foundation
 import Testing
 
-/// The console's observability, database, auth users and settings pages over HTTP
-/// (Tests/ConsoleClients/settings_http.py and monitoring_http.py), after the CLI prepared a project
+/// The console's observability, database, auth users, settings and account pages over HTTP
+/// (Tests/ConsoleClients/settings_http.py, account_http.py and monitoring_http.py), after the CLI prepared a project
 /// with a table, a foreign key and hostile names.
 @Suite("Console: observability, database, users and settings", .serialized)
 struct ConsoleSettingsTests {
@@ -34,6 +34,15 @@ struct ConsoleSettingsTests {
             #expect(project?["suspendAfterSeconds"] as? Int == 600, "\(shown.stdout)")
             let members = try await env.cli("member", "list", "--project", "shop", "--json")
             #expect(members.stdout.contains("viewer@example.com"), "\(members.stdout)")
+        }
+    }
+
+    @Test("your account: the password changed only with the current one, other sessions signed out, your own API tokens")
+    func account() async throws {
+        try await TestEnvironment.with { env in
+            _ = try await env.linkedProject("shop")
+            let run = try await PythonScript.run("Tests/ConsoleClients/account_http.py", [env.url, env.token, "shop"], timeLimit: .seconds(180))
+            #expect(run.succeeded, "\(run.stdout)\n\(run.stderr)")
         }
     }
 

@@ -58,7 +58,7 @@ def project_pages():
     }
 
 
-INSTANCE_PAGES = {"projects": "/", "activity": "/activity", "instance-settings": "/settings"}
+INSTANCE_PAGES = {"projects": "/", "activity": "/activity", "instance-settings": "/settings", "account": "/account"}
 
 
 class Journeys:

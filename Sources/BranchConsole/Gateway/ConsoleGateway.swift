@@ -8,6 +8,9 @@ package protocol ConsoleGateway: Sendable {
     /// Signs a user in with their password; returns a session token (an API token of theirs that
     /// expires) or throws `ConsoleFailure` (`unauthorized`, `rate_limited`).
     func signIn(email: String, password: String) async throws -> String
+    /// Checks the signed-in user's password (counted like a sign-in attempt); throws
+    /// `ConsoleFailure` (`unauthorized`, `sign_in_locked`) when it is wrong.
+    func checkPassword(token: String, password: String) async throws
     /// Revokes a session token.
     func signOut(token: String) async
     /// Who a session token belongs to; nil for an unknown, revoked or expired one. Checked
@@ -50,12 +53,15 @@ package struct ConsoleViewer: Sendable {
     /// cookie: the request's further calls reuse it instead of verifying the token again (a
     /// revoked token still fails from the next request on). Opaque to pages.
     package var credential: (any Sendable)?
+    /// The id of this session's token (the account page tells it from the user's other sessions).
+    package var sessionID: String?
 
-    package init(email: String, isInstanceAdmin: Bool, roles: [String: String], credential: (any Sendable)? = nil) {
+    package init(email: String, isInstanceAdmin: Bool, roles: [String: String], credential: (any Sendable)? = nil, sessionID: String? = nil) {
         self.email = email
         self.isInstanceAdmin = isInstanceAdmin
         self.roles = roles
         self.credential = credential
+        self.sessionID = sessionID
     }
 
     /// The role in `project`: the instance admin owns every project.

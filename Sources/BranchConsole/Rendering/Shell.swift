@@ -82,17 +82,25 @@ enum ProjectSection: String, CaseIterable, Sendable {
 
 /// Pages outside any project.
 enum InstanceSection: String, CaseIterable, Sendable {
-    case projects, activity, settings
+    case projects, activity, settings, account
 
     var label: String {
         switch self {
         case .projects: "Projects"
         case .activity: "Activity"
         case .settings: "Instance settings"
+        case .account: "Your account"
         }
     }
 
-    var chord: String { self == .projects ? "p" : self == .activity ? "a" : "i" }
+    var chord: String {
+        switch self {
+        case .projects: "p"
+        case .activity: "a"
+        case .settings: "i"
+        case .account: "y"
+        }
+    }
     var href: String { self == .projects ? "/" : "/\(rawValue)" }
 }
 

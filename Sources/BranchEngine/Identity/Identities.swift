@@ -108,7 +108,7 @@ package struct Identities: EnginePart {
         try? FileManager.default.removeItem(atPath: layout.adminPassword)
         let principal = Principal(user: admin, token: TokenRecord(
             id: "", userID: admin.id, hash: "", name: "", project: nil, role: nil, createdAt: Date(), expiresAt: nil), memberships: [:])
-        return try await createToken(for: principal, name: "console", project: nil, role: nil, expiresIn: expiresIn)
+        return try await createToken(for: principal, name: Self.consoleSession, project: nil, role: nil, expiresIn: expiresIn)
     }
 
     // MARK: Authentication
@@ -138,6 +138,17 @@ package struct Identities: EnginePart {
     package func signIn(email rawEmail: String, password: String, address: String?, name: String?, expiresIn: TimeInterval?) async throws
         -> (IssuedToken, UserRecord)
     {
+        let user = try await verifyPassword(email: rawEmail, password: password, address: address)
+        let now = Date()
+        let principal = Principal(user: user, token: TokenRecord(
+            id: "", userID: user.id, hash: "", name: "", project: nil, role: nil, createdAt: now, expiresAt: nil), memberships: [:])
+        let issued = try await createToken(for: principal, name: name ?? "login", project: nil, role: nil, expiresIn: expiresIn ?? 30 * 86_400)
+        return (issued, user)
+    }
+
+    /// Checks a user's password under sign-in's limits (a wrong one counts as a failed sign-in):
+    /// sign-in itself, and the console asking for the current password before changing it.
+    package func verifyPassword(email rawEmail: String, password: String, address: String?) async throws -> UserRecord {
         let email = rawEmail.trimmingCharacters(in: .whitespaces).lowercased()
         let now = Date()
         guard await context.signIns.allows(scope: "management", email: email, address: address, now: now) else {
@@ -151,11 +162,11 @@ package struct Identities: EnginePart {
             throw EngineError(.unauthorized, "Wrong email or password.")
         }
         await context.signIns.recordSuccess(scope: "management", email: email)
-        let principal = Principal(user: user, token: TokenRecord(
-            id: "", userID: user.id, hash: "", name: "", project: nil, role: nil, createdAt: now, expiresAt: nil), memberships: [:])
-        let issued = try await createToken(for: principal, name: name ?? "login", project: nil, role: nil, expiresIn: expiresIn ?? 30 * 86_400)
-        return (issued, user)
+        return user
     }
+
+    /// The name of console session tokens.
+    package static let consoleSession = "console"
 
     /// A valid hash of a random password, checked when the email is unknown.
     private static let decoyHash = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -191,7 +202,9 @@ package struct Identities: EnginePart {
         }
     }
 
-    /// Sets a password; `caller` may change their own, the instance admin anyone's.
+    /// Sets a password; `caller` may change their own, the instance admin anyone's. The user's
+    /// console sessions end (all but the caller's own): whoever knew the old password is out.
+    /// API tokens stay: they were never the password.
     package func setPassword(email: String, password: String, caller: Principal) async throws {
         try Self.checkStrength(password)
         let hash = try await Passwords.hash(password)
@@ -201,6 +214,7 @@ package struct Identities: EnginePart {
                 throw EngineError.forbidden("Only the instance admin can change another user's password.")
             }
             try tx.setPassword(userID: user.id, hash: hash)
+            try tx.revokeTokens(userID: user.id, named: Self.consoleSession, except: caller.token.id, at: Date())
         }
         // The first login's file would show a password that no longer works.
         if let first = Files.read(layout.adminPassword), first.hasPrefix(email.lowercased() + "\n") {

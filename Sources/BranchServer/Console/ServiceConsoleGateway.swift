@@ -20,8 +20,17 @@ struct ServiceConsoleGateway: ConsoleGateway {
     func signIn(email: String, password: String) async throws -> String {
         do {
             let (issued, _) = try await engine.identities.signIn(
-                email: email, password: password, address: RequestOrigin.clientAddress, name: "console", expiresIn: Self.sessionLifetime)
+                email: email, password: password, address: RequestOrigin.clientAddress, name: Identities.consoleSession, expiresIn: Self.sessionLifetime)
             return issued.text
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    func checkPassword(token: String, password: String) async throws {
+        let principal = try await self.principal(token: token)
+        do {
+            _ = try await engine.identities.verifyPassword(email: principal.user.email, password: password, address: RequestOrigin.clientAddress)
         } catch {
             throw Self.failure(error)
         }
@@ -36,7 +45,8 @@ struct ServiceConsoleGateway: ConsoleGateway {
         guard let principal = try? await engine.identities.authenticate(token: token) else { return nil }
         return ConsoleViewer(
             email: principal.user.email, isInstanceAdmin: principal.isInstanceAdmin,
-            roles: Dictionary(uniqueKeysWithValues: principal.memberships.map { ($0.key, $0.value.rawValue) }), credential: principal)
+            roles: Dictionary(uniqueKeysWithValues: principal.memberships.map { ($0.key, $0.value.rawValue) }), credential: principal,
+            sessionID: principal.token.id)
     }
 
     /// The principal behind `token`: the one the session middleware resolved for this request

@@ -42,6 +42,7 @@ struct InstanceSettingsPages: Sendable {
         var backupKeyLocation: String
         var backupKeyAcknowledged: String?
         var backupKeyWarning: String?
+        var pool: PoolCard
         var cli: CLI
     }
 
@@ -64,6 +65,8 @@ struct InstanceSettingsPages: Sendable {
         var label: String
         var secret: String
         var cli: String
+        var back = "/settings"
+        var backLabel = "Back to instance settings"
     }
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
@@ -159,8 +162,8 @@ struct InstanceSettingsPages: Sendable {
         return "\(project) as \(role ?? "viewer")"
     }
 
-    func secret(_ model: Secret) async throws -> Response {
-        try await environment.page("instance-secret", title: model.title, instance: .settings, cli: model.cli, status: .created, body: model)
+    func secret(_ model: Secret, instance: InstanceSection = .settings) async throws -> Response {
+        try await environment.page("instance-secret", title: model.title, instance: instance, cli: model.cli, status: .created, body: model)
     }
 
     func page() async throws -> Response {
@@ -176,7 +179,8 @@ struct InstanceSettingsPages: Sendable {
                                          removeCLI: SettingsCLI.removeAlert(nil, kind: $0.kind.rawValue))
         }
         let running = try await version
-        let key = try await status.backupKey
+        let service = try await status
+        let key = service.backupKey
         let model = Model(
             users: try await users.map {
                 .init(email: $0.email, admin: $0.admin, created: Formatting.utc($0.createdAt),
@@ -191,7 +195,8 @@ struct InstanceSettingsPages: Sendable {
             previousVersion: running.previousVersion,
             lastUpgrade: running.lastUpgrade.map { "\($0.from) → \($0.to): \($0.phase)" },
             backupKeyID: key?.id ?? "—", backupKeyLocation: key?.location ?? "—",
-            backupKeyAcknowledged: key?.acknowledgedAt.map { Formatting.utc($0) }, backupKeyWarning: key?.warning, cli: CLI())
+            backupKeyAcknowledged: key?.acknowledgedAt.map { Formatting.utc($0) }, backupKeyWarning: key?.warning,
+            pool: PoolCard(service.pool), cli: CLI())
         return try await environment.page(
             "instance-settings", title: "Instance settings", instance: .settings, cli: "branch status", body: model)
     }
