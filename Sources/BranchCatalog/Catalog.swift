@@ -221,6 +221,9 @@ package final class Catalog: Sendable {
             }
         }
         migrator.registerMigration("v20: sign-in providers per project") { db in try AuthProviderTable.migrate(db) }
+        migrator.registerMigration("v21: schema-only branches") { db in
+            try db.alter(table: "branch") { t in t.add(column: "schema_only", .boolean).notNull().defaults(to: false) }
+        }
         return migrator
     }
 

@@ -107,6 +107,8 @@ package struct BranchRecord: Codable, Sendable, Hashable {
     package var protected = false
     /// When the service deletes it (`branch create --ttl`, `branch expire`); nil: kept until deleted.
     package var expiresAt: Date?
+    /// Made without its source's rows (`branch create --schema-only`); a reset brings the rows and clears it.
+    package var schemaOnly = false
 
     package init(
         project: ResourceName, name: ResourceName, parent: ResourceName?, baseSnapshot: String?, port: Int,

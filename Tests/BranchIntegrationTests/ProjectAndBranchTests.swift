@@ -52,6 +52,12 @@ struct ProjectAndBranchTests {
             #expect(try await env.psql(url, "select (select count(*) from customers) || ',' || (select count(*) from big_orders) || ',' || order_count()") == "0,0,0")
             #expect(try await env.psql(url, "insert into customers(email) values ('new@example.com'); select max(id) from customers") == "1", "sequences start again")
             #expect(try await env.psql(main, "select count(*) from customers") == "1000", "the source keeps its rows")
+            #expect(copy.branch.createdFrom?.kind == .head && copy.branch.createdFrom?.schemaOnly == true, "it says it was made without rows")
+            #expect(try await env.cli("list").output.contains("main @ HEAD, schema only"))
+            // A reset brings the parent's rows, and it is no longer schema-only.
+            let reset = try await env.json(BranchResult.self, "reset", "no-data")
+            #expect(reset.branch.createdFrom?.schemaOnly != true)
+            #expect(try await env.psql(url, "select count(*) from customers") == "1000")
         }
     }
 

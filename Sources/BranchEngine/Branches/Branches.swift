@@ -77,6 +77,7 @@ package struct Branches: EnginePart {
         branch.lineage = lineage.id
         branch.expiresAt = lifetime.expiresAt
         branch.protected = lifetime.protected
+        branch.schemaOnly = schemaOnly
         branch.origin = switch (recovery?.target, source) {
         case (.instant(let date)?, _): .instant(date)
         case (.position(let position)?, _): .position(position)

@@ -99,6 +99,7 @@ package struct Restores: EnginePart {
         var updated = branch
         updated.baseSnapshot = newBase
         updated.origin = .head
+        updated.schemaOnly = false
         let oldBase = try await catalog.write { [updated] tx -> SnapshotRecord? in
             try tx.update(updated)
             guard let id = branch.baseSnapshot, id != newBase, let old = try tx.snapshot(branch.project, idOrName: id),

@@ -38,7 +38,7 @@ extension Schemas.BranchInfo {
         let record = view.record
         self.init(
             baseSnapshot: record.baseSnapshot, checkedOut: view.checkedOut, createdAt: record.createdAt,
-            createdFrom: record.origin.map(Schemas.BranchOrigin.init), earliestRestorableAt: view.earliestRestorableAt,
+            createdFrom: record.origin.map { Schemas.BranchOrigin($0, schemaOnly: record.schemaOnly) }, earliestRestorableAt: view.earliestRestorableAt,
             exclusiveBytes: view.exclusiveBytes.map(Int.init), expiresAt: record.expiresAt, lastActiveAt: view.lastActiveAt,
             name: record.name.rawValue,
             parent: record.parent?.rawValue, poolerDatabase: FrontDoor.entryName(record.project, record.name), port: record.port,
@@ -48,7 +48,7 @@ extension Schemas.BranchInfo {
 }
 
 extension Schemas.BranchOrigin {
-    init(_ origin: BranchOrigin) {
+    init(_ origin: BranchOrigin, schemaOnly: Bool = false) {
         switch origin {
         case .head: self.init(kind: .head)
         case .instant(let date): self.init(at: date, kind: .instant)
@@ -56,6 +56,7 @@ extension Schemas.BranchOrigin {
         case .snapshot(let id): self.init(kind: .snapshot, snapshot: id)
         case .backup(let id): self.init(backup: id, kind: .backup)
         }
+        if schemaOnly { self.schemaOnly = true }
     }
 }
 
