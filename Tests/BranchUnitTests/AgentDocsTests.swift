@@ -179,6 +179,27 @@ struct AgentDocsTests {
         #expect(mailing.contains("New users confirm their email first") && mailing.contains("`POST /auth/v1/otp`") && !mailing.contains("sends no mail yet"))
     }
 
+    @Test("sign-in providers: /auth/v1/authorize and the brief's paragraph only list the providers turned on")
+    func providers() throws {
+        var context = Self.context()
+        let empty = SchemaCache(version: "1", relations: [:], foreignKeys: [], functions: [:])
+        func paths(_ context: AgentDocsContext) throws -> [String: [String: Any]] {
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json(schema: empty, context: context, security: [:]))) as? [String: Any])
+            return try #require(document["paths"] as? [String: [String: Any]])
+        }
+        #expect(try paths(context)["/auth/v1/authorize"] == nil, "no provider on: nothing to document")
+        #expect(AgentBrief.markdown(schema: empty, security: [:], context: context).contains("No sign-in provider"))
+        context.auth.providers = ["github", "keycloak"]
+        let authorize = try #require(try paths(context)["/auth/v1/authorize"]?["get"] as? [String: Any])
+        let parameters = try #require(authorize["parameters"] as? [[String: Any]])
+        let provider = try #require(parameters.first { $0["name"] as? String == "provider" })
+        #expect((provider["schema"] as? [String: Any])?["enum"] as? [String] == ["github", "keycloak"] && provider["required"] as? Bool == true)
+        #expect((authorize["security"] as? [Any])?.isEmpty == true, "a browser opens it: no key")
+        #expect((authorize["responses"] as? [String: Any])?["302"] != nil)
+        let brief = AgentBrief.markdown(schema: empty, security: [:], context: context)
+        #expect(brief.contains("`github`, `keycloak`") && brief.contains("signInWithOAuth({ provider: \"github\""))
+    }
+
     @Test("columns carry type, format, nullability, defaults, enums, keys and comments")
     func columns() throws {
         let document = try Self.openAPI()

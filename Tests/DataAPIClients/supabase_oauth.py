@@ -23,6 +23,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+from openapi_spec_validator import validate
 from supabase import ClientOptions, create_client
 
 from auth_checks import auth_fails, check, equal, finish, fragment, query
@@ -285,6 +286,14 @@ def _():
     shown = external()
     equal({name: shown.get(name) for name in ("github", "keycloak", "gitlab", "google", "email")},
           {"github": True, "keycloak": True, "gitlab": False, "google": False, "email": True}, "/settings external")
+    # The agent documents describe the providers turned on, and only those.
+    keys = {"apikey": SERVICE, "Authorization": f"Bearer {SERVICE}"}
+    document = HTTP.get(f"{URL}/openapi.json", headers=keys).json()
+    provider = next(p for p in document["paths"]["/auth/v1/authorize"]["get"]["parameters"] if p["name"] == "provider")
+    equal(provider["schema"]["enum"], ["github", "keycloak"], "the OpenAPI document's /auth/v1/authorize")
+    validate(document)
+    brief = HTTP.get(f"{URL}/ai-spec.md", headers=keys).text
+    equal("`github`, `keycloak`" in brief and "signInWithOAuth" in brief, True, "the agent brief names the providers")
 
 
 @check("/authorize sends the browser to the provider without an apikey; a provider not enabled, unknown or missing is refused")

@@ -151,6 +151,7 @@ package struct DataAPI: EnginePart {
             context.auth.allowSignup = auth.allowSignup
             context.auth.confirmEmail = auth.confirmEmail
             context.auth.sendsMail = auth.mailer != nil
+            context.auth.providers = auth.providers.keys.map(\.rawValue).sorted()
             let (contentType, body): (String, [UInt8]) = switch document {
             case .openAPI: ("application/json; charset=utf-8", OpenAPIDocument.json(schema: schema, context: context, security: security))
             case .brief: ("text/markdown; charset=utf-8", Array(AgentBrief.markdown(schema: schema, security: security, context: context).utf8))

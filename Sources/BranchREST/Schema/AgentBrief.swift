@@ -251,6 +251,12 @@ private struct BriefSections {
         } else {
             add("", "This project sends no mail yet: magic links, password resets and invitations answer `email_provider_disabled` until its owner sets an SMTP server (`branch auth set`).", "")
         }
+        if let first = context.auth.providers.first {
+            add(
+                "Sign-in with a provider is on for: \(context.auth.providers.map { "`\($0)`" }.joined(separator: ", ")). In the browser, `supabase.auth.signInWithOAuth({ provider: \"\(first)\", options: { redirectTo } })` (`GET /auth/v1/authorize?provider=\(first)&redirect_to=…`); the user comes back to `redirectTo` signed in (the session in the fragment, or `?code=` for PKCE). `redirectTo` must be an address the project allows.", "")
+        } else {
+            add("No sign-in provider (GitHub, GitLab, Google, Keycloak) is on: the project's owner turns one on with `branch auth provider set`.", "")
+        }
         code("js", """
             const { data, error } = await supabase.auth.signInWithPassword({ email: "user@example.com", password: "a-long-password" })
             // later calls run as the user: auth.uid() = data.user.id

@@ -41,6 +41,8 @@ package struct AgentDocsContext: Sendable {
         package var confirmEmail = false
         /// Whether the project has a mail server (magic links, recovery, invitations work).
         package var sendsMail = false
+        /// The sign-in providers turned on (`github`, `gitlab`, `google`, `keycloak`), sorted.
+        package var providers: [String] = []
 
         package init() {}
     }

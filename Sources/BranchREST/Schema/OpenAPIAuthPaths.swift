@@ -114,7 +114,45 @@ enum OpenAPIAuthPaths {
             ? "Mailed through the project's SMTP server; one mail of a kind per address a minute (429 `over_email_send_rate_limit`)."
             : "This project has no mail server yet: 400 `email_provider_disabled` until its owner sets one (`branch auth set --smtp …`)."
         let empty: JSONValue = ["description": "Done (nothing said about whether the address has a user).", "content": ["application/json": ["schema": ["type": "object"], "example": [:]]]]
+        var paths = authPaths(
+            context: context, session: session, user: user, credentials: credentials, userID: userID, adminNote: adminNote, mailNote: mailNote, empty: empty)
+        if let first = context.auth.providers.first {
+            paths["/auth/v1/authorize"] = authorize(providers: context.auth.providers, example: first)
+        }
+        return paths
+    }
+
+    /// `GET /auth/v1/authorize`: only with a provider turned on (its `provider` lists those that are).
+    private static func authorize(providers: [String], example: String) -> JSONValue {
+        func query(_ name: String, _ schema: JSONValue, _ description: String, required: Bool = false) -> JSONValue {
+            ["name": .string(name), "in": "query", "required": .bool(required), "schema": schema, "description": .string(description)]
+        }
         return [
+            "get": operation(
+                "auth.authorize", "Sign in with a provider (a browser redirect)",
+                "Open it in the browser (supabase-js's `signInWithOAuth` does): it sends the user to the provider's consent page; the provider sends them to this project's `/auth/v1/callback`, which sends them to `redirect_to` (an address the project allows, else its site URL) with the session in the fragment (implicit flow) or `?code=` to exchange with `POST /auth/v1/token?grant_type=pkce` (PKCE, with `code_challenge`). Refusals come back to `redirect_to` as `error`, `error_code` and `error_description`. Needs no key.",
+                parameters: [
+                    query("provider", ["type": "string", "enum": .array(providers.map(JSONValue.string))], "A provider the project turned on.", required: true),
+                    query("redirect_to", ["type": "string"], "Where the browser lands afterwards."),
+                    query("scopes", ["type": "string"], "Extra scopes for the provider, space-separated."),
+                    query("code_challenge", ["type": "string"], "PKCE: the challenge of the verifier the app keeps."),
+                    query("code_challenge_method", ["type": "string", "enum": ["s256", "plain"]], "PKCE: how the challenge was made."),
+                ],
+                security: [],
+                responses: [
+                    "302": ["description": "To the provider's consent page.", "headers": ["Location": ["schema": ["type": "string"]]]],
+                    "400": ["$ref": "#/components/responses/AuthError"],
+                ],
+                curl: "curl -i \"$SUPABASE_URL/auth/v1/authorize?provider=\(example)&redirect_to=https://app.example.com\"",
+                js: "await supabase.auth.signInWithOAuth({ provider: \"\(example)\", options: { redirectTo: \"https://app.example.com\" } })",
+                py: "supabase.auth.sign_in_with_oauth({\"provider\": \"\(example)\", \"options\": {\"redirect_to\": \"https://app.example.com\"}})")
+        ]
+    }
+
+    private static func authPaths(
+        context: AgentDocsContext, session: JSONValue, user: JSONValue, credentials: JSONValue, userID: JSONValue, adminNote: String, mailNote: String, empty: JSONValue
+    ) -> [String: JSONValue] {
+        [
             "/auth/v1/signup": [
                 "post": operation(
                     "auth.signup", "Sign up with email and password",
