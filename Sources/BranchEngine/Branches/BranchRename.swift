@@ -8,7 +8,7 @@ import Logging
 /// Renaming a branch. A name is in the catalog, the subvolume's path, the log directory's, the
 /// server's container and the pooler's entries, so a rename stops the server (clients of the
 /// project's endpoint wait at the pooler meanwhile), moves the subvolume, renames every catalog
-/// row in one transaction and starts the server under the new name: well under a second.
+/// row in one transaction and starts the server under the new name: the time of a server restart.
 ///
 /// A marker in the subvolume names the operation. Start-up reconciliation finds it after a crash
 /// and makes catalog and disk agree (`RenameRecovery`): forward once the subvolume or the catalog
