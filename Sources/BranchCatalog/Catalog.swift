@@ -224,6 +224,9 @@ package final class Catalog: Sendable {
         migrator.registerMigration("v21: schema-only branches") { db in
             try db.alter(table: "branch") { t in t.add(column: "schema_only", .boolean).notNull().defaults(to: false) }
         }
+        migrator.registerMigration("v22: pinned snapshots") { db in
+            try db.alter(table: "snapshot") { t in t.add(column: "pinned", .boolean).notNull().defaults(to: false) }
+        }
         return migrator
     }
 

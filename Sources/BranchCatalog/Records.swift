@@ -214,6 +214,8 @@ package struct SnapshotRecord: Codable, Sendable, Hashable {
     /// point of its checkpoint: replaying that lineage's archive from there reaches any later instant.
     package var lineage: String?
     package var walStart: String?
+    /// Kept by retention whatever its schedule's rules say (`branch snapshot pin`).
+    package var pinned = false
 
     package init(
         id: String, project: ResourceName, name: ResourceName?, sourceBranch: ResourceName, kind: SnapshotKind,

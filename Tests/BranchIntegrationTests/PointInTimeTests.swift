@@ -133,9 +133,20 @@ struct PointInTimeTests {
             #expect(set.keepLast == 2)
             #expect(try await env.errorCode("schedule", "set", "snapshot", "--cron", "61 * * * *") == "invalid_request")
 
+            // The first automatic snapshot of feat is pinned: retention keeps it past the two newest.
+            var pinned: String?
+            for _ in 0..<40 where pinned == nil {
+                try await Task.sleep(for: .milliseconds(250))
+                pinned = try await env.json(SnapshotList.self, "snapshot", "list").snapshots
+                    .first { $0.kind == "automatic" && $0.sourceBranch == "feat" }?.id
+            }
+            let pinnedID = try #require(pinned, "a first automatic snapshot of feat")
+            #expect(try await env.json(Components.Schemas.SnapshotInfo.self, "snapshot", "pin", pinnedID).pinned)
+            #expect(try await env.errorCode("snapshot", "pin", "nothere") == "snapshot_not_found")
+
             // Several runs later, with the schedule off and its last run finished (a listing taken
             // between a run's snapshot and its pruning sees one more): at most the two kept, plus
-            // the oldest one when it anchors the point-in-time window.
+            // the oldest one when it anchors the point-in-time window, plus the pinned one.
             try await Task.sleep(for: .seconds(9))
             _ = try await env.json(ScheduleList.self, "schedule", "off", "snapshot")
             #expect(try await env.json(ScheduleList.self, "schedule", "show").schedules.map(\.kind) == ["backup"])
@@ -151,7 +162,10 @@ struct PointInTimeTests {
             let automatic = snapshots.filter { $0.kind == "automatic" }
             let perBranch = Dictionary(grouping: automatic, by: \.sourceBranch)
             #expect(perBranch["main"].map { (1...3).contains($0.count) } == true, "main: \(perBranch["main"]?.count ?? 0)")
-            #expect(perBranch["feat"].map { (1...3).contains($0.count) } == true)
+            #expect(perBranch["feat"].map { (2...4).contains($0.count) } == true, "feat: \(perBranch["feat"]?.count ?? 0)")
+            #expect(automatic.first { $0.id == pinnedID }?.pinned == true, "the pinned snapshot outlived the rules")
+            #expect(try await env.cli("snapshot", "list").output.contains("automatic, pinned"))
+            #expect(try await env.json(Components.Schemas.SnapshotInfo.self, "snapshot", "pin", pinnedID, "--off").pinned == false)
             // main's origin snapshot is protected (its lineage starts there) and feat's base too.
             let branches = try await env.json(BranchList.self, "list").branches
             for base in branches.compactMap(\.baseSnapshot) { #expect(snapshots.contains { $0.id == base }) }

@@ -64,6 +64,7 @@ extension StubAPI {
     func prometheusMetrics(_ input: Operations.PrometheusMetrics.Input) async throws -> Operations.PrometheusMetrics.Output { throw StubError.notServed }
     func resetBranch(_ input: Operations.ResetBranch.Input) async throws -> Operations.ResetBranch.Output { throw StubError.notServed }
     func renameBranch(_ input: Operations.RenameBranch.Input) async throws -> Operations.RenameBranch.Output { throw StubError.notServed }
+    func updateSnapshot(_ input: Operations.UpdateSnapshot.Input) async throws -> Operations.UpdateSnapshot.Output { throw StubError.notServed }
     func updateBranch(_ input: Operations.UpdateBranch.Input) async throws -> Operations.UpdateBranch.Output { throw StubError.notServed }
     func restoreBackup(_ input: Operations.RestoreBackup.Input) async throws -> Operations.RestoreBackup.Output { throw StubError.notServed }
     func restoreSnapshot(_ input: Operations.RestoreSnapshot.Input) async throws -> Operations.RestoreSnapshot.Output { throw StubError.notServed }

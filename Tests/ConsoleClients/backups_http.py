@@ -62,6 +62,16 @@ match = re.search(r'<tr data-snapshot="([0-9a-f]+)">\s*<th scope="row"><code>bef
 check(match is not None and "taken in" in page, "the new snapshot is listed with its name and the flash says so", page)
 snapshot = match.group(1)
 
+# Pin it from the page (retention keeps it), then unpin it.
+status, headers, _ = call(admin, "POST", f"{backups_path}/snapshots/{snapshot}/pin", {"_csrf": token, "pinned": "on"})
+status, _, page = call(admin, "GET", headers.get("Location", backups_path))
+row = page.split(f'<tr data-snapshot="{snapshot}">')[1].split("</tr>")[0]
+check("Pinned snapshot" in page and '<span class="badge">pinned</span>' in row and ">Unpin<" in row, "pinning from the page marks the row", row)
+status, headers, _ = call(admin, "POST", f"{backups_path}/snapshots/{snapshot}/pin", {"_csrf": token, "pinned": "off"})
+status, _, page = call(admin, "GET", headers.get("Location", backups_path))
+row = page.split(f'<tr data-snapshot="{snapshot}">')[1].split("</tr>")[0]
+check("Unpinned snapshot" in page and "pinned</span>" not in row and ">Pin<" in row, "and unpinning", row)
+
 status, _, page = call(admin, "GET", f"/projects/{PROJECT}/restore?restore=" + urllib.parse.quote(f"snapshot:{HOSTILE}"))
 check(status == 404 and HOSTILE not in page and "&lt;script&gt;" in page, "a hostile restore point is a 404 shown escaped", page)
 
@@ -179,7 +189,7 @@ status, _, _ = console.sign_in(viewer, VIEWER_EMAIL, VIEWER_PASSWORD)
 check(status == 303, "the viewer signs in")
 status, _, page = call(viewer, "GET", backups_path)
 check(status == 200 and "before-change" in page, "the viewer reads the snapshots & backups page", page)
-check(all(marker not in page for marker in ['id="take-snapshot"', 'id="back-up-now"', "schedule-form", ">Delete<", "/delete\""]),
+check(all(marker not in page for marker in ['id="take-snapshot"', 'id="back-up-now"', "schedule-form", ">Delete<", "/delete\"", ">Pin<", "/pin\""]),
       "the viewer sees no write buttons", page)
 viewer_token = csrf_of(page)
 status, _, page = call(viewer, "GET", restore_path + "?restore=" + urllib.parse.quote(f"snapshot:{snapshot}"))

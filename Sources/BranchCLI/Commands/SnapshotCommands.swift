@@ -5,8 +5,8 @@ import Foundation
 
 struct SnapshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "snapshot", abstract: "Create, list and delete read-only snapshots.",
-        subcommands: [Create.self, List.self, Delete.self])
+        commandName: "snapshot", abstract: "Create, list, pin and delete read-only snapshots.",
+        subcommands: [Create.self, List.self, Pin.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Snapshot a branch (default: the checked-out one).")
@@ -47,12 +47,39 @@ struct SnapshotCommand: AsyncParsableCommand {
                 var table = Table("ID", "NAME", "BRANCH", "KIND", "SIZE", "AGE", "BASE OF")
                 for snapshot in shown {
                     table.add(
-                        snapshot.id, snapshot.name ?? "-", snapshot.sourceBranch, snapshot.kind, Format.bytes(snapshot.exclusiveBytes),
+                        snapshot.id, snapshot.name ?? "-", snapshot.sourceBranch, snapshot.pinned ? "\(snapshot.kind), pinned" : snapshot.kind,
+                        Format.bytes(snapshot.exclusiveBytes),
                         Format.age(snapshot.createdAt), snapshot.baseOf.joined(separator: ", "))
                 }
                 print(table.rendered)
                 let hidden = list.snapshots.count - shown.count
                 if hidden > 0 { print(Style.dim("\(hidden) automatic base snapshot\(hidden == 1 ? "" : "s") not shown (--all shows them).")) }
+            }
+        }
+    }
+
+    struct Pin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pin a snapshot: snapshot schedules' retention keeps it, whatever their rules.")
+
+        @Argument(help: "Snapshot id or name.")
+        var snapshot: String
+
+        @Flag(help: "Unpin it: retention decides again.")
+        var off = false
+
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await output.report(
+                await APIClient.make().updateSnapshot(
+                    path: .init(project: try project.resolve(), snapshot: snapshot), body: .json(.init(pinned: !off))
+                ).ok.body.json
+            ) { info in
+                print(info.pinned
+                    ? "\(Style.green("✓")) Snapshot \(info.id) is pinned: retention keeps it until `branch snapshot pin \(info.id) --off`."
+                    : "\(Style.green("✓")) Snapshot \(info.id) is no longer pinned: its schedule's retention decides again.")
             }
         }
     }

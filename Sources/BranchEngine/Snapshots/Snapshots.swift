@@ -72,6 +72,21 @@ package struct Snapshots: EnginePart {
         return try await presenter.snapshot(snapshot)
     }
 
+    /// Pins a snapshot (schedules' retention keeps it, whatever their rules) or unpins it.
+    package func setPinned(project projectName: String, _ idOrName: String, pinned: Bool) async throws -> SnapshotView {
+        let projectKey = try ResourceName(validating: projectName, kind: "project name")
+        let updated = try await context.withProjectLock(projectKey.rawValue, checking: { tx in
+            let project = try tx.requireProject(projectName)
+            return try tx.requireSnapshot(project.name, idOrName)
+        }) { snapshot in
+            var updated = snapshot
+            updated.pinned = pinned
+            try await catalog.write { [updated] tx in try tx.update(updated) }
+            return updated
+        }
+        return try await presenter.snapshot(updated)
+    }
+
     /// Deletes a snapshot; refused while a branch uses it as its base (diff and merge need it).
     package func delete(project projectName: String, _ idOrName: String) async throws -> Deletion {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")

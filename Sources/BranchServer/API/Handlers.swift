@@ -175,6 +175,12 @@ struct APIHandlers: APIProtocol {
         .ok(.init(body: .json(.init(try await engine.restores.reset(project: input.path.project, branch: input.path.branch)))))
     }
 
+    func updateSnapshot(_ input: Operations.UpdateSnapshot.Input) async throws -> Operations.UpdateSnapshot.Output {
+        guard case .json(let body) = input.body else { throw APIInputError.body }
+        let snapshot = try await engine.snapshots.setPinned(project: input.path.project, input.path.snapshot, pinned: body.pinned)
+        return .ok(.init(body: .json(.init(snapshot))))
+    }
+
     func renameBranch(_ input: Operations.RenameBranch.Input) async throws -> Operations.RenameBranch.Output {
         guard case .json(let body) = input.body else { throw APIInputError.body }
         return .ok(.init(body: .json(.init(try await engine.renames.rename(project: input.path.project, input.path.branch, to: body.name)))))

@@ -65,7 +65,8 @@ extension Schemas.SnapshotInfo {
         let record = view.record
         self.init(
             baseOf: view.baseOf, createdAt: record.createdAt, exclusiveBytes: view.exclusiveBytes.map(Int.init), id: record.id,
-            kind: record.kind.rawValue, name: record.name?.rawValue, project: record.project.rawValue, sourceBranch: record.sourceBranch.rawValue)
+            kind: record.kind.rawValue, name: record.name?.rawValue, pinned: record.pinned, project: record.project.rawValue,
+            sourceBranch: record.sourceBranch.rawValue)
     }
 }
 

@@ -37,7 +37,7 @@ enum Permission: Equatable {
         "getProjectKeys": .project(.owner), "rotateProjectKeys": .project(.owner), "revokeProjectKey": .project(.owner),
         "getProjectConnection": .project(.developer), "checkout": .project(.developer),
         "listBranches": .project(.viewer), "getBranch": .project(.viewer), "getBranchLogs": .project(.viewer),
-        "createBranch": .project(.developer), "deleteBranch": .project(.developer), "updateBranch": .project(.developer), "resetBranch": .project(.developer), "renameBranch": .project(.developer),
+        "createBranch": .project(.developer), "deleteBranch": .project(.developer), "updateBranch": .project(.developer), "resetBranch": .project(.developer), "renameBranch": .project(.developer), "updateSnapshot": .project(.developer),
         "startBranch": .project(.developer), "stopBranch": .project(.developer), "getBranchConnection": .project(.developer),
         "exportBranch": .project(.developer), "pushTable": .project(.developer),
         "listSnapshots": .project(.viewer), "getSnapshot": .project(.viewer), "createSnapshot": .project(.developer),

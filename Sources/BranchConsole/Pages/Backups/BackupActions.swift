@@ -35,6 +35,22 @@ struct BackupActions: Sendable {
         }
     }
 
+    /// `pinned=on` pins the snapshot (retention keeps it), anything else unpins it.
+    func pinSnapshot(project: String, snapshot: String, request: Request) async throws -> Response {
+        let form = try await environment.form(request)
+        let back = BackupsPages.href(project: project, branch: form.text("return_branch"))
+        let pinned = form["pinned"] == "on"
+        do {
+            _ = try await environment.call("updateSnapshot", project: project, changes: true, target: "snapshot \(snapshot)") {
+                try await $0.updateSnapshot(.init(path: .init(project: project, snapshot: snapshot), body: .json(.init(pinned: pinned)))).ok.body.json
+            }
+            return environment.redirect(
+                back, flash: pinned ? "Pinned snapshot \(snapshot): retention keeps it." : "Unpinned snapshot \(snapshot): its schedule's retention decides again.")
+        } catch let failure as ConsoleFailure where !failure.isRefusal {
+            return environment.redirect(back, flash: Self.describe(failure), error: true)
+        }
+    }
+
     func setSchedule(project: String, kind: String, request: Request) async throws -> Response {
         let form = try await environment.form(request)
         let back = BackupsPages.href(project: project, branch: form.text("return_branch"))

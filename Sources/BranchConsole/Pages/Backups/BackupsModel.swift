@@ -21,6 +21,10 @@ struct BackupsModel: Sendable {
         var deleteAction: String
         var deleteCLI: String
         var mayDelete: Bool
+        var pinned: Bool
+        var pinAction: String
+        var pinCLI: String
+        var mayPin: Bool
     }
 
     struct ScheduleForm: Sendable {
@@ -99,6 +103,7 @@ enum BackupsRows {
         let reference = snapshot.name ?? snapshot.id
         let retention: String
         switch snapshot.kind {
+        case _ where snapshot.pinned: retention = "pinned: kept whatever the schedule's rules"
         case "automatic": retention = "pruned by the schedule's rules"
         case "pre-restore": retention = "kept until deleted (undo point)"
         default: retention = "kept until deleted"
@@ -112,7 +117,9 @@ enum BackupsRows {
             restoreHref: "\(base)/restore?restore=" + FormFields.encode("snapshot:\(snapshot.id)"),
             diffHref: "\(base)/diff?from=\(FormFields.encode(snapshot.id))&to=\(FormFields.encode(snapshot.sourceBranch))",
             deleteAction: "\(base)/backups/snapshots/\(ConsolePath.segment(snapshot.id))/delete",
-            deleteCLI: "branch snapshot delete \(reference) --project \(project)", mayDelete: mayWrite && !protected)
+            deleteCLI: "branch snapshot delete \(reference) --project \(project)", mayDelete: mayWrite && !protected,
+            pinned: snapshot.pinned, pinAction: "\(base)/backups/snapshots/\(ConsolePath.segment(snapshot.id))/pin",
+            pinCLI: "branch snapshot pin \(reference)\(snapshot.pinned ? " --off" : "") --project \(project)", mayPin: mayWrite)
     }
 
     static func schedule(kind: String, _ info: Components.Schemas.ScheduleInfo?, project: String) -> BackupsModel.ScheduleForm {

@@ -24,6 +24,9 @@ struct BackupsPages: Sendable {
         pages.post("/projects/:project/backups/snapshots/:snapshot/delete") { request, context -> Response in
             try await actions.deleteSnapshot(project: try Self.project(context), snapshot: try Self.parameter("snapshot", context), request: request)
         }
+        pages.post("/projects/:project/backups/snapshots/:snapshot/pin") { request, context -> Response in
+            try await actions.pinSnapshot(project: try Self.project(context), snapshot: try Self.parameter("snapshot", context), request: request)
+        }
         pages.post("/projects/:project/backups/schedules/:kind") { request, context -> Response in
             try await actions.setSchedule(project: try Self.project(context), kind: try Self.parameter("kind", context), request: request)
         }

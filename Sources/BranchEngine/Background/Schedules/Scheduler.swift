@@ -127,7 +127,8 @@ package struct Scheduler: EnginePart {
             keepLast: schedule.keepLast, hourly: schedule.hourly, daily: schedule.daily, weekly: schedule.weekly, monthly: schedule.monthly)
         guard let snapshots = try? await catalog.snapshots(schedule.project), let protected = try? await protectedSnapshots(schedule.project, now: now)
         else { return }
-        let automatic = snapshots.filter { $0.kind == .automatic && $0.state == .ready }
+        // A pinned snapshot counts for nothing here: it is kept, and takes no other's place.
+        let automatic = snapshots.filter { $0.kind == .automatic && $0.state == .ready && !$0.pinned }
         for branch in Set(automatic.map(\.sourceBranch)) {
             let own = automatic.filter { $0.sourceBranch == branch }
             let keep = policy.keep(own.map { ($0.id, $0.createdAt) }, now: now)
