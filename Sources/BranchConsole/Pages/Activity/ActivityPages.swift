@@ -141,7 +141,9 @@ struct ActivityPages: Sendable {
         guard let project = form.text("project"), let kind = form.text("kind").flatMap(UndoAction.Kind.init(rawValue:)) else {
             throw ConsoleFailure(status: 400, code: "invalid_request", message: "Nothing to undo.")
         }
-        let back = "/activity" + (form.text("return_project").map { "?project=" + FormFields.encode($0) } ?? "")
+        let activity = "/activity" + (form.text("return_project").map { "?project=" + FormFields.encode($0) } ?? "")
+        // The project's overview offers undo too, and its forms come back to it.
+        let back = PageAccess.back(form.text("return_to"), project: project, fallback: activity)
         switch kind {
         case .restore:
             guard let snapshot = form.text("snapshot"), let branch = form.text("branch") else { break }

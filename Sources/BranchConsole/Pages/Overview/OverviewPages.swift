@@ -52,6 +52,9 @@ struct OverviewPages: Sendable {
         var target: String
         var state: String
         var bad: Bool
+        /// How to undo it (developers, now only), as on the Activity page; the form comes back here.
+        var undo: UndoAction?
+        var returnTo: String?
     }
 
     struct Model: Sendable {
@@ -148,8 +151,10 @@ struct OverviewPages: Sendable {
                 at: Instants.utc(snapshot.createdAt), href: "\(base)/timeline?point=snapshot:\(FormFields.encode(snapshot.id))")
         }
         let operations = try await operationList, events = try await eventList
+        let undoable = moment == nil && ConsoleSession.current?.viewer.may(.developer, in: project) == true
         let activity = activityRows(
-            operations: moment?.operations(operations) ?? operations, events: moment?.events(events) ?? events, now: moment?.instant ?? Date())
+            operations: moment?.operations(operations) ?? operations, events: moment?.events(events) ?? events, now: moment?.instant ?? Date(),
+            undo: undoable ? { ActivityUndo.undo(for: $0, snapshots: allSnapshots, branches: listed) } : { _ in nil }, returnTo: base)
         let backups = try await backupList
         let model = Model(
             project: project, role: ConsoleSession.current?.viewer.role(in: project)?.rawValue ?? info.role,
@@ -192,12 +197,17 @@ struct OverviewPages: Sendable {
             window: info.earliestRestorableAt.map { "\(Instants.utc($0)) → now (retention \(info.retentionDays) d)" + (then == nil ? "" : ", as of now") } ?? "—")
     }
 
-    /// The newest journal entries and server events together, newest first.
-    func activityRows(operations: [Components.Schemas.OperationInfo], events: [Components.Schemas.EventInfo], now: Date = Date()) -> [Activity] {
+    /// The newest journal entries and server events together, newest first; each operation with
+    /// its undo, when `undo` finds one.
+    func activityRows(
+        operations: [Components.Schemas.OperationInfo], events: [Components.Schemas.EventInfo], now: Date = Date(),
+        undo: (Components.Schemas.OperationInfo) -> UndoAction? = { _ in nil }, returnTo: String? = nil
+    ) -> [Activity] {
         let fromOperations = operations.map { operation in
             (operation.startedAt, Activity(
                 at: Instants.utc(operation.startedAt), age: Formatting.age(operation.startedAt, now: now), what: operation.kind, target: operation.target ?? "",
-                state: operation.state + (operation.errorCode.map { " (\($0))" } ?? ""), bad: operation.state == "failed"))
+                state: operation.state + (operation.errorCode.map { " (\($0))" } ?? ""), bad: operation.state == "failed",
+                undo: undo(operation), returnTo: returnTo))
         }
         let fromEvents = events.map { event in
             (event.at, Activity(
