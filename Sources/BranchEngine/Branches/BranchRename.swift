@@ -6,9 +6,10 @@ import Foundation
 import Logging
 
 /// Renaming a branch. A name is in the catalog, the subvolume's path, the log directory's, the
-/// server's container and the pooler's entries, so a rename stops the server (clients of the
-/// project's endpoint wait at the pooler meanwhile), moves the subvolume, renames every catalog
-/// row in one transaction and starts the server under the new name: the time of a server restart.
+/// server's container and the pooler's entries, so a rename marks the subvolume, stops the server
+/// (clients of the project's endpoint wait at the pooler meanwhile), moves the subvolume, renames
+/// every catalog row in one transaction, and starts the server under the new name: the time of a
+/// server restart.
 ///
 /// A marker in the subvolume names the operation. Start-up reconciliation finds it after a crash
 /// and makes catalog and disk agree (`RenameRecovery`): forward once the subvolume or the catalog
@@ -54,17 +55,19 @@ package struct BranchRenames: EnginePart {
         let oldPath = layout.branch(branch.project, branch.name)
         let newPath = layout.branch(branch.project, newName)
         let restart = branch.desired == .running
+        // The mark first: whatever follows, a crash leaves something for reconciliation to find
+        // (the pooler's pause included, which outlives the service).
+        let marker = RenameMarker(operation: op.id, from: branch.name.rawValue, to: newName.rawValue)
+        try await op.step("mark") { try marker.write(in: oldPath) }
+        op.onFailure("remove the mark") { try RenameMarker.remove(in: oldPath) }
+        await FaultInjection.point("branch.rename.after-mark")
+
         // Clients of the project's endpoint queue at the pooler rather than fail while the server is down.
         let paused = project.checkedOut == branch.name ? await pooler.pause(project.name.rawValue) : false
         op.onFailure("let clients through") { if paused { await pooler.resume(project.name.rawValue) } }
 
         try await op.step("stop") { try await servers.stop(branch) }
         op.onFailure("restart under the old name") { if restart { try await servers.start(branch) } }
-
-        let marker = RenameMarker(operation: op.id, from: branch.name.rawValue, to: newName.rawValue)
-        try await op.step("mark") { try marker.write(in: oldPath) }
-        op.onFailure("remove the mark") { try RenameMarker.remove(in: oldPath) }
-        await FaultInjection.point("branch.rename.after-mark")
 
         try await op.step("move data") { try await storage.move(oldPath, to: newPath) }
         op.onFailure("move the data back") { try await storage.move(newPath, to: oldPath) }
@@ -86,10 +89,11 @@ package struct BranchRenames: EnginePart {
         guard let renamed = try await catalog.branch(branch.project, newName) else {
             throw EngineError.internalError("Branch '\(newName)' is not in the catalog after its rename.")
         }
+        // The pooler first, so a server that then fails to start leaves it right anyway.
+        try await op.step("pooler") { try await frontDoor.sync() }
         if restart {
             try await op.step("start") { try await servers.start(renamed, resumeCause: "renamed from \(branch.name)") }
         }
-        try await op.step("pooler") { try await frontDoor.sync() }
         if paused { await pooler.resume(project.name.rawValue) }
         await context.record("renamed", renamed, "renamed from \(branch.name)")
         return renamed
