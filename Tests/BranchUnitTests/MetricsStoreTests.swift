@@ -45,4 +45,19 @@ struct MetricsStoreTests {
         #expect(samples[1].connections == nil && samples[1].rowsInsertedPerSecond == nil)
         #expect(samples[2].rowsInsertedPerSecond == nil, "no rate across a stop")
     }
+
+    @Test("a renamed branch's charts go on under its new name; a branch gone since the round began is dropped")
+    func renamedAndGone() async throws {
+        let store = MetricsStore(capacity: 10)
+        let feat = MetricsStore.Key(project: "app", branch: "feat")
+        await store.record(feat, at: Date(), status: .running, usage: nil, statistics: statistics(inserted: 1, wal: 1), exclusiveBytes: nil, restarts: 0, now: start)
+        await store.record(key, at: Date(), status: .running, usage: nil, statistics: statistics(inserted: 1, wal: 1), exclusiveBytes: nil, restarts: 0, now: start)
+        await store.rename(project: "app", branch: "feat", to: "feature")
+        #expect(await store.query(project: "app", branch: "feat", since: .distantPast).isEmpty)
+        #expect(await store.query(project: "app", branch: "feature", since: .distantPast).first?.samples.count == 1)
+        // A round that read the catalog before the rename writes one more sample under the old name.
+        await store.record(feat, at: Date(), status: .stopped, usage: nil, statistics: nil, exclusiveBytes: nil, restarts: 0, now: start + .seconds(5))
+        await store.retain([key, MetricsStore.Key(project: "app", branch: "feature")])
+        #expect(await store.query(project: "app", branch: nil, since: .distantPast).map(\.branch) == ["feature", "main"])
+    }
 }

@@ -116,6 +116,13 @@ actor MetricsStore {
         previousStatistics[key] = nil
     }
 
+    /// Drops what is kept of branches not in `keys` (deleted or renamed while a round sampled them).
+    func retain(_ keys: Set<Key>) {
+        for key in series.keys where !keys.contains(key) { series[key] = nil }
+        for key in previous.keys where !keys.contains(key) { previous[key] = nil }
+        for key in previousStatistics.keys where !keys.contains(key) { previousStatistics[key] = nil }
+    }
+
     /// The branch was renamed: its charts go on under the new name. The counters the next rates
     /// start from are dropped, since renaming restarts its server.
     func rename(project: String, branch old: String, to new: String) {
@@ -182,6 +189,10 @@ struct MetricsSampler: EnginePart {
                 statistics: statistics, exclusiveBytes: sizes[spec.subvolume], restarts: branch.restarts)
 
             if active { await context.activity.active(Activity.key(branch)) }
+        }
+        // A branch deleted or renamed during the round got a sample under a name it no longer has.
+        if let current = try? await catalog.allBranches() {
+            await context.metricsStore.retain(Set(current.map { MetricsStore.Key(project: $0.project.rawValue, branch: $0.name.rawValue) }))
         }
     }
 
