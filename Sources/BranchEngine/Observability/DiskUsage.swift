@@ -98,7 +98,8 @@ struct DiskUsage: EnginePart {
 
     private func measure() async -> PoolUsage {
         let layout = self.layout
-        let (branches, snapshots) = (try? await catalog.read { tx in (try tx.allBranches(), try tx.allSnapshots()) }) ?? ([], [])
+        let (branches, snapshots, projects) = (try? await catalog.read { tx in (try tx.allBranches(), try tx.allSnapshots(), try tx.projects()) })
+            ?? ([], [], [])
         let branchPaths = branches.map { (record: $0, path: layout.branch($0.project, $0.name)) }
         let snapshotPaths = snapshots.map { (record: $0, path: layout.snapshot($0.project, $0.id)) }
         let templatePaths = storage.subvolumes(in: layout.templates).map { "\(layout.templates)/\($0)" }
@@ -116,7 +117,11 @@ struct DiskUsage: EnginePart {
             return (wal, DirectorySize.allocatedBytes(under: layout.logs), DirectorySize.allocatedBytes(under: layout.work), backups, onPool)
         }) ?? ([:], 0, 0, nil, false)
 
-        var items: [PoolUsage.Item] = branchPaths.compactMap { entry in
+        // Only branches whose `branch delete` would go through: not main, a checked-out or a protected one.
+        let checkedOut = Set(projects.map { "\($0.name)/\($0.checkedOut)" })
+        var items: [PoolUsage.Item] = branchPaths.filter { entry in
+            entry.record.name != .main && !entry.record.protected && !checkedOut.contains("\(entry.record.project)/\(entry.record.name)")
+        }.compactMap { entry in
             exclusive[entry.path].map { .init(kind: .branch, project: entry.record.project.rawValue, name: entry.record.name.rawValue, bytes: $0) }
         }
         items += snapshotPaths.compactMap { entry in
