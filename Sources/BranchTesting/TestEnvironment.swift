@@ -227,11 +227,20 @@ package final class TestEnvironment: @unchecked Sendable {
     }
 
     /// Waits for a service that kills itself (a crash point) to exit.
-    package func waitForServiceExit() async -> Int32? {
+    /// The service's exit status; nil when it had not exited after `timeout` (it is then killed, so
+    /// a test whose operation never reached its crash point fails instead of waiting forever).
+    package func waitForServiceExit(timeout: Duration = .seconds(120)) async -> Int32? {
         guard let pid = servicePID else { return nil }
+        let watchdog = Task { () -> Bool in
+            do { try await Task.sleep(for: timeout) } catch { return false }
+            kill(pid, SIGKILL)
+            return true
+        }
         let status = await Command.waitForExit(pid)
+        watchdog.cancel()
+        let killed = await watchdog.value
         servicePID = nil
-        return status
+        return killed ? nil : status
     }
 
     // MARK: Clients
