@@ -1,3 +1,4 @@
+import BranchCore
 import Foundation
 
 /// One column value of a JSON export, typed by its column's Postgres type as PostgREST types it:
@@ -30,27 +31,10 @@ enum JSONExport {
         }
     }
 
-    /// A JSON string literal.
+    /// A JSON string literal, with `<` escaped too, so an export opened as a page can never start
+    /// a tag (JSON escaping itself never writes a `<`).
     static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            // `<` too, so an export opened as a page can never start a tag.
-            case "<": out += "\\u003c"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        JSONValue.stringLiteral(text).replacingOccurrences(of: "<", with: "\\u003c")
     }
 
     /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?` (so not NaN, Infinity or `.5`).
