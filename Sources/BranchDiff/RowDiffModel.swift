@@ -36,7 +36,7 @@ package struct TableComparison: Sendable {
         }
     }
 
-    var hasKey: Bool { !keyColumns.isEmpty }
+    package var hasKey: Bool { !keyColumns.isEmpty }
     var keyTuple: String { keyColumns.count == 1 ? keyColumns[0] : "(\(keyColumns.joined(separator: ", ")))" }
     var keyOrder: String { keyColumns.joined(separator: ", ") }
     /// A 64-bit hash of the shared columns' text forms (exact: NULL and '' differ, jsonb is normalized).

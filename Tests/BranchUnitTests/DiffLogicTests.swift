@@ -1122,4 +1122,19 @@ struct RowDiffLogicTests {
         let removed = RowDiffer.change(RowDelta(kind: .removed, key: [:], keyValues: [], old: old, new: nil, count: 3), table: keyless)
         #expect(removed == RowChange(table: "public.\"Docs\"", kind: .removed, key: [:], row: old, count: 3))
     }
+    @Test("the column tally counts each column a modified row changed, most changed first; added and removed rows count none")
+    func columnTally() {
+        let comparison = TableComparison(from: Self.from, to: Self.to)
+        var tally = ColumnTally(comparison)
+        let row: (String, String?, String?) -> [String: String?] = { name, doc, meta in ["id": "1", "Name": name, "doc": doc, "meta": meta] }
+        tally.add(RowDelta(kind: .changed, key: ["id": "1"], keyValues: ["1"], old: row("a", "{}", nil), new: row("b", "{}", nil)))
+        tally.add(RowDelta(kind: .changed, key: ["id": "2"], keyValues: ["2"], old: row("a", "{}", nil), new: row("c", "[]", "{}")))
+        tally.add(RowDelta(kind: .changed, key: ["id": "3"], keyValues: ["3"], old: row("a", nil, nil), new: row("a", "{}", nil)))
+        tally.add(RowDelta(kind: .added, key: ["id": "4"], keyValues: ["4"], old: nil, new: row("x", nil, nil)))
+        tally.add(RowDelta(kind: .removed, key: ["id": "5"], keyValues: ["5"], old: row("x", nil, nil), new: nil))
+        let counts = tally.counts(complete: false)
+        #expect(counts.table == "public.\"Docs\"" && counts.rows == 3 && !counts.complete)
+        #expect(counts.counts.map(\.column) == ["Name", "doc", "meta"] && counts.counts.map(\.changed) == [2, 2, 1])
+        #expect(ColumnTally(comparison).counts(complete: true) == ColumnChangeCounts(table: comparison.table, rows: 0, counts: [], complete: true))
+    }
 }

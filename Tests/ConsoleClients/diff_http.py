@@ -2,7 +2,7 @@
 
 Usage: diff_http.py BASE_URL ADMIN_KEY PROJECT MAIN_URL VIEWER_EMAIL VIEWER_PASSWORD
 The project has branch `feat` with the changes of ConsoleDiffMergeTests.featureChanges, and main
-changed user 5 too. Checks the data with psql on MAIN_URL. Prints one line per check and exits
+changed user 5 too; branch `wording`, made after that, has ConsoleDiffMergeTests.wordingChanges. Checks the data with psql on MAIN_URL. Prints one line per check and exits
 non-zero at the first failure."""
 import html as htmllib
 import re
@@ -127,6 +127,22 @@ check(status == 200 and 'id="diff-keyless"' in page and '<tr class="added">' in 
 status, _, page = call(browser, "GET", f"{P}/diff?" + q(**{"from": "main", "to": "feat", "table": "public.settings"}))
 check(status == 200 and 'class="json-patch"' in page and "add /beta = true" in page and "replace /theme = &quot;dark&quot;" in page,
       "a jsonb cell shows its JSON patch", page)
+
+# Branch wording: a word changed in a text column, a count changed, a view grown by a column.
+status, _, page = call(browser, "GET", f"{P}/diff?" + q(**{"from": "main", "to": "wording", "table": "public.notes"}))
+check(status == 200 and "the <del>quick</del> brown fox 1" in page and "the <ins>slow</ins> brown fox 1" in page,
+      "a changed text cell marks only its changed word", page)
+chips = re.search(r'<nav class="diff-columns"[^>]*>(.*?)</nav>', page, re.S)
+found = re.findall(r'>([a-z]+) <span class="muted">(\d+)</span></a>', chips.group(1)) if chips else []
+check(found == [("body", "4"), ("stars", "2")] and "of 4 modified rows" in chips.group(1), "values changed per column, most changed first", str(found))
+stars = re.search(r'<a href="([^"]+)">stars <span', chips.group(1))
+status, _, page = call(browser, "GET", htmllib.unescape(stars.group(1)))
+check(status == 200 and page.count('<tr class="modified-old">') == 2 and "1–2 of 2 changed rows where stars changed" in page
+      and 'aria-current="true" class="current">stars' in page, "the column filter shows only the rows that changed it", page)
+definitions = re.search(r'<div class="diff-defs">(.*?)</details>', page, re.S)
+check(definitions is not None and re.search(r'<ins class="line" aria-label="only after">[^<]*stars[^<]*</ins>', definitions.group(1))
+      and '<span class="line">' in definitions.group(1) and "<del class=\"line\"" in definitions.group(1),
+      "a changed view's definitions side by side, the lines each side lacks marked", definitions.group(1) if definitions else page)
 
 # The patch.
 status, headers, patch = call(browser, "GET", f"{P}/diff/patch.sql?" + q(**{"from": "main", "to": "feat", "table": "public.users"}))

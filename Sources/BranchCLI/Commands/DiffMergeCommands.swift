@@ -148,6 +148,11 @@ struct DiffPrinter {
             let partial = table.complete ? "" : Style.dim(" (so far)")
             Swift.print("\(Style.dim("──")) \(table.table): \(counts)\(partial) \(Style.dim("[\(table.method)]"))")
             currentTable = nil
+        case "columns":
+            guard let columns = line.columns, !columns.counts.isEmpty else { return }
+            let counts = columns.counts.map { "\($0.column) \($0.changed)" }.joined(separator: ", ")
+            let scope = "of \(columns.rows) changed row\(columns.rows == 1 ? "" : "s")\(columns.complete ? "" : " counted")"
+            Swift.print("\(Style.dim("──")) \(columns.table) values changed: \(counts) \(Style.dim("(\(scope))"))")
         case "end":
             guard let end = line.end else { return }
             nextCursor = end.nextCursor
@@ -233,7 +238,7 @@ private struct DiffLineOutput: Encodable {
     let line: DiffLine
     let patches: [Int: [DiffPrinter.PatchOperation]]
 
-    enum CodingKeys: String, CodingKey { case type, schema, row, table, end, error }
+    enum CodingKeys: String, CodingKey { case type, schema, row, table, columns, end, error }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -241,6 +246,7 @@ private struct DiffLineOutput: Encodable {
         try container.encodeIfPresent(line.schema, forKey: .schema)
         try container.encodeIfPresent(line.row.map { Row(row: $0, patches: patches) }, forKey: .row)
         try container.encodeIfPresent(line.table, forKey: .table)
+        try container.encodeIfPresent(line.columns, forKey: .columns)
         try container.encodeIfPresent(line.end, forKey: .end)
         try container.encodeIfPresent(line.error, forKey: .error)
     }

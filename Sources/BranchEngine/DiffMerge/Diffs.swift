@@ -24,7 +24,8 @@ package struct DiffOptions: Sendable {
     package var limit: Int?
     package var cursor: String?
     /// With `summary`: after the counts, the rows of this table (`*`: the most changed one), at
-    /// most `limit`, so one diff answers both a page's counts and its first rows.
+    /// most `limit`, so one diff answers both a page's counts and its first rows; when that table
+    /// has modified rows, then how many changed each column (`DiffEvent.columns`).
     package var rowsOf: String?
 
     package init(
@@ -66,6 +67,8 @@ package enum DiffEvent: Sendable {
     case schema(SchemaChange)
     case row(RowChange)
     case table(TableDiffSummary)
+    /// With `rowsOf`: the chosen table's modified rows counted per changed column, after its rows.
+    case columns(ColumnChangeCounts)
     case end(DiffTotals)
 }
 
@@ -289,7 +292,7 @@ package struct Diffs: EnginePart {
             }
         }
         if !options.schemaOnly {
-            var changed: [(table: TableSchema, total: Int)] = []
+            var changed: [(table: TableSchema, total: Int, modified: Int)] = []
             let differ = RowDiffer(first: left, second: right, pages: pages)
             // With rowsOf, the limit is for the chosen table's rows after the counts.
             var budget = options.rowsOf != nil ? nil : options.limit
@@ -312,7 +315,7 @@ package struct Diffs: EnginePart {
                 totals.rowsAdded += outcome.summary.added
                 totals.rowsRemoved += outcome.summary.removed
                 totals.rowsChanged += outcome.summary.changed
-                changed.append((table, outcome.summary.added + outcome.summary.removed + outcome.summary.changed))
+                changed.append((table, outcome.summary.added + outcome.summary.removed + outcome.summary.changed, outcome.summary.changed))
                 try await batch.add(.table(outcome.summary))
                 try await batch.flush()
                 if let position = outcome.resumeAfter {
@@ -336,10 +339,16 @@ package struct Diffs: EnginePart {
                     : changed.first { Self.names($0.table.qualifiedName, among: [wanted]) }?.table
                 if let chosen, let theirs = after.table(chosen.qualifiedName) {
                     let comparison = TableComparison(from: chosen, to: theirs)
-                    let outcome = try await differ.compare(comparison, budget: options.limit) { delta in
-                        try await batch.add(.row(RowDiffer.change(delta, table: comparison)))
+                    let modified = changed.first { $0.table.qualifiedName == chosen.qualifiedName }?.modified ?? 0
+                    let position: [String?]?
+                    if modified > 0 && comparison.hasKey {
+                        position = try await rowsCountingColumns(comparison, differ: differ, limit: options.limit, into: &batch)
+                    } else {
+                        position = try await differ.compare(comparison, budget: options.limit) { delta in
+                            try await batch.add(.row(RowDiffer.change(delta, table: comparison)))
+                        }.resumeAfter
                     }
-                    if let position = outcome.resumeAfter {
+                    if let position {
                         totals.nextCursor = DiffCursor(table: chosen.qualifiedName, position: position).encoded
                     }
                 }
@@ -350,6 +359,36 @@ package struct Diffs: EnginePart {
         totals.durationMs = watch.milliseconds
         try await batch.add(.end(totals))
         try await batch.flush()
+    }
+
+    /// Modified rows counted per column for the "values changed" counts: the first this many of a
+    /// table (in key order), so a page over a huge diff stays quick and says its counts are partial.
+    static let columnCountLimit = 10_000
+
+    /// `comparison`'s first `limit` changes sent as rows, and up to `columnCountLimit` changes read
+    /// to count the columns its modified rows changed (sent after the rows). Returns where the rows
+    /// continue, when they do.
+    private func rowsCountingColumns(
+        _ comparison: TableComparison, differ: RowDiffer, limit: Int?, into batch: inout EventBatch
+    ) async throws -> [String?]? {
+        var tally = ColumnTally(comparison)
+        var sent = 0
+        var lastSent: [String?]?
+        var more = false
+        var rows = batch
+        let outcome = try await differ.compare(comparison, budget: Self.columnCountLimit) { delta in
+            tally.add(delta)
+            if let limit, sent >= limit {
+                more = true
+                return
+            }
+            sent += 1
+            lastSent = delta.keyValues
+            try await rows.add(.row(RowDiffer.change(delta, table: comparison)))
+        }
+        batch = rows
+        try await batch.add(.columns(tally.counts(complete: outcome.resumeAfter == nil)))
+        return more ? lastSent : outcome.resumeAfter
     }
 
     /// `side`'s schema: a branch server's from the cache while its schema is unchanged, a scratch

@@ -81,6 +81,17 @@ struct DiffLineWriter {
             string(summary.table)
             if let tuples = summary.tuplesCompared { raw(",\"tuplesCompared\":\(tuples)") }
             raw("},\"type\":\"table\"}\n")
+        case .columns(let columns):
+            raw("{\"columns\":{\"complete\":\(columns.complete),\"counts\":[")
+            for (index, count) in columns.counts.enumerated() {
+                if index > 0 { raw(",") }
+                raw("{\"changed\":\(count.changed),\"column\":")
+                string(count.column)
+                raw("}")
+            }
+            raw("],\"rows\":\(columns.rows),\"table\":")
+            string(columns.table)
+            raw("},\"type\":\"columns\"}\n")
         case .end(let totals):
             raw("{\"end\":{\"breakingChanges\":\(totals.breakingChanges),\"bytesFromFirst\":\(totals.bytesFromFirst)")
             raw(",\"bytesFromSecond\":\(totals.bytesFromSecond),\"durationMs\":\(totals.durationMs),\"from\":")

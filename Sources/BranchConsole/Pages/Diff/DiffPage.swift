@@ -44,6 +44,9 @@ struct DiffPage: Sendable {
         var reason: String?
         var from: String?
         var to: String?
+        /// A changed object's definitions side by side, the lines the other side lacks marked.
+        var fromHTML: HTML?
+        var toHTML: HTML?
     }
 
     struct Link: Sendable {
@@ -63,6 +66,11 @@ struct DiffPage: Sendable {
         var columnsHref: String
         var onlyChanged: Bool
         var range: String
+        /// The "values changed" count per column, most changed first, each a filter.
+        var columnLinks: [Link]
+        var hasColumnLinks: Bool
+        var columnsCounted: String
+        var column: String?
         var key: String
         var searchHidden: [Link]
         var pages: [Link]
@@ -136,9 +144,10 @@ struct DiffPage: Sendable {
             let reader = DiffReader(environment: environment, project: project)
             // A first page (no filter, no search) comes with the counts in one diff: the rows of the
             // table the URL names, or of the most changed one. Other pages read their rows alongside.
-            let single = query.kind == nil && query.key == nil && query.page == 1
+            // The counts always name a table (`rowsOf`), for its per-column counts.
+            let single = query.kind == nil && query.key == nil && query.column == nil && query.page == 1
             async let early = single ? nil : Self.named(query, reader)
-            let summary = try await reader.summary(from: query.from, to: query.to, rowsOf: single ? query.table ?? "*" : nil, limit: DiffQuery.pageSize)
+            let summary = try await reader.summary(from: query.from, to: query.to, rowsOf: query.table ?? "*", limit: single ? DiffQuery.pageSize : 1)
             fill(&model, summary, query: query)
             if let name = query.table ?? model.tables.first(where: { $0.total > 0 })?.name,
                 let counts = summary.tables.first(where: { $0.table == name })
@@ -147,7 +156,9 @@ struct DiffPage: Sendable {
                 if query.kind == nil, query.page > 1, let after = query.after { cli += ["--cursor", after] }
                 for index in model.tables.indices { model.tables[index].current = model.tables[index].name == name }
                 let opened = single && summary.rows.allSatisfy({ $0.table == name }) ? (rows: summary.rows, next: summary.end?.nextCursor) : nil
-                model.table = try await tableView(project: project, query: query, counts: counts, reader: reader, model: model, early: try await early ?? opened)
+                model.table = try await tableView(
+                    project: project, query: query, counts: counts, columns: summary.columns.flatMap { $0.table == name ? $0 : nil }, reader: reader,
+                    model: model, early: try await early ?? opened)
                 if let target = model.applyTarget, Self.isSnapshotOrBranch(query.to) {
                     let restore = ShellWords.join(["branch", "restore", names.contains(query.to) ? "SNAPSHOT" : query.to, "--table", name, "--branch", target])
                     model.tableApplyCLI = names.contains(query.to) ? ShellWords.join(["branch", "snapshot", "create", query.to]) + " && " + restore : restore
@@ -203,9 +214,16 @@ struct DiffPage: Sendable {
         model.removed = summary.tables.map(\.removed).reduce(0, +)
         model.modified = summary.tables.map(\.changed).reduce(0, +)
         model.schema = summary.schema.map { change in
-            SchemaRow(
+            var row = SchemaRow(
                 sign: change.change == "added" ? "+" : change.change == "removed" ? "−" : "~", change: change.change, objectType: change.objectType,
-                name: change.name, breaking: change.classification == "breaking", reason: change.reason, from: change.from, to: change.to)
+                name: change.name, breaking: change.classification == "breaking", reason: change.reason, from: change.from, to: change.to,
+                fromHTML: nil, toHTML: nil)
+            if let from = change.from, let to = change.to {
+                let lines = TextDiff.lines(from, to)
+                row.fromHTML = Self.definition(lines.old, removed: true)
+                row.toHTML = Self.definition(lines.new, removed: false)
+            }
+            return row
         }.sorted { $0.breaking && !$1.breaking }
         model.schemaCount = summary.schema.count
         model.breakingCount = model.schema.filter(\.breaking).count
@@ -215,12 +233,36 @@ struct DiffPage: Sendable {
         model.noChanges = model.tables.isEmpty && model.schema.isEmpty
     }
 
+    /// A definition as lines; those the other side lacks in `<del>` (before) or `<ins>` (after).
+    static func definition(_ lines: [TextDiff.Part], removed: Bool) -> HTML {
+        var html = HTML()
+        for line in lines {
+            let text = line.text.hasSuffix("\n") ? String(line.text.dropLast()) : line.text
+            switch (line.changed, removed) {
+            case (false, _): html.markup("<span class=\"line\">")
+            case (true, true): html.markup("<del class=\"line\" aria-label=\"only before\">")
+            case (true, false): html.markup("<ins class=\"line\" aria-label=\"only after\">")
+            }
+            html.text(text)
+            switch (line.changed, removed) {
+            case (false, _): html.markup("</span>")
+            case (true, true): html.markup("</del>")
+            case (true, false): html.markup("</ins>")
+            }
+        }
+        return html
+    }
+
     func tableView(
-        project: String, query: DiffQuery, counts: Components.Schemas.DiffTableSummary, reader: DiffReader, model: Model,
-        early: (rows: [DiffReader.Row], next: String?)?
+        project: String, query: DiffQuery, counts: Components.Schemas.DiffTableSummary, columns: Components.Schemas.DiffColumnCounts?,
+        reader: DiffReader, model: Model, early: (rows: [DiffReader.Row], next: String?)?
     ) async throws -> TableView {
         let total = counts.added + counts.removed + counts.changed
-        let counted = query.kind == "added" ? counts.added : query.kind == "removed" ? counts.removed : query.kind == "modified" ? counts.changed : total
+        let counted = if let column = query.column {
+            columns?.counts.first { $0.column == column }?.changed ?? 0
+        } else {
+            query.kind == "added" ? counts.added : query.kind == "removed" ? counts.removed : query.kind == "modified" ? counts.changed : total
+        }
         // A key search shows what it finds on one page: the counts do not say how many match.
         let matching = query.key == nil ? counted : 0
         let size = DiffQuery.pageSize
@@ -228,22 +270,33 @@ struct DiffPage: Sendable {
         let page = min(query.page, pageCount)
         let (rows, nextCursor) = if let early, page == query.page { early } else { try await query.rows(reader, table: counts.table, page: page) }
         let first = rows.isEmpty ? 0 : (page - 1) * size + 1
-        let filters = [Link(label: "All", href: query.href(project: project, kind: .some(nil)), current: query.kind == nil, count: total)]
+        let filters = [Link(label: "All", href: query.href(project: project, kind: .some(nil)), current: query.kind == nil && query.column == nil, count: total)]
             + [("Added", "added", counts.added), ("Removed", "removed", counts.removed), ("Modified", "modified", counts.changed)].map { label, kind, count in
                 Link(label: label, href: query.href(project: project, kind: .some(kind)), current: query.kind == kind, count: count)
             }
+        let columnLinks = (columns?.counts ?? []).map { count in
+            Link(
+                label: count.column, href: query.href(project: project, kind: .some(nil), onlyChanged: query.onlyChanged, column: .some(count.column)),
+                current: query.column == count.column, count: count.changed)
+        }
         let numbers = (1...pageCount).filter { $0 == 1 || $0 == pageCount || abs($0 - page) <= 2 }
         let keyless = counts.method == "multiset"
         let selectable = model.applyTarget != nil && !keyless
         return TableView(
             name: counts.table, keyless: keyless,
             rowsHTML: DiffRowTable(rows: rows, onlyChanged: query.onlyChanged).html(name: counts.table, selectable: selectable), empty: rows.isEmpty,
-            filters: filters, columnsHref: query.href(project: project, kind: .some(query.kind), page: page, onlyChanged: !query.onlyChanged),
+            filters: filters, columnsHref: query.href(project: project, kind: .some(query.kind), page: page, onlyChanged: !query.onlyChanged, column: .some(query.column)),
             onlyChanged: query.onlyChanged,
             range: query.key.map { "\(rows.count) changed row\(rows.count == 1 ? "" : "s") with key \($0)" }
-                ?? "\(first)–\(first == 0 ? 0 : first + rows.count - 1) of \(matching) changed rows",
+                ?? "\(first)–\(first == 0 ? 0 : first + rows.count - 1) of \(matching) changed rows"
+                + (query.column.map { " where \($0) changed" } ?? ""),
+            columnLinks: columnLinks, hasColumnLinks: !columnLinks.isEmpty,
+            columnsCounted: columns.map { counted in
+                "of \(counted.rows) modified row\(counted.rows == 1 ? "" : "s")" + (counted.complete ? "" : ", the first counted")
+            } ?? "",
+            column: query.column,
             key: query.key ?? "",
-            searchHidden: [("from", query.from), ("to", query.to), ("table", counts.table), ("kind", query.kind ?? "")].filter { !$0.1.isEmpty }.map {
+            searchHidden: [("from", query.from), ("to", query.to), ("table", counts.table), ("kind", query.kind ?? ""), ("column", query.column ?? "")].filter { !$0.1.isEmpty }.map {
                 Link(label: $0.0, href: $0.1, current: false, count: nil)
             }
                 + (query.onlyChanged ? [Link(label: "columns", href: "changed", current: false, count: nil)] : []),

@@ -40,6 +40,8 @@ struct DiffQuery: Sendable {
     var onlyChanged: Bool
     /// Only rows one of whose key values is this (search by primary key).
     var key: String?
+    /// Only modified rows that changed this column.
+    var column: String?
 
     static let pageSize = 50
     static let kinds = ["added", "removed", "modified"]
@@ -54,6 +56,7 @@ struct DiffQuery: Sendable {
         after = query.text("after")
         onlyChanged = query["columns"] == "changed"
         key = query.text("key")
+        column = query.text("column")
     }
 
     static func side(_ name: String, _ query: FormFields) -> String? {
@@ -64,7 +67,7 @@ struct DiffQuery: Sendable {
 
     func href(
         project: String, table: String?? = .none, kind: String?? = .none, page: Int = 1, after: String? = nil, onlyChanged: Bool? = nil,
-        from: String? = nil, to: String? = nil
+        from: String? = nil, to: String? = nil, column: String?? = .none
     ) -> String {
         var parts = ["from=" + FormFields.encode(from ?? self.from), "to=" + FormFields.encode(to ?? self.to)]
         if let table = table ?? self.table { parts.append("table=" + FormFields.encode(table)) }
@@ -73,6 +76,8 @@ struct DiffQuery: Sendable {
         if let after { parts.append("after=" + FormFields.encode(after)) }
         if onlyChanged ?? self.onlyChanged { parts.append("columns=changed") }
         if let key { parts.append("key=" + FormFields.encode(key)) }
+        // Naming a table or a kind filter drops the column filter, unless the column is named too.
+        if let column = column ?? (table == nil && kind == nil ? self.column : nil) { parts.append("column=" + FormFields.encode(column)) }
         return "/projects/\(ConsolePath.segment(project))/diff?" + parts.joined(separator: "&")
     }
 
@@ -80,19 +85,20 @@ struct DiffQuery: Sendable {
     /// `cursor`), the cursor of the next one; a filtered page, or a page jumped to by number,
     /// is read from the table's first change, skipping what earlier pages hold.
     func rows(_ reader: DiffReader, table: String, page: Int) async throws -> (rows: [DiffReader.Row], next: String?) {
-        if kind == nil && key == nil && (page == 1 || (after != nil && page == self.page)) {
+        if kind == nil && key == nil && column == nil && (page == 1 || (after != nil && page == self.page)) {
             return try await reader.page(from: from, to: to, table: table, limit: Self.pageSize, cursor: page == 1 ? nil : after)
         }
         let rows = try await reader.rows(
-            from: from, to: to, table: table, skip: (page - 1) * Self.pageSize, take: Self.pageSize, keep: Self.accepts(kind, key: key))
+            from: from, to: to, table: table, skip: (page - 1) * Self.pageSize, take: Self.pageSize, keep: Self.accepts(kind, key: key, column: column))
         return (rows, nil)
     }
 
-    /// Whether a row is of the kind the filter shows.
-    static func accepts(_ kind: String?, key: String? = nil) -> @Sendable (Components.Schemas.DiffRowChange) -> Bool {
-        let change = kind.map { $0 == "modified" ? "changed" : $0 }
+    /// Whether a row is of the kind the filter shows (and, with `column`, a modified row that changed it).
+    static func accepts(_ kind: String?, key: String? = nil, column: String? = nil) -> @Sendable (Components.Schemas.DiffRowChange) -> Bool {
+        let change = column != nil ? "changed" : kind.map { $0 == "modified" ? "changed" : $0 }
         return { row in
             (change == nil || row.change == change) && (key == nil || row.key.additionalProperties.values.contains { $0 == key })
+                && (column == nil || (row.columns ?? []).contains { $0.column == column })
         }
     }
 }

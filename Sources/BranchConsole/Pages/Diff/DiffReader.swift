@@ -13,6 +13,8 @@ struct DiffReader: Sendable {
         var tables: [Components.Schemas.DiffTableSummary] = []
         /// With `rowsOf`: that table's first changed rows.
         var rows: [Row] = []
+        /// With `rowsOf`, when that table has modified rows: how many changed each column.
+        var columns: Components.Schemas.DiffColumnCounts?
         var end: Components.Schemas.DiffEnd?
     }
 
@@ -31,6 +33,7 @@ struct DiffReader: Sendable {
                 if let change = line.schema { summary.schema.append(change) }
                 if let table = line.table { summary.tables.append(table) }
                 if let row = line.row { summary.rows.append(row) }
+                if let columns = line.columns { summary.columns = columns }
                 if let end = line.end { summary.end = end }
                 return true
             }

@@ -28,6 +28,9 @@ struct DiffRowTable: Sendable {
         /// For json and jsonb columns, on the `+` line: the RFC 6902 operations from old to new.
         var patch: [String] = []
         var hasPatch: Bool = false
+        /// A changed text cell that shares words with its other side: its words, the changed ones
+        /// marked (`<del>` on the old line, `<ins>` on the new), instead of the whole value.
+        var words: [TextDiff.Part]?
     }
 
     struct Line: Sendable {
@@ -86,6 +89,11 @@ struct DiffRowTable: Sendable {
                 first: true, rowspan: 1, select: select, copies: copies)]
         default:
             let changes = Dictionary((row.columns ?? []).map { ($0.column, $0) }, uniquingKeysWith: { first, _ in first })
+            // JSON cells list their operations instead.
+            let words = changes.compactMapValues { change -> (old: [TextDiff.Part], new: [TextDiff.Part])? in
+                guard change.patch == nil, let before = change.old, let after = change.new else { return nil }
+                return TextDiff.words(before, after)
+            }
             func side(_ old: Bool) -> [Cell] {
                 columns.map { column in
                     if let value = key[column] { return cell(value, css: "key") }
@@ -94,6 +102,10 @@ struct DiffRowTable: Sendable {
                     marked.deleted = old
                     marked.inserted = !old
                     marked.ariaLabel = "changed from \(display(change.old)) to \(display(change.new))"
+                    if let parts = words[column] {
+                        marked.words = old ? parts.old : parts.new
+                        marked.cssClass += " words"
+                    }
                     if !old, let operations = change.patch, !operations.isEmpty {
                         marked.patch = operations.map(describe)
                         marked.hasPatch = true
@@ -201,19 +213,33 @@ extension DiffRowTable.Cell {
         } else if isNull {
             html.markup("<span class=\"null\">NULL</span>")
         } else {
-            if deleted { html.markup("<del>") }
-            if inserted { html.markup("<ins>") }
-            if truncated {
-                html.markup("<details class=\"long\"><summary>")
-                html.text(short ?? "")
-                html.markup("…</summary>")
-                html.text(value ?? "")
-                html.markup("</details>")
+            if let words {
+                if truncated {
+                    html.markup("<details class=\"long\"><summary>")
+                    html.text(short ?? "")
+                    html.markup("…</summary>")
+                }
+                for part in words {
+                    if part.changed { html.markup(deleted ? "<del>" : "<ins>") }
+                    html.text(part.text)
+                    if part.changed { html.markup(deleted ? "</del>" : "</ins>") }
+                }
+                if truncated { html.markup("</details>") }
             } else {
-                html.text(value ?? "")
+                if deleted { html.markup("<del>") }
+                if inserted { html.markup("<ins>") }
+                if truncated {
+                    html.markup("<details class=\"long\"><summary>")
+                    html.text(short ?? "")
+                    html.markup("…</summary>")
+                    html.text(value ?? "")
+                    html.markup("</details>")
+                } else {
+                    html.text(value ?? "")
+                }
+                if inserted { html.markup("</ins>") }
+                if deleted { html.markup("</del>") }
             }
-            if inserted { html.markup("</ins>") }
-            if deleted { html.markup("</del>") }
         }
         if hasPatch {
             html.markup("<ul class=\"json-patch\" aria-label=\"JSON changes\">")
