@@ -227,6 +227,9 @@ package final class Catalog: Sendable {
         migrator.registerMigration("v22: pinned snapshots") { db in
             try db.alter(table: "snapshot") { t in t.add(column: "pinned", .boolean).notNull().defaults(to: false) }
         }
+        migrator.registerMigration("v23: backup key fingerprints") { db in
+            try db.alter(table: "backup") { t in t.add(column: "key_id", .text) }
+        }
         return migrator
     }
 

@@ -365,10 +365,13 @@ package struct BackupRecord: Codable, Sendable, Hashable {
     package var rawBytes: UInt64
     package var storedBytes: UInt64
     package var error: String?
+    /// The fingerprint of the key it is encrypted with (`BackupKey.id`); nil for backups made
+    /// before catalog v23 recorded it.
+    package var keyID: String?
 
     package init(
         id: String, project: ResourceName, branch: ResourceName, snapshotID: String, parentID: String?, kind: BackupKind, target: String,
-        status: BackupStatus, startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, error: String?
+        status: BackupStatus, startedAt: Date, finishedAt: Date?, rawBytes: UInt64, storedBytes: UInt64, error: String?, keyID: String? = nil
     ) {
         self.id = id
         self.project = project
@@ -383,5 +386,6 @@ package struct BackupRecord: Codable, Sendable, Hashable {
         self.rawBytes = rawBytes
         self.storedBytes = storedBytes
         self.error = error
+        self.keyID = keyID
     }
 }

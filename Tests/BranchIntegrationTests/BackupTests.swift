@@ -11,7 +11,7 @@ struct BackupTests {
         try await env.psql(try await env.cli("url", branch).output, sql)
     }
 
-    @Test("full then incremental to a directory; restore the chain; verify; tampering and a wrong key are refused, leaving nothing")
+    @Test("full then incremental to a directory; restore the chain; verify; tampering and a wrong key are refused, leaving nothing; a new key starts a new chain")
     func directoryTarget() async throws {
         try await TestEnvironment.with(poolSize: "2G", backups: true) { env in
             let main = try await env.linkedProject()
@@ -64,6 +64,17 @@ struct BackupTests {
             try await env.startService()
             #expect(try await env.errorCode("backup", "restore", incremental.id, "--as", "wrong") == "backup_wrong_key")
             #expect(try await env.subvolumes("projects/app/branches") == ["main", "restored"])
+
+            // Each backup names its key's fingerprint; the list names the service's. After the key
+            // change the next backup starts a new full chain, not an incremental the new key could
+            // never restore.
+            let listed = try await env.json(BackupList.self, "backup", "list")
+            #expect(fullBackup.keyID?.count == 16 && incremental.keyID == fullBackup.keyID)
+            #expect(listed.keyID?.count == 16 && listed.keyID != fullBackup.keyID)
+            #expect(listed.backups.filter { $0.keyID == fullBackup.keyID }.count == 2)
+            let fresh = try #require(try await env.json(JobInfo.self, "backup", "create").backup)
+            #expect(fresh.kind == "full" && fresh.parentID == nil && fresh.keyID == listed.keyID)
+            #expect(try await env.cli("backup", "show", fresh.id).output.contains(listed.keyID ?? "?"))
         }
     }
 

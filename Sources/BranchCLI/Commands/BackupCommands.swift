@@ -84,6 +84,7 @@ struct BackupCommand: AsyncParsableCommand {
                 table.add("status", backup.status + (backup.error.map { ": \($0)" } ?? ""))
                 table.add("sent / stored", "\(ByteCount.format(backup.rawBytes)) / \(ByteCount.format(backup.storedBytes))")
                 table.add("target", backup.target)
+                table.add("key", backup.keyID ?? "-")
                 table.add("started", ISO8601DateFormatter().string(from: backup.startedAt))
                 print(table.rendered)
             }

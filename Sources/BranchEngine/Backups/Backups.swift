@@ -42,6 +42,8 @@ package struct BackupSummary: Sendable {
     package var storedBytes: UInt64
     package var postgresVersion: String?
     package var error: String?
+    /// The fingerprint of the key it is encrypted with; nil when the catalog did not record it.
+    package var keyID: String?
 }
 
 extension BackupSummary {
@@ -49,7 +51,7 @@ extension BackupSummary {
         self.init(
             id: record.id, project: record.project.rawValue, branch: record.branch.rawValue, snapshotID: record.snapshotID,
             parentID: record.parentID, kind: record.kind, target: record.target, status: record.status, startedAt: record.startedAt,
-            finishedAt: record.finishedAt, rawBytes: record.rawBytes, storedBytes: record.storedBytes, error: record.error)
+            finishedAt: record.finishedAt, rawBytes: record.rawBytes, storedBytes: record.storedBytes, error: record.error, keyID: record.keyID)
     }
 
     init(_ manifest: BackupManifest, target: String) {
@@ -57,7 +59,7 @@ extension BackupSummary {
             id: manifest.id, project: manifest.project, branch: manifest.branch, snapshotID: manifest.snapshotID, parentID: manifest.parentID,
             kind: manifest.kind == .full ? .full : .incremental, target: target, status: .complete, startedAt: manifest.startedAt,
             finishedAt: manifest.finishedAt, rawBytes: UInt64(manifest.rawBytes), storedBytes: UInt64(manifest.storedBytes),
-            postgresVersion: manifest.postgresVersion)
+            postgresVersion: manifest.postgresVersion, keyID: manifest.keyID)
     }
 }
 
@@ -107,12 +109,12 @@ package struct Backups: EnginePart {
             let (snapshot, _) = try await journal.run("backup.snapshot", project: project.name, target: branch.name.rawValue) { op in
                 try await snapshots.take(of: branch, kind: .backup, name: nil, op: op)
             }
-            return (snapshot, try await incrementalParent(for: branch))
+            return (snapshot, try await incrementalParent(for: branch, keyID: key.id))
         }
         var record = BackupRecord(
             id: id, project: project.name, branch: branch.name, snapshotID: snapshot.id, parentID: parent?.id,
             kind: parent == nil ? .full : .incremental, target: target.description, status: .running, startedAt: startedAt,
-            finishedAt: nil, rawBytes: 0, storedBytes: 0, error: nil)
+            finishedAt: nil, rawBytes: 0, storedBytes: 0, error: nil, keyID: key.id)
         try await catalog.write { [record] in try $0.insert(record) }
         progress.outcome(.backup(BackupSummary(record)))
         do {
@@ -190,10 +192,11 @@ package struct Backups: EnginePart {
 
     /// The backup a new one of `branch` can be incremental to: its newest complete backup whose
     /// snapshot is still in the pool, unless the chain behind it is already long (a restore
-    /// replays the whole chain, so a full backup starts a new one every `maxIncrementals`).
-    func incrementalParent(for branch: BranchRecord) async throws -> BackupRecord? {
+    /// replays the whole chain, so a full backup starts a new one every `maxIncrementals`). A
+    /// backup made with another key than `keyID` is no parent: a chain is read with one key.
+    func incrementalParent(for branch: BranchRecord, keyID: String) async throws -> BackupRecord? {
         let backups = try await catalog.read { try $0.backups(branch.project) }
-            .filter { $0.branch == branch.name && $0.status == .complete }
+            .filter { $0.branch == branch.name && $0.status == .complete && ($0.keyID ?? keyID) == keyID }
         guard let newest = backups.max(by: { $0.startedAt < $1.startedAt }),
             storage.isSubvolume(layout.snapshot(branch.project, newest.snapshotID))
         else { return nil }
@@ -218,6 +221,9 @@ package struct Backups: EnginePart {
     }
 
     // MARK: List, show, delete
+
+    /// The fingerprint of the key this service encrypts and reads backups with.
+    package var keyID: String? { context.backupKey?.id }
 
     package func list(project: String?, remote: Bool) async throws -> [BackupSummary] {
         // Checked first: on the remote path the name becomes a key prefix in the target.

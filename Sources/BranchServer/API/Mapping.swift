@@ -121,7 +121,7 @@ extension Schemas.ScheduleInfo {
 extension Schemas.BackupInfo {
     init(_ backup: BackupSummary) {
         self.init(
-            branch: backup.branch, error: backup.error, finishedAt: backup.finishedAt, id: backup.id, kind: backup.kind.rawValue,
+            branch: backup.branch, error: backup.error, finishedAt: backup.finishedAt, id: backup.id, keyID: backup.keyID, kind: backup.kind.rawValue,
             parentID: backup.parentID, postgresVersion: backup.postgresVersion, project: backup.project, rawBytes: Int(backup.rawBytes),
             snapshotID: backup.snapshotID, startedAt: backup.startedAt, status: backup.status.rawValue, storedBytes: Int(backup.storedBytes),
             target: backup.target)

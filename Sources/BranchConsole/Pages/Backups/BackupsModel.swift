@@ -62,6 +62,10 @@ struct BackupsModel: Sendable {
         var parentHref: String?
         var chain: String
         var target: String
+        /// The fingerprint of the key it is encrypted with ("—" when not recorded), and whether
+        /// that is not the service's key (a restore then needs the other key).
+        var keyID: String
+        var otherKey: Bool
         var verification: String?
         var verificationFailed: Bool
     }
@@ -79,6 +83,8 @@ struct BackupsModel: Sendable {
     var schedules: [ScheduleForm]
     var backups: [BackupRow]
     var noBackups: Bool
+    /// The fingerprint of the key new backups are encrypted with.
+    var serviceKey: String?
     var projectVerification: String?
     var projectVerificationFailed: Bool
     var mayWrite: Bool
@@ -140,17 +146,18 @@ enum BackupsRows {
     }
 
     static func backups(
-        _ list: [Components.Schemas.BackupInfo], verification: Components.Schemas.BackupVerification?, project: String
+        _ list: [Components.Schemas.BackupInfo], verification: Components.Schemas.BackupVerification?, project: String, serviceKey: String?
     ) -> [BackupsModel.BackupRow] {
         let byID = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return list.sorted { $0.startedAt > $1.startedAt }.map { backup in
             let verified = verification.flatMap { $0.backup == backup.id ? $0 : nil }
-            return row(backup, chain: chain(of: backup, in: byID), verification: verified, project: project)
+            return row(backup, chain: chain(of: backup, in: byID), verification: verified, project: project, serviceKey: serviceKey)
         }
     }
 
     static func row(
-        _ backup: Components.Schemas.BackupInfo, chain: [String], verification: Components.Schemas.BackupVerification?, project: String
+        _ backup: Components.Schemas.BackupInfo, chain: [String], verification: Components.Schemas.BackupVerification?, project: String,
+        serviceKey: String?
     ) -> BackupsModel.BackupRow {
         let base = "/projects/\(ConsolePath.segment(project))/backups/"
         let duration = backup.finishedAt.map { String(format: "%.1f s", $0.timeIntervalSince(backup.startedAt)) } ?? "running"
@@ -160,6 +167,7 @@ enum BackupsRows {
             status: backup.status, failed: backup.status == "failed", error: backup.error, raw: Formatting.bytes(backup.rawBytes),
             stored: Formatting.bytes(backup.storedBytes), started: Formatting.utc(backup.startedAt), startedAge: Formatting.age(backup.startedAt), duration: duration, parent: backup.parentID,
             parentHref: backup.parentID.map { base + ConsolePath.segment($0) }, chain: chainText, target: backup.target,
+            keyID: backup.keyID ?? "—", otherKey: backup.keyID != nil && backup.keyID != serviceKey,
             verification: verification.map { "\($0.ok ? "restored OK" : "FAILED") \(Formatting.age($0.at)) in \(String(format: "%.1f s", $0.durationMs / 1000))\($0.error.map { ": \($0)" } ?? "")" },
             verificationFailed: verification.map { !$0.ok } ?? false)
     }

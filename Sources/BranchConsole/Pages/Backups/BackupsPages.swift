@@ -91,7 +91,7 @@ struct BackupsPages: Sendable {
         let schedules = try await scheduleList
         let backups = try await backupList
         let verification = backups.verifications?.first { $0.project == project }
-        let rows = BackupsRows.backups(backups.backups.filter { chosen == nil || $0.branch == chosen }, verification: verification, project: project)
+        let rows = BackupsRows.backups(backups.backups.filter { chosen == nil || $0.branch == chosen }, verification: verification, project: project, serviceKey: backups.keyID)
         let base = "/projects/\(ConsolePath.segment(project))"
         let model = BackupsModel(
             project: project, branch: branch, filtered: chosen != nil, allHref: Self.href(project: project, branch: nil),
@@ -101,7 +101,7 @@ struct BackupsPages: Sendable {
             branches: branches.map { .init(value: $0.name, selected: $0.name == branch) },
             snapshots: visible.map { BackupsRows.snapshot($0, project: project, mayWrite: mayWrite) }, noSnapshots: visible.isEmpty,
             schedules: ["snapshot", "backup"].map { kind in BackupsRows.schedule(kind: kind, schedules.first { $0.kind == kind }, project: project) },
-            backups: rows, noBackups: rows.isEmpty,
+            backups: rows, noBackups: rows.isEmpty, serviceKey: backups.keyID,
             projectVerification: verification.map {
                 "Last verified restore: backup \($0.backup), \(Formatting.age($0.at)), \($0.ok ? "restored OK" : "FAILED\($0.error.map { ": \($0)" } ?? "")")"
             },
