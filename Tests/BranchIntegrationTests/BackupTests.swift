@@ -45,6 +45,17 @@ struct BackupTests {
             #expect((report.indexesChecked ?? 0) > 0)
             #expect(try await env.subvolumes("work").isEmpty)
 
+            // Exported as SQL and as JSON Lines, read from a throw-away server gone afterwards; audited.
+            let sql = try await env.cli("backup", "export", incremental.id)
+            #expect(sql.succeeded && sql.stdout.contains("CREATE TABLE public.t ("))
+            #expect(sql.stdout.components(separatedBy: "\tchanged\n").count - 1 == 1000, "the incremental's rows, not the full backup's")
+            let lines = try await env.cli("backup", "export", incremental.id, "--format", "json", "--table", "t")
+            #expect(lines.succeeded && lines.stdout.split(separator: "\n").count == 100_000)
+            #expect(try await env.errorCode("backup", "export", incremental.id, "--table", "nope") == "table_not_found")
+            #expect(try await env.errorCode("backup", "export", "nosuchbackup") == "backup_not_found")
+            #expect(try await env.subvolumes("work").isEmpty, "the export's copy and server are gone")
+            #expect(try await env.cli("audit", "--jsonl").stdout.split(separator: "\n").filter { $0.contains("\"exportBackup\"") }.count == 4)
+
             // Tampered: one byte flipped in the full backup's data.
             let path = "\(env.defaultBackupDirectory)/app/\(fullBackup.id)/data"
             var bytes = [UInt8](data)

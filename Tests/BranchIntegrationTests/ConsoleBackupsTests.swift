@@ -46,6 +46,15 @@ struct ConsoleBackupsTests {
             #expect(try await env.psql(try await env.cli("url", "at-instant").output, "select name from items where id = 1") == "changed")
             let snapshots = try await env.cli("snapshot", "list", "--json").stdout
             #expect(snapshots.contains("before-change") && !snapshots.contains("undo-me") && !snapshots.contains("sneaky"))
+            // The downloads' throw-away servers and copies are gone, the dropped one's too; both audited.
+            var leftovers = try await env.subvolumes("work")
+            for _ in 0..<60 where !leftovers.isEmpty {
+                try await Task.sleep(for: .milliseconds(500))
+                leftovers = try await env.subvolumes("work")
+            }
+            #expect(leftovers.isEmpty, "\(leftovers)")
+            let audit = try await env.cli("audit", "--jsonl").stdout.split(separator: "\n").filter { $0.contains("\"exportBackup\"") }
+            #expect(audit.count >= 2, "\(audit)")
         }
     }
 }

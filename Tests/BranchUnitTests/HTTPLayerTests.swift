@@ -30,6 +30,7 @@ extension StubAPI {
     func exportBranch(_ input: Operations.ExportBranch.Input) async throws -> Operations.ExportBranch.Output { throw StubError.notServed }
     func pushTable(_ input: Operations.PushTable.Input) async throws -> Operations.PushTable.Output { throw StubError.notServed }
     func getAlerts(_ input: Operations.GetAlerts.Input) async throws -> Operations.GetAlerts.Output { throw StubError.notServed }
+    func exportBackup(_ input: Operations.ExportBackup.Input) async throws -> Operations.ExportBackup.Output { throw StubError.notServed }
     func getBackup(_ input: Operations.GetBackup.Input) async throws -> Operations.GetBackup.Output { throw StubError.notServed }
     func getBranch(_ input: Operations.GetBranch.Input) async throws -> Operations.GetBranch.Output { throw StubError.notServed }
     func getBranchConnection(_ input: Operations.GetBranchConnection.Input) async throws -> Operations.GetBranchConnection.Output { throw StubError.notServed }

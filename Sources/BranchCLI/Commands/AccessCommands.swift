@@ -206,7 +206,7 @@ struct TokenCommand: AsyncParsableCommand {
 /// `branch audit`: the log of every change.
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Every change made through the API: who, what, on which project, from where, when, how it ended.")
+        commandName: "audit", abstract: "Every change made through the API, and every export of a whole database: who, what, on which project, from where, when, how it ended.")
 
     @Option(name: [.short, .long], help: "Only this project's entries (its owners may read them).") var project: String?
     @Option(help: "Only entries since this instant (ISO 8601, e.g. 2026-12-05T12:00:00Z).") var since: String?

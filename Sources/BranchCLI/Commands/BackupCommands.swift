@@ -2,6 +2,7 @@ import ArgumentParser
 import BranchAPI
 import BranchCore
 import Foundation
+import OpenAPIRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,7 @@ import Glibc
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "Encrypted, compressed backups to a directory or S3; restore anywhere; verify.",
-        subcommands: [Create.self, List.self, Show.self, Restore.self, Verify.self, Delete.self, BackupKeyCommand.self, Keygen.self])
+        subcommands: [Create.self, List.self, Show.self, Restore.self, Verify.self, Export.self, Delete.self, BackupKeyCommand.self, Keygen.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -64,6 +65,41 @@ struct BackupCommand: AsyncParsableCommand {
                         ByteCount.format(backup.rawBytes), ByteCount.format(backup.storedBytes), Format.age(backup.startedAt), backup.parentID ?? "-")
                 }
                 print(table.rendered)
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a backup's database to stdout as SQL (pg_dump) or JSON Lines, readable without Branch.",
+            discussion: """
+                The service receives the backup's chain into a throw-away server, reads it and removes it; no project \
+                is touched. Instance admin; audited. Example: branch backup export ID > shop.sql && psql NEW_DATABASE_URL -f shop.sql
+                """)
+
+        @Argument(help: "The backup id.")
+        var id: String
+
+        @Option(help: "sql or json.")
+        var format = "sql"
+
+        @Option(help: "Only this table (schema.table).")
+        var table: String?
+
+        @Flag(help: "Print an error as JSON (the export itself is SQL or JSON Lines either way).")
+        var json = false
+
+        func run() async throws {
+            try await reportingErrors(json: json) {
+                // Written to stdout piece by piece as it arrives: memory stays flat whatever the size.
+                let body = try await APIClient.make(streaming: true).exportBackup(
+                    path: .init(backup: id), query: .init(format: format, table: table)
+                ).ok.body
+                let export: HTTPBody = switch body {
+                case .applicationSql(let sql): sql
+                case .applicationXNdjson(let lines): lines
+                }
+                for try await chunk in export { Stdout.write(chunk) }
             }
         }
     }

@@ -26,23 +26,40 @@ extension Branches {
             throw EngineError(.branchStopped, "Branch '\(name)' is stopped.", hint: "Start it with `branch start \(name)`.")
         }
         let database = servers.databaseConnection(branch, database: project.database)
-        if let table {
-            // A name Postgres cannot even parse (empty, unbalanced quotes) names no table either.
-            let found: String?
-            do {
-                found = try await withConnection(database) { try await $0.query("SELECT to_regclass($1)", [table]).scalar }
-            } catch let error as PostgresError where error.sqlState != nil {
-                found = nil
+        return try await ExportStream.of(database, described: "Branch '\(name)'", format: format, table: table, context: context)
+    }
+}
+
+extension ExportStream {
+    /// An export of `database` (`described` names it in errors); `cleanup` runs once, when the
+    /// stream ends, fails or is dropped, and also when no stream is made.
+    static func of(
+        _ database: ConnectionInfo, described: String, format: ExportFormat, table: String?, context: EngineContext,
+        cleanup: (@Sendable () async -> Void)? = nil
+    ) async throws -> ExportStream {
+        do {
+            if let table {
+                // A name Postgres cannot even parse (empty, unbalanced quotes) names no table either.
+                let found: String?
+                do {
+                    found = try await withConnection(database) { try await $0.query("SELECT to_regclass($1)", [table]).scalar }
+                } catch let error as PostgresError where error.sqlState != nil {
+                    found = nil
+                }
+                guard found != nil else { throw EngineError(.tableNotFound, "\(described) has no table '\(table)'.") }
             }
-            guard found != nil else { throw EngineError(.tableNotFound, "Branch '\(name)' has no table '\(table)'.") }
-        }
-        switch format {
-        case .sql:
-            var arguments = ["--no-password", "-h", database.host, "-p", String(database.port), "-U", database.user, "-d", database.database]
-            if let table { arguments += ["-t", table] }
-            return ExportStream(source: .dump(try StreamingProcess(installation.tool("pg_dump"), arguments)), gate: context.streamsClosed)
-        case .json:
-            return ExportStream(source: .rows(RowExport(connection: database, table: table)), gate: context.streamsClosed)
+            switch format {
+            case .sql:
+                var arguments = ["--no-password", "-h", database.host, "-p", String(database.port), "-U", database.user, "-d", database.database]
+                if let table { arguments += ["-t", table] }
+                let dump = try StreamingProcess(context.installation.tool("pg_dump"), arguments)
+                return ExportStream(source: .dump(dump), gate: context.streamsClosed, cleanup: cleanup)
+            case .json:
+                return ExportStream(source: .rows(RowExport(connection: database, table: table)), gate: context.streamsClosed, cleanup: cleanup)
+            }
+        } catch {
+            await cleanup?()
+            throw error
         }
     }
 }
@@ -60,13 +77,17 @@ package struct ExportStream: AsyncSequence, Sendable {
 
     let source: Source
     let gate: StreamGate
+    /// What was started for the export (a throw-away server), put away when it ends.
+    var cleanup: (@Sendable () async -> Void)? = nil
 
-    package func makeAsyncIterator() -> Iterator { Iterator(source: source, gate: gate) }
+    package func makeAsyncIterator() -> Iterator { Iterator(source: source, gate: gate, cleanup: cleanup) }
 
     package struct Iterator: AsyncIteratorProtocol {
         let state: ExportState
 
-        init(source: Source, gate: StreamGate) { state = ExportState(source: source, gate: gate) }
+        init(source: Source, gate: StreamGate, cleanup: (@Sendable () async -> Void)?) {
+            state = ExportState(source: source, gate: gate, cleanup: cleanup)
+        }
 
         package mutating func next() async throws -> [UInt8]? { try await state.next() }
     }
@@ -76,22 +97,42 @@ package struct ExportStream: AsyncSequence, Sendable {
 final class ExportState: @unchecked Sendable {
     private let source: ExportStream.Source
     private let gate: StreamGate
+    private var cleanup: (@Sendable () async -> Void)?
     private var pieces: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator?
     private var finished = false
     private var lines = ExportLineFilter()
 
-    init(source: ExportStream.Source, gate: StreamGate) {
+    init(source: ExportStream.Source, gate: StreamGate, cleanup: (@Sendable () async -> Void)?) {
         self.source = source
         self.gate = gate
+        self.cleanup = cleanup
         if case .dump(let dump) = source { pieces = dump.output(pieceSize: 256 << 10).makeAsyncIterator() }
     }
 
     deinit {
-        guard !finished, case .dump(let dump) = source else { return }
-        dump.abandon()
+        if !finished, case .dump(let dump) = source { dump.abandon() }
+        if let cleanup { Task { await cleanup() } }
     }
 
     func next() async throws -> [UInt8]? {
+        do {
+            let piece = try await read()
+            if piece == nil { await cleanUp() }
+            return piece
+        } catch {
+            // pg_dump, if still running, is stopped when the stream is dropped (deinit).
+            await cleanUp()
+            throw error
+        }
+    }
+
+    private func cleanUp() async {
+        guard let cleanup else { return }
+        self.cleanup = nil
+        await cleanup()
+    }
+
+    private func read() async throws -> [UInt8]? {
         if finished { return nil }
         // Between pieces: a shutdown ends the export (deinit stops pg_dump or closes the cursor).
         if gate.isClosed { throw EngineError.serviceStopping("the export") }

@@ -201,13 +201,19 @@ struct APIHandlers: APIProtocol {
     }
 
     func exportBranch(_ input: Operations.ExportBranch.Input) async throws -> Operations.ExportBranch.Output {
-        let text = input.query.format ?? ExportFormat.sql.rawValue
-        guard let format = ExportFormat(rawValue: text) else {
-            throw APIInputError(message: "Export format '\(text)' is not known.", hint: "Use sql or json.")
-        }
+        let format = try Self.exportFormat(input.query.format)
         let stream = try await engine.branches.export(project: input.path.project, branch: input.path.branch, format: format, table: input.query.table)
         let body = HTTPBody(stream.map { ArraySlice($0) }, length: .unknown, iterationBehavior: .single)
         return .ok(.init(body: format == .json ? .applicationXNdjson(body) : .applicationSql(body)))
+    }
+
+    /// An export's `format` query value (default sql).
+    static func exportFormat(_ text: String?) throws -> ExportFormat {
+        let text = text ?? ExportFormat.sql.rawValue
+        guard let format = ExportFormat(rawValue: text) else {
+            throw APIInputError(message: "Export format '\(text)' is not known.", hint: "Use sql or json.")
+        }
+        return format
     }
 
     func getBranchLogs(_ input: Operations.GetBranchLogs.Input) async throws -> Operations.GetBranchLogs.Output {
@@ -277,6 +283,13 @@ struct APIHandlers: APIProtocol {
         let verifications = try await engine.backups.verifications(project: input.query.project)
         return .ok(.init(body: .json(.init(
             backups: backups.map(Schemas.BackupInfo.init), keyID: engine.backups.keyID, verifications: verifications.map(Schemas.BackupVerification.init)))))
+    }
+
+    func exportBackup(_ input: Operations.ExportBackup.Input) async throws -> Operations.ExportBackup.Output {
+        let format = try Self.exportFormat(input.query.format)
+        let stream = try await engine.backups.export(input.path.backup, format: format, table: input.query.table)
+        let body = HTTPBody(stream.map { ArraySlice($0) }, length: .unknown, iterationBehavior: .single)
+        return .ok(.init(body: format == .json ? .applicationXNdjson(body) : .applicationSql(body)))
     }
 
     func getBackup(_ input: Operations.GetBackup.Input) async throws -> Operations.GetBackup.Output {

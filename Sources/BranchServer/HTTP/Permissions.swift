@@ -26,7 +26,7 @@ enum Permission: Equatable {
         "getVersion": .instanceAdmin, "upgrade": .instanceAdmin, "upgradePostgres": .instanceAdmin,
         "listOperations": .projectFilter(.viewer), "listEvents": .projectFilter(.viewer), "getMetrics": .projectFilter(.viewer),
         "listBackups": .projectFilter(.viewer), "getJob": .signedIn,
-        "getBackup": .instanceAdmin, "deleteBackup": .instanceAdmin, "restoreBackup": .instanceAdmin, "verifyBackup": .instanceAdmin,
+        "getBackup": .instanceAdmin, "deleteBackup": .instanceAdmin, "restoreBackup": .instanceAdmin, "verifyBackup": .instanceAdmin, "exportBackup": .instanceAdmin,
         "revealBackupKey": .instanceAdmin, "acknowledgeBackupKey": .instanceAdmin,
         // Filtered or checked by the handler: the projects the caller sees; a project made by a
         // user is theirs; `/api/admin/query` names its project in the body.
@@ -60,10 +60,14 @@ enum Permission: Equatable {
 }
 
 /// Enforces `Permission.operations` before each handler runs, and writes every request that
-/// changes something (any method but GET) to the audit log, with its outcome.
+/// changes something (any method but GET), and every download of a whole database, to the audit
+/// log, with its outcome.
 struct PermissionsMiddleware: ServerMiddleware {
     /// Where audit entries go; nil for routers without an engine (unit tests' stubs).
     let engine: Engine?
+
+    /// Reads audited like changes: each hands someone a project's data wholesale.
+    static let auditedReads: Set<String> = ["exportBranch", "exportBackup"]
 
     func intercept(
         _ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
@@ -72,7 +76,7 @@ struct PermissionsMiddleware: ServerMiddleware {
         let caller = APICaller.current
         let project = metadata.pathParameters["project"].map { String($0).removingPercentEncoding ?? String($0) }
             ?? Self.queryProject(request.path)
-        guard request.method != .get, let engine else {
+        guard request.method != .get || Self.auditedReads.contains(operationID), let engine else {
             try Self.check(caller, operationID: operationID, project: project, pathProject: metadata.pathParameters["project"] != nil)
             if let engine, let project {
                 try await AllowlistGuard.require(

@@ -1,6 +1,8 @@
 import BranchAPI
 import Foundation
 import Hummingbird
+import NIOCore
+import OpenAPIRuntime
 
 /// `/projects/{p}/backups/{id}`: one backup with its chain and last verification; verify and
 /// restore for the instance admin (the only one the API lets do them).
@@ -18,6 +20,8 @@ struct BackupDetailPage: Sendable {
         var verifyCLI: String
         var deleteAction: String
         var deleteCLI: String
+        var downloadHref: String
+        var downloadCLI: String
         var restoreHref: String
         var diffHref: String
         var backHref: String
@@ -46,6 +50,35 @@ struct BackupDetailPage: Sendable {
         }
     }
 
+    static func filename(project: String, backup: String) -> String {
+        "\(project)-\(backup).sql".filter { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+    }
+
+    /// `download.sql`: the backup's database as pg_dump's SQL, streamed as the service reads it from
+    /// a throw-away server (an error before the first byte is an error page; the download is audited).
+    func download(project: String, backup id: String) async throws -> Response {
+        try await Self.requireBackup(id, of: project, environment: environment)
+        let body = try await environment.call("exportBackup", project: project, changes: true, target: "backup \(id)") { api -> HTTPBody in
+            switch try await api.exportBackup(.init(path: .init(backup: id), query: .init(format: "sql"))).ok.body {
+            case .applicationSql(let sql): sql
+            case .applicationXNdjson(let lines): lines
+            }
+        }
+        let stream = ResponseBody { writer in
+            do {
+                for try await chunk in body { try await writer.write(ByteBuffer(bytes: chunk)) }
+            } catch {}
+            try? await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/sql; charset=utf-8", .cacheControl: "no-store",
+                .contentDisposition: "attachment; filename=\"\(Self.filename(project: project, backup: id))\"",
+            ],
+            body: stream)
+    }
+
     func render(project: String, backup id: String) async throws -> Response {
         let session = try ConsoleSession.required()
         let list = try await Self.backups(of: project, environment: environment)
@@ -61,6 +94,7 @@ struct BackupDetailPage: Sendable {
             snapshotID: backup.snapshotID, postgresVersion: backup.postgresVersion ?? "—", isAdmin: session.viewer.isInstanceAdmin,
             verifyAction: Self.href(project: project, backup: id) + "/verify", verifyCLI: "branch backup verify \(id)",
             deleteAction: Self.href(project: project, backup: id) + "/delete", deleteCLI: "branch backup delete \(id)",
+            downloadHref: Self.href(project: project, backup: id) + "/download.sql", downloadCLI: "branch backup export \(id) > \(Self.filename(project: project, backup: id))",
             restoreHref: RestorePages.href(project: project, restore: "backup:\(id)"),
             diffHref: "/projects/\(ConsolePath.segment(project))/diff?from=\(FormFields.encode("backup:\(id)"))&to=\(FormFields.encode(backup.branch))",
             backHref: BackupsPages.href(project: project, branch: nil))

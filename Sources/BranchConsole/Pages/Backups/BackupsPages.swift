@@ -39,6 +39,9 @@ struct BackupsPages: Sendable {
         pages.get("/projects/:project/backups/:backup") { _, context -> Response in
             try await BackupDetailPage(environment: environment).render(project: try Self.project(context), backup: try Self.parameter("backup", context))
         }
+        pages.get("/projects/:project/backups/:backup/download.sql") { _, context -> Response in
+            try await BackupDetailPage(environment: environment).download(project: try Self.project(context), backup: try Self.parameter("backup", context))
+        }
         pages.post("/projects/:project/backups/:backup/verify") { request, context -> Response in
             try await actions.verify(project: try Self.project(context), backup: try Self.parameter("backup", context), request: request)
         }
