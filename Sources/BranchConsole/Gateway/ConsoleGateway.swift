@@ -5,6 +5,9 @@ import BranchCore
 /// permission table, allowlists and audit log as `/api/v1`: the console never reaches the engine
 /// another way, so a page can show nothing and do nothing the signed-in user's API token could not.
 package protocol ConsoleGateway: Sendable {
+    /// The name the service gives console session tokens: they are listed with the user's API
+    /// tokens, and the account page tells them apart by it.
+    var sessionTokenName: String { get }
     /// Signs a user in with their password; returns a session token (an API token of theirs that
     /// expires) or throws `ConsoleFailure` (`unauthorized`, `rate_limited`).
     func signIn(email: String, password: String) async throws -> String

@@ -17,6 +17,8 @@ struct ServiceConsoleGateway: ConsoleGateway {
     /// How long a console session lasts (the cookie's lifetime too).
     static let sessionLifetime: TimeInterval = 12 * 3600
 
+    var sessionTokenName: String { Identities.consoleSession }
+
     func signIn(email: String, password: String) async throws -> String {
         do {
             let (issued, _) = try await engine.identities.signIn(

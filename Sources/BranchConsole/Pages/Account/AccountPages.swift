@@ -91,7 +91,7 @@ struct AccountPages: Sendable {
         let memberships = viewer.roles.sorted { $0.key < $1.key }.map {
             Membership(project: $0.key, href: "/projects/\(ConsolePath.segment($0.key))", role: $0.value)
         }
-        let apiTokens = tokens.filter { $0.name != Self.sessionName && !$0.revoked && !Self.expired($0) }
+        let apiTokens = tokens.filter { $0.name != environment.gateway.sessionTokenName && !$0.revoked && !Self.expired($0) }
         let projects = viewer.isInstanceAdmin ? try await environment.gateway.projectNames(token: session.token) : viewer.roles.keys.sorted()
         let model = Model(
             email: viewer.email, isAdmin: viewer.isInstanceAdmin, memberships: memberships, noMemberships: memberships.isEmpty,
@@ -137,11 +137,9 @@ struct AccountPages: Sendable {
     func otherSessions(_ known: [Components.Schemas.TokenInfo]? = nil) async throws -> [Components.Schemas.TokenInfo] {
         let current = try ConsoleSession.required().viewer.sessionID
         let tokens: [Components.Schemas.TokenInfo] = if let known { known } else { try await ownTokens() }
-        return tokens.filter { $0.name == Self.sessionName && !$0.revoked && !Self.expired($0) && $0.id != current }
+        let sessionName = environment.gateway.sessionTokenName
+        return tokens.filter { $0.name == sessionName && !$0.revoked && !Self.expired($0) && $0.id != current }
     }
-
-    /// What the service names console session tokens (`Identities.consoleSession`).
-    static let sessionName = "console"
 
     static func expired(_ token: Components.Schemas.TokenInfo) -> Bool { token.expiresAt.map { $0 <= Date() } ?? false }
 }

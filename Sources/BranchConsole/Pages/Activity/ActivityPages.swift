@@ -50,7 +50,6 @@ struct ActivityPages: Sendable {
         var journalNote: String?
         var events: [Event]
         var noEvents: Bool
-        var undoAction: String
     }
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
@@ -120,7 +119,7 @@ struct ActivityPages: Sendable {
             journalOnly: journalOnly,
             journalNote: journalOnly.isEmpty ? nil
                 : "Who did what is in the audit log, which a project's owners read. For \(journalOnly.joined(separator: ", ")) you see the operations journal instead.",
-            events: Array(events), noEvents: events.isEmpty, undoAction: "/activity/undo")
+            events: Array(events), noEvents: events.isEmpty)
         return try await environment.page(
             "activity", title: "Activity", instance: .activity,
             cli: filter.map { "branch audit --project \($0)" } ?? (viewer.isInstanceAdmin ? "branch audit" : "branch operations"), body: model)
