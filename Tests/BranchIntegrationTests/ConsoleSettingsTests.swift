@@ -46,10 +46,11 @@ struct ConsoleSettingsTests {
         }
     }
 
-    @Test("monitoring renders SVG charts and streams a sample within 10 s")
+    @Test("monitoring renders SVG charts, streams a sample within 10 s, and compares all branches on the same charts")
     func monitoring() async throws {
         try await TestEnvironment.with { env in
             let url = try await Self.prepare(env)
+            #expect(try await env.cli("create", "second").succeeded)
             let run = try await PythonScript.run("Tests/ConsoleClients/monitoring_http.py", [env.url, env.token, "shop", url], timeLimit: .seconds(150))
             #expect(run.succeeded, "\(run.stdout)\n\(run.stderr)")
         }

@@ -52,6 +52,7 @@ def project_pages():
         "backups": f"{P}/backups",
         "database": f"{P}/database",
         "monitoring": f"{P}/monitoring",
+        "monitoring-branches": f"{P}/monitoring/branches",
         "auth-users": f"{P}/auth",
         "auth-settings": f"{P}/auth/settings",
         "project-settings": f"{P}/settings",

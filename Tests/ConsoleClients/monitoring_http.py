@@ -60,6 +60,27 @@ charts = page[page.find('id="charts"'):page.find('id="events"')]
 check(re.search(r'<path class="series series-memoryBytes" d="M[0-9.]+ [0-9.]+', page) is not None, "the memory chart has a line from the samples", charts)
 check("branch top --project" in page and 'id="log-lines"' in page and 'id="events"' in page, "events, log and the CLI equivalent show", page)
 check("monitoring.js" in page, "the page loads its live module")
+
+# Every branch on the same charts: a line per branch, a table of their latest samples.
+check('id="all-branches"' in page, "the page links the comparison of all branches")
+deadline = time.monotonic() + 90
+while True:
+    status, _, compare = call("GET", f"/projects/{PROJECT}/monitoring/branches?range=15m")
+    lines = re.findall(r'<path class="series series-(b\d)" d="(M[^"]*)" data-branch="([^"]+)">', compare[compare.find('id="chart-memory"'):])
+    drawn = {branch for _, path, branch in lines if path}
+    if {"main", "second"} <= drawn or time.monotonic() > deadline:
+        break
+    time.sleep(3)
+check(status == 200 and '<svg class="chart" id="chart-cpu"' in compare and {"main", "second"} <= drawn,
+      "the memory chart has a line for each branch, drawn from its samples", compare[compare.find('id="branch-charts"'):][:3000])
+styles = {branch: style for style, _, branch in lines}
+check(styles.get("main") == "b0" and styles.get("second") not in (None, "b0"), "each branch has its own line style", str(styles))
+rows = re.findall(r'<tr><th scope="row"><span class="legend legend-(b\d)" aria-hidden="true"></span><a href="([^"]+)">([^<]+)</a></th>', compare)
+check([row[2] for row in rows][:1] == ["main"] and "second" in [row[2] for row in rows] and "monitoring?branch=second" in compare,
+      "the latest-sample table lists every branch, main first, each linking its own page", str(rows))
+check(re.search(r'<td class="num">\d[^<]*(B|KiB|MiB|GiB)</td>', compare) is not None, "the table shows each branch's memory and size")
+status, _, _ = call("GET", "/projects/nothere/monitoring/branches")
+check(status == 404, "another project's comparison is a 404")
 check('id="operations"' in page, "the operations journal shows", page)
 status, _, page = call("GET", f"/projects/{PROJECT}/monitoring?branch=main&level=ERROR&q=nothing-matches-this")
 check(status == 200 and 'class="log-line' not in page, "the log filter in the URL applies", page)

@@ -77,6 +77,7 @@ struct MonitoringModel: Sendable {
     var topQueries: [TopQuery]
     var topQueriesNote: String?
     var intervalSeconds: String
+    var allBranchesHref: String
 
     struct Option: Sendable {
         var value: String
@@ -86,26 +87,36 @@ struct MonitoringModel: Sendable {
 
     static let ranges: [(String, Int)] = [("15m", 15), ("1h", 60), ("6h", 360), ("24h", 1440)]
 
+    typealias Series = (field: String, label: String, points: [ChartGeometry.Point])
+
+    /// One chart of `lines` on a shared y scale between `start` and `end`; `floor` is the least
+    /// maximum, `bytes` rounds it to a power of two.
+    static func chart(
+        _ id: String, _ title: String, floor: Double, bytes: Bool = false, format: @escaping (Double) -> String, _ lines: [Series],
+        from start: Date, to end: Date
+    ) -> Chart {
+        let all = lines.flatMap(\.points)
+        let scale = ChartGeometry(points: all, from: start, to: end, floor: floor, binary: bytes, format: format)
+        let rendered = lines.map { line in
+            let geometry = ChartGeometry(points: line.points, from: start, to: end, scale: scale.maximum, format: format)
+            let json = line.points.compactMap { point in point.value.map { "[\(Int(point.at.timeIntervalSince1970 * 1000)),\($0)]" } }
+            return Line(field: line.field, label: line.label, path: geometry.path, points: "[" + json.joined(separator: ",") + "]")
+        }
+        let latest = lines.compactMap { line in line.points.last?.value.map { "\(line.label) \(format($0))" } }.joined(separator: " · ")
+        return Chart(
+            id: id, title: title, latest: latest.isEmpty ? "no samples" : latest, width: scale.width, height: scale.height, lines: rendered,
+            gridlines: scale.gridlines, empty: scale.isEmpty, startMs: Int(start.timeIntervalSince1970 * 1000),
+            endMs: Int(end.timeIntervalSince1970 * 1000), maximum: scale.maximum)
+    }
+
     /// The charts of one branch's samples between `start` and `end`.
     static func charts(_ samples: [Components.Schemas.MetricSample], from start: Date, to end: Date) -> [Chart] {
         let points = samples.map { ($0, $0.at) }
         func series(_ value: (Components.Schemas.MetricSample) -> Double?) -> [ChartGeometry.Point] {
             points.map { .init(at: $0.1, value: value($0.0)) }
         }
-        func chart(_ id: String, _ title: String, floor: Double, bytes: Bool = false, format: @escaping (Double) -> String,
-                   _ lines: [(field: String, label: String, points: [ChartGeometry.Point])]) -> Chart {
-            let all = lines.flatMap(\.points)
-            let scale = ChartGeometry(points: all, from: start, to: end, floor: floor, binary: bytes, format: format)
-            let rendered = lines.map { line in
-                let geometry = ChartGeometry(points: line.points, from: start, to: end, scale: scale.maximum, format: format)
-                let json = line.points.compactMap { point in point.value.map { "[\(Int(point.at.timeIntervalSince1970 * 1000)),\($0)]" } }
-                return Line(field: line.field, label: line.label, path: geometry.path, points: "[" + json.joined(separator: ",") + "]")
-            }
-            let latest = lines.compactMap { line in line.points.last?.value.map { "\(line.label) \(format($0))" } }.joined(separator: " · ")
-            return Chart(
-                id: id, title: title, latest: latest.isEmpty ? "no samples" : latest, width: scale.width, height: scale.height, lines: rendered,
-                gridlines: scale.gridlines, empty: scale.isEmpty, startMs: Int(start.timeIntervalSince1970 * 1000),
-                endMs: Int(end.timeIntervalSince1970 * 1000), maximum: scale.maximum)
+        func chart(_ id: String, _ title: String, floor: Double, bytes: Bool = false, format: @escaping (Double) -> String, _ lines: [Series]) -> Chart {
+            Self.chart(id, title, floor: floor, bytes: bytes, format: format, lines, from: start, to: end)
         }
         return [
             chart("cpu", "CPU", floor: 10, format: { ChartGeometry.compact($0) + "%" }, [("cpuPercent", "CPU", series { $0.cpuPercent })]),

@@ -16,6 +16,10 @@ struct MonitoringPages: Sendable {
             let project = try ProjectSettingsPages.project(context)
             return try await page(project, query: request.uri.queryParameters)
         }
+        pages.get("/projects/:project/monitoring/branches") { request, context -> Response in
+            let project = try ProjectSettingsPages.project(context)
+            return try await branchesPage(project, query: request.uri.queryParameters)
+        }
         pages.get("/projects/:project/monitoring/stream") { request, context -> Response in
             let project = try ProjectSettingsPages.project(context)
             let branch = try await branch(project, request.uri.queryParameters["branch"].map(String.init))
@@ -144,12 +148,38 @@ struct MonitoringPages: Sendable {
                 .map { .init(value: $0, label: $0.isEmpty ? "any" : $0, selected: $0 == filter.component) },
             search: filter.search, logStreamURL: "\(base)/logs/stream?\(branchQuery)" + (filter.query.isEmpty ? "" : "&" + filter.query),
             logsError: logsError, topQueries: queries, topQueriesNote: note,
-            intervalSeconds: ChartGeometry.compact(response.intervalSeconds))
+            intervalSeconds: ChartGeometry.compact(response.intervalSeconds), allBranchesHref: "\(base)/branches?range=\(rangeLabel)")
         var filled = model
         filled.noEvents = model.events.isEmpty
         return try await environment.page(
             "monitoring", title: "Observability · \(project)", project: project, branch: branch, section: .monitoring,
             cli: "branch top --project \(project)", script: "monitoring.js", body: filled)
+    }
+
+    /// `/monitoring/branches`: every branch of the project on the same charts, and a table of their
+    /// latest samples, to see at once which branch takes the CPU, the memory or the connections.
+    func branchesPage(_ project: String, query: Hummingbird.Parameters) async throws -> Response {
+        // getProject answers 404 for a project the user may not see, before any metric is read.
+        _ = try await branch(project, nil)
+        let rangeLabel = query["range"].map(String.init).flatMap { label in MonitoringModel.ranges.first { $0.0 == label }?.0 } ?? "1h"
+        let minutes = MonitoringModel.ranges.first { $0.0 == rangeLabel }!.1
+        let response = try await environment.call("getMetrics", project: project) {
+            try await $0.getMetrics(.init(query: .init(project: project, minutes: minutes))).ok.body.json
+        }
+        let series = response.series.filter { $0.project == project }
+            .sorted { ($0.branch == "main" ? 0 : 1, $0.branch) < ($1.branch == "main" ? 0 : 1, $1.branch) }
+        let end = Date()
+        let start = end.addingTimeInterval(-Double(minutes * 60))
+        let base = "/projects/\(ConsolePath.segment(project))/monitoring"
+        let model = BranchesMonitoringModel(
+            project: project,
+            ranges: MonitoringModel.ranges.map { .init(label: $0.0, href: "\(base)/branches?range=\($0.0)", current: $0.0 == rangeLabel) },
+            charts: BranchesMonitoringModel.charts(series, from: start, to: end),
+            rows: BranchesMonitoringModel.rows(series) { "\(base)?branch=\(FormFields.encode($0))&range=\(rangeLabel)" },
+            empty: series.isEmpty, branchHref: base, intervalSeconds: ChartGeometry.compact(response.intervalSeconds))
+        return try await environment.page(
+            "monitoring-branches", title: "Observability · all branches · \(project)", project: project, section: .monitoring,
+            cli: "branch top --project \(project)", body: model)
     }
 
     /// The last 500 lines of the branch's log; a stopped branch's log may be unreadable, which the page says.
