@@ -94,4 +94,24 @@ struct ConsoleSQLExplainTests {
         #expect(Formatting.count(1000) == "1,000")
         #expect(Formatting.count(-1234567) == "-1,234,567")
     }
+    @Test("the diagram: the root above its children, a parent centred over them, edges as thick as the rows they carry, text escaped")
+    func diagram() throws {
+        let plan = try ExplainPlan.parse(Self.analyzed, title: "Statement 2")
+        let diagram = PlanDiagram(plan)
+        let step = PlanDiagram.boxWidth + PlanDiagram.gapX
+        let centers = diagram.boxes.map { $0.x + PlanDiagram.boxWidth / 2 }
+        // Leaves: Seq Scan, then Index Scan (under Hash); Hash sits over its only child, the join over both.
+        #expect(centers[1] + step == centers[3] && centers[2] == centers[3] && centers[0] == (centers[1] + centers[2]) / 2)
+        #expect(diagram.boxes.map(\.y) == [0, 1, 1, 2].map { PlanDiagram.margin + Double($0) * (PlanDiagram.boxHeight + PlanDiagram.gapY) })
+        #expect(diagram.width == 2 * PlanDiagram.margin + 2 * step - PlanDiagram.gapX)
+        #expect(diagram.edges.count == 3 && diagram.edges.map(\.rows) == ["5,000", "3", "1"])
+        #expect(diagram.edges[0].width > diagram.edges[1].width && diagram.edges[1].width > diagram.edges[2].width)
+        let html = try #require(plan.diagramHTML).renderText
+        #expect(html.hasPrefix("<svg class=\"plan-diagram\"") && html.components(separatedBy: "<g class=\"plan-box").count == 5)
+        #expect(html.contains("<g class=\"plan-box hot\">") && html.contains(">Seq Scan</text>"))
+        let hostile = try ExplainPlan.parse(#"[{"Plan": {"Node Type": "Seq Scan", "Relation Name": "<script>x</script>", "Total Cost": 1, "Plan Rows": 1}}]"#, title: "t")
+        let text = try #require(hostile.diagramHTML).renderText
+        #expect(!text.contains("<script>") && text.contains("&lt;script&gt;"))
+        #expect(PlanDiagram.cut(String(repeating: "a", count: 40)).count == PlanDiagram.lineLength)
+    }
 }

@@ -207,6 +207,9 @@ check(status == 200 and 'class="data plan-tree"' in html and "Plan of Statement 
       "Explain shows statement 2's plan as a tree")
 check(re.search(r'<td class="depth-1"><span class="plan-op">Seq Scan</span> on public\.t', html) and re.search(r"Filter: \(\S*v &gt; 15\)", html),
       "the tree indents the scan under the sort, with its filter")
+diagram = re.search(r'<div class="plan-diagram-wrap"[^>]*>(<svg class="plan-diagram".*?</svg>)</div>', html, re.S)
+check(diagram is not None and re.search(r'>Sort</text>', diagram.group(1)) and re.search(r'>Seq Scan</text>', diagram.group(1))
+      and diagram.group(1).count('<path class="plan-edge"') == 1, "the plan is also drawn as a tree: two boxes and the edge between them")
 check("Statement 1 has no plan (CREATE)" in html and sql("SELECT to_regclass('never') IS NULL") == [[True]],
       "a statement without a plan is named and not run")
 status, _, html = run("SELECT * FROM t WHERE v > 15", action="analyze")

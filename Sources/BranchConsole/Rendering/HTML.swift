@@ -5,7 +5,7 @@ import Mustache
 /// a string literal of this source (`StaticString`); everything else goes in through `text`,
 /// which escapes it. A template prints it with `{{{nameHTML}}}`, the one unescaped form allowed
 /// (ConsoleTemplateTests), and only a value of this type reaches such a name (`TemplateValues`).
-struct HTML: Sendable, MustacheCustomRenderable {
+struct HTML: Sendable, Equatable, MustacheCustomRenderable {
     private(set) var renderText = ""
 
     var isNull: Bool { false }

@@ -27,6 +27,8 @@ struct ExplainPlan: Sendable, Equatable {
         var hot: Bool
         /// "estimated 10, got 5,000": an estimate ten times off (after ANALYZE).
         var misestimate: String?
+        /// The rows it hands its parent: actual rows times loops after ANALYZE, else the estimate.
+        var flow: Double = 0
     }
 
     var title: String
@@ -34,6 +36,8 @@ struct ExplainPlan: Sendable, Equatable {
     var nodes: [Node]
     var planning: String?
     var execution: String?
+    /// The plan as a tree diagram (`PlanDiagram`).
+    var diagramHTML: HTML?
 
     struct Unreadable: Error {}
 
@@ -69,12 +73,15 @@ struct ExplainPlan: Sendable, Equatable {
                 actualRows: actual.map(rows), loops: analyzed ? rows(number(node["Actual Loops"])) : nil,
                 selfTime: analyzed ? String(format: "%.3f", selves[index]) : nil,
                 share: share, sharePercent: String(format: "%.0f%%", share * 100), hot: index == hottest && share >= 0.2,
-                misestimate: actual.flatMap { misestimate(estimated: estimated, actual: $0) })
+                misestimate: actual.flatMap { misestimate(estimated: estimated, actual: $0) },
+                flow: actual.map { ($0 * max(number(node["Actual Loops"]), 1)).rounded() } ?? estimated)
         }
-        return ExplainPlan(
+        var plan = ExplainPlan(
             title: title, analyzed: analyzed, nodes: nodes,
             planning: top["Planning Time"].map { String(format: "%.3f ms", number($0)) },
             execution: top["Execution Time"].map { String(format: "%.3f ms", number($0)) })
+        plan.diagramHTML = PlanDiagram(plan).html
+        return plan
     }
 
     /// "Index Scan", "Hash Join", "Aggregate (Hashed)", "Parallel Seq Scan", "Update".
