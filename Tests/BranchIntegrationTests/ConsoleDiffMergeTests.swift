@@ -58,6 +58,7 @@ struct ConsoleDiffMergeTests {
             try await env.psql(main, "update users set email = 'main@example.com' where id = 5")
             #expect(try await env.cli("create", "wording").succeeded)
             try await env.psql(try await env.cli("url", "wording").output, Self.wordingChanges)
+            #expect(try await env.cli("snapshot", "create", "wording", "--name", "wording-then").succeeded)
             // The CLI prints the per-column counts after a table's rows.
             let counted = try await env.cli("diff", "main", "wording", "--summary", "--rows-of", "notes")
             #expect(counted.succeeded && counted.output.contains("public.notes values changed: body 4, stars 2 (of 4 changed rows)"), "\(counted.output)")

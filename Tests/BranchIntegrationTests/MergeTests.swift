@@ -76,6 +76,47 @@ struct MergeTests {
         }
     }
 
+    @Test("a past state of a branch merges as it was then: a snapshot of it, or BRANCH@INSTANT, against the branch's base")
+    func pastSource() async throws {
+        try await TestEnvironment.with(poolSize: "2G") { env in
+            let main = try await env.linkedProject()
+            try await env.psql(main, Self.setUp)
+            #expect(try await env.cli("snapshot", "create", "main", "--name", "old-main").succeeded)
+            _ = try await env.json(BranchResult.self, "create", "feat")
+            let feat = try await env.cli("url", "feat").output
+            try await env.psql(feat, "update users set name = 'first' where id = 1")
+            #expect(try await env.cli("snapshot", "create", "feat", "--name", "feat-then").succeeded)
+            // An instant between the two changes, each in its own second.
+            try await Task.sleep(for: .milliseconds(1100))
+            let instant = ISO8601DateFormatter().string(from: Date())
+            try await Task.sleep(for: .milliseconds(1100))
+            try await env.psql(feat, "update users set name = 'second' where id = 1; insert into users(id, name) values (9001, 'later')")
+
+            // A snapshot of feat: its changes then, not since; the default target is feat's parent.
+            let plan = try await env.json(MergeResult.self, "merge", "feat-then", "--dry-run")
+            let users = try #require(plan.tables.first { $0.table == "public.users" })
+            #expect(plan.source == "feat-then" && plan.target == "main" && users.updates == 1 && users.inserts == 0, "\(plan)")
+            let merged = try await env.json(MergeResult.self, "merge", "feat-then")
+            #expect(merged.applied)
+            #expect(try await env.psql(main, "select name from users where id = 1") == "first")
+            #expect(try await env.psql(main, "select count(*) from users where id = 9001") == "0")
+            _ = try await env.json(BranchResult.self, "restore", try #require(merged.undoSnapshot), "--in-place")
+            let restored = try await env.cli("url", "main").output
+            #expect(try await env.psql(restored, "select name from users where id = 1") == "user 1")
+
+            // feat at the instant: the same state, read by replaying its WAL.
+            let atInstant = try await env.json(MergeResult.self, "merge", "feat@\(instant)", "--into", "main")
+            #expect(atInstant.applied && atInstant.source == "feat@\(instant)")
+            #expect(try await env.psql(restored, "select name from users where id = 1") == "first")
+            #expect(try await env.psql(restored, "select count(*) from users where id = 9001") == "0")
+            #expect(try await env.subvolumes("work").isEmpty, "the throw-away servers are gone")
+
+            // A snapshot of a branch without a base has nothing to merge against; names that are nothing are not found.
+            #expect(try await env.errorCode("merge", "old-main", "--into", "feat") == "merge_no_base")
+            #expect(try await env.errorCode("merge", "nothing-here") == "branch_not_found")
+        }
+    }
+
     @Test("rows changed on both sides are conflicts with all three values, settled by --prefer or a resolution file")
     func conflicts() async throws {
         try await TestEnvironment.with(poolSize: "2G") { env in

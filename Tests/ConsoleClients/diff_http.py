@@ -223,6 +223,13 @@ check(psql("select count(*) from users where id = 1001") == "0" and psql("select
       "undo merge restored the target's previous rows")
 check(psql("select count(*) from information_schema.tables where table_name = 'legacy'") == "1", "undo merge brought the dropped table back")
 
+# A past state as the merge source: a snapshot of wording, merged as wording was then; the picker says so.
+status, _, page = call(browser, "GET", f"{P}/merge?" + q(source="wording-then", target="main"))
+check(status == 200 and "branch merge wording-then --into main --dry-run" in page and 'id="merge-form"' in page
+      and '<option value="wording-then" selected>wording-then (wording as it was then)</option>' in page
+      and re.search(r"public\.notes</[^>]+>\s*<td[^>]*>0</td>\s*<td[^>]*>4</td>", page) is not None,
+      "a snapshot of a branch can be merged: its plan updates the 4 notes rows", page[page.find("<main"):][:6000])
+
 # A viewer sees no write controls and is refused.
 viewer = client()
 status, _, _ = console.sign_in(viewer, VIEWER, VIEWER_PASSWORD)

@@ -301,7 +301,7 @@ struct Merge: AsyncParsableCommand {
             "cells": {"email": "source"}, "values": {"note": "merged by hand"}}.
             """)
 
-    @Argument(help: "The branch to merge.")
+    @Argument(help: "The branch to merge, or a past state of one: a snapshot of it, or BRANCH@INSTANT (2026-12-05T10:00:00Z, 15m-ago, 0/16B3748).")
     var source: String
 
     @Option(help: "The branch to merge into (default: the source's parent).")

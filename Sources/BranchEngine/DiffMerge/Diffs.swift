@@ -152,7 +152,7 @@ package struct Diffs: EnginePart {
 
     /// Opens a side of a diff: a live branch as it is; a snapshot, a branch at an instant or a
     /// backup through a throw-away read-only Postgres started for the diff.
-    private func withSide<T: Sendable>(
+    func withSide<T: Sendable>(
         _ spec: String, project: ProjectRecord, operation: String, _ body: (DiffSide) async throws -> T
     ) async throws -> T {
         let scratchName = "\(operation)-\(Identifiers.shortID(length: 4))"

@@ -62,8 +62,11 @@ package struct MergeOptions: Sendable {
         }
     }
 
+    /// A branch, or a past state of one: a snapshot of it (id or name) or `BRANCH@INSTANT` (an
+    /// ISO 8601 time, `15m-ago` or a WAL position). A past state is merged as the branch was then,
+    /// against the branch's base snapshot, read from a throw-away server.
     package var source: String
-    /// Default: the source's parent.
+    /// Default: the source branch's parent.
     package var into: String?
     /// Settles every conflict; without it (and a resolution), any conflict stops the merge.
     package var prefer: Side?
@@ -159,9 +162,9 @@ package struct Merges: EnginePart {
     /// `allowDestructive`. The target is snapshotted first, so `branch restore` undoes a merge.
     package func merge(project projectName: String, _ request: MergeOptions) async throws -> MergeOutcome {
         let projectKey = try ResourceName(validating: projectName, kind: "project name")
-        return try await context.withProjectLock(projectKey.rawValue, checking: { tx -> (ProjectRecord, BranchRecord, BranchRecord, SnapshotRecord) in
+        return try await context.withProjectLock(projectKey.rawValue, checking: { tx -> (ProjectRecord, BranchRecord, BranchRecord, SnapshotRecord, String?) in
             let project = try tx.requireProject(projectName)
-            let source = try tx.requireBranch(project.name, request.source)
+            let (source, past) = try Self.source(request.source, project: project, tx)
             guard let targetName = request.into ?? source.parent?.rawValue else {
                 throw EngineError(
                     .mergeNoTarget, "Branch '\(request.source)' has no parent to merge into.", hint: "Name the target: --into BRANCH.")
@@ -170,11 +173,19 @@ package struct Merges: EnginePart {
             guard target.name != source.name else { throw EngineError.invalidRequest("A branch cannot be merged into itself.") }
             guard let baseID = source.baseSnapshot, let base = try tx.snapshot(project.name, idOrName: baseID), base.state == .ready else {
                 throw EngineError(
-                    .mergeNoBase, "Branch '\(request.source)' has no base snapshot to merge from.",
+                    .mergeNoBase, "Branch '\(source.name)' has no base snapshot to merge from.",
                     hint: "Only branches made from another branch or a snapshot have one.")
             }
-            return (project, source, target, base)
-        }) { (project, source, target, base) in
+            if let past, let snapshot = try tx.snapshot(project.name, idOrName: past), snapshot.createdAt < base.createdAt {
+                throw EngineError(
+                    .mergeNoBase, "Snapshot '\(past)' was taken before branch '\(source.name)' was made from its base \(base.id).",
+                    hint: "Merge a snapshot taken since, or restore this one as a branch first.")
+            }
+            return (project, source, target, base, past)
+        }) { (project, source, target, base, past) in
+            if let past {
+                return try await mergePast(past, request, project: project, source: source, target: target, base: base)
+            }
             try await servers.resumeIfSuspended(source, cause: "a merge reads it")
             try await servers.resumeIfSuspended(target, cause: "a merge writes it")
             for branch in [source, target] where !servers.isRunning(branch) {
@@ -186,19 +197,64 @@ package struct Merges: EnginePart {
                 try await withScratchServer(
                     context, from: layout.snapshot(project.name, base.id), name: "merge-\(Identifiers.shortID(length: 6))"
                 ) { scratch in
-                    try await planAndApply(request, project: project, source: source, target: target, base: base, scratch: scratch)
+                    let sourceData = PoolLayout.dataDirectory(in: layout.branch(project.name, source.name))
+                    return try await planAndApply(
+                        request, project: project, source: source, reading: (servers.databaseConnection(source, database: project.database), sourceData),
+                        label: source.name.rawValue, target: target, base: base, scratch: scratch)
                 }
             }
         }
     }
 
+    /// The branch a merge source names, and the past state when it names one (a snapshot of the
+    /// branch, or `BRANCH@INSTANT`); a plain branch name wins over a snapshot of that name.
+    static func source(_ spec: String, project: ProjectRecord, _ tx: CatalogTransaction) throws -> (BranchRecord, String?) {
+        if let name = try? ResourceName(validating: spec), let branch = try tx.branch(project.name, name) { return (branch, nil) }
+        if let at = spec.lastIndex(of: "@") {
+            return (try tx.requireBranch(project.name, String(spec[..<at])), spec)
+        }
+        if let snapshot = try tx.snapshot(project.name, idOrName: spec) {
+            guard let branch = try tx.branch(project.name, snapshot.sourceBranch) else {
+                throw EngineError(
+                    .mergeNoBase, "Snapshot '\(spec)' is of branch '\(snapshot.sourceBranch)', which no longer exists: there is no base to merge it against.",
+                    hint: "Restore it as a branch (`branch restore \(spec) --as NAME`) and diff or push from there.")
+            }
+            return (branch, spec)
+        }
+        return (try tx.requireBranch(project.name, spec), nil)
+    }
+
+    /// A merge whose source is a past state of a branch: the base and the source are both read
+    /// from throw-away servers, the target as it is now.
+    private func mergePast(
+        _ past: String, _ request: MergeOptions, project: ProjectRecord, source: BranchRecord, target: BranchRecord, base: SnapshotRecord
+    ) async throws -> MergeOutcome {
+        try await servers.resumeIfSuspended(target, cause: "a merge writes it")
+        guard servers.isRunning(target) else {
+            throw EngineError(.branchStopped, "Branch '\(target.name)' is stopped.", hint: "Start it with `branch start \(target.name)`.")
+        }
+        let operation = "merge-\(Identifiers.shortID(length: 6))"
+        return try await servers.keepingAwake([target]) {
+            try await withScratchServer(context, from: layout.snapshot(project.name, base.id), name: operation) { scratch in
+                try await Diffs(context: context).withSide(past, project: project, operation: operation) { side in
+                    try await planAndApply(
+                        request, project: project, source: source, reading: (side.connection, side.dataDirectory), label: past, target: target,
+                        base: base, scratch: scratch)
+                }
+            }
+        }
+    }
+
+    /// `reading`: where the source's data is read (a connection and the server's data directory);
+    /// `label` names the source in the outcome and the journal.
     private func planAndApply(
-        _ request: MergeOptions, project: ProjectRecord, source: BranchRecord, target: BranchRecord, base: SnapshotRecord, scratch: ScratchServer
+        _ request: MergeOptions, project: ProjectRecord, source: BranchRecord, reading: (connection: ConnectionInfo, dataDirectory: String),
+        label: String, target: BranchRecord, base: SnapshotRecord, scratch: ScratchServer
     ) async throws -> MergeOutcome {
         let watch = Stopwatch()
         func connect(_ branch: BranchRecord) -> ConnectionInfo { servers.databaseConnection(branch, database: project.database) }
         let baseConnection = try await PGConnection.connect(scratch.connection(database: project.database))
-        let sourceConnection = try await PGConnection.connect(connect(source))
+        let sourceConnection = try await PGConnection.connect(reading.connection)
         let targetReader = try await PGConnection.connect(connect(target))
         // Base and source are compared page by page where they can be (see RowDiffer.PageAccess).
         let baseReadable = try await RowDiffer.prepare(baseConnection, checkpoint: true).readableByPages
@@ -206,7 +262,7 @@ package struct Merges: EnginePart {
         try await RowDiffer.prepare(targetReader)
         let pages = baseReadable && sourceReadable
             ? try? await RowDiffer.PageAccess(
-                firstDirectory: scratch.dataDirectory, secondDirectory: PoolLayout.dataDirectory(in: layout.branch(project.name, source.name)))
+                firstDirectory: scratch.dataDirectory, secondDirectory: reading.dataDirectory)
             : nil
 
         // Schema: what the source changed since the base, against what the target changed.
@@ -357,7 +413,7 @@ package struct Merges: EnginePart {
                 deletes: plan.actions.filter { $0.write == .delete }.reduce(0) { $0 + $1.count }, conflicts: plan.conflicts.count)
         }
         var result = MergeOutcome(
-            source: source.name.rawValue, target: target.name.rawValue, base: base.id, dryRun: request.dryRun, applied: false,
+            source: label, target: target.name.rawValue, base: base.id, dryRun: request.dryRun, applied: false,
             schemaStatements: statements, schemaChanges: applied, tables: tablePlans, conflicts: conflicts,
             undoSnapshot: nil, operation: nil)
         if request.dryRun || !unresolved.isEmpty { return result }
@@ -366,7 +422,7 @@ package struct Merges: EnginePart {
 
         let targetInfo = connect(target)
         let finalPlans = plans
-        let (undo, timing) = try await journal.run("branch.merge", project: project.name, target: "\(source.name)→\(target.name)") { op in
+        let (undo, timing) = try await journal.run("branch.merge", project: project.name, target: "\(label)→\(target.name)") { op in
             let undo = try await snapshots.take(of: target, kind: .preRestore, name: nil, op: op)
             await FaultInjection.point("merge.after-snapshot")
             try await op.step("apply") {

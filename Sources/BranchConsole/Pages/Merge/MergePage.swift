@@ -191,7 +191,9 @@ struct MergePage: Sendable {
         let branches = try await environment.call("listBranches", project: project) {
             try await $0.listBranches(.init(path: .init(project: project))).ok.body.json.branches
         }
-        let chosen = source.flatMap { name in branches.first { $0.name == name } }
+        // A past state (a snapshot, BRANCH@INSTANT) merges as its branch was then: that branch gives the base and the default target.
+        let pastOf: String? = if let source, !branches.contains(where: { $0.name == source }) { try await pastBranch(source, project: project) } else { nil }
+        let chosen = (pastOf ?? source).flatMap { name in branches.first { $0.name == name } }
             ?? branches.filter { $0.parent != nil }.max { $0.createdAt < $1.createdAt } ?? branches.first
         let sourceName = source ?? chosen?.name ?? "main"
         let targetName = target ?? chosen?.parent ?? "main"
@@ -202,12 +204,13 @@ struct MergePage: Sendable {
         if allowDestructive { cliBase.append("--allow-destructive") }
         var model = Model(
             project: project, source: sourceName, target: targetName,
-            sources: branches.map { Option(value: $0.name, label: $0.name + ($0.parent.map { " (from \($0))" } ?? ""), selected: $0.name == sourceName) },
+            sources: (pastOf == nil ? [] : [Option(value: sourceName, label: "\(sourceName) (\(pastOf!) as it was then)", selected: true)])
+                + branches.map { Option(value: $0.name, label: $0.name + ($0.parent.map { " (from \($0))" } ?? ""), selected: $0.name == sourceName) },
             targets: branches.map { Option(value: $0.name, label: $0.name, selected: $0.name == targetName) },
             prefers: [("", "Leave conflicts unresolved"), ("source", "theirs (the source) wins"), ("target", "ours (the target) wins")].map {
                 Option(value: $0.0, label: $0.1, selected: $0.0 == (prefer ?? ""))
             },
-            base: branches.first { $0.name == sourceName }?.baseSnapshot,
+            base: chosen.flatMap { $0.name == (pastOf ?? sourceName) ? $0.baseSnapshot : nil },
             error: nil, notice: nil, mayWrite: mayWrite, ours: nil, theirs: nil, plan: nil,
             previewCLI: ShellWords.join(cliBase + ["--dry-run"]), applyCLI: ShellWords.join(cliBase), allowDestructive: allowDestructive,
             resolutionsJSON: Self.json(resolutions))
@@ -248,6 +251,15 @@ struct MergePage: Sendable {
             model.error = "\(failure.message) (\(failure.code))" + (failure.hint.map { " " + $0 } ?? "")
         }
         return try await render(model, project: project, branch: targetName)
+    }
+
+    /// The branch a past state names: `BRANCH@…`'s branch, or the branch a snapshot was taken of.
+    func pastBranch(_ spec: String, project: String) async throws -> String? {
+        if let at = spec.lastIndex(of: "@") { return String(spec[..<at]) }
+        let snapshots = try await environment.call("listSnapshots", project: project) {
+            try await $0.listSnapshots(.init(path: .init(project: project))).ok.body.json.snapshots
+        }
+        return snapshots.first { $0.id == spec || $0.name == spec }?.sourceBranch
     }
 
     func render(_ model: Model, project: String, branch: String) async throws -> Response {
