@@ -40,10 +40,22 @@ package struct PostgresServer: Sendable {
         }
     }
 
-    /// Polls until the server accepts connections; gives up early if the postmaster died.
+    /// Polls until the server accepts connections; gives up early if the postmaster died. Until it
+    /// has written its pid file it may still be starting (on a loaded machine that takes longer
+    /// than the first checks), so only a FATAL line in the log, or `startGrace` without a pid file,
+    /// counts as dead then.
     package func waitUntilReady(probe: ConnectionInfo, timeout: Duration) async -> Bool {
-        await PGPing.waitUntilReady(probe, timeout: timeout) { runningPID() != nil }
+        let launched = ContinuousClock.now
+        return await PGPing.waitUntilReady(probe, timeout: timeout) {
+            guard Files.exists("\(dataDirectory)/postmaster.pid") else {
+                return ContinuousClock.now - launched < Self.startGrace && !(Files.read(logFile) ?? "").contains("FATAL:")
+            }
+            return runningPID() != nil
+        }
     }
+
+    /// How long a launched postmaster may take to write its pid file.
+    static let startGrace: Duration = .seconds(10)
 
     /// Stops the server: a fast shutdown (a clean checkpoint, sessions disconnected); immediate
     /// if that does not finish within `timeout`. No error when it is not running.
