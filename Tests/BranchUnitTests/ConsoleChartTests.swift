@@ -68,6 +68,21 @@ struct ConsoleChartTests {
         #expect(layout.width >= x["lines"]! + SchemaLayout.boxWidth)
     }
 
+    @Test("schema map as a grid: the layers' order row by row, about as wide as tall, each row below the tallest box before it")
+    func schemaGrid() {
+        let tables = (1...5).map { ("t\($0)", Array(repeating: "c int", count: $0)) } + [("root", ["id int"])]
+        let keys = (1...5).map { SchemaLayout.ForeignKey(from: "t\($0)", column: "c", to: "root") }
+        let layout = SchemaLayout(tables: tables, keys: keys, arrangement: .grid)
+        // Six tables: three a row; root (layer 0) first, then t1…t5 in their order.
+        #expect(layout.boxes.map(\.name) == ["root", "t1", "t2", "t3", "t4", "t5"])
+        let step = SchemaLayout.boxWidth + SchemaLayout.gapX
+        #expect(layout.boxes.map(\.x) == [0, 1, 2, 0, 1, 2].map { SchemaLayout.margin + Double($0) * step })
+        let firstRowBottom = layout.boxes.prefix(3).map { $0.y + $0.height }.max()!
+        #expect(layout.boxes.suffix(3).allSatisfy { $0.y == firstRowBottom + SchemaLayout.gapY })
+        #expect(layout.edges.count == 5 && layout.edges.allSatisfy { $0.path.hasPrefix("M") && $0.path.contains(" C") })
+        #expect(SchemaLayout(tables: tables, keys: keys).boxes.map(\.x).filter { $0 == SchemaLayout.margin }.count == 1, "by references: root alone in layer 0")
+    }
+
     @Test("schema map: a cycle and a self reference still lay out")
     func cycles() {
         let layout = SchemaLayout(

@@ -6,7 +6,10 @@ database page listing a table and escaping hostile names, and the auth users pag
 
 Usage: settings_http.py BASE_URL ADMIN_KEY PROJECT
 Prints one line per check and exits non-zero at the first failure."""
+import base64
 import datetime
+import hashlib
+import hmac
 import html as htmllib
 import re
 import sys
@@ -15,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from console_http_support import AdminAPI, Console, check, csrf_of
+from console_http_support import ADMIN_PASSWORD, AdminAPI, Console, check, csrf_of
 
 BASE, ADMIN_KEY, PROJECT = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -120,6 +123,20 @@ status, _, _ = call(admin, "POST", "/settings/backup-key/acknowledge", {"_csrf":
 check(status == 303, "acknowledging the backup key's copy")
 status, _, page = call(admin, "GET", "/settings")
 check("acknowledged 20" in page and 'id="acknowledge-backup-key"' not in page, "the backup key shows as acknowledged", page)
+# The key itself, for copying it off the server without SSH: only with the admin's password, shown once, audited.
+fingerprint = re.search(r"<dt>Fingerprint</dt><dd><code>([0-9a-f]{16})</code>", page).group(1)
+status, headers, _ = call(admin, "POST", "/settings/backup-key/reveal", {"_csrf": token, "password": "not my password"})
+check(status == 303, "a wrong password does not show the backup key")
+status, _, page = call(admin, "GET", headers["Location"])
+check("That is not your password: the key was not shown." in page and 'id="secret-value"' not in page, "and says so", page)
+status, headers, page = call(admin, "POST", "/settings/backup-key/reveal", {"_csrf": token, "password": ADMIN_PASSWORD})
+shown = re.search(r'<code class="secret" id="secret-value">([A-Za-z0-9+/=]+)</code>', page)
+check(status == 201 and shown and headers.get("Cache-Control") == "no-store", "the admin's password shows the key, on a page not cached", page)
+key = base64.b64decode(shown.group(1))
+check(len(key) == 32 and hmac.new(key, b"branch-backup-key-id", hashlib.sha256).hexdigest()[:16] == fingerprint,
+      "the key shown is the one whose fingerprint the settings page shows")
+audit = AdminAPI(BASE, ADMIN_KEY).call("GET", "/audit")[1].get("entries", [])
+check(any(entry.get("action") == "revealBackupKey" and entry.get("outcome") == "ok" for entry in audit), "showing the key is in the audit log")
 
 viewer = client()
 status, _, _ = console.sign_in(viewer, "viewer@example.com", password)
@@ -139,6 +156,8 @@ for path, form in [("/keys/rotate", {}), ("/allowlist", {"allowlist": ""}), ("/m
 check(rest(new_anon) == 200, "the viewer's refused rotation changed nothing")
 status, _, _ = call(viewer, "GET", "/settings")
 check(status == 404, "instance settings are a 404 for anyone but the admin")
+status, _, page = call(viewer, "POST", "/settings/backup-key/reveal", {"_csrf": viewer_token, "password": password})
+check(status == 404 and 'id="secret-value"' not in page, "the backup key is not shown to anyone but the admin, whatever their password")
 status, _, _ = call(viewer, "POST", "/settings/users", {"_csrf": viewer_token, "email": "x@example.com"})
 check(status == 404, "the viewer cannot create console users")
 status, _, page = call(viewer, "GET", f"/projects/{PROJECT}/database")
@@ -159,6 +178,18 @@ status, _, page = call(admin, "GET", f"/projects/{PROJECT}/database?find=ITE")
 check(status == 200 and 'class="table-box found" data-table="items"' in page and 'class="table-box dimmed"' in page
       and "1 table match “ITE”." in page and 'id="schema-find" name="find" value="ITE"' in page,
       "Find table marks the matching table on the map (any case), dims the others and keeps the text", page)
+# Layout controls: a grid instead of reference layers, and only the key columns drawn.
+status, _, page = call(admin, "GET", f"/projects/{PROJECT}/database?layout=grid&columns=keys")
+arrangement = re.search(r'id="schema-arrangement">(.*?)</nav>', page)
+columns = re.search(r'id="schema-columns">(.*?)</nav>', page)
+check(status == 200 and arrangement and 'aria-current="page">Grid</a>' in arrangement.group(1)
+      and columns and 'aria-current="page">Keys only</a>' in columns.group(1), "the layout controls show the grid and keys-only view as chosen", page)
+items_box = re.search(r'data-table="items">(.*?)</g>', page, re.S)
+check(items_box and ">id bigint · PK<" in items_box.group(1) and ">customer_id bigint<" in items_box.group(1)
+      and ">title text<" not in items_box.group(1) and ">+ 1 other column<" in items_box.group(1),
+      "keys only: the primary and foreign key columns are drawn, the others counted", items_box.group(1) if items_box else page)
+check('name="layout" value="grid"' in page and 'name="columns" value="keys"' in page and "&amp;layout=grid&amp;columns=keys" in page,
+      "the find form and the SVG download keep the view")
 status, _, page = call(admin, "GET", f"/projects/{PROJECT}/database?find=%3Cscript%3E")
 check(status == 200 and 'value="&lt;script&gt;"' in page and "1 table match “&lt;script&gt;”." in page and "<script>alert" not in page,
       "a hostile find text is escaped (and finds the hostile table)", page)

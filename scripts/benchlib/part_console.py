@@ -39,6 +39,7 @@ def pages(project, branch):
         ("SQL editor", f"{p}/sql"),
         ("Database", f"{p}/database"),
         ("Observability", f"{p}/monitoring"),
+        ("All branches compared", f"{p}/monitoring/branches"),
     ]
 
 

@@ -78,6 +78,28 @@ struct DatabasePages: Sendable {
         /// The past instant shown (canonical ISO), with the link back to now.
         var at: String?
         var nowHref: String?
+        /// The map's layout controls: how tables are arranged, and whether every column is drawn
+        /// or only key columns (primary and foreign keys).
+        var arrangement = SchemaLayout.Arrangement.references.rawValue
+        var keysOnly = false
+        var arrangements: [Schema] = []
+        var columnChoices: [Schema] = []
+    }
+
+    /// The map's view in the URL: `layout` (references, grid) and `columns` (all, keys).
+    struct MapView: Sendable {
+        var arrangement: SchemaLayout.Arrangement
+        var keysOnly: Bool
+
+        init(_ query: Hummingbird.Parameters) {
+            arrangement = query["layout"].flatMap { SchemaLayout.Arrangement(rawValue: String($0)) } ?? .references
+            keysOnly = query["columns"] == "keys"
+        }
+
+        /// `&layout=…&columns=…`, only what differs from the default.
+        var query: String {
+            (arrangement == .references ? "" : "&layout=\(arrangement.rawValue)") + (keysOnly ? "&columns=keys" : "")
+        }
     }
 
     func register<Context: RequestContext>(on pages: RouterGroup<Context>) {
@@ -87,21 +109,24 @@ struct DatabasePages: Sendable {
             let branch = try await MonitoringPages(environment: environment).branch(project, query["branch"].map(String.init))
             let schema = query["schema"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
             let at = try Formatting.canonicalPoint(query["at"].map(String.init))
-            return try await page(project, branch: branch, schema: schema, at: at, find: query["find"].map(String.init) ?? "")
+            return try await page(project, branch: branch, schema: schema, at: at, find: query["find"].map(String.init) ?? "", view: MapView(query))
         }
         pages.get("/projects/:project/database/schema.svg") { request, context -> Response in
             let project = try ProjectSettingsPages.project(context)
             let query = request.uri.queryParameters
             let branch = try await MonitoringPages(environment: environment).branch(project, query["branch"].map(String.init))
             let schema = query["schema"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
-            return try await download(project, branch: branch, schema: schema, at: try Formatting.canonicalPoint(query["at"].map(String.init)))
+            return try await download(
+                project, branch: branch, schema: schema, at: try Formatting.canonicalPoint(query["at"].map(String.init)), view: MapView(query))
         }
     }
 
     /// The schema map alone, as an SVG file to download (colours inline: it leaves the console's stylesheet behind).
-    func download(_ project: String, branch: String, schema: String, at: String?) async throws -> Response {
+    func download(_ project: String, branch: String, schema: String, at: String?, view: MapView) async throws -> Response {
         var model = Self.empty(project: project, branch: branch, schema: schema, mayRead: true)
         model.at = at
+        model.arrangement = view.arrangement.rawValue
+        model.keysOnly = view.keysOnly
         try await read(into: &model, base: "/projects/\(ConsolePath.segment(project))")
         let file = "\(project)-\(branch)-\(schema)\(at.map { "-" + $0 } ?? "").svg".filter { $0.isLetter || $0.isNumber || "-_.".contains($0) }
         return Response(
@@ -117,7 +142,9 @@ struct DatabasePages: Sendable {
             migrationsCLI: "branch migrate list --branch \(branch) --project \(project)", downloadHref: "")
     }
 
-    func page(_ project: String, branch: String, schema: String, at: String? = nil, find: String = "") async throws -> Response {
+    func page(
+        _ project: String, branch: String, schema: String, at: String? = nil, find: String = "", view: MapView = MapView(Hummingbird.Parameters())
+    ) async throws -> Response {
         let session = try ConsoleSession.required()
         // The past needs a temporary branch, which needs the developer role.
         let mayRead = at == nil ? session.viewer.role(in: project) != nil : session.viewer.may(.developer, in: project)
@@ -129,7 +156,21 @@ struct DatabasePages: Sendable {
         model.at = at
         model.nowHref = at.map { _ in "\(base)/database?branch=\(FormFields.encode(branch))&schema=\(FormFields.encode(schema))" }
         model.downloadHref = "\(base)/database/schema.svg?branch=\(FormFields.encode(branch))&schema=\(FormFields.encode(schema))"
-            + (at.map { "&at=" + FormFields.encode($0) } ?? "")
+            + (at.map { "&at=" + FormFields.encode($0) } ?? "") + view.query
+        model.arrangement = view.arrangement.rawValue
+        model.keysOnly = view.keysOnly
+        let here = "\(base)/database?branch=\(FormFields.encode(branch))&schema=\(FormFields.encode(schema))"
+            + (at.map { "&at=" + FormFields.encode($0) } ?? "") + (find.isEmpty ? "" : "&find=" + FormFields.encode(find))
+        model.arrangements = [(SchemaLayout.Arrangement.references, "By references"), (.grid, "Grid")].map { arrangement, label in
+            var other = view
+            other.arrangement = arrangement
+            return Schema(name: label, href: here + other.query, current: arrangement == view.arrangement)
+        }
+        model.columnChoices = [(false, "All columns"), (true, "Keys only")].map { keysOnly, label in
+            var other = view
+            other.keysOnly = keysOnly
+            return Schema(name: label, href: here + other.query, current: keysOnly == view.keysOnly)
+        }
         if at != nil && !mayRead {
             model.readError = "Your role in \(project) is viewer: the schema at a past instant is read through a temporary branch, which needs the developer role."
         }
@@ -215,9 +256,16 @@ struct DatabasePages: Sendable {
         }
         model.tables = tables
         model.noTables = tables.isEmpty
+        let keyColumns = Set(keyRows.map { "\($0[0] ?? "").\($0[1] ?? "")" })
+        let keysOnly = model.keysOnly
         model.layout = tables.isEmpty ? nil : SchemaLayout(
-            tables: tables.map { table in (table.name, table.columns.map { "\($0.name) \($0.type)\($0.primaryKey ? " · PK" : "")" }) },
-            keys: keyRows.filter { $0[2] == schema }.map { .init(from: $0[0] ?? "", column: $0[1] ?? "", to: $0[3] ?? "") })
+            tables: tables.map { table in
+                let shown = keysOnly ? table.columns.filter { $0.primaryKey || keyColumns.contains("\(table.name).\($0.name)") } : table.columns
+                let others = table.columns.count - shown.count
+                return (table.name, shown.map { "\($0.name) \($0.type)\($0.primaryKey ? " · PK" : "")" } + (others > 0 ? ["+ \(others) other column\(others == 1 ? "" : "s")"] : []))
+            },
+            keys: keyRows.filter { $0[2] == schema }.map { .init(from: $0[0] ?? "", column: $0[1] ?? "", to: $0[3] ?? "") },
+            arrangement: SchemaLayout.Arrangement(rawValue: model.arrangement) ?? .references)
         func text(_ rows: [[String?]]) -> [Cells] { rows.map { row in Cells(first: row.first.flatMap { $0 } ?? "", rest: row.dropFirst().map { $0 ?? "" }) } }
         model.indexes = text(indexes)
         model.functions = text(functions)

@@ -1,10 +1,18 @@
 package import Foundation
 
-/// Where the schema visualizer draws each table and each foreign key: tables in layers (a table
-/// right of every table it references, so foreign keys point left), stacked in each layer;
-/// foreign keys as curves from the referencing column's row to the referenced table's header.
-/// Pure, so it is unit-tested; `database.mustache` writes the SVG.
+/// Where the schema visualizer draws each table and each foreign key: by default tables in layers
+/// (a table right of every table it references, so foreign keys point left), stacked in each
+/// layer; or in a grid, in the same order, about as wide as it is tall (many tables that barely
+/// reference each other make one very tall layer). Foreign keys are curves from the referencing
+/// column's row to the referenced table's header. Pure, so it is unit-tested; `database.mustache`
+/// writes the SVG.
 package struct SchemaLayout: Sendable {
+    /// How the tables are placed (the page's `layout`).
+    package enum Arrangement: String, Sendable, CaseIterable {
+        case references
+        case grid
+    }
+
     package struct ForeignKey: Sendable {
         package var from: String
         package var column: String
@@ -47,7 +55,7 @@ package struct SchemaLayout: Sendable {
     package var height: Double
 
     /// `tables`: name and column lines in order; `keys`: references between them (others ignored).
-    package init(tables: [(name: String, columns: [String])], keys: [ForeignKey]) {
+    package init(tables: [(name: String, columns: [String])], keys: [ForeignKey], arrangement: Arrangement = .references) {
         let names = Set(tables.map(\.name))
         let keys = keys.filter { names.contains($0.from) && names.contains($0.to) }
         var layer = Dictionary(uniqueKeysWithValues: tables.map { ($0.name, 0) })
@@ -66,10 +74,18 @@ package struct SchemaLayout: Sendable {
         var columnHeights: [Int: Double] = [:]
         var boxes: [Box] = []
         var rowY: [String: [String: Double]] = [:]
-        for table in tables {
-            let column = layer[table.name, default: 0]
+        // The grid: the layers' order, row by row, each row below the tallest box of the one before.
+        let ordered = arrangement == .grid
+            ? tables.enumerated().sorted { (layer[$0.element.name, default: 0], $0.offset) < (layer[$1.element.name, default: 0], $1.offset) }.map(\.element)
+            : tables
+        let perRow = max(1, Int(Double(tables.count).squareRoot().rounded(.up)))
+        var rowTop = Self.margin
+        var rowBottom = Self.margin
+        for (index, table) in ordered.enumerated() {
+            let column = arrangement == .grid ? index % perRow : layer[table.name, default: 0]
+            if arrangement == .grid && column == 0 && index > 0 { rowTop = rowBottom + Self.gapY }
             let x = Self.margin + Double(column) * (Self.boxWidth + Self.gapX)
-            let y = columnHeights[column, default: Self.margin]
+            let y = arrangement == .grid ? rowTop : columnHeights[column, default: Self.margin]
             var lines = Array(table.columns.prefix(Self.maxRows))
             if table.columns.count > Self.maxRows { lines.append("… \(table.columns.count - Self.maxRows) more") }
             let rows = lines.enumerated().map { Row(text: $1, y: y + Self.header + Self.rowHeight * Double($0 + 1) - 4) }
@@ -79,6 +95,7 @@ package struct SchemaLayout: Sendable {
                 uniquingKeysWith: { first, _ in first })
             boxes.append(Box(name: table.name, x: x, y: y, width: Self.boxWidth, height: height, titleY: y + 18, rows: rows))
             columnHeights[column] = y + height + Self.gapY
+            rowBottom = max(rowBottom, y + height)
         }
         let byName = Dictionary(boxes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         edges = keys.compactMap { key in
@@ -89,6 +106,11 @@ package struct SchemaLayout: Sendable {
             let path: String
             if source.x > target.x {
                 let (sx, ex) = (source.x, target.x + target.width)
+                let mid = (sx + ex) / 2
+                path = "M\(c(sx)) \(c(startY)) C\(c(mid)) \(c(startY)) \(c(mid)) \(c(endY)) \(c(ex)) \(c(endY))"
+            } else if source.x < target.x {
+                // Only in a grid: the referenced table is to the right.
+                let (sx, ex) = (source.x + source.width, target.x)
                 let mid = (sx + ex) / 2
                 path = "M\(c(sx)) \(c(startY)) C\(c(mid)) \(c(startY)) \(c(mid)) \(c(endY)) \(c(ex)) \(c(endY))"
             } else {

@@ -56,6 +56,7 @@ struct InstanceSettingsPages: Sendable {
         var test = SettingsCLI.testAlerts(nil)
         var upgrade = "branch upgrade --from URL"
         var acknowledge = "branch backup key acknowledge"
+        var reveal = "branch backup key show"
     }
 
     /// The answer to a form that made a secret: shown this once.
@@ -138,11 +139,34 @@ struct InstanceSettingsPages: Sendable {
                 return environment.redirect("/settings#version", flash: "\(failure.message) (\(failure.code))", error: true)
             }
         }
+        pages.post("/settings/backup-key/reveal") { request, _ -> Response in
+            try Self.requireAdmin()
+            return try await revealBackupKey(password: try await environment.form(request)["password"] ?? "")
+        }
         pages.post("/settings/backup-key/acknowledge") { _, _ -> Response in
             try Self.requireAdmin()
             _ = try await environment.call("acknowledgeBackupKey", changes: true) { try await $0.acknowledgeBackupKey(.init()).ok.body.json }
             return environment.redirect("/settings#backup-key", flash: "Recorded: the backup key's copy is kept off the server.")
         }
+    }
+
+    /// The backup key itself, so it can be copied off the server without SSH: only after the
+    /// admin's password (checked under the sign-in limits, so a stolen session cookie alone does
+    /// not reveal it), shown this once on a page that is not cached, and audited (`revealBackupKey`).
+    func revealBackupKey(password: String) async throws -> Response {
+        let session = try ConsoleSession.required()
+        do {
+            try await environment.gateway.checkPassword(token: session.token, password: password)
+        } catch let failure as ConsoleFailure where failure.status == 401 || failure.status == 429 {
+            let text = failure.status == 401 ? "That is not your password: the key was not shown." : "\(failure.message) \(failure.hint ?? "")"
+            return environment.redirect("/settings#backup-key", flash: text, error: true)
+        }
+        let key = try await environment.call("revealBackupKey", changes: true) { try await $0.revealBackupKey(.init()).ok.body.json }
+        return try await secret(.init(
+            title: "Backup key \(key.id)",
+            what: "Every backup is encrypted with this key, and only this key restores them. Keep a copy off this server (a password manager), "
+                + "then acknowledge it on the settings page. It is in the file \(key.location) on the server; showing it was recorded in the audit log.",
+            label: "Backup key (base64)", secret: key.key, cli: "branch backup key show", back: "/settings#backup-key"))
     }
 
     /// Anyone but the instance admin is answered as if the page did not exist.
