@@ -13,13 +13,8 @@ extension Backups {
         let key = try context.requireBackupKey()
         let chain = try await chain(for: id, key: key)
         let last = chain.last!
-        guard Int(last.postgresVersion.split(separator: ".").first ?? "") == installation.major else {
-            throw EngineError(
-                .postgresVersionMismatch, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
-                hint: "Export it on a service with Postgres \(last.postgresVersion.split(separator: ".").first ?? "").")
-        }
-        guard let sealed = try last.openSecrets(key: key) else { throw BackupError(.backupIntegrityFailed, "Backup \(id) carries no project metadata.") }
-        let database = try JSONDecoder().decode(BackupSecrets.self, from: sealed).database
+        try requireSameMajor(last, doing: "Export")
+        let database = try secrets(of: last, key: key).database
         try await diskUsage.requireSpaceToGrow()
         let name = "export-\(Identifiers.shortID(length: 6))"
         let directory = layout.work(name, "receive")

@@ -17,13 +17,8 @@ extension Backups {
         let chain = try await chain(for: id, key: key)
         let last = chain.last!
         let projectName = try projectOverride ?? ResourceName(validating: last.project, kind: "project name")
-        guard let major = Int(last.postgresVersion.split(separator: ".").first ?? ""), major == installation.major else {
-            throw EngineError(
-                .postgresVersionMismatch, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
-                hint: "Restore it on a service with Postgres \(last.postgresVersion.split(separator: ".").first ?? "").")
-        }
-        guard let sealed = try last.openSecrets(key: key) else { throw BackupError(.backupIntegrityFailed, "Backup \(id) carries no project metadata.") }
-        let secrets = try JSONDecoder().decode(BackupSecrets.self, from: sealed)
+        try requireSameMajor(last, doing: "Restore")
+        let secrets = try secrets(of: last, key: key)
         if let existing = try await catalog.project(projectName) {
             guard existing.role == secrets.role else {
                 throw EngineError(
@@ -36,6 +31,25 @@ extension Backups {
         return context.jobs.start(kind: .backupRestore, project: projectName.rawValue) { progress in
             .branch(try await runRestore(chain: chain, key: key, secrets: secrets, project: projectName, branch: name, progress: progress))
         }
+    }
+
+    /// Throws unless `manifest` is of this service's Postgres major version; `doing` starts the
+    /// hint ("Restore it on a service with Postgres 16.").
+    func requireSameMajor(_ manifest: BackupManifest, doing: String) throws {
+        let major = manifest.postgresVersion.split(separator: ".").first ?? ""
+        guard Int(major) == installation.major else {
+            throw EngineError(
+                .postgresVersionMismatch, "Backup \(manifest.id) is of Postgres \(manifest.postgresVersion); this service runs \(installation.version).",
+                hint: "\(doing) it on a service with Postgres \(major).")
+        }
+    }
+
+    /// The project metadata sealed in a backup's manifest (its role, password, database, limits).
+    func secrets(of manifest: BackupManifest, key: BackupKey) throws -> BackupSecrets {
+        guard let sealed = try manifest.openSecrets(key: key) else {
+            throw BackupError(.backupIntegrityFailed, "Backup \(manifest.id) carries no project metadata.")
+        }
+        return try JSONDecoder().decode(BackupSecrets.self, from: sealed)
     }
 
     /// Receives the chain, then makes its last snapshot a new branch (and the project, when this

@@ -166,11 +166,7 @@ package struct Diffs: EnginePart {
                     .diffSideNotFound, "Backup \(id) is not a backup of project '\(project.name)'.",
                     hint: "List this project's backups with `branch backup list`; restore another project's backup as a branch first.")
             }
-            guard Int(last.postgresVersion.split(separator: ".").first ?? "") == installation.major else {
-                throw EngineError(
-                    .postgresVersionMismatch, "Backup \(id) is of Postgres \(last.postgresVersion); this service runs \(installation.version).",
-                    hint: "Compare it on a service with the same Postgres major version.")
-            }
+            try backups.requireSameMajor(last, doing: "Compare")
             let directory = layout.work(scratchName, "receive")
             do {
                 let received = try await backups.receive(chain, key: key, into: directory, progress: nil)

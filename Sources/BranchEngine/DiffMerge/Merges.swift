@@ -183,24 +183,30 @@ package struct Merges: EnginePart {
             }
             return (project, source, target, base, past)
         }) { (project, source, target, base, past) in
-            if let past {
-                return try await mergePast(past, request, project: project, source: source, target: target, base: base)
+            // A past state is read from a throw-away server; only the branches read live must run.
+            let live = past == nil ? [source, target] : [target]
+            for branch in live {
+                try await servers.resumeIfSuspended(branch, cause: branch.name == target.name ? "a merge writes it" : "a merge reads it")
             }
-            try await servers.resumeIfSuspended(source, cause: "a merge reads it")
-            try await servers.resumeIfSuspended(target, cause: "a merge writes it")
-            for branch in [source, target] where !servers.isRunning(branch) {
+            for branch in live where !servers.isRunning(branch) {
                 throw EngineError(
                     .branchStopped, "Branch '\(branch.name)' is stopped.", hint: "Start it with `branch start \(branch.name)`.")
             }
-            // Neither branch is idle while the merge uses it (scale to zero must not stop them).
-            return try await servers.keepingAwake([source, target]) {
-                try await withScratchServer(
-                    context, from: layout.snapshot(project.name, base.id), name: "merge-\(Identifiers.shortID(length: 6))"
-                ) { scratch in
-                    let sourceData = PoolLayout.dataDirectory(in: layout.branch(project.name, source.name))
-                    return try await planAndApply(
-                        request, project: project, source: source, reading: (servers.databaseConnection(source, database: project.database), sourceData),
-                        label: source.name.rawValue, target: target, base: base, scratch: scratch)
+            let operation = "merge-\(Identifiers.shortID(length: 6))"
+            // No branch is idle while the merge uses it (scale to zero must not stop them).
+            return try await servers.keepingAwake(live) {
+                try await withScratchServer(context, from: layout.snapshot(project.name, base.id), name: operation) { scratch in
+                    func plan(reading: (connection: ConnectionInfo, dataDirectory: String), label: String) async throws -> MergeOutcome {
+                        try await planAndApply(
+                            request, project: project, source: source, reading: reading, label: label, target: target, base: base, scratch: scratch)
+                    }
+                    guard let past else {
+                        let data = PoolLayout.dataDirectory(in: layout.branch(project.name, source.name))
+                        return try await plan(reading: (servers.databaseConnection(source, database: project.database), data), label: source.name.rawValue)
+                    }
+                    return try await Diffs(context: context).withSide(past, project: project, operation: operation) { side in
+                        try await plan(reading: (side.connection, side.dataDirectory), label: past)
+                    }
                 }
             }
         }
@@ -222,27 +228,6 @@ package struct Merges: EnginePart {
             return (branch, spec)
         }
         return (try tx.requireBranch(project.name, spec), nil)
-    }
-
-    /// A merge whose source is a past state of a branch: the base and the source are both read
-    /// from throw-away servers, the target as it is now.
-    private func mergePast(
-        _ past: String, _ request: MergeOptions, project: ProjectRecord, source: BranchRecord, target: BranchRecord, base: SnapshotRecord
-    ) async throws -> MergeOutcome {
-        try await servers.resumeIfSuspended(target, cause: "a merge writes it")
-        guard servers.isRunning(target) else {
-            throw EngineError(.branchStopped, "Branch '\(target.name)' is stopped.", hint: "Start it with `branch start \(target.name)`.")
-        }
-        let operation = "merge-\(Identifiers.shortID(length: 6))"
-        return try await servers.keepingAwake([target]) {
-            try await withScratchServer(context, from: layout.snapshot(project.name, base.id), name: operation) { scratch in
-                try await Diffs(context: context).withSide(past, project: project, operation: operation) { side in
-                    try await planAndApply(
-                        request, project: project, source: source, reading: (side.connection, side.dataDirectory), label: past, target: target,
-                        base: base, scratch: scratch)
-                }
-            }
-        }
     }
 
     /// `reading`: where the source's data is read (a connection and the server's data directory);
