@@ -70,7 +70,6 @@ struct DiffPage: Sendable {
         var columnLinks: [Link]
         var hasColumnLinks: Bool
         var columnsCounted: String
-        var column: String?
         var key: String
         var searchHidden: [Link]
         var pages: [Link]
@@ -237,18 +236,14 @@ struct DiffPage: Sendable {
     static func definition(_ lines: [TextDiff.Part], removed: Bool) -> HTML {
         var html = HTML()
         for line in lines {
-            let text = line.text.hasSuffix("\n") ? String(line.text.dropLast()) : line.text
-            switch (line.changed, removed) {
-            case (false, _): html.markup("<span class=\"line\">")
-            case (true, true): html.markup("<del class=\"line\" aria-label=\"only before\">")
-            case (true, false): html.markup("<ins class=\"line\" aria-label=\"only after\">")
+            let (open, close): (StaticString, StaticString) = switch (line.changed, removed) {
+            case (false, _): ("<span class=\"line\">", "</span>")
+            case (true, true): ("<del class=\"line\" aria-label=\"only before\">", "</del>")
+            case (true, false): ("<ins class=\"line\" aria-label=\"only after\">", "</ins>")
             }
-            html.text(text)
-            switch (line.changed, removed) {
-            case (false, _): html.markup("</span>")
-            case (true, true): html.markup("</del>")
-            case (true, false): html.markup("</ins>")
-            }
+            html.markup(open)
+            html.text(line.text.hasSuffix("\n") ? String(line.text.dropLast()) : line.text)
+            html.markup(close)
         }
         return html
     }
@@ -294,7 +289,6 @@ struct DiffPage: Sendable {
             columnsCounted: columns.map { counted in
                 "of \(counted.rows) modified row\(counted.rows == 1 ? "" : "s")" + (counted.complete ? "" : ", the first counted")
             } ?? "",
-            column: query.column,
             key: query.key ?? "",
             searchHidden: [("from", query.from), ("to", query.to), ("table", counts.table), ("kind", query.kind ?? ""), ("column", query.column ?? "")].filter { !$0.1.isEmpty }.map {
                 Link(label: $0.0, href: $0.1, current: false, count: nil)

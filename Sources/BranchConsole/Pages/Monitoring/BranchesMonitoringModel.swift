@@ -63,7 +63,7 @@ struct BranchesMonitoringModel: Sendable {
             func show<T>(_ value: T?, _ format: (T) -> String) -> String { value.map(format) ?? "—" }
             return Row(
                 branch: one.branch, href: href(one.branch), style: "b\(index % styles)", status: newest?.status ?? "no samples yet",
-                statusClass: newest?.status.filter { $0.isLetter || $0 == "-" } ?? "unknown",
+                statusClass: MonitoringModel.statusClass(newest?.status),
                 cpu: show(newest?.cpuPercent) { ChartGeometry.compact($0) + "%" },
                 memory: show(newest?.memoryBytes) { Formatting.bytes($0) },
                 connections: show(newest?.activeConnections) { active in "\(active) active" + (newest?.idleConnections.map { ", \($0) idle" } ?? "") },

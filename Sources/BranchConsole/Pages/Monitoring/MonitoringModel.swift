@@ -87,6 +87,16 @@ struct MonitoringModel: Sendable {
 
     static let ranges: [(String, Int)] = [("15m", 15), ("1h", 60), ("6h", 360), ("24h", 1440)]
 
+    /// The `range` asked for (default 1h) and its minutes.
+    static func range(_ asked: String?) -> (label: String, minutes: Int) {
+        ranges.first { $0.0 == asked } ?? ranges[1]
+    }
+
+    /// A server status as a CSS class suffix (`state-running`).
+    static func statusClass(_ status: String?) -> String {
+        status?.filter { $0.isLetter || $0 == "-" } ?? "unknown"
+    }
+
     typealias Series = (field: String, label: String, points: [ChartGeometry.Point])
 
     /// One chart of `lines` on a shared y scale between `start` and `end`; `floor` is the least

@@ -106,8 +106,7 @@ struct MonitoringPages: Sendable {
     func page(_ project: String, query: Hummingbird.Parameters) async throws -> Response {
         let session = try ConsoleSession.required()
         let branch = try await branch(project, query["branch"].map(String.init))
-        let rangeLabel = query["range"].map(String.init).flatMap { label in MonitoringModel.ranges.first { $0.0 == label }?.0 } ?? "1h"
-        let minutes = MonitoringModel.ranges.first { $0.0 == rangeLabel }!.1
+        let (rangeLabel, minutes) = MonitoringModel.range(query["range"].map(String.init))
         let filter = Self.filter(query)
         async let metrics = metrics(project, branch, minutes: minutes)
         async let events = environment.call("listEvents", project: project) {
@@ -131,7 +130,7 @@ struct MonitoringPages: Sendable {
             project: project, branch: branch,
             ranges: MonitoringModel.ranges.map { .init(label: $0.0, href: "\(base)?\(branchQuery)&range=\($0.0)", current: $0.0 == rangeLabel) },
             charts: MonitoringModel.charts(samples, from: start, to: end), status: newest?.status ?? "no samples yet",
-            statusClass: newest?.status.filter { $0.isLetter || $0 == "-" } ?? "unknown",
+            statusClass: MonitoringModel.statusClass(newest?.status),
             restarts: newest.map { String($0.restarts) } ?? "0", streamURL: "\(base)/stream?\(branchQuery)",
             events: try await events.filter { $0.branch == nil || $0.branch == branch }.prefix(30).map {
                 .init(at: Formatting.utc($0.at), kind: $0.kind, branch: $0.branch ?? "—", detail: $0.detail)
@@ -161,8 +160,7 @@ struct MonitoringPages: Sendable {
     func branchesPage(_ project: String, query: Hummingbird.Parameters) async throws -> Response {
         // getProject answers 404 for a project the user may not see, before any metric is read.
         _ = try await branch(project, nil)
-        let rangeLabel = query["range"].map(String.init).flatMap { label in MonitoringModel.ranges.first { $0.0 == label }?.0 } ?? "1h"
-        let minutes = MonitoringModel.ranges.first { $0.0 == rangeLabel }!.1
+        let (rangeLabel, minutes) = MonitoringModel.range(query["range"].map(String.init))
         let response = try await environment.call("getMetrics", project: project) {
             try await $0.getMetrics(.init(query: .init(project: project, minutes: minutes))).ok.body.json
         }

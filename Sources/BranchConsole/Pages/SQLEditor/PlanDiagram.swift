@@ -46,22 +46,19 @@ struct PlanDiagram: Sendable, Equatable {
             if let parent = path.last { children[parent].append(index) }
             path.append(index)
         }
+        // Leaves side by side in pre-order; a parent centred over its first and last child.
         var centers = Array(repeating: 0.0, count: nodes.count)
         var leaves = 0
-        func place(_ index: Int) -> Double {
-            let center: Double
+        func place(_ index: Int) {
             if let first = children[index].first, let last = children[index].last {
-                var placed: [Int: Double] = [:]
-                for child in children[index] { placed[child] = place(child) }
-                center = (placed[first]! + placed[last]!) / 2
+                for child in children[index] { place(child) }
+                centers[index] = (centers[first] + centers[last]) / 2
             } else {
-                center = Self.margin + Double(leaves) * (Self.boxWidth + Self.gapX) + Self.boxWidth / 2
+                centers[index] = Self.margin + Double(leaves) * (Self.boxWidth + Self.gapX) + Self.boxWidth / 2
                 leaves += 1
             }
-            centers[index] = center
-            return center
         }
-        if !nodes.isEmpty { _ = place(0) }
+        if !nodes.isEmpty { place(0) }
         let depth = nodes.map(\.depth).max() ?? 0
         func top(_ index: Int) -> Double { Self.margin + Double(nodes[index].depth) * (Self.boxHeight + Self.gapY) }
         boxes = nodes.indices.map { Box(x: centers[$0] - Self.boxWidth / 2, y: top($0), node: nodes[$0]) }
