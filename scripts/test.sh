@@ -45,30 +45,38 @@ if [ $# -gt 0 ]; then
   exit
 fi
 
-# The whole suite in three shards side by side: much of an integration test is waiting (for
-# Postgres, fsync, podman, a crash), so three keep the two cores busier than two did. Within a shard
-# tests run one at a time; each shard takes its ports from its own share (BRANCH_TEST_SHARD, see
-# Sources/BranchTesting/TestShard.swift). The first two shards are named suites, balanced by their
-# last measured times; the third is everything else, the unit tests and any new suite included.
+# The whole suite in four shards side by side: much of an integration test is waiting (for
+# Postgres, fsync, podman, a crash), so four keep the two cores busier than three did. Within a
+# shard tests run one at a time; each shard takes its ports from its own share (BRANCH_TEST_SHARD,
+# see Sources/BranchTesting/TestShard.swift). The first three shards are named suites (or halves of
+# one), balanced by their last measured times; the fourth is everything else, the unit tests and any
+# new suite included.
 bundle=$(scripts/swift.sh build --show-bin-path)/branchPackageTests.xctest
 run_shard() {
   local shard=$1 log=$2; shift 2
   BRANCH_TEST_SHARD=$shard "$bundle" --testing-library swift-testing --no-parallel "$@" > "$log" 2>&1
 }
+suites() { echo "BranchIntegrationTests\\.($1)\\b"; }
+shards=(
+  "$(suites 'CrashRecoveryTests/recoversLifecycle|ConsoleBrowserTests|UpgradeTests|AgentSQLTests|AllowlistTests|AuthMailTests|ConsoleHTTPTests|SecretsAtRestTests|KeysTests')"
+  "$(suites 'CrashRecoveryTests/(recoversDataChange|adoptsRunningServers)|BackupTests|DiffTests|RuntimeTests|ConsoleEditorTests|AccessTests|TLSTests')"
+  "$(suites 'AgentJourneyTests|DataAPITests|ProjectAndBranchTests|MergeTests|MirrorTests|PointInTimeTests|ConsoleSettingsTests|BackupsByDefaultTests|FullPoolTests|AlertOutboxTests|OriginSnapshotTests')"
+)
 logs=$(mktemp -d)
 started=$(date +%s)
-shard0='BranchIntegrationTests\.(CrashRecoveryTests|UpgradeTests|AgentSQLTests|AllowlistTests|AttackTests|AuthMailTests|ConsoleBackupsTests|ConsoleDiffMergeTests|ConsoleEditorTests|ConsoleHTTPTests|DiskGuardTests|KeysTests|SecretsAtRestTests)\b'
-shard1='BranchIntegrationTests\.(ConsoleBrowserTests|OAuthSignInTests|RuntimeTests|DiffTests|AccessTests|AlertDeliveryTests|AlertOutboxTests|BackupsByDefaultTests|ConsoleOverviewTests|DataAPIEngineTests|DataAPITests|OriginSnapshotTests|PushTests|ReadOnlyQueryTests|ServiceLifecycleTests|SnapshotAndCheckoutTests|TLSTests)\b'
-run_shard 0 "$logs/shard0.log" --filter "$shard0" &
-pids=($!)
-run_shard 1 "$logs/shard1.log" --filter "$shard1" &
-pids+=($!)
-run_shard 2 "$logs/shard2.log" --skip "$shard0" --skip "$shard1" &
+pids=()
+skips=()
+for shard in "${!shards[@]}"; do
+  run_shard "$shard" "$logs/shard$shard.log" --filter "${shards[$shard]}" &
+  pids+=($!)
+  skips+=(--skip "${shards[$shard]}")
+done
+run_shard "${#shards[@]}" "$logs/shard${#shards[@]}.log" "${skips[@]}" &
 pids+=($!)
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 cat "$logs"/shard*.log
 grep -h "Test run with" "$logs"/shard*.log
-echo "test.sh: the three shards finished in $(( $(date +%s) - started )) s"
+echo "test.sh: the $(( ${#shards[@]} + 1 )) shards finished in $(( $(date +%s) - started )) s"
 rm -rf "$logs"
 exit $status
