@@ -40,17 +40,17 @@ package struct PostgresServer: Sendable {
         }
     }
 
-    /// Polls until the server accepts connections; gives up early if the postmaster died. Until it
-    /// has written its pid file it may still be starting (on a loaded machine that takes longer
-    /// than the first checks), so only a FATAL line in the log, or `startGrace` without a pid file,
-    /// counts as dead then.
+    /// Polls until the server accepts connections; gives up early if the postmaster died. Until its
+    /// pid file names it, it may still be starting (on a loaded machine that takes longer than the
+    /// first checks; and the postmaster creates the file empty, then writes it), so only a FATAL
+    /// line in the log, or `startGrace` without a pid, counts as dead then.
     package func waitUntilReady(probe: ConnectionInfo, timeout: Duration) async -> Bool {
         let launched = ContinuousClock.now
         return await PGPing.waitUntilReady(probe, timeout: timeout) {
-            guard Files.exists("\(dataDirectory)/postmaster.pid") else {
+            guard let pid = pidFromFile() else {
                 return ContinuousClock.now - launched < Self.startGrace && !(Files.read(logFile) ?? "").contains("FATAL:")
             }
-            return runningPID() != nil
+            return Self.isAlivePostgres(pid)
         }
     }
 
@@ -75,10 +75,14 @@ package struct PostgresServer: Sendable {
 
     /// The postmaster's pid if it is alive, from `postmaster.pid`.
     package func runningPID() -> Int32? {
-        guard let text = Files.read("\(dataDirectory)/postmaster.pid"),
-            let first = text.split(separator: "\n").first, let pid = Int32(first)
-        else { return nil }
+        guard let pid = pidFromFile() else { return nil }
         return Self.isAlivePostgres(pid) ? pid : nil
+    }
+
+    /// The pid `postmaster.pid` names on its first line; nil when there is no file or no whole line yet.
+    private func pidFromFile() -> Int32? {
+        guard let text = Files.read("\(dataDirectory)/postmaster.pid"), let end = text.firstIndex(of: "\n") else { return nil }
+        return Int32(text[..<end])
     }
 
     /// True for a live (not zombie) process whose command is postgres.
