@@ -278,7 +278,8 @@ versions = re.findall(r'<tr class="[^"]*">\s*<th scope="row">(.*?)</tr>', html, 
 labels = [v.split("<", 1)[0] for v in versions]
 at = next((i for i, label in enumerate(labels) if "main at an instant" in label), None)
 one = next((i for i, label in enumerate(labels) if "history-one" in label), None)
-check(status == 200 and at is not None and one is not None and at == one + 1, f"the instant is read, older than history-one ({labels})")
+# Older than history-one (an hourly snapshot may land between the two when the test crosses the hour).
+check(status == 200 and at is not None and one is not None and at > one, f"the instant is read, older than history-one ({labels})")
 check(at is not None and ">15.00<" in versions[at] and "diff vs now" in versions[at] and "main%40" in versions[at],
       "at the instant: the row's old price, and a diff from main@instant")
 check(f'name="instant" value="{before_changes}"' in html, "the form keeps the instants already read")
