@@ -151,7 +151,8 @@ package final class TestEnvironment: @unchecked Sendable {
         servicePID = pid
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if await healthy() { return }
+            // A connect is nearly free; curl (a process) only once the port is open.
+            if Self.acceptsConnections(port: apiPort), await healthy() { return }
             if kill(pid, 0) != 0 || Self.isZombie(pid) {
                 _ = await Command.waitForExit(pid)
                 servicePID = nil
@@ -176,6 +177,20 @@ package final class TestEnvironment: @unchecked Sendable {
         let pid = try Command.launch(Self.binary, serveArguments + arguments, environment: Command.baseEnvironment, logFile: serviceLog)
         let status = await Command.waitForExit(pid)
         return (status, Files.read(serviceLog) ?? "")
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    static func acceptsConnections(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 
     package func healthy() async -> Bool {
@@ -308,10 +323,18 @@ package final class TestEnvironment: @unchecked Sendable {
         return result
     }
 
+    /// The newest installed psql itself, not Debian's Perl wrapper in front of it: the suite runs
+    /// psql a thousand times, and the wrapper's start costs more than psql's.
+    package static let psqlBinary: String = {
+        let root = "/usr/lib/postgresql"
+        let majors = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap { Int($0) }.sorted(by: >)
+        return majors.map { "\(root)/\($0)/bin/psql" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "psql"
+    }()
+
     /// Runs SQL with psql against a URL; returns unaligned, tuples-only output.
     @discardableResult
     package func psql(_ url: String, _ sql: String) async throws -> String {
-        let result = try await Command.run("psql", [url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check: false)
+        let result = try await Command.run(Self.psqlBinary, [url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check: false)
         guard result.succeeded else { throw TestFailure("psql failed: \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }

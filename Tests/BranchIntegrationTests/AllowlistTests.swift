@@ -140,10 +140,10 @@ struct AllowlistTests {
     static func expectRefused(_ env: TestEnvironment, pooled: String, pooledBranch: String, direct: String, serviceKey: String) async throws {
         // The pooler, both entries; the branch's own server over TCP.
         for url in [pooled, pooledBranch] {
-            let result = try await Command.run("psql", [url, "-X", "-Atc", "select 1"], check: false)
+            let result = try await Command.run(TestEnvironment.psqlBinary, [url, "-X", "-Atc", "select 1"], check: false)
             #expect(!result.succeeded, "pooler let \(url) in")
         }
-        let refused = try await Command.run("psql", [direct, "-X", "-Atc", "select 1"], check: false)
+        let refused = try await Command.run(TestEnvironment.psqlBinary, [direct, "-X", "-Atc", "select 1"], check: false)
         #expect(!refused.succeeded && refused.stderr.contains("pg_hba.conf"), "\(refused.stderr)")
 
         // The management API: reads and changes, the instance admin included.
@@ -196,7 +196,7 @@ struct AllowlistTests {
     }
 
     static func connects(_ url: String) async throws -> Bool {
-        try await Command.run("psql", [url, "-X", "-Atc", "select 1"], check: false).succeeded
+        try await Command.run(TestEnvironment.psqlBinary, [url, "-X", "-Atc", "select 1"], check: false).succeeded
     }
 
     /// The addresses TCP sockets listen on at `port` (from /proc/net/tcp and tcp6), as text.

@@ -59,7 +59,7 @@ struct DataAPITests {
     /// Loads Tests/DataAPIClients/schema.sql as the project's owner, as an app's migration would.
     static func loadSchema(into database: String) async throws {
         let schema = "\(PythonScript.repository)/Tests/DataAPIClients/schema.sql"
-        let result = try await Command.run("psql", [database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schema], check: false)
+        let result = try await Command.run(TestEnvironment.psqlBinary, [database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schema], check: false)
         guard result.succeeded else { throw TestFailure("loading schema.sql failed: \(result.stderr)") }
     }
 }

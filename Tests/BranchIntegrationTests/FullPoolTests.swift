@@ -31,7 +31,7 @@ struct FullPoolTests {
     /// (No statement_timeout in PGOPTIONS: the pooler refuses startup options.)
     static func boundedPSQL(_ url: String, _ sql: String, seconds: Int = 20) async throws -> CommandResult {
         try await Command.run(
-            "timeout", ["-k", "5", String(seconds), "psql", url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check: false)
+            "timeout", ["-k", "5", String(seconds), TestEnvironment.psqlBinary, url, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check: false)
     }
 
     /// Runs the CLI with `--json`, killed after `seconds`.

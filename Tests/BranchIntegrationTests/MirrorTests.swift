@@ -55,7 +55,7 @@ struct MirrorTests {
 
                 // main is read-only for clients, rows and schema alike.
                 for write in ["insert into public.items values (9000, 'no', 1)", "truncate public.items", "create table public.mine (id int)"] {
-                    let refused = try await Command.run("psql", [main, "-X", "-c", write], check: false)
+                    let refused = try await Command.run(TestEnvironment.psqlBinary, [main, "-X", "-c", write], check: false)
                     #expect(!refused.succeeded && refused.stderr.contains("read-only"), "\(write): \(refused.stderr)")
                 }
                 _ = try await env.json(SnapshotResult.self, "snapshot", "create", "main", "--name", "before", "--project", "shop")

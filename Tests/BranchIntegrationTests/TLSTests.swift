@@ -30,7 +30,7 @@ struct TLSTests {
 
     /// Runs psql on `url`; returns whether it succeeded, and its output or error.
     static func psql(_ url: String, _ sql: String) async throws -> (ok: Bool, output: String) {
-        let result = try await Command.run("psql", [url, "-X", "-A", "-t", "-q", "-c", sql], check: false)
+        let result = try await Command.run(TestEnvironment.psqlBinary, [url, "-X", "-A", "-t", "-q", "-c", sql], check: false)
         return (result.succeeded, (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
