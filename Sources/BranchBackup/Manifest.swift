@@ -170,6 +170,14 @@ package struct BackupManifest: Codable, Sendable, Hashable {
         return manifest
     }
 
+    /// Parses a stored manifest and checks its signature with the keyring's key it names (the
+    /// current key when it names none the keyring holds, which then reports the wrong key).
+    package static func verified(_ data: Data, keyring: BackupKeyring) throws(BackupError) -> BackupManifest {
+        var named: String?
+        if case .object(let members) = try? CanonicalJSON.parse(data) { named = members["keyID"]?.stringValue }
+        return try verified(data, key: named.flatMap(keyring.key(id:)) ?? keyring.current)
+    }
+
     /// Parses a stored manifest WITHOUT checking its signature, for listing backups without the
     /// key. Nothing in it can be trusted: restores and verification use `verified(_:key:)`.
     package static func unverifiedPeek(_ data: Data) throws(BackupError) -> BackupManifest {

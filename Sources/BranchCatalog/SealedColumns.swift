@@ -43,7 +43,7 @@ struct SealedColumn: Sendable, Hashable {
 
 extension Catalog {
     /// Settings whose values are sealed: `setting` and `setSetting` seal and open them.
-    package static let secretSettings: Set<String> = ["pooler.admin_password"]
+    package static let secretSettings: Set<String> = ["pooler.admin_password", "backup.keys.retired"]
 
     /// The fingerprint of the master key the catalog's secrets are sealed with.
     static let masterKeyIDSetting = "secrets.master_key_id"

@@ -72,6 +72,19 @@ struct ConsoleEnvironment: Sendable {
         HTMLResponses.redirect(location, flash: flash, error: error, cookies: cookies)
     }
 
+    /// The redirect back to `back` when `password` is not the signed-in user's (saying `wrong`) or
+    /// sign-ins are locked; nil when it is. Checked under the sign-in limits, so a stolen session
+    /// cookie alone cannot pass it.
+    func refusedPassword(_ password: String, back: String, wrong: String) async throws -> Response? {
+        let session = try ConsoleSession.required()
+        do {
+            try await gateway.checkPassword(token: session.token, password: password)
+            return nil
+        } catch let failure as ConsoleFailure where failure.status == 401 || failure.status == 429 {
+            return redirect(back, flash: failure.status == 401 ? wrong : "\(failure.message) \(failure.hint ?? "")", error: true)
+        }
+    }
+
     /// The fields of a posted form (the CSRF token already checked by `SessionMiddleware`).
     func form(_ request: Request, limit: Int = 1 << 20) async throws -> FormFields {
         var request = request

@@ -69,6 +69,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
 
     // Data that does not check out
     case backupWrongKey = "backup_wrong_key"
+    case backupKeyNotRotatable = "backup_key_not_rotatable"
     case backupIntegrityFailed = "backup_integrity_failed"
     case masterKeyMismatch = "master_key_mismatch"
     case jsonPatchInvalid = "json_patch_invalid"
@@ -142,7 +143,7 @@ package enum ErrorCode: String, Sendable, CaseIterable, CustomStringConvertible 
             .notFound
         case .projectExists, .branchExists, .snapshotExists, .notReady, .projectHasBranches, .branchIsMain, .branchHasChildren, .branchProtected,
             .branchCheckedOut, .branchHasNoParent, .snapshotInUse, .pointNotRestorable, .branchStopped, .mergeNoTarget, .mergeNoBase,
-            .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch,
+            .mergeSchemaConflict, .mergeDestructive, .mergeUnsupportedChange, .backupInUse, .backupProjectMismatch, .backupKeyNotRotatable,
             .postgresVersionMismatch, .subvolumeExists, .catalogConflict, .branchBusy, .migrationExists, .migrationChanged,
             .releaseNotNewer, .releaseIncompatible, .upgradeInProgress, .noPreviousRelease,
             .userExists, .lastAdmin, .firstRunDone, .sourceVersionUnsupported, .tableHasNoPrimaryKey, .mirrorReadOnly,

@@ -54,10 +54,42 @@ package enum KeyFile {
     /// Removes a key file this start made, when the start failed before anything used it.
     package static func remove(createdAt path: String) { unlink(path) }
 
+    /// Replaces the file at `path` with `text` (mode 0600) in one rename, so a crash leaves the old
+    /// text or the new one, never a mix; the file is made when there is none. Refuses a symbolic
+    /// link: a key file that is a link is a mounted secret, changed where it comes from.
+    package static func replace(_ text: String, at path: String, label: String) throws(Failure) {
+        var info = stat()
+        if lstat(path, &info) == 0, info.st_mode & 0o170000 == 0o120000 {
+            throw Failure(
+                message: "The \(label) \(path) is a symbolic link; Branch does not replace what it points to.",
+                hint: "Put the new key where the link points yourself, or give the service a key file of its own.")
+        }
+        let temporary = try writeTemporary(text, for: path, label: label)
+        defer { unlink(temporary) }
+        guard rename(temporary, path) == 0 else {
+            throw Failure(message: "Cannot replace the \(label) \(path): \(String(cString: strerror(errno))).", hint: nil)
+        }
+        syncDirectory(of: path)
+    }
+
     /// Writes `text` and a newline to `path` with mode 0600 without ever replacing a file that
     /// exists: written and synced under a temporary name, then hard-linked into place (its
     /// directory, when missing, made 0700). False when `path` appeared meanwhile.
     private static func write(_ text: String, to path: String, label: String) throws(Failure) -> Bool {
+        let temporary = try writeTemporary(text, for: path, label: label)
+        defer { unlink(temporary) }
+        guard link(temporary, path) == 0 else {
+            if errno == EEXIST { return false }
+            throw Failure(message: "Cannot create the \(label) \(path): \(String(cString: strerror(errno))).", hint: nil)
+        }
+        // The directory entry itself, so a crash right after the start does not lose the key.
+        syncDirectory(of: path)
+        return true
+    }
+
+    /// `text` and a newline, written and synced to a new file beside `path` (mode 0600; the
+    /// directory, when missing, made 0700). Returns its path; the caller links or renames it.
+    private static func writeTemporary(_ text: String, for path: String, label: String) throws(Failure) -> String {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             do {
@@ -74,24 +106,23 @@ package enum KeyFile {
         guard fd >= 0 else {
             throw Failure(message: "Cannot create the \(label) \(path): \(String(cString: strerror(errno))).", hint: nil)
         }
-        defer { unlink(temporary) }
         let bytes = Array((text + "\n").utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0
         close(fd)
         guard written == bytes.count, synced else {
+            unlink(temporary)
             throw Failure(message: "Cannot write the \(label) \(path): \(String(cString: strerror(errno))).", hint: nil)
         }
-        guard link(temporary, path) == 0 else {
-            if errno == EEXIST { return false }
-            throw Failure(message: "Cannot create the \(label) \(path): \(String(cString: strerror(errno))).", hint: nil)
-        }
-        // The directory entry itself, so a crash right after the start does not lose the key.
+        return temporary
+    }
+
+    private static func syncDirectory(of path: String) {
+        let directory = (path as NSString).deletingLastPathComponent
         let directoryFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)
             close(directoryFD)
         }
-        return true
     }
 }

@@ -126,7 +126,7 @@ package final class Engine: Sendable {
                 configuration.runtime, installation: installation, prefix: configuration.containerPrefix, pool: layout.root),
             pooler: pooler, logger: logger,
             backupTarget: try BackupTargets.parse(configuration.backupTarget ?? "dir:\(layout.root).backups", environment: configuration.environment),
-            backupKey: backupKey.key)
+            backupKeys: try await backupKey.keyring(catalog))
         let adminLogin = try await Identities(context: context).bootstrap(adminKey: adminKey)
         try await BlockingWork.run { context.release.identify() }
         let engine = Engine(

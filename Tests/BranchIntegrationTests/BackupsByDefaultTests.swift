@@ -68,6 +68,54 @@ struct BackupsByDefaultTests {
         }
     }
 
+    @Test("rotating the key: the new key shown once, in the key file, warned about again; older backups still verify, restore, export and diff with the retired key, sealed in the catalog, after a restart; the next backup is full; BRANCH_BACKUP_KEY is refused")
+    func keyRotation() async throws {
+        try await TestEnvironment.with { env in
+            let path = "\(env.root)/backup.key"
+            let main = try await env.linkedProject()
+            try await env.psql(main, "create table t(id int primary key); insert into t select generate_series(1, 100)")
+            let old = try #require(try await env.json(JobInfo.self, "backup", "create").backup)
+            let oldKey = try await env.json(BackupKeyReveal.self, "backup", "key", "show")
+            _ = try await env.json(BackupKeyStatus.self, "backup", "key", "acknowledge")
+
+            let rotated = try await env.json(BackupKeyReveal.self, "backup", "key", "rotate")
+            #expect(rotated.id != oldKey.id && rotated.retiredID == oldKey.id && rotated.location == path)
+            #expect(Files.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines) == rotated.key, "the key file holds the new key")
+            #expect((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int == 0o600)
+            let status = try #require(try await env.json(StatusResponse.self, "status").backupKey)
+            #expect(status.id == rotated.id && status.warning != nil, "a new key warns again until its copy is acknowledged")
+            #expect(status.retired?.map(\.id) == [oldKey.id] && status.retired?.first?.backups == 1)
+
+            // The next backup is a new full chain under the new key.
+            try await env.psql(main, "insert into t values (101)")
+            let fresh = try #require(try await env.json(JobInfo.self, "backup", "create").backup)
+            #expect(fresh.kind == "full" && fresh.parentID == nil && fresh.keyID == rotated.id)
+
+            // After a restart the retired key still reads the backup made with it: it is kept in
+            // the catalog, sealed under the master key, never in clear.
+            #expect(await env.stopService() == 0)
+            #expect(!SecretsAtRestTests.catalogFilesContain(env, oldKey.key), "the retired key is sealed in the catalog")
+            try await env.startService()
+            #expect(try await env.json(JobInfo.self, "backup", "verify", old.id).verify?.ok == true)
+            #expect(try await env.json(JobInfo.self, "backup", "restore", old.id, "--as", "before").branch?.name == "before")
+            #expect(try await env.psql(try await env.cli("url", "before").output, "select count(*) from t") == "100")
+            #expect(try await env.cli("backup", "export", old.id).stdout.contains("CREATE TABLE public.t ("))
+            #expect(try await env.diff("backup:\(old.id)", "main").end?.rowsAdded == 1)
+            #expect(Set(try await env.json(BackupList.self, "backup", "list", "--remote").backups.map(\.id)) == [old.id, fresh.id])
+            let audit = try await env.cli("audit", "--jsonl").stdout
+            #expect(audit.contains("\"rotateBackupKey\""), "the rotation is in the audit log")
+            #expect(!audit.contains(rotated.key) && !(Files.read(env.serviceLog) ?? "").contains(rotated.key), "the key is in no log")
+
+            // A key from BRANCH_BACKUP_KEY is the operator's to change: refused, nothing changes.
+            #expect(await env.stopService() == 0)
+            try await env.startService(environment: ["BRANCH_BACKUP_KEY": TestEnvironment.newBackupKey()])
+            #expect(try await env.errorCode("backup", "key", "rotate") == "backup_key_not_rotatable")
+            #expect(Files.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines) == rotated.key)
+            #expect(try await env.json(JobInfo.self, "backup", "verify", old.id).verify?.ok == true, "retired keys stay, whatever the current key")
+            #expect(try await env.errorCode("backup", "verify", fresh.id) == "backup_wrong_key", "the rotated key was not kept: it is in the file")
+        }
+    }
+
     @Test("every new project gets a daily backup at a quiet hour with GFS retention; --no-backups and --no-default-backups opt out")
     func defaultSchedule() async throws {
         try await TestEnvironment.with { env in

@@ -523,3 +523,73 @@ struct BackupArchiveMemoryTests {
         #expect(reader.peakBufferedBytes <= 2 * (chunkSize + ArchiveFormat.frameOverhead) + pieceSize)
     }
 }
+
+@Suite("Backup keyring")
+struct BackupKeyringTests {
+    @Test("a rotation retires the key before; each manifest is read with the key it names")
+    func rotation() throws {
+        let first = BackupKey.generate()
+        let second = BackupKey.generate()
+        let manifest = try archive(randomBytes(10_000, seed: 7), key: first, chunkSize: 4_096).manifest
+        let signed = try manifest.signed(with: first)
+
+        let keyring = BackupKeyring(current: first).rotated(to: second, at: Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(keyring.current.id == second.id)
+        #expect(keyring.retired.map(\.key.id) == [first.id])
+        #expect(keyring.key(id: first.id)?.id == first.id)
+        #expect(keyring.key(id: "0000000000000000") == nil)
+        #expect(try BackupManifest.verified(signed, keyring: keyring) == manifest)
+
+        // A keyring without the key reports the wrong key, not tampering.
+        expectBackupError(.backupWrongKey, mentioning: [first.id]) {
+            _ = try BackupManifest.verified(signed, keyring: BackupKeyring(current: second))
+        }
+        // A damaged manifest is still tampering, whichever key it names.
+        let damaged = Data(String(decoding: signed, as: UTF8.self).replacingOccurrences(of: "\"shop\"", with: "\"shoq\"").utf8)
+        expectBackupError(.backupIntegrityFailed) { _ = try BackupManifest.verified(damaged, keyring: keyring) }
+    }
+
+    @Test("the retired keys' stored form round-trips, and a key equal to the current one folds away")
+    func storedForm() throws {
+        let first = BackupKey.generate()
+        let second = BackupKey.generate()
+        let keyring = BackupKeyring(current: first).rotated(to: second, at: Date(timeIntervalSince1970: 1_800_000_000))
+        let stored = keyring.encodedRetired()
+        #expect(!stored.contains(second.id), "only retired keys are stored")
+        let back = try BackupKeyring.decodeRetired(stored)
+        #expect(back.map(\.key.id) == [first.id])
+        #expect(back.first?.retiredAt == Date(timeIntervalSince1970: 1_800_000_000))
+        // A crash between storing the retired list and replacing the key file: the old key is both.
+        #expect(BackupKeyring(current: first, retired: back).retired.isEmpty)
+        // A stored key whose bytes do not match its fingerprint is refused.
+        let forged = #"[{"id":"\#(first.id)","key":"\#(second.base64)","retiredAt":"2027-01-15T08:00:00Z"}]"#
+        expectBackupError(.backupKeyMissing, mentioning: ["fingerprint"]) { _ = try BackupKeyring.decodeRetired(forged) }
+        expectBackupError(.backupKeyMissing) { _ = try BackupKeyring.decodeRetired("not json") }
+    }
+
+    @Test("a key file is replaced whole, private, and never through a symbolic link")
+    func replaceFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("branch-key-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/backup.key"
+        let first = BackupKey.generate()
+        let second = BackupKey.generate()
+        try KeyFile.replace(first.base64, at: path, label: "backup key file")
+        #expect(try BackupKey.load(file: path, environment: [:]).id == first.id)
+        try KeyFile.replace(second.base64, at: path, label: "backup key file")
+        #expect(try BackupKey.load(file: path, environment: [:]).id == second.id)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["backup.key"], "no temporary file left")
+
+        let link = directory + "/linked.key"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        do {
+            try KeyFile.replace(first.base64, at: link, label: "backup key file")
+            Issue.record("a symbolic link was replaced")
+        } catch {
+            #expect(error.message.contains("symbolic link"))
+        }
+        #expect(try BackupKey.load(file: path, environment: [:]).id == second.id, "the link's target is untouched")
+    }
+}

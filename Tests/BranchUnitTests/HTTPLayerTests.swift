@@ -77,6 +77,7 @@ extension StubAPI {
     func updateProject(_ input: Operations.UpdateProject.Input) async throws -> Operations.UpdateProject.Output { throw StubError.notServed }
     func verifyBackup(_ input: Operations.VerifyBackup.Input) async throws -> Operations.VerifyBackup.Output { throw StubError.notServed }
     func revealBackupKey(_ input: Operations.RevealBackupKey.Input) async throws -> Operations.RevealBackupKey.Output { throw StubError.notServed }
+    func rotateBackupKey(_ input: Operations.RotateBackupKey.Input) async throws -> Operations.RotateBackupKey.Output { throw StubError.notServed }
     func acknowledgeBackupKey(_ input: Operations.AcknowledgeBackupKey.Input) async throws -> Operations.AcknowledgeBackupKey.Output {
         throw StubError.notServed
     }

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from console_http_support import Console, check, csrf_of, forms, hidden_fields
+from console_http_support import AdminAPI, Console, check, csrf_of, forms, hidden_fields
 
 BASE, ADMIN_KEY, PROJECT, MAIN_URL, VIEWER_EMAIL, VIEWER_PASSWORD, OTHER = sys.argv[1:8]
 
@@ -154,6 +154,17 @@ page = wait_for_job(admin, headers["Location"])
 check('id="verify-result"' in page and "Verification OK" in page, "the verification shows OK", page)
 status, _, page = call(admin, "GET", backups_path)
 check("restored OK" in page, "the backups list shows the last verified restore", page)
+# After a key rotation the backup was made with a retired key: flagged as such, and it still
+# verifies (and, below, restores).
+status, rotated = AdminAPI(BASE, ADMIN_KEY).call("POST", "/backup-key/rotate")
+check(status == 200 and rotated.get("retiredID") == service_key.group(1), "the API rotates the backup key", str(rotated))
+status, _, page = call(admin, "GET", backups_path)
+row = re.search(r'<tr data-backup="' + re.escape(backup) + r'">(.*?)</tr>', page, re.S)
+check(row is not None and "retired key" in row.group(1) and "other key" not in row.group(1) and f"<code>{rotated.get('id')}</code>" in page,
+      "the backup is flagged as made with a retired key, and the page names the new key", page)
+status, headers, _ = call(admin, "POST", f"{backups_path}/{backup}/verify", {"_csrf": token})
+page = wait_for_job(admin, headers["Location"])
+check("Verification OK" in page, "a backup made with a retired key still verifies", page)
 
 # The schedule editor.
 status, headers, _ = call(admin, "POST", backups_path + "/schedules/snapshot",

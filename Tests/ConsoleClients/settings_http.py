@@ -137,6 +137,24 @@ check(len(key) == 32 and hmac.new(key, b"branch-backup-key-id", hashlib.sha256).
       "the key shown is the one whose fingerprint the settings page shows")
 audit = AdminAPI(BASE, ADMIN_KEY).call("GET", "/audit")[1].get("entries", [])
 check(any(entry.get("action") == "revealBackupKey" and entry.get("outcome") == "ok" for entry in audit), "showing the key is in the audit log")
+# Rotating it: behind the password too; the new key is shown once, the old one listed as retired.
+status, headers, _ = call(admin, "POST", "/settings/backup-key/rotate", {"_csrf": token, "password": "not my password"})
+status, _, page = call(admin, "GET", headers["Location"])
+check("That is not your password: the key was not rotated." in page and f"<code>{fingerprint}</code>" in page
+      and 'id="retired-backup-keys"' not in page, "a wrong password rotates nothing", page)
+status, headers, page = call(admin, "POST", "/settings/backup-key/rotate", {"_csrf": token, "password": ADMIN_PASSWORD})
+shown = re.search(r'<code class="secret" id="secret-value">([A-Za-z0-9+/=]+)</code>', page)
+check(status == 201 and shown and headers.get("Cache-Control") == "no-store" and "New backup key" in page and fingerprint in page,
+      "rotating shows the new key once, naming the retired one", page)
+new_key = base64.b64decode(shown.group(1))
+new_fingerprint = hmac.new(new_key, b"branch-backup-key-id", hashlib.sha256).hexdigest()[:16]
+status, _, page = call(admin, "GET", "/settings")
+retired = page[page.find('id="retired-backup-keys"'):]
+check(f"<dt>Fingerprint</dt><dd><code>{new_fingerprint}</code>" in page and 'id="acknowledge-backup-key"' in page
+      and f"<code>{fingerprint}</code>" in retired[:retired.find("</table>")],
+      "the settings page shows the new key, asks for its copy again, and lists the old one as retired", page[page.find('id="backup-key"'):])
+audit = AdminAPI(BASE, ADMIN_KEY).call("GET", "/audit")[1].get("entries", [])
+check(any(entry.get("action") == "rotateBackupKey" and entry.get("outcome") == "ok" for entry in audit), "the rotation is in the audit log")
 
 viewer = client()
 status, _, _ = console.sign_in(viewer, "viewer@example.com", password)

@@ -3,11 +3,12 @@ import BranchAPI
 import BranchCore
 import Foundation
 
-/// `branch backup key show|acknowledge`: the key the first start made, copied off the server.
+/// `branch backup key show|rotate|acknowledge`: the key the first start made, copied off the
+/// server, replaced by a new one.
 struct BackupKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key", abstract: "The backup key: print it to copy it off the server, then acknowledge that a copy is kept.",
-        subcommands: [Show.self, Acknowledge.self])
+        subcommands: [Show.self, Rotate.self, Acknowledge.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -20,6 +21,24 @@ struct BackupKeyCommand: AsyncParsableCommand {
                 print(key.key)
                 FileHandle.standardError.write(Data((
                     Style.dim("Backup key \(key.id) (in \(key.location)). Keep this line somewhere off this server; then run `branch backup key acknowledge`.")
+                        + "\n").utf8))
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a new backup key and print it (base64) this once. The old key is kept to read the backups made with it; "
+                + "the next backup of every branch is a full one. Instance admin only; audited.")
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await output.report(await APIClient.make().rotateBackupKey().ok.body.json) { key in
+                print(key.key)
+                FileHandle.standardError.write(Data((
+                    Style.dim("New backup key \(key.id) (in \(key.location)); key \(key.retiredID ?? "?") is retired and still reads the backups made with it. "
+                        + "Keep this line somewhere off this server; then run `branch backup key acknowledge`.")
                         + "\n").utf8))
             }
         }

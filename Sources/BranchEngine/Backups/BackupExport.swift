@@ -10,8 +10,7 @@ extension Backups {
     /// read-only Postgres is started on it, and the export is read from that server. Both are
     /// removed when the stream ends or is dropped; no project or branch is touched.
     package func export(_ id: String, format: ExportFormat, table: String?) async throws -> ExportStream {
-        let key = try context.requireBackupKey()
-        let chain = try await chain(for: id, key: key)
+        let (chain, key) = try await chain(for: id)
         let last = chain.last!
         try requireSameMajor(last, doing: "Export")
         let database = try secrets(of: last, key: key).database

@@ -1,6 +1,8 @@
 import BranchBackup
 import BranchCatalog
 import BranchCore
+import BranchSystem
+import Logging
 package import Foundation
 
 /// Where the service's backup key comes from: `--backup-key-file`, else `BRANCH_BACKUP_KEY`, else
@@ -38,6 +40,16 @@ package struct BackupKeySetup: Sendable {
     /// The catalog setting that records the acknowledgement: `<key id> <ISO 8601 time>`. It names
     /// the key, so a new key warns again.
     static let acknowledgementSetting = "backup.key.acknowledged"
+
+    /// The catalog setting (sealed under the master key, see `Catalog.secretSettings`) that keeps
+    /// the keys a rotation retired, so the backups made with them can still be read.
+    static let retiredKeysSetting = "backup.keys.retired"
+
+    /// The current key and the retired ones the catalog keeps.
+    func keyring(_ catalog: Catalog) async throws -> BackupKeyring {
+        let retired = try await catalog.setting(Self.retiredKeysSetting).map { try BackupKeyring.decodeRetired($0) } ?? []
+        return BackupKeyring(current: key, retired: retired)
+    }
 }
 
 /// The backup key as `branch status` shows it: never the key itself.
@@ -48,6 +60,15 @@ package struct BackupKeyStatus: Sendable {
     package var acknowledgedAt: Date?
     /// What to do, while not acknowledged.
     package var warning: String?
+    /// Keys a rotation retired, oldest first: kept (sealed in the catalog) to read older backups.
+    package var retired: [RetiredKeyStatus] = []
+
+    package struct RetiredKeyStatus: Sendable {
+        package var id: String
+        package var retiredAt: Date
+        /// Backups in the catalog made with it.
+        package var backups: Int
+    }
 
     static func warning(location: String) -> String {
         "Copy the backup key off this server: without it no backup can be restored. Print it with `branch backup key show` "
@@ -55,11 +76,13 @@ package struct BackupKeyStatus: Sendable {
     }
 }
 
-/// The key itself, for `branch backup key show`.
+/// The key itself, for `branch backup key show`, and the new key a rotation made (with the
+/// fingerprint of the one it retired).
 package struct BackupKeyReveal: Sendable {
     package var id: String
     package var key: String
     package var location: String
+    package var retiredID: String? = nil
 }
 
 extension Backups {
@@ -72,9 +95,45 @@ extension Backups {
             guard parts.count == 2, parts[0] == key.id else { return nil }
             return Instant.parse(parts[1])
         }
+        let retired = context.backupKeys?.all.retired ?? []
+        let backupsByKey = try await catalog.read { try $0.backups(nil) }.reduce(into: [String: Int]()) { counts, backup in
+            if let keyID = backup.keyID { counts[keyID, default: 0] += 1 }
+        }
         return BackupKeyStatus(
             id: key.id, location: location, acknowledgedAt: acknowledged,
-            warning: acknowledged == nil ? BackupKeyStatus.warning(location: location) : nil)
+            warning: acknowledged == nil ? BackupKeyStatus.warning(location: location) : nil,
+            retired: retired.map { .init(id: $0.key.id, retiredAt: $0.retiredAt, backups: backupsByKey[$0.key.id] ?? 0) })
+    }
+
+    /// Makes a new backup key: the key file is replaced, the key before it is kept (sealed in the
+    /// catalog) to read the backups made with it, and the next backup of every branch starts a new
+    /// full chain. The new key is returned once, to copy off the server; until that is
+    /// acknowledged, `branch status` warns again.
+    package func rotateKey(now: Date = Date()) async throws -> BackupKeyReveal {
+        guard let keys = context.backupKeys else { throw BackupError(.backupKeyMissing, "No backup key is configured for this service.") }
+        let location = BackupKeySetup.location(configuration)
+        guard location != BackupKey.environmentVariable else {
+            throw EngineError(
+                .backupKeyNotRotatable, "The backup key comes from BRANCH_BACKUP_KEY, which the service cannot change.",
+                hint: "Give `branch serve` a key file (--backup-key-file FILE) instead; the service can then rotate it.")
+        }
+        return try await context.locks.withLock("backup-key") {
+            let before = keys.all
+            let new = BackupKey.generate()
+            let after = before.rotated(to: new, at: now)
+            // The old key joins the retired keys before the file changes: a crash between the two
+            // leaves it current and retired at once, which loading the keyring folds back into one.
+            try await catalog.setSetting(BackupKeySetup.retiredKeysSetting, after.encodedRetired())
+            do {
+                try await BlockingWork.run { try KeyFile.replace(new.base64, at: location, label: "backup key file") }
+            } catch let failure as KeyFile.Failure {
+                try? await catalog.setSetting(BackupKeySetup.retiredKeysSetting, before.encodedRetired())
+                throw EngineError(.backupKeyNotRotatable, failure.message, hint: failure.hint)
+            }
+            keys.replace(with: after)
+            logger.notice("backup key rotated", metadata: ["key": "\(new.id)", "retired": "\(before.current.id)"])
+            return BackupKeyReveal(id: new.id, key: new.base64, location: location, retiredID: before.current.id)
+        }
     }
 
     /// The key in base64, to copy off the server.

@@ -11,10 +11,9 @@ import Logging
 extension Backups {
     /// Starts restoring a backup chain as a new branch; returns its job at once.
     package func restore(_ id: String, as newName: String, project: String? = nil) async throws -> Job {
-        let key = try context.requireBackupKey()
         let name = try ResourceName(validating: newName, kind: "branch name")
         let projectOverride = try project.map { try ResourceName(validating: $0, kind: "project name") }
-        let chain = try await chain(for: id, key: key)
+        let (chain, key) = try await chain(for: id)
         let last = chain.last!
         let projectName = try projectOverride ?? ResourceName(validating: last.project, kind: "project name")
         try requireSameMajor(last, doing: "Restore")

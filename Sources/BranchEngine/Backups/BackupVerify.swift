@@ -23,8 +23,7 @@ package struct VerifyReport: Sendable {
 extension Backups {
     /// Starts verifying a backup; returns its job at once.
     package func verify(_ id: String) async throws -> Job {
-        let key = try context.requireBackupKey()
-        let chain = try await chain(for: id, key: key)
+        let (chain, key) = try await chain(for: id)
         return context.jobs.start(kind: .backupVerify, project: chain.last?.project) { progress in
             let report = try await verifyAndRecord(chain: chain, key: key, progress: progress)
             progress.outcome(.verify(report))

@@ -225,11 +225,14 @@ package struct Backups: EnginePart {
     /// The fingerprint of the key this service encrypts and reads backups with.
     package var keyID: String? { context.backupKey?.id }
 
+    /// The fingerprints of the keys a rotation retired, which still read the backups made with them.
+    package var retiredKeyIDs: [String] { context.backupKeys?.all.retired.map(\.key.id) ?? [] }
+
     package func list(project: String?, remote: Bool) async throws -> [BackupSummary] {
         // Checked first: on the remote path the name becomes a key prefix in the target.
         let projectName = try project.map { try ResourceName(validating: $0, kind: "project name") }
         if remote {
-            let key = try context.requireBackupKey()
+            let keyring = try context.requireBackupKeyring()
             let target = try context.requireBackupTarget()
             let prefix = projectName.map { "\($0.rawValue)/" } ?? ""
             var infos: [BackupSummary] = []
@@ -237,7 +240,7 @@ package struct Backups: EnginePart {
                 guard let data = try? await target.get(manifestKey) else { continue }
                 let manifest: BackupManifest
                 do {
-                    manifest = try BackupManifest.verified(data, key: key)
+                    manifest = try BackupManifest.verified(data, keyring: keyring)
                 } catch {
                     logger.warning("skipping a manifest that does not verify", metadata: ["key": "\(manifestKey)", "error": "\(error)"])
                     continue
@@ -251,7 +254,7 @@ package struct Backups: EnginePart {
 
     package func get(_ id: String) async throws -> BackupSummary {
         if let record = try await catalog.read({ try $0.backup(id) }) { return BackupSummary(record) }
-        let (manifest, _) = try await locateManifest(id, key: try context.requireBackupKey())
+        let (manifest, _) = try await locateManifest(id, keyring: try context.requireBackupKeyring())
         return BackupSummary(manifest, target: context.backupTarget?.description ?? "")
     }
 
@@ -259,8 +262,7 @@ package struct Backups: EnginePart {
     package func delete(_ id: String) async throws -> Deletion {
         let watch = Stopwatch()
         let target = try context.requireBackupTarget()
-        let key = try context.requireBackupKey()
-        let (manifest, _) = try await locateManifest(id, key: key)
+        let (manifest, _) = try await locateManifest(id, keyring: try context.requireBackupKeyring())
         let children = try await list(project: manifest.project, remote: true).filter { $0.parentID == id }
         if !children.isEmpty {
             throw EngineError(
@@ -274,7 +276,7 @@ package struct Backups: EnginePart {
     }
 
     /// Finds and verifies a backup's manifest in the target.
-    func locateManifest(_ id: String, key: BackupKey) async throws -> (BackupManifest, String) {
+    func locateManifest(_ id: String, keyring: BackupKeyring) async throws -> (BackupManifest, String) {
         let target = try context.requireBackupTarget()
         var candidates: [String] = []
         if let record = try await catalog.read({ try $0.backup(id) }) {
@@ -285,22 +287,27 @@ package struct Backups: EnginePart {
         guard let manifestKey = candidates.first, try await target.exists(manifestKey) else {
             throw BackupError(.backupNotFound, "There is no backup '\(id)' in \(target.description).")
         }
-        let manifest = try BackupManifest.verified(try await target.get(manifestKey), key: key)
+        let manifest = try BackupManifest.verified(try await target.get(manifestKey), keyring: keyring)
         guard manifest.id == id else { throw BackupError(.backupIntegrityFailed, "The manifest at \(manifestKey) is for backup \(manifest.id), not \(id).") }
         return (manifest, manifestKey)
     }
 
-    /// A backup and the ones it builds on, full backup first; every manifest verified.
-    func chain(for id: String, key: BackupKey) async throws -> [BackupManifest] {
+    /// A backup and the ones it builds on, full backup first, every manifest verified, and the key
+    /// they were made with (the current key or a retired one; a chain never mixes keys).
+    func chain(for id: String) async throws -> (manifests: [BackupManifest], key: BackupKey) {
+        let keyring = try context.requireBackupKeyring()
         var chain: [BackupManifest] = []
         var next: String? = id
         while let current = next {
-            let (manifest, _) = try await locateManifest(current, key: key)
+            let (manifest, _) = try await locateManifest(current, keyring: keyring)
             chain.insert(manifest, at: 0)
             next = manifest.parentID
             guard chain.count <= 1000 else { throw BackupError(.backupIntegrityFailed, "The chain of backup \(id) does not end in a full backup.") }
         }
         guard chain.first?.kind == .full else { throw BackupError(.backupIntegrityFailed, "The chain of backup \(id) does not start with a full backup.") }
-        return chain
+        guard let key = keyring.key(id: chain[0].keyID), chain.allSatisfy({ $0.keyID == key.id }) else {
+            throw BackupError(.backupIntegrityFailed, "The chain of backup \(id) was made with more than one key.")
+        }
+        return (chain, key)
     }
 }

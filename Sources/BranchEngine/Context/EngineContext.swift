@@ -24,9 +24,11 @@ final class EngineContext: Sendable {
     let pooler: Pooler
     let journal: Journal
     let logger: Logger
-    /// Where backups are stored and the key that seals them (nil: backups are refused with a hint).
+    /// Where backups are stored and the keys that seal them (nil: backups are refused with a hint).
     let backupTarget: (any BackupTarget)?
-    let backupKey: BackupKey?
+    let backupKeys: BackupKeys?
+    /// The key new backups are made with.
+    var backupKey: BackupKey? { backupKeys?.current }
 
     let locks = KeyedLock()
     /// Ports just handed out by `allocatePort`, until their branch rows exist.
@@ -63,7 +65,7 @@ final class EngineContext: Sendable {
     init(
         configuration: EngineConfiguration, layout: PoolLayout, installation: PostgresInstallation, mountOutcome: PoolMountOutcome,
         catalog: Catalog, runtime: any BranchServerRuntime, pooler: Pooler, logger: Logger, backupTarget: (any BackupTarget)?,
-        backupKey: BackupKey?
+        backupKeys: BackupKeyring?
     ) {
         self.configuration = configuration
         self.layout = layout
@@ -76,7 +78,7 @@ final class EngineContext: Sendable {
         self.journal = Journal(catalog: catalog, logger: logger)
         self.logger = logger
         self.backupTarget = backupTarget
-        self.backupKey = backupKey
+        self.backupKeys = backupKeys.map(BackupKeys.init)
         self.jobs = JobRunner(logger: logger)
         self.notifications = Notifier(
             logger: logger, catalog: catalog, service: configuration.publicHost, backoff: configuration.alerts.backoff,
@@ -138,9 +140,14 @@ final class EngineContext: Sendable {
         await deliverAlert(event)
     }
 
-    /// The configured backup key, or why there is none.
+    /// The key new backups are made with, or why there is none.
     func requireBackupKey() throws -> BackupKey {
-        if let backupKey { return backupKey }
+        try requireBackupKeyring().current
+    }
+
+    /// Every key backups are read with: the current one and the retired ones.
+    func requireBackupKeyring() throws -> BackupKeyring {
+        if let backupKeys { return backupKeys.all }
         throw BackupError(.backupKeyMissing, "No backup key is configured for this service.")
     }
 

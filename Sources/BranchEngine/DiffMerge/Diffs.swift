@@ -158,8 +158,7 @@ package struct Diffs: EnginePart {
         let scratchName = "\(operation)-\(Identifiers.shortID(length: 4))"
         if spec.hasPrefix("backup:") {
             let id = String(spec.dropFirst("backup:".count))
-            let key = try context.requireBackupKey()
-            let chain = try await backups.chain(for: id, key: key)
+            let (chain, key) = try await backups.chain(for: id)
             // Its database is named after its project, and its files must be this project's.
             guard let last = chain.last, last.project == project.name.rawValue else {
                 throw EngineError(

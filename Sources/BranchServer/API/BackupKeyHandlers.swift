@@ -4,13 +4,18 @@ import BranchCore
 import BranchEngine
 import Foundation
 
-/// `POST /api/v1/backup-key/reveal` and `/acknowledge`: the backup key the first start made,
-/// copied off the server and acknowledged (docs/operations.md). Both are instance-admin only and
-/// audited (every POST is).
+/// `POST /api/v1/backup-key/reveal`, `/rotate` and `/acknowledge`: the backup key the first start
+/// made, copied off the server, replaced and acknowledged (docs/operations.md). All are
+/// instance-admin only and audited (every POST is).
 extension APIHandlers {
     func revealBackupKey(_ input: Operations.RevealBackupKey.Input) async throws -> Operations.RevealBackupKey.Output {
         let key = try engine.backups.revealKey()
         return .ok(.init(body: .json(.init(id: key.id, key: key.key, location: key.location))))
+    }
+
+    func rotateBackupKey(_ input: Operations.RotateBackupKey.Input) async throws -> Operations.RotateBackupKey.Output {
+        let key = try await engine.backups.rotateKey()
+        return .ok(.init(body: .json(.init(id: key.id, key: key.key, location: key.location, retiredID: key.retiredID))))
     }
 
     func acknowledgeBackupKey(_ input: Operations.AcknowledgeBackupKey.Input) async throws -> Operations.AcknowledgeBackupKey.Output {
@@ -20,7 +25,9 @@ extension APIHandlers {
 
 extension Schemas.BackupKeyStatus {
     init(_ status: BranchEngine.BackupKeyStatus) {
-        self.init(acknowledgedAt: status.acknowledgedAt, id: status.id, location: status.location, warning: status.warning)
+        self.init(
+            acknowledgedAt: status.acknowledgedAt, id: status.id, location: status.location,
+            retired: status.retired.map { .init(backups: $0.backups, id: $0.id, retiredAt: $0.retiredAt) }, warning: status.warning)
     }
 }
 

@@ -282,7 +282,7 @@ struct APIHandlers: APIProtocol {
         let backups = try await engine.backups.list(project: input.query.project, remote: input.query.remote ?? false)
         let verifications = try await engine.backups.verifications(project: input.query.project)
         return .ok(.init(body: .json(.init(
-            backups: backups.map(Schemas.BackupInfo.init), keyID: engine.backups.keyID, verifications: verifications.map(Schemas.BackupVerification.init)))))
+            backups: backups.map(Schemas.BackupInfo.init), keyID: engine.backups.keyID, retiredKeyIDs: engine.backups.retiredKeyIDs, verifications: verifications.map(Schemas.BackupVerification.init)))))
     }
 
     func exportBackup(_ input: Operations.ExportBackup.Input) async throws -> Operations.ExportBackup.Output {

@@ -27,7 +27,7 @@ enum Permission: Equatable {
         "listOperations": .projectFilter(.viewer), "listEvents": .projectFilter(.viewer), "getMetrics": .projectFilter(.viewer),
         "listBackups": .projectFilter(.viewer), "getJob": .signedIn,
         "getBackup": .instanceAdmin, "deleteBackup": .instanceAdmin, "restoreBackup": .instanceAdmin, "verifyBackup": .instanceAdmin, "exportBackup": .instanceAdmin,
-        "revealBackupKey": .instanceAdmin, "acknowledgeBackupKey": .instanceAdmin,
+        "revealBackupKey": .instanceAdmin, "rotateBackupKey": .instanceAdmin, "acknowledgeBackupKey": .instanceAdmin,
         // Filtered or checked by the handler: the projects the caller sees; a project made by a
         // user is theirs; `/api/admin/query` names its project in the body.
         "listProjects": .signedIn, "createProject": .signedIn, "importProject": .signedIn, "adminQuery": .signedIn,

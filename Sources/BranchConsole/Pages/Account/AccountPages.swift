@@ -111,11 +111,8 @@ struct AccountPages: Sendable {
         guard !new.isEmpty, new == confirm else {
             return environment.redirect("/account#password", flash: "The new password and its confirmation differ.", error: true)
         }
-        do {
-            try await environment.gateway.checkPassword(token: session.token, password: current)
-        } catch let failure as ConsoleFailure where failure.status == 401 || failure.status == 429 {
-            let text = failure.status == 401 ? "Your current password is not that." : "\(failure.message) \(failure.hint ?? "")"
-            return environment.redirect("/account#password", flash: text, error: true)
+        if let refused = try await environment.refusedPassword(current, back: "/account#password", wrong: "Your current password is not that.") {
+            return refused
         }
         do {
             _ = try await environment.call("setPassword", changes: true, target: session.viewer.email) {

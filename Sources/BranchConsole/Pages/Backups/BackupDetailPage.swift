@@ -87,7 +87,7 @@ struct BackupDetailPage: Sendable {
         let chain = BackupsRows.chain(of: backup, in: byID)
         let verification = list.verifications?.first { $0.project == project && $0.backup == id }
         let model = Model(
-            project: project, backup: BackupsRows.row(backup, chain: chain, verification: verification, project: project, serviceKey: list.keyID),
+            project: project, backup: BackupsRows.row(backup, chain: chain, verification: verification, project: project, keys: ServiceKeys(list)),
             chain: chain.enumerated().map { index, link in
                 .init(id: link, href: Self.href(project: project, backup: link), role: index == 0 ? "full" : "incremental", current: link == id)
             },

@@ -62,9 +62,11 @@ struct BackupsModel: Sendable {
         var parentHref: String?
         var chain: String
         var target: String
-        /// The fingerprint of the key it is encrypted with ("—" when not recorded), and whether
-        /// that is not the service's key (a restore then needs the other key).
+        /// The fingerprint of the key it is encrypted with ("—" when not recorded); whether that is
+        /// a key a rotation retired (the service still reads it), or a key the service does not
+        /// hold at all (a restore then needs that key).
         var keyID: String
+        var retiredKey: Bool
         var otherKey: Bool
         var verification: String?
         var verificationFailed: Bool
@@ -146,18 +148,18 @@ enum BackupsRows {
     }
 
     static func backups(
-        _ list: [Components.Schemas.BackupInfo], verification: Components.Schemas.BackupVerification?, project: String, serviceKey: String?
+        _ list: [Components.Schemas.BackupInfo], verification: Components.Schemas.BackupVerification?, project: String, keys: ServiceKeys
     ) -> [BackupsModel.BackupRow] {
         let byID = Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return list.sorted { $0.startedAt > $1.startedAt }.map { backup in
             let verified = verification.flatMap { $0.backup == backup.id ? $0 : nil }
-            return row(backup, chain: chain(of: backup, in: byID), verification: verified, project: project, serviceKey: serviceKey)
+            return row(backup, chain: chain(of: backup, in: byID), verification: verified, project: project, keys: keys)
         }
     }
 
     static func row(
         _ backup: Components.Schemas.BackupInfo, chain: [String], verification: Components.Schemas.BackupVerification?, project: String,
-        serviceKey: String?
+        keys: ServiceKeys
     ) -> BackupsModel.BackupRow {
         let base = "/projects/\(ConsolePath.segment(project))/backups/"
         let duration = backup.finishedAt.map { String(format: "%.1f s", $0.timeIntervalSince(backup.startedAt)) } ?? "running"
@@ -167,7 +169,8 @@ enum BackupsRows {
             status: backup.status, failed: backup.status == "failed", error: backup.error, raw: Formatting.bytes(backup.rawBytes),
             stored: Formatting.bytes(backup.storedBytes), started: Formatting.utc(backup.startedAt), startedAge: Formatting.age(backup.startedAt), duration: duration, parent: backup.parentID,
             parentHref: backup.parentID.map { base + ConsolePath.segment($0) }, chain: chainText, target: backup.target,
-            keyID: backup.keyID ?? "—", otherKey: backup.keyID != nil && backup.keyID != serviceKey,
+            keyID: backup.keyID ?? "—", retiredKey: backup.keyID.map(keys.retired.contains) ?? false,
+            otherKey: backup.keyID.map { $0 != keys.current && !keys.retired.contains($0) } ?? false,
             verification: verification.map { "\($0.ok ? "restored OK" : "FAILED") \(Formatting.age($0.at)) in \(String(format: "%.1f s", $0.durationMs / 1000))\($0.error.map { ": \($0)" } ?? "")" },
             verificationFailed: verification.map { !$0.ok } ?? false)
     }
@@ -182,5 +185,17 @@ enum BackupsRows {
             current = next
         }
         return chain
+    }
+}
+
+/// The keys the service reads backups with, from `GET /backups`: its current key and the ones a
+/// rotation retired.
+struct ServiceKeys: Sendable {
+    var current: String?
+    var retired: Set<String>
+
+    init(_ list: Components.Schemas.BackupList) {
+        current = list.keyID
+        retired = Set(list.retiredKeyIDs ?? [])
     }
 }

@@ -94,7 +94,7 @@ struct BackupsPages: Sendable {
         let schedules = try await scheduleList
         let backups = try await backupList
         let verification = backups.verifications?.first { $0.project == project }
-        let rows = BackupsRows.backups(backups.backups.filter { chosen == nil || $0.branch == chosen }, verification: verification, project: project, serviceKey: backups.keyID)
+        let rows = BackupsRows.backups(backups.backups.filter { chosen == nil || $0.branch == chosen }, verification: verification, project: project, keys: ServiceKeys(backups))
         let base = "/projects/\(ConsolePath.segment(project))"
         let model = BackupsModel(
             project: project, branch: branch, filtered: chosen != nil, allHref: Self.href(project: project, branch: nil),

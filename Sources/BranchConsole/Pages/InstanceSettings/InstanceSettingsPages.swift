@@ -42,8 +42,16 @@ struct InstanceSettingsPages: Sendable {
         var backupKeyLocation: String
         var backupKeyAcknowledged: String?
         var backupKeyWarning: String?
+        var retiredKeys: [RetiredKey]
+        var hasRetiredKeys: Bool
         var pool: PoolCard
         var cli: CLI
+    }
+
+    struct RetiredKey: Sendable {
+        var id: String
+        var retired: String
+        var backups: Int
     }
 
     struct CLI: Sendable {
@@ -57,6 +65,7 @@ struct InstanceSettingsPages: Sendable {
         var upgrade = "branch upgrade --from URL"
         var acknowledge = "branch backup key acknowledge"
         var reveal = "branch backup key show"
+        var rotate = "branch backup key rotate"
     }
 
     /// The answer to a form that made a secret: shown this once.
@@ -143,6 +152,10 @@ struct InstanceSettingsPages: Sendable {
             try Self.requireAdmin()
             return try await revealBackupKey(password: try await environment.form(request)["password"] ?? "")
         }
+        pages.post("/settings/backup-key/rotate") { request, _ -> Response in
+            try Self.requireAdmin()
+            return try await rotateBackupKey(password: try await environment.form(request)["password"] ?? "")
+        }
         pages.post("/settings/backup-key/acknowledge") { _, _ -> Response in
             try Self.requireAdmin()
             _ = try await environment.call("acknowledgeBackupKey", changes: true) { try await $0.acknowledgeBackupKey(.init()).ok.body.json }
@@ -154,12 +167,8 @@ struct InstanceSettingsPages: Sendable {
     /// admin's password (checked under the sign-in limits, so a stolen session cookie alone does
     /// not reveal it), shown this once on a page that is not cached, and audited (`revealBackupKey`).
     func revealBackupKey(password: String) async throws -> Response {
-        let session = try ConsoleSession.required()
-        do {
-            try await environment.gateway.checkPassword(token: session.token, password: password)
-        } catch let failure as ConsoleFailure where failure.status == 401 || failure.status == 429 {
-            let text = failure.status == 401 ? "That is not your password: the key was not shown." : "\(failure.message) \(failure.hint ?? "")"
-            return environment.redirect("/settings#backup-key", flash: text, error: true)
+        if let refused = try await environment.refusedPassword(password, back: "/settings#backup-key", wrong: "That is not your password: the key was not shown.") {
+            return refused
         }
         let key = try await environment.call("revealBackupKey", changes: true) { try await $0.revealBackupKey(.init()).ok.body.json }
         return try await secret(.init(
@@ -167,6 +176,26 @@ struct InstanceSettingsPages: Sendable {
             what: "Every backup is encrypted with this key, and only this key restores them. Keep a copy off this server (a password manager), "
                 + "then acknowledge it on the settings page. It is in the file \(key.location) on the server; showing it was recorded in the audit log.",
             label: "Backup key (base64)", secret: key.key, cli: "branch backup key show", back: "/settings#backup-key"))
+    }
+
+    /// A new backup key, behind the admin's password like `revealBackupKey`, shown this once; the
+    /// old key stays (sealed in the catalog) to read the backups made with it.
+    func rotateBackupKey(password: String) async throws -> Response {
+        if let refused = try await environment.refusedPassword(password, back: "/settings#backup-key", wrong: "That is not your password: the key was not rotated.") {
+            return refused
+        }
+        let key: Components.Schemas.BackupKeyReveal
+        do {
+            key = try await environment.call("rotateBackupKey", changes: true) { try await $0.rotateBackupKey(.init()).ok.body.json }
+        } catch let failure as ConsoleFailure where failure.status < 500 {
+            return environment.redirect("/settings#backup-key", flash: "\(failure.message) \(failure.hint ?? "")", error: true)
+        }
+        return try await secret(.init(
+            title: "New backup key \(key.id)",
+            what: "Backups from now on are encrypted with this key; key \(key.retiredID ?? "?") is retired and still restores the backups made with it. "
+                + "Keep a copy of this key off this server (a password manager), then acknowledge it on the settings page. "
+                + "It replaced the file \(key.location) on the server; the rotation was recorded in the audit log.",
+            label: "New backup key (base64)", secret: key.key, cli: "branch backup key rotate", back: "/settings#backup-key"))
     }
 
     /// Anyone but the instance admin is answered as if the page did not exist.
@@ -205,6 +234,7 @@ struct InstanceSettingsPages: Sendable {
         let running = try await version
         let service = try await status
         let key = service.backupKey
+        let retired = (key?.retired ?? []).reversed().map { RetiredKey(id: $0.id, retired: Formatting.utc($0.retiredAt), backups: $0.backups) }
         let model = Model(
             users: try await users.map {
                 .init(email: $0.email, admin: $0.admin, created: Formatting.utc($0.createdAt),
@@ -220,6 +250,7 @@ struct InstanceSettingsPages: Sendable {
             lastUpgrade: running.lastUpgrade.map { "\($0.from) → \($0.to): \($0.phase)" },
             backupKeyID: key?.id ?? "—", backupKeyLocation: key?.location ?? "—",
             backupKeyAcknowledged: key?.acknowledgedAt.map { Formatting.utc($0) }, backupKeyWarning: key?.warning,
+            retiredKeys: retired, hasRetiredKeys: !retired.isEmpty,
             pool: PoolCard(service.pool), cli: CLI())
         return try await environment.page(
             "instance-settings", title: "Instance settings", instance: .settings, cli: "branch status", body: model)

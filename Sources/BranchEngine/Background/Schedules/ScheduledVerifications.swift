@@ -37,11 +37,12 @@ extension Scheduler {
     /// job the scheduler waits for; the outcome becomes the project's last verification, and a
     /// failure raises `verification_failed`.
     func runScheduledVerification(_ backup: BackupRecord) async {
-        guard let key = context.backupKey else { return }
+        guard context.backupKey != nil else { return }
         logger.info("scheduled verification", metadata: ["project": "\(backup.project)", "backup": "\(backup.id)"])
         let chain: [BackupManifest]
+        let key: BackupKey
         do {
-            chain = try await backups.chain(for: backup.id, key: key)
+            (chain, key) = try await backups.chain(for: backup.id)
         } catch {
             // The backup cannot even be read from the target: that is a failed verification too.
             await backups.recordVerification(
