@@ -45,12 +45,12 @@ if [ $# -gt 0 ]; then
   exit
 fi
 
-# The whole suite in four shards side by side: much of an integration test is waiting (for
-# Postgres, fsync, podman, a crash), so four keep the two cores busier than three did. Within a
-# shard tests run one at a time; each shard takes its ports from its own share (BRANCH_TEST_SHARD,
-# see Sources/BranchTesting/TestShard.swift). The first three shards are named suites (or halves of
-# one), balanced by their last measured times; the fourth is everything else, the unit tests and any
-# new suite included.
+# The whole suite in three shards side by side: much of an integration test is waiting (for
+# Postgres, fsync, podman, a crash), so three keep the two cores busier than two did; four measured
+# slower, every test about twice as long. Within a shard tests run one at a time; each shard takes
+# its ports from its own share (BRANCH_TEST_SHARD, see Sources/BranchTesting/TestShard.swift). The
+# first two shards are named suites (or halves of one), balanced by their last measured times; the
+# third is everything else, the unit tests and any new suite included.
 bundle=$(scripts/swift.sh build --show-bin-path)/branchPackageTests.xctest
 run_shard() {
   local shard=$1 log=$2; shift 2
@@ -58,9 +58,8 @@ run_shard() {
 }
 suites() { echo "BranchIntegrationTests\\.($1)\\b"; }
 shards=(
-  "$(suites 'CrashRecoveryTests/recoversLifecycle|ConsoleBrowserTests|UpgradeTests|AgentSQLTests|AllowlistTests|AuthMailTests|ConsoleHTTPTests|SecretsAtRestTests|KeysTests')"
-  "$(suites 'CrashRecoveryTests/(recoversDataChange|adoptsRunningServers)|BackupTests|DiffTests|RuntimeTests|ConsoleEditorTests|AccessTests|TLSTests')"
-  "$(suites 'AgentJourneyTests|DataAPITests|ProjectAndBranchTests|MergeTests|MirrorTests|PointInTimeTests|ConsoleSettingsTests|BackupsByDefaultTests|FullPoolTests|AlertOutboxTests|OriginSnapshotTests')"
+  "$(suites 'CrashRecoveryTests/recoversLifecycle|UpgradeTests|AgentSQLTests|AllowlistTests|AttackTests|AuthMailTests|ConsoleBackupsTests|ConsoleDiffMergeTests|ConsoleEditorTests|ConsoleHTTPTests|DiskGuardTests|KeysTests|SecretsAtRestTests|DiffTests|DataAPIEngineTests|ReadOnlyQueryTests|OriginSnapshotTests|ConsoleImportTests')"
+  "$(suites 'CrashRecoveryTests/(recoversDataChange|adoptsRunningServers)|ConsoleBrowserTests|OAuthSignInTests|RuntimeTests|AccessTests|AlertDeliveryTests|AlertOutboxTests|BackupsByDefaultTests|ConsoleOverviewTests|DataAPITests|PushTests|ServiceLifecycleTests|SnapshotAndCheckoutTests|TLSTests|APIAndCLITests')"
 )
 logs=$(mktemp -d)
 started=$(date +%s)

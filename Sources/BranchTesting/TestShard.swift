@@ -4,7 +4,7 @@ import Foundation
 /// `count - 1`). Each takes its own share of every port range, so tests of two shards never
 /// reach for the same port.
 package enum TestShard {
-    package static let count = 4
+    package static let count = 3
 
     /// This process's shard (0 outside `make test`).
     package static let index: Int = {
