@@ -92,7 +92,7 @@ package struct MotoServer: Sendable {
     private static func waitUntilAnswering(port: Int, pid: Int32, log: String) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            let probe = !TestEnvironment.acceptsConnections(port: port) ? nil : try? await Command.run(
+            let probe = !PortProbe.acceptsConnections(port) ? nil : try? await Command.run(
                 "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", "http://127.0.0.1:\(port)/moto-api/"],
                 check: false)
             if let code = probe?.stdout, !code.isEmpty, code != "000" { return }

@@ -152,7 +152,7 @@ package final class TestEnvironment: @unchecked Sendable {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             // A connect is nearly free; curl (a process) only once the port is open.
-            if Self.acceptsConnections(port: apiPort), await healthy() { return }
+            if PortProbe.acceptsConnections(apiPort), await healthy() { return }
             if kill(pid, 0) != 0 || Self.isZombie(pid) {
                 _ = await Command.waitForExit(pid)
                 servicePID = nil
@@ -177,20 +177,6 @@ package final class TestEnvironment: @unchecked Sendable {
         let pid = try Command.launch(Self.binary, serveArguments + arguments, environment: Command.baseEnvironment, logFile: serviceLog)
         let status = await Command.waitForExit(pid)
         return (status, Files.read(serviceLog) ?? "")
-    }
-
-    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-    static func acceptsConnections(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 
     package func healthy() async -> Bool {

@@ -110,7 +110,7 @@ extension Backups {
     /// full chain. The new key is returned once, to copy off the server; until that is
     /// acknowledged, `branch status` warns again.
     package func rotateKey(now: Date = Date()) async throws -> BackupKeyReveal {
-        guard let keys = context.backupKeys else { throw BackupError(.backupKeyMissing, "No backup key is configured for this service.") }
+        let keys = try context.requireBackupKeys()
         let location = BackupKeySetup.location(configuration)
         guard location != BackupKey.environmentVariable else {
             throw EngineError(

@@ -147,7 +147,12 @@ final class EngineContext: Sendable {
 
     /// Every key backups are read with: the current one and the retired ones.
     func requireBackupKeyring() throws -> BackupKeyring {
-        if let backupKeys { return backupKeys.all }
+        try requireBackupKeys().all
+    }
+
+    /// The keyring's holder, which a rotation replaces the keyring in, or why there is none.
+    func requireBackupKeys() throws -> BackupKeys {
+        if let backupKeys { return backupKeys }
         throw BackupError(.backupKeyMissing, "No backup key is configured for this service.")
     }
 
